@@ -1,0 +1,138 @@
+#include "commands.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "lethe/consumers/runner.hpp"
+#include "lethe/infra/errors.hpp"
+#include "lethe/infra/ids.hpp"
+#include "lethe/infra/migrations.hpp"
+#include "lethe/infra/pg.hpp"
+#include "lethe/producers/event_store.hpp"
+#include "lethe/producers/relay.hpp"
+#include "lethe/producers/topics.hpp"
+#include "lethe/producers/user_service.hpp"
+
+namespace lethe::app {
+
+namespace users = domain::users;
+
+std::atomic<bool>& stop_flag() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { stop_flag().store(true); };  // lock-free atomic store: async-signal-safe
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+}
+
+int migrate(const infra::Config& cfg) {
+  auto conn = infra::connect(cfg.pg);
+  const int n = infra::migrate(*conn);
+  spdlog::info("migrate: {} applied, {} known, schema up to date", n, infra::migrations().size());
+  return 0;
+}
+
+int create_topics(const infra::Config& cfg, int partitions) {
+  const auto created = producers::create_topics(cfg.brokers, cfg.topic_prefix, partitions);
+  spdlog::info("topics: {} created, {} defined", created.size(), producers::topic_specs().size());
+  return 0;
+}
+
+int relay(const infra::Config& cfg, const RelayFlags& flags) {
+  install_signal_handlers();
+  producers::Relay r({cfg.pg, cfg.brokers, cfg.topic_prefix, flags.batch_size, 500, flags.until_idle});
+  r.run(stop_flag());
+  return 0;
+}
+
+int project(const infra::Config& cfg, const ProjectFlags& flags) {
+  install_signal_handlers();
+  auto names = flags.names.empty() ? projections::projection_names() : flags.names;
+  std::vector<std::unique_ptr<consumers::ProjectionRunner>> runners;
+  for (const auto& name : names) {
+    auto p = projections::make_projection(name);
+    if (!p) throw infra::Misconfigured("unknown projection '" + name + "'");
+    consumers::RunnerOptions opt{cfg.pg, cfg.brokers, cfg.topic_prefix, cfg.topic_prefix, flags.instance,
+                                 flags.batch_size, flags.batch_wait_ms, flags.until_idle};
+    runners.push_back(std::make_unique<consumers::ProjectionRunner>(std::move(opt), std::move(p)));
+  }
+  // One thread per projection; each has its own connections and group.
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (auto& r : runners) {
+    threads.emplace_back([&r, &failures] {
+      try {
+        r->run(stop_flag());
+      } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        ++failures;
+        stop_flag().store(true);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return failures ? 2 : 0;
+}
+
+namespace {
+
+// Prints the outcome of a command: the events as JSON lines, or the domain
+// error as one JSON object naming the field, with exit code 1.
+int report(const domain::Result<std::vector<domain::Envelope>>& r) {
+  if (!r) {
+    const auto& e = r.error();
+    std::cerr << R"({"error":")" << domain::to_string(e.code) << R"(","field":")" << e.field
+              << R"(","message":")" << e.message << "\"}\n";
+    return 1;
+  }
+  for (const auto& env : r.value()) std::cout << domain::encode(env) << '\n';
+  return 0;
+}
+
+int run_command(const infra::Config& cfg, const users::Command& cmd, const std::string& actor) {
+  producers::EventStore store(cfg.pg);
+  producers::UserService service(store);
+  return report(service.handle(cmd, {actor, "", ""}));
+}
+
+}  // namespace
+
+int user_register(const infra::Config& cfg, const UserFlags& f) {
+  return run_command(cfg, users::RegisterUser{f.id.empty() ? infra::new_uuid() : f.id, f.email, f.name, f.role},
+                     f.actor);
+}
+
+int user_rename(const infra::Config& cfg, const UserFlags& f) {
+  return run_command(cfg, users::ChangeProfile{f.id, f.name}, f.actor);
+}
+
+int user_set_role(const infra::Config& cfg, const UserFlags& f) {
+  return run_command(cfg, users::ChangeRole{f.id, f.role, f.as_role}, f.actor);
+}
+
+int show_stream(const infra::Config& cfg, const std::string& stream) {
+  producers::EventStore store(cfg.pg);
+  std::string prev;
+  int broken = 0;
+  const auto events = store.read_stream(stream);
+  for (const auto& e : events) {
+    std::cout << domain::encode(e) << '\n';
+    if (!domain::verify_link(e, prev)) {
+      spdlog::error("hash chain broken at {} version {}", stream, e.stream_version);
+      ++broken;
+    }
+    prev = e.hash;
+  }
+  spdlog::info("{}: {} events, hash chain {}", stream, events.size(), broken ? "BROKEN" : "verified");
+  return broken ? 1 : 0;
+}
+
+}  // namespace lethe::app

@@ -1,0 +1,44 @@
+#pragma once
+// The subcommands of `lethe`. main.cpp parses flags; these do the work.
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "lethe/infra/config.hpp"
+
+namespace lethe::app {
+
+// Set by SIGTERM/SIGINT; long-running commands finish the batch in hand.
+std::atomic<bool>& stop_flag();
+void install_signal_handlers();
+
+int migrate(const infra::Config& cfg);
+int create_topics(const infra::Config& cfg, int partitions);
+
+struct RelayFlags {
+  int batch_size = 10000;
+  bool until_idle = false;
+};
+int relay(const infra::Config& cfg, const RelayFlags& flags);
+
+struct ProjectFlags {
+  std::vector<std::string> names;  // empty: all
+  int batch_size = 5000;
+  int batch_wait_ms = 100;
+  bool until_idle = false;
+  std::string instance = "0";
+};
+int project(const infra::Config& cfg, const ProjectFlags& flags);
+
+struct UserFlags {
+  std::string id, email, name, role = "user", as_role = "owner", actor = "cli";
+};
+int user_register(const infra::Config& cfg, const UserFlags& f);
+int user_rename(const infra::Config& cfg, const UserFlags& f);
+int user_set_role(const infra::Config& cfg, const UserFlags& f);
+
+// Prints the events of a stream, one JSON envelope per line, and checks its
+// hash chain.
+int show_stream(const infra::Config& cfg, const std::string& stream);
+
+}  // namespace lethe::app

@@ -1,0 +1,94 @@
+// lethe: one executable, one subcommand per job. main only wires flags to
+// the commands in commands.cpp.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include "commands.hpp"
+#include "lethe/infra/errors.hpp"
+
+int main(int argc, char** argv) {
+  using namespace lethe;
+  CLI::App cli{"lethe: an event-sourced backend that remembers everything and forgets a person on request"};
+  cli.require_subcommand(1);
+  auto cfg = infra::Config::from_env();
+  std::string log_level = "info";
+  cli.add_option("--brokers", cfg.brokers, "Kafka bootstrap servers (env LETHE_BROKERS)")->capture_default_str();
+  cli.add_option("--pg", cfg.pg, "PostgreSQL connection string (env LETHE_PG)")->capture_default_str();
+  cli.add_option("--topic-prefix", cfg.topic_prefix, "prefix of every topic name (env LETHE_TOPIC_PREFIX)")
+      ->capture_default_str();
+  cli.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+
+  // Each subcommand registers what it runs; it runs after parsing, once the
+  // log level and shared flags are known.
+  std::vector<std::pair<CLI::App*, std::function<int()>>> actions;
+  auto* migrate = cli.add_subcommand("migrate", "apply the SQL migrations that are missing");
+  actions.emplace_back(migrate, [&] { return app::migrate(cfg); });
+
+  auto* topics = cli.add_subcommand("topics", "Kafka topics")->require_subcommand(1);
+  int partitions = 0;
+  auto* create = topics->add_subcommand("create", "create the missing topics, retention unlimited");
+  create->add_option("--partitions", partitions, "partitions of each domain topic (default: per topic, 3)");
+  actions.emplace_back(create, [&] { return app::create_topics(cfg, partitions); });
+
+  app::RelayFlags rf;
+  auto* relay = cli.add_subcommand("relay", "publish the outbox to Kafka, in order, until stopped");
+  relay->add_option("--batch-size", rf.batch_size, "outbox rows per batch")->capture_default_str()->check(CLI::Range(1, 100000));
+  relay->add_flag("--until-idle", rf.until_idle, "exit once the outbox is drained");
+  actions.emplace_back(relay, [&] { return app::relay(cfg, rf); });
+
+  app::ProjectFlags pf;
+  auto* project = cli.add_subcommand("project", "run projections: Kafka -> PostgreSQL read models");
+  project->add_option("names", pf.names, "projections to run (default: all)");
+  project->add_option("--batch-size", pf.batch_size, "events per batch")->capture_default_str()->check(CLI::Range(1, 100000));
+  project->add_option("--batch-wait-ms", pf.batch_wait_ms, "longest wait to fill a batch")->capture_default_str()->check(CLI::Range(1, 60000));
+  project->add_option("--instance", pf.instance, "static group member id of this process")->capture_default_str();
+  project->add_flag("--until-idle", pf.until_idle, "exit once every partition is read to its end");
+  actions.emplace_back(project, [&] { return app::project(cfg, pf); });
+
+  app::UserFlags uf;
+  auto* user = cli.add_subcommand("user", "user commands")->require_subcommand(1);
+  auto* reg = user->add_subcommand("register", "register a user");
+  reg->add_option("--id", uf.id, "user id (default: a new UUID)");
+  reg->add_option("--email", uf.email, "email address")->required();
+  reg->add_option("--name", uf.name, "display name")->required();
+  reg->add_option("--role", uf.role, "owner, admin, staff or user")->capture_default_str();
+  actions.emplace_back(reg, [&] { return app::user_register(cfg, uf); });
+  auto* rename = user->add_subcommand("rename", "change a user's name");
+  rename->add_option("--id", uf.id, "user id")->required();
+  rename->add_option("--name", uf.name, "new display name")->required();
+  actions.emplace_back(rename, [&] { return app::user_rename(cfg, uf); });
+  auto* role = user->add_subcommand("role", "change a user's role");
+  role->add_option("--id", uf.id, "user id")->required();
+  role->add_option("--role", uf.role, "new role")->required();
+  role->add_option("--as", uf.as_role, "role of the one who asks")->capture_default_str();
+  actions.emplace_back(role, [&] { return app::user_set_role(cfg, uf); });
+  for (auto* c : {reg, rename, role}) c->add_option("--actor", uf.actor, "who asks, recorded in the event")->capture_default_str();
+
+  std::string stream;
+  auto* events = cli.add_subcommand("events", "print a stream's events and verify its hash chain");
+  events->add_option("stream", stream, "stream id, e.g. user-<uuid>")->required();
+  actions.emplace_back(events, [&] { return app::show_stream(cfg, stream); });
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli.exit(e);
+  }
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  try {
+    for (auto& [cmd, run] : actions)
+      if (cmd->parsed()) return run();
+    return 0;
+  } catch (const infra::InfraError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,52 @@
+#pragma once
+// The consumer runtime of one projection: a Kafka consumer group of its own,
+// batches applied in ONE PostgreSQL transaction together with the partition
+// offsets, and offsets read back from PostgreSQL on every assignment (Kafka's
+// committed offsets are not used). The effect is exactly once per event.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "lethe/projections/projection.hpp"
+
+namespace lethe::consumers {
+
+struct RunnerOptions {
+  std::string conninfo;
+  std::string brokers;
+  std::string topic_prefix = "lethe.";
+  std::string group_prefix = "lethe.";  // group id = group_prefix + "projection." + name
+  std::string instance = "0";           // static group membership: a restart takes its partitions back at once
+  int batch_size = 5000;
+  int batch_wait_ms = 100;      // how long to fill a batch before applying what is there
+  bool exit_when_idle = false;  // return once every assigned partition is read to its end
+};
+
+struct RunStats {
+  std::int64_t applied = 0;
+  std::int64_t skipped = 0;
+  std::int64_t dead_lettered = 0;
+  std::int64_t batches = 0;
+};
+
+// Not thread-safe; run one runner per thread.
+class ProjectionRunner {
+ public:
+  // Connects to both services; throws infra::Unavailable with a hint when one
+  // cannot be reached.
+  ProjectionRunner(RunnerOptions options, std::unique_ptr<projections::Projection> projection);
+  ~ProjectionRunner();
+  ProjectionRunner(const ProjectionRunner&) = delete;
+  ProjectionRunner& operator=(const ProjectionRunner&) = delete;
+
+  // Consumes until stop is true (the batch in hand is finished first) or,
+  // with exit_when_idle, until caught up.
+  RunStats run(const std::atomic<bool>& stop);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lethe::consumers

@@ -1,0 +1,349 @@
+#include "lethe/consumers/runner.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "lethe/infra/errors.hpp"
+#include "lethe/infra/kafka.hpp"
+#include "lethe/infra/pg.hpp"
+
+namespace lethe::consumers {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using PartitionKey = std::pair<std::string, int>;
+
+constexpr const char* kLoadOffsetsSql =
+    "SELECT topic, partition, next_offset FROM projection_offsets WHERE projection = $1";
+constexpr const char* kSaveOffsetsSql =
+    "INSERT INTO projection_offsets (projection, topic, partition, next_offset)"
+    " SELECT $1, t, p, o FROM unnest($2::text[], $3::int[], $4::bigint[]) AS x(t, p, o)"
+    " ON CONFLICT (projection, topic, partition) DO UPDATE"
+    " SET next_offset = EXCLUDED.next_offset, updated_at = now()";
+
+class DeliveryCounter : public RdKafka::DeliveryReportCb {
+ public:
+  void dr_cb(RdKafka::Message& m) override {
+    if (m.err() == RdKafka::ERR_NO_ERROR)
+      ++ok;
+    else if (failed++ == 0)
+      first_error = m.err();
+  }
+  std::int64_t ok = 0, failed = 0;
+  RdKafka::ErrorCode first_error = RdKafka::ERR_NO_ERROR;
+};
+
+struct DeadLetter {
+  const RdKafka::Message* msg;
+  std::string reason;
+};
+
+}  // namespace
+
+struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
+  RunnerOptions opt;
+  std::unique_ptr<projections::Projection> projection;
+  std::string group;
+  std::unique_ptr<pqxx::connection> conn;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  std::unique_ptr<RdKafka::Producer> dlq;
+  DeliveryCounter delivery;
+  // Next offset to apply per assigned partition, as stored in PostgreSQL;
+  // -1 when nothing was stored yet.
+  std::map<PartitionKey, std::int64_t> next;
+  const std::atomic<bool>* stop = nullptr;
+
+  // --- PostgreSQL side -----------------------------------------------------
+
+  std::map<PartitionKey, std::int64_t> load_offsets() {
+    return infra::translate_pg("load offsets of " + group, [&] {
+      pqxx::read_transaction tx(*conn);
+      std::map<PartitionKey, std::int64_t> out;
+      for (const auto& r : tx.exec_params(kLoadOffsetsSql, std::string(projection->name())))
+        out[{r[0].c_str(), r[1].as<int>()}] = r[2].as<std::int64_t>();
+      return out;
+    });
+  }
+
+  // Reconnects until PostgreSQL answers again (or we are told to stop).
+  void reconnect_pg() {
+    int backoff_ms = 200;
+    for (;;) {
+      try {
+        conn = infra::connect(opt.conninfo);
+        return;
+      } catch (const infra::Unavailable& e) {
+        if (stop && stop->load()) throw;
+        spdlog::warn("{}: {}; retrying in {} ms", group, e.what(), backoff_ms);
+        std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+        backoff_ms = std::min(backoff_ms * 2, 5000);
+      }
+    }
+  }
+
+  // --- Kafka side ------------------------------------------------------------
+
+  // On assignment, every partition starts at the offset stored in PostgreSQL
+  // next to the read model, or at the beginning when there is none.
+  void rebalance_cb(RdKafka::KafkaConsumer* c, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& parts) override {
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      std::map<PartitionKey, std::int64_t> stored;
+      for (;;) {
+        try {
+          stored = load_offsets();
+          break;
+        } catch (const infra::Unavailable& e) {
+          spdlog::warn("{}: {}", group, e.what());
+          reconnect_pg();
+        }
+      }
+      for (auto* p : parts) {
+        const PartitionKey key{p->topic(), p->partition()};
+        const auto it = stored.find(key);
+        const std::int64_t offset = it == stored.end() ? -1 : it->second;
+        next[key] = offset;
+        p->set_offset(offset < 0 ? RdKafka::Topic::OFFSET_BEGINNING : offset);
+        spdlog::info("{}: assigned {}[{}] from offset {}", group, key.first, key.second,
+                     offset < 0 ? std::string("beginning") : std::to_string(offset));
+      }
+      c->assign(parts);
+    } else {
+      for (auto* p : parts) next.erase({p->topic(), p->partition()});
+      c->unassign();
+      spdlog::info("{}: {} partitions revoked", group, parts.size());
+    }
+  }
+
+  // After a failed batch: PostgreSQL holds the truth, so every assigned
+  // partition goes back to the offset stored there.
+  void rewind() {
+    std::vector<RdKafka::TopicPartition*> parts;
+    consumer->assignment(parts);
+    const auto stored = load_offsets();
+    for (auto* p : parts) {
+      const PartitionKey key{p->topic(), p->partition()};
+      const auto it = stored.find(key);
+      const std::int64_t offset = it == stored.end() ? -1 : it->second;
+      next[key] = offset;
+      p->set_offset(offset < 0 ? RdKafka::Topic::OFFSET_BEGINNING : offset);
+      const auto code = consumer->seek(*p, 5000);
+      if (code != RdKafka::ERR_NO_ERROR) spdlog::warn("{}: seek {}: {}", group, key.first, RdKafka::err2str(code));
+    }
+    RdKafka::TopicPartition::destroy(parts);
+  }
+
+  void dead_letter(const std::vector<DeadLetter>& dead) {
+    if (dead.empty()) return;
+    const std::string topic = opt.topic_prefix + "dead-letters";
+    delivery = DeliveryCounter{};
+    for (const auto& d : dead) {
+      const auto& m = *d.msg;
+      spdlog::warn("{}: dead-lettering {}[{}]@{}: {}", group, m.topic_name(), m.partition(), m.offset(), d.reason);
+      auto* h = RdKafka::Headers::create();
+      h->add("reason", d.reason);
+      h->add("projection", std::string(projection->name()));
+      h->add("source_topic", m.topic_name());
+      h->add("source_partition", std::to_string(m.partition()));
+      h->add("source_offset", std::to_string(m.offset()));
+      for (;;) {
+        const auto code = dlq->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                                       m.payload(), m.len(), m.key_pointer(), m.key_len(), 0, h, nullptr);
+        if (code == RdKafka::ERR_NO_ERROR) break;
+        if (code != RdKafka::ERR__QUEUE_FULL) {
+          delete h;
+          infra::throw_kafka(code, "dead-letter to " + topic);
+        }
+        dlq->poll(50);
+      }
+    }
+    // The batch commits only after its dead letters are safely on Kafka:
+    // nothing disappears between the two.
+    while (delivery.ok + delivery.failed < static_cast<std::int64_t>(dead.size())) dlq->poll(20);
+    if (delivery.failed) infra::throw_kafka(delivery.first_error, "dead-letter delivery to " + topic);
+  }
+
+  // Applies one batch in one transaction with its offsets.
+  void apply(const std::vector<std::unique_ptr<RdKafka::Message>>& msgs, RunStats& stats) {
+    std::vector<domain::Envelope> envelopes;
+    std::vector<const RdKafka::Message*> source;  // message of each envelope
+    std::vector<DeadLetter> dead;
+    std::map<PartitionKey, std::int64_t> advance;
+    for (const auto& m : msgs) {
+      const PartitionKey key{m->topic_name(), m->partition()};
+      const auto known = next.find(key);
+      if (known != next.end() && m->offset() < known->second) {
+        ++stats.skipped;  // below the stored offset: applied before
+        continue;
+      }
+      advance[key] = m->offset() + 1;
+      auto env = domain::decode(std::string_view(static_cast<const char*>(m->payload()), m->len()));
+      if (!env) {
+        dead.push_back({m.get(), "undecodable envelope: " + env.error().message});
+        continue;
+      }
+      envelopes.push_back(std::move(env).value());
+      source.push_back(m.get());
+    }
+    if (advance.empty()) return;
+
+    infra::translate_pg("apply batch of " + group, [&] {
+      pqxx::work tx(*conn);
+      const auto result = projection->apply(envelopes, tx);
+      for (const auto& r : result.rejected) dead.push_back({source[r.index], r.reason});
+      dead_letter(dead);
+      std::vector<std::string> topics;
+      std::vector<long long> partitions, offsets;
+      for (const auto& [key, offset] : advance) {
+        topics.push_back(key.first);
+        partitions.push_back(key.second);
+        offsets.push_back(offset);
+      }
+      tx.exec_params(kSaveOffsetsSql, std::string(projection->name()), infra::pg_text_array(topics),
+                     infra::pg_bigint_array(partitions), infra::pg_bigint_array(offsets));
+      tx.commit();
+      stats.applied += static_cast<std::int64_t>(result.applied);
+      stats.skipped += static_cast<std::int64_t>(result.skipped);
+      stats.dead_lettered += static_cast<std::int64_t>(dead.size());
+    });
+    for (const auto& [key, offset] : advance) next[key] = offset;
+    ++stats.batches;
+  }
+
+  // Sum over assigned partitions of (end of log - next offset to apply).
+  // exact=true asks the broker; otherwise the last fetched watermark is used.
+  std::int64_t lag(bool exact) {
+    std::int64_t total = 0;
+    for (const auto& [key, offset] : next) {
+      int64_t low = 0, high = 0;
+      const auto code = exact ? consumer->query_watermark_offsets(key.first, key.second, &low, &high, 2000)
+                              : consumer->get_watermark_offsets(key.first, key.second, &low, &high);
+      if (code != RdKafka::ERR_NO_ERROR || high < 0) {
+        if (exact) return -1;
+        continue;
+      }
+      const std::int64_t from = offset < 0 ? low : offset;
+      total += std::max<std::int64_t>(0, high - from);
+    }
+    return total;
+  }
+};
+
+ProjectionRunner::ProjectionRunner(RunnerOptions options, std::unique_ptr<projections::Projection> projection)
+    : impl_(std::make_unique<Impl>()) {
+  auto& s = *impl_;
+  s.opt = std::move(options);
+  s.projection = std::move(projection);
+  s.group = s.opt.group_prefix + "projection." + std::string(s.projection->name());
+  s.conn = infra::connect(s.opt.conninfo);
+
+  auto conf = infra::kafka_conf({
+      {"bootstrap.servers", s.opt.brokers},
+      {"group.id", s.group},
+      {"group.instance.id", s.group + "." + s.opt.instance},
+      {"enable.auto.commit", "false"},  // offsets live in PostgreSQL
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"session.timeout.ms", "10000"},
+      {"enable.partition.eof", "false"},
+      {"fetch.wait.max.ms", "50"},
+  });
+  std::string err;
+  if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(&s), err) != RdKafka::Conf::CONF_OK)
+    throw infra::Misconfigured("rebalance_cb: " + err);
+  s.consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!s.consumer) throw infra::Misconfigured("Kafka consumer: " + err);
+  infra::check_broker(*s.consumer, s.opt.brokers);
+
+  auto pconf = infra::kafka_conf(infra::producer_settings(s.opt.brokers));
+  if (pconf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&s.delivery), err) != RdKafka::Conf::CONF_OK)
+    throw infra::Misconfigured("dr_cb: " + err);
+  s.dlq.reset(RdKafka::Producer::create(pconf.get(), err));
+  if (!s.dlq) throw infra::Misconfigured("dead-letter producer: " + err);
+}
+
+ProjectionRunner::~ProjectionRunner() {
+  if (impl_ && impl_->consumer) impl_->consumer->close();
+}
+
+RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
+  auto& s = *impl_;
+  s.stop = &stop;
+  std::vector<std::string> topics;
+  for (const auto& t : s.projection->topics()) topics.push_back(s.opt.topic_prefix + t);
+  if (const auto code = s.consumer->subscribe(topics); code != RdKafka::ERR_NO_ERROR)
+    infra::throw_kafka(code, "subscribe " + s.group);
+  spdlog::info("{}: consuming {} (batch {} events / {} ms)", s.group, fmt::join(topics, ", "), s.opt.batch_size,
+               s.opt.batch_wait_ms);
+
+  RunStats stats;
+  std::int64_t reported = 0;
+  auto last_report = Clock::now();
+  bool warned_topic = false;
+  std::vector<std::unique_ptr<RdKafka::Message>> batch;
+  batch.reserve(static_cast<std::size_t>(s.opt.batch_size));
+
+  while (!stop.load()) {
+    batch.clear();
+    const auto deadline = Clock::now() + std::chrono::milliseconds(s.opt.batch_wait_ms);
+    while (static_cast<int>(batch.size()) < s.opt.batch_size) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) break;
+      std::unique_ptr<RdKafka::Message> m(s.consumer->consume(static_cast<int>(left)));
+      const auto code = m->err();
+      if (code == RdKafka::ERR_NO_ERROR) {
+        batch.push_back(std::move(m));
+      } else if (code == RdKafka::ERR__TIMED_OUT || code == RdKafka::ERR__PARTITION_EOF) {
+        break;
+      } else if (code == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART) {
+        if (!warned_topic) spdlog::error("{}: {}: run `lethe topics create`", s.group, m->errstr());
+        warned_topic = true;
+      } else {
+        spdlog::warn("{}: consume: {}", s.group, m->errstr());  // librdkafka recovers by itself
+      }
+    }
+
+    if (!batch.empty()) {
+      try {
+        s.apply(batch, stats);
+      } catch (const infra::InfraError& e) {
+        // Retryable or in doubt: either way PostgreSQL knows what committed.
+        // Reconnect, rewind to the stored offsets, and read the batch again.
+        if (!e.is_retryable() && !dynamic_cast<const infra::CommitInDoubt*>(&e)) throw;
+        spdlog::warn("{}: batch not applied: {}; rewinding to the stored offsets", s.group, e.what());
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        if (!s.conn->is_open()) s.reconnect_pg();
+        try {
+          s.rewind();
+        } catch (const infra::Unavailable& again) {
+          spdlog::warn("{}: {}", s.group, again.what());
+          s.reconnect_pg();
+          s.rewind();
+        }
+        continue;
+      }
+    } else if (s.opt.exit_when_idle && !s.next.empty() && s.lag(true) == 0) {
+      break;
+    }
+
+    const auto now = Clock::now();
+    if (now - last_report > std::chrono::seconds(5)) {
+      const double secs = std::chrono::duration<double>(now - last_report).count();
+      spdlog::info("{}: applied {} events ({:.0f}/s), total {}, skipped {}, dead-lettered {}, lag {}", s.group,
+                   stats.applied - reported, (stats.applied - reported) / secs, stats.applied, stats.skipped,
+                   stats.dead_lettered, s.lag(false));
+      reported = stats.applied;
+      last_report = now;
+    }
+  }
+  spdlog::info("{}: stopped: applied {}, skipped {}, dead-lettered {} in {} batches", s.group, stats.applied,
+               stats.skipped, stats.dead_lettered, stats.batches);
+  return stats;
+}
+
+}  // namespace lethe::consumers

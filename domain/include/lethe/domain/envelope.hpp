@@ -1,0 +1,51 @@
+#pragma once
+// The event envelope of the design brief, its JSON encoding and its hash
+// chain. Pure: no clock, no I/O.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "lethe/domain/result.hpp"
+
+namespace lethe::domain {
+
+struct Envelope {
+  std::string event_id;        // UUID
+  std::string type;            // "user.registered"
+  int schema_version = 1;
+  std::string stream_id;       // "user-<uuid>"; the Kafka key
+  std::int64_t stream_version = 0;   // 1 for the first event of a stream
+  std::int64_t global_position = 0;  // assigned by the event store
+  std::string occurred_at;     // UTC, ISO 8601, e.g. 2026-11-25T08:00:00.000000Z
+  std::string actor;           // who caused it
+  std::string correlation_id;
+  std::string causation_id;
+  std::string payload;         // a JSON object, kept byte for byte
+  std::string prev_hash;       // hash of the previous event of the stream, "" for the first
+  std::string hash;            // chain_hash(prev_hash, this)
+};
+
+// SHA-256 (hex) over every field but global_position and hash, each
+// length-prefixed so that no two envelopes share an input, chained to
+// prev_hash. Global position is left out because the store assigns it after
+// the hash is fixed; order within a stream is covered by stream_version.
+std::string chain_hash(const Envelope& e);
+
+// True when e.hash matches its content and e.prev_hash equals previous_hash.
+bool verify_link(const Envelope& e, std::string_view previous_hash);
+
+// Encodes the envelope as one JSON object; the payload is embedded as an
+// object, not as a string.
+std::string encode(const Envelope& e);
+
+// Decodes what encode() wrote. Errors name the missing or malformed field.
+Result<Envelope> decode(std::string_view json);
+
+// Stream id conventions: "<aggregate>-<id>".
+std::string stream_of(std::string_view aggregate, std::string_view id);
+
+// Logical topic of an event type: "user.registered" -> "users". Empty when
+// the type belongs to no known domain.
+std::string topic_of(std::string_view event_type);
+
+}  // namespace lethe::domain

@@ -1,0 +1,73 @@
+#pragma once
+// The user aggregate: commands, events, decide and evolve. Pure: ids and time
+// arrive with the command's context, never from a clock here.
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "lethe/domain/result.hpp"
+
+namespace lethe::domain::users {
+
+enum class Role { owner, admin, staff, user };
+std::string_view to_string(Role r) noexcept;
+std::optional<Role> parse_role(std::string_view s) noexcept;
+
+// Commands (imperative).
+struct RegisterUser {
+  std::string user_id;
+  std::string email;
+  std::string name;
+  std::string role = "user";
+};
+struct ChangeProfile {
+  std::string user_id;
+  std::string name;
+};
+struct ChangeRole {
+  std::string user_id;
+  std::string role;
+  std::string actor_role;  // role of the one who asks; only admins and owners may
+};
+using Command = std::variant<RegisterUser, ChangeProfile, ChangeRole>;
+
+// Events (past tense). kType and kVersion tie each to its JSON Schema,
+// schemas/events/<type>.v<version>.json.
+struct UserRegistered {
+  static constexpr std::string_view kType = "user.registered";
+  static constexpr int kVersion = 1;
+  std::string user_id, email, name, role;
+};
+struct UserProfileChanged {
+  static constexpr std::string_view kType = "user.profile_changed";
+  static constexpr int kVersion = 1;
+  std::string user_id, name;
+};
+struct UserRoleChanged {
+  static constexpr std::string_view kType = "user.role_changed";
+  static constexpr int kVersion = 1;
+  std::string user_id, role, previous_role;
+};
+using Event = std::variant<UserRegistered, UserProfileChanged, UserRoleChanged>;
+
+// Every event type this aggregate can emit, for schema checks and docs.
+const std::vector<std::string_view>& event_types();
+
+struct User {
+  bool exists = false;
+  std::string user_id, email, name;
+  Role role = Role::user;
+  std::int64_t version = 0;  // number of events folded
+};
+
+Result<std::vector<Event>> decide(const User& state, const Command& command);
+User evolve(User state, const Event& event);
+
+std::string_view type_of(const Event& e) noexcept;
+int version_of(const Event& e) noexcept;
+std::string user_id_of(const Event& e);
+std::string encode_payload(const Event& e);
+Result<Event> decode_payload(std::string_view type, std::string_view payload_json);
+
+}  // namespace lethe::domain::users

@@ -1,0 +1,56 @@
+#pragma once
+// Small RapidJSON helpers shared by the envelope and payload codecs.
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "lethe/domain/result.hpp"
+
+namespace lethe::domain::json {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+inline void key(Writer& w, std::string_view k) {
+  w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+}
+inline void field(Writer& w, std::string_view k, std::string_view v) {
+  key(w, k);
+  w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+}
+inline void field(Writer& w, std::string_view k, std::int64_t v) {
+  key(w, k);
+  w.Int64(v);
+}
+
+// Reads a required string member; the error names the field.
+inline Result<std::string> string_member(const rapidjson::Value& obj, const char* name) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd()) return invalid(name, std::string("missing field '") + name + "'");
+  if (!it->value.IsString()) return invalid(name, std::string("field '") + name + "' must be a string");
+  return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+inline Result<std::int64_t> int_member(const rapidjson::Value& obj, const char* name) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd()) return invalid(name, std::string("missing field '") + name + "'");
+  if (!it->value.IsInt64()) return invalid(name, std::string("field '") + name + "' must be an integer");
+  return it->value.GetInt64();
+}
+
+// Parses a JSON object or explains why it is not one.
+inline std::optional<DomainError> parse_object(rapidjson::Document& doc, std::string_view text) {
+  doc.Parse(text.data(), text.size());
+  if (doc.HasParseError()) {
+    return invalid("", "not valid JSON (error " + std::to_string(doc.GetParseError()) + " at byte " +
+                           std::to_string(doc.GetErrorOffset()) + ")");
+  }
+  if (!doc.IsObject()) return invalid("", "JSON value is not an object");
+  return std::nullopt;
+}
+
+}  // namespace lethe::domain::json

@@ -1,0 +1,188 @@
+#include "lethe/domain/users.hpp"
+
+#include <algorithm>
+
+#include "json_util.hpp"
+
+namespace lethe::domain::users {
+
+namespace {
+
+constexpr std::size_t kMaxName = 200;
+constexpr std::size_t kMaxEmail = 254;  // RFC 5321 path limit
+
+// Deliberately simple: one '@', something before, a dot after, no spaces.
+// Real verification is the confirmation mail, not a regular expression.
+bool plausible_email(std::string_view s) {
+  const auto at = s.find('@');
+  if (at == std::string_view::npos || at == 0 || s.find('@', at + 1) != std::string_view::npos) return false;
+  const auto domain = s.substr(at + 1);
+  const auto dot = domain.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == domain.size()) return false;
+  return std::none_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n'; });
+}
+
+std::optional<DomainError> check_name(std::string_view name) {
+  if (name.empty()) return invalid("name", "name must not be empty");
+  if (name.size() > kMaxName) return invalid("name", "name must be at most 200 bytes");
+  return std::nullopt;
+}
+
+template <class... Fs>
+struct overloaded : Fs... {
+  using Fs::operator()...;
+};
+
+Result<std::vector<Event>> one(Event e) { return std::vector<Event>{std::move(e)}; }
+
+}  // namespace
+
+std::string_view to_string(Role r) noexcept {
+  switch (r) {
+    case Role::owner: return "owner";
+    case Role::admin: return "admin";
+    case Role::staff: return "staff";
+    case Role::user: return "user";
+  }
+  return "user";
+}
+
+std::optional<Role> parse_role(std::string_view s) noexcept {
+  for (Role r : {Role::owner, Role::admin, Role::staff, Role::user})
+    if (to_string(r) == s) return r;
+  return std::nullopt;
+}
+
+const std::vector<std::string_view>& event_types() {
+  static const std::vector<std::string_view> all{UserRegistered::kType, UserProfileChanged::kType,
+                                                 UserRoleChanged::kType};
+  return all;
+}
+
+Result<std::vector<Event>> decide(const User& state, const Command& command) {
+  return std::visit(
+      overloaded{
+          [&](const RegisterUser& c) -> Result<std::vector<Event>> {
+            if (c.user_id.empty()) return invalid("user_id", "user_id must not be empty");
+            if (state.exists) return DomainError{ErrorCode::already_exists, "user_id", "user already registered"};
+            if (c.email.size() > kMaxEmail || !plausible_email(c.email))
+              return invalid("email", "email must look like name@example.org");
+            if (auto err = check_name(c.name)) return *err;
+            if (!parse_role(c.role)) return invalid("role", "role must be one of owner, admin, staff, user");
+            return one(UserRegistered{c.user_id, c.email, c.name, c.role});
+          },
+          [&](const ChangeProfile& c) -> Result<std::vector<Event>> {
+            if (!state.exists) return DomainError{ErrorCode::not_found, "user_id", "no such user"};
+            if (auto err = check_name(c.name)) return *err;
+            if (c.name == state.name) return DomainError{ErrorCode::no_change, "name", "name is unchanged"};
+            return one(UserProfileChanged{state.user_id, c.name});
+          },
+          [&](const ChangeRole& c) -> Result<std::vector<Event>> {
+            if (!state.exists) return DomainError{ErrorCode::not_found, "user_id", "no such user"};
+            const auto role = parse_role(c.role);
+            if (!role) return invalid("role", "role must be one of owner, admin, staff, user");
+            const auto actor = parse_role(c.actor_role);
+            if (!actor || (*actor != Role::owner && *actor != Role::admin))
+              return DomainError{ErrorCode::forbidden, "actor_role", "only an admin or owner may change roles"};
+            // Only an owner may make or unmake owners and admins.
+            const bool touches_top = *role == Role::owner || *role == Role::admin ||
+                                     state.role == Role::owner || state.role == Role::admin;
+            if (touches_top && *actor != Role::owner)
+              return DomainError{ErrorCode::forbidden, "role", "only an owner may grant or revoke owner and admin"};
+            if (*role == state.role) return DomainError{ErrorCode::no_change, "role", "role is unchanged"};
+            return one(UserRoleChanged{state.user_id, c.role, std::string(to_string(state.role))});
+          },
+      },
+      command);
+}
+
+User evolve(User s, const Event& event) {
+  std::visit(overloaded{
+                 [&](const UserRegistered& e) {
+                   s.exists = true;
+                   s.user_id = e.user_id;
+                   s.email = e.email;
+                   s.name = e.name;
+                   s.role = parse_role(e.role).value_or(Role::user);
+                 },
+                 [&](const UserProfileChanged& e) { s.name = e.name; },
+                 [&](const UserRoleChanged& e) { s.role = parse_role(e.role).value_or(s.role); },
+             },
+             event);
+  ++s.version;
+  return s;
+}
+
+std::string_view type_of(const Event& e) noexcept {
+  return std::visit([](const auto& ev) { return std::decay_t<decltype(ev)>::kType; }, e);
+}
+
+int version_of(const Event& e) noexcept {
+  return std::visit([](const auto& ev) { return std::decay_t<decltype(ev)>::kVersion; }, e);
+}
+
+std::string user_id_of(const Event& e) {
+  return std::visit([](const auto& ev) { return ev.user_id; }, e);
+}
+
+std::string encode_payload(const Event& e) {
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  w.StartObject();
+  std::visit(overloaded{
+                 [&](const UserRegistered& ev) {
+                   json::field(w, "user_id", ev.user_id);
+                   json::field(w, "email", ev.email);
+                   json::field(w, "name", ev.name);
+                   json::field(w, "role", ev.role);
+                 },
+                 [&](const UserProfileChanged& ev) {
+                   json::field(w, "user_id", ev.user_id);
+                   json::field(w, "name", ev.name);
+                 },
+                 [&](const UserRoleChanged& ev) {
+                   json::field(w, "user_id", ev.user_id);
+                   json::field(w, "role", ev.role);
+                   json::field(w, "previous_role", ev.previous_role);
+                 },
+             },
+             e);
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+Result<Event> decode_payload(std::string_view type, std::string_view payload_json) {
+  rapidjson::Document doc;
+  if (auto err = json::parse_object(doc, payload_json)) return *err;
+  // Reads the named string fields in order, or returns the first error.
+  auto read = [&](std::initializer_list<const char*> names) -> Result<std::vector<std::string>> {
+    std::vector<std::string> out;
+    for (const char* n : names) {
+      auto r = json::string_member(doc, n);
+      if (!r) return r.error();
+      out.push_back(std::move(r).value());
+    }
+    return out;
+  };
+  if (type == UserRegistered::kType) {
+    auto f = read({"user_id", "email", "name", "role"});
+    if (!f) return f.error();
+    auto& v = f.value();
+    return Event{UserRegistered{v[0], v[1], v[2], v[3]}};
+  }
+  if (type == UserProfileChanged::kType) {
+    auto f = read({"user_id", "name"});
+    if (!f) return f.error();
+    auto& v = f.value();
+    return Event{UserProfileChanged{v[0], v[1]}};
+  }
+  if (type == UserRoleChanged::kType) {
+    auto f = read({"user_id", "role", "previous_role"});
+    if (!f) return f.error();
+    auto& v = f.value();
+    return Event{UserRoleChanged{v[0], v[1], v[2]}};
+  }
+  return invalid("type", "unknown user event type '" + std::string(type) + "'");
+}
+
+}  // namespace lethe::domain::users

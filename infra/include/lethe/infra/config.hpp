@@ -1,0 +1,22 @@
+#pragma once
+// Settings shared by every subcommand. Defaults come from the environment
+// (LETHE_BROKERS, LETHE_PG, LETHE_TOPIC_PREFIX) or, failing that, the values
+// scripts/kafka and scripts/postgres use; command-line flags override both.
+#include <string>
+
+namespace lethe::infra {
+
+struct Config {
+  std::string brokers;       // librdkafka bootstrap.servers
+  std::string pg;            // libpq connection string
+  std::string topic_prefix;  // physical topic = prefix + logical topic ("lethe." + "users")
+
+  static Config from_env();
+  std::string topic(std::string_view logical) const { return topic_prefix + std::string(logical); }
+};
+
+inline constexpr const char* kDefaultBrokers = "127.0.0.1:19092";
+inline constexpr const char* kDefaultPg = "postgresql://postgres@127.0.0.1:55432/lethe";
+inline constexpr const char* kDefaultTopicPrefix = "lethe.";
+
+}  // namespace lethe::infra

@@ -1,0 +1,35 @@
+#pragma once
+// The one place where librdkafka configuration and error codes are handled.
+// Layers include this from their .cpp files only.
+#include <librdkafka/rdkafkacpp.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace lethe::infra {
+
+// Builds a global configuration from key/value pairs; a rejected key throws
+// Misconfigured naming it.
+std::unique_ptr<RdKafka::Conf> kafka_conf(const std::map<std::string, std::string>& settings);
+
+// Settings of the idempotent producer that lethe uses everywhere it writes
+// to Kafka: acks=all, enable.idempotence, generous delivery timeout so a
+// broker restart is ridden out rather than surfaced as loss.
+std::map<std::string, std::string> producer_settings(const std::string& brokers);
+
+// Asks the cluster for its metadata; throws Unavailable with an operator hint
+// ("is scripts/kafka running?") if no broker answers within timeout_ms.
+void check_broker(RdKafka::Handle& handle, const std::string& brokers, int timeout_ms = 10000);
+
+// Throws the lethe error that fits a librdkafka error code.
+[[noreturn]] void throw_kafka(RdKafka::ErrorCode code, const std::string& what);
+
+// Routes librdkafka's own log lines into spdlog instead of stderr.
+class KafkaLogBridge : public RdKafka::EventCb {
+ public:
+  void event_cb(RdKafka::Event& event) override;
+};
+KafkaLogBridge& kafka_log_bridge();
+
+}  // namespace lethe::infra

@@ -1,0 +1,44 @@
+#pragma once
+// The one place where libpqxx errors become lethe errors. Layers include this
+// from their .cpp files only; their public headers stay free of libpqxx.
+#include <pqxx/pqxx>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lethe::infra {
+
+// Opens a connection, or throws Unavailable with a line that names the
+// server tried (password elided) and what to run.
+std::unique_ptr<pqxx::connection> connect(const std::string& conninfo);
+
+// Runs fn, translating libpqxx exceptions: broken connections become
+// Unavailable, in-doubt commits CommitInDoubt. Other SQL errors pass through.
+template <class Fn>
+decltype(auto) translate_pg(const std::string& what, Fn&& fn);
+
+[[noreturn]] void rethrow_pg(const std::string& what);
+
+// Renders a PostgreSQL array literal ('{"a","b"}') for a text[] parameter,
+// quoting every element, so that no input is pasted into SQL.
+std::string pg_text_array(const std::vector<std::string>& items);
+std::string pg_bigint_array(const std::vector<long long>& items);
+
+// A connection string with the given schema first on the search_path: each
+// test and benchmark gets a schema of its own this way.
+std::string with_search_path(const std::string& conninfo, const std::string& schema);
+
+template <class Fn>
+decltype(auto) translate_pg(const std::string& what, Fn&& fn) {
+  try {
+    return std::forward<Fn>(fn)();
+  } catch (const pqxx::broken_connection&) {
+    rethrow_pg(what);
+  } catch (const pqxx::in_doubt_error&) {
+    rethrow_pg(what);
+  }
+}
+
+}  // namespace lethe::infra

@@ -1,0 +1,90 @@
+#include "lethe/infra/kafka.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "lethe/infra/errors.hpp"
+
+namespace lethe::infra {
+
+std::unique_ptr<RdKafka::Conf> kafka_conf(const std::map<std::string, std::string>& settings) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  for (const auto& [k, v] : settings) {
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK)
+      throw Misconfigured("Kafka setting " + k + "=" + v + " rejected: " + err);
+  }
+  if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(&kafka_log_bridge()), err) != RdKafka::Conf::CONF_OK)
+    throw Misconfigured("Kafka event_cb rejected: " + err);
+  return conf;
+}
+
+std::map<std::string, std::string> producer_settings(const std::string& brokers) {
+  return {
+      {"bootstrap.servers", brokers},
+      {"enable.idempotence", "true"},  // implies acks=all, retries, in-order per partition
+      {"acks", "all"},
+      {"linger.ms", "5"},
+      {"batch.num.messages", "10000"},
+      {"queue.buffering.max.messages", "500000"},
+      {"compression.codec", "lz4"},
+      // A broker restart takes seconds; give delivery two minutes before a
+      // message is reported as failed.
+      {"message.timeout.ms", "120000"},
+  };
+}
+
+void check_broker(RdKafka::Handle& handle, const std::string& brokers, int timeout_ms) {
+  RdKafka::Metadata* md = nullptr;
+  const auto code = handle.metadata(true, nullptr, &md, timeout_ms);
+  std::unique_ptr<RdKafka::Metadata> owned(md);
+  if (code != RdKafka::ERR_NO_ERROR) {
+    throw Unavailable("Kafka broker unreachable at " + brokers + " (" + RdKafka::err2str(code) +
+                      "): is it running? Start it with scripts/kafka start, or set LETHE_BROKERS / --brokers");
+  }
+}
+
+void throw_kafka(RdKafka::ErrorCode code, const std::string& what) {
+  const std::string msg = what + ": " + RdKafka::err2str(code);
+  switch (code) {
+    case RdKafka::ERR__TRANSPORT:
+    case RdKafka::ERR__ALL_BROKERS_DOWN:
+    case RdKafka::ERR__TIMED_OUT:
+    case RdKafka::ERR__MSG_TIMED_OUT:
+    case RdKafka::ERR_REQUEST_TIMED_OUT:
+    case RdKafka::ERR_NOT_LEADER_FOR_PARTITION:
+    case RdKafka::ERR_LEADER_NOT_AVAILABLE:
+    case RdKafka::ERR__QUEUE_FULL:
+    case RdKafka::ERR_NOT_ENOUGH_REPLICAS:
+      throw Unavailable(msg + " (is scripts/kafka running?)");
+    case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
+    case RdKafka::ERR__UNKNOWN_TOPIC:
+      throw Misconfigured(msg + " (run `lethe topics create`)");
+    default:
+      throw InfraError(msg, false);
+  }
+}
+
+void KafkaLogBridge::event_cb(RdKafka::Event& event) {
+  switch (event.type()) {
+    case RdKafka::Event::EVENT_LOG:
+      // librdkafka retries connections itself; its per-attempt lines are
+      // debug detail. lethe reports the outcome (check_broker, delivery).
+      spdlog::debug("librdkafka {}: {}", event.fac(), event.str());
+      break;
+    case RdKafka::Event::EVENT_ERROR:
+      if (event.fatal())
+        spdlog::error("librdkafka fatal: {}", event.str());
+      else
+        spdlog::debug("librdkafka: {} ({})", RdKafka::err2str(event.err()), event.str());
+      break;
+    default:
+      break;
+  }
+}
+
+KafkaLogBridge& kafka_log_bridge() {
+  static KafkaLogBridge bridge;
+  return bridge;
+}
+
+}  // namespace lethe::infra

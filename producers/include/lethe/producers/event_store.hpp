@@ -1,0 +1,67 @@
+#pragma once
+// The event store in PostgreSQL: append-only streams with optimistic
+// concurrency, and an outbox row per event written in the same transaction.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lethe/domain/envelope.hpp"
+
+namespace lethe::producers {
+
+// An event ready to be appended; the store adds stream, version, position
+// and the hash chain.
+struct NewEvent {
+  std::string event_id;
+  std::string type;
+  int schema_version = 1;
+  std::string payload;  // JSON object
+  std::string occurred_at;
+  std::string actor;
+  std::string correlation_id;
+  std::string causation_id;
+};
+
+// The stream was not at the expected version: another writer got there first.
+class ConcurrencyConflict : public std::runtime_error {
+ public:
+  ConcurrencyConflict(std::string stream, std::int64_t expected, std::int64_t actual);
+  const std::string& stream() const noexcept { return stream_; }
+  std::int64_t expected() const noexcept { return expected_; }
+  std::int64_t actual() const noexcept { return actual_; }
+
+ private:
+  std::string stream_;
+  std::int64_t expected_, actual_;
+};
+
+// One connection; not thread-safe, use one EventStore per thread.
+class EventStore {
+ public:
+  explicit EventStore(const std::string& conninfo);
+  ~EventStore();
+  EventStore(const EventStore&) = delete;
+  EventStore& operator=(const EventStore&) = delete;
+
+  // Appends events to the stream if it holds exactly expected_version events
+  // (0 for a new stream), all or nothing, in ONE transaction together with
+  // their outbox rows. Returns the stored envelopes (positions assigned).
+  // Throws ConcurrencyConflict if the stream moved; infra::InfraError on
+  // infrastructure failure (the append then did not happen, or, for
+  // CommitInDoubt, may have).
+  std::vector<domain::Envelope> append(std::string_view stream, std::int64_t expected_version,
+                                       std::span<const NewEvent> events);
+
+  // Every event of the stream in version order.
+  std::vector<domain::Envelope> read_stream(std::string_view stream);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lethe::producers

@@ -1,0 +1,42 @@
+#pragma once
+// The outbox relay: publishes the outbox to Kafka in order, with an
+// idempotent producer (acks=all), key = stream id, headers type,
+// schema_version and event_id. An entry counts as published only once every
+// entry of its batch has a successful delivery report; the checkpoint then
+// moves in PostgreSQL. Delivery is at least once: a relay killed between
+// the reports and the checkpoint publishes that batch again, and projections
+// apply by stream version, so the effect is once.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace lethe::producers {
+
+struct RelayOptions {
+  std::string conninfo;
+  std::string brokers;
+  std::string topic_prefix = "lethe.";
+  int batch_size = 10000;
+  int idle_wait_ms = 500;       // wait for a NOTIFY at most this long, then look anyway
+  bool exit_when_idle = false;  // return once the outbox is drained (benchmarks, tests)
+};
+
+class Relay {
+ public:
+  explicit Relay(RelayOptions options);  // connects; throws infra::Unavailable
+  ~Relay();
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+
+  // Publishes until stop becomes true (checked between batches) or, with
+  // exit_when_idle, the outbox is empty. Returns the number of events
+  // published by this call.
+  std::int64_t run(const std::atomic<bool>& stop);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lethe::producers

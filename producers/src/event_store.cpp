@@ -1,0 +1,115 @@
+#include "lethe/producers/event_store.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "lethe/infra/errors.hpp"
+#include "lethe/infra/pg.hpp"
+
+namespace lethe::producers {
+
+namespace {
+
+constexpr const char* kHead = "stream_head";
+constexpr const char* kHeadSql =
+    "SELECT stream_version, hash FROM events WHERE stream_id = $1 "
+    "ORDER BY stream_version DESC LIMIT 1";
+
+// Event and outbox row in one statement, one round trip per event.
+constexpr const char* kInsert = "append_event";
+constexpr const char* kInsertSql =
+    "WITH e AS ("
+    " INSERT INTO events (event_id, stream_id, stream_version, type, schema_version, occurred_at,"
+    "   actor, correlation_id, causation_id, payload, prev_hash, hash)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    " RETURNING global_position)"
+    " INSERT INTO outbox (global_position, topic) SELECT global_position, $13 FROM e"
+    " RETURNING global_position";
+
+constexpr const char* kRead = "read_stream";
+constexpr const char* kReadSql =
+    "SELECT event_id, type, schema_version, stream_id, stream_version, global_position, occurred_at,"
+    " actor, correlation_id, causation_id, payload, prev_hash, hash"
+    " FROM events WHERE stream_id = $1 ORDER BY stream_version";
+
+}  // namespace
+
+ConcurrencyConflict::ConcurrencyConflict(std::string stream, std::int64_t expected, std::int64_t actual)
+    : std::runtime_error("concurrency conflict on " + stream + ": expected version " + std::to_string(expected) +
+                         ", stream is at " + std::to_string(actual)),
+      stream_(std::move(stream)),
+      expected_(expected),
+      actual_(actual) {}
+
+struct EventStore::Impl {
+  std::unique_ptr<pqxx::connection> conn;
+
+  std::int64_t current_version(pqxx::transaction_base& tx, std::string_view stream, std::string* hash) {
+    const auto r = tx.exec_prepared(kHead, std::string(stream));
+    if (r.empty()) return 0;
+    if (hash) *hash = r[0][1].c_str();
+    return r[0][0].as<std::int64_t>();
+  }
+};
+
+EventStore::EventStore(const std::string& conninfo) : impl_(std::make_unique<Impl>()) {
+  impl_->conn = infra::connect(conninfo);
+  impl_->conn->prepare(kHead, kHeadSql);
+  impl_->conn->prepare(kInsert, kInsertSql);
+  impl_->conn->prepare(kRead, kReadSql);
+}
+
+EventStore::~EventStore() = default;
+
+std::vector<domain::Envelope> EventStore::append(std::string_view stream, std::int64_t expected_version,
+                                                 std::span<const NewEvent> events) {
+  if (events.empty()) return {};
+  return infra::translate_pg("append to " + std::string(stream), [&] {
+    pqxx::work tx(*impl_->conn);
+    std::string prev_hash;
+    const auto actual = impl_->current_version(tx, stream, &prev_hash);
+    if (actual != expected_version) throw ConcurrencyConflict(std::string(stream), expected_version, actual);
+
+    std::vector<domain::Envelope> out;
+    out.reserve(events.size());
+    std::int64_t version = expected_version;
+    for (const auto& ne : events) {
+      const auto topic = domain::topic_of(ne.type);
+      if (topic.empty()) throw std::invalid_argument("event type '" + ne.type + "' belongs to no topic");
+      domain::Envelope e{ne.event_id, ne.type, ne.schema_version, std::string(stream), ++version, 0,
+                         ne.occurred_at, ne.actor, ne.correlation_id, ne.causation_id, ne.payload, prev_hash, ""};
+      e.hash = domain::chain_hash(e);
+      prev_hash = e.hash;
+      try {
+        const auto r = tx.exec_prepared(kInsert, e.event_id, e.stream_id, e.stream_version, e.type,
+                                        e.schema_version, e.occurred_at, e.actor, e.correlation_id,
+                                        e.causation_id, e.payload, e.prev_hash, e.hash, topic);
+        e.global_position = r[0][0].as<std::int64_t>();
+      } catch (const pqxx::unique_violation&) {
+        // Another append took this version between our read and our insert
+        // (it waited for that writer to commit). The event id key can
+        // collide too: a retried command with the same ids is a conflict
+        // as well, never a duplicate.
+        throw ConcurrencyConflict(std::string(stream), expected_version, expected_version + 1);
+      }
+      out.push_back(std::move(e));
+    }
+    tx.commit();
+    return out;
+  });
+}
+
+std::vector<domain::Envelope> EventStore::read_stream(std::string_view stream) {
+  return infra::translate_pg("read " + std::string(stream), [&] {
+    pqxx::read_transaction tx(*impl_->conn);
+    std::vector<domain::Envelope> out;
+    for (const auto& row : tx.exec_prepared(kRead, std::string(stream))) {
+      out.push_back(domain::Envelope{row[0].c_str(), row[1].c_str(), row[2].as<int>(), row[3].c_str(),
+                                     row[4].as<std::int64_t>(), row[5].as<std::int64_t>(), row[6].c_str(),
+                                     row[7].c_str(), row[8].c_str(), row[9].c_str(), row[10].c_str(),
+                                     row[11].c_str(), row[12].c_str()});
+    }
+    return out;
+  });
+}
+
+}  // namespace lethe::producers

@@ -1,0 +1,114 @@
+#include "users/users_projection.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <unordered_map>
+
+#include "lethe/domain/users.hpp"
+#include "lethe/infra/pg.hpp"
+
+namespace lethe::projections {
+
+namespace users = domain::users;
+
+namespace {
+
+constexpr const char* kLoadSql =
+    "SELECT user_id, email, name, role, registered_at::text, version FROM users WHERE user_id = ANY($1::text[])";
+constexpr const char* kStageSql =
+    "CREATE TEMP TABLE IF NOT EXISTS users_stage (LIKE users) ON COMMIT DELETE ROWS";
+// A row only moves forward: a stale or repeated version never overwrites.
+constexpr const char* kMergeSql =
+    "INSERT INTO users SELECT * FROM users_stage "
+    "ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, name = EXCLUDED.name, role = EXCLUDED.role,"
+    " updated_at = EXCLUDED.updated_at, version = EXCLUDED.version, last_event_id = EXCLUDED.last_event_id"
+    " WHERE users.version < EXCLUDED.version";
+
+struct Row {
+  std::string email, name, role, registered_at, updated_at, last_event_id;
+  std::int64_t version = 0;
+  bool exists = false;
+  bool dirty = false;
+};
+
+}  // namespace
+
+ApplyResult UsersProjection::apply(std::span<const domain::Envelope> batch, pqxx::dbtransaction& tx) {
+  ApplyResult result;
+  // Decode first: a bad payload is rejected alone, the rest of the batch goes on.
+  std::vector<std::pair<std::size_t, users::Event>> decoded;
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto& e = batch[i];
+    if (e.type.rfind("user.", 0) != 0) {
+      ++result.skipped;
+      continue;
+    }
+    auto ev = users::decode_payload(e.type, e.payload);
+    if (!ev) {
+      result.rejected.push_back({i, "payload of " + e.type + ": " + ev.error().message});
+      continue;
+    }
+    ids.push_back(users::user_id_of(ev.value()));
+    decoded.emplace_back(i, std::move(ev).value());
+  }
+  if (decoded.empty()) return result;
+
+  // Collapse keys: load each user once, fold all its events in memory, write
+  // each changed row once.
+  std::unordered_map<std::string, Row> rows;
+  for (const auto& r : tx.exec_params(kLoadSql, infra::pg_text_array(ids))) {
+    rows[r[0].c_str()] = Row{r[1].c_str(), r[2].c_str(), r[3].c_str(), r[4].c_str(), "", "",
+                             r[5].as<std::int64_t>(), true, false};
+  }
+  for (auto& [index, ev] : decoded) {
+    const auto& env = batch[index];
+    auto& row = rows[users::user_id_of(ev)];
+    if (env.stream_version <= row.version) {
+      ++result.skipped;  // applied before: a republished event
+      continue;
+    }
+    const bool is_registration = std::holds_alternative<users::UserRegistered>(ev);
+    if (!row.exists && !is_registration) {
+      result.rejected.push_back({index, env.type + " for user " + users::user_id_of(ev) + " who is not registered"});
+      continue;
+    }
+    if (env.stream_version != row.version + 1)
+      spdlog::warn("users: {} jumps from version {} to {}", env.stream_id, row.version, env.stream_version);
+    std::visit(
+        [&](const auto& e) {
+          using T = std::decay_t<decltype(e)>;
+          if constexpr (std::is_same_v<T, users::UserRegistered>) {
+            row.email = e.email;
+            row.name = e.name;
+            row.role = e.role;
+            row.registered_at = env.occurred_at;
+          } else if constexpr (std::is_same_v<T, users::UserProfileChanged>) {
+            row.name = e.name;
+          } else {
+            row.role = e.role;
+          }
+        },
+        ev);
+    row.exists = row.dirty = true;
+    row.version = env.stream_version;
+    row.updated_at = env.occurred_at;
+    row.last_event_id = env.event_id;
+    ++result.applied;
+  }
+
+  tx.exec(kStageSql);
+  {
+    pqxx::stream_to copy(tx, "users_stage");
+    for (const auto& [id, r] : rows) {
+      if (!r.dirty) continue;
+      copy << std::make_tuple(id, r.email, r.name, r.role, r.registered_at, r.updated_at, r.version,
+                              r.last_event_id);
+    }
+    copy.complete();
+  }
+  tx.exec(kMergeSql);
+  return result;
+}
+
+}  // namespace lethe::projections

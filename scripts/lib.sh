@@ -1,0 +1,15 @@
+# Shared settings of the scripts. Every value can be overridden from the
+# environment; the defaults are the ones documented in README.md.
+LETHE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+KAFKA_VERSION="${KAFKA_VERSION:-3.9.1}"
+KAFKA_PORT="${KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+PG_PORT="${PG_PORT:-55432}"
+VAR_DIR="${LETHE_VAR_DIR:-$LETHE_ROOT/.lethe}"
+KAFKA_LIBS="$VAR_DIR/kafka-libs"
+BUILD_DIR="${LETHE_BUILD_DIR:-$LETHE_ROOT/build}"
+export LETHE_BROKERS="${LETHE_BROKERS:-127.0.0.1:$KAFKA_PORT}"
+export LETHE_PG="${LETHE_PG:-postgresql://postgres@127.0.0.1:$PG_PORT/lethe}"
+
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
