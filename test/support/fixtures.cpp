@@ -1,1 +1,215 @@
 #include "support/fixtures.hpp"
+
+#include <librdkafka/rdkafkacpp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <stdexcept>
+#include <thread>
+
+#include "lethe/infra/ids.hpp"
+#include "lethe/infra/kafka.hpp"
+#include "lethe/infra/migrations.hpp"
+#include "lethe/infra/pg.hpp"
+#include "lethe/producers/topics.hpp"
+
+namespace lethe::test {
+
+std::string random_suffix() {
+  auto id = infra::new_uuid();
+  id.erase(std::remove(id.begin(), id.end(), '-'), id.end());
+  return id.substr(0, 12);
+}
+
+std::string source_dir() { return LETHE_SOURCE_DIR; }
+std::string lethe_bin() { return LETHE_BIN; }
+
+TestSchema::TestSchema() : name_("t_" + random_suffix()) {
+  const auto base = infra::Config::from_env().pg;
+  {
+    auto conn = infra::connect(base);
+    pqxx::nontransaction nt(*conn);
+    nt.exec("CREATE SCHEMA " + name_);
+  }
+  conninfo_ = infra::with_search_path(base, name_);
+  auto conn = infra::connect(conninfo_);
+  infra::migrate(*conn);
+}
+
+TestSchema::~TestSchema() {
+  if (std::getenv("LETHE_KEEP_TEST_DATA")) return;
+  try {
+    auto conn = infra::connect(infra::Config::from_env().pg);
+    pqxx::nontransaction nt(*conn);
+    nt.exec("DROP SCHEMA " + name_ + " CASCADE");
+  } catch (const std::exception&) {
+    // A test that restarted PostgreSQL may leave it down; the schema is
+    // disposable either way.
+  }
+}
+
+std::string TestSchema::scalar(const std::string& sql) const {
+  auto conn = infra::connect(conninfo_);
+  pqxx::nontransaction nt(*conn);
+  const auto r = nt.exec(sql);
+  if (r.empty() || r[0][0].is_null()) return "";
+  return r[0][0].c_str();
+}
+
+std::vector<std::string> TestSchema::rows(const std::string& sql) const {
+  auto conn = infra::connect(conninfo_);
+  pqxx::nontransaction nt(*conn);
+  std::vector<std::string> out;
+  for (const auto& row : nt.exec(sql)) {
+    std::string line;
+    for (const auto& f : row) {
+      if (!line.empty()) line += '|';
+      line += f.is_null() ? "NULL" : f.c_str();
+    }
+    out.push_back(line);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void TestSchema::exec(const std::string& sql) const {
+  auto conn = infra::connect(conninfo_);
+  pqxx::nontransaction nt(*conn);
+  nt.exec(sql);
+}
+
+TestTopics::TestTopics(int partitions) : prefix_("t" + random_suffix() + ".") {
+  producers::create_topics(infra::Config::from_env().brokers, prefix_, partitions);
+}
+
+infra::Config config_for(const TestSchema& schema, const TestTopics& topics) {
+  auto cfg = infra::Config::from_env();
+  cfg.pg = schema.conninfo();
+  cfg.topic_prefix = topics.prefix();
+  return cfg;
+}
+
+std::vector<Message> read_topic(const std::string& topic) {
+  const auto brokers = infra::Config::from_env().brokers;
+  auto conf = infra::kafka_conf({{"bootstrap.servers", brokers},
+                                 {"group.id", "reader-" + random_suffix()},
+                                 {"enable.auto.commit", "false"},
+                                 {"enable.partition.eof", "true"}});
+  std::string err;
+  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!c) throw std::runtime_error(err);
+  RdKafka::Metadata* md = nullptr;
+  std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(c.get(), topic, nullptr, err));
+  if (c->metadata(false, t.get(), &md, 10000) != RdKafka::ERR_NO_ERROR) throw std::runtime_error("metadata");
+  std::unique_ptr<RdKafka::Metadata> owned(md);
+  std::vector<RdKafka::TopicPartition*> parts;
+  int expected_eof = 0;
+  for (const auto* tm : *md->topics())
+    for (const auto* pm : *tm->partitions()) {
+      int64_t low = 0, high = 0;
+      c->query_watermark_offsets(topic, pm->id(), &low, &high, 10000);
+      if (high > low) {
+        parts.push_back(RdKafka::TopicPartition::create(topic, pm->id(), RdKafka::Topic::OFFSET_BEGINNING));
+        ++expected_eof;
+      }
+    }
+  std::vector<Message> out;
+  if (parts.empty()) return out;
+  c->assign(parts);
+  RdKafka::TopicPartition::destroy(parts);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (expected_eof > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::unique_ptr<RdKafka::Message> m(c->consume(500));
+    if (m->err() == RdKafka::ERR__PARTITION_EOF) {
+      --expected_eof;
+    } else if (m->err() == RdKafka::ERR_NO_ERROR) {
+      Message msg;
+      if (m->key()) msg.key = *m->key();
+      msg.value.assign(static_cast<const char*>(m->payload()), m->len());
+      msg.partition = m->partition();
+      msg.offset = m->offset();
+      if (auto* h = m->headers())
+        for (const auto& hd : h->get_all()) msg.headers[hd.key()] = std::string(static_cast<const char*>(hd.value()), hd.value_size());
+      out.push_back(std::move(msg));
+    }
+  }
+  c->close();
+  return out;
+}
+
+void produce_raw(const std::string& topic, const std::string& key, const std::string& value) {
+  auto conf = infra::kafka_conf(infra::producer_settings(infra::Config::from_env().brokers));
+  std::string err;
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
+  if (!p) throw std::runtime_error(err);
+  const auto code = p->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                               const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, nullptr);
+  if (code != RdKafka::ERR_NO_ERROR) throw std::runtime_error(RdKafka::err2str(code));
+  if (p->flush(30000) != RdKafka::ERR_NO_ERROR) throw std::runtime_error("flush timed out");
+}
+
+Process::Process(std::vector<std::string> args, std::map<std::string, std::string> env) {
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> argv;
+    std::string bin = lethe_bin();
+    argv.push_back(bin.data());
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+}
+
+Process::~Process() {
+  if (!reaped_ && pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    wait();
+  }
+}
+
+void Process::signal(int sig) {
+  if (!reaped_) ::kill(pid_, sig);
+}
+
+bool Process::wait_for(std::chrono::milliseconds timeout, int* status) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!reaped_) {
+    int st = 0;
+    const pid_t r = waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+      reaped_ = true;
+      status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      break;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (status) *status = status_;
+  return true;
+}
+
+int Process::wait() {
+  int st = 0;
+  wait_for(std::chrono::hours(1), &st);
+  return st;
+}
+
+bool Process::running() { return !wait_for(std::chrono::milliseconds(0)); }
+
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds every) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(every);
+  }
+}
+
+}  // namespace lethe::test

@@ -1,0 +1,87 @@
+#pragma once
+// Test fixtures: each test gets a PostgreSQL schema, a topic prefix and
+// consumer groups of its own, so tests never see each other's data. They
+// talk to the real services that scripts/test starts (LETHE_PG,
+// LETHE_BROKERS, defaults as in README.md).
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lethe/infra/config.hpp"
+
+namespace lethe::test {
+
+// A fresh schema, migrated from the same files as `lethe migrate`; dropped
+// at the end unless LETHE_KEEP_TEST_DATA is set.
+class TestSchema {
+ public:
+  TestSchema();
+  ~TestSchema();
+  const std::string& name() const { return name_; }
+  const std::string& conninfo() const { return conninfo_; }
+  // First column of the first row of a query, as text ("" for NULL / no row).
+  std::string scalar(const std::string& sql) const;
+  // Every row of a query, columns joined by '|', rows sorted.
+  std::vector<std::string> rows(const std::string& sql) const;
+  void exec(const std::string& sql) const;
+
+ private:
+  std::string name_, conninfo_;
+};
+
+// Topics under a prefix of their own ("t<random>."), created up front.
+class TestTopics {
+ public:
+  explicit TestTopics(int partitions = 3);
+  const std::string& prefix() const { return prefix_; }
+  std::string topic(const std::string& logical) const { return prefix_ + logical; }
+
+ private:
+  std::string prefix_;
+};
+
+struct Message {
+  std::string key, value;
+  int partition = 0;
+  long long offset = 0;
+  std::map<std::string, std::string> headers;
+};
+
+// Reads a topic from the beginning to its current end (all partitions).
+std::vector<Message> read_topic(const std::string& topic);
+// Produces raw bytes (for malformed input).
+void produce_raw(const std::string& topic, const std::string& key, const std::string& value);
+
+infra::Config config_for(const TestSchema& schema, const TestTopics& topics);
+
+// A `lethe` subprocess with the given arguments and extra environment.
+class Process {
+ public:
+  Process(std::vector<std::string> args, std::map<std::string, std::string> env = {});
+  ~Process();  // SIGKILLs it if still running
+  void signal(int sig);
+  int wait();  // exit code, or 128 + signal
+  bool wait_for(std::chrono::milliseconds timeout, int* status = nullptr);
+  bool running();
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  int status_ = 0;
+};
+
+// Polls until pred() is true; false on timeout.
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds every = std::chrono::milliseconds(100));
+
+std::string random_suffix();
+std::string source_dir();
+std::string lethe_bin();
+
+}  // namespace lethe::test

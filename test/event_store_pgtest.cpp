@@ -1,0 +1,177 @@
+#define BOOST_TEST_MODULE event_store
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <barrier>
+#include <thread>
+
+#include "lethe/infra/errors.hpp"
+#include "lethe/infra/ids.hpp"
+#include "lethe/infra/migrations.hpp"
+#include "lethe/infra/pg.hpp"
+#include "lethe/producers/event_store.hpp"
+#include "lethe/producers/user_service.hpp"
+#include "support/fixtures.hpp"
+
+using namespace lethe;
+using producers::ConcurrencyConflict;
+using producers::EventStore;
+using producers::NewEvent;
+
+namespace {
+NewEvent registered(const std::string& id) {
+  return NewEvent{infra::new_uuid(), "user.registered", 1,
+                  R"({"user_id":")" + id + R"(","email":"a@b.org","name":"A","role":"user"})",
+                  infra::utc_now(), "test", "c", "c"};
+}
+NewEvent renamed(const std::string& id, const std::string& name) {
+  return NewEvent{infra::new_uuid(), "user.profile_changed", 1,
+                  R"({"user_id":")" + id + R"(","name":")" + name + R"("})", infra::utc_now(), "test", "c", "c"};
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(append_assigns_versions_positions_and_a_verifiable_chain) {
+  test::TestSchema db;
+  EventStore store(db.conninfo());
+  std::vector<NewEvent> batch{registered("1"), renamed("1", "B"), renamed("1", "C")};
+  const auto out = store.append("user-1", 0, batch);
+  BOOST_REQUIRE(out.size() == 3u);
+  const auto back = store.read_stream("user-1");
+  BOOST_REQUIRE(back.size() == 3u);
+  std::string prev;
+  for (std::size_t i = 0; i < back.size(); ++i) {
+    BOOST_TEST(back[i].stream_version == static_cast<std::int64_t>(i + 1));
+    BOOST_TEST(back[i].global_position == out[i].global_position);
+    BOOST_TEST(back[i].payload == batch[i].payload);
+    BOOST_TEST(domain::verify_link(back[i], prev));
+    prev = back[i].hash;
+  }
+  BOOST_TEST(db.scalar("SELECT count(*) FROM outbox") == "3");
+}
+
+BOOST_AUTO_TEST_CASE(append_at_a_stale_version_is_a_conflict_and_writes_nothing) {
+  test::TestSchema db;
+  EventStore store(db.conninfo());
+  std::vector<NewEvent> first{registered("1")};
+  store.append("user-1", 0, first);
+  std::vector<NewEvent> second{renamed("1", "B"), renamed("1", "C")};
+  try {
+    store.append("user-1", 0, second);
+    BOOST_FAIL("expected a conflict");
+  } catch (const ConcurrencyConflict& c) {
+    BOOST_TEST(c.expected() == 0);
+    BOOST_TEST(c.actual() == 1);
+  }
+  BOOST_TEST(db.scalar("SELECT count(*) FROM events") == "1");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM outbox") == "1");
+}
+
+BOOST_AUTO_TEST_CASE(fifty_concurrent_appends_at_one_expected_version_exactly_one_wins) {
+  test::TestSchema db;
+  {
+    EventStore store(db.conninfo());
+    std::vector<NewEvent> first{registered("1")};
+    store.append("user-1", 0, first);
+  }
+  constexpr int kWriters = 50;
+  std::vector<std::unique_ptr<EventStore>> stores;
+  for (int i = 0; i < kWriters; ++i) stores.push_back(std::make_unique<EventStore>(db.conninfo()));
+  std::atomic<int> wins{0}, conflicts{0}, other{0};
+  std::barrier start(kWriters);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&, i] {
+      std::vector<NewEvent> ev{renamed("1", "writer-" + std::to_string(i))};
+      start.arrive_and_wait();
+      try {
+        stores[static_cast<std::size_t>(i)]->append("user-1", 1, ev);
+        ++wins;
+      } catch (const ConcurrencyConflict&) {
+        ++conflicts;
+      } catch (...) {
+        ++other;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  BOOST_TEST(wins.load() == 1);
+  BOOST_TEST(conflicts.load() == kWriters - 1);
+  BOOST_TEST(other.load() == 0);
+  BOOST_TEST(db.scalar("SELECT string_agg(stream_version::text, ',' ORDER BY stream_version) FROM events") == "1,2");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM outbox") == "2");
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_writers_leave_no_gap_and_no_duplicate_version) {
+  test::TestSchema db;
+  constexpr int kThreads = 8, kPerThread = 40, kStreams = 3;
+  std::vector<std::thread> threads;
+  std::atomic<int> written{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      EventStore store(db.conninfo());
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string stream = "user-" + std::to_string(i % kStreams);
+        for (;;) {  // read the head, append after it, retry on conflict
+          const auto version = static_cast<std::int64_t>(store.read_stream(stream).size());
+          std::vector<NewEvent> ev{version == 0 ? registered(stream) : renamed(stream, "n" + std::to_string(i))};
+          try {
+            store.append(stream, version, ev);
+            ++written;
+            break;
+          } catch (const ConcurrencyConflict&) {
+          }
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  BOOST_TEST(written.load() == kThreads * kPerThread);
+  // Per stream: versions are exactly 1..n.
+  BOOST_TEST(db.scalar("SELECT count(*) FROM (SELECT stream_id FROM events GROUP BY stream_id"
+                       " HAVING max(stream_version) <> count(*) OR min(stream_version) <> 1"
+                       " OR count(DISTINCT stream_version) <> count(*)) bad") == "0");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM events") == std::to_string(kThreads * kPerThread));
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_commands_are_decided_again_after_a_conflict) {
+  test::TestSchema db;
+  {
+    EventStore store(db.conninfo());
+    producers::UserService svc(store);
+    BOOST_REQUIRE(svc.handle(domain::users::RegisterUser{"9", "n@example.org", "N", "user"}, {}).ok());
+  }
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&, i] {
+      EventStore store(db.conninfo());
+      producers::UserService svc(store);
+      if (svc.handle(domain::users::ChangeProfile{"9", "name-" + std::to_string(i)}, {}).ok()) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  BOOST_TEST(ok.load() == 2);
+  BOOST_TEST(db.scalar("SELECT max(stream_version) FROM events WHERE stream_id = 'user-9'") == "3");
+}
+
+BOOST_AUTO_TEST_CASE(migrations_apply_once_and_are_recorded) {
+  test::TestSchema db;  // migrated once by the fixture
+  auto conn = infra::connect(db.conninfo());
+  BOOST_TEST(infra::migrate(*conn) == 0);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM schema_migrations") == std::to_string(infra::migrations().size()));
+  BOOST_TEST(infra::migrations().front().name == "V001__event_store.sql");
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_database_gives_one_line_naming_it) {
+  try {
+    EventStore store("postgresql://postgres:secret@127.0.0.1:1/lethe?connect_timeout=2");
+    BOOST_FAIL("expected an error");
+  } catch (const infra::Unavailable& e) {
+    const std::string what = e.what();
+    BOOST_TEST(what.find("127.0.0.1:1") != std::string::npos);
+    BOOST_TEST(what.find("scripts/postgres start") != std::string::npos);
+    BOOST_TEST(what.find("secret") == std::string::npos);
+    BOOST_TEST(what.find('\n') == std::string::npos);
+    BOOST_TEST(e.is_retryable());
+  }
+}

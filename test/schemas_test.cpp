@@ -1,0 +1,121 @@
+#define BOOST_TEST_MODULE schemas
+#include <boost/test/unit_test.hpp>
+#include <rapidjson/document.h>
+#include <valijson/adapters/rapidjson_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validator.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "lethe/domain/envelope.hpp"
+#include "lethe/domain/users.hpp"
+#include "support/fixtures.hpp"
+
+namespace fs = std::filesystem;
+namespace u = lethe::domain::users;
+namespace d = lethe::domain;
+
+namespace {
+
+fs::path schema_dir() { return fs::path(lethe::test::source_dir()) / "schemas" / "events"; }
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Loads and compiles one JSON Schema file.
+std::unique_ptr<valijson::Schema> load_schema(const fs::path& p) {
+  rapidjson::Document doc;
+  doc.Parse(slurp(p).c_str());
+  BOOST_REQUIRE_MESSAGE(!doc.HasParseError(), "schema " << p << " is not valid JSON");
+  auto schema = std::make_unique<valijson::Schema>();
+  valijson::SchemaParser parser;
+  valijson::adapters::RapidJsonAdapter adapter(doc);
+  parser.populateSchema(adapter, *schema);
+  return schema;
+}
+
+// Empty when valid, else the validator's first complaints.
+std::string violations(const valijson::Schema& schema, const std::string& json) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  if (doc.HasParseError()) return "not JSON";
+  valijson::Validator validator;
+  valijson::ValidationResults results;
+  valijson::adapters::RapidJsonAdapter adapter(doc);
+  if (validator.validate(schema, adapter, &results)) return "";
+  std::string out;
+  valijson::ValidationResults::Error err;
+  while (results.popError(err)) {
+    for (const auto& c : err.context) out += c;
+    out += ": " + err.description + "; ";
+  }
+  return out;
+}
+
+fs::path schema_file(std::string_view type, int version) {
+  return schema_dir() / (std::string(type) + ".v" + std::to_string(version) + ".json");
+}
+
+// Every event the user aggregate can produce, by running its commands.
+std::vector<u::Event> every_user_event() {
+  std::vector<u::Event> out;
+  u::User s;
+  for (const u::Command& c : std::vector<u::Command>{u::RegisterUser{"7", "zoe@example.org", "Zoë", "staff"},
+                                                     u::ChangeProfile{"7", "Zoë Q."},
+                                                     u::ChangeRole{"7", "admin", "owner"}}) {
+    auto r = u::decide(s, c);
+    BOOST_REQUIRE(r.ok());
+    for (auto& e : r.value()) {
+      s = u::evolve(s, e);
+      out.push_back(e);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_event_type_has_a_schema_and_every_schema_a_type) {
+  std::set<std::string> files, types;
+  for (const auto& entry : fs::directory_iterator(schema_dir())) files.insert(entry.path().filename().string());
+  for (const auto& e : every_user_event()) types.insert(schema_file(u::type_of(e), u::version_of(e)).filename().string());
+  for (auto t : u::event_types()) BOOST_TEST(files.count(std::string(t) + ".v1.json") == 1u, t);
+  for (const auto& t : types) BOOST_TEST(files.count(t) == 1u, t);
+  files.erase("envelope.v1.json");
+  BOOST_TEST(files.size() == u::event_types().size());
+}
+
+BOOST_AUTO_TEST_CASE(every_produced_event_validates_against_its_schemas) {
+  const auto envelope_schema = load_schema(schema_dir() / "envelope.v1.json");
+  std::int64_t version = 0;
+  std::string prev;
+  const auto events = every_user_event();
+  std::set<std::string_view> seen;
+  for (const auto& ev : events) {
+    seen.insert(u::type_of(ev));
+    d::Envelope env{"3f1c0b6e-4a7d-4c55-9d1e-0a6b7f1e2c3d", std::string(u::type_of(ev)), u::version_of(ev),
+                    "user-7", ++version, version, "2026-11-25T08:00:00.000001Z", "cli", "c1", "c1",
+                    u::encode_payload(ev), prev, ""};
+    env.hash = d::chain_hash(env);
+    prev = env.hash;
+    const auto payload_schema = load_schema(schema_file(u::type_of(ev), u::version_of(ev)));
+    BOOST_TEST(violations(*payload_schema, env.payload) == "", env.type);
+    BOOST_TEST(violations(*envelope_schema, d::encode(env)) == "", env.type);
+  }
+  BOOST_TEST(seen.size() == u::event_types().size());
+}
+
+BOOST_AUTO_TEST_CASE(schemas_reject_what_the_domain_would_never_emit) {
+  const auto schema = load_schema(schema_file("user.registered", 1));
+  BOOST_TEST(violations(*schema, R"({"user_id":"1","name":"A","role":"user"})") != "");
+  BOOST_TEST(violations(*schema, R"({"user_id":"1","email":"a@b.org","name":"A","role":"root"})") != "");
+  BOOST_TEST(violations(*schema, R"({"user_id":"1","email":"a@b.org","name":"A","role":"user","x":1})") != "");
+}
