@@ -60,7 +60,8 @@ int project(const infra::Config& cfg, const ProjectFlags& flags) {
   for (const auto& name : names) {
     auto p = projections::make_projection(name);
     if (!p) throw infra::Misconfigured("unknown projection '" + name + "'");
-    consumers::RunnerOptions opt{cfg.pg, cfg.brokers, cfg.topic_prefix, cfg.topic_prefix, flags.instance,
+    consumers::RunnerOptions opt{cfg.pg, cfg.brokers, cfg.topic_prefix,
+                                 flags.group_prefix.empty() ? cfg.topic_prefix : flags.group_prefix, flags.instance,
                                  flags.batch_size, flags.batch_wait_ms, flags.until_idle};
     runners.push_back(std::make_unique<consumers::ProjectionRunner>(std::move(opt), std::move(p)));
   }

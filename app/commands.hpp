@@ -27,6 +27,7 @@ struct ProjectFlags {
   int batch_wait_ms = 100;
   bool until_idle = false;
   std::string instance = "0";
+  std::string group_prefix;  // empty: the topic prefix
 };
 int project(const infra::Config& cfg, const ProjectFlags& flags);
 
