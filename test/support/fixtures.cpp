@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
@@ -201,6 +202,23 @@ int Process::wait() {
 }
 
 bool Process::running() { return !wait_for(std::chrono::milliseconds(0)); }
+
+std::map<std::string, std::string> lethe_env(const TestSchema& schema, const TestTopics& topics) {
+  return {{"LETHE_PG", schema.conninfo()},
+          {"LETHE_TOPIC_PREFIX", topics.prefix()},
+          {"LETHE_BROKERS", infra::Config::from_env().brokers}};
+}
+
+Captured capture(const std::string& shell_command) {
+  Captured c{-1, ""};
+  FILE* p = popen((shell_command + " 2>&1").c_str(), "r");
+  if (!p) return c;
+  char buf[4096];
+  while (fgets(buf, sizeof buf, p)) c.output += buf;
+  const int st = pclose(p);
+  c.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return c;
+}
 
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
                 std::chrono::milliseconds every) {

@@ -76,6 +76,16 @@ class Process {
   int status_ = 0;
 };
 
+// Environment that points a `lethe` subprocess at this test's schema and topics.
+std::map<std::string, std::string> lethe_env(const TestSchema& schema, const TestTopics& topics);
+
+// Runs a shell command, returns its exit code and stdout+stderr.
+struct Captured {
+  int rc;
+  std::string output;
+};
+Captured capture(const std::string& shell_command);
+
 // Polls until pred() is true; false on timeout.
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
                 std::chrono::milliseconds every = std::chrono::milliseconds(100));

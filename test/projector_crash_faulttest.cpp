@@ -1,0 +1,57 @@
+#define BOOST_TEST_MODULE projector_crash
+#include <boost/test/unit_test.hpp>
+
+#include <signal.h>
+
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "support/scenario.hpp"
+
+using namespace lethe;
+using namespace std::chrono_literals;
+
+BOOST_AUTO_TEST_CASE(sigkilled_projector_loses_nothing_and_applies_nothing_twice) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  const auto env = test::lethe_env(db, topics);
+  test::Process relay({"relay"}, env);
+
+  // Events keep flowing while the projector is killed again and again.
+  std::atomic<int> written{0};
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    written = test::write_users(db, 600, 5, "u", 15ms);  // about ten seconds of traffic
+    writing = false;
+  });
+
+  // Kill at random moments until the writer is done, at least six times.
+  std::mt19937 rng(42);
+  int kills = 0, mid_stream = 0;
+  while (writing || kills < 6) {
+    test::Process projector({"project", "users", "--batch-size", "50", "--batch-wait-ms", "20"}, env);
+    std::this_thread::sleep_for(std::chrono::milliseconds(700 + rng() % 1000));
+    const auto projected = std::stoll(db.scalar("SELECT coalesce(sum(version), 0) FROM users"));
+    projector.signal(SIGKILL);
+    BOOST_TEST(projector.wait() == 128 + SIGKILL);
+    ++kills;
+    if (writing) ++mid_stream;
+    BOOST_TEST_MESSAGE("kill " << kills << ": " << projected << " events applied so far");
+  }
+  writer.join();
+  BOOST_TEST(mid_stream >= 3);  // the kills did land while events flowed
+  BOOST_TEST_MESSAGE(written << " events written");
+  BOOST_REQUIRE(test::eventually(
+      [&] { return db.scalar("SELECT published FROM relay_checkpoint") == std::to_string(written); }, 120s));
+
+  // A last run catches up and exits.
+  BOOST_REQUIRE(test::Process({"project", "users", "--until-idle"}, env).wait() == 0);
+
+  BOOST_TEST(db.scalar("SELECT count(*) FROM users") == "600");
+  // Every user at its stream's last version and last event: nothing lost.
+  BOOST_TEST(test::projected_versions(db) == test::expected_versions(db), boost::test_tools::per_element());
+  // And equal, row for row, to a projection built fresh from offset zero.
+  const auto fresh = test::fresh_replay(topics);
+  BOOST_TEST(test::users_table(db) == fresh, boost::test_tools::per_element());
+}

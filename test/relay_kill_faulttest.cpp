@@ -1,0 +1,36 @@
+#define BOOST_TEST_MODULE relay_kill
+#include <boost/test/unit_test.hpp>
+
+#include <set>
+
+#include "support/scenario.hpp"
+
+using namespace lethe;
+using namespace std::chrono_literals;
+
+BOOST_AUTO_TEST_CASE(relay_killed_between_delivery_and_checkpoint_republishes_and_projection_applies_once) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  auto env = test::lethe_env(db, topics);
+  const int written = test::write_users(db, 200, 3);
+
+  // Dies after Kafka acknowledged the first batch, before the checkpoint.
+  auto faulty = env;
+  faulty["LETHE_FAULT"] = "relay.after_delivery";
+  BOOST_TEST(test::Process({"relay", "--batch-size", "300"}, faulty).wait() == 86);
+  BOOST_TEST(db.scalar("SELECT published FROM relay_checkpoint") == "0");
+  BOOST_TEST(test::read_topic(topics.topic("users")).size() == 300u);
+
+  // The restarted relay sends that batch again, then the rest.
+  BOOST_TEST(test::Process({"relay", "--until-idle"}, env).wait() == 0);
+  const auto messages = test::read_topic(topics.topic("users"));
+  std::set<std::string> ids;
+  for (const auto& m : messages) ids.insert(m.headers.at("event_id"));
+  BOOST_TEST(messages.size() == static_cast<std::size_t>(written + 300));  // at least once...
+  BOOST_TEST(ids.size() == static_cast<std::size_t>(written));
+
+  // ...and the read model holds each event's effect once.
+  BOOST_REQUIRE(test::Process({"project", "users", "--until-idle"}, env).wait() == 0);
+  BOOST_TEST(test::projected_versions(db) == test::expected_versions(db), boost::test_tools::per_element());
+  BOOST_TEST(db.scalar("SELECT sum(version) FROM users") == std::to_string(written));
+}

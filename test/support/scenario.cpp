@@ -1,0 +1,48 @@
+#include "support/scenario.hpp"
+
+#include <thread>
+
+#include "lethe/producers/event_store.hpp"
+#include "support/events.hpp"
+
+namespace lethe::test {
+
+int write_users(const TestSchema& db, int users, int max_renames, const std::string& id_prefix,
+                std::chrono::milliseconds pause) {
+  producers::EventStore store(db.conninfo());
+  int total = 0;
+  for (int i = 0; i < users; ++i) {
+    const auto id = id_prefix + std::to_string(i);
+    auto history = user_history(id, i % (max_renames + 1));
+    // One command per event, as real traffic arrives.
+    for (std::size_t v = 0; v < history.size(); ++v)
+      store.append("user-" + id, static_cast<std::int64_t>(v), std::span(&history[v], 1));
+    total += static_cast<int>(history.size());
+    if (pause.count()) std::this_thread::sleep_for(pause);
+  }
+  return total;
+}
+
+std::vector<std::string> users_table(const TestSchema& db) {
+  return db.rows("SELECT user_id, email, name, role, registered_at, updated_at, version, last_event_id FROM users");
+}
+
+std::vector<std::string> expected_versions(const TestSchema& db) {
+  return db.rows(
+      "SELECT DISTINCT ON (stream_id) substr(stream_id, 6), stream_version, event_id FROM events"
+      " ORDER BY stream_id, stream_version DESC");
+}
+
+std::vector<std::string> projected_versions(const TestSchema& db) {
+  return db.rows("SELECT user_id, version, last_event_id FROM users");
+}
+
+std::vector<std::string> fresh_replay(const TestTopics& topics) {
+  TestSchema fresh;
+  auto env = lethe_env(fresh, topics);
+  Process p({"project", "users", "--until-idle", "--group-prefix", "replay-" + random_suffix() + "."}, env);
+  if (p.wait() != 0) return {"replay failed"};
+  return users_table(fresh);
+}
+
+}  // namespace lethe::test

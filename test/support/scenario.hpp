@@ -1,0 +1,29 @@
+#pragma once
+// Shared steps of the fault tests: write a known history, run the binary's
+// services, and compare a read model with a fresh replay from offset zero.
+#include <string>
+#include <vector>
+
+#include "support/fixtures.hpp"
+
+namespace lethe::test {
+
+// Appends `users` user histories (a registration and 0..max_renames
+// renames each) in separate commands; returns the number of events.
+// A pause after each user spreads the traffic over time.
+int write_users(const TestSchema& db, int users, int max_renames, const std::string& id_prefix = "u",
+                std::chrono::milliseconds pause = std::chrono::milliseconds(0));
+
+// The users read model as sorted text rows (every column).
+std::vector<std::string> users_table(const TestSchema& db);
+
+// What the users table must hold, derived from the event store alone: per
+// user, the stream's last version and event id.
+std::vector<std::string> expected_versions(const TestSchema& db);
+std::vector<std::string> projected_versions(const TestSchema& db);
+
+// Projects the topics of `topics` into a brand-new schema with a new consumer
+// group, from offset zero, until idle; returns that schema's users table.
+std::vector<std::string> fresh_replay(const TestTopics& topics);
+
+}  // namespace lethe::test
