@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "lethe/infra/errors.hpp"
@@ -285,6 +286,7 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
   std::int64_t reported = 0;
   auto last_report = Clock::now();
   bool warned_topic = false;
+  std::optional<Clock::time_point> first_message;
   std::vector<std::unique_ptr<RdKafka::Message>> batch;
   batch.reserve(static_cast<std::size_t>(s.opt.batch_size));
 
@@ -297,6 +299,7 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
       std::unique_ptr<RdKafka::Message> m(s.consumer->consume(static_cast<int>(left)));
       const auto code = m->err();
       if (code == RdKafka::ERR_NO_ERROR) {
+        if (!first_message) first_message = Clock::now();
         batch.push_back(std::move(m));
       } else if (code == RdKafka::ERR__TIMED_OUT || code == RdKafka::ERR__PARTITION_EOF) {
         break;
@@ -311,6 +314,7 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
     if (!batch.empty()) {
       try {
         s.apply(batch, stats);
+        stats.active_seconds = std::chrono::duration<double>(Clock::now() - *first_message).count();
       } catch (const infra::InfraError& e) {
         // Retryable or in doubt: either way PostgreSQL knows what committed.
         // Reconnect, rewind to the stored offsets, and read the batch again.

@@ -1,1 +1,227 @@
-int main(){return 0;}
+// scripts/bench: throughput of the relay and the projection, each beside a
+// baseline measured in the same run on the same machine (only ratios hold on
+// a noisy machine):
+//   relay       vs  producing the same messages straight from memory (Kafka's limit here)
+//   projection  vs  one transaction per event (the naive path)
+//               vs  COPY of the same number of rows (PostgreSQL's limit here)
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <librdkafka/rdkafkacpp.h>
+#include <spdlog/spdlog.h>
+
+#include "lethe/consumers/runner.hpp"
+#include "lethe/infra/kafka.hpp"
+#include "lethe/infra/pg.hpp"
+#include "lethe/producers/relay.hpp"
+#include "support/events.hpp"
+#include "support/fixtures.hpp"
+
+using namespace lethe;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string padded_name(std::int64_t i, std::size_t payload_bytes) {
+  // Pads the name so that the registration payload is payload_bytes long.
+  const std::string id = "b" + std::to_string(i);
+  const auto base = domain::users::encode_payload(
+      domain::users::UserRegistered{id, "user-" + id + "@example.org", "User " + id, "user"});
+  return "User " + id + std::string(payload_bytes > base.size() ? payload_bytes - base.size() : 0, 'x');
+}
+
+// Loads `events` user events into the event store and outbox with COPY:
+// `events / 2` users, each registered and renamed once, interleaved so that
+// one batch rarely holds two events of the same user (no collapse helps the
+// batched path). Rows are what EventStore::append writes, hash chain included.
+std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size_t payload_bytes) {
+  const std::int64_t users = events / 2;
+  auto conn = infra::connect(db.conninfo());
+  pqxx::work tx(*conn);
+  std::vector<std::string> prev(static_cast<std::size_t>(users));
+  std::size_t value_bytes = 0;
+  {
+    pqxx::stream_to copy(tx, "events",
+                         std::vector<std::string>{"event_id", "stream_id", "stream_version", "type", "schema_version",
+                                                  "occurred_at", "actor", "correlation_id", "causation_id", "payload",
+                                                  "prev_hash", "hash"});
+    for (int version = 1; version <= 2; ++version) {
+      for (std::int64_t i = 0; i < users; ++i) {
+        const std::string id = "b" + std::to_string(i);
+        const auto name = padded_name(i, payload_bytes);
+        domain::users::Event ev = version == 1
+            ? domain::users::Event{domain::users::UserRegistered{id, "user-" + id + "@example.org", name, "user"}}
+            : domain::users::Event{domain::users::UserProfileChanged{id, name + "!"}};
+        auto ne = test::new_event(ev, "bench");
+        domain::Envelope e{ne.event_id, ne.type, 1, "user-" + id, version, 0, ne.occurred_at, ne.actor,
+                           ne.correlation_id, ne.causation_id, ne.payload, prev[static_cast<std::size_t>(i)], ""};
+        e.hash = domain::chain_hash(e);
+        prev[static_cast<std::size_t>(i)] = e.hash;
+        if (i == 0 && version == 1) value_bytes = domain::encode(e).size();
+        copy << std::make_tuple(e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version, e.occurred_at,
+                                e.actor, e.correlation_id, e.causation_id, e.payload, e.prev_hash, e.hash);
+      }
+    }
+    copy.complete();
+  }
+  tx.exec("INSERT INTO outbox (global_position, topic) SELECT global_position, 'users' FROM events ORDER BY 1");
+  tx.commit();
+  return value_bytes;
+}
+
+double relay_all(const test::TestSchema& db, const test::TestTopics& topics, std::int64_t expect) {
+  producers::RelayOptions o;
+  o.conninfo = db.conninfo();
+  o.brokers = infra::Config::from_env().brokers;
+  o.topic_prefix = topics.prefix();
+  o.exit_when_idle = true;
+  std::atomic<bool> stop{false};
+  producers::Relay relay(o);
+  const auto t0 = Clock::now();
+  const auto n = relay.run(stop);
+  const double secs = seconds_since(t0);
+  if (n != expect) spdlog::error("relay published {} of {}", n, expect);
+  return secs;
+}
+
+// Kafka's limit on this machine: the same messages, same producer settings,
+// straight from memory, until every delivery report is in.
+double produce_only(const test::TestSchema& db, const test::TestTopics& topics) {
+  std::vector<std::pair<std::string, std::string>> msgs;  // key, value
+  {
+    auto conn = infra::connect(db.conninfo());
+    pqxx::read_transaction tx(*conn);
+    for (const auto& r : tx.exec("SELECT event_id, type, schema_version, stream_id, stream_version, global_position,"
+                                 " occurred_at, actor, correlation_id, causation_id, payload, prev_hash, hash"
+                                 " FROM events ORDER BY global_position")) {
+      domain::Envelope e{r[0].c_str(), r[1].c_str(), r[2].as<int>(), r[3].c_str(), r[4].as<std::int64_t>(),
+                         r[5].as<std::int64_t>(), r[6].c_str(), r[7].c_str(), r[8].c_str(), r[9].c_str(),
+                         r[10].c_str(), r[11].c_str(), r[12].c_str()};
+      msgs.emplace_back(e.stream_id, domain::encode(e));
+    }
+  }
+  auto conf = infra::kafka_conf(infra::producer_settings(infra::Config::from_env().brokers));
+  std::string err;
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
+  const auto topic = topics.topic("users");
+  const auto t0 = Clock::now();
+  for (auto& [key, value] : msgs) {
+    while (p->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, value.data(), value.size(),
+                      key.data(), key.size(), 0, nullptr) == RdKafka::ERR__QUEUE_FULL)
+      p->poll(10);
+  }
+  p->flush(120000);
+  return seconds_since(t0);
+}
+
+consumers::RunStats project(const test::TestSchema& db, const test::TestTopics& topics, int batch_size) {
+  consumers::RunnerOptions o;
+  o.conninfo = db.conninfo();
+  o.brokers = infra::Config::from_env().brokers;
+  o.topic_prefix = topics.prefix();
+  o.group_prefix = topics.prefix() + std::to_string(batch_size) + ".";
+  o.batch_size = batch_size;
+  o.exit_when_idle = true;
+  std::atomic<bool> stop{false};
+  consumers::ProjectionRunner runner(o, projections::make_projection("users"));
+  return runner.run(stop);
+}
+
+// PostgreSQL's limit: COPY of as many rows as the projection saw events,
+// of the same shape, into a table like the read model.
+double copy_limit(const test::TestSchema& db, std::int64_t rows, std::size_t payload_bytes) {
+  auto conn = infra::connect(db.conninfo());
+  pqxx::work tx(*conn);
+  tx.exec("CREATE TABLE copy_limit (LIKE users INCLUDING ALL)");
+  tx.commit();
+  pqxx::work tx2(*conn);
+  const auto t0 = Clock::now();
+  {
+    pqxx::stream_to copy(tx2, "copy_limit");
+    const std::string at = infra::utc_now();
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const std::string id = "c" + std::to_string(i);
+      copy << std::make_tuple(id, "user-" + id + "@example.org", padded_name(i, payload_bytes), std::string("user"),
+                              at, at, std::int64_t{1}, infra::new_uuid());
+    }
+    copy.complete();
+  }
+  tx2.commit();
+  return seconds_since(t0);
+}
+
+long peak_rss_mib() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"lethe benchmark: relay and projection throughput against same-run baselines"};
+  std::int64_t events = 200000, naive_events = 10000;
+  std::size_t payload_bytes = 300;
+  int batch = 5000;
+  cli.add_option("--events", events, "events for the relay and batched projection")->capture_default_str();
+  cli.add_option("--naive-events", naive_events, "events for the naive baseline")->capture_default_str();
+  cli.add_option("--payload-bytes", payload_bytes, "size of each event's payload")->capture_default_str();
+  cli.add_option("--batch-size", batch, "projection batch size")->capture_default_str();
+  CLI11_PARSE(cli, argc, argv);
+  spdlog::set_level(spdlog::level::warn);
+
+  auto say = [](const std::string& s) { std::fprintf(stderr, "bench: %s\n", s.c_str()); };
+  test::TestSchema main_db, naive_db;
+  test::TestTopics main_topics, naive_topics, raw_topics;
+
+  say("loading " + std::to_string(events) + " events into the event store and outbox");
+  const auto value_bytes = bulk_load(main_db, events, payload_bytes);
+  bulk_load(naive_db, naive_events, payload_bytes);
+
+  say("relay: outbox -> Kafka, acknowledged");
+  const double relay_s = relay_all(main_db, main_topics, events);
+  say("baseline: the same messages produced from memory");
+  const double produce_s = produce_only(main_db, raw_topics);
+  say("projection, batched (" + std::to_string(batch) + " events per transaction)");
+  const auto batched = project(main_db, main_topics, batch);
+  say("projection, naive (one transaction per event), " + std::to_string(naive_events) + " events");
+  relay_all(naive_db, naive_topics, naive_events);
+  const auto naive = project(naive_db, naive_topics, 1);
+  say("limit: COPY of " + std::to_string(events) + " rows");
+  const double copy_s = copy_limit(main_db, events, payload_bytes);
+
+  const double relay_rate = events / relay_s, produce_rate = events / produce_s;
+  const double batched_rate = batched.applied / batched.active_seconds;
+  const double naive_rate = naive.applied / naive.active_seconds;
+  const double copy_rate = events / copy_s;
+  char host[256] = "?";
+  gethostname(host, sizeof host);
+  std::printf("\nlethe benchmark  host=%s cores=%ld  payload=%zu B  message value=%zu B\n", host,
+              sysconf(_SC_NPROCESSORS_ONLN), payload_bytes, value_bytes);
+  std::printf("Kafka, PostgreSQL and lethe share the machine; every figure below is from this one run.\n\n");
+  std::printf("%-46s %9s %8s %11s  %s\n", "path", "events", "seconds", "events/s", "ratio");
+  std::printf("%-46s %9lld %8.2f %11.0f  %.2fx of produce-only\n", "relay: outbox -> Kafka (acks=all, idempotent)",
+              static_cast<long long>(events), relay_s, relay_rate, relay_rate / produce_rate);
+  std::printf("%-46s %9lld %8.2f %11.0f  (Kafka limit here)\n", "  baseline: produce same messages from memory",
+              static_cast<long long>(events), produce_s, produce_rate);
+  std::printf("%-46s %9lld %8.2f %11.0f  %.1fx naive, %.2fx of COPY\n", "projection: batched, offsets in same tx",
+              static_cast<long long>(batched.applied), batched.active_seconds, batched_rate, batched_rate / naive_rate,
+              batched_rate / copy_rate);
+  std::printf("%-46s %9lld %8.2f %11.0f  1.0x\n", "  baseline: naive, one transaction per event",
+              static_cast<long long>(naive.applied), naive.active_seconds, naive_rate);
+  std::printf("%-46s %9lld %8.2f %11.0f  (PostgreSQL limit here)\n", "  limit: COPY of the same number of rows",
+              static_cast<long long>(events), copy_s, copy_rate);
+  std::printf("\npeak RSS of this process (relay + projector + loaders in one): %ld MiB\n", peak_rss_mib());
+  std::printf("targets: relay >= 50000/s: %s; projection >= 30000/s: %s; projection >= 10x naive: %s\n",
+              relay_rate >= 50000 ? "met" : "MISSED", batched_rate >= 30000 ? "met" : "MISSED",
+              batched_rate >= 10 * naive_rate ? "met" : "MISSED");
+  if (batched.applied != events) std::printf("WARNING: batched projection applied %lld of %lld events\n",
+                                             static_cast<long long>(batched.applied), static_cast<long long>(events));
+  return 0;
+}
