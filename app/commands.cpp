@@ -59,7 +59,12 @@ int project(const infra::Config& cfg, const ProjectFlags& flags) {
   std::vector<std::unique_ptr<consumers::ProjectionRunner>> runners;
   for (const auto& name : names) {
     auto p = projections::make_projection(name);
-    if (!p) throw infra::Misconfigured("unknown projection '" + name + "'");
+    if (!p) {
+      std::string known;
+      for (const auto& n : projections::projection_names()) known += (known.empty() ? "" : ", ") + n;
+      throw infra::Misconfigured("unknown projection '" + name + "' (known: " + known + ")");
+    }
+    if (flags.replay) consumers::reset_projection(cfg.pg, *p);
     consumers::RunnerOptions opt{cfg.pg, cfg.brokers, cfg.topic_prefix,
                                  flags.group_prefix.empty() ? cfg.topic_prefix : flags.group_prefix, flags.instance,
                                  flags.batch_size, flags.batch_wait_ms, flags.until_idle};

@@ -28,6 +28,7 @@ struct ProjectFlags {
   bool until_idle = false;
   std::string instance = "0";
   std::string group_prefix;  // empty: the topic prefix
+  bool replay = false;       // empty the read models and start from offset zero
 };
 int project(const infra::Config& cfg, const ProjectFlags& flags);
 

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   project->add_option("--batch-wait-ms", pf.batch_wait_ms, "longest wait to fill a batch")->capture_default_str()->check(CLI::Range(1, 60000));
   project->add_option("--instance", pf.instance, "static group member id of this process")->capture_default_str();
   project->add_option("--group-prefix", pf.group_prefix, "consumer group prefix (default: the topic prefix)");
+  project->add_flag("--replay", pf.replay, "empty the read models and rebuild them from offset zero");
   project->add_flag("--until-idle", pf.until_idle, "exit once every partition is read to its end");
   actions.emplace_back(project, [&] { return app::project(cfg, pf); });
 

@@ -46,6 +46,21 @@ BOOST_AUTO_TEST_CASE(a_change_travels_from_command_to_read_model_through_the_bin
   BOOST_TEST(projector.wait_for(15s, &rc));
   BOOST_TEST(rc == 0);
   BOOST_TEST(run_lethe({"events", "user-e1"}, env) == 0);  // hash chain verifies
+
+  // Replay: the read model is emptied and rebuilt from offset zero, equal.
+  const auto before = db.rows("SELECT * FROM users");
+  db.exec("UPDATE users SET name = 'tampered'");
+  BOOST_TEST(run_lethe({"project", "users", "--replay", "--until-idle"}, env) == 0);
+  BOOST_TEST(db.rows("SELECT * FROM users") == before, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_projection_is_refused_with_the_known_names) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  const auto r = test::capture("LETHE_PG='" + db.conninfo() + "' LETHE_TOPIC_PREFIX=" + topics.prefix() + " " +
+                               test::lethe_bin() + " project nosuch");
+  BOOST_TEST(r.rc == 2);
+  BOOST_TEST(r.output.find("unknown projection 'nosuch' (known: users)") != std::string::npos, r.output);
 }
 
 BOOST_AUTO_TEST_CASE(bad_command_input_is_rejected_with_the_field_and_nothing_is_written) {

@@ -235,6 +235,18 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   }
 };
 
+void reset_projection(const std::string& conninfo, const projections::Projection& projection) {
+  auto conn = infra::connect(conninfo);
+  infra::translate_pg("reset " + std::string(projection.name()), [&] {
+    pqxx::work tx(*conn);
+    for (const auto& table : projection.tables()) tx.exec("TRUNCATE " + tx.quote_name(table));
+    tx.exec_params("DELETE FROM projection_offsets WHERE projection = $1", std::string(projection.name()));
+    tx.commit();
+  });
+  spdlog::info("{}: read model emptied and offsets forgotten; the next run replays from offset zero",
+               projection.name());
+}
+
 ProjectionRunner::ProjectionRunner(RunnerOptions options, std::unique_ptr<projections::Projection> projection)
     : impl_(std::make_unique<Impl>()) {
   auto& s = *impl_;

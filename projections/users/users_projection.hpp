@@ -9,6 +9,7 @@ class UsersProjection final : public Projection {
  public:
   std::string_view name() const override { return "users"; }
   std::vector<std::string> topics() const override { return {"users"}; }
+  std::vector<std::string> tables() const override { return {"users"}; }
   ApplyResult apply(std::span<const domain::Envelope> batch, pqxx::dbtransaction& tx) override;
 };
 

@@ -31,6 +31,11 @@ struct RunStats {
   double active_seconds = 0;  // from the first message received to the last commit
 };
 
+// Empties the projection's tables and forgets its offsets, in one
+// transaction, so that its next run rebuilds it from offset zero. Run it
+// while the projection is stopped.
+void reset_projection(const std::string& conninfo, const projections::Projection& projection);
+
 // Not thread-safe; run one runner per thread.
 class ProjectionRunner {
  public:

@@ -34,6 +34,8 @@ class Projection {
   virtual std::string_view name() const = 0;
   // Logical topics it reads ("users"); the runtime adds the topic prefix.
   virtual std::vector<std::string> topics() const = 0;
+  // The read-model tables it owns; a replay empties them.
+  virtual std::vector<std::string> tables() const = 0;
   // Applies a batch inside tx; the caller commits, with the offsets, so the
   // batch takes effect wholly or not at all. Idempotent: an event at or below
   // the stream version already stored is skipped. Events that cannot be
