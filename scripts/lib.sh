@@ -13,3 +13,10 @@ export LETHE_PG="${LETHE_PG:-postgresql://postgres@127.0.0.1:$PG_PORT/lethe}"
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# Prints who listens on TCP port $1 (empty if nobody, or if ss is missing:
+# scripts/setup installs it with iproute2).
+port_listener() {
+  command -v ss >/dev/null || return 0
+  ss -Hltnp "sport = :$1" 2>/dev/null | awk '{ print $4, $6 }' || true
+}

@@ -104,3 +104,19 @@ BOOST_AUTO_TEST_CASE(event_types_map_to_their_domain_topic) {
   BOOST_TEST(d::topic_of("ticket.created") == "tickets");
   BOOST_TEST(d::topic_of("nonsense") == "");
 }
+
+BOOST_AUTO_TEST_CASE(decode_refuses_what_the_database_could_not_store) {
+  const auto good = d::encode(sample());
+  auto with = [&](const std::string& from, const std::string& to) {
+    auto text = good;
+    text.replace(text.find(from), from.size(), to);
+    return d::decode(text);
+  };
+  BOOST_TEST(with("3f1c0b6e-4a7d-4c55-9d1e-0a6b7f1e2c3d", "not-a-uuid").error().field == "event_id");
+  BOOST_TEST(with("2026-11-25T08:00:00.000001Z", "yesterday").error().field == "occurred_at");
+  BOOST_TEST(with("2026-11-25T08:00:00.000001Z", "2026-11-25T08:00:00.Z").error().field == "occurred_at");
+  BOOST_TEST(with("\"actor\":\"admin-1\"", "\"actor\":\"ad\\u0000min\"").error().field == "actor");
+  BOOST_TEST(d::is_utc_timestamp("2026-11-25T08:00:00Z"));
+  BOOST_TEST(d::is_utc_timestamp("2026-11-25T08:00:00.123456Z"));
+  BOOST_TEST(!d::is_utc_timestamp("2026-11-25 08:00:00Z"));
+}

@@ -3,38 +3,13 @@
 
 #include <atomic>
 
-#include "lethe/consumers/runner.hpp"
-#include "lethe/producers/relay.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
+#include "support/scenario.hpp"
 
 using namespace lethe;
 
 namespace {
-
-consumers::RunStats project_until_idle(const test::TestSchema& db, const test::TestTopics& topics,
-                                       int batch_size = 1000) {
-  consumers::RunnerOptions o;
-  o.conninfo = db.conninfo();
-  o.brokers = infra::Config::from_env().brokers;
-  o.topic_prefix = topics.prefix();
-  o.group_prefix = topics.prefix();
-  o.batch_size = batch_size;
-  o.exit_when_idle = true;
-  std::atomic<bool> stop{false};
-  consumers::ProjectionRunner runner(o, projections::make_projection("users"));
-  return runner.run(stop);
-}
-
-void relay_until_idle(const test::TestSchema& db, const test::TestTopics& topics) {
-  producers::RelayOptions o;
-  o.conninfo = db.conninfo();
-  o.brokers = infra::Config::from_env().brokers;
-  o.topic_prefix = topics.prefix();
-  o.exit_when_idle = true;
-  std::atomic<bool> stop{false};
-  producers::Relay(o).run(stop);
-}
 
 std::string envelope_json(const producers::NewEvent& ne, const std::string& stream, std::int64_t version) {
   domain::Envelope e{ne.event_id, ne.type, ne.schema_version, stream, version, version, ne.occurred_at,
@@ -53,8 +28,8 @@ BOOST_AUTO_TEST_CASE(events_flow_from_append_through_kafka_to_the_read_model) {
     auto h = test::user_history("u" + std::to_string(i), i % 3);
     store.append("user-u" + std::to_string(i), 0, h);
   }
-  relay_until_idle(db, topics);
-  const auto stats = project_until_idle(db, topics);
+  test::relay_until_idle(db, topics);
+  const auto stats = test::project_until_idle(db, topics);
   BOOST_TEST(stats.applied == 20 + (0 + 1 + 2) * 6 + 0 + 1);  // i%3 renames for i = 0..19
   BOOST_TEST(db.scalar("SELECT count(*) FROM users") == "20");
   BOOST_TEST(db.scalar("SELECT name FROM users WHERE user_id = 'u5'") == "Name 2 of u5");
@@ -64,7 +39,7 @@ BOOST_AUTO_TEST_CASE(events_flow_from_append_through_kafka_to_the_read_model) {
   BOOST_TEST(db.scalar("SELECT sum(next_offset) FROM projection_offsets WHERE projection = 'users'") ==
              std::to_string(test::read_topic(topics.topic("users")).size()));
   // A second run starts from the stored offsets: nothing to apply.
-  BOOST_TEST(project_until_idle(db, topics).applied == 0);
+  BOOST_TEST(test::project_until_idle(db, topics).applied == 0);
 }
 
 BOOST_AUTO_TEST_CASE(malformed_messages_go_to_dead_letters_and_the_next_good_event_applies) {
@@ -78,7 +53,7 @@ BOOST_AUTO_TEST_CASE(malformed_messages_go_to_dead_letters_and_the_next_good_eve
   auto good = test::user_history("g1", 0);
   test::produce_raw(topic, "user-g1", envelope_json(good[0], "user-g1", 1));
 
-  const auto stats = project_until_idle(db, topics);
+  const auto stats = test::project_until_idle(db, topics);
   BOOST_TEST(stats.applied == 1);
   BOOST_TEST(stats.dead_lettered == 2);
   BOOST_TEST(db.scalar("SELECT count(*) FROM users") == "1");
@@ -109,7 +84,7 @@ BOOST_AUTO_TEST_CASE(a_republished_event_is_applied_once) {
   // What a relay that died before its checkpoint produces: some events twice.
   for (const auto* v : {&first, &second, &first, &second, &third, &second})
     test::produce_raw(topic, "user-d1", *v);
-  const auto stats = project_until_idle(db, topics, 2);  // small batches: duplicates span batches
+  const auto stats = test::project_until_idle(db, topics, 2);  // small batches: duplicates span batches
   BOOST_TEST(stats.applied == 3);
   BOOST_TEST(stats.skipped == 3);
   BOOST_TEST(db.rows("SELECT name, version FROM users") == std::vector<std::string>{"Name 2 of d1|3"});

@@ -11,6 +11,7 @@
 #include "lethe/producers/relay.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
+#include "support/scenario.hpp"
 
 using namespace lethe;
 using namespace std::chrono_literals;
@@ -130,10 +131,7 @@ BOOST_AUTO_TEST_CASE(kcat_reads_key_and_headers_of_published_events) {
   producers::EventStore store(db.conninfo());
   auto history = test::user_history("k1", 1);
   const auto stored = store.append("user-k1", 0, history);
-  auto opt = relay_options(db, topics);
-  opt.exit_when_idle = true;
-  std::atomic<bool> stop{false};
-  BOOST_TEST(producers::Relay(opt).run(stop) == 2);
+  BOOST_TEST(test::relay_until_idle(db, topics) == 2);
 
   // kcat is an independent client: what it sees is what any subscriber sees.
   const auto out = run("kcat -C -b " + infra::Config::from_env().brokers + " -t " + topics.topic("users") +

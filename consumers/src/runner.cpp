@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <span>
 #include <thread>
 
 #include "lethe/infra/errors.hpp"
@@ -25,7 +26,8 @@ constexpr const char* kSaveOffsetsSql =
     "INSERT INTO projection_offsets (projection, topic, partition, next_offset)"
     " SELECT $1, t, p, o FROM unnest($2::text[], $3::int[], $4::bigint[]) AS x(t, p, o)"
     " ON CONFLICT (projection, topic, partition) DO UPDATE"
-    " SET next_offset = EXCLUDED.next_offset, updated_at = now()";
+    " SET next_offset = EXCLUDED.next_offset, updated_at = now()"
+    " WHERE projection_offsets.next_offset < EXCLUDED.next_offset";  // offsets only move forward
 
 class DeliveryCounter : public RdKafka::DeliveryReportCb {
  public:
@@ -57,7 +59,9 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   // Next offset to apply per assigned partition, as stored in PostgreSQL;
   // -1 when nothing was stored yet.
   std::map<PartitionKey, std::int64_t> next;
-  const std::atomic<bool>* stop = nullptr;
+  // An error inside the rebalance callback: it must not unwind through
+  // librdkafka, so it is kept here and rethrown by run().
+  std::exception_ptr callback_failure;
 
   // --- PostgreSQL side -----------------------------------------------------
 
@@ -71,78 +75,94 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
     });
   }
 
-  // Reconnects until PostgreSQL answers again (or we are told to stop).
-  void reconnect_pg() {
-    int backoff_ms = 200;
-    for (;;) {
-      try {
-        conn = infra::connect(opt.conninfo);
-        return;
-      } catch (const infra::Unavailable& e) {
-        if (stop && stop->load()) throw;
-        spdlog::warn("{}: {}; retrying in {} ms", group, e.what(), backoff_ms);
-        std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-        backoff_ms = std::min(backoff_ms * 2, 5000);
-      }
-    }
-  }
-
   // --- Kafka side ------------------------------------------------------------
+
+  // Points the partition at its stored offset (the beginning when none is
+  // stored) and remembers it; returns the stored offset or -1.
+  std::int64_t place(RdKafka::TopicPartition& p, const std::map<PartitionKey, std::int64_t>& stored) {
+    const PartitionKey key{p.topic(), p.partition()};
+    const auto it = stored.find(key);
+    const std::int64_t offset = it == stored.end() ? -1 : it->second;
+    int64_t low = 0, high = 0;
+    if (offset > 0 && consumer->query_watermark_offsets(key.first, key.second, &low, &high, 10000) ==
+                          RdKafka::ERR_NO_ERROR && offset > high) {
+      // Everything new would be skipped as "applied before".
+      throw infra::Misconfigured(group + ": stored offset " + std::to_string(offset) + " of " + key.first + "[" +
+                                 std::to_string(key.second) + "] is past the end of the log (" +
+                                 std::to_string(high) + "): the topic was recreated or the broker reset; rebuild "
+                                 "with `lethe project " + std::string(projection->name()) + " --replay`");
+    }
+    next[key] = offset;
+    p.set_offset(offset < 0 ? RdKafka::Topic::OFFSET_BEGINNING : offset);
+    return offset;
+  }
 
   // On assignment, every partition starts at the offset stored in PostgreSQL
   // next to the read model, or at the beginning when there is none.
   void rebalance_cb(RdKafka::KafkaConsumer* c, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& parts) override {
-    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-      std::map<PartitionKey, std::int64_t> stored;
-      for (;;) {
-        try {
-          stored = load_offsets();
-          break;
-        } catch (const infra::Unavailable& e) {
-          spdlog::warn("{}: {}", group, e.what());
-          reconnect_pg();
+    try {
+      if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+        const auto stored = load_offsets();
+        for (auto* p : parts) {
+          const auto offset = place(*p, stored);
+          spdlog::info("{}: assigned {}[{}] from offset {}", group, p->topic(), p->partition(),
+                       offset < 0 ? std::string("beginning") : std::to_string(offset));
         }
+        c->assign(parts);
+      } else {
+        for (auto* p : parts) next.erase({p->topic(), p->partition()});
+        c->unassign();
+        spdlog::info("{}: {} partitions revoked", group, parts.size());
       }
-      for (auto* p : parts) {
-        const PartitionKey key{p->topic(), p->partition()};
-        const auto it = stored.find(key);
-        const std::int64_t offset = it == stored.end() ? -1 : it->second;
-        next[key] = offset;
-        p->set_offset(offset < 0 ? RdKafka::Topic::OFFSET_BEGINNING : offset);
-        spdlog::info("{}: assigned {}[{}] from offset {}", group, key.first, key.second,
-                     offset < 0 ? std::string("beginning") : std::to_string(offset));
-      }
-      c->assign(parts);
-    } else {
-      for (auto* p : parts) next.erase({p->topic(), p->partition()});
+    } catch (...) {
+      // Consume nothing rather than something from the wrong offset.
+      next.clear();
       c->unassign();
-      spdlog::info("{}: {} partitions revoked", group, parts.size());
+      if (!callback_failure) callback_failure = std::current_exception();
     }
   }
 
-  // After a failed batch: PostgreSQL holds the truth, so every assigned
-  // partition goes back to the offset stored there.
+  // PostgreSQL holds the truth: every assigned partition goes back to the
+  // offset stored there.
   void rewind() {
     std::vector<RdKafka::TopicPartition*> parts;
     consumer->assignment(parts);
+    std::unique_ptr<std::vector<RdKafka::TopicPartition*>, void (*)(std::vector<RdKafka::TopicPartition*>*)> guard(
+        &parts, [](std::vector<RdKafka::TopicPartition*>* v) { RdKafka::TopicPartition::destroy(*v); });
     const auto stored = load_offsets();
     for (auto* p : parts) {
-      const PartitionKey key{p->topic(), p->partition()};
-      const auto it = stored.find(key);
-      const std::int64_t offset = it == stored.end() ? -1 : it->second;
-      next[key] = offset;
-      p->set_offset(offset < 0 ? RdKafka::Topic::OFFSET_BEGINNING : offset);
+      place(*p, stored);
       const auto code = consumer->seek(*p, 5000);
-      if (code != RdKafka::ERR_NO_ERROR) spdlog::warn("{}: seek {}: {}", group, key.first, RdKafka::err2str(code));
+      // A partition left where it was would be applied past its failed batch.
+      if (code != RdKafka::ERR_NO_ERROR) infra::throw_kafka(code, "seek " + p->topic());
     }
-    RdKafka::TopicPartition::destroy(parts);
+  }
+
+  // After a failed batch: reconnect if needed, then rewind, until both work.
+  void recover(const std::atomic<bool>& stop) {
+    int backoff_ms = 500;
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+      try {
+        if (!conn || !conn->is_open()) conn = infra::connect(opt.conninfo);
+        rewind();
+        spdlog::info("{}: rewound to the offsets stored in PostgreSQL", group);
+        return;
+      } catch (const infra::InfraError& e) {
+        if (!e.is_retryable() || stop.load()) throw;
+        spdlog::warn("{}: {}; retrying in {} ms", group, e.what(), backoff_ms);
+        backoff_ms = std::min(backoff_ms * 2, 5000);
+      }
+    }
   }
 
   void dead_letter(const std::vector<DeadLetter>& dead) {
     if (dead.empty()) return;
     const std::string topic = opt.topic_prefix + "dead-letters";
     delivery = DeliveryCounter{};
+    std::int64_t handed = 0;
+    RdKafka::ErrorCode refused = RdKafka::ERR_NO_ERROR;
     for (const auto& d : dead) {
       const auto& m = *d.msg;
       spdlog::warn("{}: dead-lettering {}[{}]@{}: {}", group, m.topic_name(), m.partition(), m.offset(), d.reason);
@@ -153,54 +173,73 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
       h->add("source_partition", std::to_string(m.partition()));
       h->add("source_offset", std::to_string(m.offset()));
       for (;;) {
-        const auto code = dlq->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                                       m.payload(), m.len(), m.key_pointer(), m.key_len(), 0, h, nullptr);
-        if (code == RdKafka::ERR_NO_ERROR) break;
-        if (code != RdKafka::ERR__QUEUE_FULL) {
-          delete h;
-          infra::throw_kafka(code, "dead-letter to " + topic);
-        }
+        refused = dlq->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, m.payload(),
+                               m.len(), m.key_pointer(), m.key_len(), 0, h, nullptr);
+        if (refused != RdKafka::ERR__QUEUE_FULL) break;
         dlq->poll(50);
       }
+      if (refused != RdKafka::ERR_NO_ERROR) {
+        delete h;
+        break;
+      }
+      ++handed;
     }
     // The batch commits only after its dead letters are safely on Kafka:
-    // nothing disappears between the two.
-    while (delivery.ok + delivery.failed < static_cast<std::int64_t>(dead.size())) dlq->poll(20);
+    // nothing disappears between the two. Every report is awaited so that
+    // counters never mix batches.
+    while (delivery.ok + delivery.failed < handed) dlq->poll(20);
+    if (refused != RdKafka::ERR_NO_ERROR) infra::throw_kafka(refused, "dead-letter to " + topic);
     if (delivery.failed) infra::throw_kafka(delivery.first_error, "dead-letter delivery to " + topic);
   }
 
-  // Applies one batch in one transaction with its offsets.
-  void apply(const std::vector<std::unique_ptr<RdKafka::Message>>& msgs, RunStats& stats) {
+  struct Work {
     std::vector<domain::Envelope> envelopes;
     std::vector<const RdKafka::Message*> source;  // message of each envelope
     std::vector<DeadLetter> dead;
-    std::map<PartitionKey, std::int64_t> advance;
-    for (const auto& m : msgs) {
+    std::map<PartitionKey, std::int64_t> advance;  // next offset per partition after this batch
+  };
+
+  // Decodes a batch, dropping what must not be applied again: messages below
+  // the stored offset, and messages of partitions no longer assigned to us
+  // (their new owner starts from the offsets in PostgreSQL).
+  Work prepare(std::span<const RdKafka::Message* const> msgs, RunStats& stats) {
+    Work w;
+    for (const auto* m : msgs) {
       const PartitionKey key{m->topic_name(), m->partition()};
       const auto known = next.find(key);
-      if (known != next.end() && m->offset() < known->second) {
-        ++stats.skipped;  // below the stored offset: applied before
+      if (known == next.end() || m->offset() < known->second) {
+        ++stats.skipped;
         continue;
       }
-      advance[key] = m->offset() + 1;
+      w.advance[key] = m->offset() + 1;
       auto env = domain::decode(std::string_view(static_cast<const char*>(m->payload()), m->len()));
       if (!env) {
-        dead.push_back({m.get(), "undecodable envelope: " + env.error().message});
+        w.dead.push_back({m, "undecodable envelope: " + env.error().message});
         continue;
       }
-      envelopes.push_back(std::move(env).value());
-      source.push_back(m.get());
+      w.envelopes.push_back(std::move(env).value());
+      w.source.push_back(m);
     }
-    if (advance.empty()) return;
+    return w;
+  }
 
+  // Applies the work in ONE transaction with its offsets. With refuse_reason
+  // set, nothing is applied: every message goes to the dead letters with it.
+  void commit(Work& w, RunStats& stats, const std::string* refuse_reason) {
     infra::translate_pg("apply batch of " + group, [&] {
       pqxx::work tx(*conn);
-      const auto result = projection->apply(envelopes, tx);
-      for (const auto& r : result.rejected) dead.push_back({source[r.index], r.reason});
+      auto dead = w.dead;
+      projections::ApplyResult result;
+      if (refuse_reason) {
+        for (const auto* m : w.source) dead.push_back({m, *refuse_reason});
+      } else {
+        result = projection->apply(w.envelopes, tx);
+        for (const auto& r : result.rejected) dead.push_back({w.source[r.index], r.reason});
+      }
       dead_letter(dead);
       std::vector<std::string> topics;
       std::vector<long long> partitions, offsets;
-      for (const auto& [key, offset] : advance) {
+      for (const auto& [key, offset] : w.advance) {
         topics.push_back(key.first);
         partitions.push_back(key.second);
         offsets.push_back(offset);
@@ -212,8 +251,33 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
       stats.skipped += static_cast<std::int64_t>(result.skipped);
       stats.dead_lettered += static_cast<std::int64_t>(dead.size());
     });
-    for (const auto& [key, offset] : advance) next[key] = offset;
+    for (const auto& [key, offset] : w.advance) next[key] = offset;
     ++stats.batches;
+  }
+
+  // Applies a batch. If PostgreSQL refuses it for its data (a value it
+  // cannot store, a broken constraint), the batch is split down to single
+  // messages so that only the offending one goes to the dead letters and
+  // the projection never stalls on it.
+  void apply(std::span<const RdKafka::Message* const> msgs, RunStats& stats) {
+    auto work = prepare(msgs, stats);
+    if (work.advance.empty()) return;
+    std::string refused;
+    try {
+      commit(work, stats, nullptr);
+      return;
+    } catch (const pqxx::data_exception& e) {
+      refused = e.what();
+    } catch (const pqxx::integrity_constraint_violation& e) {
+      refused = e.what();
+    }
+    refused = "database refused it: " + refused.substr(0, refused.find('\n'));
+    if (msgs.size() == 1) {
+      commit(work, stats, &refused);
+      return;
+    }
+    spdlog::warn("{}: batch of {} refused ({}); applying one by one", group, msgs.size(), refused);
+    for (const auto* m : msgs) apply(std::span(&m, 1), stats);
   }
 
   // Sum over assigned partitions of (end of log - next offset to apply).
@@ -286,7 +350,6 @@ ProjectionRunner::~ProjectionRunner() {
 
 RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
   auto& s = *impl_;
-  s.stop = &stop;
   std::vector<std::string> topics;
   for (const auto& t : s.projection->topics()) topics.push_back(s.opt.topic_prefix + t);
   if (const auto code = s.consumer->subscribe(topics); code != RdKafka::ERR_NO_ERROR)
@@ -315,6 +378,12 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
         batch.push_back(std::move(m));
       } else if (code == RdKafka::ERR__TIMED_OUT || code == RdKafka::ERR__PARTITION_EOF) {
         break;
+      } else if (code == RdKafka::ERR__FATAL) {
+        std::string reason;
+        const auto fatal = s.consumer->fatal_error(reason);
+        throw infra::InfraError(s.group + ": fatal consumer error: " + RdKafka::err2str(fatal) + " (" + reason +
+                                    "); is another process running with the same --instance?",
+                                false);
       } else if (code == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART) {
         if (!warned_topic) spdlog::error("{}: {}: run `lethe topics create`", s.group, m->errstr());
         warned_topic = true;
@@ -323,24 +392,29 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
       }
     }
 
+    if (s.callback_failure) std::rethrow_exception(s.callback_failure);
     if (!batch.empty()) {
+      std::vector<const RdKafka::Message*> view;
+      view.reserve(batch.size());
+      for (const auto& m : batch) view.push_back(m.get());
+      std::string failure;
       try {
-        s.apply(batch, stats);
+        s.apply(view, stats);
         stats.active_seconds = std::chrono::duration<double>(Clock::now() - *first_message).count();
       } catch (const infra::InfraError& e) {
         // Retryable or in doubt: either way PostgreSQL knows what committed.
-        // Reconnect, rewind to the stored offsets, and read the batch again.
         if (!e.is_retryable() && !dynamic_cast<const infra::CommitInDoubt*>(&e)) throw;
-        spdlog::warn("{}: batch not applied: {}; rewinding to the stored offsets", s.group, e.what());
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
-        if (!s.conn->is_open()) s.reconnect_pg();
-        try {
-          s.rewind();
-        } catch (const infra::Unavailable& again) {
-          spdlog::warn("{}: {}", s.group, again.what());
-          s.reconnect_pg();
-          s.rewind();
-        }
+        failure = e.what();
+      } catch (const pqxx::transaction_rollback& e) {
+        failure = e.what();  // deadlock or serialization failure: try again
+      } catch (const pqxx::failure& e) {
+        if (s.conn->is_open()) throw;  // not a lost connection: a bug to surface
+        failure = e.what();            // the connection died mid-statement (e.g. in COPY)
+      }
+      if (!failure.empty()) {
+        spdlog::warn("{}: batch not applied: {}; rewinding to the stored offsets", s.group,
+                     failure.substr(0, failure.find('\n')));
+        s.recover(stop);
         continue;
       }
     } else if (s.opt.exit_when_idle && !s.next.empty() && s.lag(true) == 0) {

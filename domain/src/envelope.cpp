@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <array>
+#include <cctype>
 
 #include "json_util.hpp"
 
@@ -127,9 +128,36 @@ Result<Envelope> decode(std::string_view text) {
   json::Writer w(buf);
   p->value.Accept(w);
   e.payload.assign(buf.GetString(), buf.GetSize());
-  if (e.event_id.empty()) return invalid("event_id", "event_id must not be empty");
+  if (!is_uuid(e.event_id)) return invalid("event_id", "event_id must be a UUID");
   if (e.stream_id.empty()) return invalid("stream_id", "stream_id must not be empty");
+  if (!is_utc_timestamp(e.occurred_at))
+    return invalid("occurred_at", "occurred_at must be UTC ISO 8601, e.g. 2026-11-25T08:00:00.000000Z");
   return e;
+}
+
+bool is_uuid(std::string_view s) noexcept {
+  if (s.size() != 36) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+bool is_utc_timestamp(std::string_view s) noexcept {
+  // YYYY-MM-DDTHH:MM:SS[.fraction]Z, digits where digits belong.
+  static constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd";
+  if (s.size() < shape.size() + 1 || s.back() != 'Z') return false;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    const bool digit = std::isdigit(static_cast<unsigned char>(s[i])) != 0;
+    if (shape[i] == 'd' ? !digit : s[i] != shape[i]) return false;
+  }
+  auto rest = s.substr(shape.size(), s.size() - shape.size() - 1);
+  if (rest.empty()) return true;
+  if (rest[0] != '.' || rest.size() < 2) return false;
+  for (char c : rest.substr(1))
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  return true;
 }
 
 std::string stream_of(std::string_view aggregate, std::string_view id) {

@@ -32,7 +32,12 @@ inline Result<std::string> string_member(const rapidjson::Value& obj, const char
   auto it = obj.FindMember(name);
   if (it == obj.MemberEnd()) return invalid(name, std::string("missing field '") + name + "'");
   if (!it->value.IsString()) return invalid(name, std::string("field '") + name + "' must be a string");
-  return std::string(it->value.GetString(), it->value.GetStringLength());
+  std::string value(it->value.GetString(), it->value.GetStringLength());
+  // JSON allows \u0000; PostgreSQL text does not, and a row it refuses
+  // would stall a projection.
+  if (value.find('\0') != std::string::npos)
+    return invalid(name, std::string("field '") + name + "' must not contain NUL characters");
+  return value;
 }
 
 inline Result<std::int64_t> int_member(const rapidjson::Value& obj, const char* name) {

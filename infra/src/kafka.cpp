@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "lethe/infra/errors.hpp"
 
 namespace lethe::infra {
@@ -27,6 +29,9 @@ std::map<std::string, std::string> producer_settings(const std::string& brokers)
       {"batch.num.messages", "10000"},
       {"queue.buffering.max.messages", "500000"},
       {"compression.codec", "lz4"},
+      // The Java client's partitioner: a key lands on the same partition
+      // whichever client wrote it.
+      {"partitioner", "murmur2_random"},
       // A broker restart takes seconds; give delivery two minutes before a
       // message is reported as failed.
       {"message.timeout.ms", "120000"},
@@ -72,10 +77,19 @@ void KafkaLogBridge::event_cb(RdKafka::Event& event) {
       spdlog::debug("librdkafka {}: {}", event.fac(), event.str());
       break;
     case RdKafka::Event::EVENT_ERROR:
-      if (event.fatal())
+      if (event.fatal()) {
         spdlog::error("librdkafka fatal: {}", event.str());
-      else
+      } else if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN) {
+        // Worth an operator's attention, but once per outage, not per retry.
+        const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count();
+        auto last = last_down_warning_ms_.load();
+        if (now - last > 10000 && last_down_warning_ms_.compare_exchange_strong(last, now))
+          spdlog::warn("Kafka: all brokers down ({}); retrying. Is scripts/kafka running?", event.str());
+      } else {
         spdlog::debug("librdkafka: {} ({})", RdKafka::err2str(event.err()), event.str());
+      }
       break;
     default:
       break;

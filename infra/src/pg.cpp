@@ -37,13 +37,21 @@ std::string quote_element(const std::string& s) {
 std::unique_ptr<pqxx::connection> connect(const std::string& conninfo) {
   try {
     auto conn = std::make_unique<pqxx::connection>(conninfo);
+    // libpqxx would otherwise reconnect silently on the next statement,
+    // dropping session state (advisory locks, temp tables) behind our back.
+    // A broken connection stays broken; its owner reconnects on purpose.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    conn->inhibit_reactivation(true);
+#pragma GCC diagnostic pop
     // NOTICEs such as "relation already exists, skipping" are expected
     // chatter; warnings and errors still reach us.
     conn->set_variable("client_min_messages", "warning");
     return conn;
   } catch (const pqxx::broken_connection& e) {
     throw Unavailable("PostgreSQL unreachable at " + redact(conninfo) + " (" + first_line(e.what()) +
-                      "): is it running? Start it with scripts/postgres start, or set LETHE_PG / --pg");
+                      "): is it running and does the database exist? Start it with scripts/postgres start, "
+                      "or set LETHE_PG / --pg");
   }
 }
 
@@ -55,6 +63,8 @@ void rethrow_pg(const std::string& what) {
   } catch (const pqxx::broken_connection& e) {
     throw Unavailable(what + ": PostgreSQL connection lost (" + first_line(e.what()) +
                       "); is scripts/postgres running?");
+  } catch (const pqxx::undefined_table& e) {
+    throw Misconfigured(what + ": " + first_line(e.what()) + "; run `lethe migrate` first");
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "envelope_row.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/pg.hpp"
 
@@ -27,9 +28,7 @@ constexpr const char* kInsertSql =
 
 constexpr const char* kRead = "read_stream";
 constexpr const char* kReadSql =
-    "SELECT event_id, type, schema_version, stream_id, stream_version, global_position, occurred_at,"
-    " actor, correlation_id, causation_id, payload, prev_hash, hash"
-    " FROM events WHERE stream_id = $1 ORDER BY stream_version";
+    "SELECT " LETHE_ENVELOPE_COLUMNS " FROM events WHERE stream_id = $1 ORDER BY stream_version";
 
 }  // namespace
 
@@ -73,6 +72,9 @@ std::vector<domain::Envelope> EventStore::append(std::string_view stream, std::i
     out.reserve(events.size());
     std::int64_t version = expected_version;
     for (const auto& ne : events) {
+      if (ne.payload.size() > kMaxPayloadBytes)
+        throw std::invalid_argument("payload of " + ne.type + " is " + std::to_string(ne.payload.size()) +
+                                    " bytes; the limit is " + std::to_string(kMaxPayloadBytes));
       const auto topic = domain::topic_of(ne.type);
       if (topic.empty()) throw std::invalid_argument("event type '" + ne.type + "' belongs to no topic");
       domain::Envelope e{ne.event_id, ne.type, ne.schema_version, std::string(stream), ++version, 0,
@@ -102,12 +104,7 @@ std::vector<domain::Envelope> EventStore::read_stream(std::string_view stream) {
   return infra::translate_pg("read " + std::string(stream), [&] {
     pqxx::read_transaction tx(*impl_->conn);
     std::vector<domain::Envelope> out;
-    for (const auto& row : tx.exec_prepared(kRead, std::string(stream))) {
-      out.push_back(domain::Envelope{row[0].c_str(), row[1].c_str(), row[2].as<int>(), row[3].c_str(),
-                                     row[4].as<std::int64_t>(), row[5].as<std::int64_t>(), row[6].c_str(),
-                                     row[7].c_str(), row[8].c_str(), row[9].c_str(), row[10].c_str(),
-                                     row[11].c_str(), row[12].c_str()});
-    }
+    for (const auto& row : tx.exec_prepared(kRead, std::string(stream))) out.push_back(envelope_from_row(row));
     return out;
   });
 }

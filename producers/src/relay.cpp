@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "envelope_row.hpp"
 #include "lethe/domain/envelope.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/kafka.hpp"
@@ -15,6 +16,8 @@
 namespace lethe::producers {
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 // Order without holes. Positions come from a sequence, but transactions
 // commit in any order, so "everything after the last position sent" can skip
@@ -26,10 +29,8 @@ namespace {
 // the head first), so stream order is kept.
 constexpr const char* kFetch = "relay_fetch";
 constexpr const char* kFetchSql =
-    "SELECT o.tx_id::text, o.global_position, o.topic, e.event_id, e.type, e.schema_version,"
-    " e.stream_id, e.stream_version, e.occurred_at, e.actor, e.correlation_id, e.causation_id,"
-    " e.payload, e.prev_hash, e.hash"
-    " FROM outbox o JOIN events e ON e.global_position = o.global_position"
+    "SELECT o.tx_id::text, o.topic, " LETHE_ENVELOPE_COLUMNS
+    " FROM outbox o JOIN events e USING (global_position)"
     " WHERE (o.tx_id, o.global_position) > ($1::xid8, $2::bigint)"
     "   AND o.tx_id < pg_snapshot_xmin(pg_current_snapshot())"
     " ORDER BY o.tx_id, o.global_position LIMIT $3";
@@ -44,6 +45,11 @@ constexpr const char* kPruneSql = "DELETE FROM outbox WHERE (tx_id, global_posit
 constexpr const char* kBacklogSql =
     "SELECT count(*) FROM outbox o, relay_checkpoint c"
     " WHERE c.id = 1 AND (o.tx_id, o.global_position) > (c.tx_id, c.global_position)";
+// The open transaction holding the watermark back, for the stall warning.
+constexpr const char* kOldestXactSql =
+    "SELECT pid::text, coalesce(state, ''), date_trunc('second', now() - xact_start)::text"
+    " FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+    " ORDER BY age(backend_xid) DESC LIMIT 1";
 // One relay per schema: two would publish everything twice.
 constexpr const char* kLockSql = "SELECT pg_try_advisory_lock(hashtext('lethe.relay.' || current_schema()))";
 
@@ -89,8 +95,13 @@ struct Relay::Impl {
   std::unique_ptr<RdKafka::Producer> producer;
   std::string cp_tx = "0";
   std::int64_t cp_pos = 0;
+  Clock::time_point last_stall_warning{};
 
+  // (Re)connects: takes the relay lock, LISTENs, and reloads the checkpoint
+  // from PostgreSQL, the only truth about what was published.
   void connect_pg() {
+    wakeup.reset();  // unregisters from the old connection while it still exists
+    conn.reset();
     conn = infra::connect(opt.conninfo);
     infra::translate_pg("relay start", [&] {
       pqxx::nontransaction nt(*conn);
@@ -117,12 +128,11 @@ struct Relay::Impl {
     infra::check_broker(*producer, opt.brokers);
   }
 
-  void produce(const pqxx::row& r) {
-    domain::Envelope e{r[3].c_str(), r[4].c_str(), r[5].as<int>(), r[6].c_str(), r[7].as<std::int64_t>(),
-                       r[1].as<std::int64_t>(), r[8].c_str(), r[9].c_str(), r[10].c_str(), r[11].c_str(),
-                       r[12].c_str(), r[13].c_str(), r[14].c_str()};
+  // Hands one outbox row to librdkafka; returns its error, if any.
+  RdKafka::ErrorCode produce(const pqxx::row& r) {
+    const auto e = envelope_from_row(r, 2);
     const std::string value = domain::encode(e);
-    const std::string topic = opt.topic_prefix + r[2].c_str();
+    const std::string topic = opt.topic_prefix + r[1].c_str();
     const std::string version = std::to_string(e.schema_version);
     for (;;) {
       auto* headers = RdKafka::Headers::create();
@@ -132,17 +142,72 @@ struct Relay::Impl {
       const auto code = producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
                                           const_cast<char*>(value.data()), value.size(), e.stream_id.data(),
                                           e.stream_id.size(), 0, headers, nullptr);
-      if (code == RdKafka::ERR_NO_ERROR) return;  // librdkafka owns the headers now
+      if (code == RdKafka::ERR_NO_ERROR) return code;  // librdkafka owns the headers now
       delete headers;
-      if (code != RdKafka::ERR__QUEUE_FULL) infra::throw_kafka(code, "produce to " + topic);
+      if (code != RdKafka::ERR__QUEUE_FULL) {
+        spdlog::error("relay: produce {} to {}: {}", e.event_id, topic, RdKafka::err2str(code));
+        return code;
+      }
       producer->poll(50);  // local queue full: let deliveries drain
     }
   }
 
-  // Waits for every delivery report of the batch; librdkafka retries on its
-  // own until message.timeout.ms, so this returns within that bound.
-  void await_deliveries(std::int64_t expected) {
-    while (delivery.ok + delivery.failed < expected) producer->poll(20);
+  // Publishes a batch; true once every entry has a successful delivery
+  // report. Waits for the reports of everything handed over, so counters
+  // never mix batches; librdkafka retries on its own until
+  // message.timeout.ms. On stop, undelivered messages are purged: they stay
+  // in the outbox and go out after a restart.
+  bool publish(const pqxx::result& rows, const std::atomic<bool>& stop) {
+    delivery.reset();
+    std::int64_t handed = 0;
+    RdKafka::ErrorCode refused = RdKafka::ERR_NO_ERROR;
+    for (const auto& r : rows) {
+      refused = produce(r);
+      if (refused != RdKafka::ERR_NO_ERROR) break;
+      ++handed;
+    }
+    while (delivery.ok + delivery.failed < handed) {
+      if (stop.load()) {
+        producer->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+        producer->flush(2000);
+        spdlog::warn("relay: stopping with {} deliveries unconfirmed; they stay in the outbox",
+                     handed - delivery.ok - delivery.failed);
+        return false;
+      }
+      producer->poll(20);
+    }
+    if (refused == RdKafka::ERR_MSG_SIZE_TOO_LARGE || refused == RdKafka::ERR__INVALID_ARG)
+      infra::throw_kafka(refused, "relay");  // the same row would fail forever: stop, loudly
+    if (refused != RdKafka::ERR_NO_ERROR) return false;
+    if (delivery.failed > 0) {
+      spdlog::error("relay: {} of {} deliveries failed ({}); the batch goes again", delivery.failed, handed,
+                    RdKafka::err2str(delivery.first_error));
+      return false;
+    }
+    return true;
+  }
+
+  std::int64_t backlog() {
+    return infra::translate_pg("relay backlog", [&] {
+      pqxx::read_transaction tx(*conn);
+      return tx.exec(kBacklogSql)[0][0].as<std::int64_t>();
+    });
+  }
+
+  // Entries exist but none is below the watermark: some transaction older
+  // than them is still open. Says which, at most every 10 s.
+  void warn_if_stalled(std::int64_t pending) {
+    const auto now = Clock::now();
+    if (now - last_stall_warning < std::chrono::seconds(10)) return;
+    last_stall_warning = now;
+    const auto who = infra::translate_pg("relay stall", [&] {
+      pqxx::read_transaction tx(*conn);
+      return tx.exec(kOldestXactSql);
+    });
+    spdlog::warn("relay: {} outbox entries wait behind an open transaction{}", pending,
+                 who.empty() ? std::string()
+                             : " (pid " + std::string(who[0][0].c_str()) + ", " + who[0][1].c_str() + ", open " +
+                                   who[0][2].c_str() + ")");
   }
 };
 
@@ -159,31 +224,34 @@ Relay::~Relay() {
 std::int64_t Relay::run(const std::atomic<bool>& stop) {
   auto& s = *impl_;
   std::int64_t published = 0, since_report = 0;
-  auto last_report = std::chrono::steady_clock::now();
+  auto last_report = Clock::now();
   auto last_prune = last_report;
   int backoff_ms = 100;
+  bool connected = true;
 
   while (!stop.load()) {
     try {
+      if (!connected) {
+        s.connect_pg();
+        connected = true;
+        spdlog::info("relay: reconnected to PostgreSQL, resuming after position {}", s.cp_pos);
+      }
       const auto rows = infra::translate_pg("relay fetch", [&] {
         pqxx::read_transaction tx(*s.conn);
         return tx.exec_prepared(kFetch, s.cp_tx, s.cp_pos, s.opt.batch_size);
       });
       if (rows.empty()) {
-        if (s.opt.exit_when_idle) break;
-        s.wakeup->woken = false;
-        s.conn->await_notification(0, s.opt.idle_wait_ms * 1000L);
+        const auto pending = s.backlog();
+        if (pending > 0) s.warn_if_stalled(pending);
+        if (s.opt.exit_when_idle && pending == 0) break;
+        infra::translate_pg("relay wait", [&] {
+          s.conn->await_notification(0, pending > 0 ? 100000L : s.opt.idle_wait_ms * 1000L);
+        });
         continue;
       }
 
-      s.delivery.reset();
-      for (const auto& r : rows) s.produce(r);
-      s.await_deliveries(static_cast<std::int64_t>(rows.size()));
-      if (s.delivery.failed > 0) {
-        // Not advancing: the whole batch goes again. Those that did arrive
-        // are then on the topic twice, which projections absorb.
-        spdlog::error("relay: {} of {} deliveries failed ({}); retrying the batch in {} ms", s.delivery.failed,
-                      rows.size(), RdKafka::err2str(s.delivery.first_error), backoff_ms);
+      if (!s.publish(rows, stop)) {
+        if (stop.load()) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
         backoff_ms = std::min(backoff_ms * 2, 5000);
         continue;
@@ -196,44 +264,37 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
 
       const auto& last = rows[rows.size() - 1];
       const std::string tx_id = last[0].c_str();
-      const auto pos = last[1].as<std::int64_t>();
-      const bool prune = std::chrono::steady_clock::now() - last_prune > std::chrono::seconds(5);
+      const auto pos = envelope_from_row(last, 2).global_position;
+      const bool prune = Clock::now() - last_prune > std::chrono::seconds(5);
       infra::translate_pg("relay checkpoint", [&] {
         pqxx::work tx(*s.conn);
         tx.exec_prepared(kCheckpoint, tx_id, pos, static_cast<std::int64_t>(rows.size()));
         if (prune) tx.exec_params(kPruneSql, tx_id, pos);
         tx.commit();
       });
-      if (prune) last_prune = std::chrono::steady_clock::now();
+      if (prune) last_prune = Clock::now();
       s.cp_tx = tx_id;
       s.cp_pos = pos;
       published += static_cast<std::int64_t>(rows.size());
       since_report += static_cast<std::int64_t>(rows.size());
 
-      const auto now = std::chrono::steady_clock::now();
+      const auto now = Clock::now();
       if (now - last_report > std::chrono::seconds(5)) {
         const double secs = std::chrono::duration<double>(now - last_report).count();
-        const auto backlog = infra::translate_pg("relay backlog", [&] {
-          pqxx::read_transaction tx(*s.conn);
-          return tx.exec(kBacklogSql)[0][0].as<std::int64_t>();
-        });
         spdlog::info("relay: published {} events ({:.0f}/s), total {}, backlog {}", since_report,
-                     since_report / secs, published, backlog);
+                     since_report / secs, published, s.backlog());
         since_report = 0;
         last_report = now;
       }
     } catch (const infra::InfraError& e) {
-      if (!e.is_retryable()) throw;
-      spdlog::warn("relay: {}; retrying in {} ms", e.what(), backoff_ms);
+      // A lost connection, or a checkpoint commit in doubt: either way the
+      // checkpoint in PostgreSQL is the truth. Reconnect and reload it; at
+      // worst a batch goes out again, which projections absorb.
+      if (!e.is_retryable() && !dynamic_cast<const infra::CommitInDoubt*>(&e)) throw;
+      spdlog::warn("relay: {}; reconnecting in {} ms", e.what(), backoff_ms);
       std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
       backoff_ms = std::min(backoff_ms * 2, 5000);
-      if (!s.conn->is_open()) {
-        try {
-          s.connect_pg();
-        } catch (const infra::Unavailable& again) {
-          spdlog::warn("relay: {}", again.what());
-        }
-      }
+      connected = false;
     }
   }
   s.producer->flush(10000);

@@ -1,7 +1,5 @@
 #include "users/users_projection.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <unordered_map>
 
 #include "lethe/domain/users.hpp"
@@ -73,8 +71,15 @@ ApplyResult UsersProjection::apply(std::span<const domain::Envelope> batch, pqxx
       result.rejected.push_back({index, env.type + " for user " + users::user_id_of(ev) + " who is not registered"});
       continue;
     }
-    if (env.stream_version != row.version + 1)
-      spdlog::warn("users: {} jumps from version {} to {}", env.stream_id, row.version, env.stream_version);
+    if (env.stream_version != row.version + 1) {
+      // Applying across a gap would later skip the missing versions as
+      // "applied before". Refuse it: it goes to the dead letters, and a relay
+      // that republishes brings the whole run again, in order.
+      result.rejected.push_back({index, "version gap on " + env.stream_id + ": read model holds version " +
+                                            std::to_string(row.version) + ", event has " +
+                                            std::to_string(env.stream_version)});
+      continue;
+    }
     std::visit(
         [&](const auto& e) {
           using T = std::decay_t<decltype(e)>;

@@ -20,6 +20,7 @@
 #include "lethe/producers/relay.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
+#include "support/scenario.hpp"
 
 using namespace lethe;
 using Clock = std::chrono::steady_clock;
@@ -76,15 +77,8 @@ std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size
 }
 
 double relay_all(const test::TestSchema& db, const test::TestTopics& topics, std::int64_t expect) {
-  producers::RelayOptions o;
-  o.conninfo = db.conninfo();
-  o.brokers = infra::Config::from_env().brokers;
-  o.topic_prefix = topics.prefix();
-  o.exit_when_idle = true;
-  std::atomic<bool> stop{false};
-  producers::Relay relay(o);
-  const auto t0 = Clock::now();
-  const auto n = relay.run(stop);
+  const auto t0 = Clock::now();  // includes connecting: a few ms against seconds of publishing
+  const auto n = test::relay_until_idle(db, topics);
   const double secs = seconds_since(t0);
   if (n != expect) spdlog::error("relay published {} of {}", n, expect);
   return secs;
@@ -118,19 +112,6 @@ double produce_only(const test::TestSchema& db, const test::TestTopics& topics) 
   }
   p->flush(120000);
   return seconds_since(t0);
-}
-
-consumers::RunStats project(const test::TestSchema& db, const test::TestTopics& topics, int batch_size) {
-  consumers::RunnerOptions o;
-  o.conninfo = db.conninfo();
-  o.brokers = infra::Config::from_env().brokers;
-  o.topic_prefix = topics.prefix();
-  o.group_prefix = topics.prefix() + std::to_string(batch_size) + ".";
-  o.batch_size = batch_size;
-  o.exit_when_idle = true;
-  std::atomic<bool> stop{false};
-  consumers::ProjectionRunner runner(o, projections::make_projection("users"));
-  return runner.run(stop);
 }
 
 // PostgreSQL's limit: COPY of as many rows as the projection saw events,
@@ -189,10 +170,10 @@ int main(int argc, char** argv) {
   say("baseline: the same messages produced from memory");
   const double produce_s = produce_only(main_db, raw_topics);
   say("projection, batched (" + std::to_string(batch) + " events per transaction)");
-  const auto batched = project(main_db, main_topics, batch);
+  const auto batched = test::project_until_idle(main_db, main_topics, batch);
   say("projection, naive (one transaction per event), " + std::to_string(naive_events) + " events");
   relay_all(naive_db, naive_topics, naive_events);
-  const auto naive = project(naive_db, naive_topics, 1);
+  const auto naive = test::project_until_idle(naive_db, naive_topics, 1);
   say("limit: COPY of " + std::to_string(events) + " rows");
   const double copy_s = copy_limit(main_db, events, payload_bytes);
 

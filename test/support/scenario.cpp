@@ -1,11 +1,36 @@
 #include "support/scenario.hpp"
 
+#include <atomic>
 #include <thread>
 
 #include "lethe/producers/event_store.hpp"
+#include "lethe/producers/relay.hpp"
 #include "support/events.hpp"
 
 namespace lethe::test {
+
+std::int64_t relay_until_idle(const TestSchema& db, const TestTopics& topics) {
+  producers::RelayOptions o;
+  o.conninfo = db.conninfo();
+  o.brokers = infra::Config::from_env().brokers;
+  o.topic_prefix = topics.prefix();
+  o.exit_when_idle = true;
+  std::atomic<bool> stop{false};
+  return producers::Relay(o).run(stop);
+}
+
+consumers::RunStats project_until_idle(const TestSchema& db, const TestTopics& topics, int batch_size,
+                                       const std::string& group_prefix) {
+  consumers::RunnerOptions o;
+  o.conninfo = db.conninfo();
+  o.brokers = infra::Config::from_env().brokers;
+  o.topic_prefix = topics.prefix();
+  o.group_prefix = group_prefix.empty() ? topics.prefix() : group_prefix;
+  o.batch_size = batch_size;
+  o.exit_when_idle = true;
+  std::atomic<bool> stop{false};
+  return consumers::ProjectionRunner(o, projections::make_projection("users")).run(stop);
+}
 
 int write_users(const TestSchema& db, int users, int max_renames, const std::string& id_prefix,
                 std::chrono::milliseconds pause) {

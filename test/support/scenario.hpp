@@ -4,9 +4,18 @@
 #include <string>
 #include <vector>
 
+#include "lethe/consumers/runner.hpp"
 #include "support/fixtures.hpp"
 
 namespace lethe::test {
+
+// Runs the relay in-process until the outbox is drained; returns the count.
+std::int64_t relay_until_idle(const TestSchema& db, const TestTopics& topics);
+
+// Runs the users projection in-process until caught up. The group defaults
+// to the topic prefix.
+consumers::RunStats project_until_idle(const TestSchema& db, const TestTopics& topics, int batch_size = 1000,
+                                       const std::string& group_prefix = "");
 
 // Appends `users` user histories (a registration and 0..max_renames
 // renames each) in separate commands; returns the number of events.

@@ -38,8 +38,13 @@ bool verify_link(const Envelope& e, std::string_view previous_hash);
 // object, not as a string.
 std::string encode(const Envelope& e);
 
-// Decodes what encode() wrote. Errors name the missing or malformed field.
+// Decodes what encode() wrote. Errors name the missing or malformed field;
+// event_id must be a UUID and occurred_at a UTC timestamp, so that whatever
+// decodes can also be stored.
 Result<Envelope> decode(std::string_view json);
+
+bool is_uuid(std::string_view s) noexcept;
+bool is_utc_timestamp(std::string_view s) noexcept;
 
 // Stream id conventions: "<aggregate>-<id>".
 std::string stream_of(std::string_view aggregate, std::string_view id);

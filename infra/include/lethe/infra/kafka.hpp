@@ -3,6 +3,8 @@
 // Layers include this from their .cpp files only.
 #include <librdkafka/rdkafkacpp.h>
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,10 +27,13 @@ void check_broker(RdKafka::Handle& handle, const std::string& brokers, int timeo
 // Throws the lethe error that fits a librdkafka error code.
 [[noreturn]] void throw_kafka(RdKafka::ErrorCode code, const std::string& what);
 
-// Routes librdkafka's own log lines into spdlog instead of stderr.
+// Routes librdkafka's own log lines into spdlog instead of stderr. Thread-safe.
 class KafkaLogBridge : public RdKafka::EventCb {
  public:
   void event_cb(RdKafka::Event& event) override;
+
+ private:
+  std::atomic<std::int64_t> last_down_warning_ms_{0};  // librdkafka calls from several threads
 };
 KafkaLogBridge& kafka_log_bridge();
 

@@ -15,7 +15,8 @@ namespace lethe::infra {
 std::unique_ptr<pqxx::connection> connect(const std::string& conninfo);
 
 // Runs fn, translating libpqxx exceptions: broken connections become
-// Unavailable, in-doubt commits CommitInDoubt. Other SQL errors pass through.
+// Unavailable, in-doubt commits CommitInDoubt, a missing table Misconfigured
+// ("run lethe migrate"). Other SQL errors pass through.
 template <class Fn>
 decltype(auto) translate_pg(const std::string& what, Fn&& fn);
 
@@ -37,6 +38,8 @@ decltype(auto) translate_pg(const std::string& what, Fn&& fn) {
   } catch (const pqxx::broken_connection&) {
     rethrow_pg(what);
   } catch (const pqxx::in_doubt_error&) {
+    rethrow_pg(what);
+  } catch (const pqxx::undefined_table&) {
     rethrow_pg(what);
   }
 }

@@ -39,6 +39,11 @@ class ConcurrencyConflict : public std::runtime_error {
   std::int64_t expected_, actual_;
 };
 
+// Payloads above this are refused: with the envelope around them they must
+// stay under Kafka's default message.max.bytes (1 MB), or the relay could
+// never publish them.
+inline constexpr std::size_t kMaxPayloadBytes = 512 * 1024;
+
 // One connection; not thread-safe, use one EventStore per thread.
 class EventStore {
  public:
@@ -50,7 +55,8 @@ class EventStore {
   // Appends events to the stream if it holds exactly expected_version events
   // (0 for a new stream), all or nothing, in ONE transaction together with
   // their outbox rows. Returns the stored envelopes (positions assigned).
-  // Throws ConcurrencyConflict if the stream moved; infra::InfraError on
+  // Throws ConcurrencyConflict if the stream moved; std::invalid_argument for
+  // an unknown event type or a payload above kMaxPayloadBytes; infra::InfraError on
   // infrastructure failure (the append then did not happen, or, for
   // CommitInDoubt, may have).
   std::vector<domain::Envelope> append(std::string_view stream, std::int64_t expected_version,
