@@ -20,7 +20,9 @@ int main(int argc, char** argv) {
   cli.add_option("--pg", cfg.pg, "PostgreSQL connection string (env LETHE_PG)")->capture_default_str();
   cli.add_option("--topic-prefix", cfg.topic_prefix, "prefix of every topic name (env LETHE_TOPIC_PREFIX)")
       ->capture_default_str();
-  cli.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+  cli.add_option("--log-level", log_level, "log level")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical"}));
 
   // Each subcommand registers what it runs; it runs after parsing, once the
   // log level and shared flags are known.

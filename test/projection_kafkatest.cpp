@@ -89,3 +89,43 @@ BOOST_AUTO_TEST_CASE(a_republished_event_is_applied_once) {
   BOOST_TEST(stats.skipped == 3);
   BOOST_TEST(db.rows("SELECT name, version FROM users") == std::vector<std::string>{"Name 2 of d1|3"});
 }
+
+BOOST_AUTO_TEST_CASE(an_event_past_a_version_gap_goes_to_dead_letters_instead_of_hiding_the_gap) {
+  test::TestSchema db;
+  test::TestTopics topics(1);
+  const auto topic = topics.topic("users");
+  auto h = test::user_history("v1", 3);
+  // v1, then v3 (v2 missing), then v2, v3, v4 as a relay republish would.
+  for (const auto& [index, version] : std::vector<std::pair<int, int>>{{0, 1}, {2, 3}, {1, 2}, {2, 3}, {3, 4}})
+    test::produce_raw(topic, "user-v1", envelope_json(h[static_cast<std::size_t>(index)], "user-v1", version));
+  const auto stats = test::project_until_idle(db, topics, 1);
+  BOOST_TEST(stats.applied == 4);
+  BOOST_TEST(stats.dead_lettered == 1);
+  BOOST_TEST(db.rows("SELECT name, version FROM users") == std::vector<std::string>{"Name 3 of v1|4"});
+  const auto dead = test::read_topic(topics.topic("dead-letters"));
+  BOOST_REQUIRE(dead.size() == 1u);
+  BOOST_TEST(dead[0].headers.at("reason").find("version gap") != std::string::npos, dead[0].headers.at("reason"));
+  BOOST_TEST(dead[0].headers.at("source_offset") == "1");
+}
+
+BOOST_AUTO_TEST_CASE(a_row_the_database_refuses_is_dead_lettered_alone_and_the_batch_goes_on) {
+  test::TestSchema db;
+  test::TestTopics topics(1);
+  const auto topic = topics.topic("users");
+  // Well-formed JSON, but month 13: only PostgreSQL notices, inside COPY.
+  auto bad = test::user_history("bad", 0)[0];
+  bad.occurred_at = "2026-13-45T08:00:00.000000Z";
+  test::produce_raw(topic, "user-g0", envelope_json(test::user_history("g0", 0)[0], "user-g0", 1));
+  test::produce_raw(topic, "user-bad", envelope_json(bad, "user-bad", 1));
+  test::produce_raw(topic, "user-g1", envelope_json(test::user_history("g1", 0)[0], "user-g1", 1));
+  const auto stats = test::project_until_idle(db, topics, 100);  // all three in one batch
+  BOOST_TEST(stats.applied == 2);
+  BOOST_TEST(stats.dead_lettered == 1);
+  BOOST_TEST(db.rows("SELECT user_id FROM users") == (std::vector<std::string>{"g0", "g1"}));
+  BOOST_TEST(db.scalar("SELECT next_offset FROM projection_offsets") == "3");
+  const auto dead = test::read_topic(topics.topic("dead-letters"));
+  BOOST_REQUIRE(dead.size() == 1u);
+  BOOST_TEST(dead[0].key == "user-bad");
+  BOOST_TEST(dead[0].headers.at("reason").find("database refused it") != std::string::npos,
+             dead[0].headers.at("reason"));
+}

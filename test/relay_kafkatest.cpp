@@ -170,3 +170,23 @@ BOOST_AUTO_TEST_CASE(relay_wakes_on_notify_not_on_its_fallback_poll) {
   store.append("user-n2", 0, more);
   t.join();
 }
+
+BOOST_AUTO_TEST_CASE(until_idle_waits_for_entries_held_back_by_an_open_transaction) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  // An unrelated transaction with an xid, open while an event commits after
+  // it: the event sits above the watermark until the transaction ends.
+  auto blocker = infra::connect(db.conninfo());
+  pqxx::work open_tx(*blocker);
+  open_tx.exec("CREATE TEMP TABLE hold (x int); INSERT INTO hold VALUES (1)");
+  producers::EventStore store(db.conninfo());
+  auto history = test::user_history("h1", 0);
+  store.append("user-h1", 0, history);
+  std::thread release([&] {
+    std::this_thread::sleep_for(2s);
+    open_tx.commit();
+  });
+  // Drained means nothing left, not nothing fetchable yet.
+  BOOST_TEST(test::relay_until_idle(db, topics) == 1);
+  release.join();
+}

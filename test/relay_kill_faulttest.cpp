@@ -30,7 +30,10 @@ BOOST_AUTO_TEST_CASE(relay_killed_between_delivery_and_checkpoint_republishes_an
   BOOST_TEST(ids.size() == static_cast<std::size_t>(written));
 
   // ...and the read model holds each event's effect once.
-  BOOST_REQUIRE(test::Process({"project", "users", "--until-idle"}, env).wait() == 0);
+  BOOST_REQUIRE(test::Process({"project", "users", "event_log", "--until-idle"}, env).wait() == 0);
   BOOST_TEST(test::projected_versions(db) == test::expected_versions(db), boost::test_tools::per_element());
   BOOST_TEST(db.scalar("SELECT sum(version) FROM users") == std::to_string(written));
+  // The event log shows what was delivered: the republished batch twice.
+  BOOST_TEST(db.scalar("SELECT count(*) FROM event_log") == std::to_string(written + 300));
+  BOOST_TEST(db.scalar("SELECT count(DISTINCT event_id) FROM event_log") == std::to_string(written));
 }

@@ -193,7 +193,7 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   }
 
   struct Work {
-    std::vector<domain::Envelope> envelopes;
+    std::vector<projections::Delivered> envelopes;
     std::vector<const RdKafka::Message*> source;  // message of each envelope
     std::vector<DeadLetter> dead;
     std::map<PartitionKey, std::int64_t> advance;  // next offset per partition after this batch
@@ -217,7 +217,7 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
         w.dead.push_back({m, "undecodable envelope: " + env.error().message});
         continue;
       }
-      w.envelopes.push_back(std::move(env).value());
+      w.envelopes.push_back({std::move(env).value(), {key.first, key.second, m->offset()}});
       w.source.push_back(m);
     }
     return w;

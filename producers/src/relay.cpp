@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <cstdlib>
 #include <thread>
 
@@ -96,6 +97,7 @@ struct Relay::Impl {
   std::string cp_tx = "0";
   std::int64_t cp_pos = 0;
   Clock::time_point last_stall_warning{};
+  std::optional<Clock::time_point> stalled_since;  // entries pending, none fetchable
 
   // (Re)connects: takes the relay lock, LISTENs, and reloads the checkpoint
   // from PostgreSQL, the only truth about what was published.
@@ -195,10 +197,12 @@ struct Relay::Impl {
   }
 
   // Entries exist but none is below the watermark: some transaction older
-  // than them is still open. Says which, at most every 10 s.
+  // than them is still open. Normal for a moment under load; after 5 s it
+  // says which transaction, at most every 10 s.
   void warn_if_stalled(std::int64_t pending) {
     const auto now = Clock::now();
-    if (now - last_stall_warning < std::chrono::seconds(10)) return;
+    if (!stalled_since) stalled_since = now;
+    if (now - *stalled_since < std::chrono::seconds(5) || now - last_stall_warning < std::chrono::seconds(10)) return;
     last_stall_warning = now;
     const auto who = infra::translate_pg("relay stall", [&] {
       pqxx::read_transaction tx(*conn);
@@ -250,6 +254,7 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
         continue;
       }
 
+      s.stalled_since.reset();
       if (!s.publish(rows, stop)) {
         if (stop.load()) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));

@@ -31,13 +31,13 @@ struct Row {
 
 }  // namespace
 
-ApplyResult UsersProjection::apply(std::span<const domain::Envelope> batch, pqxx::dbtransaction& tx) {
+ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
   ApplyResult result;
   // Decode first: a bad payload is rejected alone, the rest of the batch goes on.
   std::vector<std::pair<std::size_t, users::Event>> decoded;
   std::vector<std::string> ids;
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    const auto& e = batch[i];
+    const auto& e = batch[i].envelope;
     if (e.type.rfind("user.", 0) != 0) {
       ++result.skipped;
       continue;
@@ -60,7 +60,7 @@ ApplyResult UsersProjection::apply(std::span<const domain::Envelope> batch, pqxx
                              r[5].as<std::int64_t>(), true, false};
   }
   for (auto& [index, ev] : decoded) {
-    const auto& env = batch[index];
+    const auto& env = batch[index].envelope;
     auto& row = rows[users::user_id_of(ev)];
     if (env.stream_version <= row.version) {
       ++result.skipped;  // applied before: a republished event

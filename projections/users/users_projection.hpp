@@ -10,7 +10,7 @@ class UsersProjection final : public Projection {
   std::string_view name() const override { return "users"; }
   std::vector<std::string> topics() const override { return {"users"}; }
   std::vector<std::string> tables() const override { return {"users"}; }
-  ApplyResult apply(std::span<const domain::Envelope> batch, pqxx::dbtransaction& tx) override;
+  ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
 };
 
 }  // namespace lethe::projections

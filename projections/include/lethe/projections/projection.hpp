@@ -3,6 +3,7 @@
 // envelopes, never Kafka types; the consumer runtime (consumers/) hands it
 // batches and commits them with their offsets.
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -16,6 +17,18 @@ class dbtransaction;
 }
 
 namespace lethe::projections {
+
+// Where a delivered event sits in the log: a position, not a Kafka type.
+struct SourcePosition {
+  std::string topic;
+  int partition = 0;
+  std::int64_t offset = 0;
+};
+
+struct Delivered {
+  domain::Envelope envelope;
+  SourcePosition source;
+};
 
 struct Rejected {
   std::size_t index;   // position in the batch
@@ -40,7 +53,7 @@ class Projection {
   // batch takes effect wholly or not at all. Idempotent: an event at or below
   // the stream version already stored is skipped. Events that cannot be
   // applied are returned as rejected and the rest still applies.
-  virtual ApplyResult apply(std::span<const domain::Envelope> batch, pqxx::dbtransaction& tx) = 0;
+  virtual ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) = 0;
 };
 
 // The projections this build knows, by name.
