@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <functional>
 #include <barrier>
 #include <thread>
 
@@ -174,4 +175,23 @@ BOOST_AUTO_TEST_CASE(an_unreachable_database_gives_one_line_naming_it) {
     BOOST_TEST(what.find('\n') == std::string::npos);
     BOOST_TEST(e.is_retryable());
   }
+}
+
+BOOST_AUTO_TEST_CASE(append_refuses_events_no_projection_could_store_and_writes_nothing) {
+  test::TestSchema db;
+  EventStore store(db.conninfo());
+  std::vector<std::function<void(NewEvent&)>> spoil{
+      [](NewEvent& e) { e.event_id = "not-a-uuid"; },
+      [](NewEvent& e) { e.occurred_at = "2026-11-25T08:00:00+00:00"; },
+      [](NewEvent& e) { e.payload = R"({"user_id":"1","email":"a@b.org","name":"A\u0000B","role":"user"})"; },
+      [](NewEvent& e) { e.payload = "[1,2]"; },
+      [](NewEvent& e) { e.payload = std::string(producers::kMaxPayloadBytes + 1, ' '); },
+  };
+  for (std::size_t i = 0; i < spoil.size(); ++i) {
+    std::vector<NewEvent> batch{registered("1"), renamed("1", "B")};
+    spoil[i](batch[1]);
+    BOOST_CHECK_THROW(store.append("user-1", 0, batch), std::invalid_argument);
+  }
+  BOOST_TEST(db.scalar("SELECT count(*) FROM events") == "0");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM outbox") == "0");
 }

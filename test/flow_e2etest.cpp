@@ -91,3 +91,15 @@ BOOST_AUTO_TEST_CASE(unreachable_services_give_one_line_that_says_what_to_run) {
   BOOST_TEST(pg.output.find("scripts/postgres start") != std::string::npos, pg.output);
   BOOST_TEST(std::count(pg.output.begin(), pg.output.end(), '\n') == 1, pg.output);
 }
+
+BOOST_AUTO_TEST_CASE(a_relay_without_its_topics_stops_and_says_to_create_them) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  auto env = test::lethe_env(db, topics);
+  BOOST_REQUIRE(run_lethe({"user", "register", "--id", "t1", "--email", "t@example.org", "--name", "T"}, env) == 0);
+  const auto r = test::capture("LETHE_PG='" + db.conninfo() + "' LETHE_TOPIC_PREFIX=missing" + test::random_suffix() +
+                               ". timeout 60 " + test::lethe_bin() + " relay --until-idle");
+  BOOST_TEST(r.rc == 2, r.output);
+  BOOST_TEST(r.output.find("lethe topics create") != std::string::npos, r.output);
+  BOOST_TEST(db.scalar("SELECT published FROM relay_checkpoint") == "0");
+}

@@ -75,6 +75,25 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
     });
   }
 
+  // For the rebalance callback: PostgreSQL may have restarted since we last
+  // used the connection. Reconnects and retries for up to a minute (well
+  // inside max.poll.interval.ms) before giving up.
+  std::map<PartitionKey, std::int64_t> load_offsets_patiently() {
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    int backoff_ms = 200;
+    for (;;) {
+      try {
+        if (!conn || !conn->is_open()) conn = infra::connect(opt.conninfo);
+        return load_offsets();
+      } catch (const infra::Unavailable& e) {
+        if (Clock::now() > deadline) throw;
+        spdlog::warn("{}: {}; retrying in {} ms", group, e.what(), backoff_ms);
+        std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+        backoff_ms = std::min(backoff_ms * 2, 5000);
+      }
+    }
+  }
+
   // --- Kafka side ------------------------------------------------------------
 
   // Points the partition at its stored offset (the beginning when none is
@@ -103,7 +122,7 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
                     std::vector<RdKafka::TopicPartition*>& parts) override {
     try {
       if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-        const auto stored = load_offsets();
+        const auto stored = load_offsets_patiently();
         for (auto* p : parts) {
           const auto offset = place(*p, stored);
           spdlog::info("{}: assigned {}[{}] from offset {}", group, p->topic(), p->partition(),
@@ -134,13 +153,18 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
     for (auto* p : parts) {
       place(*p, stored);
       const auto code = consumer->seek(*p, 5000);
-      // A partition left where it was would be applied past its failed batch.
-      if (code != RdKafka::ERR_NO_ERROR) infra::throw_kafka(code, "seek " + p->topic());
+      // A partition left where it was would be applied past its failed
+      // batch; recover() tries again.
+      if (code != RdKafka::ERR_NO_ERROR)
+        throw infra::Unavailable("seek " + p->topic() + "[" + std::to_string(p->partition()) +
+                                 "]: " + RdKafka::err2str(code));
     }
   }
 
   // After a failed batch: reconnect if needed, then rewind, until both work.
-  void recover(const std::atomic<bool>& stop) {
+  // Returns false if told to stop meanwhile: nothing is lost by stopping,
+  // the offsets in PostgreSQL say where to resume.
+  bool recover(const std::atomic<bool>& stop) {
     int backoff_ms = 500;
     for (;;) {
       std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
@@ -148,9 +172,10 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
         if (!conn || !conn->is_open()) conn = infra::connect(opt.conninfo);
         rewind();
         spdlog::info("{}: rewound to the offsets stored in PostgreSQL", group);
-        return;
+        return true;
       } catch (const infra::InfraError& e) {
-        if (!e.is_retryable() || stop.load()) throw;
+        if (!e.is_retryable()) throw;
+        if (stop.load()) return false;
         spdlog::warn("{}: {}; retrying in {} ms", group, e.what(), backoff_ms);
         backoff_ms = std::min(backoff_ms * 2, 5000);
       }
@@ -197,18 +222,22 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
     std::vector<const RdKafka::Message*> source;  // message of each envelope
     std::vector<DeadLetter> dead;
     std::map<PartitionKey, std::int64_t> advance;  // next offset per partition after this batch
+    std::int64_t skipped = 0;
   };
 
   // Decodes a batch, dropping what must not be applied again: messages below
   // the stored offset, and messages of partitions no longer assigned to us
   // (their new owner starts from the offsets in PostgreSQL).
-  Work prepare(std::span<const RdKafka::Message* const> msgs, RunStats& stats) {
+  Work prepare(std::span<const RdKafka::Message* const> msgs) {
     Work w;
     for (const auto* m : msgs) {
       const PartitionKey key{m->topic_name(), m->partition()};
       const auto known = next.find(key);
-      if (known == next.end() || m->offset() < known->second) {
-        ++stats.skipped;
+      const auto seen = w.advance.find(key);
+      // Below the stored offset, of a partition no longer ours, or fetched
+      // twice within this batch (a rebalance handed the partition back).
+      if (known == next.end() || m->offset() < known->second || (seen != w.advance.end() && m->offset() < seen->second)) {
+        ++w.skipped;
         continue;
       }
       w.advance[key] = m->offset() + 1;
@@ -248,7 +277,7 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
                      infra::pg_bigint_array(partitions), infra::pg_bigint_array(offsets));
       tx.commit();
       stats.applied += static_cast<std::int64_t>(result.applied);
-      stats.skipped += static_cast<std::int64_t>(result.skipped);
+      stats.skipped += static_cast<std::int64_t>(result.skipped) + w.skipped;
       stats.dead_lettered += static_cast<std::int64_t>(dead.size());
     });
     for (const auto& [key, offset] : w.advance) next[key] = offset;
@@ -260,8 +289,11 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   // messages so that only the offending one goes to the dead letters and
   // the projection never stalls on it.
   void apply(std::span<const RdKafka::Message* const> msgs, RunStats& stats) {
-    auto work = prepare(msgs, stats);
-    if (work.advance.empty()) return;
+    auto work = prepare(msgs);
+    if (work.advance.empty()) {
+      stats.skipped += work.skipped;
+      return;
+    }
     std::string refused;
     try {
       commit(work, stats, nullptr);
@@ -277,6 +309,7 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
       return;
     }
     spdlog::warn("{}: batch of {} refused ({}); applying one by one", group, msgs.size(), refused);
+    ++stats.split_batches;
     for (const auto* m : msgs) apply(std::span(&m, 1), stats);
   }
 
@@ -414,7 +447,7 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
       if (!failure.empty()) {
         spdlog::warn("{}: batch not applied: {}; rewinding to the stored offsets", s.group,
                      failure.substr(0, failure.find('\n')));
-        s.recover(stop);
+        if (!s.recover(stop)) break;
         continue;
       }
     } else if (s.opt.exit_when_idle && !s.next.empty() && s.lag(true) == 0) {

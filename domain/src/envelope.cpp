@@ -128,11 +128,41 @@ Result<Envelope> decode(std::string_view text) {
   json::Writer w(buf);
   p->value.Accept(w);
   e.payload.assign(buf.GetString(), buf.GetSize());
+  if (auto err = unstorable(e)) return *err;
+  return e;
+}
+
+namespace {
+bool has_nul(const rapidjson::Value& v) {
+  if (v.IsString()) return std::string_view(v.GetString(), v.GetStringLength()).find('\0') != std::string_view::npos;
+  if (v.IsObject()) {
+    for (const auto& m : v.GetObject())
+      if (has_nul(m.name) || has_nul(m.value)) return true;
+  } else if (v.IsArray()) {
+    for (const auto& x : v.GetArray())
+      if (has_nul(x)) return true;
+  }
+  return false;
+}
+}  // namespace
+
+std::optional<DomainError> unstorable(const Envelope& e) {
   if (!is_uuid(e.event_id)) return invalid("event_id", "event_id must be a UUID");
+  if (e.type.empty()) return invalid("type", "type must not be empty");
   if (e.stream_id.empty()) return invalid("stream_id", "stream_id must not be empty");
   if (!is_utc_timestamp(e.occurred_at))
     return invalid("occurred_at", "occurred_at must be UTC ISO 8601, e.g. 2026-11-25T08:00:00.000000Z");
-  return e;
+  for (auto [name, text] : {std::pair<const char*, const std::string*>{"type", &e.type},
+                            {"stream_id", &e.stream_id},
+                            {"actor", &e.actor},
+                            {"correlation_id", &e.correlation_id},
+                            {"causation_id", &e.causation_id}}) {
+    if (text->find('\0') != std::string::npos) return invalid(name, std::string(name) + " must not contain NUL");
+  }
+  rapidjson::Document doc;
+  if (auto err = json::parse_object(doc, e.payload)) return invalid("payload", "payload: " + err->message);
+  if (has_nul(doc)) return invalid("payload", "payload strings must not contain NUL");
+  return std::nullopt;
 }
 
 bool is_uuid(std::string_view s) noexcept {

@@ -101,14 +101,18 @@ struct Relay::Impl {
 
   // (Re)connects: takes the relay lock, LISTENs, and reloads the checkpoint
   // from PostgreSQL, the only truth about what was published.
-  void connect_pg() {
+  void connect_pg(bool reconnecting = false) {
     wakeup.reset();  // unregisters from the old connection while it still exists
     conn.reset();
     conn = infra::connect(opt.conninfo);
     infra::translate_pg("relay start", [&] {
       pqxx::nontransaction nt(*conn);
-      if (!nt.exec(kLockSql)[0][0].as<bool>())
+      if (!nt.exec(kLockSql)[0][0].as<bool>()) {
+        // On a reconnect the holder may be our own old session, not yet
+        // noticed dead by the server: wait for it (the loop retries).
+        if (reconnecting) throw infra::Unavailable("relay lock still held, by our old session or another relay");
         throw infra::Misconfigured("another relay holds the lock of this schema; run only one `lethe relay`");
+      }
       const auto schema = nt.exec("SELECT current_schema()")[0][0].as<std::string>();
       const auto cp = nt.exec(kLoadCheckpointSql);
       if (cp.empty()) throw infra::Misconfigured("relay_checkpoint is empty: run `lethe migrate`");
@@ -178,8 +182,10 @@ struct Relay::Impl {
       }
       producer->poll(20);
     }
-    if (refused == RdKafka::ERR_MSG_SIZE_TOO_LARGE || refused == RdKafka::ERR__INVALID_ARG)
-      infra::throw_kafka(refused, "relay");  // the same row would fail forever: stop, loudly
+    // Errors that no retry can cure stop the relay, loudly; the rest (the
+    // broker is away, a queue timed out) make the batch go again.
+    stop_if_hopeless(refused);
+    stop_if_hopeless(delivery.first_error);
     if (refused != RdKafka::ERR_NO_ERROR) return false;
     if (delivery.failed > 0) {
       spdlog::error("relay: {} of {} deliveries failed ({}); the batch goes again", delivery.failed, handed,
@@ -187,6 +193,27 @@ struct Relay::Impl {
       return false;
     }
     return true;
+  }
+
+  void stop_if_hopeless(RdKafka::ErrorCode code) {
+    switch (code) {
+      case RdKafka::ERR__FATAL: {
+        // The idempotent producer lost its guarantees (e.g. the broker lost
+        // acknowledged data); only a new producer may go on, after a look.
+        std::string reason;
+        const auto fatal = producer->fatal_error(reason);
+        throw infra::InfraError("relay: fatal producer error " + RdKafka::err2str(fatal) + ": " + reason +
+                                    "; restart the relay (the outbox keeps everything unpublished)",
+                                false);
+      }
+      case RdKafka::ERR__UNKNOWN_TOPIC:
+      case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
+      case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
+      case RdKafka::ERR__INVALID_ARG:
+        infra::throw_kafka(code, "relay");
+      default:
+        return;
+    }
   }
 
   std::int64_t backlog() {
@@ -236,7 +263,7 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     try {
       if (!connected) {
-        s.connect_pg();
+        s.connect_pg(true);
         connected = true;
         spdlog::info("relay: reconnected to PostgreSQL, resuming after position {}", s.cp_pos);
       }
@@ -246,7 +273,10 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       });
       if (rows.empty()) {
         const auto pending = s.backlog();
-        if (pending > 0) s.warn_if_stalled(pending);
+        if (pending > 0)
+          s.warn_if_stalled(pending);
+        else
+          s.stalled_since.reset();
         if (s.opt.exit_when_idle && pending == 0) break;
         infra::translate_pg("relay wait", [&] {
           s.conn->await_notification(0, pending > 0 ? 100000L : s.opt.idle_wait_ms * 1000L);

@@ -3,6 +3,7 @@
 // chain. Pure: no clock, no I/O.
 #include <cstdint>
 #include <string>
+#include <optional>
 #include <string_view>
 
 #include "lethe/domain/result.hpp"
@@ -42,6 +43,12 @@ std::string encode(const Envelope& e);
 // event_id must be a UUID and occurred_at a UTC timestamp, so that whatever
 // decodes can also be stored.
 Result<Envelope> decode(std::string_view json);
+
+// Whether the event store and every projection can hold the envelope:
+// event_id a UUID, occurred_at UTC ISO 8601, no NUL in any text, payload a
+// JSON object. The append refuses what fails here, and so does decode, so
+// that no event can be written that nobody could read.
+std::optional<DomainError> unstorable(const Envelope& e);
 
 bool is_uuid(std::string_view s) noexcept;
 bool is_utc_timestamp(std::string_view s) noexcept;

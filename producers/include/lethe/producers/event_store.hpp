@@ -44,7 +44,9 @@ class ConcurrencyConflict : public std::runtime_error {
 // never publish them.
 inline constexpr std::size_t kMaxPayloadBytes = 512 * 1024;
 
-// One connection; not thread-safe, use one EventStore per thread.
+// One connection; not thread-safe, use one EventStore per thread. A lost
+// connection is not silently reopened: after infra::Unavailable, make a new
+// EventStore.
 class EventStore {
  public:
   explicit EventStore(const std::string& conninfo);
@@ -56,7 +58,8 @@ class EventStore {
   // (0 for a new stream), all or nothing, in ONE transaction together with
   // their outbox rows. Returns the stored envelopes (positions assigned).
   // Throws ConcurrencyConflict if the stream moved; std::invalid_argument for
-  // an unknown event type or a payload above kMaxPayloadBytes; infra::InfraError on
+  // an unknown event type, a payload above kMaxPayloadBytes, or an event that
+  // domain::unstorable() refuses; infra::InfraError on
   // infrastructure failure (the append then did not happen, or, for
   // CommitInDoubt, may have).
   std::vector<domain::Envelope> append(std::string_view stream, std::int64_t expected_version,

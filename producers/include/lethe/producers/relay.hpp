@@ -29,9 +29,12 @@ class Relay {
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
 
-  // Publishes until stop becomes true (checked between batches) or, with
-  // exit_when_idle, the outbox is empty. Returns the number of events
-  // published by this call.
+  // Publishes until stop becomes true or, with exit_when_idle, nothing
+  // unpublished is left in the outbox. On stop, deliveries still unconfirmed
+  // are dropped from librdkafka's queue: they stay in the outbox and go out
+  // again on the next run (possibly a second time). Returns the number of
+  // events published by this call. Throws infra::InfraError for what no
+  // retry can cure (fatal producer error, missing topic, oversized message).
   std::int64_t run(const std::atomic<bool>& stop);
 
  private:
