@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -11,6 +12,7 @@
 #include "lethe/infra/ids.hpp"
 #include "lethe/infra/migrations.hpp"
 #include "lethe/infra/pg.hpp"
+#include "lethe/producers/audit.hpp"
 #include "lethe/producers/event_store.hpp"
 #include "lethe/producers/relay.hpp"
 #include "lethe/producers/topics.hpp"
@@ -139,6 +141,20 @@ int show_stream(const infra::Config& cfg, const std::string& stream) {
   }
   spdlog::info("{}: {} events, hash chain {}", stream, events.size(), broken ? "BROKEN" : "verified");
   return broken ? 1 : 0;
+}
+
+int verify(const infra::Config& cfg) {
+  auto last = std::chrono::steady_clock::now();
+  const auto report = producers::verify_event_store(cfg.pg, [&](std::int64_t checked) {
+    if (std::chrono::steady_clock::now() - last < std::chrono::seconds(5)) return;
+    last = std::chrono::steady_clock::now();
+    spdlog::info("verify: {} events checked", checked);
+  });
+  for (const auto& b : report.breaks)
+    spdlog::error("verify: {} broken at version {}: {}", b.stream_id, b.stream_version, b.problem);
+  spdlog::info("verify: {} streams, {} events, {}", report.streams, report.events,
+               report.ok() ? "every hash chain intact" : std::to_string(report.breaks.size()) + " broken");
+  return report.ok() ? 0 : 1;
 }
 
 }  // namespace lethe::app

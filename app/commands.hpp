@@ -43,4 +43,8 @@ int user_set_role(const infra::Config& cfg, const UserFlags& f);
 // hash chain.
 int show_stream(const infra::Config& cfg, const std::string& stream);
 
+// Verifies every stream of the event store: versions without gaps, hashes
+// matching content, each linked to the one before. Exit 1 on any break.
+int verify(const infra::Config& cfg);
+
 }  // namespace lethe::app

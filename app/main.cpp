@@ -77,6 +77,9 @@ int main(int argc, char** argv) {
   events->add_option("stream", stream, "stream id, e.g. user-<uuid>")->required();
   actions.emplace_back(events, [&] { return app::show_stream(cfg, stream); });
 
+  auto* verify = cli.add_subcommand("verify", "audit the whole event store: versions, hashes, chain links");
+  actions.emplace_back(verify, [&] { return app::verify(cfg); });
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

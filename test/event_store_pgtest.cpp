@@ -10,6 +10,7 @@
 #include "lethe/infra/ids.hpp"
 #include "lethe/infra/migrations.hpp"
 #include "lethe/infra/pg.hpp"
+#include "lethe/producers/audit.hpp"
 #include "lethe/producers/event_store.hpp"
 #include "lethe/producers/user_service.hpp"
 #include "support/fixtures.hpp"
@@ -194,4 +195,36 @@ BOOST_AUTO_TEST_CASE(append_refuses_events_no_projection_could_store_and_writes_
   }
   BOOST_TEST(db.scalar("SELECT count(*) FROM events") == "0");
   BOOST_TEST(db.scalar("SELECT count(*) FROM outbox") == "0");
+}
+
+BOOST_AUTO_TEST_CASE(verify_finds_a_tampered_payload_a_dropped_event_and_a_relinked_chain) {
+  test::TestSchema db;
+  EventStore store(db.conninfo());
+  for (const auto* id : {"a", "b", "c", "d"}) {
+    auto history = std::vector<NewEvent>{registered(id), renamed(id, "x"), renamed(id, "y")};
+    store.append(std::string("user-") + id, 0, history);
+  }
+  auto report = producers::verify_event_store(db.conninfo());
+  BOOST_TEST(report.ok());
+  BOOST_TEST(report.streams == 4);
+  BOOST_TEST(report.events == 12);
+
+  // Tampering with content, dropping an event, and recomputing one hash
+  // without fixing the next link: each is caught, at its place.
+  db.exec("UPDATE events SET payload = '{\"user_id\":\"a\",\"name\":\"evil\"}' "
+          "WHERE stream_id = 'user-a' AND stream_version = 2");
+  db.exec("DELETE FROM outbox WHERE global_position IN (SELECT global_position FROM events "
+          "WHERE stream_id = 'user-b' AND stream_version = 2)");
+  db.exec("DELETE FROM events WHERE stream_id = 'user-b' AND stream_version = 2");
+  db.exec("UPDATE events SET hash = repeat('0', 64) WHERE stream_id = 'user-c' AND stream_version = 1");
+  report = producers::verify_event_store(db.conninfo());
+  BOOST_REQUIRE(report.breaks.size() == 3u);
+  BOOST_TEST(report.breaks[0].stream_id == "user-a");
+  BOOST_TEST(report.breaks[0].stream_version == 2);
+  BOOST_TEST(report.breaks[0].problem.find("content") != std::string::npos);
+  BOOST_TEST(report.breaks[1].stream_id == "user-b");
+  BOOST_TEST(report.breaks[1].stream_version == 3);
+  BOOST_TEST(report.breaks[1].problem.find("version gap") != std::string::npos);
+  BOOST_TEST(report.breaks[2].stream_id == "user-c");
+  BOOST_TEST(report.breaks[2].stream_version == 1);
 }
