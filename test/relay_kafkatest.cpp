@@ -3,12 +3,15 @@
 
 #include <atomic>
 #include <cstdio>
+#include <librdkafka/rdkafka.h>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "lethe/infra/kafka.hpp"
 #include "lethe/infra/pg.hpp"
 #include "lethe/producers/relay.hpp"
+#include "lethe/producers/topics.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
 #include "support/scenario.hpp"
@@ -189,4 +192,45 @@ BOOST_AUTO_TEST_CASE(until_idle_waits_for_entries_held_back_by_an_open_transacti
   // Drained means nothing left, not nothing fetchable yet.
   BOOST_TEST(test::relay_until_idle(db, topics) == 1);
   release.join();
+}
+
+BOOST_AUTO_TEST_CASE(topics_are_created_with_their_partitions_and_unlimited_retention) {
+  test::TestTopics topics;  // created by producers::create_topics, as `lethe topics create` does
+  auto conf = infra::kafka_conf({{"bootstrap.servers", infra::Config::from_env().brokers}});
+  std::string err;
+  std::unique_ptr<RdKafka::Producer> handle(RdKafka::Producer::create(conf.get(), err));
+  BOOST_REQUIRE(handle);
+  rd_kafka_t* rk = handle->c_ptr();
+  for (const auto& spec : producers::topic_specs()) {
+    const auto name = topics.topic(spec.name);
+    // Partitions, from the cluster's metadata.
+    RdKafka::Metadata* md = nullptr;
+    std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(handle.get(), name, nullptr, err));
+    BOOST_REQUIRE(handle->metadata(false, t.get(), &md, 10000) == RdKafka::ERR_NO_ERROR);
+    std::unique_ptr<RdKafka::Metadata> owned(md);
+    BOOST_TEST(static_cast<int>(md->topics()->at(0)->partitions()->size()) == spec.partitions, name);
+
+    // Retention, from the broker's own description of the topic.
+    auto* resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name.c_str());
+    auto* queue = rd_kafka_queue_new(rk);
+    rd_kafka_DescribeConfigs(rk, &resource, 1, nullptr, queue);
+    auto* ev = rd_kafka_queue_poll(queue, 15000);
+    BOOST_REQUIRE(ev);
+    BOOST_REQUIRE(!rd_kafka_event_error(ev));
+    size_t n = 0;
+    const auto** resources = rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
+    BOOST_REQUIRE(n == 1u);
+    size_t entries = 0;
+    const auto** configs = rd_kafka_ConfigResource_configs(resources[0], &entries);
+    std::map<std::string, std::string> values;
+    for (size_t i = 0; i < entries; ++i) {
+      const char* v = rd_kafka_ConfigEntry_value(configs[i]);
+      values[rd_kafka_ConfigEntry_name(configs[i])] = v ? v : "";
+    }
+    BOOST_TEST(values["retention.ms"] == "-1", name);
+    BOOST_TEST(values["retention.bytes"] == "-1", name);
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_ConfigResource_destroy(resource);
+  }
 }
