@@ -67,9 +67,14 @@ int project(const infra::Config& cfg, const ProjectFlags& flags) {
       throw infra::Misconfigured("unknown projection '" + name + "' (known: " + known + ")");
     }
     if (flags.replay) consumers::reset_projection(cfg.pg, *p);
-    consumers::RunnerOptions opt{cfg.pg, cfg.brokers, cfg.topic_prefix,
-                                 flags.group_prefix.empty() ? cfg.topic_prefix : flags.group_prefix, flags.instance,
-                                 flags.batch_size, flags.batch_wait_ms, flags.until_idle};
+    consumers::RunnerOptions opt{cfg.pg,
+                                 cfg.brokers,
+                                 cfg.topic_prefix,
+                                 flags.group_prefix.empty() ? cfg.topic_prefix : flags.group_prefix,
+                                 flags.instance,
+                                 flags.batch_size,
+                                 flags.batch_wait_ms,
+                                 flags.until_idle};
     runners.push_back(std::make_unique<consumers::ProjectionRunner>(std::move(opt), std::move(p)));
   }
   // One thread per projection; each has its own connections and group.
@@ -96,9 +101,7 @@ namespace {
 // error as one JSON object naming the field, with exit code 1.
 int report(const domain::Result<std::vector<domain::Envelope>>& r) {
   if (!r) {
-    const auto& e = r.error();
-    std::cerr << R"({"error":")" << domain::to_string(e.code) << R"(","field":")" << e.field
-              << R"(","message":")" << e.message << "\"}\n";
+    std::cerr << domain::encode_error(r.error()) << '\n';
     return 1;
   }
   for (const auto& env : r.value()) std::cout << domain::encode(env) << '\n';

@@ -1,8 +1,8 @@
 // lethe: one executable, one subcommand per job. main only wires flags to
 // the commands in commands.cpp.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <functional>
 #include <utility>
 #include <vector>
@@ -38,15 +38,21 @@ int main(int argc, char** argv) {
 
   app::RelayFlags rf;
   auto* relay = cli.add_subcommand("relay", "publish the outbox to Kafka, in order, until stopped");
-  relay->add_option("--batch-size", rf.batch_size, "outbox rows per batch")->capture_default_str()->check(CLI::Range(1, 100000));
+  relay->add_option("--batch-size", rf.batch_size, "outbox rows per batch")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   relay->add_flag("--until-idle", rf.until_idle, "exit once the outbox is drained");
   actions.emplace_back(relay, [&] { return app::relay(cfg, rf); });
 
   app::ProjectFlags pf;
   auto* project = cli.add_subcommand("project", "run projections: Kafka -> PostgreSQL read models");
   project->add_option("names", pf.names, "projections to run (default: all)");
-  project->add_option("--batch-size", pf.batch_size, "events per batch")->capture_default_str()->check(CLI::Range(1, 100000));
-  project->add_option("--batch-wait-ms", pf.batch_wait_ms, "longest wait to fill a batch")->capture_default_str()->check(CLI::Range(1, 60000));
+  project->add_option("--batch-size", pf.batch_size, "events per batch")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  project->add_option("--batch-wait-ms", pf.batch_wait_ms, "longest wait to fill a batch")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 60000));
   project->add_option("--instance", pf.instance, "static group member id of this process")->capture_default_str();
   project->add_option("--group-prefix", pf.group_prefix, "consumer group prefix (default: the topic prefix)");
   project->add_flag("--replay", pf.replay, "empty the read models and rebuild them from offset zero");
@@ -70,7 +76,8 @@ int main(int argc, char** argv) {
   role->add_option("--role", uf.role, "new role")->required();
   role->add_option("--as", uf.as_role, "role of the one who asks")->capture_default_str();
   actions.emplace_back(role, [&] { return app::user_set_role(cfg, uf); });
-  for (auto* c : {reg, rename, role}) c->add_option("--actor", uf.actor, "who asks, recorded in the event")->capture_default_str();
+  for (auto* c : {reg, rename, role})
+    c->add_option("--actor", uf.actor, "who asks, recorded in the event")->capture_default_str();
 
   std::string stream;
   auto* events = cli.add_subcommand("events", "print a stream's events and verify its hash chain");

@@ -1,8 +1,7 @@
 #define BOOST_TEST_MODULE broker_faults
-#include <boost/test/unit_test.hpp>
-
 #include <signal.h>
 
+#include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -36,7 +35,8 @@ void relay_through(const std::function<void()>& disrupt) {
     }
   }
   test::Process relay({"relay", "--batch-size", "200"}, env);
-  BOOST_REQUIRE(test::eventually([&] { return db.scalar("SELECT published FROM relay_checkpoint") != "0"; }, 60s, 10ms));
+  BOOST_REQUIRE(
+      test::eventually([&] { return db.scalar("SELECT published FROM relay_checkpoint") != "0"; }, 60s, 10ms));
   // The fault must land mid-stream, or this test proves nothing.
   BOOST_REQUIRE(std::stoll(db.scalar("SELECT published FROM relay_checkpoint")) < written);
   disrupt();
@@ -52,7 +52,9 @@ void relay_through(const std::function<void()>& disrupt) {
   BOOST_TEST(messages.size() == static_cast<std::size_t>(written));  // nothing twice
 }
 
-std::string kafka_script() { return test::source_dir() + "/scripts/kafka"; }
+std::string kafka_script() {
+  return test::source_dir() + "/scripts/kafka";
+}
 
 pid_t broker_pid() {
   const char* var = std::getenv("LETHE_VAR_DIR");

@@ -1,16 +1,26 @@
 #define BOOST_TEST_MODULE envelope
-#include <boost/test/unit_test.hpp>
-
 #include "lethe/domain/envelope.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 using lethe::domain::Envelope;
 namespace d = lethe::domain;
 
 namespace {
 Envelope sample() {
-  Envelope e{"3f1c0b6e-4a7d-4c55-9d1e-0a6b7f1e2c3d", "user.registered", 1, "user-42", 1, 7,
-             "2026-11-25T08:00:00.000001Z", "admin-1", "corr-1", "cause-1",
-             R"({"user_id":"42","email":"a@b.org","name":"Ann \"A\" \u00e9","role":"user"})", "", ""};
+  Envelope e{"3f1c0b6e-4a7d-4c55-9d1e-0a6b7f1e2c3d",
+             "user.registered",
+             1,
+             "user-42",
+             1,
+             7,
+             "2026-11-25T08:00:00.000001Z",
+             "admin-1",
+             "corr-1",
+             "cause-1",
+             R"({"user_id":"42","email":"a@b.org","name":"Ann \"A\" \u00e9","role":"user"})",
+             "",
+             ""};
   e.hash = d::chain_hash(e);
   return e;
 }
@@ -62,11 +72,11 @@ BOOST_AUTO_TEST_CASE(changing_any_hashed_field_breaks_the_hash) {
   const auto e = sample();
   BOOST_TEST(d::verify_link(e, ""));
   std::vector<std::function<void(Envelope&)>> edits{
-      [](Envelope& x) { x.event_id[0] = '4'; },        [](Envelope& x) { x.type = "user.profile_changed"; },
-      [](Envelope& x) { x.schema_version = 2; },        [](Envelope& x) { x.stream_id = "user-43"; },
-      [](Envelope& x) { x.stream_version = 2; },        [](Envelope& x) { x.occurred_at[3] = '7'; },
-      [](Envelope& x) { x.actor = "someone-else"; },    [](Envelope& x) { x.correlation_id = "c"; },
-      [](Envelope& x) { x.causation_id = "c"; },        [](Envelope& x) { x.payload[3] = 'X'; },
+      [](Envelope& x) { x.event_id[0] = '4'; },      [](Envelope& x) { x.type = "user.profile_changed"; },
+      [](Envelope& x) { x.schema_version = 2; },     [](Envelope& x) { x.stream_id = "user-43"; },
+      [](Envelope& x) { x.stream_version = 2; },     [](Envelope& x) { x.occurred_at[3] = '7'; },
+      [](Envelope& x) { x.actor = "someone-else"; }, [](Envelope& x) { x.correlation_id = "c"; },
+      [](Envelope& x) { x.causation_id = "c"; },     [](Envelope& x) { x.payload[3] = 'X'; },
   };
   for (std::size_t i = 0; i < edits.size(); ++i) {
     auto x = e;

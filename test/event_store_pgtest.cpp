@@ -1,9 +1,8 @@
 #define BOOST_TEST_MODULE event_store
-#include <boost/test/unit_test.hpp>
-
 #include <atomic>
-#include <functional>
 #include <barrier>
+#include <boost/test/unit_test.hpp>
+#include <functional>
 #include <thread>
 
 #include "lethe/infra/errors.hpp"
@@ -22,13 +21,24 @@ using producers::NewEvent;
 
 namespace {
 NewEvent registered(const std::string& id) {
-  return NewEvent{infra::new_uuid(), "user.registered", 1,
+  return NewEvent{infra::new_uuid(),
+                  "user.registered",
+                  1,
                   R"({"user_id":")" + id + R"(","email":"a@b.org","name":"A","role":"user"})",
-                  infra::utc_now(), "test", "c", "c"};
+                  infra::utc_now(),
+                  "test",
+                  "c",
+                  "c"};
 }
 NewEvent renamed(const std::string& id, const std::string& name) {
-  return NewEvent{infra::new_uuid(), "user.profile_changed", 1,
-                  R"({"user_id":")" + id + R"(","name":")" + name + R"("})", infra::utc_now(), "test", "c", "c"};
+  return NewEvent{infra::new_uuid(),
+                  "user.profile_changed",
+                  1,
+                  R"({"user_id":")" + id + R"(","name":")" + name + R"("})",
+                  infra::utc_now(),
+                  "test",
+                  "c",
+                  "c"};
 }
 }  // namespace
 
@@ -211,10 +221,12 @@ BOOST_AUTO_TEST_CASE(verify_finds_a_tampered_payload_a_dropped_event_and_a_relin
 
   // Tampering with content, dropping an event, and recomputing one hash
   // without fixing the next link: each is caught, at its place.
-  db.exec("UPDATE events SET payload = '{\"user_id\":\"a\",\"name\":\"evil\"}' "
-          "WHERE stream_id = 'user-a' AND stream_version = 2");
-  db.exec("DELETE FROM outbox WHERE global_position IN (SELECT global_position FROM events "
-          "WHERE stream_id = 'user-b' AND stream_version = 2)");
+  db.exec(
+      "UPDATE events SET payload = '{\"user_id\":\"a\",\"name\":\"evil\"}' "
+      "WHERE stream_id = 'user-a' AND stream_version = 2");
+  db.exec(
+      "DELETE FROM outbox WHERE global_position IN (SELECT global_position FROM events "
+      "WHERE stream_id = 'user-b' AND stream_version = 2)");
   db.exec("DELETE FROM events WHERE stream_id = 'user-b' AND stream_version = 2");
   db.exec("UPDATE events SET hash = repeat('0', 64) WHERE stream_id = 'user-c' AND stream_version = 1");
   report = producers::verify_event_store(db.conninfo());

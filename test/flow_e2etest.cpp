@@ -1,9 +1,8 @@
 #define BOOST_TEST_MODULE flow
-#include <boost/test/unit_test.hpp>
-
 #include <signal.h>
 
 #include <algorithm>
+#include <boost/test/unit_test.hpp>
 
 #include "support/fixtures.hpp"
 
@@ -23,8 +22,9 @@ BOOST_AUTO_TEST_CASE(a_change_travels_from_command_to_read_model_through_the_bin
   const auto env = test::lethe_env(db, topics);
   BOOST_REQUIRE(run_lethe({"migrate"}, env) == 0);  // already migrated by the fixture: a no-op
   BOOST_REQUIRE(run_lethe({"user", "register", "--id", "e1", "--email", "eve@example.org", "--name", "Eve"}, env) == 0);
-  BOOST_REQUIRE(run_lethe({"user", "register", "--id", "e2", "--email", "sam@example.org", "--name", "Sam",
-                       "--role", "staff"}, env) == 0);
+  BOOST_REQUIRE(
+      run_lethe({"user", "register", "--id", "e2", "--email", "sam@example.org", "--name", "Sam", "--role", "staff"},
+                env) == 0);
   BOOST_REQUIRE(run_lethe({"user", "rename", "--id", "e1", "--name", "Eve Q."}, env) == 0);
   BOOST_REQUIRE(run_lethe({"user", "role", "--id", "e2", "--role", "admin", "--as", "owner"}, env) == 0);
 
@@ -32,8 +32,10 @@ BOOST_AUTO_TEST_CASE(a_change_travels_from_command_to_read_model_through_the_bin
   Process relay({"relay"}, env);
   Process projector({"project", "users"}, env);
   const bool arrived = test::eventually(
-      [&] { return db.rows("SELECT user_id, name, role, version FROM users") ==
-                   std::vector<std::string>{"e1|Eve Q.|user|2", "e2|Sam|admin|2"}; },
+      [&] {
+        return db.rows("SELECT user_id, name, role, version FROM users") ==
+               std::vector<std::string>{"e1|Eve Q.|user|2", "e2|Sam|admin|2"};
+      },
       60s);
   BOOST_TEST(arrived, db.rows("SELECT user_id, name, role, version FROM users").size() << " rows");
 
@@ -77,8 +79,8 @@ BOOST_AUTO_TEST_CASE(bad_command_input_is_rejected_with_the_field_and_nothing_is
 
 BOOST_AUTO_TEST_CASE(unreachable_services_give_one_line_that_says_what_to_run) {
   test::TestSchema db;
-  const auto kafka = test::capture("LETHE_PG='" + db.conninfo() + "' LETHE_BROKERS=127.0.0.1:1 " +
-                                   test::lethe_bin() + " relay");
+  const auto kafka =
+      test::capture("LETHE_PG='" + db.conninfo() + "' LETHE_BROKERS=127.0.0.1:1 " + test::lethe_bin() + " relay");
   BOOST_TEST(kafka.rc == 2);
   BOOST_TEST(kafka.output.find("Kafka broker unreachable at 127.0.0.1:1") != std::string::npos, kafka.output);
   BOOST_TEST(kafka.output.find("scripts/kafka start") != std::string::npos, kafka.output);

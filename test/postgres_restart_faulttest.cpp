@@ -1,8 +1,7 @@
 #define BOOST_TEST_MODULE postgres_restart
-#include <boost/test/unit_test.hpp>
-
 #include <signal.h>
 
+#include <boost/test/unit_test.hpp>
 #include <thread>
 
 #include "support/scenario.hpp"
@@ -46,8 +45,10 @@ BOOST_AUTO_TEST_CASE(relay_and_projector_ride_out_a_postgres_restart_and_lose_no
   written += test::write_users(db, 200, 3, "b");
   // Both projections run in the projector, each at its own pace.
   BOOST_REQUIRE(test::eventually(
-      [&] { return db.scalar("SELECT count(DISTINCT event_id) FROM event_log") == std::to_string(written) &&
-                   test::projected_versions(db) == test::expected_versions(db); },
+      [&] {
+        return db.scalar("SELECT count(DISTINCT event_id) FROM event_log") == std::to_string(written) &&
+               test::projected_versions(db) == test::expected_versions(db);
+      },
       180s, 500ms));
   BOOST_TEST(relay.running());
   BOOST_TEST(projector.running());

@@ -1,7 +1,6 @@
 #define BOOST_TEST_MODULE projection
-#include <boost/test/unit_test.hpp>
-
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
@@ -12,8 +11,8 @@ using namespace lethe;
 namespace {
 
 std::string envelope_json(const producers::NewEvent& ne, const std::string& stream, std::int64_t version) {
-  domain::Envelope e{ne.event_id, ne.type, ne.schema_version, stream, version, version, ne.occurred_at,
-                     ne.actor, ne.correlation_id, ne.causation_id, ne.payload, "", ""};
+  domain::Envelope e{ne.event_id, ne.type,           ne.schema_version, stream,     version, version, ne.occurred_at,
+                     ne.actor,    ne.correlation_id, ne.causation_id,   ne.payload, "",      ""};
   e.hash = domain::chain_hash(e);
   return domain::encode(e);
 }
@@ -82,8 +81,7 @@ BOOST_AUTO_TEST_CASE(a_republished_event_is_applied_once) {
   const auto second = envelope_json(h[1], "user-d1", 2);
   const auto third = envelope_json(h[2], "user-d1", 3);
   // What a relay that died before its checkpoint produces: some events twice.
-  for (const auto* v : {&first, &second, &first, &second, &third, &second})
-    test::produce_raw(topic, "user-d1", *v);
+  for (const auto* v : {&first, &second, &first, &second, &third, &second}) test::produce_raw(topic, "user-d1", *v);
   const auto stats = test::project_until_idle(db, topics, 2);  // small batches: duplicates span batches
   BOOST_TEST(stats.applied == 3);
   BOOST_TEST(stats.skipped == 3);

@@ -1,9 +1,8 @@
 #define BOOST_TEST_MODULE projector_crash
-#include <boost/test/unit_test.hpp>
-
 #include <signal.h>
 
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <random>
 #include <thread>
 

@@ -1,9 +1,9 @@
 #define BOOST_TEST_MODULE relay
-#include <boost/test/unit_test.hpp>
+#include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <cstdio>
-#include <librdkafka/rdkafka.h>
 #include <random>
 #include <set>
 #include <thread>
@@ -34,8 +34,19 @@ producers::RelayOptions relay_options(const test::TestSchema& db, const test::Te
 // late, the sequence-gap case a naive relay skips.
 void slow_append(const std::string& conninfo, const std::string& id, std::chrono::milliseconds hold) {
   auto events = test::user_history(id, 0);
-  domain::Envelope e{events[0].event_id, events[0].type, 1, "user-" + id, 1, 0, events[0].occurred_at,
-                     "test", "c", "c", events[0].payload, "", ""};
+  domain::Envelope e{events[0].event_id,
+                     events[0].type,
+                     1,
+                     "user-" + id,
+                     1,
+                     0,
+                     events[0].occurred_at,
+                     "test",
+                     "c",
+                     "c",
+                     events[0].payload,
+                     "",
+                     ""};
   e.hash = domain::chain_hash(e);
   auto conn = infra::connect(conninfo);
   pqxx::work tx(*conn);
@@ -44,8 +55,8 @@ void slow_append(const std::string& conninfo, const std::string& id, std::chrono
       " actor, correlation_id, causation_id, payload, prev_hash, hash)"
       " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) RETURNING global_position)"
       " INSERT INTO outbox (global_position, topic) SELECT global_position, 'users' FROM e",
-      e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version, e.occurred_at, e.actor,
-      e.correlation_id, e.causation_id, e.payload, e.prev_hash, e.hash);
+      e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version, e.occurred_at, e.actor, e.correlation_id,
+      e.causation_id, e.payload, e.prev_hash, e.hash);
   std::this_thread::sleep_for(hold);
   tx.commit();
 }

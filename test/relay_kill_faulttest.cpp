@@ -1,6 +1,5 @@
 #define BOOST_TEST_MODULE relay_kill
 #include <boost/test/unit_test.hpp>
-
 #include <set>
 
 #include "support/scenario.hpp"

@@ -1,15 +1,15 @@
 #define BOOST_TEST_MODULE schemas
-#include <boost/test/unit_test.hpp>
 #include <rapidjson/document.h>
-#include <valijson/adapters/rapidjson_adapter.hpp>
-#include <valijson/schema.hpp>
-#include <valijson/schema_parser.hpp>
-#include <valijson/validator.hpp>
 
+#include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <valijson/adapters/rapidjson_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validator.hpp>
 
 #include "lethe/domain/envelope.hpp"
 #include "lethe/domain/users.hpp"
@@ -21,7 +21,9 @@ namespace d = lethe::domain;
 
 namespace {
 
-fs::path schema_dir() { return fs::path(lethe::test::source_dir()) / "schemas" / "events"; }
+fs::path schema_dir() {
+  return fs::path(lethe::test::source_dir()) / "schemas" / "events";
+}
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p);
@@ -68,9 +70,9 @@ fs::path schema_file(std::string_view type, int version) {
 std::vector<u::Event> every_user_event() {
   std::vector<u::Event> out;
   u::User s;
-  for (const u::Command& c : std::vector<u::Command>{u::RegisterUser{"7", "zoe@example.org", "Zoë", "staff"},
-                                                     u::ChangeProfile{"7", "Zoë Q."},
-                                                     u::ChangeRole{"7", "admin", "owner"}}) {
+  for (const u::Command& c :
+       std::vector<u::Command>{u::RegisterUser{"7", "zoe@example.org", "Zoë", "staff"}, u::ChangeProfile{"7", "Zoë Q."},
+                               u::ChangeRole{"7", "admin", "owner"}}) {
     auto r = u::decide(s, c);
     BOOST_REQUIRE(r.ok());
     for (auto& e : r.value()) {
@@ -86,7 +88,8 @@ std::vector<u::Event> every_user_event() {
 BOOST_AUTO_TEST_CASE(every_event_type_has_a_schema_and_every_schema_a_type) {
   std::set<std::string> files, types;
   for (const auto& entry : fs::directory_iterator(schema_dir())) files.insert(entry.path().filename().string());
-  for (const auto& e : every_user_event()) types.insert(schema_file(u::type_of(e), u::version_of(e)).filename().string());
+  for (const auto& e : every_user_event())
+    types.insert(schema_file(u::type_of(e), u::version_of(e)).filename().string());
   for (auto t : u::event_types()) BOOST_TEST(files.count(std::string(t) + ".v1.json") == 1u, t);
   for (const auto& t : types) BOOST_TEST(files.count(t) == 1u, t);
   files.erase("envelope.v1.json");
@@ -101,9 +104,19 @@ BOOST_AUTO_TEST_CASE(every_produced_event_validates_against_its_schemas) {
   std::set<std::string_view> seen;
   for (const auto& ev : events) {
     seen.insert(u::type_of(ev));
-    d::Envelope env{"3f1c0b6e-4a7d-4c55-9d1e-0a6b7f1e2c3d", std::string(u::type_of(ev)), u::version_of(ev),
-                    "user-7", ++version, version, "2026-11-25T08:00:00.000001Z", "cli", "c1", "c1",
-                    u::encode_payload(ev), prev, ""};
+    d::Envelope env{"3f1c0b6e-4a7d-4c55-9d1e-0a6b7f1e2c3d",
+                    std::string(u::type_of(ev)),
+                    u::version_of(ev),
+                    "user-7",
+                    ++version,
+                    version,
+                    "2026-11-25T08:00:00.000001Z",
+                    "cli",
+                    "c1",
+                    "c1",
+                    u::encode_payload(ev),
+                    prev,
+                    ""};
     env.hash = d::chain_hash(env);
     prev = env.hash;
     const auto payload_schema = load_schema(schema_file(u::type_of(ev), u::version_of(ev)));

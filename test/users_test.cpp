@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE users
-#include <boost/test/unit_test.hpp>
-
 #include "lethe/domain/users.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 namespace u = lethe::domain::users;
 using lethe::domain::ErrorCode;
@@ -101,4 +101,10 @@ BOOST_AUTO_TEST_CASE(payload_codec_round_trips_every_event_type) {
   }
   BOOST_TEST(u::decode_payload("user.registered", R"({"user_id":"1"})").error().field == "email");
   BOOST_TEST(u::decode_payload("user.exploded", "{}").error().field == "type");
+}
+
+BOOST_AUTO_TEST_CASE(domain_errors_render_as_json_naming_the_field) {
+  const lethe::domain::DomainError e{ErrorCode::invalid_argument, "name", "name \"x\" is bad"};
+  BOOST_TEST(lethe::domain::encode_error(e) ==
+             R"({"error":"invalid_argument","field":"name","message":"name \"x\" is bad"})");
 }

@@ -103,13 +103,15 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
     const auto it = stored.find(key);
     const std::int64_t offset = it == stored.end() ? -1 : it->second;
     int64_t low = 0, high = 0;
-    if (offset > 0 && consumer->query_watermark_offsets(key.first, key.second, &low, &high, 10000) ==
-                          RdKafka::ERR_NO_ERROR && offset > high) {
+    if (offset > 0 &&
+        consumer->query_watermark_offsets(key.first, key.second, &low, &high, 10000) == RdKafka::ERR_NO_ERROR &&
+        offset > high) {
       // Everything new would be skipped as "applied before".
       throw infra::Misconfigured(group + ": stored offset " + std::to_string(offset) + " of " + key.first + "[" +
-                                 std::to_string(key.second) + "] is past the end of the log (" +
-                                 std::to_string(high) + "): the topic was recreated or the broker reset; rebuild "
-                                 "with `lethe project " + std::string(projection->name()) + " --replay`");
+                                 std::to_string(key.second) + "] is past the end of the log (" + std::to_string(high) +
+                                 "): the topic was recreated or the broker reset; rebuild "
+                                 "with `lethe project " +
+                                 std::string(projection->name()) + " --replay`");
     }
     next[key] = offset;
     p.set_offset(offset < 0 ? RdKafka::Topic::OFFSET_BEGINNING : offset);
@@ -236,7 +238,8 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
       const auto seen = w.advance.find(key);
       // Below the stored offset, of a partition no longer ours, or fetched
       // twice within this batch (a rebalance handed the partition back).
-      if (known == next.end() || m->offset() < known->second || (seen != w.advance.end() && m->offset() < seen->second)) {
+      if (known == next.end() || m->offset() < known->second ||
+          (seen != w.advance.end() && m->offset() < seen->second)) {
         ++w.skipped;
         continue;
       }

@@ -11,13 +11,29 @@ namespace lethe::domain {
 
 std::string_view to_string(ErrorCode code) noexcept {
   switch (code) {
-    case ErrorCode::invalid_argument: return "invalid_argument";
-    case ErrorCode::not_found: return "not_found";
-    case ErrorCode::already_exists: return "already_exists";
-    case ErrorCode::forbidden: return "forbidden";
-    case ErrorCode::no_change: return "no_change";
+    case ErrorCode::invalid_argument:
+      return "invalid_argument";
+    case ErrorCode::not_found:
+      return "not_found";
+    case ErrorCode::already_exists:
+      return "already_exists";
+    case ErrorCode::forbidden:
+      return "forbidden";
+    case ErrorCode::no_change:
+      return "no_change";
   }
   return "unknown";
+}
+
+std::string encode_error(const DomainError& e) {
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  w.StartObject();
+  json::field(w, "error", to_string(e.code));
+  json::field(w, "field", e.field);
+  json::field(w, "message", e.message);
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
 }
 
 namespace {

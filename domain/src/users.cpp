@@ -33,16 +33,22 @@ struct overloaded : Fs... {
   using Fs::operator()...;
 };
 
-Result<std::vector<Event>> one(Event e) { return std::vector<Event>{std::move(e)}; }
+Result<std::vector<Event>> one(Event e) {
+  return std::vector<Event>{std::move(e)};
+}
 
 }  // namespace
 
 std::string_view to_string(Role r) noexcept {
   switch (r) {
-    case Role::owner: return "owner";
-    case Role::admin: return "admin";
-    case Role::staff: return "staff";
-    case Role::user: return "user";
+    case Role::owner:
+      return "owner";
+    case Role::admin:
+      return "admin";
+    case Role::staff:
+      return "staff";
+    case Role::user:
+      return "user";
   }
   return "user";
 }
@@ -85,8 +91,8 @@ Result<std::vector<Event>> decide(const User& state, const Command& command) {
             if (!actor || (*actor != Role::owner && *actor != Role::admin))
               return DomainError{ErrorCode::forbidden, "actor_role", "only an admin or owner may change roles"};
             // Only an owner may make or unmake owners and admins.
-            const bool touches_top = *role == Role::owner || *role == Role::admin ||
-                                     state.role == Role::owner || state.role == Role::admin;
+            const bool touches_top =
+                *role == Role::owner || *role == Role::admin || state.role == Role::owner || state.role == Role::admin;
             if (touches_top && *actor != Role::owner)
               return DomainError{ErrorCode::forbidden, "role", "only an owner may grant or revoke owner and admin"};
             if (*role == state.role) return DomainError{ErrorCode::no_change, "role", "role is unchanged"};

@@ -81,9 +81,9 @@ void KafkaLogBridge::event_cb(RdKafka::Event& event) {
         spdlog::error("librdkafka fatal: {}", event.str());
       } else if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN) {
         // Worth an operator's attention, but once per outage, not per retry.
-        const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::steady_clock::now().time_since_epoch())
-                                     .count();
+        const std::int64_t now =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+                .count();
         auto last = last_down_warning_ms_.load();
         if (now - last > 10000 && last_down_warning_ms_.compare_exchange_strong(last, now))
           spdlog::warn("Kafka: all brokers down ({}); retrying. Is scripts/kafka running?", event.str());

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <pqxx/pqxx>
-
 #include <set>
 
 #include "lethe/infra/errors.hpp"

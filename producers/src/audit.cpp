@@ -8,9 +8,9 @@ namespace lethe::producers {
 namespace {
 // Keyset pagination in (stream_id, stream_version) order, served by the
 // unique index: constant cost per page, however large the store.
-constexpr const char* kPageSql =
-    "SELECT " LETHE_ENVELOPE_COLUMNS " FROM events WHERE (stream_id, stream_version) > ($1, $2)"
-    " ORDER BY stream_id, stream_version LIMIT $3";
+constexpr const char* kPageSql = "SELECT " LETHE_ENVELOPE_COLUMNS
+                                 " FROM events WHERE (stream_id, stream_version) > ($1, $2)"
+                                 " ORDER BY stream_id, stream_version LIMIT $3";
 constexpr int kPage = 10000;
 }  // namespace
 

@@ -77,16 +77,17 @@ std::vector<domain::Envelope> EventStore::append(std::string_view stream, std::i
                                     " bytes; the limit is " + std::to_string(kMaxPayloadBytes));
       const auto topic = domain::topic_of(ne.type);
       if (topic.empty()) throw std::invalid_argument("event type '" + ne.type + "' belongs to no topic");
-      domain::Envelope e{ne.event_id, ne.type, ne.schema_version, std::string(stream), ++version, 0,
-                         ne.occurred_at, ne.actor, ne.correlation_id, ne.causation_id, ne.payload, prev_hash, ""};
+      domain::Envelope e{
+          ne.event_id, ne.type,           ne.schema_version, std::string(stream), ++version, 0, ne.occurred_at,
+          ne.actor,    ne.correlation_id, ne.causation_id,   ne.payload,          prev_hash, ""};
       if (auto err = domain::unstorable(e))
         throw std::invalid_argument("event " + ne.event_id + " cannot be stored: " + err->message);
       e.hash = domain::chain_hash(e);
       prev_hash = e.hash;
       try {
-        const auto r = tx.exec_prepared(kInsert, e.event_id, e.stream_id, e.stream_version, e.type,
-                                        e.schema_version, e.occurred_at, e.actor, e.correlation_id,
-                                        e.causation_id, e.payload, e.prev_hash, e.hash, topic);
+        const auto r = tx.exec_prepared(kInsert, e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version,
+                                        e.occurred_at, e.actor, e.correlation_id, e.causation_id, e.payload,
+                                        e.prev_hash, e.hash, topic);
         e.global_position = r[0][0].as<std::int64_t>();
       } catch (const pqxx::unique_violation&) {
         // Another append took this version between our read and our insert

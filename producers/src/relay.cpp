@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <optional>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include "envelope_row.hpp"
@@ -29,12 +29,11 @@ using Clock = std::chrono::steady_clock;
 // stream, a later version is written by a later transaction (the append reads
 // the head first), so stream order is kept.
 constexpr const char* kFetch = "relay_fetch";
-constexpr const char* kFetchSql =
-    "SELECT o.tx_id::text, o.topic, " LETHE_ENVELOPE_COLUMNS
-    " FROM outbox o JOIN events e USING (global_position)"
-    " WHERE (o.tx_id, o.global_position) > ($1::xid8, $2::bigint)"
-    "   AND o.tx_id < pg_snapshot_xmin(pg_current_snapshot())"
-    " ORDER BY o.tx_id, o.global_position LIMIT $3";
+constexpr const char* kFetchSql = "SELECT o.tx_id::text, o.topic, " LETHE_ENVELOPE_COLUMNS
+                                  " FROM outbox o JOIN events e USING (global_position)"
+                                  " WHERE (o.tx_id, o.global_position) > ($1::xid8, $2::bigint)"
+                                  "   AND o.tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+                                  " ORDER BY o.tx_id, o.global_position LIMIT $3";
 
 constexpr const char* kCheckpoint = "relay_checkpoint";
 constexpr const char* kCheckpointSql =
@@ -74,7 +73,10 @@ class DeliveryCounter : public RdKafka::DeliveryReportCb {
       if (failed++ == 0) first_error = m.err();
     }
   }
-  void reset() { ok = failed = 0; first_error = RdKafka::ERR_NO_ERROR; }
+  void reset() {
+    ok = failed = 0;
+    first_error = RdKafka::ERR_NO_ERROR;
+  }
   std::int64_t ok = 0, failed = 0;
   RdKafka::ErrorCode first_error = RdKafka::ERR_NO_ERROR;
 };
@@ -278,9 +280,8 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
         else
           s.stalled_since.reset();
         if (s.opt.exit_when_idle && pending == 0) break;
-        infra::translate_pg("relay wait", [&] {
-          s.conn->await_notification(0, pending > 0 ? 100000L : s.opt.idle_wait_ms * 1000L);
-        });
+        infra::translate_pg("relay wait",
+                            [&] { s.conn->await_notification(0, pending > 0 ? 100000L : s.opt.idle_wait_ms * 1000L); });
         continue;
       }
 
@@ -316,8 +317,8 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       const auto now = Clock::now();
       if (now - last_report > std::chrono::seconds(5)) {
         const double secs = std::chrono::duration<double>(now - last_report).count();
-        spdlog::info("relay: published {} events ({:.0f}/s), total {}, backlog {}", since_report,
-                     since_report / secs, published, s.backlog());
+        spdlog::info("relay: published {} events ({:.0f}/s), total {}, backlog {}", since_report, since_report / secs,
+                     published, s.backlog());
         since_report = 0;
         last_report = now;
       }

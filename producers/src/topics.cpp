@@ -23,8 +23,7 @@ const std::vector<TopicSpec>& topic_specs() {
   return all;
 }
 
-std::vector<std::string> create_topics(const std::string& brokers, const std::string& prefix,
-                                       int partitions_override) {
+std::vector<std::string> create_topics(const std::string& brokers, const std::string& prefix, int partitions_override) {
   // The C++ API has no admin client; the C API's CreateTopics is used on a
   // handle made from the same configuration.
   auto conf = infra::kafka_conf({{"bootstrap.servers", brokers}});

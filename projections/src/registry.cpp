@@ -1,10 +1,12 @@
-#include "lethe/projections/projection.hpp"
 #include "event_log/event_log_projection.hpp"
+#include "lethe/projections/projection.hpp"
 #include "users/users_projection.hpp"
 
 namespace lethe::projections {
 
-std::vector<std::string> projection_names() { return {"users", "event_log"}; }
+std::vector<std::string> projection_names() {
+  return {"users", "event_log"};
+}
 
 std::unique_ptr<Projection> make_projection(std::string_view name) {
   if (name == "users") return std::make_unique<UsersProjection>();

@@ -13,8 +13,7 @@ namespace {
 
 constexpr const char* kLoadSql =
     "SELECT user_id, email, name, role, registered_at::text, version FROM users WHERE user_id = ANY($1::text[])";
-constexpr const char* kStageSql =
-    "CREATE TEMP TABLE IF NOT EXISTS users_stage (LIKE users) ON COMMIT DELETE ROWS";
+constexpr const char* kStageSql = "CREATE TEMP TABLE IF NOT EXISTS users_stage (LIKE users) ON COMMIT DELETE ROWS";
 // A row only moves forward: a stale or repeated version never overwrites.
 constexpr const char* kMergeSql =
     "INSERT INTO users SELECT * FROM users_stage "
@@ -56,8 +55,8 @@ ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
   // each changed row once.
   std::unordered_map<std::string, Row> rows;
   for (const auto& r : tx.exec_params(kLoadSql, infra::pg_text_array(ids))) {
-    rows[r[0].c_str()] = Row{r[1].c_str(), r[2].c_str(), r[3].c_str(), r[4].c_str(), "", "",
-                             r[5].as<std::int64_t>(), true, false};
+    rows[r[0].c_str()] =
+        Row{r[1].c_str(), r[2].c_str(), r[3].c_str(), r[4].c_str(), "", "", r[5].as<std::int64_t>(), true, false};
   }
   for (auto& [index, ev] : decoded) {
     const auto& env = batch[index].envelope;
@@ -107,8 +106,7 @@ ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
     pqxx::stream_to copy(tx, "users_stage");
     for (const auto& [id, r] : rows) {
       if (!r.dirty) continue;
-      copy << std::make_tuple(id, r.email, r.name, r.role, r.registered_at, r.updated_at, r.version,
-                              r.last_event_id);
+      copy << std::make_tuple(id, r.email, r.name, r.role, r.registered_at, r.updated_at, r.version, r.last_event_id);
     }
     copy.complete();
   }

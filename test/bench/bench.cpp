@@ -4,6 +4,8 @@
 //   relay       vs  producing the same messages straight from memory (Kafka's limit here)
 //   projection  vs  one transaction per event (the naive path)
 //               vs  COPY of the same number of rows (PostgreSQL's limit here)
+#include <librdkafka/rdkafkacpp.h>
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -12,8 +14,6 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <librdkafka/rdkafkacpp.h>
-#include <spdlog/spdlog.h>
 
 #include "lethe/consumers/runner.hpp"
 #include "lethe/infra/kafka.hpp"
@@ -28,7 +28,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 std::string padded_name(std::int64_t i, std::size_t payload_bytes) {
   // Pads the name so that the registration payload is payload_bytes long.
@@ -49,20 +51,32 @@ std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size
   std::vector<std::string> prev(static_cast<std::size_t>(users));
   std::size_t value_bytes = 0;
   {
-    pqxx::stream_to copy(tx, "events",
-                         std::vector<std::string>{"event_id", "stream_id", "stream_version", "type", "schema_version",
-                                                  "occurred_at", "actor", "correlation_id", "causation_id", "payload",
-                                                  "prev_hash", "hash"});
+    pqxx::stream_to copy(
+        tx, "events",
+        std::vector<std::string>{"event_id", "stream_id", "stream_version", "type", "schema_version", "occurred_at",
+                                 "actor", "correlation_id", "causation_id", "payload", "prev_hash", "hash"});
     for (int version = 1; version <= 2; ++version) {
       for (std::int64_t i = 0; i < users; ++i) {
         const std::string id = "b" + std::to_string(i);
         const auto name = padded_name(i, payload_bytes);
-        domain::users::Event ev = version == 1
-            ? domain::users::Event{domain::users::UserRegistered{id, "user-" + id + "@example.org", name, "user"}}
-            : domain::users::Event{domain::users::UserProfileChanged{id, name + "!"}};
+        domain::users::Event ev =
+            version == 1
+                ? domain::users::Event{domain::users::UserRegistered{id, "user-" + id + "@example.org", name, "user"}}
+                : domain::users::Event{domain::users::UserProfileChanged{id, name + "!"}};
         auto ne = test::new_event(ev, "bench");
-        domain::Envelope e{ne.event_id, ne.type, 1, "user-" + id, version, 0, ne.occurred_at, ne.actor,
-                           ne.correlation_id, ne.causation_id, ne.payload, prev[static_cast<std::size_t>(i)], ""};
+        domain::Envelope e{ne.event_id,
+                           ne.type,
+                           1,
+                           "user-" + id,
+                           version,
+                           0,
+                           ne.occurred_at,
+                           ne.actor,
+                           ne.correlation_id,
+                           ne.causation_id,
+                           ne.payload,
+                           prev[static_cast<std::size_t>(i)],
+                           ""};
         e.hash = domain::chain_hash(e);
         prev[static_cast<std::size_t>(i)] = e.hash;
         if (i == 0 && version == 1) value_bytes = domain::encode(e).size();
@@ -109,7 +123,9 @@ Run run_lethe(const test::TestSchema& db, const test::TestTopics& topics, std::v
   return {secs, rss / 1024};
 }
 
-std::int64_t count(const test::TestSchema& db, const std::string& sql) { return std::stoll(db.scalar(sql)); }
+std::int64_t count(const test::TestSchema& db, const std::string& sql) {
+  return std::stoll(db.scalar(sql));
+}
 
 // Kafka's limit on this machine: the same messages, same producer settings,
 // straight from memory, until every delivery report is in.
@@ -121,9 +137,10 @@ double produce_only(const test::TestSchema& db, const test::TestTopics& topics) 
     for (const auto& r : tx.exec("SELECT event_id, type, schema_version, stream_id, stream_version, global_position,"
                                  " occurred_at, actor, correlation_id, causation_id, payload, prev_hash, hash"
                                  " FROM events ORDER BY global_position")) {
-      domain::Envelope e{r[0].c_str(), r[1].c_str(), r[2].as<int>(), r[3].c_str(), r[4].as<std::int64_t>(),
-                         r[5].as<std::int64_t>(), r[6].c_str(), r[7].c_str(), r[8].c_str(), r[9].c_str(),
-                         r[10].c_str(), r[11].c_str(), r[12].c_str()};
+      domain::Envelope e{
+          r[0].c_str(), r[1].c_str(), r[2].as<int>(), r[3].c_str(), r[4].as<std::int64_t>(), r[5].as<std::int64_t>(),
+          r[6].c_str(), r[7].c_str(), r[8].c_str(),   r[9].c_str(), r[10].c_str(),           r[11].c_str(),
+          r[12].c_str()};
       msgs.emplace_back(e.stream_id, domain::encode(e));
     }
   }
@@ -155,8 +172,8 @@ double copy_limit(const test::TestSchema& db, std::int64_t rows, std::size_t pay
     const std::string at = infra::utc_now();
     for (std::int64_t i = 0; i < rows; ++i) {
       const std::string id = "c" + std::to_string(i);
-      copy << std::make_tuple(id, "user-" + id + "@example.org", padded_name(i, payload_bytes), std::string("user"),
-                              at, at, std::int64_t{1}, infra::new_uuid());
+      copy << std::make_tuple(id, "user-" + id + "@example.org", padded_name(i, payload_bytes), std::string("user"), at,
+                              at, std::int64_t{1}, infra::new_uuid());
     }
     copy.complete();
   }
@@ -193,8 +210,8 @@ int main(int argc, char** argv) {
   say("baseline: the same messages produced from memory");
   const double produce_s = produce_only(main_db, raw_topics);
   say("projection, batched (lethe project users --batch-size " + std::to_string(batch) + ")");
-  const auto batched = run_lethe(main_db, main_topics,
-                                 {"project", "users", "--until-idle", "--batch-size", std::to_string(batch)});
+  const auto batched =
+      run_lethe(main_db, main_topics, {"project", "users", "--until-idle", "--batch-size", std::to_string(batch)});
   const auto batched_applied = count(main_db, "SELECT coalesce(sum(version), 0) FROM users");
   say("projection, naive (--batch-size 1: one transaction per event), " + std::to_string(naive_events) + " events");
   test::relay_until_idle(naive_db, naive_topics);
@@ -213,14 +230,13 @@ int main(int argc, char** argv) {
               sysconf(_SC_NPROCESSORS_ONLN), payload_bytes, value_bytes);
   std::printf("Kafka, PostgreSQL and lethe share the machine; every figure below is from this one run.\n\n");
   std::printf("%-46s %9s %8s %10s %8s  %s\n", "path", "events", "seconds", "events/s", "peak RSS", "ratio");
-  std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.2fx of produce-only\n",
-              "lethe relay (acks=all, idempotent)", static_cast<long long>(events), relay_s, relay_rate,
-              relay.rss_mib, relay_rate / produce_rate);
+  std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.2fx of produce-only\n", "lethe relay (acks=all, idempotent)",
+              static_cast<long long>(events), relay_s, relay_rate, relay.rss_mib, relay_rate / produce_rate);
   std::printf("%-46s %9lld %8.2f %10.0f %8s  (Kafka limit here)\n", "  baseline: produce same messages from memory",
               static_cast<long long>(events), produce_s, produce_rate, "");
-  std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.1fx naive, %.2fx of COPY\n",
-              "lethe project users (batched)", static_cast<long long>(batched_applied), batched.seconds,
-              batched_rate, batched.rss_mib, batched_rate / naive_rate, batched_rate / copy_rate);
+  std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.1fx naive, %.2fx of COPY\n", "lethe project users (batched)",
+              static_cast<long long>(batched_applied), batched.seconds, batched_rate, batched.rss_mib,
+              batched_rate / naive_rate, batched_rate / copy_rate);
   std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  1.0x\n", "  baseline: --batch-size 1, one tx per event",
               static_cast<long long>(naive_applied), naive.seconds, naive_rate, naive.rss_mib);
   std::printf("%-46s %9lld %8.2f %10.0f %8s  (PostgreSQL limit here)\n", "  limit: COPY of the same number of rows",

@@ -11,8 +11,14 @@ namespace lethe::test {
 
 inline producers::NewEvent new_event(const domain::users::Event& e, const std::string& actor = "test") {
   const auto corr = infra::new_uuid();
-  return producers::NewEvent{infra::new_uuid(), std::string(domain::users::type_of(e)), domain::users::version_of(e),
-                             domain::users::encode_payload(e), infra::utc_now(), actor, corr, corr};
+  return producers::NewEvent{infra::new_uuid(),
+                             std::string(domain::users::type_of(e)),
+                             domain::users::version_of(e),
+                             domain::users::encode_payload(e),
+                             infra::utc_now(),
+                             actor,
+                             corr,
+                             corr};
 }
 
 // A registration followed by `renames` profile changes, as one stream's events.
@@ -21,7 +27,8 @@ inline std::vector<producers::NewEvent> user_history(const std::string& id, int 
   namespace u = domain::users;
   std::vector<producers::NewEvent> out{
       new_event(u::UserRegistered{id, "user-" + id + "@example.org", "User " + id + name_pad, "user"})};
-  for (int i = 1; i <= renames; ++i) out.push_back(new_event(u::UserProfileChanged{id, "Name " + std::to_string(i) + " of " + id + name_pad}));
+  for (int i = 1; i <= renames; ++i)
+    out.push_back(new_event(u::UserProfileChanged{id, "Name " + std::to_string(i) + " of " + id + name_pad}));
   return out;
 }
 

@@ -25,8 +25,12 @@ std::string random_suffix() {
   return id.substr(0, 12);
 }
 
-std::string source_dir() { return LETHE_SOURCE_DIR; }
-std::string lethe_bin() { return LETHE_BIN; }
+std::string source_dir() {
+  return LETHE_SOURCE_DIR;
+}
+std::string lethe_bin() {
+  return LETHE_BIN;
+}
 
 TestSchema::TestSchema() : name_("t_" + random_suffix()) {
   const auto base = infra::Config::from_env().pg;
@@ -133,7 +137,8 @@ std::vector<Message> read_topic(const std::string& topic) {
       msg.partition = m->partition();
       msg.offset = m->offset();
       if (auto* h = m->headers())
-        for (const auto& hd : h->get_all()) msg.headers[hd.key()] = std::string(static_cast<const char*>(hd.value()), hd.value_size());
+        for (const auto& hd : h->get_all())
+          msg.headers[hd.key()] = std::string(static_cast<const char*>(hd.value()), hd.value_size());
       out.push_back(std::move(msg));
     }
   }
@@ -201,7 +206,9 @@ int Process::wait() {
   return st;
 }
 
-bool Process::running() { return !wait_for(std::chrono::milliseconds(0)); }
+bool Process::running() {
+  return !wait_for(std::chrono::milliseconds(0));
+}
 
 std::map<std::string, std::string> lethe_env(const TestSchema& schema, const TestTopics& topics) {
   return {{"LETHE_PG", schema.conninfo()},
@@ -220,8 +227,7 @@ Captured capture(const std::string& shell_command) {
   return c;
 }
 
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds every) {
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout, std::chrono::milliseconds every) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (pred()) return true;

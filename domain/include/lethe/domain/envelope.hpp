@@ -2,8 +2,8 @@
 // The event envelope of the design brief, its JSON encoding and its hash
 // chain. Pure: no clock, no I/O.
 #include <cstdint>
-#include <string>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "lethe/domain/result.hpp"
@@ -11,19 +11,19 @@
 namespace lethe::domain {
 
 struct Envelope {
-  std::string event_id;        // UUID
-  std::string type;            // "user.registered"
+  std::string event_id;  // UUID
+  std::string type;      // "user.registered"
   int schema_version = 1;
-  std::string stream_id;       // "user-<uuid>"; the Kafka key
+  std::string stream_id;             // "user-<uuid>"; the Kafka key
   std::int64_t stream_version = 0;   // 1 for the first event of a stream
   std::int64_t global_position = 0;  // assigned by the event store
-  std::string occurred_at;     // UTC, ISO 8601, e.g. 2026-11-25T08:00:00.000000Z
-  std::string actor;           // who caused it
+  std::string occurred_at;           // UTC, ISO 8601, e.g. 2026-11-25T08:00:00.000000Z
+  std::string actor;                 // who caused it
   std::string correlation_id;
   std::string causation_id;
-  std::string payload;         // a JSON object, kept byte for byte
-  std::string prev_hash;       // hash of the previous event of the stream, "" for the first
-  std::string hash;            // chain_hash(prev_hash, this)
+  std::string payload;    // a JSON object, kept byte for byte
+  std::string prev_hash;  // hash of the previous event of the stream, "" for the first
+  std::string hash;       // chain_hash(prev_hash, this)
 };
 
 // SHA-256 (hex) over every field but global_position and hash, each

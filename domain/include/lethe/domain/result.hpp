@@ -27,20 +27,35 @@ struct DomainError {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}                 // NOLINT: implicit on purpose
-  Result(DomainError error) : v_(std::move(error)) {}       // NOLINT: implicit on purpose
+  Result(T value) : v_(std::move(value)) {}            // NOLINT: implicit on purpose
+  Result(DomainError error) : v_(std::move(error)) {}  // NOLINT: implicit on purpose
 
   bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
 
-  T& value() & { assert(ok()); return std::get<0>(v_); }
-  const T& value() const& { assert(ok()); return std::get<0>(v_); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
-  const DomainError& error() const { assert(!ok()); return std::get<1>(v_); }
+  T& value() & {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(v_));
+  }
+  const DomainError& error() const {
+    assert(!ok());
+    return std::get<1>(v_);
+  }
 
  private:
   std::variant<T, DomainError> v_;
 };
+
+// {"error":"invalid_argument","field":"email","message":"..."}, escaped.
+std::string encode_error(const DomainError& e);
 
 inline DomainError invalid(std::string field, std::string message) {
   return {ErrorCode::invalid_argument, std::move(field), std::move(message)};

@@ -4,7 +4,7 @@
 
 namespace lethe::infra {
 
-std::string new_uuid();   // random UUID (version 4), lower-case hex
-std::string utc_now();    // e.g. 2026-11-25T08:00:00.123456Z
+std::string new_uuid();  // random UUID (version 4), lower-case hex
+std::string utc_now();   // e.g. 2026-11-25T08:00:00.123456Z
 
 }  // namespace lethe::infra

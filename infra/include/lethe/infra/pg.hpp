@@ -1,10 +1,9 @@
 #pragma once
 // The one place where libpqxx errors become lethe errors. Layers include this
 // from their .cpp files only; their public headers stay free of libpqxx.
-#include <pqxx/pqxx>
-
 #include <functional>
 #include <memory>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 

@@ -24,7 +24,6 @@ struct AuditReport {
 
 // Walks every stream in pages; progress(events_checked) is called after each
 // page. Throws infra::InfraError when PostgreSQL fails.
-AuditReport verify_event_store(const std::string& conninfo,
-                               const std::function<void(std::int64_t)>& progress = {});
+AuditReport verify_event_store(const std::string& conninfo, const std::function<void(std::int64_t)>& progress = {});
 
 }  // namespace lethe::producers

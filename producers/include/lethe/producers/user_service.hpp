@@ -22,7 +22,7 @@ class UserService {
  public:
   explicit UserService(EventStore& store) : store_(store) {}
   domain::Result<std::vector<domain::Envelope>> handle(const domain::users::Command& command,
-                                                        const CommandContext& ctx);
+                                                       const CommandContext& ctx);
   domain::users::User load(const std::string& user_id);
 
  private:
