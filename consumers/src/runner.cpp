@@ -184,7 +184,7 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
     }
   }
 
-  void dead_letter(const std::vector<DeadLetter>& dead) {
+  void dead_letter(std::span<const DeadLetter> dead) {
     if (dead.empty()) return;
     const std::string topic = opt.topic_prefix + "dead-letters";
     delivery = DeliveryCounter{};
@@ -213,7 +213,7 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
     }
     // The batch commits only after its dead letters are safely on Kafka:
     // nothing disappears between the two. Every report is awaited so that
-    // counters never mix batches.
+    // counters never mix batches. Called with no transaction open.
     while (delivery.ok + delivery.failed < handed) dlq->poll(20);
     if (refused != RdKafka::ERR_NO_ERROR) infra::throw_kafka(refused, "dead-letter to " + topic);
     if (delivery.failed) infra::throw_kafka(delivery.first_error, "dead-letter delivery to " + topic);
@@ -257,34 +257,59 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
 
   // Applies the work in ONE transaction with its offsets. With refuse_reason
   // set, nothing is applied: every message goes to the dead letters with it.
+  //
+  // Dead letters must be on Kafka before the offsets that pass them commit,
+  // but no PostgreSQL transaction may stay open while they wait for the
+  // broker: an open transaction holds back the relay's watermark, cluster
+  // wide. So when a batch turns out to have dead letters, its transaction is
+  // rolled back, the dead letters are sent, and the batch is applied again
+  // (the projection's tables have one writer, this runner, so the second
+  // pass sees the same state and rejects the same events).
   void commit(Work& w, RunStats& stats, const std::string* refuse_reason) {
-    infra::translate_pg("apply batch of " + group, [&] {
-      pqxx::work tx(*conn);
-      auto dead = w.dead;
-      projections::ApplyResult result;
-      if (refuse_reason) {
-        for (const auto* m : w.source) dead.push_back({m, *refuse_reason});
-      } else {
-        result = projection->apply(w.envelopes, tx);
-        for (const auto& r : result.rejected) dead.push_back({w.source[r.index], r.reason});
+    auto dead = w.dead;
+    if (refuse_reason)
+      for (const auto* m : w.source) dead.push_back({m, *refuse_reason});
+    std::size_t sent = 0;           // dead letters already acknowledged by Kafka
+    bool rejections_known = false;  // the projection's rejections are in `dead`
+    for (;;) {
+      if (sent < dead.size()) {
+        dead_letter(std::span(dead).subspan(sent));
+        sent = dead.size();
       }
-      dead_letter(dead);
-      std::vector<std::string> topics;
-      std::vector<long long> partitions, offsets;
-      for (const auto& [key, offset] : w.advance) {
-        topics.push_back(key.first);
-        partitions.push_back(key.second);
-        offsets.push_back(offset);
-      }
-      tx.exec_params(kSaveOffsetsSql, std::string(projection->name()), infra::pg_text_array(topics),
-                     infra::pg_bigint_array(partitions), infra::pg_bigint_array(offsets));
-      tx.commit();
-      stats.applied += static_cast<std::int64_t>(result.applied);
-      stats.skipped += static_cast<std::int64_t>(result.skipped) + w.skipped;
-      stats.dead_lettered += static_cast<std::int64_t>(dead.size());
-    });
+      const bool done = infra::translate_pg("apply batch of " + group, [&] {
+        pqxx::work tx(*conn);
+        projections::ApplyResult result;
+        if (!refuse_reason) {
+          result = projection->apply(w.envelopes, tx);
+          if (!rejections_known && !result.rejected.empty()) {
+            for (const auto& r : result.rejected) dead.push_back({w.source[r.index], r.reason});
+            rejections_known = true;
+            return false;  // roll back, send them, apply again
+          }
+        }
+        save_offsets(tx, w.advance);
+        tx.commit();
+        stats.applied += static_cast<std::int64_t>(result.applied);
+        stats.skipped += static_cast<std::int64_t>(result.skipped) + w.skipped;
+        stats.dead_lettered += static_cast<std::int64_t>(dead.size());
+        return true;
+      });
+      if (done) break;
+    }
     for (const auto& [key, offset] : w.advance) next[key] = offset;
     ++stats.batches;
+  }
+
+  void save_offsets(pqxx::dbtransaction& tx, const std::map<PartitionKey, std::int64_t>& advance) {
+    std::vector<std::string> topics;
+    std::vector<long long> partitions, offsets;
+    for (const auto& [key, offset] : advance) {
+      topics.push_back(key.first);
+      partitions.push_back(key.second);
+      offsets.push_back(offset);
+    }
+    tx.exec_params(kSaveOffsetsSql, std::string(projection->name()), infra::pg_text_array(topics),
+                   infra::pg_bigint_array(partitions), infra::pg_bigint_array(offsets));
   }
 
   // Applies a batch. If PostgreSQL refuses it for its data (a value it
