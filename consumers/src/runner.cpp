@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <thread>
 
@@ -264,13 +265,14 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   // wide. So when a batch turns out to have dead letters, its transaction is
   // rolled back, the dead letters are sent, and the batch is applied again
   // (the projection's tables have one writer, this runner, so the second
-  // pass sees the same state and rejects the same events).
+  // pass sees the same state and rejects the same events; should it reject
+  // more, those are sent too and the batch is applied once more).
   void commit(Work& w, RunStats& stats, const std::string* refuse_reason) {
     auto dead = w.dead;
     if (refuse_reason)
       for (const auto* m : w.source) dead.push_back({m, *refuse_reason});
-    std::size_t sent = 0;           // dead letters already acknowledged by Kafka
-    bool rejections_known = false;  // the projection's rejections are in `dead`
+    std::size_t sent = 0;                  // dead letters already acknowledged by Kafka
+    std::set<std::size_t> rejected_known;  // batch indexes of rejections already in `dead`
     for (;;) {
       if (sent < dead.size()) {
         dead_letter(std::span(dead).subspan(sent));
@@ -281,11 +283,14 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
         projections::ApplyResult result;
         if (!refuse_reason) {
           result = projection->apply(w.envelopes, tx);
-          if (!rejections_known && !result.rejected.empty()) {
-            for (const auto& r : result.rejected) dead.push_back({w.source[r.index], r.reason});
-            rejections_known = true;
-            return false;  // roll back, send them, apply again
+          bool new_rejections = false;
+          for (const auto& r : result.rejected) {
+            if (rejected_known.insert(r.index).second) {
+              dead.push_back({w.source[r.index], r.reason});
+              new_rejections = true;
+            }
           }
+          if (new_rejections) return false;  // roll back, send them, apply again
         }
         save_offsets(tx, w.advance);
         tx.commit();
