@@ -3,12 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <functional>
 #include <utility>
 #include <vector>
 
 #include "commands.hpp"
 #include "lethe/infra/errors.hpp"
+#include "lethe/infra/logging.hpp"
 
 int main(int argc, char** argv) {
   using namespace lethe;
@@ -16,6 +18,8 @@ int main(int argc, char** argv) {
   cli.require_subcommand(1);
   auto cfg = infra::Config::from_env();
   std::string log_level = "info";
+  const char* format_env = std::getenv("LETHE_LOG_FORMAT");
+  std::string log_format = format_env && *format_env ? format_env : "text";
   cli.add_option("--brokers", cfg.brokers, "Kafka bootstrap servers (env LETHE_BROKERS)")->capture_default_str();
   cli.add_option("--pg", cfg.pg, "PostgreSQL connection string (env LETHE_PG)")->capture_default_str();
   cli.add_option("--topic-prefix", cfg.topic_prefix, "prefix of every topic name (env LETHE_TOPIC_PREFIX)")
@@ -23,6 +27,9 @@ int main(int argc, char** argv) {
   cli.add_option("--log-level", log_level, "log level")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical"}));
+  cli.add_option("--log-format", log_format, "text, or json: one object per line (env LETHE_LOG_FORMAT)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
 
   // Each subcommand registers what it runs; it runs after parsing, once the
   // log level and shared flags are known.
@@ -92,8 +99,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return cli.exit(e);
   }
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %v", spdlog::pattern_time_type::utc);
-  spdlog::set_level(spdlog::level::from_str(log_level));
+  infra::configure_logging(log_level, log_format == "json" ? infra::LogFormat::json : infra::LogFormat::text);
   try {
     for (auto& [cmd, run] : actions)
       if (cmd->parsed()) return run();

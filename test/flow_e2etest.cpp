@@ -1,8 +1,10 @@
 #define BOOST_TEST_MODULE flow
+#include <rapidjson/document.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
+#include <sstream>
 
 #include "support/fixtures.hpp"
 
@@ -104,4 +106,25 @@ BOOST_AUTO_TEST_CASE(a_relay_without_its_topics_stops_and_says_to_create_them) {
   BOOST_TEST(r.rc == 2, r.output);
   BOOST_TEST(r.output.find("lethe topics create") != std::string::npos, r.output);
   BOOST_TEST(db.scalar("SELECT published FROM relay_checkpoint") == "0");
+}
+
+BOOST_AUTO_TEST_CASE(json_logs_are_one_parseable_object_per_line) {
+  test::TestSchema db;
+  // A quote in the message must come out escaped.
+  const auto r = test::capture("LETHE_LOG_FORMAT=json " + test::lethe_bin() +
+                               " --pg 'postgresql://postgres@127.0.0.1:1/no\"db' migrate");
+  BOOST_TEST(r.rc == 2);
+  std::istringstream lines(r.output);
+  std::string line;
+  int parsed = 0;
+  while (std::getline(lines, line)) {
+    rapidjson::Document doc;
+    doc.Parse(line.c_str());
+    BOOST_REQUIRE_MESSAGE(!doc.HasParseError() && doc.IsObject(), "not a JSON object: " << line);
+    BOOST_TEST(std::string(doc["level"].GetString()) == "error");
+    BOOST_TEST(std::string(doc["msg"].GetString()).find("no\"db") != std::string::npos);
+    BOOST_TEST(doc.HasMember("time"));
+    ++parsed;
+  }
+  BOOST_TEST(parsed == 1);
 }
