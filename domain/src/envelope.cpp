@@ -104,9 +104,31 @@ std::string encode(const Envelope& e) {
   return {buf.GetString(), buf.GetSize()};
 }
 
+namespace {
+
+// Everything unstorable() checks but the payload.
+std::optional<DomainError> unstorable_fields(const Envelope& e) {
+  if (!is_uuid(e.event_id)) return invalid("event_id", "event_id must be a UUID");
+  if (e.type.empty()) return invalid("type", "type must not be empty");
+  if (e.stream_id.empty()) return invalid("stream_id", "stream_id must not be empty");
+  if (!is_utc_timestamp(e.occurred_at))
+    return invalid("occurred_at", "occurred_at must be UTC ISO 8601, e.g. 2026-11-25T08:00:00.000000Z");
+  for (auto [name, text] : {std::pair<const char*, const std::string*>{"type", &e.type},
+                            {"stream_id", &e.stream_id},
+                            {"actor", &e.actor},
+                            {"correlation_id", &e.correlation_id},
+                            {"causation_id", &e.causation_id}}) {
+    if (text->find('\0') != std::string::npos) return invalid(name, std::string(name) + " must not contain NUL");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Result<Envelope> decode(std::string_view text) {
   rapidjson::Document doc;
-  if (auto err = json::parse_object(doc, text)) return *err;
+  std::string buffer;
+  if (auto err = json::parse_object(doc, text, buffer)) return *err;
   Envelope e;
   auto take = [&](const char* name, std::string& into) -> std::optional<DomainError> {
     auto r = json::string_member(doc, name);
@@ -144,40 +166,17 @@ Result<Envelope> decode(std::string_view text) {
   json::Writer w(buf);
   p->value.Accept(w);
   e.payload.assign(buf.GetString(), buf.GetSize());
-  if (auto err = unstorable(e)) return *err;
+  if (auto err = unstorable_fields(e)) return *err;
+  if (json::has_nul(p->value)) return invalid("payload", "payload strings must not contain NUL");
   return e;
 }
 
-namespace {
-bool has_nul(const rapidjson::Value& v) {
-  if (v.IsString()) return std::string_view(v.GetString(), v.GetStringLength()).find('\0') != std::string_view::npos;
-  if (v.IsObject()) {
-    for (const auto& m : v.GetObject())
-      if (has_nul(m.name) || has_nul(m.value)) return true;
-  } else if (v.IsArray()) {
-    for (const auto& x : v.GetArray())
-      if (has_nul(x)) return true;
-  }
-  return false;
-}
-}  // namespace
-
 std::optional<DomainError> unstorable(const Envelope& e) {
-  if (!is_uuid(e.event_id)) return invalid("event_id", "event_id must be a UUID");
-  if (e.type.empty()) return invalid("type", "type must not be empty");
-  if (e.stream_id.empty()) return invalid("stream_id", "stream_id must not be empty");
-  if (!is_utc_timestamp(e.occurred_at))
-    return invalid("occurred_at", "occurred_at must be UTC ISO 8601, e.g. 2026-11-25T08:00:00.000000Z");
-  for (auto [name, text] : {std::pair<const char*, const std::string*>{"type", &e.type},
-                            {"stream_id", &e.stream_id},
-                            {"actor", &e.actor},
-                            {"correlation_id", &e.correlation_id},
-                            {"causation_id", &e.causation_id}}) {
-    if (text->find('\0') != std::string::npos) return invalid(name, std::string(name) + " must not contain NUL");
-  }
+  if (auto err = unstorable_fields(e)) return err;
   rapidjson::Document doc;
-  if (auto err = json::parse_object(doc, e.payload)) return invalid("payload", "payload: " + err->message);
-  if (has_nul(doc)) return invalid("payload", "payload strings must not contain NUL");
+  std::string buffer;
+  if (auto err = json::parse_object(doc, e.payload, buffer)) return invalid("payload", "payload: " + err->message);
+  if (json::has_nul(doc)) return invalid("payload", "payload strings must not contain NUL");
   return std::nullopt;
 }
 

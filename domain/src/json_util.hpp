@@ -47,15 +47,32 @@ inline Result<std::int64_t> int_member(const rapidjson::Value& obj, const char* 
   return it->value.GetInt64();
 }
 
-// Parses a JSON object or explains why it is not one.
-inline std::optional<DomainError> parse_object(rapidjson::Document& doc, std::string_view text) {
-  doc.Parse(text.data(), text.size());
+// Parses a JSON object or explains why it is not one. Parses in place: the
+// text is copied into `buffer`, which must outlive `doc` (strings in doc
+// point into it). In place, with a terminating NUL, is several times faster
+// than parsing from a (pointer, length) stream.
+inline std::optional<DomainError> parse_object(rapidjson::Document& doc, std::string_view text, std::string& buffer) {
+  buffer.assign(text);
+  doc.ParseInsitu(buffer.data());
   if (doc.HasParseError()) {
     return invalid("", "not valid JSON (error " + std::to_string(doc.GetParseError()) + " at byte " +
                            std::to_string(doc.GetErrorOffset()) + ")");
   }
   if (!doc.IsObject()) return invalid("", "JSON value is not an object");
   return std::nullopt;
+}
+
+// True if any string (key or value) under v holds a NUL character.
+inline bool has_nul(const rapidjson::Value& v) {
+  if (v.IsString()) return std::string_view(v.GetString(), v.GetStringLength()).find('\0') != std::string_view::npos;
+  if (v.IsObject()) {
+    for (const auto& m : v.GetObject())
+      if (has_nul(m.name) || has_nul(m.value)) return true;
+  } else if (v.IsArray()) {
+    for (const auto& x : v.GetArray())
+      if (has_nul(x)) return true;
+  }
+  return false;
 }
 
 }  // namespace lethe::domain::json

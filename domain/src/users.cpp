@@ -159,7 +159,8 @@ std::string encode_payload(const Event& e) {
 
 Result<Event> decode_payload(std::string_view type, std::string_view payload_json) {
   rapidjson::Document doc;
-  if (auto err = json::parse_object(doc, payload_json)) return *err;
+  std::string buffer;
+  if (auto err = json::parse_object(doc, payload_json, buffer)) return *err;
   // Reads the named string fields in order, or returns the first error.
   auto read = [&](std::initializer_list<const char*> names) -> Result<std::vector<std::string>> {
     std::vector<std::string> out;
