@@ -245,3 +245,23 @@ BOOST_AUTO_TEST_CASE(topics_are_created_with_their_partitions_and_unlimited_rete
     rd_kafka_ConfigResource_destroy(resource);
   }
 }
+
+BOOST_AUTO_TEST_CASE(published_rows_leave_the_outbox_and_stay_in_the_event_store) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  producers::EventStore store(db.conninfo());
+  for (int i = 0; i < 30; ++i) {
+    auto history = test::user_history("p" + std::to_string(i), 2);
+    store.append("user-p" + std::to_string(i), 0, history);
+  }
+  auto opt = relay_options(db, topics);
+  opt.batch_size = 25;
+  opt.prune_every_ms = 0;  // prune with every checkpoint
+  opt.exit_when_idle = true;
+  std::atomic<bool> stop{false};
+  BOOST_TEST(producers::Relay(opt).run(stop) == 90);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM outbox") == "0");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM events") == "90");
+  BOOST_TEST(db.scalar("SELECT published FROM relay_checkpoint") == "90");
+  BOOST_TEST(test::read_topic(topics.topic("users")).size() == 90u);
+}

@@ -301,7 +301,7 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       const auto& last = rows[rows.size() - 1];
       const std::string tx_id = last[0].c_str();
       const auto pos = envelope_from_row(last, 2).global_position;
-      const bool prune = Clock::now() - last_prune > std::chrono::seconds(5);
+      const bool prune = Clock::now() - last_prune >= std::chrono::milliseconds(s.opt.prune_every_ms);
       infra::translate_pg("relay checkpoint", [&] {
         pqxx::work tx(*s.conn);
         tx.exec_prepared(kCheckpoint, tx_id, pos, static_cast<std::int64_t>(rows.size()));

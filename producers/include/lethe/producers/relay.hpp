@@ -19,6 +19,7 @@ struct RelayOptions {
   std::string topic_prefix = "lethe.";
   int batch_size = 10000;
   int idle_wait_ms = 500;       // wait for a NOTIFY at most this long, then look anyway
+  int prune_every_ms = 5000;    // delete published outbox rows at most this often (0: every batch)
   bool exit_when_idle = false;  // return once the outbox is drained (benchmarks, tests)
 };
 
