@@ -50,7 +50,13 @@ int create_topics(const infra::Config& cfg, int partitions) {
 
 int relay(const infra::Config& cfg, const RelayFlags& flags) {
   install_signal_handlers();
-  producers::Relay r({cfg.pg, cfg.brokers, cfg.topic_prefix, flags.batch_size, 500, flags.until_idle});
+  producers::Relay r({
+      .conninfo = cfg.pg,
+      .brokers = cfg.brokers,
+      .topic_prefix = cfg.topic_prefix,
+      .batch_size = flags.batch_size,
+      .exit_when_idle = flags.until_idle,
+  });
   r.run(stop_flag());
   return 0;
 }
@@ -67,14 +73,18 @@ int project(const infra::Config& cfg, const ProjectFlags& flags) {
       throw infra::Misconfigured("unknown projection '" + name + "' (known: " + known + ")");
     }
     if (flags.replay) consumers::reset_projection(cfg.pg, *p);
-    consumers::RunnerOptions opt{cfg.pg,
-                                 cfg.brokers,
-                                 cfg.topic_prefix,
-                                 flags.group_prefix.empty() ? cfg.topic_prefix : flags.group_prefix,
-                                 flags.instance,
-                                 flags.batch_size,
-                                 flags.batch_wait_ms,
-                                 flags.until_idle};
+    // Designated initializers: a field added to the options cannot silently
+    // shift the meaning of the values below.
+    consumers::RunnerOptions opt{
+        .conninfo = cfg.pg,
+        .brokers = cfg.brokers,
+        .topic_prefix = cfg.topic_prefix,
+        .group_prefix = flags.group_prefix.empty() ? cfg.topic_prefix : flags.group_prefix,
+        .instance = flags.instance,
+        .batch_size = flags.batch_size,
+        .batch_wait_ms = flags.batch_wait_ms,
+        .exit_when_idle = flags.until_idle,
+    };
     runners.push_back(std::make_unique<consumers::ProjectionRunner>(std::move(opt), std::move(p)));
   }
   // One thread per projection; each has its own connections and group.

@@ -65,7 +65,8 @@ class Process {
   Process(std::vector<std::string> args, std::map<std::string, std::string> env = {});
   ~Process();  // SIGKILLs it if still running
   void signal(int sig);
-  int wait();  // exit code, or 128 + signal
+  // Exit code, or 128 + signal; -1 (after a SIGKILL) if it runs past limit.
+  int wait(std::chrono::seconds limit = std::chrono::seconds(180));
   bool wait_for(std::chrono::milliseconds timeout, int* status = nullptr);
   bool running();
   pid_t pid() const { return pid_; }
