@@ -21,14 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-producers::RelayOptions relay_options(const test::TestSchema& db, const test::TestTopics& topics) {
-  producers::RelayOptions o;
-  o.conninfo = db.conninfo();
-  o.brokers = infra::Config::from_env().brokers;
-  o.topic_prefix = topics.prefix();
-  return o;
-}
-
 // Appends like EventStore::append, but holds the transaction open for
 // `hold` before committing: its position is taken early and becomes visible
 // late, the sequence-gap case a naive relay skips.
@@ -78,7 +70,7 @@ BOOST_AUTO_TEST_CASE(relay_never_skips_a_transaction_that_commits_late_and_keeps
   std::atomic<bool> stop{false};
   std::int64_t published = 0;
   std::thread relay_thread([&] {
-    producers::Relay relay(relay_options(db, topics));
+    producers::Relay relay(test::relay_options(db, topics));
     published = relay.run(stop);
   });
   // Stops and joins the relay on every way out, failed assertions included.
@@ -167,7 +159,7 @@ BOOST_AUTO_TEST_CASE(kcat_reads_key_and_headers_of_published_events) {
 BOOST_AUTO_TEST_CASE(relay_wakes_on_notify_not_on_its_fallback_poll) {
   test::TestSchema db;
   test::TestTopics topics;
-  auto opt = relay_options(db, topics);
+  auto opt = test::relay_options(db, topics);
   opt.idle_wait_ms = 120000;  // only a NOTIFY can wake it within the test's wait
   std::atomic<bool> stop{false};
   producers::Relay relay(opt);
@@ -254,7 +246,7 @@ BOOST_AUTO_TEST_CASE(published_rows_leave_the_outbox_and_stay_in_the_event_store
     auto history = test::user_history("p" + std::to_string(i), 2);
     store.append("user-p" + std::to_string(i), 0, history);
   }
-  auto opt = relay_options(db, topics);
+  auto opt = test::relay_options(db, topics);
   opt.batch_size = 25;
   opt.prune_every_ms = 0;  // prune with every checkpoint
   opt.exit_when_idle = true;

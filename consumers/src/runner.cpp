@@ -5,11 +5,10 @@
 
 #include <chrono>
 #include <map>
-#include <optional>
 #include <set>
 #include <span>
-#include <thread>
 
+#include "lethe/infra/backoff.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/kafka.hpp"
 #include "lethe/infra/pg.hpp"
@@ -30,18 +29,6 @@ constexpr const char* kSaveOffsetsSql =
     " SET next_offset = EXCLUDED.next_offset, updated_at = now()"
     " WHERE projection_offsets.next_offset < EXCLUDED.next_offset";  // offsets only move forward
 
-class DeliveryCounter : public RdKafka::DeliveryReportCb {
- public:
-  void dr_cb(RdKafka::Message& m) override {
-    if (m.err() == RdKafka::ERR_NO_ERROR)
-      ++ok;
-    else if (failed++ == 0)
-      first_error = m.err();
-  }
-  std::int64_t ok = 0, failed = 0;
-  RdKafka::ErrorCode first_error = RdKafka::ERR_NO_ERROR;
-};
-
 struct DeadLetter {
   const RdKafka::Message* msg;
   std::string reason;
@@ -56,7 +43,7 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   std::unique_ptr<pqxx::connection> conn;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
   std::unique_ptr<RdKafka::Producer> dlq;
-  DeliveryCounter delivery;
+  infra::DeliveryReports delivery;
   // Next offset to apply per assigned partition, as stored in PostgreSQL;
   // -1 when nothing was stored yet.
   std::map<PartitionKey, std::int64_t> next;
@@ -81,18 +68,23 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   // inside max.poll.interval.ms) before giving up.
   std::map<PartitionKey, std::int64_t> load_offsets_patiently() {
     const auto deadline = Clock::now() + std::chrono::seconds(60);
-    int backoff_ms = 200;
+    infra::Backoff backoff(std::chrono::milliseconds(200));
     for (;;) {
       try {
-        if (!conn || !conn->is_open()) conn = infra::connect(opt.conninfo);
+        ensure_connected();
         return load_offsets();
       } catch (const infra::Unavailable& e) {
         if (Clock::now() > deadline) throw;
-        spdlog::warn("{}: {}; retrying in {} ms", group, e.what(), backoff_ms);
-        std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-        backoff_ms = std::min(backoff_ms * 2, 5000);
+        spdlog::warn("{}: {}; retrying in {} ms", group, e.what(), backoff.next().count());
+        backoff.wait();
       }
     }
+  }
+
+  // libpqxx does not reconnect by itself (see infra::connect): a connection
+  // found broken is replaced here.
+  void ensure_connected() {
+    if (!conn || !conn->is_open()) conn = infra::connect(opt.conninfo);
   }
 
   // --- Kafka side ------------------------------------------------------------
@@ -168,19 +160,18 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   // Returns false if told to stop meanwhile: nothing is lost by stopping,
   // the offsets in PostgreSQL say where to resume.
   bool recover(const std::atomic<bool>& stop) {
-    int backoff_ms = 500;
+    infra::Backoff backoff(std::chrono::milliseconds(500));
     for (;;) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+      backoff.wait();
       try {
-        if (!conn || !conn->is_open()) conn = infra::connect(opt.conninfo);
+        ensure_connected();
         rewind();
         spdlog::info("{}: rewound to the offsets stored in PostgreSQL", group);
         return true;
       } catch (const infra::InfraError& e) {
         if (!e.is_retryable()) throw;
         if (stop.load()) return false;
-        spdlog::warn("{}: {}; retrying in {} ms", group, e.what(), backoff_ms);
-        backoff_ms = std::min(backoff_ms * 2, 5000);
+        spdlog::warn("{}: {}; retrying in {} ms", group, e.what(), backoff.next().count());
       }
     }
   }
@@ -188,7 +179,7 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   void dead_letter(std::span<const DeadLetter> dead) {
     if (dead.empty()) return;
     const std::string topic = opt.topic_prefix + "dead-letters";
-    delivery = DeliveryCounter{};
+    delivery.reset();
     std::int64_t handed = 0;
     RdKafka::ErrorCode refused = RdKafka::ERR_NO_ERROR;
     for (const auto& d : dead) {
@@ -200,22 +191,17 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
       h->add("source_topic", m.topic_name());
       h->add("source_partition", std::to_string(m.partition()));
       h->add("source_offset", std::to_string(m.offset()));
-      for (;;) {
-        refused = dlq->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, m.payload(),
-                               m.len(), m.key_pointer(), m.key_len(), 0, h, nullptr);
-        if (refused != RdKafka::ERR__QUEUE_FULL) break;
-        dlq->poll(50);
-      }
-      if (refused != RdKafka::ERR_NO_ERROR) {
-        delete h;
-        break;
-      }
+      // A default string_view has a null data(): a message without a key stays without one.
+      const auto key = m.key_pointer() ? std::string_view(static_cast<const char*>(m.key_pointer()), m.key_len())
+                                       : std::string_view{};
+      refused = infra::produce_copy(*dlq, topic, key, {static_cast<const char*>(m.payload()), m.len()}, h);
+      if (refused != RdKafka::ERR_NO_ERROR) break;
       ++handed;
     }
     // The batch commits only after its dead letters are safely on Kafka:
     // nothing disappears between the two. Every report is awaited so that
     // counters never mix batches. Called with no transaction open.
-    while (delivery.ok + delivery.failed < handed) dlq->poll(20);
+    infra::await_reports(*dlq, delivery, handed);
     if (refused != RdKafka::ERR_NO_ERROR) infra::throw_kafka(refused, "dead-letter to " + topic);
     if (delivery.failed) infra::throw_kafka(delivery.first_error, "dead-letter delivery to " + topic);
   }
@@ -427,7 +413,6 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
   std::int64_t reported = 0;
   auto last_report = Clock::now();
   bool warned_topic = false;
-  std::optional<Clock::time_point> first_message;
   std::vector<std::unique_ptr<RdKafka::Message>> batch;
   batch.reserve(static_cast<std::size_t>(s.opt.batch_size));
 
@@ -440,7 +425,6 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
       std::unique_ptr<RdKafka::Message> m(s.consumer->consume(static_cast<int>(left)));
       const auto code = m->err();
       if (code == RdKafka::ERR_NO_ERROR) {
-        if (!first_message) first_message = Clock::now();
         batch.push_back(std::move(m));
       } else if (code == RdKafka::ERR__TIMED_OUT || code == RdKafka::ERR__PARTITION_EOF) {
         break;
@@ -466,7 +450,6 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
       std::string failure;
       try {
         s.apply(view, stats);
-        stats.active_seconds = std::chrono::duration<double>(Clock::now() - *first_message).count();
       } catch (const infra::InfraError& e) {
         // Retryable or in doubt: either way PostgreSQL knows what committed.
         if (!e.is_retryable() && !dynamic_cast<const infra::CommitInDoubt*>(&e)) throw;

@@ -69,6 +69,37 @@ void throw_kafka(RdKafka::ErrorCode code, const std::string& what) {
   }
 }
 
+void DeliveryReports::dr_cb(RdKafka::Message& m) {
+  if (m.err() == RdKafka::ERR_NO_ERROR)
+    ++ok;
+  else if (failed++ == 0)
+    first_error = m.err();
+}
+
+RdKafka::ErrorCode produce_copy(RdKafka::Producer& producer, const std::string& topic, std::string_view key,
+                                std::string_view value, RdKafka::Headers* headers) {
+  for (;;) {
+    const auto code =
+        producer.produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                         const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, headers, nullptr);
+    if (code == RdKafka::ERR_NO_ERROR) return code;  // librdkafka owns the headers now
+    if (code != RdKafka::ERR__QUEUE_FULL) {
+      delete headers;
+      return code;
+    }
+    producer.poll(50);  // local queue full: let deliveries drain
+  }
+}
+
+bool await_reports(RdKafka::Producer& producer, const DeliveryReports& reports, std::int64_t handed,
+                   const std::atomic<bool>* stop) {
+  while (reports.settled() < handed) {
+    if (stop && stop->load()) return false;
+    producer.poll(20);
+  }
+  return true;
+}
+
 void KafkaLogBridge::event_cb(RdKafka::Event& event) {
   switch (event.type()) {
     case RdKafka::Event::EVENT_LOG:

@@ -11,6 +11,9 @@ namespace lethe::producers {
   "event_id, type, schema_version, stream_id, stream_version, global_position, occurred_at, actor, correlation_id," \
   " causation_id, payload, prev_hash, hash"
 
+// Index of global_position within LETHE_ENVELOPE_COLUMNS.
+inline constexpr pqxx::row::size_type kPositionColumn = 5;
+
 inline domain::Envelope envelope_from_row(const pqxx::row& r, pqxx::row::size_type first = 0) {
   auto col = [&](pqxx::row::size_type i) { return r[first + i]; };
   return domain::Envelope{col(0).c_str(),

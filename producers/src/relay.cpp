@@ -6,10 +6,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <optional>
-#include <thread>
 
 #include "envelope_row.hpp"
 #include "lethe/domain/envelope.hpp"
+#include "lethe/infra/backoff.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/kafka.hpp"
 #include "lethe/infra/pg.hpp"
@@ -34,6 +34,8 @@ constexpr const char* kFetchSql = "SELECT o.tx_id::text, o.topic, " LETHE_ENVELO
                                   " WHERE (o.tx_id, o.global_position) > ($1::xid8, $2::bigint)"
                                   "   AND o.tx_id < pg_snapshot_xmin(pg_current_snapshot())"
                                   " ORDER BY o.tx_id, o.global_position LIMIT $3";
+
+constexpr pqxx::row::size_type kFetchEnvelopeAt = 2;  // after tx_id and topic
 
 constexpr const char* kCheckpoint = "relay_checkpoint";
 constexpr const char* kCheckpointSql =
@@ -64,23 +66,6 @@ bool fault_after_delivery() {
   return on;
 }
 
-class DeliveryCounter : public RdKafka::DeliveryReportCb {
- public:
-  void dr_cb(RdKafka::Message& m) override {
-    if (m.err() == RdKafka::ERR_NO_ERROR) {
-      ++ok;
-    } else {
-      if (failed++ == 0) first_error = m.err();
-    }
-  }
-  void reset() {
-    ok = failed = 0;
-    first_error = RdKafka::ERR_NO_ERROR;
-  }
-  std::int64_t ok = 0, failed = 0;
-  RdKafka::ErrorCode first_error = RdKafka::ERR_NO_ERROR;
-};
-
 class Wakeup : public pqxx::notification_receiver {
  public:
   using pqxx::notification_receiver::notification_receiver;
@@ -94,7 +79,7 @@ struct Relay::Impl {
   RelayOptions opt;
   std::unique_ptr<pqxx::connection> conn;
   std::unique_ptr<Wakeup> wakeup;
-  DeliveryCounter delivery;
+  infra::DeliveryReports delivery;
   std::unique_ptr<RdKafka::Producer> producer;
   std::string cp_tx = "0";
   std::int64_t cp_pos = 0;
@@ -138,26 +123,17 @@ struct Relay::Impl {
 
   // Hands one outbox row to librdkafka; returns its error, if any.
   RdKafka::ErrorCode produce(const pqxx::row& r) {
-    const auto e = envelope_from_row(r, 2);
+    const auto e = envelope_from_row(r, kFetchEnvelopeAt);
     const std::string value = domain::encode(e);
     const std::string topic = opt.topic_prefix + r[1].c_str();
-    const std::string version = std::to_string(e.schema_version);
-    for (;;) {
-      auto* headers = RdKafka::Headers::create();
-      headers->add("type", e.type);
-      headers->add("schema_version", version);
-      headers->add("event_id", e.event_id);
-      const auto code = producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                                          const_cast<char*>(value.data()), value.size(), e.stream_id.data(),
-                                          e.stream_id.size(), 0, headers, nullptr);
-      if (code == RdKafka::ERR_NO_ERROR) return code;  // librdkafka owns the headers now
-      delete headers;
-      if (code != RdKafka::ERR__QUEUE_FULL) {
-        spdlog::error("relay: produce {} to {}: {}", e.event_id, topic, RdKafka::err2str(code));
-        return code;
-      }
-      producer->poll(50);  // local queue full: let deliveries drain
-    }
+    auto* headers = RdKafka::Headers::create();
+    headers->add("type", e.type);
+    headers->add("schema_version", std::to_string(e.schema_version));
+    headers->add("event_id", e.event_id);
+    const auto code = infra::produce_copy(*producer, topic, e.stream_id, value, headers);
+    if (code != RdKafka::ERR_NO_ERROR)
+      spdlog::error("relay: produce {} to {}: {}", e.event_id, topic, RdKafka::err2str(code));
+    return code;
   }
 
   // Publishes a batch; true once every entry has a successful delivery
@@ -174,15 +150,12 @@ struct Relay::Impl {
       if (refused != RdKafka::ERR_NO_ERROR) break;
       ++handed;
     }
-    while (delivery.ok + delivery.failed < handed) {
-      if (stop.load()) {
-        producer->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
-        producer->flush(2000);
-        spdlog::warn("relay: stopping with {} deliveries unconfirmed; they stay in the outbox",
-                     handed - delivery.ok - delivery.failed);
-        return false;
-      }
-      producer->poll(20);
+    if (!infra::await_reports(*producer, delivery, handed, &stop)) {
+      spdlog::warn("relay: stopping with {} deliveries unconfirmed; they stay in the outbox",
+                   handed - delivery.settled());
+      producer->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+      producer->flush(2000);
+      return false;
     }
     // Errors that no retry can cure stop the relay, loudly; the rest (the
     // broker is away, a queue timed out) make the batch go again.
@@ -259,7 +232,7 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
   std::int64_t published = 0, since_report = 0;
   auto last_report = Clock::now();
   auto last_prune = last_report;
-  int backoff_ms = 100;
+  infra::Backoff backoff(std::chrono::milliseconds(100));
   bool connected = true;
 
   while (!stop.load()) {
@@ -288,11 +261,10 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       s.stalled_since.reset();
       if (!s.publish(rows, stop)) {
         if (stop.load()) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-        backoff_ms = std::min(backoff_ms * 2, 5000);
+        backoff.wait();
         continue;
       }
-      backoff_ms = 100;
+      backoff.reset();
       if (fault_after_delivery()) {
         spdlog::warn("relay: LETHE_FAULT=relay.after_delivery, dying before the checkpoint");
         _exit(86);
@@ -300,7 +272,7 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
 
       const auto& last = rows[rows.size() - 1];
       const std::string tx_id = last[0].c_str();
-      const auto pos = envelope_from_row(last, 2).global_position;
+      const auto pos = last[kFetchEnvelopeAt + kPositionColumn].as<std::int64_t>();
       const bool prune = Clock::now() - last_prune >= std::chrono::milliseconds(s.opt.prune_every_ms);
       infra::translate_pg("relay checkpoint", [&] {
         pqxx::work tx(*s.conn);
@@ -327,9 +299,8 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       // checkpoint in PostgreSQL is the truth. Reconnect and reload it; at
       // worst a batch goes out again, which projections absorb.
       if (!e.is_retryable() && !dynamic_cast<const infra::CommitInDoubt*>(&e)) throw;
-      spdlog::warn("relay: {}; reconnecting in {} ms", e.what(), backoff_ms);
-      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-      backoff_ms = std::min(backoff_ms * 2, 5000);
+      spdlog::warn("relay: {}; reconnecting in {} ms", e.what(), backoff.next().count());
+      backoff.wait();
       connected = false;
     }
   }

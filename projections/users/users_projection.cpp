@@ -33,8 +33,8 @@ struct Row {
 ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
   ApplyResult result;
   // Decode first: a bad payload is rejected alone, the rest of the batch goes on.
-  std::vector<std::pair<std::size_t, users::Event>> decoded;
-  std::vector<std::string> ids;
+  std::vector<std::pair<std::size_t, users::Event>> decoded;  // (batch index, event)
+  std::vector<std::string> ids;                               // user id of decoded[k]
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& e = batch[i].envelope;
     if (e.type.rfind("user.", 0) != 0) {
@@ -58,16 +58,18 @@ ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
     rows[r[0].c_str()] =
         Row{r[1].c_str(), r[2].c_str(), r[3].c_str(), r[4].c_str(), "", "", r[5].as<std::int64_t>(), true, false};
   }
-  for (auto& [index, ev] : decoded) {
+  for (std::size_t k = 0; k < decoded.size(); ++k) {
+    const auto& [index, ev] = decoded[k];
+    const auto& id = ids[k];
     const auto& env = batch[index].envelope;
-    auto& row = rows[users::user_id_of(ev)];
+    auto& row = rows[id];
     if (env.stream_version <= row.version) {
       ++result.skipped;  // applied before: a republished event
       continue;
     }
     const bool is_registration = std::holds_alternative<users::UserRegistered>(ev);
     if (!row.exists && !is_registration) {
-      result.rejected.push_back({index, env.type + " for user " + users::user_id_of(ev) + " who is not registered"});
+      result.rejected.push_back({index, env.type + " for user " + id + " who is not registered"});
       continue;
     }
     if (env.stream_version != row.version + 1) {

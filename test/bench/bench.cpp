@@ -152,31 +152,15 @@ std::int64_t count(const test::TestSchema& db, const std::string& sql) {
 
 // Kafka's limit on this machine: the same messages, same producer settings,
 // straight from memory, until every delivery report is in.
-double produce_only(const test::TestSchema& db, const test::TestTopics& topics) {
-  std::vector<std::pair<std::string, std::string>> msgs;  // key, value
-  {
-    auto conn = infra::connect(db.conninfo());
-    pqxx::read_transaction tx(*conn);
-    for (const auto& r : tx.exec("SELECT event_id, type, schema_version, stream_id, stream_version, global_position,"
-                                 " occurred_at, actor, correlation_id, causation_id, payload, prev_hash, hash"
-                                 " FROM events ORDER BY global_position")) {
-      domain::Envelope e{
-          r[0].c_str(), r[1].c_str(), r[2].as<int>(), r[3].c_str(), r[4].as<std::int64_t>(), r[5].as<std::int64_t>(),
-          r[6].c_str(), r[7].c_str(), r[8].c_str(),   r[9].c_str(), r[10].c_str(),           r[11].c_str(),
-          r[12].c_str()};
-      msgs.emplace_back(e.stream_id, domain::encode(e));
-    }
-  }
+double produce_only(const test::TestTopics& relayed, const test::TestTopics& topics) {
+  const auto msgs = test::read_topic(relayed.topic("users"));  // what the relay published, read back
   auto conf = infra::kafka_conf(infra::producer_settings(infra::Config::from_env().brokers));
   std::string err;
   std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
+  if (!p) throw std::runtime_error(err);
   const auto topic = topics.topic("users");
   const auto t0 = Clock::now();
-  for (auto& [key, value] : msgs) {
-    while (p->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, value.data(), value.size(),
-                      key.data(), key.size(), 0, nullptr) == RdKafka::ERR__QUEUE_FULL)
-      p->poll(10);
-  }
+  for (const auto& m : msgs) infra::produce_copy(*p, topic, m.key, m.value);
   p->flush(120000);
   return seconds_since(t0);
 }
@@ -231,7 +215,7 @@ int main(int argc, char** argv) {
   const double relay_s = relay.seconds;
   if (count(main_db, "SELECT published FROM relay_checkpoint") != events) throw std::runtime_error("relay fell short");
   say("baseline: the same messages produced from memory");
-  const double produce_s = produce_only(main_db, raw_topics);
+  const double produce_s = produce_only(main_topics, raw_topics);
   say("projection, batched (lethe project users --batch-size " + std::to_string(batch) + ")");
   const auto batched =
       run_lethe(main_db, main_topics, {"project", "users", "--until-idle", "--batch-size", std::to_string(batch)});

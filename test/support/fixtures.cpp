@@ -151,8 +151,7 @@ void produce_raw(const std::string& topic, const std::string& key, const std::st
   std::string err;
   std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
   if (!p) throw std::runtime_error(err);
-  const auto code = p->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                               const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, nullptr);
+  const auto code = infra::produce_copy(*p, topic, key, value);
   if (code != RdKafka::ERR_NO_ERROR) throw std::runtime_error(RdKafka::err2str(code));
   if (p->flush(30000) != RdKafka::ERR_NO_ERROR) throw std::runtime_error("flush timed out");
 }

@@ -9,11 +9,16 @@
 
 namespace lethe::test {
 
-std::int64_t relay_until_idle(const TestSchema& db, const TestTopics& topics) {
+producers::RelayOptions relay_options(const TestSchema& db, const TestTopics& topics) {
   producers::RelayOptions o;
   o.conninfo = db.conninfo();
   o.brokers = infra::Config::from_env().brokers;
   o.topic_prefix = topics.prefix();
+  return o;
+}
+
+std::int64_t relay_until_idle(const TestSchema& db, const TestTopics& topics) {
+  auto o = relay_options(db, topics);
   o.exit_when_idle = true;
   std::atomic<bool> stop{false};
   return producers::Relay(o).run(stop);

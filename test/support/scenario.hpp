@@ -5,9 +5,13 @@
 #include <vector>
 
 #include "lethe/consumers/runner.hpp"
+#include "lethe/producers/relay.hpp"
 #include "support/fixtures.hpp"
 
 namespace lethe::test {
+
+// Relay options pointing at this test's schema and topics.
+producers::RelayOptions relay_options(const TestSchema& db, const TestTopics& topics);
 
 // Runs the relay in-process until the outbox is drained; returns the count.
 std::int64_t relay_until_idle(const TestSchema& db, const TestTopics& topics);

@@ -29,7 +29,6 @@ struct RunStats {
   std::int64_t dead_lettered = 0;
   std::int64_t batches = 0;
   std::int64_t split_batches = 0;  // batches PostgreSQL refused, retried one message at a time
-  double active_seconds = 0;       // from the first message received to the last commit
 };
 
 // Empties the projection's tables and forgets its offsets, in one

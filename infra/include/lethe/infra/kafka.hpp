@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace lethe::infra {
 
@@ -26,6 +27,30 @@ void check_broker(RdKafka::Handle& handle, const std::string& brokers, int timeo
 
 // Throws the lethe error that fits a librdkafka error code.
 [[noreturn]] void throw_kafka(RdKafka::ErrorCode code, const std::string& what);
+
+// Counts the delivery reports of what a producer was handed since reset().
+// Install it as the producer's dr_cb; reports arrive inside poll()/flush(),
+// on the thread that calls them.
+class DeliveryReports : public RdKafka::DeliveryReportCb {
+ public:
+  void dr_cb(RdKafka::Message& m) override;
+  void reset() { *this = DeliveryReports{}; }
+  std::int64_t settled() const { return ok + failed; }
+
+  std::int64_t ok = 0, failed = 0;
+  RdKafka::ErrorCode first_error = RdKafka::ERR_NO_ERROR;
+};
+
+// Hands one message (copied) to the producer, waiting while its local queue
+// is full. Takes the headers (may be null): librdkafka keeps them when the
+// message is accepted, and they are deleted otherwise.
+RdKafka::ErrorCode produce_copy(RdKafka::Producer& producer, const std::string& topic, std::string_view key,
+                                std::string_view value, RdKafka::Headers* headers = nullptr);
+
+// Polls until `handed` reports are in. Returns false early, with reports
+// still missing, if stop is given and becomes true.
+bool await_reports(RdKafka::Producer& producer, const DeliveryReports& reports, std::int64_t handed,
+                   const std::atomic<bool>* stop = nullptr);
 
 // Routes librdkafka's own log lines into spdlog instead of stderr. Thread-safe.
 class KafkaLogBridge : public RdKafka::EventCb {
