@@ -42,8 +42,8 @@ int migrate(const infra::Config& cfg) {
   return 0;
 }
 
-int create_topics(const infra::Config& cfg, int partitions) {
-  const auto created = producers::create_topics(cfg.brokers, cfg.topic_prefix, partitions);
+int create_topics(const infra::Config& cfg, const producers::TopicOptions& options) {
+  const auto created = producers::create_topics(cfg.brokers, cfg.topic_prefix, options);
   spdlog::info("topics: {} created, {} defined", created.size(), producers::topic_specs().size());
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "lethe/infra/config.hpp"
+#include "lethe/producers/topics.hpp"
 
 namespace lethe::app {
 
@@ -13,7 +14,7 @@ std::atomic<bool>& stop_flag();
 void install_signal_handlers();
 
 int migrate(const infra::Config& cfg);
-int create_topics(const infra::Config& cfg, int partitions);
+int create_topics(const infra::Config& cfg, const producers::TopicOptions& options);
 
 struct RelayFlags {
   int batch_size = 10000;

@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/logging.hpp"
+#include "lethe/producers/topics.hpp"
 
 int main(int argc, char** argv) {
   using namespace lethe;
@@ -38,10 +39,19 @@ int main(int argc, char** argv) {
   actions.emplace_back(migrate, [&] { return app::migrate(cfg); });
 
   auto* topics = cli.add_subcommand("topics", "Kafka topics")->require_subcommand(1);
-  int partitions = 0;
+  producers::TopicOptions topic_options;
   auto* create = topics->add_subcommand("create", "create the missing topics, retention unlimited");
-  create->add_option("--partitions", partitions, "partitions of each domain topic (default: per topic, 3)");
-  actions.emplace_back(create, [&] { return app::create_topics(cfg, partitions); });
+  create->add_option("--partitions", topic_options.partitions_override,
+                     "partitions of each domain topic (default: per topic, 3)");
+  create->add_option("--replication-factor", topic_options.replication_factor, "replicas of each partition")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
+  create
+      ->add_option("--min-insync-replicas", topic_options.min_insync_replicas,
+                   "replicas that must hold a write before it is acknowledged (acks=all)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
+  actions.emplace_back(create, [&] { return app::create_topics(cfg, topic_options); });
 
   app::RelayFlags rf;
   auto* relay = cli.add_subcommand("relay", "publish the outbox to Kafka, in order, until stopped");

@@ -1,6 +1,7 @@
 #include "lethe/infra/logging.hpp"
 
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 namespace lethe::infra {
@@ -45,6 +46,11 @@ class JsonEscapedMessage : public spdlog::custom_flag_formatter {
 }  // namespace
 
 void configure_logging(const std::string& level, LogFormat format) {
+  // Logs go to stderr: stdout carries only a command's data (`lethe events
+  // STREAM | jq` must see nothing else). spdlog's default logger writes to
+  // stdout, so it is replaced.
+  spdlog::set_default_logger(
+      std::make_shared<spdlog::logger>("lethe", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
   if (format == LogFormat::json) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
     formatter->add_flag<JsonEscapedMessage>('*').set_pattern(

@@ -87,7 +87,30 @@ void TestSchema::exec(const std::string& sql) const {
 }
 
 TestTopics::TestTopics(int partitions) : prefix_("t" + random_suffix() + ".") {
-  producers::create_topics(infra::Config::from_env().brokers, prefix_, partitions);
+  // One local broker: one replica, and an acks=all write needs just it.
+  producers::create_topics(infra::Config::from_env().brokers, prefix_,
+                           {.partitions_override = partitions, .replication_factor = 1, .min_insync_replicas = 1});
+}
+
+void delete_topic(const std::string& topic) {
+  producers::delete_topics(infra::Config::from_env().brokers, {topic});
+  // Deletion is asynchronous on the broker: wait until metadata no longer
+  // lists it, so that a test can recreate it at once.
+  const auto brokers = infra::Config::from_env().brokers;
+  auto conf = infra::kafka_conf({{"bootstrap.servers", brokers}});
+  std::string err;
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
+  if (!p) throw std::runtime_error(err);
+  eventually(
+      [&] {
+        RdKafka::Metadata* md = nullptr;
+        if (p->metadata(true, nullptr, &md, 5000) != RdKafka::ERR_NO_ERROR) return false;
+        std::unique_ptr<RdKafka::Metadata> owned(md);
+        for (const auto* t : *md->topics())
+          if (t->topic() == topic && t->err() == RdKafka::ERR_NO_ERROR) return false;
+        return true;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(200));
 }
 
 infra::Config config_for(const TestSchema& schema, const TestTopics& topics) {

@@ -54,6 +54,8 @@ struct Message {
 
 // Reads a topic from the beginning to its current end (all partitions).
 std::vector<Message> read_topic(const std::string& topic);
+// Deletes a topic and waits until the broker no longer lists it.
+void delete_topic(const std::string& topic);
 // Produces raw bytes (for malformed input).
 void produce_raw(const std::string& topic, const std::string& key, const std::string& value);
 
