@@ -113,12 +113,20 @@ std::optional<DomainError> unstorable_fields(const Envelope& e) {
   if (e.stream_id.empty()) return invalid("stream_id", "stream_id must not be empty");
   if (!is_utc_timestamp(e.occurred_at))
     return invalid("occurred_at", "occurred_at must be UTC ISO 8601, e.g. 2026-11-25T08:00:00.000000Z");
-  for (auto [name, text] : {std::pair<const char*, const std::string*>{"type", &e.type},
-                            {"stream_id", &e.stream_id},
-                            {"actor", &e.actor},
-                            {"correlation_id", &e.correlation_id},
-                            {"causation_id", &e.causation_id}}) {
+  struct Bounded {
+    const char* name;
+    const std::string* text;
+    std::size_t max;
+  };
+  for (const auto& [name, text, max] : {Bounded{"type", &e.type, kMaxTypeBytes},
+                                        Bounded{"stream_id", &e.stream_id, kMaxStreamIdBytes},
+                                        Bounded{"actor", &e.actor, kMaxActorBytes},
+                                        Bounded{"correlation_id", &e.correlation_id, kMaxCorrelationBytes},
+                                        Bounded{"causation_id", &e.causation_id, kMaxCorrelationBytes}}) {
     if (text->find('\0') != std::string::npos) return invalid(name, std::string(name) + " must not contain NUL");
+    if (text->size() > max)
+      return invalid(name, std::string(name) + " is " + std::to_string(text->size()) + " bytes; at most " +
+                               std::to_string(max) + " are allowed");
   }
   return std::nullopt;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // The event envelope of the design brief, its JSON encoding and its hash
 // chain. Pure: no clock, no I/O.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,9 +45,19 @@ std::string encode(const Envelope& e);
 // decodes can also be stored.
 Result<Envelope> decode(std::string_view json);
 
+// Bounds of the envelope's text fields other than the payload. Several can be
+// influenced by a client (actor, correlation and causation ids come from
+// HTTP headers), and every one of them ends up in the Kafka message, whose
+// size the broker limits: unbounded, one long header could make an event
+// that no broker accepts.
+inline constexpr std::size_t kMaxTypeBytes = 100;
+inline constexpr std::size_t kMaxStreamIdBytes = 200;
+inline constexpr std::size_t kMaxActorBytes = 200;
+inline constexpr std::size_t kMaxCorrelationBytes = 200;  // correlation and causation ids alike
+
 // Whether the event store and every projection can hold the envelope:
-// event_id a UUID, occurred_at UTC ISO 8601, no NUL in any text, payload a
-// JSON object. The append refuses what fails here, and so does decode, so
+// event_id a UUID, occurred_at UTC ISO 8601, no NUL in any text, every text
+// field within its bound above, payload a JSON object. The append refuses what fails here, and so does decode, so
 // that no event can be written that nobody could read.
 std::optional<DomainError> unstorable(const Envelope& e);
 
