@@ -55,10 +55,32 @@ int relay(const infra::Config& cfg, const RelayFlags& flags) {
       .brokers = cfg.brokers,
       .topic_prefix = cfg.topic_prefix,
       .batch_size = flags.batch_size,
+      .batch_max_bytes = flags.batch_max_bytes,
       .exit_when_idle = flags.until_idle,
   });
   r.run(stop_flag());
   return 0;
+}
+
+int relay_rebase(const infra::Config& cfg) {
+  const auto queued = producers::rebase_relay(cfg.pg);
+  std::cout << "{\"queued\":" << queued << "}\n";
+  return 0;
+}
+
+int republish(const infra::Config& cfg, producers::RepublishOptions options) {
+  install_signal_handlers();
+  options.conninfo = cfg.pg;
+  options.brokers = cfg.brokers;
+  options.topic_prefix = cfg.topic_prefix;
+  if (!options.topic.empty()) {
+    bool known = false;
+    for (const auto& t : producers::topic_specs()) known = known || t.name == options.topic;
+    if (!known) throw infra::Misconfigured("unknown topic '" + options.topic + "' (see `lethe topics create`)");
+  }
+  const auto report = producers::republish(options, stop_flag());
+  std::cout << "{\"published\":" << report.published << ",\"refused\":" << report.refused << "}\n";
+  return report.refused ? 1 : 0;
 }
 
 int project(const infra::Config& cfg, const ProjectFlags& flags) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "lethe/infra/config.hpp"
+#include "lethe/producers/republish.hpp"
 #include "lethe/producers/topics.hpp"
 
 namespace lethe::app {
@@ -18,9 +19,12 @@ int create_topics(const infra::Config& cfg, const producers::TopicOptions& optio
 
 struct RelayFlags {
   int batch_size = 10000;
+  std::int64_t batch_max_bytes = 16 << 20;
   bool until_idle = false;
 };
 int relay(const infra::Config& cfg, const RelayFlags& flags);
+int relay_rebase(const infra::Config& cfg);
+int republish(const infra::Config& cfg, producers::RepublishOptions options);
 
 struct ProjectFlags {
   std::vector<std::string> names;  // empty: all

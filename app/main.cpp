@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/logging.hpp"
+#include "lethe/producers/republish.hpp"
 #include "lethe/producers/topics.hpp"
 
 int main(int argc, char** argv) {
@@ -58,8 +59,25 @@ int main(int argc, char** argv) {
   relay->add_option("--batch-size", rf.batch_size, "outbox rows per batch")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  relay->add_option("--batch-max-bytes", rf.batch_max_bytes, "payload bytes per batch (one event always fits)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 32));
   relay->add_flag("--until-idle", rf.until_idle, "exit once the outbox is drained");
+  // Checked before `relay` itself: CLI11 marks the parent parsed as well.
+  auto* rebase = relay->add_subcommand(
+      "rebase", "after a restore into another cluster: queue the outbox again and restart the checkpoint");
+  actions.emplace_back(rebase, [&] { return app::relay_rebase(cfg); });
   actions.emplace_back(relay, [&] { return app::relay(cfg, rf); });
+
+  producers::RepublishOptions rp;
+  auto* republish =
+      cli.add_subcommand("republish", "rebuild topics from the event store: publish its events again, in order");
+  republish->add_option("--topic", rp.topic, "logical topic, e.g. users (default: every topic)");
+  republish->add_option("--stream", rp.stream, "one stream, e.g. user-<uuid> (default: every stream)");
+  republish->add_option("--from-position", rp.from_position, "first global position")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  actions.emplace_back(republish, [&] { return app::republish(cfg, rp); });
 
   app::ProjectFlags pf;
   auto* project = cli.add_subcommand("project", "run projections: Kafka -> PostgreSQL read models");

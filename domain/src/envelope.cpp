@@ -118,11 +118,10 @@ std::optional<DomainError> unstorable_fields(const Envelope& e) {
     const std::string* text;
     std::size_t max;
   };
-  for (const auto& [name, text, max] : {Bounded{"type", &e.type, kMaxTypeBytes},
-                                        Bounded{"stream_id", &e.stream_id, kMaxStreamIdBytes},
-                                        Bounded{"actor", &e.actor, kMaxActorBytes},
-                                        Bounded{"correlation_id", &e.correlation_id, kMaxCorrelationBytes},
-                                        Bounded{"causation_id", &e.causation_id, kMaxCorrelationBytes}}) {
+  for (const auto& [name, text, max] :
+       {Bounded{"type", &e.type, kMaxTypeBytes}, Bounded{"stream_id", &e.stream_id, kMaxStreamIdBytes},
+        Bounded{"actor", &e.actor, kMaxActorBytes}, Bounded{"correlation_id", &e.correlation_id, kMaxCorrelationBytes},
+        Bounded{"causation_id", &e.causation_id, kMaxCorrelationBytes}}) {
     if (text->find('\0') != std::string::npos) return invalid(name, std::string(name) + " must not contain NUL");
     if (text->size() > max)
       return invalid(name, std::string(name) + " is " + std::to_string(text->size()) + " bytes; at most " +

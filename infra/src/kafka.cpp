@@ -28,13 +28,15 @@ std::map<std::string, std::string> producer_settings(const std::string& brokers)
       {"linger.ms", "5"},
       {"batch.num.messages", "10000"},
       {"queue.buffering.max.messages", "500000"},
+      {"queue.buffering.max.kbytes", std::to_string(kProducerQueueKBytes)},
+      {"message.max.bytes", std::to_string(kMaxMessageBytes)},
       {"compression.codec", "lz4"},
       // The Java client's partitioner: a key lands on the same partition
       // whichever client wrote it.
       {"partitioner", "murmur2_random"},
-      // A broker restart takes seconds; give delivery two minutes before a
-      // message is reported as failed.
-      {"message.timeout.ms", "120000"},
+      // No deadline: see producer_settings() in kafka.hpp. The outbox is
+      // durable, so waiting for the broker loses nothing.
+      {"message.timeout.ms", "0"},
   };
 }
 
@@ -70,18 +72,34 @@ void throw_kafka(RdKafka::ErrorCode code, const std::string& what) {
 }
 
 void DeliveryReports::dr_cb(RdKafka::Message& m) {
-  if (m.err() == RdKafka::ERR_NO_ERROR)
+  if (m.err() == RdKafka::ERR_NO_ERROR) {
     ++ok;
-  else if (failed++ == 0)
-    first_error = m.err();
+    return;
+  }
+  if (failed++ == 0) first_error = m.err();
+  failures.push_back({reinterpret_cast<std::intptr_t>(m.msg_opaque()), m.err()});
+}
+
+bool is_permanent_message_error(RdKafka::ErrorCode code) noexcept {
+  switch (code) {
+    case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
+    case RdKafka::ERR_RECORD_LIST_TOO_LARGE:
+    case RdKafka::ERR_INVALID_RECORD:
+    case RdKafka::ERR_INVALID_MSG:
+    case RdKafka::ERR_INVALID_MSG_SIZE:
+    case RdKafka::ERR_POLICY_VIOLATION:
+      return true;
+    default:
+      return false;
+  }
 }
 
 RdKafka::ErrorCode produce_copy(RdKafka::Producer& producer, const std::string& topic, std::string_view key,
-                                std::string_view value, RdKafka::Headers* headers) {
+                                std::string_view value, RdKafka::Headers* headers, std::intptr_t tag) {
   for (;;) {
-    const auto code =
-        producer.produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                         const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, headers, nullptr);
+    const auto code = producer.produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                                       const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0,
+                                       headers, reinterpret_cast<void*>(tag));
     if (code == RdKafka::ERR_NO_ERROR) return code;  // librdkafka owns the headers now
     if (code != RdKafka::ERR__QUEUE_FULL) {
       delete headers;

@@ -1,6 +1,7 @@
 #include "lethe/infra/pg.hpp"
 
 #include <regex>
+#include <utility>
 
 #include "lethe/infra/errors.hpp"
 
@@ -34,9 +35,44 @@ std::string quote_element(const std::string& s) {
 
 }  // namespace
 
-std::unique_ptr<pqxx::connection> connect(const std::string& conninfo) {
+namespace {
+
+constexpr std::pair<const char*, const char*> kClientKeepalives[] = {
+    {"keepalives", "1"},       {"keepalives_idle", "10"},     {"keepalives_interval", "5"},
+    {"keepalives_count", "3"}, {"tcp_user_timeout", "30000"},  // ms: unacknowledged data for this long ends the
+                                                               // connection
+};
+
+// The server side of the same watch, and no NOTICE chatter ("relation
+// already exists, skipping"); warnings and errors still reach us.
+constexpr const char* kSessionSql =
+    "SELECT set_config('client_min_messages', 'warning', false),"
+    " set_config('tcp_keepalives_idle', '10', false), set_config('tcp_keepalives_interval', '5', false),"
+    " set_config('tcp_keepalives_count', '3', false), set_config('tcp_user_timeout', '30000', false)";
+
+}  // namespace
+
+std::string with_keepalives(const std::string& conninfo) {
+  const bool uri = conninfo.find("://") != std::string::npos;
+  std::string out = conninfo;
+  for (const auto& [key, value] : kClientKeepalives) {
+    if (conninfo.find(std::string(key) + "=") != std::string::npos) continue;  // the operator's choice wins
+    if (uri)
+      out += std::string(out.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
+    else
+      out += std::string(" ") + key + "=" + value;
+  }
+  return out;
+}
+
+std::unique_ptr<pqxx::connection> connect(const std::string& conninfo, const std::string& application_name) {
   try {
-    auto conn = std::make_unique<pqxx::connection>(conninfo);
+    std::string full = with_keepalives(conninfo);
+    if (conninfo.find("application_name=") == std::string::npos)
+      full +=
+          std::string(full.find("://") != std::string::npos ? (full.find('?') == std::string::npos ? "?" : "&") : " ") +
+          "application_name=" + application_name;
+    auto conn = std::make_unique<pqxx::connection>(full);
     // libpqxx would otherwise reconnect silently on the next statement,
     // dropping session state (advisory locks, temp tables) behind our back.
     // A broken connection stays broken; its owner reconnects on purpose.
@@ -44,9 +80,7 @@ std::unique_ptr<pqxx::connection> connect(const std::string& conninfo) {
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     conn->inhibit_reactivation(true);
 #pragma GCC diagnostic pop
-    // NOTICEs such as "relation already exists, skipping" are expected
-    // chatter; warnings and errors still reach us.
-    conn->set_variable("client_min_messages", "warning");
+    pqxx::nontransaction(*conn).exec(kSessionSql);
     return conn;
   } catch (const pqxx::broken_connection& e) {
     throw Unavailable("PostgreSQL unreachable at " + redact(conninfo) + " (" + first_line(e.what()) +

@@ -5,6 +5,7 @@
 #include "envelope_row.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/pg.hpp"
+#include "publisher.hpp"
 
 namespace lethe::producers {
 
@@ -84,6 +85,11 @@ std::vector<domain::Envelope> EventStore::append(std::string_view stream, std::i
         throw std::invalid_argument("event " + ne.event_id + " cannot be stored: " + err->message);
       e.hash = domain::chain_hash(e);
       prev_hash = e.hash;
+      // What the relay will send must fit the broker, or the row could never
+      // be published. The position is not known yet: 20 digits are allowed.
+      if (const auto size = message_size(e) + 20; size > infra::kMaxMessageBytes)
+        throw std::invalid_argument("event " + ne.event_id + " would be a Kafka message of " + std::to_string(size) +
+                                    " bytes; the limit is " + std::to_string(infra::kMaxMessageBytes));
       try {
         const auto r = tx.exec_prepared(kInsert, e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version,
                                         e.occurred_at, e.actor, e.correlation_id, e.causation_id, e.payload,

@@ -7,12 +7,12 @@
 #include <cstdlib>
 #include <optional>
 
-#include "envelope_row.hpp"
-#include "lethe/domain/envelope.hpp"
 #include "lethe/infra/backoff.hpp"
 #include "lethe/infra/errors.hpp"
-#include "lethe/infra/kafka.hpp"
 #include "lethe/infra/pg.hpp"
+#include "outbox_reader.hpp"
+#include "publisher.hpp"
+#include "relay_checkpoint.hpp"
 
 namespace lethe::producers {
 
@@ -20,69 +20,50 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Order without holes. Positions come from a sequence, but transactions
-// commit in any order, so "everything after the last position sent" can skip
-// a row whose transaction commits late with a lower position. Instead we read
-// only rows written by transactions older than the oldest one still running
-// (pg_snapshot_xmin): no row can ever appear below that line again, so the
-// checkpoint (tx_id, position) only moves past rows that are final. Within a
-// stream, a later version is written by a later transaction (the append reads
-// the head first), so stream order is kept.
-constexpr const char* kFetch = "relay_fetch";
-constexpr const char* kFetchSql = "SELECT o.tx_id::text, o.topic, " LETHE_ENVELOPE_COLUMNS
-                                  " FROM outbox o JOIN events e USING (global_position)"
-                                  " WHERE (o.tx_id, o.global_position) > ($1::xid8, $2::bigint)"
-                                  "   AND o.tx_id < pg_snapshot_xmin(pg_current_snapshot())"
-                                  " ORDER BY o.tx_id, o.global_position LIMIT $3";
+constexpr const char* kApplicationName = "lethe-relay";
+constexpr const char* kChannelSql = "SELECT 'lethe_outbox_' || md5(current_schema()) AS channel";
+// Our previous session, if the server still thinks it alive (a silent
+// network drop): it holds the relay lock until the server's keepalive gives
+// up, so it is ended here. Only that pid, and only if it is a relay session.
+constexpr const char* kEndStaleSql =
+    "SELECT pg_terminate_backend(pid, 5000) AS ended FROM pg_stat_activity"
+    " WHERE pid = $1 AND backend_start::text = $2 AND application_name = $3";
+constexpr const char* kSessionSql = "SELECT backend_start::text AS started FROM pg_stat_activity WHERE pid = $1";
 
-constexpr pqxx::row::size_type kFetchEnvelopeAt = 2;  // after tx_id and topic
-
-constexpr const char* kCheckpoint = "relay_checkpoint";
-constexpr const char* kCheckpointSql =
-    "UPDATE relay_checkpoint SET tx_id = $1::xid8, global_position = $2, published = published + $3,"
-    " updated_at = now() WHERE id = 1";
-constexpr const char* kLoadCheckpointSql = "SELECT tx_id::text, global_position FROM relay_checkpoint WHERE id = 1";
-// Published rows are history in `events`; the outbox keeps only the backlog.
-constexpr const char* kPruneSql = "DELETE FROM outbox WHERE (tx_id, global_position) <= ($1::xid8, $2::bigint)";
-constexpr const char* kBacklogSql =
-    "SELECT count(*) FROM outbox o, relay_checkpoint c"
-    " WHERE c.id = 1 AND (o.tx_id, o.global_position) > (c.tx_id, c.global_position)";
-// The open transaction holding the watermark back, for the stall warning.
-constexpr const char* kOldestXactSql =
-    "SELECT pid::text, coalesce(state, ''), date_trunc('second', now() - xact_start)::text"
-    " FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
-    " ORDER BY age(backend_xid) DESC LIMIT 1";
-// One relay per schema: two would publish everything twice.
-constexpr const char* kLockSql = "SELECT pg_try_advisory_lock(hashtext('lethe.relay.' || current_schema()))";
-
-// Test hook: LETHE_FAULT=relay.after_delivery makes the process die after a
-// batch was acknowledged by Kafka and before its checkpoint is stored, the
-// window in which a restart republishes. Used by the crash test only.
-bool fault_after_delivery() {
-  static const bool on = [] {
-    const char* f = std::getenv("LETHE_FAULT");
-    return f && std::string_view(f) == "relay.after_delivery";
-  }();
-  return on;
+// Test hooks (LETHE_FAULT), used by the fault tests only:
+//   relay.after_delivery   die after a batch was acknowledged by Kafka and
+//                          before its checkpoint is stored;
+//   relay.abandon_session  after the first batch, drop the PostgreSQL
+//                          connection without closing it, as a silent
+//                          network drop leaves it: the server keeps the old
+//                          session, and its lock, alive.
+bool fault(std::string_view name) {
+  const char* f = std::getenv("LETHE_FAULT");
+  return f && std::string_view(f) == name;
 }
 
 class Wakeup : public pqxx::notification_receiver {
  public:
   using pqxx::notification_receiver::notification_receiver;
-  void operator()(const std::string&, int) override { woken = true; }
-  bool woken = false;
+  void operator()(const std::string&, int) override {}
 };
 
 }  // namespace
 
+// The relay's PostgreSQL side: one connection holding the relay lock,
+// LISTENing for new entries, with the outbox reader and the checkpoint on it.
 struct Relay::Impl {
   RelayOptions opt;
   std::unique_ptr<pqxx::connection> conn;
   std::unique_ptr<Wakeup> wakeup;
-  infra::DeliveryReports delivery;
-  std::unique_ptr<RdKafka::Producer> producer;
-  std::string cp_tx = "0";
-  std::int64_t cp_pos = 0;
+  std::unique_ptr<OutboxReader> outbox;
+  std::unique_ptr<CheckpointStore> checkpoint;
+  std::unique_ptr<Publisher> publisher;
+  OutboxPosition published_up_to;
+  // Our last session (pid and start time, which together name it even if a
+  // pid is reused), to end it if it lingers.
+  int previous_backend = 0;
+  std::string previous_backend_start;
   Clock::time_point last_stall_warning{};
   std::optional<Clock::time_point> stalled_since;  // entries pending, none fetchable
 
@@ -90,112 +71,46 @@ struct Relay::Impl {
   // from PostgreSQL, the only truth about what was published.
   void connect_pg(bool reconnecting = false) {
     wakeup.reset();  // unregisters from the old connection while it still exists
+    outbox.reset();
+    checkpoint.reset();
     conn.reset();
-    conn = infra::connect(opt.conninfo);
-    infra::translate_pg("relay start", [&] {
+    conn = infra::connect(opt.conninfo, kApplicationName);
+    const auto channel = infra::translate_pg("relay start", [&] {
       pqxx::nontransaction nt(*conn);
-      if (!nt.exec(kLockSql)[0][0].as<bool>()) {
-        // On a reconnect the holder may be our own old session, not yet
-        // noticed dead by the server: wait for it (the loop retries).
+      bool locked = nt.exec(kRelayLockSql)[0]["locked"].as<bool>();
+      if (!locked && reconnecting && previous_backend != 0) {
+        const auto ended =
+            nt.exec_params(kEndStaleSql, previous_backend, previous_backend_start, std::string(kApplicationName));
+        if (!ended.empty() && ended[0]["ended"].as<bool>()) {
+          spdlog::warn("relay: ended our stale PostgreSQL session (pid {}) that still held the relay lock",
+                       previous_backend);
+          locked = nt.exec(kRelayLockSql)[0]["locked"].as<bool>();
+        }
+      }
+      if (!locked) {
         if (reconnecting) throw infra::Unavailable("relay lock still held, by our old session or another relay");
         throw infra::Misconfigured("another relay holds the lock of this schema; run only one `lethe relay`");
       }
-      const auto schema = nt.exec("SELECT current_schema()")[0][0].as<std::string>();
-      const auto cp = nt.exec(kLoadCheckpointSql);
-      if (cp.empty()) throw infra::Misconfigured("relay_checkpoint is empty: run `lethe migrate`");
-      cp_tx = cp[0][0].as<std::string>();
-      cp_pos = cp[0][1].as<std::int64_t>();
-      conn->prepare(kFetch, kFetchSql);
-      conn->prepare(kCheckpoint, kCheckpointSql);
-      wakeup = std::make_unique<Wakeup>(*conn, "lethe_outbox_" + schema);
+      previous_backend = conn->backendpid();
+      const auto me = nt.exec_params(kSessionSql, previous_backend);
+      previous_backend_start = me.empty() ? "" : me[0]["started"].c_str();
+      return nt.exec(kChannelSql)[0]["channel"].as<std::string>();
     });
+    checkpoint = std::make_unique<CheckpointStore>(*conn);
+    published_up_to = checkpoint->load();
+    outbox = std::make_unique<OutboxReader>(*conn);
+    infra::translate_pg("relay listen", [&] { wakeup = std::make_unique<Wakeup>(*conn, channel); });
+    if (const auto parked = checkpoint->parked_count(); parked > 0)
+      spdlog::warn("relay: {} entries are parked in relay_parked (the broker refused them)", parked);
   }
 
-  void connect_kafka() {
-    auto conf = infra::kafka_conf(infra::producer_settings(opt.brokers));
-    std::string err;
-    if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&delivery), err) != RdKafka::Conf::CONF_OK)
-      throw infra::Misconfigured("dr_cb: " + err);
-    producer.reset(RdKafka::Producer::create(conf.get(), err));
-    if (!producer) throw infra::Misconfigured("Kafka producer: " + err);
-    infra::check_broker(*producer, opt.brokers);
-  }
-
-  // Hands one outbox row to librdkafka; returns its error, if any.
-  RdKafka::ErrorCode produce(const pqxx::row& r) {
-    const auto e = envelope_from_row(r, kFetchEnvelopeAt);
-    const std::string value = domain::encode(e);
-    const std::string topic = opt.topic_prefix + r[1].c_str();
-    auto* headers = RdKafka::Headers::create();
-    headers->add("type", e.type);
-    headers->add("schema_version", std::to_string(e.schema_version));
-    headers->add("event_id", e.event_id);
-    const auto code = infra::produce_copy(*producer, topic, e.stream_id, value, headers);
-    if (code != RdKafka::ERR_NO_ERROR)
-      spdlog::error("relay: produce {} to {}: {}", e.event_id, topic, RdKafka::err2str(code));
-    return code;
-  }
-
-  // Publishes a batch; true once every entry has a successful delivery
-  // report. Waits for the reports of everything handed over, so counters
-  // never mix batches; librdkafka retries on its own until
-  // message.timeout.ms. On stop, undelivered messages are purged: they stay
-  // in the outbox and go out after a restart.
-  bool publish(const pqxx::result& rows, const std::atomic<bool>& stop) {
-    delivery.reset();
-    std::int64_t handed = 0;
-    RdKafka::ErrorCode refused = RdKafka::ERR_NO_ERROR;
-    for (const auto& r : rows) {
-      refused = produce(r);
-      if (refused != RdKafka::ERR_NO_ERROR) break;
-      ++handed;
-    }
-    if (!infra::await_reports(*producer, delivery, handed, &stop)) {
-      spdlog::warn("relay: stopping with {} deliveries unconfirmed; they stay in the outbox",
-                   handed - delivery.settled());
-      producer->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
-      producer->flush(2000);
-      return false;
-    }
-    // Errors that no retry can cure stop the relay, loudly; the rest (the
-    // broker is away, a queue timed out) make the batch go again.
-    stop_if_hopeless(refused);
-    stop_if_hopeless(delivery.first_error);
-    if (refused != RdKafka::ERR_NO_ERROR) return false;
-    if (delivery.failed > 0) {
-      spdlog::error("relay: {} of {} deliveries failed ({}); the batch goes again", delivery.failed, handed,
-                    RdKafka::err2str(delivery.first_error));
-      return false;
-    }
-    return true;
-  }
-
-  void stop_if_hopeless(RdKafka::ErrorCode code) {
-    switch (code) {
-      case RdKafka::ERR__FATAL: {
-        // The idempotent producer lost its guarantees (e.g. the broker lost
-        // acknowledged data); only a new producer may go on, after a look.
-        std::string reason;
-        const auto fatal = producer->fatal_error(reason);
-        throw infra::InfraError("relay: fatal producer error " + RdKafka::err2str(fatal) + ": " + reason +
-                                    "; restart the relay (the outbox keeps everything unpublished)",
-                                false);
-      }
-      case RdKafka::ERR__UNKNOWN_TOPIC:
-      case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
-      case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
-      case RdKafka::ERR__INVALID_ARG:
-        infra::throw_kafka(code, "relay");
-      default:
-        return;
-    }
-  }
-
-  std::int64_t backlog() {
-    return infra::translate_pg("relay backlog", [&] {
-      pqxx::read_transaction tx(*conn);
-      return tx.exec(kBacklogSql)[0][0].as<std::int64_t>();
-    });
+  // Leaves the connection open and forgets it (the relay.abandon_session
+  // test hook): the server keeps the session and its lock.
+  void abandon_connection() {
+    wakeup.reset();
+    outbox.reset();
+    checkpoint.reset();
+    [[maybe_unused]] auto* leaked = conn.release();
   }
 
   // Entries exist but none is below the watermark: some transaction older
@@ -206,48 +121,53 @@ struct Relay::Impl {
     if (!stalled_since) stalled_since = now;
     if (now - *stalled_since < std::chrono::seconds(5) || now - last_stall_warning < std::chrono::seconds(10)) return;
     last_stall_warning = now;
-    const auto who = infra::translate_pg("relay stall", [&] {
-      pqxx::read_transaction tx(*conn);
-      return tx.exec(kOldestXactSql);
-    });
+    const auto who = outbox->oldest_open_transaction();
     spdlog::warn("relay: {} outbox entries wait behind an open transaction{}", pending,
-                 who.empty() ? std::string()
-                             : " (pid " + std::string(who[0][0].c_str()) + ", " + who[0][1].c_str() + ", open " +
-                                   who[0][2].c_str() + ")");
+                 who ? " (pid " + who->pid + ", " + who->state + ", open " + who->open_for + ")" : std::string());
+  }
+
+  // Parks what the broker refused for good, logging each by name.
+  std::vector<ParkedEntry> parked_of(const std::vector<OutboxEntry>& batch, const PublishOutcome& outcome) {
+    std::vector<ParkedEntry> parked;
+    for (const auto& [index, reason] : outcome.refused) {
+      const auto& e = batch[index].envelope;
+      spdlog::error(
+          "relay: parking event {} ({} v{} of {}, position {}): {}; the relay goes on, see relay_parked and "
+          "`lethe republish --stream {}`",
+          e.event_id, e.stream_id, e.stream_version, e.type, e.global_position, reason, e.stream_id);
+      parked.push_back({&batch[index], reason});
+    }
+    return parked;
   }
 };
 
 Relay::Relay(RelayOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->opt = std::move(options);
   impl_->connect_pg();
-  impl_->connect_kafka();
+  impl_->publisher = std::make_unique<Publisher>(impl_->opt.brokers, impl_->opt.topic_prefix);
 }
 
-Relay::~Relay() {
-  if (impl_ && impl_->producer) impl_->producer->flush(5000);
-}
+Relay::~Relay() = default;
 
 std::int64_t Relay::run(const std::atomic<bool>& stop) {
   auto& s = *impl_;
-  std::int64_t published = 0, since_report = 0;
+  std::int64_t published = 0, since_report = 0, parked = 0;
   auto last_report = Clock::now();
   auto last_prune = last_report;
   infra::Backoff backoff(std::chrono::milliseconds(100));
   bool connected = true;
+  bool abandon = fault("relay.abandon_session");
 
   while (!stop.load()) {
     try {
       if (!connected) {
         s.connect_pg(true);
         connected = true;
-        spdlog::info("relay: reconnected to PostgreSQL, resuming after position {}", s.cp_pos);
+        spdlog::info("relay: reconnected to PostgreSQL, resuming after position {}", s.published_up_to.global_position);
       }
-      const auto rows = infra::translate_pg("relay fetch", [&] {
-        pqxx::read_transaction tx(*s.conn);
-        return tx.exec_prepared(kFetch, s.cp_tx, s.cp_pos, s.opt.batch_size);
-      });
-      if (rows.empty()) {
-        const auto pending = s.backlog();
+      const auto batch = s.outbox->fetch(s.published_up_to, s.opt.batch_size, s.opt.batch_max_bytes);
+      if (batch.empty()) {
+        const auto pending = s.outbox->backlog();
         if (pending > 0)
           s.warn_if_stalled(pending);
         else
@@ -259,38 +179,43 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       }
 
       s.stalled_since.reset();
-      if (!s.publish(rows, stop)) {
-        if (stop.load()) break;
+      const auto outcome = s.publisher->publish(batch, stop);
+      if (outcome.stopped) break;
+      if (!outcome.retry_reason.empty()) {
+        spdlog::error("relay: batch of {} not fully delivered ({}); it goes again", batch.size(), outcome.retry_reason);
         backoff.wait();
         continue;
       }
       backoff.reset();
-      if (fault_after_delivery()) {
+      if (fault("relay.after_delivery")) {
         spdlog::warn("relay: LETHE_FAULT=relay.after_delivery, dying before the checkpoint");
         _exit(86);
       }
 
-      const auto& last = rows[rows.size() - 1];
-      const std::string tx_id = last[0].c_str();
-      const auto pos = last[kFetchEnvelopeAt + kPositionColumn].as<std::int64_t>();
+      const auto set_aside = s.parked_of(batch, outcome);
+      const auto& last = batch.back().position;
       const bool prune = Clock::now() - last_prune >= std::chrono::milliseconds(s.opt.prune_every_ms);
-      infra::translate_pg("relay checkpoint", [&] {
-        pqxx::work tx(*s.conn);
-        tx.exec_prepared(kCheckpoint, tx_id, pos, static_cast<std::int64_t>(rows.size()));
-        if (prune) tx.exec_params(kPruneSql, tx_id, pos);
-        tx.commit();
-      });
+      s.checkpoint->advance(last, static_cast<std::int64_t>(batch.size() - set_aside.size()), set_aside, prune);
       if (prune) last_prune = Clock::now();
-      s.cp_tx = tx_id;
-      s.cp_pos = pos;
-      published += static_cast<std::int64_t>(rows.size());
-      since_report += static_cast<std::int64_t>(rows.size());
+      s.published_up_to = last;
+      const auto sent = static_cast<std::int64_t>(batch.size() - set_aside.size());
+      published += sent;
+      since_report += sent;
+      parked += static_cast<std::int64_t>(set_aside.size());
+
+      if (abandon) {
+        abandon = false;
+        spdlog::warn("relay: LETHE_FAULT=relay.abandon_session, leaving the PostgreSQL session behind");
+        s.abandon_connection();
+        connected = false;
+        continue;
+      }
 
       const auto now = Clock::now();
       if (now - last_report > std::chrono::seconds(5)) {
         const double secs = std::chrono::duration<double>(now - last_report).count();
-        spdlog::info("relay: published {} events ({:.0f}/s), total {}, backlog {}", since_report, since_report / secs,
-                     published, s.backlog());
+        spdlog::info("relay: published {} events ({:.0f}/s), total {}, parked {}, backlog {}", since_report,
+                     since_report / secs, published, parked, s.outbox->backlog());
         since_report = 0;
         last_report = now;
       }
@@ -304,8 +229,9 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       connected = false;
     }
   }
-  s.producer->flush(10000);
-  spdlog::info("relay: stopped after publishing {} events", published);
+  s.publisher->flush(10000);
+  spdlog::info("relay: stopped after publishing {} events{}", published,
+               parked ? ", " + std::to_string(parked) + " parked" : std::string());
   return published;
 }
 

@@ -4,11 +4,13 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace lethe::infra {
 
@@ -17,9 +19,21 @@ namespace lethe::infra {
 std::unique_ptr<RdKafka::Conf> kafka_conf(const std::map<std::string, std::string>& settings);
 
 // Settings of the idempotent producer that lethe uses everywhere it writes
-// to Kafka: acks=all, enable.idempotence, generous delivery timeout so a
-// broker restart is ridden out rather than surfaced as loss.
+// to Kafka: acks=all, enable.idempotence, and no delivery deadline
+// (message.timeout.ms=0): what is handed over is retried until the broker
+// takes it or the producer hits a fatal error. A deadline would expire some
+// queued messages during a long outage while later ones of the same
+// partition still went out, and resending the expired ones would put a
+// stream's versions out of order. The local queue is bounded in bytes
+// (kProducerQueueKBytes), so a slow broker makes produce() wait, not grow.
 std::map<std::string, std::string> producer_settings(const std::string& brokers);
+inline constexpr int kProducerQueueKBytes = 64 * 1024;
+
+// The largest Kafka message lethe produces (value + key + headers), which is
+// librdkafka's default message.max.bytes. Brokers accept 1,048,588 bytes by
+// default, so what the producer accepts the broker does too, unless a topic
+// is configured below that.
+inline constexpr std::size_t kMaxMessageBytes = 1000000;
 
 // Asks the cluster for its metadata; throws Unavailable with an operator hint
 // ("is scripts/kafka running?") if no broker answers within timeout_ms.
@@ -37,15 +51,25 @@ class DeliveryReports : public RdKafka::DeliveryReportCb {
   void reset() { *this = DeliveryReports{}; }
   std::int64_t settled() const { return ok + failed; }
 
+  struct Failure {
+    std::intptr_t tag;  // the opaque the message was produced with
+    RdKafka::ErrorCode code;
+  };
   std::int64_t ok = 0, failed = 0;
   RdKafka::ErrorCode first_error = RdKafka::ERR_NO_ERROR;
+  std::vector<Failure> failures;
 };
+
+// Whether no retry of the same message can succeed (it is too large, or the
+// broker finds it invalid): such a message is set aside, not retried forever.
+bool is_permanent_message_error(RdKafka::ErrorCode code) noexcept;
 
 // Hands one message (copied) to the producer, waiting while its local queue
 // is full. Takes the headers (may be null): librdkafka keeps them when the
 // message is accepted, and they are deleted otherwise.
+// The tag comes back in DeliveryReports::failures.
 RdKafka::ErrorCode produce_copy(RdKafka::Producer& producer, const std::string& topic, std::string_view key,
-                                std::string_view value, RdKafka::Headers* headers = nullptr);
+                                std::string_view value, RdKafka::Headers* headers = nullptr, std::intptr_t tag = 0);
 
 // Polls until `handed` reports are in. Returns false early, with reports
 // still missing, if stop is given and becomes true.

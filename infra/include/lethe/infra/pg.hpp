@@ -11,7 +11,18 @@ namespace lethe::infra {
 
 // Opens a connection, or throws Unavailable with a line that names the
 // server tried (password elided) and what to run.
-std::unique_ptr<pqxx::connection> connect(const std::string& conninfo);
+//
+// Both ends watch the TCP connection, so that a silent network drop (no FIN,
+// no RST) is noticed in about half a minute instead of the kernel's two
+// hours: libpq gets keepalives (idle 10 s, every 5 s, 3 probes) and a TCP
+// user timeout of 30 s unless the connection string sets them; the server
+// session gets the same through its tcp_keepalives_* and tcp_user_timeout
+// settings, so a dead client's session, and the locks it holds, go too.
+// application_name shows in pg_stat_activity.
+std::unique_ptr<pqxx::connection> connect(const std::string& conninfo, const std::string& application_name = "lethe");
+
+// conninfo with the keepalive parameters above added where it lacks them.
+std::string with_keepalives(const std::string& conninfo);
 
 // Runs fn, translating libpqxx exceptions: broken connections become
 // Unavailable, in-doubt commits CommitInDoubt, a missing table Misconfigured

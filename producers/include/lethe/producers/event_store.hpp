@@ -58,8 +58,9 @@ class EventStore {
   // (0 for a new stream), all or nothing, in ONE transaction together with
   // their outbox rows. Returns the stored envelopes (positions assigned).
   // Throws ConcurrencyConflict if the stream moved; std::invalid_argument for
-  // an unknown event type, a payload above kMaxPayloadBytes, or an event that
-  // domain::unstorable() refuses; infra::InfraError on
+  // an unknown event type, a payload above kMaxPayloadBytes, an event whose
+  // Kafka message (value, key, headers) would exceed the producer's limit
+  // (1,000,000 bytes), or an event that domain::unstorable() refuses; infra::InfraError on
   // infrastructure failure (the append then did not happen, or, for
   // CommitInDoubt, may have).
   std::vector<domain::Envelope> append(std::string_view stream, std::int64_t expected_version,

@@ -18,10 +18,15 @@ struct RelayOptions {
   std::string brokers;
   std::string topic_prefix = "lethe.";
   int batch_size = 10000;
-  int idle_wait_ms = 500;       // wait for a NOTIFY at most this long, then look anyway
-  int prune_every_ms = 5000;    // delete published outbox rows at most this often (0: every batch)
-  bool exit_when_idle = false;  // return once the outbox is drained (benchmarks, tests)
+  std::int64_t batch_max_bytes = 16 << 20;  // payload bytes per batch (one event always fits)
+  int idle_wait_ms = 500;                   // wait for a NOTIFY at most this long, then look anyway
+  int prune_every_ms = 5000;                // delete published outbox rows at most this often (0: every batch)
+  bool exit_when_idle = false;              // return once the outbox is drained (benchmarks, tests)
 };
+
+// Repairs the checkpoint after a restore into another cluster; see the
+// relay's refusal message. Run it with the relay stopped.
+std::int64_t rebase_relay(const std::string& conninfo);
 
 class Relay {
  public:
@@ -33,9 +38,14 @@ class Relay {
   // Publishes until stop becomes true or, with exit_when_idle, nothing
   // unpublished is left in the outbox. On stop, deliveries still unconfirmed
   // are dropped from librdkafka's queue: they stay in the outbox and go out
-  // again on the next run (possibly a second time). Returns the number of
-  // events published by this call. Throws infra::InfraError for what no
-  // retry can cure (fatal producer error, missing topic, oversized message).
+  // again on the next run (possibly a second time). An entry the broker
+  // refuses for good (too large, invalid) is parked in relay_parked, logged,
+  // and the relay goes on. A lost PostgreSQL connection is reopened (a stale
+  // session of its own that still holds the relay lock is terminated); the
+  // broker is waited for without a deadline. Returns the number of events
+  // published by this call. Throws infra::InfraError for what no retry can
+  // cure (fatal producer error, missing topic, a checkpoint from another
+  // cluster).
   std::int64_t run(const std::atomic<bool>& stop);
 
  private:

@@ -1,0 +1,83 @@
+#include "outbox_reader.hpp"
+
+#include "envelope_row.hpp"
+#include "lethe/infra/pg.hpp"
+
+namespace lethe::producers {
+
+namespace {
+
+// Order without holes. Positions come from a sequence, but transactions
+// commit in any order, so "everything after the last position sent" can skip
+// a row whose transaction commits late with a lower position. Instead only
+// rows written by transactions older than the oldest one still running
+// (pg_snapshot_xmin) are read: no row can ever appear below that line again,
+// so the checkpoint (tx_id, position) only moves past rows that are final.
+// Within a stream, a later version is written by a later transaction (the
+// append reads the head first), so stream order is kept.
+//
+// The page is bounded in rows first, then in payload bytes: bytes_before is
+// the payload size of the rows ahead of each row in the page.
+constexpr const char* kFetch = "outbox_fetch";
+constexpr const char* kFetchSql =
+    "SELECT tx_id::text AS tx_id, topic, " LETHE_ENVELOPE_COLUMNS
+    " FROM ("
+    "  SELECT o.tx_id, o.topic, e.*,"
+    "   sum(octet_length(e.payload::text)) OVER w - octet_length(e.payload::text) AS bytes_before"
+    "  FROM (SELECT tx_id, global_position, topic FROM outbox"
+    "        WHERE (tx_id, global_position) > ($1::xid8, $2::bigint)"
+    "          AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+    "        ORDER BY tx_id, global_position LIMIT $3) o"
+    "  JOIN events e USING (global_position)"
+    "  WINDOW w AS (ORDER BY o.tx_id, o.global_position)) page"
+    " WHERE bytes_before < $4"
+    " ORDER BY page.tx_id, global_position";
+
+constexpr const char* kBacklogSql =
+    "SELECT count(*) AS backlog FROM outbox o, relay_checkpoint c"
+    " WHERE c.id = 1 AND (o.tx_id, o.global_position) > (c.tx_id, c.global_position)";
+
+constexpr const char* kOldestXactSql =
+    "SELECT pid::text AS pid, coalesce(state, '') AS state,"
+    " date_trunc('second', now() - xact_start)::text AS open_for"
+    " FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+    " ORDER BY age(backend_xid) DESC LIMIT 1";
+
+}  // namespace
+
+OutboxReader::OutboxReader(pqxx::connection& conn) : conn_(conn) {
+  conn_.prepare(kFetch, kFetchSql);
+}
+
+std::vector<OutboxEntry> OutboxReader::fetch(const OutboxPosition& after, int max_rows, std::int64_t max_bytes) {
+  return infra::translate_pg("relay fetch", [&] {
+    pqxx::read_transaction tx(conn_);
+    std::vector<OutboxEntry> out;
+    const auto rows = tx.exec_prepared(kFetch, after.tx_id, after.global_position, max_rows, max_bytes);
+    out.reserve(rows.size());
+    for (const auto& r : rows) {
+      auto envelope = envelope_from_row(r);
+      OutboxPosition at{r["tx_id"].c_str(), envelope.global_position};
+      out.push_back({std::move(at), r["topic"].c_str(), std::move(envelope)});
+    }
+    return out;
+  });
+}
+
+std::int64_t OutboxReader::backlog() {
+  return infra::translate_pg("relay backlog", [&] {
+    pqxx::read_transaction tx(conn_);
+    return tx.exec(kBacklogSql)[0]["backlog"].as<std::int64_t>();
+  });
+}
+
+std::optional<OpenTransaction> OutboxReader::oldest_open_transaction() {
+  return infra::translate_pg("relay stall", [&]() -> std::optional<OpenTransaction> {
+    pqxx::read_transaction tx(conn_);
+    const auto r = tx.exec(kOldestXactSql);
+    if (r.empty()) return std::nullopt;
+    return OpenTransaction{r[0]["pid"].c_str(), r[0]["state"].c_str(), r[0]["open_for"].c_str()};
+  });
+}
+
+}  // namespace lethe::producers

@@ -1,0 +1,52 @@
+#pragma once
+// The relay's view of the outbox: what is ready to publish, in an order that
+// never skips a row that commits late.
+#include <pqxx/pqxx>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lethe/domain/envelope.hpp"
+
+namespace lethe::producers {
+
+// A place in publish order: (writing transaction, global position).
+struct OutboxPosition {
+  std::string tx_id = "0";  // xid8 as text
+  std::int64_t global_position = 0;
+};
+
+struct OutboxEntry {
+  OutboxPosition position;
+  std::string topic;  // logical topic ("users")
+  domain::Envelope envelope;
+};
+
+// Who holds the watermark back: the oldest transaction still open.
+struct OpenTransaction {
+  std::string pid, state, open_for;
+};
+
+class OutboxReader {
+ public:
+  // Prepares its statements on conn; conn must outlive the reader.
+  explicit OutboxReader(pqxx::connection& conn);
+
+  // The entries after `after` that are final (their writing transaction is
+  // older than every transaction still running), in (tx_id, position) order:
+  // at most max_rows, and no more payload bytes than max_bytes once the
+  // first entry is counted (one entry always comes, however large).
+  std::vector<OutboxEntry> fetch(const OutboxPosition& after, int max_rows, std::int64_t max_bytes);
+
+  // Entries not yet published, final or not.
+  std::int64_t backlog();
+
+  std::optional<OpenTransaction> oldest_open_transaction();
+
+ private:
+  pqxx::connection& conn_;
+};
+
+}  // namespace lethe::producers
