@@ -232,6 +232,7 @@ BOOST_AUTO_TEST_CASE(topics_are_created_with_their_partitions_and_unlimited_rete
     }
     BOOST_TEST(values["retention.ms"] == "-1", name);
     BOOST_TEST(values["retention.bytes"] == "-1", name);
+    BOOST_TEST(values["min.insync.replicas"] == "1", name);  // what the fixture asked for one broker
     rd_kafka_event_destroy(ev);
     rd_kafka_queue_destroy(queue);
     rd_kafka_ConfigResource_destroy(resource);

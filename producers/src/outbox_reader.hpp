@@ -1,10 +1,9 @@
 #pragma once
 // The relay's view of the outbox: what is ready to publish, in an order that
 // never skips a row that commits late.
-#include <pqxx/pqxx>
-
 #include <cstdint>
 #include <optional>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 

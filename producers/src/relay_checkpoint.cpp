@@ -1,11 +1,10 @@
 #include "relay_checkpoint.hpp"
 
-#include "lethe/producers/relay.hpp"
-
 #include <spdlog/spdlog.h>
 
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/pg.hpp"
+#include "lethe/producers/relay.hpp"
 
 namespace lethe::producers {
 
@@ -120,8 +119,7 @@ std::int64_t rebase_relay(const std::string& conninfo) {
     const auto moved = tx.exec(kRebaseMoveSql).affected_rows();
     tx.exec(kRebaseResetSql);
     tx.commit();
-    spdlog::info("relay rebase: {} outbox entries queued again in global position order; checkpoint restarted",
-                 moved);
+    spdlog::info("relay rebase: {} outbox entries queued again in global position order; checkpoint restarted", moved);
     return static_cast<std::int64_t>(moved);
   });
 }

@@ -2,9 +2,8 @@
 // How far the relay has published, in PostgreSQL: the only truth about it.
 // The checkpoint moves only after Kafka acknowledged everything up to it, in
 // the same transaction that records the entries set aside on the way.
-#include <pqxx/pqxx>
-
 #include <cstdint>
+#include <pqxx/pqxx>
 #include <span>
 #include <string>
 

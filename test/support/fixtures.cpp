@@ -32,7 +32,7 @@ std::string lethe_bin() {
   return LETHE_BIN;
 }
 
-TestSchema::TestSchema() : name_("t_" + random_suffix()) {
+TestSchema::TestSchema(const std::string& name) : name_(name.empty() ? "t_" + random_suffix() : name) {
   const auto base = infra::Config::from_env().pg;
   {
     auto conn = infra::connect(base);

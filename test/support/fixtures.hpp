@@ -20,7 +20,8 @@ namespace lethe::test {
 // at the end unless LETHE_KEEP_TEST_DATA is set.
 class TestSchema {
  public:
-  TestSchema();
+  // name: the schema's name; empty for a random one.
+  explicit TestSchema(const std::string& name = "");
   ~TestSchema();
   const std::string& name() const { return name_; }
   const std::string& conninfo() const { return conninfo_; }

@@ -14,9 +14,9 @@ struct RepublishOptions {
   std::string conninfo;
   std::string brokers;
   std::string topic_prefix = "lethe.";
-  std::string topic;                // logical topic ("users"); empty: every topic
-  std::string stream;               // one stream; empty: every stream
-  std::int64_t from_position = 0;   // events at or after this global position
+  std::string topic;               // logical topic ("users"); empty: every topic
+  std::string stream;              // one stream; empty: every stream
+  std::int64_t from_position = 0;  // events at or after this global position
   int batch_size = 10000;
   std::int64_t batch_max_bytes = 16 << 20;
 };
