@@ -199,6 +199,9 @@ int main(int argc, char** argv) {
   cli.add_option("--naive-events", naive_events, "events for the naive baseline")->capture_default_str();
   cli.add_option("--payload-bytes", payload_bytes, "size of each event's payload")->capture_default_str();
   cli.add_option("--batch-size", batch, "projection batch size")->capture_default_str();
+  std::int64_t large_events = 1000;
+  cli.add_option("--large-events", large_events, "events of 256 KiB for the memory rows (0: skip them)")
+      ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
   spdlog::set_level(spdlog::level::warn);
 
@@ -227,6 +230,39 @@ int main(int argc, char** argv) {
   say("limit: COPY of " + std::to_string(events) + " rows");
   const double copy_s = copy_limit(main_db, events, payload_bytes);
 
+  // Memory with large events: the same paths with 256 KiB payloads, each
+  // beside itself with its byte bounds lifted (what the rows bound alone
+  // would let it hold).
+  struct Large {
+    std::string what;
+    Run run;
+  };
+  std::vector<Large> large;
+  if (large_events > 0) {
+    constexpr std::size_t kLarge = 256 * 1024;
+    const std::string unbounded = std::to_string(std::int64_t{1} << 32);
+    Run runs[2][2]{};  // [lifted][relay, projection]
+    for (const bool lifted : {false, true}) {
+      test::TestSchema db;
+      test::TestTopics topics;
+      say("large events: " + std::to_string(large_events) + " of 256 KiB, " +
+          (lifted ? "byte bounds lifted" : "default byte bounds"));
+      bulk_load(db, large_events, kLarge);
+      std::vector<std::string> relay_args{"relay", "--until-idle"};
+      std::vector<std::string> project_args{"project", "users", "--until-idle", "--batch-size", std::to_string(batch)};
+      if (lifted) {
+        relay_args.insert(relay_args.end(), {"--batch-max-bytes", unbounded});
+        project_args.insert(project_args.end(), {"--batch-max-bytes", unbounded});
+      }
+      runs[lifted][0] = run_lethe(db, topics, relay_args);
+      runs[lifted][1] = run_lethe(db, topics, project_args);
+    }
+    large = {{"lethe relay, 256 KiB events", runs[0][0]},
+             {"  same, --batch-max-bytes lifted", runs[1][0]},
+             {"lethe project users, 256 KiB events", runs[0][1]},
+             {"  same, --batch-max-bytes lifted", runs[1][1]}};
+  }
+
   const double relay_rate = events / relay_s, produce_rate = events / produce_s;
   const double batched_rate = batched_applied / batched.seconds;
   const double naive_rate = naive_applied / naive.seconds;
@@ -248,6 +284,10 @@ int main(int argc, char** argv) {
               static_cast<long long>(naive_applied), naive.seconds, naive_rate, naive.rss_mib);
   std::printf("%-46s %9lld %8.2f %10.0f %8s  (PostgreSQL limit here)\n", "  limit: COPY of the same number of rows",
               static_cast<long long>(events), copy_s, copy_rate, "");
+  for (const auto& l : large)
+    std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.0f MiB/s of payload\n", l.what.c_str(),
+                static_cast<long long>(large_events), l.run.seconds, large_events / l.run.seconds, l.run.rss_mib,
+                static_cast<double>(large_events) * 0.25 / l.run.seconds);
   std::printf("\nlethe rows time the whole process: start-up, connections and group join included.\n");
   std::printf(
       "CPU of the lethe process itself (the rest is PostgreSQL and Kafka): relay %.2f s, batched projector "
