@@ -20,3 +20,16 @@ port_listener() {
   command -v ss >/dev/null || return 0
   ss -Hltnp "sport = :$1" 2>/dev/null | awk '{ print $4, $6 }' || true
 }
+
+# Closes every file descriptor above 2 in the calling (sub)shell. A daemon
+# started from a script must not keep its caller's descriptors open: one of
+# them may hold a lock (flock(1) around a test run), which the daemon would
+# then hold for as long as it lives. Call it in the subshell that execs the
+# daemon.
+close_inherited_fds() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd="${fd##*/}"
+    if ((fd > 2)); then eval "exec ${fd}>&-" 2>/dev/null || true; fi
+  done
+}
