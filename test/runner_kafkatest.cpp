@@ -114,6 +114,35 @@ BOOST_AUTO_TEST_CASE(a_column_the_projection_does_not_fill_stops_it_with_offsets
   BOOST_TEST(test::read_topic(topics.topic("dead-letters")).empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_not_null_column_added_under_a_running_projector_stops_it_with_offsets_kept) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  const auto env = test::lethe_env(db, topics);
+  test::write_users(db, 10, 1, "a");
+  test::relay_until_idle(db, topics);
+  test::Process projector({"project", "users"}, env);
+  BOOST_REQUIRE(test::eventually([&] { return test::projected_versions(db) == test::expected_versions(db); },
+                                 std::chrono::seconds(60)));
+  const auto offsets_before = offsets(db);
+
+  // The migration lands while the projector runs: its session's staging
+  // table still has the old columns, so the new column arrives NULL.
+  db.exec("ALTER TABLE users ADD COLUMN x text NOT NULL DEFAULT 'old'");
+  db.exec("ALTER TABLE users ALTER COLUMN x DROP DEFAULT");
+  test::write_users(db, 10, 1, "b");
+  test::relay_until_idle(db, topics);
+  int rc = -1;
+  BOOST_REQUIRE(projector.wait_for(std::chrono::seconds(60), &rc));
+  BOOST_TEST(rc == 2);
+  BOOST_TEST(offsets(db) == offsets_before, boost::test_tools::per_element());
+  BOOST_TEST(db.scalar("SELECT count(*) FROM users WHERE user_id LIKE 'b%'") == "0");
+  BOOST_TEST(test::read_topic(topics.topic("dead-letters")).empty());
+
+  db.exec("ALTER TABLE users DROP COLUMN x");
+  BOOST_TEST(test::project_until_idle(db, topics).dead_lettered == 0);
+  BOOST_TEST(test::projected_versions(db) == test::expected_versions(db), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(a_run_of_refused_messages_stops_the_projection_before_any_of_them_is_dead_lettered) {
   test::TestSchema db;
   test::TestTopics topics(1);

@@ -148,9 +148,9 @@ void BatchApplier::count_refusal(const std::string& reason) {
   throw infra::Misconfigured(
       log_name_ + ": projection " + std::string(projection_.name()) + " stopped: PostgreSQL refused " +
       std::to_string(run) + " messages in a row (the last: " + reason +
-      "). That looks like a broken projection or schema rather than bad messages, so they were not dead-lettered "
-      "and the offsets are kept. Fix the cause and restart; it resumes at the first of them (the limit is "
-      "--max-consecutive-refusals, " +
+      "). That looks like a broken projection or schema rather than bad messages, so the refused messages in "
+      "hand were not dead-lettered and the offsets are kept. Fix the cause and restart; it resumes at the first "
+      "of them (the limit is --max-consecutive-refusals, " +
       std::to_string(max_consecutive_refusals_) + ")");
 }
 
