@@ -17,6 +17,11 @@ namespace {
 // the relay (which may wait without a deadline).
 constexpr const char* kDeliveryTimeoutMs = "120000";
 
+// The reason header is cut here: a PostgreSQL error can quote the refused
+// value, and a dead letter must stay within the broker's message limit
+// like the message it carries.
+constexpr std::size_t kMaxReasonBytes = 1024;
+
 }  // namespace
 
 DeadLetterSink::DeadLetterSink(const std::string& brokers, std::string topic, std::string projection,
@@ -48,7 +53,7 @@ void DeadLetterSink::send(std::span<const DeadLetter> dead) {
     if (sent_.contains(pos)) continue;
     spdlog::warn("{}: dead-lettering {}[{}]@{}: {}", log_name_, m.topic_name(), m.partition(), m.offset(), d.reason);
     auto* h = RdKafka::Headers::create();
-    h->add("reason", d.reason);
+    h->add("reason", d.reason.substr(0, kMaxReasonBytes));
     h->add("projection", projection_);
     h->add("source_topic", m.topic_name());
     h->add("source_partition", std::to_string(m.partition()));
