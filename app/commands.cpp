@@ -105,6 +105,8 @@ int project(const infra::Config& cfg, const ProjectFlags& flags) {
         .instance = flags.instance,
         .batch_size = flags.batch_size,
         .batch_wait_ms = flags.batch_wait_ms,
+        .batch_max_bytes = flags.batch_max_bytes,
+        .max_consecutive_refusals = flags.max_consecutive_refusals,
         .exit_when_idle = flags.until_idle,
     };
     runners.push_back(std::make_unique<consumers::ProjectionRunner>(std::move(opt), std::move(p)));

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "lethe/consumers/runner.hpp"
 #include "lethe/infra/config.hpp"
 #include "lethe/producers/republish.hpp"
 #include "lethe/producers/topics.hpp"
@@ -30,6 +31,8 @@ struct ProjectFlags {
   std::vector<std::string> names;  // empty: all
   int batch_size = 5000;
   int batch_wait_ms = 100;
+  std::int64_t batch_max_bytes = consumers::RunnerOptions{}.batch_max_bytes;
+  int max_consecutive_refusals = consumers::RunnerOptions{}.max_consecutive_refusals;
   bool until_idle = false;
   std::string instance = "0";
   std::string group_prefix;  // empty: the topic prefix

@@ -88,6 +88,14 @@ int main(int argc, char** argv) {
   project->add_option("--batch-wait-ms", pf.batch_wait_ms, "longest wait to fill a batch")
       ->capture_default_str()
       ->check(CLI::Range(1, 60000));
+  project->add_option("--batch-max-bytes", pf.batch_max_bytes, "bytes of keys and values per batch (memory bound)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1024}, std::int64_t{1} << 32));
+  project
+      ->add_option("--max-consecutive-refusals", pf.max_consecutive_refusals,
+                   "stop, offsets kept, when PostgreSQL refuses more messages in a row (0: never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
   project->add_option("--instance", pf.instance, "static group member id of this process")->capture_default_str();
   project->add_option("--group-prefix", pf.group_prefix, "consumer group prefix (default: the topic prefix)");
   project->add_flag("--replay", pf.replay, "empty the read models and rebuild them from offset zero");

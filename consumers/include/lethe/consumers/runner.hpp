@@ -3,6 +3,9 @@
 // batches applied in ONE PostgreSQL transaction together with the partition
 // offsets, and offsets read back from PostgreSQL on every assignment (Kafka's
 // committed offsets are not used). The effect is exactly once per event.
+// Memory is bounded: a batch holds at most batch_size messages or
+// batch_max_bytes of keys and values, and librdkafka prefetches at most
+// fetch_queue_kbytes ahead of it (README, "Memory").
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -19,7 +22,17 @@ struct RunnerOptions {
   std::string group_prefix = "lethe.";  // group id = group_prefix + "projection." + name
   std::string instance = "0";           // static group membership: a restart takes its partitions back at once
   int batch_size = 5000;
-  int batch_wait_ms = 100;      // how long to fill a batch before applying what is there
+  int batch_wait_ms = 100;  // how long to fill a batch before applying what is there
+  // A batch stops filling once its keys and values reach this many bytes
+  // (the message that crosses the bound is its last). 16 MiB: far above
+  // batch_size small events, so it only bites on large ones.
+  std::int64_t batch_max_bytes = 16 << 20;
+  // librdkafka's prefetch queue (queued.max.messages.kbytes), per consumer.
+  int fetch_queue_kbytes = 16 << 10;
+  // The projection stops, offsets kept, when PostgreSQL refuses more than
+  // this many messages in a row: a broken projection or schema, not bad
+  // messages. 0: never stop on a run.
+  int max_consecutive_refusals = 20;
   bool exit_when_idle = false;  // return once every assigned partition is read to its end
 };
 
@@ -28,7 +41,8 @@ struct RunStats {
   std::int64_t skipped = 0;
   std::int64_t dead_lettered = 0;
   std::int64_t batches = 0;
-  std::int64_t split_batches = 0;  // batches PostgreSQL refused, retried one message at a time
+  std::int64_t split_batches = 0;        // batches PostgreSQL refused, retried one message at a time
+  std::int64_t largest_batch_bytes = 0;  // keys and values of the largest batch read
 };
 
 // Empties the projection's tables and forgets its offsets, in one
@@ -47,7 +61,13 @@ class ProjectionRunner {
   ProjectionRunner& operator=(const ProjectionRunner&) = delete;
 
   // Consumes until stop is true (the batch in hand is finished first) or,
-  // with exit_when_idle, until caught up.
+  // with exit_when_idle, until caught up. Throws infra::Misconfigured, with
+  // nothing of the failing batch committed, when the projection must stop:
+  // PostgreSQL refuses its writes for a reason about the schema (SQLSTATE
+  // class 42, 23502, 23503, 22P04), more than max_consecutive_refusals
+  // messages in a row are refused, or a partition's log is not the one its
+  // stored offset came from (a recreated topic). Fixing the cause and running
+  // again resumes where it stopped.
   RunStats run(const std::atomic<bool>& stop);
 
  private:

@@ -1,0 +1,89 @@
+#include "assignment.hpp"
+
+#include <algorithm>
+
+#include "lethe/infra/errors.hpp"
+
+namespace lethe::consumers {
+
+void Assignment::refuse(const PartitionKey& key, const std::string& what) const {
+  throw infra::Misconfigured(log_name_ + ": " + describe(key) + " " + what +
+                             ": the topic was deleted and recreated, or the broker reset, since the offsets "
+                             "stored in PostgreSQL were taken. Nothing was applied from it. Rebuild the read "
+                             "model with `lethe project " +
+                             projection_ + " --replay`");
+}
+
+std::int64_t Assignment::place(RdKafka::KafkaConsumer& consumer, RdKafka::TopicPartition& p,
+                               const std::map<PartitionKey, StoredOffset>& stored) {
+  const PartitionKey key{p.topic(), p.partition()};
+  unchecked_.erase(key);
+  const auto it = stored.find(key);
+  const std::int64_t next = it == stored.end() ? -1 : it->second.next_offset;
+  const bool check = next > 0 && !it->second.fingerprint.empty();
+  int64_t low = 0, high = 0;
+  if (next > 0 &&
+      consumer.query_watermark_offsets(key.first, key.second, &low, &high, 10000) == RdKafka::ERR_NO_ERROR) {
+    // Everything new would be skipped as "applied before".
+    if (next > high)
+      refuse(key, "ends at offset " + std::to_string(high) + ", before the stored offset " + std::to_string(next));
+    if (check && low > next - 1)
+      refuse(key, "now starts at offset " + std::to_string(low) + ", past the last message applied (" +
+                      std::to_string(next - 1) + ")");
+  }
+  next_[key] = next;
+  if (check) unchecked_[key] = it->second.fingerprint;
+  p.set_offset(next < 0 ? RdKafka::Topic::OFFSET_BEGINNING : check ? next - 1 : next);
+  return next;
+}
+
+void Assignment::check(const RdKafka::Message& m) {
+  const auto key = key_of(m);
+  const auto it = unchecked_.find(key);
+  if (it == unchecked_.end()) return;
+  const auto known = next_.find(key);
+  if (known == next_.end()) return;  // not ours any more
+  const std::int64_t expected = known->second - 1;
+  // Below it: fetched before the seek; the runner skips it anyway.
+  if (m.offset() < expected) return;
+  if (m.offset() > expected)
+    refuse(key, "has no message at offset " + std::to_string(expected) + ", the last one applied (the first is at " +
+                    std::to_string(m.offset()) + ")");
+  if (fingerprint(m) != it->second)
+    refuse(key, "holds another message at offset " + std::to_string(expected) + " than the last one applied there");
+  unchecked_.erase(it);
+}
+
+std::optional<std::int64_t> Assignment::next(const PartitionKey& key) const {
+  const auto it = next_.find(key);
+  if (it == next_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Assignment::revoke(const PartitionKey& key) {
+  next_.erase(key);
+  unchecked_.erase(key);
+}
+
+void Assignment::clear() {
+  next_.clear();
+  unchecked_.clear();
+}
+
+std::int64_t Assignment::lag(RdKafka::KafkaConsumer& consumer, bool exact) const {
+  std::int64_t total = 0;
+  for (const auto& [key, offset] : next_) {
+    int64_t low = 0, high = 0;
+    const auto code = exact ? consumer.query_watermark_offsets(key.first, key.second, &low, &high, 2000)
+                            : consumer.get_watermark_offsets(key.first, key.second, &low, &high);
+    if (code != RdKafka::ERR_NO_ERROR || high < 0) {
+      if (exact) return -1;
+      continue;
+    }
+    const std::int64_t from = offset < 0 ? low : offset;
+    total += std::max<std::int64_t>(0, high - from);
+  }
+  return total;
+}
+
+}  // namespace lethe::consumers

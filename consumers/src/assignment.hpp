@@ -1,0 +1,61 @@
+#pragma once
+// The partitions assigned to this runner and what each must apply next, as
+// PostgreSQL says. It also proves, on every assignment, that the log is the
+// one those offsets were taken from: it seeks to the last message applied
+// (next - 1), compares that message with the fingerprint stored beside the
+// offset, and only then lets the partition go on. A topic deleted and
+// recreated while the projector was down fails this check instead of having
+// its first events skipped as "applied before".
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "partition.hpp"
+
+namespace lethe::consumers {
+
+class Assignment {
+ public:
+  // log_name prefixes errors (the consumer group); projection names the
+  // repair command in them.
+  Assignment(std::string log_name, std::string projection)
+      : log_name_(std::move(log_name)), projection_(std::move(projection)) {}
+
+  // Points p where reading must start and records the partition: at
+  // next - 1 when a fingerprint is stored (that message is checked, then
+  // skipped), at next when none is, at the beginning when nothing is
+  // stored. Returns the next offset to apply, or -1 for the beginning.
+  // Throws infra::Misconfigured if the log no longer holds that position.
+  std::int64_t place(RdKafka::KafkaConsumer& consumer, RdKafka::TopicPartition& p,
+                     const std::map<PartitionKey, StoredOffset>& stored);
+
+  // A message just consumed: if it is the one its partition must be checked
+  // against, compares the fingerprint. Throws infra::Misconfigured when it
+  // differs, or when the partition's log starts past the message expected.
+  void check(const RdKafka::Message& m);
+
+  // The next offset to apply on a partition (-1: from its beginning), or
+  // nothing when the partition is not assigned to us.
+  std::optional<std::int64_t> next(const PartitionKey& key) const;
+  void advance(const PartitionKey& key, std::int64_t next_offset) { next_[key] = next_offset; }
+  void revoke(const PartitionKey& key);
+  void clear();
+  bool empty() const { return next_.empty(); }
+
+  // Sum over assigned partitions of (end of log - next offset to apply).
+  // exact asks the broker (-1 if it does not answer); otherwise the last
+  // fetched watermarks are used.
+  std::int64_t lag(RdKafka::KafkaConsumer& consumer, bool exact) const;
+
+ private:
+  [[noreturn]] void refuse(const PartitionKey& key, const std::string& what) const;
+
+  std::string log_name_, projection_;
+  std::map<PartitionKey, std::int64_t> next_;
+  // Partitions whose message at next - 1 has not been read back yet, with
+  // the fingerprint it must have.
+  std::map<PartitionKey, std::string> unchecked_;
+};
+
+}  // namespace lethe::consumers

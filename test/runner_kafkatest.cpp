@@ -1,0 +1,279 @@
+#define BOOST_TEST_MODULE runner
+// The consumer runtime's guards: a broken projection stops instead of
+// dead-lettering everything, a split batch sends each dead letter once, a
+// recreated topic is refused, and batches stay within their byte bound.
+#include <atomic>
+#include <boost/test/unit_test.hpp>
+#include <set>
+
+#include "lethe/infra/errors.hpp"
+#include "lethe/producers/topics.hpp"
+#include "support/events.hpp"
+#include "support/fixtures.hpp"
+#include "support/scenario.hpp"
+
+using namespace lethe;
+
+namespace {
+
+std::string envelope_json(const producers::NewEvent& ne, const std::string& stream, std::int64_t version) {
+  domain::Envelope e{ne.event_id, ne.type,           ne.schema_version, stream,     version, version, ne.occurred_at,
+                     ne.actor,    ne.correlation_id, ne.causation_id,   ne.payload, "",      ""};
+  e.hash = domain::chain_hash(e);
+  return domain::encode(e);
+}
+
+// A registration PostgreSQL refuses (month 13): well-formed JSON, only the
+// database notices, inside COPY.
+std::string refused_registration(const std::string& id) {
+  auto bad = test::user_history(id, 0)[0];
+  bad.occurred_at = "2026-13-45T08:00:00.000000Z";
+  return envelope_json(bad, "user-" + id, 1);
+}
+
+std::string registration(const std::string& id) {
+  return envelope_json(test::user_history(id, 0)[0], "user-" + id, 1);
+}
+
+// The users projection, in-process, until caught up. A long batch wait
+// makes every message already on the topic land in the first batch.
+consumers::RunStats project(const test::TestSchema& db, const test::TestTopics& topics,
+                            const std::function<void(consumers::RunnerOptions&)>& tune = {}) {
+  consumers::RunnerOptions o;
+  o.conninfo = db.conninfo();
+  o.brokers = infra::Config::from_env().brokers;
+  o.topic_prefix = topics.prefix();
+  o.group_prefix = topics.prefix();
+  o.batch_size = 100;
+  o.batch_wait_ms = 2000;
+  o.exit_when_idle = true;
+  if (tune) tune(o);
+  std::atomic<bool> stop{false};
+  return consumers::ProjectionRunner(o, projections::make_projection("users")).run(stop);
+}
+
+// Runs the projection and returns the message of the Misconfigured error it
+// must stop with ("" if it did not stop).
+std::string stop_reason(const test::TestSchema& db, const test::TestTopics& topics,
+                        const std::function<void(consumers::RunnerOptions&)>& tune = {}) {
+  try {
+    project(db, topics, tune);
+  } catch (const infra::Misconfigured& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+std::vector<std::string> offsets(const test::TestSchema& db) {
+  return db.rows("SELECT topic, partition, next_offset, last_fingerprint FROM projection_offsets");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_column_the_projection_does_not_fill_stops_it_with_offsets_kept_and_fixing_it_resumes) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  test::write_users(db, 10, 2, "a");
+  test::relay_until_idle(db, topics);
+  BOOST_REQUIRE(test::project_until_idle(db, topics).applied > 0);
+  const auto offsets_before = offsets(db);
+  const auto users_before = test::users_table(db);
+
+  // A migration adds a column the projection knows nothing of.
+  db.exec("ALTER TABLE users ADD COLUMN x text NOT NULL DEFAULT 'old'");
+  db.exec("ALTER TABLE users ALTER COLUMN x DROP DEFAULT");
+  test::write_users(db, 10, 2, "b");
+  test::relay_until_idle(db, topics);
+
+  // Through the binary: exit code 2 and a line that names the projection,
+  // the SQLSTATE and what to do.
+  std::string env;
+  for (const auto& [k, v] : test::lethe_env(db, topics)) env += k + "='" + v + "' ";
+  const auto r = test::capture(env + test::lethe_bin() + " project users --until-idle");
+  BOOST_TEST_MESSAGE(r.output);
+  BOOST_TEST(r.rc == 2, r.output);
+  BOOST_TEST(contains(r.output, "projection users stopped"), r.output);
+  BOOST_TEST(contains(r.output, "SQLSTATE"), r.output);
+  BOOST_TEST(contains(r.output, "\"x\""), r.output);  // PostgreSQL names the column
+  BOOST_TEST(contains(r.output, "offsets are kept"), r.output);
+  BOOST_TEST(offsets(db) == offsets_before, boost::test_tools::per_element());
+  BOOST_TEST(db.rows("SELECT user_id, email, name, role, registered_at, updated_at, version, last_event_id"
+                     " FROM users") == users_before,
+             boost::test_tools::per_element());
+  BOOST_TEST(test::read_topic(topics.topic("dead-letters")).empty());
+
+  // Fixed: every event applies, the read model equals the event store.
+  db.exec("ALTER TABLE users DROP COLUMN x");
+  const auto stats = test::project_until_idle(db, topics);
+  BOOST_TEST(stats.dead_lettered == 0);
+  BOOST_TEST(test::projected_versions(db) == test::expected_versions(db), boost::test_tools::per_element());
+  BOOST_TEST(test::read_topic(topics.topic("dead-letters")).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_not_null_column_added_under_a_running_projector_stops_it_with_offsets_kept) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  const auto env = test::lethe_env(db, topics);
+  test::write_users(db, 10, 1, "a");
+  test::relay_until_idle(db, topics);
+  test::Process projector({"project", "users"}, env);
+  BOOST_REQUIRE(test::eventually([&] { return test::projected_versions(db) == test::expected_versions(db); },
+                                 std::chrono::seconds(60)));
+  const auto offsets_before = offsets(db);
+
+  // The migration lands while the projector runs: its session's staging
+  // table still has the old columns, so the new column arrives NULL.
+  db.exec("ALTER TABLE users ADD COLUMN x text NOT NULL DEFAULT 'old'");
+  db.exec("ALTER TABLE users ALTER COLUMN x DROP DEFAULT");
+  test::write_users(db, 10, 1, "b");
+  test::relay_until_idle(db, topics);
+  int rc = -1;
+  BOOST_REQUIRE(projector.wait_for(std::chrono::seconds(60), &rc));
+  BOOST_TEST(rc == 2);
+  BOOST_TEST(offsets(db) == offsets_before, boost::test_tools::per_element());
+  BOOST_TEST(db.scalar("SELECT count(*) FROM users WHERE user_id LIKE 'b%'") == "0");
+  BOOST_TEST(test::read_topic(topics.topic("dead-letters")).empty());
+
+  db.exec("ALTER TABLE users DROP COLUMN x");
+  BOOST_TEST(test::project_until_idle(db, topics).dead_lettered == 0);
+  BOOST_TEST(test::projected_versions(db) == test::expected_versions(db), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_run_of_refused_messages_stops_the_projection_before_any_of_them_is_dead_lettered) {
+  test::TestSchema db;
+  test::TestTopics topics(1);
+  const auto topic = topics.topic("users");
+  test::produce_raw(topic, "user-g0", registration("g0"));
+  for (int i = 0; i < 4; ++i)
+    test::produce_raw(topic, "user-bad" + std::to_string(i), refused_registration("bad" + std::to_string(i)));
+  test::produce_raw(topic, "user-g1", registration("g1"));
+
+  const auto reason = stop_reason(db, topics, [](auto& o) { o.max_consecutive_refusals = 3; });
+  BOOST_TEST(contains(reason, "4 messages in a row"), reason);
+  BOOST_TEST(contains(reason, "offsets are kept"), reason);
+  // g0 went in before the run; the run itself left no trace.
+  BOOST_TEST(db.rows("SELECT user_id FROM users") == std::vector<std::string>{"g0"});
+  BOOST_TEST(db.scalar("SELECT next_offset FROM projection_offsets") == "1");
+  BOOST_TEST(test::read_topic(topics.topic("dead-letters")).empty());
+
+  // Allowed a longer run, the same messages are set aside and g1 applies.
+  const auto stats = project(db, topics, [](auto& o) { o.max_consecutive_refusals = 4; });
+  BOOST_TEST(stats.applied == 1);
+  BOOST_TEST(stats.dead_lettered == 4);
+  BOOST_TEST(db.rows("SELECT user_id FROM users") == (std::vector<std::string>{"g0", "g1"}));
+  BOOST_TEST(db.scalar("SELECT next_offset FROM projection_offsets") == "6");
+  std::vector<std::string> sources;
+  for (const auto& m : test::read_topic(topics.topic("dead-letters"))) sources.push_back(m.headers.at("source_offset"));
+  BOOST_TEST(sources == (std::vector<std::string>{"1", "2", "3", "4"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(an_undecodable_message_in_a_split_batch_is_dead_lettered_once) {
+  test::TestSchema db;
+  test::TestTopics topics(1);
+  const auto topic = topics.topic("users");
+  test::produce_raw(topic, "user-g0", registration("g0"));
+  test::produce_raw(topic, "user-junk", "{this is not json");
+  test::produce_raw(topic, "user-bad", refused_registration("bad"));
+  test::produce_raw(topic, "user-g1", registration("g1"));
+
+  const auto stats = project(db, topics);
+  BOOST_TEST(stats.split_batches == 1);  // the four shared a batch, which was split
+  BOOST_TEST(stats.applied == 2);
+  BOOST_TEST(stats.dead_lettered == 2);
+  BOOST_TEST(db.rows("SELECT user_id FROM users") == (std::vector<std::string>{"g0", "g1"}));
+  BOOST_TEST(db.scalar("SELECT next_offset FROM projection_offsets") == "4");
+  const auto dead = test::read_topic(topics.topic("dead-letters"));
+  std::multiset<std::string> sources;
+  for (const auto& m : dead) sources.insert(m.headers.at("source_offset"));
+  BOOST_TEST(sources == (std::multiset<std::string>{"1", "2"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_topic_recreated_with_more_events_than_the_stored_offset_is_refused_until_replayed) {
+  test::TestSchema db;
+  test::TestTopics topics(1);
+  const auto topic = topics.topic("users");
+  for (int i = 0; i < 5; ++i)
+    test::produce_raw(topic, "user-r" + std::to_string(i), registration("r" + std::to_string(i)));
+  BOOST_REQUIRE(project(db, topics).applied == 5);
+  const auto offsets_before = offsets(db);
+  BOOST_REQUIRE(offsets_before.size() == 1u);
+
+  // Deleted and recreated while the projector is down, then more events
+  // than before, all different.
+  test::delete_topic(topic);
+  producers::create_topics(infra::Config::from_env().brokers, topics.prefix(),
+                           {.partitions_override = 1, .replication_factor = 1, .min_insync_replicas = 1});
+  for (int i = 0; i < 8; ++i)
+    test::produce_raw(topic, "user-s" + std::to_string(i), registration("s" + std::to_string(i)));
+
+  const auto reason = stop_reason(db, topics);
+  BOOST_TEST(contains(reason, topic + "[0]"), reason);
+  BOOST_TEST(contains(reason, "lethe project users --replay"), reason);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM users WHERE user_id LIKE 's%'") == "0");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM users") == "5");
+  BOOST_TEST(offsets(db) == offsets_before, boost::test_tools::per_element());
+  BOOST_TEST(test::read_topic(topics.topic("dead-letters")).empty());
+
+  // The repair the error names: a replay rebuilds from the new topic.
+  consumers::reset_projection(db.conninfo(), *projections::make_projection("users"));
+  BOOST_TEST(project(db, topics).applied == 8);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM users WHERE user_id LIKE 's%'") == "8");
+}
+
+BOOST_AUTO_TEST_CASE(a_restarted_projection_checks_the_last_message_applied_and_goes_on) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  test::write_users(db, 30, 2, "c");
+  test::relay_until_idle(db, topics);
+  project(db, topics);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM projection_offsets WHERE last_fingerprint IS NULL") == "0");
+  test::write_users(db, 30, 2, "d");
+  test::relay_until_idle(db, topics);
+  const auto stats = project(db, topics);
+  BOOST_TEST(stats.dead_lettered == 0);
+  BOOST_TEST(test::projected_versions(db) == test::expected_versions(db), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_stops_filling_at_its_byte_bound) {
+  test::TestSchema db;
+  test::TestTopics topics(1);
+  const auto topic = topics.topic("users");
+  // Events of a type the users projection ignores, 256 KiB of payload each.
+  constexpr int kEvents = 12;
+  for (int i = 0; i < kEvents; ++i) {
+    auto e = test::user_history("big" + std::to_string(i), 0)[0];
+    e.type = "test.large";
+    e.payload = R"({"blob":")" + std::string(256 * 1024, 'x') + R"("})";
+    test::produce_raw(topic, "big-" + std::to_string(i), envelope_json(e, "big-" + std::to_string(i), 1));
+  }
+  constexpr std::int64_t kBound = 1 << 20;
+  const auto stats = project(db, topics, [](auto& o) { o.batch_max_bytes = kBound; });
+  BOOST_TEST(stats.skipped == kEvents);
+  BOOST_TEST(stats.batches >= 3);
+  // It may pass the bound by the one message that crosses it, no more.
+  BOOST_TEST(stats.largest_batch_bytes <= kBound + 300 * 1024, stats.largest_batch_bytes);
+  BOOST_TEST(stats.largest_batch_bytes >= kBound, stats.largest_batch_bytes);
+  BOOST_TEST(db.scalar("SELECT next_offset FROM projection_offsets") == std::to_string(kEvents));
+}
+
+BOOST_AUTO_TEST_CASE(a_foreign_key_the_projection_runs_ahead_of_stops_it_and_resumes_once_the_rows_exist) {
+  test::TestSchema db;
+  test::TestTopics topics(1);
+  db.exec("CREATE TABLE roles (role text PRIMARY KEY)");
+  db.exec("ALTER TABLE users ADD FOREIGN KEY (role) REFERENCES roles (role)");
+  test::produce_raw(topics.topic("users"), "user-f0", registration("f0"));
+  test::produce_raw(topics.topic("users"), "user-f1", registration("f1"));
+
+  const auto reason = stop_reason(db, topics);
+  BOOST_TEST(contains(reason, "SQLSTATE 23503"), reason);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM projection_offsets") == "0");
+  BOOST_TEST(test::read_topic(topics.topic("dead-letters")).empty());
+
+  db.exec("INSERT INTO roles VALUES ('user')");
+  BOOST_TEST(project(db, topics).applied == 2);
+  BOOST_TEST(db.scalar("SELECT next_offset FROM projection_offsets") == "2");
+}
