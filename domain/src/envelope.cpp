@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 
+#include "hex.hpp"
 #include "json_util.hpp"
 
 namespace lethe::domain {
@@ -46,16 +47,6 @@ void absorb(crypto_hash_sha256_state& st, std::string_view part) {
   const std::string len = std::to_string(part.size()) + ":";
   crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(len.data()), len.size());
   crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(part.data()), part.size());
-}
-
-std::string to_hex(const unsigned char* bytes, std::size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out(n * 2, '0');
-  for (std::size_t i = 0; i < n; ++i) {
-    out[2 * i] = digits[bytes[i] >> 4];
-    out[2 * i + 1] = digits[bytes[i] & 0x0f];
-  }
-  return out;
 }
 
 }  // namespace
