@@ -160,7 +160,7 @@ int show_stream(const infra::Config& cfg, const std::string& stream) {
 
 namespace {
 
-// Calls log(...) at most every 5 s.
+// True at most once every 5 s: progress lines, not a flood.
 class Throttled {
  public:
   bool due() {
