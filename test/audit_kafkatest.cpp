@@ -201,3 +201,21 @@ BOOST_AUTO_TEST_CASE(verify_against_kafka_reports_a_published_event_that_is_not_
         r.output);
   BOOST_TEST(has(r.output, "2 published events missing on Kafka"), r.output);
 }
+
+BOOST_AUTO_TEST_CASE(verify_against_kafka_reports_a_copy_altered_on_the_broker_with_its_hash_kept) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  producers::EventStore store(db.conninfo());
+  auto history = test::user_history("k", 0);
+  const auto stored = store.append("user-k", 0, history);
+  BOOST_TEST(test::relay_until_idle(db, topics) == 1);
+  auto forged = domain::encode(stored[0]);
+  const auto name = forged.find("User k");
+  BOOST_REQUIRE(name != std::string::npos);
+  forged.replace(name, 6, "Evil k");
+  test::produce_raw(topics.topic("users"), stored[0].stream_id, forged);
+  const auto r = run_lethe(db, topics, "verify --against-kafka");
+  BOOST_TEST(r.rc == 1, r.output);
+  BOOST_TEST(has(r.output, "event " + stored[0].event_id + ": its copy at"), r.output);
+  BOOST_TEST(has(r.output, "does not match its own hash"), r.output);
+}

@@ -30,6 +30,11 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kUnpublishedSql =
     "SELECT o.global_position FROM outbox o, relay_checkpoint c"
     " WHERE c.id = 1 AND (o.tx_id, o.global_position) > (c.tx_id, c.global_position)";
+// Entries the relay set aside because the broker refused them for good
+// (relay_parked, from the relay's own migration) are behind the checkpoint
+// yet on no topic: not published either. Asked only where the table exists.
+constexpr const char* kHasParkedSql = "SELECT to_regclass('relay_parked') IS NOT NULL";
+constexpr const char* kParkedSql = "SELECT global_position FROM relay_parked";
 constexpr const char* kEventsPageSql =
     "SELECT global_position, event_id::text, hash FROM events WHERE global_position > $1"
     " ORDER BY global_position LIMIT $2";
@@ -118,6 +123,8 @@ class Audit {
       pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(*conn);
       std::unordered_set<std::int64_t> unpublished;
       for (const auto& r : tx.exec(kUnpublishedSql)) unpublished.insert(r[0].as<std::int64_t>());
+      if (tx.exec(kHasParkedSql)[0][0].as<bool>())
+        for (const auto& r : tx.exec(kParkedSql)) unpublished.insert(r[0].as<std::int64_t>());
       read_kafka();
       compare_events(tx, unpublished);
     });
@@ -221,6 +228,12 @@ class Audit {
     }
     auto c = copy;
     c.hash = fingerprint(env.value().hash);
+    // The bytes sent are the bytes hashed, so each copy must check out on
+    // its own: a copy altered on the broker (or written before the
+    // canonical form) would otherwise pass as long as its hash field matched.
+    if (domain::chain_hash(env.value()) != env.value().hash)
+      problem(report_.hash_differs,
+              "event " + id_text(id) + ": its copy at " + where(c) + " does not match its own hash");
     const auto [it, inserted] = copies_.try_emplace(id, c);
     if (!inserted && it->second.hash != c.hash)
       problem(report_.hash_differs, "event " + id_text(id) + ": its copies at " + where(it->second) + " and " +

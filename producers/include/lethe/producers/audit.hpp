@@ -43,10 +43,11 @@ AuditReport verify_event_store(const std::string& conninfo, const std::function<
 struct KafkaAuditReport {
   std::int64_t messages = 0;          // read from the domain topics
   std::int64_t events = 0;            // in PostgreSQL when the audit began
-  std::int64_t unpublished = 0;       // of those, not yet published by the relay: not expected on Kafka
+  std::int64_t unpublished = 0;       // of those, not yet published (or parked) by the relay: not expected on Kafka
   std::int64_t missing_on_kafka = 0;  // published (behind the relay's checkpoint) but on no topic
   std::int64_t missing_in_store = 0;  // on a topic, not in PostgreSQL
-  std::int64_t hash_differs = 0;      // in both with different hashes, or copies on Kafka that disagree
+  std::int64_t hash_differs = 0;      // in both with different hashes, copies that disagree, or a copy
+                                      // whose content does not match its own hash
   std::int64_t undecodable = 0;       // messages on a domain topic that are no envelope
   std::vector<std::string> examples;  // the first problems, one line each
   bool ok() const { return missing_on_kafka + missing_in_store + hash_differs + undecodable == 0; }
