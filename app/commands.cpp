@@ -5,6 +5,7 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "lethe/consumers/runner.hpp"
@@ -15,6 +16,7 @@
 #include "lethe/producers/audit.hpp"
 #include "lethe/producers/event_store.hpp"
 #include "lethe/producers/relay.hpp"
+#include "lethe/producers/seals.hpp"
 #include "lethe/producers/topics.hpp"
 #include "lethe/producers/user_service.hpp"
 
@@ -180,18 +182,89 @@ int show_stream(const infra::Config& cfg, const std::string& stream) {
   return broken ? 1 : 0;
 }
 
-int verify(const infra::Config& cfg) {
-  auto last = std::chrono::steady_clock::now();
-  const auto report = producers::verify_event_store(cfg.pg, [&](std::int64_t checked) {
-    if (std::chrono::steady_clock::now() - last < std::chrono::seconds(5)) return;
-    last = std::chrono::steady_clock::now();
-    spdlog::info("verify: {} events checked", checked);
-  });
+namespace {
+
+// True at most once every 5 s: progress lines, not a flood.
+class Throttled {
+ public:
+  bool due() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::seconds(5)) return false;
+    last_ = now;
+    return true;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace
+
+int verify(const infra::Config& cfg, const VerifyFlags& flags) {
+  // Read the key first: a bad key file fails before a long walk.
+  std::optional<domain::SealKey> key;
+  if (!flags.seal_key_file.empty()) key = producers::load_seal_key(flags.seal_key_file);
+  bool ok = true;
+
+  Throttled chains_tick;
+  const auto report = producers::verify_event_store(cfg.pg,
+                                                    [&](std::int64_t checked) {
+                                                      if (chains_tick.due())
+                                                        spdlog::info("verify: {} events checked", checked);
+                                                    },
+                                                    {.page_bytes = flags.page_bytes});
   for (const auto& b : report.breaks)
     spdlog::error("verify: {} broken at version {}: {}", b.stream_id, b.stream_version, b.problem);
   spdlog::info("verify: {} streams, {} events, {}", report.streams, report.events,
                report.ok() ? "every hash chain intact" : std::to_string(report.breaks.size()) + " broken");
-  return report.ok() ? 0 : 1;
+  ok = ok && report.ok();
+
+  if (key) {
+    Throttled seals_tick;
+    const auto seals = producers::verify_seals(cfg.pg, *key, [&](std::int64_t n) {
+      if (seals_tick.due()) spdlog::info("verify: {} events digested for the seals", n);
+    });
+    for (const auto& p : seals.problems) spdlog::error("verify: seal #{}: {}", p.seal_number, p.problem);
+    if (seals.seals == 0)
+      spdlog::warn("verify: no seals yet; {} events unsealed (run `lethe seal`)", seals.unsealed_events);
+    else
+      spdlog::info("verify: {} seals cover {} events up to position {}, {}; {} events after it are unsealed",
+                   seals.seals, seals.sealed_events, seals.last_position,
+                   seals.ok() ? "all intact" : std::to_string(seals.problems.size()) + " problems",
+                   seals.unsealed_events);
+    ok = ok && seals.ok();
+  } else {
+    spdlog::warn(
+        "verify: seals not checked: no --seal-key-file (or LETHE_SEAL_KEY_FILE); deleted streams, a stream's"
+        " deleted last events and rewritten streams go unseen without them");
+  }
+
+  if (flags.against_kafka) {
+    const auto k = producers::verify_against_kafka(
+        {.conninfo = cfg.pg, .brokers = cfg.brokers, .topic_prefix = cfg.topic_prefix},
+        [](const std::string& stage, std::int64_t n) { spdlog::info("verify: {} {}", n, stage); });
+    for (const auto& line : k.examples) spdlog::error("verify: {}", line);
+    spdlog::info(
+        "verify --against-kafka: {} messages, {} events; {} published events missing on Kafka, {} events on Kafka"
+        " missing in PostgreSQL, {} with another hash, {} undecodable messages; {} events not published yet",
+        k.messages, k.events, k.missing_on_kafka, k.missing_in_store, k.hash_differs, k.undecodable, k.unpublished);
+    ok = ok && k.ok();
+  }
+  return ok ? 0 : 1;
+}
+
+int seal(const infra::Config& cfg, const SealFlags& flags) {
+  if (flags.seal_key_file.empty())
+    throw infra::Misconfigured("seal: no key; pass --seal-key-file or set LETHE_SEAL_KEY_FILE");
+  const auto key = producers::load_seal_key(flags.seal_key_file);
+  const auto s = producers::seal_event_store(cfg.pg, key, {.max_wait = std::chrono::seconds(flags.wait_seconds)});
+  if (!s) {
+    spdlog::info("seal: nothing new to seal");
+    return 0;
+  }
+  std::cout << domain::encode(*s) << '\n';
+  spdlog::info("seal: #{} covers {} events up to position {}", s->number, s->event_count, s->last_position);
+  return 0;
 }
 
 }  // namespace lethe::app

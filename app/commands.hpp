@@ -1,6 +1,7 @@
 #pragma once
 // The subcommands of `lethe`. main.cpp parses flags; these do the work.
 #include <atomic>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -52,7 +53,22 @@ int user_set_role(const infra::Config& cfg, const UserFlags& f);
 int show_stream(const infra::Config& cfg, const std::string& stream);
 
 // Verifies every stream of the event store: versions without gaps, hashes
-// matching content, each linked to the one before. Exit 1 on any break.
-int verify(const infra::Config& cfg);
+// matching content, each linked to the one before. With a seal key, also
+// every seal; with against_kafka, every event against its copies on Kafka.
+// Exit 1 on any problem.
+struct VerifyFlags {
+  std::string seal_key_file;  // empty: seals are not checked
+  bool against_kafka = false;
+  std::size_t page_bytes = 16u << 20;
+};
+int verify(const infra::Config& cfg, const VerifyFlags& flags);
+
+// Seals the events appended since the last seal and prints the seal as one
+// JSON line (nothing when there was nothing new).
+struct SealFlags {
+  std::string seal_key_file;
+  int wait_seconds = 60;
+};
+int seal(const infra::Config& cfg, const SealFlags& flags);
 
 }  // namespace lethe::app

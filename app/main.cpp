@@ -127,8 +127,25 @@ int main(int argc, char** argv) {
   events->add_option("stream", stream, "stream id, e.g. user-<uuid>")->required();
   actions.emplace_back(events, [&] { return app::show_stream(cfg, stream); });
 
-  auto* verify = cli.add_subcommand("verify", "audit the whole event store: versions, hashes, chain links");
-  actions.emplace_back(verify, [&] { return app::verify(cfg); });
+  const char* key_env = std::getenv("LETHE_SEAL_KEY_FILE");
+  const std::string seal_key_default = key_env ? key_env : "";
+  app::VerifyFlags vf{.seal_key_file = seal_key_default};
+  auto* verify = cli.add_subcommand(
+      "verify", "audit the event store: versions, hashes, chain links; seals with a key; copies on Kafka");
+  verify->add_option("--seal-key-file", vf.seal_key_file, "key of the seals, to check them (env LETHE_SEAL_KEY_FILE)");
+  verify->add_flag("--against-kafka", vf.against_kafka, "compare every event's hash with its copies on the topics");
+  verify->add_option("--page-bytes", vf.page_bytes, "largest page of events read at once, in bytes")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32));
+  actions.emplace_back(verify, [&] { return app::verify(cfg, vf); });
+
+  app::SealFlags sf{.seal_key_file = seal_key_default};
+  auto* seal = cli.add_subcommand("seal", "seal the events appended since the last seal (HMAC under a key file)");
+  seal->add_option("--seal-key-file", sf.seal_key_file, "32-byte key, raw or hex (env LETHE_SEAL_KEY_FILE)");
+  seal->add_option("--wait-seconds", sf.wait_seconds, "longest wait for transactions open when the seal starts")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  actions.emplace_back(seal, [&] { return app::seal(cfg, sf); });
 
   try {
     cli.parse(argc, argv);

@@ -130,3 +130,86 @@ BOOST_AUTO_TEST_CASE(decode_refuses_what_the_database_could_not_store) {
   BOOST_TEST(d::is_utc_timestamp("2026-11-25T08:00:00.123456Z"));
   BOOST_TEST(!d::is_utc_timestamp("2026-11-25 08:00:00Z"));
 }
+
+BOOST_AUTO_TEST_CASE(canonical_form_lowercases_the_event_id_and_writes_the_payload_once_compactly) {
+  auto e = sample();
+  e.event_id = "3F1C0B6E-4A7D-4C55-9D1E-0A6B7F1E2C3D";
+  e.payload =
+      "{ \"name\" : \"Ren\\u00e9e \\/ A\\nB\\\"\", \"price\": 1.50, \"big\":1e2 ,"
+      " \"n\":12345678901234567890, \"tags\": [ 1 , true, null, {} ] }";
+  d::canonicalize(e);
+  BOOST_TEST(e.event_id == "3f1c0b6e-4a7d-4c55-9d1e-0a6b7f1e2c3d");
+  // Escapes in their shortest form, whitespace gone, numbers exactly as written.
+  BOOST_TEST(e.payload ==
+             "{\"name\":\"Ren\xc3\xa9"
+             "e / A\\nB\\\"\",\"price\":1.50,\"big\":1e2,"
+             "\"n\":12345678901234567890,\"tags\":[1,true,null,{}]}");
+  const auto once = e;
+  d::canonicalize(e);
+  BOOST_TEST(e.payload == once.payload, "canonical form is idempotent");
+  BOOST_TEST(!d::unstorable(e).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(canonical_form_leaves_what_is_not_an_object_for_unstorable_to_refuse) {
+  for (const std::string& bad :
+       std::vector<std::string>{"[1,2]", "\"text\"", "{\"a\":1", "{\"a\":1} x", "", std::string("{}\0{}", 5)}) {
+    auto e = sample();
+    e.payload = bad;
+    d::canonicalize(e);
+    BOOST_TEST(e.payload == bad);
+    BOOST_TEST(d::unstorable(e).has_value(), "payload " << bad << " must be refused");
+  }
+  BOOST_TEST(d::canonical_payload("{\"a\":\"x\\u0000y\"}").has_value());  // valid JSON; unstorable refuses the NUL
+  auto e = sample();
+  e.payload = "{\"a\":\"x\\u0000y\"}";
+  d::canonicalize(e);
+  BOOST_TEST(d::unstorable(e)->field == "payload");
+}
+
+BOOST_AUTO_TEST_CASE(decode_keeps_the_payload_bytes_of_the_message_exactly) {
+  for (const std::string payload :
+       {"{ \"name\" : \"Ren\\u00e9e \\/ A\\nB\" , \"price\": 1.50, \"big\": 1e2, \"n\": -0.0 }",
+        "{\"nested\":{\"a\":[{\"b\":[]},{}],\"c\":{\"d\":\"}\"}},\"z\":\"{\"}", "{}", "{\n\t}"}) {
+    auto e = sample();
+    e.payload = payload;
+    e.hash = d::chain_hash(e);
+    const auto text = d::encode(e);
+    const auto r = d::decode(text);
+    BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().message));
+    BOOST_TEST(r.value().payload == payload);
+    BOOST_TEST(d::chain_hash(r.value()) == e.hash, "the hash checks out from the message bytes alone");
+    // Fields after the payload are read too.
+    BOOST_TEST(r.value().hash == e.hash);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(decode_refuses_nul_in_payload_strings_non_object_payloads_and_repeated_fields) {
+  auto e = sample();
+  auto with_payload = [&](const std::string& p) {
+    auto x = e;
+    x.payload = p;
+    return d::decode(d::encode(x));
+  };
+  BOOST_TEST(with_payload(R"({"a":"x\u0000y"})").error().field == "payload");
+  BOOST_TEST(with_payload(R"({"a\u0000":1})").error().field == "payload");
+  BOOST_TEST(with_payload(R"({"a":[{"b":"\u0000"}]})").error().field == "payload");
+  auto text = d::encode(e);
+  const auto at = text.find("\"payload\":");
+  for (const std::string bad : {"[1]", "\"{}\"", "1", "null", "true"}) {
+    auto t = text;
+    const auto end = t.find(",\"prev_hash\"");
+    t.replace(at + 10, end - at - 10, bad);
+    const auto r = d::decode(t);
+    BOOST_REQUIRE(!r.ok());
+    BOOST_TEST(r.error().field == "payload", "payload " << bad);
+  }
+  auto twice = text;
+  twice.insert(1, "\"actor\":\"mallory\",");
+  BOOST_TEST(d::decode(twice).error().field == "actor");
+  auto fractional = text;
+  fractional.replace(fractional.find("\"stream_version\":1"), 18, "\"stream_version\":1.0");
+  BOOST_TEST(d::decode(fractional).error().field == "stream_version");
+  auto extra = text;
+  extra.insert(1, "\"unknown\":{\"deep\":[1,{\"x\":null}]},");
+  BOOST_TEST(d::decode(extra).ok(), "unknown fields are ignored");
+}

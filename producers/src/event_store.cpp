@@ -81,6 +81,7 @@ std::vector<domain::Envelope> EventStore::append(std::string_view stream, std::i
       domain::Envelope e{
           ne.event_id, ne.type,           ne.schema_version, std::string(stream), ++version, 0, ne.occurred_at,
           ne.actor,    ne.correlation_id, ne.causation_id,   ne.payload,          prev_hash, ""};
+      domain::canonicalize(e);  // the bytes hashed are the bytes stored and sent
       if (auto err = domain::unstorable(e))
         throw std::invalid_argument("event " + ne.event_id + " cannot be stored: " + err->message);
       e.hash = domain::chain_hash(e);

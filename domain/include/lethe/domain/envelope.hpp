@@ -42,8 +42,23 @@ std::string encode(const Envelope& e);
 
 // Decodes what encode() wrote. Errors name the missing or malformed field;
 // event_id must be a UUID and occurred_at a UTC timestamp, so that whatever
-// decodes can also be stored.
+// decodes can also be stored. The payload is taken from the message text as
+// it is, byte for byte (never re-serialised), so chain_hash() of the result
+// checks the bytes that were sent. A field given twice is refused: readers
+// that keep the first and readers that keep the last must not disagree.
 Result<Envelope> decode(std::string_view json);
+
+// Puts the hashed text of an envelope into the one form that is stored,
+// hashed and sent: event_id in lower case (PostgreSQL's uuid type stores it
+// so), and the payload as RapidJSON's compact writer prints it, numbers
+// kept exactly as written (1.50 stays 1.50; no precision is lost), string
+// escapes in their shortest form (\u00e9 becomes UTF-8, \/ becomes /). Never
+// longer than its input, and idempotent. A payload that is not a JSON
+// object is left as it is, for unstorable() to explain.
+void canonicalize(Envelope& e);
+
+// The canonical form of a payload, or nullopt if it is not a JSON object.
+std::optional<std::string> canonical_payload(std::string_view json);
 
 // Bounds of the envelope's text fields other than the payload. Several can be
 // influenced by a client (actor, correlation and causation ids come from
