@@ -117,7 +117,9 @@ int main(int argc, char** argv) {
   std::string stream;
   auto* events = cli.add_subcommand("events", "print a stream's events and verify its hash chain");
   events->add_option("stream", stream, "stream id, e.g. user-<uuid>")->required();
-  actions.emplace_back(events, [&] { return app::show_stream(cfg, stream); });
+  bool sealed = false;
+  events->add_flag("--sealed", sealed, "print personal fields as stored (sealed), not opened");
+  actions.emplace_back(events, [&] { return app::show_stream(cfg, stream, sealed); });
 
   auto* verify = cli.add_subcommand("verify", "audit the whole event store: versions, hashes, chain links");
   actions.emplace_back(verify, [&] { return app::verify(cfg); });
