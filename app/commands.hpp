@@ -48,9 +48,9 @@ int user_register(const infra::Config& cfg, const UserFlags& f);
 int user_rename(const infra::Config& cfg, const UserFlags& f);
 int user_set_role(const infra::Config& cfg, const UserFlags& f);
 
-// Prints the events of a stream, one JSON envelope per line, and checks its
-// hash chain.
-int show_stream(const infra::Config& cfg, const std::string& stream);
+// Prints the events of a stream, one JSON envelope per line, personal fields
+// opened (or as stored, with sealed), and checks its hash chain.
+int show_stream(const infra::Config& cfg, const std::string& stream, bool sealed);
 
 // Verifies every stream of the event store: versions without gaps, hashes
 // matching content, each linked to the one before. With a seal key, also

@@ -125,7 +125,9 @@ int main(int argc, char** argv) {
   std::string stream;
   auto* events = cli.add_subcommand("events", "print a stream's events and verify its hash chain");
   events->add_option("stream", stream, "stream id, e.g. user-<uuid>")->required();
-  actions.emplace_back(events, [&] { return app::show_stream(cfg, stream); });
+  bool sealed = false;
+  events->add_flag("--sealed", sealed, "print personal fields as stored (sealed), not opened");
+  actions.emplace_back(events, [&] { return app::show_stream(cfg, stream, sealed); });
 
   const char* key_env = std::getenv("LETHE_SEAL_KEY_FILE");
   const std::string seal_key_default = key_env ? key_env : "";

@@ -149,7 +149,7 @@ BOOST_AUTO_TEST_CASE(concurrent_commands_are_decided_again_after_a_conflict) {
   test::TestSchema db;
   {
     EventStore store(db.conninfo());
-    producers::UserService svc(store);
+    producers::UserService svc(store, db.conninfo());
     BOOST_REQUIRE(svc.handle(domain::users::RegisterUser{"9", "n@example.org", "N", "user"}, {}).ok());
   }
   std::vector<std::thread> threads;
@@ -157,7 +157,7 @@ BOOST_AUTO_TEST_CASE(concurrent_commands_are_decided_again_after_a_conflict) {
   for (int i = 0; i < 2; ++i) {
     threads.emplace_back([&, i] {
       EventStore store(db.conninfo());
-      producers::UserService svc(store);
+      producers::UserService svc(store, db.conninfo());
       if (svc.handle(domain::users::ChangeProfile{"9", "name-" + std::to_string(i)}, {}).ok()) ++ok;
     });
   }

@@ -235,7 +235,7 @@ BOOST_AUTO_TEST_CASE(a_deleted_topic_is_rebuilt_from_the_event_store) {
 
   test::delete_topic(topics.topic("users"));
   producers::create_topics(infra::Config::from_env().brokers, topics.prefix(),
-                           {.partitions_override = 3, .replication_factor = 1, .min_insync_replicas = 1});
+                           {.partitions_override = 3, .replication_factor = 1, .min_insync_replicas = 1, .config = {}});
   BOOST_REQUIRE(test::read_topic(topics.topic("users")).empty());
 
   const auto r = run_lethe(db, topics, "republish --topic users");
@@ -253,8 +253,8 @@ BOOST_AUTO_TEST_CASE(a_deleted_topic_is_rebuilt_from_the_event_store) {
   const auto stream =
       db.scalar("SELECT stream_id FROM events GROUP BY stream_id HAVING count(*) >= 3 ORDER BY 1 LIMIT 1");
   BOOST_REQUIRE(!stream.empty());
-  const auto from = db.scalar("SELECT global_position FROM events WHERE stream_id = '" + stream +
-                              "' AND stream_version = 3");
+  const auto from =
+      db.scalar("SELECT global_position FROM events WHERE stream_id = '" + stream + "' AND stream_version = 3");
   const auto expected = std::stoi(db.scalar("SELECT count(*) FROM events WHERE stream_id = '" + stream + "'")) - 2;
   const auto one = run_lethe(db, topics, "republish --stream " + stream + " --from-position " + from);
   BOOST_TEST(contains(one.output, "{\"published\":" + std::to_string(expected) + ",\"refused\":0}"), one.output);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "json_util.hpp"
+#include "lethe/domain/personal.hpp"
 
 namespace lethe::domain::users {
 
@@ -162,9 +163,18 @@ Result<Event> decode_payload(std::string_view type, std::string_view payload_jso
   std::string buffer;
   if (auto err = json::parse_object(doc, payload_json, buffer)) return *err;
   // Reads the named string fields in order, or returns the first error.
+  // A personal field whose person was erased opens as null: it decodes to
+  // erased(), so that the event still folds.
+  const auto personal = personal_fields(type, 1);
   auto read = [&](std::initializer_list<const char*> names) -> Result<std::vector<std::string>> {
     std::vector<std::string> out;
     for (const char* n : names) {
+      const auto it = doc.FindMember(n);
+      if (it != doc.MemberEnd() && it->value.IsNull() &&
+          std::any_of(personal.begin(), personal.end(), [&](const auto& f) { return f.field == n; })) {
+        out.push_back(erased());
+        continue;
+      }
       auto r = json::string_member(doc, n);
       if (!r) return r.error();
       out.push_back(std::move(r).value());

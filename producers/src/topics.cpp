@@ -77,6 +77,7 @@ std::vector<std::string> create_topics(const std::string& brokers, const std::st
     rd_kafka_NewTopic_set_config(t, "retention.ms", "-1");
     rd_kafka_NewTopic_set_config(t, "retention.bytes", "-1");
     rd_kafka_NewTopic_set_config(t, "min.insync.replicas", min_isr.c_str());
+    for (const auto& [key, value] : options.config) rd_kafka_NewTopic_set_config(t, key.c_str(), value.c_str());
     topics.push_back(t);
   }
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);

@@ -1,17 +1,79 @@
 #include "lethe/producers/user_service.hpp"
 
+#include <set>
+#include <stdexcept>
+
+#include "lethe/domain/personal.hpp"
 #include "lethe/infra/ids.hpp"
+#include "lethe/infra/keyring.hpp"
+#include "lethe/infra/pg.hpp"
 
 namespace lethe::producers {
 
 namespace users = domain::users;
 
+namespace {
+
+domain::KeyLookup lookup_in(const std::map<std::string, infra::PersonKey>& keys) {
+  return [&keys](std::string_view subject) -> std::optional<domain::KeyRef> {
+    const auto it = keys.find(std::string(subject));
+    if (it == keys.end()) return std::nullopt;
+    return domain::KeyRef{it->second.key_id, it->second.key.data()};
+  };
+}
+
+// Opens every event's personal fields with one key query.
+std::vector<domain::Envelope> open_all(pqxx::connection& conn, std::vector<domain::Envelope> events) {
+  std::set<std::string> subjects;
+  for (const auto& e : events)
+    for (auto& s : domain::sealed_subjects(e.type, e.schema_version, e.payload)) subjects.insert(std::move(s));
+  if (subjects.empty()) return events;
+  const auto keys = infra::translate_pg("load person keys", [&] {
+    pqxx::read_transaction tx(conn);
+    return infra::load_person_keys(tx, {subjects.begin(), subjects.end()});
+  });
+  const auto lookup = lookup_in(keys);
+  for (auto& e : events) {
+    auto opened = domain::open_personal(e.type, e.schema_version, e.event_id, e.payload, lookup);
+    if (!opened) throw std::runtime_error("event " + e.event_id + " of " + e.stream_id + ": " + opened.error().message);
+    e.payload = std::move(opened).value();
+  }
+  return events;
+}
+
+}  // namespace
+
+struct UserService::Keys {
+  std::string conninfo;
+  std::unique_ptr<pqxx::connection> conn;
+  pqxx::connection& get() {
+    if (!conn || !conn->is_open()) conn = infra::connect(conninfo);
+    return *conn;
+  }
+};
+
+UserService::UserService(EventStore& store, const std::string& conninfo)
+    : store_(store), keys_(std::make_unique<Keys>(Keys{conninfo, nullptr})) {}
+
+UserService::~UserService() = default;
+
+std::vector<domain::Envelope> open_stream(const std::string& conninfo, const std::vector<domain::Envelope>& events) {
+  auto conn = infra::connect(conninfo);
+  return open_all(*conn, events);
+}
+
 users::User UserService::load(const std::string& user_id) {
   users::User state;
-  for (const auto& e : store_.read_stream(domain::stream_of("user", user_id))) {
+  const auto events = open_all(keys_->get(), store_.read_stream(domain::stream_of("user", user_id)));
+  for (const auto& e : events) {
     auto ev = users::decode_payload(e.type, e.payload);
-    if (ev) state = users::evolve(std::move(state), ev.value());
+    if (!ev)
+      throw std::runtime_error("cannot fold " + e.stream_id + " v" + std::to_string(e.stream_version) + " (" + e.type +
+                               " v" + std::to_string(e.schema_version) + "): " + ev.error().message);
+    state = users::evolve(std::move(state), ev.value());
   }
+  // The stream's version is what the store holds, not what was folded.
+  if (!events.empty()) state.version = events.back().stream_version;
   return state;
 }
 
@@ -33,8 +95,28 @@ domain::Result<std::vector<domain::Envelope>> UserService::handle(const users::C
     std::vector<NewEvent> batch;
     const auto now = infra::utc_now();
     for (const auto& ev : decided.value()) {
-      batch.push_back(NewEvent{infra::new_uuid(), std::string(users::type_of(ev)), users::version_of(ev),
-                               users::encode_payload(ev), now, ctx.actor, correlation, causation});
+      NewEvent ne{infra::new_uuid(),
+                  std::string(users::type_of(ev)),
+                  users::version_of(ev),
+                  users::encode_payload(ev),
+                  now,
+                  ctx.actor,
+                  correlation,
+                  causation};
+      // Personal fields are sealed before they reach the store: the log,
+      // the outbox and every topic only ever hold them encrypted.
+      std::map<std::string, infra::PersonKey> keys;
+      auto lookup = [&](std::string_view subject) -> std::optional<domain::KeyRef> {
+        auto it = keys.find(std::string(subject));
+        if (it == keys.end())
+          it = keys.emplace(std::string(subject), infra::ensure_person_key(keys_->get(), std::string(subject))).first;
+        return domain::KeyRef{it->second.key_id, it->second.key.data()};
+      };
+      auto sealed = domain::seal_personal(ne.type, ne.schema_version, ne.event_id, ne.payload, lookup,
+                                          [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); });
+      if (!sealed) return sealed.error();
+      ne.payload = std::move(sealed).value();
+      batch.push_back(std::move(ne));
     }
     try {
       return store_.append(stream, state.version, batch);

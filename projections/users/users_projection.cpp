@@ -1,8 +1,11 @@
 #include "users/users_projection.hpp"
 
+#include <set>
 #include <unordered_map>
 
+#include "lethe/domain/personal.hpp"
 #include "lethe/domain/users.hpp"
+#include "lethe/infra/keyring.hpp"
 #include "lethe/infra/pg.hpp"
 
 namespace lethe::projections {
@@ -21,6 +24,12 @@ constexpr const char* kMergeSql =
     " updated_at = EXCLUDED.updated_at, version = EXCLUDED.version, last_event_id = EXCLUDED.last_event_id"
     " WHERE users.version < EXCLUDED.version";
 
+// What an erased person's fields read as in this read model.
+constexpr std::string_view kAnonymousName = "Deleted user";
+std::string anonymous_email(const std::string& user_id) {
+  return "deleted-" + user_id + "@anonymous.invalid";
+}
+
 struct Row {
   std::string email, name, role, registered_at, updated_at, last_event_id;
   std::int64_t version = 0;
@@ -32,6 +41,21 @@ struct Row {
 
 ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
   ApplyResult result;
+  // The keys of every person the batch names, in one query: personal fields
+  // arrive sealed. A person without a key was erased; their fields open as
+  // erased() and are written anonymized.
+  std::set<std::string> subjects;
+  for (const auto& d : batch)
+    if (d.envelope.type.rfind("user.", 0) == 0)
+      for (auto& s : domain::sealed_subjects(d.envelope.type, d.envelope.schema_version, d.envelope.payload))
+        subjects.insert(std::move(s));
+  const auto keys = infra::load_person_keys(tx, {subjects.begin(), subjects.end()});
+  const domain::KeyLookup lookup = [&keys](std::string_view subject) -> std::optional<domain::KeyRef> {
+    const auto it = keys.find(std::string(subject));
+    if (it == keys.end()) return std::nullopt;
+    return domain::KeyRef{it->second.key_id, it->second.key.data()};
+  };
+
   // Decode first: a bad payload is rejected alone, the rest of the batch goes on.
   std::vector<std::pair<std::size_t, users::Event>> decoded;  // (batch index, event)
   std::vector<std::string> ids;                               // user id of decoded[k]
@@ -41,7 +65,12 @@ ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
       ++result.skipped;
       continue;
     }
-    auto ev = users::decode_payload(e.type, e.payload);
+    auto opened = domain::open_personal(e.type, e.schema_version, e.event_id, e.payload, lookup);
+    if (!opened) {
+      result.rejected.push_back({i, "payload of " + e.type + ": " + opened.error().message});
+      continue;
+    }
+    auto ev = users::decode_payload(e.type, opened.value());
     if (!ev) {
       result.rejected.push_back({i, "payload of " + e.type + ": " + ev.error().message});
       continue;
@@ -85,12 +114,12 @@ ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
         [&](const auto& e) {
           using T = std::decay_t<decltype(e)>;
           if constexpr (std::is_same_v<T, users::UserRegistered>) {
-            row.email = e.email;
-            row.name = e.name;
+            row.email = domain::is_erased(e.email) ? anonymous_email(id) : e.email;
+            row.name = domain::is_erased(e.name) ? std::string(kAnonymousName) : e.name;
             row.role = e.role;
             row.registered_at = env.occurred_at;
           } else if constexpr (std::is_same_v<T, users::UserProfileChanged>) {
-            row.name = e.name;
+            row.name = domain::is_erased(e.name) ? std::string(kAnonymousName) : e.name;
           } else {
             row.role = e.role;
           }

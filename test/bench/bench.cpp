@@ -4,6 +4,7 @@
 //   relay       vs  producing the same messages straight from memory (Kafka's limit here)
 //   projection  vs  one transaction per event (the naive path)
 //               vs  COPY of the same number of rows (PostgreSQL's limit here)
+#include <fmt/format.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -18,7 +19,9 @@
 #include <sstream>
 
 #include "lethe/consumers/runner.hpp"
+#include "lethe/domain/personal.hpp"
 #include "lethe/infra/kafka.hpp"
+#include "lethe/infra/keyring.hpp"
 #include "lethe/infra/pg.hpp"
 #include "lethe/producers/relay.hpp"
 #include "support/events.hpp"
@@ -52,6 +55,20 @@ std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size
   pqxx::work tx(*conn);
   std::vector<std::string> prev(static_cast<std::size_t>(users));
   std::size_t value_bytes = 0;
+  // Every person gets a key, and the personal fields (email, name) are
+  // sealed under it, as the write path does: the projection opens them.
+  std::vector<std::array<unsigned char, domain::kPersonKeyBytes>> keys(static_cast<std::size_t>(users));
+  {
+    pqxx::stream_to copy(tx, "person_keys", std::vector<std::string>{"subject", "key_material", "wrapped"});
+    for (std::int64_t i = 0; i < users; ++i) {
+      auto& key = keys[static_cast<std::size_t>(i)];
+      infra::random_bytes(key.data(), key.size());
+      std::string hex = "\\x";  // bytea's hex input form
+      for (const auto b : key) hex += fmt::format("{:02x}", b);
+      copy << std::make_tuple("b" + std::to_string(i), hex, false);
+    }
+    copy.complete();
+  }
   {
     pqxx::stream_to copy(
         tx, "events",
@@ -66,6 +83,14 @@ std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size
                 ? domain::users::Event{domain::users::UserRegistered{id, "user-" + id + "@example.org", name, "user"}}
                 : domain::users::Event{domain::users::UserProfileChanged{id, name + "!"}};
         auto ne = test::new_event(ev, "bench");
+        const auto* key = keys[static_cast<std::size_t>(i)].data();
+        ne.payload = domain::seal_personal(
+                         ne.type, 1, ne.event_id, ne.payload,
+                         [key](std::string_view) {
+                           return std::optional<domain::KeyRef>(domain::KeyRef{1, key});
+                         },
+                         [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); })
+                         .value();
         domain::Envelope e{ne.event_id,
                            ne.type,
                            1,

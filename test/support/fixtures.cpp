@@ -86,10 +86,12 @@ void TestSchema::exec(const std::string& sql) const {
   nt.exec(sql);
 }
 
-TestTopics::TestTopics(int partitions) : prefix_("t" + random_suffix() + ".") {
+TestTopics::TestTopics(int partitions, const std::map<std::string, std::string>& config)
+    : prefix_("t" + random_suffix() + ".") {
   // One local broker: one replica, and an acks=all write needs just it.
-  producers::create_topics(infra::Config::from_env().brokers, prefix_,
-                           {.partitions_override = partitions, .replication_factor = 1, .min_insync_replicas = 1});
+  producers::create_topics(
+      infra::Config::from_env().brokers, prefix_,
+      {.partitions_override = partitions, .replication_factor = 1, .min_insync_replicas = 1, .config = config});
 }
 
 void delete_topic(const std::string& topic) {

@@ -38,7 +38,7 @@ class TestSchema {
 // Topics under a prefix of their own ("t<random>."), created up front.
 class TestTopics {
  public:
-  explicit TestTopics(int partitions = 3);
+  explicit TestTopics(int partitions = 3, const std::map<std::string, std::string>& config = {});
   const std::string& prefix() const { return prefix_; }
   std::string topic(const std::string& logical) const { return prefix_ + logical; }
 

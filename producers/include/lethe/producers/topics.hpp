@@ -1,6 +1,7 @@
 #pragma once
 // The topics lethe writes, created with their partitions and unlimited
 // retention: the domain log is kept forever.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ struct TopicOptions {
   int partitions_override = 0;  // 0: each topic's own count (topic_specs)
   int replication_factor = 3;
   int min_insync_replicas = 2;
+  std::map<std::string, std::string> config;  // further topic settings, e.g. compression.type
 };
 
 // Creates the missing topics (existing ones are left as they are). Returns

@@ -1,7 +1,9 @@
 #pragma once
-// Runs a user command: load the stream, fold it, decide, append at the
-// version that was read. A concurrent writer makes the append conflict; the
-// command is then decided again on the fresh state (a few times at most).
+// Runs a user command: load the stream, fold it, decide, seal the personal
+// fields under the person's key, append at the version that was read. A
+// concurrent writer makes the append conflict; the command is then decided
+// again on the fresh state (a few times at most).
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,13 +22,26 @@ struct CommandContext {
 
 class UserService {
  public:
-  explicit UserService(EventStore& store) : store_(store) {}
+  // conninfo: the database of the store, whose keyring holds the people's
+  // keys (a connection of its own).
+  UserService(EventStore& store, const std::string& conninfo);
+  ~UserService();
   domain::Result<std::vector<domain::Envelope>> handle(const domain::users::Command& command,
                                                        const CommandContext& ctx);
+  // Folds the stream. Its version is the last envelope's, whatever decodes;
+  // an event of an unknown type or schema version throws std::runtime_error
+  // rather than being skipped (which would look like a concurrency
+  // conflict). A personal field whose key is gone folds as erased().
   domain::users::User load(const std::string& user_id);
 
  private:
+  struct Keys;
   EventStore& store_;
+  std::unique_ptr<Keys> keys_;
 };
+
+// The stream's events with their personal fields opened where the keys
+// exist (null where they are gone), for readers such as `lethe events`.
+std::vector<domain::Envelope> open_stream(const std::string& conninfo, const std::vector<domain::Envelope>& events);
 
 }  // namespace lethe::producers

@@ -1,0 +1,69 @@
+#pragma once
+// Personal data in an immutable log: every payload field that the event
+// schemas mark x-personal is sealed under its person's own key before the
+// append (XChaCha20-Poly1305, a random nonce, the event id and field name as
+// associated data, so a sealed value cannot be moved to another event or
+// field), and opened on the way out. Destroying a person's key makes every
+// copy of their data unreadable at once; such a field opens as JSON null,
+// which decoders turn into the erased() value.
+//
+// A sealed value is self-describing, in place of the string:
+//   {"sealed":"xchacha20poly1305","sub":"<person id>","kid":1,"n":"<nonce>","c":"<ciphertext+tag>"}
+// (base64). Pure: keys and randomness come in from the caller.
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lethe/domain/result.hpp"
+
+namespace lethe::domain {
+
+// One personal field of one event type and schema version, and the payload
+// field that holds the id of the person it belongs to.
+struct PersonalField {
+  std::string_view type;
+  int schema_version;
+  std::string_view field;
+  std::string_view subject_field;
+};
+
+// Every personal field, generated at build time from schemas/events
+// (cmake/embed_personal_fields.cmake): the schemas are the one declaration.
+const std::vector<PersonalField>& all_personal_fields();
+std::vector<PersonalField> personal_fields(std::string_view type, int schema_version);
+
+inline constexpr std::size_t kPersonKeyBytes = 32;
+
+struct KeyRef {
+  int key_id = 0;
+  const unsigned char* key = nullptr;  // kPersonKeyBytes
+};
+// The key of a person, or nullopt when they have none (erased).
+using KeyLookup = std::function<std::optional<KeyRef>(std::string_view subject)>;
+using RandomFill = std::function<void(unsigned char*, std::size_t)>;
+
+// Seals the personal fields of a payload. Fails if a subject field is
+// missing or a person has no key. Fields already sealed are left as they are.
+Result<std::string> seal_personal(std::string_view type, int schema_version, std::string_view event_id,
+                                  std::string_view payload, const KeyLookup& keys, const RandomFill& random);
+
+// Opens the sealed fields: plaintext where the key is known, null where it
+// is not (the person was erased). A sealed value that does not authenticate
+// (tampered, or moved from another event or field) is an error.
+Result<std::string> open_personal(std::string_view type, int schema_version, std::string_view event_id,
+                                  std::string_view payload, const KeyLookup& keys);
+
+// The people whose keys open_personal() will ask for, from the sealed values.
+std::vector<std::string> sealed_subjects(std::string_view type, int schema_version, std::string_view payload);
+
+// What a personal field decodes to once its person's key is gone. Holds a
+// NUL, which no stored text may contain, so it never equals real data.
+const std::string& erased();
+inline bool is_erased(std::string_view s) {
+  return s == erased();
+}
+
+}  // namespace lethe::domain

@@ -1,0 +1,179 @@
+#include "lethe/domain/personal.hpp"
+
+#include <sodium.h>
+
+#include <array>
+
+#include "json_util.hpp"
+
+namespace lethe::domain {
+
+namespace {
+
+constexpr std::string_view kAlgorithm = "xchacha20poly1305";
+constexpr std::size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+constexpr std::size_t kTagBytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+
+// Binds a sealed value to its event and field: "<event id>\0<field>".
+std::string associated_data(std::string_view event_id, std::string_view field) {
+  std::string ad(event_id);
+  ad.push_back('\0');
+  ad.append(field);
+  return ad;
+}
+
+std::string to_base64(const unsigned char* bytes, std::size_t n) {
+  std::string out(sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), bytes, n, sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
+std::optional<std::string> from_base64(std::string_view text) {
+  std::string out(text.size(), '\0');
+  std::size_t n = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr,
+                        &n, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
+    return std::nullopt;
+  out.resize(n);
+  return out;
+}
+
+bool is_sealed(const rapidjson::Value& v) {
+  if (!v.IsObject()) return false;
+  const auto it = v.FindMember("sealed");
+  return it != v.MemberEnd() && it->value.IsString() &&
+         std::string_view(it->value.GetString(), it->value.GetStringLength()) == kAlgorithm;
+}
+
+std::string_view text_of(const rapidjson::Value& v, const char* member) {
+  const auto it = v.FindMember(member);
+  if (it == v.MemberEnd() || !it->value.IsString()) return {};
+  return {it->value.GetString(), it->value.GetStringLength()};
+}
+
+std::string write(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  v.Accept(w);
+  return {buf.GetString(), buf.GetSize()};
+}
+
+rapidjson::Value::MemberIterator member(rapidjson::Document& doc, std::string_view name) {
+  return doc.FindMember(rapidjson::Value(name.data(), static_cast<rapidjson::SizeType>(name.size())));
+}
+
+}  // namespace
+
+std::vector<PersonalField> personal_fields(std::string_view type, int schema_version) {
+  std::vector<PersonalField> out;
+  for (const auto& f : all_personal_fields())
+    if (f.type == type && f.schema_version == schema_version) out.push_back(f);
+  return out;
+}
+
+const std::string& erased() {
+  static const std::string value("\0erased", 7);
+  return value;
+}
+
+Result<std::string> seal_personal(std::string_view type, int schema_version, std::string_view event_id,
+                                  std::string_view payload, const KeyLookup& keys, const RandomFill& random) {
+  const auto fields = personal_fields(type, schema_version);
+  if (fields.empty()) return std::string(payload);
+  rapidjson::Document doc;
+  std::string buffer;
+  if (auto err = json::parse_object(doc, payload, buffer)) return *err;
+  auto& alloc = doc.GetAllocator();
+  for (const auto& f : fields) {
+    auto it = member(doc, f.field);
+    if (it == doc.MemberEnd() || it->value.IsNull() || is_sealed(it->value)) continue;
+    if (!it->value.IsString()) return invalid(std::string(f.field), std::string(f.field) + " must be a string");
+    const auto subject_it = member(doc, f.subject_field);
+    if (subject_it == doc.MemberEnd() || !subject_it->value.IsString())
+      return invalid(std::string(f.subject_field), "personal field " + std::string(f.field) + " needs its person in " +
+                                                       std::string(f.subject_field));
+    const std::string subject(subject_it->value.GetString(), subject_it->value.GetStringLength());
+    const auto key = keys(subject);
+    if (!key) return DomainError{ErrorCode::not_found, std::string(f.subject_field), "no key for person " + subject};
+    const std::string_view plain(it->value.GetString(), it->value.GetStringLength());
+    std::array<unsigned char, kNonceBytes> nonce{};
+    random(nonce.data(), nonce.size());
+    std::string sealed(plain.size() + kTagBytes, '\0');
+    unsigned long long sealed_len = 0;
+    const auto ad = associated_data(event_id, f.field);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(
+        reinterpret_cast<unsigned char*>(sealed.data()), &sealed_len, reinterpret_cast<const unsigned char*>(plain.data()),
+        plain.size(), reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr, nonce.data(), key->key);
+    rapidjson::Value v(rapidjson::kObjectType);
+    v.AddMember("sealed", rapidjson::Value(kAlgorithm.data(), static_cast<rapidjson::SizeType>(kAlgorithm.size())),
+                alloc);
+    v.AddMember("sub", rapidjson::Value(subject.c_str(), static_cast<rapidjson::SizeType>(subject.size()), alloc),
+                alloc);
+    v.AddMember("kid", key->key_id, alloc);
+    const auto n = to_base64(nonce.data(), nonce.size());
+    const auto c = to_base64(reinterpret_cast<const unsigned char*>(sealed.data()), sealed_len);
+    v.AddMember("n", rapidjson::Value(n.c_str(), static_cast<rapidjson::SizeType>(n.size()), alloc), alloc);
+    v.AddMember("c", rapidjson::Value(c.c_str(), static_cast<rapidjson::SizeType>(c.size()), alloc), alloc);
+    it->value = std::move(v);
+  }
+  return write(doc);
+}
+
+Result<std::string> open_personal(std::string_view type, int schema_version, std::string_view event_id,
+                                  std::string_view payload, const KeyLookup& keys) {
+  const auto fields = personal_fields(type, schema_version);
+  if (fields.empty()) return std::string(payload);
+  rapidjson::Document doc;
+  std::string buffer;
+  if (auto err = json::parse_object(doc, payload, buffer)) return *err;
+  bool changed = false;
+  for (const auto& f : fields) {
+    auto it = member(doc, f.field);
+    if (it == doc.MemberEnd() || !is_sealed(it->value)) continue;  // plaintext from before sealing, or absent
+    changed = true;
+    const auto& v = it->value;
+    const auto subject = text_of(v, "sub");
+    const auto key = keys(subject);
+    if (!key) {
+      it->value.SetNull();  // erased: the key is gone
+      continue;
+    }
+    const auto kid = v.FindMember("kid");
+    const auto nonce = from_base64(text_of(v, "n"));
+    const auto sealed = from_base64(text_of(v, "c"));
+    if (kid == v.MemberEnd() || !kid->value.IsInt() || kid->value.GetInt() != key->key_id || !nonce ||
+        nonce->size() != kNonceBytes || !sealed || sealed->size() < kTagBytes)
+      return invalid(std::string(f.field), "sealed " + std::string(f.field) + " is malformed or names another key");
+    std::string plain(sealed->size() - kTagBytes, '\0');
+    unsigned long long plain_len = 0;
+    const auto ad = associated_data(event_id, f.field);
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            reinterpret_cast<unsigned char*>(plain.data()), &plain_len, nullptr,
+            reinterpret_cast<const unsigned char*>(sealed->data()), sealed->size(),
+            reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
+            reinterpret_cast<const unsigned char*>(nonce->data()), key->key) != 0)
+      return invalid(std::string(f.field), "sealed " + std::string(f.field) +
+                                               " does not authenticate: tampered, or moved from another event or field");
+    plain.resize(plain_len);
+    it->value.SetString(plain.data(), static_cast<rapidjson::SizeType>(plain.size()), doc.GetAllocator());
+  }
+  if (!changed) return std::string(payload);
+  return write(doc);
+}
+
+std::vector<std::string> sealed_subjects(std::string_view type, int schema_version, std::string_view payload) {
+  std::vector<std::string> out;
+  const auto fields = personal_fields(type, schema_version);
+  if (fields.empty()) return out;
+  rapidjson::Document doc;
+  std::string buffer;
+  if (json::parse_object(doc, payload, buffer)) return out;
+  for (const auto& f : fields) {
+    const auto it = member(doc, f.field);
+    if (it != doc.MemberEnd() && is_sealed(it->value)) out.emplace_back(text_of(it->value, "sub"));
+  }
+  return out;
+}
+
+}  // namespace lethe::domain

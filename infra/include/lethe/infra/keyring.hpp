@@ -1,0 +1,33 @@
+#pragma once
+// The keyring of per-person keys in PostgreSQL (table person_keys). Keys are
+// 32 random bytes for XChaCha20-Poly1305, created at a person's first event
+// and never sent anywhere. Optionally wrapped by a master key that the
+// database does not hold: LETHE_MASTER_KEY_FILE (a file holding 64 hex
+// digits) or LETHE_MASTER_KEY (64 hex digits). A wrong master key is one
+// clear error (infra::Misconfigured), checked once per process.
+#include <array>
+#include <map>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+namespace lethe::infra {
+
+struct PersonKey {
+  int key_id = 1;
+  std::array<unsigned char, 32> key{};
+};
+
+// Keys of the given people that exist, in one query, inside tx (a
+// projection's batch transaction, or a read). People without a key are
+// absent from the map: never had one, or erased.
+std::map<std::string, PersonKey> load_person_keys(pqxx::transaction_base& tx, const std::vector<std::string>& subjects);
+
+// The key of a person, created (in its own committed transaction) if they
+// have none yet. Concurrent callers get the same key.
+PersonKey ensure_person_key(pqxx::connection& conn, const std::string& subject);
+
+// Fills buf with random bytes (libsodium), for nonces.
+void random_bytes(unsigned char* buf, std::size_t n);
+
+}  // namespace lethe::infra

@@ -1,0 +1,157 @@
+#define BOOST_TEST_MODULE personal
+// Sealing and opening personal fields: pure, no services.
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <sodium.h>
+
+#include <array>
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "lethe/domain/personal.hpp"
+#include "lethe/domain/users.hpp"
+#include "support/fixtures.hpp"
+
+namespace fs = std::filesystem;
+namespace d = lethe::domain;
+namespace u = lethe::domain::users;
+
+namespace {
+
+struct Keys {
+  std::array<unsigned char, 32> ada{}, bob{};
+  Keys() {
+    BOOST_REQUIRE(sodium_init() >= 0);
+    randombytes_buf(ada.data(), ada.size());
+    randombytes_buf(bob.data(), bob.size());
+  }
+  d::KeyLookup lookup(bool with_ada = true) const {
+    return [this, with_ada](std::string_view subject) -> std::optional<d::KeyRef> {
+      if (subject == "ada" && with_ada) return d::KeyRef{1, ada.data()};
+      if (subject == "bob") return d::KeyRef{1, bob.data()};
+      return std::nullopt;
+    };
+  }
+};
+
+const d::RandomFill kRandom = [](unsigned char* b, std::size_t n) { randombytes_buf(b, n); };
+const std::string kEventId = "4b14c0de-0000-4000-8000-000000000001";
+
+std::string registered(const std::string& id, const std::string& email, const std::string& name) {
+  return u::encode_payload(u::UserRegistered{id, email, name, "user"});
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_personal_field_table_is_what_the_schemas_declare) {
+  // Read the schemas here, independently of the build-time generator.
+  std::set<std::tuple<std::string, int, std::string, std::string>> declared, table;
+  for (const auto& entry : fs::directory_iterator(fs::path(lethe::test::source_dir()) / "schemas" / "events")) {
+    const auto file = entry.path().filename().string();
+    if (file == "envelope.v1.json") continue;
+    const auto v = file.rfind(".v");
+    const std::string type = file.substr(0, v);
+    const int version = std::stoi(file.substr(v + 2));
+    std::ifstream in(entry.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    rapidjson::Document doc;
+    doc.Parse(text.str().c_str());
+    BOOST_REQUIRE(!doc.HasParseError());
+    for (const auto& p : doc["properties"].GetObject()) {
+      BOOST_REQUIRE_MESSAGE(p.value.HasMember("x-personal"), file << ": " << p.name.GetString() << " lacks x-personal");
+      const auto& mark = p.value["x-personal"];
+      if (mark.IsObject()) declared.emplace(type, version, p.name.GetString(), mark["subject"].GetString());
+    }
+  }
+  for (const auto& f : d::all_personal_fields())
+    table.emplace(std::string(f.type), f.schema_version, std::string(f.field), std::string(f.subject_field));
+  BOOST_TEST(!declared.empty());
+  BOOST_TEST((declared == table));
+}
+
+BOOST_AUTO_TEST_CASE(sealed_fields_hide_the_data_and_open_to_it_again) {
+  Keys keys;
+  const auto plain = registered("ada", "ada@example.org", "Ada Lovelace");
+  const auto sealed = d::seal_personal("user.registered", 1, kEventId, plain, keys.lookup(), kRandom);
+  BOOST_REQUIRE(sealed.ok());
+  BOOST_TEST(!contains(sealed.value(), "ada@example.org"));
+  BOOST_TEST(!contains(sealed.value(), "Lovelace"));
+  BOOST_TEST(contains(sealed.value(), R"("user_id":"ada")"));  // not personal: stays in clear
+  BOOST_TEST(contains(sealed.value(), R"("sealed":"xchacha20poly1305","sub":"ada","kid":1)"));
+  // A random nonce: sealing twice gives different bytes.
+  BOOST_TEST(sealed.value() != d::seal_personal("user.registered", 1, kEventId, plain, keys.lookup(), kRandom).value());
+  const auto opened = d::open_personal("user.registered", 1, kEventId, sealed.value(), keys.lookup());
+  BOOST_REQUIRE(opened.ok());
+  BOOST_TEST(opened.value() == plain);
+  // The subjects to load keys for come from the sealed values.
+  BOOST_TEST(d::sealed_subjects("user.registered", 1, sealed.value()) == (std::vector<std::string>{"ada", "ada"}));
+  // Types without personal fields pass through untouched.
+  const auto role = u::encode_payload(u::UserRoleChanged{"ada", "admin", "user"});
+  BOOST_TEST(d::seal_personal("user.role_changed", 1, kEventId, role, keys.lookup(), kRandom).value() == role);
+}
+
+BOOST_AUTO_TEST_CASE(a_sealed_value_moved_to_another_event_or_field_does_not_open) {
+  Keys keys;
+  const auto sealed =
+      d::seal_personal("user.registered", 1, kEventId, registered("ada", "a@example.org", "Ada"), keys.lookup(), kRandom)
+          .value();
+  // Another event id: the associated data differs.
+  const auto moved = d::open_personal("user.registered", 1, "4b14c0de-0000-4000-8000-000000000002", sealed,
+                                      keys.lookup());
+  BOOST_TEST(!moved.ok());
+  BOOST_TEST(contains(moved.error().message, "does not authenticate"));
+  // The email's sealed value put in the name field.
+  rapidjson::Document doc;
+  doc.Parse(sealed.c_str());
+  rapidjson::Value email(doc["email"], doc.GetAllocator());
+  doc["name"] = email;
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  doc.Accept(w);
+  const auto swapped = d::open_personal("user.registered", 1, kEventId, buf.GetString(), keys.lookup());
+  BOOST_TEST(!swapped.ok());
+  BOOST_TEST(swapped.error().field == "name");
+  // Another person's key.
+  auto as_bob = sealed;
+  as_bob.replace(as_bob.find(R"("sub":"ada")"), 11, R"("sub":"bob")");
+  BOOST_TEST(!d::open_personal("user.registered", 1, kEventId, as_bob, keys.lookup()).ok());
+}
+
+BOOST_AUTO_TEST_CASE(without_its_key_a_sealed_field_opens_as_null_and_folds_as_erased) {
+  Keys keys;
+  const auto sealed = d::seal_personal("user.registered", 1, kEventId, registered("ada", "a@example.org", "Ada"),
+                                       keys.lookup(), kRandom)
+                          .value();
+  const auto opened = d::open_personal("user.registered", 1, kEventId, sealed, keys.lookup(false));
+  BOOST_REQUIRE(opened.ok());
+  BOOST_TEST(contains(opened.value(), R"("email":null)"));
+  BOOST_TEST(contains(opened.value(), R"("name":null)"));
+  const auto ev = u::decode_payload("user.registered", opened.value());
+  BOOST_REQUIRE(ev.ok());
+  const auto& e = std::get<u::UserRegistered>(ev.value());
+  BOOST_TEST(d::is_erased(e.email));
+  BOOST_TEST(d::is_erased(e.name));
+  BOOST_TEST(e.user_id == "ada");
+  const auto state = u::evolve({}, ev.value());
+  BOOST_TEST(state.exists);
+  // A non-personal field may not be null.
+  BOOST_TEST(!u::decode_payload("user.registered", R"({"user_id":null,"email":null,"name":null,"role":"user"})").ok());
+}
+
+BOOST_AUTO_TEST_CASE(sealing_without_a_key_for_the_person_fails) {
+  Keys keys;
+  const auto r = d::seal_personal("user.registered", 1, kEventId, registered("carol", "c@example.org", "C"),
+                                  keys.lookup(), kRandom);
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.error().field == "user_id");
+}
