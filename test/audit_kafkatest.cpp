@@ -191,8 +191,7 @@ BOOST_AUTO_TEST_CASE(verify_against_kafka_reports_a_published_event_that_is_not_
   BOOST_TEST(test::relay_until_idle(db, topics) == 2);
   // The topic is lost (and recreated empty): the store says published.
   test::delete_topic(topics.topic("users"));
-  producers::create_topics(infra::Config::from_env().brokers, topics.prefix(),
-                           {.partitions_override = 3, .replication_factor = 1, .min_insync_replicas = 1});
+  test::create_local_topics(topics.prefix(), 3);
   const auto r = run_lethe(db, topics, "verify --against-kafka");
   BOOST_TEST(r.rc == 1, r.output);
   for (const auto& e : stored)

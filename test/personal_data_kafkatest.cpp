@@ -163,8 +163,7 @@ BOOST_AUTO_TEST_CASE(a_master_key_wraps_the_keyring_and_a_wrong_one_is_one_clear
   // The master key from a file works like the variable.
   const auto file = fs::temp_directory_path() / ("lethe-master-" + test::random_suffix());
   std::ofstream(file) << right << "\n";
-  r = run(env_of(db, topics, {{"LETHE_MASTER_KEY_FILE", file.string()}}),
-          "user rename --id " + p.id + " --name Other");
+  r = run(env_of(db, topics, {{"LETHE_MASTER_KEY_FILE", file.string()}}), "user rename --id " + p.id + " --name Other");
   fs::remove(file);
   BOOST_TEST(r.rc == 0, r.output);
   BOOST_TEST(db.scalar("SELECT count(*) FROM events") == "2");  // the refused renames appended nothing

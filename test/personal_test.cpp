@@ -1,5 +1,7 @@
 #define BOOST_TEST_MODULE personal
 // Sealing and opening personal fields: pure, no services.
+#include "lethe/domain/personal.hpp"
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -13,7 +15,6 @@
 #include <sstream>
 #include <tuple>
 
-#include "lethe/domain/personal.hpp"
 #include "lethe/domain/users.hpp"
 #include "support/fixtures.hpp"
 
@@ -102,12 +103,12 @@ BOOST_AUTO_TEST_CASE(sealed_fields_hide_the_data_and_open_to_it_again) {
 
 BOOST_AUTO_TEST_CASE(a_sealed_value_moved_to_another_event_or_field_does_not_open) {
   Keys keys;
-  const auto sealed =
-      d::seal_personal("user.registered", 1, kEventId, registered("ada", "a@example.org", "Ada"), keys.lookup(), kRandom)
-          .value();
+  const auto sealed = d::seal_personal("user.registered", 1, kEventId, registered("ada", "a@example.org", "Ada"),
+                                       keys.lookup(), kRandom)
+                          .value();
   // Another event id: the associated data differs.
-  const auto moved = d::open_personal("user.registered", 1, "4b14c0de-0000-4000-8000-000000000002", sealed,
-                                      keys.lookup());
+  const auto moved =
+      d::open_personal("user.registered", 1, "4b14c0de-0000-4000-8000-000000000002", sealed, keys.lookup());
   BOOST_TEST(!moved.ok());
   BOOST_TEST(contains(moved.error().message, "does not authenticate"));
   // The email's sealed value put in the name field.

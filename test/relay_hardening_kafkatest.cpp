@@ -234,8 +234,7 @@ BOOST_AUTO_TEST_CASE(a_deleted_topic_is_rebuilt_from_the_event_store) {
   BOOST_REQUIRE(before.size() == 60u);
 
   test::delete_topic(topics.topic("users"));
-  producers::create_topics(infra::Config::from_env().brokers, topics.prefix(),
-                           {.partitions_override = 3, .replication_factor = 1, .min_insync_replicas = 1, .config = {}});
+  test::create_local_topics(topics.prefix(), 3);
   BOOST_REQUIRE(test::read_topic(topics.topic("users")).empty());
 
   const auto r = run_lethe(db, topics, "republish --topic users");

@@ -205,8 +205,7 @@ BOOST_AUTO_TEST_CASE(a_topic_recreated_with_more_events_than_the_stored_offset_i
   // Deleted and recreated while the projector is down, then more events
   // than before, all different.
   test::delete_topic(topic);
-  producers::create_topics(infra::Config::from_env().brokers, topics.prefix(),
-                           {.partitions_override = 1, .replication_factor = 1, .min_insync_replicas = 1});
+  test::create_local_topics(topics.prefix(), 1);
   for (int i = 0; i < 8; ++i)
     test::produce_raw(topic, "user-s" + std::to_string(i), registration("s" + std::to_string(i)));
 

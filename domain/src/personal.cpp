@@ -32,8 +32,8 @@ std::string to_base64(const unsigned char* bytes, std::size_t n) {
 std::optional<std::string> from_base64(std::string_view text) {
   std::string out(text.size(), '\0');
   std::size_t n = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr,
-                        &n, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr, &n,
+                        nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
     return std::nullopt;
   out.resize(n);
   return out;
@@ -91,8 +91,8 @@ Result<std::string> seal_personal(std::string_view type, int schema_version, std
     if (!it->value.IsString()) return invalid(std::string(f.field), std::string(f.field) + " must be a string");
     const auto subject_it = member(doc, f.subject_field);
     if (subject_it == doc.MemberEnd() || !subject_it->value.IsString())
-      return invalid(std::string(f.subject_field), "personal field " + std::string(f.field) + " needs its person in " +
-                                                       std::string(f.subject_field));
+      return invalid(std::string(f.subject_field),
+                     "personal field " + std::string(f.field) + " needs its person in " + std::string(f.subject_field));
     const std::string subject(subject_it->value.GetString(), subject_it->value.GetStringLength());
     const auto key = keys(subject);
     if (!key) return DomainError{ErrorCode::not_found, std::string(f.subject_field), "no key for person " + subject};
@@ -102,9 +102,10 @@ Result<std::string> seal_personal(std::string_view type, int schema_version, std
     std::string sealed(plain.size() + kTagBytes, '\0');
     unsigned long long sealed_len = 0;
     const auto ad = associated_data(event_id, f.field);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(
-        reinterpret_cast<unsigned char*>(sealed.data()), &sealed_len, reinterpret_cast<const unsigned char*>(plain.data()),
-        plain.size(), reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr, nonce.data(), key->key);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(reinterpret_cast<unsigned char*>(sealed.data()), &sealed_len,
+                                               reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
+                                               reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr,
+                                               nonce.data(), key->key);
     rapidjson::Value v(rapidjson::kObjectType);
     v.AddMember("sealed", rapidjson::Value(kAlgorithm.data(), static_cast<rapidjson::SizeType>(kAlgorithm.size())),
                 alloc);
@@ -148,13 +149,14 @@ Result<std::string> open_personal(std::string_view type, int schema_version, std
     std::string plain(sealed->size() - kTagBytes, '\0');
     unsigned long long plain_len = 0;
     const auto ad = associated_data(event_id, f.field);
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-            reinterpret_cast<unsigned char*>(plain.data()), &plain_len, nullptr,
-            reinterpret_cast<const unsigned char*>(sealed->data()), sealed->size(),
-            reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
-            reinterpret_cast<const unsigned char*>(nonce->data()), key->key) != 0)
-      return invalid(std::string(f.field), "sealed " + std::string(f.field) +
-                                               " does not authenticate: tampered, or moved from another event or field");
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(reinterpret_cast<unsigned char*>(plain.data()), &plain_len, nullptr,
+                                                   reinterpret_cast<const unsigned char*>(sealed->data()),
+                                                   sealed->size(), reinterpret_cast<const unsigned char*>(ad.data()),
+                                                   ad.size(), reinterpret_cast<const unsigned char*>(nonce->data()),
+                                                   key->key) != 0)
+      return invalid(
+          std::string(f.field),
+          "sealed " + std::string(f.field) + " does not authenticate: tampered, or moved from another event or field");
     plain.resize(plain_len);
     it->value.SetString(plain.data(), static_cast<rapidjson::SizeType>(plain.size()), doc.GetAllocator());
   }

@@ -2,9 +2,9 @@
 
 #include <sodium.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
-#include <atomic>
 #include <optional>
 
 #include "lethe/infra/errors.hpp"
@@ -73,10 +73,9 @@ std::optional<std::string> open(const std::array<unsigned char, 32>& master, std
   std::string out(sealed.size() - kNonce - kTag, '\0');
   unsigned long long len = 0;
   const auto* nonce = reinterpret_cast<const unsigned char*>(sealed.data());
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(reinterpret_cast<unsigned char*>(out.data()), &len, nullptr,
-                                                 nonce + kNonce, sealed.size() - kNonce,
-                                                 reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nonce,
-                                                 master.data()) != 0)
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          reinterpret_cast<unsigned char*>(out.data()), &len, nullptr, nonce + kNonce, sealed.size() - kNonce,
+          reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nonce, master.data()) != 0)
     return std::nullopt;
   out.resize(len);
   return out;
@@ -137,7 +136,8 @@ void random_bytes(unsigned char* buf, std::size_t n) {
   randombytes_buf(buf, n);
 }
 
-std::map<std::string, PersonKey> load_person_keys(pqxx::transaction_base& tx, const std::vector<std::string>& subjects) {
+std::map<std::string, PersonKey> load_person_keys(pqxx::transaction_base& tx,
+                                                  const std::vector<std::string>& subjects) {
   ensure_sodium();
   check_master(tx, false);
   std::map<std::string, PersonKey> out;

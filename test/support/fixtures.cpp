@@ -88,9 +88,13 @@ void TestSchema::exec(const std::string& sql) const {
 
 TestTopics::TestTopics(int partitions, const std::map<std::string, std::string>& config)
     : prefix_("t" + random_suffix() + ".") {
+  create_local_topics(prefix_, partitions, config);
+}
+
+void create_local_topics(const std::string& prefix, int partitions, const std::map<std::string, std::string>& config) {
   // One local broker: one replica, and an acks=all write needs just it.
   producers::create_topics(
-      infra::Config::from_env().brokers, prefix_,
+      infra::Config::from_env().brokers, prefix,
       {.partitions_override = partitions, .replication_factor = 1, .min_insync_replicas = 1, .config = config});
 }
 

@@ -55,6 +55,10 @@ struct Message {
 
 // Reads a topic from the beginning to its current end (all partitions).
 std::vector<Message> read_topic(const std::string& topic);
+// Creates lethe's topics under a prefix as the single local broker takes
+// them (one replica); what is there already is left alone.
+void create_local_topics(const std::string& prefix, int partitions = 3,
+                         const std::map<std::string, std::string>& config = {});
 // Deletes a topic and waits until the broker no longer lists it.
 void delete_topic(const std::string& topic);
 // Produces raw bytes (for malformed input).
