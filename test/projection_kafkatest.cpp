@@ -8,16 +8,7 @@
 
 using namespace lethe;
 
-namespace {
-
-std::string envelope_json(const producers::NewEvent& ne, const std::string& stream, std::int64_t version) {
-  domain::Envelope e{ne.event_id, ne.type,           ne.schema_version, stream,     version, version, ne.occurred_at,
-                     ne.actor,    ne.correlation_id, ne.causation_id,   ne.payload, "",      ""};
-  e.hash = domain::chain_hash(e);
-  return domain::encode(e);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 BOOST_AUTO_TEST_CASE(events_flow_from_append_through_kafka_to_the_read_model) {
   test::TestSchema db;
@@ -48,9 +39,9 @@ BOOST_AUTO_TEST_CASE(malformed_messages_go_to_dead_letters_and_the_next_good_eve
   test::produce_raw(topic, "user-bad", "{this is not json");
   auto bad_payload = test::new_event(domain::users::UserRegistered{"b2", "x@example.org", "X", "user"});
   bad_payload.payload = R"({"user_id":"b2","name":"X","role":"user"})";  // no email
-  test::produce_raw(topic, "user-b2", envelope_json(bad_payload, "user-b2", 1));
+  test::produce_raw(topic, "user-b2", test::envelope_json(bad_payload, "user-b2", 1));
   auto good = test::user_history("g1", 0);
-  test::produce_raw(topic, "user-g1", envelope_json(good[0], "user-g1", 1));
+  test::produce_raw(topic, "user-g1", test::envelope_json(good[0], "user-g1", 1));
 
   const auto stats = test::project_until_idle(db, topics);
   BOOST_TEST(stats.applied == 1);
@@ -77,9 +68,9 @@ BOOST_AUTO_TEST_CASE(a_republished_event_is_applied_once) {
   test::TestTopics topics(1);
   const auto topic = topics.topic("users");
   auto h = test::user_history("d1", 2);
-  const auto first = envelope_json(h[0], "user-d1", 1);
-  const auto second = envelope_json(h[1], "user-d1", 2);
-  const auto third = envelope_json(h[2], "user-d1", 3);
+  const auto first = test::envelope_json(h[0], "user-d1", 1);
+  const auto second = test::envelope_json(h[1], "user-d1", 2);
+  const auto third = test::envelope_json(h[2], "user-d1", 3);
   // What a relay that died before its checkpoint produces: some events twice.
   for (const auto* v : {&first, &second, &first, &second, &third, &second}) test::produce_raw(topic, "user-d1", *v);
   const auto stats = test::project_until_idle(db, topics, 2);  // small batches: duplicates span batches
@@ -95,7 +86,7 @@ BOOST_AUTO_TEST_CASE(an_event_past_a_version_gap_goes_to_dead_letters_instead_of
   auto h = test::user_history("v1", 3);
   // v1, then v3 (v2 missing), then v2, v3, v4 as a relay republish would.
   for (const auto& [index, version] : std::vector<std::pair<int, int>>{{0, 1}, {2, 3}, {1, 2}, {2, 3}, {3, 4}})
-    test::produce_raw(topic, "user-v1", envelope_json(h[static_cast<std::size_t>(index)], "user-v1", version));
+    test::produce_raw(topic, "user-v1", test::envelope_json(h[static_cast<std::size_t>(index)], "user-v1", version));
   const auto stats = test::project_until_idle(db, topics, 1);
   BOOST_TEST(stats.applied == 4);
   BOOST_TEST(stats.dead_lettered == 1);
@@ -113,9 +104,9 @@ BOOST_AUTO_TEST_CASE(a_row_the_database_refuses_is_dead_lettered_alone_and_the_b
   // Well-formed JSON, but month 13: only PostgreSQL notices, inside COPY.
   auto bad = test::user_history("bad", 0)[0];
   bad.occurred_at = "2026-13-45T08:00:00.000000Z";
-  test::produce_raw(topic, "user-g0", envelope_json(test::user_history("g0", 0)[0], "user-g0", 1));
-  test::produce_raw(topic, "user-bad", envelope_json(bad, "user-bad", 1));
-  test::produce_raw(topic, "user-g1", envelope_json(test::user_history("g1", 0)[0], "user-g1", 1));
+  test::produce_raw(topic, "user-g0", test::envelope_json(test::user_history("g0", 0)[0], "user-g0", 1));
+  test::produce_raw(topic, "user-bad", test::envelope_json(bad, "user-bad", 1));
+  test::produce_raw(topic, "user-g1", test::envelope_json(test::user_history("g1", 0)[0], "user-g1", 1));
   const auto stats = test::project_until_idle(db, topics, 100);
   BOOST_TEST(stats.split_batches == 1);  // the three shared a batch, which was split
   BOOST_TEST(stats.applied == 2);

@@ -16,23 +16,16 @@ using namespace lethe;
 
 namespace {
 
-std::string envelope_json(const producers::NewEvent& ne, const std::string& stream, std::int64_t version) {
-  domain::Envelope e{ne.event_id, ne.type,           ne.schema_version, stream,     version, version, ne.occurred_at,
-                     ne.actor,    ne.correlation_id, ne.causation_id,   ne.payload, "",      ""};
-  e.hash = domain::chain_hash(e);
-  return domain::encode(e);
-}
-
 // A registration PostgreSQL refuses (month 13): well-formed JSON, only the
 // database notices, inside COPY.
 std::string refused_registration(const std::string& id) {
   auto bad = test::user_history(id, 0)[0];
   bad.occurred_at = "2026-13-45T08:00:00.000000Z";
-  return envelope_json(bad, "user-" + id, 1);
+  return test::envelope_json(bad, "user-" + id, 1);
 }
 
 std::string registration(const std::string& id) {
-  return envelope_json(test::user_history(id, 0)[0], "user-" + id, 1);
+  return test::envelope_json(test::user_history(id, 0)[0], "user-" + id, 1);
 }
 
 // The users projection, in-process, until caught up. A long batch wait
@@ -247,7 +240,7 @@ BOOST_AUTO_TEST_CASE(a_batch_stops_filling_at_its_byte_bound) {
     auto e = test::user_history("big" + std::to_string(i), 0)[0];
     e.type = "test.large";
     e.payload = R"({"blob":")" + std::string(256 * 1024, 'x') + R"("})";
-    test::produce_raw(topic, "big-" + std::to_string(i), envelope_json(e, "big-" + std::to_string(i), 1));
+    test::produce_raw(topic, "big-" + std::to_string(i), test::envelope_json(e, "big-" + std::to_string(i), 1));
   }
   constexpr std::int64_t kBound = 1 << 20;
   const auto stats = project(db, topics, [](auto& o) { o.batch_max_bytes = kBound; });

@@ -37,12 +37,6 @@ constexpr const char* kBacklogSql =
     "SELECT count(*) AS backlog FROM outbox o, relay_checkpoint c"
     " WHERE c.id = 1 AND (o.tx_id, o.global_position) > (c.tx_id, c.global_position)";
 
-constexpr const char* kOldestXactSql =
-    "SELECT pid::text AS pid, coalesce(state, '') AS state,"
-    " date_trunc('second', now() - xact_start)::text AS open_for"
-    " FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
-    " ORDER BY age(backend_xid) DESC LIMIT 1";
-
 }  // namespace
 
 OutboxReader::OutboxReader(pqxx::connection& conn) : conn_(conn) {
@@ -68,15 +62,6 @@ std::int64_t OutboxReader::backlog() {
   return infra::translate_pg("relay backlog", [&] {
     pqxx::read_transaction tx(conn_);
     return tx.exec(kBacklogSql)[0]["backlog"].as<std::int64_t>();
-  });
-}
-
-std::optional<OpenTransaction> OutboxReader::oldest_open_transaction() {
-  return infra::translate_pg("relay stall", [&]() -> std::optional<OpenTransaction> {
-    pqxx::read_transaction tx(conn_);
-    const auto r = tx.exec(kOldestXactSql);
-    if (r.empty()) return std::nullopt;
-    return OpenTransaction{r[0]["pid"].c_str(), r[0]["state"].c_str(), r[0]["open_for"].c_str()};
   });
 }
 

@@ -23,11 +23,6 @@ struct OutboxEntry {
   domain::Envelope envelope;
 };
 
-// Who holds the watermark back: the oldest transaction still open.
-struct OpenTransaction {
-  std::string pid, state, open_for;
-};
-
 class OutboxReader {
  public:
   // Prepares its statements on conn; conn must outlive the reader.
@@ -41,8 +36,6 @@ class OutboxReader {
 
   // Entries not yet published, final or not.
   std::int64_t backlog();
-
-  std::optional<OpenTransaction> oldest_open_transaction();
 
  private:
   pqxx::connection& conn_;

@@ -10,6 +10,7 @@
 #include "lethe/infra/backoff.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/pg.hpp"
+#include "open_transaction.hpp"
 #include "outbox_reader.hpp"
 #include "publisher.hpp"
 #include "relay_checkpoint.hpp"
@@ -121,9 +122,8 @@ struct Relay::Impl {
     if (!stalled_since) stalled_since = now;
     if (now - *stalled_since < std::chrono::seconds(5) || now - last_stall_warning < std::chrono::seconds(10)) return;
     last_stall_warning = now;
-    const auto who = outbox->oldest_open_transaction();
     spdlog::warn("relay: {} outbox entries wait behind an open transaction{}", pending,
-                 who ? " (pid " + who->pid + ", " + who->state + ", open " + who->open_for + ")" : std::string());
+                 describe(oldest_open_transaction(*conn)));
   }
 
   // Parks what the broker refused for good, logging each by name.

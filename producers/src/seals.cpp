@@ -8,6 +8,7 @@
 
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/pg.hpp"
+#include "open_transaction.hpp"
 
 namespace lethe::producers {
 
@@ -41,11 +42,6 @@ constexpr const char* kAllEndedSql = "SELECT pg_snapshot_xmin(pg_current_snapsho
 constexpr const char* kLockTimeoutSql = "SET LOCAL lock_timeout = '2s'";
 constexpr const char* kLockEventsSql = "LOCK TABLE events IN SHARE MODE";
 constexpr const char* kMaxPositionSql = "SELECT coalesce(max(global_position), 0) FROM events";
-constexpr const char* kOldestXactSql =
-    "SELECT pid::text, coalesce(state, ''), date_trunc('second', now() - xact_start)::text"
-    " FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
-    " ORDER BY age(backend_xid) DESC LIMIT 1";
-
 // Only position and hash: rows of ~100 bytes, so a page of rows is small.
 constexpr const char* kHashesSql =
     "SELECT global_position, hash FROM events WHERE global_position > $1 AND global_position <= $2"
@@ -58,19 +54,12 @@ domain::Seal seal_from_row(const pqxx::row& r) {
   return {r[0].as<std::int64_t>(), r[1].as<std::int64_t>(), r[2].as<std::int64_t>(), r[3].c_str(), r[4].c_str()};
 }
 
-std::string oldest_transaction(pqxx::connection& conn) {
-  pqxx::read_transaction tx(conn);
-  const auto who = tx.exec(kOldestXactSql);
-  if (who.empty()) return "";
-  return " (pid " + std::string(who[0][0].c_str()) + ", " + who[0][1].c_str() + ", open " + who[0][2].c_str() + ")";
-}
-
 // The highest position below which no transaction can add an event any more.
 std::int64_t stable_position(pqxx::connection& conn, const SealOptions& options) {
   const auto deadline = Clock::now() + options.max_wait;
   auto too_long = [&](const std::string& what) {
     return infra::Unavailable("seal: " + what + " after " + std::to_string(options.max_wait.count()) + " ms" +
-                              oldest_transaction(conn) + "; seal again once it has ended");
+                              describe(oldest_open_transaction(conn)) + "; seal again once it has ended");
   };
   std::string xmax;
   {

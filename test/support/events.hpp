@@ -21,6 +21,16 @@ inline producers::NewEvent new_event(const domain::users::Event& e, const std::s
                              corr};
 }
 
+// The message value the relay would publish for an event at the given
+// stream version (position = version, first of its chain), for tests that
+// produce to a topic directly.
+inline std::string envelope_json(const producers::NewEvent& ne, const std::string& stream, std::int64_t version) {
+  domain::Envelope e{ne.event_id, ne.type,           ne.schema_version, stream,     version, version, ne.occurred_at,
+                     ne.actor,    ne.correlation_id, ne.causation_id,   ne.payload, "",      ""};
+  e.hash = domain::chain_hash(e);
+  return domain::encode(e);
+}
+
 // A registration followed by `renames` profile changes, as one stream's events.
 inline std::vector<producers::NewEvent> user_history(const std::string& id, int renames,
                                                      const std::string& name_pad = "") {
