@@ -156,3 +156,40 @@ BOOST_AUTO_TEST_CASE(sealing_without_a_key_for_the_person_fails) {
   BOOST_REQUIRE(!r.ok());
   BOOST_TEST(r.error().field == "user_id");
 }
+
+BOOST_AUTO_TEST_CASE(a_batch_is_opened_with_one_key_load_and_each_failure_stays_with_its_payload) {
+  Keys keys;
+  auto seal = [&](const std::string& id, const std::string& event_id) {
+    return d::seal_personal("user.registered", 1, event_id, registered(id, id + "@example.org", "N " + id),
+                            keys.lookup(), kRandom)
+        .value();
+  };
+  const std::string e1 = kEventId, e2 = "4b14c0de-0000-4000-8000-000000000002",
+                    e3 = "4b14c0de-0000-4000-8000-000000000003";
+  std::string ada = seal("ada", e1), bob = seal("bob", e2), moved = seal("bob", e2);
+  std::string role = u::encode_payload(u::UserRoleChanged{"ada", "admin", "user"});
+  const std::string role_before = role;
+  std::vector<d::SealedPayload> items{{"user.registered", 1, e1, &ada},
+                                      {"user.registered", 1, e2, &bob},
+                                      {"user.registered", 1, e3, &moved},  // sealed for e2, presented as e3
+                                      {"user.role_changed", 1, e1, &role}};
+  int loads = 0;
+  std::vector<std::string> asked;
+  const auto errors = d::open_personal_batch(items, [&](const std::vector<std::string>& subjects) {
+    ++loads;
+    asked = subjects;
+    return keys.lookup(false);  // ada's key is gone
+  });
+  BOOST_TEST(loads == 1);
+  BOOST_TEST(asked == (std::vector<std::string>{"ada", "bob"}));  // sorted, once each
+  BOOST_REQUIRE(errors.size() == 4u);
+  BOOST_TEST(!errors[0].has_value());
+  BOOST_TEST(contains(ada, R"("email":null)"));  // erased, not an error
+  BOOST_TEST(!errors[1].has_value());
+  BOOST_TEST(contains(bob, R"("email":"bob@example.org")"));
+  BOOST_REQUIRE(errors[2].has_value());
+  BOOST_TEST(contains(errors[2]->message, "does not authenticate"));
+  BOOST_TEST(contains(moved, "xchacha20poly1305"));  // left as it was
+  BOOST_TEST(!errors[3].has_value());
+  BOOST_TEST(role == role_before);
+}

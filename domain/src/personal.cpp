@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 
 #include "json_util.hpp"
@@ -121,14 +122,12 @@ Result<std::string> seal_personal(std::string_view type, int schema_version, std
   return write(doc);
 }
 
-Result<std::string> open_personal(std::string_view type, int schema_version, std::string_view event_id,
-                                  std::string_view payload, const KeyLookup& keys) {
-  const auto fields = personal_fields(type, schema_version);
-  if (fields.empty()) return std::string(payload);
-  rapidjson::Document doc;
-  std::string buffer;
-  if (auto err = json::parse_object(doc, payload, buffer)) return *err;
-  bool changed = false;
+namespace {
+
+// Opens the sealed fields of a parsed payload in place; true in `changed`
+// when any field was sealed.
+std::optional<DomainError> open_doc(rapidjson::Document& doc, const std::vector<PersonalField>& fields,
+                                    std::string_view event_id, const KeyLookup& keys, bool& changed) {
   for (const auto& f : fields) {
     auto it = member(doc, f.field);
     if (it == doc.MemberEnd() || !is_sealed(it->value)) continue;  // plaintext from before sealing, or absent
@@ -160,6 +159,28 @@ Result<std::string> open_personal(std::string_view type, int schema_version, std
     plain.resize(plain_len);
     it->value.SetString(plain.data(), static_cast<rapidjson::SizeType>(plain.size()), doc.GetAllocator());
   }
+  return std::nullopt;
+}
+
+void collect_subjects(rapidjson::Document& doc, const std::vector<PersonalField>& fields,
+                      std::vector<std::string>& out) {
+  for (const auto& f : fields) {
+    const auto it = member(doc, f.field);
+    if (it != doc.MemberEnd() && is_sealed(it->value)) out.emplace_back(text_of(it->value, "sub"));
+  }
+}
+
+}  // namespace
+
+Result<std::string> open_personal(std::string_view type, int schema_version, std::string_view event_id,
+                                  std::string_view payload, const KeyLookup& keys) {
+  const auto fields = personal_fields(type, schema_version);
+  if (fields.empty()) return std::string(payload);
+  rapidjson::Document doc;
+  std::string buffer;
+  if (auto err = json::parse_object(doc, payload, buffer)) return *err;
+  bool changed = false;
+  if (auto err = open_doc(doc, fields, event_id, keys, changed)) return *err;
   if (!changed) return std::string(payload);
   return write(doc);
 }
@@ -171,11 +192,47 @@ std::vector<std::string> sealed_subjects(std::string_view type, int schema_versi
   rapidjson::Document doc;
   std::string buffer;
   if (json::parse_object(doc, payload, buffer)) return out;
-  for (const auto& f : fields) {
-    const auto it = member(doc, f.field);
-    if (it != doc.MemberEnd() && is_sealed(it->value)) out.emplace_back(text_of(it->value, "sub"));
-  }
+  collect_subjects(doc, fields, out);
   return out;
+}
+
+std::vector<std::optional<DomainError>> open_personal_batch(const std::vector<SealedPayload>& items,
+                                                            const KeyLoader& load) {
+  std::vector<std::optional<DomainError>> errors(items.size());
+  struct Parsed {
+    std::size_t index;
+    std::vector<PersonalField> fields;
+    rapidjson::Document doc;
+    std::string buffer;
+  };
+  std::vector<Parsed> parsed;
+  parsed.reserve(items.size());  // a document's strings point into its buffer: never move one once parsed
+  std::vector<std::string> subjects;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    auto fields = personal_fields(items[i].type, items[i].schema_version);
+    if (fields.empty()) continue;
+    auto& p = parsed.emplace_back(Parsed{i, std::move(fields), {}, {}});
+    if (auto err = json::parse_object(p.doc, *items[i].payload, p.buffer)) {
+      errors[i] = *err;
+      parsed.pop_back();
+      continue;
+    }
+    collect_subjects(p.doc, p.fields, subjects);
+  }
+  if (parsed.empty()) return errors;
+  std::sort(subjects.begin(), subjects.end());
+  subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
+  const auto keys = load(subjects);
+  for (auto& p : parsed) {
+    bool changed = false;
+    const auto& item = items[p.index];
+    if (auto err = open_doc(p.doc, p.fields, item.event_id, keys, changed)) {
+      errors[p.index] = *err;
+      continue;
+    }
+    if (changed) *item.payload = write(p.doc);
+  }
+  return errors;
 }
 
 }  // namespace lethe::domain

@@ -1,9 +1,8 @@
 #pragma once
 // The oldest transaction still open in the cluster: what holds back the
 // relay's watermark and a seal's cut. Named in their warnings.
-#include <pqxx/pqxx>
-
 #include <optional>
+#include <pqxx/pqxx>
 #include <string>
 
 namespace lethe::producers {

@@ -1,6 +1,6 @@
 #include "lethe/producers/user_service.hpp"
 
-#include <set>
+#include <map>
 #include <stdexcept>
 
 #include "lethe/domain/personal.hpp"
@@ -14,30 +14,23 @@ namespace users = domain::users;
 
 namespace {
 
-domain::KeyLookup lookup_in(const std::map<std::string, infra::PersonKey>& keys) {
-  return [&keys](std::string_view subject) -> std::optional<domain::KeyRef> {
-    const auto it = keys.find(std::string(subject));
-    if (it == keys.end()) return std::nullopt;
-    return domain::KeyRef{it->second.key_id, it->second.key.data()};
-  };
-}
-
 // Opens every event's personal fields with one key query.
 std::vector<domain::Envelope> open_all(pqxx::connection& conn, std::vector<domain::Envelope> events) {
-  std::set<std::string> subjects;
-  for (const auto& e : events)
-    for (auto& s : domain::sealed_subjects(e.type, e.schema_version, e.payload)) subjects.insert(std::move(s));
-  if (subjects.empty()) return events;
-  const auto keys = infra::translate_pg("load person keys", [&] {
-    pqxx::read_transaction tx(conn);
-    return infra::load_person_keys(tx, {subjects.begin(), subjects.end()});
+  std::vector<domain::SealedPayload> sealed;
+  for (auto& e : events) sealed.push_back({e.type, e.schema_version, e.event_id, &e.payload});
+  std::map<std::string, infra::PersonKey> keys;
+  const auto errors = domain::open_personal_batch(sealed, [&](const std::vector<std::string>& subjects) {
+    if (!subjects.empty())
+      keys = infra::translate_pg("load person keys", [&] {
+        pqxx::read_transaction tx(conn);
+        return infra::load_person_keys(tx, subjects);
+      });
+    return domain::lookup_in(keys);
   });
-  const auto lookup = lookup_in(keys);
-  for (auto& e : events) {
-    auto opened = domain::open_personal(e.type, e.schema_version, e.event_id, e.payload, lookup);
-    if (!opened) throw std::runtime_error("event " + e.event_id + " of " + e.stream_id + ": " + opened.error().message);
-    e.payload = std::move(opened).value();
-  }
+  for (std::size_t i = 0; i < events.size(); ++i)
+    if (errors[i])
+      throw std::runtime_error("event " + events[i].event_id + " of " + events[i].stream_id + ": " +
+                               errors[i]->message);
   return events;
 }
 

@@ -1,6 +1,6 @@
 #include "users/users_projection.hpp"
 
-#include <set>
+#include <map>
 #include <unordered_map>
 
 #include "lethe/domain/personal.hpp"
@@ -41,20 +41,27 @@ struct Row {
 
 ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
   ApplyResult result;
-  // The keys of every person the batch names, in one query: personal fields
-  // arrive sealed. A person without a key was erased; their fields open as
-  // erased() and are written anonymized.
-  std::set<std::string> subjects;
-  for (const auto& d : batch)
-    if (d.envelope.type.rfind("user.", 0) == 0)
-      for (auto& s : domain::sealed_subjects(d.envelope.type, d.envelope.schema_version, d.envelope.payload))
-        subjects.insert(std::move(s));
-  const auto keys = infra::load_person_keys(tx, {subjects.begin(), subjects.end()});
-  const domain::KeyLookup lookup = [&keys](std::string_view subject) -> std::optional<domain::KeyRef> {
-    const auto it = keys.find(std::string(subject));
-    if (it == keys.end()) return std::nullopt;
-    return domain::KeyRef{it->second.key_id, it->second.key.data()};
-  };
+  // Personal fields arrive sealed: every payload of the batch is opened with
+  // one key query for all the people it names. A person without a key was
+  // erased; their fields open as erased() and are written anonymized.
+  std::vector<std::string> payloads(batch.size());
+  std::vector<domain::SealedPayload> sealed;
+  std::vector<std::size_t> sealed_at;  // batch index of sealed[k]
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto& e = batch[i].envelope;
+    if (e.type.rfind("user.", 0) != 0) continue;
+    payloads[i] = e.payload;
+    sealed.push_back({e.type, e.schema_version, e.event_id, &payloads[i]});
+    sealed_at.push_back(i);
+  }
+  std::map<std::string, infra::PersonKey> keys;
+  const auto open_errors = domain::open_personal_batch(sealed, [&](const std::vector<std::string>& subjects) {
+    keys = infra::load_person_keys(tx, subjects);
+    return domain::lookup_in(keys);
+  });
+  std::vector<const domain::DomainError*> unopened(batch.size(), nullptr);
+  for (std::size_t k = 0; k < sealed.size(); ++k)
+    if (open_errors[k]) unopened[sealed_at[k]] = &*open_errors[k];
 
   // Decode first: a bad payload is rejected alone, the rest of the batch goes on.
   std::vector<std::pair<std::size_t, users::Event>> decoded;  // (batch index, event)
@@ -65,12 +72,11 @@ ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
       ++result.skipped;
       continue;
     }
-    auto opened = domain::open_personal(e.type, e.schema_version, e.event_id, e.payload, lookup);
-    if (!opened) {
-      result.rejected.push_back({i, "payload of " + e.type + ": " + opened.error().message});
+    if (unopened[i]) {
+      result.rejected.push_back({i, "payload of " + e.type + ": " + unopened[i]->message});
       continue;
     }
-    auto ev = users::decode_payload(e.type, opened.value());
+    auto ev = users::decode_payload(e.type, payloads[i]);
     if (!ev) {
       result.rejected.push_back({i, "payload of " + e.type + ": " + ev.error().message});
       continue;

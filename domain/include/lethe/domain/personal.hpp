@@ -45,6 +45,17 @@ struct KeyRef {
 using KeyLookup = std::function<std::optional<KeyRef>(std::string_view subject)>;
 using RandomFill = std::function<void(unsigned char*, std::size_t)>;
 
+// A lookup over a map from person id to a key record with key_id and key
+// (kPersonKeyBytes bytes, .data()). The map must outlive the lookup.
+template <class Map>
+KeyLookup lookup_in(const Map& keys) {
+  return [&keys](std::string_view subject) -> std::optional<KeyRef> {
+    const auto it = keys.find(std::string(subject));
+    if (it == keys.end()) return std::nullopt;
+    return KeyRef{it->second.key_id, it->second.key.data()};
+  };
+}
+
 // Seals the personal fields of a payload. Fails if a subject field is
 // missing or a person has no key. Fields already sealed are left as they are.
 Result<std::string> seal_personal(std::string_view type, int schema_version, std::string_view event_id,
@@ -58,6 +69,21 @@ Result<std::string> open_personal(std::string_view type, int schema_version, std
 
 // The people whose keys open_personal() will ask for, from the sealed values.
 std::vector<std::string> sealed_subjects(std::string_view type, int schema_version, std::string_view payload);
+
+// Opens many payloads with one key load: each payload is parsed once, the
+// people their sealed values name are gathered, `load` is called once with
+// them (sorted, unique) and returns the lookup, and every payload is opened
+// in place. Returns, per item, why it could not be opened (nullopt when it
+// was; the payload is then left as it was).
+struct SealedPayload {
+  std::string_view type;
+  int schema_version = 1;
+  std::string_view event_id;
+  std::string* payload;
+};
+using KeyLoader = std::function<KeyLookup(const std::vector<std::string>& subjects)>;
+std::vector<std::optional<DomainError>> open_personal_batch(const std::vector<SealedPayload>& items,
+                                                            const KeyLoader& load);
 
 // What a personal field decodes to once its person's key is gone. Holds a
 // NUL, which no stored text may contain, so it never equals real data.
