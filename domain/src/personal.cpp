@@ -6,6 +6,7 @@
 #include <array>
 
 #include "json_util.hpp"
+#include "personal_doc.hpp"
 
 namespace lethe::domain {
 
@@ -196,8 +197,8 @@ std::vector<std::string> sealed_subjects(std::string_view type, int schema_versi
   return out;
 }
 
-std::vector<std::optional<DomainError>> open_personal_batch(const std::vector<SealedPayload>& items,
-                                                            const KeyLoader& load) {
+std::vector<std::optional<DomainError>> open_documents(const std::vector<SealedPayload>& items, const KeyLoader& load,
+                                                       const OpenedVisitor& visit, bool every_item) {
   std::vector<std::optional<DomainError>> errors(items.size());
   // One pool for every document of the batch: a document of its own would
   // take a 64 KiB chunk each, hundreds of MiB for a batch of thousands.
@@ -213,9 +214,9 @@ std::vector<std::optional<DomainError>> open_personal_batch(const std::vector<Se
   std::vector<std::string> subjects;
   for (std::size_t i = 0; i < items.size(); ++i) {
     auto fields = personal_fields(items[i].type, items[i].schema_version);
-    if (fields.empty()) continue;
+    if (fields.empty() && !every_item) continue;
     auto& p = parsed.emplace_back(Parsed{i, std::move(fields), rapidjson::Document(&pool), {}});
-    if (auto err = json::parse_object(p.doc, *items[i].payload, p.buffer)) {
+    if (auto err = json::parse_object(p.doc, items[i].payload, p.buffer)) {
       errors[i] = *err;
       parsed.pop_back();
       continue;
@@ -228,14 +229,32 @@ std::vector<std::optional<DomainError>> open_personal_batch(const std::vector<Se
   const auto keys = load(subjects);
   for (auto& p : parsed) {
     bool changed = false;
-    const auto& item = items[p.index];
-    if (auto err = open_doc(p.doc, p.fields, item.event_id, keys, changed)) {
+    if (auto err = open_doc(p.doc, p.fields, items[p.index].event_id, keys, changed)) {
       errors[p.index] = *err;
       continue;
     }
-    if (changed) *item.payload = write(p.doc);
+    visit(p.index, p.doc, changed);
   }
   return errors;
+}
+
+std::vector<Result<std::string>> open_personal_batch(const std::vector<SealedPayload>& items, const KeyLoader& load) {
+  std::vector<std::optional<std::string>> opened(items.size());
+  const auto errors = open_documents(
+      items, load,
+      [&](std::size_t i, rapidjson::Document& doc, bool changed) {
+        if (changed) opened[i] = write(doc);
+      },
+      false);
+  std::vector<Result<std::string>> out;
+  out.reserve(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (errors[i])
+      out.push_back(*errors[i]);
+    else
+      out.push_back(opened[i] ? std::move(*opened[i]) : std::string(items[i].payload));
+  }
+  return out;
 }
 
 }  // namespace lethe::domain

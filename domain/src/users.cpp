@@ -4,6 +4,7 @@
 
 #include "json_util.hpp"
 #include "lethe/domain/personal.hpp"
+#include "personal_doc.hpp"
 
 namespace lethe::domain::users {
 
@@ -158,10 +159,9 @@ std::string encode_payload(const Event& e) {
   return {buf.GetString(), buf.GetSize()};
 }
 
-Result<Event> decode_payload(std::string_view type, std::string_view payload_json) {
-  rapidjson::Document doc;
-  std::string buffer;
-  if (auto err = json::parse_object(doc, payload_json, buffer)) return *err;
+namespace {
+
+Result<Event> decode_doc(std::string_view type, const rapidjson::Value& doc) {
   // Reads the named string fields in order, or returns the first error.
   // A personal field whose person was erased opens as null: it decodes to
   // erased(), so that the event still folds.
@@ -200,6 +200,27 @@ Result<Event> decode_payload(std::string_view type, std::string_view payload_jso
     return Event{UserRoleChanged{v[0], v[1], v[2]}};
   }
   return invalid("type", "unknown user event type '" + std::string(type) + "'");
+}
+
+}  // namespace
+
+Result<Event> decode_payload(std::string_view type, std::string_view payload_json) {
+  rapidjson::Document doc;
+  std::string buffer;
+  if (auto err = json::parse_object(doc, payload_json, buffer)) return *err;
+  return decode_doc(type, doc);
+}
+
+std::vector<Result<Event>> decode_sealed(const std::vector<SealedPayload>& items, const KeyLoader& load) {
+  std::vector<std::optional<Result<Event>>> decoded(items.size());
+  const auto errors = open_documents(
+      items, load, [&](std::size_t i, rapidjson::Document& doc, bool) { decoded[i] = decode_doc(items[i].type, doc); },
+      true);
+  std::vector<Result<Event>> out;
+  out.reserve(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i)
+    out.push_back(errors[i] ? Result<Event>(*errors[i]) : std::move(*decoded[i]));
+  return out;
 }
 
 }  // namespace lethe::domain::users

@@ -17,9 +17,9 @@ namespace {
 // Opens every event's personal fields with one key query.
 std::vector<domain::Envelope> open_all(pqxx::connection& conn, std::vector<domain::Envelope> events) {
   std::vector<domain::SealedPayload> sealed;
-  for (auto& e : events) sealed.push_back({e.type, e.schema_version, e.event_id, &e.payload});
+  for (const auto& e : events) sealed.push_back({e.type, e.schema_version, e.event_id, e.payload});
   std::map<std::string, infra::PersonKey> keys;
-  const auto errors = domain::open_personal_batch(sealed, [&](const std::vector<std::string>& subjects) {
+  auto opened = domain::open_personal_batch(sealed, [&](const std::vector<std::string>& subjects) {
     if (!subjects.empty())
       keys = infra::translate_pg("load person keys", [&] {
         pqxx::read_transaction tx(conn);
@@ -27,10 +27,12 @@ std::vector<domain::Envelope> open_all(pqxx::connection& conn, std::vector<domai
       });
     return domain::lookup_in(keys);
   });
-  for (std::size_t i = 0; i < events.size(); ++i)
-    if (errors[i])
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (!opened[i])
       throw std::runtime_error("event " + events[i].event_id + " of " + events[i].stream_id + ": " +
-                               errors[i]->message);
+                               opened[i].error().message);
+    events[i].payload = std::move(opened[i]).value();
+  }
   return events;
 }
 

@@ -41,48 +41,36 @@ struct Row {
 
 ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
   ApplyResult result;
-  // Personal fields arrive sealed: every payload of the batch is opened with
-  // one key query for all the people it names. A person without a key was
-  // erased; their fields open as erased() and are written anonymized.
-  std::vector<std::string> payloads(batch.size());
+  // Personal fields arrive sealed: the batch is decoded with one key query
+  // for all the people it names, each payload parsed once. A person without
+  // a key was erased; their fields decode as erased() and are written
+  // anonymized. A bad payload is rejected alone; the rest of the batch goes on.
   std::vector<domain::SealedPayload> sealed;
   std::vector<std::size_t> sealed_at;  // batch index of sealed[k]
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const auto& e = batch[i].envelope;
-    if (e.type.rfind("user.", 0) != 0) continue;
-    payloads[i] = e.payload;
-    sealed.push_back({e.type, e.schema_version, e.event_id, &payloads[i]});
-    sealed_at.push_back(i);
-  }
-  std::map<std::string, infra::PersonKey> keys;
-  const auto open_errors = domain::open_personal_batch(sealed, [&](const std::vector<std::string>& subjects) {
-    keys = infra::load_person_keys(tx, subjects);
-    return domain::lookup_in(keys);
-  });
-  std::vector<const domain::DomainError*> unopened(batch.size(), nullptr);
-  for (std::size_t k = 0; k < sealed.size(); ++k)
-    if (open_errors[k]) unopened[sealed_at[k]] = &*open_errors[k];
-
-  // Decode first: a bad payload is rejected alone, the rest of the batch goes on.
-  std::vector<std::pair<std::size_t, users::Event>> decoded;  // (batch index, event)
-  std::vector<std::string> ids;                               // user id of decoded[k]
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& e = batch[i].envelope;
     if (e.type.rfind("user.", 0) != 0) {
       ++result.skipped;
       continue;
     }
-    if (unopened[i]) {
-      result.rejected.push_back({i, "payload of " + e.type + ": " + unopened[i]->message});
+    sealed.push_back({e.type, e.schema_version, e.event_id, e.payload});
+    sealed_at.push_back(i);
+  }
+  std::map<std::string, infra::PersonKey> keys;
+  auto events = users::decode_sealed(sealed, [&](const std::vector<std::string>& subjects) {
+    keys = infra::load_person_keys(tx, subjects);
+    return domain::lookup_in(keys);
+  });
+  std::vector<std::pair<std::size_t, users::Event>> decoded;  // (batch index, event)
+  std::vector<std::string> ids;                               // user id of decoded[k]
+  for (std::size_t k = 0; k < events.size(); ++k) {
+    const auto i = sealed_at[k];
+    if (!events[k]) {
+      result.rejected.push_back({i, "payload of " + batch[i].envelope.type + ": " + events[k].error().message});
       continue;
     }
-    auto ev = users::decode_payload(e.type, payloads[i]);
-    if (!ev) {
-      result.rejected.push_back({i, "payload of " + e.type + ": " + ev.error().message});
-      continue;
-    }
-    ids.push_back(users::user_id_of(ev.value()));
-    decoded.emplace_back(i, std::move(ev).value());
+    ids.push_back(users::user_id_of(events[k].value()));
+    decoded.emplace_back(i, std::move(events[k]).value());
   }
   if (decoded.empty()) return result;
 

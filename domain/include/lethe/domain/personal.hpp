@@ -72,18 +72,17 @@ std::vector<std::string> sealed_subjects(std::string_view type, int schema_versi
 
 // Opens many payloads with one key load: each payload is parsed once, the
 // people their sealed values name are gathered, `load` is called once with
-// them (sorted, unique) and returns the lookup, and every payload is opened
-// in place. Returns, per item, why it could not be opened (nullopt when it
-// was; the payload is then left as it was).
+// them (sorted, unique) and returns the lookup, and every payload is opened.
+// Returns, per item, the opened payload (as it was when nothing in it is
+// sealed) or why it could not be opened.
 struct SealedPayload {
   std::string_view type;
   int schema_version = 1;
   std::string_view event_id;
-  std::string* payload;
+  std::string_view payload;
 };
 using KeyLoader = std::function<KeyLookup(const std::vector<std::string>& subjects)>;
-std::vector<std::optional<DomainError>> open_personal_batch(const std::vector<SealedPayload>& items,
-                                                            const KeyLoader& load);
+std::vector<Result<std::string>> open_personal_batch(const std::vector<SealedPayload>& items, const KeyLoader& load);
 
 // What a personal field decodes to once its person's key is gone. Holds a
 // NUL, which no stored text may contain, so it never equals real data.

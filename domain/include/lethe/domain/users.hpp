@@ -6,6 +6,7 @@
 #include <variant>
 #include <vector>
 
+#include "lethe/domain/personal.hpp"
 #include "lethe/domain/result.hpp"
 
 namespace lethe::domain::users {
@@ -69,5 +70,9 @@ int version_of(const Event& e) noexcept;
 std::string user_id_of(const Event& e);
 std::string encode_payload(const Event& e);
 Result<Event> decode_payload(std::string_view type, std::string_view payload_json);
+// Decodes a batch of payloads, their sealed personal fields opened on the way
+// with one key load (see open_personal_batch): each payload parsed once. A
+// field whose key is gone decodes to erased().
+std::vector<Result<Event>> decode_sealed(const std::vector<SealedPayload>& items, const KeyLoader& load);
 
 }  // namespace lethe::domain::users
