@@ -162,7 +162,7 @@ int user_rename(const infra::Config& cfg, const UserFlags& f) {
 }
 
 int user_set_role(const infra::Config& cfg, const UserFlags& f) {
-  return run_command(cfg, users::ChangeRole{f.id, f.role, f.as_role}, f.actor);
+  return run_command(cfg, users::ChangeRole{f.id, f.role}, f.actor);
 }
 
 int show_stream(const infra::Config& cfg, const std::string& stream, bool sealed) {

@@ -42,7 +42,7 @@ struct ProjectFlags {
 int project(const infra::Config& cfg, const ProjectFlags& flags);
 
 struct UserFlags {
-  std::string id, email, name, role = "user", as_role = "owner", actor = "cli";
+  std::string id, email, name, role = "user", actor = "system:cli";
 };
 int user_register(const infra::Config& cfg, const UserFlags& f);
 int user_rename(const infra::Config& cfg, const UserFlags& f);

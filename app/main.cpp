@@ -117,10 +117,12 @@ int main(int argc, char** argv) {
   auto* role = user->add_subcommand("role", "change a user's role");
   role->add_option("--id", uf.id, "user id")->required();
   role->add_option("--role", uf.role, "new role")->required();
-  role->add_option("--as", uf.as_role, "role of the one who asks")->capture_default_str();
   actions.emplace_back(role, [&] { return app::user_set_role(cfg, uf); });
   for (auto* c : {reg, rename, role})
-    c->add_option("--actor", uf.actor, "who asks, recorded in the event")->capture_default_str();
+    c->add_option("--actor", uf.actor,
+                  "who asks: a user id (acting with that user's role) or a system actor system:NAME (an owner); "
+                  "recorded in the event")
+        ->capture_default_str();
 
   std::string stream;
   auto* events = cli.add_subcommand("events", "print a stream's events and verify its hash chain");

@@ -28,7 +28,7 @@ BOOST_AUTO_TEST_CASE(a_change_travels_from_command_to_read_model_through_the_bin
       run_lethe({"user", "register", "--id", "e2", "--email", "sam@example.org", "--name", "Sam", "--role", "staff"},
                 env) == 0);
   BOOST_REQUIRE(run_lethe({"user", "rename", "--id", "e1", "--name", "Eve Q."}, env) == 0);
-  BOOST_REQUIRE(run_lethe({"user", "role", "--id", "e2", "--role", "admin", "--as", "owner"}, env) == 0);
+  BOOST_REQUIRE(run_lethe({"user", "role", "--id", "e2", "--role", "admin"}, env) == 0);
 
   // Relay and projector run as services, as an operator would run them.
   Process relay({"relay"}, env);

@@ -70,10 +70,9 @@ fs::path schema_file(std::string_view type, int version) {
 std::vector<u::Event> every_user_event() {
   std::vector<u::Event> out;
   u::User s;
-  for (const u::Command& c :
-       std::vector<u::Command>{u::RegisterUser{"7", "zoe@example.org", "Zoë", "staff"}, u::ChangeProfile{"7", "Zoë Q."},
-                               u::ChangeRole{"7", "admin", "owner"}}) {
-    auto r = u::decide(s, c);
+  for (const u::Command& c : std::vector<u::Command>{u::RegisterUser{"7", "zoe@example.org", "Zoë", "staff"},
+                                                     u::ChangeProfile{"7", "Zoë Q."}, u::ChangeRole{"7", "admin"}}) {
+    auto r = u::decide(s, c, {"system", u::Role::owner});
     BOOST_REQUIRE(r.ok());
     for (auto& e : r.value()) {
       s = u::evolve(s, e);

@@ -7,15 +7,18 @@ namespace u = lethe::domain::users;
 using lethe::domain::ErrorCode;
 
 namespace {
+const u::Actor kOwner{"owner-1", u::Role::owner}, kAdmin{"admin-1", u::Role::admin}, kStaff{"staff-1", u::Role::staff},
+    kUser{"user-1", u::Role::user}, kAnonymous{"", std::nullopt};
+
 u::User registered(const std::string& role = "user") {
-  auto r = u::decide({}, u::RegisterUser{"42", "ann@example.org", "Ann", role});
+  auto r = u::decide({}, u::RegisterUser{"42", "ann@example.org", "Ann", role}, kOwner);
   BOOST_REQUIRE(r.ok());
   return u::evolve({}, r.value().at(0));
 }
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(registering_emits_user_registered_and_evolve_folds_it) {
-  auto r = u::decide({}, u::RegisterUser{"42", "ann@example.org", "Ann", "staff"});
+  auto r = u::decide({}, u::RegisterUser{"42", "ann@example.org", "Ann", "staff"}, kOwner);
   BOOST_REQUIRE(r.ok());
   BOOST_REQUIRE(r.value().size() == 1);
   const auto* ev = std::get_if<u::UserRegistered>(&r.value()[0]);
@@ -29,7 +32,7 @@ BOOST_AUTO_TEST_CASE(registering_emits_user_registered_and_evolve_folds_it) {
 }
 
 BOOST_AUTO_TEST_CASE(registering_twice_is_rejected) {
-  const auto r = u::decide(registered(), u::RegisterUser{"42", "ann@example.org", "Ann", "user"});
+  const auto r = u::decide(registered(), u::RegisterUser{"42", "ann@example.org", "Ann", "user"}, kOwner);
   BOOST_REQUIRE(!r.ok());
   BOOST_TEST((r.error().code == ErrorCode::already_exists));
 }
@@ -48,7 +51,7 @@ BOOST_AUTO_TEST_CASE(bad_registration_fields_are_named) {
            {{"1", "a@b.org", std::string(201, 'x'), "user"}, "name"},
            {{"1", "a@b.org", "A", "superuser"}, "role"},
        }) {
-    const auto r = u::decide({}, c.cmd);
+    const auto r = u::decide({}, c.cmd, kOwner);
     BOOST_REQUIRE(!r.ok());
     BOOST_TEST(r.error().field == c.field);
     BOOST_TEST((r.error().code == ErrorCode::invalid_argument));
@@ -57,7 +60,7 @@ BOOST_AUTO_TEST_CASE(bad_registration_fields_are_named) {
 
 BOOST_AUTO_TEST_CASE(changing_the_name_emits_profile_changed) {
   const auto s = registered();
-  const auto r = u::decide(s, u::ChangeProfile{"42", "Ann B."});
+  const auto r = u::decide(s, u::ChangeProfile{"42", "Ann B."}, kOwner);
   BOOST_REQUIRE(r.ok());
   const auto s2 = u::evolve(s, r.value()[0]);
   BOOST_TEST(s2.name == "Ann B.");
@@ -66,25 +69,74 @@ BOOST_AUTO_TEST_CASE(changing_the_name_emits_profile_changed) {
 }
 
 BOOST_AUTO_TEST_CASE(profile_change_of_unknown_user_or_same_name_is_rejected) {
-  BOOST_TEST((u::decide({}, u::ChangeProfile{"42", "X"}).error().code == ErrorCode::not_found));
-  BOOST_TEST((u::decide(registered(), u::ChangeProfile{"42", "Ann"}).error().code == ErrorCode::no_change));
+  BOOST_TEST((u::decide({}, u::ChangeProfile{"42", "X"}, kOwner).error().code == ErrorCode::not_found));
+  BOOST_TEST((u::decide(registered(), u::ChangeProfile{"42", "Ann"}, kOwner).error().code == ErrorCode::no_change));
 }
 
 BOOST_AUTO_TEST_CASE(only_admins_and_owners_change_roles_and_only_owners_touch_admins) {
   const auto user = registered("user");
-  BOOST_TEST((u::decide(user, u::ChangeRole{"42", "staff", "staff"}).error().code == ErrorCode::forbidden));
-  BOOST_TEST(u::decide(user, u::ChangeRole{"42", "staff", "admin"}).ok());
-  BOOST_TEST((u::decide(user, u::ChangeRole{"42", "admin", "admin"}).error().code == ErrorCode::forbidden));
-  BOOST_TEST(u::decide(user, u::ChangeRole{"42", "admin", "owner"}).ok());
-  const auto admin = registered("admin");
-  BOOST_TEST((u::decide(admin, u::ChangeRole{"42", "user", "admin"}).error().code == ErrorCode::forbidden));
-  BOOST_TEST((u::decide(user, u::ChangeRole{"42", "user", "owner"}).error().code == ErrorCode::no_change));
-  BOOST_TEST(u::decide(user, u::ChangeRole{"42", "root", "owner"}).error().field == "role");
+  auto code = [](const auto& r) { return r.ok() ? std::string("ok") : std::string(to_string(r.error().code)); };
+  // Staff and plain users change no roles.
+  BOOST_TEST(code(u::decide(user, u::ChangeRole{"42", "staff"}, kStaff)) == "forbidden");
+  BOOST_TEST(code(u::decide(user, u::ChangeRole{"42", "staff"}, kUser)) == "forbidden");
+  BOOST_TEST(code(u::decide(user, u::ChangeRole{"42", "staff"}, kAnonymous)) == "forbidden");
+  // Admins manage staff and user.
+  BOOST_TEST(code(u::decide(user, u::ChangeRole{"42", "staff"}, kAdmin)) == "ok");
+  BOOST_TEST(code(u::decide(registered("staff"), u::ChangeRole{"42", "user"}, kAdmin)) == "ok");
+  // Only an owner grants or removes owner and admin.
+  BOOST_TEST(code(u::decide(user, u::ChangeRole{"42", "admin"}, kAdmin)) == "forbidden");
+  BOOST_TEST(code(u::decide(user, u::ChangeRole{"42", "owner"}, kAdmin)) == "forbidden");
+  BOOST_TEST(code(u::decide(registered("admin"), u::ChangeRole{"42", "user"}, kAdmin)) == "forbidden");
+  BOOST_TEST(code(u::decide(registered("owner"), u::ChangeRole{"42", "admin"}, kAdmin)) == "forbidden");
+  BOOST_TEST(code(u::decide(user, u::ChangeRole{"42", "admin"}, kOwner)) == "ok");
+  BOOST_TEST(code(u::decide(registered("admin"), u::ChangeRole{"42", "user"}, kOwner)) == "ok");
+  BOOST_TEST(code(u::decide(user, u::ChangeRole{"42", "user"}, kOwner)) == "no_change");
+  BOOST_TEST(u::decide(user, u::ChangeRole{"42", "root"}, kOwner).error().field == "role");
+}
+
+BOOST_AUTO_TEST_CASE(nobody_changes_their_own_role) {
+  for (const auto* role : {"owner", "admin"}) {
+    const auto self = registered(role);
+    const u::Actor me{"42", u::parse_role(role)};
+    const auto r = u::decide(self, u::ChangeRole{"42", "user"}, me);
+    BOOST_REQUIRE(!r.ok());
+    BOOST_TEST((r.error().code == ErrorCode::forbidden));
+    BOOST_TEST(r.error().message == "nobody changes their own role");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(registering_a_role_above_user_needs_the_right_actor) {
+  auto code = [](const u::RegisterUser& c, const u::Actor& a) {
+    const auto r = u::decide({}, c, a);
+    return r.ok() ? std::string("ok") : std::string(to_string(r.error().code));
+  };
+  const auto as = [](const char* role) { return u::RegisterUser{"9", "n@example.org", "N", role}; };
+  // Anyone, anonymous included, registers a plain user.
+  BOOST_TEST(code(as("user"), kAnonymous) == "ok");
+  BOOST_TEST(code(as("staff"), kAnonymous) == "forbidden");
+  BOOST_TEST(code(as("staff"), kStaff) == "forbidden");
+  BOOST_TEST(code(as("staff"), kAdmin) == "ok");
+  BOOST_TEST(code(as("admin"), kAdmin) == "forbidden");
+  BOOST_TEST(code(as("owner"), kAdmin) == "forbidden");
+  BOOST_TEST(code(as("admin"), kOwner) == "ok");
+  BOOST_TEST(code(as("owner"), kOwner) == "ok");
+  const auto r = u::decide({}, as("owner"), kAnonymous);
+  BOOST_TEST(r.error().field == "role");
+}
+
+BOOST_AUTO_TEST_CASE(a_profile_is_changed_by_its_user_or_an_admin) {
+  const auto ann = registered();
+  BOOST_TEST(u::decide(ann, u::ChangeProfile{"42", "Ann B."}, u::Actor{"42", u::Role::user}).ok());
+  BOOST_TEST(u::decide(ann, u::ChangeProfile{"42", "Ann B."}, kAdmin).ok());
+  const auto other = u::decide(ann, u::ChangeProfile{"42", "Ann B."}, kStaff);
+  BOOST_REQUIRE(!other.ok());
+  BOOST_TEST((other.error().code == ErrorCode::forbidden));
+  BOOST_TEST(!u::decide(ann, u::ChangeProfile{"42", "Ann B."}, kAnonymous).ok());
 }
 
 BOOST_AUTO_TEST_CASE(role_change_records_the_previous_role) {
   const auto s = registered("staff");
-  const auto r = u::decide(s, u::ChangeRole{"42", "user", "admin"});
+  const auto r = u::decide(s, u::ChangeRole{"42", "user"}, kAdmin);
   BOOST_REQUIRE(r.ok());
   const auto& ev = std::get<u::UserRoleChanged>(r.value()[0]);
   BOOST_TEST(ev.previous_role == "staff");

@@ -67,41 +67,75 @@ const std::vector<std::string_view>& event_types() {
   return all;
 }
 
-Result<std::vector<Event>> decide(const User& state, const Command& command) {
-  return std::visit(
-      overloaded{
-          [&](const RegisterUser& c) -> Result<std::vector<Event>> {
-            if (c.user_id.empty()) return invalid("user_id", "user_id must not be empty");
-            if (state.exists) return DomainError{ErrorCode::already_exists, "user_id", "user already registered"};
-            if (c.email.size() > kMaxEmail || !plausible_email(c.email))
-              return invalid("email", "email must look like name@example.org");
-            if (auto err = check_name(c.name)) return *err;
-            if (!parse_role(c.role)) return invalid("role", "role must be one of owner, admin, staff, user");
-            return one(UserRegistered{c.user_id, c.email, c.name, c.role});
-          },
-          [&](const ChangeProfile& c) -> Result<std::vector<Event>> {
-            if (!state.exists) return DomainError{ErrorCode::not_found, "user_id", "no such user"};
-            if (auto err = check_name(c.name)) return *err;
-            if (c.name == state.name) return DomainError{ErrorCode::no_change, "name", "name is unchanged"};
-            return one(UserProfileChanged{state.user_id, c.name});
-          },
-          [&](const ChangeRole& c) -> Result<std::vector<Event>> {
-            if (!state.exists) return DomainError{ErrorCode::not_found, "user_id", "no such user"};
-            const auto role = parse_role(c.role);
-            if (!role) return invalid("role", "role must be one of owner, admin, staff, user");
-            const auto actor = parse_role(c.actor_role);
-            if (!actor || (*actor != Role::owner && *actor != Role::admin))
-              return DomainError{ErrorCode::forbidden, "actor_role", "only an admin or owner may change roles"};
-            // Only an owner may make or unmake owners and admins.
-            const bool touches_top =
-                *role == Role::owner || *role == Role::admin || state.role == Role::owner || state.role == Role::admin;
-            if (touches_top && *actor != Role::owner)
-              return DomainError{ErrorCode::forbidden, "role", "only an owner may grant or revoke owner and admin"};
-            if (*role == state.role) return DomainError{ErrorCode::no_change, "role", "role is unchanged"};
-            return one(UserRoleChanged{state.user_id, c.role, std::string(to_string(state.role))});
-          },
-      },
-      command);
+namespace {
+
+bool is_admin_or_owner(const Actor& a) {
+  return a.role == Role::owner || a.role == Role::admin;
+}
+
+// Owner and admin are granted and removed by owners only; staff by admins
+// and owners; user by anyone who may act at all.
+bool may_grant(const Actor& a, Role role) {
+  switch (role) {
+    case Role::owner:
+    case Role::admin:
+      return a.role == Role::owner;
+    case Role::staff:
+      return is_admin_or_owner(a);
+    case Role::user:
+      return true;
+  }
+  return false;
+}
+
+DomainError forbidden(std::string field, std::string message) {
+  return {ErrorCode::forbidden, std::move(field), std::move(message)};
+}
+
+}  // namespace
+
+Result<std::vector<Event>> decide(const User& state, const Command& command, const Actor& actor) {
+  return std::visit(overloaded{
+                        [&](const RegisterUser& c) -> Result<std::vector<Event>> {
+                          if (c.user_id.empty()) return invalid("user_id", "user_id must not be empty");
+                          if (state.exists)
+                            return DomainError{ErrorCode::already_exists, "user_id", "user already registered"};
+                          if (c.email.size() > kMaxEmail || !plausible_email(c.email))
+                            return invalid("email", "email must look like name@example.org");
+                          if (auto err = check_name(c.name)) return *err;
+                          const auto role = parse_role(c.role);
+                          if (!role) return invalid("role", "role must be one of owner, admin, staff, user");
+                          if (!may_grant(actor, *role))
+                            return forbidden("role", "registering a " + c.role + " needs " +
+                                                         (*role == Role::staff ? "an admin or owner" : "an owner"));
+                          return one(UserRegistered{c.user_id, c.email, c.name, c.role});
+                        },
+                        [&](const ChangeProfile& c) -> Result<std::vector<Event>> {
+                          if (!state.exists) return DomainError{ErrorCode::not_found, "user_id", "no such user"};
+                          if (actor.id != state.user_id && !is_admin_or_owner(actor))
+                            return forbidden("user_id",
+                                             "only the user themself, an admin or an owner may change a profile");
+                          if (auto err = check_name(c.name)) return *err;
+                          if (c.name == state.name)
+                            return DomainError{ErrorCode::no_change, "name", "name is unchanged"};
+                          return one(UserProfileChanged{state.user_id, c.name});
+                        },
+                        [&](const ChangeRole& c) -> Result<std::vector<Event>> {
+                          if (!state.exists) return DomainError{ErrorCode::not_found, "user_id", "no such user"};
+                          const auto role = parse_role(c.role);
+                          if (!role) return invalid("role", "role must be one of owner, admin, staff, user");
+                          if (!is_admin_or_owner(actor))
+                            return forbidden("role", "only an admin or owner may change roles");
+                          if (actor.id == state.user_id) return forbidden("user_id", "nobody changes their own role");
+                          // Only an owner may make or unmake owners and admins.
+                          if (!may_grant(actor, *role) || !may_grant(actor, state.role))
+                            return forbidden("role", "only an owner may grant or revoke owner and admin");
+                          if (*role == state.role)
+                            return DomainError{ErrorCode::no_change, "role", "role is unchanged"};
+                          return one(UserRoleChanged{state.user_id, c.role, std::string(to_string(state.role))});
+                        },
+                    },
+                    command);
 }
 
 User evolve(User s, const Event& event) {

@@ -72,6 +72,14 @@ users::User UserService::load(const std::string& user_id) {
   return state;
 }
 
+users::Actor UserService::actor(const std::string& id) {
+  if (id == "system" || id.rfind("system:", 0) == 0) return {id, users::Role::owner};
+  if (id.empty() || id.size() > domain::kMaxActorBytes) return {id, std::nullopt};
+  const auto user = load(id);
+  if (!user.exists) return {id, std::nullopt};
+  return {id, user.role};
+}
+
 domain::Result<std::vector<domain::Envelope>> UserService::handle(const users::Command& command,
                                                                   const CommandContext& ctx) {
   const auto user_id = std::visit([](const auto& c) { return c.user_id; }, command);
@@ -85,7 +93,7 @@ domain::Result<std::vector<domain::Envelope>> UserService::handle(const users::C
   constexpr int kAttempts = 3;
   for (int attempt = 1;; ++attempt) {
     const auto state = load(user_id);
-    auto decided = users::decide(state, command);
+    auto decided = users::decide(state, command, actor(ctx.actor));
     if (!decided) return decided.error();
     std::vector<NewEvent> batch;
     const auto now = infra::utc_now();

@@ -29,7 +29,6 @@ struct ChangeProfile {
 struct ChangeRole {
   std::string user_id;
   std::string role;
-  std::string actor_role;  // role of the one who asks; only admins and owners may
 };
 using Command = std::variant<RegisterUser, ChangeProfile, ChangeRole>;
 
@@ -62,7 +61,22 @@ struct User {
   std::int64_t version = 0;  // number of events folded
 };
 
-Result<std::vector<Event>> decide(const User& state, const Command& command);
+// Who asks, as the store knows them: never a role the caller claims. The
+// command service loads the actor's role from their own stream; a system
+// actor (the CLI, an operator's console) acts as an owner. No role: an
+// anonymous caller, who may only register as a plain user.
+struct Actor {
+  std::string id;
+  std::optional<Role> role;
+};
+
+// The rules of who may do what:
+// - register: anyone as `user`; `staff` by an admin or owner; `admin` and
+//   `owner` by an owner;
+// - change a profile: the user themself, an admin or an owner;
+// - change a role: admins and owners; only an owner grants or removes owner
+//   and admin; nobody changes their own role.
+Result<std::vector<Event>> decide(const User& state, const Command& command, const Actor& actor);
 User evolve(User state, const Event& event);
 
 std::string_view type_of(const Event& e) noexcept;

@@ -14,6 +14,10 @@
 namespace lethe::producers {
 
 // Who asks and why; ids and time are filled in here, outside the domain.
+// actor is the id of the acting user, whose role the service loads from the
+// store; a system actor ("system", or "system:<name>" such as the CLI's
+// "system:cli") acts as an owner: whoever runs lethe against the database is
+// its operator. Any other id that is no registered user acts anonymously.
 struct CommandContext {
   std::string actor = "system";
   std::string correlation_id;  // new one when empty
@@ -33,6 +37,8 @@ class UserService {
   // rather than being skipped (which would look like a concurrency
   // conflict). A personal field whose key is gone folds as erased().
   domain::users::User load(const std::string& user_id);
+  // The actor as the store knows them (see CommandContext).
+  domain::users::Actor actor(const std::string& id);
 
  private:
   struct Keys;
