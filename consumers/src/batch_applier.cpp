@@ -11,10 +11,6 @@ namespace lethe::consumers {
 
 namespace {
 
-std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
-}
-
 // SQLSTATEs that say the read model's schema and the projection disagree,
 // not that one message is bad: any message would fail the same way.
 //   class 42   undefined column or table, datatype mismatch, ...
@@ -126,7 +122,7 @@ void BatchApplier::commit(Work& w, pqxx::connection& conn, RunStats& stats) {
         throw infra::Misconfigured(
             log_name_ + ": projection " + std::string(projection_.name()) +
             " stopped: PostgreSQL refuses its writes for a reason about the schema, not the message (SQLSTATE " +
-            e.sqlstate() + ": " + first_line(e.what()) +
+            e.sqlstate() + ": " + infra::first_line(e.what()) +
             "). Every message would fail alike, so none was dead-lettered and its offsets are kept. Fix the cause "
             "(a migration not applied, or one the projection does not follow) and restart; it resumes at the "
             "first event not applied");
@@ -171,7 +167,7 @@ void BatchApplier::apply(std::span<const RdKafka::Message* const> messages, pqxx
     return;
   } catch (const pqxx::sql_error& e) {
     if (!about_the_message(e.sqlstate())) throw;
-    reason = "database refused it (SQLSTATE " + e.sqlstate() + "): " + first_line(e.what());
+    reason = "database refused it (SQLSTATE " + e.sqlstate() + "): " + infra::first_line(e.what());
   }
   if (messages.size() == 1) {
     count_refusal(reason);
@@ -206,7 +202,7 @@ void BatchApplier::apply_one_by_one(std::span<const RdKafka::Message* const> mes
       continue;
     } catch (const pqxx::sql_error& e) {
       if (!about_the_message(e.sqlstate())) throw;
-      reason = "database refused it (SQLSTATE " + e.sqlstate() + "): " + first_line(e.what());
+      reason = "database refused it (SQLSTATE " + e.sqlstate() + "): " + infra::first_line(e.what());
     }
     count_refusal(reason);
     pending.absorb(refused(std::move(single), reason));

@@ -67,11 +67,11 @@ rapidjson::Value::MemberIterator member(rapidjson::Document& doc, std::string_vi
 
 }  // namespace
 
-std::vector<PersonalField> personal_fields(std::string_view type, int schema_version) {
-  std::vector<PersonalField> out;
-  for (const auto& f : all_personal_fields())
-    if (f.type == type && f.schema_version == schema_version) out.push_back(f);
-  return out;
+std::span<const PersonalField> personal_fields(std::string_view type, int schema_version) {
+  const auto& all = all_personal_fields();
+  const auto of = [&](const PersonalField& f) { return f.type == type && f.schema_version == schema_version; };
+  const auto first = std::find_if(all.begin(), all.end(), of);
+  return {first, std::find_if_not(first, all.end(), of)};
 }
 
 const std::string& erased() {
@@ -127,7 +127,7 @@ namespace {
 
 // Opens the sealed fields of a parsed payload in place; true in `changed`
 // when any field was sealed.
-std::optional<DomainError> open_doc(rapidjson::Document& doc, const std::vector<PersonalField>& fields,
+std::optional<DomainError> open_doc(rapidjson::Document& doc, std::span<const PersonalField> fields,
                                     std::string_view event_id, const KeyLookup& keys, bool& changed) {
   for (const auto& f : fields) {
     auto it = member(doc, f.field);
@@ -163,8 +163,7 @@ std::optional<DomainError> open_doc(rapidjson::Document& doc, const std::vector<
   return std::nullopt;
 }
 
-void collect_subjects(rapidjson::Document& doc, const std::vector<PersonalField>& fields,
-                      std::vector<std::string>& out) {
+void collect_subjects(rapidjson::Document& doc, std::span<const PersonalField> fields, std::vector<std::string>& out) {
   for (const auto& f : fields) {
     const auto it = member(doc, f.field);
     if (it != doc.MemberEnd() && is_sealed(it->value)) out.emplace_back(text_of(it->value, "sub"));
@@ -205,7 +204,7 @@ std::vector<std::optional<DomainError>> open_documents(const std::vector<SealedP
   rapidjson::MemoryPoolAllocator<> pool;
   struct Parsed {
     std::size_t index;
-    std::vector<PersonalField> fields;
+    std::span<const PersonalField> fields;
     rapidjson::Document doc;
     std::string buffer;
   };
@@ -215,7 +214,7 @@ std::vector<std::optional<DomainError>> open_documents(const std::vector<SealedP
   for (std::size_t i = 0; i < items.size(); ++i) {
     auto fields = personal_fields(items[i].type, items[i].schema_version);
     if (fields.empty() && !every_item) continue;
-    auto& p = parsed.emplace_back(Parsed{i, std::move(fields), rapidjson::Document(&pool), {}});
+    auto& p = parsed.emplace_back(Parsed{i, fields, rapidjson::Document(&pool), {}});
     if (auto err = json::parse_object(p.doc, items[i].payload, p.buffer)) {
       errors[i] = *err;
       parsed.pop_back();

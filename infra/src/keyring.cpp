@@ -102,8 +102,10 @@ void check_master(pqxx::transaction_base& tx, bool may_write) {
       throw Misconfigured(
           "the keyring is wrapped by a master key; set LETHE_MASTER_KEY_FILE (or LETHE_MASTER_KEY) to it");
   } else if (check.empty()) {
-    if (!may_write) return;  // the first key made under this master key writes it
-    tx.exec_params(kCreateCheckSql, pqxx::binarystring(seal(*master, kCheckText, "keyring_check")));
+    // Nothing to check against yet: the first key made under this master key
+    // writes it. A reader goes on; each wrapped key still fails to open under
+    // a wrong master key, with its own error.
+    if (may_write) tx.exec_params(kCreateCheckSql, pqxx::binarystring(seal(*master, kCheckText, "keyring_check")));
   } else if (const auto opened = open(*master, bytes_of(check[0]["sealed"]), "keyring_check");
              !opened || *opened != kCheckText) {
     throw Misconfigured(

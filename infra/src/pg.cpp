@@ -17,12 +17,6 @@ std::string redact(const std::string& conninfo) {
   return std::regex_replace(std::regex_replace(conninfo, uri_pw, "$1@"), kv_pw, "password=***");
 }
 
-std::string first_line(const char* text) {
-  std::string s(text);
-  if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
-  return s;
-}
-
 std::string quote_element(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -100,6 +94,10 @@ void rethrow_pg(const std::string& what) {
   } catch (const pqxx::undefined_table& e) {
     throw Misconfigured(what + ": " + first_line(e.what()) + "; run `lethe migrate` first");
   }
+}
+
+std::string first_line(std::string_view text) {
+  return std::string(text.substr(0, text.find('\n')));
 }
 
 std::string pg_text_array(const std::vector<std::string>& items) {

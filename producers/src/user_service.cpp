@@ -97,6 +97,16 @@ domain::Result<std::vector<domain::Envelope>> UserService::handle(const users::C
     if (!decided) return decided.error();
     std::vector<NewEvent> batch;
     const auto now = infra::utc_now();
+    // Personal fields are sealed before they reach the store: the log, the
+    // outbox and every topic only ever hold them encrypted. Each person's
+    // key is fetched (or made) once per command.
+    std::map<std::string, infra::PersonKey> keys;
+    auto lookup = [&](std::string_view subject) -> std::optional<domain::KeyRef> {
+      auto it = keys.find(std::string(subject));
+      if (it == keys.end())
+        it = keys.emplace(std::string(subject), infra::ensure_person_key(keys_->get(), std::string(subject))).first;
+      return domain::KeyRef{it->second.key_id, it->second.key.data()};
+    };
     for (const auto& ev : decided.value()) {
       NewEvent ne{infra::new_uuid(),
                   std::string(users::type_of(ev)),
@@ -106,15 +116,6 @@ domain::Result<std::vector<domain::Envelope>> UserService::handle(const users::C
                   ctx.actor,
                   correlation,
                   causation};
-      // Personal fields are sealed before they reach the store: the log,
-      // the outbox and every topic only ever hold them encrypted.
-      std::map<std::string, infra::PersonKey> keys;
-      auto lookup = [&](std::string_view subject) -> std::optional<domain::KeyRef> {
-        auto it = keys.find(std::string(subject));
-        if (it == keys.end())
-          it = keys.emplace(std::string(subject), infra::ensure_person_key(keys_->get(), std::string(subject))).first;
-        return domain::KeyRef{it->second.key_id, it->second.key.data()};
-      };
       auto sealed = domain::seal_personal(ne.type, ne.schema_version, ne.event_id, ne.payload, lookup,
                                           [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); });
       if (!sealed) return sealed.error();

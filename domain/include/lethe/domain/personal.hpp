@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,8 +33,10 @@ struct PersonalField {
 
 // Every personal field, generated at build time from schemas/events
 // (cmake/embed_personal_fields.cmake): the schemas are the one declaration.
+// The generated table lists each schema's fields together, so one type and
+// version's fields are a contiguous run of it: no allocation per lookup.
 const std::vector<PersonalField>& all_personal_fields();
-std::vector<PersonalField> personal_fields(std::string_view type, int schema_version);
+std::span<const PersonalField> personal_fields(std::string_view type, int schema_version);
 
 inline constexpr std::size_t kPersonKeyBytes = 32;
 

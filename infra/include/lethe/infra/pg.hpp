@@ -5,6 +5,7 @@
 #include <memory>
 #include <pqxx/pqxx>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lethe::infra {
@@ -31,6 +32,9 @@ template <class Fn>
 decltype(auto) translate_pg(const std::string& what, Fn&& fn);
 
 [[noreturn]] void rethrow_pg(const std::string& what);
+
+// The first line of a server message (PostgreSQL adds DETAIL and HINT lines).
+std::string first_line(std::string_view text);
 
 // Renders a PostgreSQL array literal ('{"a","b"}') for a text[] parameter,
 // quoting every element, so that no input is pasted into SQL.
