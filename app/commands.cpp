@@ -18,6 +18,7 @@
 #include "lethe/producers/relay.hpp"
 #include "lethe/producers/seals.hpp"
 #include "lethe/producers/topics.hpp"
+#include "lethe/infra/access.hpp"
 #include "lethe/producers/user_service.hpp"
 
 namespace lethe::app {
@@ -144,25 +145,46 @@ int report(const domain::Result<std::vector<domain::Envelope>>& r) {
   return 0;
 }
 
-int run_command(const infra::Config& cfg, const users::Command& cmd, const std::string& actor) {
+int run_user_command(const infra::Config& cfg, const users::Command& cmd, const std::string& actor) {
   producers::EventStore store(cfg.pg);
-  producers::UserService service(store, cfg.pg);
-  return report(service.handle(cmd, {actor, "", ""}));
+  infra::PasswordPool passwords;
+  producers::UserService service(store, passwords);
+  const producers::CommandContext ctx{actor, "", "", std::nullopt};
+  if (const auto* reg = std::get_if<users::RegisterUser>(&cmd)) return report(service.register_user(*reg, "", ctx));
+  return report(service.handle(cmd, ctx));
 }
 
 }  // namespace
 
 int user_register(const infra::Config& cfg, const UserFlags& f) {
-  return run_command(cfg, users::RegisterUser{f.id.empty() ? infra::new_uuid() : f.id, f.email, f.name, f.role},
-                     f.actor);
+  return run_user_command(
+      cfg, users::RegisterUser{f.id.empty() ? infra::new_uuid() : f.id, f.email, f.name, f.role, ""}, f.actor);
 }
 
 int user_rename(const infra::Config& cfg, const UserFlags& f) {
-  return run_command(cfg, users::ChangeProfile{f.id, f.name}, f.actor);
+  return run_user_command(cfg, users::ChangeProfile{f.id, f.name, std::nullopt}, f.actor);
 }
 
 int user_set_role(const infra::Config& cfg, const UserFlags& f) {
-  return run_command(cfg, users::ChangeRole{f.id, f.role}, f.actor);
+  return run_user_command(cfg, users::ChangeRole{f.id, f.role}, f.actor);
+}
+
+int bootstrap(const infra::Config& cfg, const std::string& email, const std::string& name) {
+  infra::check_index_key();
+  producers::EventStore store(cfg.pg);
+  infra::PasswordPool passwords;
+  producers::UserService service(store, passwords);
+  const auto issued = service.bootstrap(email, name, {"system:bootstrap", "", "", std::nullopt});
+  if (!issued) {
+    std::cerr << domain::encode_error(issued.error()) << '\n';
+    return 1;
+  }
+  const auto& user = issued.value().written.front();
+  // The key is printed once, here, and stored only as a hash.
+  std::cout << "{\"user_id\":\"" << user.stream_id.substr(5) << "\",\"api_key\":\"" << issued.value().key
+            << "\",\"key_id\":\"" << issued.value().key_id << "\"}\n";
+  spdlog::info("bootstrap: owner {} created with API key {} (shown once)", user.stream_id, issued.value().prefix);
+  return 0;
 }
 
 int show_stream(const infra::Config& cfg, const std::string& stream, bool sealed) {

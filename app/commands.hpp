@@ -47,6 +47,8 @@ struct UserFlags {
 int user_register(const infra::Config& cfg, const UserFlags& f);
 int user_rename(const infra::Config& cfg, const UserFlags& f);
 int user_set_role(const infra::Config& cfg, const UserFlags& f);
+// Creates the first owner and prints their API key, once.
+int bootstrap(const infra::Config& cfg, const std::string& email, const std::string& name);
 
 // Prints the events of a stream, one JSON envelope per line, personal fields
 // opened (or as stored, with sealed), and checks its hash chain.

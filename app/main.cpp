@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "lethe/api/server.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/logging.hpp"
 #include "lethe/producers/republish.hpp"
@@ -123,6 +124,38 @@ int main(int argc, char** argv) {
                   "who asks: a user id (acting with that user's role) or a system actor system:NAME (an owner); "
                   "recorded in the event")
         ->capture_default_str();
+
+  api::ServeOptions so;
+  int max_wait_ms = static_cast<int>(so.max_wait.count());
+  int session_ttl_s = static_cast<int>(so.session_ttl.count());
+  auto* serve = cli.add_subcommand("serve", "serve the HTTP API until SIGTERM");
+  serve->add_option("--host", so.host, "address to listen on")->capture_default_str();
+  serve->add_option("--port", so.port, "port to listen on")->capture_default_str()->check(CLI::Range(1, 65535));
+  serve->add_option("--threads", so.threads, "worker threads = keep-alive connections served at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  serve->add_option("--password-slots", so.password_slots, "Argon2id hashes at once (64 MiB each)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{64}));
+  serve->add_option("--max-body-bytes", so.max_body_bytes, "larger request bodies get 413")->capture_default_str();
+  serve->add_option("--max-wait-ms", max_wait_ms, "longest read-your-writes wait")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 60000));
+  serve->add_option("--session-ttl-seconds", session_ttl_s, "how long a login session lasts")
+      ->capture_default_str()
+      ->check(CLI::Range(60, 90 * 24 * 3600));
+  actions.emplace_back(serve, [&] {
+    so.max_wait = std::chrono::milliseconds(max_wait_ms);
+    so.session_ttl = std::chrono::seconds(session_ttl_s);
+    app::install_signal_handlers();
+    return api::serve(cfg, so, app::stop_flag());
+  });
+
+  std::string boot_email, boot_name;
+  auto* boot = cli.add_subcommand("bootstrap", "create the first owner and print their API key, once");
+  boot->add_option("--email", boot_email, "the owner's email")->required();
+  boot->add_option("--name", boot_name, "the owner's name")->required();
+  actions.emplace_back(boot, [&] { return app::bootstrap(cfg, boot_email, boot_name); });
 
   std::string stream;
   auto* events = cli.add_subcommand("events", "print a stream's events and verify its hash chain");

@@ -147,12 +147,12 @@ BOOST_AUTO_TEST_CASE(payload_codec_round_trips_every_event_type) {
   const std::vector<u::Event> events{u::UserRegistered{"1", "a@b.org", "A \"q\" é", "user"},
                                      u::UserProfileChanged{"1", "B"}, u::UserRoleChanged{"1", "staff", "user"}};
   for (const auto& e : events) {
-    const auto back = u::decode_payload(u::type_of(e), u::encode_payload(e));
+    const auto back = u::decode_payload(u::type_of(e), u::version_of(e), u::encode_payload(e));
     BOOST_REQUIRE(back.ok());
     BOOST_TEST(u::encode_payload(back.value()) == u::encode_payload(e));
   }
-  BOOST_TEST(u::decode_payload("user.registered", R"({"user_id":"1"})").error().field == "email");
-  BOOST_TEST(u::decode_payload("user.exploded", "{}").error().field == "type");
+  BOOST_TEST(u::decode_payload("user.registered", 1, R"({"user_id":"1"})").error().field == "email");
+  BOOST_TEST(u::decode_payload("user.exploded", 1, "{}").error().field == "type");
 }
 
 BOOST_AUTO_TEST_CASE(domain_errors_render_as_json_naming_the_field) {

@@ -10,6 +10,7 @@
 
 #include "hex.hpp"
 #include "json_util.hpp"
+#include "lethe/domain/registry.hpp"
 
 namespace lethe::domain {
 
@@ -25,6 +26,10 @@ std::string_view to_string(ErrorCode code) noexcept {
       return "forbidden";
     case ErrorCode::no_change:
       return "no_change";
+    case ErrorCode::conflict:
+      return "conflict";
+    case ErrorCode::rule_violated:
+      return "rule_violated";
   }
   return "unknown";
 }
@@ -421,11 +426,8 @@ std::string stream_of(std::string_view aggregate, std::string_view id) {
 }
 
 std::string topic_of(std::string_view type) {
-  const auto dot = type.find('.');
-  const auto domain = type.substr(0, dot);
-  if (domain == "user") return "users";
-  if (domain == "ticket") return "tickets";
-  return {};
+  const auto* spec = find_event_type(type);
+  return spec ? std::string(spec->topic) : std::string();
 }
 
 }  // namespace lethe::domain

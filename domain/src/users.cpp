@@ -1,6 +1,7 @@
 #include "lethe/domain/users.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include "json_util.hpp"
 #include "lethe/domain/personal.hpp"
@@ -12,6 +13,14 @@ namespace {
 
 constexpr std::size_t kMaxName = 200;
 constexpr std::size_t kMaxEmail = 254;  // RFC 5321 path limit
+constexpr std::size_t kMaxKeyName = 100;
+constexpr std::size_t kMaxNote = 10000;
+constexpr std::size_t kMaxOAuthField = 200;
+
+template <class... Fs>
+struct overloaded : Fs... {
+  using Fs::operator()...;
+};
 
 // Deliberately simple: one '@', something before, a dot after, no spaces.
 // Real verification is the confirmation mail, not a regular expression.
@@ -21,25 +30,82 @@ bool plausible_email(std::string_view s) {
   const auto domain = s.substr(at + 1);
   const auto dot = domain.find('.');
   if (dot == std::string_view::npos || dot == 0 || dot + 1 == domain.size()) return false;
-  return std::none_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n'; });
+  return std::none_of(s.begin(), s.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
 }
 
-std::optional<DomainError> check_name(std::string_view name) {
-  if (name.empty()) return invalid("name", "name must not be empty");
-  if (name.size() > kMaxName) return invalid("name", "name must be at most 200 bytes");
+std::optional<DomainError> check_email(std::string_view email) {
+  if (email.size() > kMaxEmail || !plausible_email(email))
+    return invalid("email", "email must look like name@example.org");
   return std::nullopt;
 }
 
-template <class... Fs>
-struct overloaded : Fs... {
-  using Fs::operator()...;
-};
+std::optional<DomainError> check_text(std::string_view field, std::string_view value, std::size_t max) {
+  if (value.empty()) return invalid(std::string(field), std::string(field) + " must not be empty");
+  if (value.size() > max)
+    return invalid(std::string(field), std::string(field) + " must be at most " + std::to_string(max) + " bytes");
+  return std::nullopt;
+}
 
 Result<std::vector<Event>> one(Event e) {
   return std::vector<Event>{std::move(e)};
 }
 
+DomainError forbidden(std::string field, std::string message) {
+  return {ErrorCode::forbidden, std::move(field), std::move(message)};
+}
+DomainError conflict(std::string field, std::string message) {
+  return {ErrorCode::conflict, std::move(field), std::move(message)};
+}
+DomainError rule(std::string field, std::string message) {
+  return {ErrorCode::rule_violated, std::move(field), std::move(message)};
+}
+
+bool is_admin_or_owner(const Actor& a) {
+  return a.role == Role::owner || a.role == Role::admin;
+}
+bool is_staff_or_above(const Actor& a) {
+  return a.role && *a.role != Role::user;
+}
+
+// Owner and admin are granted and removed (and their accounts managed) by
+// owners only; staff and user by admins and owners.
+bool may_manage(const Actor& a, Role role) {
+  return role == Role::owner || role == Role::admin ? a.role == Role::owner : is_admin_or_owner(a);
+}
+bool may_grant(const Actor& a, Role role) {
+  return role == Role::user || may_manage(a, role);
+}
+
+constexpr EventTypeSpec kEventTypes[] = {
+    {UserRegistered::kType, UserRegistered::kVersion, "users"},
+    {UserProfileChanged::kType, UserProfileChanged::kVersion, "users"},
+    {UserEmailChanged::kType, UserEmailChanged::kVersion, "users"},
+    {UserPasswordChanged::kType, UserPasswordChanged::kVersion, "users"},
+    {UserRoleChanged::kType, UserRoleChanged::kVersion, "users"},
+    {UserDeactivated::kType, UserDeactivated::kVersion, "users"},
+    {UserRestored::kType, UserRestored::kVersion, "users"},
+    {ApiKeyIssued::kType, ApiKeyIssued::kVersion, "users"},
+    {ApiKeyRevoked::kType, ApiKeyRevoked::kVersion, "users"},
+    {OAuthLinked::kType, OAuthLinked::kVersion, "users"},
+    {NoteAdded::kType, NoteAdded::kVersion, "staff"},
+    {LoggedIn::kType, LoggedIn::kVersion, "users"},
+    {LoggedOut::kType, LoggedOut::kVersion, "users"},
+    {LoginFailed::kType, LoginFailed::kVersion, "users"},
+};
+constexpr std::string_view kProjections[] = {"users"};
+
 }  // namespace
+
+const DomainSpec& spec() {
+  static const DomainSpec s{"users", kEventTypes, kProjections};
+  return s;
+}
+
+std::vector<std::string_view> event_types() {
+  std::vector<std::string_view> out;
+  for (const auto& e : kEventTypes) out.push_back(e.type);
+  return out;
+}
 
 std::string_view to_string(Role r) noexcept {
   switch (r) {
@@ -61,94 +127,167 @@ std::optional<Role> parse_role(std::string_view s) noexcept {
   return std::nullopt;
 }
 
-const std::vector<std::string_view>& event_types() {
-  static const std::vector<std::string_view> all{UserRegistered::kType, UserProfileChanged::kType,
-                                                 UserRoleChanged::kType};
-  return all;
+std::string normalize_email(std::string_view email) {
+  auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  while (!email.empty() && is_space(email.front())) email.remove_prefix(1);
+  while (!email.empty() && is_space(email.back())) email.remove_suffix(1);
+  std::string out(email);
+  const auto at = out.rfind('@');
+  if (at != std::string::npos)
+    std::transform(out.begin() + static_cast<std::ptrdiff_t>(at), out.end(), out.begin() + static_cast<std::ptrdiff_t>(at),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
 }
 
-namespace {
-
-bool is_admin_or_owner(const Actor& a) {
-  return a.role == Role::owner || a.role == Role::admin;
+std::optional<DomainError> check_password(std::string_view field, std::string_view password) {
+  if (password.size() < kMinPassword)
+    return invalid(std::string(field), "password must be at least " + std::to_string(kMinPassword) + " bytes");
+  if (password.size() > kMaxPassword)
+    return invalid(std::string(field), "password must be at most " + std::to_string(kMaxPassword) + " bytes");
+  return std::nullopt;
 }
 
-// Owner and admin are granted and removed by owners only; staff by admins
-// and owners; user by anyone who may act at all.
-bool may_grant(const Actor& a, Role role) {
-  switch (role) {
-    case Role::owner:
-    case Role::admin:
-      return a.role == Role::owner;
-    case Role::staff:
-      return is_admin_or_owner(a);
-    case Role::user:
-      return true;
+Result<std::vector<Event>> decide(const User& state, const Command& command, const Actor& actor, const Facts& facts) {
+  const bool self = state.exists && actor.id == state.user_id;
+  // Every command but register needs the account; every one but restore
+  // needs it active.
+  if (!std::holds_alternative<RegisterUser>(command)) {
+    if (!state.exists) return DomainError{ErrorCode::not_found, "user_id", "no such user"};
+    if (!state.active && !std::holds_alternative<Restore>(command))
+      return conflict("user_id", "the account is deactivated");
   }
-  return false;
+  const bool last_owner = state.role == Role::owner && facts.active_owners <= 1;
+  return std::visit(
+      overloaded{
+          [&](const RegisterUser& c) -> Result<std::vector<Event>> {
+            if (c.user_id.empty()) return invalid("user_id", "user_id must not be empty");
+            if (state.exists) return DomainError{ErrorCode::already_exists, "user_id", "user already registered"};
+            const auto email = normalize_email(c.email);
+            if (auto err = check_email(email)) return *err;
+            if (auto err = check_text("name", c.name, kMaxName)) return *err;
+            const auto role = parse_role(c.role);
+            if (!role) return invalid("role", "role must be one of owner, admin, staff, user");
+            if (!may_grant(actor, *role))
+              return forbidden("role", "registering with the role " + c.role + " needs " +
+                                           (*role == Role::staff ? "an admin or owner" : "an owner"));
+            return one(UserRegistered{c.user_id, email, c.name, c.role, c.password_hash});
+          },
+          [&](const ChangeProfile& c) -> Result<std::vector<Event>> {
+            if (!self && !may_manage(actor, state.role))
+              return forbidden("user_id", "only the user themself, or an admin or owner who manages their role, "
+                                          "may change a profile");
+            std::vector<Event> out;
+            if (c.name) {
+              if (auto err = check_text("name", *c.name, kMaxName)) return *err;
+              if (*c.name != state.name) out.push_back(UserProfileChanged{state.user_id, *c.name});
+            }
+            if (c.email) {
+              const auto email = normalize_email(*c.email);
+              if (auto err = check_email(email)) return *err;
+              if (email != state.email) out.push_back(UserEmailChanged{state.user_id, email});
+            }
+            if (out.empty())
+              return DomainError{ErrorCode::no_change, c.name ? "name" : "email", "the profile is unchanged"};
+            return out;
+          },
+          [&](const ChangePassword& c) -> Result<std::vector<Event>> {
+            if (c.password_hash.empty()) return invalid("new_password", "a new password is required");
+            if (self) {
+              if (!c.current_password_verified)
+                return forbidden("current_password", "changing your own password needs the current one");
+              return one(UserPasswordChanged{state.user_id, c.password_hash, "self"});
+            }
+            if (!may_manage(actor, state.role))
+              return forbidden("user_id", "only the user themself, or an admin or owner who manages their role, "
+                                          "may set a password");
+            return one(UserPasswordChanged{state.user_id, c.password_hash, "admin"});
+          },
+          [&](const ChangeRole& c) -> Result<std::vector<Event>> {
+            const auto role = parse_role(c.role);
+            if (!role) return invalid("role", "role must be one of owner, admin, staff, user");
+            if (!is_admin_or_owner(actor)) return forbidden("role", "only an admin or owner may change roles");
+            if (self) return forbidden("user_id", "nobody changes their own role");
+            if (!may_grant(actor, *role) || !may_manage(actor, state.role))
+              return forbidden("role", "only an owner may grant or revoke owner and admin");
+            if (*role == state.role) return DomainError{ErrorCode::no_change, "role", "role is unchanged"};
+            if (last_owner) return rule("role", "the last owner keeps the owner role");
+            return one(UserRoleChanged{state.user_id, c.role, std::string(to_string(state.role))});
+          },
+          [&](const Deactivate&) -> Result<std::vector<Event>> {
+            if (!is_admin_or_owner(actor)) return forbidden("user_id", "only an admin or owner may deactivate");
+            if (self) return forbidden("user_id", "nobody deactivates themselves");
+            if (!may_manage(actor, state.role))
+              return forbidden("user_id", "only an owner may deactivate an owner or admin");
+            if (last_owner) return rule("user_id", "the last owner cannot be deactivated");
+            return one(UserDeactivated{state.user_id});
+          },
+          [&](const Restore&) -> Result<std::vector<Event>> {
+            if (!is_admin_or_owner(actor)) return forbidden("user_id", "only an admin or owner may restore");
+            if (!may_manage(actor, state.role))
+              return forbidden("user_id", "only an owner may restore an owner or admin");
+            if (state.active) return conflict("user_id", "the account is active");
+            return one(UserRestored{state.user_id});
+          },
+          [&](const IssueApiKey& c) -> Result<std::vector<Event>> {
+            if (!self && actor.role != Role::owner)
+              return forbidden("user_id", "API keys are issued to the user themself (or by an owner)");
+            if (auto err = check_text("name", c.name, kMaxKeyName)) return *err;
+            if (c.key_id.empty() || c.prefix.empty()) return invalid("key_id", "a key needs an id and a prefix");
+            if (state.api_keys.contains(c.key_id))
+              return DomainError{ErrorCode::already_exists, "key_id", "key id already used"};
+            return one(ApiKeyIssued{state.user_id, c.key_id, c.name, c.prefix, c.expires_at});
+          },
+          [&](const RevokeApiKey& c) -> Result<std::vector<Event>> {
+            if (!self && !may_manage(actor, state.role))
+              return forbidden("user_id", "only the user themself, an admin or an owner may revoke a key");
+            const auto it = state.api_keys.find(c.key_id);
+            if (it == state.api_keys.end()) return DomainError{ErrorCode::not_found, "key_id", "no such key"};
+            if (it->second) return conflict("key_id", "the key is revoked already");
+            return one(ApiKeyRevoked{state.user_id, c.key_id});
+          },
+          [&](const LinkOAuth& c) -> Result<std::vector<Event>> {
+            if (!self && !is_admin_or_owner(actor))
+              return forbidden("user_id", "only the user themself, an admin or an owner may link an identity");
+            if (auto err = check_text("provider", c.provider, kMaxOAuthField)) return *err;
+            if (auto err = check_text("subject", c.subject, kMaxOAuthField)) return *err;
+            if (state.oauth.contains({c.provider, c.subject}))
+              return DomainError{ErrorCode::already_exists, "subject", "this identity is linked already"};
+            return one(OAuthLinked{state.user_id, c.provider, c.subject});
+          },
+      },
+      command);
 }
 
-DomainError forbidden(std::string field, std::string message) {
-  return {ErrorCode::forbidden, std::move(field), std::move(message)};
-}
-
-}  // namespace
-
-Result<std::vector<Event>> decide(const User& state, const Command& command, const Actor& actor) {
-  return std::visit(overloaded{
-                        [&](const RegisterUser& c) -> Result<std::vector<Event>> {
-                          if (c.user_id.empty()) return invalid("user_id", "user_id must not be empty");
-                          if (state.exists)
-                            return DomainError{ErrorCode::already_exists, "user_id", "user already registered"};
-                          if (c.email.size() > kMaxEmail || !plausible_email(c.email))
-                            return invalid("email", "email must look like name@example.org");
-                          if (auto err = check_name(c.name)) return *err;
-                          const auto role = parse_role(c.role);
-                          if (!role) return invalid("role", "role must be one of owner, admin, staff, user");
-                          if (!may_grant(actor, *role))
-                            return forbidden("role", "registering a " + c.role + " needs " +
-                                                         (*role == Role::staff ? "an admin or owner" : "an owner"));
-                          return one(UserRegistered{c.user_id, c.email, c.name, c.role});
-                        },
-                        [&](const ChangeProfile& c) -> Result<std::vector<Event>> {
-                          if (!state.exists) return DomainError{ErrorCode::not_found, "user_id", "no such user"};
-                          if (actor.id != state.user_id && !is_admin_or_owner(actor))
-                            return forbidden("user_id",
-                                             "only the user themself, an admin or an owner may change a profile");
-                          if (auto err = check_name(c.name)) return *err;
-                          if (c.name == state.name)
-                            return DomainError{ErrorCode::no_change, "name", "name is unchanged"};
-                          return one(UserProfileChanged{state.user_id, c.name});
-                        },
-                        [&](const ChangeRole& c) -> Result<std::vector<Event>> {
-                          if (!state.exists) return DomainError{ErrorCode::not_found, "user_id", "no such user"};
-                          const auto role = parse_role(c.role);
-                          if (!role) return invalid("role", "role must be one of owner, admin, staff, user");
-                          if (!is_admin_or_owner(actor))
-                            return forbidden("role", "only an admin or owner may change roles");
-                          if (actor.id == state.user_id) return forbidden("user_id", "nobody changes their own role");
-                          // Only an owner may make or unmake owners and admins.
-                          if (!may_grant(actor, *role) || !may_grant(actor, state.role))
-                            return forbidden("role", "only an owner may grant or revoke owner and admin");
-                          if (*role == state.role)
-                            return DomainError{ErrorCode::no_change, "role", "role is unchanged"};
-                          return one(UserRoleChanged{state.user_id, c.role, std::string(to_string(state.role))});
-                        },
-                    },
-                    command);
+Result<Event> decide_note(const User& about, const std::string& note_id, const std::string& text, const Actor& actor) {
+  if (!is_staff_or_above(actor)) return forbidden("user_id", "only staff, admins and owners write notes");
+  if (!about.exists) return DomainError{ErrorCode::not_found, "user_id", "no such user"};
+  if (auto err = check_text("text", text, kMaxNote)) return *err;
+  if (note_id.empty()) return invalid("note_id", "note_id must not be empty");
+  return Event{NoteAdded{about.user_id, note_id, text}};
 }
 
 User evolve(User s, const Event& event) {
   std::visit(overloaded{
                  [&](const UserRegistered& e) {
                    s.exists = true;
+                   s.active = true;
                    s.user_id = e.user_id;
                    s.email = e.email;
                    s.name = e.name;
+                   s.password_hash = e.password_hash;
                    s.role = parse_role(e.role).value_or(Role::user);
                  },
                  [&](const UserProfileChanged& e) { s.name = e.name; },
+                 [&](const UserEmailChanged& e) { s.email = e.email; },
+                 [&](const UserPasswordChanged& e) { s.password_hash = e.password_hash; },
                  [&](const UserRoleChanged& e) { s.role = parse_role(e.role).value_or(s.role); },
+                 [&](const UserDeactivated&) { s.active = false; },
+                 [&](const UserRestored&) { s.active = true; },
+                 [&](const ApiKeyIssued& e) { s.api_keys[e.key_id] = false; },
+                 [&](const ApiKeyRevoked& e) { s.api_keys[e.key_id] = true; },
+                 [&](const OAuthLinked& e) { s.oauth.emplace(e.provider, e.subject); },
+                 // Events of the person's other streams leave the account as it is.
+                 [&](const auto&) {},
              },
              event);
   ++s.version;
@@ -171,84 +310,69 @@ std::string encode_payload(const Event& e) {
   rapidjson::StringBuffer buf;
   json::Writer w(buf);
   w.StartObject();
-  std::visit(overloaded{
-                 [&](const UserRegistered& ev) {
-                   json::field(w, "user_id", ev.user_id);
-                   json::field(w, "email", ev.email);
-                   json::field(w, "name", ev.name);
-                   json::field(w, "role", ev.role);
-                 },
-                 [&](const UserProfileChanged& ev) {
-                   json::field(w, "user_id", ev.user_id);
-                   json::field(w, "name", ev.name);
-                 },
-                 [&](const UserRoleChanged& ev) {
-                   json::field(w, "user_id", ev.user_id);
-                   json::field(w, "role", ev.role);
-                   json::field(w, "previous_role", ev.previous_role);
-                 },
-             },
-             e);
+  std::visit(
+      [&](const auto& ev) {
+        for (const auto& f : std::decay_t<decltype(ev)>::fields())
+          if (!f.optional || !(ev.*f.member).empty()) json::field(w, f.name, ev.*f.member);
+      },
+      e);
   w.EndObject();
   return {buf.GetString(), buf.GetSize()};
 }
 
 namespace {
 
-Result<Event> decode_doc(std::string_view type, const rapidjson::Value& doc) {
-  // Reads the named string fields in order, or returns the first error.
-  // A personal field whose person was erased opens as null: it decodes to
-  // erased(), so that the event still folds.
-  const auto personal = personal_fields(type, 1);
-  auto read = [&](std::initializer_list<const char*> names) -> Result<std::vector<std::string>> {
-    std::vector<std::string> out;
-    for (const char* n : names) {
-      const auto it = doc.FindMember(n);
-      if (it != doc.MemberEnd() && it->value.IsNull() &&
-          std::any_of(personal.begin(), personal.end(), [&](const auto& f) { return f.field == n; })) {
-        out.push_back(erased());
-        continue;
-      }
-      auto r = json::string_member(doc, n);
-      if (!r) return r.error();
-      out.push_back(std::move(r).value());
+template <class E>
+Result<Event> decode_as(const rapidjson::Value& doc, std::span<const PersonalField> personal) {
+  E ev;
+  for (const auto& f : E::fields()) {
+    const auto it = doc.FindMember(f.name);
+    if (it == doc.MemberEnd() && f.optional) continue;
+    // A personal field whose person was erased opens as null: it decodes to
+    // erased(), so that the event still folds.
+    if (it != doc.MemberEnd() && it->value.IsNull() &&
+        std::any_of(personal.begin(), personal.end(), [&](const auto& p) { return p.field == f.name; })) {
+      ev.*f.member = erased();
+      continue;
     }
-    return out;
-  };
-  if (type == UserRegistered::kType) {
-    auto f = read({"user_id", "email", "name", "role"});
-    if (!f) return f.error();
-    auto& v = f.value();
-    return Event{UserRegistered{v[0], v[1], v[2], v[3]}};
+    auto r = json::string_member(doc, f.name);
+    if (!r) return r.error();
+    ev.*f.member = std::move(r).value();
   }
-  if (type == UserProfileChanged::kType) {
-    auto f = read({"user_id", "name"});
-    if (!f) return f.error();
-    auto& v = f.value();
-    return Event{UserProfileChanged{v[0], v[1]}};
-  }
-  if (type == UserRoleChanged::kType) {
-    auto f = read({"user_id", "role", "previous_role"});
-    if (!f) return f.error();
-    auto& v = f.value();
-    return Event{UserRoleChanged{v[0], v[1], v[2]}};
-  }
-  return invalid("type", "unknown user event type '" + std::string(type) + "'");
+  return Event{std::move(ev)};
+}
+
+Result<Event> decode_doc(std::string_view type, int schema_version, const rapidjson::Value& doc) {
+  const auto personal = personal_fields(type, schema_version);
+  std::optional<Result<Event>> out;
+  // One decoder per (type, schema version): each alternative of Event.
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (([&] {
+       using E = std::variant_alternative_t<I, Event>;
+       if (!out && E::kType == type && E::kVersion == schema_version) out = decode_as<E>(doc, personal);
+     }()),
+     ...);
+  }(std::make_index_sequence<std::variant_size_v<Event>>{});
+  if (out) return std::move(*out);
+  return invalid("type", "unknown user event type '" + std::string(type) + "' v" + std::to_string(schema_version));
 }
 
 }  // namespace
 
-Result<Event> decode_payload(std::string_view type, std::string_view payload_json) {
+Result<Event> decode_payload(std::string_view type, int schema_version, std::string_view payload_json) {
   rapidjson::Document doc;
   std::string buffer;
   if (auto err = json::parse_object(doc, payload_json, buffer)) return *err;
-  return decode_doc(type, doc);
+  return decode_doc(type, schema_version, doc);
 }
 
 std::vector<Result<Event>> decode_sealed(const std::vector<SealedPayload>& items, const KeyLoader& load) {
   std::vector<std::optional<Result<Event>>> decoded(items.size());
   const auto errors = open_documents(
-      items, load, [&](std::size_t i, rapidjson::Document& doc, bool) { decoded[i] = decode_doc(items[i].type, doc); },
+      items, load,
+      [&](std::size_t i, rapidjson::Document& doc, bool) {
+        decoded[i] = decode_doc(items[i].type, items[i].schema_version, doc);
+      },
       true);
   std::vector<Result<Event>> out;
   out.reserve(items.size());

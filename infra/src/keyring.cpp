@@ -12,6 +12,26 @@
 
 namespace lethe::infra {
 
+std::optional<std::array<unsigned char, 32>> key_from_env(const char* file_var, const char* value_var,
+                                                         std::string_view what) {
+  std::string hex;
+  if (const char* file = std::getenv(file_var); file && *file) {
+    std::ifstream in(file);
+    if (!in) throw Misconfigured(std::string(file_var) + ": cannot read " + file);
+    in >> hex;
+  } else if (const char* value = std::getenv(value_var); value && *value) {
+    hex = value;
+  } else {
+    return std::nullopt;
+  }
+  std::array<unsigned char, 32> key{};
+  std::size_t n = 0;
+  if (hex.size() != 64 || sodium_hex2bin(key.data(), key.size(), hex.data(), hex.size(), nullptr, &n, nullptr) != 0 ||
+      n != key.size())
+    throw Misconfigured(std::string(what) + ": expected 64 hex digits (32 bytes), e.g. from `openssl rand -hex 32`");
+  return key;
+}
+
 namespace {
 
 constexpr std::size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
@@ -35,24 +55,7 @@ void ensure_sodium() {
 
 // The master key from the environment, read once; nullopt when none is set.
 const std::optional<std::array<unsigned char, 32>>& master_key() {
-  static const auto master = []() -> std::optional<std::array<unsigned char, 32>> {
-    std::string hex;
-    if (const char* file = std::getenv("LETHE_MASTER_KEY_FILE"); file && *file) {
-      std::ifstream in(file);
-      if (!in) throw Misconfigured(std::string("LETHE_MASTER_KEY_FILE: cannot read ") + file);
-      in >> hex;
-    } else if (const char* value = std::getenv("LETHE_MASTER_KEY"); value && *value) {
-      hex = value;
-    } else {
-      return std::nullopt;
-    }
-    std::array<unsigned char, 32> key{};
-    std::size_t n = 0;
-    if (hex.size() != 64 || sodium_hex2bin(key.data(), key.size(), hex.data(), hex.size(), nullptr, &n, nullptr) != 0 ||
-        n != key.size())
-      throw Misconfigured("master key: expected 64 hex digits (32 bytes), e.g. from `openssl rand -hex 32`");
-    return key;
-  }();
+  static const auto master = key_from_env("LETHE_MASTER_KEY_FILE", "LETHE_MASTER_KEY", "master key");
   return master;
 }
 
@@ -151,22 +154,26 @@ std::map<std::string, PersonKey> load_person_keys(pqxx::transaction_base& tx,
   return out;
 }
 
-PersonKey ensure_person_key(pqxx::connection& conn, const std::string& subject) {
+PersonKey ensure_person_key(pqxx::transaction_base& tx, const std::string& subject) {
   ensure_sodium();
+  check_master(tx, true);
+  if (auto found = load_person_keys(tx, {subject}); !found.empty()) return found.begin()->second;
+  std::array<unsigned char, 32> key{};
+  randombytes_buf(key.data(), key.size());
+  const std::string raw(reinterpret_cast<const char*>(key.data()), key.size());
+  const auto& master = master_key();
+  const std::string material = master ? seal(*master, raw, key_ad(subject, 1)) : raw;
+  tx.exec_params(kCreateSql, subject, pqxx::binarystring(material), master.has_value());
+  sodium_memzero(key.data(), key.size());
+  return load_person_keys(tx, {subject}).at(subject);  // a concurrent creator's key wins
+}
+
+PersonKey ensure_person_key(pqxx::connection& conn, const std::string& subject) {
   return translate_pg("person key of " + subject, [&] {
     pqxx::work tx(conn);
-    check_master(tx, true);
-    if (auto found = load_person_keys(tx, {subject}); !found.empty()) return found.begin()->second;
-    std::array<unsigned char, 32> key{};
-    randombytes_buf(key.data(), key.size());
-    const std::string raw(reinterpret_cast<const char*>(key.data()), key.size());
-    const auto& master = master_key();
-    const std::string material = master ? seal(*master, raw, key_ad(subject, 1)) : raw;
-    tx.exec_params(kCreateSql, subject, pqxx::binarystring(material), master.has_value());
-    auto created = load_person_keys(tx, {subject});  // a concurrent creator's key wins
+    auto key = ensure_person_key(tx, subject);
     tx.commit();
-    sodium_memzero(key.data(), key.size());
-    return created.at(subject);
+    return key;
   });
 }
 

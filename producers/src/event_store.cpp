@@ -63,10 +63,28 @@ EventStore::~EventStore() = default;
 std::vector<domain::Envelope> EventStore::append(std::string_view stream, std::int64_t expected_version,
                                                  std::span<const NewEvent> events) {
   if (events.empty()) return {};
-  return infra::translate_pg("append to " + std::string(stream), [&] {
+  std::vector<domain::Envelope> out;
+  transact([&](Transaction& tx) {
+    out = tx.append(stream, expected_version, events);
+    return true;
+  });
+  return out;
+}
+
+void EventStore::transact(const std::function<bool(Transaction&)>& body) {
+  infra::translate_pg("store transaction", [&] {
     pqxx::work tx(*impl_->conn);
-    std::string prev_hash;
-    const auto actual = impl_->current_version(tx, stream, &prev_hash);
+    Transaction t(*impl_, tx);
+    if (body(t)) tx.commit();
+  });
+}
+
+std::vector<domain::Envelope> EventStore::Transaction::append(std::string_view stream, std::int64_t expected_version,
+                                                              std::span<const NewEvent> events) {
+  if (events.empty()) return {};
+  auto& tx = tx_;
+  std::string prev_hash;
+    const auto actual = impl_.current_version(tx, stream, &prev_hash);
     if (actual != expected_version) throw ConcurrencyConflict(std::string(stream), expected_version, actual);
 
     std::vector<domain::Envelope> out;
@@ -105,9 +123,13 @@ std::vector<domain::Envelope> EventStore::append(std::string_view stream, std::i
       }
       out.push_back(std::move(e));
     }
-    tx.commit();
     return out;
-  });
+}
+
+std::vector<domain::Envelope> EventStore::Transaction::read_stream(std::string_view stream) {
+  std::vector<domain::Envelope> out;
+  for (const auto& row : tx_.exec_prepared(kRead, std::string(stream))) out.push_back(envelope_from_row(row));
+  return out;
 }
 
 std::vector<domain::Envelope> EventStore::read_stream(std::string_view stream) {

@@ -1,133 +1,417 @@
 #include "lethe/producers/user_service.hpp"
 
-#include <map>
-#include <stdexcept>
+#include <pqxx/pqxx>
 
-#include "lethe/domain/personal.hpp"
+#include "lethe/infra/access.hpp"
 #include "lethe/infra/ids.hpp"
-#include "lethe/infra/keyring.hpp"
 #include "lethe/infra/pg.hpp"
 
 namespace lethe::producers {
 
 namespace users = domain::users;
+using domain::DomainError;
+using domain::ErrorCode;
 
 namespace {
 
-// Opens every event's personal fields with one key query.
-std::vector<domain::Envelope> open_all(pqxx::connection& conn, std::vector<domain::Envelope> events) {
-  std::vector<domain::SealedPayload> sealed;
-  for (const auto& e : events) sealed.push_back({e.type, e.schema_version, e.event_id, e.payload});
-  std::map<std::string, infra::PersonKey> keys;
-  auto opened = domain::open_personal_batch(sealed, [&](const std::vector<std::string>& subjects) {
-    if (!subjects.empty())
-      keys = infra::translate_pg("load person keys", [&] {
-        pqxx::read_transaction tx(conn);
-        return infra::load_person_keys(tx, subjects);
-      });
-    return domain::lookup_in(keys);
-  });
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    if (!opened[i])
-      throw std::runtime_error("event " + events[i].event_id + " of " + events[i].stream_id + ": " +
-                               opened[i].error().message);
-    events[i].payload = std::move(opened[i]).value();
+template <class... Fs>
+struct overloaded : Fs... {
+  using Fs::operator()...;
+};
+
+#define LETHE_UTC(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+// Owners are counted under this transaction-scoped advisory lock, so two
+// decisions that each remove an owner cannot both see two of them.
+constexpr std::int64_t kOwnersLock = 0x6c65746865'01;  // "lethe" 1
+
+DomainError conflict(std::string field, std::string message) {
+  return {ErrorCode::conflict, std::move(field), std::move(message)};
+}
+
+std::string user_stream(const std::string& id) {
+  return domain::stream_of("user", id);
+}
+
+users::User load_in(CommandTx& tx, const std::string& user_id) {
+  return fold<users::User>(tx.read(user_stream(user_id)), users::decode_payload, users::evolve);
+}
+
+users::Actor actor_in(pqxx::transaction_base& tx, const std::string& id) {
+  if (is_system_actor(id)) return {id, users::Role::owner};
+  if (id.empty() || id.size() > domain::kMaxActorBytes) return {id, std::nullopt};
+  const auto r = tx.exec_params("SELECT role FROM accounts WHERE user_id = $1 AND active", id);
+  if (r.empty()) return {id, std::nullopt};
+  return {id, users::parse_role(r[0][0].c_str())};
+}
+
+int active_owners(pqxx::transaction_base& tx) {
+  tx.exec_params("SELECT pg_advisory_xact_lock($1)", kOwnersLock);
+  return tx.exec("SELECT count(*) FROM accounts WHERE role = 'owner' AND active")[0][0].as<int>();
+}
+
+std::vector<Draft> drafts_of(const std::vector<users::Event>& events) {
+  std::vector<Draft> out;
+  for (const auto& ev : events)
+    out.push_back({std::string(users::type_of(ev)), users::version_of(ev), users::encode_payload(ev)});
+  return out;
+}
+
+pqxx::binarystring bytes(const std::string& raw) {
+  return pqxx::binarystring(raw);
+}
+
+// What an event changes in the access tables, beside the append. A token's
+// hash never travels in an event; it comes along here.
+std::optional<DomainError> apply_access(pqxx::transaction_base& tx, const users::Event& event,
+                                        const std::string& token_hash = {}) {
+  try {
+    std::visit(
+        overloaded{
+            [&](const users::UserRegistered& e) {
+              const auto index = infra::email_index(e.email);
+              tx.exec_params("INSERT INTO accounts (user_id, role, active, email_index) VALUES ($1, $2, true, $3)",
+                             e.user_id, e.role, bytes(index));
+              tx.exec_params("INSERT INTO email_reservations (email_index, user_id) VALUES ($1, $2)", bytes(index),
+                             e.user_id);
+            },
+            [&](const users::UserEmailChanged& e) {
+              const auto index = infra::email_index(e.email);
+              tx.exec_params("DELETE FROM email_reservations WHERE user_id = $1", e.user_id);
+              tx.exec_params("INSERT INTO email_reservations (email_index, user_id) VALUES ($1, $2)", bytes(index),
+                             e.user_id);
+              tx.exec_params("UPDATE accounts SET email_index = $2, updated_at = now() WHERE user_id = $1", e.user_id,
+                             bytes(index));
+            },
+            [&](const users::UserRoleChanged& e) {
+              tx.exec_params("UPDATE accounts SET role = $2, updated_at = now() WHERE user_id = $1", e.user_id, e.role);
+            },
+            [&](const users::UserDeactivated& e) {
+              // Locked out at once: no login (the email is released), no session;
+              // API keys fail authentication while the account is inactive.
+              tx.exec_params("UPDATE accounts SET active = false, updated_at = now() WHERE user_id = $1", e.user_id);
+              tx.exec_params("DELETE FROM email_reservations WHERE user_id = $1", e.user_id);
+              tx.exec_params(
+                  "UPDATE credentials SET revoked_at = now() WHERE user_id = $1 AND kind = 'session' AND revoked_at IS "
+                  "NULL",
+                  e.user_id);
+            },
+            [&](const users::UserRestored& e) {
+              tx.exec_params(
+                  "INSERT INTO email_reservations (email_index, user_id) SELECT email_index, user_id FROM accounts"
+                  " WHERE user_id = $1",
+                  e.user_id);
+              tx.exec_params("UPDATE accounts SET active = true, updated_at = now() WHERE user_id = $1", e.user_id);
+            },
+            [&](const users::ApiKeyIssued& e) {
+              tx.exec_params(
+                  "INSERT INTO credentials (token_hash, kind, credential_id, user_id, name, prefix, expires_at)"
+                  " VALUES ($1, 'api_key', $2, $3, $4, $5, NULLIF($6, '')::timestamptz)",
+                  bytes(token_hash), e.key_id, e.user_id, e.name, e.prefix, e.expires_at);
+            },
+            [&](const users::ApiKeyRevoked& e) {
+              tx.exec_params(
+                  "UPDATE credentials SET revoked_at = now() WHERE credential_id = $1 AND revoked_at IS NULL",
+                  e.key_id);
+            },
+            [&](const users::LoggedIn& e) {
+              tx.exec_params(
+                  "INSERT INTO credentials (token_hash, kind, credential_id, user_id, expires_at)"
+                  " VALUES ($1, 'session', $2, $3, $4::timestamptz)",
+                  bytes(token_hash), e.session_id, e.user_id, e.expires_at);
+            },
+            [&](const users::LoggedOut& e) {
+              tx.exec_params(
+                  "UPDATE credentials SET revoked_at = now() WHERE credential_id = $1 AND revoked_at IS NULL",
+                  e.session_id);
+            },
+            [](const auto&) {},
+        },
+        event);
+  } catch (const pqxx::unique_violation&) {
+    // The only unique key a command can hit here is an email reservation.
+    return conflict("email", "an active account has this email already");
   }
-  return events;
+  return std::nullopt;
+}
+
+// Decides an account command on the state read in this transaction and
+// appends what it decided, with the access rows it changes.
+std::optional<DomainError> decide_account(CommandTx& tx, const users::Command& command,
+                                          const std::string& token_hash = {}) {
+  const auto user_id = std::visit([](const auto& c) { return c.user_id; }, command);
+  if (user_id.empty()) return domain::invalid("user_id", "user_id must not be empty");
+  if (user_id.size() > domain::kMaxStreamIdBytes - 5)
+    return domain::invalid("user_id", "user_id must be at most 195 bytes");
+  const auto state = load_in(tx, user_id);
+  if (const auto& expected = tx.context().expected_version; expected && *expected != state.version)
+    return conflict("if-match", "the stream is at version " + std::to_string(state.version) + ", not " +
+                                    std::to_string(*expected));
+  users::Facts facts;
+  if (state.exists && state.role == users::Role::owner) facts.active_owners = active_owners(tx.sql());
+  auto decided = users::decide(state, command, actor_in(tx.sql(), tx.context().actor), facts);
+  if (!decided) return decided.error();
+  tx.append(user_stream(user_id), state.version, drafts_of(decided.value()));
+  for (const auto& ev : decided.value())
+    if (auto err = apply_access(tx.sql(), ev, token_hash)) return err;
+  return std::nullopt;
+}
+
+// "2026-11-25T08:00:00Z" for an RFC 3339 time in the future, or a refusal.
+domain::Result<std::string> future_time(pqxx::dbtransaction& tx, const std::string& text) {
+  if (text.empty()) return std::string();
+  try {
+    pqxx::subtransaction sub(tx, "parse_time");
+    const auto r = sub.exec_params("SELECT " LETHE_UTC("$1::timestamptz") ", $1::timestamptz > now()", text);
+    sub.commit();
+    if (!r[0][1].as<bool>()) return domain::invalid("expires_at", "expires_at must be in the future");
+    return std::string(r[0][0].c_str());
+  } catch (const pqxx::data_exception&) {
+    return domain::invalid("expires_at", "expires_at must be an RFC 3339 time such as 2027-01-31T12:00:00Z");
+  }
 }
 
 }  // namespace
 
-struct UserService::Keys {
-  std::string conninfo;
-  std::unique_ptr<pqxx::connection> conn;
-  pqxx::connection& get() {
-    if (!conn || !conn->is_open()) conn = infra::connect(conninfo);
-    return *conn;
-  }
-};
-
-UserService::UserService(EventStore& store, const std::string& conninfo)
-    : store_(store), keys_(std::make_unique<Keys>(Keys{conninfo, nullptr})) {}
-
-UserService::~UserService() = default;
-
-std::vector<domain::Envelope> open_stream(const std::string& conninfo, const std::vector<domain::Envelope>& events) {
-  auto conn = infra::connect(conninfo);
-  return open_all(*conn, events);
-}
+UserService::UserService(EventStore& store, infra::PasswordPool& passwords, LoginPolicy policy)
+    : store_(store), passwords_(passwords), policy_(policy) {}
 
 users::User UserService::load(const std::string& user_id) {
-  users::User state;
-  const auto events = open_all(keys_->get(), store_.read_stream(domain::stream_of("user", user_id)));
-  for (const auto& e : events) {
-    auto ev = users::decode_payload(e.type, e.payload);
-    if (!ev)
-      throw std::runtime_error("cannot fold " + e.stream_id + " v" + std::to_string(e.stream_version) + " (" + e.type +
-                               " v" + std::to_string(e.schema_version) + "): " + ev.error().message);
-    state = users::evolve(std::move(state), ev.value());
-  }
-  // The stream's version is what the store holds, not what was folded.
-  if (!events.empty()) state.version = events.back().stream_version;
-  return state;
+  users::User out;
+  store_.transact([&](EventStore::Transaction& t) {
+    CommandContext ctx;
+    CommandTx tx(t, ctx);
+    out = load_in(tx, user_id);
+    return false;
+  });
+  return out;
 }
 
 users::Actor UserService::actor(const std::string& id) {
-  if (id == "system" || id.rfind("system:", 0) == 0) return {id, users::Role::owner};
-  if (id.empty() || id.size() > domain::kMaxActorBytes) return {id, std::nullopt};
-  const auto user = load(id);
-  if (!user.exists) return {id, std::nullopt};
-  return {id, user.role};
+  users::Actor out;
+  store_.transact([&](EventStore::Transaction& t) {
+    out = actor_in(t.sql(), id);
+    return false;
+  });
+  return out;
 }
 
-domain::Result<std::vector<domain::Envelope>> UserService::handle(const users::Command& command,
-                                                                  const CommandContext& ctx) {
-  const auto user_id = std::visit([](const auto& c) { return c.user_id; }, command);
-  if (user_id.empty()) return domain::invalid("user_id", "user_id must not be empty");
-  const auto stream = domain::stream_of("user", user_id);
-  const auto correlation = ctx.correlation_id.empty() ? infra::new_uuid() : ctx.correlation_id;
-  const auto causation = ctx.causation_id.empty() ? correlation : ctx.causation_id;
+domain::Result<Written> UserService::register_user(users::RegisterUser command, const std::string& password,
+                                                   const CommandContext& ctx) {
+  if (!password.empty()) {
+    if (auto err = users::check_password("password", password)) return *err;
+    command.password_hash = passwords_.hash(password);
+  }
+  return run_command(store_, ctx, [&](CommandTx& tx) { return decide_account(tx, command); });
+}
 
-  // Decide on fresh state each time: a conflict means the stream moved, and
-  // the command may now be valid differently or not at all.
-  constexpr int kAttempts = 3;
-  for (int attempt = 1;; ++attempt) {
+domain::Result<Written> UserService::handle(const users::Command& command, const CommandContext& ctx) {
+  if (std::holds_alternative<users::RegisterUser>(command) || std::holds_alternative<users::ChangePassword>(command) ||
+      std::holds_alternative<users::IssueApiKey>(command))
+    return domain::invalid("", "register, passwords and API keys have their own calls");
+  return run_command(store_, ctx, [&](CommandTx& tx) { return decide_account(tx, command); });
+}
+
+domain::Result<Written> UserService::change_password(const std::string& user_id,
+                                                     const std::optional<std::string>& current,
+                                                     const std::string& new_password, const CommandContext& ctx) {
+  if (auto err = users::check_password("new_password", new_password)) return *err;
+  users::ChangePassword command{user_id, "", false};
+  std::string verified_against;
+  if (current) {
+    // Checked outside the transaction (Argon2 is slow); the transaction then
+    // makes sure the password it was checked against is still the one.
     const auto state = load(user_id);
-    auto decided = users::decide(state, command, actor(ctx.actor));
-    if (!decided) return decided.error();
-    std::vector<NewEvent> batch;
-    const auto now = infra::utc_now();
-    // Personal fields are sealed before they reach the store: the log, the
-    // outbox and every topic only ever hold them encrypted. Each person's
-    // key is fetched (or made) once per command.
-    std::map<std::string, infra::PersonKey> keys;
-    auto lookup = [&](std::string_view subject) -> std::optional<domain::KeyRef> {
-      auto it = keys.find(std::string(subject));
-      if (it == keys.end())
-        it = keys.emplace(std::string(subject), infra::ensure_person_key(keys_->get(), std::string(subject))).first;
-      return domain::KeyRef{it->second.key_id, it->second.key.data()};
-    };
-    for (const auto& ev : decided.value()) {
-      NewEvent ne{infra::new_uuid(),
-                  std::string(users::type_of(ev)),
-                  users::version_of(ev),
-                  users::encode_payload(ev),
-                  now,
-                  ctx.actor,
-                  correlation,
-                  causation};
-      auto sealed = domain::seal_personal(ne.type, ne.schema_version, ne.event_id, ne.payload, lookup,
-                                          [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); });
-      if (!sealed) return sealed.error();
-      ne.payload = std::move(sealed).value();
-      batch.push_back(std::move(ne));
-    }
-    try {
-      return store_.append(stream, state.version, batch);
-    } catch (const ConcurrencyConflict&) {
-      if (attempt == kAttempts) throw;
+    if (state.exists && passwords_.verify(state.password_hash, *current)) {
+      command.current_password_verified = true;
+      verified_against = state.password_hash;
+    } else if (state.exists && ctx.actor == user_id) {
+      return DomainError{ErrorCode::forbidden, "current_password", "the current password is wrong"};
     }
   }
+  command.password_hash = passwords_.hash(new_password);
+  return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
+    if (command.current_password_verified && load_in(tx, user_id).password_hash != verified_against)
+      return conflict("current_password", "the password changed meanwhile; try again");
+    return decide_account(tx, command);
+  });
+}
+
+domain::Result<IssuedKey> UserService::issue_api_key(const std::string& user_id, const std::string& name,
+                                                     const std::string& expires_at, const CommandContext& ctx) {
+  const auto token = infra::new_token("lk");
+  IssuedKey out{{}, token.id, token.text, token.text.substr(0, 10), ""};
+  auto written = run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
+    auto when = future_time(tx.sql(), expires_at);
+    if (!when) return when.error();
+    out.expires_at = when.value();
+    return decide_account(tx, users::IssueApiKey{user_id, token.id, name, out.prefix, out.expires_at}, token.hash);
+  });
+  if (!written) return written.error();
+  out.written = std::move(written).value();
+  return out;
+}
+
+domain::Result<Written> UserService::add_note(const std::string& user_id, const std::string& text,
+                                              const CommandContext& ctx) {
+  return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
+    const auto about = load_in(tx, user_id);
+    auto note = users::decide_note(about, infra::new_uuid(), text, actor_in(tx.sql(), ctx.actor));
+    if (!note) return note.error();
+    const auto stream = domain::stream_of("usernotes", user_id);
+    const auto notes = tx.read(stream);
+    tx.append(stream, notes.empty() ? 0 : notes.back().stream_version, drafts_of({note.value()}));
+    return std::nullopt;
+  });
+}
+
+LoginResult UserService::login(const std::string& email, const std::string& password, const CommandContext& ctx) {
+  const auto index = infra::email_index(users::normalize_email(email));
+  LoginResult out;
+  const auto window = std::to_string(policy_.window.count()) + " seconds";
+  auto written = run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
+    auto& sql = tx.sql();
+    // One row per email serialises its attempts across every server
+    // process: the count below cannot be raced past.
+    sql.exec_params("INSERT INTO login_limits (email_index) VALUES ($1) ON CONFLICT DO NOTHING", bytes(index));
+    sql.exec_params("SELECT 1 FROM login_limits WHERE email_index = $1 FOR UPDATE", bytes(index));
+    const auto limited = sql.exec_params(
+        "SELECT ceil(extract(epoch FROM failed_at + $2::interval - clock_timestamp()))::int FROM login_failures"
+        " WHERE email_index = $1 AND failed_at > clock_timestamp() - $2::interval"
+        " ORDER BY failed_at DESC OFFSET $3 LIMIT 1",
+        bytes(index), window, policy_.max_failures - 1);
+    if (!limited.empty()) {
+      out.outcome = LoginResult::Outcome::limited;
+      out.retry_after_seconds = std::max(1, limited[0][0].as<int>());
+      return std::nullopt;  // nothing appended, nothing counted
+    }
+    const auto who = sql.exec_params("SELECT user_id FROM email_reservations WHERE email_index = $1", bytes(index));
+    std::string reason;
+    if (who.empty()) {
+      // Spend the same time as a real check, so that timing does not tell
+      // which emails have accounts.
+      static const std::string decoy = passwords_.hash("lethe: no account has this email");
+      passwords_.verify(decoy, password);
+      reason = "unknown_email";
+    } else {
+      out.user_id = who[0][0].c_str();
+      const auto state = load_in(tx, out.user_id);
+      if (state.password_hash.empty() || domain::is_erased(state.password_hash))
+        reason = "no_password";
+      else if (!passwords_.verify(state.password_hash, password))
+        reason = "wrong_password";
+    }
+    if (!reason.empty()) {
+      sql.exec_params("INSERT INTO login_failures (email_index) VALUES ($1)", bytes(index));
+      tx.append(domain::stream_of("login", infra::new_uuid()), 0, drafts_of({users::LoginFailed{out.user_id, reason}}));
+      out.outcome = LoginResult::Outcome::refused;
+      out.user_id.clear();
+      return std::nullopt;
+    }
+    const auto token = infra::new_token("ls");
+    out.expires_at = sql.exec_params("SELECT " LETHE_UTC("now() + make_interval(secs => $1)"),
+                                     static_cast<double>(policy_.session_ttl.count()))[0][0]
+                         .c_str();
+    const users::LoggedIn event{out.user_id, token.id, out.expires_at};
+    tx.append(domain::stream_of("session", token.id), 0, drafts_of({event}));
+    if (auto err = apply_access(sql, event, token.hash)) return err;
+    sql.exec_params("DELETE FROM login_failures WHERE email_index = $1", bytes(index));
+    out.outcome = LoginResult::Outcome::ok;
+    out.session_id = token.id;
+    out.token = token.text;
+    return std::nullopt;
+  });
+  if (written) out.written = std::move(written).value();
+  return out;
+}
+
+domain::Result<Written> UserService::logout(const Authenticated& who, const CommandContext& ctx) {
+  if (who.kind != "session")
+    return domain::invalid("authorization", "logout ends a session; API keys are revoked instead");
+  return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
+    const auto stream = domain::stream_of("session", who.credential_id);
+    const auto events = tx.read(stream);
+    if (events.size() != 1) return conflict("authorization", "the session has ended already");
+    const users::LoggedOut event{who.user_id, who.credential_id};
+    tx.append(stream, 1, drafts_of({event}));
+    return apply_access(tx.sql(), event);
+  });
+}
+
+std::optional<Authenticated> UserService::authenticate(const std::string& token) {
+  if (token.empty() || token.size() > 200) return std::nullopt;
+  const auto hash = infra::token_hash(token);
+  std::optional<Authenticated> out;
+  store_.transact([&](EventStore::Transaction& t) {
+    // The lookup and, at most once a minute per credential, the "last used"
+    // stamp, in one statement.
+    const auto r = t.sql().exec_params(
+        "WITH hit AS ("
+        "  SELECT c.token_hash, c.user_id, c.kind, c.credential_id, a.role, c.last_used_at"
+        "  FROM credentials c JOIN accounts a USING (user_id)"
+        "  WHERE c.token_hash = $1 AND a.active AND c.revoked_at IS NULL"
+        "    AND (c.expires_at IS NULL OR c.expires_at > now())),"
+        " touch AS (UPDATE credentials SET last_used_at = now() WHERE token_hash IN"
+        "  (SELECT token_hash FROM hit WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
+        " SELECT user_id, kind, credential_id, role FROM hit",
+        bytes(hash));
+    if (!r.empty())
+      out = Authenticated{r[0]["user_id"].c_str(), users::parse_role(r[0]["role"].c_str()).value_or(users::Role::user),
+                          r[0]["kind"].c_str(), r[0]["credential_id"].c_str()};
+    return true;
+  });
+  return out;
+}
+
+std::vector<ApiKeyInfo> UserService::api_keys(const std::string& user_id) {
+  std::vector<ApiKeyInfo> out;
+  store_.transact([&](EventStore::Transaction& t) {
+    for (const auto& r : t.sql().exec_params(
+             "SELECT credential_id, name, prefix, " LETHE_UTC(
+                 "created_at") " AS created_at, "
+                               "COALESCE(" LETHE_UTC(
+                                   "expires_at") ", '') AS expires_at, "
+                                                 "COALESCE(" LETHE_UTC(
+                                                     "last_used_at") ", '') AS last_used_at, "
+                                                                     "COALESCE(" LETHE_UTC(
+                                                                         "revoked_at") ", '') AS revoked_at "
+                                                                                       "FROM credentials WHERE user_id "
+                                                                                       "= $1 AND kind = 'api_key' "
+                                                                                       "ORDER BY created_at, "
+                                                                                       "credential_id",
+             user_id))
+      out.push_back({r["credential_id"].c_str(), r["name"].c_str(), r["prefix"].c_str(), r["created_at"].c_str(),
+                     r["expires_at"].c_str(), r["last_used_at"].c_str(), r["revoked_at"].c_str()});
+    return false;
+  });
+  return out;
+}
+
+domain::Result<IssuedKey> UserService::bootstrap(const std::string& email, const std::string& name,
+                                                 const CommandContext& ctx) {
+  const auto user_id = infra::new_uuid();
+  const auto token = infra::new_token("lk");
+  IssuedKey out{{}, token.id, token.text, token.text.substr(0, 10), ""};
+  auto written = run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
+    active_owners(tx.sql());  // takes the owners' lock: two bootstraps cannot both pass
+    if (!tx.sql().exec("SELECT 1 FROM accounts WHERE role = 'owner' LIMIT 1").empty())
+      return conflict("", "an owner exists already: bootstrap runs once, on an empty system");
+    const users::Actor system{ctx.actor, users::Role::owner};
+    auto registered = users::decide({}, users::RegisterUser{user_id, email, name, "owner", ""}, system);
+    if (!registered) return registered.error();
+    const auto state = users::evolve({}, registered.value().at(0));
+    auto issued = users::decide(state, users::IssueApiKey{user_id, token.id, "bootstrap", out.prefix, ""}, system);
+    if (!issued) return issued.error();
+    auto events = registered.value();
+    events.push_back(issued.value().at(0));
+    tx.append(user_stream(user_id), 0, drafts_of(events));
+    for (const auto& ev : events)
+      if (auto err = apply_access(tx.sql(), ev, token.hash)) return err;
+    return std::nullopt;
+  });
+  if (!written) return written.error();
+  out.written = std::move(written).value();
+  return out;
 }
 
 }  // namespace lethe::producers

@@ -15,14 +15,24 @@ namespace users = domain::users;
 namespace {
 
 constexpr const char* kLoadSql =
-    "SELECT user_id, email, name, role, registered_at::text, version FROM users WHERE user_id = ANY($1::text[])";
+    "SELECT user_id, email, name, role, registered_at::text, version, active FROM users WHERE user_id = ANY($1::text[])";
 constexpr const char* kStageSql = "CREATE TEMP TABLE IF NOT EXISTS users_stage (LIKE users) ON COMMIT DELETE ROWS";
 // A row only moves forward: a stale or repeated version never overwrites.
 constexpr const char* kMergeSql =
     "INSERT INTO users SELECT * FROM users_stage "
     "ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, name = EXCLUDED.name, role = EXCLUDED.role,"
-    " updated_at = EXCLUDED.updated_at, version = EXCLUDED.version, last_event_id = EXCLUDED.last_event_id"
+    " updated_at = EXCLUDED.updated_at, version = EXCLUDED.version, last_event_id = EXCLUDED.last_event_id,"
+    " active = EXCLUDED.active"
     " WHERE users.version < EXCLUDED.version";
+
+// Notes and identities are keyed by their own ids: applying one twice
+// changes nothing.
+constexpr const char* kNoteSql =
+    "INSERT INTO user_notes (note_id, user_id, text, author, added_at) VALUES ($1, $2, $3, $4, $5)"
+    " ON CONFLICT (note_id) DO NOTHING";
+constexpr const char* kOAuthSql =
+    "INSERT INTO user_oauth_identities (user_id, provider, subject, linked_at) VALUES ($1, $2, $3, $4)"
+    " ON CONFLICT DO NOTHING";
 
 // What an erased person's fields read as in this read model.
 constexpr std::string_view kAnonymousName = "Deleted user";
@@ -33,6 +43,7 @@ std::string anonymous_email(const std::string& user_id) {
 struct Row {
   std::string email, name, role, registered_at, updated_at, last_event_id;
   std::int64_t version = 0;
+  bool active = true;
   bool exists = false;
   bool dirty = false;
 };
@@ -79,12 +90,26 @@ ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
   std::unordered_map<std::string, Row> rows;
   for (const auto& r : tx.exec_params(kLoadSql, infra::pg_text_array(ids))) {
     rows[r[0].c_str()] =
-        Row{r[1].c_str(), r[2].c_str(), r[3].c_str(), r[4].c_str(), "", "", r[5].as<std::int64_t>(), true, false};
+        Row{r[1].c_str(), r[2].c_str(), r[3].c_str(), r[4].c_str(), "", "", r[5].as<std::int64_t>(), r[6].as<bool>(),
+            true, false};
   }
   for (std::size_t k = 0; k < decoded.size(); ++k) {
     const auto& [index, ev] = decoded[k];
     const auto& id = ids[k];
     const auto& env = batch[index].envelope;
+    if (const auto* note = std::get_if<users::NoteAdded>(&ev)) {
+      tx.exec_params(kNoteSql, note->note_id, id,
+                     domain::is_erased(note->text) ? std::optional<std::string>() : std::optional(note->text), env.actor,
+                     env.occurred_at);
+      ++result.applied;
+      continue;
+    }
+    // Sessions and login attempts have streams of their own; the account's
+    // read model folds only the account's stream (user-<id>).
+    if (env.stream_id != domain::stream_of("user", id)) {
+      ++result.skipped;
+      continue;
+    }
     auto& row = rows[id];
     if (env.stream_version <= row.version) {
       ++result.skipped;  // applied before: a republished event
@@ -114,8 +139,18 @@ ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
             row.registered_at = env.occurred_at;
           } else if constexpr (std::is_same_v<T, users::UserProfileChanged>) {
             row.name = domain::is_erased(e.name) ? std::string(kAnonymousName) : e.name;
-          } else {
+          } else if constexpr (std::is_same_v<T, users::UserEmailChanged>) {
+            row.email = domain::is_erased(e.email) ? anonymous_email(id) : e.email;
+          } else if constexpr (std::is_same_v<T, users::UserRoleChanged>) {
             row.role = e.role;
+          } else if constexpr (std::is_same_v<T, users::UserDeactivated>) {
+            row.active = false;
+          } else if constexpr (std::is_same_v<T, users::UserRestored>) {
+            row.active = true;
+          } else if constexpr (std::is_same_v<T, users::OAuthLinked>) {
+            tx.exec_params(kOAuthSql, id, e.provider,
+                           domain::is_erased(e.subject) ? std::optional<std::string>() : std::optional(e.subject),
+                           env.occurred_at);
           }
         },
         ev);
@@ -131,7 +166,8 @@ ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
     pqxx::stream_to copy(tx, "users_stage");
     for (const auto& [id, r] : rows) {
       if (!r.dirty) continue;
-      copy << std::make_tuple(id, r.email, r.name, r.role, r.registered_at, r.updated_at, r.version, r.last_event_id);
+      copy << std::make_tuple(id, r.email, r.name, r.role, r.registered_at, r.updated_at, r.version, r.last_event_id,
+                              r.active);
     }
     copy.complete();
   }

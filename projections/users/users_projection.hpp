@@ -1,6 +1,8 @@
 #pragma once
-// The users read model: one row per registered user, kept by folding
-// user.registered, user.profile_changed and user.role_changed.
+// The users read model: one row per account, folded from its stream
+// (user-<id>: registered, profile, email, role, deactivated, restored),
+// its linked OAuth identities, and the staff-only notes about users, read
+// from the restricted staff topic into a table that only staff routes read.
 #include "lethe/projections/projection.hpp"
 
 namespace lethe::projections {
@@ -8,8 +10,8 @@ namespace lethe::projections {
 class UsersProjection final : public Projection {
  public:
   std::string_view name() const override { return "users"; }
-  std::vector<std::string> topics() const override { return {"users"}; }
-  std::vector<std::string> tables() const override { return {"users"}; }
+  std::vector<std::string> topics() const override { return {"users", "staff"}; }
+  std::vector<std::string> tables() const override { return {"users", "user_oauth_identities", "user_notes"}; }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
 };
 

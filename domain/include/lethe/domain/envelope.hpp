@@ -82,8 +82,9 @@ bool is_utc_timestamp(std::string_view s) noexcept;
 // Stream id conventions: "<aggregate>-<id>".
 std::string stream_of(std::string_view aggregate, std::string_view id);
 
-// Logical topic of an event type: "user.registered" -> "users". Empty when
-// the type belongs to no known domain.
+// Logical topic of an event type, as its domain registered it
+// ("user.registered" -> "users", "user.note_added" -> "staff"). Empty when
+// no domain registered the type.
 std::string topic_of(std::string_view event_type);
 
 }  // namespace lethe::domain

@@ -14,6 +14,8 @@ enum class ErrorCode {
   already_exists,    // the aggregate exists already
   forbidden,         // the actor may not do this
   no_change,         // the command would change nothing
+  conflict,          // the aggregate's state does not allow it now (deactivated, revoked, taken)
+  rule_violated,     // a domain rule forbids it (the last owner stays an owner)
 };
 
 std::string_view to_string(ErrorCode code) noexcept;

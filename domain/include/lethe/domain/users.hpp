@@ -1,12 +1,23 @@
 #pragma once
-// The user aggregate: commands, events, decide and evolve. Pure: ids and time
-// arrive with the command's context, never from a clock here.
+// The users domain: commands, events, decide and evolve. Pure: ids, time,
+// password hashes and token hashes arrive with the command, made outside
+// (producers/), never from a clock or a random source here.
+//
+// Streams: a person's account is the stream user-<id>. Staff notes about
+// them are usernotes-<id> (a staff-only stream on the restricted topic), a
+// login session is session-<id>, a failed login attempt login-<id>: streams
+// that stay short, so loading an account never reads its login history.
+#include <array>
+#include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "lethe/domain/personal.hpp"
+#include "lethe/domain/registry.hpp"
 #include "lethe/domain/result.hpp"
 
 namespace lethe::domain::users {
@@ -15,75 +26,248 @@ enum class Role { owner, admin, staff, user };
 std::string_view to_string(Role r) noexcept;
 std::optional<Role> parse_role(std::string_view s) noexcept;
 
-// Commands (imperative).
+// Trimmed, with the domain part lower-cased (the local part is the mail
+// host's to interpret, so its case is kept). Uniqueness, login and the rate
+// limit all compare normalised emails.
+std::string normalize_email(std::string_view email);
+// Length and shape of a new password, checked before it is hashed.
+std::optional<DomainError> check_password(std::string_view field, std::string_view password);
+inline constexpr std::size_t kMinPassword = 8;
+inline constexpr std::size_t kMaxPassword = 1024;
+
+// ---- Commands on an account (stream user-<id>) ----
 struct RegisterUser {
-  std::string user_id;
-  std::string email;
-  std::string name;
+  std::string user_id, email, name;
   std::string role = "user";
+  std::string password_hash;  // Argon2id string; empty: no password login (API keys only)
 };
 struct ChangeProfile {
   std::string user_id;
-  std::string name;
+  std::optional<std::string> name, email;
+};
+struct ChangePassword {
+  std::string user_id, password_hash;
+  bool current_password_verified = false;  // the caller checked the current password
 };
 struct ChangeRole {
-  std::string user_id;
-  std::string role;
+  std::string user_id, role;
 };
-using Command = std::variant<RegisterUser, ChangeProfile, ChangeRole>;
+struct Deactivate {
+  std::string user_id;
+};
+struct Restore {
+  std::string user_id;
+};
+struct IssueApiKey {
+  std::string user_id, key_id, name, prefix, expires_at;  // expires_at: RFC 3339 or empty (never)
+};
+struct RevokeApiKey {
+  std::string user_id, key_id;
+};
+struct LinkOAuth {
+  std::string user_id, provider, subject;
+};
+using Command = std::variant<RegisterUser, ChangeProfile, ChangePassword, ChangeRole, Deactivate, Restore, IssueApiKey,
+                             RevokeApiKey, LinkOAuth>;
 
-// Events (past tense). kType and kVersion tie each to its JSON Schema,
-// schemas/events/<type>.v<version>.json.
+// ---- Events. kType and kVersion tie each to schemas/events/<type>.v<version>.json;
+// fields() lists its payload fields in order (optional ones may be absent). ----
+template <class E>
+struct FieldSpec {
+  const char* name;
+  std::string E::*member;
+  bool optional = false;
+};
+
+#define LETHE_EVENT(Name, type_string) \
+  static constexpr std::string_view kType = type_string; \
+  static constexpr int kVersion = 1
+
 struct UserRegistered {
-  static constexpr std::string_view kType = "user.registered";
-  static constexpr int kVersion = 1;
-  std::string user_id, email, name, role;
+  LETHE_EVENT(UserRegistered, "user.registered");
+  std::string user_id, email, name, role, password_hash;
+  static constexpr auto fields() {
+    using E = UserRegistered;
+    return std::array<FieldSpec<E>, 5>{{{"user_id", &E::user_id},
+                                        {"email", &E::email},
+                                        {"name", &E::name},
+                                        {"role", &E::role},
+                                        {"password_hash", &E::password_hash, true}}};
+  }
 };
 struct UserProfileChanged {
-  static constexpr std::string_view kType = "user.profile_changed";
-  static constexpr int kVersion = 1;
+  LETHE_EVENT(UserProfileChanged, "user.profile_changed");
   std::string user_id, name;
+  static constexpr auto fields() {
+    using E = UserProfileChanged;
+    return std::array<FieldSpec<E>, 2>{{{"user_id", &E::user_id}, {"name", &E::name}}};
+  }
+};
+struct UserEmailChanged {
+  LETHE_EVENT(UserEmailChanged, "user.email_changed");
+  std::string user_id, email;
+  static constexpr auto fields() {
+    using E = UserEmailChanged;
+    return std::array<FieldSpec<E>, 2>{{{"user_id", &E::user_id}, {"email", &E::email}}};
+  }
+};
+struct UserPasswordChanged {
+  LETHE_EVENT(UserPasswordChanged, "user.password_changed");
+  std::string user_id, password_hash, by;  // by: "self" or "admin"
+  static constexpr auto fields() {
+    using E = UserPasswordChanged;
+    return std::array<FieldSpec<E>, 3>{{{"user_id", &E::user_id}, {"password_hash", &E::password_hash}, {"by", &E::by}}};
+  }
 };
 struct UserRoleChanged {
-  static constexpr std::string_view kType = "user.role_changed";
-  static constexpr int kVersion = 1;
+  LETHE_EVENT(UserRoleChanged, "user.role_changed");
   std::string user_id, role, previous_role;
+  static constexpr auto fields() {
+    using E = UserRoleChanged;
+    return std::array<FieldSpec<E>, 3>{
+        {{"user_id", &E::user_id}, {"role", &E::role}, {"previous_role", &E::previous_role}}};
+  }
 };
-using Event = std::variant<UserRegistered, UserProfileChanged, UserRoleChanged>;
+struct UserDeactivated {
+  LETHE_EVENT(UserDeactivated, "user.deactivated");
+  std::string user_id;
+  static constexpr auto fields() { return std::array<FieldSpec<UserDeactivated>, 1>{{{"user_id", &UserDeactivated::user_id}}}; }
+};
+struct UserRestored {
+  LETHE_EVENT(UserRestored, "user.restored");
+  std::string user_id;
+  static constexpr auto fields() { return std::array<FieldSpec<UserRestored>, 1>{{{"user_id", &UserRestored::user_id}}}; }
+};
+struct ApiKeyIssued {
+  LETHE_EVENT(ApiKeyIssued, "user.api_key_issued");
+  std::string user_id, key_id, name, prefix, expires_at;
+  static constexpr auto fields() {
+    using E = ApiKeyIssued;
+    return std::array<FieldSpec<E>, 5>{{{"user_id", &E::user_id},
+                                        {"key_id", &E::key_id},
+                                        {"name", &E::name},
+                                        {"prefix", &E::prefix},
+                                        {"expires_at", &E::expires_at, true}}};
+  }
+};
+struct ApiKeyRevoked {
+  LETHE_EVENT(ApiKeyRevoked, "user.api_key_revoked");
+  std::string user_id, key_id;
+  static constexpr auto fields() {
+    using E = ApiKeyRevoked;
+    return std::array<FieldSpec<E>, 2>{{{"user_id", &E::user_id}, {"key_id", &E::key_id}}};
+  }
+};
+struct OAuthLinked {
+  LETHE_EVENT(OAuthLinked, "user.oauth_linked");
+  std::string user_id, provider, subject;
+  static constexpr auto fields() {
+    using E = OAuthLinked;
+    return std::array<FieldSpec<E>, 3>{{{"user_id", &E::user_id}, {"provider", &E::provider}, {"subject", &E::subject}}};
+  }
+};
+// Stream usernotes-<user id>, on the restricted staff topic.
+struct NoteAdded {
+  LETHE_EVENT(NoteAdded, "user.note_added");
+  std::string user_id, note_id, text;
+  static constexpr auto fields() {
+    using E = NoteAdded;
+    return std::array<FieldSpec<E>, 3>{{{"user_id", &E::user_id}, {"note_id", &E::note_id}, {"text", &E::text}}};
+  }
+};
+// Stream session-<session id>.
+struct LoggedIn {
+  LETHE_EVENT(LoggedIn, "user.logged_in");
+  std::string user_id, session_id, expires_at;
+  static constexpr auto fields() {
+    using E = LoggedIn;
+    return std::array<FieldSpec<E>, 3>{
+        {{"user_id", &E::user_id}, {"session_id", &E::session_id}, {"expires_at", &E::expires_at}}};
+  }
+};
+struct LoggedOut {
+  LETHE_EVENT(LoggedOut, "user.logged_out");
+  std::string user_id, session_id;
+  static constexpr auto fields() {
+    using E = LoggedOut;
+    return std::array<FieldSpec<E>, 2>{{{"user_id", &E::user_id}, {"session_id", &E::session_id}}};
+  }
+};
+// Stream login-<attempt id>. user_id is empty when the email is nobody's;
+// the email itself is never recorded.
+struct LoginFailed {
+  LETHE_EVENT(LoginFailed, "user.login_failed");
+  std::string user_id, reason;
+  static constexpr auto fields() {
+    using E = LoginFailed;
+    return std::array<FieldSpec<E>, 2>{{{"user_id", &E::user_id, true}, {"reason", &E::reason}}};
+  }
+};
+#undef LETHE_EVENT
 
-// Every event type this aggregate can emit, for schema checks and docs.
-const std::vector<std::string_view>& event_types();
+using Event = std::variant<UserRegistered, UserProfileChanged, UserEmailChanged, UserPasswordChanged, UserRoleChanged,
+                           UserDeactivated, UserRestored, ApiKeyIssued, ApiKeyRevoked, OAuthLinked, NoteAdded,
+                           LoggedIn, LoggedOut, LoginFailed>;
+
+// The users domain as the registry knows it: event types, topics (notes go
+// to the restricted staff topic), projections.
+const DomainSpec& spec();
+// Every event type this domain can emit, for schema checks and docs.
+std::vector<std::string_view> event_types();
 
 struct User {
   bool exists = false;
-  std::string user_id, email, name;
+  bool active = false;
+  std::string user_id, email, name, password_hash;
   Role role = Role::user;
-  std::int64_t version = 0;  // number of events folded
+  std::map<std::string, bool> api_keys;  // key id -> revoked
+  std::set<std::pair<std::string, std::string>> oauth;  // (provider, subject)
+  std::int64_t version = 0;                             // number of events folded
 };
 
 // Who asks, as the store knows them: never a role the caller claims. The
-// command service loads the actor's role from their own stream; a system
-// actor (the CLI, an operator's console) acts as an owner. No role: an
+// command service loads the actor's role from the write side; a system
+// actor (the CLI, `lethe bootstrap`) acts as an owner. No role: an
 // anonymous caller, who may only register as a plain user.
 struct Actor {
   std::string id;
   std::optional<Role> role;
 };
 
+// What a decision needs to know beyond the stream, read by the command
+// service in the same transaction as the append (so two racing decisions
+// cannot both rely on it).
+struct Facts {
+  int active_owners = 0;
+};
+
 // The rules of who may do what:
 // - register: anyone as `user`; `staff` by an admin or owner; `admin` and
 //   `owner` by an owner;
-// - change a profile: the user themself, an admin or an owner;
-// - change a role: admins and owners; only an owner grants or removes owner
-//   and admin; nobody changes their own role.
-Result<std::vector<Event>> decide(const User& state, const Command& command, const Actor& actor);
+// - change a profile or password: the user themself (a password change needs
+//   the current password), or an admin or owner who may manage the user's role;
+// - change a role, deactivate, restore: admins and owners; only an owner
+//   grants, removes, deactivates or restores owners and admins; nobody
+//   changes their own role or deactivates themselves; the last active owner
+//   keeps the role and stays active;
+// - a deactivated account takes no command but restore;
+// - API keys: the user themself, or an owner, issues; they or an admin or
+//   owner revoke; OAuth identities: the user themself, an admin or owner.
+Result<std::vector<Event>> decide(const User& state, const Command& command, const Actor& actor,
+                                  const Facts& facts = {});
 User evolve(User state, const Event& event);
+
+// A staff note about a person: staff, admins and owners only, about an
+// existing account.
+Result<Event> decide_note(const User& about, const std::string& note_id, const std::string& text, const Actor& actor);
 
 std::string_view type_of(const Event& e) noexcept;
 int version_of(const Event& e) noexcept;
 std::string user_id_of(const Event& e);
 std::string encode_payload(const Event& e);
-Result<Event> decode_payload(std::string_view type, std::string_view payload_json);
+// Decodes a payload of one event type and schema version; an unknown type
+// or version is an error naming "type", never a silently skipped event.
+Result<Event> decode_payload(std::string_view type, int schema_version, std::string_view payload_json);
 // Decodes a batch of payloads, their sealed personal fields opened on the way
 // with one key load (see open_personal_batch): each payload parsed once. A
 // field whose key is gone decodes to erased().

@@ -7,6 +7,8 @@
 // clear error (infra::Misconfigured), checked once per process.
 #include <array>
 #include <map>
+#include <optional>
+#include <string_view>
 #include <pqxx/pqxx>
 #include <string>
 #include <vector>
@@ -26,6 +28,15 @@ std::map<std::string, PersonKey> load_person_keys(pqxx::transaction_base& tx, co
 // The key of a person, created (in its own committed transaction) if they
 // have none yet. Concurrent callers get the same key.
 PersonKey ensure_person_key(pqxx::connection& conn, const std::string& subject);
+// The same inside tx, which commits it with whatever else it writes (a
+// command's append): a command that fails leaves no key behind.
+PersonKey ensure_person_key(pqxx::transaction_base& tx, const std::string& subject);
+
+// A 32-byte key from the environment: the file named by file_var (64 hex
+// digits), else the hex value of value_var; nullopt when neither is set;
+// infra::Misconfigured naming `what` when it is malformed.
+std::optional<std::array<unsigned char, 32>> key_from_env(const char* file_var, const char* value_var,
+                                                         std::string_view what);
 
 // Fills buf with random bytes (libsodium), for nonces.
 void random_bytes(unsigned char* buf, std::size_t n);

@@ -2,6 +2,7 @@
 // The event store in PostgreSQL: append-only streams with optimistic
 // concurrency, and an outbox row per event written in the same transaction.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -10,6 +11,10 @@
 #include <vector>
 
 #include "lethe/domain/envelope.hpp"
+
+namespace pqxx {
+class dbtransaction;
+}
 
 namespace lethe::producers {
 
@@ -48,6 +53,8 @@ inline constexpr std::size_t kMaxPayloadBytes = 512 * 1024;
 // connection is not silently reopened: after infra::Unavailable, make a new
 // EventStore.
 class EventStore {
+  struct Impl;
+
  public:
   explicit EventStore(const std::string& conninfo);
   ~EventStore();
@@ -66,11 +73,30 @@ class EventStore {
   std::vector<domain::Envelope> append(std::string_view stream, std::int64_t expected_version,
                                        std::span<const NewEvent> events);
 
+  // One transaction of the store: any number of appends (to one stream or
+  // several, each at its own expected version) and whatever a command
+  // writes beside them (its set rules, its credentials), all or nothing.
+  class Transaction {
+   public:
+    std::vector<domain::Envelope> append(std::string_view stream, std::int64_t expected_version,
+                                         std::span<const NewEvent> events);
+    std::vector<domain::Envelope> read_stream(std::string_view stream);
+    pqxx::dbtransaction& sql() noexcept { return tx_; }
+
+   private:
+    friend class EventStore;
+    Transaction(Impl& impl, pqxx::dbtransaction& tx) : impl_(impl), tx_(tx) {}
+    Impl& impl_;
+    pqxx::dbtransaction& tx_;
+  };
+  // Runs body in one transaction and commits when it returns true; false or
+  // an exception rolls everything back. Errors as for append().
+  void transact(const std::function<bool(Transaction&)>& body);
+
   // Every event of the stream in version order.
   std::vector<domain::Envelope> read_stream(std::string_view stream);
 
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,53 +1,95 @@
 #pragma once
-// Runs a user command: load the stream, fold it, decide, seal the personal
-// fields under the person's key, append at the version that was read. A
-// concurrent writer makes the append conflict; the command is then decided
-// again on the fresh state (a few times at most).
+// The users domain's command service: every command goes through
+// run_command (command_path.hpp). Beside the events it keeps the write
+// side's access tables (schemas/sql/V007__access.sql) in the same
+// transaction: accounts with their roles, the email reservations that make
+// an email unique among active accounts, credentials stored as hashes, and
+// the login rate limit shared by every server process.
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "lethe/domain/envelope.hpp"
 #include "lethe/domain/users.hpp"
+#include "lethe/producers/command_path.hpp"
 #include "lethe/producers/event_store.hpp"
+
+namespace lethe::infra {
+class PasswordPool;
+}
 
 namespace lethe::producers {
 
-// Who asks and why; ids and time are filled in here, outside the domain.
-// actor is the id of the acting user, whose role the service loads from the
-// store; a system actor ("system", or "system:<name>" such as the CLI's
-// "system:cli") acts as an owner: whoever runs lethe against the database is
-// its operator. Any other id that is no registered user acts anonymously.
-struct CommandContext {
-  std::string actor = "system";
-  std::string correlation_id;  // new one when empty
-  std::string causation_id;    // the correlation id when empty
+using Written = std::vector<domain::Envelope>;
+
+// A caller recognised by their bearer token.
+struct Authenticated {
+  std::string user_id;
+  domain::users::Role role = domain::users::Role::user;
+  std::string kind;           // "api_key" or "session"
+  std::string credential_id;  // key id or session id
+};
+
+struct IssuedKey {
+  Written written;
+  std::string key_id, key, prefix, expires_at;
+};
+struct ApiKeyInfo {
+  std::string key_id, name, prefix, created_at, expires_at, last_used_at, revoked_at;
+};
+
+struct LoginResult {
+  enum class Outcome { ok, refused, limited } outcome = Outcome::refused;
+  Written written;
+  std::string user_id, session_id, token, expires_at;
+  int retry_after_seconds = 0;  // limited
+};
+
+struct LoginPolicy {
+  int max_failures = 5;
+  std::chrono::seconds window{15 * 60};
+  std::chrono::seconds session_ttl{12 * 3600};
 };
 
 class UserService {
  public:
-  // conninfo: the database of the store, whose keyring holds the people's
-  // keys (a connection of its own).
-  UserService(EventStore& store, const std::string& conninfo);
-  ~UserService();
-  domain::Result<std::vector<domain::Envelope>> handle(const domain::users::Command& command,
-                                                       const CommandContext& ctx);
-  // Folds the stream. Its version is the last envelope's, whatever decodes;
-  // an event of an unknown type or schema version throws std::runtime_error
-  // rather than being skipped (which would look like a concurrency
-  // conflict). A personal field whose key is gone folds as erased().
+  UserService(EventStore& store, infra::PasswordPool& passwords, LoginPolicy policy = {});
+
+  // Register, with the password in clear (checked, then hashed in the pool);
+  // an empty password makes an account that signs in with API keys only.
+  domain::Result<Written> register_user(domain::users::RegisterUser command, const std::string& password,
+                                        const CommandContext& ctx);
+  // Profile, role, deactivate, restore, revoke a key, link an identity.
+  domain::Result<Written> handle(const domain::users::Command& command, const CommandContext& ctx);
+  // current: the caller's current password (needed when they change their own).
+  domain::Result<Written> change_password(const std::string& user_id, const std::optional<std::string>& current,
+                                          const std::string& new_password, const CommandContext& ctx);
+  // expires_at: RFC 3339, or empty for a key that never expires.
+  domain::Result<IssuedKey> issue_api_key(const std::string& user_id, const std::string& name,
+                                          const std::string& expires_at, const CommandContext& ctx);
+  domain::Result<Written> add_note(const std::string& user_id, const std::string& text, const CommandContext& ctx);
+
+  LoginResult login(const std::string& email, const std::string& password, const CommandContext& ctx);
+  domain::Result<Written> logout(const Authenticated& who, const CommandContext& ctx);
+
+  // The caller a token belongs to, if it is live (not revoked, not expired,
+  // its account active). Records when an API key was last used (to the minute).
+  std::optional<Authenticated> authenticate(const std::string& token);
+  std::vector<ApiKeyInfo> api_keys(const std::string& user_id);
+
+  // Folds the account's stream (see fold()).
   domain::users::User load(const std::string& user_id);
-  // The actor as the store knows them (see CommandContext).
+  // The actor as the write side knows them (see CommandContext).
   domain::users::Actor actor(const std::string& id);
+  // Creates the first owner and an API key for them; refused when an owner exists.
+  domain::Result<IssuedKey> bootstrap(const std::string& email, const std::string& name, const CommandContext& ctx);
 
  private:
-  struct Keys;
   EventStore& store_;
-  std::unique_ptr<Keys> keys_;
+  infra::PasswordPool& passwords_;
+  LoginPolicy policy_;
 };
-
-// The stream's events with their personal fields opened where the keys
-// exist (null where they are gone), for readers such as `lethe events`.
-std::vector<domain::Envelope> open_stream(const std::string& conninfo, const std::vector<domain::Envelope>& events);
 
 }  // namespace lethe::producers

@@ -1,0 +1,45 @@
+#pragma once
+// `lethe serve`: the HTTP/JSON API. Commands go to the producers' command
+// services, queries read the projections' tables; this layer holds no
+// business rule. One table (routes.cpp) declares every route with the roles
+// allowed on it; request bodies are validated against the OpenAPI document
+// schemas/openapi.json, compiled into the binary.
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "lethe/infra/config.hpp"
+
+namespace lethe::api {
+
+struct ServeOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  // Worker threads: cpp-httplib serves one keep-alive connection per thread,
+  // so this is also the number of clients served at once (others queue).
+  int threads = 32;
+  std::size_t password_slots = 2;          // Argon2id hashes at once (64 MiB each)
+  std::size_t max_body_bytes = 1 << 20;    // larger bodies get 413
+  std::chrono::milliseconds max_wait{5000};  // longest read-your-writes wait
+  std::chrono::seconds session_ttl{12 * 3600};
+  int login_max_failures = 5;
+  std::chrono::seconds login_window{15 * 60};
+};
+
+// Serves until stop becomes true (SIGTERM), then lets requests in flight
+// finish. Returns the process exit code.
+int serve(const infra::Config& cfg, const ServeOptions& options, const std::atomic<bool>& stop);
+
+// Every route as (method, OpenAPI path), for the test that checks the
+// server and the OpenAPI document agree.
+struct RouteInfo {
+  std::string method, path, roles;
+};
+std::vector<RouteInfo> route_table();
+
+// The OpenAPI document compiled into the binary.
+const std::string& openapi_document();
+
+}  // namespace lethe::api

@@ -1,0 +1,130 @@
+#pragma once
+// What a route handler sees and the helpers every handler shares: JSON out,
+// errors out, the per-thread services (connections are per thread: libpqxx
+// connections are not shared across threads).
+#include <httplib.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lethe/api/server.hpp"
+#include "lethe/domain/result.hpp"
+#include "lethe/infra/access.hpp"
+#include "lethe/producers/event_store.hpp"
+#include "lethe/producers/user_service.hpp"
+
+namespace lethe::api {
+
+// An answer that is not 2xx: always JSON {"error","field","message"}.
+struct HttpError {
+  int status;
+  std::string code, field, message;
+  int retry_after = 0;  // seconds, for 429 and 503
+};
+int status_of(domain::ErrorCode code) noexcept;
+HttpError from_domain(const domain::DomainError& e);
+void send_error(httplib::Response& res, const HttpError& e);
+
+// Small JSON writer over RapidJSON.
+class Json {
+ public:
+  Json() : w_(buf_) {}
+  Json& begin() {
+    w_.StartObject();
+    return *this;
+  }
+  Json& end() {
+    w_.EndObject();
+    return *this;
+  }
+  Json& begin_array(std::string_view key) {
+    k(key);
+    w_.StartArray();
+    return *this;
+  }
+  Json& end_array() {
+    w_.EndArray();
+    return *this;
+  }
+  Json& str(std::string_view key, std::string_view v) {
+    k(key);
+    w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    return *this;
+  }
+  Json& str_or_null(std::string_view key, std::string_view v) {
+    k(key);
+    if (v.empty())
+      w_.Null();
+    else
+      w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    return *this;
+  }
+  Json& num(std::string_view key, std::int64_t v) {
+    k(key);
+    w_.Int64(v);
+    return *this;
+  }
+  Json& boolean(std::string_view key, bool v) {
+    k(key);
+    w_.Bool(v);
+    return *this;
+  }
+  std::string text() const { return {buf_.GetString(), buf_.GetSize()}; }
+
+ private:
+  void k(std::string_view key) {
+    if (!key.empty()) w_.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  }
+  rapidjson::StringBuffer buf_;
+  rapidjson::Writer<rapidjson::StringBuffer> w_;
+};
+
+// Connections and services of one worker thread, made on first use and
+// dropped when PostgreSQL goes away (the next request reconnects).
+struct Services {
+  Services(const infra::Config& cfg, infra::PasswordPool& passwords, const producers::LoginPolicy& policy);
+  producers::EventStore store;
+  producers::UserService users;
+  std::unique_ptr<pqxx::connection> reads;
+};
+
+struct Shared {
+  infra::Config cfg;
+  ServeOptions options;
+  infra::PasswordPool passwords;
+  producers::LoginPolicy policy;
+  std::string started_at;
+  Shared(const infra::Config& c, const ServeOptions& o);
+};
+
+// One request as a handler sees it.
+struct Call {
+  const httplib::Request& req;
+  httplib::Response& res;
+  Shared& shared;
+  Services& services;
+  std::vector<std::string> params;              // path parameters in order
+  std::optional<producers::Authenticated> who;  // nullopt: anonymous
+  rapidjson::Document body;                     // validated against the route's request schema
+  producers::CommandContext ctx;
+
+  // Body fields (the schema checked their types).
+  std::string field(const char* name) const;
+  std::optional<std::string> optional_field(const char* name) const;
+  bool is_self(const std::string& user_id) const { return who && who->user_id == user_id; }
+  void json(int status, const std::string& body);
+  // A command's answer: id, stream version and global position of its last event.
+  void written(int status, const std::string& id, const producers::Written& events,
+               const std::function<void(Json&)>& extra = {});
+};
+
+}  // namespace lethe::api

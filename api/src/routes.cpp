@@ -1,0 +1,349 @@
+#include "routes.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <thread>
+
+#include "lethe/infra/ids.hpp"
+#include "lethe/infra/pg.hpp"
+#include "ready.hpp"
+
+namespace lethe::api {
+
+namespace users = domain::users;
+
+namespace {
+
+// ---- Reads of the projections, and read-your-writes ----
+
+constexpr const char* kUserColumns =
+    "user_id, email, name, role, active, to_char(registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    " AS registered_at, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS updated_at,"
+    " version";
+
+void user_json(Json& j, const pqxx::row& r) {
+  j.begin()
+      .str("id", r["user_id"].c_str())
+      .str("email", r["email"].c_str())
+      .str("name", r["name"].c_str())
+      .str("role", r["role"].c_str())
+      .boolean("active", r["active"].as<bool>())
+      .str("registered_at", r["registered_at"].c_str())
+      .str("updated_at", r["updated_at"].c_str())
+      .num("version", r["version"].as<std::int64_t>())
+      .end();
+}
+
+pqxx::connection& reads(Call& c) {
+  auto& conn = c.services.reads;
+  if (!conn || !conn->is_open()) conn = infra::connect(c.shared.cfg.pg, "lethe-serve-reads");
+  return *conn;
+}
+
+// Whether the read models reflect version `version` of `stream`.
+bool reflects(pqxx::transaction_base& tx, const std::string& stream, std::int64_t version) {
+  if (stream.starts_with("user-"))
+    return !tx.exec_params("SELECT 1 FROM users WHERE user_id = $1 AND version >= $2", stream.substr(5), version)
+                .empty();
+  if (stream.starts_with("usernotes-"))
+    return tx.exec_params("SELECT count(*) >= $2 FROM user_notes WHERE user_id = $1", stream.substr(10), version)[0][0]
+        .as<bool>();
+  return true;  // sessions and login attempts have no read model to wait for
+}
+
+std::optional<std::int64_t> int_param(const Call& c, const char* name, std::int64_t min, std::int64_t max) {
+  if (!c.req.has_param(name)) return std::nullopt;
+  const auto text = c.req.get_param_value(name);
+  std::int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max)
+    throw HttpError{400, "invalid_argument", name,
+                    std::string(name) + " must be an integer from " + std::to_string(min) + " to " +
+                        std::to_string(max)};
+  return v;
+}
+
+// Read-your-writes: with ?min_position=P (a command's global position) or,
+// on one user, ?min_version=V, waits (up to ?wait_ms, bounded by the
+// server's max wait) until the read model reflects that write. When the
+// wait runs out the answer is what the read model has, marked
+// `X-Lethe-Stale: true`.
+void await_reflection(Call& c, const std::string& user_id = {}) {
+  const auto position = int_param(c, "min_position", 1, INT64_MAX);
+  const auto version = user_id.empty() ? std::nullopt : int_param(c, "min_version", 1, INT64_MAX);
+  if (!position && !version) return;
+  const auto max_ms = static_cast<std::int64_t>(c.shared.options.max_wait.count());
+  const auto wait_ms = int_param(c, "wait_ms", 0, max_ms).value_or(max_ms);
+  std::string stream = version ? domain::stream_of("user", user_id) : "";
+  std::int64_t at = version.value_or(0);
+  auto& conn = reads(c);
+  if (position) {
+    pqxx::read_transaction tx(conn);
+    const auto r = tx.exec_params("SELECT stream_id, stream_version FROM events WHERE global_position = $1", *position);
+    if (r.empty()) throw HttpError{404, "not_found", "min_position", "no event has this position"};
+    stream = r[0][0].c_str();
+    at = r[0][1].as<std::int64_t>();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, std::chrono::milliseconds(20))) {
+    {
+      pqxx::read_transaction tx(conn);
+      if (reflects(tx, stream, at)) return;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(pause);
+  }
+  c.res.set_header("X-Lethe-Stale", "true");
+}
+
+void ensure_found(bool found, const char* what) {
+  if (!found) throw HttpError{404, "not_found", "id", std::string("no such ") + what};
+}
+
+producers::CommandContext with_if_match(Call& c) {
+  auto ctx = c.ctx;
+  if (c.req.has_header("If-Match")) {
+    auto text = c.req.get_header_value("If-Match");
+    if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
+    std::int64_t v = -1;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || v < 0)
+      throw HttpError{400, "invalid_argument", "If-Match", "If-Match must be a stream version, e.g. \"3\""};
+    ctx.expected_version = v;
+  }
+  return ctx;
+}
+
+template <class T>
+const T& ok_or_throw(const domain::Result<T>& r) {
+  if (!r) throw from_domain(r.error());
+  return r.value();
+}
+
+// ---- Handlers ----
+
+void health(Call& c) {
+  c.json(200, Json().begin().str("status", "alive").str("started_at", c.shared.started_at).end().text());
+}
+
+void register_user(Call& c) {
+  const auto id = infra::new_uuid();
+  const auto password = c.optional_field("password").value_or("");
+  const auto& w = ok_or_throw(c.services.users.register_user(
+      users::RegisterUser{id, c.field("email"), c.field("name"), c.optional_field("role").value_or("user"), ""}, password,
+      c.ctx));
+  c.written(201, id, w);
+}
+
+void list_users(Call& c) {
+  await_reflection(c);
+  const bool include_deleted = c.req.get_param_value("include_deleted") == "true";
+  const auto limit = int_param(c, "limit", 1, 500).value_or(50);
+  const auto after = c.req.get_param_value("after");
+  pqxx::read_transaction tx(reads(c));
+  const auto rows = tx.exec_params(std::string("SELECT ") + kUserColumns +
+                                       " FROM users WHERE ($1 OR active) AND user_id > $2 ORDER BY user_id LIMIT $3",
+                                   include_deleted, after, limit);
+  Json j;
+  j.begin().begin_array("users");
+  for (const auto& r : rows) user_json(j, r);
+  j.end_array();
+  if (static_cast<std::int64_t>(rows.size()) == limit)
+    j.str("next_after", rows.back()["user_id"].c_str());
+  c.json(200, j.end().text());
+}
+
+void get_user_by_id(Call& c, const std::string& id) {
+  await_reflection(c, id);
+  pqxx::read_transaction tx(reads(c));
+  const auto rows = tx.exec_params(std::string("SELECT ") + kUserColumns + " FROM users WHERE user_id = $1", id);
+  ensure_found(!rows.empty(), "user");
+  Json j;
+  user_json(j, rows[0]);
+  c.res.set_header("ETag", "\"" + std::string(rows[0]["version"].c_str()) + "\"");
+  c.json(200, j.text());
+}
+
+void get_user(Call& c) {
+  get_user_by_id(c, c.params.at(0));
+}
+
+void me(Call& c) {
+  get_user_by_id(c, c.who->user_id);
+}
+
+void change_profile(Call& c) {
+  const auto& w =
+      ok_or_throw(c.services.users.handle(users::ChangeProfile{c.params.at(0), c.optional_field("name"),
+                                                               c.optional_field("email")},
+                                          with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
+void change_password(Call& c) {
+  auto ctx = with_if_match(c);
+  const auto& w = ok_or_throw(c.services.users.change_password(c.params.at(0), c.optional_field("current_password"),
+                                                               c.field("new_password"), ctx));
+  c.written(200, c.params.at(0), w);
+}
+
+void change_role(Call& c) {
+  const auto& w =
+      ok_or_throw(c.services.users.handle(users::ChangeRole{c.params.at(0), c.field("role")}, with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
+void deactivate(Call& c) {
+  const auto& w = ok_or_throw(c.services.users.handle(users::Deactivate{c.params.at(0)}, with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
+void restore(Call& c) {
+  const auto& w = ok_or_throw(c.services.users.handle(users::Restore{c.params.at(0)}, with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
+void list_api_keys(Call& c) {
+  Json j;
+  j.begin().begin_array("api_keys");
+  for (const auto& k : c.services.users.api_keys(c.params.at(0)))
+    j.begin()
+        .str("key_id", k.key_id)
+        .str("name", k.name)
+        .str("prefix", k.prefix)
+        .str("created_at", k.created_at)
+        .str_or_null("expires_at", k.expires_at)
+        .str_or_null("last_used_at", k.last_used_at)
+        .str_or_null("revoked_at", k.revoked_at)
+        .end();
+  c.json(200, j.end_array().end().text());
+}
+
+void issue_api_key(Call& c) {
+  const auto& issued = ok_or_throw(c.services.users.issue_api_key(
+      c.params.at(0), c.field("name"), c.optional_field("expires_at").value_or(""), c.ctx));
+  // The key is in this answer and nowhere else: it is stored as a hash.
+  c.written(201, issued.key_id, issued.written, [&](Json& j) {
+    j.str("key", issued.key).str("prefix", issued.prefix).str_or_null("expires_at", issued.expires_at);
+  });
+}
+
+void revoke_api_key(Call& c) {
+  const auto& w =
+      ok_or_throw(c.services.users.handle(users::RevokeApiKey{c.params.at(0), c.params.at(1)}, c.ctx));
+  c.written(200, c.params.at(1), w);
+}
+
+void list_notes(Call& c) {
+  await_reflection(c);
+  pqxx::read_transaction tx(reads(c));
+  Json j;
+  j.begin().begin_array("notes");
+  for (const auto& r : tx.exec_params(
+           "SELECT note_id, text, author, to_char(added_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+           " AS added_at FROM user_notes WHERE user_id = $1 ORDER BY added_at, note_id",
+           c.params.at(0)))
+    j.begin()
+        .str("note_id", r["note_id"].c_str())
+        .str_or_null("text", r["text"].is_null() ? "" : r["text"].c_str())
+        .str("author", r["author"].c_str())
+        .str("added_at", r["added_at"].c_str())
+        .end();
+  c.json(200, j.end_array().end().text());
+}
+
+void add_note(Call& c) {
+  const auto& w = ok_or_throw(c.services.users.add_note(c.params.at(0), c.field("text"), c.ctx));
+  c.written(201, c.params.at(0), w);
+}
+
+void list_oauth(Call& c) {
+  await_reflection(c);
+  pqxx::read_transaction tx(reads(c));
+  Json j;
+  j.begin().begin_array("identities");
+  for (const auto& r : tx.exec_params(
+           "SELECT provider, subject, to_char(linked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+           " AS linked_at FROM user_oauth_identities WHERE user_id = $1 ORDER BY linked_at, provider",
+           c.params.at(0)))
+    j.begin()
+        .str("provider", r["provider"].c_str())
+        .str_or_null("subject", r["subject"].is_null() ? "" : r["subject"].c_str())
+        .str("linked_at", r["linked_at"].c_str())
+        .end();
+  c.json(200, j.end_array().end().text());
+}
+
+void link_oauth(Call& c) {
+  const auto& w = ok_or_throw(c.services.users.handle(
+      users::LinkOAuth{c.params.at(0), c.field("provider"), c.field("subject")}, c.ctx));
+  c.written(201, c.params.at(0), w);
+}
+
+void login(Call& c) {
+  const auto r = c.services.users.login(c.field("email"), c.field("password"), c.ctx);
+  using O = producers::LoginResult::Outcome;
+  if (r.outcome == O::limited)
+    throw HttpError{429, "rate_limited", "email", "too many failed logins for this email; try again later",
+                    r.retry_after_seconds};
+  if (r.outcome == O::refused) throw HttpError{401, "unauthenticated", "password", "wrong email or password"};
+  c.written(201, r.session_id, r.written, [&](Json& j) {
+    j.str("token", r.token).str("user_id", r.user_id).str("expires_at", r.expires_at);
+  });
+}
+
+void logout(Call& c) {
+  const auto& w = ok_or_throw(c.services.users.logout(*c.who, c.ctx));
+  c.written(200, c.who->credential_id, w);
+}
+
+}  // namespace
+
+const std::vector<Route>& routes() {
+  static const std::vector<Route> all{
+      {"GET", "/health", kAnyone, health},
+      {"GET", "/ready", kAnyone, ready},
+      {"POST", "/sessions", kAnyone, login},
+      {"DELETE", "/sessions/current", kSignedIn, logout},
+      {"GET", "/me", kSignedIn, me},
+      {"POST", "/users", kAnyone, register_user},
+      {"GET", "/users", kStaffUp, list_users},
+      {"GET", "/users/{id}", kStaffUp | kSelf, get_user},
+      {"PATCH", "/users/{id}", kAdminUp | kSelf, change_profile},
+      {"PUT", "/users/{id}/password", kAdminUp | kSelf, change_password},
+      {"PUT", "/users/{id}/role", kAdminUp, change_role},
+      {"POST", "/users/{id}/deactivate", kAdminUp, deactivate},
+      {"POST", "/users/{id}/restore", kAdminUp, restore},
+      {"GET", "/users/{id}/api-keys", kAdminUp | kSelf, list_api_keys},
+      {"POST", "/users/{id}/api-keys", kOwner | kSelf, issue_api_key},
+      {"DELETE", "/users/{id}/api-keys/{key_id}", kAdminUp | kSelf, revoke_api_key},
+      {"GET", "/users/{id}/notes", kStaffUp, list_notes},
+      {"POST", "/users/{id}/notes", kStaffUp, add_note},
+      {"GET", "/users/{id}/oauth-identities", kAdminUp | kSelf, list_oauth},
+      {"POST", "/users/{id}/oauth-identities", kAdminUp | kSelf, link_oauth},
+  };
+  return all;
+}
+
+std::string describe_access(unsigned access) {
+  if ((access & kAnyone) == kAnyone) return "anyone";
+  std::string out;
+  auto add = [&](unsigned bit, const char* name) {
+    if (access & bit) out += (out.empty() ? "" : ", ") + std::string(name);
+  };
+  add(kUser, "user");
+  add(kStaff, "staff");
+  add(kAdmin, "admin");
+  add(kOwner, "owner");
+  add(kSelf, "self");
+  return out;
+}
+
+std::vector<RouteInfo> route_table() {
+  std::vector<RouteInfo> out;
+  for (const auto& r : routes()) out.push_back({r.method, r.path, describe_access(r.access)});
+  return out;
+}
+
+}  // namespace lethe::api

@@ -1,0 +1,40 @@
+#pragma once
+// The route table: every route, the roles allowed on it, its handler. The
+// one place where authorization by role is declared; the README prints it
+// and a test checks it as a matrix against the running server.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "http.hpp"
+
+namespace lethe::api {
+
+// Who may call a route. kSelf: a signed-in user on their own account (the
+// route's first path parameter is their id), whatever their role.
+enum Access : unsigned {
+  kAnonymous = 1u << 0,
+  kUser = 1u << 1,
+  kStaff = 1u << 2,
+  kAdmin = 1u << 3,
+  kOwner = 1u << 4,
+  kSelf = 1u << 5,
+};
+inline constexpr unsigned kSignedIn = kUser | kStaff | kAdmin | kOwner;
+inline constexpr unsigned kStaffUp = kStaff | kAdmin | kOwner;
+inline constexpr unsigned kAdminUp = kAdmin | kOwner;
+inline constexpr unsigned kAnyone = kAnonymous | kSignedIn;
+
+using Handler = std::function<void(Call&)>;
+
+struct Route {
+  std::string method;
+  std::string path;  // OpenAPI form: /users/{id}
+  unsigned access;
+  Handler handler;
+};
+
+const std::vector<Route>& routes();
+std::string describe_access(unsigned access);
+
+}  // namespace lethe::api

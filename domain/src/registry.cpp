@@ -1,0 +1,22 @@
+#include "lethe/domain/registry.hpp"
+
+#include "lethe/domain/users.hpp"
+
+namespace lethe::domain {
+
+const std::vector<const DomainSpec*>& domains() {
+  static const std::vector<const DomainSpec*> all{&users::spec()};
+  return all;
+}
+
+const EventTypeSpec* find_event_type(std::string_view type, int schema_version) {
+  const EventTypeSpec* found = nullptr;
+  for (const auto* d : domains())
+    for (const auto& e : d->events)
+      if (e.type == type && (schema_version == 0 ? !found || e.schema_version > found->schema_version
+                                                 : e.schema_version == schema_version))
+        found = &e;
+  return found;
+}
+
+}  // namespace lethe::domain

@@ -1,0 +1,110 @@
+#include "lethe/producers/command_path.hpp"
+
+#include <map>
+#include <stdexcept>
+
+#include "lethe/domain/personal.hpp"
+#include "lethe/infra/ids.hpp"
+#include "lethe/infra/keyring.hpp"
+#include "lethe/infra/pg.hpp"
+
+namespace lethe::producers {
+
+namespace {
+
+// Opens every event's personal fields with one key query inside tx.
+std::vector<domain::Envelope> open_all(pqxx::transaction_base& tx, std::vector<domain::Envelope> events) {
+  std::vector<domain::SealedPayload> sealed;
+  sealed.reserve(events.size());
+  for (const auto& e : events) sealed.push_back({e.type, e.schema_version, e.event_id, e.payload});
+  std::map<std::string, infra::PersonKey> keys;
+  auto opened = domain::open_personal_batch(sealed, [&](const std::vector<std::string>& subjects) {
+    if (!subjects.empty()) keys = infra::load_person_keys(tx, subjects);
+    return domain::lookup_in(keys);
+  });
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (!opened[i])
+      throw std::runtime_error("event " + events[i].event_id + " of " + events[i].stream_id + ": " +
+                               opened[i].error().message);
+    events[i].payload = std::move(opened[i]).value();
+  }
+  return events;
+}
+
+}  // namespace
+
+bool is_system_actor(std::string_view actor) noexcept {
+  return actor == "system" || actor.starts_with("system:");
+}
+
+CommandTx::CommandTx(EventStore::Transaction& tx, const CommandContext& ctx) : tx_(tx), ctx_(ctx) {}
+
+std::vector<domain::Envelope> CommandTx::read(const std::string& stream) {
+  return open_all(tx_.sql(), tx_.read_stream(stream));
+}
+
+const std::vector<domain::Envelope>& CommandTx::append(const std::string& stream, std::int64_t expected_version,
+                                                       const std::vector<Draft>& drafts) {
+  // Personal fields are sealed before they reach the store: the log, the
+  // outbox and every topic only ever hold them encrypted. Each person's key
+  // is fetched (or made) once per command.
+  std::map<std::string, infra::PersonKey> keys;
+  auto lookup = [&](std::string_view subject) -> std::optional<domain::KeyRef> {
+    auto it = keys.find(std::string(subject));
+    if (it == keys.end())
+      it = keys.emplace(std::string(subject), infra::ensure_person_key(tx_.sql(), std::string(subject))).first;
+    return domain::KeyRef{it->second.key_id, it->second.key.data()};
+  };
+  const auto now = infra::utc_now();
+  std::vector<NewEvent> batch;
+  batch.reserve(drafts.size());
+  for (const auto& d : drafts) {
+    NewEvent ne{infra::new_uuid(), d.type,      d.schema_version,     d.payload, now,
+                ctx_.actor,        ctx_.correlation_id, ctx_.causation_id};
+    auto sealed = domain::seal_personal(ne.type, ne.schema_version, ne.event_id, ne.payload, lookup,
+                                        [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); });
+    if (!sealed) throw std::invalid_argument("event " + ne.type + ": " + sealed.error().message);
+    ne.payload = std::move(sealed).value();
+    batch.push_back(std::move(ne));
+  }
+  for (auto& e : tx_.append(stream, expected_version, batch)) written_.push_back(std::move(e));
+  return written_;
+}
+
+domain::Result<std::vector<domain::Envelope>> run_command(EventStore& store, const CommandContext& ctx,
+                                                          const CommandBody& body) {
+  CommandContext full = ctx;
+  if (full.correlation_id.empty()) full.correlation_id = infra::new_uuid();
+  if (full.causation_id.empty()) full.causation_id = full.correlation_id;
+  // Decide on fresh state each time: a conflict means a stream moved, and
+  // the command may now be valid differently or not at all.
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    std::optional<domain::DomainError> refused;
+    std::vector<domain::Envelope> written;
+    try {
+      store.transact([&](EventStore::Transaction& tx) {
+        CommandTx ctx_tx(tx, full);
+        refused = body(ctx_tx);
+        if (refused) return false;
+        written = ctx_tx.written();
+        return true;
+      });
+    } catch (const ConcurrencyConflict&) {
+      if (attempt == kAttempts) throw;
+      continue;
+    }
+    if (refused) return *refused;
+    return written;
+  }
+}
+
+std::vector<domain::Envelope> open_stream(const std::string& conninfo, const std::vector<domain::Envelope>& events) {
+  auto conn = infra::connect(conninfo);
+  return infra::translate_pg("open personal fields", [&] {
+    pqxx::read_transaction tx(*conn);
+    return open_all(tx, events);
+  });
+}
+
+}  // namespace lethe::producers
