@@ -9,8 +9,11 @@
 #include "lethe/infra/ids.hpp"
 #include "lethe/infra/migrations.hpp"
 #include "lethe/infra/pg.hpp"
+#include "lethe/infra/access.hpp"
 #include "lethe/producers/audit.hpp"
+#include "lethe/producers/user_service.hpp"
 #include "lethe/producers/event_store.hpp"
+#include "lethe/infra/access.hpp"
 #include "lethe/producers/user_service.hpp"
 #include "support/fixtures.hpp"
 
@@ -147,18 +150,19 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_leave_no_gap_and_no_duplicate_version) {
 
 BOOST_AUTO_TEST_CASE(concurrent_commands_are_decided_again_after_a_conflict) {
   test::TestSchema db;
+  infra::PasswordPool passwords;
   {
     EventStore store(db.conninfo());
-    producers::UserService svc(store, db.conninfo());
-    BOOST_REQUIRE(svc.handle(domain::users::RegisterUser{"9", "n@example.org", "N", "user"}, {}).ok());
+    producers::UserService svc(store, passwords);
+    BOOST_REQUIRE(svc.register_user(domain::users::RegisterUser{"9", "n@example.org", "N", "user", ""}, "", {}).ok());
   }
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int i = 0; i < 2; ++i) {
     threads.emplace_back([&, i] {
       EventStore store(db.conninfo());
-      producers::UserService svc(store, db.conninfo());
-      if (svc.handle(domain::users::ChangeProfile{"9", "name-" + std::to_string(i)}, {}).ok()) ++ok;
+      producers::UserService svc(store, passwords);
+      if (svc.handle(domain::users::ChangeProfile{"9", "name-" + std::to_string(i), std::nullopt}, {}).ok()) ++ok;
     });
   }
   for (auto& t : threads) t.join();

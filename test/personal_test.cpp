@@ -44,7 +44,7 @@ const d::RandomFill kRandom = [](unsigned char* b, std::size_t n) { randombytes_
 const std::string kEventId = "4b14c0de-0000-4000-8000-000000000001";
 
 std::string registered(const std::string& id, const std::string& email, const std::string& name) {
-  return u::encode_payload(u::UserRegistered{id, email, name, "user"});
+  return u::encode_payload(u::UserRegistered{id, email, name, "user", ""});
 }
 
 bool contains(const std::string& haystack, const std::string& needle) {

@@ -37,7 +37,7 @@ BOOST_AUTO_TEST_CASE(malformed_messages_go_to_dead_letters_and_the_next_good_eve
   test::TestTopics topics(1);  // one partition: the good event comes strictly after the bad ones
   const auto topic = topics.topic("users");
   test::produce_raw(topic, "user-bad", "{this is not json");
-  auto bad_payload = test::new_event(domain::users::UserRegistered{"b2", "x@example.org", "X", "user"});
+  auto bad_payload = test::new_event(domain::users::UserRegistered{"b2", "x@example.org", "X", "user", ""});
   bad_payload.payload = R"({"user_id":"b2","name":"X","role":"user"})";  // no email
   test::produce_raw(topic, "user-b2", test::envelope_json(bad_payload, "user-b2", 1));
   auto good = test::user_history("g1", 0);

@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(verify_reads_pages_bounded_in_bytes_so_large_payloads_stay_
   for (int i = 0; i < 100; ++i) {
     const auto id = "big" + std::to_string(i);
     std::vector<producers::NewEvent> one{
-        test::new_event(domain::users::UserRegistered{id, id + "@example.org", pad, "user"})};
+        test::new_event(domain::users::UserRegistered{id, id + "@example.org", pad, "user", ""})};
     store.append("user-" + id, 0, one);
   }
   const std::string env = "LETHE_PG='" + db.conninfo() + "' ";

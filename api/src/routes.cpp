@@ -116,9 +116,9 @@ producers::CommandContext with_if_match(Call& c) {
 }
 
 template <class T>
-const T& ok_or_throw(const domain::Result<T>& r) {
+T ok_or_throw(domain::Result<T>&& r) {
   if (!r) throw from_domain(r.error());
-  return r.value();
+  return std::move(r).value();
 }
 
 // ---- Handlers ----
@@ -130,7 +130,7 @@ void health(Call& c) {
 void register_user(Call& c) {
   const auto id = infra::new_uuid();
   const auto password = c.optional_field("password").value_or("");
-  const auto& w = ok_or_throw(c.services.users.register_user(
+  const auto w = ok_or_throw(c.services.users.register_user(
       users::RegisterUser{id, c.field("email"), c.field("name"), c.optional_field("role").value_or("user"), ""}, password,
       c.ctx));
   c.written(201, id, w);
@@ -183,7 +183,7 @@ void change_profile(Call& c) {
 
 void change_password(Call& c) {
   auto ctx = with_if_match(c);
-  const auto& w = ok_or_throw(c.services.users.change_password(c.params.at(0), c.optional_field("current_password"),
+  const auto w = ok_or_throw(c.services.users.change_password(c.params.at(0), c.optional_field("current_password"),
                                                                c.field("new_password"), ctx));
   c.written(200, c.params.at(0), w);
 }
@@ -195,12 +195,12 @@ void change_role(Call& c) {
 }
 
 void deactivate(Call& c) {
-  const auto& w = ok_or_throw(c.services.users.handle(users::Deactivate{c.params.at(0)}, with_if_match(c)));
+  const auto w = ok_or_throw(c.services.users.handle(users::Deactivate{c.params.at(0)}, with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
 
 void restore(Call& c) {
-  const auto& w = ok_or_throw(c.services.users.handle(users::Restore{c.params.at(0)}, with_if_match(c)));
+  const auto w = ok_or_throw(c.services.users.handle(users::Restore{c.params.at(0)}, with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
 
@@ -221,7 +221,7 @@ void list_api_keys(Call& c) {
 }
 
 void issue_api_key(Call& c) {
-  const auto& issued = ok_or_throw(c.services.users.issue_api_key(
+  const auto issued = ok_or_throw(c.services.users.issue_api_key(
       c.params.at(0), c.field("name"), c.optional_field("expires_at").value_or(""), c.ctx));
   // The key is in this answer and nowhere else: it is stored as a hash.
   c.written(201, issued.key_id, issued.written, [&](Json& j) {
@@ -254,7 +254,7 @@ void list_notes(Call& c) {
 }
 
 void add_note(Call& c) {
-  const auto& w = ok_or_throw(c.services.users.add_note(c.params.at(0), c.field("text"), c.ctx));
+  const auto w = ok_or_throw(c.services.users.add_note(c.params.at(0), c.field("text"), c.ctx));
   c.written(201, c.params.at(0), w);
 }
 
@@ -276,7 +276,7 @@ void list_oauth(Call& c) {
 }
 
 void link_oauth(Call& c) {
-  const auto& w = ok_or_throw(c.services.users.handle(
+  const auto w = ok_or_throw(c.services.users.handle(
       users::LinkOAuth{c.params.at(0), c.field("provider"), c.field("subject")}, c.ctx));
   c.written(201, c.params.at(0), w);
 }
@@ -294,7 +294,7 @@ void login(Call& c) {
 }
 
 void logout(Call& c) {
-  const auto& w = ok_or_throw(c.services.users.logout(*c.who, c.ctx));
+  const auto w = ok_or_throw(c.services.users.logout(*c.who, c.ctx));
   c.written(200, c.who->credential_id, w);
 }
 

@@ -53,8 +53,13 @@ class Server {
   int run(const std::atomic<bool>& stop) {
     const auto& o = shared_.options;
     svr_.new_task_queue = [n = o.threads] { return new httplib::ThreadPool(static_cast<std::size_t>(n)); };
+    // httplib writes headers and body in two sends: without TCP_NODELAY the
+    // body waits for the client's delayed ACK (~40 ms per request). A
+    // keep-alive connection holds its worker thread until it idles out, so
+    // the idle timeout is short: clients beyond --threads wait at most that.
+    svr_.set_tcp_nodelay(true);
     svr_.set_keep_alive_max_count(1000000);
-    svr_.set_keep_alive_timeout(30);
+    svr_.set_keep_alive_timeout(5);
     svr_.set_payload_max_length(o.max_body_bytes);
     svr_.set_read_timeout(10, 0);
     svr_.set_write_timeout(10, 0);

@@ -41,7 +41,7 @@ std::string padded_name(std::int64_t i, std::size_t payload_bytes) {
   // Pads the name so that the registration payload is payload_bytes long.
   const std::string id = "b" + std::to_string(i);
   const auto base = domain::users::encode_payload(
-      domain::users::UserRegistered{id, "user-" + id + "@example.org", "User " + id, "user"});
+      domain::users::UserRegistered{id, "user-" + id + "@example.org", "User " + id, "user", ""});
   return "User " + id + std::string(payload_bytes > base.size() ? payload_bytes - base.size() : 0, 'x');
 }
 
@@ -80,7 +80,7 @@ std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size
         const auto name = padded_name(i, payload_bytes);
         domain::users::Event ev =
             version == 1
-                ? domain::users::Event{domain::users::UserRegistered{id, "user-" + id + "@example.org", name, "user"}}
+                ? domain::users::Event{domain::users::UserRegistered{id, "user-" + id + "@example.org", name, "user", ""}}
                 : domain::users::Event{domain::users::UserProfileChanged{id, name + "!"}};
         auto ne = test::new_event(ev, "bench");
         const auto* key = keys[static_cast<std::size_t>(i)].data();

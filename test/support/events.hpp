@@ -36,7 +36,7 @@ inline std::vector<producers::NewEvent> user_history(const std::string& id, int 
                                                      const std::string& name_pad = "") {
   namespace u = domain::users;
   std::vector<producers::NewEvent> out{
-      new_event(u::UserRegistered{id, "user-" + id + "@example.org", "User " + id + name_pad, "user"})};
+      new_event(u::UserRegistered{id, "user-" + id + "@example.org", "User " + id + name_pad, "user", ""})};
   for (int i = 1; i <= renames; ++i)
     out.push_back(new_event(u::UserProfileChanged{id, "Name " + std::to_string(i) + " of " + id + name_pad}));
   return out;

@@ -19,6 +19,17 @@
 
 namespace lethe::test {
 
+namespace {
+// Tests need an email index key (infra/access.hpp); one of their own unless
+// the environment names one. `lethe` subprocesses inherit it.
+const bool kIndexKeySet = [] {
+  if (!std::getenv("LETHE_INDEX_KEY_FILE") && !std::getenv("LETHE_INDEX_KEY"))
+    setenv("LETHE_INDEX_KEY", "7e57000000000000000000000000000000000000000000000000000000007e57", 0);
+  return true;
+}();
+}  // namespace
+
+
 std::string random_suffix() {
   auto id = infra::new_uuid();
   id.erase(std::remove(id.begin(), id.end(), '-'), id.end());

@@ -1,0 +1,240 @@
+#define BOOST_TEST_MODULE api_users
+// The users routes over HTTP against a running `lethe serve`, with the relay
+// and the users projection running, so that queries see what commands wrote.
+#include <barrier>
+#include <boost/test/unit_test.hpp>
+#include <thread>
+
+#include "support/api.hpp"
+#include "support/fixtures.hpp"
+
+using namespace lethe;
+using test::Api;
+
+namespace {
+
+// The write side, the HTTP API, the relay and the projector.
+struct Stack {
+  test::TestSchema db;
+  test::TestTopics topics;
+  Api api{db, &topics};
+  test::Process relay{{"relay"}, test::lethe_env(db, topics)};
+  test::Process projector{{"project", "--batch-wait-ms", "5"}, test::lethe_env(db, topics)};
+};
+
+std::string json_body(std::initializer_list<std::pair<const char*, std::string>> fields) {
+  std::string out = "{";
+  for (const auto& [k, v] : fields) out += (out.size() > 1 ? "," : "") + std::string("\"") + k + "\":\"" + v + "\"";
+  return out + "}";
+}
+
+std::string pos(const test::Reply& r) {
+  return std::to_string(r.num("position"));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_user_registers_logs_in_and_manages_their_account) {
+  Stack s;
+  auto& api = s.api;
+  auto reg = api.call("POST", "/users", json_body({{"email", "Ann@Example.ORG"}, {"name", "Ann"}, {"password", "ann's password"}}));
+  BOOST_REQUIRE_MESSAGE(reg.status == 201, reg.body);
+  const auto id = reg.str("id");
+  BOOST_TEST(reg.num("stream_version") == 1);
+  BOOST_TEST(reg.num("position") > 0);
+  BOOST_TEST(reg.header("X-Correlation-Id") != "");
+
+  auto login = api.call("POST", "/sessions", json_body({{"email", "Ann@EXAMPLE.org"}, {"password", "ann's password"}}));
+  BOOST_REQUIRE_MESSAGE(login.status == 201, login.body);
+  const auto token = login.str("token");
+  BOOST_TEST(login.str("user_id") == id);
+
+  // Read-your-writes: the query waits until the projection has the write.
+  auto me = api.call("GET", "/me?min_position=" + pos(reg), "", token);
+  BOOST_REQUIRE_MESSAGE(me.status == 200, me.body);
+  BOOST_TEST(me.header("X-Lethe-Stale") == "");
+  BOOST_TEST(me.str("email") == "Ann@example.org");  // the domain part normalised, the local part kept
+  BOOST_TEST(me.str("name") == "Ann");
+  BOOST_TEST(me.str("role") == "user");
+
+  // If-Match: the version last seen; a stale one is a conflict and changes nothing.
+  auto renamed = api.call("PATCH", "/users/" + id, json_body({{"name", "Ann B."}}), token, {{"If-Match", "\"1\""}});
+  BOOST_REQUIRE_MESSAGE(renamed.status == 200, renamed.body);
+  BOOST_TEST(renamed.num("stream_version") == 2);
+  auto stale = api.call("PATCH", "/users/" + id, json_body({{"name", "Ann C."}}), token, {{"If-Match", "\"1\""}});
+  BOOST_TEST(stale.status == 409);
+  BOOST_TEST(stale.str("field") == "if-match");
+  auto after = api.call("GET", "/users/" + id + "?min_version=2", "", token);
+  BOOST_TEST(after.str("name") == "Ann B.");
+  BOOST_TEST(after.header("ETag") == "\"2\"");
+
+  // Password: the current one is needed for your own.
+  BOOST_TEST(api.call("PUT", "/users/" + id + "/password", json_body({{"new_password", "new password!"}}), token)
+                 .status == 403);
+  BOOST_TEST(api.call("PUT", "/users/" + id + "/password",
+                      json_body({{"current_password", "ann's password"}, {"new_password", "new password!"}}), token)
+                 .status == 200);
+  BOOST_TEST(api.call("POST", "/sessions", json_body({{"email", "Ann@example.org"}, {"password", "new password!"}}))
+                 .status == 201);
+
+  // API keys: shown once, listed by prefix, revoked.
+  auto key = api.call("POST", "/users/" + id + "/api-keys", json_body({{"name", "laptop"}}), token);
+  BOOST_REQUIRE_MESSAGE(key.status == 201, key.body);
+  const auto secret = key.str("key");
+  BOOST_TEST(api.call("GET", "/me", "", secret).status == 200);
+  auto keys = api.call("GET", "/users/" + id + "/api-keys", "", token);
+  BOOST_REQUIRE(keys.status == 200);
+  BOOST_TEST(keys.body.find(secret) == std::string::npos);
+  BOOST_TEST(keys.body.find(key.str("prefix")) != std::string::npos);
+  BOOST_TEST(keys.body.find("\"last_used_at\":\"") != std::string::npos);
+  BOOST_TEST(api.call("DELETE", "/users/" + id + "/api-keys/" + key.str("id"), "", token).status == 200);
+  BOOST_TEST(api.call("GET", "/me", "", secret).status == 401);
+
+  // OAuth identities, recorded and listed.
+  auto linked = api.call("POST", "/users/" + id + "/oauth-identities",
+                         json_body({{"provider", "github"}, {"subject", "gh-4711"}}), token);
+  BOOST_REQUIRE(linked.status == 201);
+  auto ids = api.call("GET", "/users/" + id + "/oauth-identities?min_position=" + pos(linked), "", token);
+  BOOST_TEST(ids.body.find("gh-4711") != std::string::npos);
+
+  // Logout ends the session at once.
+  BOOST_TEST(api.call("DELETE", "/sessions/current", "", token).status == 200);
+  BOOST_TEST(api.call("GET", "/me", "", token).status == 401);
+}
+
+BOOST_AUTO_TEST_CASE(staff_notes_are_for_staff_only) {
+  Stack s;
+  auto user = s.api.person("uma@example.org");
+  auto staff = s.api.person("stan@example.org", "staff");
+  auto note = s.api.call("POST", "/users/" + user.id + "/notes", json_body({{"text", "asked for a refund twice"}}),
+                         staff.token);
+  BOOST_REQUIRE_MESSAGE(note.status == 201, note.body);
+  BOOST_TEST(s.api.call("GET", "/users/" + user.id + "/notes", "", user.token).status == 403);
+  BOOST_TEST(s.api.call("POST", "/users/" + user.id + "/notes", json_body({{"text", "x"}}), user.token).status == 403);
+  auto notes = s.api.call("GET", "/users/" + user.id + "/notes?min_position=" + pos(note), "", staff.token);
+  BOOST_TEST(notes.status == 200);
+  BOOST_TEST(notes.header("X-Lethe-Stale") == "");
+  BOOST_TEST(notes.body.find("asked for a refund twice") != std::string::npos);
+  // The note went to the restricted topic, not the users topic.
+  BOOST_TEST(test::eventually([&] { return !test::read_topic(s.topics.topic("staff")).empty(); },
+                              std::chrono::seconds(20)));
+  for (const auto& m : test::read_topic(s.topics.topic("users")))
+    BOOST_TEST(m.value.find("user.note_added") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_deactivated_user_is_locked_out_at_once_and_restore_respects_the_email) {
+  Stack s;
+  auto& api = s.api;
+  auto dan = api.person("dan@example.org");
+  auto key = api.call("POST", "/users/" + dan.id + "/api-keys", json_body({{"name", "cli"}}), dan.token).str("key");
+  // A route that reads the write side only: it answers the moment a token works.
+  const auto as = [&](const std::string& token) {
+    return api.call("GET", "/users/" + dan.id + "/api-keys", "", token).status;
+  };
+  BOOST_REQUIRE(as(key) == 200);
+  BOOST_REQUIRE(as(dan.token) == 200);
+  auto admin = api.person("ada@example.org", "admin");
+
+  BOOST_TEST(api.call("POST", "/users/" + admin.id + "/deactivate", "", admin.token).status == 403);  // not themself
+  auto off = api.call("POST", "/users/" + dan.id + "/deactivate", "", admin.token);
+  BOOST_REQUIRE_MESSAGE(off.status == 200, off.body);
+  // Session, API key and login: all refused at once, no projection involved.
+  BOOST_TEST(as(dan.token) == 401);
+  BOOST_TEST(as(key) == 401);
+  BOOST_TEST(api.call("POST", "/sessions", json_body({{"email", "dan@example.org"}, {"password", "a good password"}}))
+                 .status == 401);
+  // Lists leave them out unless asked.
+  auto list = api.call("GET", "/users?min_position=" + pos(off), "", admin.token);
+  BOOST_TEST(list.body.find(dan.id) == std::string::npos);
+  BOOST_TEST(api.call("GET", "/users?include_deleted=true", "", admin.token).body.find(dan.id) != std::string::npos);
+
+  // The email is free; once taken, restore is refused.
+  auto dan2 = api.call("POST", "/users", json_body({{"email", "dan@example.org"}, {"name", "Dan Two"}}));
+  BOOST_REQUIRE_MESSAGE(dan2.status == 201, dan2.body);
+  auto refused = api.call("POST", "/users/" + dan.id + "/restore", "", admin.token);
+  BOOST_TEST(refused.status == 409);
+  BOOST_TEST(refused.str("field") == "email");
+  BOOST_TEST(api.call("POST", "/users/" + dan2.str("id") + "/deactivate", "", admin.token).status == 200);
+  BOOST_TEST(api.call("POST", "/users/" + dan.id + "/restore", "", admin.token).status == 200);
+  BOOST_TEST(as(key) == 200);  // keys work again; sessions stay ended
+  BOOST_TEST(as(dan.token) == 401);
+}
+
+BOOST_AUTO_TEST_CASE(twenty_concurrent_registrations_with_one_email_over_http_make_one_account) {
+  test::TestSchema db;
+  Api api(db);
+  constexpr int kRacers = 20;
+  std::barrier start(kRacers);
+  std::vector<int> statuses(kRacers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kRacers; ++i)
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      statuses[i] =
+          api.call("POST", "/users", json_body({{"email", "same@example.org"}, {"name", "Racer " + std::to_string(i)}}))
+              .status;
+    });
+  for (auto& t : threads) t.join();
+  BOOST_TEST(std::count(statuses.begin(), statuses.end(), 201) == 1);
+  BOOST_TEST(std::count(statuses.begin(), statuses.end(), 409) == kRacers - 1);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM events WHERE type = 'user.registered'") == "2");  // with the owner
+}
+
+BOOST_AUTO_TEST_CASE(the_login_limit_holds_across_two_server_processes) {
+  test::TestSchema db;
+  Api a(db);
+  auto b = a.twin();
+  a.person("lia@example.org");
+  const auto wrong = json_body({{"email", "lia@example.org"}, {"password", "not her password"}});
+  const auto right = json_body({{"email", "lia@EXAMPLE.org"}, {"password", "a good password"}});
+  for (int i = 0; i < 5; ++i) BOOST_TEST((i % 2 ? b->call("POST", "/sessions", wrong) : a.call("POST", "/sessions", wrong)).status == 401);
+  for (const Api* server : {&a, b.get()}) {
+    auto limited = server->call("POST", "/sessions", right);  // even the right password
+    BOOST_TEST(limited.status == 429);
+    BOOST_TEST(limited.str("error") == "rate_limited");
+    const auto retry = std::stoi(limited.header("Retry-After"));
+    BOOST_TEST(retry > 0);
+    BOOST_TEST(retry <= 15 * 60);
+  }
+  // Another email is not limited.
+  BOOST_TEST(a.call("POST", "/sessions", json_body({{"email", "owner@example.org"}, {"password", "x"}})).status == 401);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM events WHERE type = 'user.login_failed'") == "6");
+}
+
+BOOST_AUTO_TEST_CASE(correlation_ids_are_honoured_and_bounded) {
+  test::TestSchema db;
+  Api api(db);
+  auto r = api.call("POST", "/users", json_body({{"email", "cid@example.org"}, {"name", "C"}}), "",
+                    {{"X-Correlation-Id", "order-flow-42"}});
+  BOOST_REQUIRE(r.status == 201);
+  BOOST_TEST(r.header("X-Correlation-Id") == "order-flow-42");
+  BOOST_TEST(db.scalar("SELECT correlation_id FROM events WHERE stream_id = 'user-" + r.str("id") + "'") ==
+             "order-flow-42");
+  const auto before = db.scalar("SELECT count(*) FROM events");
+  auto long_id = api.call("POST", "/users", json_body({{"email", "cid2@example.org"}, {"name", "C"}}), "",
+                          {{"X-Correlation-Id", std::string(201, 'c')}});
+  BOOST_TEST(long_id.status == 400);
+  BOOST_TEST(long_id.str("field") == "X-Correlation-Id");
+  // A header line beyond the server's limit: 400 JSON as well, and the server goes on.
+  auto huge = api.call("GET", "/health", "", "", {{"X-Filler", std::string(20000, 'f')}});
+  BOOST_TEST(huge.status == 400);
+  BOOST_TEST(huge.str("error") == "bad_request");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM events") == before);
+  BOOST_TEST(api.call("GET", "/health").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(a_query_that_cannot_wait_long_enough_says_it_is_stale) {
+  test::TestSchema db;
+  Api api(db);  // no relay, no projector: nothing reaches the read model
+  auto r = api.call("POST", "/users", json_body({{"email", "slow@example.org"}, {"name", "S"}}));
+  BOOST_REQUIRE(r.status == 201);
+  auto q = api.call("GET", "/users/" + r.str("id") + "?min_version=1&wait_ms=200", "", api.owner_key());
+  BOOST_TEST(q.header("X-Lethe-Stale") == "true");
+  BOOST_TEST(q.status == 404);  // what the read model has: nothing yet
+  // /ready shows why: the relay's backlog holds the owner's two events
+  // (registered, API key issued) and this registration.
+  auto ready = api.call("GET", "/ready");
+  BOOST_TEST(ready.status == 200);
+  BOOST_TEST(ready.str("postgres") == "ok");
+  BOOST_TEST(ready.num("relay_backlog") == 3);
+}

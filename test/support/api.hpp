@@ -1,0 +1,62 @@
+#pragma once
+// A running `lethe serve` for API tests, and a small client: every API test
+// talks HTTP to the real server, which talks to the real PostgreSQL.
+#include <rapidjson/document.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "support/fixtures.hpp"
+
+namespace lethe::test {
+
+struct Reply {
+  int status = 0;  // 0: no answer (connection refused or reset)
+  std::string body;
+  std::multimap<std::string, std::string> headers;
+  rapidjson::Document json;  // parsed body (Null when not JSON)
+
+  std::string str(const char* member) const;  // "" when absent or not a string
+  std::int64_t num(const char* member) const;  // -1 when absent
+  std::string header(const std::string& name) const;
+};
+
+class Api {
+ public:
+  // Starts `lethe serve` on a free port against the schema (and topics, for
+  // /ready), with extra arguments, and bootstraps the owner.
+  explicit Api(const TestSchema& schema, const TestTopics* topics = nullptr, std::vector<std::string> extra_args = {},
+               bool bootstrap = true);
+  ~Api();
+  int port() const { return port_; }
+  // The owner made by `lethe bootstrap`.
+  const std::string& owner_key() const { return owner_key_; }
+  const std::string& owner_id() const { return owner_id_; }
+
+  Reply call(const std::string& method, const std::string& path, const std::string& body = "",
+             const std::string& token = "", const std::map<std::string, std::string>& headers = {}) const;
+  // POST /users then, when password is given, POST /sessions: the new user's id and session token.
+  struct Person {
+    std::string id, token, email;
+  };
+  Person person(const std::string& email, const std::string& role = "user", const std::string& password = "a good password");
+  Process& process() { return *server_; }
+  // Starts a second `lethe serve` on the same database (for limits shared across processes).
+  std::unique_ptr<Api> twin() const;
+
+ private:
+  Api(const TestSchema& schema, const TestTopics* topics, std::vector<std::string> extra_args, bool bootstrap,
+      bool start);
+  void start();
+  const TestSchema& schema_;
+  const TestTopics* topics_;
+  std::vector<std::string> args_;
+  int port_ = 0;
+  std::unique_ptr<Process> server_;
+  std::string owner_key_, owner_id_;
+};
+
+}  // namespace lethe::test
