@@ -11,6 +11,19 @@ BUILD_DIR="${LETHE_BUILD_DIR:-$LETHE_ROOT/build}"
 export LETHE_BROKERS="${LETHE_BROKERS:-127.0.0.1:$KAFKA_PORT}"
 export LETHE_PG="${LETHE_PG:-postgresql://postgres@127.0.0.1:$PG_PORT/lethe}"
 
+# The key of the email blind index lives outside the database, like the
+# master key. Local runs keep one under .lethe/ (made once, readable by the
+# owner only); production sets LETHE_INDEX_KEY_FILE to its own.
+ensure_index_key() {
+  if [[ -z "${LETHE_INDEX_KEY_FILE:-}" && -z "${LETHE_INDEX_KEY:-}" ]]; then
+    export LETHE_INDEX_KEY_FILE="$VAR_DIR/index.key"
+    if [[ ! -f "$LETHE_INDEX_KEY_FILE" ]]; then
+      mkdir -p "$VAR_DIR"
+      (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$LETHE_INDEX_KEY_FILE")
+    fi
+  fi
+}
+
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 

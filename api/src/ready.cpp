@@ -42,7 +42,11 @@ void ready(Call& c) {
   try {
     auto conn = infra::connect(c.shared.cfg.pg, "lethe-serve-ready");
     pqxx::read_transaction tx(*conn);
-    backlog = tx.exec("SELECT count(*) FROM outbox")[0][0].as<std::int64_t>();
+    // Rows past the relay's checkpoint (published rows are pruned later).
+    backlog = tx.exec(
+                    "SELECT count(*) FROM outbox o LEFT JOIN relay_checkpoint c ON c.id = 1"
+                    " WHERE c.id IS NULL OR (o.tx_id, o.global_position) > (c.tx_id, c.global_position)")[0][0]
+                  .as<std::int64_t>();
     for (const auto& r : tx.exec("SELECT projection, topic, partition, next_offset FROM projection_offsets"))
       offsets.emplace_back(r[0].c_str(), r[1].c_str(), r[2].as<int>(), r[3].as<std::int64_t>());
     j.str("postgres", "ok");

@@ -160,6 +160,15 @@ class Server {
       services.reset();
       spdlog::warn("{} {}: {}", route.method, route.path, infra::first_line(e.what()));
       send_error(res, {503, "unavailable", "", "the database is unavailable; try again shortly", 1});
+    } catch (const infra::CommitInDoubt& e) {
+      // The connection died during COMMIT: the command may or may not be
+      // stored. The client must read before it retries.
+      services.reset();
+      spdlog::warn("{} {}: {}", route.method, route.path, infra::first_line(e.what()));
+      send_error(res, {503, "commit_in_doubt", "",
+                       "the database went away while committing: the command may have been stored; read it back "
+                       "before retrying",
+                       1});
     } catch (const producers::ConcurrencyConflict&) {
       send_error(res, {409, "conflict", "", "the stream kept moving; try again"});
     } catch (const std::invalid_argument& e) {
