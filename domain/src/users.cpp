@@ -186,6 +186,7 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
               if (auto err = check_email(email)) return *err;
               if (email != state.email) out.push_back(UserEmailChanged{state.user_id, email});
             }
+            if (!c.name && !c.email) return invalid("", "give a name, an email or both");
             if (out.empty())
               return DomainError{ErrorCode::no_change, c.name ? "name" : "email", "the profile is unchanged"};
             return out;
@@ -232,7 +233,8 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
             if (!self && actor.role != Role::owner)
               return forbidden("user_id", "API keys are issued to the user themself (or by an owner)");
             if (auto err = check_text("name", c.name, kMaxKeyName)) return *err;
-            if (c.key_id.empty() || c.prefix.empty()) return invalid("key_id", "a key needs an id and a prefix");
+            if (c.key_id.empty()) return invalid("key_id", "a key needs an id");
+            if (c.prefix.empty()) return invalid("prefix", "a key needs a prefix");
             if (state.api_keys.contains(c.key_id))
               return DomainError{ErrorCode::already_exists, "key_id", "key id already used"};
             return one(ApiKeyIssued{state.user_id, c.key_id, c.name, c.prefix, c.expires_at});
@@ -246,8 +248,11 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
             return one(ApiKeyRevoked{state.user_id, c.key_id});
           },
           [&](const LinkOAuth& c) -> Result<std::vector<Event>> {
-            if (!self && !is_admin_or_owner(actor))
-              return forbidden("user_id", "only the user themself, an admin or an owner may link an identity");
+            // An identity is a way in: only the user, or whoever manages
+            // their role, links one.
+            if (!self && !may_manage(actor, state.role))
+              return forbidden("user_id", "only the user themself, or an admin or owner who manages their role, "
+                                          "may link an identity");
             if (auto err = check_text("provider", c.provider, kMaxOAuthField)) return *err;
             if (auto err = check_text("subject", c.subject, kMaxOAuthField)) return *err;
             if (state.oauth.contains({c.provider, c.subject}))

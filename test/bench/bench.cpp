@@ -24,6 +24,7 @@
 #include "lethe/infra/keyring.hpp"
 #include "lethe/infra/pg.hpp"
 #include "lethe/producers/relay.hpp"
+#include "api_bench.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
 #include "support/scenario.hpp"
@@ -205,7 +206,7 @@ double copy_limit(const test::TestSchema& db, std::int64_t rows, std::size_t pay
     for (std::int64_t i = 0; i < rows; ++i) {
       const std::string id = "c" + std::to_string(i);
       copy << std::make_tuple(id, "user-" + id + "@example.org", padded_name(i, payload_bytes), std::string("user"), at,
-                              at, std::int64_t{1}, infra::new_uuid());
+                              at, std::int64_t{1}, infra::new_uuid(), true);
     }
     copy.complete();
   }
@@ -227,6 +228,12 @@ int main(int argc, char** argv) {
   std::int64_t large_events = 1000;
   cli.add_option("--large-events", large_events, "events of 256 KiB for the memory rows (0: skip them)")
       ->capture_default_str();
+  bench::ApiBenchOptions api_options;
+  cli.add_option("--api-connections", api_options.connections, "keep-alive connections of the HTTP load")
+      ->capture_default_str();
+  cli.add_option("--api-seconds", api_options.seconds, "seconds of each command-rate row (0: skip the API rows)")
+      ->capture_default_str();
+  cli.add_option("--paced-rate", api_options.paced_rate, "commands/s of the visibility row")->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
   spdlog::set_level(spdlog::level::warn);
 
@@ -288,6 +295,13 @@ int main(int argc, char** argv) {
              {"  same, --batch-max-bytes lifted", runs[1][1]}};
   }
 
+  bench::ApiBenchResult api;
+  if (api_options.seconds > 0) {
+    say("HTTP commands through lethe serve (" + std::to_string(api_options.connections) +
+        " keep-alive connections), the same in-process, and bare appends");
+    api = bench::api_bench(api_options);
+  }
+
   const double relay_rate = events / relay_s, produce_rate = events / produce_s;
   const double batched_rate = batched_applied / batched.seconds;
   const double naive_rate = naive_applied / naive.seconds;
@@ -313,6 +327,25 @@ int main(int argc, char** argv) {
     std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.0f MiB/s of payload\n", l.what.c_str(),
                 static_cast<long long>(large_events), l.run.seconds, large_events / l.run.seconds, l.run.rss_mib,
                 static_cast<double>(large_events) * 0.25 / l.run.seconds);
+  if (api_options.seconds > 0) {
+    const double http_rate = api.http / api.http_s, direct_rate = api.direct / api.direct_s,
+                 store_rate = api.store / api.store_s;
+    std::printf("\n%-46s %9s %8s %10s  %s\n", "commands (rename / role change mix)", "commands", "seconds",
+                "per s", "ratio");
+    std::printf("%-46s %9lld %8.2f %10.0f  %.2fx of in-process, %.2fx of bare appends\n",
+                "HTTP through lethe serve, keep-alive", static_cast<long long>(api.http), api.http_s, http_rate,
+                http_rate / direct_rate, http_rate / store_rate);
+    std::printf("%-46s %9lld %8.2f %10.0f  (the command path without HTTP)\n", "  same commands, UserService in-process",
+                static_cast<long long>(api.direct), api.direct_s, direct_rate);
+    std::printf("%-46s %9lld %8.2f %10.0f  (PostgreSQL append limit here)\n", "  limit: EventStore::append of one event",
+                static_cast<long long>(api.store), api.store_s, store_rate);
+    std::printf("%-46s %9lld %8.2f %10.0f  p50 %.1f ms, p99 %.1f ms, max %.1f ms, unseen %lld\n",
+                "visibility: answer -> read model, paced", static_cast<long long>(api.paced), api.paced_s,
+                api.paced / api.paced_s, api.p50_ms, api.p99_ms, api.max_ms, static_cast<long long>(api.paced_unseen));
+    if (api.http_errors) std::printf("WARNING: %lld HTTP commands failed\n", static_cast<long long>(api.http_errors));
+    std::printf("targets: HTTP >= 5000 commands/s: %s; visible within p99 100 ms at %d/s: %s\n",
+                http_rate >= 5000 ? "met" : "MISSED", api_options.paced_rate, api.p99_ms <= 100 ? "met" : "MISSED");
+  }
   std::printf("\nlethe rows time the whole process: start-up, connections and group join included.\n");
   std::printf(
       "CPU of the lethe process itself (the rest is PostgreSQL and Kafka): relay %.2f s, batched projector "

@@ -4,6 +4,7 @@
 
 #include <strings.h>
 
+#include <algorithm>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -50,7 +51,8 @@ void Api::start() {
   static std::mt19937 rng(std::random_device{}());
   for (int attempt = 0; attempt < 20; ++attempt) {
     port_ = std::uniform_int_distribution<int>(20000, 45000)(rng);
-    std::vector<std::string> args{"serve", "--port", std::to_string(port_), "--threads", "24"};
+    std::vector<std::string> args{"serve", "--port", std::to_string(port_)};
+    if (std::find(args_.begin(), args_.end(), "--threads") == args_.end()) args.insert(args.end(), {"--threads", "24"});
     args.insert(args.end(), args_.begin(), args_.end());
     std::map<std::string, std::string> env{{"LETHE_PG", schema_.conninfo()}};
     if (topics_) env = lethe_env(schema_, *topics_);

@@ -251,8 +251,9 @@ struct Facts {
 //   changes their own role or deactivates themselves; the last active owner
 //   keeps the role and stays active;
 // - a deactivated account takes no command but restore;
-// - API keys: the user themself, or an owner, issues; they or an admin or
-//   owner revoke; OAuth identities: the user themself, an admin or owner.
+// - API keys: the user themself, or an owner, issues; they, or an admin or
+//   owner who manages their role, revoke; OAuth identities likewise: the
+//   user themself, or an admin or owner who manages their role.
 Result<std::vector<Event>> decide(const User& state, const Command& command, const Actor& actor,
                                   const Facts& facts = {});
 User evolve(User state, const Event& event);

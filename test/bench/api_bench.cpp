@@ -1,0 +1,266 @@
+#include "api_bench.hpp"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "lethe/infra/access.hpp"
+#include "lethe/infra/ids.hpp"
+#include "lethe/infra/pg.hpp"
+#include "lethe/producers/event_store.hpp"
+#include "lethe/producers/user_service.hpp"
+#include "support/api.hpp"
+#include "support/events.hpp"
+#include "support/fixtures.hpp"
+
+namespace lethe::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace u = domain::users;
+
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Accounts registered through the command service (the write side's
+// tables included), split among the workers.
+std::vector<std::string> register_users(const test::TestSchema& db, int n) {
+  infra::PasswordPool passwords;
+  producers::EventStore store(db.conninfo());
+  producers::UserService svc(store, passwords);
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) {
+    const auto id = infra::new_uuid();
+    auto r = svc.register_user({id, "b" + id.substr(0, 8) + "@example.org", "Bench " + std::to_string(i), "user", ""},
+                               "", {"system:bench", "", "", std::nullopt});
+    if (!r) throw std::runtime_error("register: " + r.error().message);
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+// Runs `workers` threads for `seconds`, each calling step(worker, k) with
+// k = 0, 1, 2, ...; returns the calls that succeeded and the time taken.
+template <class Step>
+std::pair<std::int64_t, double> for_a_while(int workers, double seconds, Step&& step, std::atomic<std::int64_t>* errors = nullptr) {
+  std::atomic<std::int64_t> done{0};
+  std::atomic<bool> stop{false};
+  std::barrier start(workers + 1);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < workers; ++w)
+    threads.emplace_back([&, w] {
+      start.arrive_and_wait();
+      for (std::int64_t k = 0; !stop.load(std::memory_order_relaxed); ++k) {
+        if (step(w, k))
+          done.fetch_add(1, std::memory_order_relaxed);
+        else if (errors)
+          errors->fetch_add(1);
+      }
+    });
+  start.arrive_and_wait();
+  const auto t0 = Clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& t : threads) t.join();
+  return {done.load(), since(t0)};
+}
+
+// The command mix: a rename, then a role change, alternating per user.
+std::pair<std::string, std::string> http_command(const std::string& id, std::int64_t k) {
+  if (k % 2 == 0) return {"/users/" + id, "{\"name\":\"Bench name " + std::to_string(k) + "\"}"};
+  return {"/users/" + id + "/role", (k / 2) % 2 == 0 ? R"({"role":"staff"})" : R"({"role":"user"})"};
+}
+u::Command direct_command(const std::string& id, std::int64_t k) {
+  if (k % 2 == 0) return u::ChangeProfile{id, "Direct name " + std::to_string(k), std::nullopt};
+  return u::ChangeRole{id, (k / 2) % 2 == 0 ? "staff" : "user"};
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+}  // namespace
+
+ApiBenchResult api_bench(const ApiBenchOptions& o) {
+  ApiBenchResult out;
+  const int workers = o.connections;
+  // Each worker has users of its own, and walks them round robin: commands
+  // never race for one stream (that would measure retries, not throughput).
+  auto mine = [&](const std::vector<std::string>& ids, int w, std::int64_t k) -> const std::string& {
+    const auto per = ids.size() / static_cast<std::size_t>(workers);
+    return ids[static_cast<std::size_t>(w) * per + static_cast<std::size_t>(k) % per];
+  };
+  {
+    test::TestSchema db;
+    test::Api api(db, nullptr, {"--threads", std::to_string(workers * 2)});
+    const auto ids = register_users(db, o.users);
+    // 1. Through HTTP, keep-alive connections, authenticated by the owner's API key.
+    std::vector<std::unique_ptr<httplib::Client>> clients;
+    for (int w = 0; w < workers; ++w) {
+      clients.push_back(std::make_unique<httplib::Client>("127.0.0.1", api.port()));
+      clients.back()->set_keep_alive(true);
+      clients.back()->set_tcp_nodelay(true);
+      clients.back()->set_read_timeout(30, 0);
+    }
+    const httplib::Headers auth{{"Authorization", "Bearer " + api.owner_key()}};
+    std::atomic<std::int64_t> errors{0};
+    std::tie(out.http, out.http_s) = for_a_while(
+        workers, o.seconds,
+        [&](int w, std::int64_t k) {
+          // Per user, k counts that user's commands: the mix alternates for each.
+          const auto per = static_cast<std::int64_t>(ids.size()) / workers;
+          const auto [path, body] = http_command(mine(ids, w, k), k / per);
+          auto r = (k / per) % 2 == 0 ? clients[static_cast<std::size_t>(w)]->Patch(path, auth, body, "application/json")
+                                      : clients[static_cast<std::size_t>(w)]->Put(path, auth, body, "application/json");
+          return r && r->status == 200;
+        },
+        &errors);
+    out.http_errors = errors.load();
+
+    // 2. The same commands through the same command path, in-process.
+    std::vector<std::unique_ptr<producers::EventStore>> stores;
+    std::vector<std::unique_ptr<producers::UserService>> services;
+    infra::PasswordPool passwords;
+    for (int w = 0; w < workers; ++w) {
+      stores.push_back(std::make_unique<producers::EventStore>(db.conninfo()));
+      services.push_back(std::make_unique<producers::UserService>(*stores.back(), passwords));
+    }
+    const auto owner = api.owner_id();
+    std::tie(out.direct, out.direct_s) = for_a_while(workers, o.seconds, [&](int w, std::int64_t k) {
+      const auto per = static_cast<std::int64_t>(ids.size()) / workers;
+      return services[static_cast<std::size_t>(w)]
+          ->handle(direct_command(mine(ids, w, k), k / per + 1), {owner, "", "", std::nullopt})
+          .ok();
+    });
+
+    // 3. The limit without HTTP and without deciding: appends of a ready
+    // event at a known version.
+    std::vector<std::map<std::string, std::int64_t>> versions(static_cast<std::size_t>(workers));
+    {
+      auto conn = infra::connect(db.conninfo());
+      pqxx::read_transaction tx(*conn);
+      for (const auto& r : tx.exec("SELECT stream_id, max(stream_version) FROM events GROUP BY stream_id"))
+        for (auto& v : versions) v[r[0].c_str()] = r[1].as<std::int64_t>();
+    }
+    std::tie(out.store, out.store_s) = for_a_while(workers, o.seconds, [&](int w, std::int64_t k) {
+      const auto& id = mine(ids, w, k);
+      const auto stream = domain::stream_of("user", id);
+      auto& version = versions[static_cast<std::size_t>(w)][stream];
+      const std::vector<producers::NewEvent> ev{
+          test::new_event(u::UserProfileChanged{id, "Store name " + std::to_string(k)})};
+      stores[static_cast<std::size_t>(w)]->append(stream, version, ev);
+      ++version;
+      return true;
+    });
+  }
+
+  // 4. Visibility at a fixed rate: the relay and the users projection run;
+  // each command's answer starts a clock that stops when the read model
+  // holds the version it returned.
+  test::TestSchema db;
+  test::TestTopics topics;
+  test::Api api(db, &topics, {"--threads", "16"});
+  const auto ids = register_users(db, 400);
+  test::Process relay({"--log-level", "warn", "relay"}, test::lethe_env(db, topics));
+  test::Process projector({"--log-level", "warn", "project", "users", "--batch-wait-ms", "5"},
+                          test::lethe_env(db, topics));
+  if (!test::eventually(
+          [&] { return db.scalar("SELECT count(*) FROM users") == std::to_string(ids.size() + 1); },
+          std::chrono::seconds(60)))
+    throw std::runtime_error("the users projection did not catch up with the registrations");
+  struct Pending {
+    std::string id;
+    std::int64_t version;
+    Clock::time_point answered;
+  };
+  std::mutex mutex;
+  std::vector<Pending> pending;
+  std::vector<double> latencies;
+  std::atomic<bool> done{false};
+  std::thread checker([&] {
+    auto conn = infra::connect(db.conninfo());
+    while (true) {
+      std::vector<Pending> batch;
+      {
+        std::lock_guard lock(mutex);
+        batch = pending;
+      }
+      if (batch.empty() && done.load()) break;
+      if (!batch.empty()) {
+        std::vector<std::string> wanted;
+        for (const auto& p : batch) wanted.push_back(p.id);
+        pqxx::read_transaction tx(*conn);
+        std::map<std::string, std::int64_t> seen;
+        for (const auto& r : tx.exec_params("SELECT user_id, version FROM users WHERE user_id = ANY($1::text[])",
+                                            infra::pg_text_array(wanted)))
+          seen[r[0].c_str()] = r[1].as<std::int64_t>();
+        const auto now = Clock::now();
+        std::lock_guard lock(mutex);
+        std::erase_if(pending, [&](const Pending& p) {
+          if (seen[p.id] < p.version) return false;
+          latencies.push_back(std::chrono::duration<double, std::milli>(now - p.answered).count());
+          return true;
+        });
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  constexpr int kPacers = 8;
+  const auto interval = std::chrono::duration<double>(static_cast<double>(kPacers) / o.paced_rate);
+  const auto total = static_cast<std::int64_t>(o.paced_rate * o.paced_seconds);
+  std::atomic<std::int64_t> sent{0};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> pacers;
+  for (int w = 0; w < kPacers; ++w)
+    pacers.emplace_back([&, w] {
+      httplib::Client client("127.0.0.1", api.port());
+      client.set_keep_alive(true);
+      client.set_tcp_nodelay(true);
+      const httplib::Headers auth{{"Authorization", "Bearer " + api.owner_key()}};
+      const auto start = t0 + std::chrono::duration_cast<Clock::duration>(interval * (static_cast<double>(w) / kPacers));
+      for (std::int64_t k = 0; k * kPacers + w < total; ++k) {
+        std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(k)));
+        const auto& id = ids[static_cast<std::size_t>(k * kPacers + w) % ids.size()];
+        auto r = client.Patch("/users/" + id, auth, "{\"name\":\"Paced " + std::to_string(k) + "\"}", "application/json");
+        if (!r || r->status != 200) continue;
+        rapidjson::Document d;
+        d.Parse(r->body.c_str());
+        std::lock_guard lock(mutex);
+        pending.push_back({id, d["stream_version"].GetInt64(), Clock::now()});
+        sent.fetch_add(1);
+      }
+    });
+  for (auto& t : pacers) t.join();
+  out.paced_s = since(t0);
+  // Whatever is not visible 10 s after the last answer counts as unseen.
+  test::eventually(
+      [&] {
+        std::lock_guard lock(mutex);
+        return pending.empty();
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(10));
+  {
+    std::lock_guard lock(mutex);
+    out.paced_unseen = static_cast<std::int64_t>(pending.size());
+    pending.clear();
+  }
+  done = true;
+  checker.join();
+  out.paced = sent.load();
+  out.p50_ms = percentile(latencies, 0.50);
+  out.p99_ms = percentile(latencies, 0.99);
+  out.max_ms = percentile(latencies, 1.0);
+  return out;
+}
+
+}  // namespace lethe::bench
