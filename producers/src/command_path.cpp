@@ -12,14 +12,20 @@ namespace lethe::producers {
 
 namespace {
 
-// Opens every event's personal fields with one key query inside tx.
-std::vector<domain::Envelope> open_all(pqxx::transaction_base& tx, std::vector<domain::Envelope> events) {
+// Opens every event's personal fields with one key query inside tx; the
+// keys it loads are added to `keys`.
+template <class KeyMap>
+std::vector<domain::Envelope> open_all(pqxx::transaction_base& tx, std::vector<domain::Envelope> events, KeyMap& keys) {
   std::vector<domain::SealedPayload> sealed;
   sealed.reserve(events.size());
   for (const auto& e : events) sealed.push_back({e.type, e.schema_version, e.event_id, e.payload});
-  std::map<std::string, infra::PersonKey> keys;
   auto opened = domain::open_personal_batch(sealed, [&](const std::vector<std::string>& subjects) {
-    if (!subjects.empty()) keys = infra::load_person_keys(tx, subjects);
+    std::vector<std::string> missing;
+    for (const auto& s : subjects)
+      if (!keys.contains(s)) missing.push_back(s);
+    if (!missing.empty())
+      for (auto& [subject, k] : infra::load_person_keys(tx, missing))
+        keys.insert_or_assign(subject, typename KeyMap::mapped_type{k.key_id, k.key});
     return domain::lookup_in(keys);
   });
   for (std::size_t i = 0; i < events.size(); ++i) {
@@ -40,7 +46,7 @@ bool is_system_actor(std::string_view actor) noexcept {
 CommandTx::CommandTx(EventStore::Transaction& tx, const CommandContext& ctx) : tx_(tx), ctx_(ctx) {}
 
 std::vector<domain::Envelope> CommandTx::read(const std::string& stream) {
-  return open_all(tx_.sql(), tx_.read_stream(stream));
+  return open_all(tx_.sql(), tx_.read_stream(stream), keys_);
 }
 
 const std::vector<domain::Envelope>& CommandTx::append(const std::string& stream, std::int64_t expected_version,
@@ -48,19 +54,20 @@ const std::vector<domain::Envelope>& CommandTx::append(const std::string& stream
   // Personal fields are sealed before they reach the store: the log, the
   // outbox and every topic only ever hold them encrypted. Each person's key
   // is fetched (or made) once per command.
-  std::map<std::string, infra::PersonKey> keys;
   auto lookup = [&](std::string_view subject) -> std::optional<domain::KeyRef> {
-    auto it = keys.find(std::string(subject));
-    if (it == keys.end())
-      it = keys.emplace(std::string(subject), infra::ensure_person_key(tx_.sql(), std::string(subject))).first;
+    auto it = keys_.find(subject);
+    if (it == keys_.end()) {
+      const auto k = infra::ensure_person_key(tx_.sql(), std::string(subject));
+      it = keys_.emplace(std::string(subject), Key{k.key_id, k.key}).first;
+    }
     return domain::KeyRef{it->second.key_id, it->second.key.data()};
   };
   const auto now = infra::utc_now();
   std::vector<NewEvent> batch;
   batch.reserve(drafts.size());
   for (const auto& d : drafts) {
-    NewEvent ne{infra::new_uuid(), d.type,      d.schema_version,     d.payload, now,
-                ctx_.actor,        ctx_.correlation_id, ctx_.causation_id};
+    NewEvent ne{infra::new_uuid(),   d.type,           d.schema_version, d.payload, now, ctx_.actor,
+                ctx_.correlation_id, ctx_.causation_id};
     auto sealed = domain::seal_personal(ne.type, ne.schema_version, ne.event_id, ne.payload, lookup,
                                         [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); });
     if (!sealed) throw std::invalid_argument("event " + ne.type + ": " + sealed.error().message);
@@ -103,7 +110,8 @@ std::vector<domain::Envelope> open_stream(const std::string& conninfo, const std
   auto conn = infra::connect(conninfo);
   return infra::translate_pg("open personal fields", [&] {
     pqxx::read_transaction tx(*conn);
-    return open_all(tx, events);
+    std::map<std::string, infra::PersonKey> keys;
+    return open_all(tx, events, keys);
   });
 }
 

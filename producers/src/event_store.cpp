@@ -79,56 +79,72 @@ void EventStore::transact(const std::function<bool(Transaction&)>& body) {
   });
 }
 
+void EventStore::autocommit(const std::function<void(pqxx::transaction_base&)>& body) {
+  infra::translate_pg("store statement", [&] {
+    pqxx::nontransaction tx(*impl_->conn);
+    body(tx);
+  });
+}
+
 std::vector<domain::Envelope> EventStore::Transaction::append(std::string_view stream, std::int64_t expected_version,
                                                               std::span<const NewEvent> events) {
   if (events.empty()) return {};
   auto& tx = tx_;
   std::string prev_hash;
-    const auto actual = impl_.current_version(tx, stream, &prev_hash);
-    if (actual != expected_version) throw ConcurrencyConflict(std::string(stream), expected_version, actual);
+  std::int64_t actual = 0;
+  if (const auto known = heads_.find(stream); known != heads_.end()) {
+    actual = known->second.first;
+    prev_hash = known->second.second;
+  } else {
+    actual = impl_.current_version(tx, stream, &prev_hash);
+  }
+  if (actual != expected_version) throw ConcurrencyConflict(std::string(stream), expected_version, actual);
 
-    std::vector<domain::Envelope> out;
-    out.reserve(events.size());
-    std::int64_t version = expected_version;
-    for (const auto& ne : events) {
-      if (ne.payload.size() > kMaxPayloadBytes)
-        throw std::invalid_argument("payload of " + ne.type + " is " + std::to_string(ne.payload.size()) +
-                                    " bytes; the limit is " + std::to_string(kMaxPayloadBytes));
-      const auto topic = domain::topic_of(ne.type);
-      if (topic.empty()) throw std::invalid_argument("event type '" + ne.type + "' belongs to no topic");
-      domain::Envelope e{
-          ne.event_id, ne.type,           ne.schema_version, std::string(stream), ++version, 0, ne.occurred_at,
-          ne.actor,    ne.correlation_id, ne.causation_id,   ne.payload,          prev_hash, ""};
-      domain::canonicalize(e);  // the bytes hashed are the bytes stored and sent
-      if (auto err = domain::unstorable(e))
-        throw std::invalid_argument("event " + ne.event_id + " cannot be stored: " + err->message);
-      e.hash = domain::chain_hash(e);
-      prev_hash = e.hash;
-      // What the relay will send must fit the broker, or the row could never
-      // be published. The position is not known yet: 20 digits are allowed.
-      if (const auto size = message_size(e) + 20; size > infra::kMaxMessageBytes)
-        throw std::invalid_argument("event " + ne.event_id + " would be a Kafka message of " + std::to_string(size) +
-                                    " bytes; the limit is " + std::to_string(infra::kMaxMessageBytes));
-      try {
-        const auto r = tx.exec_prepared(kInsert, e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version,
-                                        e.occurred_at, e.actor, e.correlation_id, e.causation_id, e.payload,
-                                        e.prev_hash, e.hash, topic);
-        e.global_position = r[0][0].as<std::int64_t>();
-      } catch (const pqxx::unique_violation&) {
-        // Another append took this version between our read and our insert
-        // (it waited for that writer to commit). The event id key can
-        // collide too: a retried command with the same ids is a conflict
-        // as well, never a duplicate.
-        throw ConcurrencyConflict(std::string(stream), expected_version, expected_version + 1);
-      }
-      out.push_back(std::move(e));
+  std::vector<domain::Envelope> out;
+  out.reserve(events.size());
+  std::int64_t version = expected_version;
+  for (const auto& ne : events) {
+    if (ne.payload.size() > kMaxPayloadBytes)
+      throw std::invalid_argument("payload of " + ne.type + " is " + std::to_string(ne.payload.size()) +
+                                  " bytes; the limit is " + std::to_string(kMaxPayloadBytes));
+    const auto topic = domain::topic_of(ne.type);
+    if (topic.empty()) throw std::invalid_argument("event type '" + ne.type + "' belongs to no topic");
+    domain::Envelope e{
+        ne.event_id, ne.type,           ne.schema_version, std::string(stream), ++version, 0, ne.occurred_at,
+        ne.actor,    ne.correlation_id, ne.causation_id,   ne.payload,          prev_hash, ""};
+    domain::canonicalize(e);  // the bytes hashed are the bytes stored and sent
+    if (auto err = domain::unstorable(e))
+      throw std::invalid_argument("event " + ne.event_id + " cannot be stored: " + err->message);
+    e.hash = domain::chain_hash(e);
+    prev_hash = e.hash;
+    // What the relay will send must fit the broker, or the row could never
+    // be published. The position is not known yet: 20 digits are allowed.
+    if (const auto size = message_size(e) + 20; size > infra::kMaxMessageBytes)
+      throw std::invalid_argument("event " + ne.event_id + " would be a Kafka message of " + std::to_string(size) +
+                                  " bytes; the limit is " + std::to_string(infra::kMaxMessageBytes));
+    try {
+      const auto r =
+          tx.exec_prepared(kInsert, e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version, e.occurred_at,
+                           e.actor, e.correlation_id, e.causation_id, e.payload, e.prev_hash, e.hash, topic);
+      e.global_position = r[0][0].as<std::int64_t>();
+    } catch (const pqxx::unique_violation&) {
+      // Another append took this version between our read and our insert
+      // (it waited for that writer to commit). The event id key can
+      // collide too: a retried command with the same ids is a conflict
+      // as well, never a duplicate.
+      throw ConcurrencyConflict(std::string(stream), expected_version, expected_version + 1);
     }
-    return out;
+    out.push_back(std::move(e));
+  }
+  heads_[std::string(stream)] = {out.back().stream_version, out.back().hash};
+  return out;
 }
 
 std::vector<domain::Envelope> EventStore::Transaction::read_stream(std::string_view stream) {
   std::vector<domain::Envelope> out;
   for (const auto& row : tx_.exec_prepared(kRead, std::string(stream))) out.push_back(envelope_from_row(row));
+  heads_[std::string(stream)] =
+      out.empty() ? std::pair<std::int64_t, std::string>{0, ""} : std::pair{out.back().stream_version, out.back().hash};
   return out;
 }
 

@@ -145,8 +145,8 @@ std::optional<DomainError> decide_account(CommandTx& tx, const users::Command& c
     return domain::invalid("user_id", "user_id must be at most 195 bytes");
   const auto state = load_in(tx, user_id);
   if (const auto& expected = tx.context().expected_version; expected && *expected != state.version)
-    return conflict("if-match", "the stream is at version " + std::to_string(state.version) + ", not " +
-                                    std::to_string(*expected));
+    return conflict("if-match",
+                    "the stream is at version " + std::to_string(state.version) + ", not " + std::to_string(*expected));
   users::Facts facts;
   if (state.exists && state.role == users::Role::owner) facts.active_owners = active_owners(tx.sql());
   auto decided = users::decide(state, command, actor_in(tx.sql(), tx.context().actor), facts);
@@ -342,10 +342,10 @@ std::optional<Authenticated> UserService::authenticate(const std::string& token)
   if (token.empty() || token.size() > 200) return std::nullopt;
   const auto hash = infra::token_hash(token);
   std::optional<Authenticated> out;
-  store_.transact([&](EventStore::Transaction& t) {
+  store_.autocommit([&](pqxx::transaction_base& tx) {
     // The lookup and, at most once a minute per credential, the "last used"
-    // stamp, in one statement.
-    const auto r = t.sql().exec_params(
+    // stamp, in one statement: one round trip per request.
+    const auto r = tx.exec_params(
         "WITH hit AS ("
         "  SELECT c.token_hash, c.user_id, c.kind, c.credential_id, a.role, c.last_used_at"
         "  FROM credentials c JOIN accounts a USING (user_id)"
@@ -358,7 +358,6 @@ std::optional<Authenticated> UserService::authenticate(const std::string& token)
     if (!r.empty())
       out = Authenticated{r[0]["user_id"].c_str(), users::parse_role(r[0]["role"].c_str()).value_or(users::Role::user),
                           r[0]["kind"].c_str(), r[0]["credential_id"].c_str()};
-    return true;
   });
   return out;
 }

@@ -7,7 +7,9 @@
 // (reservations, credentials). A refusal rolls all of it back, so a rejected
 // command appends nothing; a concurrent writer makes the append conflict and
 // the whole command runs again on fresh state, a few times at most.
+#include <array>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +61,13 @@ class CommandTx {
   EventStore::Transaction& tx_;
   const CommandContext& ctx_;
   std::vector<domain::Envelope> written_;
+  // People's keys met in this command (opening what it read, sealing what
+  // it appends): each fetched once.
+  struct Key {
+    int key_id;
+    std::array<unsigned char, 32> key;
+  };
+  std::map<std::string, Key, std::less<>> keys_;
 };
 
 // Runs body on the one path above; body returns a refusal or nothing. The

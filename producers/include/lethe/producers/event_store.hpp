@@ -3,6 +3,7 @@
 // concurrency, and an outbox row per event written in the same transaction.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -14,6 +15,7 @@
 
 namespace pqxx {
 class dbtransaction;
+class transaction_base;
 }
 
 namespace lethe::producers {
@@ -76,10 +78,17 @@ class EventStore {
   // One transaction of the store: any number of appends (to one stream or
   // several, each at its own expected version) and whatever a command
   // writes beside them (its set rules, its credentials), all or nothing.
+  //
+  // The relay publishes in transaction id order, and a transaction gets its
+  // id at its first write: so every stream a transaction appends to must be
+  // read (read_stream, or append's own head query) before the transaction
+  // writes anything, or a later version could get an earlier id.
   class Transaction {
    public:
     std::vector<domain::Envelope> append(std::string_view stream, std::int64_t expected_version,
                                          std::span<const NewEvent> events);
+    // Also remembers the stream's head, so that an append after it needs no
+    // second query (a writer in between still conflicts on the unique key).
     std::vector<domain::Envelope> read_stream(std::string_view stream);
     pqxx::dbtransaction& sql() noexcept { return tx_; }
 
@@ -88,10 +97,14 @@ class EventStore {
     Transaction(Impl& impl, pqxx::dbtransaction& tx) : impl_(impl), tx_(tx) {}
     Impl& impl_;
     pqxx::dbtransaction& tx_;
+    std::map<std::string, std::pair<std::int64_t, std::string>, std::less<>> heads_;  // stream -> (version, hash)
   };
   // Runs body in one transaction and commits when it returns true; false or
   // an exception rolls everything back. Errors as for append().
   void transact(const std::function<bool(Transaction&)>& body);
+  // Runs body outside any transaction block: each statement commits alone
+  // (one round trip for a single statement, no BEGIN and COMMIT).
+  void autocommit(const std::function<void(pqxx::transaction_base&)>& body);
 
   // Every event of the stream in version order.
   std::vector<domain::Envelope> read_stream(std::string_view stream);
