@@ -85,10 +85,21 @@ class Server {
         send_error(res, {status, status == 405 ? "method_not_allowed" : "bad_request", "",
                          "the request could not be read as HTTP/1.1 (a header line too long, or malformed)"});
     });
-    svr_.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+    svr_.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
       started = std::chrono::steady_clock::now();
       current_route = nullptr;
       current_correlation.clear();
+      // httplib bounds a body by its Content-Length only: a chunked body
+      // would be read whole, however large. Refused before it is read.
+      auto encoding = req.get_header_value("Transfer-Encoding");
+      std::transform(encoding.begin(), encoding.end(), encoding.begin(),
+                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      if (encoding.find("chunked") != std::string::npos) {
+        res.set_header("Connection", "close");
+        send_error(res, {411, "length_required", "Transfer-Encoding",
+                         "send the body with a Content-Length; chunked bodies are not accepted"});
+        return httplib::Server::HandlerResponse::Handled;
+      }
       return httplib::Server::HandlerResponse::Unhandled;
     });
     svr_.set_logger([](const httplib::Request& req, const httplib::Response& res) { log_request(req, res); });

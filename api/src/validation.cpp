@@ -2,6 +2,8 @@
 
 #include <rapidjson/error/en.h>
 
+#include <algorithm>
+
 #include <valijson/adapters/rapidjson_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -11,16 +13,26 @@ namespace lethe::api {
 
 namespace {
 
-bool has_nul(const rapidjson::Value& v) {
-  if (v.IsString()) return std::string_view(v.GetString(), v.GetStringLength()).find('\0') != std::string_view::npos;
+bool is_nul_string(const rapidjson::Value& v) {
+  return v.IsString() && std::string_view(v.GetString(), v.GetStringLength()).find('\0') != std::string_view::npos;
+}
+
+// The path of the first member (key or value) holding a NUL character, as
+// "name" or "outer.inner"; nullopt when there is none.
+std::optional<std::string> nul_at(const rapidjson::Value& v, const std::string& path = "") {
+  if (is_nul_string(v)) return path;
   if (v.IsObject()) {
-    for (const auto& m : v.GetObject())
-      if (has_nul(m.name) || has_nul(m.value)) return true;
+    for (const auto& m : v.GetObject()) {
+      const std::string name(m.name.GetString(), m.name.GetStringLength());
+      const auto here = path.empty() ? name : path + "." + name;
+      if (is_nul_string(m.name)) return path;
+      if (auto found = nul_at(m.value, here)) return found;
+    }
   } else if (v.IsArray()) {
     for (const auto& x : v.GetArray())
-      if (has_nul(x)) return true;
+      if (auto found = nul_at(x, path)) return found;
   }
-  return false;
+  return std::nullopt;
 }
 
 // valijson names where an error is as a context path ("<root>", "[email]");
@@ -85,7 +97,12 @@ std::optional<HttpError> RequestValidator::parse(const std::string& method, cons
                                     std::to_string(doc.GetErrorOffset())};
   }
   if (!doc.IsObject()) return HttpError{400, "invalid_json", "", "the body must be a JSON object"};
-  if (has_nul(doc)) return HttpError{400, "invalid_argument", "", "text must not contain NUL characters"};
+  if (const auto at = nul_at(doc)) {
+    // The field's name as text: a NUL inside it would cut it short.
+    std::string field = *at;
+    field.erase(std::remove(field.begin(), field.end(), '\0'), field.end());
+    return HttpError{400, "invalid_argument", field, "text must not contain NUL characters"};
+  }
   valijson::Validator validator;
   valijson::ValidationResults results;
   valijson::adapters::RapidJsonAdapter adapter(doc);

@@ -1,0 +1,280 @@
+#define BOOST_TEST_MODULE api_matrix
+// The authorization matrix, against a running `lethe serve`: every route,
+// called by every kind of caller on another user's account. The expected
+// matrix below is the contract, written down here independently of the
+// server's route table (api/src/routes.cpp): changing who may call a route
+// means changing both, and a route without a row here fails.
+#include <boost/test/unit_test.hpp>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "lethe/api/server.hpp"
+#include "support/api.hpp"
+#include "support/fixtures.hpp"
+
+using namespace lethe;
+using test::Api;
+
+namespace {
+
+enum class Caller { anonymous, user, staff, admin, owner };
+const char* const kCallerNames[] = {"anonymous", "user", "staff", "admin", "owner"};
+constexpr Caller kCallers[] = {Caller::anonymous, Caller::user, Caller::staff, Caller::admin, Caller::owner};
+const char* name_of(Caller c) {
+  return kCallerNames[static_cast<int>(c)];
+}
+
+// Who may call a route. self: a signed-in user on their own account (the
+// first path parameter is their id), whatever their role.
+struct Row {
+  const char* method;
+  const char* path;
+  bool anon, user, staff, admin, owner, self;
+
+  bool allows(Caller c) const {
+    switch (c) {
+      case Caller::anonymous:
+        return anon;
+      case Caller::user:
+        return this->user;
+      case Caller::staff:
+        return this->staff;
+      case Caller::admin:
+        return this->admin;
+      case Caller::owner:
+        return this->owner;
+    }
+    return false;
+  }
+  // The README's way of writing it ("anyone", "staff, admin, owner, self").
+  std::string roles() const {
+    if (anon && user && staff && admin && owner) return "anyone";
+    std::string out;
+    auto add = [&](bool on, const char* name) {
+      if (on) out += (out.empty() ? "" : ", ") + std::string(name);
+    };
+    add(anon, "anonymous");
+    add(user, "user");
+    add(staff, "staff");
+    add(admin, "admin");
+    add(owner, "owner");
+    add(self, "self");
+    return out;
+  }
+};
+
+// clang-format off
+const std::vector<Row> kMatrix{
+  //  method    path                                anon   user   staff  admin  owner  self
+  {"GET",    "/health",                           true,  true,  true,  true,  true,  false},
+  {"GET",    "/ready",                            true,  true,  true,  true,  true,  false},
+  {"POST",   "/sessions",                         true,  true,  true,  true,  true,  false},
+  {"DELETE", "/sessions/current",                 false, true,  true,  true,  true,  false},
+  {"GET",    "/me",                               false, true,  true,  true,  true,  false},
+  {"POST",   "/users",                            true,  true,  true,  true,  true,  false},
+  {"GET",    "/users",                            false, false, true,  true,  true,  false},
+  {"GET",    "/users/{id}",                       false, false, true,  true,  true,  true },
+  {"PATCH",  "/users/{id}",                       false, false, false, true,  true,  true },
+  {"PUT",    "/users/{id}/password",              false, false, false, true,  true,  true },
+  {"PUT",    "/users/{id}/role",                  false, false, false, true,  true,  false},
+  {"POST",   "/users/{id}/deactivate",            false, false, false, true,  true,  false},
+  {"POST",   "/users/{id}/restore",               false, false, false, true,  true,  false},
+  {"GET",    "/users/{id}/api-keys",              false, false, false, true,  true,  true },
+  {"POST",   "/users/{id}/api-keys",              false, false, false, false, true,  true },
+  {"DELETE", "/users/{id}/api-keys/{key_id}",     false, false, false, true,  true,  true },
+  {"GET",    "/users/{id}/notes",                 false, false, true,  true,  true,  false},
+  {"POST",   "/users/{id}/notes",                 false, false, true,  true,  true,  false},
+  {"GET",    "/users/{id}/oauth-identities",      false, false, false, true,  true,  true },
+  {"POST",   "/users/{id}/oauth-identities",      false, false, false, true,  true,  true },
+};
+// clang-format on
+
+std::string key_of(const std::string& method, const std::string& path) {
+  return method + " " + path;
+}
+
+std::string fill(std::string path, const std::string& id, const std::string& key_id) {
+  if (auto at = path.find("{id}"); at != std::string::npos) path.replace(at, 4, id);
+  if (auto at = path.find("{key_id}"); at != std::string::npos) path.replace(at, 8, key_id);
+  return path;
+}
+
+const std::string kPassword = "a good password";
+
+struct World {
+  test::TestSchema db;
+  Api api{db};
+  std::map<Caller, Api::Person> people;
+  int serial = 0;
+
+  World() {
+    people[Caller::user] = api.person("matrix-user@example.org", "user", kPassword);
+    people[Caller::staff] = api.person("matrix-staff@example.org", "staff", kPassword);
+    people[Caller::admin] = api.person("matrix-admin@example.org", "admin", kPassword);
+    // An owner with a session (the bootstrapped owner has an API key only).
+    people[Caller::owner] = api.person("matrix-owner@example.org", "owner", kPassword);
+  }
+
+  std::string fresh(const std::string& what) { return what + "-" + std::to_string(++serial) + "@example.org"; }
+
+  // A plain user of nobody's: the account the matrix is called on. Registered
+  // anonymously and without a password (no Argon2 hash: cheap).
+  std::string target() {
+    auto r = api.call("POST", "/users", "{\"email\":\"" + fresh("target") + "\",\"name\":\"Target\"}");
+    BOOST_REQUIRE_MESSAGE(r.status == 201, "registering a target: " << r.status << " " << r.body);
+    return r.str("id");
+  }
+
+  // A fresh session of a caller (logout ends the one it is called with).
+  std::string session(Caller c) {
+    if (c == Caller::anonymous) return "";
+    auto r = api.call("POST", "/sessions", "{\"email\":\"" + people[c].email + "\",\"password\":\"" + kPassword + "\"}");
+    BOOST_REQUIRE_MESSAGE(r.status == 201, "login of " << name_of(c) << ": " << r.status << " " << r.body);
+    return r.str("token");
+  }
+
+  // A key of the user's, issued by the bootstrapped owner.
+  std::string key_of_user(const std::string& user_id) {
+    auto r = api.call("POST", "/users/" + user_id + "/api-keys", "{\"name\":\"matrix key\"}", api.owner_key());
+    BOOST_REQUIRE_MESSAGE(r.status == 201, "issuing a key: " << r.status << " " << r.body);
+    return r.str("id");
+  }
+};
+
+// A valid body for a route (fresh where uniqueness matters).
+std::string body_for(World& w, const std::string& op) {
+  if (op == "POST /sessions")  // wrong credentials: the login is refused, the route is not
+    return "{\"email\":\"" + w.fresh("nobody") + "\",\"password\":\"not the password\"}";
+  if (op == "POST /users") return "{\"email\":\"" + w.fresh("new") + "\",\"name\":\"New\",\"role\":\"user\"}";
+  if (op == "PATCH /users/{id}") return "{\"name\":\"Renamed " + std::to_string(++w.serial) + "\"}";
+  if (op == "PUT /users/{id}/password") return "{\"new_password\":\"another good password\"}";
+  if (op == "PUT /users/{id}/role") return "{\"role\":\"staff\"}";
+  if (op == "POST /users/{id}/api-keys") return "{\"name\":\"matrix\"}";
+  if (op == "POST /users/{id}/notes") return "{\"text\":\"a note\"}";
+  if (op == "POST /users/{id}/oauth-identities")
+    return "{\"provider\":\"github\",\"subject\":\"gh-" + std::to_string(++w.serial) + "\"}";
+  return "";
+}
+
+// The call made for one cell: the route on a fresh target's account.
+struct Cell {
+  std::string path, body, token;
+};
+
+Cell prepare(World& w, const Row& row, Caller c, const std::string& target, std::string token) {
+  const std::string op = key_of(row.method, row.path);
+  std::string key_id = "no-such-key";
+  if (op == "DELETE /users/{id}/api-keys/{key_id}") key_id = w.key_of_user(target);
+  if (op == "POST /users/{id}/restore") {
+    auto off = w.api.call("POST", "/users/" + target + "/deactivate", "", w.api.owner_key());
+    BOOST_REQUIRE_MESSAGE(off.status == 200, "deactivating a target: " << off.status << " " << off.body);
+  }
+  if (op == "DELETE /sessions/current" && c != Caller::anonymous) token = w.session(c);
+  return {fill(row.path, target, key_id), body_for(w, op), token};
+}
+
+bool is_json_error(const test::Reply& r) {
+  return r.json.IsObject() && !r.str("error").empty() && r.json.HasMember("field") && r.json.HasMember("message");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_matrix_here_lists_every_route_of_the_server) {
+  std::map<std::string, std::string> expected, served;
+  for (const auto& row : kMatrix) {
+    BOOST_TEST(!expected.contains(key_of(row.method, row.path)), "two rows for " << row.method << " " << row.path);
+    expected[key_of(row.method, row.path)] = row.roles();
+  }
+  for (const auto& r : lethe::api::route_table()) served[key_of(r.method, r.path)] = r.roles;
+  for (const auto& [op, roles] : served) BOOST_TEST(expected.contains(op), "no row in the matrix for " << op);
+  for (const auto& [op, roles] : expected) BOOST_TEST(served.contains(op), "the server has no route " << op);
+  // The roles as the server prints them (README, OpenAPI x-roles).
+  for (const auto& [op, roles] : expected)
+    if (served.contains(op)) BOOST_TEST(served[op] == roles, op << ": the server says \"" << served[op] << "\"");
+}
+
+BOOST_AUTO_TEST_CASE(every_route_for_every_caller_on_another_users_account) {
+  World w;
+  std::map<Caller, std::string> tokens;
+  for (const auto c : kCallers)
+    if (c != Caller::anonymous) tokens[c] = w.people[c].token;
+
+  int cells = 0;
+  for (const auto& row : kMatrix) {
+    const std::string op = key_of(row.method, row.path);
+    for (const auto c : kCallers) {
+      ++cells;
+      const auto target = w.target();
+      const auto cell = prepare(w, row, c, target, tokens[c]);
+      const auto events_before = w.db.scalar("SELECT count(*) FROM events");
+      const auto r = w.api.call(row.method, cell.path, cell.body, cell.token);
+      const std::string who = std::string(name_of(c));
+      const std::string what = op + " as " + who + " (" + row.method + " " + cell.path + "): got " +
+                               std::to_string(r.status) + " " + r.body;
+      BOOST_TEST_INFO(what);
+      if (row.allows(c)) {
+        // Allowed: the route lets the caller through. POST /sessions with
+        // wrong credentials is refused with 401 by the login itself (field
+        // "password"), not by authorization (field "Authorization").
+        const bool login_refusal = op == "POST /sessions" && r.status == 401 && r.str("field") == "password";
+        BOOST_TEST((r.status != 403 && (r.status != 401 || login_refusal)),
+                   "allowed, but refused: " << what);
+        BOOST_TEST((r.status >= 200 && r.status < 500), "allowed, but no good answer: " << what);
+      } else {
+        const int want = c == Caller::anonymous ? 401 : 403;
+        BOOST_TEST(r.status == want, "not allowed, expected " << want << ": " << what);
+        BOOST_TEST(is_json_error(r), "a refusal is JSON {error, field, message}: " << what);
+        BOOST_TEST(r.str("error") == (c == Caller::anonymous ? "unauthenticated" : "forbidden"), what);
+        BOOST_TEST(w.db.scalar("SELECT count(*) FROM events") == events_before,
+                   "a refused call wrote events: " << what);
+      }
+    }
+  }
+  BOOST_TEST(cells == static_cast<int>(kMatrix.size()) * 5);
+  // The callers' own sessions still work: nothing above logged them out.
+  // (A route that reads the write side: /me would need the projector.)
+  for (const auto c : kCallers)
+    if (c != Caller::anonymous)
+      BOOST_TEST(w.api.call("GET", "/users/" + w.people[c].id + "/api-keys", "", tokens[c]).status == 200,
+                 name_of(c) << "'s session ended");
+}
+
+BOOST_AUTO_TEST_CASE(a_plain_user_on_their_own_account_passes_every_self_route) {
+  World w;
+  const auto me = w.api.person("matrix-self@example.org", "user", kPassword);
+  // A key of their own, for the revoke route.
+  auto key = w.api.call("POST", "/users/" + me.id + "/api-keys", "{\"name\":\"own\"}", me.token);
+  BOOST_REQUIRE_MESSAGE(key.status == 201, key.status << " " << key.body);
+  int rows = 0;
+  for (const auto& row : kMatrix) {
+    if (!row.self) continue;
+    ++rows;
+    const std::string op = key_of(row.method, row.path);
+    std::string body = body_for(w, op);
+    // Your own password needs the current one.
+    if (op == "PUT /users/{id}/password")
+      body = "{\"current_password\":\"" + kPassword + "\",\"new_password\":\"" + kPassword + "\"}";
+    const auto path = fill(row.path, me.id, key.str("id"));
+    const auto r = w.api.call(row.method, path, body, me.token);
+    const std::string what = op + " as self (" + row.method + " " + path + "): got " + std::to_string(r.status) +
+                             " " + r.body;
+    BOOST_TEST(r.status != 403, "self may, but refused: " << what);
+    BOOST_TEST(r.status != 401, "self may, but unauthenticated: " << what);
+    BOOST_TEST((r.status >= 200 && r.status < 500), "no good answer: " << what);
+    // A plain user, without self, would be refused: the row is about self.
+    BOOST_TEST(!row.user, op << " is open to every user: its self flag says nothing");
+  }
+  BOOST_TEST(rows > 0);
+  // And on someone else's account the same user is refused on every one of them.
+  const auto other = w.target();
+  for (const auto& row : kMatrix) {
+    if (!row.self) continue;
+    const std::string op = key_of(row.method, row.path);
+    const auto path = fill(row.path, other, "no-such-key");
+    const auto r = w.api.call(row.method, path, body_for(w, op), me.token);
+    BOOST_TEST(r.status == 403, op << " as user on another account (" << path << "): got " << r.status << " "
+                                   << r.body);
+  }
+}
