@@ -17,10 +17,11 @@ namespace {
 
 // ---- Reads of the projections, and read-your-writes ----
 
-constexpr const char* kUserColumns =
-    "user_id, email, name, role, active, to_char(registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-    " AS registered_at, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS updated_at,"
-    " version";
+// A timestamp column as RFC 3339 text in UTC, under its own name.
+#define LETHE_UTC_TEXT(column) "to_char(" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS " column
+
+constexpr const char* kUserColumns = "user_id, email, name, role, active, " LETHE_UTC_TEXT(
+    "registered_at") ", " LETHE_UTC_TEXT("updated_at") ", version";
 
 void user_json(Json& j, const pqxx::row& r) {
   j.begin()
@@ -58,9 +59,9 @@ std::optional<std::int64_t> int_param(const Call& c, const char* name, std::int6
   std::int64_t v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max)
-    throw HttpError{400, "invalid_argument", name,
-                    std::string(name) + " must be an integer from " + std::to_string(min) + " to " +
-                        std::to_string(max)};
+    throw HttpError{
+        400, "invalid_argument", name,
+        std::string(name) + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max)};
   return v;
 }
 
@@ -131,8 +132,8 @@ void register_user(Call& c) {
   const auto id = infra::new_uuid();
   const auto password = c.optional_field("password").value_or("");
   const auto w = ok_or_throw(c.services.users.register_user(
-      users::RegisterUser{id, c.field("email"), c.field("name"), c.optional_field("role").value_or("user"), ""}, password,
-      c.ctx));
+      users::RegisterUser{id, c.field("email"), c.field("name"), c.optional_field("role").value_or("user"), ""},
+      password, c.ctx));
   c.written(201, id, w);
 }
 
@@ -149,8 +150,7 @@ void list_users(Call& c) {
   j.begin().begin_array("users");
   for (const auto& r : rows) user_json(j, r);
   j.end_array();
-  if (static_cast<std::int64_t>(rows.size()) == limit)
-    j.str("next_after", rows.back()["user_id"].c_str());
+  if (static_cast<std::int64_t>(rows.size()) == limit) j.str("next_after", rows.back()["user_id"].c_str());
   c.json(200, j.end().text());
 }
 
@@ -174,22 +174,20 @@ void me(Call& c) {
 }
 
 void change_profile(Call& c) {
-  const auto& w =
-      ok_or_throw(c.services.users.handle(users::ChangeProfile{c.params.at(0), c.optional_field("name"),
-                                                               c.optional_field("email")},
-                                          with_if_match(c)));
+  const auto w = ok_or_throw(c.services.users.handle(
+      users::ChangeProfile{c.params.at(0), c.optional_field("name"), c.optional_field("email")}, with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
 
 void change_password(Call& c) {
   auto ctx = with_if_match(c);
   const auto w = ok_or_throw(c.services.users.change_password(c.params.at(0), c.optional_field("current_password"),
-                                                               c.field("new_password"), ctx));
+                                                              c.field("new_password"), ctx));
   c.written(200, c.params.at(0), w);
 }
 
 void change_role(Call& c) {
-  const auto& w =
+  const auto w =
       ok_or_throw(c.services.users.handle(users::ChangeRole{c.params.at(0), c.field("role")}, with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
@@ -221,8 +219,8 @@ void list_api_keys(Call& c) {
 }
 
 void issue_api_key(Call& c) {
-  const auto issued = ok_or_throw(c.services.users.issue_api_key(
-      c.params.at(0), c.field("name"), c.optional_field("expires_at").value_or(""), c.ctx));
+  const auto issued = ok_or_throw(c.services.users.issue_api_key(c.params.at(0), c.field("name"),
+                                                                 c.optional_field("expires_at").value_or(""), c.ctx));
   // The key is in this answer and nowhere else: it is stored as a hash.
   c.written(201, issued.key_id, issued.written, [&](Json& j) {
     j.str("key", issued.key).str("prefix", issued.prefix).str_or_null("expires_at", issued.expires_at);
@@ -230,27 +228,30 @@ void issue_api_key(Call& c) {
 }
 
 void revoke_api_key(Call& c) {
-  const auto& w =
-      ok_or_throw(c.services.users.handle(users::RevokeApiKey{c.params.at(0), c.params.at(1)}, c.ctx));
+  const auto w = ok_or_throw(c.services.users.handle(users::RevokeApiKey{c.params.at(0), c.params.at(1)}, c.ctx));
   c.written(200, c.params.at(1), w);
 }
 
-void list_notes(Call& c) {
+// Answers {"<name>": [row, ...]} with every column as a string (null for
+// NULL), for the read models' lists about one user.
+void list_rows(Call& c, const char* name, const char* sql) {
   await_reflection(c);
   pqxx::read_transaction tx(reads(c));
+  const auto rows = tx.exec_params(sql, c.params.at(0));
   Json j;
-  j.begin().begin_array("notes");
-  for (const auto& r : tx.exec_params(
-           "SELECT note_id, text, author, to_char(added_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-           " AS added_at FROM user_notes WHERE user_id = $1 ORDER BY added_at, note_id",
-           c.params.at(0)))
-    j.begin()
-        .str("note_id", r["note_id"].c_str())
-        .str_or_null("text", r["text"].is_null() ? "" : r["text"].c_str())
-        .str("author", r["author"].c_str())
-        .str("added_at", r["added_at"].c_str())
-        .end();
+  j.begin().begin_array(name);
+  for (const auto& r : rows) {
+    j.begin();
+    for (const auto& field : r) j.str_or_null(field.name(), field.is_null() ? "" : field.c_str());
+    j.end();
+  }
   c.json(200, j.end_array().end().text());
+}
+
+void list_notes(Call& c) {
+  list_rows(c, "notes",
+            "SELECT note_id, text, author, " LETHE_UTC_TEXT("added_at") " FROM user_notes WHERE user_id = $1"
+            " ORDER BY added_at, note_id");
 }
 
 void add_note(Call& c) {
@@ -259,25 +260,14 @@ void add_note(Call& c) {
 }
 
 void list_oauth(Call& c) {
-  await_reflection(c);
-  pqxx::read_transaction tx(reads(c));
-  Json j;
-  j.begin().begin_array("identities");
-  for (const auto& r : tx.exec_params(
-           "SELECT provider, subject, to_char(linked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-           " AS linked_at FROM user_oauth_identities WHERE user_id = $1 ORDER BY linked_at, provider",
-           c.params.at(0)))
-    j.begin()
-        .str("provider", r["provider"].c_str())
-        .str_or_null("subject", r["subject"].is_null() ? "" : r["subject"].c_str())
-        .str("linked_at", r["linked_at"].c_str())
-        .end();
-  c.json(200, j.end_array().end().text());
+  list_rows(c, "identities",
+            "SELECT provider, subject, " LETHE_UTC_TEXT("linked_at") " FROM user_oauth_identities WHERE user_id = $1"
+            " ORDER BY linked_at, provider");
 }
 
 void link_oauth(Call& c) {
-  const auto w = ok_or_throw(c.services.users.handle(
-      users::LinkOAuth{c.params.at(0), c.field("provider"), c.field("subject")}, c.ctx));
+  const auto w = ok_or_throw(
+      c.services.users.handle(users::LinkOAuth{c.params.at(0), c.field("provider"), c.field("subject")}, c.ctx));
   c.written(201, c.params.at(0), w);
 }
 
@@ -288,9 +278,8 @@ void login(Call& c) {
     throw HttpError{429, "rate_limited", "email", "too many failed logins for this email; try again later",
                     r.retry_after_seconds};
   if (r.outcome == O::refused) throw HttpError{401, "unauthenticated", "password", "wrong email or password"};
-  c.written(201, r.session_id, r.written, [&](Json& j) {
-    j.str("token", r.token).str("user_id", r.user_id).str("expires_at", r.expires_at);
-  });
+  c.written(201, r.session_id, r.written,
+            [&](Json& j) { j.str("token", r.token).str("user_id", r.user_id).str("expires_at", r.expires_at); });
 }
 
 void logout(Call& c) {

@@ -195,16 +195,19 @@ class Server {
     const auto header = call.req.get_header_value("Authorization");
     if (!header.empty()) {
       if (!header.starts_with("Bearer ") || header.size() > kMaxHeaderValue)
-        throw HttpError{401, "unauthenticated", "Authorization", "use Authorization: Bearer <API key or session token>"};
+        throw HttpError{401, "unauthenticated", "Authorization",
+                        "use Authorization: Bearer <API key or session token>"};
       call.who = call.services.users.authenticate(header.substr(7));
-      if (!call.who) throw HttpError{401, "unauthenticated", "Authorization", "the token is unknown, revoked or expired"};
+      if (!call.who)
+        throw HttpError{401, "unauthenticated", "Authorization", "the token is unknown, revoked or expired"};
     }
     if (route.access & kAnonymous) return;
     if (!call.who) throw HttpError{401, "unauthenticated", "Authorization", "this route needs a bearer token"};
     const auto bit = role_bit(call.who->role);
     if (bit && (route.access & *bit)) return;
     if ((route.access & kSelf) && !call.params.empty() && call.params[0] == call.who->user_id) return;
-    throw HttpError{403, "forbidden", "", route.method + " " + route.path + " is for: " + describe_access(route.access)};
+    throw HttpError{403, "forbidden", "",
+                    route.method + " " + route.path + " is for: " + describe_access(route.access)};
   }
 
   Shared shared_;

@@ -3,7 +3,6 @@
 #include <rapidjson/error/en.h>
 
 #include <algorithm>
-
 #include <valijson/adapters/rapidjson_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -116,8 +115,7 @@ std::optional<HttpError> RequestValidator::parse(const std::string& method, cons
       any = true;
     }
   const auto field = field_of(best);
-  return HttpError{400, "invalid_argument", field,
-                   (field.empty() ? std::string() : field + ": ") + best.description};
+  return HttpError{400, "invalid_argument", field, (field.empty() ? std::string() : field + ": ") + best.description};
 }
 
 }  // namespace lethe::api

@@ -147,7 +147,7 @@ std::map<std::string, PersonKey> load_person_keys(pqxx::transaction_base& tx,
   check_master(tx, false);
   std::map<std::string, PersonKey> out;
   if (subjects.empty()) return out;
-  for (const auto& r : tx.exec_params(kLoadSql, pg_text_array(subjects))) {
+  for (const auto& r : exec_hot(tx, kLoadSql, pg_text_array(subjects))) {
     const std::string subject = r["subject"].c_str();
     out[subject] = unwrap(subject, r["key_id"].as<int>(), bytes_of(r["key_material"]), r["wrapped"].as<bool>());
   }

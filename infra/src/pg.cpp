@@ -96,6 +96,15 @@ void rethrow_pg(const std::string& what) {
   }
 }
 
+std::string prepared_name(pqxx::transaction_base& tx, const char* sql) {
+  // The name is the text's hash; libpqxx keeps the definitions per
+  // connection and prepares on first use; the same definition again is a
+  // no-op.
+  auto name = "lethe_" + std::to_string(std::hash<std::string_view>{}(sql));
+  tx.conn().prepare(name, sql);
+  return name;
+}
+
 std::string first_line(std::string_view text) {
   return std::string(text.substr(0, text.find('\n')));
 }

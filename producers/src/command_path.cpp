@@ -43,7 +43,14 @@ bool is_system_actor(std::string_view actor) noexcept {
   return actor == "system" || actor.starts_with("system:");
 }
 
-CommandTx::CommandTx(EventStore::Transaction& tx, const CommandContext& ctx) : tx_(tx), ctx_(ctx) {}
+CommandTx::CommandTx(EventStore::Transaction& tx, const CommandContext& ctx, int attempt)
+    : tx_(tx), ctx_(ctx), attempt_(attempt) {}
+
+void CommandTx::assume(const std::string& stream, std::int64_t version, std::string hash,
+                       const std::map<std::string, CommandKey, std::less<>>& keys) {
+  tx_.assume_head(stream, version, std::move(hash));
+  for (const auto& [subject, key] : keys) keys_.insert_or_assign(subject, key);
+}
 
 std::vector<domain::Envelope> CommandTx::read(const std::string& stream) {
   return open_all(tx_.sql(), tx_.read_stream(stream), keys_);
@@ -58,7 +65,7 @@ const std::vector<domain::Envelope>& CommandTx::append(const std::string& stream
     auto it = keys_.find(subject);
     if (it == keys_.end()) {
       const auto k = infra::ensure_person_key(tx_.sql(), std::string(subject));
-      it = keys_.emplace(std::string(subject), Key{k.key_id, k.key}).first;
+      it = keys_.emplace(std::string(subject), CommandKey{k.key_id, k.key}).first;
     }
     return domain::KeyRef{it->second.key_id, it->second.key.data()};
   };
@@ -89,12 +96,14 @@ domain::Result<std::vector<domain::Envelope>> run_command(EventStore& store, con
   for (int attempt = 1;; ++attempt) {
     std::optional<domain::DomainError> refused;
     std::vector<domain::Envelope> written;
+    std::vector<std::function<void()>> hooks;
     try {
       store.transact([&](EventStore::Transaction& tx) {
-        CommandTx ctx_tx(tx, full);
+        CommandTx ctx_tx(tx, full, attempt);
         refused = body(ctx_tx);
         if (refused) return false;
         written = ctx_tx.written();
+        hooks = std::move(ctx_tx.commit_hooks());
         return true;
       });
     } catch (const ConcurrencyConflict&) {
@@ -102,6 +111,7 @@ domain::Result<std::vector<domain::Envelope>> run_command(EventStore& store, con
       continue;
     }
     if (refused) return *refused;
+    for (auto& hook : hooks) hook();  // committed: caches may learn what was written
     return written;
   }
 }

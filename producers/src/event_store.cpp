@@ -148,6 +148,10 @@ std::vector<domain::Envelope> EventStore::Transaction::read_stream(std::string_v
   return out;
 }
 
+void EventStore::Transaction::assume_head(std::string_view stream, std::int64_t version, std::string hash) {
+  heads_[std::string(stream)] = {version, std::move(hash)};
+}
+
 std::vector<domain::Envelope> EventStore::read_stream(std::string_view stream) {
   return infra::translate_pg("read " + std::string(stream), [&] {
     pqxx::read_transaction tx(*impl_->conn);

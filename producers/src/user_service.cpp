@@ -29,6 +29,8 @@ DomainError conflict(std::string field, std::string message) {
   return {ErrorCode::conflict, std::move(field), std::move(message)};
 }
 
+using AccountCache = StateCache<users::User>;
+
 std::string user_stream(const std::string& id) {
   return domain::stream_of("user", id);
 }
@@ -37,16 +39,28 @@ users::User load_in(CommandTx& tx, const std::string& user_id) {
   return fold<users::User>(tx.read(user_stream(user_id)), users::decode_payload, users::evolve);
 }
 
+// The lookup and, at most once a minute per credential, the "last used"
+// stamp, in one statement: one round trip per request.
+constexpr const char* kAuthenticate =
+    "WITH hit AS ("
+    "  SELECT c.token_hash, c.user_id, c.kind, c.credential_id, a.role, c.last_used_at"
+    "  FROM credentials c JOIN accounts a USING (user_id)"
+    "  WHERE c.token_hash = $1 AND a.active AND c.revoked_at IS NULL"
+    "    AND (c.expires_at IS NULL OR c.expires_at > now())),"
+    " touch AS (UPDATE credentials SET last_used_at = now() WHERE token_hash IN"
+    "  (SELECT token_hash FROM hit WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
+    " SELECT user_id, kind, credential_id, role FROM hit";
+
 users::Actor actor_in(pqxx::transaction_base& tx, const std::string& id) {
   if (is_system_actor(id)) return {id, users::Role::owner};
   if (id.empty() || id.size() > domain::kMaxActorBytes) return {id, std::nullopt};
-  const auto r = tx.exec_params("SELECT role FROM accounts WHERE user_id = $1 AND active", id);
+  const auto r = infra::exec_hot(tx, "SELECT role FROM accounts WHERE user_id = $1 AND active", id);
   if (r.empty()) return {id, std::nullopt};
   return {id, users::parse_role(r[0][0].c_str())};
 }
 
 int active_owners(pqxx::transaction_base& tx) {
-  tx.exec_params("SELECT pg_advisory_xact_lock($1)", kOwnersLock);
+  infra::exec_hot(tx, "SELECT pg_advisory_xact_lock($1)", kOwnersLock);
   return tx.exec("SELECT count(*) FROM accounts WHERE role = 'owner' AND active")[0][0].as<int>();
 }
 
@@ -70,59 +84,65 @@ std::optional<DomainError> apply_access(pqxx::transaction_base& tx, const users:
         overloaded{
             [&](const users::UserRegistered& e) {
               const auto index = infra::email_index(e.email);
-              tx.exec_params("INSERT INTO accounts (user_id, role, active, email_index) VALUES ($1, $2, true, $3)",
-                             e.user_id, e.role, bytes(index));
-              tx.exec_params("INSERT INTO email_reservations (email_index, user_id) VALUES ($1, $2)", bytes(index),
-                             e.user_id);
+              infra::exec_hot(tx, "INSERT INTO accounts (user_id, role, active, email_index) VALUES ($1, $2, true, $3)",
+                              e.user_id, e.role, bytes(index));
+              infra::exec_hot(tx, "INSERT INTO email_reservations (email_index, user_id) VALUES ($1, $2)", bytes(index),
+                              e.user_id);
             },
             [&](const users::UserEmailChanged& e) {
               const auto index = infra::email_index(e.email);
-              tx.exec_params("DELETE FROM email_reservations WHERE user_id = $1", e.user_id);
-              tx.exec_params("INSERT INTO email_reservations (email_index, user_id) VALUES ($1, $2)", bytes(index),
-                             e.user_id);
-              tx.exec_params("UPDATE accounts SET email_index = $2, updated_at = now() WHERE user_id = $1", e.user_id,
-                             bytes(index));
+              infra::exec_hot(tx, "DELETE FROM email_reservations WHERE user_id = $1", e.user_id);
+              infra::exec_hot(tx, "INSERT INTO email_reservations (email_index, user_id) VALUES ($1, $2)", bytes(index),
+                              e.user_id);
+              infra::exec_hot(tx, "UPDATE accounts SET email_index = $2, updated_at = now() WHERE user_id = $1",
+                              e.user_id, bytes(index));
             },
             [&](const users::UserRoleChanged& e) {
-              tx.exec_params("UPDATE accounts SET role = $2, updated_at = now() WHERE user_id = $1", e.user_id, e.role);
+              infra::exec_hot(tx, "UPDATE accounts SET role = $2, updated_at = now() WHERE user_id = $1", e.user_id,
+                              e.role);
             },
             [&](const users::UserDeactivated& e) {
               // Locked out at once: no login (the email is released), no session;
               // API keys fail authentication while the account is inactive.
-              tx.exec_params("UPDATE accounts SET active = false, updated_at = now() WHERE user_id = $1", e.user_id);
-              tx.exec_params("DELETE FROM email_reservations WHERE user_id = $1", e.user_id);
-              tx.exec_params(
+              infra::exec_hot(tx, "UPDATE accounts SET active = false, updated_at = now() WHERE user_id = $1",
+                              e.user_id);
+              infra::exec_hot(tx, "DELETE FROM email_reservations WHERE user_id = $1", e.user_id);
+              infra::exec_hot(
+                  tx,
                   "UPDATE credentials SET revoked_at = now() WHERE user_id = $1 AND kind = 'session' AND revoked_at IS "
                   "NULL",
                   e.user_id);
             },
             [&](const users::UserRestored& e) {
-              tx.exec_params(
+              infra::exec_hot(
+                  tx,
                   "INSERT INTO email_reservations (email_index, user_id) SELECT email_index, user_id FROM accounts"
                   " WHERE user_id = $1",
                   e.user_id);
-              tx.exec_params("UPDATE accounts SET active = true, updated_at = now() WHERE user_id = $1", e.user_id);
+              infra::exec_hot(tx, "UPDATE accounts SET active = true, updated_at = now() WHERE user_id = $1",
+                              e.user_id);
             },
             [&](const users::ApiKeyIssued& e) {
-              tx.exec_params(
+              infra::exec_hot(
+                  tx,
                   "INSERT INTO credentials (token_hash, kind, credential_id, user_id, name, prefix, expires_at)"
                   " VALUES ($1, 'api_key', $2, $3, $4, $5, NULLIF($6, '')::timestamptz)",
                   bytes(token_hash), e.key_id, e.user_id, e.name, e.prefix, e.expires_at);
             },
             [&](const users::ApiKeyRevoked& e) {
-              tx.exec_params(
-                  "UPDATE credentials SET revoked_at = now() WHERE credential_id = $1 AND revoked_at IS NULL",
+              infra::exec_hot(
+                  tx, "UPDATE credentials SET revoked_at = now() WHERE credential_id = $1 AND revoked_at IS NULL",
                   e.key_id);
             },
             [&](const users::LoggedIn& e) {
-              tx.exec_params(
-                  "INSERT INTO credentials (token_hash, kind, credential_id, user_id, expires_at)"
-                  " VALUES ($1, 'session', $2, $3, $4::timestamptz)",
-                  bytes(token_hash), e.session_id, e.user_id, e.expires_at);
+              infra::exec_hot(tx,
+                              "INSERT INTO credentials (token_hash, kind, credential_id, user_id, expires_at)"
+                              " VALUES ($1, 'session', $2, $3, $4::timestamptz)",
+                              bytes(token_hash), e.session_id, e.user_id, e.expires_at);
             },
             [&](const users::LoggedOut& e) {
-              tx.exec_params(
-                  "UPDATE credentials SET revoked_at = now() WHERE credential_id = $1 AND revoked_at IS NULL",
+              infra::exec_hot(
+                  tx, "UPDATE credentials SET revoked_at = now() WHERE credential_id = $1 AND revoked_at IS NULL",
                   e.session_id);
             },
             [](const auto&) {},
@@ -135,25 +155,55 @@ std::optional<DomainError> apply_access(pqxx::transaction_base& tx, const users:
   return std::nullopt;
 }
 
-// Decides an account command on the state read in this transaction and
+// Decides an account command on the account's state (from the cache when
+// this service wrote or read it last, else read in this transaction) and
 // appends what it decided, with the access rows it changes.
-std::optional<DomainError> decide_account(CommandTx& tx, const users::Command& command,
+std::optional<DomainError> decide_account(CommandTx& tx, const users::Command& command, AccountCache* cache,
                                           const std::string& token_hash = {}) {
   const auto user_id = std::visit([](const auto& c) { return c.user_id; }, command);
   if (user_id.empty()) return domain::invalid("user_id", "user_id must not be empty");
   if (user_id.size() > domain::kMaxStreamIdBytes - 5)
     return domain::invalid("user_id", "user_id must be at most 195 bytes");
-  const auto state = load_in(tx, user_id);
-  if (const auto& expected = tx.context().expected_version; expected && *expected != state.version)
+  const auto stream = user_stream(user_id);
+  const auto& expected = tx.context().expected_version;
+  // A retry means the stream moved: its cached state is stale. With
+  // If-Match the caller names a version: it is compared with the store's.
+  if (cache && (tx.attempt() > 1 || expected)) cache->forget(stream);
+  users::User state;
+  const auto* hit = cache ? cache->find(stream) : nullptr;
+  if (hit) {
+    state = hit->state;
+    tx.assume(stream, hit->version, hit->hash, hit->keys);
+  } else {
+    state = load_in(tx, user_id);
+  }
+  if (expected && *expected != state.version)
     return conflict("if-match",
                     "the stream is at version " + std::to_string(state.version) + ", not " + std::to_string(*expected));
-  users::Facts facts;
-  if (state.exists && state.role == users::Role::owner) facts.active_owners = active_owners(tx.sql());
-  auto decided = users::decide(state, command, actor_in(tx.sql(), tx.context().actor), facts);
+  const auto actor = actor_in(tx.sql(), tx.context().actor);
+  auto decide = [&] {
+    users::Facts facts;
+    if (state.exists && state.role == users::Role::owner) facts.active_owners = active_owners(tx.sql());
+    return users::decide(state, command, actor, facts);
+  };
+  auto decided = decide();
+  if (!decided && hit) {
+    // A stale state would show up as a conflict at the append; a refusal
+    // never gets there, so it is decided again on the stream as stored.
+    cache->forget(stream);
+    state = load_in(tx, user_id);
+    decided = decide();
+  }
   if (!decided) return decided.error();
-  tx.append(user_stream(user_id), state.version, drafts_of(decided.value()));
+  const auto& written = tx.append(stream, state.version, drafts_of(decided.value()));
   for (const auto& ev : decided.value())
     if (auto err = apply_access(tx.sql(), ev, token_hash)) return err;
+  if (cache) {
+    AccountCache::Entry entry{state, written.back().stream_version, written.back().hash, tx.keys()};
+    for (const auto& ev : decided.value()) entry.state = users::evolve(std::move(entry.state), ev);
+    entry.state.version = entry.version;
+    tx.on_commit([cache, stream, entry = std::move(entry)]() mutable { cache->put(stream, std::move(entry)); });
+  }
   return std::nullopt;
 }
 
@@ -174,7 +224,9 @@ domain::Result<std::string> future_time(pqxx::dbtransaction& tx, const std::stri
 }  // namespace
 
 UserService::UserService(EventStore& store, infra::PasswordPool& passwords, LoginPolicy policy)
-    : store_(store), passwords_(passwords), policy_(policy) {}
+    : store_(store), passwords_(passwords), policy_(policy), cache_(std::make_unique<StateCache<users::User>>()) {}
+
+UserService::~UserService() = default;
 
 users::User UserService::load(const std::string& user_id) {
   users::User out;
@@ -202,14 +254,14 @@ domain::Result<Written> UserService::register_user(users::RegisterUser command, 
     if (auto err = users::check_password("password", password)) return *err;
     command.password_hash = passwords_.hash(password);
   }
-  return run_command(store_, ctx, [&](CommandTx& tx) { return decide_account(tx, command); });
+  return run_command(store_, ctx, [&](CommandTx& tx) { return decide_account(tx, command, cache_.get()); });
 }
 
 domain::Result<Written> UserService::handle(const users::Command& command, const CommandContext& ctx) {
   if (std::holds_alternative<users::RegisterUser>(command) || std::holds_alternative<users::ChangePassword>(command) ||
       std::holds_alternative<users::IssueApiKey>(command))
     return domain::invalid("", "register, passwords and API keys have their own calls");
-  return run_command(store_, ctx, [&](CommandTx& tx) { return decide_account(tx, command); });
+  return run_command(store_, ctx, [&](CommandTx& tx) { return decide_account(tx, command, cache_.get()); });
 }
 
 domain::Result<Written> UserService::change_password(const std::string& user_id,
@@ -233,7 +285,7 @@ domain::Result<Written> UserService::change_password(const std::string& user_id,
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     if (command.current_password_verified && load_in(tx, user_id).password_hash != verified_against)
       return conflict("current_password", "the password changed meanwhile; try again");
-    return decide_account(tx, command);
+    return decide_account(tx, command, cache_.get());
   });
 }
 
@@ -245,7 +297,8 @@ domain::Result<IssuedKey> UserService::issue_api_key(const std::string& user_id,
     auto when = future_time(tx.sql(), expires_at);
     if (!when) return when.error();
     out.expires_at = when.value();
-    return decide_account(tx, users::IssueApiKey{user_id, token.id, name, out.prefix, out.expires_at}, token.hash);
+    return decide_account(tx, users::IssueApiKey{user_id, token.id, name, out.prefix, out.expires_at}, cache_.get(),
+                          token.hash);
   });
   if (!written) return written.error();
   out.written = std::move(written).value();
@@ -343,18 +396,7 @@ std::optional<Authenticated> UserService::authenticate(const std::string& token)
   const auto hash = infra::token_hash(token);
   std::optional<Authenticated> out;
   store_.autocommit([&](pqxx::transaction_base& tx) {
-    // The lookup and, at most once a minute per credential, the "last used"
-    // stamp, in one statement: one round trip per request.
-    const auto r = tx.exec_params(
-        "WITH hit AS ("
-        "  SELECT c.token_hash, c.user_id, c.kind, c.credential_id, a.role, c.last_used_at"
-        "  FROM credentials c JOIN accounts a USING (user_id)"
-        "  WHERE c.token_hash = $1 AND a.active AND c.revoked_at IS NULL"
-        "    AND (c.expires_at IS NULL OR c.expires_at > now())),"
-        " touch AS (UPDATE credentials SET last_used_at = now() WHERE token_hash IN"
-        "  (SELECT token_hash FROM hit WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
-        " SELECT user_id, kind, credential_id, role FROM hit",
-        bytes(hash));
+    const auto r = infra::exec_hot(tx, kAuthenticate, bytes(hash));
     if (!r.empty())
       out = Authenticated{r[0]["user_id"].c_str(), users::parse_role(r[0]["role"].c_str()).value_or(users::Role::user),
                           r[0]["kind"].c_str(), r[0]["credential_id"].c_str()};

@@ -45,6 +45,15 @@ std::string pg_bigint_array(const std::vector<long long>& items);
 // test and benchmark gets a schema of its own this way.
 std::string with_search_path(const std::string& conninfo, const std::string& schema);
 
+// Runs a statement of the program's own text (never built from input) as a
+// prepared statement of tx's connection: parsed and planned once per
+// connection instead of on every call. For statements run on every request.
+std::string prepared_name(pqxx::transaction_base& tx, const char* sql);
+template <class... Args>
+pqxx::result exec_hot(pqxx::transaction_base& tx, const char* sql, Args&&... args) {
+  return tx.exec_prepared(prepared_name(tx, sql), std::forward<Args>(args)...);
+}
+
 template <class Fn>
 decltype(auto) translate_pg(const std::string& what, Fn&& fn) {
   try {

@@ -42,9 +42,15 @@ struct Draft {
   std::string payload;
 };
 
+// A person's key as a command met it.
+struct CommandKey {
+  int key_id;
+  std::array<unsigned char, 32> key;
+};
+
 class CommandTx {
  public:
-  CommandTx(EventStore::Transaction& tx, const CommandContext& ctx);
+  CommandTx(EventStore::Transaction& tx, const CommandContext& ctx, int attempt = 1);
   // The stream's events in version order, personal fields opened (null
   // where the person's key is gone).
   std::vector<domain::Envelope> read(const std::string& stream);
@@ -54,20 +60,29 @@ class CommandTx {
                                               const std::vector<Draft>& drafts);
   pqxx::dbtransaction& sql() noexcept { return tx_.sql(); }
   const CommandContext& context() const noexcept { return ctx_; }
+  // 1 for the first try; more after a concurrent append made it retry (a
+  // cached state is then not to be trusted).
+  int attempt() const noexcept { return attempt_; }
+  // State known from a cache: the stream's head and the keys it needs.
+  void assume(const std::string& stream, std::int64_t version, std::string hash,
+              const std::map<std::string, CommandKey, std::less<>>& keys);
+  // The keys met so far (to cache with a state).
+  const std::map<std::string, CommandKey, std::less<>>& keys() const noexcept { return keys_; }
+  // Runs after the transaction committed (to update a cache with what it wrote).
+  void on_commit(std::function<void()> fn) { on_commit_.push_back(std::move(fn)); }
+  std::vector<std::function<void()>>& commit_hooks() noexcept { return on_commit_; }
   // Everything appended so far, in order.
   const std::vector<domain::Envelope>& written() const noexcept { return written_; }
 
  private:
   EventStore::Transaction& tx_;
   const CommandContext& ctx_;
+  int attempt_;
   std::vector<domain::Envelope> written_;
   // People's keys met in this command (opening what it read, sealing what
   // it appends): each fetched once.
-  struct Key {
-    int key_id;
-    std::array<unsigned char, 32> key;
-  };
-  std::map<std::string, Key, std::less<>> keys_;
+  std::map<std::string, CommandKey, std::less<>> keys_;
+  std::vector<std::function<void()>> on_commit_;
 };
 
 // Runs body on the one path above; body returns a refusal or nothing. The
@@ -75,6 +90,35 @@ class CommandTx {
 using CommandBody = std::function<std::optional<domain::DomainError>(CommandTx&)>;
 domain::Result<std::vector<domain::Envelope>> run_command(EventStore& store, const CommandContext& ctx,
                                                           const CommandBody& body);
+
+// Folded states of streams this process wrote or read last, so that a
+// command on a stream it knows skips reading and opening it again. Bounded
+// (forgets everything when full); one per command service, which is one per
+// thread. A stale entry costs one conflict and a retry on fresh state.
+template <class State>
+class StateCache {
+ public:
+  struct Entry {
+    State state;
+    std::int64_t version = 0;
+    std::string hash;
+    std::map<std::string, CommandKey, std::less<>> keys;
+  };
+  explicit StateCache(std::size_t max_entries = 20000) : max_(max_entries) {}
+  const Entry* find(const std::string& stream) const {
+    const auto it = entries_.find(stream);
+    return it == entries_.end() ? nullptr : &it->second;
+  }
+  void put(const std::string& stream, Entry entry) {
+    if (entries_.size() >= max_ && !entries_.contains(stream)) entries_.clear();
+    entries_.insert_or_assign(stream, std::move(entry));
+  }
+  void forget(const std::string& stream) { entries_.erase(stream); }
+
+ private:
+  std::size_t max_;
+  std::map<std::string, Entry, std::less<>> entries_;
+};
 
 // Folds a stream's opened events into a domain's state with its decoder and
 // evolve. The state's version is the last envelope's, whatever decodes; an

@@ -16,7 +16,7 @@
 namespace pqxx {
 class dbtransaction;
 class transaction_base;
-}
+}  // namespace pqxx
 
 namespace lethe::producers {
 
@@ -90,6 +90,12 @@ class EventStore {
     // Also remembers the stream's head, so that an append after it needs no
     // second query (a writer in between still conflicts on the unique key).
     std::vector<domain::Envelope> read_stream(std::string_view stream);
+    // A head known from a committed earlier read (a cache of folded state):
+    // the next append to the stream uses it instead of asking. Safe: if the
+    // stream moved since, the append conflicts on the unique key; and the
+    // head was committed before this transaction began, so a later version
+    // still gets a later transaction id.
+    void assume_head(std::string_view stream, std::int64_t version, std::string hash);
     pqxx::dbtransaction& sql() noexcept { return tx_; }
 
    private:

@@ -56,6 +56,7 @@ struct LoginPolicy {
 class UserService {
  public:
   UserService(EventStore& store, infra::PasswordPool& passwords, LoginPolicy policy = {});
+  ~UserService();
 
   // Register, with the password in clear (checked, then hashed in the pool);
   // an empty password makes an account that signs in with API keys only.
@@ -90,6 +91,9 @@ class UserService {
   EventStore& store_;
   infra::PasswordPool& passwords_;
   LoginPolicy policy_;
+  // Accounts this service decided on last (see StateCache): not thread-safe,
+  // like the service itself.
+  std::unique_ptr<StateCache<domain::users::User>> cache_;
 };
 
 }  // namespace lethe::producers
