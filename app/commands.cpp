@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "lethe/consumers/runner.hpp"
+#include "lethe/infra/access.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/ids.hpp"
 #include "lethe/infra/migrations.hpp"
@@ -18,7 +19,6 @@
 #include "lethe/producers/relay.hpp"
 #include "lethe/producers/seals.hpp"
 #include "lethe/producers/topics.hpp"
-#include "lethe/infra/access.hpp"
 #include "lethe/producers/user_service.hpp"
 
 namespace lethe::app {
@@ -149,7 +149,7 @@ int run_user_command(const infra::Config& cfg, const users::Command& cmd, const 
   producers::EventStore store(cfg.pg);
   infra::PasswordPool passwords;
   producers::UserService service(store, passwords);
-  const producers::CommandContext ctx{actor, "", "", std::nullopt};
+  const producers::CommandContext ctx{actor};
   if (const auto* reg = std::get_if<users::RegisterUser>(&cmd)) return report(service.register_user(*reg, "", ctx));
   return report(service.handle(cmd, ctx));
 }
@@ -174,7 +174,7 @@ int bootstrap(const infra::Config& cfg, const std::string& email, const std::str
   producers::EventStore store(cfg.pg);
   infra::PasswordPool passwords;
   producers::UserService service(store, passwords);
-  const auto issued = service.bootstrap(email, name, {"system:bootstrap", "", "", std::nullopt});
+  const auto issued = service.bootstrap(email, name, producers::CommandContext{"system:bootstrap"});
   if (!issued) {
     std::cerr << domain::encode_error(issued.error()) << '\n';
     return 1;

@@ -156,6 +156,7 @@ class Server {
       for (std::size_t i = 1; i < req.matches.size(); ++i) call.params.push_back(req.matches[i].str());
       authenticate(call, route);
       call.ctx.actor = call.who ? call.who->user_id : "anonymous";
+      if (call.who) call.ctx.actor_role = std::string(domain::users::to_string(call.who->role));
       call.ctx.correlation_id = correlation;
       if (auto err = validator_.parse(route.method, route.path, req.body, call.body)) throw *err;
       route.handler(call);

@@ -51,8 +51,10 @@ constexpr const char* kAuthenticate =
     "  (SELECT token_hash FROM hit WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
     " SELECT user_id, kind, credential_id, role FROM hit";
 
-users::Actor actor_in(pqxx::transaction_base& tx, const std::string& id) {
+users::Actor actor_in(pqxx::transaction_base& tx, const CommandContext& ctx) {
+  const auto& id = ctx.actor;
   if (is_system_actor(id)) return {id, users::Role::owner};
+  if (ctx.actor_role) return {id, users::parse_role(*ctx.actor_role)};
   if (id.empty() || id.size() > domain::kMaxActorBytes) return {id, std::nullopt};
   const auto r = infra::exec_hot(tx, "SELECT role FROM accounts WHERE user_id = $1 AND active", id);
   if (r.empty()) return {id, std::nullopt};
@@ -180,7 +182,7 @@ std::optional<DomainError> decide_account(CommandTx& tx, const users::Command& c
   if (expected && *expected != state.version)
     return conflict("if-match",
                     "the stream is at version " + std::to_string(state.version) + ", not " + std::to_string(*expected));
-  const auto actor = actor_in(tx.sql(), tx.context().actor);
+  const auto actor = actor_in(tx.sql(), tx.context());
   auto decide = [&] {
     users::Facts facts;
     if (state.exists && state.role == users::Role::owner) facts.active_owners = active_owners(tx.sql());
@@ -242,7 +244,9 @@ users::User UserService::load(const std::string& user_id) {
 users::Actor UserService::actor(const std::string& id) {
   users::Actor out;
   store_.transact([&](EventStore::Transaction& t) {
-    out = actor_in(t.sql(), id);
+    CommandContext ctx;
+    ctx.actor = id;
+    out = actor_in(t.sql(), ctx);
     return false;
   });
   return out;
@@ -309,7 +313,7 @@ domain::Result<Written> UserService::add_note(const std::string& user_id, const 
                                               const CommandContext& ctx) {
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     const auto about = load_in(tx, user_id);
-    auto note = users::decide_note(about, infra::new_uuid(), text, actor_in(tx.sql(), ctx.actor));
+    auto note = users::decide_note(about, infra::new_uuid(), text, actor_in(tx.sql(), ctx));
     if (!note) return note.error();
     const auto stream = domain::stream_of("usernotes", user_id);
     const auto notes = tx.read(stream);

@@ -40,7 +40,7 @@ std::vector<std::string> register_users(const test::TestSchema& db, int n) {
   for (int i = 0; i < n; ++i) {
     const auto id = infra::new_uuid();
     auto r = svc.register_user({id, "b" + id.substr(0, 8) + "@example.org", "Bench " + std::to_string(i), "user", ""},
-                               "", {"system:bench", "", "", std::nullopt});
+                               "", producers::CommandContext{"system:bench"});
     if (!r) throw std::runtime_error("register: " + r.error().message);
     ids.push_back(id);
   }
@@ -50,7 +50,8 @@ std::vector<std::string> register_users(const test::TestSchema& db, int n) {
 // Runs `workers` threads for `seconds`, each calling step(worker, k) with
 // k = 0, 1, 2, ...; returns the calls that succeeded and the time taken.
 template <class Step>
-std::pair<std::int64_t, double> for_a_while(int workers, double seconds, Step&& step, std::atomic<std::int64_t>* errors = nullptr) {
+std::pair<std::int64_t, double> for_a_while(int workers, double seconds, Step&& step,
+                                            std::atomic<std::int64_t>* errors = nullptr) {
   std::atomic<std::int64_t> done{0};
   std::atomic<bool> stop{false};
   std::barrier start(workers + 1);
@@ -120,8 +121,9 @@ ApiBenchResult api_bench(const ApiBenchOptions& o) {
           // Per user, k counts that user's commands: the mix alternates for each.
           const auto per = static_cast<std::int64_t>(ids.size()) / workers;
           const auto [path, body] = http_command(mine(ids, w, k), k / per);
-          auto r = (k / per) % 2 == 0 ? clients[static_cast<std::size_t>(w)]->Patch(path, auth, body, "application/json")
-                                      : clients[static_cast<std::size_t>(w)]->Put(path, auth, body, "application/json");
+          auto r = (k / per) % 2 == 0
+                       ? clients[static_cast<std::size_t>(w)]->Patch(path, auth, body, "application/json")
+                       : clients[static_cast<std::size_t>(w)]->Put(path, auth, body, "application/json");
           return r && r->status == 200;
         },
         &errors);
@@ -139,7 +141,7 @@ ApiBenchResult api_bench(const ApiBenchOptions& o) {
     std::tie(out.direct, out.direct_s) = for_a_while(workers, o.seconds, [&](int w, std::int64_t k) {
       const auto per = static_cast<std::int64_t>(ids.size()) / workers;
       return services[static_cast<std::size_t>(w)]
-          ->handle(direct_command(mine(ids, w, k), k / per + 1), {owner, "", "", std::nullopt})
+          ->handle(direct_command(mine(ids, w, k), k / per + 1), producers::CommandContext{owner})
           .ok();
     });
 
@@ -174,9 +176,8 @@ ApiBenchResult api_bench(const ApiBenchOptions& o) {
   test::Process relay({"--log-level", "warn", "relay"}, test::lethe_env(db, topics));
   test::Process projector({"--log-level", "warn", "project", "users", "--batch-wait-ms", "5"},
                           test::lethe_env(db, topics));
-  if (!test::eventually(
-          [&] { return db.scalar("SELECT count(*) FROM users") == std::to_string(ids.size() + 1); },
-          std::chrono::seconds(60)))
+  if (!test::eventually([&] { return db.scalar("SELECT count(*) FROM users") == std::to_string(ids.size() + 1); },
+                        std::chrono::seconds(60)))
     throw std::runtime_error("the users projection did not catch up with the registrations");
   struct Pending {
     std::string id;
@@ -227,11 +228,14 @@ ApiBenchResult api_bench(const ApiBenchOptions& o) {
       client.set_keep_alive(true);
       client.set_tcp_nodelay(true);
       const httplib::Headers auth{{"Authorization", "Bearer " + api.owner_key()}};
-      const auto start = t0 + std::chrono::duration_cast<Clock::duration>(interval * (static_cast<double>(w) / kPacers));
+      const auto start =
+          t0 + std::chrono::duration_cast<Clock::duration>(interval * (static_cast<double>(w) / kPacers));
       for (std::int64_t k = 0; k * kPacers + w < total; ++k) {
-        std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(k)));
+        std::this_thread::sleep_until(start +
+                                      std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(k)));
         const auto& id = ids[static_cast<std::size_t>(k * kPacers + w) % ids.size()];
-        auto r = client.Patch("/users/" + id, auth, "{\"name\":\"Paced " + std::to_string(k) + "\"}", "application/json");
+        auto r =
+            client.Patch("/users/" + id, auth, "{\"name\":\"Paced " + std::to_string(k) + "\"}", "application/json");
         if (!r || r->status != 200) continue;
         rapidjson::Document d;
         d.Parse(r->body.c_str());

@@ -8,7 +8,7 @@
 namespace lethe::bench {
 
 struct ApiBenchOptions {
-  int connections = 16;
+  int connections = 8;
   int users = 800;
   double seconds = 8;
   int paced_rate = 1000;

@@ -25,9 +25,18 @@ namespace lethe::producers {
 // system actor ("system", or "system:<name>" such as the CLI's "system:cli")
 // acts as an owner: whoever runs lethe against the database is its operator.
 struct CommandContext {
+  CommandContext() = default;
+  explicit CommandContext(std::string actor_id, std::optional<std::int64_t> expected = std::nullopt)
+      : actor(std::move(actor_id)), expected_version(expected) {}
+
   std::string actor = "system";
   std::string correlation_id;  // new one when empty
   std::string causation_id;    // the correlation id when empty
+  // The actor's role as the write side's accounts table gave it when this
+  // request was authenticated (lethe serve looks every bearer token up there,
+  // one statement per request); empty: the command's transaction loads it.
+  // Never a role a client states.
+  std::optional<std::string> actor_role;
   // The version the caller last saw of the command's stream (HTTP If-Match):
   // when the stream has moved on since, the command is refused (conflict).
   std::optional<std::int64_t> expected_version;
