@@ -37,7 +37,8 @@ std::string pos(const test::Reply& r) {
 BOOST_AUTO_TEST_CASE(a_user_registers_logs_in_and_manages_their_account) {
   Stack s;
   auto& api = s.api;
-  auto reg = api.call("POST", "/users", json_body({{"email", "Ann@Example.ORG"}, {"name", "Ann"}, {"password", "ann's password"}}));
+  auto reg = api.call("POST", "/users",
+                      json_body({{"email", "Ann@Example.ORG"}, {"name", "Ann"}, {"password", "ann's password"}}));
   BOOST_REQUIRE_MESSAGE(reg.status == 201, reg.body);
   const auto id = reg.str("id");
   BOOST_TEST(reg.num("stream_version") == 1);
@@ -69,13 +70,15 @@ BOOST_AUTO_TEST_CASE(a_user_registers_logs_in_and_manages_their_account) {
   BOOST_TEST(after.header("ETag") == "\"2\"");
 
   // Password: the current one is needed for your own.
-  BOOST_TEST(api.call("PUT", "/users/" + id + "/password", json_body({{"new_password", "new password!"}}), token)
-                 .status == 403);
+  BOOST_TEST(
+      api.call("PUT", "/users/" + id + "/password", json_body({{"new_password", "new password!"}}), token).status ==
+      403);
   BOOST_TEST(api.call("PUT", "/users/" + id + "/password",
                       json_body({{"current_password", "ann's password"}, {"new_password", "new password!"}}), token)
                  .status == 200);
-  BOOST_TEST(api.call("POST", "/sessions", json_body({{"email", "Ann@example.org"}, {"password", "new password!"}}))
-                 .status == 201);
+  BOOST_TEST(
+      api.call("POST", "/sessions", json_body({{"email", "Ann@example.org"}, {"password", "new password!"}})).status ==
+      201);
 
   // API keys: shown once, listed by prefix, revoked.
   auto key = api.call("POST", "/users/" + id + "/api-keys", json_body({{"name", "laptop"}}), token);
@@ -116,8 +119,8 @@ BOOST_AUTO_TEST_CASE(staff_notes_are_for_staff_only) {
   BOOST_TEST(notes.header("X-Lethe-Stale") == "");
   BOOST_TEST(notes.body.find("asked for a refund twice") != std::string::npos);
   // The note went to the restricted topic, not the users topic.
-  BOOST_TEST(test::eventually([&] { return !test::read_topic(s.topics.topic("staff")).empty(); },
-                              std::chrono::seconds(20)));
+  BOOST_TEST(
+      test::eventually([&] { return !test::read_topic(s.topics.topic("staff")).empty(); }, std::chrono::seconds(20)));
   for (const auto& m : test::read_topic(s.topics.topic("users")))
     BOOST_TEST(m.value.find("user.note_added") == std::string::npos);
 }
@@ -187,7 +190,8 @@ BOOST_AUTO_TEST_CASE(the_login_limit_holds_across_two_server_processes) {
   a.person("lia@example.org");
   const auto wrong = json_body({{"email", "lia@example.org"}, {"password", "not her password"}});
   const auto right = json_body({{"email", "lia@EXAMPLE.org"}, {"password", "a good password"}});
-  for (int i = 0; i < 5; ++i) BOOST_TEST((i % 2 ? b->call("POST", "/sessions", wrong) : a.call("POST", "/sessions", wrong)).status == 401);
+  for (int i = 0; i < 5; ++i)
+    BOOST_TEST((i % 2 ? b->call("POST", "/sessions", wrong) : a.call("POST", "/sessions", wrong)).status == 401);
   for (const Api* server : {&a, b.get()}) {
     auto limited = server->call("POST", "/sessions", right);  // even the right password
     BOOST_TEST(limited.status == 429);
@@ -237,4 +241,49 @@ BOOST_AUTO_TEST_CASE(a_query_that_cannot_wait_long_enough_says_it_is_stale) {
   BOOST_TEST(ready.status == 200);
   BOOST_TEST(ready.str("postgres") == "ok");
   BOOST_TEST(ready.num("relay_backlog") == 3);
+}
+
+BOOST_AUTO_TEST_CASE(a_flood_of_logins_does_not_starve_other_requests) {
+  test::TestSchema db;
+  Api api(db, nullptr, {"--threads", "24", "--password-slots", "1"});
+  constexpr int kFlood = 40;
+  for (int i = 0; i < kFlood; ++i)
+    BOOST_REQUIRE(api.call("POST", "/users",
+                           json_body({{"email", "flo" + std::to_string(i) + "@example.org"},
+                                      {"name", "Flo"},
+                                      {"password", "a good password"}}))
+                      .status == 201);
+  // 40 people log in at once against one hashing slot (and at most 8
+  // waiting for it): the surplus is told to come back (503 busy) instead of
+  // holding server threads.
+  std::barrier start(kFlood + 1);
+  std::vector<test::Reply> replies(kFlood);
+  std::vector<std::thread> flood;
+  for (int i = 0; i < kFlood; ++i)
+    flood.emplace_back([&, i] {
+      start.arrive_and_wait();
+      replies[i] =
+          api.call("POST", "/sessions",
+                   json_body({{"email", "flo" + std::to_string(i) + "@example.org"}, {"password", "a good password"}}));
+    });
+  start.arrive_and_wait();
+  // Meanwhile other requests are answered at once.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto health = api.call("GET", "/health");
+  auto keys = api.call("GET", "/users/" + api.owner_id() + "/api-keys", "", api.owner_key());
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  for (auto& t : flood) t.join();
+  BOOST_TEST(health.status == 200);
+  BOOST_TEST(keys.status == 200);
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() < 1000);
+  int ok = 0, busy = 0;
+  for (const auto& r : replies) {
+    if (r.status == 201) ++ok;
+    if (r.status == 503 && r.str("error") == "busy" && !r.header("Retry-After").empty()) ++busy;
+    if (r.status != 201 && r.status != 503) BOOST_TEST_MESSAGE("other: " << r.status << " " << r.body);
+  }
+  BOOST_TEST(ok >= 1);
+  BOOST_TEST(busy >= 1);
+  BOOST_TEST(ok + busy == kFlood);
 }

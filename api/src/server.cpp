@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
 #include <regex>
 #include <thread>
 
@@ -16,7 +20,8 @@ namespace lethe::api {
 
 namespace {
 
-constexpr std::size_t kMaxHeaderValue = 200;  // correlation ids land in events, whose fields are bounded
+constexpr std::size_t kMaxHeaderValue = 200;
+constexpr int kListenBacklog = 1024;  // correlation ids land in events, whose fields are bounded
 
 // The route a worker thread is serving, for the request log line.
 thread_local const char* current_route = nullptr;
@@ -104,10 +109,22 @@ class Server {
     });
     svr_.set_logger([](const httplib::Request& req, const httplib::Response& res) { log_request(req, res); });
 
+    // httplib's own socket options set SO_REUSEPORT, which would let a second
+    // server bind the same port unnoticed; ours set SO_REUSEADDR only. The
+    // library listens with a backlog of 5, so a burst of new connections
+    // would be dropped: once bound, the socket listens again with a deep one.
+    int listen_fd = -1;
+    svr_.set_socket_options([&listen_fd](socket_t sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+      listen_fd = sock;
+    });
     if (!svr_.bind_to_port(o.host, o.port)) {
       spdlog::error("serve: cannot listen on {}:{} (in use, or not an address of this machine)", o.host, o.port);
       return 2;
     }
+    if (listen_fd >= 0 && ::listen(listen_fd, kListenBacklog) != 0)
+      spdlog::warn("serve: could not deepen the listen backlog: {}", std::strerror(errno));
     std::thread watcher([&] {
       while (!stop.load() && !svr_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
       while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));

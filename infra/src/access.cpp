@@ -77,10 +77,11 @@ struct PasswordPool::State {
   std::mutex mutex;
   std::condition_variable freed;
   std::size_t busy = 0;
+  std::size_t waiting = 0;
 };
 
-PasswordPool::PasswordPool(std::size_t slots, std::chrono::milliseconds wait)
-    : slots_(slots == 0 ? 1 : slots), wait_(wait), state_(std::make_shared<State>()) {
+PasswordPool::PasswordPool(std::size_t slots, std::chrono::milliseconds wait, std::size_t max_waiting)
+    : slots_(slots == 0 ? 1 : slots), wait_(wait), max_waiting_(max_waiting), state_(std::make_shared<State>()) {
   ensure_sodium();
 }
 
@@ -88,8 +89,12 @@ template <class Fn>
 auto PasswordPool::in_slot(Fn&& fn) {
   {
     std::unique_lock lock(state_->mutex);
-    if (!state_->freed.wait_for(lock, wait_, [&] { return state_->busy < slots_; }))
+    if (state_->busy >= slots_ && state_->waiting >= max_waiting_)
       throw Busy("every password hashing slot is busy; try again shortly");
+    ++state_->waiting;
+    const bool got = state_->freed.wait_for(lock, wait_, [&] { return state_->busy < slots_; });
+    --state_->waiting;
+    if (!got) throw Busy("every password hashing slot is busy; try again shortly");
     ++state_->busy;
   }
   struct Release {

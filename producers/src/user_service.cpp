@@ -324,12 +324,17 @@ domain::Result<Written> UserService::add_note(const std::string& user_id, const 
 
 LoginResult UserService::login(const std::string& email, const std::string& password, const CommandContext& ctx) {
   const auto index = infra::email_index(users::normalize_email(email));
-  LoginResult out;
+  const auto attempt = infra::new_uuid();
   const auto window = std::to_string(policy_.window.count()) + " seconds";
-  auto written = run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
-    auto& sql = tx.sql();
-    // One row per email serialises its attempts across every server
-    // process: the count below cannot be raced past.
+  LoginResult out;
+  std::string password_hash;
+  bool known = false;
+  // 1. Count and reserve, briefly: one row per email serialises this step
+  // across every server process, and the attempt is counted as a failure
+  // before the password is checked, so concurrent attempts cannot race past
+  // the limit, and no lock is held while Argon2 runs.
+  store_.transact([&](EventStore::Transaction& t) {
+    auto& sql = t.sql();
     sql.exec_params("INSERT INTO login_limits (email_index) VALUES ($1) ON CONFLICT DO NOTHING", bytes(index));
     sql.exec_params("SELECT 1 FROM login_limits WHERE email_index = $1 FOR UPDATE", bytes(index));
     const auto limited = sql.exec_params(
@@ -340,29 +345,41 @@ LoginResult UserService::login(const std::string& email, const std::string& pass
     if (!limited.empty()) {
       out.outcome = LoginResult::Outcome::limited;
       out.retry_after_seconds = std::max(1, limited[0][0].as<int>());
-      return std::nullopt;  // nothing appended, nothing counted
+      return false;  // nothing appended, nothing counted
     }
+    sql.exec_params("INSERT INTO login_failures (email_index, attempt_id) VALUES ($1, $2)", bytes(index), attempt);
     const auto who = sql.exec_params("SELECT user_id FROM email_reservations WHERE email_index = $1", bytes(index));
-    std::string reason;
-    if (who.empty()) {
-      // Spend the same time as a real check, so that timing does not tell
-      // which emails have accounts.
-      static const std::string decoy = passwords_.hash("lethe: no account has this email");
-      passwords_.verify(decoy, password);
-      reason = "unknown_email";
-    } else {
+    if (!who.empty()) {
+      known = true;
       out.user_id = who[0][0].c_str();
-      const auto state = load_in(tx, out.user_id);
-      if (state.password_hash.empty() || domain::is_erased(state.password_hash))
-        reason = "no_password";
-      else if (!passwords_.verify(state.password_hash, password))
-        reason = "wrong_password";
+      CommandContext read_ctx;
+      CommandTx tx(t, read_ctx);
+      password_hash = load_in(tx, out.user_id).password_hash;
     }
+    return true;
+  });
+  if (out.outcome == LoginResult::Outcome::limited) return out;
+
+  // 2. The password, in the bounded pool, outside any transaction. An
+  // unknown email costs a check too, so timing does not tell who has an
+  // account.
+  std::string reason;
+  if (!known) {
+    static const std::string decoy = passwords_.hash("lethe: no account has this email");
+    passwords_.verify(decoy, password);
+    reason = "unknown_email";
+  } else if (password_hash.empty() || domain::is_erased(password_hash)) {
+    reason = "no_password";
+  } else if (!passwords_.verify(password_hash, password)) {
+    reason = "wrong_password";
+  }
+
+  // 3. The outcome, as an event for auditors: a failure stays counted; a
+  // success clears the count and starts a session.
+  auto written = run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
+    auto& sql = tx.sql();
     if (!reason.empty()) {
-      sql.exec_params("INSERT INTO login_failures (email_index) VALUES ($1)", bytes(index));
-      tx.append(domain::stream_of("login", infra::new_uuid()), 0, drafts_of({users::LoginFailed{out.user_id, reason}}));
-      out.outcome = LoginResult::Outcome::refused;
-      out.user_id.clear();
+      tx.append(domain::stream_of("login", attempt), 0, drafts_of({users::LoginFailed{out.user_id, reason}}));
       return std::nullopt;
     }
     const auto token = infra::new_token("ls");
@@ -373,12 +390,18 @@ LoginResult UserService::login(const std::string& email, const std::string& pass
     tx.append(domain::stream_of("session", token.id), 0, drafts_of({event}));
     if (auto err = apply_access(sql, event, token.hash)) return err;
     sql.exec_params("DELETE FROM login_failures WHERE email_index = $1", bytes(index));
-    out.outcome = LoginResult::Outcome::ok;
     out.session_id = token.id;
     out.token = token.text;
     return std::nullopt;
   });
-  if (written) out.written = std::move(written).value();
+  if (!written) return out;  // (no refusal is possible above)
+  out.written = std::move(written).value();
+  if (reason.empty()) {
+    out.outcome = LoginResult::Outcome::ok;
+  } else {
+    out.outcome = LoginResult::Outcome::refused;
+    out.user_id.clear();
+  }
   return out;
 }
 

@@ -42,12 +42,15 @@ CREATE INDEX credentials_user ON credentials (user_id, kind);
 
 -- The login rate limit, shared by every server process: failed attempts per
 -- email (blind index) with their time. A row per email serialises the
--- attempts for that email (SELECT ... FOR UPDATE).
+-- count-and-reserve step for that email (SELECT ... FOR UPDATE); an attempt
+-- is recorded as a failure before its password is checked, and a success
+-- clears them all.
 CREATE TABLE login_limits (
   email_index bytea PRIMARY KEY
 );
 CREATE TABLE login_failures (
   email_index bytea       NOT NULL,
+  attempt_id  uuid        NOT NULL,
   failed_at   timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX login_failures_recent ON login_failures (email_index, failed_at);

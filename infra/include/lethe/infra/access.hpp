@@ -36,14 +36,17 @@ Token new_token(std::string_view prefix);
 std::string token_hash(std::string_view token_text);
 
 // Every password hash and check goes through here. At most `slots` run at
-// once; a caller waits up to `wait` for a slot, then gets Busy.
+// once and at most `max_waiting` callers wait for one (up to `wait`); any
+// more get Busy at once. So a flood of logins holds at most slots +
+// max_waiting server threads, and the other threads go on serving.
 class Busy : public InfraError {
  public:
   explicit Busy(const std::string& what) : InfraError(what, true) {}
 };
 class PasswordPool {
  public:
-  explicit PasswordPool(std::size_t slots = 2, std::chrono::milliseconds wait = std::chrono::seconds(10));
+  explicit PasswordPool(std::size_t slots = 2, std::chrono::milliseconds wait = std::chrono::seconds(10),
+                        std::size_t max_waiting = 8);
   std::string hash(std::string_view password);
   bool verify(std::string_view hash, std::string_view password);
   std::size_t slots() const noexcept { return slots_; }
@@ -53,6 +56,7 @@ class PasswordPool {
   auto in_slot(Fn&& fn);
   std::size_t slots_;
   std::chrono::milliseconds wait_;
+  std::size_t max_waiting_;
   struct State;
   std::shared_ptr<State> state_;
 };
