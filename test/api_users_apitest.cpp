@@ -47,8 +47,11 @@ BOOST_AUTO_TEST_CASE(a_user_registers_logs_in_and_manages_their_account) {
 
   auto login = api.call("POST", "/sessions", json_body({{"email", "Ann@EXAMPLE.org"}, {"password", "ann's password"}}));
   BOOST_REQUIRE_MESSAGE(login.status == 201, login.body);
-  const auto token = login.str("token");
+  auto token = login.str("token");
   BOOST_TEST(login.str("user_id") == id);
+  const auto other_session =
+      api.call("POST", "/sessions", json_body({{"email", "Ann@EXAMPLE.org"}, {"password", "ann's password"}}))
+          .str("token");
 
   // Read-your-writes: the query waits until the projection has the write.
   auto me = api.call("GET", "/me?min_position=" + pos(reg), "", token);
@@ -76,9 +79,9 @@ BOOST_AUTO_TEST_CASE(a_user_registers_logs_in_and_manages_their_account) {
   BOOST_TEST(api.call("PUT", "/users/" + id + "/password",
                       json_body({{"current_password", "ann's password"}, {"new_password", "new password!"}}), token)
                  .status == 200);
-  BOOST_TEST(
-      api.call("POST", "/sessions", json_body({{"email", "Ann@example.org"}, {"password", "new password!"}})).status ==
-      201);
+  // A new password ends every other session; the one that asked stays.
+  BOOST_TEST(api.call("GET", "/users/" + id + "/api-keys", "", token).status == 200);
+  BOOST_TEST(api.call("GET", "/users/" + id + "/api-keys", "", other_session).status == 401);
 
   // API keys: shown once, listed by prefix, revoked.
   auto key = api.call("POST", "/users/" + id + "/api-keys", json_body({{"name", "laptop"}}), token);
@@ -235,6 +238,11 @@ BOOST_AUTO_TEST_CASE(a_query_that_cannot_wait_long_enough_says_it_is_stale) {
   auto q = api.call("GET", "/users/" + r.str("id") + "?min_version=1&wait_ms=200", "", api.owner_key());
   BOOST_TEST(q.header("X-Lethe-Stale") == "true");
   BOOST_TEST(q.status == 404);  // what the read model has: nothing yet
+  // A version never written cannot be waited for.
+  auto never = api.call("GET", "/users/" + r.str("id") + "?min_version=99", "", api.owner_key());
+  BOOST_TEST(never.status == 404);
+  BOOST_TEST(never.str("field") == "min_version");
+  BOOST_TEST(never.header("X-Lethe-Stale") == "");
   // /ready shows why: the relay's backlog holds the owner's two events
   // (registered, API key issued) and this registration.
   auto ready = api.call("GET", "/ready");
@@ -286,4 +294,22 @@ BOOST_AUTO_TEST_CASE(a_flood_of_logins_does_not_starve_other_requests) {
   BOOST_TEST(ok >= 1);
   BOOST_TEST(busy >= 1);
   BOOST_TEST(ok + busy == kFlood);
+}
+
+BOOST_AUTO_TEST_CASE(bootstrap_runs_once_and_its_key_is_an_owners) {
+  test::TestSchema db;
+  Api api(db);  // bootstrapped once by the fixture
+  const auto again = test::capture("(LETHE_PG='" + db.conninfo() + "' " + test::lethe_bin() +
+                                   " bootstrap --email other@example.org --name Other 2>&1)");
+  BOOST_TEST(again.rc == 1);
+  BOOST_TEST(again.output.find("an owner exists already") != std::string::npos, again.output);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM accounts WHERE role = 'owner'") == "1");
+  // The printed key authenticates as the owner, and is stored only as a hash.
+  auto keys = api.call("GET", "/users/" + api.owner_id() + "/api-keys", "", api.owner_key());
+  BOOST_REQUIRE(keys.status == 200);
+  BOOST_TEST(keys.body.find("\"name\":\"bootstrap\"") != std::string::npos);
+  BOOST_TEST(keys.body.find(api.owner_key()) == std::string::npos);
+  BOOST_TEST(
+      api.call("PUT", "/users/" + api.owner_id() + "/role", json_body({{"role", "admin"}}), api.owner_key()).status ==
+      403);  // nobody changes their own role
 }

@@ -111,7 +111,9 @@ struct Call {
   const httplib::Request& req;
   httplib::Response& res;
   Shared& shared;
-  Services& services;
+  // The thread's connections, made on first use: /health and /ready answer
+  // without them while PostgreSQL is down.
+  std::function<Services&()> services;
   std::vector<std::string> params;              // path parameters in order
   std::optional<producers::Authenticated> who;  // nullopt: anonymous
   rapidjson::Document body;                     // validated against the route's request schema

@@ -37,7 +37,7 @@ void user_json(Json& j, const pqxx::row& r) {
 }
 
 pqxx::connection& reads(Call& c) {
-  auto& conn = c.services.reads;
+  auto& conn = c.services().reads;
   if (!conn || !conn->is_open()) conn = infra::connect(c.shared.cfg.pg, "lethe-serve-reads");
   return *conn;
 }
@@ -79,6 +79,12 @@ void await_reflection(Call& c, const std::string& user_id = {}) {
   std::string stream = version ? domain::stream_of("user", user_id) : "";
   std::int64_t at = version.value_or(0);
   auto& conn = reads(c);
+  if (version) {
+    // Only a version that was written can be waited for.
+    pqxx::read_transaction tx(conn);
+    if (tx.exec_params("SELECT 1 FROM events WHERE stream_id = $1 AND stream_version = $2", stream, at).empty())
+      throw HttpError{404, "not_found", "min_version", "the user's stream has no such version"};
+  }
   if (position) {
     pqxx::read_transaction tx(conn);
     const auto r = tx.exec_params("SELECT stream_id, stream_version FROM events WHERE global_position = $1", *position);
@@ -131,7 +137,7 @@ void health(Call& c) {
 void register_user(Call& c) {
   const auto id = infra::new_uuid();
   const auto password = c.optional_field("password").value_or("");
-  const auto w = ok_or_throw(c.services.users.register_user(
+  const auto w = ok_or_throw(c.services().users.register_user(
       users::RegisterUser{id, c.field("email"), c.field("name"), c.optional_field("role").value_or("user"), ""},
       password, c.ctx));
   c.written(201, id, w);
@@ -174,38 +180,40 @@ void me(Call& c) {
 }
 
 void change_profile(Call& c) {
-  const auto w = ok_or_throw(c.services.users.handle(
+  const auto w = ok_or_throw(c.services().users.handle(
       users::ChangeProfile{c.params.at(0), c.optional_field("name"), c.optional_field("email")}, with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
 
 void change_password(Call& c) {
   auto ctx = with_if_match(c);
-  const auto w = ok_or_throw(c.services.users.change_password(c.params.at(0), c.optional_field("current_password"),
-                                                              c.field("new_password"), ctx));
+  // Other sessions end; the one that asked stays signed in.
+  const auto keep = c.who && c.who->kind == "session" ? c.who->credential_id : std::string();
+  const auto w = ok_or_throw(c.services().users.change_password(c.params.at(0), c.optional_field("current_password"),
+                                                                c.field("new_password"), ctx, keep));
   c.written(200, c.params.at(0), w);
 }
 
 void change_role(Call& c) {
   const auto w =
-      ok_or_throw(c.services.users.handle(users::ChangeRole{c.params.at(0), c.field("role")}, with_if_match(c)));
+      ok_or_throw(c.services().users.handle(users::ChangeRole{c.params.at(0), c.field("role")}, with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
 
 void deactivate(Call& c) {
-  const auto w = ok_or_throw(c.services.users.handle(users::Deactivate{c.params.at(0)}, with_if_match(c)));
+  const auto w = ok_or_throw(c.services().users.handle(users::Deactivate{c.params.at(0)}, with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
 
 void restore(Call& c) {
-  const auto w = ok_or_throw(c.services.users.handle(users::Restore{c.params.at(0)}, with_if_match(c)));
+  const auto w = ok_or_throw(c.services().users.handle(users::Restore{c.params.at(0)}, with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
 
 void list_api_keys(Call& c) {
   Json j;
   j.begin().begin_array("api_keys");
-  for (const auto& k : c.services.users.api_keys(c.params.at(0)))
+  for (const auto& k : c.services().users.api_keys(c.params.at(0)))
     j.begin()
         .str("key_id", k.key_id)
         .str("name", k.name)
@@ -219,8 +227,8 @@ void list_api_keys(Call& c) {
 }
 
 void issue_api_key(Call& c) {
-  const auto issued = ok_or_throw(c.services.users.issue_api_key(c.params.at(0), c.field("name"),
-                                                                 c.optional_field("expires_at").value_or(""), c.ctx));
+  const auto issued = ok_or_throw(c.services().users.issue_api_key(
+      c.params.at(0), c.field("name"), c.optional_field("expires_at").value_or(""), with_if_match(c)));
   // The key is in this answer and nowhere else: it is stored as a hash.
   c.written(201, issued.key_id, issued.written, [&](Json& j) {
     j.str("key", issued.key).str("prefix", issued.prefix).str_or_null("expires_at", issued.expires_at);
@@ -228,7 +236,8 @@ void issue_api_key(Call& c) {
 }
 
 void revoke_api_key(Call& c) {
-  const auto w = ok_or_throw(c.services.users.handle(users::RevokeApiKey{c.params.at(0), c.params.at(1)}, c.ctx));
+  const auto w =
+      ok_or_throw(c.services().users.handle(users::RevokeApiKey{c.params.at(0), c.params.at(1)}, with_if_match(c)));
   c.written(200, c.params.at(1), w);
 }
 
@@ -255,7 +264,7 @@ void list_notes(Call& c) {
 }
 
 void add_note(Call& c) {
-  const auto w = ok_or_throw(c.services.users.add_note(c.params.at(0), c.field("text"), c.ctx));
+  const auto w = ok_or_throw(c.services().users.add_note(c.params.at(0), c.field("text"), c.ctx));
   c.written(201, c.params.at(0), w);
 }
 
@@ -266,13 +275,13 @@ void list_oauth(Call& c) {
 }
 
 void link_oauth(Call& c) {
-  const auto w = ok_or_throw(
-      c.services.users.handle(users::LinkOAuth{c.params.at(0), c.field("provider"), c.field("subject")}, c.ctx));
+  const auto w = ok_or_throw(c.services().users.handle(
+      users::LinkOAuth{c.params.at(0), c.field("provider"), c.field("subject")}, with_if_match(c)));
   c.written(201, c.params.at(0), w);
 }
 
 void login(Call& c) {
-  const auto r = c.services.users.login(c.field("email"), c.field("password"), c.ctx);
+  const auto r = c.services().users.login(c.field("email"), c.field("password"), c.ctx);
   using O = producers::LoginResult::Outcome;
   if (r.outcome == O::limited)
     throw HttpError{429, "rate_limited", "email", "too many failed logins for this email; try again later",
@@ -283,7 +292,7 @@ void login(Call& c) {
 }
 
 void logout(Call& c) {
-  const auto w = ok_or_throw(c.services.users.logout(*c.who, c.ctx));
+  const auto w = ok_or_throw(c.services().users.logout(*c.who, c.ctx));
   c.written(200, c.who->credential_id, w);
 }
 

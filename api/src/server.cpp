@@ -1,7 +1,6 @@
 #include "lethe/api/server.hpp"
 
 #include <spdlog/spdlog.h>
-
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -169,11 +168,10 @@ class Server {
       current_correlation = correlation;
       res.set_header("X-Correlation-Id", correlation);
 
-      Call call{req, res, shared_, thread_services(), {}, std::nullopt, {}, {}};
+      Call call{req, res, shared_, [this]() -> Services& { return thread_services(); }, {}, std::nullopt, {}, {}};
       for (std::size_t i = 1; i < req.matches.size(); ++i) call.params.push_back(req.matches[i].str());
       authenticate(call, route);
       call.ctx.actor = call.who ? call.who->user_id : "anonymous";
-      if (call.who) call.ctx.actor_role = std::string(domain::users::to_string(call.who->role));
       call.ctx.correlation_id = correlation;
       if (auto err = validator_.parse(route.method, route.path, req.body, call.body)) throw *err;
       route.handler(call);
@@ -200,6 +198,12 @@ class Server {
                        1});
     } catch (const producers::ConcurrencyConflict&) {
       send_error(res, {409, "conflict", "", "the stream kept moving; try again"});
+    } catch (const pqxx::usage_error& e) {
+      spdlog::error("{} {}: {}", route.method, route.path, infra::first_line(e.what()));
+      send_error(res, {500, "internal", "", "internal error; the server log has the details"});
+    } catch (const pqxx::argument_error& e) {
+      spdlog::error("{} {}: {}", route.method, route.path, infra::first_line(e.what()));
+      send_error(res, {500, "internal", "", "internal error; the server log has the details"});
     } catch (const std::invalid_argument& e) {
       send_error(res, {400, "invalid_argument", "", infra::first_line(e.what())});
     } catch (const std::exception& e) {
@@ -215,7 +219,7 @@ class Server {
       if (!header.starts_with("Bearer ") || header.size() > kMaxHeaderValue)
         throw HttpError{401, "unauthenticated", "Authorization",
                         "use Authorization: Bearer <API key or session token>"};
-      call.who = call.services.users.authenticate(header.substr(7));
+      call.who = call.services().users.authenticate(header.substr(7));
       if (!call.who)
         throw HttpError{401, "unauthenticated", "Authorization", "the token is unknown, revoked or expired"};
     }

@@ -51,10 +51,13 @@ constexpr const char* kAuthenticate =
     "  (SELECT token_hash FROM hit WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
     " SELECT user_id, kind, credential_id, role FROM hit";
 
+// The actor's role as the write side holds it now, read inside the command's
+// transaction (after the streams it appends to: a plain read, which assigns
+// no transaction id): a demotion or deactivation that committed while the
+// request waited (for a password slot, say) is what the decision sees.
 users::Actor actor_in(pqxx::transaction_base& tx, const CommandContext& ctx) {
   const auto& id = ctx.actor;
   if (is_system_actor(id)) return {id, users::Role::owner};
-  if (ctx.actor_role) return {id, users::parse_role(*ctx.actor_role)};
   if (id.empty() || id.size() > domain::kMaxActorBytes) return {id, std::nullopt};
   const auto r = infra::exec_hot(tx, "SELECT role FROM accounts WHERE user_id = $1 AND active", id);
   if (r.empty()) return {id, std::nullopt};
@@ -78,9 +81,11 @@ pqxx::binarystring bytes(const std::string& raw) {
 }
 
 // What an event changes in the access tables, beside the append. A token's
-// hash never travels in an event; it comes along here.
+// hash never travels in an event; it comes along here as `credential`: for a
+// key issued or a session started, the new token's hash; for a password
+// changed, the id of the session that changed it, which stays signed in.
 std::optional<DomainError> apply_access(pqxx::transaction_base& tx, const users::Event& event,
-                                        const std::string& token_hash = {}) {
+                                        const std::string& credential = {}) {
   try {
     std::visit(
         overloaded{
@@ -109,11 +114,10 @@ std::optional<DomainError> apply_access(pqxx::transaction_base& tx, const users:
               infra::exec_hot(tx, "UPDATE accounts SET active = false, updated_at = now() WHERE user_id = $1",
                               e.user_id);
               infra::exec_hot(tx, "DELETE FROM email_reservations WHERE user_id = $1", e.user_id);
-              infra::exec_hot(
-                  tx,
-                  "UPDATE credentials SET revoked_at = now() WHERE user_id = $1 AND kind = 'session' AND revoked_at IS "
-                  "NULL",
-                  e.user_id);
+              infra::exec_hot(tx,
+                              "UPDATE credentials SET revoked_at = now() WHERE user_id = $1 AND kind = 'session'"
+                              " AND revoked_at IS NULL AND credential_id <> $2",
+                              e.user_id, credential);
             },
             [&](const users::UserRestored& e) {
               infra::exec_hot(
@@ -124,12 +128,20 @@ std::optional<DomainError> apply_access(pqxx::transaction_base& tx, const users:
               infra::exec_hot(tx, "UPDATE accounts SET active = true, updated_at = now() WHERE user_id = $1",
                               e.user_id);
             },
+            [&](const users::UserPasswordChanged& e) {
+              // A new password ends every session: whoever held an old one
+              // (or guessed the old password) is signed out.
+              infra::exec_hot(tx,
+                              "UPDATE credentials SET revoked_at = now() WHERE user_id = $1 AND kind = 'session'"
+                              " AND revoked_at IS NULL AND credential_id <> $2",
+                              e.user_id, credential);
+            },
             [&](const users::ApiKeyIssued& e) {
               infra::exec_hot(
                   tx,
                   "INSERT INTO credentials (token_hash, kind, credential_id, user_id, name, prefix, expires_at)"
                   " VALUES ($1, 'api_key', $2, $3, $4, $5, NULLIF($6, '')::timestamptz)",
-                  bytes(token_hash), e.key_id, e.user_id, e.name, e.prefix, e.expires_at);
+                  bytes(credential), e.key_id, e.user_id, e.name, e.prefix, e.expires_at);
             },
             [&](const users::ApiKeyRevoked& e) {
               infra::exec_hot(
@@ -140,7 +152,7 @@ std::optional<DomainError> apply_access(pqxx::transaction_base& tx, const users:
               infra::exec_hot(tx,
                               "INSERT INTO credentials (token_hash, kind, credential_id, user_id, expires_at)"
                               " VALUES ($1, 'session', $2, $3, $4::timestamptz)",
-                              bytes(token_hash), e.session_id, e.user_id, e.expires_at);
+                              bytes(credential), e.session_id, e.user_id, e.expires_at);
             },
             [&](const users::LoggedOut& e) {
               infra::exec_hot(
@@ -161,7 +173,7 @@ std::optional<DomainError> apply_access(pqxx::transaction_base& tx, const users:
 // this service wrote or read it last, else read in this transaction) and
 // appends what it decided, with the access rows it changes.
 std::optional<DomainError> decide_account(CommandTx& tx, const users::Command& command, AccountCache* cache,
-                                          const std::string& token_hash = {}) {
+                                          const std::string& credential = {}) {
   const auto user_id = std::visit([](const auto& c) { return c.user_id; }, command);
   if (user_id.empty()) return domain::invalid("user_id", "user_id must not be empty");
   if (user_id.size() > domain::kMaxStreamIdBytes - 5)
@@ -199,7 +211,7 @@ std::optional<DomainError> decide_account(CommandTx& tx, const users::Command& c
   if (!decided) return decided.error();
   const auto& written = tx.append(stream, state.version, drafts_of(decided.value()));
   for (const auto& ev : decided.value())
-    if (auto err = apply_access(tx.sql(), ev, token_hash)) return err;
+    if (auto err = apply_access(tx.sql(), ev, credential)) return err;
   if (cache) {
     AccountCache::Entry entry{state, written.back().stream_version, written.back().hash, tx.keys()};
     for (const auto& ev : decided.value()) entry.state = users::evolve(std::move(entry.state), ev);
@@ -270,7 +282,8 @@ domain::Result<Written> UserService::handle(const users::Command& command, const
 
 domain::Result<Written> UserService::change_password(const std::string& user_id,
                                                      const std::optional<std::string>& current,
-                                                     const std::string& new_password, const CommandContext& ctx) {
+                                                     const std::string& new_password, const CommandContext& ctx,
+                                                     const std::string& keep_session) {
   if (auto err = users::check_password("new_password", new_password)) return *err;
   users::ChangePassword command{user_id, "", false};
   std::string verified_against;
@@ -289,7 +302,7 @@ domain::Result<Written> UserService::change_password(const std::string& user_id,
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     if (command.current_password_verified && load_in(tx, user_id).password_hash != verified_against)
       return conflict("current_password", "the password changed meanwhile; try again");
-    return decide_account(tx, command, cache_.get());
+    return decide_account(tx, command, cache_.get(), keep_session);
   });
 }
 
@@ -347,6 +360,10 @@ LoginResult UserService::login(const std::string& email, const std::string& pass
       out.retry_after_seconds = std::max(1, limited[0][0].as<int>());
       return false;  // nothing appended, nothing counted
     }
+    // Failures that left the window count for nothing: gone.
+    sql.exec_params(
+        "DELETE FROM login_failures WHERE email_index = $1 AND failed_at <= clock_timestamp() - $2::interval",
+        bytes(index), window);
     sql.exec_params("INSERT INTO login_failures (email_index, attempt_id) VALUES ($1, $2)", bytes(index), attempt);
     const auto who = sql.exec_params("SELECT user_id FROM email_reservations WHERE email_index = $1", bytes(index));
     if (!who.empty()) {
@@ -360,24 +377,43 @@ LoginResult UserService::login(const std::string& email, const std::string& pass
   });
   if (out.outcome == LoginResult::Outcome::limited) return out;
 
-  // 2. The password, in the bounded pool, outside any transaction. An
-  // unknown email costs a check too, so timing does not tell who has an
-  // account.
+  // 2. The password, in the bounded pool, outside any transaction. Every
+  // attempt costs one check (against a decoy when there is no password to
+  // check), so timing does not tell which emails have accounts. An attempt
+  // that could not be checked (the pool was busy) is not held against the
+  // email.
   std::string reason;
-  if (!known) {
+  const bool usable = known && !password_hash.empty() && !domain::is_erased(password_hash);
+  try {
     static const std::string decoy = passwords_.hash("lethe: no account has this email");
-    passwords_.verify(decoy, password);
-    reason = "unknown_email";
-  } else if (password_hash.empty() || domain::is_erased(password_hash)) {
-    reason = "no_password";
-  } else if (!passwords_.verify(password_hash, password)) {
-    reason = "wrong_password";
+    const bool matches = passwords_.verify(usable ? password_hash : decoy, password);
+    if (!known)
+      reason = "unknown_email";
+    else if (!usable)
+      reason = "no_password";
+    else if (!matches)
+      reason = "wrong_password";
+  } catch (const infra::Busy&) {
+    store_.autocommit([&](pqxx::transaction_base& tx) {
+      tx.exec_params("DELETE FROM login_failures WHERE attempt_id = $1", attempt);
+    });
+    throw;
   }
 
   // 3. The outcome, as an event for auditors: a failure stays counted; a
   // success clears the count and starts a session.
   auto written = run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     auto& sql = tx.sql();
+    if (reason.empty()) {
+      // While the password was checked, the account may have been
+      // deactivated or its password changed: then this login fails too.
+      const auto now = load_in(tx, out.user_id);
+      const bool active = !sql.exec_params("SELECT 1 FROM accounts WHERE user_id = $1 AND active", out.user_id).empty();
+      if (!active)
+        reason = "deactivated";
+      else if (now.password_hash != password_hash)
+        reason = "wrong_password";
+    }
     if (!reason.empty()) {
       tx.append(domain::stream_of("login", attempt), 0, drafts_of({users::LoginFailed{out.user_id, reason}}));
       return std::nullopt;
@@ -389,7 +425,12 @@ LoginResult UserService::login(const std::string& email, const std::string& pass
     const users::LoggedIn event{out.user_id, token.id, out.expires_at};
     tx.append(domain::stream_of("session", token.id), 0, drafts_of({event}));
     if (auto err = apply_access(sql, event, token.hash)) return err;
-    sql.exec_params("DELETE FROM login_failures WHERE email_index = $1", bytes(index));
+    // A success clears the failures counted before this attempt (attempts
+    // still in flight keep their reservation).
+    sql.exec_params(
+        "DELETE FROM login_failures WHERE email_index = $1 AND failed_at <= (SELECT failed_at FROM login_failures"
+        " WHERE attempt_id = $2)",
+        bytes(index), attempt);
     out.session_id = token.id;
     out.token = token.text;
     return std::nullopt;

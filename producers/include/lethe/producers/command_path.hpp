@@ -32,11 +32,6 @@ struct CommandContext {
   std::string actor = "system";
   std::string correlation_id;  // new one when empty
   std::string causation_id;    // the correlation id when empty
-  // The actor's role as the write side's accounts table gave it when this
-  // request was authenticated (lethe serve looks every bearer token up there,
-  // one statement per request); empty: the command's transaction loads it.
-  // Never a role a client states.
-  std::optional<std::string> actor_role;
   // The version the caller last saw of the command's stream (HTTP If-Match):
   // when the stream has moved on since, the command is refused (conflict).
   std::optional<std::int64_t> expected_version;

@@ -64,9 +64,12 @@ class UserService {
                                         const CommandContext& ctx);
   // Profile, role, deactivate, restore, revoke a key, link an identity.
   domain::Result<Written> handle(const domain::users::Command& command, const CommandContext& ctx);
-  // current: the caller's current password (needed when they change their own).
+  // current: the caller's current password (needed when they change their
+  // own). A new password ends the account's sessions, all but keep_session
+  // (the session that asked, if any).
   domain::Result<Written> change_password(const std::string& user_id, const std::optional<std::string>& current,
-                                          const std::string& new_password, const CommandContext& ctx);
+                                          const std::string& new_password, const CommandContext& ctx,
+                                          const std::string& keep_session = {});
   // expires_at: RFC 3339, or empty for a key that never expires.
   domain::Result<IssuedKey> issue_api_key(const std::string& user_id, const std::string& name,
                                           const std::string& expires_at, const CommandContext& ctx);
