@@ -40,7 +40,7 @@ struct Target {
   std::string method, path, token;
   std::string field;
   std::string valid;  // a valid JSON value for field
-  std::string rest;  // JSON members without braces, "" for none
+  std::string rest;   // JSON members without braces, "" for none
   // Bodies lacking a required member, with the field the answer should name
   // ("" when no single field is at fault).
   std::vector<std::pair<std::string, std::string>> missing;
@@ -74,17 +74,19 @@ std::vector<Case> cases_for(const Target& t) {
   out.push_back({"JSON null", "null", std::nullopt, 400});
   out.push_back({"an empty body", "", std::nullopt, 400});
   // Wrong types.
-  for (const auto& [kind, value] : std::vector<std::pair<std::string, std::string>>{
-           {"a number", "12"}, {"a boolean", "true"}, {"null", "null"}, {"an object", "{\"a\":\"b\"}"},
-           {"an array", "[\"abc\"]"}})
+  for (const auto& [kind, value] : std::vector<std::pair<std::string, std::string>>{{"a number", "12"},
+                                                                                    {"a boolean", "true"},
+                                                                                    {"null", "null"},
+                                                                                    {"an object", "{\"a\":\"b\"}"},
+                                                                                    {"an array", "[\"abc\"]"}})
     out.push_back({f + " as " + kind, t.with(value), f, 400});
   // Missing required members.
   for (const auto& [body, field] : t.missing)
-    out.push_back({"missing member, body " + body, body,
-                   field.empty() ? std::nullopt : std::optional<std::string>(field), 400});
+    out.push_back(
+        {"missing member, body " + body, body, field.empty() ? std::nullopt : std::optional<std::string>(field), 400});
   // Unknown members.
-  out.push_back({"unknown member x", "{" + t.rest + (t.rest.empty() ? "" : ",") + "\"x\":1," + quoted(f) + ":" + t.valid + "}",
-                 "x", 400});
+  out.push_back({"unknown member x",
+                 "{" + t.rest + (t.rest.empty() ? "" : ",") + "\"x\":1," + quoted(f) + ":" + t.valid + "}", "x", 400});
   out.push_back({"unknown member isAdmin", t.with(t.valid).insert(1, "\"isAdmin\":true,"), "isAdmin", 400});
   // Bytes that are not UTF-8, inside a string.
   out.push_back({"invalid UTF-8 (0xff 0xfe)", t.with("\"ab\xff\xfe\""), std::nullopt, 400});
@@ -182,16 +184,34 @@ BOOST_AUTO_TEST_CASE(bad_bodies_get_a_4xx_json_error_naming_the_field_and_write_
   Server s;
   const auto& owner = s.api.owner_key();
   const std::vector<Target> targets{
-      {"POST", "/users", "", "name", "\"N\"", "\"email\":\"bad-input@example.org\"",
-       {{"{\"name\":\"N\"}", "email"}, {"{\"email\":\"a@example.org\"}", "name"}, {"{}", ""}}, {"email"}},
+      {"POST",
+       "/users",
+       "",
+       "name",
+       "\"N\"",
+       "\"email\":\"bad-input@example.org\"",
+       {{"{\"name\":\"N\"}", "email"}, {"{\"email\":\"a@example.org\"}", "name"}, {"{}", ""}},
+       {"email"}},
       {"PATCH", "/users/" + s.target, owner, "name", "\"N\"", "", {{"{}", ""}}, {}},
       {"PATCH", "/users/" + s.target, owner, "email", "\"n@example.org\"", "", {}, {}},
       {"PUT", "/users/" + s.target + "/role", owner, "role", "\"staff\"", "", {{"{}", "role"}}, {}},
-      {"POST", "/sessions", "", "email", "\"n@example.org\"", "\"password\":\"some password\"",
-       {{"{\"password\":\"p\"}", "email"}, {"{\"email\":\"a@example.org\"}", "password"}}, {}},
+      {"POST",
+       "/sessions",
+       "",
+       "email",
+       "\"n@example.org\"",
+       "\"password\":\"some password\"",
+       {{"{\"password\":\"p\"}", "email"}, {"{\"email\":\"a@example.org\"}", "password"}},
+       {}},
       {"POST", "/sessions", "", "password", "\"some password\"", "\"email\":\"nobody@example.org\"", {}, {}},
-      {"POST", "/users/" + s.target + "/api-keys", owner, "name", "\"N\"", "",
-       {{"{}", "name"}, {"{\"expires_at\":\"2030-01-01T00:00:00Z\"}", "name"}}, {}},
+      {"POST",
+       "/users/" + s.target + "/api-keys",
+       owner,
+       "name",
+       "\"N\"",
+       "",
+       {{"{}", "name"}, {"{\"expires_at\":\"2030-01-01T00:00:00Z\"}", "name"}},
+       {}},
   };
 
   const auto before = s.events();
@@ -200,9 +220,8 @@ BOOST_AUTO_TEST_CASE(bad_bodies_get_a_4xx_json_error_naming_the_field_and_write_
     for (const auto& c : cases_for(t)) {
       ++checked;
       const auto r = s.api.call(t.method, t.path, c.body, t.token);
-      const std::string shown = c.body.size() > 120 ? c.body.substr(0, 120) + "...(" + std::to_string(c.body.size()) +
-                                                          " bytes)"
-                                                    : c.body;
+      const std::string shown =
+          c.body.size() > 120 ? c.body.substr(0, 120) + "...(" + std::to_string(c.body.size()) + " bytes)" : c.body;
       const std::string what = t.op() + " with " + c.what + " [body " + shown + "]: got " + std::to_string(r.status) +
                                " " + r.body.substr(0, 300);
       if (c.status)
@@ -223,8 +242,8 @@ BOOST_AUTO_TEST_CASE(bad_bodies_get_a_4xx_json_error_naming_the_field_and_write_
 
 BOOST_AUTO_TEST_CASE(bad_tokens_are_401_json) {
   Server s;
-  for (const auto& header : std::vector<std::string>{"Basic dXNlcjpwYXNzd29yZA==", "bearer lk_abc", "Bearer",
-                                                      "Bearer ", "Token abc", "lk_abc"}) {
+  for (const auto& header : std::vector<std::string>{"Basic dXNlcjpwYXNzd29yZA==", "bearer lk_abc", "Bearer", "Bearer ",
+                                                     "Token abc", "lk_abc"}) {
     const auto r = s.api.call("GET", "/me", "", "", {{"Authorization", header}});
     BOOST_TEST(r.status == 401, "Authorization: " << header << ": got " << r.status << " " << r.body);
     BOOST_TEST(is_json_error(r), "Authorization: " << header << ": " << r.body);
@@ -234,7 +253,8 @@ BOOST_AUTO_TEST_CASE(bad_tokens_are_401_json) {
   BOOST_REQUIRE(long_token.size() == 5000);
   for (const auto& path : {"/me", "/health"}) {
     const auto r = s.api.call("GET", path, "", long_token);
-    BOOST_TEST(r.status == 401, "GET " << path << " with a token of 5,000 characters: got " << r.status << " " << r.body);
+    BOOST_TEST(r.status == 401,
+               "GET " << path << " with a token of 5,000 characters: got " << r.status << " " << r.body);
     BOOST_TEST(is_json_error(r), r.body);
   }
   const auto unknown = s.api.call("GET", "/me", "", "lk_unknown");
@@ -281,9 +301,13 @@ BOOST_AUTO_TEST_CASE(unknown_routes_and_wrong_methods_are_json) {
     BOOST_TEST(r.status == 404, "GET " << path << ": got " << r.status << " " << r.body);
     BOOST_TEST(is_json_error(r), "GET " << path << ": " << r.body);
   }
-  const std::vector<std::pair<std::string, std::string>> wrong{
-      {"DELETE", "/me"}, {"POST", "/me"}, {"PUT", "/health"}, {"PATCH", "/users"}, {"DELETE", "/users"},
-      {"GET", "/sessions"}, {"PUT", "/users/" + s.target + "/deactivate"}};
+  const std::vector<std::pair<std::string, std::string>> wrong{{"DELETE", "/me"},
+                                                               {"POST", "/me"},
+                                                               {"PUT", "/health"},
+                                                               {"PATCH", "/users"},
+                                                               {"DELETE", "/users"},
+                                                               {"GET", "/sessions"},
+                                                               {"PUT", "/users/" + s.target + "/deactivate"}};
   for (const auto& [method, path] : wrong) {
     const auto r = s.api.call(method, path, "{}", owner);
     BOOST_TEST((r.status == 404 || r.status == 405), method << " " << path << ": got " << r.status << " " << r.body);
@@ -305,8 +329,8 @@ BOOST_AUTO_TEST_CASE(a_chunked_body_beyond_the_limit_is_413_too) {
   // The server needs the length up front: it refuses any chunked body (411).
   BOOST_TEST(r.status == 411, "POST /users, 3 MiB chunked: got " << r.status << " " << r.body);
   BOOST_TEST(is_json_error(r), r.body);
-  BOOST_TEST(s.events() == before, "a 3 MiB chunked body was accepted and wrote " << (s.events() - before)
-                                                                                   << " events");
+  BOOST_TEST(s.events() == before,
+             "a 3 MiB chunked body was accepted and wrote " << (s.events() - before) << " events");
   // The same with Content-Length is refused (as the bad-bodies case checks for every route).
   const auto framed = raw_http(s.api.port(),
                                "POST /users HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"

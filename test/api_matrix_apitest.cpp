@@ -130,7 +130,8 @@ struct World {
   // A fresh session of a caller (logout ends the one it is called with).
   std::string session(Caller c) {
     if (c == Caller::anonymous) return "";
-    auto r = api.call("POST", "/sessions", "{\"email\":\"" + people[c].email + "\",\"password\":\"" + kPassword + "\"}");
+    auto r =
+        api.call("POST", "/sessions", "{\"email\":\"" + people[c].email + "\",\"password\":\"" + kPassword + "\"}");
     BOOST_REQUIRE_MESSAGE(r.status == 201, "login of " << name_of(c) << ": " << r.status << " " << r.body);
     return r.str("token");
   }
@@ -211,16 +212,15 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller_on_another_users_account) {
       const auto events_before = w.db.scalar("SELECT count(*) FROM events");
       const auto r = w.api.call(row.method, cell.path, cell.body, cell.token);
       const std::string who = std::string(name_of(c));
-      const std::string what = op + " as " + who + " (" + row.method + " " + cell.path + "): got " +
-                               std::to_string(r.status) + " " + r.body;
+      const std::string what =
+          op + " as " + who + " (" + row.method + " " + cell.path + "): got " + std::to_string(r.status) + " " + r.body;
       BOOST_TEST_INFO(what);
       if (row.allows(c)) {
         // Allowed: the route lets the caller through. POST /sessions with
         // wrong credentials is refused with 401 by the login itself (field
         // "password"), not by authorization (field "Authorization").
         const bool login_refusal = op == "POST /sessions" && r.status == 401 && r.str("field") == "password";
-        BOOST_TEST((r.status != 403 && (r.status != 401 || login_refusal)),
-                   "allowed, but refused: " << what);
+        BOOST_TEST((r.status != 403 && (r.status != 401 || login_refusal)), "allowed, but refused: " << what);
         BOOST_TEST((r.status >= 200 && r.status < 500), "allowed, but no good answer: " << what);
       } else {
         const int want = c == Caller::anonymous ? 401 : 403;
@@ -258,8 +258,8 @@ BOOST_AUTO_TEST_CASE(a_plain_user_on_their_own_account_passes_every_self_route) 
       body = "{\"current_password\":\"" + kPassword + "\",\"new_password\":\"" + kPassword + "\"}";
     const auto path = fill(row.path, me.id, key.str("id"));
     const auto r = w.api.call(row.method, path, body, me.token);
-    const std::string what = op + " as self (" + row.method + " " + path + "): got " + std::to_string(r.status) +
-                             " " + r.body;
+    const std::string what =
+        op + " as self (" + row.method + " " + path + "): got " + std::to_string(r.status) + " " + r.body;
     BOOST_TEST(r.status != 403, "self may, but refused: " << what);
     BOOST_TEST(r.status != 401, "self may, but unauthenticated: " << what);
     BOOST_TEST((r.status >= 200 && r.status < 500), "no good answer: " << what);
@@ -274,7 +274,7 @@ BOOST_AUTO_TEST_CASE(a_plain_user_on_their_own_account_passes_every_self_route) 
     const std::string op = key_of(row.method, row.path);
     const auto path = fill(row.path, other, "no-such-key");
     const auto r = w.api.call(row.method, path, body_for(w, op), me.token);
-    BOOST_TEST(r.status == 403, op << " as user on another account (" << path << "): got " << r.status << " "
-                                   << r.body);
+    BOOST_TEST(r.status == 403,
+               op << " as user on another account (" << path << "): got " << r.status << " " << r.body);
   }
 }

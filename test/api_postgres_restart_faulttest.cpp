@@ -46,8 +46,7 @@ BOOST_AUTO_TEST_CASE(the_api_answers_503_while_postgres_is_down_and_recovers_by_
         // Boost.Test is not thread-safe: odd answers are checked after the join.
         const bool json_503 = r.status == 503 && !r.header("Retry-After").empty() &&
                               (r.str("error") == "unavailable" || r.str("error") == "commit_in_doubt");
-        if (r.status != 201 && !json_503)
-          odd.push_back(std::to_string(r.status) + " " + r.body);
+        if (r.status != 201 && !json_503) odd.push_back(std::to_string(r.status) + " " + r.body);
         if (r.status != 201) std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
     });
@@ -103,9 +102,8 @@ BOOST_AUTO_TEST_CASE(sigterm_lets_a_request_in_flight_finish) {
   auto r = api.call("POST", "/users", R"({"email":"term@example.org","name":"T"})");
   BOOST_REQUIRE(r.status == 201);
   test::Reply slow;
-  std::thread t([&] {
-    slow = api.call("GET", "/users/" + r.str("id") + "?min_version=1&wait_ms=1500", "", api.owner_key());
-  });
+  std::thread t(
+      [&] { slow = api.call("GET", "/users/" + r.str("id") + "?min_version=1&wait_ms=1500", "", api.owner_key()); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   api.process().signal(SIGTERM);
   t.join();

@@ -5,15 +5,13 @@
 #include <functional>
 #include <thread>
 
+#include "lethe/infra/access.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/ids.hpp"
 #include "lethe/infra/migrations.hpp"
 #include "lethe/infra/pg.hpp"
-#include "lethe/infra/access.hpp"
 #include "lethe/producers/audit.hpp"
-#include "lethe/producers/user_service.hpp"
 #include "lethe/producers/event_store.hpp"
-#include "lethe/infra/access.hpp"
 #include "lethe/producers/user_service.hpp"
 #include "support/fixtures.hpp"
 

@@ -115,8 +115,8 @@ BOOST_AUTO_TEST_CASE(the_file_on_disk_is_the_compiled_in_document) {
   if (on_disk != compiled) {
     std::size_t i = 0;
     while (i < on_disk.size() && i < compiled.size() && on_disk[i] == compiled[i]) ++i;
-    BOOST_ERROR(path << " (" << on_disk.size() << " bytes) differs from the compiled-in document ("
-                     << compiled.size() << " bytes) from byte " << i << ": rebuild, or the embedding changes bytes");
+    BOOST_ERROR(path << " (" << on_disk.size() << " bytes) differs from the compiled-in document (" << compiled.size()
+                     << " bytes) from byte " << i << ": rebuild, or the embedding changes bytes");
   }
 }
 
@@ -129,10 +129,9 @@ BOOST_AUTO_TEST_CASE(every_request_body_schema_compiles_with_valijson_draft7_and
     BOOST_TEST_CONTEXT(op) {
       BOOST_REQUIRE(body.IsObject());
       BOOST_TEST(ref_in(body, "requestBody") == "", "a request body may not use $ref (the server compiles it alone)");
-      const bool has_schema = body.HasMember("content") && body["content"].IsObject() &&
-                              body["content"].HasMember("application/json") &&
-                              body["content"]["application/json"].IsObject() &&
-                              body["content"]["application/json"].HasMember("schema");
+      const bool has_schema =
+          body.HasMember("content") && body["content"].IsObject() && body["content"].HasMember("application/json") &&
+          body["content"]["application/json"].IsObject() && body["content"]["application/json"].HasMember("schema");
       BOOST_TEST(has_schema, "no content/application/json/schema");
       if (!has_schema) continue;
       const auto& schema = body["content"]["application/json"]["schema"];

@@ -146,7 +146,8 @@ BOOST_AUTO_TEST_CASE(without_its_key_a_sealed_field_opens_as_null_and_folds_as_e
   const auto state = u::evolve({}, ev.value());
   BOOST_TEST(state.exists);
   // A non-personal field may not be null.
-  BOOST_TEST(!u::decode_payload("user.registered", 1, R"({"user_id":null,"email":null,"name":null,"role":"user"})").ok());
+  BOOST_TEST(
+      !u::decode_payload("user.registered", 1, R"({"user_id":null,"email":null,"name":null,"role":"user"})").ok());
 }
 
 BOOST_AUTO_TEST_CASE(sealing_without_a_key_for_the_person_fails) {

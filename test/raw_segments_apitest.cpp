@@ -58,9 +58,9 @@ BOOST_AUTO_TEST_CASE(no_email_name_or_password_in_clear_in_segments_or_tables) {
     secrets.insert(secrets.end(), {"zq" + n, "zr" + n, name, name2, password, password2});
     auto p = api.person(email, "user", password);
     ids.push_back(p.id);
-    BOOST_REQUIRE(api.call("PATCH", "/users/" + p.id, "{\"name\":\"" + name2 + "\",\"email\":\"" + email2 + "\"}",
-                           p.token)
-                      .status == 200);
+    BOOST_REQUIRE(
+        api.call("PATCH", "/users/" + p.id, "{\"name\":\"" + name2 + "\",\"email\":\"" + email2 + "\"}", p.token)
+            .status == 200);
     BOOST_REQUIRE(api.call("PUT", "/users/" + p.id + "/password",
                            "{\"current_password\":\"" + password + "\",\"new_password\":\"" + password2 + "\"}",
                            p.token)
@@ -69,9 +69,9 @@ BOOST_AUTO_TEST_CASE(no_email_name_or_password_in_clear_in_segments_or_tables) {
                            "{\"provider\":\"github\",\"subject\":\"gh" + n + "\"}", p.token)
                       .status == 201);
     secrets.push_back("gh" + n);
-    BOOST_REQUIRE(api.call("POST", "/users/" + p.id + "/notes", "{\"text\":\"note about " + n + "\"}",
-                           api.owner_key())
-                      .status == 201);
+    BOOST_REQUIRE(
+        api.call("POST", "/users/" + p.id + "/notes", "{\"text\":\"note about " + n + "\"}", api.owner_key()).status ==
+        201);
     secrets.push_back("note about " + n);
   }
   const auto total = db.scalar("SELECT count(*) FROM events");
@@ -79,8 +79,9 @@ BOOST_AUTO_TEST_CASE(no_email_name_or_password_in_clear_in_segments_or_tables) {
   // Everything is on Kafka: the relay's checkpoint is at the last event.
   BOOST_REQUIRE(test::eventually(
       [&] {
-        return db.scalar("SELECT count(*) FROM outbox o, relay_checkpoint c WHERE c.id = 1 AND"
-                         " (o.tx_id, o.global_position) > (c.tx_id, c.global_position)") == "0" &&
+        return db.scalar(
+                   "SELECT count(*) FROM outbox o, relay_checkpoint c WHERE c.id = 1 AND"
+                   " (o.tx_id, o.global_position) > (c.tx_id, c.global_position)") == "0" &&
                db.scalar("SELECT count(*) FROM relay_checkpoint") == "1";
       },
       std::chrono::seconds(60)));

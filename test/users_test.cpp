@@ -1,9 +1,8 @@
 #define BOOST_TEST_MODULE users
 #include "lethe/domain/users.hpp"
 
-#include <boost/test/unit_test.hpp>
-
 #include <algorithm>
+#include <boost/test/unit_test.hpp>
 #include <cstddef>
 #include <string>
 #include <type_traits>
@@ -54,8 +53,8 @@ std::string refused(ErrorCode code, const std::string& field) {
 
 template <class T>
 T accepted_(d::Result<T> r, const char* what) {
-  BOOST_REQUIRE_MESSAGE(r.ok(), what << " was refused: " << outcome(r) << " (" << (r.ok() ? "" : r.error().message)
-                                     << ")");
+  BOOST_REQUIRE_MESSAGE(r.ok(),
+                        what << " was refused: " << outcome(r) << " (" << (r.ok() ? "" : r.error().message) << ")");
   return std::move(r).value();
 }
 #define ACCEPTED(expr) accepted_((expr), #expr)
@@ -92,7 +91,8 @@ template <class Variant, class F>
 void for_each_alternative(F&& f) {
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     (f(std::in_place_type<std::variant_alternative_t<I, Variant>>), ...);
-  }(std::make_index_sequence<std::variant_size_v<Variant>>{});
+  }
+  (std::make_index_sequence<std::variant_size_v<Variant>>{});
 }
 
 // A JSON object of the fields of E, each "v", leaving `skip` out; `null_field`
@@ -139,10 +139,12 @@ BOOST_AUTO_TEST_CASE(check_password_bounds) {
     return err ? refused(err->code, err->field) : std::string("ok");
   };
   BOOST_TEST(check("password", "") == refused(ErrorCode::invalid_argument, "password"));
-  BOOST_TEST(check("password", std::string(u::kMinPassword - 1, 'x')) == refused(ErrorCode::invalid_argument, "password"));
+  BOOST_TEST(check("password", std::string(u::kMinPassword - 1, 'x')) ==
+             refused(ErrorCode::invalid_argument, "password"));
   BOOST_TEST(check("password", std::string(u::kMinPassword, 'x')) == "ok");
   BOOST_TEST(check("password", std::string(u::kMaxPassword, 'x')) == "ok");
-  BOOST_TEST(check("password", std::string(u::kMaxPassword + 1, 'x')) == refused(ErrorCode::invalid_argument, "password"));
+  BOOST_TEST(check("password", std::string(u::kMaxPassword + 1, 'x')) ==
+             refused(ErrorCode::invalid_argument, "password"));
   // The field named is the caller's.
   BOOST_TEST(check("new_password", "short") == refused(ErrorCode::invalid_argument, "new_password"));
   // Bounds are in bytes: four two-byte characters make eight bytes.
@@ -152,18 +154,18 @@ BOOST_AUTO_TEST_CASE(check_password_bounds) {
 
 BOOST_AUTO_TEST_CASE(registration_refuses_malformed_fields) {
   const auto reg = [](std::string id, std::string email, std::string name, std::string role) {
-    return outcome(u::decide({}, u::RegisterUser{std::move(id), std::move(email), std::move(name), std::move(role), ""},
-                             kOwner));
+    return outcome(
+        u::decide({}, u::RegisterUser{std::move(id), std::move(email), std::move(name), std::move(role), ""}, kOwner));
   };
   const auto bad = [](const char* field) { return refused(ErrorCode::invalid_argument, field); };
   BOOST_TEST(reg("", "ann@example.org", "Ann", "user") == bad("user_id"));
   // Emails that do not look like name@example.org.
   const std::string local254(254 - std::string("@example.org").size(), 'a');
-  for (const std::string& e : {std::string(""), std::string("   "), std::string("ann"), std::string("@example.org"),
-                               std::string("ann@"), std::string("ann@example"), std::string("ann@.org"),
-                               std::string("ann@example."), std::string("ann@b@example.org"),
-                               std::string("ann lee@example.org"), std::string("ann@exa mple.org"),
-                               std::string("ann\t@example.org"), local254 + "a@example.org"})
+  for (const std::string& e :
+       {std::string(""), std::string("   "), std::string("ann"), std::string("@example.org"), std::string("ann@"),
+        std::string("ann@example"), std::string("ann@.org"), std::string("ann@example."),
+        std::string("ann@b@example.org"), std::string("ann lee@example.org"), std::string("ann@exa mple.org"),
+        std::string("ann\t@example.org"), local254 + "a@example.org"})
     CHECK_MSG(reg("1", e, "Ann", "user") == bad("email"), "email '" << e << "'");
   // The bound is 254 bytes, after trimming.
   BOOST_TEST(reg("1", local254 + "@example.org", "Ann", "user") == "ok");
@@ -186,8 +188,10 @@ BOOST_AUTO_TEST_CASE(registration_permissions_by_role) {
     bool user, staff, admin, owner;  // may register that role
   };
   const Row rows[] = {
-      {&kAnonymous, "anonymous", true, false, false, false}, {&kUser, "user", true, false, false, false},
-      {&kStaff, "staff", true, false, false, false},         {&kAdmin, "admin", true, true, false, false},
+      {&kAnonymous, "anonymous", true, false, false, false},
+      {&kUser, "user", true, false, false, false},
+      {&kStaff, "staff", true, false, false, false},
+      {&kAdmin, "admin", true, true, false, false},
       {&kOwner, "owner", true, true, true, true},
   };
   for (const auto& row : rows) {
@@ -196,7 +200,7 @@ BOOST_AUTO_TEST_CASE(registration_permissions_by_role) {
     for (const auto& [role, may] : cells) {
       const auto r = u::decide({}, u::RegisterUser{"9", "nn@example.org", "N", role, ""}, *row.actor);
       CHECK_MSG(outcome(r) == (may ? std::string("ok") : refused(ErrorCode::forbidden, "role")),
-                 row.name << " registers " << role);
+                row.name << " registers " << role);
       if (r.ok()) BOOST_TEST(only<u::UserRegistered>(r.value()).role == role);
     }
   }
@@ -212,8 +216,8 @@ BOOST_AUTO_TEST_CASE(registration_emits_user_registered) {
   BOOST_TEST(ev.password_hash == "$argon2id$v=19$hash");
 
   // Anonymous sign-up as a user, without a password (API keys only).
-  const auto anon =
-      only<u::UserRegistered>(ACCEPTED(u::decide({}, u::RegisterUser{"7", "bob@example.org", "Bob", "user", ""}, kAnonymous)));
+  const auto anon = only<u::UserRegistered>(
+      ACCEPTED(u::decide({}, u::RegisterUser{"7", "bob@example.org", "Bob", "user", ""}, kAnonymous)));
   BOOST_TEST(anon.role == "user");
   BOOST_TEST(anon.password_hash.empty());
 
@@ -234,8 +238,8 @@ BOOST_AUTO_TEST_CASE(profile_change_permissions) {
     CHECK_MSG(outcome(u::decide(account(r), rename, kOwner)) == "ok", "owner on " << role_name(r));
     const bool admin_may = r == u::Role::staff || r == u::Role::user;
     CHECK_MSG(outcome(u::decide(account(r), rename, kAdmin)) ==
-                   (admin_may ? std::string("ok") : refused(ErrorCode::forbidden, "user_id")),
-               "admin on " << role_name(r));
+                  (admin_may ? std::string("ok") : refused(ErrorCode::forbidden, "user_id")),
+              "admin on " << role_name(r));
   }
   // Staff, users and anonymous callers change nobody else's profile.
   for (const auto* a : {&kStaff, &kUser, &kAnonymous})
@@ -256,12 +260,12 @@ BOOST_AUTO_TEST_CASE(profile_change_events_and_refusals) {
   BOOST_TEST(mailed.user_id == kId);
   BOOST_TEST(mailed.email == "Ann.B@example.org");
   // The local part's case is part of the address: a change.
-  BOOST_TEST(
-      only<u::UserEmailChanged>(ACCEPTED(u::decide(s, u::ChangeProfile{kId, std::nullopt, std::string("Ann@example.org")}, me)))
-          .email == "Ann@example.org");
+  BOOST_TEST(only<u::UserEmailChanged>(
+                 ACCEPTED(u::decide(s, u::ChangeProfile{kId, std::nullopt, std::string("Ann@example.org")}, me)))
+                 .email == "Ann@example.org");
   // Both: two events, name first.
-  const auto both = ACCEPTED(
-      u::decide(s, u::ChangeProfile{kId, std::string("Ann B."), std::string("ann.b@example.org")}, kAdmin));
+  const auto both =
+      ACCEPTED(u::decide(s, u::ChangeProfile{kId, std::string("Ann B."), std::string("ann.b@example.org")}, kAdmin));
   BOOST_REQUIRE_EQUAL(both.size(), 2U);
   BOOST_TEST(std::get<u::UserProfileChanged>(both[0]).name == "Ann B.");
   BOOST_TEST(std::get<u::UserEmailChanged>(both[1]).email == "ann.b@example.org");
@@ -270,12 +274,13 @@ BOOST_AUTO_TEST_CASE(profile_change_events_and_refusals) {
   BOOST_TEST(after.email == "ann.b@example.org");
   BOOST_TEST(after.version == 3);
   // Both given, only one different: one event.
-  BOOST_TEST(only<u::UserEmailChanged>(ACCEPTED(u::decide(
-                                           s, u::ChangeProfile{kId, std::string("Ann"), std::string("new@example.org")}, me)))
+  BOOST_TEST(only<u::UserEmailChanged>(
+                 ACCEPTED(u::decide(s, u::ChangeProfile{kId, std::string("Ann"), std::string("new@example.org")}, me)))
                  .email == "new@example.org");
-  BOOST_TEST(only<u::UserProfileChanged>(ACCEPTED(u::decide(
-                                             s, u::ChangeProfile{kId, std::string("Ann C."), std::string("ann@example.org")}, me)))
-                 .name == "Ann C.");
+  BOOST_TEST(
+      only<u::UserProfileChanged>(
+          ACCEPTED(u::decide(s, u::ChangeProfile{kId, std::string("Ann C."), std::string("ann@example.org")}, me)))
+          .name == "Ann C.");
 
   // Unchanged: no_change, naming the name when one was given, else the email.
   BOOST_TEST(outcome(u::decide(s, u::ChangeProfile{kId, std::string("Ann"), std::nullopt}, me)) ==
@@ -318,7 +323,7 @@ BOOST_AUTO_TEST_CASE(password_change_rules) {
   // Self without it: refused for every role, owners included (no admin path to one's own account).
   for (const auto r : kRoles) {
     CHECK_MSG(outcome(set_by(account(r), self_as(r), false)) == refused(ErrorCode::forbidden, "current_password"),
-               "self as " << role_name(r));
+              "self as " << role_name(r));
     CHECK_MSG(outcome(set_by(account(r), self_as(r), true)) == "ok", "self as " << role_name(r));
   }
   // An admin or owner who manages the account's role sets it without the current password: by "admin".
@@ -329,7 +334,7 @@ BOOST_AUTO_TEST_CASE(password_change_rules) {
     const bool admin_may = r == u::Role::staff || r == u::Role::user;
     const auto by_admin = set_by(account(r), kAdmin, false);
     CHECK_MSG(outcome(by_admin) == (admin_may ? std::string("ok") : refused(ErrorCode::forbidden, "user_id")),
-               "admin on " << role_name(r));
+              "admin on " << role_name(r));
     if (by_admin.ok()) BOOST_TEST(only<u::UserPasswordChanged>(by_admin.value()).by == "admin");
   }
   // Nobody else, verified or not.
@@ -356,8 +361,8 @@ BOOST_AUTO_TEST_CASE(role_change_rules) {
   // Nobody changes their own role, owners included.
   for (const auto r : {u::Role::owner, u::Role::admin})
     for (const auto* to : {"user", "staff", "admin", "owner"})
-      CHECK_MSG(change(account(r), to, self_as(r)) == refused(ErrorCode::forbidden, "user_id"),
-                 role_name(r) << " -> " << to);
+      CHECK_MSG(change(account(r), to, self_as(r)) == refused(ErrorCode::forbidden, "user_id"), role_name(r)
+                                                                                                    << " -> " << to);
   // Admins move accounts between staff and user, and touch no admin or owner.
   BOOST_TEST(change(account(u::Role::user), "staff", kAdmin) == "ok");
   BOOST_TEST(change(account(u::Role::staff), "user", kAdmin) == "ok");
@@ -373,7 +378,7 @@ BOOST_AUTO_TEST_CASE(role_change_rules) {
     for (const auto to : kRoles)
       if (from != to)
         CHECK_MSG(change(account(from), role_name(to).c_str(), kOwner) == "ok",
-                   "owner: " << role_name(from) << " -> " << role_name(to));
+                  "owner: " << role_name(from) << " -> " << role_name(to));
   // Unchanged: no_change; unknown role: invalid_argument, even before the permission check.
   for (const auto r : kRoles)
     CHECK_MSG(change(account(r), role_name(r).c_str(), kOwner) == refused(ErrorCode::no_change, "role"), role_name(r));
@@ -402,7 +407,8 @@ BOOST_AUTO_TEST_CASE(the_last_owner_keeps_the_role_and_stays_active) {
   // Facts not given (0 active owners): the rule holds too, on the safe side.
   BOOST_TEST(demote(u::Facts{}) == refused(ErrorCode::rule_violated, "role"));
   BOOST_TEST(drop(u::Facts{}) == refused(ErrorCode::rule_violated, "user_id"));
-  BOOST_TEST(outcome(u::decide(owner, u::ChangeRole{kId, "user"}, kOwner)) == refused(ErrorCode::rule_violated, "role"));
+  BOOST_TEST(outcome(u::decide(owner, u::ChangeRole{kId, "user"}, kOwner)) ==
+             refused(ErrorCode::rule_violated, "role"));
   // With two owners, either is fine.
   BOOST_TEST(demote(u::Facts{2}) == "ok");
   BOOST_TEST(drop(u::Facts{2}) == "ok");
@@ -415,7 +421,8 @@ BOOST_AUTO_TEST_CASE(the_last_owner_keeps_the_role_and_stays_active) {
   // Permission refusals come before the rule.
   BOOST_TEST(outcome(u::decide(owner, u::ChangeRole{kId, "admin"}, kAdmin, u::Facts{1})) ==
              refused(ErrorCode::forbidden, "role"));
-  BOOST_TEST(outcome(u::decide(owner, u::Deactivate{kId}, kAdmin, u::Facts{1})) == refused(ErrorCode::forbidden, "user_id"));
+  BOOST_TEST(outcome(u::decide(owner, u::Deactivate{kId}, kAdmin, u::Facts{1})) ==
+             refused(ErrorCode::forbidden, "user_id"));
 }
 
 BOOST_AUTO_TEST_CASE(deactivation_rules) {
@@ -457,7 +464,7 @@ BOOST_AUTO_TEST_CASE(a_deactivated_account_takes_only_restore) {
       }
       // And on nobody's account: not_found.
       CHECK_MSG(outcome(u::decide({}, c, kOwner, kTwoOwners)) == refused(ErrorCode::not_found, "user_id"),
-                 typeid(C).name());
+                typeid(C).name());
       ++checked;
     }
   });
@@ -551,12 +558,12 @@ BOOST_AUTO_TEST_CASE(api_key_revoke_rules) {
     CHECK_MSG(outcome(u::decide(with_key(r), revoke, kOwner)) == "ok", "owner on " << role_name(r));
     const bool admin_may = r == u::Role::staff || r == u::Role::user;
     CHECK_MSG(outcome(u::decide(with_key(r), revoke, kAdmin)) ==
-                   (admin_may ? std::string("ok") : refused(ErrorCode::forbidden, "user_id")),
-               "admin on " << role_name(r));
+                  (admin_may ? std::string("ok") : refused(ErrorCode::forbidden, "user_id")),
+              "admin on " << role_name(r));
   }
   for (const auto* a : {&kStaff, &kUser, &kAnonymous})
     CHECK_MSG(outcome(u::decide(with_key(u::Role::user), revoke, *a)) == refused(ErrorCode::forbidden, "user_id"),
-               a->id);
+              a->id);
   // Unknown key; revoked twice.
   BOOST_TEST(outcome(u::decide(with_key(u::Role::user), u::RevokeApiKey{kId, "k2"}, kOwner)) ==
              refused(ErrorCode::not_found, "key_id"));
@@ -674,8 +681,9 @@ BOOST_AUTO_TEST_CASE(evolve_folds_every_event) {
   BOOST_TEST(s.version == 12);
   // Events of the person's other streams change nothing but the count.
   const auto before = s;
-  for (const u::Event& e : {u::Event{u::NoteAdded{kId, "n1", "text"}}, u::Event{u::LoggedIn{kId, "s1", "2027-01-01T00:00:00Z"}},
-                            u::Event{u::LoggedOut{kId, "s1"}}, u::Event{u::LoginFailed{kId, "wrong_password"}}}) {
+  for (const u::Event& e :
+       {u::Event{u::NoteAdded{kId, "n1", "text"}}, u::Event{u::LoggedIn{kId, "s1", "2027-01-01T00:00:00Z"}},
+        u::Event{u::LoggedOut{kId, "s1"}}, u::Event{u::LoginFailed{kId, "wrong_password"}}}) {
     s = u::evolve(s, e);
     BOOST_TEST(s.active == before.active);
     BOOST_TEST(s.email == before.email);
@@ -707,14 +715,16 @@ BOOST_AUTO_TEST_CASE(payload_codec_round_trips_every_event_type) {
     BOOST_TEST_CONTEXT(str(E::kType)) {
       // Every field set, to a value that needs escaping.
       E ev{};
-      for (const auto& f : E::fields()) ev.*f.member = std::string(f.name) + " \"q\" \xc3\xa9 \\ / \t\n<" + std::string(E::kType) + ">";
+      for (const auto& f : E::fields())
+        ev.*f.member = std::string(f.name) + " \"q\" \xc3\xa9 \\ / \t\n<" + std::string(E::kType) + ">";
       const u::Event e{ev};
       BOOST_TEST(str(u::type_of(e)) == str(E::kType));
       BOOST_TEST(u::version_of(e) == E::kVersion);
       BOOST_TEST(E::kVersion == 1);
       BOOST_TEST(u::user_id_of(e) == ev.user_id);
       const auto json = u::encode_payload(e);
-      for (const auto& f : E::fields()) CHECK_MSG(json.find('"' + std::string(f.name) + "\":") != std::string::npos, f.name);
+      for (const auto& f : E::fields())
+        CHECK_MSG(json.find('"' + std::string(f.name) + "\":") != std::string::npos, f.name);
       const auto back = u::decode_payload(E::kType, E::kVersion, json);
       BOOST_TEST_REQUIRE(outcome(back) == "ok");
       BOOST_TEST_REQUIRE(std::holds_alternative<E>(back.value()));
@@ -750,7 +760,7 @@ BOOST_AUTO_TEST_CASE(payload_decoding_refuses_unknown_types_versions_and_missing
       for (const auto& f : E::fields()) {
         const auto r = u::decode_payload(E::kType, E::kVersion, payload_of<E>(f.name));
         CHECK_MSG(outcome(r) == (f.optional ? std::string("ok") : refused(ErrorCode::invalid_argument, f.name)),
-                   "without " << f.name);
+                  "without " << f.name);
       }
       // A field that is not a string is named too.
       for (const auto& f : E::fields()) {
@@ -760,15 +770,15 @@ BOOST_AUTO_TEST_CASE(payload_decoding_refuses_unknown_types_versions_and_missing
           json += '"' + std::string(g.name) + "\":" + (g.name == f.name ? "42" : "\"v\"");
         }
         json += '}';
-        CHECK_MSG(outcome(u::decode_payload(E::kType, E::kVersion, json)) ==
-                       refused(ErrorCode::invalid_argument, f.name),
-                   "number in " << f.name);
+        CHECK_MSG(
+            outcome(u::decode_payload(E::kType, E::kVersion, json)) == refused(ErrorCode::invalid_argument, f.name),
+            "number in " << f.name);
       }
     }
   });
   // The optional fields by name.
-  BOOST_TEST(outcome(u::decode_payload("user.registered", 1, R"({"user_id":"1","email":"a@b.org","name":"A","role":"user"})")) ==
-             "ok");
+  BOOST_TEST(outcome(u::decode_payload("user.registered", 1,
+                                       R"({"user_id":"1","email":"a@b.org","name":"A","role":"user"})")) == "ok");
   BOOST_TEST(outcome(u::decode_payload("user.api_key_issued", 1,
                                        R"({"user_id":"1","key_id":"k","name":"n","prefix":"p"})")) == "ok");
   BOOST_TEST(outcome(u::decode_payload("user.login_failed", 1, R"({"reason":"unknown_email"})")) == "ok");
@@ -778,7 +788,8 @@ BOOST_AUTO_TEST_CASE(payload_decoding_refuses_unknown_types_versions_and_missing
              refused(ErrorCode::invalid_argument, "reason"));
   // Not a JSON object; a NUL character.
   BOOST_TEST(outcome(u::decode_payload("user.deactivated", 1, "not json")) == refused(ErrorCode::invalid_argument, ""));
-  BOOST_TEST(outcome(u::decode_payload("user.deactivated", 1, R"(["user_id"])")) == refused(ErrorCode::invalid_argument, ""));
+  BOOST_TEST(outcome(u::decode_payload("user.deactivated", 1, R"(["user_id"])")) ==
+             refused(ErrorCode::invalid_argument, ""));
   BOOST_TEST(outcome(u::decode_payload("user.deactivated", 1, R"({"user_id":"a\u0000b"})")) ==
              refused(ErrorCode::invalid_argument, "user_id"));
 }

@@ -134,7 +134,8 @@ std::string normalize_email(std::string_view email) {
   std::string out(email);
   const auto at = out.rfind('@');
   if (at != std::string::npos)
-    std::transform(out.begin() + static_cast<std::ptrdiff_t>(at), out.end(), out.begin() + static_cast<std::ptrdiff_t>(at),
+    std::transform(out.begin() + static_cast<std::ptrdiff_t>(at), out.end(),
+                   out.begin() + static_cast<std::ptrdiff_t>(at),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
@@ -174,8 +175,9 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
           },
           [&](const ChangeProfile& c) -> Result<std::vector<Event>> {
             if (!self && !may_manage(actor, state.role))
-              return forbidden("user_id", "only the user themself, or an admin or owner who manages their role, "
-                                          "may change a profile");
+              return forbidden("user_id",
+                               "only the user themself, or an admin or owner who manages their role, "
+                               "may change a profile");
             std::vector<Event> out;
             if (c.name) {
               if (auto err = check_text("name", *c.name, kMaxName)) return *err;
@@ -199,8 +201,9 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
               return one(UserPasswordChanged{state.user_id, c.password_hash, "self"});
             }
             if (!may_manage(actor, state.role))
-              return forbidden("user_id", "only the user themself, or an admin or owner who manages their role, "
-                                          "may set a password");
+              return forbidden("user_id",
+                               "only the user themself, or an admin or owner who manages their role, "
+                               "may set a password");
             return one(UserPasswordChanged{state.user_id, c.password_hash, "admin"});
           },
           [&](const ChangeRole& c) -> Result<std::vector<Event>> {
@@ -251,8 +254,9 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
             // An identity is a way in: only the user, or whoever manages
             // their role, links one.
             if (!self && !may_manage(actor, state.role))
-              return forbidden("user_id", "only the user themself, or an admin or owner who manages their role, "
-                                          "may link an identity");
+              return forbidden("user_id",
+                               "only the user themself, or an admin or owner who manages their role, "
+                               "may link an identity");
             if (auto err = check_text("provider", c.provider, kMaxOAuthField)) return *err;
             if (auto err = check_text("subject", c.subject, kMaxOAuthField)) return *err;
             if (state.oauth.contains({c.provider, c.subject}))
@@ -357,7 +361,8 @@ Result<Event> decode_doc(std::string_view type, int schema_version, const rapidj
        if (!out && E::kType == type && E::kVersion == schema_version) out = decode_as<E>(doc, personal);
      }()),
      ...);
-  }(std::make_index_sequence<std::variant_size_v<Event>>{});
+  }
+  (std::make_index_sequence<std::variant_size_v<Event>>{});
   if (out) return std::move(*out);
   return invalid("type", "unknown user event type '" + std::string(type) + "' v" + std::to_string(schema_version));
 }

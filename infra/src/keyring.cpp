@@ -13,7 +13,7 @@
 namespace lethe::infra {
 
 std::optional<std::array<unsigned char, 32>> key_from_env(const char* file_var, const char* value_var,
-                                                         std::string_view what) {
+                                                          std::string_view what) {
   std::string hex;
   if (const char* file = std::getenv(file_var); file && *file) {
     std::ifstream in(file);

@@ -15,7 +15,8 @@ namespace users = domain::users;
 namespace {
 
 constexpr const char* kLoadSql =
-    "SELECT user_id, email, name, role, registered_at::text, version, active FROM users WHERE user_id = ANY($1::text[])";
+    "SELECT user_id, email, name, role, registered_at::text, version, active FROM users WHERE user_id = "
+    "ANY($1::text[])";
 constexpr const char* kStageSql = "CREATE TEMP TABLE IF NOT EXISTS users_stage (LIKE users) ON COMMIT DELETE ROWS";
 // A row only moves forward: a stale or repeated version never overwrites.
 constexpr const char* kMergeSql =
@@ -89,9 +90,8 @@ ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
   // each changed row once.
   std::unordered_map<std::string, Row> rows;
   for (const auto& r : tx.exec_params(kLoadSql, infra::pg_text_array(ids))) {
-    rows[r[0].c_str()] =
-        Row{r[1].c_str(), r[2].c_str(), r[3].c_str(), r[4].c_str(), "", "", r[5].as<std::int64_t>(), r[6].as<bool>(),
-            true, false};
+    rows[r[0].c_str()] = Row{r[1].c_str(),    r[2].c_str(), r[3].c_str(), r[4].c_str(), "", "", r[5].as<std::int64_t>(),
+                             r[6].as<bool>(), true,         false};
   }
   for (std::size_t k = 0; k < decoded.size(); ++k) {
     const auto& [index, ev] = decoded[k];
@@ -99,8 +99,8 @@ ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
     const auto& env = batch[index].envelope;
     if (const auto* note = std::get_if<users::NoteAdded>(&ev)) {
       tx.exec_params(kNoteSql, note->note_id, id,
-                     domain::is_erased(note->text) ? std::optional<std::string>() : std::optional(note->text), env.actor,
-                     env.occurred_at);
+                     domain::is_erased(note->text) ? std::optional<std::string>() : std::optional(note->text),
+                     env.actor, env.occurred_at);
       ++result.applied;
       continue;
     }

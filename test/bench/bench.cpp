@@ -18,13 +18,13 @@
 #include <iterator>
 #include <sstream>
 
+#include "api_bench.hpp"
 #include "lethe/consumers/runner.hpp"
 #include "lethe/domain/personal.hpp"
 #include "lethe/infra/kafka.hpp"
 #include "lethe/infra/keyring.hpp"
 #include "lethe/infra/pg.hpp"
 #include "lethe/producers/relay.hpp"
-#include "api_bench.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
 #include "support/scenario.hpp"
@@ -79,10 +79,10 @@ std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size
       for (std::int64_t i = 0; i < users; ++i) {
         const std::string id = "b" + std::to_string(i);
         const auto name = padded_name(i, payload_bytes);
-        domain::users::Event ev =
-            version == 1
-                ? domain::users::Event{domain::users::UserRegistered{id, "user-" + id + "@example.org", name, "user", ""}}
-                : domain::users::Event{domain::users::UserProfileChanged{id, name + "!"}};
+        domain::users::Event ev = version == 1
+                                      ? domain::users::Event{domain::users::UserRegistered{
+                                            id, "user-" + id + "@example.org", name, "user", ""}}
+                                      : domain::users::Event{domain::users::UserProfileChanged{id, name + "!"}};
         auto ne = test::new_event(ev, "bench");
         const auto* key = keys[static_cast<std::size_t>(i)].data();
         ne.payload = domain::seal_personal(
@@ -330,15 +330,16 @@ int main(int argc, char** argv) {
   if (api_options.seconds > 0) {
     const double http_rate = api.http / api.http_s, direct_rate = api.direct / api.direct_s,
                  store_rate = api.store / api.store_s;
-    std::printf("\n%-46s %9s %8s %10s  %s\n", "commands (rename / role change mix)", "commands", "seconds",
-                "per s", "ratio");
+    std::printf("\n%-46s %9s %8s %10s  %s\n", "commands (rename / role change mix)", "commands", "seconds", "per s",
+                "ratio");
     std::printf("%-46s %9lld %8.2f %10.0f  %.2fx of in-process, %.2fx of bare appends\n",
                 "HTTP through lethe serve, keep-alive", static_cast<long long>(api.http), api.http_s, http_rate,
                 http_rate / direct_rate, http_rate / store_rate);
-    std::printf("%-46s %9lld %8.2f %10.0f  (the command path without HTTP)\n", "  same commands, UserService in-process",
-                static_cast<long long>(api.direct), api.direct_s, direct_rate);
-    std::printf("%-46s %9lld %8.2f %10.0f  (PostgreSQL append limit here)\n", "  limit: EventStore::append of one event",
-                static_cast<long long>(api.store), api.store_s, store_rate);
+    std::printf("%-46s %9lld %8.2f %10.0f  (the command path without HTTP)\n",
+                "  same commands, UserService in-process", static_cast<long long>(api.direct), api.direct_s,
+                direct_rate);
+    std::printf("%-46s %9lld %8.2f %10.0f  (PostgreSQL append limit here)\n",
+                "  limit: EventStore::append of one event", static_cast<long long>(api.store), api.store_s, store_rate);
     std::printf("%-46s %9lld %8.2f %10.0f  p50 %.1f ms, p99 %.1f ms, max %.1f ms, unseen %lld\n",
                 "visibility: answer -> read model, paced", static_cast<long long>(api.paced), api.paced_s,
                 api.paced / api.paced_s, api.p50_ms, api.p99_ms, api.max_ms, static_cast<long long>(api.paced_unseen));

@@ -1,7 +1,6 @@
 #include "support/api.hpp"
 
 #include <httplib.h>
-
 #include <strings.h>
 
 #include <algorithm>
@@ -57,9 +56,8 @@ void Api::start() {
     std::map<std::string, std::string> env{{"LETHE_PG", schema_.conninfo()}};
     if (topics_) env = lethe_env(schema_, *topics_);
     server_ = std::make_unique<Process>(args, env);
-    const bool up = eventually(
-        [&] { return !server_->running() || call("GET", "/health").status == 200; }, std::chrono::seconds(20),
-        std::chrono::milliseconds(20));
+    const bool up = eventually([&] { return !server_->running() || call("GET", "/health").status == 200; },
+                               std::chrono::seconds(20), std::chrono::milliseconds(20));
     if (up && server_->running()) return;
     server_.reset();  // the port was taken: another one
   }
@@ -116,8 +114,7 @@ Api::Person Api::person(const std::string& email, const std::string& role, const
                     "\",\"password\":\"" + password + "\"}";
   const auto reg = call("POST", "/users", body, role == "user" ? "" : owner_key_);
   if (reg.status != 201) throw std::runtime_error("register " + email + ": " + reg.body);
-  const auto login =
-      call("POST", "/sessions", "{\"email\":\"" + email + "\",\"password\":\"" + password + "\"}");
+  const auto login = call("POST", "/sessions", "{\"email\":\"" + email + "\",\"password\":\"" + password + "\"}");
   if (login.status != 201) throw std::runtime_error("login " + email + ": " + login.body);
   return {reg.str("id"), login.str("token"), email};
 }

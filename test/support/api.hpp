@@ -19,7 +19,7 @@ struct Reply {
   std::multimap<std::string, std::string> headers;
   rapidjson::Document json;  // parsed body (Null when not JSON)
 
-  std::string str(const char* member) const;  // "" when absent or not a string
+  std::string str(const char* member) const;   // "" when absent or not a string
   std::int64_t num(const char* member) const;  // -1 when absent
   std::string header(const std::string& name) const;
 };
@@ -42,7 +42,8 @@ class Api {
   struct Person {
     std::string id, token, email;
   };
-  Person person(const std::string& email, const std::string& role = "user", const std::string& password = "a good password");
+  Person person(const std::string& email, const std::string& role = "user",
+                const std::string& password = "a good password");
   Process& process() { return *server_; }
   // Starts a second `lethe serve` on the same database (for limits shared across processes).
   std::unique_ptr<Api> twin() const;

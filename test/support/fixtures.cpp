@@ -29,7 +29,6 @@ const bool kIndexKeySet = [] {
 }();
 }  // namespace
 
-
 std::string random_suffix() {
   auto id = infra::new_uuid();
   id.erase(std::remove(id.begin(), id.end(), '-'), id.end());

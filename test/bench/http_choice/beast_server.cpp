@@ -2,6 +2,11 @@
 // and answers {"ok":true,"n":<body length>}. Asynchronous; one io_context
 // run by 2 threads, one session (on its own strand) per keep-alive
 // connection. Usage: http_choice_beast PORT
+#include <rapidjson/document.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -10,11 +15,6 @@
 #include <thread>
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
 #include <vector>
-
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <rapidjson/document.h>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -68,9 +68,7 @@ class Session : public std::enable_shared_from_this<Session> {
     req_ = {};
     stream_.expires_after(kIdleTimeout);
     http::async_read(stream_, buffer_, req_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_read(ec);
-                     });
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -78,9 +76,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return;  // timeout, reset or malformed request: drop the connection
     res_ = answer(req_);
     http::async_write(stream_, res_,
-                      [self = shared_from_this()](beast::error_code wec, std::size_t) {
-                        self->on_write(wec);
-                      });
+                      [self = shared_from_this()](beast::error_code wec, std::size_t) { self->on_write(wec); });
   }
 
   void on_write(beast::error_code ec) {
@@ -111,12 +107,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   }
 
   void accept_next() {
-    acceptor_.async_accept(asio::make_strand(ioc_),
-                           [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
-                             if (ec == asio::error::operation_aborted) return;
-                             if (!ec) std::make_shared<Session>(std::move(s))->start();
-                             self->accept_next();
-                           });
+    acceptor_.async_accept(asio::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) std::make_shared<Session>(std::move(s))->start();
+      self->accept_next();
+    });
   }
 
  private:
@@ -135,8 +130,7 @@ int main(int argc, char** argv) {
 
   try {
     asio::io_context ioc(kIoThreads);
-    std::make_shared<Listener>(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), port))
-        ->accept_next();
+    std::make_shared<Listener>(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), port))->accept_next();
 
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&ioc](beast::error_code, int) { ioc.stop(); });

@@ -1,11 +1,11 @@
 // cpp-httplib candidate for `lethe serve`: POST /echo parses the JSON body
 // and answers {"ok":true,"n":<body length>}. Usage: http_choice_httplib PORT
+#include <httplib.h>
+#include <rapidjson/document.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <string>
-
-#include <httplib.h>
-#include <rapidjson/document.h>
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -30,8 +30,7 @@ int main(int argc, char** argv) {
       res.set_content(R"({"ok":false})", "application/json");
       return;
     }
-    res.set_content(R"({"ok":true,"n":)" + std::to_string(req.body.size()) + "}",
-                    "application/json");
+    res.set_content(R"({"ok":true,"n":)" + std::to_string(req.body.size()) + "}", "application/json");
   });
 
   std::cout << "httplib listening on 127.0.0.1:" << port << std::endl;

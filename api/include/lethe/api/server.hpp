@@ -20,8 +20,8 @@ struct ServeOptions {
   // Worker threads: cpp-httplib serves one keep-alive connection per thread,
   // so this is also the number of clients served at once (others queue).
   int threads = 32;
-  std::size_t password_slots = 2;          // Argon2id hashes at once (64 MiB each)
-  std::size_t max_body_bytes = 1 << 20;    // larger bodies get 413
+  std::size_t password_slots = 2;            // Argon2id hashes at once (64 MiB each)
+  std::size_t max_body_bytes = 1 << 20;      // larger bodies get 413
   std::chrono::milliseconds max_wait{5000};  // longest read-your-writes wait
   std::chrono::seconds session_ttl{12 * 3600};
   int login_max_failures = 5;

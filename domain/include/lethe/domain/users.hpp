@@ -79,7 +79,7 @@ struct FieldSpec {
   bool optional = false;
 };
 
-#define LETHE_EVENT(Name, type_string) \
+#define LETHE_EVENT(Name, type_string)                   \
   static constexpr std::string_view kType = type_string; \
   static constexpr int kVersion = 1
 
@@ -116,7 +116,8 @@ struct UserPasswordChanged {
   std::string user_id, password_hash, by;  // by: "self" or "admin"
   static constexpr auto fields() {
     using E = UserPasswordChanged;
-    return std::array<FieldSpec<E>, 3>{{{"user_id", &E::user_id}, {"password_hash", &E::password_hash}, {"by", &E::by}}};
+    return std::array<FieldSpec<E>, 3>{
+        {{"user_id", &E::user_id}, {"password_hash", &E::password_hash}, {"by", &E::by}}};
   }
 };
 struct UserRoleChanged {
@@ -131,12 +132,16 @@ struct UserRoleChanged {
 struct UserDeactivated {
   LETHE_EVENT(UserDeactivated, "user.deactivated");
   std::string user_id;
-  static constexpr auto fields() { return std::array<FieldSpec<UserDeactivated>, 1>{{{"user_id", &UserDeactivated::user_id}}}; }
+  static constexpr auto fields() {
+    return std::array<FieldSpec<UserDeactivated>, 1>{{{"user_id", &UserDeactivated::user_id}}};
+  }
 };
 struct UserRestored {
   LETHE_EVENT(UserRestored, "user.restored");
   std::string user_id;
-  static constexpr auto fields() { return std::array<FieldSpec<UserRestored>, 1>{{{"user_id", &UserRestored::user_id}}}; }
+  static constexpr auto fields() {
+    return std::array<FieldSpec<UserRestored>, 1>{{{"user_id", &UserRestored::user_id}}};
+  }
 };
 struct ApiKeyIssued {
   LETHE_EVENT(ApiKeyIssued, "user.api_key_issued");
@@ -163,7 +168,8 @@ struct OAuthLinked {
   std::string user_id, provider, subject;
   static constexpr auto fields() {
     using E = OAuthLinked;
-    return std::array<FieldSpec<E>, 3>{{{"user_id", &E::user_id}, {"provider", &E::provider}, {"subject", &E::subject}}};
+    return std::array<FieldSpec<E>, 3>{
+        {{"user_id", &E::user_id}, {"provider", &E::provider}, {"subject", &E::subject}}};
   }
 };
 // Stream usernotes-<user id>, on the restricted staff topic.
@@ -206,8 +212,8 @@ struct LoginFailed {
 #undef LETHE_EVENT
 
 using Event = std::variant<UserRegistered, UserProfileChanged, UserEmailChanged, UserPasswordChanged, UserRoleChanged,
-                           UserDeactivated, UserRestored, ApiKeyIssued, ApiKeyRevoked, OAuthLinked, NoteAdded,
-                           LoggedIn, LoggedOut, LoginFailed>;
+                           UserDeactivated, UserRestored, ApiKeyIssued, ApiKeyRevoked, OAuthLinked, NoteAdded, LoggedIn,
+                           LoggedOut, LoginFailed>;
 
 // The users domain as the registry knows it: event types, topics (notes go
 // to the restricted staff topic), projections.
@@ -220,7 +226,7 @@ struct User {
   bool active = false;
   std::string user_id, email, name, password_hash;
   Role role = Role::user;
-  std::map<std::string, bool> api_keys;  // key id -> revoked
+  std::map<std::string, bool> api_keys;                 // key id -> revoked
   std::set<std::pair<std::string, std::string>> oauth;  // (provider, subject)
   std::int64_t version = 0;                             // number of events folded
 };

@@ -8,9 +8,9 @@
 #include <array>
 #include <map>
 #include <optional>
-#include <string_view>
 #include <pqxx/pqxx>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lethe::infra {
@@ -36,7 +36,7 @@ PersonKey ensure_person_key(pqxx::transaction_base& tx, const std::string& subje
 // digits), else the hex value of value_var; nullopt when neither is set;
 // infra::Misconfigured naming `what` when it is malformed.
 std::optional<std::array<unsigned char, 32>> key_from_env(const char* file_var, const char* value_var,
-                                                         std::string_view what);
+                                                          std::string_view what);
 
 // Fills buf with random bytes (libsodium), for nonces.
 void random_bytes(unsigned char* buf, std::size_t n);
