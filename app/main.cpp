@@ -128,6 +128,7 @@ int main(int argc, char** argv) {
   api::ServeOptions so;
   int max_wait_ms = static_cast<int>(so.max_wait.count());
   int session_ttl_s = static_cast<int>(so.session_ttl.count());
+  int lock_timeout_ms = static_cast<int>(so.lock_timeout.count());
   auto* serve = cli.add_subcommand("serve", "serve the HTTP API until SIGTERM");
   serve->add_option("--host", so.host, "address to listen on")->capture_default_str();
   serve->add_option("--port", so.port, "port to listen on")->capture_default_str()->check(CLI::Range(1, 65535));
@@ -144,7 +145,11 @@ int main(int argc, char** argv) {
   serve->add_option("--session-ttl-seconds", session_ttl_s, "how long a login session lasts")
       ->capture_default_str()
       ->check(CLI::Range(60, 90 * 24 * 3600));
+  serve->add_option("--lock-timeout-ms", lock_timeout_ms, "longest wait for a lock held elsewhere, then 503")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 600000));
   actions.emplace_back(serve, [&] {
+    so.lock_timeout = std::chrono::milliseconds(lock_timeout_ms);
     so.max_wait = std::chrono::milliseconds(max_wait_ms);
     so.session_ttl = std::chrono::seconds(session_ttl_s);
     app::install_signal_handlers();

@@ -5,6 +5,8 @@
 #include <boost/test/unit_test.hpp>
 #include <thread>
 
+#include "lethe/infra/access.hpp"
+#include "lethe/infra/pg.hpp"
 #include "support/api.hpp"
 #include "support/fixtures.hpp"
 
@@ -312,4 +314,29 @@ BOOST_AUTO_TEST_CASE(bootstrap_runs_once_and_its_key_is_an_owners) {
   BOOST_TEST(
       api.call("PUT", "/users/" + api.owner_id() + "/role", json_body({{"role", "admin"}}), api.owner_key()).status ==
       403);  // nobody changes their own role
+}
+
+BOOST_AUTO_TEST_CASE(a_lock_held_elsewhere_gives_503_not_a_hang) {
+  test::TestSchema db;
+  Api api(db, nullptr, {"--lock-timeout-ms", "300"});
+  BOOST_REQUIRE(api.call("POST", "/users",
+                         json_body({{"email", "lou@example.org"}, {"name", "Lou"}, {"password", "a good password"}}))
+                    .status == 201);
+  // Another session holds the email's login row (a stuck console, say).
+  auto conn = infra::connect(db.conninfo());
+  pqxx::work holder(*conn);
+  const auto index = infra::email_index("lou@example.org");
+  holder.exec_params("INSERT INTO login_limits (email_index) VALUES ($1) ON CONFLICT DO NOTHING",
+                     pqxx::binarystring(index));
+  holder.exec_params("SELECT 1 FROM login_limits WHERE email_index = $1 FOR UPDATE", pqxx::binarystring(index));
+  const auto login = json_body({{"email", "lou@example.org"}, {"password", "a good password"}});
+  const auto t0 = std::chrono::steady_clock::now();
+  auto blocked = api.call("POST", "/sessions", login);
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  BOOST_TEST(blocked.status == 503);
+  BOOST_TEST(blocked.str("error") == "timeout");
+  BOOST_TEST(blocked.header("Retry-After") != "");
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() < 3000);
+  holder.abort();
+  BOOST_TEST(api.call("POST", "/sessions", login).status == 201);  // the same thread, its connection still good
 }

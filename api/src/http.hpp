@@ -33,6 +33,8 @@ struct HttpError {
 int status_of(domain::ErrorCode code) noexcept;
 HttpError from_domain(const domain::DomainError& e);
 void send_error(httplib::Response& res, const HttpError& e);
+// The server's session settings (lock and statement timeouts) on a connection.
+void limit_waits(pqxx::connection& conn, const ServeOptions& options);
 
 // Small JSON writer over RapidJSON.
 class Json {
@@ -91,7 +93,8 @@ class Json {
 // Connections and services of one worker thread, made on first use and
 // dropped when PostgreSQL goes away (the next request reconnects).
 struct Services {
-  Services(const infra::Config& cfg, infra::PasswordPool& passwords, const producers::LoginPolicy& policy);
+  Services(const infra::Config& cfg, const ServeOptions& options, infra::PasswordPool& passwords,
+           const producers::LoginPolicy& policy);
   producers::EventStore store;
   producers::UserService users;
   std::unique_ptr<pqxx::connection> reads;

@@ -38,7 +38,10 @@ void user_json(Json& j, const pqxx::row& r) {
 
 pqxx::connection& reads(Call& c) {
   auto& conn = c.services().reads;
-  if (!conn || !conn->is_open()) conn = infra::connect(c.shared.cfg.pg, "lethe-serve-reads");
+  if (!conn || !conn->is_open()) {
+    conn = infra::connect(c.shared.cfg.pg, "lethe-serve-reads");
+    limit_waits(*conn, c.shared.options);
+  }
   return *conn;
 }
 

@@ -152,7 +152,8 @@ class Server {
   }
 
   Services& thread_services() {
-    if (!services) services = std::make_unique<Services>(shared_.cfg, shared_.passwords, shared_.policy);
+    if (!services)
+      services = std::make_unique<Services>(shared_.cfg, shared_.options, shared_.passwords, shared_.policy);
     return *services;
   }
 
@@ -198,6 +199,17 @@ class Server {
                        1});
     } catch (const producers::ConcurrencyConflict&) {
       send_error(res, {409, "conflict", "", "the stream kept moving; try again"});
+    } catch (const pqxx::sql_error& e) {
+      // A lock held elsewhere past --lock-timeout-ms, or a statement past
+      // its timeout: the request gives up instead of hanging.
+      const auto state = e.sqlstate();
+      if (state != "55P03" && state != "57014") {
+        spdlog::error("{} {}: {}", route.method, route.path, infra::first_line(e.what()));
+        send_error(res, {500, "internal", "", "internal error; the server log has the details"});
+      } else {
+        spdlog::warn("{} {}: {}", route.method, route.path, infra::first_line(e.what()));
+        send_error(res, {503, "timeout", "", "the database did not answer in time; try again shortly", 1});
+      }
     } catch (const pqxx::usage_error& e) {
       spdlog::error("{} {}: {}", route.method, route.path, infra::first_line(e.what()));
       send_error(res, {500, "internal", "", "internal error; the server log has the details"});
@@ -270,8 +282,20 @@ void send_error(httplib::Response& res, const HttpError& e) {
                   "application/json");
 }
 
-Services::Services(const infra::Config& cfg, infra::PasswordPool& passwords, const producers::LoginPolicy& policy)
-    : store(cfg.pg), users(store, passwords, policy) {}
+Services::Services(const infra::Config& cfg, const ServeOptions& options, infra::PasswordPool& passwords,
+                   const producers::LoginPolicy& policy)
+    : store(cfg.pg), users(store, passwords, policy) {
+  store.autocommit([&](pqxx::transaction_base& tx) {
+    tx.exec_params("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)",
+                   std::to_string(options.lock_timeout.count()), std::to_string(options.statement_timeout.count()));
+  });
+}
+
+void limit_waits(pqxx::connection& conn, const ServeOptions& options) {
+  pqxx::nontransaction(conn).exec_params(
+      "SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)",
+      std::to_string(options.lock_timeout.count()), std::to_string(options.statement_timeout.count()));
+}
 
 Shared::Shared(const infra::Config& c, const ServeOptions& o)
     : cfg(c),

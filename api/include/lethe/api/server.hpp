@@ -23,6 +23,10 @@ struct ServeOptions {
   std::size_t password_slots = 2;            // Argon2id hashes at once (64 MiB each)
   std::size_t max_body_bytes = 1 << 20;      // larger bodies get 413
   std::chrono::milliseconds max_wait{5000};  // longest read-your-writes wait
+  // A request waits at most this long for a lock held elsewhere, and a
+  // statement runs at most statement_timeout; then 503 (never a hang).
+  std::chrono::milliseconds lock_timeout{5000};
+  std::chrono::milliseconds statement_timeout{30000};
   std::chrono::seconds session_ttl{12 * 3600};
   int login_max_failures = 5;
   std::chrono::seconds login_window{15 * 60};
