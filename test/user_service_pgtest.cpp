@@ -234,3 +234,18 @@ BOOST_AUTO_TEST_CASE(passwords_are_checked_hashed_and_changed_by_the_rules) {
   // No password in clear, and no hash in clear either: sealed like any personal field.
   BOOST_TEST(s.db.scalar("SELECT count(*) FROM events WHERE payload::text LIKE '%password\"%argon2%'") == "0");
 }
+
+BOOST_AUTO_TEST_CASE(an_oauth_identity_belongs_to_one_account) {
+  Service s;
+  BOOST_REQUIRE(s.as("system:test", reg("olivia")).ok());
+  BOOST_REQUIRE(s.as("system:test", reg("oscar")).ok());
+  BOOST_REQUIRE(s.as("olivia", u::LinkOAuth{"olivia", "github", "4711"}).ok());
+  const auto taken = s.as("oscar", u::LinkOAuth{"oscar", "github", "4711"});
+  BOOST_TEST(outcome(taken) == "conflict");
+  BOOST_TEST(taken.error().field == "subject");
+  BOOST_TEST(outcome(s.as("oscar", u::LinkOAuth{"oscar", "gitlab", "4711"})) == "ok");  // another provider
+  BOOST_TEST(s.db.scalar("SELECT count(*) FROM events WHERE type = 'user.oauth_linked'") == "2");
+  // No subject in clear on the write side.
+  BOOST_TEST(s.db.scalar("SELECT count(*) FROM oauth_reservations WHERE encode(identity_index, 'escape') LIKE "
+                         "'%4711%'") == "0");
+}

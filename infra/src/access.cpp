@@ -44,6 +44,16 @@ std::string email_index(std::string_view normalized_email) {
   return blake2b(normalized_email, key.data(), key.size());
 }
 
+std::string oauth_index(std::string_view provider, std::string_view subject) {
+  std::string text("oauth");
+  text += '\0';
+  text += provider;
+  text += '\0';
+  text += subject;
+  const auto& key = index_key();
+  return blake2b(text, key.data(), key.size());
+}
+
 void check_index_key() {
   (void)index_key();
 }

@@ -159,11 +159,18 @@ std::optional<DomainError> apply_access(pqxx::transaction_base& tx, const users:
                   tx, "UPDATE credentials SET revoked_at = now() WHERE credential_id = $1 AND revoked_at IS NULL",
                   e.session_id);
             },
+            [&](const users::OAuthLinked& e) {
+              // An identity is a way in: it belongs to one account only.
+              infra::exec_hot(tx, "INSERT INTO oauth_reservations (identity_index, user_id) VALUES ($1, $2)",
+                              bytes(infra::oauth_index(e.provider, e.subject)), e.user_id);
+            },
             [](const auto&) {},
         },
         event);
   } catch (const pqxx::unique_violation&) {
-    // The only unique key a command can hit here is an email reservation.
+    // The unique keys a command can hit here: an email or an identity reserved.
+    if (std::holds_alternative<users::OAuthLinked>(event))
+      return conflict("subject", "this identity is linked to another account");
     return conflict("email", "an active account has this email already");
   }
   return std::nullopt;

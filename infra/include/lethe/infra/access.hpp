@@ -23,6 +23,9 @@ namespace lethe::infra {
 // The blind index of a normalised email (32 raw bytes). Throws Misconfigured
 // when no index key is configured.
 std::string email_index(std::string_view normalized_email);
+// The blind index of an OAuth identity (provider and the provider's subject
+// id), under the same key: one account per identity, no subject in clear.
+std::string oauth_index(std::string_view provider, std::string_view subject);
 // Checks the index key is configured and well formed (for start-up).
 void check_index_key();
 
