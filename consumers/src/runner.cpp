@@ -216,6 +216,10 @@ ProjectionRunner::ProjectionRunner(RunnerOptions options, std::unique_ptr<projec
       {"session.timeout.ms", "10000"},
       {"enable.partition.eof", "false"},
       {"fetch.wait.max.ms", "50"},
+      // A subscribed topic that does not exist yet (created a moment later,
+      // or its metadata still spreading after a broker restart) is noticed
+      // within seconds, not at librdkafka's default five minutes.
+      {"topic.metadata.refresh.interval.ms", "5000"},
       // Bounded prefetch: large events must not fill memory ahead of the
       // batch in hand (README, "Memory").
       {"queued.max.messages.kbytes", std::to_string(s.opt.fetch_queue_kbytes)},
