@@ -96,8 +96,9 @@ BOOST_AUTO_TEST_CASE(no_email_name_or_password_in_clear_in_segments_or_tables) {
   const auto events = db.rows("SELECT payload::text FROM events");
   const auto outbox = db.rows("SELECT o::text FROM outbox o");
   const auto credentials = db.rows("SELECT c::text FROM credentials c");
-  const auto accounts = db.rows("SELECT a::text FROM accounts a UNION ALL SELECT r::text FROM email_reservations r"
-                                " UNION ALL SELECT o::text FROM oauth_reservations o");
+  const auto accounts = db.rows(
+      "SELECT a::text FROM accounts a UNION ALL SELECT r::text FROM email_reservations r"
+      " UNION ALL SELECT o::text FROM oauth_reservations o");
   auto contains = [](const std::vector<std::string>& rows, const std::string& s) {
     return std::any_of(rows.begin(), rows.end(), [&](const auto& r) { return r.find(s) != std::string::npos; });
   };
