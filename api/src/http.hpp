@@ -34,7 +34,7 @@ int status_of(domain::ErrorCode code) noexcept;
 HttpError from_domain(const domain::DomainError& e);
 void send_error(httplib::Response& res, const HttpError& e);
 // The server's session settings (lock and statement timeouts) on a connection.
-void limit_waits(pqxx::connection& conn, const ServeOptions& options);
+void limit_waits(pqxx::transaction_base& tx, const ServeOptions& options);
 
 // Small JSON writer over RapidJSON.
 class Json {

@@ -40,7 +40,8 @@ pqxx::connection& reads(Call& c) {
   auto& conn = c.services().reads;
   if (!conn || !conn->is_open()) {
     conn = infra::connect(c.shared.cfg.pg, "lethe-serve-reads");
-    limit_waits(*conn, c.shared.options);
+    pqxx::nontransaction tx(*conn);
+    limit_waits(tx, c.shared.options);
   }
   return *conn;
 }

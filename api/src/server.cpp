@@ -285,16 +285,12 @@ void send_error(httplib::Response& res, const HttpError& e) {
 Services::Services(const infra::Config& cfg, const ServeOptions& options, infra::PasswordPool& passwords,
                    const producers::LoginPolicy& policy)
     : store(cfg.pg), users(store, passwords, policy) {
-  store.autocommit([&](pqxx::transaction_base& tx) {
-    tx.exec_params("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)",
-                   std::to_string(options.lock_timeout.count()), std::to_string(options.statement_timeout.count()));
-  });
+  store.autocommit([&](pqxx::transaction_base& tx) { limit_waits(tx, options); });
 }
 
-void limit_waits(pqxx::connection& conn, const ServeOptions& options) {
-  pqxx::nontransaction(conn).exec_params(
-      "SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)",
-      std::to_string(options.lock_timeout.count()), std::to_string(options.statement_timeout.count()));
+void limit_waits(pqxx::transaction_base& tx, const ServeOptions& options) {
+  tx.exec_params("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)",
+                 std::to_string(options.lock_timeout.count()), std::to_string(options.statement_timeout.count()));
 }
 
 Shared::Shared(const infra::Config& c, const ServeOptions& o)
