@@ -109,6 +109,7 @@ int project(const infra::Config& cfg, const ProjectFlags& flags) {
         .batch_size = flags.batch_size,
         .batch_wait_ms = flags.batch_wait_ms,
         .batch_max_bytes = flags.batch_max_bytes,
+        .fetch_queue_kbytes = flags.prefetch_mib << 10,
         .max_consecutive_refusals = flags.max_consecutive_refusals,
         .exit_when_idle = flags.until_idle,
     };

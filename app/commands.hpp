@@ -34,6 +34,7 @@ struct ProjectFlags {
   int batch_wait_ms = 100;
   std::int64_t batch_max_bytes = consumers::RunnerOptions{}.batch_max_bytes;
   int max_consecutive_refusals = consumers::RunnerOptions{}.max_consecutive_refusals;
+  int prefetch_mib = consumers::RunnerOptions{}.fetch_queue_kbytes >> 10;
   bool until_idle = false;
   std::string instance = "0";
   std::string group_prefix;  // empty: the topic prefix

@@ -93,6 +93,11 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(std::int64_t{1024}, std::int64_t{1} << 32));
   project
+      ->add_option("--prefetch-mib", pf.prefetch_mib,
+                   "librdkafka's prefetch queue per projection (memory bound; keep it at >= 1 s of events)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 2047));
+  project
       ->add_option("--max-consecutive-refusals", pf.max_consecutive_refusals,
                    "stop, offsets kept, when PostgreSQL refuses more messages in a row (0: never)")
       ->capture_default_str()
