@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "json_util.hpp"
+#include "codec.hpp"
 #include "lethe/domain/personal.hpp"
 #include "personal_doc.hpp"
 
@@ -76,22 +76,7 @@ bool may_grant(const Actor& a, Role role) {
   return role == Role::user || may_manage(a, role);
 }
 
-constexpr EventTypeSpec kEventTypes[] = {
-    {UserRegistered::kType, UserRegistered::kVersion, "users"},
-    {UserProfileChanged::kType, UserProfileChanged::kVersion, "users"},
-    {UserEmailChanged::kType, UserEmailChanged::kVersion, "users"},
-    {UserPasswordChanged::kType, UserPasswordChanged::kVersion, "users"},
-    {UserRoleChanged::kType, UserRoleChanged::kVersion, "users"},
-    {UserDeactivated::kType, UserDeactivated::kVersion, "users"},
-    {UserRestored::kType, UserRestored::kVersion, "users"},
-    {ApiKeyIssued::kType, ApiKeyIssued::kVersion, "users"},
-    {ApiKeyRevoked::kType, ApiKeyRevoked::kVersion, "users"},
-    {OAuthLinked::kType, OAuthLinked::kVersion, "users"},
-    {NoteAdded::kType, NoteAdded::kVersion, "staff"},
-    {LoggedIn::kType, LoggedIn::kVersion, "users"},
-    {LoggedOut::kType, LoggedOut::kVersion, "users"},
-    {LoginFailed::kType, LoginFailed::kVersion, "users"},
-};
+constexpr auto kEventTypes = codec::event_specs<Event>("users");
 constexpr std::string_view kProjections[] = {"users"};
 
 }  // namespace
@@ -304,11 +289,11 @@ User evolve(User s, const Event& event) {
 }
 
 std::string_view type_of(const Event& e) noexcept {
-  return std::visit([](const auto& ev) { return std::decay_t<decltype(ev)>::kType; }, e);
+  return codec::type_of(e);
 }
 
 int version_of(const Event& e) noexcept {
-  return std::visit([](const auto& ev) { return std::decay_t<decltype(ev)>::kVersion; }, e);
+  return codec::version_of(e);
 }
 
 std::string user_id_of(const Event& e) {
@@ -316,79 +301,15 @@ std::string user_id_of(const Event& e) {
 }
 
 std::string encode_payload(const Event& e) {
-  rapidjson::StringBuffer buf;
-  json::Writer w(buf);
-  w.StartObject();
-  std::visit(
-      [&](const auto& ev) {
-        for (const auto& f : std::decay_t<decltype(ev)>::fields())
-          if (!f.optional || !(ev.*f.member).empty()) json::field(w, f.name, ev.*f.member);
-      },
-      e);
-  w.EndObject();
-  return {buf.GetString(), buf.GetSize()};
+  return codec::encode_payload(e);
 }
-
-namespace {
-
-template <class E>
-Result<Event> decode_as(const rapidjson::Value& doc, std::span<const PersonalField> personal) {
-  E ev;
-  for (const auto& f : E::fields()) {
-    const auto it = doc.FindMember(f.name);
-    if (it == doc.MemberEnd() && f.optional) continue;
-    // A personal field whose person was erased opens as null: it decodes to
-    // erased(), so that the event still folds.
-    if (it != doc.MemberEnd() && it->value.IsNull() &&
-        std::any_of(personal.begin(), personal.end(), [&](const auto& p) { return p.field == f.name; })) {
-      ev.*f.member = erased();
-      continue;
-    }
-    auto r = json::string_member(doc, f.name);
-    if (!r) return r.error();
-    ev.*f.member = std::move(r).value();
-  }
-  return Event{std::move(ev)};
-}
-
-Result<Event> decode_doc(std::string_view type, int schema_version, const rapidjson::Value& doc) {
-  const auto personal = personal_fields(type, schema_version);
-  std::optional<Result<Event>> out;
-  // One decoder per (type, schema version): each alternative of Event.
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (([&] {
-       using E = std::variant_alternative_t<I, Event>;
-       if (!out && E::kType == type && E::kVersion == schema_version) out = decode_as<E>(doc, personal);
-     }()),
-     ...);
-  }
-  (std::make_index_sequence<std::variant_size_v<Event>>{});
-  if (out) return std::move(*out);
-  return invalid("type", "unknown user event type '" + std::string(type) + "' v" + std::to_string(schema_version));
-}
-
-}  // namespace
 
 Result<Event> decode_payload(std::string_view type, int schema_version, std::string_view payload_json) {
-  rapidjson::Document doc;
-  std::string buffer;
-  if (auto err = json::parse_object(doc, payload_json, buffer)) return *err;
-  return decode_doc(type, schema_version, doc);
+  return codec::decode_payload<Event>("user", type, schema_version, payload_json);
 }
 
 std::vector<Result<Event>> decode_sealed(const std::vector<SealedPayload>& items, const KeyLoader& load) {
-  std::vector<std::optional<Result<Event>>> decoded(items.size());
-  const auto errors = open_documents(
-      items, load,
-      [&](std::size_t i, rapidjson::Document& doc, bool) {
-        decoded[i] = decode_doc(items[i].type, items[i].schema_version, doc);
-      },
-      true);
-  std::vector<Result<Event>> out;
-  out.reserve(items.size());
-  for (std::size_t i = 0; i < items.size(); ++i)
-    out.push_back(errors[i] ? Result<Event>(*errors[i]) : std::move(*decoded[i]));
-  return out;
+  return codec::decode_sealed<Event>("user", items, load);
 }
 
 }  // namespace lethe::domain::users

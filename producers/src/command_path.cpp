@@ -43,6 +43,16 @@ bool is_system_actor(std::string_view actor) noexcept {
   return actor == "system" || actor.starts_with("system:");
 }
 
+domain::users::Actor actor_in(pqxx::transaction_base& tx, const CommandContext& ctx) {
+  using domain::users::Role;
+  const auto& id = ctx.actor;
+  if (is_system_actor(id)) return {id, Role::owner};
+  if (id.empty() || id.size() > domain::kMaxActorBytes) return {id, std::nullopt};
+  const auto r = infra::exec_hot(tx, "SELECT role FROM accounts WHERE user_id = $1 AND active", id);
+  if (r.empty()) return {id, std::nullopt};
+  return {id, domain::users::parse_role(r[0][0].c_str())};
+}
+
 CommandTx::CommandTx(EventStore::Transaction& tx, const CommandContext& ctx, int attempt)
     : tx_(tx), ctx_(ctx), attempt_(attempt) {}
 

@@ -51,29 +51,9 @@ constexpr const char* kAuthenticate =
     "  (SELECT token_hash FROM hit WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
     " SELECT user_id, kind, credential_id, role FROM hit";
 
-// The actor's role as the write side holds it now, read inside the command's
-// transaction (after the streams it appends to: a plain read, which assigns
-// no transaction id): a demotion or deactivation that committed while the
-// request waited (for a password slot, say) is what the decision sees.
-users::Actor actor_in(pqxx::transaction_base& tx, const CommandContext& ctx) {
-  const auto& id = ctx.actor;
-  if (is_system_actor(id)) return {id, users::Role::owner};
-  if (id.empty() || id.size() > domain::kMaxActorBytes) return {id, std::nullopt};
-  const auto r = infra::exec_hot(tx, "SELECT role FROM accounts WHERE user_id = $1 AND active", id);
-  if (r.empty()) return {id, std::nullopt};
-  return {id, users::parse_role(r[0][0].c_str())};
-}
-
 int active_owners(pqxx::transaction_base& tx) {
   infra::exec_hot(tx, "SELECT pg_advisory_xact_lock($1)", kOwnersLock);
   return tx.exec("SELECT count(*) FROM accounts WHERE role = 'owner' AND active")[0][0].as<int>();
-}
-
-std::vector<Draft> drafts_of(const std::vector<users::Event>& events) {
-  std::vector<Draft> out;
-  for (const auto& ev : events)
-    out.push_back({std::string(users::type_of(ev)), users::version_of(ev), users::encode_payload(ev)});
-  return out;
 }
 
 pqxx::binarystring bytes(const std::string& raw) {
@@ -337,7 +317,8 @@ domain::Result<Written> UserService::add_note(const std::string& user_id, const 
     if (!note) return note.error();
     const auto stream = domain::stream_of("usernotes", user_id);
     const auto notes = tx.read(stream);
-    tx.append(stream, notes.empty() ? 0 : notes.back().stream_version, drafts_of({note.value()}));
+    tx.append(stream, notes.empty() ? 0 : notes.back().stream_version,
+              drafts_of(std::vector<users::Event>{note.value()}));
     return std::nullopt;
   });
 }
@@ -422,7 +403,8 @@ LoginResult UserService::login(const std::string& email, const std::string& pass
         reason = "wrong_password";
     }
     if (!reason.empty()) {
-      tx.append(domain::stream_of("login", attempt), 0, drafts_of({users::LoginFailed{out.user_id, reason}}));
+      tx.append(domain::stream_of("login", attempt), 0,
+                drafts_of(std::vector<users::Event>{users::LoginFailed{out.user_id, reason}}));
       return std::nullopt;
     }
     const auto token = infra::new_token("ls");
@@ -430,7 +412,7 @@ LoginResult UserService::login(const std::string& email, const std::string& pass
                                      static_cast<double>(policy_.session_ttl.count()))[0][0]
                          .c_str();
     const users::LoggedIn event{out.user_id, token.id, out.expires_at};
-    tx.append(domain::stream_of("session", token.id), 0, drafts_of({event}));
+    tx.append(domain::stream_of("session", token.id), 0, drafts_of(std::vector<users::Event>{event}));
     if (auto err = apply_access(sql, event, token.hash)) return err;
     // A success clears the failures counted before this attempt (attempts
     // still in flight keep their reservation).
@@ -461,7 +443,7 @@ domain::Result<Written> UserService::logout(const Authenticated& who, const Comm
     const auto events = tx.read(stream);
     if (events.size() != 1) return conflict("authorization", "the session has ended already");
     const users::LoggedOut event{who.user_id, who.credential_id};
-    tx.append(stream, 1, drafts_of({event}));
+    tx.append(stream, 1, drafts_of(std::vector<users::Event>{event}));
     return apply_access(tx.sql(), event);
   });
 }

@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "lethe/domain/event_fields.hpp"
 #include "lethe/domain/personal.hpp"
 #include "lethe/domain/registry.hpp"
 #include "lethe/domain/result.hpp"
@@ -70,21 +71,9 @@ struct LinkOAuth {
 using Command = std::variant<RegisterUser, ChangeProfile, ChangePassword, ChangeRole, Deactivate, Restore, IssueApiKey,
                              RevokeApiKey, LinkOAuth>;
 
-// ---- Events. kType and kVersion tie each to schemas/events/<type>.v<version>.json;
-// fields() lists its payload fields in order (optional ones may be absent). ----
-template <class E>
-struct FieldSpec {
-  const char* name;
-  std::string E::*member;
-  bool optional = false;
-};
-
-#define LETHE_EVENT(Name, type_string)                   \
-  static constexpr std::string_view kType = type_string; \
-  static constexpr int kVersion = 1
-
+// ---- Events (see lethe/domain/event_fields.hpp). ----
 struct UserRegistered {
-  LETHE_EVENT(UserRegistered, "user.registered");
+  LETHE_EVENT("user.registered");
   std::string user_id, email, name, role, password_hash;
   static constexpr auto fields() {
     using E = UserRegistered;
@@ -96,7 +85,7 @@ struct UserRegistered {
   }
 };
 struct UserProfileChanged {
-  LETHE_EVENT(UserProfileChanged, "user.profile_changed");
+  LETHE_EVENT("user.profile_changed");
   std::string user_id, name;
   static constexpr auto fields() {
     using E = UserProfileChanged;
@@ -104,7 +93,7 @@ struct UserProfileChanged {
   }
 };
 struct UserEmailChanged {
-  LETHE_EVENT(UserEmailChanged, "user.email_changed");
+  LETHE_EVENT("user.email_changed");
   std::string user_id, email;
   static constexpr auto fields() {
     using E = UserEmailChanged;
@@ -112,7 +101,7 @@ struct UserEmailChanged {
   }
 };
 struct UserPasswordChanged {
-  LETHE_EVENT(UserPasswordChanged, "user.password_changed");
+  LETHE_EVENT("user.password_changed");
   std::string user_id, password_hash, by;  // by: "self" or "admin"
   static constexpr auto fields() {
     using E = UserPasswordChanged;
@@ -121,7 +110,7 @@ struct UserPasswordChanged {
   }
 };
 struct UserRoleChanged {
-  LETHE_EVENT(UserRoleChanged, "user.role_changed");
+  LETHE_EVENT("user.role_changed");
   std::string user_id, role, previous_role;
   static constexpr auto fields() {
     using E = UserRoleChanged;
@@ -130,21 +119,21 @@ struct UserRoleChanged {
   }
 };
 struct UserDeactivated {
-  LETHE_EVENT(UserDeactivated, "user.deactivated");
+  LETHE_EVENT("user.deactivated");
   std::string user_id;
   static constexpr auto fields() {
     return std::array<FieldSpec<UserDeactivated>, 1>{{{"user_id", &UserDeactivated::user_id}}};
   }
 };
 struct UserRestored {
-  LETHE_EVENT(UserRestored, "user.restored");
+  LETHE_EVENT("user.restored");
   std::string user_id;
   static constexpr auto fields() {
     return std::array<FieldSpec<UserRestored>, 1>{{{"user_id", &UserRestored::user_id}}};
   }
 };
 struct ApiKeyIssued {
-  LETHE_EVENT(ApiKeyIssued, "user.api_key_issued");
+  LETHE_EVENT("user.api_key_issued");
   std::string user_id, key_id, name, prefix, expires_at;
   static constexpr auto fields() {
     using E = ApiKeyIssued;
@@ -156,7 +145,7 @@ struct ApiKeyIssued {
   }
 };
 struct ApiKeyRevoked {
-  LETHE_EVENT(ApiKeyRevoked, "user.api_key_revoked");
+  LETHE_EVENT("user.api_key_revoked");
   std::string user_id, key_id;
   static constexpr auto fields() {
     using E = ApiKeyRevoked;
@@ -164,7 +153,7 @@ struct ApiKeyRevoked {
   }
 };
 struct OAuthLinked {
-  LETHE_EVENT(OAuthLinked, "user.oauth_linked");
+  LETHE_EVENT("user.oauth_linked");
   std::string user_id, provider, subject;
   static constexpr auto fields() {
     using E = OAuthLinked;
@@ -174,7 +163,8 @@ struct OAuthLinked {
 };
 // Stream usernotes-<user id>, on the restricted staff topic.
 struct NoteAdded {
-  LETHE_EVENT(NoteAdded, "user.note_added");
+  LETHE_EVENT("user.note_added");
+  static constexpr std::string_view kTopic = "staff";
   std::string user_id, note_id, text;
   static constexpr auto fields() {
     using E = NoteAdded;
@@ -183,7 +173,7 @@ struct NoteAdded {
 };
 // Stream session-<session id>.
 struct LoggedIn {
-  LETHE_EVENT(LoggedIn, "user.logged_in");
+  LETHE_EVENT("user.logged_in");
   std::string user_id, session_id, expires_at;
   static constexpr auto fields() {
     using E = LoggedIn;
@@ -192,7 +182,7 @@ struct LoggedIn {
   }
 };
 struct LoggedOut {
-  LETHE_EVENT(LoggedOut, "user.logged_out");
+  LETHE_EVENT("user.logged_out");
   std::string user_id, session_id;
   static constexpr auto fields() {
     using E = LoggedOut;
@@ -202,7 +192,7 @@ struct LoggedOut {
 // Stream login-<attempt id>. user_id is empty when the email is nobody's;
 // the email itself is never recorded.
 struct LoginFailed {
-  LETHE_EVENT(LoginFailed, "user.login_failed");
+  LETHE_EVENT("user.login_failed");
   std::string user_id, reason;
   static constexpr auto fields() {
     using E = LoginFailed;

@@ -16,6 +16,7 @@
 
 #include "lethe/domain/envelope.hpp"
 #include "lethe/domain/result.hpp"
+#include "lethe/domain/users.hpp"
 #include "lethe/producers/event_store.hpp"
 
 namespace lethe::producers {
@@ -39,12 +40,29 @@ struct CommandContext {
 
 bool is_system_actor(std::string_view actor) noexcept;
 
+// The actor's role as the write side holds it now, read inside the command's
+// transaction (after the streams it appends to: a plain read, which assigns
+// no transaction id): a demotion or deactivation that committed while the
+// request waited is what the decision sees. No role: anonymous, unknown or
+// deactivated.
+domain::users::Actor actor_in(pqxx::transaction_base& tx, const CommandContext& ctx);
+
 // An event the domain decided, before the store gives it ids and position.
 struct Draft {
   std::string type;
   int schema_version = 1;
   std::string payload;
 };
+
+// The drafts of a domain's decided events (type_of, version_of and
+// encode_payload are found in the events' own domain namespace).
+template <class Event>
+std::vector<Draft> drafts_of(const std::vector<Event>& events) {
+  std::vector<Draft> out;
+  out.reserve(events.size());
+  for (const auto& ev : events) out.push_back({std::string(type_of(ev)), version_of(ev), encode_payload(ev)});
+  return out;
+}
 
 // A person's key as a command met it.
 struct CommandKey {
