@@ -338,6 +338,7 @@ std::string describe_access(unsigned access) {
   add(kStaff, "staff");
   add(kAdmin, "admin");
   add(kOwner, "owner");
+  add(kAuditor, "auditor");
   add(kSelf, "self");
   return out;
 }

@@ -19,8 +19,9 @@ enum Access : unsigned {
   kAdmin = 1u << 3,
   kOwner = 1u << 4,
   kSelf = 1u << 5,
+  kAuditor = 1u << 6,
 };
-inline constexpr unsigned kSignedIn = kUser | kStaff | kAdmin | kOwner;
+inline constexpr unsigned kSignedIn = kUser | kStaff | kAdmin | kOwner | kAuditor;
 inline constexpr unsigned kStaffUp = kStaff | kAdmin | kOwner;
 inline constexpr unsigned kAdminUp = kAdmin | kOwner;
 inline constexpr unsigned kAnyone = kAnonymous | kSignedIn;

@@ -45,6 +45,8 @@ std::optional<Access> role_bit(domain::users::Role r) {
       return kStaff;
     case domain::users::Role::user:
       return kUser;
+    case domain::users::Role::auditor:
+      return kAuditor;
   }
   return std::nullopt;
 }

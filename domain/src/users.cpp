@@ -64,13 +64,15 @@ bool is_admin_or_owner(const Actor& a) {
   return a.role == Role::owner || a.role == Role::admin;
 }
 bool is_staff_or_above(const Actor& a) {
-  return a.role && *a.role != Role::user;
+  return a.role == Role::staff || is_admin_or_owner(a);
 }
 
-// Owner and admin are granted and removed (and their accounts managed) by
-// owners only; staff and user by admins and owners.
+// Owner, admin and auditor (who reads everything) are granted and removed
+// (and their accounts managed) by owners only; staff and user by admins and
+// owners.
 bool may_manage(const Actor& a, Role role) {
-  return role == Role::owner || role == Role::admin ? a.role == Role::owner : is_admin_or_owner(a);
+  return role == Role::owner || role == Role::admin || role == Role::auditor ? a.role == Role::owner
+                                                                            : is_admin_or_owner(a);
 }
 bool may_grant(const Actor& a, Role role) {
   return role == Role::user || may_manage(a, role);
@@ -102,12 +104,14 @@ std::string_view to_string(Role r) noexcept {
       return "staff";
     case Role::user:
       return "user";
+    case Role::auditor:
+      return "auditor";
   }
   return "user";
 }
 
 std::optional<Role> parse_role(std::string_view s) noexcept {
-  for (Role r : {Role::owner, Role::admin, Role::staff, Role::user})
+  for (Role r : {Role::owner, Role::admin, Role::staff, Role::user, Role::auditor})
     if (to_string(r) == s) return r;
   return std::nullopt;
 }
@@ -152,7 +156,7 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
             if (auto err = check_email(email)) return *err;
             if (auto err = check_text("name", c.name, kMaxName)) return *err;
             const auto role = parse_role(c.role);
-            if (!role) return invalid("role", "role must be one of owner, admin, staff, user");
+            if (!role) return invalid("role", "role must be one of owner, admin, staff, user, auditor");
             if (!may_grant(actor, *role))
               return forbidden("role", "registering with the role " + c.role + " needs " +
                                            (*role == Role::staff ? "an admin or owner" : "an owner"));
@@ -193,7 +197,7 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
           },
           [&](const ChangeRole& c) -> Result<std::vector<Event>> {
             const auto role = parse_role(c.role);
-            if (!role) return invalid("role", "role must be one of owner, admin, staff, user");
+            if (!role) return invalid("role", "role must be one of owner, admin, staff, user, auditor");
             if (!is_admin_or_owner(actor)) return forbidden("role", "only an admin or owner may change roles");
             if (self) return forbidden("user_id", "nobody changes their own role");
             if (!may_grant(actor, *role) || !may_manage(actor, state.role))

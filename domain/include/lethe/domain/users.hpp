@@ -23,7 +23,8 @@
 
 namespace lethe::domain::users {
 
-enum class Role { owner, admin, staff, user };
+// auditor: reads the audit log and the event log, and changes nothing.
+enum class Role { owner, admin, staff, user, auditor };
 std::string_view to_string(Role r) noexcept;
 std::optional<Role> parse_role(std::string_view s) noexcept;
 
