@@ -716,7 +716,8 @@ BOOST_AUTO_TEST_CASE(payload_codec_round_trips_every_event_type) {
       // Every field set, to a value that needs escaping.
       E ev{};
       for (const auto& f : E::fields())
-        ev.*f.member = std::string(f.name) + " \"q\" \xc3\xa9 \\ / \t\n<" + std::string(E::kType) + ">";
+        ev.*std::get<std::string E::*>(f.member) =
+            std::string(f.name) + " \"q\" \xc3\xa9 \\ / \t\n<" + std::string(E::kType) + ">";
       const u::Event e{ev};
       BOOST_TEST(str(u::type_of(e)) == str(E::kType));
       BOOST_TEST(u::version_of(e) == E::kVersion);
@@ -728,7 +729,10 @@ BOOST_AUTO_TEST_CASE(payload_codec_round_trips_every_event_type) {
       const auto back = u::decode_payload(E::kType, E::kVersion, json);
       BOOST_TEST_REQUIRE(outcome(back) == "ok");
       BOOST_TEST_REQUIRE(std::holds_alternative<E>(back.value()));
-      for (const auto& f : E::fields()) CHECK_MSG((std::get<E>(back.value()).*f.member) == (ev.*f.member), f.name);
+      for (const auto& f : E::fields())
+        CHECK_MSG((std::get<E>(back.value()).*std::get<std::string E::*>(f.member)) ==
+                      (ev.*std::get<std::string E::*>(f.member)),
+                  f.name);
       BOOST_TEST(u::encode_payload(back.value()) == json);
 
       // Every field empty: required ones are written as "", optional ones left out; both decode back.
@@ -738,7 +742,8 @@ BOOST_AUTO_TEST_CASE(payload_codec_round_trips_every_event_type) {
         CHECK_MSG((blank_json.find('"' + std::string(f.name) + "\":") == std::string::npos) == f.optional, f.name);
       const auto blank_back = u::decode_payload(E::kType, E::kVersion, blank_json);
       BOOST_TEST_REQUIRE(outcome(blank_back) == "ok");
-      for (const auto& f : E::fields()) CHECK_MSG((std::get<E>(blank_back.value()).*f.member).empty(), f.name);
+      for (const auto& f : E::fields())
+        CHECK_MSG((std::get<E>(blank_back.value()).*std::get<std::string E::*>(f.member)).empty(), f.name);
       ++checked;
     }
   });

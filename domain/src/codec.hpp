@@ -155,7 +155,8 @@ Result<Event> decode_doc(std::string_view domain_name, std::string_view type, in
        }
      }()),
      ...);
-  }(std::make_index_sequence<std::variant_size_v<Event>>{});
+  }
+  (std::make_index_sequence<std::variant_size_v<Event>>{});
   if (out) return std::move(*out);
   return invalid("type", "unknown " + std::string(domain_name) + " event type '" + std::string(type) + "' v" +
                              std::to_string(schema_version));
@@ -204,11 +205,12 @@ template <class Event, std::size_t N = std::variant_size_v<Event>>
 constexpr std::array<EventTypeSpec, N> event_specs(std::string_view domain_topic) {
   std::array<EventTypeSpec, N> out{};
   [&]<std::size_t... I>(std::index_sequence<I...>) {
-    ((out[I] = EventTypeSpec{std::variant_alternative_t<I, Event>::kType,
-                             std::variant_alternative_t<I, Event>::kVersion,
-                             topic_of<std::variant_alternative_t<I, Event>>(domain_topic)}),
+    ((out[I] =
+          EventTypeSpec{std::variant_alternative_t<I, Event>::kType, std::variant_alternative_t<I, Event>::kVersion,
+                        topic_of<std::variant_alternative_t<I, Event>>(domain_topic)}),
      ...);
-  }(std::make_index_sequence<N>{});
+  }
+  (std::make_index_sequence<N>{});
   return out;
 }
 

@@ -1,11 +1,12 @@
 #include "lethe/domain/registry.hpp"
 
+#include "lethe/domain/tickets.hpp"
 #include "lethe/domain/users.hpp"
 
 namespace lethe::domain {
 
 const std::vector<const DomainSpec*>& domains() {
-  static const std::vector<const DomainSpec*> all{&users::spec()};
+  static const std::vector<const DomainSpec*> all{&users::spec(), &tickets::spec()};
   return all;
 }
 

@@ -72,7 +72,7 @@ bool is_staff_or_above(const Actor& a) {
 // owners.
 bool may_manage(const Actor& a, Role role) {
   return role == Role::owner || role == Role::admin || role == Role::auditor ? a.role == Role::owner
-                                                                            : is_admin_or_owner(a);
+                                                                             : is_admin_or_owner(a);
 }
 bool may_grant(const Actor& a, Role role) {
   return role == Role::user || may_manage(a, role);

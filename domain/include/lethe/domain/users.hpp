@@ -200,7 +200,6 @@ struct LoginFailed {
     return std::array<FieldSpec<E>, 2>{{{"user_id", &E::user_id, true}, {"reason", &E::reason}}};
   }
 };
-#undef LETHE_EVENT
 
 using Event = std::variant<UserRegistered, UserProfileChanged, UserEmailChanged, UserPasswordChanged, UserRoleChanged,
                            UserDeactivated, UserRestored, ApiKeyIssued, ApiKeyRevoked, OAuthLinked, NoteAdded, LoggedIn,
