@@ -19,9 +19,10 @@ using test::Api;
 
 namespace {
 
-enum class Caller { anonymous, user, staff, admin, owner };
-const char* const kCallerNames[] = {"anonymous", "user", "staff", "admin", "owner"};
-constexpr Caller kCallers[] = {Caller::anonymous, Caller::user, Caller::staff, Caller::admin, Caller::owner};
+enum class Caller { anonymous, user, staff, admin, owner, auditor };
+const char* const kCallerNames[] = {"anonymous", "user", "staff", "admin", "owner", "auditor"};
+constexpr Caller kCallers[] = {Caller::anonymous, Caller::user,  Caller::staff,
+                               Caller::admin,     Caller::owner, Caller::auditor};
 const char* name_of(Caller c) {
   return kCallerNames[static_cast<int>(c)];
 }
@@ -31,7 +32,7 @@ const char* name_of(Caller c) {
 struct Row {
   const char* method;
   const char* path;
-  bool anon, user, staff, admin, owner, self;
+  bool anon, user, staff, admin, owner, auditor, self;
 
   bool allows(Caller c) const {
     switch (c) {
@@ -45,12 +46,14 @@ struct Row {
         return this->admin;
       case Caller::owner:
         return this->owner;
+      case Caller::auditor:
+        return this->auditor;
     }
     return false;
   }
   // The README's way of writing it ("anyone", "staff, admin, owner, self").
   std::string roles() const {
-    if (anon && user && staff && admin && owner) return "anyone";
+    if (anon && user && staff && admin && owner && auditor) return "anyone";
     std::string out;
     auto add = [&](bool on, const char* name) {
       if (on) out += (out.empty() ? "" : ", ") + std::string(name);
@@ -60,6 +63,7 @@ struct Row {
     add(staff, "staff");
     add(admin, "admin");
     add(owner, "owner");
+    add(auditor, "auditor");
     add(self, "self");
     return out;
   }
@@ -67,27 +71,35 @@ struct Row {
 
 // clang-format off
 const std::vector<Row> kMatrix{
-  //  method    path                                anon   user   staff  admin  owner  self
-  {"GET",    "/health",                           true,  true,  true,  true,  true,  false},
-  {"GET",    "/ready",                            true,  true,  true,  true,  true,  false},
-  {"POST",   "/sessions",                         true,  true,  true,  true,  true,  false},
-  {"DELETE", "/sessions/current",                 false, true,  true,  true,  true,  false},
-  {"GET",    "/me",                               false, true,  true,  true,  true,  false},
-  {"POST",   "/users",                            true,  true,  true,  true,  true,  false},
-  {"GET",    "/users",                            false, false, true,  true,  true,  false},
-  {"GET",    "/users/{id}",                       false, false, true,  true,  true,  true },
-  {"PATCH",  "/users/{id}",                       false, false, false, true,  true,  true },
-  {"PUT",    "/users/{id}/password",              false, false, false, true,  true,  true },
-  {"PUT",    "/users/{id}/role",                  false, false, false, true,  true,  false},
-  {"POST",   "/users/{id}/deactivate",            false, false, false, true,  true,  false},
-  {"POST",   "/users/{id}/restore",               false, false, false, true,  true,  false},
-  {"GET",    "/users/{id}/api-keys",              false, false, false, true,  true,  true },
-  {"POST",   "/users/{id}/api-keys",              false, false, false, false, true,  true },
-  {"DELETE", "/users/{id}/api-keys/{key_id}",     false, false, false, true,  true,  true },
-  {"GET",    "/users/{id}/notes",                 false, false, true,  true,  true,  false},
-  {"POST",   "/users/{id}/notes",                 false, false, true,  true,  true,  false},
-  {"GET",    "/users/{id}/oauth-identities",      false, false, false, true,  true,  true },
-  {"POST",   "/users/{id}/oauth-identities",      false, false, false, true,  true,  true },
+  //  method    path                                anon   user   staff  admin  owner  audit  self
+  {"GET",    "/health",                           true , true , true , true , true , true , false},
+  {"GET",    "/ready",                            true , true , true , true , true , true , false},
+  {"POST",   "/sessions",                         true , true , true , true , true , true , false},
+  {"DELETE", "/sessions/current",                 false, true , true , true , true , true , false},
+  {"GET",    "/me",                               false, true , true , true , true , true , false},
+  {"POST",   "/users",                            true , true , true , true , true , true , false},
+  {"GET",    "/users",                            false, false, true , true , true , false, false},
+  {"GET",    "/users/{id}",                       false, false, true , true , true , false, true},
+  {"PATCH",  "/users/{id}",                       false, false, false, true , true , false, true},
+  {"PUT",    "/users/{id}/password",              false, false, false, true , true , false, true},
+  {"PUT",    "/users/{id}/role",                  false, false, false, true , true , false, false},
+  {"POST",   "/users/{id}/deactivate",            false, false, false, true , true , false, false},
+  {"POST",   "/users/{id}/restore",               false, false, false, true , true , false, false},
+  {"GET",    "/users/{id}/api-keys",              false, false, false, true , true , false, true},
+  {"POST",   "/users/{id}/api-keys",              false, false, false, false, true , false, true},
+  {"DELETE", "/users/{id}/api-keys/{key_id}",     false, false, false, true , true , false, true},
+  {"GET",    "/users/{id}/notes",                 false, false, true , true , true , false, false},
+  {"POST",   "/users/{id}/notes",                 false, false, true , true , true , false, false},
+  {"GET",    "/users/{id}/oauth-identities",      false, false, false, true , true , false, true},
+  {"POST",   "/users/{id}/oauth-identities",      false, false, false, true , true , false, true},
+  {"POST",   "/tickets",                          false, true , true , true , true , false, false},
+  {"GET",    "/tickets",                          false, true , true , true , true , true , false},
+  {"GET",    "/tickets/{id}",                     false, true , true , true , true , true , false},
+  {"POST",   "/tickets/{id}/assign",              false, false, true , true , true , false, false},
+  {"POST",   "/tickets/{id}/status",              false, true , true , true , true , false, false},
+  {"POST",   "/tickets/{id}/comments",            false, true , true , true , true , false, false},
+  {"POST",   "/tickets/{id}/internal-notes",      false, false, true , true , true , false, false},
+  {"GET",    "/tickets/{id}/internal-notes",      false, false, true , true , true , false, false},
 };
 // clang-format on
 
@@ -115,6 +127,7 @@ struct World {
     people[Caller::admin] = api.person("matrix-admin@example.org", "admin", kPassword);
     // An owner with a session (the bootstrapped owner has an API key only).
     people[Caller::owner] = api.person("matrix-owner@example.org", "owner", kPassword);
+    people[Caller::auditor] = api.person("matrix-auditor@example.org", "auditor", kPassword);
   }
 
   std::string fresh(const std::string& what) { return what + "-" + std::to_string(++serial) + "@example.org"; }
@@ -136,6 +149,13 @@ struct World {
     return r.str("token");
   }
 
+  // A ticket opened by the bootstrapped owner.
+  std::string ticket() {
+    auto r = api.call("POST", "/tickets", "{\"subject\":\"Matrix\",\"body\":\"A ticket\"}", api.owner_key());
+    BOOST_REQUIRE_MESSAGE(r.status == 201, "opening a ticket: " << r.status << " " << r.body);
+    return r.str("id");
+  }
+
   // A key of the user's, issued by the bootstrapped owner.
   std::string key_of_user(const std::string& user_id) {
     auto r = api.call("POST", "/users/" + user_id + "/api-keys", "{\"name\":\"matrix key\"}", api.owner_key());
@@ -154,6 +174,11 @@ std::string body_for(World& w, const std::string& op) {
   if (op == "PUT /users/{id}/role") return "{\"role\":\"staff\"}";
   if (op == "POST /users/{id}/api-keys") return "{\"name\":\"matrix\"}";
   if (op == "POST /users/{id}/notes") return "{\"text\":\"a note\"}";
+  if (op == "POST /tickets") return "{\"subject\":\"Matrix\",\"body\":\"Cell\"}";
+  if (op == "POST /tickets/{id}/assign") return "{\"assignee_id\":\"" + w.people[Caller::staff].id + "\"}";
+  if (op == "POST /tickets/{id}/status") return "{\"status\":\"in_progress\"}";
+  if (op == "POST /tickets/{id}/comments") return "{\"body\":\"a comment\"}";
+  if (op == "POST /tickets/{id}/internal-notes") return "{\"text\":\"a note\"}";
   if (op == "POST /users/{id}/oauth-identities")
     return "{\"provider\":\"github\",\"subject\":\"gh-" + std::to_string(++w.serial) + "\"}";
   return "";
@@ -173,6 +198,9 @@ Cell prepare(World& w, const Row& row, Caller c, const std::string& target, std:
     BOOST_REQUIRE_MESSAGE(off.status == 200, "deactivating a target: " << off.status << " " << off.body);
   }
   if (op == "DELETE /sessions/current" && c != Caller::anonymous) token = w.session(c);
+  // Ticket routes act on a ticket of somebody else's (the bootstrapped owner's).
+  if (std::string(row.path).starts_with("/tickets/{id}"))
+    return {fill(row.path, w.ticket(), key_id), body_for(w, op), token};
   return {fill(row.path, target, key_id), body_for(w, op), token};
 }
 
@@ -232,7 +260,7 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller_on_another_users_account) {
       }
     }
   }
-  BOOST_TEST(cells == static_cast<int>(kMatrix.size()) * 5);
+  BOOST_TEST(cells == static_cast<int>(kMatrix.size()) * 6);
   // The callers' own sessions still work: nothing above logged them out.
   // (A route that reads the write side: /me would need the projector.)
   for (const auto c : kCallers)

@@ -76,8 +76,7 @@ BOOST_AUTO_TEST_CASE(opening_refusals) {
              refused(ErrorCode::invalid_argument, "subject"));
   BOOST_TEST(outcome(t::decide({}, t::OpenTicket{"t1", "s", ""}, kCustomer)) ==
              refused(ErrorCode::invalid_argument, "body"));
-  BOOST_TEST(outcome(t::decide({}, t::OpenTicket{"t1", "s", "b"}, kAnonymous)) ==
-             refused(ErrorCode::forbidden, ""));
+  BOOST_TEST(outcome(t::decide({}, t::OpenTicket{"t1", "s", "b"}, kAnonymous)) == refused(ErrorCode::forbidden, ""));
   BOOST_TEST(outcome(t::decide({}, t::OpenTicket{"t1", "s", "b"}, kAuditor)) == refused(ErrorCode::forbidden, ""));
   BOOST_TEST(outcome(t::decide(opened(), t::OpenTicket{"t1", "s", "b"}, kCustomer)) ==
              refused(ErrorCode::already_exists, "ticket_id"));
@@ -212,7 +211,8 @@ BOOST_AUTO_TEST_CASE(internal_notes_go_to_the_staff_topic_and_the_rest_to_ticket
 
 BOOST_AUTO_TEST_CASE(every_event_round_trips_and_unknown_types_fail_loudly) {
   const std::vector<t::Event> events{t::TicketOpened{"t1", "c1", "S", "B \"quoted\""},
-                                     t::TicketAssigned{"t1", "s1", ""}, t::TicketAssigned{"t1", "s2", "s1"},
+                                     t::TicketAssigned{"t1", "s1", ""},
+                                     t::TicketAssigned{"t1", "s2", "s1"},
                                      t::TicketStatusChanged{"t1", "resolved", "in_progress"},
                                      t::TicketCommented{"t1", "k1", "s1", "Done"},
                                      t::InternalNoteAdded{"t1", "n1", "s1", "c1", "note"}};

@@ -20,6 +20,7 @@
 #include "lethe/domain/result.hpp"
 #include "lethe/infra/access.hpp"
 #include "lethe/producers/event_store.hpp"
+#include "lethe/producers/ticket_service.hpp"
 #include "lethe/producers/user_service.hpp"
 
 namespace lethe::api {
@@ -70,6 +71,11 @@ class Json {
       w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
     return *this;
   }
+  Json& null(std::string_view key) {
+    k(key);
+    w_.Null();
+    return *this;
+  }
   Json& num(std::string_view key, std::int64_t v) {
     k(key);
     w_.Int64(v);
@@ -97,6 +103,7 @@ struct Services {
            const producers::LoginPolicy& policy);
   producers::EventStore store;
   producers::UserService users;
+  producers::TicketService tickets;
   std::unique_ptr<pqxx::connection> reads;
 };
 

@@ -54,6 +54,13 @@ bool reflects(pqxx::transaction_base& tx, const std::string& stream, std::int64_
   if (stream.starts_with("usernotes-"))
     return tx.exec_params("SELECT count(*) >= $2 FROM user_notes WHERE user_id = $1", stream.substr(10), version)[0][0]
         .as<bool>();
+  if (stream.starts_with("ticket-"))
+    return !tx.exec_params("SELECT 1 FROM tickets WHERE ticket_id = $1 AND version >= $2", stream.substr(7), version)
+                .empty();
+  if (stream.starts_with("ticketnotes-"))
+    return !tx.exec_params("SELECT 1 FROM ticket_internal_notes WHERE ticket_id = $1 AND stream_version >= $2",
+                           stream.substr(12), version)
+                .empty();
   return true;  // sessions and login attempts have no read model to wait for
 }
 
@@ -70,24 +77,24 @@ std::optional<std::int64_t> int_param(const Call& c, const char* name, std::int6
 }
 
 // Read-your-writes: with ?min_position=P (a command's global position) or,
-// on one user, ?min_version=V, waits (up to ?wait_ms, bounded by the
-// server's max wait) until the read model reflects that write. When the
-// wait runs out the answer is what the read model has, marked
-// `X-Lethe-Stale: true`.
-void await_reflection(Call& c, const std::string& user_id = {}) {
+// on one stream's resource (a user, a ticket), ?min_version=V, waits (up to
+// ?wait_ms, bounded by the server's max wait) until the read model reflects
+// that write. When the wait runs out the answer is what the read model has,
+// marked `X-Lethe-Stale: true`.
+void await_reflection(Call& c, const std::string& resource_stream = {}) {
   const auto position = int_param(c, "min_position", 1, INT64_MAX);
-  const auto version = user_id.empty() ? std::nullopt : int_param(c, "min_version", 1, INT64_MAX);
+  const auto version = resource_stream.empty() ? std::nullopt : int_param(c, "min_version", 1, INT64_MAX);
   if (!position && !version) return;
   const auto max_ms = static_cast<std::int64_t>(c.shared.options.max_wait.count());
   const auto wait_ms = int_param(c, "wait_ms", 0, max_ms).value_or(max_ms);
-  std::string stream = version ? domain::stream_of("user", user_id) : "";
+  std::string stream = version ? resource_stream : "";
   std::int64_t at = version.value_or(0);
   auto& conn = reads(c);
   if (version) {
     // Only a version that was written can be waited for.
     pqxx::read_transaction tx(conn);
     if (tx.exec_params("SELECT 1 FROM events WHERE stream_id = $1 AND stream_version = $2", stream, at).empty())
-      throw HttpError{404, "not_found", "min_version", "the user's stream has no such version"};
+      throw HttpError{404, "not_found", "min_version", "the stream has no such version"};
   }
   if (position) {
     pqxx::read_transaction tx(conn);
@@ -165,7 +172,7 @@ void list_users(Call& c) {
 }
 
 void get_user_by_id(Call& c, const std::string& id) {
-  await_reflection(c, id);
+  await_reflection(c, domain::stream_of("user", id));
   pqxx::read_transaction tx(reads(c));
   const auto rows = tx.exec_params(std::string("SELECT ") + kUserColumns + " FROM users WHERE user_id = $1", id);
   ensure_found(!rows.empty(), "user");
@@ -300,6 +307,149 @@ void logout(Call& c) {
   c.written(200, c.who->credential_id, w);
 }
 
+// ---- Tickets ----
+
+namespace tickets = domain::tickets;
+
+// Staff, admins, owners and auditors read every ticket; a customer only
+// their own (another's answers 404, as if it did not exist).
+bool reads_all_tickets(const Call& c) {
+  using R = users::Role;
+  return c.who && c.who->role != R::user;
+}
+
+constexpr const char* kTicketColumns = "ticket_id, requester_id, assignee_id, subject, body, status, " LETHE_UTC_TEXT(
+    "opened_at") ", " LETHE_UTC_TEXT("updated_at") ", version";
+
+void ticket_json(Json& j, const pqxx::row& r) {
+  j.str("id", r["ticket_id"].c_str())
+      .str_or_null("requester_id", r["requester_id"].is_null() ? "" : r["requester_id"].c_str())
+      .str_or_null("assignee_id", r["assignee_id"].is_null() ? "" : r["assignee_id"].c_str())
+      .str("subject", r["subject"].c_str())
+      .str("body", r["body"].c_str())
+      .str("status", r["status"].c_str())
+      .str("opened_at", r["opened_at"].c_str())
+      .str("updated_at", r["updated_at"].c_str())
+      .num("version", r["version"].as<std::int64_t>());
+}
+
+// A page: ?limit (default 50, at most 500) and ?offset, in a stable order.
+struct Page {
+  std::int64_t limit, offset;
+};
+Page page_of(const Call& c) {
+  return {int_param(c, "limit", 1, 500).value_or(50), int_param(c, "offset", 0, 1'000'000'000).value_or(0)};
+}
+void page_json(Json& j, const Page& p, std::size_t rows) {
+  j.num("limit", p.limit).num("offset", p.offset);
+  if (static_cast<std::int64_t>(rows) == p.limit)
+    j.num("next_offset", p.offset + p.limit);
+  else
+    j.null("next_offset");
+}
+
+void open_ticket(Call& c) {
+  const auto id = infra::new_uuid();
+  const auto w =
+      ok_or_throw(c.services().tickets.handle(tickets::OpenTicket{id, c.field("subject"), c.field("body")}, c.ctx));
+  c.written(201, id, w);
+}
+
+void list_tickets(Call& c) {
+  await_reflection(c);
+  const auto page = page_of(c);
+  const auto status = c.req.get_param_value("status");
+  if (!status.empty() && !tickets::parse_status(status))
+    throw HttpError{400, "invalid_argument", "status", "status must be one of open, in_progress, resolved, closed"};
+  // A customer's filter is always themself.
+  const auto requester = reads_all_tickets(c) ? c.req.get_param_value("requester_id") : c.who->user_id;
+  pqxx::read_transaction tx(reads(c));
+  const auto rows = tx.exec_params(std::string("SELECT ") + kTicketColumns +
+                                       " FROM tickets WHERE ($1 = '' OR requester_id = $1) AND ($2 = '' OR status = $2)"
+                                       " ORDER BY opened_at DESC, ticket_id LIMIT $3 OFFSET $4",
+                                   requester, status, page.limit, page.offset);
+  Json j;
+  j.begin().begin_array("tickets");
+  for (const auto& r : rows) {
+    j.begin();
+    ticket_json(j, r);
+    j.end();
+  }
+  j.end_array();
+  page_json(j, page, rows.size());
+  c.json(200, j.end().text());
+}
+
+void get_ticket(Call& c) {
+  const auto& id = c.params.at(0);
+  await_reflection(c, domain::stream_of("ticket", id));
+  pqxx::read_transaction tx(reads(c));
+  const auto rows = tx.exec_params(std::string("SELECT ") + kTicketColumns + " FROM tickets WHERE ticket_id = $1", id);
+  ensure_found(!rows.empty() && (reads_all_tickets(c) || rows[0]["requester_id"].c_str() == c.who->user_id), "ticket");
+  Json j;
+  j.begin();
+  ticket_json(j, rows[0]);
+  j.begin_array("comments");
+  for (const auto& r : tx.exec_params("SELECT comment_id, author_id, body, " LETHE_UTC_TEXT(
+                                          "created_at") " FROM ticket_comments WHERE ticket_id = $1"
+                                                        " ORDER BY ticket_version",
+                                      id))
+    j.begin()
+        .str("id", r["comment_id"].c_str())
+        .str_or_null("author_id", r["author_id"].is_null() ? "" : r["author_id"].c_str())
+        .str("body", r["body"].c_str())
+        .str("created_at", r["created_at"].c_str())
+        .end();
+  j.end_array().end();
+  c.res.set_header("ETag", "\"" + std::string(rows[0]["version"].c_str()) + "\"");
+  c.json(200, j.text());
+}
+
+void assign_ticket(Call& c) {
+  const auto w = ok_or_throw(
+      c.services().tickets.handle(tickets::AssignTicket{c.params.at(0), c.field("assignee_id")}, with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
+void change_ticket_status(Call& c) {
+  const auto w = ok_or_throw(
+      c.services().tickets.handle(tickets::ChangeStatus{c.params.at(0), c.field("status")}, with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
+void comment_ticket(Call& c) {
+  const auto id = infra::new_uuid();
+  const auto w =
+      ok_or_throw(c.services().tickets.handle(tickets::Comment{c.params.at(0), id, c.field("body")}, with_if_match(c)));
+  c.written(201, id, w);
+}
+
+void add_internal_note(Call& c) {
+  const auto id = infra::new_uuid();
+  const auto w =
+      ok_or_throw(c.services().tickets.handle(tickets::AddInternalNote{c.params.at(0), id, c.field("text")}, c.ctx));
+  c.written(201, id, w);
+}
+
+void list_internal_notes(Call& c) {
+  await_reflection(c);
+  pqxx::read_transaction tx(reads(c));
+  ensure_found(!tx.exec_params("SELECT 1 FROM tickets WHERE ticket_id = $1", c.params.at(0)).empty(), "ticket");
+  Json j;
+  j.begin().begin_array("notes");
+  for (const auto& r : tx.exec_params("SELECT note_id, author_id, text, " LETHE_UTC_TEXT(
+                                          "created_at") " FROM ticket_internal_notes WHERE ticket_id = $1"
+                                                        " ORDER BY stream_version",
+                                      c.params.at(0)))
+    j.begin()
+        .str("id", r["note_id"].c_str())
+        .str_or_null("author_id", r["author_id"].is_null() ? "" : r["author_id"].c_str())
+        .str_or_null("text", r["text"].is_null() ? "" : r["text"].c_str())
+        .str("created_at", r["created_at"].c_str())
+        .end();
+  c.json(200, j.end_array().end().text());
+}
+
 }  // namespace
 
 const std::vector<Route>& routes() {
@@ -324,6 +474,14 @@ const std::vector<Route>& routes() {
       {"POST", "/users/{id}/notes", kStaffUp, add_note},
       {"GET", "/users/{id}/oauth-identities", kAdminUp | kSelf, list_oauth},
       {"POST", "/users/{id}/oauth-identities", kAdminUp | kSelf, link_oauth},
+      {"POST", "/tickets", kActors, open_ticket},
+      {"GET", "/tickets", kSignedIn, list_tickets},
+      {"GET", "/tickets/{id}", kSignedIn, get_ticket},
+      {"POST", "/tickets/{id}/assign", kStaffUp, assign_ticket},
+      {"POST", "/tickets/{id}/status", kActors, change_ticket_status},
+      {"POST", "/tickets/{id}/comments", kActors, comment_ticket},
+      {"POST", "/tickets/{id}/internal-notes", kStaffUp, add_internal_note},
+      {"GET", "/tickets/{id}/internal-notes", kStaffUp, list_internal_notes},
   };
   return all;
 }

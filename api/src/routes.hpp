@@ -22,6 +22,8 @@ enum Access : unsigned {
   kAuditor = 1u << 6,
 };
 inline constexpr unsigned kSignedIn = kUser | kStaff | kAdmin | kOwner | kAuditor;
+// Signed in and allowed to change things: everyone but an auditor.
+inline constexpr unsigned kActors = kUser | kStaff | kAdmin | kOwner;
 inline constexpr unsigned kStaffUp = kStaff | kAdmin | kOwner;
 inline constexpr unsigned kAdminUp = kAdmin | kOwner;
 inline constexpr unsigned kAnyone = kAnonymous | kSignedIn;

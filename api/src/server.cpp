@@ -286,7 +286,7 @@ void send_error(httplib::Response& res, const HttpError& e) {
 
 Services::Services(const infra::Config& cfg, const ServeOptions& options, infra::PasswordPool& passwords,
                    const producers::LoginPolicy& policy)
-    : store(cfg.pg), users(store, passwords, policy) {
+    : store(cfg.pg), users(store, passwords, policy), tickets(store) {
   store.autocommit([&](pqxx::transaction_base& tx) { limit_waits(tx, options); });
 }
 

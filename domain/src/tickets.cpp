@@ -106,8 +106,7 @@ bool may_read(const Ticket& t, const Actor& actor) {
   return t.exists && (is_staff(actor) || actor.role == Role::auditor || (actor.role && t.requester_id == actor.id));
 }
 
-Result<std::vector<Event>> decide(const Ticket& state, const Command& command, const Actor& actor,
-                                  const Facts& facts) {
+Result<std::vector<Event>> decide(const Ticket& state, const Command& command, const Actor& actor, const Facts& facts) {
   if (!actor.role || actor.role == Role::auditor)
     return forbidden("", actor.role ? "an auditor changes nothing" : "sign in first");
   if (!std::holds_alternative<OpenTicket>(command) && !may_read(state, actor)) return no_such_ticket();
@@ -124,8 +123,7 @@ Result<std::vector<Event>> decide(const Ticket& state, const Command& command, c
           [&](const AssignTicket& c) -> Result<std::vector<Event>> {
             if (!is_staff(actor)) return forbidden("assignee_id", "only staff assign tickets");
             if (c.assignee_id.empty()) return invalid("assignee_id", "assignee_id must not be empty");
-            if (!facts.assignee_role)
-              return DomainError{ErrorCode::not_found, "assignee_id", "no such active account"};
+            if (!facts.assignee_role) return DomainError{ErrorCode::not_found, "assignee_id", "no such active account"};
             if (!staff_role(facts.assignee_role))
               return DomainError{ErrorCode::rule_violated, "assignee_id",
                                  "tickets are assigned to staff only; this account's role is " +

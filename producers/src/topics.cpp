@@ -17,6 +17,8 @@ const std::vector<TopicSpec>& topic_specs() {
       {"shop", 3, "catalogue, inventory, carts and orders"},
       {"billing", 3, "billing profiles, subscriptions, transactions, credit notes"},
       {"content", 3, "posts and comments"},
+      {"files", 3, "file metadata"},
+      {"email", 3, "email logs"},
       {"staff", 3, "restricted: staff-only data such as internal ticket notes"},
       {"dead-letters", 1, "events a projection could not apply, with reason and source offset in headers"},
   };

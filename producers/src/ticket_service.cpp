@@ -1,0 +1,60 @@
+#include "lethe/producers/ticket_service.hpp"
+
+#include "lethe/infra/pg.hpp"
+
+namespace lethe::producers {
+
+namespace tickets = domain::tickets;
+namespace users = domain::users;
+using domain::DomainError;
+
+namespace {
+
+// The role an account holds now, if it is active: read in the command's
+// transaction, so an assignee demoted meanwhile is what the decision sees.
+std::optional<users::Role> active_role(pqxx::transaction_base& tx, const std::string& user_id) {
+  if (user_id.empty() || user_id.size() > domain::kMaxActorBytes) return std::nullopt;
+  const auto r = infra::exec_hot(tx, "SELECT role FROM accounts WHERE user_id = $1 AND active", user_id);
+  if (r.empty()) return std::nullopt;
+  return users::parse_role(r[0][0].c_str());
+}
+
+}  // namespace
+
+domain::Result<Written> TicketService::handle(const tickets::Command& command, const CommandContext& ctx) {
+  const auto ticket_id = std::visit([](const auto& c) { return c.ticket_id; }, command);
+  if (ticket_id.empty()) return domain::invalid("ticket_id", "ticket_id must not be empty");
+  if (ticket_id.size() > domain::kMaxStreamIdBytes - 12)
+    return domain::invalid("ticket_id", "ticket_id must be at most " + std::to_string(domain::kMaxStreamIdBytes - 12) +
+                                            " bytes");
+  const bool note = std::holds_alternative<tickets::AddInternalNote>(command);
+  return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
+    // Every stream this command may append to is read before anything is
+    // written (the relay's order, see EventStore::Transaction).
+    const auto stream = domain::stream_of("ticket", ticket_id);
+    const auto state = fold<tickets::Ticket>(tx.read(stream), tickets::decode_payload, tickets::evolve);
+    const auto notes_stream = domain::stream_of("ticketnotes", ticket_id);
+    std::int64_t notes_version = 0;
+    if (note) {
+      const auto notes = tx.read(notes_stream);
+      notes_version = notes.empty() ? 0 : notes.back().stream_version;
+    }
+    const auto& expected = tx.context().expected_version;
+    if (expected && *expected != state.version)
+      return DomainError{domain::ErrorCode::conflict, "if-match",
+                         "the ticket is at version " + std::to_string(state.version) + ", not " +
+                             std::to_string(*expected)};
+    tickets::Facts facts;
+    if (const auto* assign = std::get_if<tickets::AssignTicket>(&command))
+      facts.assignee_role = active_role(tx.sql(), assign->assignee_id);
+    auto decided = tickets::decide(state, command, actor_in(tx.sql(), tx.context()), facts);
+    if (!decided) return decided.error();
+    if (note)
+      tx.append(notes_stream, notes_version, drafts_of(decided.value()));
+    else
+      tx.append(stream, state.version, drafts_of(decided.value()));
+    return std::nullopt;
+  });
+}
+
+}  // namespace lethe::producers
