@@ -77,19 +77,18 @@ BOOST_AUTO_TEST_CASE(a_customer_opens_a_ticket_and_staff_work_it) {
   BOOST_TEST(api.call("POST", "/tickets/" + id + "/status", R"({"status":"in_progress"})", ann.token).status == 403);
   BOOST_TEST(api.call("POST", "/tickets/" + id + "/status", R"({"status":"in_progress"})", sam.token).status == 200);
   // If-Match: a stale version changes nothing.
-  auto stale = api.call("POST", "/tickets/" + id + "/status", R"({"status":"resolved"})", sam.token,
-                        {{"If-Match", "\"1\""}});
+  auto stale =
+      api.call("POST", "/tickets/" + id + "/status", R"({"status":"resolved"})", sam.token, {{"If-Match", "\"1\""}});
   BOOST_TEST(stale.status == 409);
   BOOST_TEST(stale.str("field") == "if-match");
-  BOOST_TEST(api.call("POST", "/tickets/" + id + "/status", R"({"status":"resolved"})", sam.token,
-                      {{"If-Match", "\"3\""}})
-                 .status == 200);
+  BOOST_TEST(
+      api.call("POST", "/tickets/" + id + "/status", R"({"status":"resolved"})", sam.token, {{"If-Match", "\"3\""}})
+          .status == 200);
   auto reopened = api.call("POST", "/tickets/" + id + "/status", R"({"status":"open"})", ann.token);
   BOOST_REQUIRE_MESSAGE(reopened.status == 200, reopened.body);
 
   // Public comments by the requester and staff, not by another customer.
-  BOOST_TEST(api.call("POST", "/tickets/" + id + "/comments", R"({"body":"Still smoking."})", ann.token).status ==
-             201);
+  BOOST_TEST(api.call("POST", "/tickets/" + id + "/comments", R"({"body":"Still smoking."})", ann.token).status == 201);
   auto reply = api.call("POST", "/tickets/" + id + "/comments", R"({"body":"Unplug it."})", sam.token);
   BOOST_REQUIRE_MESSAGE(reply.status == 201, reply.body);
   BOOST_TEST(api.call("POST", "/tickets/" + id + "/comments", R"({"body":"Me too"})", bob.token).status == 404);
@@ -226,9 +225,10 @@ BOOST_AUTO_TEST_CASE(an_internal_note_never_reaches_the_customer) {
                           .as<int>();
     if (hits > 0) holding.push_back(table + "." + column);
   }
-  BOOST_TEST(holding == std::vector<std::string>{"ticket_internal_notes.text"}, "found in: " << [&] {
-    std::string out;
-    for (const auto& h : holding) out += h + " ";
-    return out;
-  }());
+  BOOST_TEST(
+      holding == std::vector<std::string>{"ticket_internal_notes.text"}, "found in: " << [&] {
+        std::string out;
+        for (const auto& h : holding) out += h + " ";
+        return out;
+      }());
 }

@@ -25,8 +25,8 @@ domain::Result<Written> TicketService::handle(const tickets::Command& command, c
   const auto ticket_id = std::visit([](const auto& c) { return c.ticket_id; }, command);
   if (ticket_id.empty()) return domain::invalid("ticket_id", "ticket_id must not be empty");
   if (ticket_id.size() > domain::kMaxStreamIdBytes - 12)
-    return domain::invalid("ticket_id", "ticket_id must be at most " + std::to_string(domain::kMaxStreamIdBytes - 12) +
-                                            " bytes");
+    return domain::invalid("ticket_id",
+                           "ticket_id must be at most " + std::to_string(domain::kMaxStreamIdBytes - 12) + " bytes");
   const bool note = std::holds_alternative<tickets::AddInternalNote>(command);
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     // Every stream this command may append to is read before anything is
@@ -41,9 +41,9 @@ domain::Result<Written> TicketService::handle(const tickets::Command& command, c
     }
     const auto& expected = tx.context().expected_version;
     if (expected && *expected != state.version)
-      return DomainError{domain::ErrorCode::conflict, "if-match",
-                         "the ticket is at version " + std::to_string(state.version) + ", not " +
-                             std::to_string(*expected)};
+      return DomainError{
+          domain::ErrorCode::conflict, "if-match",
+          "the ticket is at version " + std::to_string(state.version) + ", not " + std::to_string(*expected)};
     tickets::Facts facts;
     if (const auto* assign = std::get_if<tickets::AssignTicket>(&command))
       facts.assignee_role = active_role(tx.sql(), assign->assignee_id);

@@ -25,9 +25,8 @@ constexpr const char* kStageSql =
     "CREATE TEMP TABLE IF NOT EXISTS tickets_stage (LIKE tickets) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS ticket_comments_stage (LIKE ticket_comments) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS ticket_internal_notes_stage (LIKE ticket_internal_notes) ON COMMIT DELETE ROWS";
-const std::vector<std::string> kTicketColumns{"ticket_id", "requester_id", "assignee_id", "subject",
-                                              "body",      "status",       "opened_at",   "updated_at",
-                                              "version",   "last_event_id"};
+const std::vector<std::string> kTicketColumns{"ticket_id", "requester_id", "assignee_id", "subject", "body",
+                                              "status",    "opened_at",    "updated_at",  "version", "last_event_id"};
 // A row only moves forward: a stale or repeated version never overwrites.
 constexpr const char* kMergeTicketsSql =
     "INSERT INTO tickets (ticket_id, requester_id, assignee_id, subject, body, status, opened_at, updated_at,"
@@ -94,8 +93,10 @@ ApplyResult TicketsProjection::apply(std::span<const Delivered> batch, pqxx::dbt
 
   std::unordered_map<std::string, Row> rows;
   for (const auto& r : tx.exec_params(kLoadSql, infra::pg_text_array(ids)))
-    rows[r[0].c_str()] = Row{r[1].c_str(), r[2].c_str(), r[3].c_str(), r[4].c_str(), r[5].c_str(), r[6].c_str(), "",
-                             "",           r[7].as<std::int64_t>(), true, false};
+    rows[r[0].c_str()] = Row{r[1].c_str(), r[2].c_str(), r[3].c_str(),
+                             r[4].c_str(), r[5].c_str(), r[6].c_str(),
+                             "",           "",           r[7].as<std::int64_t>(),
+                             true,         false};
 
   struct CommentRow {
     std::string comment_id, ticket_id, author_id, body, created_at;
@@ -169,8 +170,8 @@ ApplyResult TicketsProjection::apply(std::span<const Delivered> batch, pqxx::dbt
     pqxx::stream_to copy(tx, "tickets_stage", kTicketColumns);
     for (const auto& [id, r] : rows) {
       if (!r.dirty) continue;
-      copy << std::make_tuple(id, r.requester_id, r.assignee_id, r.subject, r.body, r.status, r.opened_at,
-                              r.updated_at, r.version, r.last_event_id);
+      copy << std::make_tuple(id, r.requester_id, r.assignee_id, r.subject, r.body, r.status, r.opened_at, r.updated_at,
+                              r.version, r.last_event_id);
     }
     copy.complete();
   }

@@ -10,9 +10,7 @@ class TicketsProjection final : public Projection {
  public:
   std::string_view name() const override { return "tickets"; }
   std::vector<std::string> topics() const override { return {"tickets", "staff"}; }
-  std::vector<std::string> tables() const override {
-    return {"tickets", "ticket_comments", "ticket_internal_notes"};
-  }
+  std::vector<std::string> tables() const override { return {"tickets", "ticket_comments", "ticket_internal_notes"}; }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
 };
 
