@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE schemas
 #include <rapidjson/document.h>
+#include <sodium.h>
 
+#include <array>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
@@ -11,7 +13,12 @@
 #include <valijson/schema_parser.hpp>
 #include <valijson/validator.hpp>
 
+#include "lethe/domain/billing.hpp"
+#include "lethe/domain/content.hpp"
+#include "lethe/domain/email.hpp"
 #include "lethe/domain/envelope.hpp"
+#include "lethe/domain/files.hpp"
+#include "lethe/domain/personal.hpp"
 #include "lethe/domain/registry.hpp"
 #include "lethe/domain/tickets.hpp"
 #include "lethe/domain/users.hpp"
@@ -20,6 +27,10 @@
 namespace fs = std::filesystem;
 namespace u = lethe::domain::users;
 namespace t = lethe::domain::tickets;
+namespace b = lethe::domain::billing;
+namespace c = lethe::domain::content;
+namespace f = lethe::domain::files;
+namespace m = lethe::domain::email;
 namespace d = lethe::domain;
 
 namespace {
@@ -134,11 +145,87 @@ std::vector<t::Event> every_ticket_event() {
   return out;
 }
 
+// Runs commands against a state, keeping the state and every event decided:
+// each must be accepted.
+template <class State, class Event>
+struct Runner {
+  State state{};
+  std::vector<Event>* out;
+  template <class Decision>
+  void take(const Decision& r) {
+    BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().message));
+    for (const auto& e : r.value()) {
+      state = evolve(state, e);
+      out->push_back(e);
+    }
+  }
+};
+
+// Every event the billing domain can produce, by running its commands.
+std::vector<b::Event> every_billing_event() {
+  std::vector<b::Event> out;
+  const u::Actor customer{"c1", u::Role::user}, admin{"a1", u::Role::admin};
+  Runner<b::Profile, b::Event> profile{{}, &out};
+  profile.take(
+      b::decide(profile.state, b::SetProfile{"c1", "Zoë Q.", "1 Main St\nSpringfield", "DE123456789"}, customer));
+  profile.take(b::decide(profile.state, b::SetProfile{"c1", "Zoë Q.", "1 Main St", ""}, admin));  // no tax id
+  Runner<b::Subscription, b::Event> sub{{}, &out};
+  sub.take(b::decide(sub.state, b::CreateSubscription{"s1", "c1", "pro_yearly"}, customer));
+  sub.take(b::decide(sub.state, b::CancelSubscription{"s1", "too expensive"}, customer));
+  Runner<b::Transaction, b::Event> tx{{}, &out};
+  tx.take(b::decide(tx.state, b::RecordCharge{"t1", "c1", b::kMaxAmount, "EUR", "Pro plan, yearly"}, admin));
+  tx.take(b::decide(tx.state, b::RecordRefund{"t1", "r1", 1, "EUR", "goodwill"}, admin));
+  tx.take(b::decide(tx.state, b::IssueCreditNote{"t1", "cn1", b::kMaxAmount, "EUR", "price correction"}, admin));
+  return out;
+}
+
+// Every event the content domain can produce, by running its commands.
+std::vector<c::Event> every_content_event() {
+  std::vector<c::Event> out;
+  const u::Actor author{"c1", u::Role::user}, admin{"a1", u::Role::admin};
+  Runner<c::Post, c::Event> post{{}, &out};
+  post.take(c::decide(post.state, c::PublishPost{"p1", "Hello", "First post."}, author));
+  post.take(c::decide(post.state, c::EditPost{"p1", "Hello again", "Edited."}, admin));
+  Runner<c::Comment, c::Event> comment{{}, &out};
+  comment.take(c::decide(comment.state, c::AddComment{"k1", "p1", "Nice."}, author, post.state));
+  comment.take(c::decide(comment.state, c::EditComment{"k1", "Nicer."}, author, post.state));
+  comment.take(c::decide(comment.state, c::DeleteComment{"k1"}, admin, post.state));
+  post.take(c::decide(post.state, c::DeletePost{"p1"}, author));
+  return out;
+}
+
+// Every event the files domain can produce, by running its commands.
+std::vector<f::Event> every_file_event() {
+  std::vector<f::Event> out;
+  const u::Actor owner{"c1", u::Role::user};
+  Runner<f::File, f::Event> file{{}, &out};
+  file.take(f::decide(
+      file.state,
+      f::RecordFile{"f1", "résumé (final).pdf", f::kMaxSize, "application/pdf", "sha256:" + std::string(64, 'e')},
+      owner));
+  file.take(f::decide(file.state, f::DeleteFile{"f1"}, owner));
+  return out;
+}
+
+// Every event the email domain can produce, by running its commands.
+std::vector<m::Event> every_email_event() {
+  std::vector<m::Event> out;
+  Runner<m::EmailLog, m::Event> email{{}, &out};
+  email.take(m::decide(email.state,
+                       m::LogEmailSent{"e1", "c1", "billing.receipt", "Your receipt, Zoë", "2026-11-25T08:00:00.123Z"},
+                       u::Actor{"system:mailer", u::Role::owner}));
+  return out;
+}
+
 // Every event every domain can produce.
 std::vector<Sample> every_event() {
   std::vector<Sample> out;
   add_samples(out, every_user_event());
   add_samples(out, every_ticket_event());
+  add_samples(out, every_billing_event());
+  add_samples(out, every_content_event());
+  add_samples(out, every_file_event());
+  add_samples(out, every_email_event());
   return out;
 }
 
@@ -197,4 +284,61 @@ BOOST_AUTO_TEST_CASE(schemas_reject_what_the_domain_would_never_emit) {
   BOOST_TEST(violations(*schema, R"({"user_id":"1","name":"A","role":"user"})") != "");
   BOOST_TEST(violations(*schema, R"({"user_id":"1","email":"a@b.org","name":"A","role":"root"})") != "");
   BOOST_TEST(violations(*schema, R"({"user_id":"1","email":"a@b.org","name":"A","role":"user","x":1})") != "");
+}
+
+BOOST_AUTO_TEST_CASE(sealed_personal_fields_validate_against_their_schemas) {
+  // As appended: every personal field sealed under its person's key.
+  BOOST_REQUIRE(sodium_init() >= 0);
+  std::array<unsigned char, d::kPersonKeyBytes> key{};
+  randombytes_buf(key.data(), key.size());
+  const auto keys = [&](std::string_view) -> std::optional<d::KeyRef> { return d::KeyRef{1, key.data()}; };
+  const d::RandomFill random = [](unsigned char* p, std::size_t n) { randombytes_buf(p, n); };
+  int sealed_fields = 0;
+  for (const auto& ev : every_event()) {
+    const auto sealed =
+        d::seal_personal(ev.type, ev.version, "3f1c0b6e-4a7d-4c55-9d1e-0a6b7f1e2c3d", ev.payload, keys, random);
+    BOOST_TEST_REQUIRE(sealed.ok(), ev.type);
+    for (const auto& p : d::personal_fields(ev.type, ev.version))
+      if (ev.payload.find('"' + std::string(p.field) + "\":") != std::string::npos) ++sealed_fields;
+    BOOST_TEST(violations(*load_schema(schema_file(ev.type, ev.version)), sealed.value()) == "", ev.type);
+  }
+  BOOST_TEST(sealed_fields > 0);
+}
+
+BOOST_AUTO_TEST_CASE(money_files_and_email_schemas_reject_what_the_domains_would_never_emit) {
+  const auto charge = load_schema(schema_file("billing.charge_recorded", 1));
+  const auto with_amount = [](const std::string& amount, const std::string& currency = "EUR") {
+    return R"({"transaction_id":"t","user_id":"u","amount":)" + amount + R"(,"currency":")" + currency +
+           R"(","description":"d"})";
+  };
+  BOOST_TEST(violations(*charge, with_amount("1999")) == "");
+  BOOST_TEST(violations(*charge, with_amount("1000000000000")) == "");
+  for (const auto* bad : {"0", "-1", "19.99", "1000000000001", "\"1999\""})
+    BOOST_TEST(violations(*charge, with_amount(bad)) != "", bad);
+  for (const auto* bad : {"eur", "EURO", "E1"}) BOOST_TEST(violations(*charge, with_amount("1", bad)) != "", bad);
+  const auto profile = load_schema(schema_file("billing.profile_set", 1));
+  BOOST_TEST(violations(*profile, R"({"user_id":"u","holder_name":"A","address":"B"})") == "");
+  BOOST_TEST(violations(*profile, R"({"user_id":"u","holder_name":"A"})") != "");
+  BOOST_TEST(violations(*profile, R"({"user_id":"u","holder_name":"A","address":"B","tax_id":""})") != "");
+  BOOST_TEST(violations(*profile, R"({"user_id":"u","holder_name":{"sealed":"rot13"},"address":"B"})") != "");
+  const auto file = load_schema(schema_file("file.recorded", 1));
+  const auto with = [](const std::string& name, const std::string& size, const std::string& type,
+                       const std::string& sum) {
+    return R"({"file_id":"f","owner_id":"o","name":")" + name + R"(","size":)" + size + R"(,"content_type":")" + type +
+           R"(","checksum":")" + sum + "\"}";
+  };
+  const std::string sum = "sha256:" + std::string(64, 'a');
+  BOOST_TEST(violations(*file, with("a.txt", "0", "text/plain", sum)) == "");
+  BOOST_TEST(violations(*file, with("a/b", "1", "text/plain", sum)) != "");
+  BOOST_TEST(violations(*file, with("a", "-1", "text/plain", sum)) != "");
+  BOOST_TEST(violations(*file, with("a", "10000000000001", "text/plain", sum)) != "");
+  BOOST_TEST(violations(*file, with("a", "1", "text", sum)) != "");
+  BOOST_TEST(violations(*file, with("a", "1", "text/plain", "sha256:" + std::string(64, 'A'))) != "");
+  const auto email = load_schema(schema_file("email.sent_logged", 1));
+  const auto sent = [](const std::string& at) {
+    return R"({"email_id":"e","recipient_id":"r","template":"t","subject":"s","sent_at":")" + at + "\"}";
+  };
+  BOOST_TEST(violations(*email, sent("2026-11-25T08:00:00Z")) == "");
+  for (const auto* bad : {"2026-11-25T08:00:00", "2026-11-25T08:00:00+01:00", "2026-13-25T08:00:00Z", "yesterday"})
+    BOOST_TEST(violations(*email, sent(bad)) != "", bad);
 }
