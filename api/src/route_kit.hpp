@@ -1,0 +1,69 @@
+#pragma once
+// What every domain's routes share: the thread's read connection, query
+// parameters, read-your-writes, If-Match, pages, errors from the domain.
+// Each domain's routes live in a file of their own (users_routes.cpp,
+// tickets_routes.cpp, ...) and come together in routes.cpp.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "routes.hpp"
+
+namespace lethe::api {
+
+// A timestamp column as RFC 3339 text in UTC, under its own name.
+#define LETHE_UTC_TEXT(column) "to_char(" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS " column
+
+// The thread's connection for queries (made on first use, remade when lost).
+pqxx::connection& reads(Call& c);
+
+// An integer query parameter within [min, max], or 400 naming it.
+std::optional<std::int64_t> int_param(const Call& c, const char* name, std::int64_t min, std::int64_t max);
+
+// Read-your-writes: with ?min_position=P (a command's global position) or,
+// on one stream's resource (a user, a ticket), ?min_version=V, waits (up to
+// ?wait_ms, bounded by the server's max wait) until the read model reflects
+// that write. When the wait runs out the answer is what the read model has,
+// marked `X-Lethe-Stale: true`.
+void await_reflection(Call& c, const std::string& resource_stream = {});
+
+void ensure_found(bool found, const char* what);
+// The command context with If-Match's version as the expected one.
+producers::CommandContext with_if_match(Call& c);
+
+template <class T>
+T ok_or_throw(domain::Result<T>&& r) {
+  if (!r) throw from_domain(r.error());
+  return std::move(r).value();
+}
+
+// A page: ?limit (default 50, at most 500) and ?offset, in a stable order;
+// the answer carries limit, offset and next_offset (null on the last page).
+struct Page {
+  std::int64_t limit, offset;
+};
+Page page_of(const Call& c);
+void page_json(Json& j, const Page& p, std::size_t rows);
+
+// A nullable text column: "" for NULL (Json::str_or_null writes null).
+inline std::string_view text_or_empty(const pqxx::field& f) {
+  return f.is_null() ? std::string_view() : std::string_view(f.c_str());
+}
+
+// How a domain's read model tells that it reflects a stream's version:
+// sql takes the id (the stream name after the prefix) as $1 and the version
+// as $2 and returns one boolean.
+struct Freshness {
+  std::string_view stream_prefix;  // "ticket-"
+  const char* sql;
+};
+
+struct DomainRoutes {
+  std::vector<Route> routes;
+  std::vector<Freshness> freshness;
+};
+DomainRoutes user_routes();
+DomainRoutes ticket_routes();
+
+}  // namespace lethe::api

@@ -1,0 +1,156 @@
+#include "lethe/infra/ids.hpp"
+#include "route_kit.hpp"
+
+namespace lethe::api {
+
+namespace users = domain::users;
+
+namespace {
+
+namespace tickets = domain::tickets;
+
+// Staff, admins, owners and auditors read every ticket; a customer only
+// their own (another's answers 404, as if it did not exist).
+bool reads_all_tickets(const Call& c) {
+  using R = users::Role;
+  return c.who && c.who->role != R::user;
+}
+
+constexpr const char* kTicketColumns = "ticket_id, requester_id, assignee_id, subject, body, status, " LETHE_UTC_TEXT(
+    "opened_at") ", " LETHE_UTC_TEXT("updated_at") ", version";
+
+void ticket_json(Json& j, const pqxx::row& r) {
+  j.str("id", r["ticket_id"].c_str())
+      .str_or_null("requester_id", r["requester_id"].is_null() ? "" : r["requester_id"].c_str())
+      .str_or_null("assignee_id", r["assignee_id"].is_null() ? "" : r["assignee_id"].c_str())
+      .str("subject", r["subject"].c_str())
+      .str("body", r["body"].c_str())
+      .str("status", r["status"].c_str())
+      .str("opened_at", r["opened_at"].c_str())
+      .str("updated_at", r["updated_at"].c_str())
+      .num("version", r["version"].as<std::int64_t>());
+}
+
+void open_ticket(Call& c) {
+  const auto id = infra::new_uuid();
+  const auto w =
+      ok_or_throw(c.services().tickets.handle(tickets::OpenTicket{id, c.field("subject"), c.field("body")}, c.ctx));
+  c.written(201, id, w);
+}
+
+void list_tickets(Call& c) {
+  await_reflection(c);
+  const auto page = page_of(c);
+  const auto status = c.req.get_param_value("status");
+  if (!status.empty() && !tickets::parse_status(status))
+    throw HttpError{400, "invalid_argument", "status", "status must be one of open, in_progress, resolved, closed"};
+  // A customer's filter is always themself.
+  const auto requester = reads_all_tickets(c) ? c.req.get_param_value("requester_id") : c.who->user_id;
+  pqxx::read_transaction tx(reads(c));
+  const auto rows = tx.exec_params(std::string("SELECT ") + kTicketColumns +
+                                       " FROM tickets WHERE ($1 = '' OR requester_id = $1) AND ($2 = '' OR status = $2)"
+                                       " ORDER BY opened_at DESC, ticket_id LIMIT $3 OFFSET $4",
+                                   requester, status, page.limit, page.offset);
+  Json j;
+  j.begin().begin_array("tickets");
+  for (const auto& r : rows) {
+    j.begin();
+    ticket_json(j, r);
+    j.end();
+  }
+  j.end_array();
+  page_json(j, page, rows.size());
+  c.json(200, j.end().text());
+}
+
+void get_ticket(Call& c) {
+  const auto& id = c.params.at(0);
+  await_reflection(c, domain::stream_of("ticket", id));
+  pqxx::read_transaction tx(reads(c));
+  const auto rows = tx.exec_params(std::string("SELECT ") + kTicketColumns + " FROM tickets WHERE ticket_id = $1", id);
+  ensure_found(!rows.empty() && (reads_all_tickets(c) || rows[0]["requester_id"].c_str() == c.who->user_id), "ticket");
+  Json j;
+  j.begin();
+  ticket_json(j, rows[0]);
+  j.begin_array("comments");
+  for (const auto& r : tx.exec_params("SELECT comment_id, author_id, body, " LETHE_UTC_TEXT(
+                                          "created_at") " FROM ticket_comments WHERE ticket_id = $1"
+                                                        " ORDER BY ticket_version",
+                                      id))
+    j.begin()
+        .str("id", r["comment_id"].c_str())
+        .str_or_null("author_id", r["author_id"].is_null() ? "" : r["author_id"].c_str())
+        .str("body", r["body"].c_str())
+        .str("created_at", r["created_at"].c_str())
+        .end();
+  j.end_array().end();
+  c.res.set_header("ETag", "\"" + std::string(rows[0]["version"].c_str()) + "\"");
+  c.json(200, j.text());
+}
+
+void assign_ticket(Call& c) {
+  const auto w = ok_or_throw(
+      c.services().tickets.handle(tickets::AssignTicket{c.params.at(0), c.field("assignee_id")}, with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
+void change_ticket_status(Call& c) {
+  const auto w = ok_or_throw(
+      c.services().tickets.handle(tickets::ChangeStatus{c.params.at(0), c.field("status")}, with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
+void comment_ticket(Call& c) {
+  const auto id = infra::new_uuid();
+  const auto w =
+      ok_or_throw(c.services().tickets.handle(tickets::Comment{c.params.at(0), id, c.field("body")}, with_if_match(c)));
+  c.written(201, id, w);
+}
+
+void add_internal_note(Call& c) {
+  const auto id = infra::new_uuid();
+  const auto w =
+      ok_or_throw(c.services().tickets.handle(tickets::AddInternalNote{c.params.at(0), id, c.field("text")}, c.ctx));
+  c.written(201, id, w);
+}
+
+void list_internal_notes(Call& c) {
+  await_reflection(c);
+  pqxx::read_transaction tx(reads(c));
+  ensure_found(!tx.exec_params("SELECT 1 FROM tickets WHERE ticket_id = $1", c.params.at(0)).empty(), "ticket");
+  Json j;
+  j.begin().begin_array("notes");
+  for (const auto& r : tx.exec_params("SELECT note_id, author_id, text, " LETHE_UTC_TEXT(
+                                          "created_at") " FROM ticket_internal_notes WHERE ticket_id = $1"
+                                                        " ORDER BY stream_version",
+                                      c.params.at(0)))
+    j.begin()
+        .str("id", r["note_id"].c_str())
+        .str_or_null("author_id", r["author_id"].is_null() ? "" : r["author_id"].c_str())
+        .str_or_null("text", r["text"].is_null() ? "" : r["text"].c_str())
+        .str("created_at", r["created_at"].c_str())
+        .end();
+  c.json(200, j.end_array().end().text());
+}
+
+}  // namespace
+
+DomainRoutes ticket_routes() {
+  return {{
+              {"POST", "/tickets", kActors, open_ticket},
+              {"GET", "/tickets", kSignedIn, list_tickets},
+              {"GET", "/tickets/{id}", kSignedIn, get_ticket},
+              {"POST", "/tickets/{id}/assign", kStaffUp, assign_ticket},
+              {"POST", "/tickets/{id}/status", kActors, change_ticket_status},
+              {"POST", "/tickets/{id}/comments", kActors, comment_ticket},
+              {"POST", "/tickets/{id}/internal-notes", kStaffUp, add_internal_note},
+              {"GET", "/tickets/{id}/internal-notes", kStaffUp, list_internal_notes},
+          },
+          {
+              {"ticket-", "SELECT EXISTS (SELECT 1 FROM tickets WHERE ticket_id = $1 AND version >= $2)"},
+              {"ticketnotes-",
+               "SELECT EXISTS (SELECT 1 FROM ticket_internal_notes WHERE ticket_id = $1 AND stream_version >= $2)"},
+          }};
+}
+
+}  // namespace lethe::api

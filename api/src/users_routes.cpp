@@ -1,0 +1,220 @@
+#include <charconv>
+
+#include "lethe/infra/ids.hpp"
+#include "route_kit.hpp"
+
+namespace lethe::api {
+
+namespace users = domain::users;
+
+namespace {
+
+constexpr const char* kUserColumns = "user_id, email, name, role, active, " LETHE_UTC_TEXT(
+    "registered_at") ", " LETHE_UTC_TEXT("updated_at") ", version";
+
+void user_json(Json& j, const pqxx::row& r) {
+  j.begin()
+      .str("id", r["user_id"].c_str())
+      .str("email", r["email"].c_str())
+      .str("name", r["name"].c_str())
+      .str("role", r["role"].c_str())
+      .boolean("active", r["active"].as<bool>())
+      .str("registered_at", r["registered_at"].c_str())
+      .str("updated_at", r["updated_at"].c_str())
+      .num("version", r["version"].as<std::int64_t>())
+      .end();
+}
+
+
+void register_user(Call& c) {
+  const auto id = infra::new_uuid();
+  const auto password = c.optional_field("password").value_or("");
+  const auto w = ok_or_throw(c.services().users.register_user(
+      users::RegisterUser{id, c.field("email"), c.field("name"), c.optional_field("role").value_or("user"), ""},
+      password, c.ctx));
+  c.written(201, id, w);
+}
+
+void list_users(Call& c) {
+  await_reflection(c);
+  const bool include_deleted = c.req.get_param_value("include_deleted") == "true";
+  const auto limit = int_param(c, "limit", 1, 500).value_or(50);
+  const auto after = c.req.get_param_value("after");
+  pqxx::read_transaction tx(reads(c));
+  const auto rows = tx.exec_params(std::string("SELECT ") + kUserColumns +
+                                       " FROM users WHERE ($1 OR active) AND user_id > $2 ORDER BY user_id LIMIT $3",
+                                   include_deleted, after, limit);
+  Json j;
+  j.begin().begin_array("users");
+  for (const auto& r : rows) user_json(j, r);
+  j.end_array();
+  if (static_cast<std::int64_t>(rows.size()) == limit) j.str("next_after", rows.back()["user_id"].c_str());
+  c.json(200, j.end().text());
+}
+
+void get_user_by_id(Call& c, const std::string& id) {
+  await_reflection(c, domain::stream_of("user", id));
+  pqxx::read_transaction tx(reads(c));
+  const auto rows = tx.exec_params(std::string("SELECT ") + kUserColumns + " FROM users WHERE user_id = $1", id);
+  ensure_found(!rows.empty(), "user");
+  Json j;
+  user_json(j, rows[0]);
+  c.res.set_header("ETag", "\"" + std::string(rows[0]["version"].c_str()) + "\"");
+  c.json(200, j.text());
+}
+
+void get_user(Call& c) {
+  get_user_by_id(c, c.params.at(0));
+}
+
+void me(Call& c) {
+  get_user_by_id(c, c.who->user_id);
+}
+
+void change_profile(Call& c) {
+  const auto w = ok_or_throw(c.services().users.handle(
+      users::ChangeProfile{c.params.at(0), c.optional_field("name"), c.optional_field("email")}, with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
+void change_password(Call& c) {
+  auto ctx = with_if_match(c);
+  // Other sessions end; the one that asked stays signed in.
+  const auto keep = c.who && c.who->kind == "session" ? c.who->credential_id : std::string();
+  const auto w = ok_or_throw(c.services().users.change_password(c.params.at(0), c.optional_field("current_password"),
+                                                                c.field("new_password"), ctx, keep));
+  c.written(200, c.params.at(0), w);
+}
+
+void change_role(Call& c) {
+  const auto w =
+      ok_or_throw(c.services().users.handle(users::ChangeRole{c.params.at(0), c.field("role")}, with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
+void deactivate(Call& c) {
+  const auto w = ok_or_throw(c.services().users.handle(users::Deactivate{c.params.at(0)}, with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
+void restore(Call& c) {
+  const auto w = ok_or_throw(c.services().users.handle(users::Restore{c.params.at(0)}, with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
+void list_api_keys(Call& c) {
+  Json j;
+  j.begin().begin_array("api_keys");
+  for (const auto& k : c.services().users.api_keys(c.params.at(0)))
+    j.begin()
+        .str("key_id", k.key_id)
+        .str("name", k.name)
+        .str("prefix", k.prefix)
+        .str("created_at", k.created_at)
+        .str_or_null("expires_at", k.expires_at)
+        .str_or_null("last_used_at", k.last_used_at)
+        .str_or_null("revoked_at", k.revoked_at)
+        .end();
+  c.json(200, j.end_array().end().text());
+}
+
+void issue_api_key(Call& c) {
+  const auto issued = ok_or_throw(c.services().users.issue_api_key(
+      c.params.at(0), c.field("name"), c.optional_field("expires_at").value_or(""), with_if_match(c)));
+  // The key is in this answer and nowhere else: it is stored as a hash.
+  c.written(201, issued.key_id, issued.written, [&](Json& j) {
+    j.str("key", issued.key).str("prefix", issued.prefix).str_or_null("expires_at", issued.expires_at);
+  });
+}
+
+void revoke_api_key(Call& c) {
+  const auto w =
+      ok_or_throw(c.services().users.handle(users::RevokeApiKey{c.params.at(0), c.params.at(1)}, with_if_match(c)));
+  c.written(200, c.params.at(1), w);
+}
+
+// Answers {"<name>": [row, ...]} with every column as a string (null for
+// NULL), for the read models' lists about one user.
+void list_rows(Call& c, const char* name, const char* sql) {
+  await_reflection(c);
+  pqxx::read_transaction tx(reads(c));
+  const auto rows = tx.exec_params(sql, c.params.at(0));
+  Json j;
+  j.begin().begin_array(name);
+  for (const auto& r : rows) {
+    j.begin();
+    for (const auto& field : r) j.str_or_null(field.name(), field.is_null() ? "" : field.c_str());
+    j.end();
+  }
+  c.json(200, j.end_array().end().text());
+}
+
+void list_notes(Call& c) {
+  list_rows(c, "notes",
+            "SELECT note_id, text, author, " LETHE_UTC_TEXT("added_at") " FROM user_notes WHERE user_id = $1"
+            " ORDER BY added_at, note_id");
+}
+
+void add_note(Call& c) {
+  const auto w = ok_or_throw(c.services().users.add_note(c.params.at(0), c.field("text"), c.ctx));
+  c.written(201, c.params.at(0), w);
+}
+
+void list_oauth(Call& c) {
+  list_rows(c, "identities",
+            "SELECT provider, subject, " LETHE_UTC_TEXT("linked_at") " FROM user_oauth_identities WHERE user_id = $1"
+            " ORDER BY linked_at, provider");
+}
+
+void link_oauth(Call& c) {
+  const auto w = ok_or_throw(c.services().users.handle(
+      users::LinkOAuth{c.params.at(0), c.field("provider"), c.field("subject")}, with_if_match(c)));
+  c.written(201, c.params.at(0), w);
+}
+
+void login(Call& c) {
+  const auto r = c.services().users.login(c.field("email"), c.field("password"), c.ctx);
+  using O = producers::LoginResult::Outcome;
+  if (r.outcome == O::limited)
+    throw HttpError{429, "rate_limited", "email", "too many failed logins for this email; try again later",
+                    r.retry_after_seconds};
+  if (r.outcome == O::refused) throw HttpError{401, "unauthenticated", "password", "wrong email or password"};
+  c.written(201, r.session_id, r.written,
+            [&](Json& j) { j.str("token", r.token).str("user_id", r.user_id).str("expires_at", r.expires_at); });
+}
+
+void logout(Call& c) {
+  const auto w = ok_or_throw(c.services().users.logout(*c.who, c.ctx));
+  c.written(200, c.who->credential_id, w);
+}
+
+}  // namespace
+
+DomainRoutes user_routes() {
+  return {{
+              {"POST", "/sessions", kAnyone, login},
+              {"DELETE", "/sessions/current", kSignedIn, logout},
+              {"GET", "/me", kSignedIn, me},
+              {"POST", "/users", kAnyone, register_user},
+              {"GET", "/users", kStaffUp, list_users},
+              {"GET", "/users/{id}", kStaffUp | kSelf, get_user},
+              {"PATCH", "/users/{id}", kAdminUp | kSelf, change_profile},
+              {"PUT", "/users/{id}/password", kAdminUp | kSelf, change_password},
+              {"PUT", "/users/{id}/role", kAdminUp, change_role},
+              {"POST", "/users/{id}/deactivate", kAdminUp, deactivate},
+              {"POST", "/users/{id}/restore", kAdminUp, restore},
+              {"GET", "/users/{id}/api-keys", kAdminUp | kSelf, list_api_keys},
+              {"POST", "/users/{id}/api-keys", kOwner | kSelf, issue_api_key},
+              {"DELETE", "/users/{id}/api-keys/{key_id}", kAdminUp | kSelf, revoke_api_key},
+              {"GET", "/users/{id}/notes", kStaffUp, list_notes},
+              {"POST", "/users/{id}/notes", kStaffUp, add_note},
+              {"GET", "/users/{id}/oauth-identities", kAdminUp | kSelf, list_oauth},
+              {"POST", "/users/{id}/oauth-identities", kAdminUp | kSelf, link_oauth},
+          },
+          {
+              {"user-", "SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1 AND version >= $2)"},
+              {"usernotes-", "SELECT count(*) >= $2 FROM user_notes WHERE user_id = $1"},
+          }};
+}
+
+}  // namespace lethe::api
