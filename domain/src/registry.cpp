@@ -1,12 +1,13 @@
 #include "lethe/domain/registry.hpp"
 
+#include "lethe/domain/shop.hpp"
 #include "lethe/domain/tickets.hpp"
 #include "lethe/domain/users.hpp"
 
 namespace lethe::domain {
 
 const std::vector<const DomainSpec*>& domains() {
-  static const std::vector<const DomainSpec*> all{&users::spec(), &tickets::spec()};
+  static const std::vector<const DomainSpec*> all{&users::spec(), &tickets::spec(), &shop::spec()};
   return all;
 }
 
