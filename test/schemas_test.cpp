@@ -20,6 +20,7 @@
 #include "lethe/domain/files.hpp"
 #include "lethe/domain/personal.hpp"
 #include "lethe/domain/registry.hpp"
+#include "lethe/domain/shop.hpp"
 #include "lethe/domain/tickets.hpp"
 #include "lethe/domain/users.hpp"
 #include "support/fixtures.hpp"
@@ -31,6 +32,7 @@ namespace b = lethe::domain::billing;
 namespace c = lethe::domain::content;
 namespace f = lethe::domain::files;
 namespace m = lethe::domain::email;
+namespace sh = lethe::domain::shop;
 namespace d = lethe::domain;
 
 namespace {
@@ -214,6 +216,58 @@ std::vector<m::Event> every_email_event() {
   email.take(m::decide(email.state,
                        m::LogEmailSent{"e1", "c1", "billing.receipt", "Your receipt, Zoë", "2026-11-25T08:00:00.123Z"},
                        u::Actor{"system:mailer", u::Role::owner}));
+// Every event the shop domain can produce, by running its decisions: a
+// catalogue, a cart filled, merged, edited and converted, an order
+// cancelled (with its stock released) and one fulfilled.
+std::vector<sh::Event> every_shop_event() {
+  std::vector<sh::Event> out;
+  const u::Actor customer{"c1", u::Role::user}, staff{"s1", u::Role::staff};
+  auto take = [&]<class State>(State& state, d::Result<std::vector<sh::Event>> r) {
+    BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().message));
+    for (auto& e : r.value()) {
+      state = sh::evolve(state, e);
+      out.push_back(e);
+    }
+  };
+  sh::Category category;
+  take(category, sh::decide(category, sh::CreateCategory{"cat-1", "Shirts", "shirts"}, staff));
+  sh::Product tee, mug;
+  take(tee, sh::decide(tee, sh::CreateProduct{"p1", "Tee", 1999, "EUR", "cat-1", true}, category, staff));
+  take(tee, sh::decide(tee, sh::UpdateProduct{"p1", "Tee", 2499, "EUR", "cat-1", true}, category, staff));
+  take(tee, sh::decide(tee, sh::AdjustInventory{"p1", 10, "delivery"}, staff));
+  take(mug, sh::decide(mug, sh::CreateProduct{"p2", "Mug", 0, "EUR", "cat-1", true}, category, staff));
+  take(mug, sh::decide(mug, sh::AdjustInventory{"p2", 3, "delivery"}, staff));
+  sh::Cart cart;
+  take(cart, sh::decide(cart, sh::OpenCart{"cart-1"}, customer));
+  take(cart, sh::decide(cart, sh::AddCartLine{"cart-1", "l1", "p1", 2, R"({"size":"M","w":1.50})"}, tee, customer));
+  take(cart, sh::decide(cart, sh::AddCartLine{"cart-1", "l2", "p1", 1, R"({"w":1.50,"size":"M"})"}, tee, customer));
+  take(cart, sh::decide(cart, sh::AddCartLine{"cart-1", "l3", "p1", 1, R"({"size":"L"})"}, tee, customer));
+  take(cart, sh::decide(cart, sh::AddCartLine{"cart-1", "l4", "p2", 1, "{}"}, mug, customer));
+  take(cart, sh::decide(cart, sh::ChangeCartLineQuantity{"cart-1", "l4", 2}, customer));
+  take(cart, sh::decide(cart, sh::AddCartLine{"cart-1", "l5", "p2", 1, R"({"print":"cat"})"}, mug, customer));
+  take(cart, sh::decide(cart, sh::RemoveCartLine{"cart-1", "l5"}, customer));
+  const std::map<std::string, sh::Product> products{{"p1", tee}, {"p2", mug}};
+  auto conversion = sh::decide_conversion(cart, products, "order-1", customer);
+  BOOST_REQUIRE_MESSAGE(conversion.ok(), (conversion.ok() ? std::string() : conversion.error().message));
+  for (auto* events : {&conversion.value().cart, &conversion.value().order})
+    out.insert(out.end(), events->begin(), events->end());
+  std::map<std::string, sh::Product> reserved;
+  for (const auto& [id, events] : conversion.value().products) {
+    auto p = products.at(id);
+    for (const auto& e : events) {
+      p = sh::evolve(p, e);
+      out.push_back(e);
+    }
+    reserved[id] = p;
+  }
+  sh::Order order;
+  for (const auto& e : conversion.value().order) order = sh::evolve(order, e);
+  auto fulfilled = order;
+  take(fulfilled, sh::decide(order, sh::FulfilOrder{"order-1"}, staff));
+  auto release = sh::decide_release(order, reserved);
+  BOOST_REQUIRE(release.ok());
+  take(order, sh::decide(order, sh::CancelOrder{"order-1", "changed my mind"}, customer));
+  for (const auto& [id, events] : release.value()) out.insert(out.end(), events.begin(), events.end());
   return out;
 }
 
@@ -226,6 +280,7 @@ std::vector<Sample> every_event() {
   add_samples(out, every_content_event());
   add_samples(out, every_file_event());
   add_samples(out, every_email_event());
+  add_samples(out, every_shop_event());
   return out;
 }
 
@@ -341,4 +396,34 @@ BOOST_AUTO_TEST_CASE(money_files_and_email_schemas_reject_what_the_domains_would
   BOOST_TEST(violations(*email, sent("2026-11-25T08:00:00Z")) == "");
   for (const auto* bad : {"2026-11-25T08:00:00", "2026-11-25T08:00:00+01:00", "2026-13-25T08:00:00Z", "yesterday"})
     BOOST_TEST(violations(*email, sent(bad)) != "", bad);
+BOOST_AUTO_TEST_CASE(shop_schemas_reject_what_the_shop_would_never_emit) {
+  const auto line = load_schema(schema_file("shop.cart_line_added", 1));
+  const std::string ok = R"({"cart_id":"c","line_id":"l","product_id":"p","quantity":1,"selected_specs":{}})";
+  BOOST_TEST(violations(*line, ok) == "");
+  BOOST_TEST(violations(*line, R"({"cart_id":"c","line_id":"l","product_id":"p","quantity":0,"selected_specs":{}})") !=
+             "");
+  BOOST_TEST(
+      violations(*line, R"({"cart_id":"c","line_id":"l","product_id":"p","quantity":1000,"selected_specs":{}})") != "");
+  BOOST_TEST(
+      violations(*line, R"({"cart_id":"c","line_id":"l","product_id":"p","quantity":1,"selected_specs":"{}"})") != "");
+  BOOST_TEST(violations(*line, R"({"cart_id":"c","line_id":"l","product_id":"p","quantity":1})") != "");
+  const auto product = load_schema(schema_file("shop.product_created", 1));
+  const std::string fields = R"("product_id":"p","name":"Tee","category_id":"c","active":true,"created_by":"s1")";
+  BOOST_TEST(violations(*product, "{" + fields + R"(,"price":0,"currency":"EUR"})") == "");
+  BOOST_TEST(violations(*product, "{" + fields + R"(,"price":-1,"currency":"EUR"})") != "");
+  BOOST_TEST(violations(*product, "{" + fields + R"(,"price":1.5,"currency":"EUR"})") != "");
+  BOOST_TEST(violations(*product, "{" + fields + R"(,"price":1,"currency":"eur"})") != "");
+  BOOST_TEST(violations(*product, "{" + fields + R"(,"price":1,"currency":"EUR","x":1})") != "");
+  const auto adjusted = load_schema(schema_file("shop.inventory_adjusted", 1));
+  BOOST_TEST(violations(*adjusted, R"({"product_id":"p","delta":-2,"reason":"r","stock_after":0})") == "");
+  BOOST_TEST(violations(*adjusted, R"({"product_id":"p","delta":0,"reason":"r","stock_after":0})") != "");
+  BOOST_TEST(violations(*adjusted, R"({"product_id":"p","delta":1,"reason":"r","stock_after":-1})") != "");
+  const auto placed = load_schema(schema_file("shop.order_placed", 1));
+  const std::string head = R"({"order_id":"o","cart_id":"c","user_id":"u","total":5,"currency":"EUR","lines":)";
+  const std::string a_line =
+      R"({"line_id":"l","product_id":"p","name":"Tee","quantity":1,"unit_price":5,"currency":"EUR","selected_specs":{}})";
+  BOOST_TEST(violations(*placed, head + "[" + a_line + "]}") == "");
+  BOOST_TEST(violations(*placed, head + "[]}") != "");
+  BOOST_TEST(violations(*placed, head + R"([{"line_id":"l"}]})") != "");
+  BOOST_TEST(violations(*placed, head + "[" + a_line.substr(0, a_line.size() - 1) + R"(,"x":1}]})") != "");
 }

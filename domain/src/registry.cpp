@@ -4,13 +4,14 @@
 #include "lethe/domain/content.hpp"
 #include "lethe/domain/email.hpp"
 #include "lethe/domain/files.hpp"
+#include "lethe/domain/shop.hpp"
 #include "lethe/domain/tickets.hpp"
 #include "lethe/domain/users.hpp"
 
 namespace lethe::domain {
 
 const std::vector<const DomainSpec*>& domains() {
-  static const std::vector<const DomainSpec*> all{&users::spec(),   &tickets::spec(), &billing::spec(),
+  static const std::vector<const DomainSpec*> all{&users::spec(),   &tickets::spec(), &shop::spec(), &billing::spec(),
                                                   &content::spec(), &files::spec(),   &email::spec()};
   return all;
 }
