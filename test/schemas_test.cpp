@@ -216,6 +216,9 @@ std::vector<m::Event> every_email_event() {
   email.take(m::decide(email.state,
                        m::LogEmailSent{"e1", "c1", "billing.receipt", "Your receipt, Zoë", "2026-11-25T08:00:00.123Z"},
                        u::Actor{"system:mailer", u::Role::owner}));
+  return out;
+}
+
 // Every event the shop domain can produce, by running its decisions: a
 // catalogue, a cart filled, merged, edited and converted, an order
 // cancelled (with its stock released) and one fulfilled.
@@ -396,6 +399,8 @@ BOOST_AUTO_TEST_CASE(money_files_and_email_schemas_reject_what_the_domains_would
   BOOST_TEST(violations(*email, sent("2026-11-25T08:00:00Z")) == "");
   for (const auto* bad : {"2026-11-25T08:00:00", "2026-11-25T08:00:00+01:00", "2026-13-25T08:00:00Z", "yesterday"})
     BOOST_TEST(violations(*email, sent(bad)) != "", bad);
+}
+
 BOOST_AUTO_TEST_CASE(shop_schemas_reject_what_the_shop_would_never_emit) {
   const auto line = load_schema(schema_file("shop.cart_line_added", 1));
   const std::string ok = R"({"cart_id":"c","line_id":"l","product_id":"p","quantity":1,"selected_specs":{}})";

@@ -25,7 +25,6 @@ void user_json(Json& j, const pqxx::row& r) {
       .end();
 }
 
-
 void register_user(Call& c) {
   const auto id = infra::new_uuid();
   const auto password = c.optional_field("password").value_or("");

@@ -1,17 +1,19 @@
 #include "event_log/event_log_projection.hpp"
 #include "lethe/projections/projection.hpp"
+#include "shop/shop_projection.hpp"
 #include "tickets/tickets_projection.hpp"
 #include "users/users_projection.hpp"
 
 namespace lethe::projections {
 
 std::vector<std::string> projection_names() {
-  return {"users", "tickets", "event_log"};
+  return {"users", "tickets", "shop", "event_log"};
 }
 
 std::unique_ptr<Projection> make_projection(std::string_view name) {
   if (name == "users") return std::make_unique<UsersProjection>();
   if (name == "tickets") return std::make_unique<TicketsProjection>();
+  if (name == "shop") return std::make_unique<ShopProjection>();
   if (name == "event_log") return std::make_unique<EventLogProjection>();
   return nullptr;
 }
