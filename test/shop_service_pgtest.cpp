@@ -33,8 +33,8 @@ struct Shop {
   producers::ShopService shop{store};
 
   Shop() {
-    for (const auto& [id, role] : std::vector<std::pair<std::string, std::string>>{
-             {"staff-1", "staff"}, {"ann", "user"}, {"bob", "user"}}) {
+    for (const auto& [id, role] :
+         std::vector<std::pair<std::string, std::string>>{{"staff-1", "staff"}, {"ann", "user"}, {"bob", "user"}}) {
       auto r = users.register_user(u::RegisterUser{id, id + "@example.org", "Name of " + id, role, ""}, "",
                                    CommandContext{"system:test"});
       BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().message));
@@ -139,8 +139,8 @@ BOOST_AUTO_TEST_CASE(refusals_of_a_conversion_append_nothing) {
   BOOST_TEST(outcome(s.shop.convert("cart-a", "o1", ann)) == "rule_violated:cart_id");  // empty
   BOOST_REQUIRE(s.shop.add_line(sh::AddCartLine{"cart-a", "l1", "p1", 2, "{}"}, ann).ok());
   BOOST_TEST(outcome(s.shop.convert("cart-a", "o1", ann)).starts_with("rule_violated:"));  // 2 wanted, 1 in stock
-  BOOST_TEST(outcome(s.shop.convert("cart-a", "o1", bob)) == "not_found:cart_id");       // not bob's cart
-  BOOST_TEST(s.events() == before + 1);                                                   // only the line
+  BOOST_TEST(outcome(s.shop.convert("cart-a", "o1", bob)) == "not_found:cart_id");         // not bob's cart
+  BOOST_TEST(s.events() == before + 1);                                                    // only the line
   BOOST_TEST(s.stock_of("p1") == 1);
 }
 

@@ -20,6 +20,7 @@
 #include "lethe/domain/result.hpp"
 #include "lethe/infra/access.hpp"
 #include "lethe/producers/event_store.hpp"
+#include "lethe/producers/shop_service.hpp"
 #include "lethe/producers/ticket_service.hpp"
 #include "lethe/producers/user_service.hpp"
 
@@ -71,6 +72,12 @@ class Json {
       w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
     return *this;
   }
+  // A JSON value given as its text (a jsonb column), written as it is.
+  Json& raw(std::string_view key, std::string_view json) {
+    k(key);
+    w_.RawValue(json.data(), json.size(), rapidjson::kObjectType);
+    return *this;
+  }
   Json& null(std::string_view key) {
     k(key);
     w_.Null();
@@ -104,6 +111,7 @@ struct Services {
   producers::EventStore store;
   producers::UserService users;
   producers::TicketService tickets;
+  producers::ShopService shop;
   std::unique_ptr<pqxx::connection> reads;
 };
 
@@ -132,6 +140,11 @@ struct Call {
   // Body fields (the schema checked their types).
   std::string field(const char* name) const;
   std::optional<std::string> optional_field(const char* name) const;
+  std::int64_t int_field(const char* name) const;
+  std::optional<bool> optional_bool(const char* name) const;
+  // A JSON value of the body as compact text (numbers as RapidJSON writes
+  // them), or `absent` when the field is not there.
+  std::string json_field(const char* name, const std::string& absent) const;
   bool is_self(const std::string& user_id) const { return who && who->user_id == user_id; }
   void json(int status, const std::string& body);
   // A command's answer: id, stream version and global position of its last event.

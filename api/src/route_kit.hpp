@@ -65,5 +65,6 @@ struct DomainRoutes {
 };
 DomainRoutes user_routes();
 DomainRoutes ticket_routes();
+DomainRoutes shop_routes();
 
 }  // namespace lethe::api

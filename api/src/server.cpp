@@ -242,7 +242,10 @@ class Server {
     const auto bit = role_bit(call.who->role);
     if (bit && (route.access & *bit)) return;
     if ((route.access & kSelf) && !call.params.empty() && call.params[0] == call.who->user_id) return;
-    throw HttpError{403, "forbidden", "",
+    // Refused by the route table, for the caller's role: the field is the
+    // credential, as for 401 (a refusal by the domain's finer rules names
+    // the field it is about).
+    throw HttpError{403, "forbidden", "Authorization",
                     route.method + " " + route.path + " is for: " + describe_access(route.access)};
   }
 
@@ -286,7 +289,7 @@ void send_error(httplib::Response& res, const HttpError& e) {
 
 Services::Services(const infra::Config& cfg, const ServeOptions& options, infra::PasswordPool& passwords,
                    const producers::LoginPolicy& policy)
-    : store(cfg.pg), users(store, passwords, policy), tickets(store) {
+    : store(cfg.pg), users(store, passwords, policy), tickets(store), shop(store) {
   store.autocommit([&](pqxx::transaction_base& tx) { limit_waits(tx, options); });
 }
 
@@ -313,6 +316,28 @@ std::optional<std::string> Call::optional_field(const char* name) const {
   const auto it = body.FindMember(name);
   if (it == body.MemberEnd() || !it->value.IsString()) return std::nullopt;
   return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+std::int64_t Call::int_field(const char* name) const {
+  const auto it = body.FindMember(name);
+  if (it == body.MemberEnd() || !it->value.IsInt64())
+    throw HttpError{400, "invalid_argument", name, std::string(name) + " is required and must be an integer"};
+  return it->value.GetInt64();
+}
+
+std::optional<bool> Call::optional_bool(const char* name) const {
+  const auto it = body.FindMember(name);
+  if (it == body.MemberEnd() || !it->value.IsBool()) return std::nullopt;
+  return it->value.GetBool();
+}
+
+std::string Call::json_field(const char* name, const std::string& absent) const {
+  const auto it = body.FindMember(name);
+  if (it == body.MemberEnd()) return absent;
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  it->value.Accept(w);
+  return {buf.GetString(), buf.GetSize()};
 }
 
 void Call::json(int status, const std::string& text) {
