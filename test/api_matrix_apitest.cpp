@@ -117,6 +117,8 @@ const std::vector<Row> kMatrix{
   {"GET",    "/orders/{id}",                      false, true , true , true , true , true , false},
   {"POST",   "/orders/{id}/cancel",               false, true , true , true , true , false, false},
   {"POST",   "/orders/{id}/fulfil",               false, false, true , true , true , false, false},
+  {"GET",    "/audit-log",                        false, false, false, true , true , true , false},
+  {"GET",    "/event-log",                        false, false, false, true , true , true , false},
 };
 // clang-format on
 

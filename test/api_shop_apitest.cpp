@@ -33,8 +33,8 @@ std::string product(Api& api, const std::string& staff, const std::string& slug,
   auto cat = api.call("POST", "/categories", "{\"name\":\"Shirts\",\"slug\":\"" + slug + "\"}", staff);
   BOOST_REQUIRE_MESSAGE(cat.status == 201, cat.body);
   auto p = api.call("POST", "/products",
-                    "{\"name\":\"Tee\",\"price\":" + std::to_string(price) + ",\"currency\":\"EUR\",\"category_id\":\"" +
-                        cat.str("id") + "\"}",
+                    "{\"name\":\"Tee\",\"price\":" + std::to_string(price) +
+                        ",\"currency\":\"EUR\",\"category_id\":\"" + cat.str("id") + "\"}",
                     staff);
   BOOST_REQUIRE_MESSAGE(p.status == 201, p.body);
   auto s = api.call("POST", "/products/" + p.str("id") + "/inventory",
@@ -110,8 +110,7 @@ BOOST_AUTO_TEST_CASE(a_customer_fills_a_cart_with_two_variants_and_converts_it_o
   BOOST_TEST(api.call("POST", "/carts", "", ann.token).status == 201);
   auto cancelled = api.call("POST", "/orders/" + order_id + "/cancel", R"({"reason":"changed my mind"})", ann.token);
   BOOST_REQUIRE_MESSAGE(cancelled.status == 200, cancelled.body);
-  BOOST_TEST(api.call("GET", "/products/" + tee + "?min_position=" + pos(cancelled), "", ann.token).num("stock") ==
-             10);
+  BOOST_TEST(api.call("GET", "/products/" + tee + "?min_position=" + pos(cancelled), "", ann.token).num("stock") == 10);
   BOOST_TEST(api.call("POST", "/orders/" + order_id + "/fulfil", "", sam.token).status == 409);
 }
 
@@ -163,8 +162,7 @@ BOOST_AUTO_TEST_CASE(bad_shop_input_gets_a_clear_error_and_changes_nothing) {
       {"/products", R"({"name":"X","price":-1,"currency":"EUR","category_id":"c"})", sam.token, "price", 400},
       {"/products", R"({"name":"X","price":1.5,"currency":"EUR","category_id":"c"})", sam.token, "price", 400},
       {"/products", R"({"name":"X","price":100,"currency":"euro","category_id":"c"})", sam.token, "currency", 400},
-      {"/products", R"({"name":"X","price":100,"currency":"EUR","category_id":"nope"})", sam.token, "category_id",
-       404},
+      {"/products", R"({"name":"X","price":100,"currency":"EUR","category_id":"nope"})", sam.token, "category_id", 404},
       {"/products/" + tee + "/inventory", R"({"delta":-2,"reason":"breakage"})", sam.token, "delta", 422},
       {"/products/" + tee + "/inventory", R"({"delta":0,"reason":"nothing"})", sam.token, "delta", 400},
       {lines, "{\"product_id\":\"" + tee + "\",\"quantity\":0}", ann.token, "quantity", 400},

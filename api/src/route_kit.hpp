@@ -66,5 +66,6 @@ struct DomainRoutes {
 DomainRoutes user_routes();
 DomainRoutes ticket_routes();
 DomainRoutes shop_routes();
+DomainRoutes audit_routes();
 
 }  // namespace lethe::api

@@ -15,7 +15,7 @@ namespace {
 
 // Every domain's routes, in the order the README lists them.
 const std::vector<DomainRoutes>& domains() {
-  static const std::vector<DomainRoutes> all{user_routes(), ticket_routes(), shop_routes()};
+  static const std::vector<DomainRoutes> all{user_routes(), ticket_routes(), shop_routes(), audit_routes()};
   return all;
 }
 

@@ -26,11 +26,14 @@ void category_json(Json& j, const pqxx::row& r) {
       .end();
 }
 
-constexpr const char* kCategoryColumns = "category_id, name, slug, created_by, " LETHE_UTC_TEXT("created_at") ", version";
-constexpr const char* kProductColumns = "product_id, name, price, currency, category_id, active, stock, created_by, " LETHE_UTC_TEXT(
-    "created_at") ", " LETHE_UTC_TEXT("updated_at") ", version";
-constexpr const char* kOrderColumns = "order_id, cart_id, user_id, status, total, currency, lines::text AS lines, " LETHE_UTC_TEXT(
-    "placed_at") ", " LETHE_UTC_TEXT("updated_at") ", version";
+constexpr const char* kCategoryColumns =
+    "category_id, name, slug, created_by, " LETHE_UTC_TEXT("created_at") ", version";
+constexpr const char* kProductColumns =
+    "product_id, name, price, currency, category_id, active, stock, created_by, " LETHE_UTC_TEXT(
+        "created_at") ", " LETHE_UTC_TEXT("updated_at") ", version";
+constexpr const char* kOrderColumns =
+    "order_id, cart_id, user_id, status, total, currency, lines::text AS lines, " LETHE_UTC_TEXT(
+        "placed_at") ", " LETHE_UTC_TEXT("updated_at") ", version";
 
 void product_json(Json& j, const pqxx::row& r) {
   j.begin()
@@ -71,8 +74,8 @@ void etag(Call& c, const pqxx::row& r) {
 
 void create_category(Call& c) {
   const auto id = infra::new_uuid();
-  const auto w = ok_or_throw(
-      c.services().shop.create_category(shop::CreateCategory{id, c.field("name"), c.field("slug")}, c.ctx));
+  const auto w =
+      ok_or_throw(c.services().shop.create_category(shop::CreateCategory{id, c.field("name"), c.field("slug")}, c.ctx));
   c.written(201, id, w);
 }
 
@@ -80,9 +83,9 @@ void list_categories(Call& c) {
   await_reflection(c);
   const auto page = page_of(c);
   pqxx::read_transaction tx(reads(c));
-  const auto rows = tx.exec_params(std::string("SELECT ") + kCategoryColumns +
-                                       " FROM shop_categories ORDER BY name, category_id LIMIT $1 OFFSET $2",
-                                   page.limit, page.offset);
+  const auto rows = tx.exec_params(
+      std::string("SELECT ") + kCategoryColumns + " FROM shop_categories ORDER BY name, category_id LIMIT $1 OFFSET $2",
+      page.limit, page.offset);
   Json j;
   j.begin().begin_array("categories");
   for (const auto& r : rows) category_json(j, r);
@@ -155,10 +158,10 @@ void get_cart(Call& c) {
   const auto& id = c.params.at(0);
   await_reflection(c, domain::stream_of("cart", id));
   pqxx::read_transaction tx(reads(c));
-  const auto rows = tx.exec_params(
-      "SELECT cart_id, user_id, status, order_id, " LETHE_UTC_TEXT("opened_at") ", " LETHE_UTC_TEXT(
-          "updated_at") ", version FROM shop_carts WHERE cart_id = $1",
-      id);
+  const auto rows =
+      tx.exec_params("SELECT cart_id, user_id, status, order_id, " LETHE_UTC_TEXT("opened_at") ", " LETHE_UTC_TEXT(
+                         "updated_at") ", version FROM shop_carts WHERE cart_id = $1",
+                     id);
   ensure_found(!rows.empty() && (sees_all(c) || text_or_empty(rows[0]["user_id"]) == c.who->user_id), "cart");
   const auto& r = rows[0];
   Json j;
@@ -187,10 +190,10 @@ void get_cart(Call& c) {
 
 void add_cart_line(Call& c) {
   const auto line_id = infra::new_uuid();
-  const auto w = ok_or_throw(c.services().shop.add_line(
-      shop::AddCartLine{c.params.at(0), line_id, c.field("product_id"), c.int_field("quantity"),
-                        c.json_field("selected_specs", "{}")},
-      with_if_match(c)));
+  const auto w = ok_or_throw(
+      c.services().shop.add_line(shop::AddCartLine{c.params.at(0), line_id, c.field("product_id"),
+                                                   c.int_field("quantity"), c.json_field("selected_specs", "{}")},
+                                 with_if_match(c)));
   // A line merged into an existing one answers with that line's id.
   std::string id = line_id;
   if (!w.empty() && w.back().type == shop::CartLineQuantityChanged::kType) {
@@ -242,7 +245,8 @@ void get_order(Call& c) {
   const auto& id = c.params.at(0);
   await_reflection(c, domain::stream_of("order", id));
   pqxx::read_transaction tx(reads(c));
-  const auto rows = tx.exec_params(std::string("SELECT ") + kOrderColumns + " FROM shop_orders WHERE order_id = $1", id);
+  const auto rows =
+      tx.exec_params(std::string("SELECT ") + kOrderColumns + " FROM shop_orders WHERE order_id = $1", id);
   ensure_found(!rows.empty() && (sees_all(c) || text_or_empty(rows[0]["user_id"]) == c.who->user_id), "order");
   Json j;
   order_json(j, rows[0]);

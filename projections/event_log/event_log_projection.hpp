@@ -9,7 +9,10 @@ namespace lethe::projections {
 class EventLogProjection final : public Projection {
  public:
   std::string_view name() const override { return "event_log"; }
-  std::vector<std::string> topics() const override { return {"users"}; }
+  // Every domain's topic: auditors find any event by id, stream or position.
+  std::vector<std::string> topics() const override {
+    return {"users", "tickets", "shop", "billing", "content", "files", "email", "staff"};
+  }
   std::vector<std::string> tables() const override { return {"event_log"}; }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
 };

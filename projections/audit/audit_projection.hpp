@@ -1,0 +1,28 @@
+#pragma once
+// The audit log: every staff or admin action across the domains (role
+// changes, deactivations and restores, API keys, logins, ticket
+// assignments and internal notes, inventory adjustments, charges, refunds
+// and credit notes), one row each with actor, action, target, time and
+// correlation id. Auditors query it through the API.
+#include "lethe/projections/projection.hpp"
+
+namespace lethe::projections {
+
+class AuditProjection final : public Projection {
+ public:
+  std::string_view name() const override { return "audit"; }
+  std::vector<std::string> topics() const override {
+    return {"users", "tickets", "shop", "billing", "staff"};
+  }
+  std::vector<std::string> tables() const override { return {"audit_log"}; }
+  ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
+};
+
+// The event types the audit log records, each with the payload field that
+// names its target and the target's kind.
+struct AuditedType {
+  std::string_view type, target_field, target_kind;
+};
+const std::vector<AuditedType>& audited_types();
+
+}  // namespace lethe::projections
