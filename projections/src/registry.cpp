@@ -1,5 +1,9 @@
 #include "audit/audit_projection.hpp"
+#include "billing/billing_projection.hpp"
+#include "content/content_projection.hpp"
+#include "email/email_projection.hpp"
 #include "event_log/event_log_projection.hpp"
+#include "files/files_projection.hpp"
 #include "lethe/projections/projection.hpp"
 #include "shop/shop_projection.hpp"
 #include "tickets/tickets_projection.hpp"
@@ -8,13 +12,17 @@
 namespace lethe::projections {
 
 std::vector<std::string> projection_names() {
-  return {"users", "tickets", "shop", "audit", "event_log"};
+  return {"users", "tickets", "shop", "billing", "content", "files", "email", "audit", "event_log"};
 }
 
 std::unique_ptr<Projection> make_projection(std::string_view name) {
   if (name == "users") return std::make_unique<UsersProjection>();
   if (name == "tickets") return std::make_unique<TicketsProjection>();
   if (name == "shop") return std::make_unique<ShopProjection>();
+  if (name == "billing") return std::make_unique<BillingProjection>();
+  if (name == "content") return std::make_unique<ContentProjection>();
+  if (name == "files") return std::make_unique<FilesProjection>();
+  if (name == "email") return std::make_unique<EmailProjection>();
   if (name == "audit") return std::make_unique<AuditProjection>();
   if (name == "event_log") return std::make_unique<EventLogProjection>();
   return nullptr;

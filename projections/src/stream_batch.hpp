@@ -1,0 +1,109 @@
+#pragma once
+// What the batched projections of one domain's streams share (billing,
+// content, files, email): decoding a batch with ONE key query, and the
+// rule that keeps each row idempotent by stream version. Private to the
+// projections layer.
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "lethe/domain/personal.hpp"
+#include "lethe/infra/keyring.hpp"
+#include "lethe/infra/pg.hpp"
+#include "lethe/projections/projection.hpp"
+
+namespace lethe::projections::stream_batch {
+
+template <class Event>
+struct Decoded {
+  std::size_t index;  // in the batch
+  Event event;
+};
+
+// Decodes the batch's events whose type starts with type_prefix ("billing.")
+// with one key query for every person their sealed fields name; a field
+// whose person's key is gone decodes to domain::erased(). Other types are
+// counted skipped; a payload that does not decode is rejected alone.
+template <class Event, class DecodeSealed>
+std::vector<Decoded<Event>> decode(std::span<const Delivered> batch, std::string_view type_prefix,
+                                   DecodeSealed&& decode_sealed, pqxx::transaction_base& tx, ApplyResult& result) {
+  std::vector<domain::SealedPayload> sealed;
+  std::vector<std::size_t> sealed_at;  // batch index of sealed[k]
+  sealed.reserve(batch.size());
+  sealed_at.reserve(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto& e = batch[i].envelope;
+    if (!e.type.starts_with(type_prefix)) {
+      ++result.skipped;
+      continue;
+    }
+    sealed.push_back({e.type, e.schema_version, e.event_id, e.payload});
+    sealed_at.push_back(i);
+  }
+  std::map<std::string, infra::PersonKey> keys;
+  auto events = decode_sealed(sealed, [&](const std::vector<std::string>& subjects) {
+    keys = infra::load_person_keys(tx, subjects);
+    return domain::lookup_in(keys);
+  });
+  std::vector<Decoded<Event>> out;
+  out.reserve(events.size());
+  for (std::size_t k = 0; k < events.size(); ++k) {
+    const auto i = sealed_at[k];
+    if (!events[k]) {
+      result.rejected.push_back({i, "payload of " + batch[i].envelope.type + ": " + events[k].error().message});
+      continue;
+    }
+    out.push_back({i, std::move(events[k]).value()});
+  }
+  return out;
+}
+
+// Whether the event is the next of its row's stream. At or below the row's
+// version it was applied before (a republished event): skipped. A gap, or
+// an event on a row that its stream never created, is rejected with the
+// reason: applying across a gap would later skip the missing versions as
+// "applied before", so it goes to the dead letters and a republish brings
+// the whole run again, in order.
+inline bool is_next(const Delivered& d, std::size_t index, std::int64_t row_version, bool row_exists, bool creates,
+                    ApplyResult& result) {
+  const auto& env = d.envelope;
+  if (env.stream_version <= row_version) {
+    ++result.skipped;
+    return false;
+  }
+  if (!row_exists && !creates) {
+    result.rejected.push_back({index, env.type + " on " + env.stream_id + ", which its first event never created"});
+    return false;
+  }
+  if (env.stream_version != row_version + 1) {
+    result.rejected.push_back({index, "version gap on " + env.stream_id + ": read model holds version " +
+                                          std::to_string(row_version) + ", event has " +
+                                          std::to_string(env.stream_version)});
+    return false;
+  }
+  return true;
+}
+
+// The event must be on the stream its payload names (post-<post id>).
+inline bool on_stream(const Delivered& d, std::size_t index, const std::string& expected, ApplyResult& result) {
+  if (d.envelope.stream_id == expected) return true;
+  result.rejected.push_back({index, d.envelope.type + " on stream " + d.envelope.stream_id + ", not " + expected});
+  return false;
+}
+
+// A nullable text column: NULL for a field whose person's key is gone, and
+// for an empty optional field.
+inline std::optional<std::string> opened(const std::string& s) {
+  if (s.empty() || domain::is_erased(s)) return std::nullopt;
+  return s;
+}
+
+inline std::optional<std::string> nullable(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return std::string(f.c_str());
+}
+
+}  // namespace lethe::projections::stream_batch
