@@ -43,15 +43,16 @@ BOOST_AUTO_TEST_CASE(staff_actions_reach_the_audit_log_and_an_auditor_reads_it) 
   auto ticket = api.call("POST", "/tickets", R"({"subject":"Help","body":"Please"})", ann.token);
   BOOST_REQUIRE(ticket.status == 201);
   const auto ticket_id = ticket.str("id");
-  BOOST_REQUIRE(api.call("POST", "/tickets/" + ticket_id + "/assign", "{\"assignee_id\":\"" + sam.id + "\"}", sam.token)
-                    .status == 200);
+  BOOST_REQUIRE(
+      api.call("POST", "/tickets/" + ticket_id + "/assign", "{\"assignee_id\":\"" + sam.id + "\"}", sam.token).status ==
+      200);
   auto note = api.call("POST", "/tickets/" + ticket_id + "/internal-notes", "{\"text\":\"" + marker + "\"}", sam.token);
   BOOST_REQUIRE(note.status == 201);
 
   // By target: the ticket's staff actions, oldest first.
   auto about_ticket =
-      api.call("GET", "/audit-log?target_id=" + ticket_id + "&min_position=" + std::to_string(note.num("position")),
-               "", aud.token);
+      api.call("GET", "/audit-log?target_id=" + ticket_id + "&min_position=" + std::to_string(note.num("position")), "",
+               aud.token);
   BOOST_REQUIRE_MESSAGE(about_ticket.status == 200, about_ticket.body);
   BOOST_TEST(actions(about_ticket) == (std::vector<std::string>{"ticket.assigned", "ticket.internal_note_added"}));
   const auto& first = about_ticket.json["entries"][0];
@@ -82,8 +83,8 @@ BOOST_AUTO_TEST_CASE(staff_actions_reach_the_audit_log_and_an_auditor_reads_it) 
   BOOST_TEST(page1.num("next_offset") == 1);
 
   // A time range: nothing before 2000, everything after it.
-  BOOST_TEST(actions(api.call("GET", "/audit-log?actor=" + sam.id + "&to=2000-01-01T00:00:00Z", "", aud.token))
-                 .empty());
+  BOOST_TEST(
+      actions(api.call("GET", "/audit-log?actor=" + sam.id + "&to=2000-01-01T00:00:00Z", "", aud.token)).empty());
   BOOST_TEST(
       actions(api.call("GET", "/audit-log?actor=" + sam.id + "&from=2000-01-01T00:00:00Z", "", aud.token)).size() ==
       2u);

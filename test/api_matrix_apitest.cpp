@@ -117,6 +117,30 @@ const std::vector<Row> kMatrix{
   {"GET",    "/orders/{id}",                      false, true , true , true , true , true , false},
   {"POST",   "/orders/{id}/cancel",               false, true , true , true , true , false, false},
   {"POST",   "/orders/{id}/fulfil",               false, false, true , true , true , false, false},
+  {"PUT",    "/users/{id}/billing-profile",       false, false, false, true , true , false, true},
+  {"GET",    "/users/{id}/billing-profile",       false, false, false, true , true , false, true},
+  {"POST",   "/subscriptions",                    false, true , true , true , true , false, false},
+  {"GET",    "/subscriptions",                    false, true , true , true , true , false, false},
+  {"POST",   "/subscriptions/{id}/cancel",        false, true , true , true , true , false, false},
+  {"POST",   "/transactions",                     false, false, false, true , true , false, false},
+  {"GET",    "/transactions",                     false, true , true , true , true , false, false},
+  {"GET",    "/transactions/{id}",                false, true , true , true , true , false, false},
+  {"POST",   "/transactions/{id}/refunds",        false, false, false, true , true , false, false},
+  {"POST",   "/transactions/{id}/credit-notes",   false, false, false, true , true , false, false},
+  {"POST",   "/posts",                            false, true , true , true , true , false, false},
+  {"GET",    "/posts",                            false, true , true , true , true , true , false},
+  {"GET",    "/posts/{id}",                       false, true , true , true , true , true , false},
+  {"PUT",    "/posts/{id}",                       false, true , true , true , true , false, false},
+  {"DELETE", "/posts/{id}",                       false, true , true , true , true , false, false},
+  {"POST",   "/posts/{id}/comments",              false, true , true , true , true , false, false},
+  {"PUT",    "/comments/{id}",                    false, true , true , true , true , false, false},
+  {"DELETE", "/comments/{id}",                    false, true , true , true , true , false, false},
+  {"POST",   "/files",                            false, true , true , true , true , false, false},
+  {"GET",    "/files",                            false, true , true , true , true , false, false},
+  {"GET",    "/files/{id}",                       false, true , true , true , true , false, false},
+  {"DELETE", "/files/{id}",                       false, true , true , true , true , false, false},
+  {"POST",   "/email-logs",                       false, false, false, true , true , false, false},
+  {"GET",    "/email-logs",                       false, true , true , true , true , false, false},
   {"GET",    "/audit-log",                        false, false, false, true , true , true , false},
   {"GET",    "/event-log",                        false, false, false, true , true , true , false},
 };
@@ -167,6 +191,13 @@ struct World {
         api.call("POST", "/sessions", "{\"email\":\"" + people[c].email + "\",\"password\":\"" + kPassword + "\"}");
     BOOST_REQUIRE_MESSAGE(r.status == 201, "login of " << name_of(c) << ": " << r.status << " " << r.body);
     return r.str("token");
+  }
+
+  // Something made by the bootstrapped owner: its id.
+  std::string make(const std::string& path, const std::string& body) {
+    auto r = api.call("POST", path, body, api.owner_key());
+    BOOST_REQUIRE_MESSAGE(r.status == 201, "POST " << path << ": " << r.status << " " << r.body);
+    return r.str("id");
   }
 
   // A ticket opened by the bootstrapped owner.
@@ -240,6 +271,20 @@ std::string body_for(World& w, const std::string& op) {
   if (op == "POST /carts/{id}/lines") return "{\"product_id\":\"" + w.product() + "\",\"quantity\":2}";
   if (op == "PUT /carts/{id}/lines/{line_id}") return "{\"quantity\":3}";
   if (op == "POST /orders/{id}/cancel") return "{\"reason\":\"matrix\"}";
+  if (op == "PUT /users/{id}/billing-profile") return R"({"holder_name":"H","address":"A street 1"})";
+  if (op == "POST /subscriptions") return R"({"plan":"basic"})";
+  if (op == "POST /subscriptions/{id}/cancel") return R"({"reason":"matrix"})";
+  if (op == "POST /transactions")
+    return "{\"user_id\":\"" + w.people[Caller::user].id + R"(","amount":1000,"currency":"EUR","description":"d"})";
+  if (op == "POST /transactions/{id}/refunds" || op == "POST /transactions/{id}/credit-notes")
+    return R"({"amount":10,"currency":"EUR","reason":"matrix"})";
+  if (op == "POST /posts" || op == "PUT /posts/{id}") return R"({"title":"T","body":"B"})";
+  if (op == "POST /posts/{id}/comments" || op == "PUT /comments/{id}") return R"({"body":"C"})";
+  if (op == "POST /files")
+    return R"({"name":"a.txt","size":3,"content_type":"text/plain","checksum":"sha256:)" + std::string(64, 'a') + "\"}";
+  if (op == "POST /email-logs")
+    return "{\"recipient_id\":\"" + w.people[Caller::user].id +
+           R"(","template":"welcome","subject":"Hi","sent_at":"2026-11-25T08:00:00Z"})";
   if (op == "POST /tickets") return "{\"subject\":\"Matrix\",\"body\":\"Cell\"}";
   if (op == "POST /tickets/{id}/assign") return "{\"assignee_id\":\"" + w.people[Caller::staff].id + "\"}";
   if (op == "POST /tickets/{id}/status") return "{\"status\":\"in_progress\"}";
@@ -272,6 +317,26 @@ Cell prepare(World& w, const Row& row, Caller c, const std::string& target, std:
     return {fill(row.path, cart_id, line_id), body_for(w, op), token};
   }
   if (path.starts_with("/orders/{id}")) return {fill(row.path, w.order(), key_id), body_for(w, op), token};
+  // Billing and content routes act on the bootstrapped owner's things.
+  if (path.starts_with("/subscriptions/{id}"))
+    return {fill(row.path, w.make("/subscriptions", R"({"plan":"basic"})"), key_id), body_for(w, op), token};
+  if (path.starts_with("/transactions/{id}")) {
+    const auto tx_body =
+        "{\"user_id\":\"" + w.api.owner_id() + R"(","amount":100000,"currency":"EUR","description":"d"})";
+    return {fill(row.path, w.make("/transactions", tx_body), key_id), body_for(w, op), token};
+  }
+  if (path.starts_with("/posts/{id}"))
+    return {fill(row.path, w.make("/posts", R"({"title":"T","body":"B"})"), key_id), body_for(w, op), token};
+  if (path.starts_with("/comments/{id}")) {
+    const auto post = w.make("/posts", R"({"title":"T","body":"B"})");
+    return {fill(row.path, w.make("/posts/" + post + "/comments", R"({"body":"C"})"), key_id), body_for(w, op), token};
+  }
+  if (path.starts_with("/files/{id}"))
+    return {fill(row.path,
+                 w.make("/files", R"({"name":"a.txt","size":3,"content_type":"text/plain","checksum":"sha256:)" +
+                                      std::string(64, 'a') + "\"}"),
+                 key_id),
+            body_for(w, op), token};
   // Ticket routes act on a ticket of somebody else's (the bootstrapped owner's).
   if (std::string(row.path).starts_with("/tickets/{id}"))
     return {fill(row.path, w.ticket(), key_id), body_for(w, op), token};

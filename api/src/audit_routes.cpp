@@ -8,7 +8,8 @@ namespace {
 std::string time_param(const Call& c, const char* name) {
   const auto v = c.req.get_param_value(name);
   if (!v.empty() && (v.size() < 10 || v.size() > 40 || v[4] != '-' || v[7] != '-'))
-    throw HttpError{400, "invalid_argument", name, std::string(name) + " must be an RFC 3339 time, e.g. 2026-11-25T00:00:00Z"};
+    throw HttpError{400, "invalid_argument", name,
+                    std::string(name) + " must be an RFC 3339 time, e.g. 2026-11-25T00:00:00Z"};
   return v;
 }
 

@@ -19,7 +19,11 @@
 #include "lethe/api/server.hpp"
 #include "lethe/domain/result.hpp"
 #include "lethe/infra/access.hpp"
+#include "lethe/producers/billing_service.hpp"
+#include "lethe/producers/content_service.hpp"
+#include "lethe/producers/email_log_service.hpp"
 #include "lethe/producers/event_store.hpp"
+#include "lethe/producers/file_service.hpp"
 #include "lethe/producers/shop_service.hpp"
 #include "lethe/producers/ticket_service.hpp"
 #include "lethe/producers/user_service.hpp"
@@ -112,6 +116,10 @@ struct Services {
   producers::UserService users;
   producers::TicketService tickets;
   producers::ShopService shop;
+  producers::BillingService billing;
+  producers::ContentService content;
+  producers::FileService files;
+  producers::EmailLogService email;
   std::unique_ptr<pqxx::connection> reads;
 };
 

@@ -46,6 +46,15 @@ struct Page {
 Page page_of(const Call& c);
 void page_json(Json& j, const Page& p, std::size_t rows);
 
+// A row as a JSON object, each column under its own name: booleans and
+// integers as such, json and jsonb as their value, NULL as null, the rest
+// (text, timestamps formatted with LETHE_UTC_TEXT) as strings.
+void row_json(Json& j, const pqxx::row& r);
+// The same fields, into an object the caller has begun.
+void row_fields(Json& j, const pqxx::row& r);
+// {"<name>": [rows...], limit, offset, next_offset}
+void page_of_rows(Call& c, const char* name, const pqxx::result& rows, const Page& page);
+
 // A nullable text column: "" for NULL (Json::str_or_null writes null).
 inline std::string_view text_or_empty(const pqxx::field& f) {
   return f.is_null() ? std::string_view() : std::string_view(f.c_str());
@@ -67,5 +76,7 @@ DomainRoutes user_routes();
 DomainRoutes ticket_routes();
 DomainRoutes shop_routes();
 DomainRoutes audit_routes();
+DomainRoutes billing_routes();
+DomainRoutes content_routes();
 
 }  // namespace lethe::api

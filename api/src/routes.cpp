@@ -15,7 +15,8 @@ namespace {
 
 // Every domain's routes, in the order the README lists them.
 const std::vector<DomainRoutes>& domains() {
-  static const std::vector<DomainRoutes> all{user_routes(), ticket_routes(), shop_routes(), audit_routes()};
+  static const std::vector<DomainRoutes> all{user_routes(),    ticket_routes(),  shop_routes(),
+                                             billing_routes(), content_routes(), audit_routes()};
   return all;
 }
 
@@ -119,6 +120,39 @@ void page_json(Json& j, const Page& p, std::size_t rows) {
     j.num("next_offset", p.offset + p.limit);
   else
     j.null("next_offset");
+}
+
+void row_fields(Json& j, const pqxx::row& r) {
+  // PostgreSQL type oids: bool, int8, int2, int4, json, jsonb.
+  constexpr pqxx::oid kBool = 16, kInt8 = 20, kInt2 = 21, kInt4 = 23, kJson = 114, kJsonb = 3802;
+  for (const auto& f : r) {
+    const auto type = f.type();
+    if (f.is_null())
+      j.null(f.name());
+    else if (type == kBool)
+      j.boolean(f.name(), f.as<bool>());
+    else if (type == kInt8 || type == kInt2 || type == kInt4)
+      j.num(f.name(), f.as<std::int64_t>());
+    else if (type == kJson || type == kJsonb)
+      j.raw(f.name(), f.c_str());
+    else
+      j.str(f.name(), f.c_str());
+  }
+}
+
+void row_json(Json& j, const pqxx::row& r) {
+  j.begin();
+  row_fields(j, r);
+  j.end();
+}
+
+void page_of_rows(Call& c, const char* name, const pqxx::result& rows, const Page& page) {
+  Json j;
+  j.begin().begin_array(name);
+  for (const auto& r : rows) row_json(j, r);
+  j.end_array();
+  page_json(j, page, rows.size());
+  c.json(200, j.end().text());
 }
 
 const std::vector<Route>& routes() {

@@ -289,7 +289,14 @@ void send_error(httplib::Response& res, const HttpError& e) {
 
 Services::Services(const infra::Config& cfg, const ServeOptions& options, infra::PasswordPool& passwords,
                    const producers::LoginPolicy& policy)
-    : store(cfg.pg), users(store, passwords, policy), tickets(store), shop(store) {
+    : store(cfg.pg),
+      users(store, passwords, policy),
+      tickets(store),
+      shop(store),
+      billing(store),
+      content(store),
+      files(store),
+      email(store) {
   store.autocommit([&](pqxx::transaction_base& tx) { limit_waits(tx, options); });
 }
 

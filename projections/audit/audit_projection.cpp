@@ -3,7 +3,6 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
-
 #include <pqxx/pqxx>
 
 namespace lethe::projections {
