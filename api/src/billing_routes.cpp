@@ -21,14 +21,15 @@ std::string only_own(const Call& c, const char* param) {
 constexpr const char* kTransactionColumns =
     "transaction_id AS id, user_id, amount, currency, description, refunded, credited, amount - refunded AS "
     "refundable, " LETHE_UTC_TEXT("created_at") ", " LETHE_UTC_TEXT("updated_at") ", version";
-constexpr const char* kSubscriptionColumns = "subscription_id AS id, user_id, plan, status, cancel_reason, " LETHE_UTC_TEXT(
-    "created_at") ", " LETHE_UTC_TEXT("cancelled_at") ", version";
+constexpr const char* kSubscriptionColumns =
+    "subscription_id AS id, user_id, plan, status, cancel_reason, " LETHE_UTC_TEXT("created_at") ", " LETHE_UTC_TEXT(
+        "cancelled_at") ", version";
 
 void set_profile(Call& c) {
-  const auto w = ok_or_throw(c.services().billing.handle(
-      billing::SetProfile{c.params.at(0), c.field("holder_name"), c.field("address"),
-                          c.optional_field("tax_id").value_or("")},
-      with_if_match(c)));
+  const auto w = ok_or_throw(
+      c.services().billing.handle(billing::SetProfile{c.params.at(0), c.field("holder_name"), c.field("address"),
+                                                      c.optional_field("tax_id").value_or("")},
+                                  with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
 
@@ -48,8 +49,8 @@ void get_profile(Call& c) {
 void create_subscription(Call& c) {
   const auto id = infra::new_uuid();
   const auto user = c.optional_field("user_id").value_or(c.who->user_id);
-  const auto w = ok_or_throw(
-      c.services().billing.handle(billing::CreateSubscription{id, user, c.field("plan")}, c.ctx));
+  const auto w =
+      ok_or_throw(c.services().billing.handle(billing::CreateSubscription{id, user, c.field("plan")}, c.ctx));
   c.written(201, id, w);
 }
 
@@ -103,14 +104,13 @@ void get_transaction(Call& c) {
   Json j;
   j.begin();
   row_fields(j, rows[0]);
-  for (const auto& [name, table, key] :
-       {std::tuple{"refunds", "billing_refunds", "refund_id"},
-        std::tuple{"credit_notes", "billing_credit_notes", "credit_note_id"}}) {
+  for (const auto& [name, table, key] : {std::tuple{"refunds", "billing_refunds", "refund_id"},
+                                         std::tuple{"credit_notes", "billing_credit_notes", "credit_note_id"}}) {
     j.begin_array(name);
-    for (const auto& r : tx.exec_params(std::string("SELECT ") + key + " AS id, amount, currency, reason, " +
-                                            LETHE_UTC_TEXT("at") + " FROM " + table +
-                                            " WHERE transaction_id = $1 ORDER BY stream_version",
-                                        id))
+    for (const auto& r :
+         tx.exec_params(std::string("SELECT ") + key + " AS id, amount, currency, reason, " + LETHE_UTC_TEXT("at") +
+                            " FROM " + table + " WHERE transaction_id = $1 ORDER BY stream_version",
+                        id))
       row_json(j, r);
     j.end_array();
   }
@@ -138,25 +138,26 @@ void issue_credit_note(Call& c) {
 }  // namespace
 
 DomainRoutes billing_routes() {
-  return {{
-              {"PUT", "/users/{id}/billing-profile", kAdminUp | kSelf, set_profile},
-              {"GET", "/users/{id}/billing-profile", kAdminUp | kSelf, get_profile},
-              {"POST", "/subscriptions", kActors, create_subscription},
-              {"GET", "/subscriptions", kActors, list_subscriptions},
-              {"POST", "/subscriptions/{id}/cancel", kActors, cancel_subscription},
-              {"POST", "/transactions", kAdminUp, record_charge},
-              {"GET", "/transactions", kActors, list_transactions},
-              {"GET", "/transactions/{id}", kActors, get_transaction},
-              {"POST", "/transactions/{id}/refunds", kAdminUp, record_refund},
-              {"POST", "/transactions/{id}/credit-notes", kAdminUp, issue_credit_note},
-          },
-          {
-              {"billingprofile-", "SELECT EXISTS (SELECT 1 FROM billing_profiles WHERE user_id = $1 AND version >= $2)"},
-              {"subscription-",
-               "SELECT EXISTS (SELECT 1 FROM billing_subscriptions WHERE subscription_id = $1 AND version >= $2)"},
-              {"transaction-",
-               "SELECT EXISTS (SELECT 1 FROM billing_transactions WHERE transaction_id = $1 AND version >= $2)"},
-          }};
+  return {
+      {
+          {"PUT", "/users/{id}/billing-profile", kAdminUp | kSelf, set_profile},
+          {"GET", "/users/{id}/billing-profile", kAdminUp | kSelf, get_profile},
+          {"POST", "/subscriptions", kActors, create_subscription},
+          {"GET", "/subscriptions", kActors, list_subscriptions},
+          {"POST", "/subscriptions/{id}/cancel", kActors, cancel_subscription},
+          {"POST", "/transactions", kAdminUp, record_charge},
+          {"GET", "/transactions", kActors, list_transactions},
+          {"GET", "/transactions/{id}", kActors, get_transaction},
+          {"POST", "/transactions/{id}/refunds", kAdminUp, record_refund},
+          {"POST", "/transactions/{id}/credit-notes", kAdminUp, issue_credit_note},
+      },
+      {
+          {"billingprofile-", "SELECT EXISTS (SELECT 1 FROM billing_profiles WHERE user_id = $1 AND version >= $2)"},
+          {"subscription-",
+           "SELECT EXISTS (SELECT 1 FROM billing_subscriptions WHERE subscription_id = $1 AND version >= $2)"},
+          {"transaction-",
+           "SELECT EXISTS (SELECT 1 FROM billing_transactions WHERE transaction_id = $1 AND version >= $2)"},
+      }};
 }
 
 }  // namespace lethe::api

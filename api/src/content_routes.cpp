@@ -27,8 +27,8 @@ constexpr const char* kPostColumns = "post_id AS id, author_id, title, body, aut
 
 void publish_post(Call& c) {
   const auto id = infra::new_uuid();
-  const auto w = ok_or_throw(
-      c.services().content.handle(content::PublishPost{id, c.field("title"), c.field("body")}, c.ctx));
+  const auto w =
+      ok_or_throw(c.services().content.handle(content::PublishPost{id, c.field("title"), c.field("body")}, c.ctx));
   c.written(201, id, w);
 }
 
@@ -48,8 +48,8 @@ void get_post(Call& c) {
   const auto& id = c.params.at(0);
   await_reflection(c, domain::stream_of("post", id));
   pqxx::read_transaction tx(reads(c));
-  const auto rows =
-      tx.exec_params(std::string("SELECT ") + kPostColumns + " FROM content_posts WHERE post_id = $1 AND NOT deleted", id);
+  const auto rows = tx.exec_params(
+      std::string("SELECT ") + kPostColumns + " FROM content_posts WHERE post_id = $1 AND NOT deleted", id);
   ensure_found(!rows.empty(), "post");
   Json j;
   j.begin();
@@ -87,26 +87,26 @@ void add_comment(Call& c) {
 }
 
 void edit_comment(Call& c) {
-  const auto w = ok_or_throw(
-      c.services().content.handle(content::EditComment{c.params.at(0), c.field("body")}, with_if_match(c)));
+  const auto w =
+      ok_or_throw(c.services().content.handle(content::EditComment{c.params.at(0), c.field("body")}, with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
 
 void delete_comment(Call& c) {
-  const auto w =
-      ok_or_throw(c.services().content.handle(content::DeleteComment{c.params.at(0)}, with_if_match(c)));
+  const auto w = ok_or_throw(c.services().content.handle(content::DeleteComment{c.params.at(0)}, with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
 
 // ---- Files: metadata only; the owner's own, admins and owners all ----
 
-constexpr const char* kFileColumns = "file_id AS id, owner_id, name, size, content_type, checksum, " LETHE_UTC_TEXT(
-    "recorded_at") ", version";
+constexpr const char* kFileColumns =
+    "file_id AS id, owner_id, name, size, content_type, checksum, " LETHE_UTC_TEXT("recorded_at") ", version";
 
 void record_file(Call& c) {
   const auto id = infra::new_uuid();
   const auto w = ok_or_throw(c.services().files.handle(
-      files::RecordFile{id, c.field("name"), c.int_field("size"), c.field("content_type"), c.field("checksum")}, c.ctx));
+      files::RecordFile{id, c.field("name"), c.int_field("size"), c.field("content_type"), c.field("checksum")},
+      c.ctx));
   c.written(201, id, w);
 }
 
