@@ -34,6 +34,23 @@ std::optional<DomainError> check_expected(const CommandTx& tx, std::int64_t vers
   return std::nullopt;
 }
 
+template <class State>
+State fold_state(const std::vector<domain::Envelope>& events) {
+  return fold<State>(events, shop::decode_payload,
+                     [](State s, const shop::Event& e) { return shop::evolve(std::move(s), e); });
+}
+
+template <class State>
+State evolve_state(State s, const shop::Event& e) {
+  return shop::evolve(std::move(s), e);
+}
+
+// A cart or a product, from the service's cache when it has it.
+template <class State>
+State load(CommandTx& tx, StateCache<State>& cache, const std::string& stream, bool& cached) {
+  return cached_state(tx, cache, stream, cached, fold_state<State>);
+}
+
 // Decides on one stream's state and appends what was decided there.
 template <class State, class Decide>
 std::optional<DomainError> on_stream(CommandTx& tx, const std::string& stream, Decide&& decide) {
@@ -49,17 +66,38 @@ std::optional<DomainError> on_stream(CommandTx& tx, const std::string& stream, D
 // anything is written; std::map keeps them in id order, the order in which
 // every multi-stream command appends to them (no two transactions wait on
 // each other in a cycle).
-std::map<std::string, shop::Product> load_products(CommandTx& tx, const std::vector<std::string>& ids) {
+std::map<std::string, shop::Product> load_products(CommandTx& tx, StateCache<shop::Product>& cache,
+                                                   const std::vector<std::string>& ids, bool& cached) {
   std::map<std::string, shop::Product> out;
   for (const auto& id : ids)
-    if (!out.contains(id)) out.emplace(id, load<shop::Product>(tx, domain::stream_of("product", id)));
+    if (!out.contains(id)) out.emplace(id, load(tx, cache, domain::stream_of("product", id), cached));
   return out;
 }
 
-void append_products(CommandTx& tx, const std::map<std::string, shop::Product>& products,
-                     const shop::ProductEvents& events) {
-  for (const auto& [id, evs] : events)
-    tx.append(domain::stream_of("product", id), products.at(id).version, drafts_of(evs));
+void append_products(CommandTx& tx, StateCache<shop::Product>& cache,
+                     const std::map<std::string, shop::Product>& products, const shop::ProductEvents& events) {
+  for (const auto& [id, evs] : events) {
+    const auto stream = domain::stream_of("product", id);
+    tx.append(stream, products.at(id).version, drafts_of(evs));
+    remember(tx, cache, stream, products.at(id), evs, evolve_state<shop::Product>);
+  }
+}
+
+// A cart command: the cart (cached), decided and appended, remembered.
+template <class Decide>
+std::optional<DomainError> on_cart(CommandTx& tx, StateCache<shop::Cart>& carts, const std::string& cart_id,
+                                   bool cached, Decide&& decide) {
+  const auto stream = domain::stream_of("cart", cart_id);
+  const auto cart = load(tx, carts, stream, cached);
+  if (auto err = check_expected(tx, cart.version)) return err;
+  auto decided = decide(cart, actor_in(tx.sql(), tx.context()));
+  if (!decided) {
+    if (cached) decide_again(stream);
+    return decided.error();
+  }
+  tx.append(stream, cart.version, drafts_of(decided.value()));
+  remember(tx, carts, stream, cart, decided.value(), evolve_state<shop::Cart>);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -84,6 +122,8 @@ domain::Result<Written> ShopService::create_category(const shop::CreateCategory&
 domain::Result<Written> ShopService::create_product(const shop::CreateProduct& c, const CommandContext& ctx) {
   if (auto err = check_id("product_id", c.product_id)) return *err;
   if (auto err = check_id("category_id", c.category_id)) return *err;
+    // The product changes: the next cart command reads it again.
+  products_.forget(domain::stream_of("product", c.product_id));
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     const auto category = load<shop::Category>(tx, domain::stream_of("category", c.category_id));
     return on_stream<shop::Product>(
@@ -95,6 +135,8 @@ domain::Result<Written> ShopService::create_product(const shop::CreateProduct& c
 domain::Result<Written> ShopService::update_product(const shop::UpdateProduct& c, const CommandContext& ctx) {
   if (auto err = check_id("product_id", c.product_id)) return *err;
   if (auto err = check_id("category_id", c.category_id)) return *err;
+    // The product changes: the next cart command reads it again.
+  products_.forget(domain::stream_of("product", c.product_id));
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     const auto category = load<shop::Category>(tx, domain::stream_of("category", c.category_id));
     return on_stream<shop::Product>(
@@ -105,6 +147,8 @@ domain::Result<Written> ShopService::update_product(const shop::UpdateProduct& c
 
 domain::Result<Written> ShopService::adjust_inventory(const shop::AdjustInventory& c, const CommandContext& ctx) {
   if (auto err = check_id("product_id", c.product_id)) return *err;
+    // The product changes: the next cart command reads it again.
+  products_.forget(domain::stream_of("product", c.product_id));
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     return on_stream<shop::Product>(
         tx, domain::stream_of("product", c.product_id),
@@ -115,9 +159,8 @@ domain::Result<Written> ShopService::adjust_inventory(const shop::AdjustInventor
 domain::Result<Written> ShopService::open_cart(const shop::OpenCart& c, const CommandContext& ctx) {
   if (auto err = check_id("cart_id", c.cart_id)) return *err;
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
-    if (auto err =
-            on_stream<shop::Cart>(tx, domain::stream_of("cart", c.cart_id),
-                                  [&](const shop::Cart& s, const shop::Actor& a) { return shop::decide(s, c, a); }))
+    if (auto err = on_cart(tx, carts_, c.cart_id, false,
+                           [&](const shop::Cart& s, const shop::Actor& a) { return shop::decide(s, c, a); }))
       return err;
     try {
       infra::exec_hot(tx.sql(), "INSERT INTO open_carts (user_id, cart_id) VALUES ($1, $2)", tx.context().actor,
@@ -133,26 +176,26 @@ domain::Result<Written> ShopService::add_line(const shop::AddCartLine& c, const 
   if (auto err = check_id("cart_id", c.cart_id)) return *err;
   if (auto err = check_id("product_id", c.product_id)) return *err;
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
-    const auto product = load<shop::Product>(tx, domain::stream_of("product", c.product_id));
-    return on_stream<shop::Cart>(
-        tx, domain::stream_of("cart", c.cart_id),
-        [&](const shop::Cart& s, const shop::Actor& a) { return shop::decide(s, c, product, a); });
+    bool cached = false;
+    const auto product = load(tx, products_, domain::stream_of("product", c.product_id), cached);
+    return on_cart(tx, carts_, c.cart_id, cached,
+                   [&](const shop::Cart& s, const shop::Actor& a) { return shop::decide(s, c, product, a); });
   });
 }
 
 domain::Result<Written> ShopService::change_line(const shop::ChangeCartLineQuantity& c, const CommandContext& ctx) {
   if (auto err = check_id("cart_id", c.cart_id)) return *err;
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
-    return on_stream<shop::Cart>(tx, domain::stream_of("cart", c.cart_id),
-                                 [&](const shop::Cart& s, const shop::Actor& a) { return shop::decide(s, c, a); });
+    return on_cart(tx, carts_, c.cart_id, false,
+                   [&](const shop::Cart& s, const shop::Actor& a) { return shop::decide(s, c, a); });
   });
 }
 
 domain::Result<Written> ShopService::remove_line(const shop::RemoveCartLine& c, const CommandContext& ctx) {
   if (auto err = check_id("cart_id", c.cart_id)) return *err;
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
-    return on_stream<shop::Cart>(tx, domain::stream_of("cart", c.cart_id),
-                                 [&](const shop::Cart& s, const shop::Actor& a) { return shop::decide(s, c, a); });
+    return on_cart(tx, carts_, c.cart_id, false,
+                   [&](const shop::Cart& s, const shop::Actor& a) { return shop::decide(s, c, a); });
   });
 }
 
@@ -162,20 +205,25 @@ domain::Result<Written> ShopService::convert(const std::string& cart_id, const s
   if (auto err = check_id("order_id", order_id)) return *err;
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     // Every stream first: the cart, its products in id order, the new order.
+    bool cached = false;
     const auto cart_stream = domain::stream_of("cart", cart_id);
-    const auto cart = load<shop::Cart>(tx, cart_stream);
+    const auto cart = load(tx, carts_, cart_stream, cached);
     if (auto err = check_expected(tx, cart.version)) return err;
     std::vector<std::string> ids;
     for (const auto& [line_id, line] : cart.lines) ids.push_back(line.product_id);
-    const auto products = load_products(tx, ids);
+    const auto products = load_products(tx, products_, ids, cached);
     const auto order_stream = domain::stream_of("order", order_id);
     const auto order = load<shop::Order>(tx, order_stream);
     if (order.exists) return DomainError{ErrorCode::already_exists, "order_id", "the order exists already"};
     auto decided = shop::decide_conversion(cart, products, order_id, actor_in(tx.sql(), tx.context()));
-    if (!decided) return decided.error();
+    if (!decided) {
+      if (cached) decide_again(cart_stream);
+      return decided.error();
+    }
     const auto& conv = decided.value();
     tx.append(cart_stream, cart.version, drafts_of(conv.cart));
-    append_products(tx, products, conv.products);
+    remember(tx, carts_, cart_stream, cart, conv.cart, evolve_state<shop::Cart>);
+    append_products(tx, products_, products, conv.products);
     tx.append(order_stream, 0, drafts_of(conv.order));
     // The user may open a new cart now.
     infra::exec_hot(tx.sql(), "DELETE FROM open_carts WHERE cart_id = $1", cart_id);
@@ -191,13 +239,17 @@ domain::Result<Written> ShopService::cancel_order(const shop::CancelOrder& c, co
     if (auto err = check_expected(tx, order.version)) return err;
     std::vector<std::string> ids;
     for (const auto& line : order.lines) ids.push_back(line.product_id);
-    const auto products = load_products(tx, ids);
+    bool cached = false;
+    const auto products = load_products(tx, products_, ids, cached);
     auto cancelled = shop::decide(order, c, actor_in(tx.sql(), tx.context()));
     if (!cancelled) return cancelled.error();
     auto released = shop::decide_release(order, products);
-    if (!released) return released.error();
+    if (!released) {
+      if (cached) decide_again(order_stream);
+      return released.error();
+    }
     tx.append(order_stream, order.version, drafts_of(cancelled.value()));
-    append_products(tx, products, released.value());
+    append_products(tx, products_, products, released.value());
     return std::nullopt;
   });
 }

@@ -32,7 +32,10 @@ domain::Result<Written> TicketService::handle(const tickets::Command& command, c
     // Every stream this command may append to is read before anything is
     // written (the relay's order, see EventStore::Transaction).
     const auto stream = domain::stream_of("ticket", ticket_id);
-    const auto state = fold<tickets::Ticket>(tx.read(stream), tickets::decode_payload, tickets::evolve);
+    bool cached = false;
+    const auto state = cached_state(tx, tickets_, stream, cached, [](const std::vector<domain::Envelope>& events) {
+      return fold<tickets::Ticket>(events, tickets::decode_payload, tickets::evolve);
+    });
     const auto notes_stream = domain::stream_of("ticketnotes", ticket_id);
     std::int64_t notes_version = 0;
     if (note) {
@@ -48,11 +51,16 @@ domain::Result<Written> TicketService::handle(const tickets::Command& command, c
     if (const auto* assign = std::get_if<tickets::AssignTicket>(&command))
       facts.assignee_role = active_role(tx.sql(), assign->assignee_id);
     auto decided = tickets::decide(state, command, actor_in(tx.sql(), tx.context()), facts);
-    if (!decided) return decided.error();
-    if (note)
+    if (!decided) {
+      if (cached) decide_again(stream);
+      return decided.error();
+    }
+    if (note) {
       tx.append(notes_stream, notes_version, drafts_of(decided.value()));
-    else
+    } else {
       tx.append(stream, state.version, drafts_of(decided.value()));
+      remember(tx, tickets_, stream, state, decided.value(), tickets::evolve);
+    }
     return std::nullopt;
   });
 }

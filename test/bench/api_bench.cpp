@@ -166,7 +166,95 @@ ApiBenchResult api_bench(const ApiBenchOptions& o) {
     });
   }
 
-  // 4. Visibility at a fixed rate: the relay and the users projection run;
+  // 4. The domains' mixed workload through HTTP: per worker a customer with
+  // an API key and a product of its own, walking the cycle open a ticket,
+  // comment on it, open a cart, add a line, convert it, record a charge (by
+  // the owner's key: the billing right). Commands never race for a stream.
+  {
+    test::TestSchema db;
+    test::Api api(db, nullptr, {"--threads", std::to_string(workers * 2)});
+    const auto customers = register_users(db, workers);
+    producers::EventStore store(db.conninfo());
+    infra::PasswordPool passwords;
+    producers::UserService users(store, passwords);
+    const httplib::Headers owner{{"Authorization", "Bearer " + api.owner_key()}};
+    httplib::Client setup("127.0.0.1", api.port());
+    auto post = [](httplib::Client& client, const httplib::Headers& auth, const std::string& path,
+                   const std::string& body) -> std::string {
+      auto r = client.Post(path, auth, body, "application/json");
+      if (!r || r->status / 100 != 2)
+        throw std::runtime_error("POST " + path + ": " + (r ? std::to_string(r->status) + " " + r->body : "no answer"));
+      rapidjson::Document d;
+      d.Parse(r->body.c_str());
+      return d["id"].GetString();
+    };
+    const auto category = post(setup, owner, "/categories", R"({"name":"Bench","slug":"bench"})");
+    struct Worker {
+      httplib::Headers auth;
+      std::string customer, product, ticket, cart;
+      std::unique_ptr<httplib::Client> client;
+    };
+    std::vector<Worker> ws(static_cast<std::size_t>(workers));
+    for (int w = 0; w < workers; ++w) {
+      auto& x = ws[static_cast<std::size_t>(w)];
+      const auto key = users.issue_api_key(customers[static_cast<std::size_t>(w)], "bench", "",
+                                           producers::CommandContext{"system:bench"});
+      if (!key) throw std::runtime_error("api key: " + key.error().message);
+      x.auth = {{"Authorization", "Bearer " + key.value().key}};
+      x.customer = customers[static_cast<std::size_t>(w)];
+      x.product = post(setup, owner, "/products",
+                       R"({"name":"Tee","price":1500,"currency":"EUR","category_id":")" + category + "\"}");
+      post(setup, owner, "/products/" + x.product + "/inventory", R"({"delta":100000000,"reason":"bench"})");
+      x.client = std::make_unique<httplib::Client>("127.0.0.1", api.port());
+      x.client->set_keep_alive(true);
+      x.client->set_tcp_nodelay(true);
+      x.client->set_read_timeout(30, 0);
+    }
+    std::atomic<std::int64_t> errors{0};
+    std::tie(out.mixed, out.mixed_s) = for_a_while(
+        workers, o.seconds,
+        [&](int w, std::int64_t k) {
+          auto& x = ws[static_cast<std::size_t>(w)];
+          auto id_of = [](const httplib::Result& r, int want, std::string* id) {
+            if (!r || r->status != want) return false;
+            if (id) {
+              rapidjson::Document d;
+              d.Parse(r->body.c_str());
+              *id = d["id"].GetString();
+            }
+            return true;
+          };
+          switch (k % 6) {
+            case 0:
+              return id_of(x.client->Post("/tickets", x.auth, R"({"subject":"Bench","body":"Help me"})",
+                                          "application/json"),
+                           201, &x.ticket);
+            case 1:
+              return id_of(x.client->Post("/tickets/" + x.ticket + "/comments", x.auth, R"({"body":"Any news?"})",
+                                          "application/json"),
+                           201, nullptr);
+            case 2:
+              return id_of(x.client->Post("/carts", x.auth, "", "application/json"), 201, &x.cart);
+            case 3:
+              return id_of(x.client->Post("/carts/" + x.cart + "/lines", x.auth,
+                                          "{\"product_id\":\"" + x.product + "\",\"quantity\":2}", "application/json"),
+                           201, nullptr);
+            case 4:
+              return id_of(x.client->Post("/carts/" + x.cart + "/convert", x.auth, "", "application/json"), 201,
+                           nullptr);
+            default:
+              return id_of(x.client->Post("/transactions", owner,
+                                          "{\"user_id\":\"" + x.customer +
+                                              R"(","amount":3000,"currency":"EUR","description":"Bench charge"})",
+                                          "application/json"),
+                           201, nullptr);
+          }
+        },
+        &errors);
+    out.mixed_errors = errors.load();
+  }
+
+  // 5. Visibility at a fixed rate: the relay and the users projection run;
   // each command's answer starts a clock that stops when the read model
   // holds the version it returned.
   test::TestSchema db;

@@ -18,6 +18,11 @@ struct ApiBenchOptions {
 struct ApiBenchResult {
   std::int64_t http = 0, direct = 0, store = 0, http_errors = 0;
   double http_s = 0, direct_s = 0, store_s = 0;
+  // The mixed workload of the domains: open a ticket, comment on it, open a
+  // cart, add a line, convert it, record a charge (each customer's own
+  // streams; each worker its own product).
+  std::int64_t mixed = 0, mixed_errors = 0;
+  double mixed_s = 0;
   std::int64_t paced = 0, paced_unseen = 0;
   double paced_s = 0, p50_ms = 0, p99_ms = 0, max_ms = 0;
 };

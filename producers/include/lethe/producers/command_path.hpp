@@ -7,6 +7,7 @@
 // (reservations, credentials). A refusal rolls all of it back, so a rejected
 // command appends nothing; a concurrent writer makes the append conflict and
 // the whole command runs again on fresh state, a few times at most.
+#include <algorithm>
 #include <array>
 #include <functional>
 #include <map>
@@ -141,6 +142,47 @@ class StateCache {
   std::size_t max_;
   std::map<std::string, Entry, std::less<>> entries_;
 };
+
+// A stream's folded state for a command: from the cache when this service
+// met the stream last (its head assumed, nothing read), else read, folded
+// and remembered. Only on a first attempt without If-Match: after a
+// conflict, or when the caller names a version, the stream is read.
+// `cached` tells the caller that a refusal may rest on a stale state (see
+// decide_again()).
+template <class State, class FoldEvents>
+State cached_state(CommandTx& tx, StateCache<State>& cache, const std::string& stream, bool& cached,
+                   FoldEvents&& fold_events) {
+  if (tx.attempt() > 1 || tx.context().expected_version) cache.forget(stream);
+  if (const auto* hit = cache.find(stream)) {
+    tx.assume(stream, hit->version, hit->hash, hit->keys);
+    cached = true;
+    return hit->state;
+  }
+  const auto events = tx.read(stream);
+  State state = fold_events(events);
+  if (!events.empty()) cache.put(stream, {state, events.back().stream_version, events.back().hash, tx.keys()});
+  return state;
+}
+
+// After the command commits, the cache holds the stream's state with the
+// events this command appended to it.
+template <class State, class Event, class Evolve>
+void remember(CommandTx& tx, StateCache<State>& cache, const std::string& stream, State state,
+              const std::vector<Event>& appended, Evolve&& evolve) {
+  const auto& written = tx.written();
+  const auto last = std::find_if(written.rbegin(), written.rend(), [&](const auto& e) { return e.stream_id == stream; });
+  if (last == written.rend()) return;
+  for (const auto& e : appended) state = evolve(std::move(state), e);
+  state.version = last->stream_version;
+  typename StateCache<State>::Entry entry{std::move(state), last->stream_version, last->hash, tx.keys()};
+  tx.on_commit([&cache, stream, entry = std::move(entry)]() mutable { cache.put(stream, std::move(entry)); });
+}
+
+// A refusal decided on cached state may be a stale one: the command runs
+// again on the streams as stored (run_command's next attempt reads them).
+[[noreturn]] inline void decide_again(const std::string& stream) {
+  throw ConcurrencyConflict(stream, 0, 0);
+}
 
 // Folds a stream's opened events into a domain's state with its decoder and
 // evolve. The state's version is the last envelope's, whatever decodes; an

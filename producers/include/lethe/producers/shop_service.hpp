@@ -42,6 +42,12 @@ class ShopService {
 
  private:
   EventStore& store_;
+  // Carts and products this service met last (see StateCache): a cart is
+  // filled and converted by one customer, and a product is read by every
+  // command on a cart, so neither is read again each time. Not thread-safe,
+  // like the service.
+  StateCache<domain::shop::Cart> carts_;
+  StateCache<domain::shop::Product> products_;
 };
 
 }  // namespace lethe::producers

@@ -21,6 +21,9 @@ class TicketService {
 
  private:
   EventStore& store_;
+  // Tickets this service met last (see StateCache); not thread-safe, like
+  // the service.
+  StateCache<domain::tickets::Ticket> tickets_;
 };
 
 }  // namespace lethe::producers
