@@ -54,13 +54,11 @@ BOOST_AUTO_TEST_CASE(a_charge_a_partial_refund_and_what_a_customer_sees) {
       "{\"user_id\":\"" + ann.id + R"(","amount":10000,"currency":"EUR","description":"Annual plan"})", adm.token);
   BOOST_REQUIRE_MESSAGE(charge.status == 201, charge.body);
   const auto tx = charge.str("id");
-  BOOST_TEST(api.call("POST", "/transactions", "{\"user_id\":\"" + ann.id +
-                                                   R"(","amount":1,"currency":"EUR","description":"x"})",
-                      ann.token)
+  BOOST_TEST(api.call("POST", "/transactions",
+                      "{\"user_id\":\"" + ann.id + R"(","amount":1,"currency":"EUR","description":"x"})", ann.token)
                  .status == 403);
-  auto refund =
-      api.call("POST", "/transactions/" + tx + "/refunds", R"({"amount":3000,"currency":"EUR","reason":"partial"})",
-               adm.token);
+  auto refund = api.call("POST", "/transactions/" + tx + "/refunds",
+                         R"({"amount":3000,"currency":"EUR","reason":"partial"})", adm.token);
   BOOST_REQUIRE_MESSAGE(refund.status == 201, refund.body);
   auto too_much = api.call("POST", "/transactions/" + tx + "/refunds",
                            R"({"amount":7001,"currency":"EUR","reason":"all"})", adm.token);
@@ -89,8 +87,9 @@ BOOST_AUTO_TEST_CASE(a_charge_a_partial_refund_and_what_a_customer_sees) {
   // Subscriptions: create, cancel, a second cancel refused.
   auto sub = api.call("POST", "/subscriptions", R"({"plan":"pro"})", ann.token);
   BOOST_REQUIRE_MESSAGE(sub.status == 201, sub.body);
-  BOOST_TEST(api.call("POST", "/subscriptions/" + sub.str("id") + "/cancel", R"({"reason":"too pricey"})", ann.token)
-                 .status == 200);
+  BOOST_TEST(
+      api.call("POST", "/subscriptions/" + sub.str("id") + "/cancel", R"({"reason":"too pricey"})", ann.token).status ==
+      200);
   auto again = api.call("POST", "/subscriptions/" + sub.str("id") + "/cancel", R"({"reason":"again"})", ann.token);
   BOOST_TEST(again.status == 409);
   auto subs = api.call("GET", "/subscriptions?min_position=" + pos(sub), "", ann.token);
@@ -125,10 +124,9 @@ BOOST_AUTO_TEST_CASE(posts_comments_files_and_email_logs) {
   BOOST_TEST(api.call("GET", "/posts/" + post_id + "?min_position=" + pos(gone), "", bob.token).status == 404);
 
   // Files: the owner's own.
-  auto file = api.call("POST", "/files",
-                       R"({"name":"cv.pdf","size":1234,"content_type":"application/pdf","checksum":")" + kChecksum +
-                           "\"}",
-                       ann.token);
+  auto file = api.call(
+      "POST", "/files",
+      R"({"name":"cv.pdf","size":1234,"content_type":"application/pdf","checksum":")" + kChecksum + "\"}", ann.token);
   BOOST_REQUIRE_MESSAGE(file.status == 201, file.body);
   auto mine = api.call("GET", "/files/" + file.str("id") + "?min_position=" + pos(file), "", ann.token);
   BOOST_REQUIRE_MESSAGE(mine.status == 200, mine.body);
@@ -160,9 +158,9 @@ BOOST_AUTO_TEST_CASE(bad_input_names_the_field_and_writes_nothing) {
   auto& api = s.api;
   const auto ann = api.person("ann@example.org");
   const auto adm = api.person("adam@example.org", "admin");
-  auto charge = api.call(
-      "POST", "/transactions", "{\"user_id\":\"" + ann.id + R"(","amount":100,"currency":"EUR","description":"d"})",
-      adm.token);
+  auto charge =
+      api.call("POST", "/transactions",
+               "{\"user_id\":\"" + ann.id + R"(","amount":100,"currency":"EUR","description":"d"})", adm.token);
   BOOST_REQUIRE(charge.status == 201);
   const auto before = s.events();
   struct Case {

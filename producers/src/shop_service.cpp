@@ -122,7 +122,7 @@ domain::Result<Written> ShopService::create_category(const shop::CreateCategory&
 domain::Result<Written> ShopService::create_product(const shop::CreateProduct& c, const CommandContext& ctx) {
   if (auto err = check_id("product_id", c.product_id)) return *err;
   if (auto err = check_id("category_id", c.category_id)) return *err;
-    // The product changes: the next cart command reads it again.
+  // The product changes: the next cart command reads it again.
   products_.forget(domain::stream_of("product", c.product_id));
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     const auto category = load<shop::Category>(tx, domain::stream_of("category", c.category_id));
@@ -135,7 +135,7 @@ domain::Result<Written> ShopService::create_product(const shop::CreateProduct& c
 domain::Result<Written> ShopService::update_product(const shop::UpdateProduct& c, const CommandContext& ctx) {
   if (auto err = check_id("product_id", c.product_id)) return *err;
   if (auto err = check_id("category_id", c.category_id)) return *err;
-    // The product changes: the next cart command reads it again.
+  // The product changes: the next cart command reads it again.
   products_.forget(domain::stream_of("product", c.product_id));
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     const auto category = load<shop::Category>(tx, domain::stream_of("category", c.category_id));
@@ -147,7 +147,7 @@ domain::Result<Written> ShopService::update_product(const shop::UpdateProduct& c
 
 domain::Result<Written> ShopService::adjust_inventory(const shop::AdjustInventory& c, const CommandContext& ctx) {
   if (auto err = check_id("product_id", c.product_id)) return *err;
-    // The product changes: the next cart command reads it again.
+  // The product changes: the next cart command reads it again.
   products_.forget(domain::stream_of("product", c.product_id));
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     return on_stream<shop::Product>(

@@ -226,9 +226,9 @@ ApiBenchResult api_bench(const ApiBenchOptions& o) {
           };
           switch (k % 6) {
             case 0:
-              return id_of(x.client->Post("/tickets", x.auth, R"({"subject":"Bench","body":"Help me"})",
-                                          "application/json"),
-                           201, &x.ticket);
+              return id_of(
+                  x.client->Post("/tickets", x.auth, R"({"subject":"Bench","body":"Help me"})", "application/json"),
+                  201, &x.ticket);
             case 1:
               return id_of(x.client->Post("/tickets/" + x.ticket + "/comments", x.auth, R"({"body":"Any news?"})",
                                           "application/json"),

@@ -21,6 +21,21 @@ inline producers::NewEvent new_event(const domain::users::Event& e, const std::s
                              corr};
 }
 
+// The same for any domain's event (type_of, version_of and encode_payload
+// are found in the event's own domain namespace).
+template <class Event>
+producers::NewEvent new_domain_event(const Event& e, const std::string& actor = "test") {
+  const auto corr = infra::new_uuid();
+  return producers::NewEvent{infra::new_uuid(),
+                             std::string(type_of(e)),
+                             version_of(e),
+                             encode_payload(e),
+                             infra::utc_now(),
+                             actor,
+                             corr,
+                             corr};
+}
+
 // The message value the relay would publish for an event at the given
 // stream version (position = version, first of its chain), for tests that
 // produce to a topic directly.

@@ -170,7 +170,8 @@ template <class State, class Event, class Evolve>
 void remember(CommandTx& tx, StateCache<State>& cache, const std::string& stream, State state,
               const std::vector<Event>& appended, Evolve&& evolve) {
   const auto& written = tx.written();
-  const auto last = std::find_if(written.rbegin(), written.rend(), [&](const auto& e) { return e.stream_id == stream; });
+  const auto last =
+      std::find_if(written.rbegin(), written.rend(), [&](const auto& e) { return e.stream_id == stream; });
   if (last == written.rend()) return;
   for (const auto& e : appended) state = evolve(std::move(state), e);
   state.version = last->stream_version;
