@@ -24,6 +24,7 @@
 #include "lethe/domain/tickets.hpp"
 #include "lethe/domain/users.hpp"
 #include "support/fixtures.hpp"
+#include "support/json_schema.hpp"
 
 namespace fs = std::filesystem;
 namespace u = lethe::domain::users;
@@ -37,50 +38,10 @@ namespace d = lethe::domain;
 
 namespace {
 
-fs::path schema_dir() {
-  return fs::path(lethe::test::source_dir()) / "schemas" / "events";
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Loads and compiles one JSON Schema file.
-std::unique_ptr<valijson::Schema> load_schema(const fs::path& p) {
-  rapidjson::Document doc;
-  doc.Parse(slurp(p).c_str());
-  BOOST_REQUIRE_MESSAGE(!doc.HasParseError(), "schema " << p << " is not valid JSON");
-  auto schema = std::make_unique<valijson::Schema>();
-  valijson::SchemaParser parser;
-  valijson::adapters::RapidJsonAdapter adapter(doc);
-  parser.populateSchema(adapter, *schema);
-  return schema;
-}
-
-// Empty when valid, else the validator's first complaints.
-std::string violations(const valijson::Schema& schema, const std::string& json) {
-  rapidjson::Document doc;
-  doc.Parse(json.c_str());
-  if (doc.HasParseError()) return "not JSON";
-  valijson::Validator validator;
-  valijson::ValidationResults results;
-  valijson::adapters::RapidJsonAdapter adapter(doc);
-  if (validator.validate(schema, adapter, &results)) return "";
-  std::string out;
-  valijson::ValidationResults::Error err;
-  while (results.popError(err)) {
-    for (const auto& c : err.context) out += c;
-    out += ": " + err.description + "; ";
-  }
-  return out;
-}
-
-fs::path schema_file(std::string_view type, int version) {
-  return schema_dir() / (std::string(type) + ".v" + std::to_string(version) + ".json");
-}
+using lethe::test::load_schema;
+using lethe::test::schema_dir;
+using lethe::test::schema_file;
+using lethe::test::violations;
 
 // Every event the users domain can produce, by running its commands.
 std::vector<u::Event> every_user_event() {

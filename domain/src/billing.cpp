@@ -93,9 +93,7 @@ const DomainSpec& spec() {
 }
 
 std::vector<std::string_view> event_types() {
-  std::vector<std::string_view> out;
-  for (const auto& e : kEventTypes) out.push_back(e.type);
-  return out;
+  return type_names(spec());
 }
 
 std::string profile_stream(std::string_view user_id) {

@@ -16,6 +16,12 @@ const std::vector<const DomainSpec*>& domains() {
   return all;
 }
 
+std::vector<std::string_view> type_names(const DomainSpec& domain) {
+  std::vector<std::string_view> out;
+  for (const auto& e : domain.events) out.push_back(e.type);
+  return out;
+}
+
 const EventTypeSpec* find_event_type(std::string_view type, int schema_version) {
   const EventTypeSpec* found = nullptr;
   for (const auto* d : domains())

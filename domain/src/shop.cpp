@@ -315,9 +315,7 @@ const DomainSpec& spec() {
 }
 
 std::vector<std::string_view> event_types() {
-  std::vector<std::string_view> out;
-  for (const auto& e : kEventTypes) out.push_back(e.type);
-  return out;
+  return type_names(spec());
 }
 
 std::string_view to_string(OrderStatus s) noexcept {

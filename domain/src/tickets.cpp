@@ -1,38 +1,25 @@
 #include "lethe/domain/tickets.hpp"
 
+#include "checks.hpp"
 #include "codec.hpp"
 
 namespace lethe::domain::tickets {
 
 namespace {
 
+using checks::forbidden;
+using checks::overloaded;
 using users::Actor;
 using users::Role;
 
 constexpr std::size_t kMaxComment = 10000;
 constexpr std::size_t kMaxNote = 10000;
 
-template <class... Fs>
-struct overloaded : Fs... {
-  using Fs::operator()...;
-};
-
 constexpr auto kEventTypes = codec::event_specs<Event>("tickets");
 constexpr std::string_view kProjections[] = {"tickets"};
 
-std::optional<DomainError> check_text(std::string_view field, std::string_view value, std::size_t max) {
-  if (value.empty()) return invalid(std::string(field), std::string(field) + " must not be empty");
-  if (value.size() > max)
-    return invalid(std::string(field), std::string(field) + " must be at most " + std::to_string(max) + " bytes");
-  return std::nullopt;
-}
-
 Result<std::vector<Event>> one(Event e) {
   return std::vector<Event>{std::move(e)};
-}
-
-DomainError forbidden(std::string field, std::string message) {
-  return {ErrorCode::forbidden, std::move(field), std::move(message)};
 }
 
 // What a customer is told about a ticket that is not theirs: the same as
@@ -59,9 +46,7 @@ const DomainSpec& spec() {
 }
 
 std::vector<std::string_view> event_types() {
-  std::vector<std::string_view> out;
-  for (const auto& e : kEventTypes) out.push_back(e.type);
-  return out;
+  return type_names(spec());
 }
 
 std::string_view to_string(Status s) noexcept {
@@ -116,8 +101,8 @@ Result<std::vector<Event>> decide(const Ticket& state, const Command& command, c
           [&](const OpenTicket& c) -> Result<std::vector<Event>> {
             if (c.ticket_id.empty()) return invalid("ticket_id", "ticket_id must not be empty");
             if (state.exists) return DomainError{ErrorCode::already_exists, "ticket_id", "ticket exists already"};
-            if (auto err = check_text("subject", c.subject, kMaxSubject)) return *err;
-            if (auto err = check_text("body", c.body, kMaxBody)) return *err;
+            if (auto err = checks::text("subject", c.subject, kMaxSubject)) return *err;
+            if (auto err = checks::text("body", c.body, kMaxBody)) return *err;
             return one(TicketOpened{c.ticket_id, actor.id, c.subject, c.body});
           },
           [&](const AssignTicket& c) -> Result<std::vector<Event>> {
@@ -154,13 +139,13 @@ Result<std::vector<Event>> decide(const Ticket& state, const Command& command, c
             if (state.status == Status::closed)
               return DomainError{ErrorCode::conflict, "ticket_id", "the ticket is closed; reopen it first"};
             if (c.comment_id.empty()) return invalid("comment_id", "comment_id must not be empty");
-            if (auto err = check_text("body", c.body, kMaxComment)) return *err;
+            if (auto err = checks::text("body", c.body, kMaxComment)) return *err;
             return one(TicketCommented{state.ticket_id, c.comment_id, actor.id, c.body});
           },
           [&](const AddInternalNote& c) -> Result<std::vector<Event>> {
             if (!is_staff(actor)) return no_such_ticket();
             if (c.note_id.empty()) return invalid("note_id", "note_id must not be empty");
-            if (auto err = check_text("text", c.text, kMaxNote)) return *err;
+            if (auto err = checks::text("text", c.text, kMaxNote)) return *err;
             return one(InternalNoteAdded{state.ticket_id, c.note_id, actor.id, state.requester_id, c.text});
           },
       },

@@ -22,6 +22,9 @@ struct DomainSpec {
   std::span<const std::string_view> projections;
 };
 
+// The event types a domain declares, in its order.
+std::vector<std::string_view> type_names(const DomainSpec& domain);
+
 // Every domain of this build.
 const std::vector<const DomainSpec*>& domains();
 // The registered type (at that schema version, or the newest when 0), or nullptr.
