@@ -52,10 +52,10 @@ BOOST_AUTO_TEST_CASE(every_message_on_every_topic_validates_against_its_schemas)
   id_of(a.call("POST", "/tickets/" + ticket + "/internal-notes", R"({"text":"VIP"})", sam.token), "internal note");
   // Shop: catalogue, stock, a cart converted, an order cancelled, one fulfilled.
   const auto cat = id_of(a.call("POST", "/categories", R"({"name":"Shirts","slug":"shirts"})", sam.token), "category");
-  const auto tee = id_of(a.call("POST", "/products",
-                                R"({"name":"Tee","price":1500,"currency":"EUR","category_id":")" + cat + "\"}",
-                                sam.token),
-                         "product");
+  const auto tee =
+      id_of(a.call("POST", "/products", R"({"name":"Tee","price":1500,"currency":"EUR","category_id":")" + cat + "\"}",
+                   sam.token),
+            "product");
   id_of(a.call("PUT", "/products/" + tee,
                R"({"name":"Tee","price":1600,"currency":"EUR","category_id":")" + cat + "\"}", sam.token),
         "product update");
@@ -63,15 +63,15 @@ BOOST_AUTO_TEST_CASE(every_message_on_every_topic_validates_against_its_schemas)
   std::vector<std::string> orders;
   for (int i = 0; i < 2; ++i) {
     const auto cart = id_of(a.call("POST", "/carts", "", ann.token), "cart");
-    const auto line = id_of(a.call("POST", "/carts/" + cart + "/lines",
-                                   "{\"product_id\":\"" + tee + R"(","quantity":2,"selected_specs":{"size":"M"}})",
-                                   ann.token),
-                            "line");
+    const auto line =
+        id_of(a.call("POST", "/carts/" + cart + "/lines",
+                     "{\"product_id\":\"" + tee + R"(","quantity":2,"selected_specs":{"size":"M"}})", ann.token),
+              "line");
     id_of(a.call("PUT", "/carts/" + cart + "/lines/" + line, R"({"quantity":3})", ann.token), "quantity");
-    const auto other = id_of(a.call("POST", "/carts/" + cart + "/lines",
-                                    "{\"product_id\":\"" + tee + R"(","quantity":1,"selected_specs":{"size":"L"}})",
-                                    ann.token),
-                             "second line");
+    const auto other =
+        id_of(a.call("POST", "/carts/" + cart + "/lines",
+                     "{\"product_id\":\"" + tee + R"(","quantity":1,"selected_specs":{"size":"L"}})", ann.token),
+              "second line");
     id_of(a.call("DELETE", "/carts/" + cart + "/lines/" + other, "", ann.token), "remove line");
     orders.push_back(id_of(a.call("POST", "/carts/" + cart + "/convert", "", ann.token), "convert"));
   }
@@ -83,20 +83,21 @@ BOOST_AUTO_TEST_CASE(every_message_on_every_topic_validates_against_its_schemas)
         "profile");
   const auto sub = id_of(a.call("POST", "/subscriptions", R"({"plan":"pro"})", ann.token), "subscription");
   id_of(a.call("POST", "/subscriptions/" + sub + "/cancel", R"({"reason":"too pricey"})", ann.token), "cancel sub");
-  const auto charge = id_of(
-      a.call("POST", "/transactions",
-             "{\"user_id\":\"" + ann.id + R"(","amount":4800,"currency":"EUR","description":"Order"})", owner),
-      "charge");
-  id_of(a.call("POST", "/transactions/" + charge + "/refunds", R"({"amount":1600,"currency":"EUR","reason":"r"})",
-               owner),
-        "refund");
+  const auto charge =
+      id_of(a.call("POST", "/transactions",
+                   "{\"user_id\":\"" + ann.id + R"(","amount":4800,"currency":"EUR","description":"Order"})", owner),
+            "charge");
+  id_of(
+      a.call("POST", "/transactions/" + charge + "/refunds", R"({"amount":1600,"currency":"EUR","reason":"r"})", owner),
+      "refund");
   id_of(a.call("POST", "/transactions/" + charge + "/credit-notes", R"({"amount":100,"currency":"EUR","reason":"c"})",
                owner),
         "credit note");
   // Content, files, email.
   const auto post = id_of(a.call("POST", "/posts", R"({"title":"Hi","body":"First"})", ann.token), "post");
   id_of(a.call("PUT", "/posts/" + post, R"({"title":"Hi!","body":"First!"})", ann.token), "edit post");
-  const auto comment = id_of(a.call("POST", "/posts/" + post + "/comments", R"({"body":"Nice"})", sam.token), "comment");
+  const auto comment =
+      id_of(a.call("POST", "/posts/" + post + "/comments", R"({"body":"Nice"})", sam.token), "comment");
   id_of(a.call("PUT", "/comments/" + comment, R"({"body":"Very nice"})", sam.token), "edit comment");
   id_of(a.call("DELETE", "/comments/" + comment, "", sam.token), "delete comment");
   id_of(a.call("DELETE", "/posts/" + post, "", ann.token), "delete post");

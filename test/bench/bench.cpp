@@ -15,13 +15,18 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <sstream>
 
 #include "api_bench.hpp"
 #include "lethe/consumers/runner.hpp"
+#include "lethe/domain/billing.hpp"
+#include "lethe/domain/content.hpp"
+#include "lethe/domain/files.hpp"
 #include "lethe/domain/personal.hpp"
 #include "lethe/domain/shop.hpp"
+#include "lethe/domain/tickets.hpp"
 #include "lethe/infra/kafka.hpp"
 #include "lethe/infra/keyring.hpp"
 #include "lethe/infra/pg.hpp"
@@ -131,39 +136,89 @@ void copy_event(pqxx::stream_to& copy, const std::string& stream, std::int64_t v
                           e.correlation_id, e.causation_id, e.payload, e.prev_hash, e.hash);
 }
 
-// Loads `events` shop events with COPY: products (created, then stock
-// adjusted) and carts (opened, then a line added), two events per stream,
-// interleaved so that a batch rarely holds two events of one stream.
-void bulk_load_shop(const test::TestSchema& db, std::int64_t events) {
-  namespace sh = domain::shop;
-  const std::int64_t units = events / 4;
+// A stream's event at a version (1 or 2), for the projection rows.
+using MakeEvent = std::function<std::pair<std::string, producers::NewEvent>(std::int64_t unit, int version)>;
+
+// Loads `events` events with COPY into the store and the outbox of `topic`:
+// `events / 2` streams of two events each, made by `make`, interleaved so
+// that a batch rarely holds two events of one stream.
+void bulk_load_streams(const test::TestSchema& db, std::int64_t events, const std::string& topic,
+                       const MakeEvent& make) {
+  const std::int64_t streams = events / 2;
   auto conn = infra::connect(db.conninfo());
   pqxx::work tx(*conn);
-  std::vector<std::string> prev_product(static_cast<std::size_t>(units)), prev_cart(static_cast<std::size_t>(units));
+  std::vector<std::string> prev(static_cast<std::size_t>(streams));
   {
     pqxx::stream_to copy(
         tx, "events",
         std::vector<std::string>{"event_id", "stream_id", "stream_version", "type", "schema_version", "occurred_at",
                                  "actor", "correlation_id", "causation_id", "payload", "prev_hash", "hash"});
-    for (int version = 1; version <= 2; ++version) {
-      for (std::int64_t i = 0; i < units; ++i) {
-        const auto n = static_cast<std::size_t>(i);
-        const std::string product = "p" + std::to_string(i), cart = "c" + std::to_string(i);
-        const sh::Event p =
-            version == 1 ? sh::Event{sh::ProductCreated{product, "Tee " + product, 1500, "EUR", "cat", true, "bench"}}
-                         : sh::Event{sh::InventoryAdjusted{product, 100, "first delivery", 100}};
-        const sh::Event c =
-            version == 1
-                ? sh::Event{sh::CartOpened{cart, "u" + std::to_string(i)}}
-                : sh::Event{sh::CartLineAdded{cart, "l1", product, 2, domain::Json{R"({"color":"red","size":"M"})"}}};
-        copy_event(copy, "product-" + product, version, test::new_domain_event(p, "bench"), prev_product[n]);
-        copy_event(copy, "cart-" + cart, version, test::new_domain_event(c, "bench"), prev_cart[n]);
+    for (int version = 1; version <= 2; ++version)
+      for (std::int64_t i = 0; i < streams; ++i) {
+        const auto [stream, ne] = make(i, version);
+        copy_event(copy, stream, version, ne, prev[static_cast<std::size_t>(i)]);
       }
-    }
     copy.complete();
   }
-  tx.exec("INSERT INTO outbox (global_position, topic) SELECT global_position, 'shop' FROM events ORDER BY 1");
+  tx.exec_params("INSERT INTO outbox (global_position, topic) SELECT global_position, $1 FROM events ORDER BY 1",
+                 topic);
   tx.commit();
+}
+
+// Each projection but users (its own rows above): the events it is fed.
+struct ProjectionLoad {
+  std::string projection, topic;
+  MakeEvent make;
+};
+std::vector<ProjectionLoad> projection_loads() {
+  namespace sh = domain::shop;
+  namespace tk = domain::tickets;
+  namespace bi = domain::billing;
+  namespace co = domain::content;
+  namespace fi = domain::files;
+  auto ev = [](const std::string& stream, const auto& e) {
+    return std::pair{stream, test::new_domain_event(e, "bench")};
+  };
+  return {
+      {"shop", "shop",
+       [=](std::int64_t i, int v) {  // products (created, stock) and carts (opened, a line)
+         const auto n = std::to_string(i / 2);
+         if (i % 2 == 0)
+           return v == 1 ? ev("product-p" + n,
+                              sh::Event{sh::ProductCreated{"p" + n, "Tee", 1500, "EUR", "cat", true, "bench"}})
+                         : ev("product-p" + n, sh::Event{sh::InventoryAdjusted{"p" + n, 100, "delivery", 100}});
+         return v == 1 ? ev("cart-c" + n, sh::Event{sh::CartOpened{"c" + n, "u" + n}})
+                       : ev("cart-c" + n, sh::Event{sh::CartLineAdded{"c" + n, "l1", "p" + n, 2,
+                                                                      domain::Json{R"({"color":"red","size":"M"})"}}});
+       }},
+      {"tickets", "tickets",
+       [=](std::int64_t i, int v) {
+         const auto n = std::to_string(i);
+         return v == 1 ? ev("ticket-t" + n, tk::Event{tk::TicketOpened{"t" + n, "u" + n, "Printer", "It smokes."}})
+                       : ev("ticket-t" + n, tk::Event{tk::TicketCommented{"t" + n, "k" + n, "s1", "Unplug it."}});
+       }},
+      {"billing", "billing",
+       [=](std::int64_t i, int v) {
+         const auto n = std::to_string(i);
+         return v == 1 ? ev("transaction-x" + n, bi::Event{bi::ChargeRecorded{"x" + n, "u" + n, 4800, "EUR", "Order"}})
+                       : ev("transaction-x" + n,
+                            bi::Event{bi::RefundRecorded{"x" + n, "u" + n, "r" + n, 1600, "EUR", "returned"}});
+       }},
+      {"content", "content",
+       [=](std::int64_t i, int v) {
+         const auto n = std::to_string(i);
+         return v == 1 ? ev("post-o" + n, co::Event{co::PostPublished{"o" + n, "u" + n, "Hello", "First post"}})
+                       : ev("post-o" + n, co::Event{co::PostEdited{"o" + n, "u" + n, "Hello!", "First post, edited"}});
+       }},
+      {"files", "files",
+       [=](std::int64_t i, int v) {
+         const auto n = std::to_string(i);
+         return v == 1
+                    ? ev("file-f" + n, fi::Event{fi::FileRecorded{"f" + n, "u" + n, "cv.pdf", 1234, "application/pdf",
+                                                                  "sha256:" + std::string(64, 'a')}})
+                    : ev("file-f" + n, fi::Event{fi::FileDeleted{"f" + n, "u" + n}});
+       }},
+  };
 }
 
 struct Run {
@@ -308,16 +363,24 @@ int main(int argc, char** argv) {
   const auto naive_applied = count(naive_db, "SELECT coalesce(sum(version), 0) FROM users");
   say("limit: COPY of " + std::to_string(events) + " rows");
   const double copy_s = copy_limit(main_db, events, payload_bytes);
-  say("shop projection: " + std::to_string(events) + " catalogue and cart events (lethe project shop)");
-  test::TestSchema shop_db;
-  test::TestTopics shop_topics;
-  bulk_load_shop(shop_db, events);
-  test::relay_until_idle(shop_db, shop_topics);
-  const auto shop =
-      run_lethe(shop_db, shop_topics, {"project", "shop", "--until-idle", "--batch-size", std::to_string(batch)});
-  const auto shop_applied = count(shop_db,
-                                  "SELECT (SELECT coalesce(sum(version), 0) FROM shop_products) + "
-                                  "(SELECT coalesce(sum(version), 0) FROM shop_carts)");
+  // Every other projection, fed the same number of events, two per stream.
+  struct ProjectionRow {
+    std::string name;
+    Run run;
+    std::int64_t applied;
+  };
+  std::vector<ProjectionRow> projection_rows;
+  for (const auto& load : projection_loads()) {
+    say(load.projection + " projection: " + std::to_string(events) + " events (lethe project " + load.projection + ")");
+    test::TestSchema pdb;
+    test::TestTopics ptopics;
+    bulk_load_streams(pdb, events, load.topic, load.make);
+    test::relay_until_idle(pdb, ptopics);
+    const auto run =
+        run_lethe(pdb, ptopics, {"project", load.projection, "--until-idle", "--batch-size", std::to_string(batch)});
+    const auto applied = count(pdb, "SELECT coalesce(sum(next_offset), 0) FROM projection_offsets");
+    projection_rows.push_back({load.projection, run, applied});
+  }
 
   // Memory with large events: the same paths with 256 KiB payloads, each
   // beside itself with its byte bounds lifted (what the rows bound alone
@@ -380,9 +443,13 @@ int main(int argc, char** argv) {
               static_cast<long long>(naive_applied), naive.seconds, naive_rate, naive.rss_mib);
   std::printf("%-46s %9lld %8.2f %10.0f %8s  (PostgreSQL limit here)\n", "  limit: COPY of the same number of rows",
               static_cast<long long>(events), copy_s, copy_rate, "");
-  const double shop_rate = shop_applied / shop.seconds;
-  std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.2fx of COPY\n", "lethe project shop (products, carts)",
-              static_cast<long long>(shop_applied), shop.seconds, shop_rate, shop.rss_mib, shop_rate / copy_rate);
+  double slowest_other = 1e18;
+  for (const auto& r : projection_rows) {
+    const double rate = static_cast<double>(r.applied) / r.run.seconds;
+    slowest_other = std::min(slowest_other, rate);
+    std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.2fx of COPY\n", ("lethe project " + r.name).c_str(),
+                static_cast<long long>(r.applied), r.run.seconds, rate, r.run.rss_mib, rate / copy_rate);
+  }
   for (const auto& l : large)
     std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.0f MiB/s of payload\n", l.what.c_str(),
                 static_cast<long long>(large_events), l.run.seconds, large_events / l.run.seconds, l.run.rss_mib,
@@ -420,10 +487,11 @@ int main(int argc, char** argv) {
       "%.2f s, naive projector %.2f s\n",
       relay.cpu_seconds, batched.cpu_seconds, naive.cpu_seconds);
   std::printf(
-      "targets: relay >= 50000/s: %s; users projection >= 35000/s: %s; shop projection >= 30000/s: %s; projection >= "
+      "targets: relay >= 50000/s: %s; users projection >= 35000/s: %s; every other projection >= 30000/s: %s; "
+      "projection >= "
       "10x naive: %s\n",
       relay_rate >= 50000 ? "met" : "MISSED", batched_rate >= 35000 ? "met" : "MISSED",
-      shop_rate >= 30000 ? "met" : "MISSED", batched_rate >= 10 * naive_rate ? "met" : "MISSED");
+      slowest_other >= 30000 ? "met" : "MISSED", batched_rate >= 10 * naive_rate ? "met" : "MISSED");
   if (batched_applied != events)
     std::printf("WARNING: batched projection applied %lld of %lld events\n", static_cast<long long>(batched_applied),
                 static_cast<long long>(events));
