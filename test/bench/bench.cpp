@@ -23,6 +23,7 @@
 #include "lethe/consumers/runner.hpp"
 #include "lethe/domain/billing.hpp"
 #include "lethe/domain/content.hpp"
+#include "lethe/domain/email.hpp"
 #include "lethe/domain/files.hpp"
 #include "lethe/domain/personal.hpp"
 #include "lethe/domain/shop.hpp"
@@ -140,11 +141,11 @@ void copy_event(pqxx::stream_to& copy, const std::string& stream, std::int64_t v
 using MakeEvent = std::function<std::pair<std::string, producers::NewEvent>(std::int64_t unit, int version)>;
 
 // Loads `events` events with COPY into the store and the outbox of `topic`:
-// `events / 2` streams of two events each, made by `make`, interleaved so
-// that a batch rarely holds two events of one stream.
+// streams of `per_stream` events each, made by `make`, interleaved so that a
+// batch rarely holds two events of one stream.
 void bulk_load_streams(const test::TestSchema& db, std::int64_t events, const std::string& topic,
-                       const MakeEvent& make) {
-  const std::int64_t streams = events / 2;
+                       const MakeEvent& make, int per_stream) {
+  const std::int64_t streams = events / per_stream;
   auto conn = infra::connect(db.conninfo());
   pqxx::work tx(*conn);
   std::vector<std::string> prev(static_cast<std::size_t>(streams));
@@ -153,7 +154,7 @@ void bulk_load_streams(const test::TestSchema& db, std::int64_t events, const st
         tx, "events",
         std::vector<std::string>{"event_id", "stream_id", "stream_version", "type", "schema_version", "occurred_at",
                                  "actor", "correlation_id", "causation_id", "payload", "prev_hash", "hash"});
-    for (int version = 1; version <= 2; ++version)
+    for (int version = 1; version <= per_stream; ++version)
       for (std::int64_t i = 0; i < streams; ++i) {
         const auto [stream, ne] = make(i, version);
         copy_event(copy, stream, version, ne, prev[static_cast<std::size_t>(i)]);
@@ -169,6 +170,7 @@ void bulk_load_streams(const test::TestSchema& db, std::int64_t events, const st
 struct ProjectionLoad {
   std::string projection, topic;
   MakeEvent make;
+  int per_stream = 2;
 };
 std::vector<ProjectionLoad> projection_loads() {
   namespace sh = domain::shop;
@@ -176,6 +178,7 @@ std::vector<ProjectionLoad> projection_loads() {
   namespace bi = domain::billing;
   namespace co = domain::content;
   namespace fi = domain::files;
+  namespace em = domain::email;
   auto ev = [](const std::string& stream, const auto& e) {
     return std::pair{stream, test::new_domain_event(e, "bench")};
   };
@@ -217,6 +220,18 @@ std::vector<ProjectionLoad> projection_loads() {
                     ? ev("file-f" + n, fi::Event{fi::FileRecorded{"f" + n, "u" + n, "cv.pdf", 1234, "application/pdf",
                                                                   "sha256:" + std::string(64, 'a')}})
                     : ev("file-f" + n, fi::Event{fi::FileDeleted{"f" + n, "u" + n}});
+       }},
+      {"email", "email",
+       [=](std::int64_t i, int) {  // one event per stream; the subject as written (not sealed)
+         const auto n = std::to_string(i);
+         return ev("email-m" + n, em::Event{em::EmailSentLogged{"m" + n, "u" + n, "receipt", "Your receipt",
+                                                                "2026-11-25T08:00:00Z"}});
+       },
+       1},
+      {"audit", "tickets",
+       [=](std::int64_t i, int v) {  // staff actions: a ticket assigned, then reassigned
+         const auto n = std::to_string(i);
+         return ev("ticket-a" + n, tk::Event{tk::TicketAssigned{"a" + n, v == 1 ? "s1" : "s2", v == 1 ? "" : "s1"}});
        }},
   };
 }
@@ -374,7 +389,7 @@ int main(int argc, char** argv) {
     say(load.projection + " projection: " + std::to_string(events) + " events (lethe project " + load.projection + ")");
     test::TestSchema pdb;
     test::TestTopics ptopics;
-    bulk_load_streams(pdb, events, load.topic, load.make);
+    bulk_load_streams(pdb, events, load.topic, load.make, load.per_stream);
     test::relay_until_idle(pdb, ptopics);
     const auto run =
         run_lethe(pdb, ptopics, {"project", load.projection, "--until-idle", "--batch-size", std::to_string(batch)});
