@@ -113,7 +113,11 @@ BOOST_AUTO_TEST_CASE(posts_comments_files_and_email_logs) {
   BOOST_TEST(api.call("PUT", "/posts/" + post_id, R"({"title":"Hello again","body":"Edited"})", ann.token).status ==
              200);
   BOOST_TEST(api.call("PUT", "/comments/" + comment.str("id"), R"({"body":"Welcome, Ann!"})", bob.token).status == 200);
-  auto read = api.call("GET", "/posts/" + post_id + "?min_version=2", "", bob.token);
+  // The post and its comment are streams of their own: wait for both.
+  auto read = test::poll(api, "/posts/" + post_id + "?min_version=2", bob.token, [](const test::Reply& r) {
+    return r.status == 200 && r.json.HasMember("comments") && r.json["comments"].Size() == 1u &&
+           std::string(r.json["comments"][0]["body"].GetString()) == "Welcome, Ann!";
+  });
   BOOST_REQUIRE_MESSAGE(read.status == 200, read.body);
   BOOST_TEST(read.str("title") == "Hello again");
   BOOST_REQUIRE(read.json["comments"].Size() == 1u);

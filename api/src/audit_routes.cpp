@@ -1,3 +1,4 @@
+#include "lethe/projections/audit.hpp"
 #include "route_kit.hpp"
 
 namespace lethe::api {
@@ -13,8 +14,15 @@ std::string time_param(const Call& c, const char* name) {
   return v;
 }
 
+bool audited(std::string_view type) {
+  return projections::find_audited(type) != nullptr;
+}
+bool every_event(std::string_view) {
+  return true;
+}
+
 void audit_log(Call& c) {
-  await_reflection(c);
+  await_event(c, "audit_log", audited);
   const auto page = page_of(c);
   pqxx::read_transaction tx(reads(c));
   pqxx::result rows;
@@ -52,7 +60,7 @@ void audit_log(Call& c) {
 // The event log: every event delivered, by id, type and stream, with its
 // place in Kafka; no payload.
 void event_log(Call& c) {
-  await_reflection(c);
+  await_event(c, "event_log", every_event);
   const auto page = page_of(c);
   pqxx::read_transaction tx(reads(c));
   const auto rows = tx.exec_params(

@@ -28,6 +28,11 @@ std::optional<std::int64_t> int_param(const Call& c, const char* name, std::int6
 // marked `X-Lethe-Stale: true`.
 void await_reflection(Call& c, const std::string& resource_stream = {});
 
+// Read-your-writes on a log keyed by event id (the audit log, the event
+// log): with ?min_position=P, waits (as above) until `table` holds the event
+// at that position, when `kept(type)` says the log keeps events of its type.
+void await_event(Call& c, const char* table, bool (*kept)(std::string_view type));
+
 void ensure_found(bool found, const char* what);
 // The command context with If-Match's version as the expected one.
 producers::CommandContext with_if_match(Call& c);

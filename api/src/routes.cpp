@@ -92,6 +92,33 @@ void await_reflection(Call& c, const std::string& resource_stream) {
   c.res.set_header("X-Lethe-Stale", "true");
 }
 
+void await_event(Call& c, const char* table, bool (*kept)(std::string_view type)) {
+  const auto position = int_param(c, "min_position", 1, INT64_MAX);
+  if (!position) return;
+  const auto max_ms = static_cast<std::int64_t>(c.shared.options.max_wait.count());
+  const auto wait_ms = int_param(c, "wait_ms", 0, max_ms).value_or(max_ms);
+  auto& conn = reads(c);
+  std::string event_id;
+  {
+    pqxx::read_transaction tx(conn);
+    const auto r = tx.exec_params("SELECT event_id::text, type FROM events WHERE global_position = $1", *position);
+    if (r.empty()) throw HttpError{404, "not_found", "min_position", "no event has this position"};
+    if (!kept(r[0][1].c_str())) return;  // the log never holds it: nothing to wait for
+    event_id = r[0][0].c_str();
+  }
+  const auto sql = std::string("SELECT 1 FROM ") + table + " WHERE event_id = $1::uuid";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, std::chrono::milliseconds(20))) {
+    {
+      pqxx::read_transaction tx(conn);
+      if (!tx.exec_params(sql, event_id).empty()) return;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(pause);
+  }
+  c.res.set_header("X-Lethe-Stale", "true");
+}
+
 void ensure_found(bool found, const char* what) {
   if (!found) throw HttpError{404, "not_found", "id", std::string("no such ") + what};
 }

@@ -33,6 +33,12 @@ const std::vector<AuditedType>& audited_types() {
   return all;
 }
 
+const AuditedType* find_audited(std::string_view type) {
+  const auto& types = audited_types();
+  const auto it = std::find_if(types.begin(), types.end(), [&](const auto& t) { return t.type == type; });
+  return it == types.end() ? nullptr : &*it;
+}
+
 ApplyResult AuditProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
   ApplyResult result;
   tx.exec("CREATE TEMP TABLE IF NOT EXISTS audit_log_stage (LIKE audit_log) ON COMMIT DELETE ROWS");
@@ -41,9 +47,8 @@ ApplyResult AuditProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
     pqxx::stream_to copy(tx, "audit_log_stage");
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const auto& e = batch[i].envelope;
-      const auto& types = audited_types();
-      const auto spec = std::find_if(types.begin(), types.end(), [&](const auto& t) { return t.type == e.type; });
-      if (spec == types.end()) {
+      const auto* spec = find_audited(e.type);
+      if (!spec) {
         ++result.skipped;
         continue;
       }

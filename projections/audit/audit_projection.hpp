@@ -4,6 +4,7 @@
 // assignments and internal notes, inventory adjustments, charges, refunds
 // and credit notes), one row each with actor, action, target, time and
 // correlation id. Auditors query it through the API.
+#include "lethe/projections/audit.hpp"
 #include "lethe/projections/projection.hpp"
 
 namespace lethe::projections {
@@ -15,12 +16,5 @@ class AuditProjection final : public Projection {
   std::vector<std::string> tables() const override { return {"audit_log"}; }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
 };
-
-// The event types the audit log records, each with the payload field that
-// names its target and the target's kind.
-struct AuditedType {
-  std::string_view type, target_field, target_kind;
-};
-const std::vector<AuditedType>& audited_types();
 
 }  // namespace lethe::projections

@@ -143,8 +143,8 @@ using MakeEvent = std::function<std::pair<std::string, producers::NewEvent>(std:
 // Loads `events` events with COPY into the store and the outbox of `topic`:
 // streams of `per_stream` events each, made by `make`, interleaved so that a
 // batch rarely holds two events of one stream.
-void bulk_load_streams(const test::TestSchema& db, std::int64_t events, const std::string& topic,
-                       const MakeEvent& make, int per_stream) {
+void bulk_load_streams(const test::TestSchema& db, std::int64_t events, const std::string& topic, const MakeEvent& make,
+                       int per_stream) {
   const std::int64_t streams = events / per_stream;
   auto conn = infra::connect(db.conninfo());
   pqxx::work tx(*conn);
@@ -224,8 +224,8 @@ std::vector<ProjectionLoad> projection_loads() {
       {"email", "email",
        [=](std::int64_t i, int) {  // one event per stream; the subject as written (not sealed)
          const auto n = std::to_string(i);
-         return ev("email-m" + n, em::Event{em::EmailSentLogged{"m" + n, "u" + n, "receipt", "Your receipt",
-                                                                "2026-11-25T08:00:00Z"}});
+         return ev("email-m" + n,
+                   em::Event{em::EmailSentLogged{"m" + n, "u" + n, "receipt", "Your receipt", "2026-11-25T08:00:00Z"}});
        },
        1},
       {"audit", "tickets",

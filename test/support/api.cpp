@@ -109,6 +109,18 @@ Reply Api::call(const std::string& method, const std::string& path, const std::s
   return out;
 }
 
+Reply poll(const Api& api, const std::string& path, const std::string& token,
+           const std::function<bool(const Reply&)>& done) {
+  Reply r;
+  eventually(
+      [&] {
+        r = api.call("GET", path, "", token);
+        return done(r);
+      },
+      std::chrono::seconds(15), std::chrono::milliseconds(20));
+  return r;
+}
+
 Api::Person Api::person(const std::string& email, const std::string& role, const std::string& password) {
   const auto body = "{\"email\":\"" + email + "\",\"name\":\"Name of " + email + "\",\"role\":\"" + role +
                     "\",\"password\":\"" + password + "\"}";

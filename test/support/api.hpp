@@ -3,6 +3,7 @@
 // talks HTTP to the real server, which talks to the real PostgreSQL.
 #include <rapidjson/document.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,6 +24,13 @@ struct Reply {
   std::int64_t num(const char* member) const;  // -1 when absent
   std::string header(const std::string& name) const;
 };
+
+class Api;
+// GET `path` until `done` holds, at most 15 s, and the last answer. For
+// reads that span streams (and so partitions) which a projection may apply
+// in any order: read-your-writes waits for one stream's version only.
+Reply poll(const Api& api, const std::string& path, const std::string& token,
+           const std::function<bool(const Reply&)>& done);
 
 class Api {
  public:
