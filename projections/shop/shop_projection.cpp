@@ -7,6 +7,7 @@
 #include "lethe/domain/shop.hpp"
 #include "lethe/infra/keyring.hpp"
 #include "lethe/infra/pg.hpp"
+#include "stream_batch.hpp"
 
 namespace lethe::projections {
 
@@ -94,35 +95,12 @@ std::pair<std::string, std::string> kind_and_id(const std::string& stream) {
 
 ApplyResult ShopProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
   ApplyResult result;
-  std::vector<domain::SealedPayload> sealed;
-  std::vector<std::size_t> sealed_at;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const auto& e = batch[i].envelope;
-    if (!e.type.starts_with("shop.")) {
-      ++result.skipped;
-      continue;
-    }
-    sealed.push_back({e.type, e.schema_version, e.event_id, e.payload});
-    sealed_at.push_back(i);
-  }
-  std::map<std::string, infra::PersonKey> keys;
-  auto events = shop::decode_sealed(sealed, [&](const std::vector<std::string>& subjects) {
-    keys = infra::load_person_keys(tx, subjects);
-    return domain::lookup_in(keys);
-  });
-
+  const auto decoded = stream_batch::decode<shop::Event>(batch, "shop.", shop::decode_sealed, tx, result);
   // What the batch touches, by kind; each kind loaded with one query.
-  std::vector<std::pair<std::size_t, shop::Event>> decoded;
   std::map<std::string, std::vector<std::string>> ids;  // kind -> ids
-  for (std::size_t k = 0; k < events.size(); ++k) {
-    const auto i = sealed_at[k];
-    if (!events[k]) {
-      result.rejected.push_back({i, "payload of " + batch[i].envelope.type + ": " + events[k].error().message});
-      continue;
-    }
-    const auto [kind, id] = kind_and_id(batch[i].envelope.stream_id);
+  for (const auto& d : decoded) {
+    const auto [kind, id] = kind_and_id(batch[d.index].envelope.stream_id);
     ids[kind].push_back(id);
-    decoded.emplace_back(i, std::move(events[k]).value());
   }
   if (decoded.empty()) return result;
 
@@ -200,24 +178,11 @@ ApplyResult ShopProjection::apply(std::span<const Delivered> batch, pqxx::dbtran
 
   std::vector<Movement> movements;
   // The next version of its stream, or skipped (applied before) or
-  // rejected (never created, or a gap: see the users projection).
-  auto next = [&](Base& row, const domain::Envelope& env, bool creates, std::size_t index) {
-    if (env.stream_version <= row.version) {
-      ++result.skipped;
-      return false;
-    }
-    if (!row.exists && !creates) {
-      result.rejected.push_back({index, env.type + " on " + env.stream_id + ", which was never created"});
-      return false;
-    }
-    if (env.stream_version != row.version + 1) {
-      result.rejected.push_back({index, "version gap on " + env.stream_id + ": read model holds version " +
-                                            std::to_string(row.version) + ", event has " +
-                                            std::to_string(env.stream_version)});
-      return false;
-    }
+  // rejected (never created, or a gap).
+  auto next = [&](Base& row, const domain::Envelope&, bool creates, std::size_t index) {
+    if (!stream_batch::is_next(batch[index], index, row.version, row.exists, creates, result)) return false;
     row.exists = row.dirty = true;
-    row.version = env.stream_version;
+    row.version = batch[index].envelope.stream_version;
     ++result.applied;
     return true;
   };

@@ -7,6 +7,7 @@
 #include "lethe/domain/tickets.hpp"
 #include "lethe/infra/keyring.hpp"
 #include "lethe/infra/pg.hpp"
+#include "stream_batch.hpp"
 
 namespace lethe::projections {
 
@@ -62,33 +63,9 @@ ApplyResult TicketsProjection::apply(std::span<const Delivered> batch, pqxx::dbt
   ApplyResult result;
   // Decoded with one key query for the people the batch's sealed fields
   // name (the requesters of internal notes); a bad payload is rejected alone.
-  std::vector<domain::SealedPayload> sealed;
-  std::vector<std::size_t> sealed_at;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const auto& e = batch[i].envelope;
-    if (!e.type.starts_with("ticket.")) {
-      ++result.skipped;  // the staff topic also carries other domains' events
-      continue;
-    }
-    sealed.push_back({e.type, e.schema_version, e.event_id, e.payload});
-    sealed_at.push_back(i);
-  }
-  std::map<std::string, infra::PersonKey> keys;
-  auto events = tickets::decode_sealed(sealed, [&](const std::vector<std::string>& subjects) {
-    keys = infra::load_person_keys(tx, subjects);
-    return domain::lookup_in(keys);
-  });
-  std::vector<std::pair<std::size_t, tickets::Event>> decoded;
-  std::vector<std::string> ids;
-  for (std::size_t k = 0; k < events.size(); ++k) {
-    const auto i = sealed_at[k];
-    if (!events[k]) {
-      result.rejected.push_back({i, "payload of " + batch[i].envelope.type + ": " + events[k].error().message});
-      continue;
-    }
-    ids.push_back(std::visit([](const auto& e) { return e.ticket_id; }, events[k].value()));
-    decoded.emplace_back(i, std::move(events[k]).value());
-  }
+  const auto decoded = stream_batch::decode<tickets::Event>(batch, "ticket.", tickets::decode_sealed, tx, result);
+  std::vector<std::string> ids;  // ticket id of decoded[k]
+  for (const auto& d : decoded) ids.push_back(std::visit([](const auto& e) { return e.ticket_id; }, d.event));
   if (decoded.empty()) return result;
 
   std::unordered_map<std::string, Row> rows;
@@ -118,28 +95,11 @@ ApplyResult TicketsProjection::apply(std::span<const Delivered> batch, pqxx::dbt
       ++result.applied;
       continue;
     }
-    if (env.stream_id != domain::stream_of("ticket", id)) {
-      result.rejected.push_back({index, env.type + " on stream " + env.stream_id + ", not ticket-" + id});
-      continue;
-    }
+    if (!stream_batch::on_stream(batch[index], index, domain::stream_of("ticket", id), result)) continue;
     auto& row = rows[id];
-    if (env.stream_version <= row.version) {
-      ++result.skipped;  // applied before: a republished event
+    if (!stream_batch::is_next(batch[index], index, row.version, row.exists,
+                               std::holds_alternative<tickets::TicketOpened>(ev), result))
       continue;
-    }
-    const bool is_open = std::holds_alternative<tickets::TicketOpened>(ev);
-    if (!row.exists && !is_open) {
-      result.rejected.push_back({index, env.type + " for ticket " + id + " that was never opened"});
-      continue;
-    }
-    if (env.stream_version != row.version + 1) {
-      // See the users projection: applying across a gap would later skip
-      // the missing versions as "applied before".
-      result.rejected.push_back({index, "version gap on " + env.stream_id + ": read model holds version " +
-                                            std::to_string(row.version) + ", event has " +
-                                            std::to_string(env.stream_version)});
-      continue;
-    }
     std::visit(
         [&](const auto& e) {
           using T = std::decay_t<decltype(e)>;
