@@ -58,6 +58,27 @@ std::optional<std::int64_t> int_param(const Call& c, const char* name, std::int6
   return v;
 }
 
+namespace {
+
+// Polls `seen` (1 ms, doubling to 20 ms) until it holds or wait_ms runs
+// out; then the answer is marked stale.
+template <class Seen>
+void wait_for(Call& c, std::int64_t wait_ms, Seen&& seen) {
+  auto& conn = reads(c);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, std::chrono::milliseconds(20))) {
+    {
+      pqxx::read_transaction tx(conn);
+      if (seen(tx)) return;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(pause);
+  }
+  c.res.set_header("X-Lethe-Stale", "true");
+}
+
+}  // namespace
+
 void await_reflection(Call& c, const std::string& resource_stream) {
   const auto position = int_param(c, "min_position", 1, INT64_MAX);
   const auto version = resource_stream.empty() ? std::nullopt : int_param(c, "min_version", 1, INT64_MAX);
@@ -80,16 +101,7 @@ void await_reflection(Call& c, const std::string& resource_stream) {
     stream = r[0][0].c_str();
     at = r[0][1].as<std::int64_t>();
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-  for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, std::chrono::milliseconds(20))) {
-    {
-      pqxx::read_transaction tx(conn);
-      if (reflects(tx, stream, at)) return;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) break;
-    std::this_thread::sleep_for(pause);
-  }
-  c.res.set_header("X-Lethe-Stale", "true");
+  wait_for(c, wait_ms, [&](pqxx::transaction_base& tx) { return reflects(tx, stream, at); });
 }
 
 void await_event(Call& c, const char* table, bool (*kept)(std::string_view type)) {
@@ -107,16 +119,7 @@ void await_event(Call& c, const char* table, bool (*kept)(std::string_view type)
     event_id = r[0][0].c_str();
   }
   const auto sql = std::string("SELECT 1 FROM ") + table + " WHERE event_id = $1::uuid";
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-  for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, std::chrono::milliseconds(20))) {
-    {
-      pqxx::read_transaction tx(conn);
-      if (!tx.exec_params(sql, event_id).empty()) return;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) break;
-    std::this_thread::sleep_for(pause);
-  }
-  c.res.set_header("X-Lethe-Stale", "true");
+  wait_for(c, wait_ms, [&](pqxx::transaction_base& tx) { return !tx.exec_params(sql, event_id).empty(); });
 }
 
 void ensure_found(bool found, const char* what) {

@@ -43,14 +43,26 @@ bool is_system_actor(std::string_view actor) noexcept {
   return actor == "system" || actor.starts_with("system:");
 }
 
+std::optional<domain::users::Role> active_role(pqxx::transaction_base& tx, const std::string& user_id) {
+  if (user_id.empty() || user_id.size() > domain::kMaxActorBytes) return std::nullopt;
+  const auto r = infra::exec_hot(tx, "SELECT role FROM accounts WHERE user_id = $1 AND active", user_id);
+  if (r.empty()) return std::nullopt;
+  return domain::users::parse_role(r[0][0].c_str());
+}
+
 domain::users::Actor actor_in(pqxx::transaction_base& tx, const CommandContext& ctx) {
-  using domain::users::Role;
-  const auto& id = ctx.actor;
-  if (is_system_actor(id)) return {id, Role::owner};
-  if (id.empty() || id.size() > domain::kMaxActorBytes) return {id, std::nullopt};
-  const auto r = infra::exec_hot(tx, "SELECT role FROM accounts WHERE user_id = $1 AND active", id);
-  if (r.empty()) return {id, std::nullopt};
-  return {id, domain::users::parse_role(r[0][0].c_str())};
+  if (is_system_actor(ctx.actor)) return {ctx.actor, domain::users::Role::owner};
+  return {ctx.actor, active_role(tx, ctx.actor)};
+}
+
+std::optional<domain::DomainError> check_if_match(const CommandContext& ctx, std::int64_t version,
+                                                  std::string_view what) {
+  const auto& expected = ctx.expected_version;
+  if (expected && *expected != version)
+    return domain::DomainError{domain::ErrorCode::conflict, "if-match",
+                               "the " + std::string(what) + " is at version " + std::to_string(version) + ", not " +
+                                   std::to_string(*expected)};
+  return std::nullopt;
 }
 
 CommandTx::CommandTx(EventStore::Transaction& tx, const CommandContext& ctx, int attempt)

@@ -45,7 +45,7 @@ domain::Result<Written> ContentService::handle(const content::CommentCommand& co
     // after it, read only (a post deleted meanwhile is seen by the next
     // command on the comment).
     const auto state = fold<content::Comment>(tx.read(stream), decode(), evolve<content::Comment>());
-    if (auto err = stream_command::check_if_match(tx.context(), state.version, "comment")) return err;
+    if (auto err = check_if_match(tx.context(), state.version, "comment")) return err;
     const auto& post_id = add ? add->post_id : state.post_id;
     content::Post post;
     if (!post_id.empty())

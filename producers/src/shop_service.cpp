@@ -25,13 +25,8 @@ std::optional<DomainError> check_id(const char* field, const std::string& id) {
   return std::nullopt;
 }
 
-// If-Match: the version the caller last saw of the command's stream.
 std::optional<DomainError> check_expected(const CommandTx& tx, std::int64_t version) {
-  const auto& expected = tx.context().expected_version;
-  if (expected && *expected != version)
-    return DomainError{ErrorCode::conflict, "if-match",
-                       "the stream is at version " + std::to_string(version) + ", not " + std::to_string(*expected)};
-  return std::nullopt;
+  return check_if_match(tx.context(), version, "stream");
 }
 
 template <class State>

@@ -29,17 +29,6 @@ inline std::optional<domain::DomainError> check_id(std::string_view field, std::
   return std::nullopt;
 }
 
-// The caller's If-Match against the version of the command's stream.
-inline std::optional<domain::DomainError> check_if_match(const CommandContext& ctx, std::int64_t version,
-                                                         std::string_view what) {
-  const auto& expected = ctx.expected_version;
-  if (expected && *expected != version)
-    return domain::DomainError{domain::ErrorCode::conflict, "if-match",
-                               "the " + std::string(what) + " is at version " + std::to_string(version) + ", not " +
-                                   std::to_string(*expected)};
-  return std::nullopt;
-}
-
 // A command that reads and appends one stream. decide(state, actor) returns
 // the domain's Result of events.
 template <class State, class Decode, class Evolve, class Decide>

@@ -8,19 +8,6 @@ namespace tickets = domain::tickets;
 namespace users = domain::users;
 using domain::DomainError;
 
-namespace {
-
-// The role an account holds now, if it is active: read in the command's
-// transaction, so an assignee demoted meanwhile is what the decision sees.
-std::optional<users::Role> active_role(pqxx::transaction_base& tx, const std::string& user_id) {
-  if (user_id.empty() || user_id.size() > domain::kMaxActorBytes) return std::nullopt;
-  const auto r = infra::exec_hot(tx, "SELECT role FROM accounts WHERE user_id = $1 AND active", user_id);
-  if (r.empty()) return std::nullopt;
-  return users::parse_role(r[0][0].c_str());
-}
-
-}  // namespace
-
 domain::Result<Written> TicketService::handle(const tickets::Command& command, const CommandContext& ctx) {
   const auto ticket_id = std::visit([](const auto& c) { return c.ticket_id; }, command);
   if (ticket_id.empty()) return domain::invalid("ticket_id", "ticket_id must not be empty");
@@ -42,11 +29,7 @@ domain::Result<Written> TicketService::handle(const tickets::Command& command, c
       const auto notes = tx.read(notes_stream);
       notes_version = notes.empty() ? 0 : notes.back().stream_version;
     }
-    const auto& expected = tx.context().expected_version;
-    if (expected && *expected != state.version)
-      return DomainError{
-          domain::ErrorCode::conflict, "if-match",
-          "the ticket is at version " + std::to_string(state.version) + ", not " + std::to_string(*expected)};
+    if (auto err = check_if_match(tx.context(), state.version, "ticket")) return err;
     tickets::Facts facts;
     if (const auto* assign = std::get_if<tickets::AssignTicket>(&command))
       facts.assignee_role = active_role(tx.sql(), assign->assignee_id);

@@ -47,6 +47,13 @@ bool is_system_actor(std::string_view actor) noexcept;
 // request waited is what the decision sees. No role: anonymous, unknown or
 // deactivated.
 domain::users::Actor actor_in(pqxx::transaction_base& tx, const CommandContext& ctx);
+// The role an account holds now, if it is active (nullopt: no such active account).
+std::optional<domain::users::Role> active_role(pqxx::transaction_base& tx, const std::string& user_id);
+
+// If-Match: the version the caller last saw of the command's stream (`what`:
+// "ticket", "stream") against the version read; 409 naming "if-match".
+std::optional<domain::DomainError> check_if_match(const CommandContext& ctx, std::int64_t version,
+                                                  std::string_view what);
 
 // An event the domain decided, before the store gives it ids and position.
 struct Draft {
