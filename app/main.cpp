@@ -153,7 +153,25 @@ int main(int argc, char** argv) {
   serve->add_option("--lock-timeout-ms", lock_timeout_ms, "longest wait for a lock held elsewhere, then 503")
       ->capture_default_str()
       ->check(CLI::Range(10, 600000));
+  int erasure_token_ttl_s = static_cast<int>(so.erasure_token_ttl.count());
+  serve->add_option("--erasures-per-hour", so.erasures_per_hour, "erasures one admin may carry out per hour, then 429")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  serve->add_option("--erasure-token-ttl-seconds", erasure_token_ttl_s,
+                    "how long a self-service erasure request waits for its confirmation token")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 30 * 24 * 3600));
+  serve->add_option("--erasure-tasks", so.erasure_tasks,
+                    "external systems an admin confirms for each erasure (names: a-z, 0-9, _)")
+      ->capture_default_str()
+      ->delimiter(',')
+      ->check([](const std::string& t) {
+        const bool ok = !t.empty() && t.size() <= 100 && t[0] >= 'a' && t[0] <= 'z' &&
+                        t.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos;
+        return ok ? std::string() : "a task is a name of a-z, 0-9 and _, starting with a letter";
+      });
   actions.emplace_back(serve, [&] {
+    so.erasure_token_ttl = std::chrono::seconds(erasure_token_ttl_s);
     so.lock_timeout = std::chrono::milliseconds(lock_timeout_ms);
     so.max_wait = std::chrono::milliseconds(max_wait_ms);
     so.session_ttl = std::chrono::seconds(session_ttl_s);

@@ -22,6 +22,7 @@
 #include "lethe/producers/billing_service.hpp"
 #include "lethe/producers/content_service.hpp"
 #include "lethe/producers/email_log_service.hpp"
+#include "lethe/producers/erasure_service.hpp"
 #include "lethe/producers/event_store.hpp"
 #include "lethe/producers/file_service.hpp"
 #include "lethe/producers/shop_service.hpp"
@@ -120,6 +121,7 @@ struct Services {
   producers::ContentService content;
   producers::FileService files;
   producers::EmailLogService email;
+  producers::ErasureService erasure;
   std::unique_ptr<pqxx::connection> reads;
 };
 

@@ -83,5 +83,6 @@ DomainRoutes shop_routes();
 DomainRoutes audit_routes();
 DomainRoutes billing_routes();
 DomainRoutes content_routes();
+DomainRoutes erasure_routes();
 
 }  // namespace lethe::api

@@ -11,6 +11,7 @@
 #include "http.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/ids.hpp"
+#include "lethe/projections/projection.hpp"
 #include "lethe/infra/pg.hpp"
 #include "routes.hpp"
 #include "validation.hpp"
@@ -272,12 +273,16 @@ int status_of(domain::ErrorCode code) noexcept {
     case domain::ErrorCode::no_change:
     case domain::ErrorCode::rule_violated:
       return 422;
+    case domain::ErrorCode::gone:
+      return 410;
+    case domain::ErrorCode::rate_limited:
+      return 429;
   }
   return 400;
 }
 
 HttpError from_domain(const domain::DomainError& e) {
-  return {status_of(e.code), std::string(domain::to_string(e.code)), e.field, e.message};
+  return {status_of(e.code), std::string(domain::to_string(e.code)), e.field, e.message, e.retry_after_seconds};
 }
 
 void send_error(httplib::Response& res, const HttpError& e) {
@@ -296,7 +301,9 @@ Services::Services(const infra::Config& cfg, const ServeOptions& options, infra:
       billing(store),
       content(store),
       files(store),
-      email(store) {
+      email(store),
+      erasure(store, producers::ErasureSettings{options.erasures_per_hour, options.erasure_token_ttl,
+                                                options.erasure_tasks, projections::projection_names()}) {
   store.autocommit([&](pqxx::transaction_base& tx) { limit_waits(tx, options); });
 }
 

@@ -104,7 +104,7 @@ void BatchApplier::commit(Work& w, pqxx::connection& conn, RunStats& stats) {
         pqxx::work tx(conn);
         projections::ApplyResult result;
         if (!w.envelopes.empty()) {
-          result = projection_.apply(w.envelopes, tx);
+          result = projections::apply_batch(projection_, w.envelopes, tx);
           for (const auto& r : result.rejected)
             if (rejected_known.insert(r.index).second) dead.push_back({w.source[r.index], r.reason});
         }

@@ -240,8 +240,17 @@ ProjectionRunner::~ProjectionRunner() {
 
 RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
   auto& s = *impl_;
+  // A person column without a rule would keep an erased person's data:
+  // refuse to start and say which.
+  const auto gaps = infra::translate_pg("check the erasure policy of " + s.group, [&] {
+    pqxx::work tx(*s.conn);
+    return projections::erasure_policy_gaps(tx, *s.projection);
+  });
+  if (!gaps.empty())
+    throw infra::Misconfigured("projection " + std::string(s.projection->name()) +
+                               " refuses to start, its erasure policy is incomplete: " + fmt::format("{}", fmt::join(gaps, "; ")));
   std::vector<std::string> topics;
-  for (const auto& t : s.projection->topics()) topics.push_back(s.opt.topic_prefix + t);
+  for (const auto& t : projections::topics_of(*s.projection)) topics.push_back(s.opt.topic_prefix + t);
   if (const auto code = s.consumer->subscribe(topics); code != RdKafka::ERR_NO_ERROR)
     infra::throw_kafka(code, "subscribe " + s.group);
   spdlog::info("{}: consuming {} (batch {} events or {} bytes / {} ms)", s.group, fmt::join(topics, ", "),

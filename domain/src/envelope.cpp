@@ -30,6 +30,10 @@ std::string_view to_string(ErrorCode code) noexcept {
       return "conflict";
     case ErrorCode::rule_violated:
       return "rule_violated";
+    case ErrorCode::gone:
+      return "gone";
+    case ErrorCode::rate_limited:
+      return "rate_limited";
   }
   return "unknown";
 }

@@ -74,6 +74,17 @@ std::span<const PersonalField> personal_fields(std::string_view type, int schema
   return {first, std::find_if_not(first, all.end(), of)};
 }
 
+void named_people(std::string_view payload, const std::function<void(std::string_view, std::string_view)>& found) {
+  rapidjson::Document doc;
+  doc.Parse(payload.data(), payload.size());
+  if (doc.HasParseError() || !doc.IsObject()) return;
+  for (const auto field : kPersonIdFields) {
+    const auto it = doc.FindMember(rapidjson::Value(rapidjson::StringRef(field.data(), field.size())));
+    if (it != doc.MemberEnd() && it->value.IsString() && it->value.GetStringLength() > 0)
+      found(field, std::string_view(it->value.GetString(), it->value.GetStringLength()));
+  }
+}
+
 const std::string& erased() {
   static const std::string value("\0erased", 7);
   return value;

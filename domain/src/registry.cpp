@@ -3,6 +3,7 @@
 #include "lethe/domain/billing.hpp"
 #include "lethe/domain/content.hpp"
 #include "lethe/domain/email.hpp"
+#include "lethe/domain/erasure.hpp"
 #include "lethe/domain/files.hpp"
 #include "lethe/domain/shop.hpp"
 #include "lethe/domain/tickets.hpp"
@@ -12,7 +13,7 @@ namespace lethe::domain {
 
 const std::vector<const DomainSpec*>& domains() {
   static const std::vector<const DomainSpec*> all{&users::spec(),   &tickets::spec(), &shop::spec(), &billing::spec(),
-                                                  &content::spec(), &files::spec(),   &email::spec()};
+                                                  &content::spec(), &files::spec(),   &email::spec(),   &erasure::spec()};
   return all;
 }
 

@@ -540,9 +540,21 @@ Category evolve(Category s, const Event& event) {
     s.name = e->name;
     s.slug = e->slug;
     s.created_by = e->created_by;
+  } else if (const auto* h = std::get_if<CategoryHandedOver>(&event)) {
+    s.created_by = h->to_user_id;
   }
   ++s.version;
   return s;
+}
+
+std::optional<Event> hand_over(const Product& p, const std::string& from, const std::string& to) {
+  if (!p.exists || p.created_by != from) return std::nullopt;
+  return ProductHandedOver{p.product_id, from, to};
+}
+
+std::optional<Event> hand_over(const Category& c, const std::string& from, const std::string& to) {
+  if (!c.exists || c.created_by != from) return std::nullopt;
+  return CategoryHandedOver{c.category_id, from, to};
 }
 
 Product evolve(Product s, const Event& event) {
@@ -568,6 +580,7 @@ Product evolve(Product s, const Event& event) {
                  [&](const InventoryAdjusted& e) { s.stock = e.stock_after; },
                  [&](const StockReserved& e) { s.stock = e.stock_after; },
                  [&](const StockReleased& e) { s.stock = e.stock_after; },
+                 [&](const ProductHandedOver& e) { s.created_by = e.to_user_id; },
                  [&](const auto&) {},
              },
              event);

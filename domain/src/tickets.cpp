@@ -152,6 +152,11 @@ Result<std::vector<Event>> decide(const Ticket& state, const Command& command, c
       command);
 }
 
+std::optional<Event> hand_over(const Ticket& t, const std::string& from, const std::string& to) {
+  if (!t.exists || t.assignee_id != from) return std::nullopt;
+  return TicketAssigned{t.ticket_id, to, from};
+}
+
 Ticket evolve(Ticket s, const Event& event) {
   std::visit(overloaded{
                  [&](const TicketOpened& e) {

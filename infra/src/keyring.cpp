@@ -41,9 +41,21 @@ constexpr std::string_view kCheckText = "lethe keyring check v1";
 constexpr const char* kLoadSql =
     "SELECT DISTINCT ON (subject) subject, key_id, key_material, wrapped FROM person_keys"
     " WHERE subject = ANY($1::text[]) ORDER BY subject, key_id DESC";
+// Never for an erased person: the register is read by the same statement,
+// and the erasure deletes the key row and enters the register in one
+// transaction, so a key made after it can only meet the register.
 constexpr const char* kCreateSql =
-    "INSERT INTO person_keys (subject, key_id, key_material, wrapped) VALUES ($1, 1, $2, $3)"
+    "INSERT INTO person_keys (subject, key_id, key_material, wrapped)"
+    " SELECT $1, 1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM erased_persons WHERE subject = $1)"
     " ON CONFLICT (subject, key_id) DO NOTHING";
+constexpr const char* kErasedSql = "SELECT subject FROM erased_persons WHERE subject = ANY($1::text[])";
+constexpr const char* kLockKeysSql =
+    "SELECT key_id, key_material, wrapped FROM person_keys WHERE subject = $1 ORDER BY key_id FOR UPDATE";
+constexpr const char* kDeleteKeysSql = "DELETE FROM person_keys WHERE subject = $1";
+constexpr const char* kRegisterSql =
+    "INSERT INTO erased_persons (subject, request_id, key_fingerprint, erased_by) VALUES ($1, $2, $3, $4)"
+    " ON CONFLICT (subject) DO NOTHING";
+constexpr std::string_view kFingerprintContext = "lethe key fingerprint v1";
 constexpr const char* kCheckSql = "SELECT sealed FROM keyring_check WHERE id = 1";
 constexpr const char* kWrappedSql = "SELECT EXISTS (SELECT 1 FROM person_keys WHERE wrapped) AS any_wrapped";
 constexpr const char* kCreateCheckSql = "INSERT INTO keyring_check (id, sealed) VALUES (1, $1) ON CONFLICT DO NOTHING";
@@ -165,7 +177,46 @@ PersonKey ensure_person_key(pqxx::transaction_base& tx, const std::string& subje
   const std::string material = master ? seal(*master, raw, key_ad(subject, 1)) : raw;
   tx.exec_params(kCreateSql, subject, pqxx::binarystring(material), master.has_value());
   sodium_memzero(key.data(), key.size());
-  return load_person_keys(tx, {subject}).at(subject);  // a concurrent creator's key wins
+  auto made = load_person_keys(tx, {subject});  // a concurrent creator's key wins
+  if (made.empty()) throw PersonErased(subject);
+  return made.begin()->second;
+}
+
+std::vector<std::string> erased_among(pqxx::transaction_base& tx, const std::vector<std::string>& subjects) {
+  std::vector<std::string> out;
+  if (subjects.empty()) return out;
+  for (const auto& r : exec_hot(tx, kErasedSql, pg_text_array(subjects))) out.emplace_back(r[0].c_str());
+  return out;
+}
+
+std::string destroy_person_key(pqxx::transaction_base& tx, const std::string& subject, const std::string& request_id,
+                               const std::string& erased_by) {
+  ensure_sodium();
+  if (!erased_among(tx, {subject}).empty()) throw PersonErased(subject);
+  // The fingerprint covers every key the person had (in key id order), so
+  // it names exactly what was destroyed.
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, nullptr, 0, 16);
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(kFingerprintContext.data()),
+                            kFingerprintContext.size());
+  bool any = false;
+  for (const auto& r : tx.exec_params(kLockKeysSql, subject)) {
+    auto k = unwrap(subject, r["key_id"].as<int>(), bytes_of(r["key_material"]), r["wrapped"].as<bool>());
+    crypto_generichash_update(&state, k.key.data(), k.key.size());
+    sodium_memzero(k.key.data(), k.key.size());
+    any = true;
+  }
+  std::array<unsigned char, 16> digest{};
+  crypto_generichash_final(&state, digest.data(), digest.size());
+  std::string fingerprint = "none";
+  if (any) {
+    std::array<char, 33> hex{};
+    sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
+    fingerprint = hex.data();
+  }
+  tx.exec_params(kDeleteKeysSql, subject);
+  tx.exec_params(kRegisterSql, subject, request_id, fingerprint, erased_by);
+  return fingerprint;
 }
 
 PersonKey ensure_person_key(pqxx::connection& conn, const std::string& subject) {

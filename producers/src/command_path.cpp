@@ -50,6 +50,12 @@ std::optional<domain::users::Role> active_role(pqxx::transaction_base& tx, const
   return domain::users::parse_role(r[0][0].c_str());
 }
 
+int active_owners(pqxx::transaction_base& tx) {
+  constexpr std::int64_t kOwnersLock = 0x6c65746865'01;  // "lethe" 1
+  infra::exec_hot(tx, "SELECT pg_advisory_xact_lock($1)", kOwnersLock);
+  return tx.exec("SELECT count(*) FROM accounts WHERE role = 'owner' AND active")[0][0].as<int>();
+}
+
 domain::users::Actor actor_in(pqxx::transaction_base& tx, const CommandContext& ctx) {
   if (is_system_actor(ctx.actor)) return {ctx.actor, domain::users::Role::owner};
   return {ctx.actor, active_role(tx, ctx.actor)};
@@ -78,6 +84,24 @@ std::vector<domain::Envelope> CommandTx::read(const std::string& stream) {
   return open_all(tx_.sql(), tx_.read_stream(stream), keys_);
 }
 
+// The fence: a command that names an erased person is refused, whoever it
+// is about (a ticket assigned to them, a charge on their account). The
+// actor was authenticated (an erased person has no credentials), so only
+// the others named are looked up: one query, and none when the command
+// names only its actor.
+void CommandTx::refuse_erased(const std::vector<Draft>& drafts) {
+  std::map<std::string, std::string, std::less<>> named;  // id -> field
+  for (const auto& d : drafts)
+    domain::named_people(d.payload, [&](std::string_view field, std::string_view id) {
+      if (id != ctx_.actor) named.emplace(std::string(id), std::string(field));
+    });
+  if (named.empty()) return;
+  std::vector<std::string> ids;
+  for (const auto& [id, field] : named) ids.push_back(id);
+  const auto erased = infra::erased_among(tx_.sql(), ids);
+  if (!erased.empty()) throw PersonGone(named.at(erased.front()), erased.front());
+}
+
 const std::vector<domain::Envelope>& CommandTx::append(const std::string& stream, std::int64_t expected_version,
                                                        const std::vector<Draft>& drafts) {
   // Personal fields are sealed before they reach the store: the log, the
@@ -91,6 +115,7 @@ const std::vector<domain::Envelope>& CommandTx::append(const std::string& stream
     }
     return domain::KeyRef{it->second.key_id, it->second.key.data()};
   };
+  if (!allow_erased_) refuse_erased(drafts);
   const auto now = infra::utc_now();
   std::vector<NewEvent> batch;
   batch.reserve(drafts.size());
@@ -131,6 +156,11 @@ domain::Result<std::vector<domain::Envelope>> run_command(EventStore& store, con
     } catch (const ConcurrencyConflict&) {
       if (attempt == kAttempts) throw;
       continue;
+    } catch (const PersonGone& gone) {
+      return domain::DomainError{domain::ErrorCode::gone, gone.field(), "the person " + gone.subject() + " is erased"};
+    } catch (const infra::PersonErased& gone) {
+      // Their key was asked for: something personal of theirs was to be sealed.
+      return domain::DomainError{domain::ErrorCode::gone, "user_id", "the person " + gone.subject() + " is erased"};
     }
     if (refused) return *refused;
     for (auto& hook : hooks) hook();  // committed: caches may learn what was written

@@ -86,20 +86,15 @@ void EventStore::autocommit(const std::function<void(pqxx::transaction_base&)>& 
   });
 }
 
-std::vector<domain::Envelope> EventStore::Transaction::append(std::string_view stream, std::int64_t expected_version,
-                                                              std::span<const NewEvent> events) {
-  if (events.empty()) return {};
-  auto& tx = tx_;
-  std::string prev_hash;
-  std::int64_t actual = 0;
-  if (const auto known = heads_.find(stream); known != heads_.end()) {
-    actual = known->second.first;
-    prev_hash = known->second.second;
-  } else {
-    actual = impl_.current_version(tx, stream, &prev_hash);
-  }
-  if (actual != expected_version) throw ConcurrencyConflict(std::string(stream), expected_version, actual);
+namespace {
 
+// The append itself, on whichever connection holds the transaction: checks
+// each event, chains its hash to the one before, and inserts it with its
+// outbox row (insert returns the global position). Throws as append() says.
+template <class Insert>
+std::vector<domain::Envelope> append_chained(std::string_view stream, std::int64_t expected_version,
+                                             std::string prev_hash, std::span<const NewEvent> events,
+                                             Insert&& insert) {
   std::vector<domain::Envelope> out;
   out.reserve(events.size());
   std::int64_t version = expected_version;
@@ -123,10 +118,7 @@ std::vector<domain::Envelope> EventStore::Transaction::append(std::string_view s
       throw std::invalid_argument("event " + ne.event_id + " would be a Kafka message of " + std::to_string(size) +
                                   " bytes; the limit is " + std::to_string(infra::kMaxMessageBytes));
     try {
-      const auto r =
-          tx.exec_prepared(kInsert, e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version, e.occurred_at,
-                           e.actor, e.correlation_id, e.causation_id, e.payload, e.prev_hash, e.hash, topic);
-      e.global_position = r[0][0].as<std::int64_t>();
+      e.global_position = insert(e, topic);
     } catch (const pqxx::unique_violation&) {
       // Another append took this version between our read and our insert
       // (it waited for that writer to commit). The event id key can
@@ -136,8 +128,52 @@ std::vector<domain::Envelope> EventStore::Transaction::append(std::string_view s
     }
     out.push_back(std::move(e));
   }
+  return out;
+}
+
+}  // namespace
+
+std::vector<domain::Envelope> EventStore::Transaction::append(std::string_view stream, std::int64_t expected_version,
+                                                              std::span<const NewEvent> events) {
+  if (events.empty()) return {};
+  std::string prev_hash;
+  std::int64_t actual = 0;
+  if (const auto known = heads_.find(stream); known != heads_.end()) {
+    actual = known->second.first;
+    prev_hash = known->second.second;
+  } else {
+    actual = impl_.current_version(tx_, stream, &prev_hash);
+  }
+  if (actual != expected_version) throw ConcurrencyConflict(std::string(stream), expected_version, actual);
+  auto out = append_chained(stream, expected_version, std::move(prev_hash), events,
+                            [&](const domain::Envelope& e, std::string_view topic) {
+                              return tx_
+                                  .exec_prepared(kInsert, e.event_id, e.stream_id, e.stream_version, e.type,
+                                                 e.schema_version, e.occurred_at, e.actor, e.correlation_id,
+                                                 e.causation_id, e.payload, e.prev_hash, e.hash, std::string(topic))[0][0]
+                                  .as<std::int64_t>();
+                            });
   heads_[std::string(stream)] = {out.back().stream_version, out.back().hash};
   return out;
+}
+
+void lock_stream(pqxx::transaction_base& tx, std::string_view stream) {
+  infra::exec_hot(tx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", std::string(stream));
+}
+
+std::vector<domain::Envelope> append_at_head(pqxx::dbtransaction& tx, std::string_view stream,
+                                             std::span<const NewEvent> events) {
+  if (events.empty()) return {};
+  const auto head = infra::exec_hot(tx, kHeadSql, std::string(stream));
+  const std::int64_t version = head.empty() ? 0 : head[0][0].as<std::int64_t>();
+  std::string prev_hash = head.empty() ? "" : head[0][1].c_str();
+  return append_chained(stream, version, std::move(prev_hash), events,
+                        [&](const domain::Envelope& e, std::string_view topic) {
+                          return infra::exec_hot(tx, kInsertSql, e.event_id, e.stream_id, e.stream_version, e.type,
+                                                 e.schema_version, e.occurred_at, e.actor, e.correlation_id,
+                                                 e.causation_id, e.payload, e.prev_hash, e.hash, std::string(topic))[0][0]
+                              .as<std::int64_t>();
+                        });
 }
 
 std::vector<domain::Envelope> EventStore::Transaction::read_stream(std::string_view stream) {

@@ -19,6 +19,7 @@ const std::vector<TopicSpec>& topic_specs() {
       {"content", 3, "posts and comments"},
       {"files", 3, "file metadata"},
       {"email", 3, "email logs"},
+      {"erasure", 3, "erasure requests, user.erased and each projection's receipt; read by every projection"},
       {"staff", 3, "restricted: staff-only data such as internal ticket notes"},
       {"dead-letters", 1, "events a projection could not apply, with reason and source offset in headers"},
   };

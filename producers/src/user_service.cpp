@@ -21,9 +21,6 @@ struct overloaded : Fs... {
 
 #define LETHE_UTC(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
-// Owners are counted under this transaction-scoped advisory lock, so two
-// decisions that each remove an owner cannot both see two of them.
-constexpr std::int64_t kOwnersLock = 0x6c65746865'01;  // "lethe" 1
 
 DomainError conflict(std::string field, std::string message) {
   return {ErrorCode::conflict, std::move(field), std::move(message)};
@@ -51,10 +48,6 @@ constexpr const char* kAuthenticate =
     "  (SELECT token_hash FROM hit WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
     " SELECT user_id, kind, credential_id, role FROM hit";
 
-int active_owners(pqxx::transaction_base& tx) {
-  infra::exec_hot(tx, "SELECT pg_advisory_xact_lock($1)", kOwnersLock);
-  return tx.exec("SELECT count(*) FROM accounts WHERE role = 'owner' AND active")[0][0].as<int>();
-}
 
 pqxx::binarystring bytes(const std::string& raw) {
   return pqxx::binarystring(raw);

@@ -29,6 +29,15 @@ const std::vector<AuditedType>& audited_types() {
       {"billing.charge_recorded", "transaction_id", "transaction"},
       {"billing.refund_recorded", "transaction_id", "transaction"},
       {"billing.credit_note_issued", "transaction_id", "transaction"},
+      {"shop.category_handed_over", "category_id", "category"},
+      {"shop.product_handed_over", "product_id", "product"},
+      // Erasure: who asked, who confirmed, the hand-over, the erasure itself,
+      // and every external task an admin confirmed (actor, request, time).
+      {"erasure.requested", "request_id", "erasure_request"},
+      {"erasure.confirmed", "request_id", "erasure_request"},
+      {"erasure.ownership_handed_over", "request_id", "erasure_request"},
+      {"user.erased", "request_id", "erasure_request"},
+      {"erasure.task_confirmed", "request_id", "erasure_request"},
   };
   return all;
 }
@@ -76,6 +85,16 @@ ApplyResult AuditProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
   }
   if (any) tx.exec("INSERT INTO audit_log SELECT * FROM audit_log_stage ON CONFLICT (event_id) DO NOTHING");
   return result;
+}
+
+// How this read model forgets a person (see ErasureRule); its migrations
+// mark the columns it must cover.
+const ErasurePolicy& AuditProjection::erasure_policy() const {
+  static const ErasurePolicy policy{
+      {"audit_log", "actor", Erase::keep, {}, {}, "the audit log keeps who acted, by id; it never held their text"},
+      {"audit_log", "target_id", Erase::keep, {}, {}, "and what they acted on, by id"},
+  };
+  return policy;
 }
 
 }  // namespace lethe::projections

@@ -312,4 +312,18 @@ ApplyResult BillingProjection::apply(std::span<const Delivered> batch, pqxx::dbt
   return result;
 }
 
+// How this read model forgets a person (see ErasureRule); its migrations
+// mark the columns it must cover.
+const ErasurePolicy& BillingProjection::erasure_policy() const {
+  static const ErasurePolicy policy{
+      {"billing_profiles", "user_id", Erase::delete_row, {}, {}, "name, address and tax id",
+       "'billingprofile-' || user_id"},
+      {"billing_subscriptions", "user_id", Erase::set_null, {}, {}, "financial records stay, without the person"},
+      {"billing_transactions", "user_id", Erase::set_null, {}, {}, "financial records stay, without the person"},
+      {"billing_refunds", "user_id", Erase::set_null, {}, {}, "financial records stay, without the person"},
+      {"billing_credit_notes", "user_id", Erase::set_null, {}, {}, "financial records stay, without the person"},
+  };
+  return policy;
+}
+
 }  // namespace lethe::projections

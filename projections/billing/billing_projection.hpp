@@ -17,6 +17,7 @@ class BillingProjection final : public Projection {
             "billing_credit_notes"};
   }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
+  const ErasurePolicy& erasure_policy() const override;
 };
 
 }  // namespace lethe::projections

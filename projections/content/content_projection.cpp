@@ -194,4 +194,14 @@ ApplyResult ContentProjection::apply(std::span<const Delivered> batch, pqxx::dbt
   return result;
 }
 
+// How this read model forgets a person (see ErasureRule); its migrations
+// mark the columns it must cover.
+const ErasurePolicy& ContentProjection::erasure_policy() const {
+  static const ErasurePolicy policy{
+      {"content_posts", "author_id", Erase::set_null, {{"author_deleted", "true"}}, {}, "content stays"},
+      {"content_comments", "author_id", Erase::set_null, {{"author_deleted", "true"}}, {}, "content stays"},
+  };
+  return policy;
+}
+
 }  // namespace lethe::projections

@@ -13,6 +13,7 @@ class EmailProjection final : public Projection {
   std::vector<std::string> topics() const override { return {"email"}; }
   std::vector<std::string> tables() const override { return {"email_logs"}; }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
+  const ErasurePolicy& erasure_policy() const override;
 };
 
 }  // namespace lethe::projections

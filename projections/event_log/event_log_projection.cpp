@@ -20,4 +20,13 @@ ApplyResult EventLogProjection::apply(std::span<const Delivered> batch, pqxx::db
   return result;
 }
 
+// How this read model forgets a person (see ErasureRule); its migrations
+// mark the columns it must cover.
+const ErasurePolicy& EventLogProjection::erasure_policy() const {
+  static const ErasurePolicy policy{
+      {"event_log", "actor", Erase::keep, {}, {}, "the log of what was delivered keeps ids, never payloads"},
+  };
+  return policy;
+}
+
 }  // namespace lethe::projections

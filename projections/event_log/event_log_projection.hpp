@@ -11,10 +11,11 @@ class EventLogProjection final : public Projection {
   std::string_view name() const override { return "event_log"; }
   // Every domain's topic: auditors find any event by id, stream or position.
   std::vector<std::string> topics() const override {
-    return {"users", "tickets", "shop", "billing", "content", "files", "email", "staff"};
+    return {"users", "tickets", "shop", "billing", "content", "files", "email", "staff", "erasure"};
   }
   std::vector<std::string> tables() const override { return {"event_log"}; }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
+  const ErasurePolicy& erasure_policy() const override;
 };
 
 }  // namespace lethe::projections

@@ -98,4 +98,13 @@ ApplyResult FilesProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
   return result;
 }
 
+// How this read model forgets a person (see ErasureRule); its migrations
+// mark the columns it must cover.
+const ErasurePolicy& FilesProjection::erasure_policy() const {
+  static const ErasurePolicy policy{
+      {"files", "owner_id", Erase::set_null, {}, {}, "the file record stays, without its owner"},
+  };
+  return policy;
+}
+
 }  // namespace lethe::projections

@@ -12,6 +12,7 @@ class FilesProjection final : public Projection {
   std::vector<std::string> topics() const override { return {"files"}; }
   std::vector<std::string> tables() const override { return {"files"}; }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
+  const ErasurePolicy& erasure_policy() const override;
 };
 
 }  // namespace lethe::projections

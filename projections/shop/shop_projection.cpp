@@ -28,14 +28,15 @@ constexpr const char* kStageSql =
 constexpr const char* kMergeCategories =
     "INSERT INTO shop_categories SELECT category_id, name, slug, NULLIF(created_by, ''), created_at, version"
     " FROM shop_categories_stage ON CONFLICT (category_id) DO UPDATE SET name = EXCLUDED.name,"
-    " slug = EXCLUDED.slug, version = EXCLUDED.version WHERE shop_categories.version < EXCLUDED.version";
+    " slug = EXCLUDED.slug, created_by = EXCLUDED.created_by, version = EXCLUDED.version"
+    " WHERE shop_categories.version < EXCLUDED.version";
 constexpr const char* kMergeProducts =
     "INSERT INTO shop_products SELECT product_id, name, price, currency, category_id, active, stock,"
     " NULLIF(created_by, ''), created_at, updated_at, version FROM shop_products_stage"
     " ON CONFLICT (product_id) DO UPDATE SET name = EXCLUDED.name, price = EXCLUDED.price,"
     " currency = EXCLUDED.currency, category_id = EXCLUDED.category_id, active = EXCLUDED.active,"
-    " stock = EXCLUDED.stock, updated_at = EXCLUDED.updated_at, version = EXCLUDED.version"
-    " WHERE shop_products.version < EXCLUDED.version";
+    " stock = EXCLUDED.stock, created_by = EXCLUDED.created_by, updated_at = EXCLUDED.updated_at,"
+    " version = EXCLUDED.version WHERE shop_products.version < EXCLUDED.version";
 constexpr const char* kMergeMovements =
     "INSERT INTO shop_inventory_movements SELECT product_id, stream_version, delta, reason, NULLIF(order_id, ''),"
     " stock_after, NULLIF(created_by, ''), at FROM shop_inventory_movements_stage ON CONFLICT DO NOTHING";
@@ -259,6 +260,15 @@ ApplyResult ShopProjection::apply(std::span<const Delivered> batch, pqxx::dbtran
             o.currency = e.currency;
             o.lines = e.lines.text;
             o.placed_at = o.updated_at = env.occurred_at;
+          } else if constexpr (std::is_same_v<T, shop::ProductHandedOver>) {
+            auto& p = products[id];
+            if (!next(p, env, false, index)) return;
+            p.created_by = e.to_user_id;
+            p.updated_at = env.occurred_at;
+          } else if constexpr (std::is_same_v<T, shop::CategoryHandedOver>) {
+            auto& c = categories[id];
+            if (!next(c, env, false, index)) return;
+            c.created_by = e.to_user_id;
           } else if constexpr (std::is_same_v<T, shop::OrderCancelled> || std::is_same_v<T, shop::OrderFulfilled>) {
             auto& o = orders[id];
             if (!next(o, env, false, index)) return;
@@ -346,6 +356,23 @@ ApplyResult ShopProjection::apply(std::span<const Delivered> batch, pqxx::dbtran
       },
       kMergeOrders);
   return result;
+}
+
+// How this read model forgets a person (see ErasureRule); its migrations
+// mark the columns it must cover.
+const ErasurePolicy& ShopProjection::erasure_policy() const {
+  static const ErasurePolicy policy{
+      {"shop_cart_lines", "cart_id", Erase::delete_row, {}, "cart_id IN (SELECT cart_id FROM shop_carts WHERE user_id = $1)",
+       "the lines of their carts", "'cart-' || cart_id"},
+      {"shop_carts", "user_id", Erase::delete_row, {}, {}, "their carts", "'cart-' || cart_id"},
+      {"shop_orders", "user_id", Erase::set_null, {}, {}, "financial records stay, without the person"},
+      // Handed to the erasing admin first (shop.*_handed_over); NULL only
+      // while a replay has not reached that event yet.
+      {"shop_categories", "created_by", Erase::set_null},
+      {"shop_products", "created_by", Erase::set_null},
+      {"shop_inventory_movements", "created_by", Erase::set_null},
+  };
+  return policy;
 }
 
 }  // namespace lethe::projections

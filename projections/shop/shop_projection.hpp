@@ -16,6 +16,7 @@ class ShopProjection final : public Projection {
             "shop_carts",      "shop_cart_lines", "shop_orders"};
   }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
+  const ErasurePolicy& erasure_policy() const override;
 };
 
 }  // namespace lethe::projections

@@ -2,6 +2,7 @@
 #include "billing/billing_projection.hpp"
 #include "content/content_projection.hpp"
 #include "email/email_projection.hpp"
+#include "erasure/erasure_projection.hpp"
 #include "event_log/event_log_projection.hpp"
 #include "files/files_projection.hpp"
 #include "lethe/projections/projection.hpp"
@@ -12,7 +13,7 @@
 namespace lethe::projections {
 
 std::vector<std::string> projection_names() {
-  return {"users", "tickets", "shop", "billing", "content", "files", "email", "audit", "event_log"};
+  return {"users", "tickets", "shop", "billing", "content", "files", "email", "audit", "event_log", "erasure"};
 }
 
 std::unique_ptr<Projection> make_projection(std::string_view name) {
@@ -25,6 +26,7 @@ std::unique_ptr<Projection> make_projection(std::string_view name) {
   if (name == "email") return std::make_unique<EmailProjection>();
   if (name == "audit") return std::make_unique<AuditProjection>();
   if (name == "event_log") return std::make_unique<EventLogProjection>();
+  if (name == "erasure") return std::make_unique<ErasureProjection>();
   return nullptr;
 }
 

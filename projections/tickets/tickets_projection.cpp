@@ -39,8 +39,11 @@ constexpr const char* kMergeTicketsSql =
     " WHERE tickets.version < EXCLUDED.version";
 // Comments and notes are keyed by their own ids: applying one twice changes nothing.
 constexpr const char* kMergeCommentsSql =
-    "INSERT INTO ticket_comments SELECT comment_id, ticket_id, NULLIF(author_id, ''), body, created_at,"
-    " ticket_version FROM ticket_comments_stage ON CONFLICT (comment_id) DO NOTHING";
+    "INSERT INTO ticket_comments (comment_id, ticket_id, author_id, body, created_at, ticket_version)"
+    " SELECT comment_id, ticket_id, NULLIF(author_id, ''), body, created_at, ticket_version"
+    " FROM ticket_comments_stage ON CONFLICT (comment_id) DO NOTHING";
+const std::vector<std::string> kCommentColumns{"comment_id", "ticket_id",  "author_id",
+                                               "body",       "created_at", "ticket_version"};
 constexpr const char* kMergeNotesSql =
     "INSERT INTO ticket_internal_notes SELECT note_id, ticket_id, NULLIF(author_id, ''), NULLIF(requester_id, ''),"
     " NULLIF(text, ''), created_at, stream_version FROM ticket_internal_notes_stage"
@@ -137,7 +140,7 @@ ApplyResult TicketsProjection::apply(std::span<const Delivered> batch, pqxx::dbt
   }
   tx.exec(kMergeTicketsSql);
   if (!comments.empty()) {
-    pqxx::stream_to copy(tx, "ticket_comments_stage");
+    pqxx::stream_to copy(tx, "ticket_comments_stage", kCommentColumns);
     for (const auto& c : comments)
       copy << std::make_tuple(c.comment_id, c.ticket_id, c.author_id, c.body, c.created_at, c.ticket_version);
     copy.complete();
@@ -152,6 +155,22 @@ ApplyResult TicketsProjection::apply(std::span<const Delivered> batch, pqxx::dbt
     tx.exec(kMergeNotesSql);
   }
   return result;
+}
+
+// How this read model forgets a person (see ErasureRule); its migrations
+// mark the columns it must cover.
+const ErasurePolicy& TicketsProjection::erasure_policy() const {
+  static const ErasurePolicy policy{
+      {"ticket_internal_notes", "requester_id", Erase::delete_row, {}, {}, "staff notes about the person"},
+      {"ticket_internal_notes", "author_id", Erase::set_null},
+      {"tickets", "requester_id", Erase::set_null, {{"anonymized_at", "coalesce(anonymized_at, now())"}}, {},
+       "support history stays, anonymous"},
+      // Handed to the erasing admin by a ticket.assigned first; NULL only
+      // while a replay has not reached that event yet.
+      {"tickets", "assignee_id", Erase::set_null},
+      {"ticket_comments", "author_id", Erase::set_null, {{"anonymized_at", "coalesce(anonymized_at, now())"}}},
+  };
+  return policy;
 }
 
 }  // namespace lethe::projections

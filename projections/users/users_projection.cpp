@@ -3,6 +3,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "lethe/domain/erasure.hpp"
 #include "lethe/domain/personal.hpp"
 #include "lethe/domain/users.hpp"
 #include "lethe/infra/keyring.hpp"
@@ -61,7 +62,9 @@ ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
   std::vector<std::size_t> sealed_at;  // batch index of sealed[k]
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& e = batch[i].envelope;
-    if (e.type.rfind("user.", 0) != 0) {
+    // user.erased belongs to the erasure request's stream: the runtime
+    // applies this projection's erasure policy for it (erasure_runtime.cpp).
+    if (e.type.rfind("user.", 0) != 0 || e.type == domain::erasure::UserErased::kType) {
       ++result.skipped;
       continue;
     }
@@ -166,13 +169,31 @@ ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
     pqxx::stream_to copy(tx, "users_stage");
     for (const auto& [id, r] : rows) {
       if (!r.dirty) continue;
+      // erased_at is the erasure policy's to set; a merge never touches it.
       copy << std::make_tuple(id, r.email, r.name, r.role, r.registered_at, r.updated_at, r.version, r.last_event_id,
-                              r.active);
+                              r.active, std::optional<std::string>());
     }
     copy.complete();
   }
   tx.exec(kMergeSql);
   return result;
+}
+
+// How this read model forgets a person (see ErasureRule); its migrations
+// mark the columns it must cover.
+const ErasurePolicy& UsersProjection::erasure_policy() const {
+  static const ErasurePolicy policy{
+      {"users", "user_id", Erase::anonymize,
+       {{"email", "'deleted-' || user_id || '@anonymous.invalid'"},
+        {"name", "'Deleted user'"},
+        {"active", "false"},
+        {"erased_at", "coalesce(erased_at, now())"}},
+       {}, "the account row stays under its id, which is never given again"},
+      {"user_oauth_identities", "user_id", Erase::delete_row},
+      {"user_notes", "user_id", Erase::delete_row, {}, {}, "staff notes about the person"},
+      {"user_notes", "author", Erase::set_null, {}, {}, "notes they wrote about others stay, without their author"},
+  };
+  return policy;
 }
 
 }  // namespace lethe::projections

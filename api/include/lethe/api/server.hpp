@@ -30,6 +30,11 @@ struct ServeOptions {
   std::chrono::seconds session_ttl{12 * 3600};
   int login_max_failures = 5;
   std::chrono::seconds login_window{15 * 60};
+  // Erasure: carried out per admin per hour, a self-service token's life,
+  // and the external systems each request must have confirmed.
+  int erasures_per_hour = 10;
+  std::chrono::seconds erasure_token_ttl{24 * 3600};
+  std::vector<std::string> erasure_tasks{"payment_provider", "newsletter"};
 };
 
 // Serves until stop becomes true (SIGTERM), then lets requests in flight

@@ -87,6 +87,18 @@ struct SealedPayload {
 using KeyLoader = std::function<KeyLookup(const std::vector<std::string>& subjects)>;
 std::vector<Result<std::string>> open_personal_batch(const std::vector<SealedPayload>& items, const KeyLoader& load);
 
+// The payload fields that name a person by id, in every domain: a command
+// that names an erased person is refused, and a projection that meets an
+// event naming one applies its erasure policy for them (erasure is sticky).
+inline constexpr std::string_view kPersonIdFields[] = {
+    "user_id",     "requester_id", "assignee_id",  "previous_assignee_id", "author_id",
+    "owner_id",    "recipient_id", "created_by",   "from_user_id",         "to_user_id",
+};
+// Calls found(field, id) for each of a payload's top-level person fields
+// (kPersonIdFields) that holds an id; a payload that is not a JSON object
+// names nobody.
+void named_people(std::string_view payload, const std::function<void(std::string_view, std::string_view)>& found);
+
 // What a personal field decodes to once its person's key is gone. Holds a
 // NUL, which no stored text may contain, so it never equals real data.
 const std::string& erased();

@@ -16,6 +16,8 @@ enum class ErrorCode {
   no_change,         // the command would change nothing
   conflict,          // the aggregate's state does not allow it now (deactivated, revoked, taken)
   rule_violated,     // a domain rule forbids it (the last owner stays an owner)
+  gone,              // the person it names is erased: never again
+  rate_limited,      // too many of these by this actor for now (retry_after_seconds)
 };
 
 std::string_view to_string(ErrorCode code) noexcept;
@@ -24,6 +26,7 @@ struct DomainError {
   ErrorCode code;
   std::string field;  // the offending field, empty when none applies
   std::string message;
+  int retry_after_seconds = 0;  // rate_limited only
 };
 
 template <class T>

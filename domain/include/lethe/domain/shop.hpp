@@ -15,6 +15,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -216,9 +217,31 @@ struct OrderFulfilled {
   }
 };
 
+// When the person who created (or was handed) a product or category is
+// erased, it goes to the admin who erases them (on its own stream).
+struct ProductHandedOver {
+  LETHE_EVENT("shop.product_handed_over");
+  std::string product_id, from_user_id, to_user_id;
+  static constexpr auto fields() {
+    using E = ProductHandedOver;
+    return std::array<FieldSpec<E>, 3>{
+        {{"product_id", &E::product_id}, {"from_user_id", &E::from_user_id}, {"to_user_id", &E::to_user_id}}};
+  }
+};
+struct CategoryHandedOver {
+  LETHE_EVENT("shop.category_handed_over");
+  std::string category_id, from_user_id, to_user_id;
+  static constexpr auto fields() {
+    using E = CategoryHandedOver;
+    return std::array<FieldSpec<E>, 3>{
+        {{"category_id", &E::category_id}, {"from_user_id", &E::from_user_id}, {"to_user_id", &E::to_user_id}}};
+  }
+};
+
 using Event = std::variant<CategoryCreated, ProductCreated, ProductUpdated, InventoryAdjusted, StockReserved,
                            StockReleased, CartOpened, CartLineAdded, CartLineQuantityChanged, CartLineRemoved,
-                           CartConverted, OrderPlaced, OrderCancelled, OrderFulfilled>;
+                           CartConverted, OrderPlaced, OrderCancelled, OrderFulfilled, ProductHandedOver,
+                           CategoryHandedOver>;
 
 // The shop domain as the registry knows it: every event on the topic "shop",
 // read by the projection "shop".
@@ -382,6 +405,11 @@ Result<std::vector<Event>> decide(const Order& state, const FulfilOrder& command
 // append both in one transaction, so a cancellation that loses a race
 // releases nothing (an order no longer placed is refused: conflict).
 Result<ProductEvents> decide_release(const Order& order, const std::map<std::string, Product>& products);
+
+// The erasure's hand-over of a record the erased person owns (created_by is
+// them) to the erasing admin; nullopt when they do not own it.
+std::optional<Event> hand_over(const Product& p, const std::string& from, const std::string& to);
+std::optional<Event> hand_over(const Category& c, const std::string& from, const std::string& to);
 
 std::string_view type_of(const Event& e) noexcept;
 int version_of(const Event& e) noexcept;

@@ -141,6 +141,10 @@ struct Facts {
 Result<std::vector<Event>> decide(const Ticket& state, const Command& command, const users::Actor& actor,
                                   const Facts& facts = {});
 Ticket evolve(Ticket state, const Event& event);
+// The erasure's hand-over: a ticket assigned to the erased staff member goes
+// to the erasing admin (ticket.assigned, previous_assignee_id them); nullopt
+// when it is not assigned to them.
+std::optional<Event> hand_over(const Ticket& t, const std::string& from, const std::string& to);
 // May this actor see the ticket (customers: their own; staff and above and
 // auditors: all)?
 bool may_read(const Ticket& t, const users::Actor& actor);

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <pqxx/pqxx>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,11 +27,35 @@ struct PersonKey {
 std::map<std::string, PersonKey> load_person_keys(pqxx::transaction_base& tx, const std::vector<std::string>& subjects);
 
 // The key of a person, created (in its own committed transaction) if they
-// have none yet. Concurrent callers get the same key.
+// have none yet. Concurrent callers get the same key. Throws PersonErased
+// for an erased person: their key is never made again.
 PersonKey ensure_person_key(pqxx::connection& conn, const std::string& subject);
 // The same inside tx, which commits it with whatever else it writes (a
 // command's append): a command that fails leaves no key behind.
 PersonKey ensure_person_key(pqxx::transaction_base& tx, const std::string& subject);
+
+// The person is erased: their key was destroyed and is never made again.
+class PersonErased : public std::runtime_error {
+ public:
+  explicit PersonErased(std::string subject)
+      : std::runtime_error("person " + subject + " is erased"), subject_(std::move(subject)) {}
+  const std::string& subject() const noexcept { return subject_; }
+
+ private:
+  std::string subject_;
+};
+
+// Destroys a person's key inside tx (the erasure's own transaction) and
+// enters them in the register of erased people (erased_persons), so that
+// ensure_person_key refuses them from then on. Returns the fingerprint of
+// the destroyed key (hex BLAKE2b-128 of the raw key under a fixed context):
+// it names the key without revealing it. A person who never had a key gets
+// the fingerprint "none". Throws PersonErased when they are erased already.
+std::string destroy_person_key(pqxx::transaction_base& tx, const std::string& subject, const std::string& request_id,
+                               const std::string& erased_by);
+
+// The people among `subjects` who are erased, in one query.
+std::vector<std::string> erased_among(pqxx::transaction_base& tx, const std::vector<std::string>& subjects);
 
 // A 32-byte key from the environment: the file named by file_var (64 hex
 // digits), else the hex value of value_var; nullopt when neither is set;

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,11 @@ domain::users::Actor actor_in(pqxx::transaction_base& tx, const CommandContext& 
 // The role an account holds now, if it is active (nullopt: no such active account).
 std::optional<domain::users::Role> active_role(pqxx::transaction_base& tx, const std::string& user_id);
 
+// Active owners, counted under a transaction-scoped advisory lock, so that
+// two decisions that each remove an owner (a role change, a deactivation,
+// an erasure) cannot both see two of them.
+int active_owners(pqxx::transaction_base& tx);
+
 // If-Match: the version the caller last saw of the command's stream (`what`:
 // "ticket", "stream") against the version read; 409 naming "if-match".
 std::optional<domain::DomainError> check_if_match(const CommandContext& ctx, std::int64_t version,
@@ -78,6 +84,20 @@ struct CommandKey {
   std::array<unsigned char, 32> key;
 };
 
+// A command named an erased person (in `field`); run_command answers gone.
+class PersonGone : public std::runtime_error {
+ public:
+  PersonGone(std::string field, std::string subject)
+      : std::runtime_error("the person " + subject + " is erased"),
+        field_(std::move(field)),
+        subject_(std::move(subject)) {}
+  const std::string& field() const noexcept { return field_; }
+  const std::string& subject() const noexcept { return subject_; }
+
+ private:
+  std::string field_, subject_;
+};
+
 class CommandTx {
  public:
   CommandTx(EventStore::Transaction& tx, const CommandContext& ctx, int attempt = 1);
@@ -103,8 +123,13 @@ class CommandTx {
   std::vector<std::function<void()>>& commit_hooks() noexcept { return on_commit_; }
   // Everything appended so far, in order.
   const std::vector<domain::Envelope>& written() const noexcept { return written_; }
+  // The erasure's own steps name the person being erased; every other
+  // command that names an erased person is refused (gone, 410).
+  void allow_erased() noexcept { allow_erased_ = true; }
 
  private:
+  void refuse_erased(const std::vector<Draft>& drafts);
+
   EventStore::Transaction& tx_;
   const CommandContext& ctx_;
   int attempt_;
@@ -113,6 +138,7 @@ class CommandTx {
   // it appends): each fetched once.
   std::map<std::string, CommandKey, std::less<>> keys_;
   std::vector<std::function<void()>> on_commit_;
+  bool allow_erased_ = false;
 };
 
 // Runs body on the one path above; body returns a refusal or nothing. The

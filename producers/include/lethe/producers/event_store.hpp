@@ -46,6 +46,21 @@ class ConcurrencyConflict : public std::runtime_error {
   std::int64_t expected_, actual_;
 };
 
+// Serialises the writers of one stream until tx ends (a transaction-level
+// advisory lock on the stream's name). The erasure request streams take
+// it: their receipts are appended by many projections at once.
+void lock_stream(pqxx::transaction_base& tx, std::string_view stream);
+
+// Appends events at the stream's head inside a transaction the caller owns
+// (a projection's batch, which records an erasure receipt with its own
+// read-model writes, all or nothing). The caller holds lock_stream() on it,
+// and appends before its transaction writes anything else: the relay
+// publishes in transaction id order, and a transaction gets its id at its
+// first write (see EventStore::Transaction). Errors as for
+// EventStore::append.
+std::vector<domain::Envelope> append_at_head(pqxx::dbtransaction& tx, std::string_view stream,
+                                             std::span<const NewEvent> events);
+
 // Payloads above this are refused: with the envelope around them they must
 // stay under Kafka's default message.max.bytes (1 MB), or the relay could
 // never publish them.

@@ -41,6 +41,35 @@ struct ApplyResult {
   std::vector<Rejected> rejected;
 };
 
+// ---- Erasure ----
+// How a projection forgets a person, declared next to its tables: for each
+// table and column that names a person or holds their data, what happens to
+// it when they are erased. The runtime runs the rules, in order, for every
+// erased person a batch names (the erasure itself, and any event about them
+// met later: another topic, a late partition, a replay from zero, a dead
+// letter), in the batch's own transaction.
+enum class Erase {
+  delete_row,  // the row goes
+  set_null,    // the person column becomes NULL; `also` sets more
+  anonymize,   // the row stays under its id; `also` overwrites the personal columns
+  keep,        // the id stays by design (`why` says why); nothing personal is kept with it
+};
+struct Assign {
+  std::string_view column, value;  // value: an SQL expression; $1 is the person's id
+};
+struct ErasureRule {
+  std::string_view table, column;  // column: holds the person's id
+  Erase action;
+  std::vector<Assign> also = {};
+  std::string_view where = {};  // instead of "<column> = $1": rows reached through another table
+  std::string_view why = {};
+  // delete_row of a row folded from one stream: that stream's id, as an SQL
+  // expression over the row ('cart-' || cart_id). Its later events are then
+  // skipped, so that a replay never meets the deleted row as a gap.
+  std::string_view stream = {};
+};
+using ErasurePolicy = std::vector<ErasureRule>;
+
 class Projection {
  public:
   virtual ~Projection() = default;
@@ -54,7 +83,27 @@ class Projection {
   // the stream version already stored is skipped. Events that cannot be
   // applied are returned as rejected and the rest still applies.
   virtual ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) = 0;
+  // Its erasure policy: every column of its tables commented lethe:person,
+  // lethe:person-kept or lethe:personal must be covered by a rule, or the
+  // projection refuses to start (check_erasure_policy).
+  virtual const ErasurePolicy& erasure_policy() const = 0;
 };
+
+// The columns of the projection's tables that name a person or hold their
+// data (by their comments, set by the migrations) and that no rule of its
+// policy covers, and rules that name a column the tables lack: each as a
+// sentence naming table and column. Empty: the policy is complete.
+std::vector<std::string> erasure_policy_gaps(pqxx::dbtransaction& tx, const Projection& projection);
+
+// What the consumer runtime calls for each batch, in the batch's
+// transaction: records the projection's receipt of every user.erased in
+// the batch (erasure.applied on the request's stream, once, before anything
+// else is written), applies the batch, then applies the erasure policy for
+// every erased person the batch names.
+ApplyResult apply_batch(Projection& projection, std::span<const Delivered> batch, pqxx::dbtransaction& tx);
+
+// Every topic the projection reads: its own and the erasure topic.
+std::vector<std::string> topics_of(const Projection& projection);
 
 // The projections this build knows, by name.
 std::vector<std::string> projection_names();

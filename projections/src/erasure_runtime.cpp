@@ -1,0 +1,186 @@
+// The erasure side of every projection: the policy check at start, the
+// receipts, and the sticky application of each projection's policy.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <pqxx/pqxx>
+#include <set>
+
+#include "lethe/domain/erasure.hpp"
+#include "lethe/domain/personal.hpp"
+#include "lethe/infra/ids.hpp"
+#include "lethe/infra/keyring.hpp"
+#include "lethe/infra/pg.hpp"
+#include "lethe/producers/event_store.hpp"
+#include "lethe/projections/projection.hpp"
+
+namespace lethe::projections {
+
+namespace erasure = domain::erasure;
+
+namespace {
+
+constexpr std::string_view kPerson = "lethe:person";
+constexpr std::string_view kPersonKept = "lethe:person-kept";
+constexpr std::string_view kPersonal = "lethe:personal";
+
+// Every column of the tables, with its comment (empty when none).
+constexpr const char* kColumnsSql =
+    "SELECT c.relname, a.attname, coalesce(col_description(c.oid, a.attnum), '')"
+    " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+    " WHERE c.oid IN (SELECT to_regclass(t) FROM unnest($1::text[]) AS t) AND a.attnum > 0 AND NOT a.attisdropped"
+    " ORDER BY c.relname, a.attnum";
+
+constexpr const char* kReceiptSql =
+    "SELECT 1 FROM events WHERE stream_id = $1 AND type = 'erasure.applied' AND payload ->> 'projection' = $2";
+constexpr const char* kAnyErasedSql = "SELECT EXISTS (SELECT 1 FROM erased_persons)";
+constexpr const char* kTombstonesSql =
+    "SELECT stream_id FROM erased_streams WHERE projection = $1 AND stream_id = ANY($2::text[])";
+
+bool covers(const ErasureRule& r, std::string_view column, std::string_view comment) {
+  const bool assigned =
+      std::any_of(r.also.begin(), r.also.end(), [&](const Assign& a) { return a.column == column; });
+  if (comment == kPersonKept) return r.column == column && (r.action == Erase::keep || r.action == Erase::anonymize);
+  if (r.action == Erase::delete_row) return true;
+  if (comment == kPerson) return assigned || (r.action == Erase::set_null && r.column == column);
+  return assigned || (r.action == Erase::set_null && r.column == column);
+}
+
+// $1: the person's id; $2, in a delete that leaves tombstones: the
+// projection's name.
+std::string statement(const ErasureRule& r) {
+  const std::string where = r.where.empty() ? std::string(r.column) + " = $1" : std::string(r.where);
+  if (r.action == Erase::delete_row && !r.stream.empty())
+    return "WITH gone AS (DELETE FROM " + std::string(r.table) + " WHERE " + where + " RETURNING " +
+           std::string(r.stream) +
+           " AS stream_id) INSERT INTO erased_streams (projection, stream_id) SELECT $2, stream_id FROM gone"
+           " ON CONFLICT DO NOTHING";
+  if (r.action == Erase::delete_row) return "DELETE FROM " + std::string(r.table) + " WHERE " + where;
+  std::string set;
+  if (r.action == Erase::set_null) set = std::string(r.column) + " = NULL";
+  for (const auto& a : r.also) set += (set.empty() ? "" : ", ") + std::string(a.column) + " = " + std::string(a.value);
+  return "UPDATE " + std::string(r.table) + " SET " + set + " WHERE " + where;
+}
+
+// The projection's receipt of each user.erased in the batch, once per
+// request: the request's writers are serialised (lock_stream), in request
+// order so that two projections never wait on each other.
+void record_receipts(const Projection& p, std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
+  // request id -> (its user.erased, where it came from)
+  std::map<std::string, std::pair<erasure::UserErased, const Delivered*>> erased;
+  for (const auto& d : batch) {
+    if (d.envelope.type != erasure::UserErased::kType) continue;
+    auto ev = erasure::decode_payload(d.envelope.type, d.envelope.schema_version, d.envelope.payload);
+    if (!ev) continue;  // rejected by whoever applies it; no receipt for what was not applied
+    auto e = std::get<erasure::UserErased>(std::move(ev).value());
+    auto request_id = e.request_id;
+    erased.emplace(std::move(request_id), std::pair{std::move(e), &d});
+  }
+  for (const auto& [request_id, found] : erased) {
+    const auto& [e, d] = found;
+    const auto stream = erasure::request_stream(request_id);
+    producers::lock_stream(tx, stream);
+    if (!infra::exec_hot(tx, kReceiptSql, stream, std::string(p.name())).empty()) continue;  // applied before
+    const erasure::Event receipt = erasure::ErasureApplied{request_id, e.user_id, std::string(p.name())};
+    const producers::NewEvent ne{infra::new_uuid(),
+                                 std::string(erasure::type_of(receipt)),
+                                 erasure::version_of(receipt),
+                                 erasure::encode_payload(receipt),
+                                 infra::utc_now(),
+                                 "system:projection:" + std::string(p.name()),
+                                 d->envelope.correlation_id,
+                                 d->envelope.event_id};
+    producers::append_at_head(tx, stream, std::span(&ne, 1));
+  }
+}
+
+// Applies the policy for every erased person the batch names (in a payload's
+// person fields, or as an event's actor).
+void forget_erased(const Projection& p, std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
+  std::set<std::string> named;
+  for (const auto& d : batch) {
+    named.insert(d.envelope.actor);
+    domain::named_people(d.envelope.payload,
+                         [&](std::string_view, std::string_view id) { named.emplace(std::string(id)); });
+  }
+  const auto erased = infra::erased_among(tx, std::vector<std::string>(named.begin(), named.end()));
+  if (erased.empty()) return;
+  for (const auto& person : erased)
+    for (const auto& rule : p.erasure_policy()) {
+      if (rule.action == Erase::keep) continue;
+      if (rule.stream.empty())
+        tx.exec_params(statement(rule), person);
+      else
+        tx.exec_params(statement(rule), person, std::string(p.name()));
+    }
+}
+
+}  // namespace
+
+std::vector<std::string> erasure_policy_gaps(pqxx::dbtransaction& tx, const Projection& projection) {
+  const auto& policy = projection.erasure_policy();
+  const auto tables = projection.tables();
+  std::vector<std::string> gaps;
+  std::set<std::pair<std::string, std::string>> columns;
+  for (const auto& row : tx.exec_params(kColumnsSql, infra::pg_text_array(tables))) {
+    const std::string table = row[0].c_str(), column = row[1].c_str(), comment = row[2].c_str();
+    columns.emplace(table, column);
+    if (comment != kPerson && comment != kPersonKept && comment != kPersonal) continue;
+    const bool covered = std::any_of(policy.begin(), policy.end(), [&](const ErasureRule& r) {
+      return r.table == table && covers(r, column, comment);
+    });
+    if (!covered)
+      gaps.push_back("column " + table + "." + column + " (" + comment + ") has no rule in the erasure policy of " +
+                     std::string(projection.name()) +
+                     (comment == kPersonKept ? " (it needs keep or anonymize on that column)" : ""));
+  }
+  for (const auto& r : policy) {
+    auto check = [&](std::string_view column) {
+      if (!columns.contains({std::string(r.table), std::string(column)}))
+        gaps.push_back("the erasure policy of " + std::string(projection.name()) + " names " + std::string(r.table) +
+                       "." + std::string(column) + ", which its tables lack");
+    };
+    check(r.column);
+    for (const auto& a : r.also) check(a.column);
+  }
+  return gaps;
+}
+
+ApplyResult apply_batch(Projection& projection, std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
+  record_receipts(projection, batch, tx);
+  if (!infra::exec_hot(tx, kAnyErasedSql)[0][0].as<bool>()) return projection.apply(batch, tx);
+  // Events of streams whose rows the policy deleted are skipped; the rest
+  // applies, and rejections are mapped back to the batch's own indexes.
+  std::set<std::string> streams;
+  for (const auto& d : batch) streams.insert(d.envelope.stream_id);
+  std::set<std::string> gone;
+  for (const auto& r : infra::exec_hot(tx, kTombstonesSql, std::string(projection.name()),
+                                       infra::pg_text_array({streams.begin(), streams.end()})))
+    gone.emplace(r[0].c_str());
+  ApplyResult result;
+  if (gone.empty()) {
+    result = projection.apply(batch, tx);
+  } else {
+    std::vector<Delivered> kept;
+    std::vector<std::size_t> index_of;  // kept[k] is batch[index_of[k]]
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      if (!gone.contains(batch[i].envelope.stream_id)) {
+        kept.push_back(batch[i]);
+        index_of.push_back(i);
+      }
+    result = projection.apply(kept, tx);
+    for (auto& r : result.rejected) r.index = index_of[r.index];
+    result.skipped += batch.size() - kept.size();
+  }
+  forget_erased(projection, batch, tx);
+  return result;
+}
+
+std::vector<std::string> topics_of(const Projection& projection) {
+  auto topics = projection.topics();
+  if (std::find(topics.begin(), topics.end(), "erasure") == topics.end()) topics.emplace_back("erasure");
+  return topics;
+}
+
+}  // namespace lethe::projections
