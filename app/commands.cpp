@@ -208,24 +208,6 @@ int show_stream(const infra::Config& cfg, const std::string& stream, bool sealed
   return broken ? 1 : 0;
 }
 
-namespace {
-
-// True at most once every 5 s: progress lines, not a flood.
-class Throttled {
- public:
-  bool due() {
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_ < std::chrono::seconds(5)) return false;
-    last_ = now;
-    return true;
-  }
-
- private:
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-};
-
-}  // namespace
-
 int verify(const infra::Config& cfg, const VerifyFlags& flags) {
   // Read the key first: a bad key file fails before a long walk.
   std::optional<domain::SealKey> key;

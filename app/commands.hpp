@@ -1,6 +1,7 @@
 #pragma once
 // The subcommands of `lethe`. main.cpp parses flags; these do the work.
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -15,6 +16,20 @@ namespace lethe::app {
 // Set by SIGTERM/SIGINT; long-running commands finish the batch in hand.
 std::atomic<bool>& stop_flag();
 void install_signal_handlers();
+
+// True at most once every 5 s: progress lines, not a flood.
+class Throttled {
+ public:
+  bool due() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::seconds(5)) return false;
+    last_ = now;
+    return true;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
 
 int migrate(const infra::Config& cfg);
 int create_topics(const infra::Config& cfg, const producers::TopicOptions& options);
@@ -73,5 +88,18 @@ struct SealFlags {
   int wait_seconds = 60;
 };
 int seal(const infra::Config& cfg, const SealFlags& flags);
+
+// Proves that a person is forgotten, or shows where they are not: no column
+// commented `lethe:person` holds their id (`lethe:person-kept` ones keep it
+// by design), and neither a text or JSON column of any table nor any
+// message on the topics (key, value, headers) holds their email or name.
+// Reads only. Prints one line per finding on stdout, then a summary; never
+// prints or logs the email or the name. Returns 0 when nothing is found, 1
+// when something is, 2 when it cannot tell (a service fails).
+struct GdprVerifyFlags {
+  std::string user_id;
+  std::string email, name;  // empty: not searched
+};
+int gdpr_verify(const infra::Config& cfg, const GdprVerifyFlags& flags);
 
 }  // namespace lethe::app

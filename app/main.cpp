@@ -212,10 +212,23 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600));
   actions.emplace_back(seal, [&] { return app::seal(cfg, sf); });
 
+  app::GdprVerifyFlags gf;
+  const auto not_empty = [](const std::string& v) { return v.empty() ? std::string("must not be empty") : ""; };
+  auto* gdpr = cli.add_subcommand("gdpr", "personal data (GDPR)")->require_subcommand(1);
+  auto* gdpr_verify = gdpr->add_subcommand(
+      "verify", "prove that a person is forgotten: exit 0 if no table or topic holds them, 1 with a line per finding");
+  gdpr_verify->add_option("user-id", gf.user_id, "the person's user id")->required()->check(not_empty);
+  gdpr_verify->add_option("--email", gf.email, "their email, sought case-insensitively (never printed)")
+      ->check(not_empty);
+  gdpr_verify->add_option("--name", gf.name, "their name, sought case-insensitively (never printed)")->check(not_empty);
+  actions.emplace_back(gdpr_verify, [&] { return app::gdpr_verify(cfg, gf); });
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return cli.exit(e);
+    const int code = cli.exit(e);
+    // gdpr verify's exit codes say found (1) or not (0): bad usage is 2.
+    return code != 0 && gdpr->parsed() ? 2 : code;
   }
   infra::configure_logging(log_level, log_format == "json" ? infra::LogFormat::json : infra::LogFormat::text);
   try {

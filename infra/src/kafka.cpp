@@ -1,8 +1,11 @@
 #include "lethe/infra/kafka.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "lethe/infra/errors.hpp"
 
@@ -48,6 +51,122 @@ void check_broker(RdKafka::Handle& handle, const std::string& brokers, int timeo
     throw Unavailable("Kafka broker unreachable at " + brokers + " (" + RdKafka::err2str(code) +
                       "): is it running? Start it with scripts/kafka start, or set LETHE_BROKERS / --brokers");
   }
+}
+
+namespace {
+
+using PartitionId = std::pair<std::string, std::int32_t>;
+
+constexpr auto kReadStallLimit = std::chrono::seconds(60);
+
+// Owns what librdkafka's assign() borrows.
+struct OwnedPartitions {
+  std::vector<RdKafka::TopicPartition*> list;
+  ~OwnedPartitions() { RdKafka::TopicPartition::destroy(list); }
+};
+
+// Assigns every non-empty partition of the topics from its earliest offset;
+// returns the end offset (high watermark) of each, read now.
+std::map<PartitionId, std::int64_t> assign_from_start(RdKafka::KafkaConsumer& consumer,
+                                                      const std::vector<std::string>& topics) {
+  std::map<PartitionId, std::int64_t> end;
+  OwnedPartitions assignment;
+  for (const auto& topic : topics) {
+    std::string err;
+    std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(&consumer, topic, nullptr, err));
+    if (!t) throw Misconfigured("Kafka topic " + topic + ": " + err);
+    RdKafka::Metadata* md = nullptr;
+    const auto code = consumer.metadata(false, t.get(), &md, 10000);
+    std::unique_ptr<RdKafka::Metadata> owned(md);
+    if (code != RdKafka::ERR_NO_ERROR) throw_kafka(code, "metadata of " + topic);
+    for (const auto* tm : *md->topics()) {
+      // A topic not created yet holds nothing; any other trouble must not
+      // pass for an empty topic.
+      if (tm->err() == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART) {
+        spdlog::warn("Kafka: topic {} does not exist; taken as empty", topic);
+        continue;
+      }
+      if (tm->err() != RdKafka::ERR_NO_ERROR) throw_kafka(tm->err(), "metadata of " + topic);
+      for (const auto* pm : *tm->partitions()) {
+        std::int64_t low = 0, high = 0;
+        const auto wc = consumer.query_watermark_offsets(topic, pm->id(), &low, &high, 10000);
+        if (wc != RdKafka::ERR_NO_ERROR) throw_kafka(wc, "end offsets of " + topic);
+        if (high <= low) continue;
+        end[{topic, pm->id()}] = high;
+        assignment.list.push_back(RdKafka::TopicPartition::create(topic, pm->id(), low));
+      }
+    }
+  }
+  if (!end.empty()) {
+    const auto assigned = consumer.assign(assignment.list);
+    if (assigned != RdKafka::ERR_NO_ERROR) throw_kafka(assigned, "assign");
+  }
+  return end;
+}
+
+}  // namespace
+
+std::unique_ptr<RdKafka::KafkaConsumer> raw_reader(const std::string& brokers, const std::string& purpose) {
+  auto conf = kafka_conf({
+      {"bootstrap.servers", brokers},
+      {"group.id", "lethe-" + purpose + "-" + std::to_string(::getpid())},  // never joined: partitions are assigned
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      // The end of a partition shows even when its last offsets hold no
+      // message (compacted away, or transaction markers).
+      {"enable.partition.eof", "true"},
+      {"queued.max.messages.kbytes", "16384"},  // bounds the prefetch queue
+  });
+  std::string err;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!consumer) throw Misconfigured("Kafka consumer: " + err);
+  check_broker(*consumer, brokers);
+  return consumer;
+}
+
+std::vector<std::string> topics_with_prefix(RdKafka::Handle& handle, const std::string& prefix, int timeout_ms) {
+  RdKafka::Metadata* md = nullptr;
+  const auto code = handle.metadata(true, nullptr, &md, timeout_ms);
+  std::unique_ptr<RdKafka::Metadata> owned(md);
+  if (code != RdKafka::ERR_NO_ERROR) throw_kafka(code, "list of topics");
+  std::vector<std::string> names;
+  for (const auto* tm : *md->topics())
+    if (tm->topic().starts_with(prefix)) names.push_back(tm->topic());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::int64_t read_to_end(RdKafka::KafkaConsumer& consumer, const std::vector<std::string>& topics,
+                         const std::function<void(RdKafka::Message&)>& on_message) {
+  auto end = assign_from_start(consumer, topics);
+  std::int64_t read = 0;
+  auto last_message = std::chrono::steady_clock::now();
+  while (!end.empty()) {
+    std::unique_ptr<RdKafka::Message> m(consumer.consume(500));
+    if (m->err() == RdKafka::ERR__TIMED_OUT) {
+      if (std::chrono::steady_clock::now() - last_message > kReadStallLimit)
+        throw Unavailable("no message from Kafka for " + std::to_string(kReadStallLimit.count()) + " s with " +
+                          std::to_string(end.size()) + " partitions unread to their end");
+      continue;
+    }
+    if (m->err() == RdKafka::ERR__PARTITION_EOF) {  // not an error: this partition is read
+      end.erase({m->topic_name(), m->partition()});
+      continue;
+    }
+    if (m->err() != RdKafka::ERR_NO_ERROR) throw_kafka(m->err(), "reading " + m->topic_name());
+    last_message = std::chrono::steady_clock::now();
+    const auto e = end.find({m->topic_name(), m->partition()});
+    if (e == end.end()) continue;  // prefetched after its partition was done
+    // After a gap in the offsets, the next message may lie past the end:
+    // it was appended since the start.
+    const bool past_end = m->offset() >= e->second;
+    if (m->offset() + 1 >= e->second) end.erase(e);
+    if (past_end) continue;
+    ++read;
+    on_message(*m);
+  }
+  consumer.unassign();
+  return read;
 }
 
 void throw_kafka(RdKafka::ErrorCode code, const std::string& what) {

@@ -1,13 +1,10 @@
 // verify --against-kafka: every event's hash in PostgreSQL against its
 // copies on the domain topics.
 #include <sodium.h>
-#include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <array>
 #include <chrono>
 #include <cstring>
-#include <map>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -40,7 +37,6 @@ constexpr const char* kEventsPageSql =
 constexpr const char* kEventsByIdSql = "SELECT event_id::text, hash FROM events WHERE event_id = ANY($1::uuid[])";
 constexpr std::int64_t kPage = 10000;
 constexpr std::size_t kRecheckBatch = 1000;
-constexpr auto kStallLimit = std::chrono::seconds(60);
 constexpr auto kProgressEvery = std::chrono::seconds(5);
 
 using Id = std::array<unsigned char, 16>;
@@ -149,69 +145,15 @@ class Audit {
   void read_kafka() {
     for (const auto& spec : topic_specs())
       if (spec.name != "dead-letters") topics_.push_back(opt_.topic_prefix + spec.name);
-    auto conf = infra::kafka_conf({
-        {"bootstrap.servers", opt_.brokers},
-        {"group.id", "lethe-verify-" + std::to_string(::getpid())},  // never joined: partitions are assigned
-        {"enable.auto.commit", "false"},
-        {"enable.auto.offset.store", "false"},
-        {"enable.partition.eof", "false"},
-        {"queued.max.messages.kbytes", "16384"},  // bounds the prefetch queue
-    });
-    std::string err;
-    std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
-    if (!consumer) throw infra::Misconfigured("Kafka consumer: " + err);
-    infra::check_broker(*consumer, opt_.brokers);
-
-    // End offsets, read after the PostgreSQL snapshot.
-    std::map<std::pair<std::string, std::int32_t>, std::int64_t> end;
-    std::vector<RdKafka::TopicPartition*> assignment;
-    for (const auto& topic : topics_) {
-      std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(consumer.get(), topic, nullptr, err));
-      RdKafka::Metadata* md = nullptr;
-      const auto code = consumer->metadata(false, t.get(), &md, 10000);
-      if (code != RdKafka::ERR_NO_ERROR) infra::throw_kafka(code, "metadata of " + topic);
-      std::unique_ptr<RdKafka::Metadata> owned(md);
-      for (const auto* tm : *md->topics()) {
-        if (tm->err() != RdKafka::ERR_NO_ERROR) {
-          spdlog::warn("verify: topic {} cannot be read ({}); taken as empty", topic, RdKafka::err2str(tm->err()));
-          continue;
-        }
-        for (const auto* pm : *tm->partitions()) {
-          std::int64_t low = 0, high = 0;
-          const auto wc = consumer->query_watermark_offsets(topic, pm->id(), &low, &high, 10000);
-          if (wc != RdKafka::ERR_NO_ERROR) infra::throw_kafka(wc, "end offsets of " + topic);
-          if (high <= low) continue;
-          end[{topic, pm->id()}] = high;
-          assignment.push_back(RdKafka::TopicPartition::create(topic, pm->id(), low));
-        }
-      }
-    }
-    if (assignment.empty()) return;
-    const auto assigned = consumer->assign(assignment);
-    RdKafka::TopicPartition::destroy(assignment);
-    if (assigned != RdKafka::ERR_NO_ERROR) infra::throw_kafka(assigned, "assign");
-
     std::unordered_map<std::string, std::uint16_t> topic_index;
     for (std::size_t i = 0; i < topics_.size(); ++i) topic_index[topics_[i]] = static_cast<std::uint16_t>(i);
-    auto last_message = Clock::now();
-    while (!end.empty()) {
-      std::unique_ptr<RdKafka::Message> m(consumer->consume(500));
-      if (m->err() == RdKafka::ERR__TIMED_OUT) {
-        if (Clock::now() - last_message > kStallLimit)
-          throw infra::Unavailable("verify: no message from Kafka for " + std::to_string(kStallLimit.count()) +
-                                   " s with " + std::to_string(end.size()) + " partitions unread to their end");
-        continue;
-      }
-      if (m->err() != RdKafka::ERR_NO_ERROR) infra::throw_kafka(m->err(), "verify: reading " + m->topic_name());
-      last_message = Clock::now();
-      const auto key = std::make_pair(m->topic_name(), m->partition());
-      const auto e = end.find(key);
-      if (e == end.end()) continue;
-      if (m->offset() + 1 >= e->second) end.erase(e);
+    // End offsets are read now, after the PostgreSQL snapshot.
+    auto consumer = infra::raw_reader(opt_.brokers, "verify");
+    infra::read_to_end(*consumer, topics_, [&](RdKafka::Message& m) {
       ++report_.messages;
-      take(*m, topic_index.at(m->topic_name()));
+      take(m, topic_index.at(m.topic_name()));
       tick("messages read from Kafka", report_.messages);
-    }
+    });
     consumer->close();
   }
 

@@ -185,12 +185,15 @@ std::vector<Message> read_topic(const std::string& topic) {
   return out;
 }
 
-void produce_raw(const std::string& topic, const std::string& key, const std::string& value) {
+void produce_raw(const std::string& topic, const std::string& key, const std::string& value,
+                 const std::map<std::string, std::string>& headers) {
   auto conf = infra::kafka_conf(infra::producer_settings(infra::Config::from_env().brokers));
   std::string err;
   std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
   if (!p) throw std::runtime_error(err);
-  const auto code = infra::produce_copy(*p, topic, key, value);
+  RdKafka::Headers* hs = headers.empty() ? nullptr : RdKafka::Headers::create();
+  for (const auto& [k, v] : headers) hs->add(k, v);
+  const auto code = infra::produce_copy(*p, topic, key, value, hs);
   if (code != RdKafka::ERR_NO_ERROR) throw std::runtime_error(RdKafka::err2str(code));
   if (p->flush(30000) != RdKafka::ERR_NO_ERROR) throw std::runtime_error("flush timed out");
 }

@@ -61,8 +61,9 @@ void create_local_topics(const std::string& prefix, int partitions = 3,
                          const std::map<std::string, std::string>& config = {});
 // Deletes a topic and waits until the broker no longer lists it.
 void delete_topic(const std::string& topic);
-// Produces raw bytes (for malformed input).
-void produce_raw(const std::string& topic, const std::string& key, const std::string& value);
+// Produces raw bytes (for malformed input), with the given headers.
+void produce_raw(const std::string& topic, const std::string& key, const std::string& value,
+                 const std::map<std::string, std::string>& headers = {});
 
 infra::Config config_for(const TestSchema& schema, const TestTopics& topics);
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,6 +39,25 @@ inline constexpr std::size_t kMaxMessageBytes = 1000000;
 // Asks the cluster for its metadata; throws Unavailable with an operator hint
 // ("is scripts/kafka running?") if no broker answers within timeout_ms.
 void check_broker(RdKafka::Handle& handle, const std::string& brokers, int timeout_ms = 10000);
+
+// A consumer that reads topics raw, outside any consumer group: partitions
+// are assigned, never joined, no offset is committed, and the prefetch queue
+// is bounded. `purpose` names it in the broker's view ("lethe-<purpose>-<pid>").
+// Throws Unavailable if no broker answers.
+std::unique_ptr<RdKafka::KafkaConsumer> raw_reader(const std::string& brokers, const std::string& purpose);
+
+// Names of the cluster's topics that start with prefix, sorted.
+std::vector<std::string> topics_with_prefix(RdKafka::Handle& handle, const std::string& prefix, int timeout_ms = 10000);
+
+// Reads every partition of the topics with a raw_reader, from its earliest
+// offset to the end it has when the read starts, and hands each message to
+// on_message, in offset order within a partition; what is appended meanwhile
+// is not read. A topic that does not exist is logged and taken as empty.
+// Throws Unavailable if no message comes for a minute while partitions are
+// unread, and the lethe error of any other failure (a topic the broker
+// cannot describe is not taken as empty). Returns the messages read.
+std::int64_t read_to_end(RdKafka::KafkaConsumer& consumer, const std::vector<std::string>& topics,
+                         const std::function<void(RdKafka::Message&)>& on_message);
 
 // Throws the lethe error that fits a librdkafka error code.
 [[noreturn]] void throw_kafka(RdKafka::ErrorCode code, const std::string& what);
