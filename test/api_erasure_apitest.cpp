@@ -96,7 +96,7 @@ BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
        201, "line");
   const auto order =
       must(api.call("POST", "/carts/" + cart + "/convert", "", vera.token, {{"Content-Length", "0"}}), 200, "convert")
-          .str("order_id");
+          .str("id");
   const auto open_cart =
       must(api.call("POST", "/carts", "", vera.token, {{"Content-Length", "0"}}), 201, "open cart").str("id");
   must(api.call("POST", "/carts/" + open_cart + "/lines", body({{"product_id", product}, {"quantity", "1"}}),
