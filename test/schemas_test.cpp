@@ -17,6 +17,7 @@
 #include "lethe/domain/content.hpp"
 #include "lethe/domain/email.hpp"
 #include "lethe/domain/envelope.hpp"
+#include "lethe/domain/erasure.hpp"
 #include "lethe/domain/files.hpp"
 #include "lethe/domain/personal.hpp"
 #include "lethe/domain/registry.hpp"
@@ -34,6 +35,7 @@ namespace c = lethe::domain::content;
 namespace f = lethe::domain::files;
 namespace m = lethe::domain::email;
 namespace sh = lethe::domain::shop;
+namespace er = lethe::domain::erasure;
 namespace d = lethe::domain;
 
 namespace {
@@ -232,6 +234,35 @@ std::vector<sh::Event> every_shop_event() {
   BOOST_REQUIRE(release.ok());
   take(order, sh::decide(order, sh::CancelOrder{"order-1", "changed my mind"}, customer));
   for (const auto& [id, events] : release.value()) out.insert(out.end(), events.begin(), events.end());
+  // An erasure hands the erased creator's records to the erasing admin.
+  for (const auto& handed :
+       {sh::hand_over(tee, tee.created_by, "admin-1"), sh::hand_over(category, category.created_by, "admin-1")}) {
+    BOOST_REQUIRE(handed.has_value());
+    out.push_back(*handed);
+  }
+  return out;
+}
+
+// The erasure request's stream, as the write side and the projections
+// write it: requested (by an admin, and by the person), confirmed, handed
+// over, erased, applied, task confirmed.
+std::vector<er::Event> every_erasure_event() {
+  const std::vector<std::string> tasks{"payment_provider", "newsletter"};
+  std::vector<er::Event> out{
+      er::admin_request("req-1", "user-1", tasks),
+      er::self_request("req-2", "user-2", "2026-11-26T08:00:00Z", tasks),
+      er::ErasureConfirmed{"req-2", "user-2", 2},
+      er::OwnershipHandedOver{"req-1", "user-1", "admin-1", er::records_of({{"ticket", "t-1"}, {"product", "p-1"}})},
+      er::UserErased{"req-1", "user-1", std::string(32, 'a'), er::string_array({"users", "shop"}),
+                     std::string(er::kBeyondReach)},
+      er::ErasureApplied{"req-1", "user-1", "users"},
+  };
+  er::Request r;
+  for (const auto& e : out)
+    if (std::visit([](const auto& ev) { return ev.request_id; }, e) == "req-1") r = er::evolve(r, e);
+  auto task = er::decide_task(r, "newsletter");
+  BOOST_REQUIRE(task.ok());
+  out.push_back(task.value());
   return out;
 }
 
@@ -245,6 +276,7 @@ std::vector<Sample> every_event() {
   add_samples(out, every_file_event());
   add_samples(out, every_email_event());
   add_samples(out, every_shop_event());
+  add_samples(out, every_erasure_event());
   return out;
 }
 
