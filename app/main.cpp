@@ -157,12 +157,14 @@ int main(int argc, char** argv) {
   serve->add_option("--erasures-per-hour", so.erasures_per_hour, "erasures one admin may carry out per hour, then 429")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  serve->add_option("--erasure-token-ttl-seconds", erasure_token_ttl_s,
-                    "how long a self-service erasure request waits for its confirmation token")
+  serve
+      ->add_option("--erasure-token-ttl-seconds", erasure_token_ttl_s,
+                   "how long a self-service erasure request waits for its confirmation token")
       ->capture_default_str()
       ->check(CLI::Range(1, 30 * 24 * 3600));
-  serve->add_option("--erasure-tasks", so.erasure_tasks,
-                    "external systems an admin confirms for each erasure (names: a-z, 0-9, _)")
+  serve
+      ->add_option("--erasure-tasks", so.erasure_tasks,
+                   "external systems an admin confirms for each erasure (names: a-z, 0-9, _)")
       ->capture_default_str()
       ->delimiter(',')
       ->check([](const std::string& t) {

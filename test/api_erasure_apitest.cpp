@@ -75,22 +75,25 @@ BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
   must(api.call("POST", "/users/" + cleo.id + "/notes", body({{"text", "note by vera"}}), vera.token), 201,
        "note by vera");
   must(api.call("PUT", "/users/" + vera.id + "/billing-profile",
-                body({{"holder_name", name}, {"address", "1 Quist Lane " + run}, {"tax_id", "TX" + run}}),
-                vera.token),
+                body({{"holder_name", name}, {"address", "1 Quist Lane " + run}, {"tax_id", "TX" + run}}), vera.token),
        200, "billing profile");
   // Catalogue records she created, bought from, and a cart left open.
   const auto category =
-      must(api.call("POST", "/categories", body({{"name", "Tea"}, {"slug", "tea-" + run}}), vera.token), 201, "category")
+      must(api.call("POST", "/categories", body({{"name", "Tea"}, {"slug", "tea-" + run}}), vera.token), 201,
+           "category")
           .str("id");
   const auto product = must(api.call("POST", "/products",
-                                     body({{"name", "Oolong"}, {"price", "450"}, {"currency", "EUR"},
-                                           {"category_id", category}, {"active", "true"}}),
+                                     body({{"name", "Oolong"},
+                                           {"price", "450"},
+                                           {"currency", "EUR"},
+                                           {"category_id", category},
+                                           {"active", "true"}}),
                                      vera.token),
                             201, "product")
                            .str("id");
-  must(api.call("POST", "/products/" + product + "/inventory", body({{"delta", "10"}, {"reason", "stock"}}),
-                vera.token),
-       201, "inventory");
+  must(
+      api.call("POST", "/products/" + product + "/inventory", body({{"delta", "10"}, {"reason", "stock"}}), vera.token),
+      201, "inventory");
   const auto cart = must(api.call("POST", "/carts", "", vera.token, {{"Content-Length", "0"}}), 201, "cart").str("id");
   must(api.call("POST", "/carts/" + cart + "/lines", body({{"product_id", product}, {"quantity", "2"}}), vera.token),
        201, "line");
@@ -102,22 +105,26 @@ BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
   must(api.call("POST", "/carts/" + open_cart + "/lines", body({{"product_id", product}, {"quantity", "1"}}),
                 vera.token),
        201, "open line");
-  const auto charge = must(api.call("POST", "/transactions",
-                                    body({{"user_id", vera.id}, {"amount", "900"}, {"currency", "EUR"},
-                                          {"description", "order"}}),
-                                    ada.token),
-                           201, "charge")
-                          .str("id");
+  const auto charge =
+      must(api.call("POST", "/transactions",
+                    body({{"user_id", vera.id}, {"amount", "900"}, {"currency", "EUR"}, {"description", "order"}}),
+                    ada.token),
+           201, "charge")
+          .str("id");
   must(api.call("POST", "/transactions/" + charge + "/credit-notes",
                 body({{"amount", "100"}, {"currency", "EUR"}, {"reason", "late"}}), ada.token),
        201, "credit note");
   must(api.call("POST", "/email-logs",
-                body({{"recipient_id", vera.id}, {"template", "welcome"}, {"subject", "Hello " + name},
+                body({{"recipient_id", vera.id},
+                      {"template", "welcome"},
+                      {"subject", "Hello " + name},
                       {"sent_at", "2026-11-25T08:00:00Z"}}),
                 ada.token),
        201, "email log");
   const auto file = must(api.call("POST", "/files",
-                                  body({{"name", "cv.pdf"}, {"size", "1234"}, {"content_type", "application/pdf"},
+                                  body({{"name", "cv.pdf"},
+                                        {"size", "1234"},
+                                        {"content_type", "application/pdf"},
                                         {"checksum", "sha256:" + std::string(64, 'a')}}),
                                   vera.token),
                          201, "file")
@@ -148,8 +155,8 @@ BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
   const auto totals_before = db.rows("SELECT amount, refunded, credited FROM billing_transactions");
 
   // Ada (an admin) erases Vera (staff).
-  auto erased = must(api.call("POST", "/users/" + vera.id + "/erasure", "", ada.token, {{"Content-Length", "0"}}),
-                     202, "erase");
+  auto erased =
+      must(api.call("POST", "/users/" + vera.id + "/erasure", "", ada.token, {{"Content-Length", "0"}}), 202, "erase");
   const auto request_id = erased.str("id");
   auto request = until_applied(api, request_id, ada.token);
   BOOST_REQUIRE_MESSAGE(request.status == 200, request.body);
@@ -181,8 +188,8 @@ BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
   BOOST_TEST(db.scalar("SELECT count(*) FROM billing_profiles WHERE user_id = '" + vera.id + "'") == "0");
   BOOST_TEST(db.scalar("SELECT count(*) FROM shop_carts WHERE cart_id IN ('" + cart + "', '" + open_cart + "')") ==
              "0");
-  BOOST_TEST(db.scalar("SELECT count(*) FROM shop_cart_lines WHERE cart_id IN ('" + cart + "', '" + open_cart +
-                       "')") == "0");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM shop_cart_lines WHERE cart_id IN ('" + cart + "', '" + open_cart + "')") ==
+             "0");
   // A note she wrote about someone else stays, without its author.
   BOOST_TEST(db.scalar("SELECT author IS NULL FROM user_notes WHERE user_id = '" + cleo.id + "'") == "t");
   // Kept, person NULL: orders, transactions, credit notes, email logs (and their subject), files.
@@ -221,8 +228,7 @@ BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
                        "'") == "1");
 
   // Nothing of hers is left anywhere: every table, every topic.
-  test::Process verify({"gdpr", "verify", vera.id, "--email", email, "--name", name},
-                       test::lethe_env(s.db, s.topics));
+  test::Process verify({"gdpr", "verify", vera.id, "--email", email, "--name", name}, test::lethe_env(s.db, s.topics));
   BOOST_TEST(verify.wait() == 0);
 
   // The external tasks: confirmed by an admin, each once, into the audit log.
@@ -255,12 +261,15 @@ BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
                       body({{"user_id", vera.id}, {"amount", "1"}, {"currency", "EUR"}, {"description", "x"}}),
                       ada.token)
                  .status == 410);
-  BOOST_TEST(api.call("POST", "/tickets/" + cleo_ticket + "/assign", body({{"assignee_id", vera.id}}), sam.token)
-                 .status != 200);
   BOOST_TEST(
-      api.call("POST", "/email-logs",
-               body({{"recipient_id", vera.id}, {"template", "t"}, {"subject", "s"}, {"sent_at", "2026-11-25T08:00:00Z"}}),
-               ada.token)
+      api.call("POST", "/tickets/" + cleo_ticket + "/assign", body({{"assignee_id", vera.id}}), sam.token).status !=
+      200);
+  BOOST_TEST(
+      api.call(
+             "POST", "/email-logs",
+             body(
+                 {{"recipient_id", vera.id}, {"template", "t"}, {"subject", "s"}, {"sent_at", "2026-11-25T08:00:00Z"}}),
+             ada.token)
           .status == 410);
   // Listed by user id; not pending.
   auto listed = api.call("GET", "/erasure-requests?user_id=" + vera.id, "", ada.token);

@@ -117,6 +117,13 @@ const std::vector<Row> kMatrix{
   {"GET",    "/orders/{id}",                      false, true , true , true , true , true , false},
   {"POST",   "/orders/{id}/cancel",               false, true , true , true , true , false, false},
   {"POST",   "/orders/{id}/fulfil",               false, false, true , true , true , false, false},
+  {"POST",   "/users/{id}/erasure",               false, false, false, true , true , false, false},
+  {"POST",   "/me/erasure",                       false, true , true , true , true , false, false},
+  {"POST",   "/me/erasure/confirm",               false, true , true , true , true , false, false},
+  {"POST",   "/erasure-requests/{id}/execute",    false, false, false, true , true , false, false},
+  {"POST",   "/erasure-requests/{id}/tasks/{task}/confirm", false, false, false, true , true , false, false},
+  {"GET",    "/erasure-requests",                 false, false, false, true , true , true , false},
+  {"GET",    "/erasure-requests/{id}",            false, false, false, true , true , true , false},
   {"PUT",    "/users/{id}/billing-profile",       false, false, false, true , true , false, true},
   {"GET",    "/users/{id}/billing-profile",       false, false, false, true , true , false, true},
   {"POST",   "/subscriptions",                    false, true , true , true , true , false, false},
@@ -154,6 +161,7 @@ std::string fill(std::string path, const std::string& id, const std::string& key
   if (auto at = path.find("{id}"); at != std::string::npos) path.replace(at, 4, id);
   if (auto at = path.find("{key_id}"); at != std::string::npos) path.replace(at, 8, key_id);
   if (auto at = path.find("{line_id}"); at != std::string::npos) path.replace(at, 9, key_id);
+  if (auto at = path.find("{task}"); at != std::string::npos) path.replace(at, 6, "newsletter");
   return path;
 }
 
@@ -285,6 +293,7 @@ std::string body_for(World& w, const std::string& op) {
   if (op == "POST /email-logs")
     return "{\"recipient_id\":\"" + w.people[Caller::user].id +
            R"(","template":"welcome","subject":"Hi","sent_at":"2026-11-25T08:00:00Z"})";
+  if (op == "POST /me/erasure/confirm") return R"({"token":"not the token"})";
   if (op == "POST /tickets") return "{\"subject\":\"Matrix\",\"body\":\"Cell\"}";
   if (op == "POST /tickets/{id}/assign") return "{\"assignee_id\":\"" + w.people[Caller::staff].id + "\"}";
   if (op == "POST /tickets/{id}/status") return "{\"status\":\"in_progress\"}";

@@ -52,8 +52,8 @@ BOOST_AUTO_TEST_CASE(a_person_column_without_a_rule_stops_the_projection_and_is_
   // The other projections are not affected.
   BOOST_TEST(gaps_of(db, "email").empty());
 
-  const auto run = test::capture(shell_env(test::lethe_env(db, topics)) + test::lethe_bin() +
-                                 " project files --until-idle");
+  const auto run =
+      test::capture(shell_env(test::lethe_env(db, topics)) + test::lethe_bin() + " project files --until-idle");
   BOOST_TEST(run.rc != 0, run.output);
   BOOST_TEST(run.output.find("refuses to start") != std::string::npos, run.output);
   BOOST_TEST(run.output.find("files.uploader") != std::string::npos, run.output);

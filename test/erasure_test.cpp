@@ -2,9 +2,9 @@
 // The erasure domain's rules, pure: who may erase whom, the last owner, the
 // self-service request, external tasks once and only after the erasure, and
 // when a request is complete.
-#include <boost/test/unit_test.hpp>
-
 #include "lethe/domain/erasure.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 namespace er = lethe::domain::erasure;
 namespace u = lethe::domain::users;

@@ -65,10 +65,11 @@ void get_request(Call& c) {
   // Every projection that must apply it, with when it did (null: not yet).
   j.begin_array("receipts");
   for (const auto& r : tx.exec_params(
-           "SELECT p AS projection, " LETHE_UTC_TEXT("applied_at") " FROM erasure_requests q"
-           " CROSS JOIN LATERAL unnest(q.projections) AS p"
-           " LEFT JOIN erasure_receipts x ON x.request_id = q.request_id AND x.projection = p"
-           " WHERE q.request_id = $1 ORDER BY p",
+           "SELECT p AS projection, " LETHE_UTC_TEXT(
+               "applied_at") " FROM erasure_requests q"
+                             " CROSS JOIN LATERAL unnest(q.projections) AS p"
+                             " LEFT JOIN erasure_receipts x ON x.request_id = q.request_id AND x.projection = p"
+                             " WHERE q.request_id = $1 ORDER BY p",
            id))
     row_json(j, r);
   j.end_array();
@@ -104,19 +105,18 @@ void list_requests(Call& c) {
 }  // namespace
 
 DomainRoutes erasure_routes() {
-  return {
-      {
-          {"POST", "/users/{id}/erasure", kAdminUp, erase_user},
-          {"POST", "/me/erasure", kActors, request_own},
-          {"POST", "/me/erasure/confirm", kActors, confirm_own},
-          {"POST", "/erasure-requests/{id}/execute", kAdminUp, execute},
-          {"POST", "/erasure-requests/{id}/tasks/{task}/confirm", kAdminUp, confirm_task},
-          {"GET", "/erasure-requests", kAdminUp | kAuditor, list_requests},
-          {"GET", "/erasure-requests/{id}", kAdminUp | kAuditor, get_request},
-      },
-      {
-          {"erasure-", "SELECT EXISTS (SELECT 1 FROM erasure_requests WHERE request_id = $1 AND version >= $2)"},
-      }};
+  return {{
+              {"POST", "/users/{id}/erasure", kAdminUp, erase_user},
+              {"POST", "/me/erasure", kActors, request_own},
+              {"POST", "/me/erasure/confirm", kActors, confirm_own},
+              {"POST", "/erasure-requests/{id}/execute", kAdminUp, execute},
+              {"POST", "/erasure-requests/{id}/tasks/{task}/confirm", kAdminUp, confirm_task},
+              {"GET", "/erasure-requests", kAdminUp | kAuditor, list_requests},
+              {"GET", "/erasure-requests/{id}", kAdminUp | kAuditor, get_request},
+          },
+          {
+              {"erasure-", "SELECT EXISTS (SELECT 1 FROM erasure_requests WHERE request_id = $1 AND version >= $2)"},
+          }};
 }
 
 }  // namespace lethe::api

@@ -15,9 +15,8 @@ namespace {
 
 // Every domain's routes, in the order the README lists them.
 const std::vector<DomainRoutes>& domains() {
-  static const std::vector<DomainRoutes> all{user_routes(),    ticket_routes(),  shop_routes(),
-                                             billing_routes(), content_routes(), audit_routes(),
-                                             erasure_routes()};
+  static const std::vector<DomainRoutes> all{user_routes(),    ticket_routes(), shop_routes(),   billing_routes(),
+                                             content_routes(), audit_routes(),  erasure_routes()};
   return all;
 }
 

@@ -11,8 +11,8 @@
 #include "http.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/ids.hpp"
-#include "lethe/projections/projection.hpp"
 #include "lethe/infra/pg.hpp"
+#include "lethe/projections/projection.hpp"
 #include "routes.hpp"
 #include "validation.hpp"
 

@@ -247,8 +247,9 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
     return projections::erasure_policy_gaps(tx, *s.projection);
   });
   if (!gaps.empty())
-    throw infra::Misconfigured("projection " + std::string(s.projection->name()) +
-                               " refuses to start, its erasure policy is incomplete: " + fmt::format("{}", fmt::join(gaps, "; ")));
+    throw infra::Misconfigured(
+        "projection " + std::string(s.projection->name()) +
+        " refuses to start, its erasure policy is incomplete: " + fmt::format("{}", fmt::join(gaps, "; ")));
   std::vector<std::string> topics;
   for (const auto& t : projections::topics_of(*s.projection)) topics.push_back(s.opt.topic_prefix + t);
   if (const auto code = s.consumer->subscribe(topics); code != RdKafka::ERR_NO_ERROR)

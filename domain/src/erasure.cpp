@@ -109,8 +109,8 @@ Request evolve(Request s, const Event& event) {
 
 bool complete(const Request& r) {
   if (r.status != Status::erased) return false;
-  const bool all_applied = std::all_of(r.projections.begin(), r.projections.end(),
-                                       [&](const auto& p) { return r.applied.contains(p); });
+  const bool all_applied =
+      std::all_of(r.projections.begin(), r.projections.end(), [&](const auto& p) { return r.applied.contains(p); });
   const bool all_told = std::all_of(r.task_done.begin(), r.task_done.end(), [](const auto& t) { return t.second; });
   return all_applied && all_told;
 }
@@ -142,8 +142,8 @@ ErasureRequested admin_request(const std::string& request_id, const std::string&
   return {request_id, user_id, "admin", "", string_array(tasks)};
 }
 
-ErasureRequested self_request(const std::string& request_id, const std::string& user_id,
-                              const std::string& confirm_by, const std::vector<std::string>& tasks) {
+ErasureRequested self_request(const std::string& request_id, const std::string& user_id, const std::string& confirm_by,
+                              const std::vector<std::string>& tasks) {
   return {request_id, user_id, "self", confirm_by, string_array(tasks)};
 }
 

@@ -12,8 +12,8 @@
 namespace lethe::domain {
 
 const std::vector<const DomainSpec*>& domains() {
-  static const std::vector<const DomainSpec*> all{&users::spec(),   &tickets::spec(), &shop::spec(), &billing::spec(),
-                                                  &content::spec(), &files::spec(),   &email::spec(),   &erasure::spec()};
+  static const std::vector<const DomainSpec*> all{&users::spec(),   &tickets::spec(), &shop::spec(),  &billing::spec(),
+                                                  &content::spec(), &files::spec(),   &email::spec(), &erasure::spec()};
   return all;
 }
 

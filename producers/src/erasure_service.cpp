@@ -185,8 +185,7 @@ domain::Result<ErasureStarted> ErasureService::erase(const std::string& user_id,
 
 domain::Result<Written> ErasureService::execute(const std::string& request_id, const CommandContext& ctx) {
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
-    const auto open =
-        infra::exec_hot(tx.sql(), "SELECT user_id FROM open_erasures WHERE request_id = $1", request_id);
+    const auto open = infra::exec_hot(tx.sql(), "SELECT user_id FROM open_erasures WHERE request_id = $1", request_id);
     if (open.empty()) {
       const auto request = load_request(tx, erasure::request_stream(request_id));
       if (request.status == erasure::Status::erased)
@@ -265,8 +264,8 @@ domain::Result<Written> ErasureService::confirm_own(const std::string& token, co
     tx.append(stream, request.version,
               drafts_of(std::vector<erasure::Event>{
                   erasure::ErasureConfirmed{request_id, user_id, static_cast<std::int64_t>(ended)}}));
-    infra::exec_hot(tx.sql(),
-                    "UPDATE open_erasures SET token_hash = NULL, confirmed_at = now() WHERE user_id = $1", user_id);
+    infra::exec_hot(tx.sql(), "UPDATE open_erasures SET token_hash = NULL, confirmed_at = now() WHERE user_id = $1",
+                    user_id);
     return std::nullopt;
   });
 }

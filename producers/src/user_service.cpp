@@ -21,7 +21,6 @@ struct overloaded : Fs... {
 
 #define LETHE_UTC(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
-
 DomainError conflict(std::string field, std::string message) {
   return {ErrorCode::conflict, std::move(field), std::move(message)};
 }
@@ -47,7 +46,6 @@ constexpr const char* kAuthenticate =
     " touch AS (UPDATE credentials SET last_used_at = now() WHERE token_hash IN"
     "  (SELECT token_hash FROM hit WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
     " SELECT user_id, kind, credential_id, role FROM hit";
-
 
 pqxx::binarystring bytes(const std::string& raw) {
   return pqxx::binarystring(raw);

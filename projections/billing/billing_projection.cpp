@@ -316,7 +316,12 @@ ApplyResult BillingProjection::apply(std::span<const Delivered> batch, pqxx::dbt
 // mark the columns it must cover.
 const ErasurePolicy& BillingProjection::erasure_policy() const {
   static const ErasurePolicy policy{
-      {"billing_profiles", "user_id", Erase::delete_row, {}, {}, "name, address and tax id",
+      {"billing_profiles",
+       "user_id",
+       Erase::delete_row,
+       {},
+       {},
+       "name, address and tax id",
        "'billingprofile-' || user_id"},
       {"billing_subscriptions", "user_id", Erase::set_null, {}, {}, "financial records stay, without the person"},
       {"billing_transactions", "user_id", Erase::set_null, {}, {}, "financial records stay, without the person"},

@@ -85,7 +85,11 @@ ApplyResult EmailProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
 // mark the columns it must cover.
 const ErasurePolicy& EmailProjection::erasure_policy() const {
   static const ErasurePolicy policy{
-      {"email_logs", "recipient_id", Erase::set_null, {{"subject", "NULL"}}, {},
+      {"email_logs",
+       "recipient_id",
+       Erase::set_null,
+       {{"subject", "NULL"}},
+       {},
        "the log stays, without the recipient and their subject"},
   };
   return policy;

@@ -11,9 +11,7 @@ class ErasureProjection final : public Projection {
  public:
   std::string_view name() const override { return "erasure"; }
   std::vector<std::string> topics() const override { return {"erasure"}; }
-  std::vector<std::string> tables() const override {
-    return {"erasure_requests", "erasure_receipts", "erasure_tasks"};
-  }
+  std::vector<std::string> tables() const override { return {"erasure_requests", "erasure_receipts", "erasure_tasks"}; }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
   const ErasurePolicy& erasure_policy() const override;
 };

@@ -362,8 +362,13 @@ ApplyResult ShopProjection::apply(std::span<const Delivered> batch, pqxx::dbtran
 // mark the columns it must cover.
 const ErasurePolicy& ShopProjection::erasure_policy() const {
   static const ErasurePolicy policy{
-      {"shop_cart_lines", "cart_id", Erase::delete_row, {}, "cart_id IN (SELECT cart_id FROM shop_carts WHERE user_id = $1)",
-       "the lines of their carts", "'cart-' || cart_id"},
+      {"shop_cart_lines",
+       "cart_id",
+       Erase::delete_row,
+       {},
+       "cart_id IN (SELECT cart_id FROM shop_carts WHERE user_id = $1)",
+       "the lines of their carts",
+       "'cart-' || cart_id"},
       {"shop_carts", "user_id", Erase::delete_row, {}, {}, "their carts", "'cart-' || cart_id"},
       {"shop_orders", "user_id", Erase::set_null, {}, {}, "financial records stay, without the person"},
       // Handed to the erasing admin first (shop.*_handed_over); NULL only

@@ -39,8 +39,7 @@ constexpr const char* kTombstonesSql =
     "SELECT stream_id FROM erased_streams WHERE projection = $1 AND stream_id = ANY($2::text[])";
 
 bool covers(const ErasureRule& r, std::string_view column, std::string_view comment) {
-  const bool assigned =
-      std::any_of(r.also.begin(), r.also.end(), [&](const Assign& a) { return a.column == column; });
+  const bool assigned = std::any_of(r.also.begin(), r.also.end(), [&](const Assign& a) { return a.column == column; });
   if (comment == kPersonKept) return r.column == column && (r.action == Erase::keep || r.action == Erase::anonymize);
   if (r.action == Erase::delete_row) return true;
   if (comment == kPerson) return assigned || (r.action == Erase::set_null && r.column == column);

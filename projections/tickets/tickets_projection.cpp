@@ -163,7 +163,11 @@ const ErasurePolicy& TicketsProjection::erasure_policy() const {
   static const ErasurePolicy policy{
       {"ticket_internal_notes", "requester_id", Erase::delete_row, {}, {}, "staff notes about the person"},
       {"ticket_internal_notes", "author_id", Erase::set_null},
-      {"tickets", "requester_id", Erase::set_null, {{"anonymized_at", "coalesce(anonymized_at, now())"}}, {},
+      {"tickets",
+       "requester_id",
+       Erase::set_null,
+       {{"anonymized_at", "coalesce(anonymized_at, now())"}},
+       {},
        "support history stays, anonymous"},
       // Handed to the erasing admin by a ticket.assigned first; NULL only
       // while a replay has not reached that event yet.

@@ -183,12 +183,15 @@ ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
 // mark the columns it must cover.
 const ErasurePolicy& UsersProjection::erasure_policy() const {
   static const ErasurePolicy policy{
-      {"users", "user_id", Erase::anonymize,
+      {"users",
+       "user_id",
+       Erase::anonymize,
        {{"email", "'deleted-' || user_id || '@anonymous.invalid'"},
         {"name", "'Deleted user'"},
         {"active", "false"},
         {"erased_at", "coalesce(erased_at, now())"}},
-       {}, "the account row stays under its id, which is never given again"},
+       {},
+       "the account row stays under its id, which is never given again"},
       {"user_oauth_identities", "user_id", Erase::delete_row},
       {"user_notes", "user_id", Erase::delete_row, {}, {}, "staff notes about the person"},
       {"user_notes", "author", Erase::set_null, {}, {}, "notes they wrote about others stay, without their author"},

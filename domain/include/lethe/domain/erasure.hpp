@@ -134,10 +134,10 @@ std::string_view to_string(Status s) noexcept;
 struct Request {
   Status status = Status::none;
   std::string request_id, user_id, mode, confirm_by;
-  std::vector<std::string> tasks;             // as requested, in order
-  std::map<std::string, bool> task_done;      // task -> confirmed
-  std::vector<std::string> projections;       // from user.erased
-  std::set<std::string> applied;              // projections that applied it
+  std::vector<std::string> tasks;         // as requested, in order
+  std::map<std::string, bool> task_done;  // task -> confirmed
+  std::vector<std::string> projections;   // from user.erased
+  std::set<std::string> applied;          // projections that applied it
   std::int64_t version = 0;
 };
 Request evolve(Request state, const Event& event);
@@ -171,8 +171,8 @@ std::optional<DomainError> may_request_own(const Target& target);
 // token) then the erasure itself.
 ErasureRequested admin_request(const std::string& request_id, const std::string& user_id,
                                const std::vector<std::string>& tasks);
-ErasureRequested self_request(const std::string& request_id, const std::string& user_id,
-                              const std::string& confirm_by, const std::vector<std::string>& tasks);
+ErasureRequested self_request(const std::string& request_id, const std::string& user_id, const std::string& confirm_by,
+                              const std::vector<std::string>& tasks);
 
 // An admin confirms one external task, once, after the erasure.
 Result<Event> decide_task(const Request& r, const std::string& task);

@@ -91,8 +91,8 @@ std::vector<Result<std::string>> open_personal_batch(const std::vector<SealedPay
 // that names an erased person is refused, and a projection that meets an
 // event naming one applies its erasure policy for them (erasure is sticky).
 inline constexpr std::string_view kPersonIdFields[] = {
-    "user_id",     "requester_id", "assignee_id",  "previous_assignee_id", "author_id",
-    "owner_id",    "recipient_id", "created_by",   "from_user_id",         "to_user_id",
+    "user_id",  "requester_id", "assignee_id", "previous_assignee_id", "author_id",
+    "owner_id", "recipient_id", "created_by",  "from_user_id",         "to_user_id",
 };
 // Calls found(field, id) for each of a payload's top-level person fields
 // (kPersonIdFields) that holds an id; a payload that is not a JSON object

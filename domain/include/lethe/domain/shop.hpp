@@ -238,10 +238,10 @@ struct CategoryHandedOver {
   }
 };
 
-using Event = std::variant<CategoryCreated, ProductCreated, ProductUpdated, InventoryAdjusted, StockReserved,
-                           StockReleased, CartOpened, CartLineAdded, CartLineQuantityChanged, CartLineRemoved,
-                           CartConverted, OrderPlaced, OrderCancelled, OrderFulfilled, ProductHandedOver,
-                           CategoryHandedOver>;
+using Event =
+    std::variant<CategoryCreated, ProductCreated, ProductUpdated, InventoryAdjusted, StockReserved, StockReleased,
+                 CartOpened, CartLineAdded, CartLineQuantityChanged, CartLineRemoved, CartConverted, OrderPlaced,
+                 OrderCancelled, OrderFulfilled, ProductHandedOver, CategoryHandedOver>;
 
 // The shop domain as the registry knows it: every event on the topic "shop",
 // read by the projection "shop".

@@ -28,10 +28,10 @@
 namespace lethe::producers {
 
 struct ErasureSettings {
-  int per_hour = 10;                        // erasures an admin may carry out per hour
-  std::chrono::seconds token_ttl{24 * 3600};  // a self-service confirmation token's life
+  int per_hour = 10;                                                 // erasures an admin may carry out per hour
+  std::chrono::seconds token_ttl{24 * 3600};                         // a self-service confirmation token's life
   std::vector<std::string> tasks{"payment_provider", "newsletter"};  // external systems to be told
-  std::vector<std::string> projections;     // every projection that must apply an erasure
+  std::vector<std::string> projections;                              // every projection that must apply an erasure
 };
 
 struct ErasureStarted {
@@ -61,8 +61,8 @@ class ErasureService {
   const ErasureSettings& settings() const noexcept { return settings_; }
 
  private:
-  std::optional<domain::DomainError> carry_out(CommandTx& tx, const std::string& request_id,
-                                               const std::string& user_id, bool new_request);
+  std::optional<domain::DomainError> carry_out(CommandTx& tx, const std::string& request_id, const std::string& user_id,
+                                               bool new_request);
   EventStore& store_;
   ErasureSettings settings_;
 };

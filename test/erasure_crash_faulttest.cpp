@@ -1,0 +1,141 @@
+#define BOOST_TEST_MODULE erasure_crash
+// The projector SIGKILLed in the middle of applying an erasure: the billing
+// projection has appended its receipt inside its batch transaction and waits
+// on a lock the test holds on billing_profiles when the process dies. The
+// transaction dies with it, receipt and all; after a restart the erasure is
+// applied once: the profile is gone and every projection, billing included,
+// has exactly one receipt on the request stream.
+#include <signal.h>
+
+#include <boost/test/unit_test.hpp>
+#include <optional>
+#include <pqxx/pqxx>
+
+#include "support/api.hpp"
+#include "support/fixtures.hpp"
+
+using namespace lethe;
+using namespace std::chrono_literals;
+using test::Api;
+
+namespace {
+
+const std::vector<std::string> kProjections{"audit", "billing", "content",  "email", "erasure",
+                                            "event_log", "files", "shop", "tickets", "users"};
+
+struct Stack {
+  Stack() : api(db, &topics) { start_projector(); }
+  std::map<std::string, std::string> env() const { return test::lethe_env(db, topics); }
+  void start_projector() { projector.emplace(std::vector<std::string>{"project", "--batch-wait-ms", "5"}, env()); }
+
+  test::TestSchema db;
+  test::TestTopics topics;
+  Api api;
+  test::Process relay{{"relay"}, test::lethe_env(db, topics)};
+  std::optional<test::Process> projector;
+};
+
+test::Reply must(test::Reply&& r, int status, const std::string& what) {
+  BOOST_REQUIRE_MESSAGE(r.status / 100 == status / 100, what << ": " << r.status << " " << r.body);
+  return std::move(r);
+}
+
+// The request once every projection has applied it (its receipts all in).
+test::Reply until_applied(const Api& api, const std::string& request_id, const std::string& token) {
+  return test::poll(api, "/erasure-requests/" + request_id, token, [](const test::Reply& r) {
+    if (r.status != 200 || !r.json.IsObject() || !r.json.HasMember("receipts")) return false;
+    const auto& receipts = r.json["receipts"];
+    if (receipts.Empty()) return false;
+    for (const auto& x : receipts.GetArray())
+      if (x["applied_at"].IsNull()) return false;
+    return true;
+  });
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_projector_killed_mid_erasure_applies_it_once_after_a_restart) {
+  Stack s;
+  auto& db = s.db;
+  auto& api = s.api;
+  const auto run = test::random_suffix();
+  const auto ada = api.person("ada" + run + "@example.org", "admin");
+  const auto vera = api.person("vera" + run + "@example.org");
+  const std::string holder = "Vera Crash " + run;
+  must(api.call("PUT", "/users/" + vera.id + "/billing-profile",
+                "{\"holder_name\":\"" + holder + "\",\"address\":\"2 Kill Road\",\"tax_id\":\"TX" + run + "\"}",
+                vera.token),
+       200, "billing profile");
+  BOOST_REQUIRE(test::eventually(
+      [&] { return db.scalar("SELECT count(*) FROM billing_profiles WHERE user_id = '" + vera.id + "'") == "1"; },
+      20s));
+
+  // The test holds the billing read model: the projection's batch that
+  // applies the erasure will wait on it. EXCLUSIVE, not ACCESS EXCLUSIVE:
+  // the latter gives the holding transaction an xid (PostgreSQL logs it for
+  // standbys), and the relay rightly waits for every transaction with an
+  // xid, so the erasure would never reach Kafka. EXCLUSIVE blocks every
+  // write to the table all the same.
+  pqxx::connection holder_conn(db.conninfo());
+  std::optional<pqxx::work> lock(std::in_place, holder_conn);
+  lock->exec("LOCK TABLE billing_profiles IN EXCLUSIVE MODE");
+  BOOST_REQUIRE(lock->exec("SELECT pg_current_xact_id_if_assigned() IS NULL")[0][0].as<bool>());
+
+  const auto request_id =
+      must(api.call("POST", "/users/" + vera.id + "/erasure", "", ada.token, {{"Content-Length", "0"}}), 202, "erase")
+          .str("id");
+  const auto stream = "erasure-" + request_id;
+  const auto billing_receipts = [&] {
+    return db.scalar("SELECT count(*) FROM events WHERE stream_id = '" + stream +
+                     "' AND type = 'erasure.applied' AND payload ->> 'projection' = 'billing'");
+  };
+
+  // The billing projection's transaction waits on the lock, having taken
+  // the request stream's lock and written its receipt (a row in events).
+  std::string pid;
+  BOOST_REQUIRE_MESSAGE(test::eventually(
+                            [&] {
+                              pid = db.scalar(
+                                  "SELECT pid FROM pg_locks WHERE relation = 'billing_profiles'::regclass"
+                                  " AND NOT granted LIMIT 1");
+                              return !pid.empty();
+                            },
+                            30s),
+                        "the billing projection never waited on billing_profiles");
+  BOOST_TEST(db.scalar("SELECT count(*) > 0 FROM pg_locks WHERE pid = " + pid +
+                       " AND locktype = 'advisory' AND granted") == "t");
+  BOOST_TEST(db.scalar("SELECT count(*) > 0 FROM pg_locks WHERE pid = " + pid +
+                       " AND relation = 'events'::regclass AND mode = 'RowExclusiveLock' AND granted") == "t");
+  BOOST_TEST(db.scalar("SELECT backend_xid IS NOT NULL FROM pg_stat_activity WHERE pid = " + pid) == "t");
+  BOOST_TEST(billing_receipts() == "0");  // not committed
+
+  s.projector->signal(SIGKILL);
+  BOOST_TEST(s.projector->wait() == 128 + SIGKILL);
+  s.projector.reset();
+  lock->abort();
+  lock.reset();
+  // Its backend, free of the lock, finds its client gone and rolls back.
+  BOOST_REQUIRE(test::eventually(
+      [&] { return db.scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid) == "0"; }, 30s));
+  BOOST_TEST(billing_receipts() == "0");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM billing_profiles WHERE user_id = '" + vera.id + "'") == "1");
+
+  s.start_projector();
+  const auto request = until_applied(api, request_id, ada.token);
+  BOOST_TEST(request.status == 200);
+  BOOST_TEST(request.json["receipts"].Size() == kProjections.size(), request.body);
+  for (const auto& x : request.json["receipts"].GetArray())
+    BOOST_TEST(!x["applied_at"].IsNull(), x["projection"].GetString() << " never applied");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM billing_profiles WHERE user_id = '" + vera.id + "'") == "0");
+
+  // Exactly one receipt per projection, billing included.
+  std::vector<std::string> once;
+  for (const auto& p : kProjections) once.push_back(p + "|1");
+  BOOST_TEST(db.rows("SELECT payload ->> 'projection', count(*) FROM events WHERE stream_id = '" + stream +
+                     "' AND type = 'erasure.applied' GROUP BY 1") == once,
+             boost::test_tools::per_element());
+  BOOST_TEST(test::read_topic(s.topics.topic("dead-letters")).empty());
+  // The hash chains hold, and nothing of her is left.
+  BOOST_TEST(test::Process({"verify"}, s.env()).wait() == 0);
+  BOOST_TEST(test::Process({"gdpr", "verify", vera.id, "--email", vera.email, "--name", holder}, s.env()).wait() == 0);
+}
