@@ -104,11 +104,15 @@ BOOST_AUTO_TEST_CASE(a_projector_killed_mid_erasure_applies_it_once_after_a_rest
                         "the billing projection never waited on billing_profiles");
   BOOST_TEST(db.scalar("SELECT count(*) > 0 FROM pg_locks WHERE pid = " + pid +
                        " AND locktype = 'advisory' AND granted") == "t");
-  BOOST_TEST(db.scalar("SELECT count(*) > 0 FROM pg_locks WHERE pid = " + pid +
-                       " AND relation = 'events'::regclass AND mode = 'RowExclusiveLock' AND granted") == "t");
+  BOOST_REQUIRE_MESSAGE(db.scalar("SELECT count(*) > 0 FROM pg_locks WHERE pid = " + pid +
+                                  " AND relation = 'events'::regclass AND mode = 'RowExclusiveLock' AND granted") ==
+                            "t",
+                        "the billing transaction waits without having written its receipt (were the request's "
+                        "events split over two batches?)");
   BOOST_TEST(db.scalar("SELECT backend_xid IS NOT NULL FROM pg_stat_activity WHERE pid = " + pid) == "t");
   BOOST_TEST(billing_receipts() == "0");  // not committed
 
+  BOOST_TEST_MESSAGE("billing's transaction (backend " << pid << ") waits with its receipt written: SIGKILL");
   s.projector->signal(SIGKILL);
   BOOST_TEST(s.projector->wait() == 128 + SIGKILL);
   s.projector.reset();
