@@ -130,7 +130,8 @@ domain::Json records_json(const std::vector<HandOver>& records) {
 }  // namespace
 
 std::optional<DomainError> ErasureService::carry_out(CommandTx& tx, const std::string& request_id,
-                                                     const std::string& user_id, bool new_request) {
+                                                     const std::string& user_id, bool new_request,
+                                                     bool confirmed_only) {
   tx.allow_erased();
   const auto stream = erasure::request_stream(request_id);
   lock_stream(tx.sql(), stream);
@@ -141,7 +142,7 @@ std::optional<DomainError> ErasureService::carry_out(CommandTx& tx, const std::s
       return DomainError{ErrorCode::not_found, "request_id", "no such erasure request"};
     if (request.status == erasure::Status::erased)
       return DomainError{ErrorCode::gone, "request_id", "the request is carried out already"};
-    if (request.status == erasure::Status::awaiting_confirmation && request.mode == "self")
+    if (confirmed_only && request.status == erasure::Status::awaiting_confirmation)
       return DomainError{ErrorCode::rule_violated, "request_id",
                          "the person has not confirmed the request with its token yet"};
   }
@@ -173,10 +174,10 @@ domain::Result<ErasureStarted> ErasureService::erase(const std::string& user_id,
   ErasureStarted out;
   auto written = run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     // A request the person made (awaiting their token, or confirmed) is the
-    // one carried out; else the admin's own.
+    // one carried out, on the admin's own authority; else the admin's own.
     const auto open = infra::exec_hot(tx.sql(), "SELECT request_id FROM open_erasures WHERE user_id = $1", user_id);
     out.request_id = open.empty() ? infra::new_uuid() : std::string(open[0][0].c_str());
-    return carry_out(tx, out.request_id, user_id, open.empty());
+    return carry_out(tx, out.request_id, user_id, open.empty(), false);
   });
   if (!written) return written.error();
   out.written = std::move(written).value();
@@ -192,7 +193,7 @@ domain::Result<Written> ErasureService::execute(const std::string& request_id, c
         return DomainError{ErrorCode::gone, "request_id", "the request is carried out already"};
       return DomainError{ErrorCode::not_found, "request_id", "no such erasure request waits"};
     }
-    return carry_out(tx, request_id, open[0][0].c_str(), false);
+    return carry_out(tx, request_id, open[0][0].c_str(), false, true);
   });
 }
 

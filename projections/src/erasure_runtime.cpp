@@ -76,10 +76,12 @@ void record_receipts(const Projection& p, std::span<const Delivered> batch, pqxx
     auto request_id = e.request_id;
     erased.emplace(std::move(request_id), std::pair{std::move(e), &d});
   }
+  // Every lock before the first append: a transaction gets its id at its
+  // first write, and a writer it waited for must have the smaller id.
+  for (const auto& [request_id, found] : erased) producers::lock_stream(tx, erasure::request_stream(request_id));
   for (const auto& [request_id, found] : erased) {
     const auto& [e, d] = found;
     const auto stream = erasure::request_stream(request_id);
-    producers::lock_stream(tx, stream);
     if (!infra::exec_hot(tx, kReceiptSql, stream, std::string(p.name())).empty()) continue;  // applied before
     const erasure::Event receipt = erasure::ErasureApplied{request_id, e.user_id, std::string(p.name())};
     const producers::NewEvent ne{infra::new_uuid(),

@@ -61,8 +61,10 @@ class ErasureService {
   const ErasureSettings& settings() const noexcept { return settings_; }
 
  private:
+  // new_request: the admin's own, appended first; confirmed_only: a
+  // self-service request must have been confirmed with its token first.
   std::optional<domain::DomainError> carry_out(CommandTx& tx, const std::string& request_id, const std::string& user_id,
-                                               bool new_request);
+                                               bool new_request, bool confirmed_only);
   EventStore& store_;
   ErasureSettings settings_;
 };
