@@ -6,8 +6,8 @@
 // signed out, be carried out), an expired token, and that the erasure's own
 // events name nobody. Every refusal answers with the rule (status, field,
 // message) and leaves the person as they were.
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
-
 #include <thread>
 
 #include "support/api.hpp"
@@ -93,8 +93,7 @@ bool lists(const test::Reply& r, const std::string& request_id) {
 }
 
 // A listing once it holds the request (the projection may lag).
-test::Reply listed(const Api& api, const std::string& query, const std::string& request_id,
-                   const std::string& token) {
+test::Reply listed(const Api& api, const std::string& query, const std::string& request_id, const std::string& token) {
   return test::poll(api, "/erasure-requests?" + query, token,
                     [&](const test::Reply& r) { return r.status == 200 && lists(r, request_id); });
 }
@@ -153,8 +152,8 @@ BOOST_AUTO_TEST_CASE(who_may_erase_whom) {
   BOOST_TEST(again.str("field") == "user_id", again.body);
   BOOST_TEST(again.str("message").find("erased") != std::string::npos, again.body);
   BOOST_TEST(erase(api, abe.id, owner_key).status == 410);
-  BOOST_TEST(db.scalar("SELECT count(*) FROM events WHERE type = 'user.erased' AND payload ->> 'user_id' = '" +
-                       abe.id + "'") == "1");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM events WHERE type = 'user.erased' AND payload ->> 'user_id' = '" + abe.id +
+                       "'") == "1");
 
   // The last owner. With a second owner, one owner erases the other...
   const auto otto = api.person("otto" + run + "@example.org", "owner");
@@ -209,9 +208,9 @@ BOOST_AUTO_TEST_CASE(a_person_asks_confirms_and_is_erased_by_an_admin) {
   const auto ada = api.person("ada" + run + "@example.org", "admin");
   const auto vic = api.person("vic" + run + "@example.org");
   // A credential that outlives the sessions, to try what a signed-out person could.
-  const auto key = must(api.call("POST", "/users/" + vic.id + "/api-keys", "{\"name\":\"phone\"}", vic.token), 201,
-                        "api key")
-                       .str("key");
+  const auto key =
+      must(api.call("POST", "/users/" + vic.id + "/api-keys", "{\"name\":\"phone\"}", vic.token), 201, "api key")
+          .str("key");
 
   // Asked: the token is shown once, with a deadline in the future.
   const auto asked = must(post(api, "/me/erasure", vic.token), 201, "ask");
@@ -272,8 +271,8 @@ BOOST_AUTO_TEST_CASE(a_person_asks_confirms_and_is_erased_by_an_admin) {
   BOOST_TEST(ids_in(all).size() == 1u, all.body);
 
   // Carried out once only.
-  refused(post(api, "/erasure-requests/" + request_id + "/execute", ada.token), 410, "request_id", "carried out already",
-          "execute again");
+  refused(post(api, "/erasure-requests/" + request_id + "/execute", ada.token), 410, "request_id",
+          "carried out already", "execute again");
   BOOST_TEST(db.scalar("SELECT count(*) FROM events WHERE stream_id = 'erasure-" + request_id +
                        "' AND type = 'user.erased'") == "1");
 }
@@ -298,8 +297,8 @@ BOOST_AUTO_TEST_CASE(an_expired_token_confirms_nothing_and_the_person_may_ask_ag
   auto expired = listed(api, "status=expired&user_id=" + vic.id, first.str("id"), ada.token);
   BOOST_TEST(lists(expired, first.str("id")), expired.body);
   BOOST_TEST(!lists(api.call("GET", "/erasure-requests?status=awaiting_confirmation", "", ada.token), first.str("id")));
-  refused(post(api, "/erasure-requests/" + first.str("id") + "/execute", ada.token), 422, "request_id",
-          "not confirmed", "execute the expired request");
+  refused(post(api, "/erasure-requests/" + first.str("id") + "/execute", ada.token), 422, "request_id", "not confirmed",
+          "execute the expired request");
 
   // Asked again: a new request and a new token, which works; the old one does not.
   const auto second = must(post(api, "/me/erasure", vic.token), 201, "ask again");
@@ -312,8 +311,8 @@ BOOST_AUTO_TEST_CASE(an_expired_token_confirms_nothing_and_the_person_may_ask_ag
   auto pending = listed(api, "status=pending&user_id=" + vic.id, second.str("id"), ada.token);
   BOOST_TEST(ids_in(pending) == std::vector<std::string>{second.str("id")}, pending.body);
   // The first one stays expired.
-  BOOST_TEST(lists(api.call("GET", "/erasure-requests?status=expired&user_id=" + vic.id, "", ada.token),
-                   first.str("id")));
+  BOOST_TEST(
+      lists(api.call("GET", "/erasure-requests?status=expired&user_id=" + vic.id, "", ada.token), first.str("id")));
   BOOST_TEST(!is_erased(db, vic.id));
 }
 
@@ -328,8 +327,7 @@ BOOST_AUTO_TEST_CASE(erasure_events_hold_no_personal_data) {
   const std::string email = "vera" + run + "@example.org", name = "Vera Quist " + run;
   const auto vera = api.person(email, "staff");
   must(api.call("PATCH", "/users/" + vera.id, "{\"name\":\"" + name + "\"}", vera.token), 200, "rename");
-  must(api.call("POST", "/categories", "{\"name\":\"Tea\",\"slug\":\"tea-" + run + "\"}", vera.token), 201,
-       "category");
+  must(api.call("POST", "/categories", "{\"name\":\"Tea\",\"slug\":\"tea-" + run + "\"}", vera.token), 201, "category");
   const auto asked = must(post(api, "/me/erasure", vera.token), 201, "ask");
   const auto request_id = asked.str("id");
   must(confirm(api, vera.token, asked.str("token")), 200, "confirm");
@@ -355,112 +353,4 @@ BOOST_AUTO_TEST_CASE(erasure_events_hold_no_personal_data) {
   // Her id is there (that is what an erasure event is about), but nothing else of hers.
   BOOST_TEST(db.scalar("SELECT count(*) FROM events WHERE stream_id = 'erasure-" + request_id +
                        "' AND payload ->> 'user_id' = '" + vera.id + "'") != "0");
-}
-
-// ---- PROBES (temporary, not to be committed) ----
-#include <future>
-
-BOOST_AUTO_TEST_CASE(probe_expired_self_request_blocks_admin) {
-  Stack s({"--erasure-token-ttl-seconds", "2"});
-  auto& api = s.api;
-  const auto run = test::random_suffix();
-  const auto ada = api.person("ada" + run + "@example.org", "admin");
-  const auto vic = api.person("vic" + run + "@example.org");
-  const auto wes = api.person("wes" + run + "@example.org");
-  must(post(api, "/me/erasure", vic.token), 201, "ask");
-  must(post(api, "/me/erasure", wes.token), 201, "ask");
-  auto r0 = erase(api, wes.id, ada.token);
-  BOOST_TEST_MESSAGE("PROBE admin erase while unconfirmed (fresh): " << r0.status << " " << r0.body);
-  std::this_thread::sleep_for(std::chrono::seconds(3));
-  auto r = erase(api, vic.id, ada.token);
-  BOOST_TEST_MESSAGE("PROBE admin erase after expired self request: " << r.status << " " << r.body);
-  BOOST_TEST(r.status == 202, r.body);
-}
-
-BOOST_AUTO_TEST_CASE(probe_concurrent_self_requests) {
-  Stack s;
-  auto& api = s.api;
-  const auto run = test::random_suffix();
-  int five_hundreds = 0;
-  for (int round = 0; round < 5; ++round) {
-    const auto vic = api.person("vic" + std::to_string(round) + run + "@example.org");
-    std::vector<std::future<test::Reply>> fs;
-    for (int i = 0; i < 6; ++i)
-      fs.push_back(std::async(std::launch::async, [&] { return post(api, "/me/erasure", vic.token); }));
-    std::map<int, int> counts;
-    for (auto& f : fs) {
-      auto r = f.get();
-      ++counts[r.status];
-      if (r.status == 500) ++five_hundreds;
-      if (r.status != 201 && r.status != 409) BOOST_TEST_MESSAGE("PROBE self: " << r.status << " " << r.body);
-    }
-    for (auto [k, v] : counts) BOOST_TEST_MESSAGE("PROBE round " << round << " status " << k << " x" << v);
-    BOOST_TEST(counts[201] == 1);
-  }
-  BOOST_TEST(five_hundreds == 0);
-}
-
-BOOST_AUTO_TEST_CASE(probe_concurrent_admin_erasures) {
-  Stack s;
-  auto& api = s.api;
-  auto& db = s.db;
-  const auto run = test::random_suffix();
-  std::vector<Api::Person> admins;
-  for (int i = 0; i < 4; ++i) admins.push_back(api.person("adm" + std::to_string(i) + run + "@example.org", "admin"));
-  for (int round = 0; round < 5; ++round) {
-    const auto vic = api.person("vic" + std::to_string(round) + run + "@example.org");
-    std::vector<std::future<test::Reply>> fs;
-    for (const auto& a : admins)
-      fs.push_back(std::async(std::launch::async, [&, t = a.token] { return erase(api, vic.id, t); }));
-    std::map<int, int> counts;
-    for (auto& f : fs) {
-      auto r = f.get();
-      ++counts[r.status];
-      if (r.status != 202 && r.status != 410) BOOST_TEST_MESSAGE("PROBE admin: " << r.status << " " << r.body);
-    }
-    for (auto [k, v] : counts) BOOST_TEST_MESSAGE("PROBE round " << round << " status " << k << " x" << v);
-    BOOST_TEST(counts[202] == 1);
-    BOOST_TEST_MESSAGE("PROBE user.erased events: "
-                       << db.scalar("SELECT count(*) FROM events WHERE type = 'user.erased' AND payload ->> 'user_id' = '" +
-                                    vic.id + "'")
-                       << " fingerprints: "
-                       << db.scalar("SELECT string_agg(payload ->> 'key_fingerprint', ',') FROM events WHERE type = "
-                                    "'user.erased' AND payload ->> 'user_id' = '" +
-                                    vic.id + "'"));
-  }
-}
-
-BOOST_AUTO_TEST_CASE(probe_deactivated_owner) {
-  Stack s;
-  auto& api = s.api;
-  const auto run = test::random_suffix();
-  const auto otto = api.person("otto" + run + "@example.org", "owner");
-  auto d = post(api, "/users/" + otto.id + "/deactivate", api.owner_key());
-  BOOST_TEST_MESSAGE("PROBE deactivate owner: " << d.status << " " << d.body);
-  auto r = erase(api, otto.id, api.owner_key());
-  BOOST_TEST_MESSAGE("PROBE erase deactivated owner: " << r.status << " " << r.body);
-  BOOST_TEST(r.status == 202, r.body);
-}
-
-BOOST_AUTO_TEST_CASE(probe_ttl_truncation_and_relogin) {
-  Stack s({"--erasure-token-ttl-seconds", "10"});
-  auto& api = s.api;
-  auto& db = s.db;
-  const auto run = test::random_suffix();
-  const std::string email = "vic" + run + "@example.org";
-  const auto vic = api.person(email);
-  const auto before = db.scalar("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')");
-  auto asked = must(post(api, "/me/erasure", vic.token), 201, "ask");
-  BOOST_TEST_MESSAGE("PROBE before " << before << " confirm_by " << asked.str("confirm_by") << " lifetime "
-                                     << db.scalar("SELECT extract(epoch FROM '" + asked.str("confirm_by") +
-                                                  "'::timestamptz - '" + before + "Z'::timestamptz)"));
-  must(confirm(api, vic.token, asked.str("token")), 200, "confirm");
-  auto login = api.call("POST", "/sessions", "{\"email\":\"" + email + "\",\"password\":\"a good password\"}");
-  BOOST_TEST_MESSAGE("PROBE relogin after confirm: " << login.status << " " << login.body.substr(0, 80));
-  if (login.status == 201) {
-    auto me = api.call("GET", "/me", "", login.str("token"));
-    BOOST_TEST_MESSAGE("PROBE GET /me with new session: " << me.status);
-    auto again = post(api, "/me/erasure", login.str("token"));
-    BOOST_TEST_MESSAGE("PROBE ask again after confirm: " << again.status << " " << again.body);
-  }
 }
