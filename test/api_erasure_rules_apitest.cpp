@@ -7,6 +7,8 @@
 // events name nobody. Every refusal answers with the rule (status, field,
 // message) and leaves the person as they were.
 #include <algorithm>
+#include <future>
+#include <map>
 #include <boost/test/unit_test.hpp>
 #include <thread>
 
@@ -353,4 +355,63 @@ BOOST_AUTO_TEST_CASE(erasure_events_hold_no_personal_data) {
   // Her id is there (that is what an erasure event is about), but nothing else of hers.
   BOOST_TEST(db.scalar("SELECT count(*) FROM events WHERE stream_id = 'erasure-" + request_id +
                        "' AND payload ->> 'user_id' = '" + vera.id + "'") != "0");
+}
+
+// Races and edge cases: one decision per person at a time.
+BOOST_AUTO_TEST_CASE(racing_requests_and_erasures_of_one_person_decide_once) {
+  Stack s;
+  auto& api = s.api;
+  auto& db = s.db;
+  const auto run = test::random_suffix();
+  std::vector<Api::Person> admins;
+  for (int i = 0; i < 4; ++i) admins.push_back(api.person("adm" + std::to_string(i) + run + "@example.org", "admin"));
+  for (int round = 0; round < 3; ++round) {
+    // Six self-service requests at once: one 201, the rest 409, never a 500.
+    const auto vic = api.person("vic" + std::to_string(round) + run + "@example.org");
+    std::vector<std::future<test::Reply>> asks;
+    for (int i = 0; i < 6; ++i)
+      asks.push_back(std::async(std::launch::async, [&] { return post(api, "/me/erasure", vic.token); }));
+    std::map<int, int> asked;
+    for (auto& f : asks) ++asked[f.get().status];
+    BOOST_TEST(asked[201] == 1);
+    BOOST_TEST(asked[409] == 5);
+    BOOST_TEST(db.scalar("SELECT count(*) FROM open_erasures WHERE user_id = '" + vic.id + "'") == "1");
+    // Four admins erase them at once: one 202, three 410, one key destroyed.
+    std::vector<std::future<test::Reply>> erasures;
+    for (const auto& a : admins)
+      erasures.push_back(std::async(std::launch::async, [&, t = a.token] { return erase(api, vic.id, t); }));
+    std::map<int, int> erased;
+    for (auto& f : erasures) ++erased[f.get().status];
+    BOOST_TEST(erased[202] == 1);
+    BOOST_TEST(erased[410] == 3);
+    BOOST_TEST(db.scalar("SELECT count(*) FROM events WHERE type = 'user.erased' AND payload ->> 'user_id' = '" +
+                         vic.id + "'") == "1");
+    BOOST_TEST(db.scalar("SELECT count(*) FROM erasure_limits WHERE request_id IN (SELECT request_id FROM "
+                         "erased_persons WHERE subject = '" +
+                         vic.id + "')") == "1");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_unconfirmed_or_expired_request_does_not_stop_an_admin) {
+  Stack s({"--erasure-token-ttl-seconds", "2"});
+  auto& api = s.api;
+  const auto run = test::random_suffix();
+  const auto ada = api.person("ada" + run + "@example.org", "admin");
+  const auto vic = api.person("vic" + run + "@example.org");
+  const auto wes = api.person("wes" + run + "@example.org");
+  const auto vics = must(post(api, "/me/erasure", vic.token), 201, "vic asks").str("id");
+  must(post(api, "/me/erasure", wes.token), 201, "wes asks");
+  // Fresh and unconfirmed: the admin carries out the person's own request.
+  BOOST_TEST(must(erase(api, wes.id, ada.token), 202, "erase wes").str("id") != "");
+  // Expired: likewise.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  BOOST_TEST(must(erase(api, vic.id, ada.token), 202, "erase vic").str("id") == vics);
+}
+
+BOOST_AUTO_TEST_CASE(a_deactivated_owner_is_not_the_last_owner) {
+  Stack s;
+  auto& api = s.api;
+  const auto otto = api.person("otto" + test::random_suffix() + "@example.org", "owner");
+  must(post(api, "/users/" + otto.id + "/deactivate", api.owner_key()), 200, "deactivate");
+  must(erase(api, otto.id, api.owner_key()), 202, "erase the deactivated owner");
 }

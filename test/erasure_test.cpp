@@ -13,7 +13,7 @@ using lethe::domain::ErrorCode;
 namespace {
 
 er::Target target(u::Role role, int owners = 2) {
-  return {"t1", true, false, role, owners};
+  return {"t1", true, false, true, role, owners};
 }
 
 std::string refusal(const std::optional<lethe::domain::DomainError>& e) {
@@ -56,6 +56,10 @@ BOOST_AUTO_TEST_CASE(a_person_asks_for_their_own_erasure) {
   BOOST_TEST(refusal(er::may_request_own(target(u::Role::user))) == "ok");
   BOOST_TEST(refusal(er::may_request_own(target(u::Role::owner, 2))) == "ok");
   BOOST_TEST(refusal(er::may_request_own(target(u::Role::owner, 1))) == "rule_violated:user_id");
+  // A deactivated owner is not the last active one.
+  auto inactive = target(u::Role::owner, 1);
+  inactive.active = false;
+  BOOST_TEST(refusal(er::may_request_own(inactive)) == "ok");
 }
 
 BOOST_AUTO_TEST_CASE(a_request_is_complete_when_every_projection_applied_it_and_every_task_is_confirmed) {

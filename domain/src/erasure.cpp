@@ -132,7 +132,7 @@ std::optional<DomainError> may_erase(const users::Actor& actor, const Target& ta
 std::optional<DomainError> may_request_own(const Target& target) {
   if (!target.exists) return checks::not_found("user_id", "no such user");
   if (target.erased) return DomainError{ErrorCode::gone, "user_id", "the user is erased already"};
-  if (target.role == Role::owner && target.active_owners <= 1)
+  if (target.role == Role::owner && target.active && target.active_owners <= 1)
     return checks::rule("user_id", "the last owner cannot be erased: make another owner first");
   return std::nullopt;
 }

@@ -20,7 +20,9 @@ using Written = std::vector<domain::Envelope>;
 
 namespace {
 
-#define LETHE_UTC(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+// RFC 3339 in UTC to the microsecond: a token's deadline as stored, never
+// rounded down.
+#define LETHE_UTC_US(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 // The streams of records the person owns now or owned once (a ticket
 // assigned to them, a product or category they created or were handed),
@@ -55,6 +57,13 @@ constexpr const char* kForgetSql[] = {
     " WHERE user_id = $1",
 };
 
+// Everything that decides about one person's erasure (asking, confirming,
+// carrying it out) is serialised per person, so that two of them at once
+// cannot both pass the checks.
+void lock_person(pqxx::transaction_base& tx, const std::string& user_id) {
+  lock_stream(tx, "erasure-person:" + user_id);
+}
+
 std::string user_stream(const std::string& id) {
   return domain::stream_of("user", id);
 }
@@ -72,6 +81,7 @@ erasure::Target target_of(CommandTx& tx, const std::string& user_id) {
   t.exists = user.exists;
   t.erased = !infra::erased_among(tx.sql(), {user_id}).empty();
   t.role = user.role;
+  t.active = active_role(tx.sql(), user_id).has_value();
   if (user.exists && user.role == users::Role::owner) t.active_owners = active_owners(tx.sql());
   return t;
 }
@@ -134,6 +144,7 @@ std::optional<DomainError> ErasureService::carry_out(CommandTx& tx, const std::s
                                                      bool confirmed_only) {
   tx.allow_erased();
   const auto stream = erasure::request_stream(request_id);
+  lock_person(tx.sql(), user_id);
   lock_stream(tx.sql(), stream);
   // Every stream this appends to is read before anything is written.
   const auto request = load_request(tx, stream);
@@ -175,6 +186,7 @@ domain::Result<ErasureStarted> ErasureService::erase(const std::string& user_id,
   auto written = run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     // A request the person made (awaiting their token, or confirmed) is the
     // one carried out, on the admin's own authority; else the admin's own.
+    lock_person(tx.sql(), user_id);
     const auto open = infra::exec_hot(tx.sql(), "SELECT request_id FROM open_erasures WHERE user_id = $1", user_id);
     out.request_id = open.empty() ? infra::new_uuid() : std::string(open[0][0].c_str());
     return carry_out(tx, out.request_id, user_id, open.empty(), false);
@@ -205,6 +217,7 @@ domain::Result<ErasureStarted> ErasureService::request_own(const CommandContext&
       return DomainError{ErrorCode::forbidden, "Authorization", "a person asks for their own erasure"};
     out.request_id = infra::new_uuid();
     const auto stream = erasure::request_stream(out.request_id);
+    lock_person(tx.sql(), user_id);
     lock_stream(tx.sql(), stream);
     const auto request = load_request(tx, stream);
     const auto target = target_of(tx, user_id);
@@ -217,7 +230,7 @@ domain::Result<ErasureStarted> ErasureService::request_own(const CommandContext&
       return DomainError{ErrorCode::conflict, "user_id", "an erasure request of yours is pending already"};
     const auto token = infra::new_token("le");
     out.token = token.text;
-    out.confirm_by = infra::exec_hot(tx.sql(), "SELECT " LETHE_UTC("now() + make_interval(secs => $1)"),
+    out.confirm_by = infra::exec_hot(tx.sql(), "SELECT " LETHE_UTC_US("now() + make_interval(secs => $1)"),
                                      static_cast<double>(settings_.token_ttl.count()))[0][0]
                          .c_str();
     tx.append(stream, request.version,
@@ -238,6 +251,7 @@ domain::Result<ErasureStarted> ErasureService::request_own(const CommandContext&
 domain::Result<Written> ErasureService::confirm_own(const std::string& token, const CommandContext& ctx) {
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     const auto& user_id = ctx.actor;
+    lock_person(tx.sql(), user_id);
     const auto open = infra::exec_hot(tx.sql(),
                                       "SELECT request_id, token_hash, confirm_by > now(), confirmed_at IS NOT NULL"
                                       " FROM open_erasures WHERE user_id = $1",

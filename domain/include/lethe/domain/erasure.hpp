@@ -151,6 +151,7 @@ struct Target {
   std::string user_id;
   bool exists = false;
   bool erased = false;
+  bool active = true;  // a deactivated owner is not the last owner
   users::Role role = users::Role::user;
   int active_owners = 0;  // counted when the target is an owner
 };
