@@ -6,6 +6,7 @@
 #include <atomic>
 #include <barrier>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "lethe/infra/pg.hpp"
 #include "lethe/producers/event_store.hpp"
 #include "lethe/producers/user_service.hpp"
+#include "lethe/projections/projection.hpp"
 #include "support/api.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
@@ -88,6 +90,316 @@ double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+Latency latency_of(const std::vector<double>& ms) {
+  return {percentile(ms, 0.50), percentile(ms, 0.99), percentile(ms, 1.0)};
+}
+
+// POSTs and returns the answer's "id"; throws unless the answer is a success.
+std::string post_for_id(httplib::Client& client, const httplib::Headers& auth, const std::string& path,
+                        const std::string& body) {
+  auto r = client.Post(path, auth, body, "application/json");
+  if (!r || r->status / 100 != 2)
+    throw std::runtime_error("POST " + path + ": " + (r ? std::to_string(r->status) + " " + r->body : "no answer"));
+  rapidjson::Document d;
+  d.Parse(r->body.c_str());
+  return d["id"].GetString();
+}
+
+httplib::Headers bearer(const std::string& key) {
+  return {{"Authorization", "Bearer " + key}};
+}
+
+struct PacedRun {
+  std::int64_t sent = 0, unseen = 0;
+  double seconds = 0;
+  std::vector<double> latencies;  // ms, of the commands seen
+};
+
+// Renames by the owner's key at `rate` commands/s from 8 threads on a fixed
+// schedule, for `seconds`, walking `ids` round robin. Each answer starts a
+// clock that stops when the users read model holds the version it returned
+// (polled every millisecond); what is not visible 10 s after the last
+// answer counts as unseen.
+PacedRun paced_renames(const test::TestSchema& db, const test::Api& api, const std::vector<std::string>& ids, int rate,
+                       double seconds) {
+  struct Pending {
+    std::string id;
+    std::int64_t version;
+    Clock::time_point answered;
+  };
+  PacedRun out;
+  std::mutex mutex;
+  std::vector<Pending> pending;
+  std::atomic<bool> done{false};
+  std::thread checker([&] {
+    auto conn = infra::connect(db.conninfo());
+    while (true) {
+      std::vector<Pending> batch;
+      {
+        std::lock_guard lock(mutex);
+        batch = pending;
+      }
+      if (batch.empty() && done.load()) break;
+      if (!batch.empty()) {
+        std::vector<std::string> wanted;
+        for (const auto& p : batch) wanted.push_back(p.id);
+        pqxx::read_transaction tx(*conn);
+        std::map<std::string, std::int64_t> seen;
+        for (const auto& r : tx.exec_params("SELECT user_id, version FROM users WHERE user_id = ANY($1::text[])",
+                                            infra::pg_text_array(wanted)))
+          seen[r[0].c_str()] = r[1].as<std::int64_t>();
+        const auto now = Clock::now();
+        std::lock_guard lock(mutex);
+        std::erase_if(pending, [&](const Pending& p) {
+          if (seen[p.id] < p.version) return false;
+          out.latencies.push_back(std::chrono::duration<double, std::milli>(now - p.answered).count());
+          return true;
+        });
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  constexpr int kPacers = 8;
+  const auto interval = std::chrono::duration<double>(static_cast<double>(kPacers) / rate);
+  const auto total = static_cast<std::int64_t>(rate * seconds);
+  std::atomic<std::int64_t> sent{0};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> pacers;
+  for (int w = 0; w < kPacers; ++w)
+    pacers.emplace_back([&, w] {
+      httplib::Client client("127.0.0.1", api.port());
+      client.set_keep_alive(true);
+      client.set_tcp_nodelay(true);
+      const auto auth = bearer(api.owner_key());
+      const auto start =
+          t0 + std::chrono::duration_cast<Clock::duration>(interval * (static_cast<double>(w) / kPacers));
+      for (std::int64_t k = 0; k * kPacers + w < total; ++k) {
+        std::this_thread::sleep_until(start +
+                                      std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(k)));
+        const auto& id = ids[static_cast<std::size_t>(k * kPacers + w) % ids.size()];
+        auto r =
+            client.Patch("/users/" + id, auth, "{\"name\":\"Paced " + std::to_string(k) + "\"}", "application/json");
+        if (!r || r->status != 200) continue;
+        rapidjson::Document d;
+        d.Parse(r->body.c_str());
+        std::lock_guard lock(mutex);
+        pending.push_back({id, d["stream_version"].GetInt64(), Clock::now()});
+        sent.fetch_add(1);
+      }
+    });
+  for (auto& t : pacers) t.join();
+  out.seconds = since(t0);
+  test::eventually(
+      [&] {
+        std::lock_guard lock(mutex);
+        return pending.empty();
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(10));
+  {
+    std::lock_guard lock(mutex);
+    out.unseen = static_cast<std::int64_t>(pending.size());
+    pending.clear();
+  }
+  done = true;
+  checker.join();
+  out.sent = sent.load();
+  return out;
+}
+
+// 6. Erasure beside traffic: `lethe serve`, the relay and every projection
+// (`lethe project`, as scripts/serve runs it) on one schema. `erasures`
+// people each get an API key, a billing profile, a ticket with a comment, a
+// cart with a line left open, a post, a file and a charge. Then, while the
+// owner renames other users at the paced rate, the owner erases one person
+// every `erasure_interval_ms`. Each erasure's answer starts two clocks: one
+// stops when every projection's receipt (erasure.applied on the request's
+// stream) is in the event store, the other when the erasure read model
+// (GET /erasure-requests/{id}) shows every receipt applied. Both are polled
+// every 2 ms from here.
+void erasure_beside_traffic(const ApiBenchOptions& o, ApiBenchResult& out) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  test::Api api(db, &topics, {"--threads", "16", "--erasures-per-hour", "100000"});
+  const auto ids = register_users(db, 400);
+  const auto people = register_users(db, o.erasures);
+  test::Process relay({"--log-level", "warn", "relay"}, test::lethe_env(db, topics));
+  test::Process projector({"--log-level", "warn", "project", "--batch-wait-ms", "5"}, test::lethe_env(db, topics));
+  const int expected = static_cast<int>(projections::projection_names().size());
+  out.erasure_projections = expected;
+
+  {
+    producers::EventStore store(db.conninfo());
+    infra::PasswordPool passwords;
+    producers::UserService users(store, passwords);
+    const auto owner = bearer(api.owner_key());
+    httplib::Client client("127.0.0.1", api.port());
+    client.set_keep_alive(true);
+    const auto category = post_for_id(client, owner, "/categories", R"({"name":"Erasure","slug":"erasure"})");
+    const auto product =
+        post_for_id(client, owner, "/products",
+                    R"({"name":"Tee","price":1500,"currency":"EUR","category_id":")" + category + "\"}");
+    post_for_id(client, owner, "/products/" + product + "/inventory", R"({"delta":1000000,"reason":"bench"})");
+    for (const auto& id : people) {
+      const auto key = users.issue_api_key(id, "bench", "", producers::CommandContext{"system:bench"});
+      if (!key) throw std::runtime_error("api key: " + key.error().message);
+      const auto auth = bearer(key.value().key);
+      auto profile =
+          client.Put("/users/" + id + "/billing-profile", auth,
+                     R"({"holder_name":"Erin Example","address":"1 Bench Lane","tax_id":"TX1"})", "application/json");
+      if (!profile || profile->status != 200)
+        throw std::runtime_error("billing profile: " + (profile ? profile->body : std::string("no answer")));
+      const auto ticket = post_for_id(client, auth, "/tickets", R"({"subject":"Bench","body":"Help me"})");
+      post_for_id(client, auth, "/tickets/" + ticket + "/comments", R"({"body":"Any news?"})");
+      const auto cart = post_for_id(client, auth, "/carts", "");
+      post_for_id(client, auth, "/carts/" + cart + "/lines", "{\"product_id\":\"" + product + "\",\"quantity\":2}");
+      post_for_id(client, auth, "/posts", R"({"title":"Hi","body":"my post"})");
+      post_for_id(client, auth, "/files",
+                  R"({"name":"cv.pdf","size":1234,"content_type":"application/pdf","checksum":"sha256:)" +
+                      std::string(64, 'a') + "\"}");
+      post_for_id(client, owner, "/transactions",
+                  "{\"user_id\":\"" + id + R"(","amount":3000,"currency":"EUR","description":"Bench charge"})");
+    }
+  }
+  // Every projection holds all of it (the event log: every event) before the clock starts.
+  const auto n = std::to_string(people.size());
+  if (!test::eventually(
+          [&] {
+            return db.scalar("SELECT count(*) FROM users") == std::to_string(ids.size() + people.size() + 1) &&
+                   db.scalar("SELECT count(*) FROM ticket_comments") == n &&
+                   db.scalar("SELECT count(*) FROM shop_cart_lines") == n &&
+                   db.scalar("SELECT count(*) FROM content_posts") == n &&
+                   db.scalar("SELECT count(*) FROM files") == n &&
+                   db.scalar("SELECT count(*) FROM billing_transactions") == n &&
+                   db.scalar("SELECT count(*) FROM billing_profiles") == n &&
+                   db.scalar("SELECT count(*) FROM event_log") == db.scalar("SELECT count(*) FROM events");
+          },
+          std::chrono::seconds(60)))
+    throw std::runtime_error("the projections did not catch up with the erasure bench's setup");
+
+  struct Erasing {
+    std::string request_id;
+    Clock::time_point answered;
+    bool stored = false, shown = false;
+    int receipts_stored = 0, receipts_shown = 0;  // last seen
+  };
+  std::mutex mutex;
+  std::vector<Erasing> erasing;
+  std::vector<double> answer_ms, stored_ms, shown_ms;
+  std::atomic<bool> done{false};
+  std::thread checker([&] {
+    auto conn = infra::connect(db.conninfo());
+    while (true) {
+      std::vector<std::string> wanted;
+      {
+        std::lock_guard lock(mutex);
+        for (const auto& e : erasing) wanted.push_back(e.request_id);
+      }
+      if (wanted.empty() && done.load()) break;
+      if (!wanted.empty()) {
+        std::map<std::string, std::pair<int, int>> counts;  // request -> (receipts stored, receipts shown)
+        {
+          pqxx::read_transaction tx(*conn);
+          for (const auto& r : tx.exec_params(
+                   "SELECT r, (SELECT count(*) FROM events WHERE stream_id = 'erasure-' || r"
+                   " AND type = 'erasure.applied'), (SELECT count(*) FROM erasure_receipts WHERE request_id = r)"
+                   " FROM unnest($1::text[]) AS r",
+                   infra::pg_text_array(wanted)))
+            counts[r[0].c_str()] = {r[1].as<int>(), r[2].as<int>()};
+        }
+        const auto now = Clock::now();
+        std::lock_guard lock(mutex);
+        for (auto& e : erasing) {
+          const auto [stored, shown] = counts[e.request_id];
+          e.receipts_stored = stored;
+          e.receipts_shown = shown;
+          const double ms = std::chrono::duration<double, std::milli>(now - e.answered).count();
+          if (!e.stored && stored >= expected) {
+            e.stored = true;
+            stored_ms.push_back(ms);
+          }
+          if (!e.shown && shown >= expected) {
+            e.shown = true;
+            shown_ms.push_back(ms);
+          }
+        }
+        std::erase_if(erasing, [](const Erasing& e) { return e.stored && e.shown; });
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  std::atomic<std::int64_t> errors{0};
+  const auto t0 = Clock::now();
+  std::thread eraser([&] {
+    httplib::Client client("127.0.0.1", api.port());
+    client.set_keep_alive(true);
+    client.set_tcp_nodelay(true);
+    client.set_read_timeout(30, 0);
+    const auto auth = bearer(api.owner_key());
+    for (std::size_t i = 0; i < people.size(); ++i) {
+      std::this_thread::sleep_until(t0 + std::chrono::milliseconds(o.erasure_interval_ms) * static_cast<int>(i));
+      const auto sent = Clock::now();
+      auto r = client.Post("/users/" + people[i] + "/erasure", auth, "", "application/json");
+      const auto answered = Clock::now();
+      if (!r || r->status != 202) {
+        ++errors;
+        continue;
+      }
+      rapidjson::Document d;
+      d.Parse(r->body.c_str());
+      std::lock_guard lock(mutex);
+      answer_ms.push_back(std::chrono::duration<double, std::milli>(answered - sent).count());
+      erasing.push_back({d["id"].GetString(), answered});
+    }
+  });
+  const auto run = paced_renames(db, api, ids, o.paced_rate, o.paced_seconds);
+  eraser.join();
+  out.erasure_s = since(t0);
+  test::eventually(
+      [&] {
+        std::lock_guard lock(mutex);
+        return erasing.empty();
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(10));
+  {
+    std::lock_guard lock(mutex);
+    for (const auto& e : erasing) {
+      out.erasures_unfinished += !e.stored;
+      out.erasures_unseen += !e.shown;
+      std::fprintf(stderr, "bench: erasure %s (schema %s): %d receipts stored, %d shown by the read model, of %d\n",
+                   e.request_id.c_str(), db.name().c_str(), e.receipts_stored, e.receipts_shown, expected);
+    }
+    erasing.clear();
+  }
+  done = true;
+  checker.join();
+  // Each stream's events must reach Kafka in version order (the event log
+  // keeps every delivery with its place).
+  test::eventually(
+      [&] { return db.scalar("SELECT count(*) FROM event_log") == db.scalar("SELECT count(*) FROM events"); },
+      std::chrono::seconds(10));
+  out.erasure_out_of_order = std::stoll(db.scalar(
+      "SELECT count(*) FROM (SELECT stream_version < lag(stream_version) OVER (PARTITION BY stream_id ORDER BY"
+      " partition, kafka_offset) AS back FROM event_log WHERE topic LIKE '%erasure') x WHERE back"));
+  // None expected: a dead letter here is an event some projection could not apply.
+  for (const auto& m : test::read_topic(topics.topic("dead-letters"))) {
+    ++out.erasure_dead_letters;
+    const auto reason = m.headers.find("reason");
+    const auto projection = m.headers.find("projection");
+    std::fprintf(stderr, "bench: dead letter of %s: %s\n",
+                 projection == m.headers.end() ? "?" : projection->second.c_str(),
+                 reason == m.headers.end() ? "?" : reason->second.c_str());
+  }
+  out.erased = static_cast<std::int64_t>(answer_ms.size());
+  out.erase_errors = errors.load();
+  out.erase_answer = latency_of(answer_ms);
+  out.erasure = latency_of(stored_ms);
+  out.erasure_view = latency_of(shown_ms);
+  out.beside_paced = run.sent;
+  out.beside_s = run.seconds;
+  out.beside_unseen = run.unseen;
+  out.beside = latency_of(run.latencies);
 }
 
 }  // namespace
@@ -179,16 +491,7 @@ ApiBenchResult api_bench(const ApiBenchOptions& o) {
     producers::UserService users(store, passwords);
     const httplib::Headers owner{{"Authorization", "Bearer " + api.owner_key()}};
     httplib::Client setup("127.0.0.1", api.port());
-    auto post = [](httplib::Client& client, const httplib::Headers& auth, const std::string& path,
-                   const std::string& body) -> std::string {
-      auto r = client.Post(path, auth, body, "application/json");
-      if (!r || r->status / 100 != 2)
-        throw std::runtime_error("POST " + path + ": " + (r ? std::to_string(r->status) + " " + r->body : "no answer"));
-      rapidjson::Document d;
-      d.Parse(r->body.c_str());
-      return d["id"].GetString();
-    };
-    const auto category = post(setup, owner, "/categories", R"({"name":"Bench","slug":"bench"})");
+    const auto category = post_for_id(setup, owner, "/categories", R"({"name":"Bench","slug":"bench"})");
     struct Worker {
       httplib::Headers auth;
       std::string customer, product, ticket, cart;
@@ -202,9 +505,9 @@ ApiBenchResult api_bench(const ApiBenchOptions& o) {
       if (!key) throw std::runtime_error("api key: " + key.error().message);
       x.auth = {{"Authorization", "Bearer " + key.value().key}};
       x.customer = customers[static_cast<std::size_t>(w)];
-      x.product = post(setup, owner, "/products",
-                       R"({"name":"Tee","price":1500,"currency":"EUR","category_id":")" + category + "\"}");
-      post(setup, owner, "/products/" + x.product + "/inventory", R"({"delta":100000000,"reason":"bench"})");
+      x.product = post_for_id(setup, owner, "/products",
+                              R"({"name":"Tee","price":1500,"currency":"EUR","category_id":")" + category + "\"}");
+      post_for_id(setup, owner, "/products/" + x.product + "/inventory", R"({"delta":100000000,"reason":"bench"})");
       x.client = std::make_unique<httplib::Client>("127.0.0.1", api.port());
       x.client->set_keep_alive(true);
       x.client->set_tcp_nodelay(true);
@@ -257,101 +560,27 @@ ApiBenchResult api_bench(const ApiBenchOptions& o) {
   // 5. Visibility at a fixed rate: the relay and the users projection run;
   // each command's answer starts a clock that stops when the read model
   // holds the version it returned.
-  test::TestSchema db;
-  test::TestTopics topics;
-  test::Api api(db, &topics, {"--threads", "16"});
-  const auto ids = register_users(db, 400);
-  test::Process relay({"--log-level", "warn", "relay"}, test::lethe_env(db, topics));
-  test::Process projector({"--log-level", "warn", "project", "users", "--batch-wait-ms", "5"},
-                          test::lethe_env(db, topics));
-  if (!test::eventually([&] { return db.scalar("SELECT count(*) FROM users") == std::to_string(ids.size() + 1); },
-                        std::chrono::seconds(60)))
-    throw std::runtime_error("the users projection did not catch up with the registrations");
-  struct Pending {
-    std::string id;
-    std::int64_t version;
-    Clock::time_point answered;
-  };
-  std::mutex mutex;
-  std::vector<Pending> pending;
-  std::vector<double> latencies;
-  std::atomic<bool> done{false};
-  std::thread checker([&] {
-    auto conn = infra::connect(db.conninfo());
-    while (true) {
-      std::vector<Pending> batch;
-      {
-        std::lock_guard lock(mutex);
-        batch = pending;
-      }
-      if (batch.empty() && done.load()) break;
-      if (!batch.empty()) {
-        std::vector<std::string> wanted;
-        for (const auto& p : batch) wanted.push_back(p.id);
-        pqxx::read_transaction tx(*conn);
-        std::map<std::string, std::int64_t> seen;
-        for (const auto& r : tx.exec_params("SELECT user_id, version FROM users WHERE user_id = ANY($1::text[])",
-                                            infra::pg_text_array(wanted)))
-          seen[r[0].c_str()] = r[1].as<std::int64_t>();
-        const auto now = Clock::now();
-        std::lock_guard lock(mutex);
-        std::erase_if(pending, [&](const Pending& p) {
-          if (seen[p.id] < p.version) return false;
-          latencies.push_back(std::chrono::duration<double, std::milli>(now - p.answered).count());
-          return true;
-        });
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  });
-  constexpr int kPacers = 8;
-  const auto interval = std::chrono::duration<double>(static_cast<double>(kPacers) / o.paced_rate);
-  const auto total = static_cast<std::int64_t>(o.paced_rate * o.paced_seconds);
-  std::atomic<std::int64_t> sent{0};
-  const auto t0 = Clock::now();
-  std::vector<std::thread> pacers;
-  for (int w = 0; w < kPacers; ++w)
-    pacers.emplace_back([&, w] {
-      httplib::Client client("127.0.0.1", api.port());
-      client.set_keep_alive(true);
-      client.set_tcp_nodelay(true);
-      const httplib::Headers auth{{"Authorization", "Bearer " + api.owner_key()}};
-      const auto start =
-          t0 + std::chrono::duration_cast<Clock::duration>(interval * (static_cast<double>(w) / kPacers));
-      for (std::int64_t k = 0; k * kPacers + w < total; ++k) {
-        std::this_thread::sleep_until(start +
-                                      std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(k)));
-        const auto& id = ids[static_cast<std::size_t>(k * kPacers + w) % ids.size()];
-        auto r =
-            client.Patch("/users/" + id, auth, "{\"name\":\"Paced " + std::to_string(k) + "\"}", "application/json");
-        if (!r || r->status != 200) continue;
-        rapidjson::Document d;
-        d.Parse(r->body.c_str());
-        std::lock_guard lock(mutex);
-        pending.push_back({id, d["stream_version"].GetInt64(), Clock::now()});
-        sent.fetch_add(1);
-      }
-    });
-  for (auto& t : pacers) t.join();
-  out.paced_s = since(t0);
-  // Whatever is not visible 10 s after the last answer counts as unseen.
-  test::eventually(
-      [&] {
-        std::lock_guard lock(mutex);
-        return pending.empty();
-      },
-      std::chrono::seconds(10), std::chrono::milliseconds(10));
   {
-    std::lock_guard lock(mutex);
-    out.paced_unseen = static_cast<std::int64_t>(pending.size());
-    pending.clear();
+    test::TestSchema db;
+    test::TestTopics topics;
+    test::Api api(db, &topics, {"--threads", "16"});
+    const auto ids = register_users(db, 400);
+    test::Process relay({"--log-level", "warn", "relay"}, test::lethe_env(db, topics));
+    test::Process projector({"--log-level", "warn", "project", "users", "--batch-wait-ms", "5"},
+                            test::lethe_env(db, topics));
+    if (!test::eventually([&] { return db.scalar("SELECT count(*) FROM users") == std::to_string(ids.size() + 1); },
+                          std::chrono::seconds(60)))
+      throw std::runtime_error("the users projection did not catch up with the registrations");
+    const auto run = paced_renames(db, api, ids, o.paced_rate, o.paced_seconds);
+    out.paced = run.sent;
+    out.paced_s = run.seconds;
+    out.paced_unseen = run.unseen;
+    const auto l = latency_of(run.latencies);
+    out.p50_ms = l.p50_ms;
+    out.p99_ms = l.p99_ms;
+    out.max_ms = l.max_ms;
   }
-  done = true;
-  checker.join();
-  out.paced = sent.load();
-  out.p50_ms = percentile(latencies, 0.50);
-  out.p99_ms = percentile(latencies, 0.99);
-  out.max_ms = percentile(latencies, 1.0);
+  if (o.erasures > 0) erasure_beside_traffic(o, out);
   return out;
 }
 

@@ -2,7 +2,9 @@
 // The HTTP rows of scripts/bench: commands per second through `lethe serve`
 // beside the same commands run in-process and the bare appends (the limits
 // without HTTP, and without deciding), and the time from a command's answer
-// to its change being visible in the read model at a fixed rate.
+// to its change being visible in the read model at a fixed rate; then, with
+// every projection running and the same paced traffic, the time from an
+// erasure's answer until every projection has applied it.
 #include <cstdint>
 
 namespace lethe::bench {
@@ -13,6 +15,13 @@ struct ApiBenchOptions {
   double seconds = 8;
   int paced_rate = 1000;
   double paced_seconds = 10;
+  int erasures = 50;              // people erased beside the paced traffic (0: skip that row)
+  int erasure_interval_ms = 200;  // one erasure every so often
+};
+
+// Percentiles of a set of latencies.
+struct Latency {
+  double p50_ms = 0, p99_ms = 0, max_ms = 0;
 };
 
 struct ApiBenchResult {
@@ -25,6 +34,21 @@ struct ApiBenchResult {
   double mixed_s = 0;
   std::int64_t paced = 0, paced_unseen = 0;
   double paced_s = 0, p50_ms = 0, p99_ms = 0, max_ms = 0;
+  // Erasure beside paced renames, every projection running (`lethe project`).
+  std::int64_t erased = 0, erase_errors = 0;
+  std::int64_t erasures_unfinished = 0;   // receipts not all in 10 s after the last answer
+  std::int64_t erasures_unseen = 0;       // not all shown by the erasure read model by then
+  int erasure_projections = 0;            // receipts expected per erasure
+  std::int64_t erasure_dead_letters = 0;  // messages set aside meanwhile (none expected)
+  std::int64_t erasure_out_of_order = 0;  // erasure-stream events on Kafka after a later version (none expected)
+  double erasure_s = 0;
+  Latency erase_answer;  // POST /users/{id}/erasure: send -> answer
+  Latency erasure;       // answer -> every projection's erasure.applied in the event store
+  Latency erasure_view;  // answer -> GET /erasure-requests/{id} shows every receipt applied
+  // The renames paced beside the erasures, read model visibility as above.
+  std::int64_t beside_paced = 0, beside_unseen = 0;
+  double beside_s = 0;
+  Latency beside;
 };
 
 ApiBenchResult api_bench(const ApiBenchOptions& options);

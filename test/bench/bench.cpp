@@ -4,6 +4,9 @@
 //   relay       vs  producing the same messages straight from memory (Kafka's limit here)
 //   projection  vs  one transaction per event (the naive path)
 //               vs  COPY of the same number of rows (PostgreSQL's limit here)
+//   replay      every projection at once over every domain's events, some
+//               people erased: vs the same log's first pass, COPY, users alone
+// and the HTTP rows of api_bench.cpp (commands, visibility, erasure latency).
 #include <fmt/format.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <spdlog/spdlog.h>
@@ -11,12 +14,14 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <optional>
 #include <sstream>
 
 #include "api_bench.hpp"
@@ -31,7 +36,10 @@
 #include "lethe/infra/kafka.hpp"
 #include "lethe/infra/keyring.hpp"
 #include "lethe/infra/pg.hpp"
+#include "lethe/producers/erasure_service.hpp"
 #include "lethe/producers/relay.hpp"
+#include "lethe/producers/topics.hpp"
+#include "lethe/projections/projection.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
 #include "support/scenario.hpp"
@@ -53,6 +61,18 @@ std::string padded_name(std::int64_t i, std::size_t payload_bytes) {
   return "User " + id + std::string(payload_bytes > base.size() ? payload_bytes - base.size() : 0, 'x');
 }
 
+// The last position in the event store, and the outbox rows of the events
+// loaded after it (a schema may be loaded several times, one topic each).
+std::int64_t last_position(pqxx::work& tx) {
+  return tx.exec("SELECT coalesce(max(global_position), 0) FROM events")[0][0].as<std::int64_t>();
+}
+void queue_loaded(pqxx::work& tx, const std::string& topic, std::int64_t after) {
+  tx.exec_params(
+      "INSERT INTO outbox (global_position, topic) SELECT global_position, $1 FROM events WHERE global_position > $2"
+      " ORDER BY 1",
+      topic, after);
+}
+
 // Loads `events` user events into the event store and outbox with COPY:
 // `events / 2` users, each registered and renamed once, interleaved so that
 // one batch rarely holds two events of the same user (no collapse helps the
@@ -61,6 +81,7 @@ std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size
   const std::int64_t users = events / 2;
   auto conn = infra::connect(db.conninfo());
   pqxx::work tx(*conn);
+  const auto after = last_position(tx);
   std::vector<std::string> prev(static_cast<std::size_t>(users));
   std::size_t value_bytes = 0;
   // Every person gets a key, and the personal fields (email, name) are
@@ -121,7 +142,7 @@ std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size
     }
     copy.complete();
   }
-  tx.exec("INSERT INTO outbox (global_position, topic) SELECT global_position, 'users' FROM events ORDER BY 1");
+  queue_loaded(tx, "users", after);
   tx.commit();
   return value_bytes;
 }
@@ -148,6 +169,7 @@ void bulk_load_streams(const test::TestSchema& db, std::int64_t events, const st
   const std::int64_t streams = events / per_stream;
   auto conn = infra::connect(db.conninfo());
   pqxx::work tx(*conn);
+  const auto after = last_position(tx);
   std::vector<std::string> prev(static_cast<std::size_t>(streams));
   {
     pqxx::stream_to copy(
@@ -161,18 +183,18 @@ void bulk_load_streams(const test::TestSchema& db, std::int64_t events, const st
       }
     copy.complete();
   }
-  tx.exec_params("INSERT INTO outbox (global_position, topic) SELECT global_position, $1 FROM events ORDER BY 1",
-                 topic);
+  queue_loaded(tx, topic, after);
   tx.commit();
 }
 
 // Each projection but users (its own rows above): the events it is fed.
+// The people they name are `person` + a number (bulk_load's users are "b").
 struct ProjectionLoad {
   std::string projection, topic;
   MakeEvent make;
   int per_stream = 2;
 };
-std::vector<ProjectionLoad> projection_loads() {
+std::vector<ProjectionLoad> projection_loads(const std::string& u = "u") {
   namespace sh = domain::shop;
   namespace tk = domain::tickets;
   namespace bi = domain::billing;
@@ -190,42 +212,41 @@ std::vector<ProjectionLoad> projection_loads() {
            return v == 1 ? ev("product-p" + n,
                               sh::Event{sh::ProductCreated{"p" + n, "Tee", 1500, "EUR", "cat", true, "bench"}})
                          : ev("product-p" + n, sh::Event{sh::InventoryAdjusted{"p" + n, 100, "delivery", 100}});
-         return v == 1 ? ev("cart-c" + n, sh::Event{sh::CartOpened{"c" + n, "u" + n}})
+         return v == 1 ? ev("cart-c" + n, sh::Event{sh::CartOpened{"c" + n, u + n}})
                        : ev("cart-c" + n, sh::Event{sh::CartLineAdded{"c" + n, "l1", "p" + n, 2,
                                                                       domain::Json{R"({"color":"red","size":"M"})"}}});
        }},
       {"tickets", "tickets",
        [=](std::int64_t i, int v) {
          const auto n = std::to_string(i);
-         return v == 1 ? ev("ticket-t" + n, tk::Event{tk::TicketOpened{"t" + n, "u" + n, "Printer", "It smokes."}})
+         return v == 1 ? ev("ticket-t" + n, tk::Event{tk::TicketOpened{"t" + n, u + n, "Printer", "It smokes."}})
                        : ev("ticket-t" + n, tk::Event{tk::TicketCommented{"t" + n, "k" + n, "s1", "Unplug it."}});
        }},
       {"billing", "billing",
        [=](std::int64_t i, int v) {
          const auto n = std::to_string(i);
-         return v == 1 ? ev("transaction-x" + n, bi::Event{bi::ChargeRecorded{"x" + n, "u" + n, 4800, "EUR", "Order"}})
+         return v == 1 ? ev("transaction-x" + n, bi::Event{bi::ChargeRecorded{"x" + n, u + n, 4800, "EUR", "Order"}})
                        : ev("transaction-x" + n,
-                            bi::Event{bi::RefundRecorded{"x" + n, "u" + n, "r" + n, 1600, "EUR", "returned"}});
+                            bi::Event{bi::RefundRecorded{"x" + n, u + n, "r" + n, 1600, "EUR", "returned"}});
        }},
       {"content", "content",
        [=](std::int64_t i, int v) {
          const auto n = std::to_string(i);
-         return v == 1 ? ev("post-o" + n, co::Event{co::PostPublished{"o" + n, "u" + n, "Hello", "First post"}})
-                       : ev("post-o" + n, co::Event{co::PostEdited{"o" + n, "u" + n, "Hello!", "First post, edited"}});
+         return v == 1 ? ev("post-o" + n, co::Event{co::PostPublished{"o" + n, u + n, "Hello", "First post"}})
+                       : ev("post-o" + n, co::Event{co::PostEdited{"o" + n, u + n, "Hello!", "First post, edited"}});
        }},
       {"files", "files",
        [=](std::int64_t i, int v) {
          const auto n = std::to_string(i);
-         return v == 1
-                    ? ev("file-f" + n, fi::Event{fi::FileRecorded{"f" + n, "u" + n, "cv.pdf", 1234, "application/pdf",
-                                                                  "sha256:" + std::string(64, 'a')}})
-                    : ev("file-f" + n, fi::Event{fi::FileDeleted{"f" + n, "u" + n}});
+         return v == 1 ? ev("file-f" + n, fi::Event{fi::FileRecorded{"f" + n, u + n, "cv.pdf", 1234, "application/pdf",
+                                                                     "sha256:" + std::string(64, 'a')}})
+                       : ev("file-f" + n, fi::Event{fi::FileDeleted{"f" + n, u + n}});
        }},
       {"email", "email",
        [=](std::int64_t i, int) {  // one event per stream; the subject as written (not sealed)
          const auto n = std::to_string(i);
          return ev("email-m" + n,
-                   em::Event{em::EmailSentLogged{"m" + n, "u" + n, "receipt", "Your receipt", "2026-11-25T08:00:00Z"}});
+                   em::Event{em::EmailSentLogged{"m" + n, u + n, "receipt", "Your receipt", "2026-11-25T08:00:00Z"}});
        },
        1},
       {"audit", "tickets",
@@ -318,7 +339,10 @@ double copy_limit(const test::TestSchema& db, std::int64_t rows, std::size_t pay
   pqxx::work tx2(*conn);
   const auto t0 = Clock::now();
   {
-    pqxx::stream_to copy(tx2, "copy_limit");
+    // The columns the projection writes (later ones, such as erased_at, stay NULL).
+    pqxx::stream_to copy(tx2, "copy_limit",
+                         std::vector<std::string>{"user_id", "email", "name", "role", "registered_at", "updated_at",
+                                                  "version", "last_event_id", "active"});
     const std::string at = infra::utc_now();
     for (std::int64_t i = 0; i < rows; ++i) {
       const std::string id = "c" + std::to_string(i);
@@ -329,6 +353,112 @@ double copy_limit(const test::TestSchema& db, std::int64_t rows, std::size_t pay
   }
   tx2.commit();
   return seconds_since(t0);
+}
+
+// The replay row: every domain's events in one schema, some people erased,
+// every projection caught up, then all of them replayed from offset zero.
+struct ReplayRow {
+  std::int64_t events = 0;      // in the event store, each on one topic
+  std::int64_t deliveries = 0;  // messages the projections read (some read several topics)
+  std::int64_t erased = 0;
+  std::size_t projection_count = projections::projection_names().size();  // all replayed at once
+  Run relay, first, replay;
+  std::vector<std::string> mismatches;                     // read-model tables whose row count the replay changed
+  std::int64_t erased_left = 0;                            // rows that still name an erased person
+  std::int64_t dead_letters = 0;                           // messages a projection set aside (none expected)
+  std::vector<std::pair<std::string, double>> last_batch;  // projection, seconds into the replay, slowest first
+};
+
+// Row counts of every projection's tables, and the rows that still name an
+// erased person in a column the policies clear or delete.
+std::vector<std::pair<std::string, std::int64_t>> table_counts(const test::TestSchema& db) {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  for (const auto& name : projections::projection_names())
+    for (const auto& t : projections::make_projection(name)->tables())
+      out.emplace_back(t, count(db, "SELECT count(*) FROM " + t));
+  return out;
+}
+std::int64_t erased_left(const test::TestSchema& db) {
+  return count(db,
+               "WITH e AS (SELECT subject FROM erased_persons) SELECT"
+               " (SELECT count(*) FROM users WHERE user_id IN (SELECT * FROM e) AND name <> 'Deleted user')"
+               " + (SELECT count(*) FROM tickets WHERE requester_id IN (SELECT * FROM e))"
+               " + (SELECT count(*) FROM shop_carts WHERE user_id IN (SELECT * FROM e))"
+               " + (SELECT count(*) FROM billing_transactions WHERE user_id IN (SELECT * FROM e))"
+               " + (SELECT count(*) FROM content_posts WHERE author_id IN (SELECT * FROM e))"
+               " + (SELECT count(*) FROM files WHERE owner_id IN (SELECT * FROM e))"
+               " + (SELECT count(*) FROM email_logs WHERE recipient_id IN (SELECT * FROM e))");
+}
+
+// `events` events in equal parts: users (bulk_load: registered and renamed,
+// personal fields sealed) and each load of projection_loads() but audit's,
+// naming those users. `erase` of the users, spread over them, are erased through the
+// erasure service (key destroyed, user.erased, as over HTTP). The relay
+// publishes it all; `lethe project --until-idle` (every projection, one
+// thread each, in one process) catches up; the relay publishes their
+// receipts and the projections read those too. Then `lethe project --replay
+// --until-idle` empties every read model and rebuilds it from offset zero:
+// erased people are met again in every topic, and the policies apply again.
+ReplayRow replay_bench(std::int64_t events, int erase, int batch, std::size_t payload_bytes,
+                       const std::function<void(const std::string&)>& say) {
+  ReplayRow row;
+  test::TestSchema db;
+  test::TestTopics topics;
+  // Every load but audit's: its assignments are of tickets never opened,
+  // which the tickets projection would rightly refuse. The audit projection
+  // reads the users, tickets, shop and billing topics all the same.
+  auto loads = projection_loads("b");
+  std::erase_if(loads, [](const ProjectionLoad& l) { return l.projection == "audit"; });
+  const auto part = events / static_cast<std::int64_t>(loads.size() + 1) / 2 * 2;
+  say("replay: loading " + std::to_string(part * static_cast<std::int64_t>(loads.size() + 1)) + " events (" +
+      std::to_string(part) + " each: users and " + std::to_string(loads.size()) + " other loads)");
+  bulk_load(db, part, payload_bytes);
+  for (const auto& load : loads) bulk_load_streams(db, part, load.topic, load.make, load.per_stream);
+  {
+    producers::EventStore store(db.conninfo());
+    producers::ErasureService erasure(
+        store, producers::ErasureSettings{.per_hour = 100000, .projections = projections::projection_names()});
+    const auto users = part / 2;
+    for (int i = 0; i < erase; ++i) {
+      const auto id = "b" + std::to_string(static_cast<std::int64_t>(i) * users / erase);
+      auto r = erasure.erase(id, producers::CommandContext{"system:bench"});
+      if (!r) throw std::runtime_error("erase " + id + ": " + r.error().message);
+    }
+    row.erased = erase;
+  }
+  say("replay: relay, then every projection catches up (lethe project --until-idle)");
+  row.relay = run_lethe(db, topics, {"relay", "--until-idle"});
+  row.first = run_lethe(db, topics, {"project", "--until-idle", "--batch-size", std::to_string(batch)});
+  run_lethe(db, topics, {"relay", "--until-idle"});  // the receipts
+  run_lethe(db, topics, {"project", "--until-idle", "--batch-size", std::to_string(batch)});
+  row.events = count(db, "SELECT count(*) FROM events");
+  const auto before = table_counts(db);
+  say("replay: lethe project --replay --until-idle, every projection at once, " + std::to_string(row.events) +
+      " events");
+  const auto started = db.scalar("SELECT clock_timestamp()");
+  row.replay = run_lethe(db, topics, {"project", "--replay", "--until-idle", "--batch-size", std::to_string(batch)});
+  // When each projection began its last batch (its offsets' updated_at is
+  // that transaction's start), from the process's start: where time goes.
+  for (const auto& r : db.rows("SELECT to_char(extract(epoch FROM max(updated_at) - '" + started +
+                               "'::timestamptz), 'FM00000.00') || '|' || projection FROM projection_offsets"
+                               " GROUP BY projection"))
+    row.last_batch.emplace_back(r.substr(r.find('|') + 1), std::stod(r.substr(0, r.find('|'))));
+  std::sort(row.last_batch.begin(), row.last_batch.end(),
+            [](const auto& a, const auto& b) { return a.second > b.second; });
+  row.deliveries = count(db, "SELECT coalesce(sum(next_offset), 0) FROM projection_offsets");
+  if (count(db, "SELECT count(*) FROM events") != row.events) row.mismatches.push_back("events (new receipts)");
+  const auto after = table_counts(db);
+  for (std::size_t i = 0; i < before.size(); ++i)
+    if (before[i] != after[i])
+      row.mismatches.push_back(before[i].first + " " + std::to_string(before[i].second) + " -> " +
+                               std::to_string(after[i].second));
+  row.erased_left = erased_left(db);
+  row.dead_letters = static_cast<std::int64_t>(test::read_topic(topics.topic("dead-letters")).size());
+  // A million messages: not left on the broker for ever (retention is unlimited).
+  std::vector<std::string> names;
+  for (const auto& spec : producers::topic_specs()) names.push_back(topics.topic(spec.name));
+  producers::delete_topics(infra::Config::from_env().brokers, names);
+  return row;
 }
 
 }  // namespace
@@ -351,6 +481,16 @@ int main(int argc, char** argv) {
   cli.add_option("--api-seconds", api_options.seconds, "seconds of each command-rate row (0: skip the API rows)")
       ->capture_default_str();
   cli.add_option("--paced-rate", api_options.paced_rate, "commands/s of the visibility row")->capture_default_str();
+  cli.add_option("--erasures", api_options.erasures,
+                 "people erased beside the paced commands, every projection running (0: skip that row)")
+      ->capture_default_str();
+  cli.add_option("--erasure-interval-ms", api_options.erasure_interval_ms, "time between two erasures")
+      ->capture_default_str();
+  std::int64_t replay_events = 1000000;
+  int replay_erased = 100;
+  cli.add_option("--replay-events", replay_events, "events of every domain replayed by every projection (0: skip)")
+      ->capture_default_str();
+  cli.add_option("--replay-erased", replay_erased, "people erased among them")->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
   spdlog::set_level(spdlog::level::warn);
 
@@ -396,6 +536,10 @@ int main(int argc, char** argv) {
     const auto applied = count(pdb, "SELECT coalesce(sum(next_offset), 0) FROM projection_offsets");
     projection_rows.push_back({load.projection, run, applied});
   }
+
+  // Every projection replayed at once over every domain's events.
+  std::optional<ReplayRow> replay;
+  if (replay_events > 0) replay = replay_bench(replay_events, replay_erased, batch, payload_bytes, say);
 
   // Memory with large events: the same paths with 256 KiB payloads, each
   // beside itself with its byte bounds lifted (what the rows bound alone
@@ -465,6 +609,27 @@ int main(int argc, char** argv) {
     std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.2fx of COPY\n", ("lethe project " + r.name).c_str(),
                 static_cast<long long>(r.applied), r.run.seconds, rate, r.run.rss_mib, rate / copy_rate);
   }
+  double replay_rate = 0;
+  if (replay) {
+    const auto& r = *replay;
+    replay_rate = static_cast<double>(r.events) / r.replay.seconds;
+    const double first_rate = static_cast<double>(r.events) / r.first.seconds;
+    std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.2fx of first pass, %.2fx of COPY, %.2fx of users alone\n",
+                ("lethe project --replay (all " + std::to_string(r.projection_count) + " at once)").c_str(),
+                static_cast<long long>(r.events), r.replay.seconds, replay_rate, r.replay.rss_mib,
+                replay_rate / first_rate, replay_rate / copy_rate, replay_rate / batched_rate);
+    std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  (%lld erased people among them)\n",
+                "  same log, first pass: catching up from zero", static_cast<long long>(r.events), r.first.seconds,
+                first_rate, r.first.rss_mib, static_cast<long long>(r.erased));
+    std::printf("%-46s %9lld %8.2f %10.0f %8s  %.2f per event: event_log, audit read other topics\n",
+                "  messages the projections read in the replay", static_cast<long long>(r.deliveries), r.replay.seconds,
+                static_cast<double>(r.deliveries) / r.replay.seconds, "",
+                static_cast<double>(r.deliveries) / static_cast<double>(r.events));
+    std::string when;
+    for (const auto& [name, at] : replay->last_batch)
+      when += fmt::format("{}{} {:.1f}", when.empty() ? "" : ", ", name, at);
+    std::printf("%-46s %s\n", "  last batch began, s into the replay:", when.c_str());
+  }
   for (const auto& l : large)
     std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.0f MiB/s of payload\n", l.what.c_str(),
                 static_cast<long long>(large_events), l.run.seconds, large_events / l.run.seconds, l.run.rss_mib,
@@ -489,24 +654,67 @@ int main(int argc, char** argv) {
     std::printf("%-46s %9lld %8.2f %10.0f  p50 %.1f ms, p99 %.1f ms, max %.1f ms, unseen %lld\n",
                 "visibility: answer -> read model, paced", static_cast<long long>(api.paced), api.paced_s,
                 api.paced / api.paced_s, api.p50_ms, api.p99_ms, api.max_ms, static_cast<long long>(api.paced_unseen));
+    if (api.erased > 0 || api.erase_errors > 0) {
+      std::printf("%-46s %9lld %8.2f %10.1f  p50 %.1f ms, p99 %.1f ms, max %.1f ms, unfinished %lld\n",
+                  ("erasure: answer -> " + std::to_string(api.erasure_projections) + " receipts stored").c_str(),
+                  static_cast<long long>(api.erased), api.erasure_s, static_cast<double>(api.erased) / api.erasure_s,
+                  api.erasure.p50_ms, api.erasure.p99_ms, api.erasure.max_ms,
+                  static_cast<long long>(api.erasures_unfinished));
+      std::printf("%-46s %9s %8s %10s  p50 %.1f ms, p99 %.1f ms, max %.1f ms, unseen %lld\n",
+                  "  answer -> GET /erasure-requests shows them", "", "", "", api.erasure_view.p50_ms,
+                  api.erasure_view.p99_ms, api.erasure_view.max_ms, static_cast<long long>(api.erasures_unseen));
+      std::printf("%-46s %9s %8s %10s  p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", "  the erase command: send -> answer",
+                  "", "", "", api.erase_answer.p50_ms, api.erase_answer.p99_ms, api.erase_answer.max_ms);
+      std::printf("%-46s %9lld %8.2f %10.0f  p50 %.1f ms, p99 %.1f ms, max %.1f ms, unseen %lld\n",
+                  "  visibility beside it, every projection on", static_cast<long long>(api.beside_paced), api.beside_s,
+                  static_cast<double>(api.beside_paced) / api.beside_s, api.beside.p50_ms, api.beside.p99_ms,
+                  api.beside.max_ms, static_cast<long long>(api.beside_unseen));
+    }
     if (api.http_errors) std::printf("WARNING: %lld HTTP commands failed\n", static_cast<long long>(api.http_errors));
     if (api.mixed_errors)
       std::printf("WARNING: %lld mixed commands failed\n", static_cast<long long>(api.mixed_errors));
     std::printf("targets: HTTP >= 5000 commands/s: %s; visible within p99 100 ms at %d/s: %s; mixed >= 3000/s: %s\n",
                 http_rate >= 5000 ? "met" : "MISSED", api_options.paced_rate, api.p99_ms <= 100 ? "met" : "MISSED",
                 mixed_rate >= 3000 ? "met" : "MISSED");
+    if (api.erased > 0 || api.erase_errors > 0) {
+      if (api.erase_errors)
+        std::printf("WARNING: %lld erase commands failed\n", static_cast<long long>(api.erase_errors));
+      if (api.erasure_out_of_order)
+        std::printf("WARNING: %lld events of erasure streams reached Kafka after a later version of their stream\n",
+                    static_cast<long long>(api.erasure_out_of_order));
+      if (api.erasure_dead_letters)
+        std::printf("WARNING: %lld messages dead-lettered during the erasure row (reasons on stderr)\n",
+                    static_cast<long long>(api.erasure_dead_letters));
+      std::printf(
+          "targets: erasure applied by every projection within p99 1 s beside %d commands/s: %s\n",
+          api_options.paced_rate,
+          api.erasure.p99_ms < 1000 && api.erasures_unfinished == 0 && api.erase_errors == 0 ? "met" : "MISSED");
+    }
   }
   std::printf("\nlethe rows time the whole process: start-up, connections and group join included.\n");
   std::printf(
       "CPU of the lethe process itself (the rest is PostgreSQL and Kafka): relay %.2f s, batched projector "
       "%.2f s, naive projector %.2f s\n",
       relay.cpu_seconds, batched.cpu_seconds, naive.cpu_seconds);
+  if (replay)
+    std::printf("CPU of the replaying projector (%zu projections, one thread each): %.2f s of %.2f s wall\n",
+                replay->projection_count, replay->replay.cpu_seconds, replay->replay.seconds);
   std::printf(
       "targets: relay >= 50000/s: %s; users projection >= 35000/s: %s; every other projection >= 30000/s: %s; "
       "projection >= "
       "10x naive: %s\n",
       relay_rate >= 50000 ? "met" : "MISSED", batched_rate >= 35000 ? "met" : "MISSED",
       slowest_other >= 30000 ? "met" : "MISSED", batched_rate >= 10 * naive_rate ? "met" : "MISSED");
+  if (replay) {
+    std::printf("targets: replay of every projection >= 40000 events/s: %s\n", replay_rate >= 40000 ? "met" : "MISSED");
+    for (const auto& m : replay->mismatches) std::printf("WARNING: the replay changed %s\n", m.c_str());
+    if (replay->dead_letters)
+      std::printf("WARNING: the replay's projections dead-lettered %lld messages\n",
+                  static_cast<long long>(replay->dead_letters));
+    if (replay->erased_left)
+      std::printf("WARNING: after the replay, %lld rows still name an erased person\n",
+                  static_cast<long long>(replay->erased_left));
+  }
   if (batched_applied != events)
     std::printf("WARNING: batched projection applied %lld of %lld events\n", static_cast<long long>(batched_applied),
                 static_cast<long long>(events));
