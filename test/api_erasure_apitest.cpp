@@ -23,35 +23,6 @@ struct Stack {
   test::Process projector{{"project", "--batch-wait-ms", "5"}, test::lethe_env(db, topics)};
 };
 
-std::string body(std::initializer_list<std::pair<std::string, std::string>> fields) {
-  std::string out = "{";
-  for (const auto& [k, v] : fields) {
-    if (out.size() > 1) out += ',';
-    const bool number = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
-    const bool raw = number || v == "true" || v.starts_with('{') || v.starts_with('[');
-    out += "\"" + k + "\":" + (raw ? v : "\"" + v + "\"");
-  }
-  return out + "}";
-}
-
-test::Reply must(test::Reply&& r, int status, const std::string& what) {
-  // Any success of the same class (201 or 200): the data, not the code, is what this test checks.
-  BOOST_REQUIRE_MESSAGE(r.status / 100 == status / 100, what << ": " << r.status << " " << r.body);
-  return std::move(r);
-}
-
-// The request once every projection has applied it (its receipts all in).
-test::Reply until_applied(Api& api, const std::string& request_id, const std::string& token) {
-  return test::poll(api, "/erasure-requests/" + request_id, token, [](const test::Reply& r) {
-    if (r.status != 200 || !r.json.IsObject() || !r.json.HasMember("receipts")) return false;
-    const auto& receipts = r.json["receipts"];
-    if (receipts.Empty()) return false;
-    for (const auto& x : receipts.GetArray())
-      if (x["applied_at"].IsNull()) return false;
-    return true;
-  });
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
@@ -65,83 +36,100 @@ BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
   const auto cleo = api.person("cleo" + run + "@example.org");
   // Vera: staff, so that tickets are assigned to her and she creates catalogue records.
   auto vera = api.person(email, "staff");
-  must(api.call("PATCH", "/users/" + vera.id, body({{"name", name}}), vera.token), 200, "rename");
-  must(api.call("POST", "/users/" + vera.id + "/api-keys", body({{"name", "laptop"}}), vera.token), 201, "api key");
-  must(api.call("POST", "/users/" + vera.id + "/oauth-identities",
-                body({{"provider", "github"}, {"subject", "gh-" + run}}), vera.token),
-       201, "oauth");
-  must(api.call("POST", "/users/" + vera.id + "/notes", body({{"text", "asked about " + name}}), sam.token), 201,
-       "note about vera");
-  must(api.call("POST", "/users/" + cleo.id + "/notes", body({{"text", "note by vera"}}), vera.token), 201,
-       "note by vera");
-  must(api.call("PUT", "/users/" + vera.id + "/billing-profile",
-                body({{"holder_name", name}, {"address", "1 Quist Lane " + run}, {"tax_id", "TX" + run}}), vera.token),
-       200, "billing profile");
+  test::must(api.call("PATCH", "/users/" + vera.id, test::json_object({{"name", name}}), vera.token), 200, "rename");
+  test::must(api.call("POST", "/users/" + vera.id + "/api-keys", test::json_object({{"name", "laptop"}}), vera.token),
+             201, "api key");
+  test::must(api.call("POST", "/users/" + vera.id + "/oauth-identities",
+                      test::json_object({{"provider", "github"}, {"subject", "gh-" + run}}), vera.token),
+             201, "oauth");
+  test::must(
+      api.call("POST", "/users/" + vera.id + "/notes", test::json_object({{"text", "asked about " + name}}), sam.token),
+      201, "note about vera");
+  test::must(
+      api.call("POST", "/users/" + cleo.id + "/notes", test::json_object({{"text", "note by vera"}}), vera.token), 201,
+      "note by vera");
+  test::must(
+      api.call("PUT", "/users/" + vera.id + "/billing-profile",
+               test::json_object({{"holder_name", name}, {"address", "1 Quist Lane " + run}, {"tax_id", "TX" + run}}),
+               vera.token),
+      200, "billing profile");
   // Catalogue records she created, bought from, and a cart left open.
-  const auto category =
-      must(api.call("POST", "/categories", body({{"name", "Tea"}, {"slug", "tea-" + run}}), vera.token), 201,
-           "category")
-          .str("id");
-  const auto product = must(api.call("POST", "/products",
-                                     body({{"name", "Oolong"},
-                                           {"price", "450"},
-                                           {"currency", "EUR"},
-                                           {"category_id", category},
-                                           {"active", "true"}}),
-                                     vera.token),
-                            201, "product")
+  const auto category = test::must(api.call("POST", "/categories",
+                                            test::json_object({{"name", "Tea"}, {"slug", "tea-" + run}}), vera.token),
+                                   201, "category")
+                            .str("id");
+  const auto product = test::must(api.call("POST", "/products",
+                                           test::json_object({{"name", "Oolong"},
+                                                              {"price", "450"},
+                                                              {"currency", "EUR"},
+                                                              {"category_id", category},
+                                                              {"active", "true"}}),
+                                           vera.token),
+                                  201, "product")
                            .str("id");
-  must(
-      api.call("POST", "/products/" + product + "/inventory", body({{"delta", "10"}, {"reason", "stock"}}), vera.token),
-      201, "inventory");
-  const auto cart = must(api.call("POST", "/carts", "", vera.token, {{"Content-Length", "0"}}), 201, "cart").str("id");
-  must(api.call("POST", "/carts/" + cart + "/lines", body({{"product_id", product}, {"quantity", "2"}}), vera.token),
-       201, "line");
+  test::must(api.call("POST", "/products/" + product + "/inventory",
+                      test::json_object({{"delta", "10"}, {"reason", "stock"}}), vera.token),
+             201, "inventory");
+  const auto cart =
+      test::must(api.call("POST", "/carts", "", vera.token, {{"Content-Length", "0"}}), 201, "cart").str("id");
+  test::must(api.call("POST", "/carts/" + cart + "/lines",
+                      test::json_object({{"product_id", product}, {"quantity", "2"}}), vera.token),
+             201, "line");
   const auto order =
-      must(api.call("POST", "/carts/" + cart + "/convert", "", vera.token, {{"Content-Length", "0"}}), 200, "convert")
+      test::must(api.call("POST", "/carts/" + cart + "/convert", "", vera.token, {{"Content-Length", "0"}}), 200,
+                 "convert")
           .str("id");
   const auto open_cart =
-      must(api.call("POST", "/carts", "", vera.token, {{"Content-Length", "0"}}), 201, "open cart").str("id");
-  must(api.call("POST", "/carts/" + open_cart + "/lines", body({{"product_id", product}, {"quantity", "1"}}),
-                vera.token),
-       201, "open line");
+      test::must(api.call("POST", "/carts", "", vera.token, {{"Content-Length", "0"}}), 201, "open cart").str("id");
+  test::must(api.call("POST", "/carts/" + open_cart + "/lines",
+                      test::json_object({{"product_id", product}, {"quantity", "1"}}), vera.token),
+             201, "open line");
   const auto charge =
-      must(api.call("POST", "/transactions",
-                    body({{"user_id", vera.id}, {"amount", "900"}, {"currency", "EUR"}, {"description", "order"}}),
-                    ada.token),
-           201, "charge")
+      test::must(api.call("POST", "/transactions",
+                          test::json_object(
+                              {{"user_id", vera.id}, {"amount", "900"}, {"currency", "EUR"}, {"description", "order"}}),
+                          ada.token),
+                 201, "charge")
           .str("id");
-  must(api.call("POST", "/transactions/" + charge + "/credit-notes",
-                body({{"amount", "100"}, {"currency", "EUR"}, {"reason", "late"}}), ada.token),
-       201, "credit note");
-  must(api.call("POST", "/email-logs",
-                body({{"recipient_id", vera.id},
-                      {"template", "welcome"},
-                      {"subject", "Hello " + name},
-                      {"sent_at", "2026-11-25T08:00:00Z"}}),
-                ada.token),
-       201, "email log");
-  const auto file = must(api.call("POST", "/files",
-                                  body({{"name", "cv.pdf"},
-                                        {"size", "1234"},
-                                        {"content_type", "application/pdf"},
-                                        {"checksum", "sha256:" + std::string(64, 'a')}}),
-                                  vera.token),
-                         201, "file")
+  test::must(api.call("POST", "/transactions/" + charge + "/credit-notes",
+                      test::json_object({{"amount", "100"}, {"currency", "EUR"}, {"reason", "late"}}), ada.token),
+             201, "credit note");
+  test::must(api.call("POST", "/email-logs",
+                      test::json_object({{"recipient_id", vera.id},
+                                         {"template", "welcome"},
+                                         {"subject", "Hello " + name},
+                                         {"sent_at", "2026-11-25T08:00:00Z"}}),
+                      ada.token),
+             201, "email log");
+  const auto file = test::must(api.call("POST", "/files",
+                                        test::json_object({{"name", "cv.pdf"},
+                                                           {"size", "1234"},
+                                                           {"content_type", "application/pdf"},
+                                                           {"checksum", "sha256:" + std::string(64, 'a')}}),
+                                        vera.token),
+                               201, "file")
                         .str("id");
   const auto post =
-      must(api.call("POST", "/posts", body({{"title", "Hi"}, {"body", "my post"}}), vera.token), 201, "post").str("id");
-  must(api.call("POST", "/posts/" + post + "/comments", body({{"body", "my comment"}}), vera.token), 201, "comment");
+      test::must(api.call("POST", "/posts", test::json_object({{"title", "Hi"}, {"body", "my post"}}), vera.token), 201,
+                 "post")
+          .str("id");
+  test::must(api.call("POST", "/posts/" + post + "/comments", test::json_object({{"body", "my comment"}}), vera.token),
+             201, "comment");
   const auto own_ticket =
-      must(api.call("POST", "/tickets", body({{"subject", "Help"}, {"body", "please"}}), vera.token), 201, "ticket")
+      test::must(api.call("POST", "/tickets", test::json_object({{"subject", "Help"}, {"body", "please"}}), vera.token),
+                 201, "ticket")
           .str("id");
-  must(api.call("POST", "/tickets/" + own_ticket + "/comments", body({{"body", "more"}}), vera.token), 201,
-       "ticket comment");
+  test::must(
+      api.call("POST", "/tickets/" + own_ticket + "/comments", test::json_object({{"body", "more"}}), vera.token), 201,
+      "ticket comment");
   const auto cleo_ticket =
-      must(api.call("POST", "/tickets", body({{"subject", "Broken"}, {"body", "it is"}}), cleo.token), 201, "ticket 2")
+      test::must(
+          api.call("POST", "/tickets", test::json_object({{"subject", "Broken"}, {"body", "it is"}}), cleo.token), 201,
+          "ticket 2")
           .str("id");
-  must(api.call("POST", "/tickets/" + cleo_ticket + "/assign", body({{"assignee_id", vera.id}}), sam.token), 200,
-       "assign");
+  test::must(
+      api.call("POST", "/tickets/" + cleo_ticket + "/assign", test::json_object({{"assignee_id", vera.id}}), sam.token),
+      200, "assign");
   // Everything reached the read models before the erasure.
   BOOST_REQUIRE(test::eventually(
       [&] {
@@ -155,10 +143,10 @@ BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
   const auto totals_before = db.rows("SELECT amount, refunded, credited FROM billing_transactions");
 
   // Ada (an admin) erases Vera (staff).
-  auto erased =
-      must(api.call("POST", "/users/" + vera.id + "/erasure", "", ada.token, {{"Content-Length", "0"}}), 202, "erase");
+  auto erased = test::must(api.call("POST", "/users/" + vera.id + "/erasure", "", ada.token, {{"Content-Length", "0"}}),
+                           202, "erase");
   const auto request_id = erased.str("id");
-  auto request = until_applied(api, request_id, ada.token);
+  auto request = test::until_erasure_applied(api, request_id, ada.token);
   BOOST_REQUIRE_MESSAGE(request.status == 200, request.body);
   BOOST_TEST(request.str("status") == "erased");  // the external tasks wait
   BOOST_TEST(request.str("key_fingerprint").size() == 32u);
@@ -233,9 +221,9 @@ BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
 
   // The external tasks: confirmed by an admin, each once, into the audit log.
   for (const std::string task : {"payment_provider", "newsletter"}) {
-    must(api.call("POST", "/erasure-requests/" + request_id + "/tasks/" + task + "/confirm", "", ada.token,
-                  {{"Content-Length", "0"}}),
-         200, task);
+    test::must(api.call("POST", "/erasure-requests/" + request_id + "/tasks/" + task + "/confirm", "", ada.token,
+                        {{"Content-Length", "0"}}),
+               200, task);
     BOOST_TEST(api.call("POST", "/erasure-requests/" + request_id + "/tasks/" + task + "/confirm", "", ada.token,
                         {{"Content-Length", "0"}})
                    .status == 409);
@@ -256,18 +244,20 @@ BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
   // The fence: commands naming her are refused with 410, her id is never reused.
   BOOST_TEST(api.call("POST", "/users/" + vera.id + "/erasure", "", ada.token, {{"Content-Length", "0"}}).status ==
              410);
-  BOOST_TEST(api.call("PATCH", "/users/" + vera.id, body({{"name", "Back"}}), api.owner_key()).status == 410);
-  BOOST_TEST(api.call("POST", "/transactions",
-                      body({{"user_id", vera.id}, {"amount", "1"}, {"currency", "EUR"}, {"description", "x"}}),
-                      ada.token)
-                 .status == 410);
+  BOOST_TEST(api.call("PATCH", "/users/" + vera.id, test::json_object({{"name", "Back"}}), api.owner_key()).status ==
+             410);
   BOOST_TEST(
-      api.call("POST", "/tickets/" + cleo_ticket + "/assign", body({{"assignee_id", vera.id}}), sam.token).status !=
-      200);
+      api.call("POST", "/transactions",
+               test::json_object({{"user_id", vera.id}, {"amount", "1"}, {"currency", "EUR"}, {"description", "x"}}),
+               ada.token)
+          .status == 410);
+  BOOST_TEST(
+      api.call("POST", "/tickets/" + cleo_ticket + "/assign", test::json_object({{"assignee_id", vera.id}}), sam.token)
+          .status != 200);
   BOOST_TEST(
       api.call(
              "POST", "/email-logs",
-             body(
+             test::json_object(
                  {{"recipient_id", vera.id}, {"template", "t"}, {"subject", "s"}, {"sent_at", "2026-11-25T08:00:00Z"}}),
              ada.token)
           .status == 410);

@@ -7,9 +7,9 @@
 // events name nobody. Every refusal answers with the rule (status, field,
 // message) and leaves the person as they were.
 #include <algorithm>
+#include <boost/test/unit_test.hpp>
 #include <future>
 #include <map>
-#include <boost/test/unit_test.hpp>
 #include <thread>
 
 #include "support/api.hpp"
@@ -29,7 +29,7 @@ struct Stack {
   test::Process projector{{"project", "--batch-wait-ms", "5"}, test::lethe_env(db, topics)};
 };
 
-test::Reply must(test::Reply&& r, int status, const std::string& what) {
+test::Reply exactly(test::Reply&& r, int status, const std::string& what) {
   BOOST_REQUIRE_MESSAGE(r.status == status, what << ": " << r.status << " " << r.body);
   return std::move(r);
 }
@@ -141,7 +141,7 @@ BOOST_AUTO_TEST_CASE(who_may_erase_whom) {
   untouched(api, db, aud.id, aud.token, "aud after an admin's attempt");
 
   // An owner erases an admin; the admin's credentials stop at once.
-  const auto abe_erased = must(erase(api, abe.id, owner_key), 202, "owner erases admin");
+  const auto abe_erased = exactly(erase(api, abe.id, owner_key), 202, "owner erases admin");
   BOOST_TEST(abe_erased.str("status") == "erased");
   BOOST_TEST(is_erased(db, abe.id));
   BOOST_TEST(api.call("GET", "/me", "", abe.token).status == 401);
@@ -159,7 +159,7 @@ BOOST_AUTO_TEST_CASE(who_may_erase_whom) {
 
   // The last owner. With a second owner, one owner erases the other...
   const auto otto = api.person("otto" + run + "@example.org", "owner");
-  must(erase(api, otto.id, owner_key), 202, "owner erases the second owner");
+  exactly(erase(api, otto.id, owner_key), 202, "owner erases the second owner");
   BOOST_TEST(is_erased(db, otto.id));
   // ...an admin still may not erase the owner left...
   refused(erase(api, owner, ada.token), 403, "user_id", "only an owner", "admin erases the last owner");
@@ -182,8 +182,8 @@ BOOST_AUTO_TEST_CASE(an_admin_erases_at_most_so_many_per_hour) {
   std::vector<Api::Person> users;
   for (int i = 0; i < 4; ++i) users.push_back(api.person("u" + std::to_string(i) + run + "@example.org"));
 
-  must(erase(api, users[0].id, ada.token), 202, "first erasure");
-  must(erase(api, users[1].id, ada.token), 202, "second erasure");
+  exactly(erase(api, users[0].id, ada.token), 202, "first erasure");
+  exactly(erase(api, users[1].id, ada.token), 202, "second erasure");
   const auto third = erase(api, users[2].id, ada.token);
   refused(third, 429, "user_id", "at most 2 erasures per hour per admin", "third erasure");
   BOOST_TEST(third.str("error") == "rate_limited", third.body);
@@ -195,7 +195,7 @@ BOOST_AUTO_TEST_CASE(an_admin_erases_at_most_so_many_per_hour) {
   BOOST_TEST(db.scalar("SELECT count(*) FROM erasure_requests WHERE user_id = '" + users[2].id + "'") == "0");
 
   // The limit is per admin: another one still erases, this admin still may not.
-  must(erase(api, users[2].id, bob.token), 202, "another admin");
+  exactly(erase(api, users[2].id, bob.token), 202, "another admin");
   BOOST_TEST(is_erased(db, users[2].id));
   refused(erase(api, users[3].id, ada.token), 429, "user_id", "per hour", "fourth erasure by the same admin");
   untouched(api, db, users[3].id, users[3].token, "the fourth user");
@@ -211,11 +211,11 @@ BOOST_AUTO_TEST_CASE(a_person_asks_confirms_and_is_erased_by_an_admin) {
   const auto vic = api.person("vic" + run + "@example.org");
   // A credential that outlives the sessions, to try what a signed-out person could.
   const auto key =
-      must(api.call("POST", "/users/" + vic.id + "/api-keys", "{\"name\":\"phone\"}", vic.token), 201, "api key")
+      exactly(api.call("POST", "/users/" + vic.id + "/api-keys", "{\"name\":\"phone\"}", vic.token), 201, "api key")
           .str("key");
 
   // Asked: the token is shown once, with a deadline in the future.
-  const auto asked = must(post(api, "/me/erasure", vic.token), 201, "ask");
+  const auto asked = exactly(post(api, "/me/erasure", vic.token), 201, "ask");
   const auto request_id = asked.str("id");
   const auto token = asked.str("token");
   BOOST_TEST_REQUIRE(!request_id.empty());
@@ -244,7 +244,7 @@ BOOST_AUTO_TEST_CASE(a_person_asks_confirms_and_is_erased_by_an_admin) {
   untouched(api, db, vic.id, vic.token, "vic after a wrong token");
 
   // The right one: signed out at once, pending for an admin.
-  const auto confirmed = must(confirm(api, vic.token, token), 200, "confirm");
+  const auto confirmed = exactly(confirm(api, vic.token, token), 200, "confirm");
   BOOST_TEST(confirmed.str("id") == request_id);
   BOOST_TEST(confirmed.str("status") == "pending");
   BOOST_TEST(api.call("GET", "/me", "", vic.token).status == 401);
@@ -259,7 +259,7 @@ BOOST_AUTO_TEST_CASE(a_person_asks_confirms_and_is_erased_by_an_admin) {
   refused(confirm(api, key, token), 409, "token", "confirmed already", "second confirm");
 
   // An admin carries it out: the request the person made, not a new one.
-  const auto done = must(post(api, "/erasure-requests/" + request_id + "/execute", ada.token), 200, "execute");
+  const auto done = exactly(post(api, "/erasure-requests/" + request_id + "/execute", ada.token), 200, "execute");
   BOOST_TEST(done.str("status") == "erased");
   BOOST_TEST(is_erased(db, vic.id));
   BOOST_TEST(db.scalar("SELECT request_id FROM erased_persons WHERE subject = '" + vic.id + "'") == request_id);
@@ -290,7 +290,7 @@ BOOST_AUTO_TEST_CASE(an_expired_token_confirms_nothing_and_the_person_may_ask_ag
   const auto ada = api.person("ada" + run + "@example.org", "admin");
   const auto vic = api.person("vic" + run + "@example.org");
 
-  const auto first = must(post(api, "/me/erasure", vic.token), 201, "ask");
+  const auto first = exactly(post(api, "/me/erasure", vic.token), 201, "ask");
   std::this_thread::sleep_for(std::chrono::seconds(3));
   const auto late = confirm(api, vic.token, first.str("token"));
   refused(late, 422, "token", "expired", "confirm after the deadline");
@@ -303,11 +303,11 @@ BOOST_AUTO_TEST_CASE(an_expired_token_confirms_nothing_and_the_person_may_ask_ag
           "execute the expired request");
 
   // Asked again: a new request and a new token, which works; the old one does not.
-  const auto second = must(post(api, "/me/erasure", vic.token), 201, "ask again");
+  const auto second = exactly(post(api, "/me/erasure", vic.token), 201, "ask again");
   BOOST_TEST(second.str("id") != first.str("id"));
   BOOST_TEST(second.str("token") != first.str("token"));
   refused(confirm(api, vic.token, first.str("token")), 403, "token", "does not match", "the old token");
-  const auto confirmed = must(confirm(api, vic.token, second.str("token")), 200, "confirm the new token");
+  const auto confirmed = exactly(confirm(api, vic.token, second.str("token")), 200, "confirm the new token");
   BOOST_TEST(confirmed.str("id") == second.str("id"));
   BOOST_TEST(api.call("GET", "/me", "", vic.token).status == 401);
   auto pending = listed(api, "status=pending&user_id=" + vic.id, second.str("id"), ada.token);
@@ -328,14 +328,14 @@ BOOST_AUTO_TEST_CASE(erasure_events_hold_no_personal_data) {
   // every kind of erasure event is written.
   const std::string email = "vera" + run + "@example.org", name = "Vera Quist " + run;
   const auto vera = api.person(email, "staff");
-  must(api.call("PATCH", "/users/" + vera.id, "{\"name\":\"" + name + "\"}", vera.token), 200, "rename");
-  must(api.call("POST", "/categories", "{\"name\":\"Tea\",\"slug\":\"tea-" + run + "\"}", vera.token), 201, "category");
-  const auto asked = must(post(api, "/me/erasure", vera.token), 201, "ask");
+  exactly(api.call("PATCH", "/users/" + vera.id, "{\"name\":\"" + name + "\"}", vera.token), 200, "rename");
+  exactly(api.call("POST", "/categories", "{\"name\":\"Tea\",\"slug\":\"tea-" + run + "\"}", vera.token), 201, "category");
+  const auto asked = exactly(post(api, "/me/erasure", vera.token), 201, "ask");
   const auto request_id = asked.str("id");
-  must(confirm(api, vera.token, asked.str("token")), 200, "confirm");
-  must(post(api, "/erasure-requests/" + request_id + "/execute", ada.token), 200, "execute");
+  exactly(confirm(api, vera.token, asked.str("token")), 200, "confirm");
+  exactly(post(api, "/erasure-requests/" + request_id + "/execute", ada.token), 200, "execute");
   for (const std::string task : {"payment_provider", "newsletter"})
-    must(post(api, "/erasure-requests/" + request_id + "/tasks/" + task + "/confirm", ada.token), 200, task);
+    exactly(post(api, "/erasure-requests/" + request_id + "/tasks/" + task + "/confirm", ada.token), 200, task);
   auto complete = test::poll(api, "/erasure-requests/" + request_id, ada.token,
                              [](const test::Reply& r) { return r.str("status") == "complete"; });
   BOOST_TEST_REQUIRE(complete.str("status") == "complete", complete.body);
@@ -399,19 +399,19 @@ BOOST_AUTO_TEST_CASE(an_unconfirmed_or_expired_request_does_not_stop_an_admin) {
   const auto ada = api.person("ada" + run + "@example.org", "admin");
   const auto vic = api.person("vic" + run + "@example.org");
   const auto wes = api.person("wes" + run + "@example.org");
-  const auto vics = must(post(api, "/me/erasure", vic.token), 201, "vic asks").str("id");
-  must(post(api, "/me/erasure", wes.token), 201, "wes asks");
+  const auto vics = exactly(post(api, "/me/erasure", vic.token), 201, "vic asks").str("id");
+  exactly(post(api, "/me/erasure", wes.token), 201, "wes asks");
   // Fresh and unconfirmed: the admin carries out the person's own request.
-  BOOST_TEST(must(erase(api, wes.id, ada.token), 202, "erase wes").str("id") != "");
+  BOOST_TEST(exactly(erase(api, wes.id, ada.token), 202, "erase wes").str("id") != "");
   // Expired: likewise.
   std::this_thread::sleep_for(std::chrono::seconds(3));
-  BOOST_TEST(must(erase(api, vic.id, ada.token), 202, "erase vic").str("id") == vics);
+  BOOST_TEST(exactly(erase(api, vic.id, ada.token), 202, "erase vic").str("id") == vics);
 }
 
 BOOST_AUTO_TEST_CASE(a_deactivated_owner_is_not_the_last_owner) {
   Stack s;
   auto& api = s.api;
   const auto otto = api.person("otto" + test::random_suffix() + "@example.org", "owner");
-  must(post(api, "/users/" + otto.id + "/deactivate", api.owner_key()), 200, "deactivate");
-  must(erase(api, otto.id, api.owner_key()), 202, "erase the deactivated owner");
+  exactly(post(api, "/users/" + otto.id + "/deactivate", api.owner_key()), 200, "deactivate");
+  exactly(erase(api, otto.id, api.owner_key()), 202, "erase the deactivated owner");
 }

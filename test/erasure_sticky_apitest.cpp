@@ -18,10 +18,7 @@
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cctype>
-#include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "lethe/domain/billing.hpp"
 #include "lethe/domain/content.hpp"
@@ -31,7 +28,6 @@
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
 
-namespace fs = std::filesystem;
 using namespace lethe;
 using namespace std::chrono_literals;
 using test::Api;
@@ -39,8 +35,8 @@ using test::Api;
 namespace {
 
 // Every projection `lethe project` runs: each owes one receipt per erasure.
-const std::vector<std::string> kProjections{"audit", "billing", "content",  "email", "erasure",
-                                            "event_log", "files", "shop", "tickets", "users"};
+const std::vector<std::string> kProjections{"audit",     "billing", "content", "email",   "erasure",
+                                            "event_log", "files",   "shop",    "tickets", "users"};
 
 struct Stack {
   Stack() : api(db, &topics) { start_projector(); }
@@ -60,22 +56,6 @@ struct Stack {
   std::optional<test::Process> projector;
 };
 
-std::string body(std::initializer_list<std::pair<std::string, std::string>> fields) {
-  std::string out = "{";
-  for (const auto& [k, v] : fields) {
-    if (out.size() > 1) out += ',';
-    const bool number = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
-    const bool raw = number || v == "true" || v.starts_with('{') || v.starts_with('[');
-    out += "\"" + k + "\":" + (raw ? v : "\"" + v + "\"");
-  }
-  return out + "}";
-}
-
-test::Reply must(test::Reply&& r, int status, const std::string& what) {
-  BOOST_REQUIRE_MESSAGE(r.status / 100 == status / 100, what << ": " << r.status << " " << r.body);
-  return std::move(r);
-}
-
 std::string quoted(const std::string& s) {
   std::string out = "'";
   for (const char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
@@ -85,18 +65,6 @@ std::string quoted(const std::string& s) {
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
-}
-
-// The request once every projection has applied it (its receipts all in).
-test::Reply until_applied(const Api& api, const std::string& request_id, const std::string& token) {
-  return test::poll(api, "/erasure-requests/" + request_id, token, [](const test::Reply& r) {
-    if (r.status != 200 || !r.json.IsObject() || !r.json.HasMember("receipts")) return false;
-    const auto& receipts = r.json["receipts"];
-    if (receipts.Empty()) return false;
-    for (const auto& x : receipts.GetArray())
-      if (x["applied_at"].IsNull()) return false;
-    return true;
-  });
 }
 
 // The erased person, the people around her, and one record of hers in
@@ -125,89 +93,111 @@ Footprint leave_footprint(Stack& s) {
   // Vera: staff, so that tickets are assigned to her and she creates
   // catalogue records; registered under her name, then a new email.
   auto& vera = f.vera;
-  vera.id = must(api.call("POST", "/users",
-                          body({{"email", f.old_email}, {"name", f.name}, {"role", "staff"}, {"password", f.password}}),
+  vera.id =
+      test::must(api.call("POST", "/users",
+                          test::json_object(
+                              {{"email", f.old_email}, {"name", f.name}, {"role", "staff"}, {"password", f.password}}),
                           api.owner_key()),
                  201, "register vera")
-                .str("id");
+          .str("id");
   vera.token =
-      must(api.call("POST", "/sessions", body({{"email", f.old_email}, {"password", f.password}})), 201, "login")
+      test::must(api.call("POST", "/sessions", test::json_object({{"email", f.old_email}, {"password", f.password}})),
+                 201, "login")
           .str("token");
   vera.email = f.email;
-  must(api.call("PATCH", "/users/" + vera.id, body({{"email", f.email}}), vera.token), 200, "new email");
-  must(api.call("POST", "/users/" + vera.id + "/api-keys", body({{"name", "laptop"}}), vera.token), 201, "api key");
-  must(api.call("POST", "/users/" + vera.id + "/oauth-identities",
-                body({{"provider", "github"}, {"subject", f.oauth_subject}}), vera.token),
-       201, "oauth");
-  must(api.call("POST", "/users/" + vera.id + "/notes", body({{"text", "asked about " + f.name}}), f.sam.token), 201,
-       "note about vera");
-  must(api.call("POST", "/users/" + f.cleo.id + "/notes", body({{"text", "note by vera"}}), vera.token), 201,
-       "note by vera");
-  must(api.call("PUT", "/users/" + vera.id + "/billing-profile",
-                body({{"holder_name", f.name}, {"address", f.address}, {"tax_id", f.tax_id}}), vera.token),
-       200, "billing profile");
-  f.category =
-      must(api.call("POST", "/categories", body({{"name", "Tea"}, {"slug", "tea-" + run}}), vera.token), 201, "category")
-          .str("id");
-  f.product = must(api.call("POST", "/products",
-                            body({{"name", "Oolong"}, {"price", "450"}, {"currency", "EUR"},
-                                  {"category_id", f.category}, {"active", "true"}}),
-                            vera.token),
-                   201, "product")
+  test::must(api.call("PATCH", "/users/" + vera.id, test::json_object({{"email", f.email}}), vera.token), 200,
+             "new email");
+  test::must(api.call("POST", "/users/" + vera.id + "/api-keys", test::json_object({{"name", "laptop"}}), vera.token),
+             201, "api key");
+  test::must(api.call("POST", "/users/" + vera.id + "/oauth-identities",
+                      test::json_object({{"provider", "github"}, {"subject", f.oauth_subject}}), vera.token),
+             201, "oauth");
+  test::must(api.call("POST", "/users/" + vera.id + "/notes", test::json_object({{"text", "asked about " + f.name}}),
+                      f.sam.token),
+             201, "note about vera");
+  test::must(
+      api.call("POST", "/users/" + f.cleo.id + "/notes", test::json_object({{"text", "note by vera"}}), vera.token),
+      201, "note by vera");
+  test::must(
+      api.call("PUT", "/users/" + vera.id + "/billing-profile",
+               test::json_object({{"holder_name", f.name}, {"address", f.address}, {"tax_id", f.tax_id}}), vera.token),
+      200, "billing profile");
+  f.category = test::must(api.call("POST", "/categories", test::json_object({{"name", "Tea"}, {"slug", "tea-" + run}}),
+                                   vera.token),
+                          201, "category")
+                   .str("id");
+  f.product = test::must(api.call("POST", "/products",
+                                  test::json_object({{"name", "Oolong"},
+                                                     {"price", "450"},
+                                                     {"currency", "EUR"},
+                                                     {"category_id", f.category},
+                                                     {"active", "true"}}),
+                                  vera.token),
+                         201, "product")
                   .str("id");
-  must(api.call("POST", "/products/" + f.product + "/inventory", body({{"delta", "10"}, {"reason", "stock"}}),
-                vera.token),
-       201, "inventory");
-  f.cart = must(api.call("POST", "/carts", "", vera.token, {{"Content-Length", "0"}}), 201, "cart").str("id");
-  must(api.call("POST", "/carts/" + f.cart + "/lines", body({{"product_id", f.product}, {"quantity", "2"}}),
-                vera.token),
-       201, "line");
-  f.order = must(api.call("POST", "/carts/" + f.cart + "/convert", "", vera.token, {{"Content-Length", "0"}}), 200,
-                 "convert")
+  test::must(api.call("POST", "/products/" + f.product + "/inventory",
+                      test::json_object({{"delta", "10"}, {"reason", "stock"}}), vera.token),
+             201, "inventory");
+  f.cart = test::must(api.call("POST", "/carts", "", vera.token, {{"Content-Length", "0"}}), 201, "cart").str("id");
+  test::must(api.call("POST", "/carts/" + f.cart + "/lines",
+                      test::json_object({{"product_id", f.product}, {"quantity", "2"}}), vera.token),
+             201, "line");
+  f.order = test::must(api.call("POST", "/carts/" + f.cart + "/convert", "", vera.token, {{"Content-Length", "0"}}),
+                       200, "convert")
                 .str("id");
   f.open_cart =
-      must(api.call("POST", "/carts", "", vera.token, {{"Content-Length", "0"}}), 201, "open cart").str("id");
-  must(api.call("POST", "/carts/" + f.open_cart + "/lines", body({{"product_id", f.product}, {"quantity", "1"}}),
-                vera.token),
-       201, "open line");
-  f.charge = must(api.call("POST", "/transactions",
-                           body({{"user_id", vera.id}, {"amount", "900"}, {"currency", "EUR"},
-                                 {"description", "order"}}),
-                           f.ada.token),
-                  201, "charge")
-                 .str("id");
-  must(api.call("POST", "/transactions/" + f.charge + "/credit-notes",
-                body({{"amount", "100"}, {"currency", "EUR"}, {"reason", "late"}}), f.ada.token),
-       201, "credit note");
-  must(api.call("POST", "/email-logs",
-                body({{"recipient_id", vera.id}, {"template", "welcome"}, {"subject", "Hello " + f.name},
-                      {"sent_at", "2026-11-25T08:00:00Z"}}),
-                f.ada.token),
-       201, "email log");
-  f.file = must(api.call("POST", "/files",
-                         body({{"name", "cv.pdf"}, {"size", "1234"}, {"content_type", "application/pdf"},
-                               {"checksum", "sha256:" + std::string(64, 'a')}}),
-                         vera.token),
-                201, "file")
+      test::must(api.call("POST", "/carts", "", vera.token, {{"Content-Length", "0"}}), 201, "open cart").str("id");
+  test::must(api.call("POST", "/carts/" + f.open_cart + "/lines",
+                      test::json_object({{"product_id", f.product}, {"quantity", "1"}}), vera.token),
+             201, "open line");
+  f.charge =
+      test::must(api.call("POST", "/transactions",
+                          test::json_object(
+                              {{"user_id", vera.id}, {"amount", "900"}, {"currency", "EUR"}, {"description", "order"}}),
+                          f.ada.token),
+                 201, "charge")
+          .str("id");
+  test::must(api.call("POST", "/transactions/" + f.charge + "/credit-notes",
+                      test::json_object({{"amount", "100"}, {"currency", "EUR"}, {"reason", "late"}}), f.ada.token),
+             201, "credit note");
+  test::must(api.call("POST", "/email-logs",
+                      test::json_object({{"recipient_id", vera.id},
+                                         {"template", "welcome"},
+                                         {"subject", "Hello " + f.name},
+                                         {"sent_at", "2026-11-25T08:00:00Z"}}),
+                      f.ada.token),
+             201, "email log");
+  f.file = test::must(api.call("POST", "/files",
+                               test::json_object({{"name", "cv.pdf"},
+                                                  {"size", "1234"},
+                                                  {"content_type", "application/pdf"},
+                                                  {"checksum", "sha256:" + std::string(64, 'a')}}),
+                               vera.token),
+                      201, "file")
                .str("id");
-  f.post = must(api.call("POST", "/posts", body({{"title", "Hi"}, {"body", "my post"}}), vera.token), 201, "post")
+  f.post = test::must(api.call("POST", "/posts", test::json_object({{"title", "Hi"}, {"body", "my post"}}), vera.token),
+                      201, "post")
                .str("id");
-  must(api.call("POST", "/posts/" + f.post + "/comments", body({{"body", "my comment"}}), vera.token), 201,
-       "comment");
+  test::must(
+      api.call("POST", "/posts/" + f.post + "/comments", test::json_object({{"body", "my comment"}}), vera.token), 201,
+      "comment");
   f.own_ticket =
-      must(api.call("POST", "/tickets", body({{"subject", "Help"}, {"body", "please"}}), vera.token), 201, "ticket")
+      test::must(api.call("POST", "/tickets", test::json_object({{"subject", "Help"}, {"body", "please"}}), vera.token),
+                 201, "ticket")
           .str("id");
-  must(api.call("POST", "/tickets/" + f.own_ticket + "/comments", body({{"body", "more"}}), vera.token), 201,
-       "ticket comment");
-  must(api.call("POST", "/tickets/" + f.own_ticket + "/internal-notes", body({{"text", "called " + f.name}}),
-                f.sam.token),
-       201, "internal note");
-  f.cleo_ticket =
-      must(api.call("POST", "/tickets", body({{"subject", "Broken"}, {"body", "it is"}}), f.cleo.token), 201,
-           "ticket 2")
-          .str("id");
-  must(api.call("POST", "/tickets/" + f.cleo_ticket + "/assign", body({{"assignee_id", vera.id}}), f.sam.token), 200,
-       "assign");
+  test::must(
+      api.call("POST", "/tickets/" + f.own_ticket + "/comments", test::json_object({{"body", "more"}}), vera.token),
+      201, "ticket comment");
+  test::must(api.call("POST", "/tickets/" + f.own_ticket + "/internal-notes",
+                      test::json_object({{"text", "called " + f.name}}), f.sam.token),
+             201, "internal note");
+  f.cleo_ticket = test::must(api.call("POST", "/tickets", test::json_object({{"subject", "Broken"}, {"body", "it is"}}),
+                                      f.cleo.token),
+                             201, "ticket 2")
+                      .str("id");
+  test::must(api.call("POST", "/tickets/" + f.cleo_ticket + "/assign", test::json_object({{"assignee_id", vera.id}}),
+                      f.sam.token),
+             200, "assign");
   // Everything reached the read models before the erasure.
   auto& db = s.db;
   BOOST_REQUIRE(test::eventually(
@@ -228,10 +218,10 @@ Footprint leave_footprint(Stack& s) {
 
 // Ada erases Vera; returns the request id once every receipt is in.
 std::string erase(Stack& s, const Footprint& f) {
-  auto erased = must(
+  auto erased = test::must(
       s.api.call("POST", "/users/" + f.vera.id + "/erasure", "", f.ada.token, {{"Content-Length", "0"}}), 202, "erase");
   const auto request_id = erased.str("id");
-  const auto request = until_applied(s.api, request_id, f.ada.token);
+  const auto request = test::until_erasure_applied(s.api, request_id, f.ada.token);
   BOOST_REQUIRE_MESSAGE(request.status == 200 && request.json["receipts"].Size() == kProjections.size(),
                         "receipts: " << request.body);
   return request_id;
@@ -261,10 +251,10 @@ LateEvents append_late_events(Stack& s, const Footprint& f) {
   const std::vector post{test::new_domain_event(
       content::Event{content::PostPublished{late.post, f.vera.id, "Late", "a post after the erasure"}}, f.vera.id)};
   store.append(content::post_stream(late.post), 0, post);
-  const std::vector file{test::new_domain_event(
-      files::Event{files::FileRecorded{late.file, f.vera.id, "late.pdf", 99, "application/pdf",
-                                       "sha256:" + std::string(64, 'b')}},
-      "system:import")};
+  const std::vector file{
+      test::new_domain_event(files::Event{files::FileRecorded{late.file, f.vera.id, "late.pdf", 99, "application/pdf",
+                                                              "sha256:" + std::string(64, 'b')}},
+                             "system:import")};
   store.append(files::file_stream(late.file), 0, file);
   // A line on the open cart whose rows the policy deleted: its stream is
   // tombstoned, so the line must be skipped (applied, it would be refused:
@@ -277,12 +267,13 @@ LateEvents append_late_events(Stack& s, const Footprint& f) {
   store.append(cart_stream, head, line);
 
   auto& api = s.api;
-  must(api.call("POST", "/tickets/" + f.own_ticket + "/status", body({{"status", "in_progress"}}), f.sam.token), 200,
-       "status of her ticket");
-  must(api.call("POST", "/orders/" + f.order + "/fulfil", "", f.ada.token, {{"Content-Length", "0"}}), 200,
-       "fulfil her order");
-  must(api.call("POST", "/posts/" + f.post + "/comments", body({{"body", "a reply"}}), f.cleo.token), 201,
-       "comment on her post");
+  test::must(api.call("POST", "/tickets/" + f.own_ticket + "/status", test::json_object({{"status", "in_progress"}}),
+                      f.sam.token),
+             200, "status of her ticket");
+  test::must(api.call("POST", "/orders/" + f.order + "/fulfil", "", f.ada.token, {{"Content-Length", "0"}}), 200,
+             "fulfil her order");
+  test::must(api.call("POST", "/posts/" + f.post + "/comments", test::json_object({{"body", "a reply"}}), f.cleo.token),
+             201, "comment on her post");
   return late;
 }
 
@@ -291,8 +282,9 @@ void relayed_all(const test::TestSchema& db) {
   BOOST_REQUIRE_MESSAGE(test::eventually(
                             [&] {
                               return db.scalar("SELECT count(*) FROM relay_checkpoint") == "1" &&
-                                     db.scalar("SELECT count(*) FROM outbox o, relay_checkpoint c WHERE c.id = 1 AND"
-                                               " (o.tx_id, o.global_position) > (c.tx_id, c.global_position)") == "0";
+                                     db.scalar(
+                                         "SELECT count(*) FROM outbox o, relay_checkpoint c WHERE c.id = 1 AND"
+                                         " (o.tx_id, o.global_position) > (c.tx_id, c.global_position)") == "0";
                             },
                             60s),
                         "the relay did not publish the outbox");
@@ -335,9 +327,8 @@ int gdpr_verify(const Stack& s, const std::string& user_id, const std::string& e
 
 // erasure.applied events on the request stream, per projection: "name=count".
 std::vector<std::string> receipt_counts(const test::TestSchema& db, const std::string& request_id) {
-  return db.rows(
-      "SELECT payload ->> 'projection', count(*) FROM events WHERE stream_id = 'erasure-" + request_id +
-      "' AND type = 'erasure.applied' GROUP BY 1");
+  return db.rows("SELECT payload ->> 'projection', count(*) FROM events WHERE stream_id = 'erasure-" + request_id +
+                 "' AND type = 'erasure.applied' GROUP BY 1");
 }
 
 std::vector<std::string> once_each() {
@@ -380,27 +371,6 @@ std::vector<std::string> read_models(const test::TestSchema& db) {
   for (const auto& [table, sql] : queries)
     for (const auto& row : db.rows(sql)) out.push_back(std::string(table) + ": " + row);
   return out;
-}
-
-fs::path kafka_data_dir() {
-  const char* env = std::getenv("LETHE_KAFKA_DATA_DIR");
-  return env && *env ? fs::path(env) : fs::path(test::source_dir()) / ".lethe" / "kafka" / "data";
-}
-
-// Every byte of every segment file of the topics under a prefix.
-std::string segments_of(const std::string& prefix) {
-  std::string all;
-  for (const auto& dir : fs::directory_iterator(kafka_data_dir())) {
-    if (!dir.is_directory() || !dir.path().filename().string().starts_with(prefix)) continue;
-    for (const auto& f : fs::directory_iterator(dir.path())) {
-      if (f.path().extension() != ".log") continue;
-      std::ifstream in(f.path(), std::ios::binary);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      all += ss.str();
-    }
-  }
-  return all;
 }
 
 // The tables of the test's schema whose rows, as text, hold `text` (any case).
@@ -473,10 +443,10 @@ BOOST_AUTO_TEST_CASE(a_replay_from_offset_zero_forgets_the_erased_person_again) 
   // Every read model emptied, every projection from offset zero.
   const auto started = std::chrono::steady_clock::now();
   settle(s, /*replay=*/true);
-  BOOST_TEST_MESSAGE("replay and settle: " << std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                  std::chrono::steady_clock::now() - started)
-                                                  .count()
-                                           << " ms");
+  BOOST_TEST_MESSAGE(
+      "replay and settle: "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()
+      << " ms");
 
   // The same read models as before the replay.
   BOOST_TEST(read_models(db) == live, boost::test_tools::per_element());
@@ -491,8 +461,8 @@ BOOST_AUTO_TEST_CASE(a_replay_from_offset_zero_forgets_the_erased_person_again) 
   BOOST_TEST(db.scalar("SELECT requester_id IS NULL AND anonymized_at IS NOT NULL FROM tickets WHERE ticket_id = '" +
                        f.own_ticket + "'") == "t");
   BOOST_TEST(db.scalar("SELECT user_id IS NULL FROM shop_orders WHERE order_id = '" + f.order + "'") == "t");
-  BOOST_TEST(db.scalar("SELECT count(*) FROM shop_carts WHERE cart_id IN ('" + f.cart + "', '" + f.open_cart +
-                       "')") == "0");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM shop_carts WHERE cart_id IN ('" + f.cart + "', '" + f.open_cart + "')") ==
+             "0");
   BOOST_TEST(db.scalar("SELECT count(*) FROM billing_transactions WHERE user_id IS NULL") == "2");
   BOOST_TEST(db.scalar("SELECT recipient_id IS NULL AND subject IS NULL FROM email_logs") == "t");
   // What was handed over stays with Ada.
@@ -502,7 +472,7 @@ BOOST_AUTO_TEST_CASE(a_replay_from_offset_zero_forgets_the_erased_person_again) 
   // The replay appended nothing: each projection's receipt is there once.
   BOOST_TEST(db.scalar("SELECT count(*) FROM events") == events_before);
   BOOST_TEST(receipt_counts(db, request_id) == once_each(), boost::test_tools::per_element());
-  const auto request = until_applied(s.api, request_id, f.ada.token);
+  const auto request = test::until_erasure_applied(s.api, request_id, f.ada.token);
   BOOST_TEST(request.json["receipts"].Size() == kProjections.size(), request.body);
   expect_no_dead_letters(s);
   BOOST_TEST(gdpr_verify(s, v, f.email, f.name) == 0);
@@ -510,14 +480,12 @@ BOOST_AUTO_TEST_CASE(a_replay_from_offset_zero_forgets_the_erased_person_again) 
 }
 
 BOOST_AUTO_TEST_CASE(an_erased_person_is_in_clear_in_no_segment_file_and_no_table) {
-  BOOST_REQUIRE_MESSAGE(fs::is_directory(kafka_data_dir()),
-                        "no Kafka data directory at " << kafka_data_dir() << " (set LETHE_KAFKA_DATA_DIR)");
   Stack s;
   auto& db = s.db;
   const auto f = leave_footprint(s);
   // Distinctive texts of hers: every one went into a personal field.
-  const std::vector<std::string> secrets{f.old_email, f.email,   "vqold" + f.run, "vquist" + f.run,   f.name,
-                                         "Quist " + f.run, f.password, f.oauth_subject, f.address, f.tax_id};
+  const std::vector<std::string> secrets{f.old_email,      f.email,    "vqold" + f.run, "vquist" + f.run, f.name,
+                                         "Quist " + f.run, f.password, f.oauth_subject, f.address,        f.tax_id};
   // The positive control of the table scan: before the erasure it finds
   // her in the read models (opened there).
   BOOST_TEST(!tables_holding(db, f.name).empty());
@@ -528,7 +496,7 @@ BOOST_AUTO_TEST_CASE(an_erased_person_is_in_clear_in_no_segment_file_and_no_tabl
   const auto request_id = erase(s, f);
   settle(s);
 
-  const auto segments = lower(segments_of(s.topics.prefix()));
+  const auto segments = lower(test::kafka_segments(s.topics.prefix()));
   BOOST_REQUIRE_MESSAGE(!segments.empty(), "no segment files for " << s.topics.prefix());
   // The positive control: the search reads plaintext records, her id among
   // them (an id is not personal data), on every topic she touched.
@@ -541,7 +509,7 @@ BOOST_AUTO_TEST_CASE(an_erased_person_is_in_clear_in_no_segment_file_and_no_tabl
     BOOST_TEST(segments.find(type) != std::string::npos, "event type " << type << " in the segments");
 
   // The broker's own topics too (consumer offsets, cluster metadata).
-  const auto internal = lower(segments_of("__"));
+  const auto internal = lower(test::kafka_segments("__"));
   for (const auto& secret : secrets) {
     BOOST_TEST(segments.find(lower(secret)) == std::string::npos, "in a segment file: " << secret);
     BOOST_TEST(internal.find(lower(secret)) == std::string::npos, "in an internal topic's segment: " << secret);

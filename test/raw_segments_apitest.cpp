@@ -6,44 +6,13 @@
 // sent, and a positive control (ids and event types, which are not
 // personal) proves the search sees plaintext.
 #include <boost/test/unit_test.hpp>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "support/api.hpp"
 #include "support/fixtures.hpp"
 
-namespace fs = std::filesystem;
 using namespace lethe;
 
-namespace {
-
-fs::path kafka_data_dir() {
-  const char* env = std::getenv("LETHE_KAFKA_DATA_DIR");
-  return env && *env ? fs::path(env) : fs::path(test::source_dir()) / ".lethe" / "kafka" / "data";
-}
-
-// Every byte of every segment file of the topics under a prefix.
-std::string segments_of(const std::string& prefix) {
-  std::string all;
-  for (const auto& dir : fs::directory_iterator(kafka_data_dir())) {
-    if (!dir.is_directory() || !dir.path().filename().string().starts_with(prefix)) continue;
-    for (const auto& f : fs::directory_iterator(dir.path())) {
-      if (f.path().extension() != ".log") continue;
-      std::ifstream in(f.path(), std::ios::binary);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      all += ss.str();
-    }
-  }
-  return all;
-}
-
-}  // namespace
-
 BOOST_AUTO_TEST_CASE(no_email_name_or_password_in_clear_in_segments_or_tables) {
-  BOOST_REQUIRE_MESSAGE(fs::is_directory(kafka_data_dir()),
-                        "no Kafka data directory at " << kafka_data_dir() << " (set LETHE_KAFKA_DATA_DIR)");
   test::TestSchema db;
   test::TestTopics topics(3, {{"compression.type", "uncompressed"}});
   test::Api api(db, &topics);
@@ -86,7 +55,7 @@ BOOST_AUTO_TEST_CASE(no_email_name_or_password_in_clear_in_segments_or_tables) {
       },
       std::chrono::seconds(60)));
 
-  const auto segments = segments_of(topics.prefix());
+  const auto segments = test::kafka_segments(topics.prefix());
   // The positive control: the search reads plaintext records.
   BOOST_REQUIRE_MESSAGE(!segments.empty(), "no segment files for " << topics.prefix());
   for (const auto& id : ids) BOOST_TEST(segments.find("user-" + id) != std::string::npos, "id " << id);

@@ -109,6 +109,35 @@ Reply Api::call(const std::string& method, const std::string& path, const std::s
   return out;
 }
 
+std::string json_object(std::initializer_list<std::pair<std::string, std::string>> fields) {
+  std::string out = "{";
+  for (const auto& [k, v] : fields) {
+    if (out.size() > 1) out += ',';
+    const bool number = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+    const bool raw = number || v == "true" || v.starts_with('{') || v.starts_with('[');
+    out += "\"" + k + "\":" + (raw ? v : "\"" + v + "\"");
+  }
+  return out + "}";
+}
+
+Reply must(Reply&& r, int status, const std::string& what) {
+  if (r.status / 100 != status / 100)
+    throw std::runtime_error(what + ": expected " + std::to_string(status) + ", got " + std::to_string(r.status) + " " +
+                             r.body);
+  return std::move(r);
+}
+
+Reply until_erasure_applied(const Api& api, const std::string& request_id, const std::string& token) {
+  return poll(api, "/erasure-requests/" + request_id, token, [](const Reply& r) {
+    if (r.status != 200 || !r.json.IsObject() || !r.json.HasMember("receipts")) return false;
+    const auto& receipts = r.json["receipts"];
+    if (receipts.Empty()) return false;
+    for (const auto& x : receipts.GetArray())
+      if (x["applied_at"].IsNull()) return false;
+    return true;
+  });
+}
+
 Reply poll(const Api& api, const std::string& path, const std::string& token,
            const std::function<bool(const Reply&)>& done) {
   Reply r;

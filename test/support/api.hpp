@@ -4,6 +4,7 @@
 #include <rapidjson/document.h>
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,6 +32,20 @@ class Api;
 // in any order: read-your-writes waits for one stream's version only.
 Reply poll(const Api& api, const std::string& path, const std::string& token,
            const std::function<bool(const Reply&)>& done);
+
+// {"k": v, ...} for test bodies: a value that is all digits, true, or starts
+// with { or [ is written as it is, any other as a JSON string (unescaped:
+// test data only).
+std::string json_object(std::initializer_list<std::pair<std::string, std::string>> fields);
+
+// The reply, once its status is of the same class as `status` (any 2xx for
+// 201: the data, not the exact code, is what such a caller checks); else
+// throws, naming `what`, which fails the test case.
+Reply must(Reply&& r, int status, const std::string& what);
+
+// GET /erasure-requests/{id} until every projection's receipt has its
+// applied_at (at most 15 s), and the last answer.
+Reply until_erasure_applied(const Api& api, const std::string& request_id, const std::string& token);
 
 class Api {
  public:

@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -280,6 +283,25 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
     if (std::chrono::steady_clock::now() > deadline) return false;
     std::this_thread::sleep_for(every);
   }
+}
+
+std::string kafka_segments(const std::string& prefix) {
+  namespace fs = std::filesystem;
+  const char* env = std::getenv("LETHE_KAFKA_DATA_DIR");
+  const fs::path data = env && *env ? fs::path(env) : fs::path(source_dir()) / ".lethe" / "kafka" / "data";
+  if (!fs::is_directory(data)) throw std::runtime_error("no Kafka data directory at " + data.string());
+  std::string all;
+  for (const auto& dir : fs::directory_iterator(data)) {
+    if (!dir.is_directory() || !dir.path().filename().string().starts_with(prefix)) continue;
+    for (const auto& f : fs::directory_iterator(dir.path())) {
+      if (f.path().extension() != ".log") continue;
+      std::ifstream in(f.path(), std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      all += ss.str();
+    }
+  }
+  return all;
 }
 
 }  // namespace lethe::test

@@ -100,6 +100,9 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
                 std::chrono::milliseconds every = std::chrono::milliseconds(100));
 
 std::string random_suffix();
+// Every byte of every segment file of the broker's topics under a prefix
+// (LETHE_KAFKA_DATA_DIR, else the scripts' .lethe/kafka/data).
+std::string kafka_segments(const std::string& prefix);
 std::string source_dir();
 std::string lethe_bin();
 
