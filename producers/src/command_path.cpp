@@ -84,24 +84,6 @@ std::vector<domain::Envelope> CommandTx::read(const std::string& stream) {
   return open_all(tx_.sql(), tx_.read_stream(stream), keys_);
 }
 
-// The fence: a command that names an erased person is refused, whoever it
-// is about (a ticket assigned to them, a charge on their account). The
-// actor was authenticated (an erased person has no credentials), so only
-// the others named are looked up: one query, and none when the command
-// names only its actor.
-void CommandTx::refuse_erased(const std::vector<Draft>& drafts) {
-  std::map<std::string, std::string, std::less<>> named;  // id -> field
-  for (const auto& d : drafts)
-    domain::named_people(d.payload, [&](std::string_view field, std::string_view id) {
-      if (id != ctx_.actor) named.emplace(std::string(id), std::string(field));
-    });
-  if (named.empty()) return;
-  std::vector<std::string> ids;
-  for (const auto& [id, field] : named) ids.push_back(id);
-  const auto erased = infra::erased_among(tx_.sql(), ids);
-  if (!erased.empty()) throw PersonGone(named.at(erased.front()), erased.front());
-}
-
 const std::vector<domain::Envelope>& CommandTx::append(const std::string& stream, std::int64_t expected_version,
                                                        const std::vector<Draft>& drafts) {
   // Personal fields are sealed before they reach the store: the log, the
@@ -115,20 +97,37 @@ const std::vector<domain::Envelope>& CommandTx::append(const std::string& stream
     }
     return domain::KeyRef{it->second.key_id, it->second.key.data()};
   };
-  if (!allow_erased_) refuse_erased(drafts);
   const auto now = infra::utc_now();
+  // The fence: an event that names an erased person is refused, whoever it
+  // is about (a ticket assigned to them, a charge on their account), by the
+  // statement that appends it (V011: no round trip of its own). The actor
+  // was authenticated (an erased person has no credentials), so only the
+  // others it names are checked. The erasure's own steps name them freely.
+  std::map<std::string, std::string, std::less<>> named;  // id -> field
+
   std::vector<NewEvent> batch;
   batch.reserve(drafts.size());
   for (const auto& d : drafts) {
     NewEvent ne{infra::new_uuid(),   d.type,           d.schema_version, d.payload, now, ctx_.actor,
-                ctx_.correlation_id, ctx_.causation_id};
+                ctx_.correlation_id, ctx_.causation_id, {}};
+    if (!allow_erased_)
+      domain::named_people(d.payload, [&](std::string_view field, std::string_view id) {
+        if (id == ctx_.actor) return;
+        ne.fenced.emplace_back(id);
+        named.emplace(std::string(id), std::string(field));
+      });
     auto sealed = domain::seal_personal(ne.type, ne.schema_version, ne.event_id, ne.payload, lookup,
                                         [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); });
     if (!sealed) throw std::invalid_argument("event " + ne.type + ": " + sealed.error().message);
     ne.payload = std::move(sealed).value();
     batch.push_back(std::move(ne));
   }
-  for (auto& e : tx_.append(stream, expected_version, batch)) written_.push_back(std::move(e));
+  try {
+    for (auto& e : tx_.append(stream, expected_version, batch)) written_.push_back(std::move(e));
+  } catch (const infra::PersonErased& gone) {
+    const auto it = named.find(gone.subject());
+    throw PersonGone(it == named.end() ? "user_id" : it->second, gone.subject());
+  }
   return written_;
 }
 

@@ -4,6 +4,7 @@
 
 #include "envelope_row.hpp"
 #include "lethe/infra/errors.hpp"
+#include "lethe/infra/keyring.hpp"
 #include "lethe/infra/pg.hpp"
 #include "publisher.hpp"
 
@@ -16,16 +17,20 @@ constexpr const char* kHeadSql =
     "SELECT stream_version, hash FROM events WHERE stream_id = $1 "
     "ORDER BY stream_version DESC LIMIT 1";
 
-// Event and outbox row in one statement, one round trip per event.
+// Event and outbox row in one statement, one round trip per event; the
+// erasure fence (V011) is checked by the same statement.
 constexpr const char* kInsert = "append_event";
 constexpr const char* kInsertSql =
     "WITH e AS ("
     " INSERT INTO events (event_id, stream_id, stream_version, type, schema_version, occurred_at,"
     "   actor, correlation_id, causation_id, payload, prev_hash, hash)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE lethe_refuse_erased($14::text[])"
     " RETURNING global_position)"
     " INSERT INTO outbox (global_position, topic) SELECT global_position, $13 FROM e"
     " RETURNING global_position";
+
+// Raised by lethe_refuse_erased (V011).
+constexpr std::string_view kErasedState = "LE410";
 
 constexpr const char* kRead = "read_stream";
 constexpr const char* kReadSql =
@@ -117,13 +122,19 @@ std::vector<domain::Envelope> append_chained(std::string_view stream, std::int64
       throw std::invalid_argument("event " + ne.event_id + " would be a Kafka message of " + std::to_string(size) +
                                   " bytes; the limit is " + std::to_string(infra::kMaxMessageBytes));
     try {
-      e.global_position = insert(e, topic);
+      e.global_position = insert(e, topic, ne.fenced.empty() ? std::string("{}") : infra::pg_text_array(ne.fenced));
     } catch (const pqxx::unique_violation&) {
       // Another append took this version between our read and our insert
       // (it waited for that writer to commit). The event id key can
       // collide too: a retried command with the same ids is a conflict
       // as well, never a duplicate.
       throw ConcurrencyConflict(std::string(stream), expected_version, expected_version + 1);
+    } catch (const pqxx::sql_error& err) {
+      if (err.sqlstate() != kErasedState) throw;
+      // "person <id> is erased", from lethe_refuse_erased.
+      const std::string what = err.what();
+      const auto from = what.find("person ") + 7, to = what.find(" is erased");
+      throw infra::PersonErased(to == std::string::npos ? std::string() : what.substr(from, to - from));
     }
     out.push_back(std::move(e));
   }
@@ -145,11 +156,12 @@ std::vector<domain::Envelope> EventStore::Transaction::append(std::string_view s
   }
   if (actual != expected_version) throw ConcurrencyConflict(std::string(stream), expected_version, actual);
   auto out = append_chained(
-      stream, expected_version, std::move(prev_hash), events, [&](const domain::Envelope& e, std::string_view topic) {
+      stream, expected_version, std::move(prev_hash), events,
+      [&](const domain::Envelope& e, std::string_view topic, const std::string& fenced) {
         return tx_
             .exec_prepared(kInsert, e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version, e.occurred_at,
                            e.actor, e.correlation_id, e.causation_id, e.payload, e.prev_hash, e.hash,
-                           std::string(topic))[0][0]
+                           std::string(topic), fenced)[0][0]
             .as<std::int64_t>();
       });
   heads_[std::string(stream)] = {out.back().stream_version, out.back().hash};
@@ -167,10 +179,11 @@ std::vector<domain::Envelope> append_at_head(pqxx::dbtransaction& tx, std::strin
   const std::int64_t version = head.empty() ? 0 : head[0][0].as<std::int64_t>();
   std::string prev_hash = head.empty() ? "" : head[0][1].c_str();
   return append_chained(
-      stream, version, std::move(prev_hash), events, [&](const domain::Envelope& e, std::string_view topic) {
+      stream, version, std::move(prev_hash), events,
+      [&](const domain::Envelope& e, std::string_view topic, const std::string& fenced) {
         return infra::exec_hot(tx, kInsertSql, e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version,
                                e.occurred_at, e.actor, e.correlation_id, e.causation_id, e.payload, e.prev_hash, e.hash,
-                               std::string(topic))[0][0]
+                               std::string(topic), fenced)[0][0]
             .as<std::int64_t>();
       });
 }

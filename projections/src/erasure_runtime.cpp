@@ -150,7 +150,12 @@ std::vector<std::string> erasure_policy_gaps(pqxx::dbtransaction& tx, const Proj
 
 ApplyResult apply_batch(Projection& projection, std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
   record_receipts(projection, batch, tx);
-  if (!infra::exec_hot(tx, kAnyErasedSql)[0][0].as<bool>()) return projection.apply(batch, tx);
+  // A policy that keeps everything (ids only, no personal text) has nothing
+  // to forget and no tombstones: its batches skip the lookups below.
+  const auto& policy = projection.erasure_policy();
+  const bool forgets =
+      std::any_of(policy.begin(), policy.end(), [](const ErasureRule& r) { return r.action != Erase::keep; });
+  if (!forgets || !infra::exec_hot(tx, kAnyErasedSql)[0][0].as<bool>()) return projection.apply(batch, tx);
   // Events of streams whose rows the policy deleted are skipped; the rest
   // applies, and rejections are mapped back to the batch's own indexes.
   std::set<std::string> streams;

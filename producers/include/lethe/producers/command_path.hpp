@@ -128,8 +128,6 @@ class CommandTx {
   void allow_erased() noexcept { allow_erased_ = true; }
 
  private:
-  void refuse_erased(const std::vector<Draft>& drafts);
-
   EventStore::Transaction& tx_;
   const CommandContext& ctx_;
   int attempt_;

@@ -31,6 +31,9 @@ struct NewEvent {
   std::string actor;
   std::string correlation_id;
   std::string causation_id;
+  // The people this event names who must not be erased (the fence): the
+  // append refuses it with infra::PersonErased if one is. Empty: no check.
+  std::vector<std::string> fenced = {};
 };
 
 // The stream was not at the expected version: another writer got there first.
