@@ -14,14 +14,7 @@ using test::Api;
 
 namespace {
 
-struct Stack {
-  explicit Stack(std::vector<std::string> serve_args = {}) : api(db, &topics, std::move(serve_args)) {}
-  test::TestSchema db;
-  test::TestTopics topics;
-  Api api;
-  test::Process relay{{"relay"}, test::lethe_env(db, topics)};
-  test::Process projector{{"project", "--batch-wait-ms", "5"}, test::lethe_env(db, topics)};
-};
+using Stack = test::Served;
 
 }  // namespace
 

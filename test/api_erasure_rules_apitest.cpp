@@ -20,14 +20,7 @@ using test::Api;
 
 namespace {
 
-struct Stack {
-  explicit Stack(std::vector<std::string> serve_args = {}) : api(db, &topics, std::move(serve_args)) {}
-  test::TestSchema db;
-  test::TestTopics topics;
-  Api api;
-  test::Process relay{{"relay"}, test::lethe_env(db, topics)};
-  test::Process projector{{"project", "--batch-wait-ms", "5"}, test::lethe_env(db, topics)};
-};
+using Stack = test::Served;
 
 test::Reply exactly(test::Reply&& r, int status, const std::string& what) {
   BOOST_REQUIRE_MESSAGE(r.status == status, what << ": " << r.status << " " << r.body);
@@ -173,7 +166,7 @@ BOOST_AUTO_TEST_CASE(who_may_erase_whom) {
 }
 
 BOOST_AUTO_TEST_CASE(an_admin_erases_at_most_so_many_per_hour) {
-  Stack s({"--erasures-per-hour", "2"});
+  Stack s({.serve_args = {"--erasures-per-hour", "2"}});
   auto& api = s.api;
   auto& db = s.db;
   const auto run = test::random_suffix();
@@ -283,7 +276,7 @@ BOOST_AUTO_TEST_CASE(an_expired_token_confirms_nothing_and_the_person_may_ask_ag
   // Two seconds, not one: confirm_by is cut to whole seconds, so a token
   // lives between ttl - 1 and ttl seconds; a second's TTL could leave the
   // new token below only milliseconds to be confirmed in.
-  Stack s({"--erasure-token-ttl-seconds", "2"});
+  Stack s({.serve_args = {"--erasure-token-ttl-seconds", "2"}});
   auto& api = s.api;
   auto& db = s.db;
   const auto run = test::random_suffix();
@@ -329,7 +322,8 @@ BOOST_AUTO_TEST_CASE(erasure_events_hold_no_personal_data) {
   const std::string email = "vera" + run + "@example.org", name = "Vera Quist " + run;
   const auto vera = api.person(email, "staff");
   exactly(api.call("PATCH", "/users/" + vera.id, "{\"name\":\"" + name + "\"}", vera.token), 200, "rename");
-  exactly(api.call("POST", "/categories", "{\"name\":\"Tea\",\"slug\":\"tea-" + run + "\"}", vera.token), 201, "category");
+  exactly(api.call("POST", "/categories", "{\"name\":\"Tea\",\"slug\":\"tea-" + run + "\"}", vera.token), 201,
+          "category");
   const auto asked = exactly(post(api, "/me/erasure", vera.token), 201, "ask");
   const auto request_id = asked.str("id");
   exactly(confirm(api, vera.token, asked.str("token")), 200, "confirm");
@@ -393,7 +387,7 @@ BOOST_AUTO_TEST_CASE(racing_requests_and_erasures_of_one_person_decide_once) {
 }
 
 BOOST_AUTO_TEST_CASE(an_unconfirmed_or_expired_request_does_not_stop_an_admin) {
-  Stack s({"--erasure-token-ttl-seconds", "2"});
+  Stack s({.serve_args = {"--erasure-token-ttl-seconds", "2"}});
   auto& api = s.api;
   const auto run = test::random_suffix();
   const auto ada = api.person("ada" + run + "@example.org", "admin");

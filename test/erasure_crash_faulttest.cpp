@@ -20,22 +20,11 @@ using test::Api;
 
 namespace {
 
-const std::vector<std::string> kProjections{"audit",     "billing", "content", "email",   "erasure",
-                                            "event_log", "files",   "shop",    "tickets", "users"};
-
-struct Stack {
-  Stack() : api(db, &topics) { start_projector(); }
-  std::map<std::string, std::string> env() const { return test::lethe_env(db, topics); }
-  // A batch waits long enough for the erasure's events, written and
-  // published together, to arrive in one batch: so the billing projection
-  // blocks on its policy after writing its receipt, not before.
-  void start_projector() { projector.emplace(std::vector<std::string>{"project", "--batch-wait-ms", "300"}, env()); }
-
-  test::TestSchema db;
-  test::TestTopics topics;
-  Api api;
-  test::Process relay{{"relay"}, test::lethe_env(db, topics)};
-  std::optional<test::Process> projector;
+// A batch waits long enough for the erasure's events, written and published
+// together, to arrive in one batch: so the billing projection blocks on its
+// policy after writing its receipt, not before.
+struct Stack : test::Served {
+  Stack() : test::Served({.project_args = {"--batch-wait-ms", "300"}}) {}
 };
 
 }  // namespace
@@ -114,14 +103,14 @@ BOOST_AUTO_TEST_CASE(a_projector_killed_mid_erasure_applies_it_once_after_a_rest
   s.start_projector();
   const auto request = test::until_erasure_applied(api, request_id, ada.token);
   BOOST_TEST(request.status == 200);
-  BOOST_TEST(request.json["receipts"].Size() == kProjections.size(), request.body);
+  BOOST_TEST(request.json["receipts"].Size() == test::all_projections().size(), request.body);
   for (const auto& x : request.json["receipts"].GetArray())
     BOOST_TEST(!x["applied_at"].IsNull(), x["projection"].GetString() << " never applied");
   BOOST_TEST(db.scalar("SELECT count(*) FROM billing_profiles WHERE user_id = '" + vera.id + "'") == "0");
 
   // Exactly one receipt per projection, billing included.
   std::vector<std::string> once;
-  for (const auto& p : kProjections) once.push_back(p + "|1");
+  for (const auto& p : test::all_projections()) once.push_back(p + "|1");
   BOOST_TEST(db.rows("SELECT payload ->> 'projection', count(*) FROM events WHERE stream_id = '" + stream +
                      "' AND type = 'erasure.applied' GROUP BY 1") == once,
              boost::test_tools::per_element());

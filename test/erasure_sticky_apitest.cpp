@@ -34,26 +34,9 @@ using test::Api;
 
 namespace {
 
-// Every projection `lethe project` runs: each owes one receipt per erasure.
-const std::vector<std::string> kProjections{"audit",     "billing", "content", "email",   "erasure",
-                                            "event_log", "files",   "shop",    "tickets", "users"};
-
-struct Stack {
-  Stack() : api(db, &topics) { start_projector(); }
-  std::map<std::string, std::string> env() const { return test::lethe_env(db, topics); }
-  void start_projector() { projector.emplace(std::vector<std::string>{"project", "--batch-wait-ms", "5"}, env()); }
-  void stop_projector() {
-    if (!projector) return;
-    projector->signal(SIGTERM);
-    BOOST_REQUIRE_EQUAL(projector->wait(), 0);
-    projector.reset();
-  }
-
-  test::TestSchema db;
-  test::TestTopics topics{3, {{"compression.type", "uncompressed"}}};
-  Api api;
-  test::Process relay{{"relay"}, test::lethe_env(db, topics)};
-  std::optional<test::Process> projector;
+// Uncompressed topics: the segment files hold the records as sent.
+struct Stack : test::Served {
+  Stack() : test::Served({.topic_config = {{"compression.type", "uncompressed"}}}) {}
 };
 
 std::string quoted(const std::string& s) {
@@ -222,7 +205,7 @@ std::string erase(Stack& s, const Footprint& f) {
       s.api.call("POST", "/users/" + f.vera.id + "/erasure", "", f.ada.token, {{"Content-Length", "0"}}), 202, "erase");
   const auto request_id = erased.str("id");
   const auto request = test::until_erasure_applied(s.api, request_id, f.ada.token);
-  BOOST_REQUIRE_MESSAGE(request.status == 200 && request.json["receipts"].Size() == kProjections.size(),
+  BOOST_REQUIRE_MESSAGE(request.status == 200 && request.json["receipts"].Size() == test::all_projections().size(),
                         "receipts: " << request.body);
   return request_id;
 }
@@ -333,7 +316,7 @@ std::vector<std::string> receipt_counts(const test::TestSchema& db, const std::s
 
 std::vector<std::string> once_each() {
   std::vector<std::string> out;
-  for (const auto& p : kProjections) out.push_back(p + "|1");
+  for (const auto& p : test::all_projections()) out.push_back(p + "|1");
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -473,7 +456,7 @@ BOOST_AUTO_TEST_CASE(a_replay_from_offset_zero_forgets_the_erased_person_again) 
   BOOST_TEST(db.scalar("SELECT count(*) FROM events") == events_before);
   BOOST_TEST(receipt_counts(db, request_id) == once_each(), boost::test_tools::per_element());
   const auto request = test::until_erasure_applied(s.api, request_id, f.ada.token);
-  BOOST_TEST(request.json["receipts"].Size() == kProjections.size(), request.body);
+  BOOST_TEST(request.json["receipts"].Size() == test::all_projections().size(), request.body);
   expect_no_dead_letters(s);
   BOOST_TEST(gdpr_verify(s, v, f.email, f.name) == 0);
   BOOST_TEST(test::Process({"verify"}, s.env()).wait() == 0);

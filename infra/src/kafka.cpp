@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <utility>
 
 #include "lethe/infra/errors.hpp"
@@ -65,6 +66,11 @@ struct OwnedPartitions {
   ~OwnedPartitions() { RdKafka::TopicPartition::destroy(list); }
 };
 
+bool transient_leadership(RdKafka::ErrorCode code) {
+  return code == RdKafka::ERR_NOT_LEADER_FOR_PARTITION || code == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
+         code == RdKafka::ERR_REQUEST_TIMED_OUT || code == RdKafka::ERR__TRANSPORT;
+}
+
 // Assigns every non-empty partition of the topics from its earliest offset;
 // returns the end offset (high watermark) of each, read now.
 std::map<PartitionId, std::int64_t> assign_from_start(RdKafka::KafkaConsumer& consumer,
@@ -89,7 +95,13 @@ std::map<PartitionId, std::int64_t> assign_from_start(RdKafka::KafkaConsumer& co
       if (tm->err() != RdKafka::ERR_NO_ERROR) throw_kafka(tm->err(), "metadata of " + topic);
       for (const auto* pm : *tm->partitions()) {
         std::int64_t low = 0, high = 0;
-        const auto wc = consumer.query_watermark_offsets(topic, pm->id(), &low, &high, 10000);
+        // Leadership that is still settling (a topic just created, a broker
+        // just restarted) answers "not leader" for a moment: asked again.
+        auto wc = consumer.query_watermark_offsets(topic, pm->id(), &low, &high, 10000);
+        for (int retry = 0; retry < 50 && transient_leadership(wc); ++retry) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          wc = consumer.query_watermark_offsets(topic, pm->id(), &low, &high, 10000);
+        }
         if (wc != RdKafka::ERR_NO_ERROR) throw_kafka(wc, "end offsets of " + topic);
         if (high <= low) continue;
         end[{topic, pm->id()}] = high;

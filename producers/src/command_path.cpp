@@ -108,8 +108,8 @@ const std::vector<domain::Envelope>& CommandTx::append(const std::string& stream
   std::vector<NewEvent> batch;
   batch.reserve(drafts.size());
   for (const auto& d : drafts) {
-    NewEvent ne{infra::new_uuid(),   d.type,           d.schema_version, d.payload, now, ctx_.actor,
-                ctx_.correlation_id, ctx_.causation_id, {}};
+    NewEvent ne{infra::new_uuid(), d.type, d.schema_version, d.payload, now, ctx_.actor, ctx_.correlation_id,
+                ctx_.causation_id, {}};
     if (!allow_erased_)
       domain::named_people(d.payload, [&](std::string_view field, std::string_view id) {
         if (id == ctx_.actor) return;

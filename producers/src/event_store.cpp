@@ -155,15 +155,15 @@ std::vector<domain::Envelope> EventStore::Transaction::append(std::string_view s
     actual = impl_.current_version(tx_, stream, &prev_hash);
   }
   if (actual != expected_version) throw ConcurrencyConflict(std::string(stream), expected_version, actual);
-  auto out = append_chained(
-      stream, expected_version, std::move(prev_hash), events,
-      [&](const domain::Envelope& e, std::string_view topic, const std::string& fenced) {
-        return tx_
-            .exec_prepared(kInsert, e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version, e.occurred_at,
-                           e.actor, e.correlation_id, e.causation_id, e.payload, e.prev_hash, e.hash,
-                           std::string(topic), fenced)[0][0]
-            .as<std::int64_t>();
-      });
+  auto out =
+      append_chained(stream, expected_version, std::move(prev_hash), events,
+                     [&](const domain::Envelope& e, std::string_view topic, const std::string& fenced) {
+                       return tx_
+                           .exec_prepared(kInsert, e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version,
+                                          e.occurred_at, e.actor, e.correlation_id, e.causation_id, e.payload,
+                                          e.prev_hash, e.hash, std::string(topic), fenced)[0][0]
+                           .as<std::int64_t>();
+                     });
   heads_[std::string(stream)] = {out.back().stream_version, out.back().hash};
   return out;
 }
@@ -178,14 +178,14 @@ std::vector<domain::Envelope> append_at_head(pqxx::dbtransaction& tx, std::strin
   const auto head = infra::exec_hot(tx, kHeadSql, std::string(stream));
   const std::int64_t version = head.empty() ? 0 : head[0][0].as<std::int64_t>();
   std::string prev_hash = head.empty() ? "" : head[0][1].c_str();
-  return append_chained(
-      stream, version, std::move(prev_hash), events,
-      [&](const domain::Envelope& e, std::string_view topic, const std::string& fenced) {
-        return infra::exec_hot(tx, kInsertSql, e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version,
-                               e.occurred_at, e.actor, e.correlation_id, e.causation_id, e.payload, e.prev_hash, e.hash,
-                               std::string(topic), fenced)[0][0]
-            .as<std::int64_t>();
-      });
+  return append_chained(stream, version, std::move(prev_hash), events,
+                        [&](const domain::Envelope& e, std::string_view topic, const std::string& fenced) {
+                          return infra::exec_hot(tx, kInsertSql, e.event_id, e.stream_id, e.stream_version, e.type,
+                                                 e.schema_version, e.occurred_at, e.actor, e.correlation_id,
+                                                 e.causation_id, e.payload, e.prev_hash, e.hash, std::string(topic),
+                                                 fenced)[0][0]
+                              .as<std::int64_t>();
+                        });
 }
 
 std::vector<domain::Envelope> EventStore::Transaction::read_stream(std::string_view stream) {

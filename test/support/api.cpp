@@ -1,12 +1,15 @@
 #include "support/api.hpp"
 
 #include <httplib.h>
+#include <signal.h>
 #include <strings.h>
 
 #include <algorithm>
 #include <random>
 #include <stdexcept>
 #include <thread>
+
+#include "lethe/projections/projection.hpp"
 
 namespace lethe::test {
 
@@ -158,6 +161,40 @@ Api::Person Api::person(const std::string& email, const std::string& role, const
   const auto login = call("POST", "/sessions", "{\"email\":\"" + email + "\",\"password\":\"" + password + "\"}");
   if (login.status != 201) throw std::runtime_error("login " + email + ": " + login.body);
   return {reg.str("id"), login.str("token"), email};
+}
+
+Served::Served() : Served(Options{}) {}
+
+Served::Served(Options o)
+    : options(std::move(o)),
+      topics(3, options.topic_config),
+      api(db, &topics, options.serve_args),
+      relay({"relay"}, lethe_env(db, topics)) {
+  start_projector();
+}
+
+std::map<std::string, std::string> Served::env() const {
+  return lethe_env(db, topics);
+}
+
+void Served::start_projector() {
+  std::vector<std::string> args{"project"};
+  args.insert(args.end(), options.project_args.begin(), options.project_args.end());
+  projector.emplace(std::move(args), env());
+}
+
+void Served::stop_projector() {
+  if (!projector) return;
+  projector->signal(SIGTERM);
+  const int status = projector->wait();
+  projector.reset();
+  if (status != 0) throw std::runtime_error("lethe project exited " + std::to_string(status) + " on SIGTERM");
+}
+
+std::vector<std::string> all_projections() {
+  auto names = projections::projection_names();
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 }  // namespace lethe::test

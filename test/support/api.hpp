@@ -83,4 +83,30 @@ class Api {
   std::string owner_key_, owner_id_;
 };
 
+// `lethe serve`, `lethe relay` and `lethe project` (every projection) on a
+// schema and topics of the test's own: the stack most API tests stand on.
+struct Served {
+  struct Options {
+    std::vector<std::string> serve_args = {};
+    std::vector<std::string> project_args{"--batch-wait-ms", "5"};
+    std::map<std::string, std::string> topic_config = {};
+  };
+  Served();
+  explicit Served(Options o);
+  std::map<std::string, std::string> env() const;
+  void start_projector();
+  // SIGTERM, then throws unless it exited 0.
+  void stop_projector();
+
+  Options options;
+  TestSchema db;
+  TestTopics topics;
+  Api api;
+  Process relay;
+  std::optional<Process> projector;
+};
+
+// Every projection `lethe project` runs, sorted: each owes a receipt per erasure.
+std::vector<std::string> all_projections();
+
 }  // namespace lethe::test
