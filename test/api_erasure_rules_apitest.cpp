@@ -242,6 +242,13 @@ BOOST_AUTO_TEST_CASE(a_person_asks_confirms_and_is_erased_by_an_admin) {
   BOOST_TEST(confirmed.str("status") == "pending");
   BOOST_TEST(api.call("GET", "/me", "", vic.token).status == 401);
   BOOST_TEST(!is_erased(db, vic.id));  // not yet: an admin carries it out
+  // Nor can they sign in again while it waits (the failure is recorded why).
+  BOOST_TEST(
+      api.call("POST", "/sessions", "{\"email\":\"" + vic.email + "\",\"password\":\"a good password\"}").status ==
+      401);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM events WHERE type = 'user.login_failed' AND payload ->> 'reason' = "
+                       "'erasure_pending' AND payload ->> 'user_id' = '" +
+                       vic.id + "'") == "1");
   auto pending = listed(api, "status=pending", request_id, ada.token);
   BOOST_TEST_REQUIRE(lists(pending, request_id), pending.body);
   for (const auto& r : pending.json["erasure_requests"].GetArray())

@@ -387,9 +387,15 @@ LoginResult UserService::login(const std::string& email, const std::string& pass
       // While the password was checked, the account may have been
       // deactivated or its password changed: then this login fails too.
       const auto now = load_in(tx, out.user_id);
-      const bool active = !sql.exec_params("SELECT 1 FROM accounts WHERE user_id = $1 AND active", out.user_id).empty();
-      if (!active)
+      const auto account = sql.exec_params(
+          "SELECT active, EXISTS (SELECT 1 FROM open_erasures WHERE user_id = $1 AND confirmed_at IS NOT NULL)"
+          " FROM accounts WHERE user_id = $1",
+          out.user_id);
+      if (account.empty() || !account[0][0].as<bool>())
         reason = "deactivated";
+      else if (account[0][1].as<bool>())
+        reason = "erasure_pending";  // they confirmed their own erasure: no new session
+
       else if (now.password_hash != password_hash)
         reason = "wrong_password";
     }
