@@ -137,9 +137,18 @@ int main(int argc, char** argv) {
   auto* serve = cli.add_subcommand("serve", "serve the HTTP API until SIGTERM");
   serve->add_option("--host", so.host, "address to listen on")->capture_default_str();
   serve->add_option("--port", so.port, "port to listen on")->capture_default_str()->check(CLI::Range(1, 65535));
-  serve->add_option("--threads", so.threads, "worker threads = keep-alive connections served at once")
+  serve->add_option("--threads", so.threads, "worker threads = requests handled at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
+  serve->add_option("--max-connections", so.max_connections, "open connections at once; beyond, new ones are closed")
+      ->capture_default_str()
+      ->check(CLI::Range(16, 1000000));
+  int request_timeout_ms = static_cast<int>(so.request_timeout.count());
+  serve
+      ->add_option("--request-timeout-ms", request_timeout_ms,
+                   "a request must arrive whole within this long, else the connection is closed")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600000));
   serve->add_option("--password-slots", so.password_slots, "Argon2id hashes at once (64 MiB each)")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{64}));
@@ -175,6 +184,7 @@ int main(int argc, char** argv) {
   actions.emplace_back(serve, [&] {
     so.erasure_token_ttl = std::chrono::seconds(erasure_token_ttl_s);
     so.lock_timeout = std::chrono::milliseconds(lock_timeout_ms);
+    so.request_timeout = std::chrono::milliseconds(request_timeout_ms);
     so.max_wait = std::chrono::milliseconds(max_wait_ms);
     so.session_ttl = std::chrono::seconds(session_ttl_s);
     app::install_signal_handlers();

@@ -4,15 +4,9 @@
 // not UTF-8 or NUL characters; headers, queries, routes and methods that do
 // not exist. Every one gets a 4xx JSON {error, field, message} naming the
 // field at fault, nothing is written, and the server goes on serving.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 #include <cstdint>
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
@@ -110,60 +104,6 @@ std::vector<Case> cases_for(const Target& t) {
   // Too large for the server (1 MiB by default): 413 before anything else.
   out.push_back({"a body of 3 MiB", t.with(quoted(std::string(3 << 20, 'a'))), std::nullopt, 413});
   return out;
-}
-
-// One request written byte for byte on a fresh connection (for what the
-// client library will not send: chunked bodies, empty header values), and
-// the answer up to the server's close. Status 0: no answer.
-test::Reply raw_http(int port, const std::string& head, const std::vector<std::string>& body_parts = {}) {
-  test::Reply out;
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return out;
-  timeval tv{30, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return out;
-  }
-  auto send_all = [&](const std::string& bytes) {
-    for (std::size_t sent = 0; sent < bytes.size();) {
-      const auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return false;  // the server may answer and close early
-      sent += static_cast<std::size_t>(n);
-    }
-    return true;
-  };
-  if (send_all(head))
-    for (const auto& part : body_parts)
-      if (!send_all(part)) break;
-  std::string answer;
-  char buf[65536];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  if (answer.rfind("HTTP/1.1 ", 0) != 0 || answer.size() < 12) return out;
-  out.status = std::stoi(answer.substr(9, 3));
-  if (const auto at = answer.find("\r\n\r\n"); at != std::string::npos) out.body = answer.substr(at + 4);
-  out.json.Parse(out.body.c_str());
-  if (out.json.HasParseError()) out.json.SetNull();
-  return out;
-}
-
-// A body sent with Transfer-Encoding: chunked, in chunks of 64 KiB.
-std::vector<std::string> chunked(const std::string& body) {
-  std::vector<std::string> parts;
-  for (std::size_t at = 0; at < body.size(); at += 65536) {
-    const auto piece = body.substr(at, 65536);
-    char size[32];
-    std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
-    parts.push_back(size + piece + "\r\n");
-  }
-  parts.push_back("0\r\n\r\n");
-  return parts;
 }
 
 struct Server {
@@ -322,21 +262,21 @@ BOOST_AUTO_TEST_CASE(a_chunked_body_beyond_the_limit_is_413_too) {
   // A valid registration, padded with JSON whitespace to 3 MiB and sent
   // chunked: the size limit holds whatever the framing.
   const auto body = "{\"email\":\"chunked@example.org\",\"name\":\"C\"" + std::string(3 << 20, ' ') + "}";
-  const auto r = raw_http(s.api.port(),
-                          "POST /users HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                          "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
-                          chunked(body));
+  const auto r = test::raw_http(s.api.port(),
+                                "POST /users HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+                                test::chunked(body));
   // The server needs the length up front: it refuses any chunked body (411).
   BOOST_TEST(r.status == 411, "POST /users, 3 MiB chunked: got " << r.status << " " << r.body);
   BOOST_TEST(is_json_error(r), r.body);
   BOOST_TEST(s.events() == before,
              "a 3 MiB chunked body was accepted and wrote " << (s.events() - before) << " events");
   // The same with Content-Length is refused (as the bad-bodies case checks for every route).
-  const auto framed = raw_http(s.api.port(),
-                               "POST /users HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                               "Content-Type: application/json\r\nContent-Length: " +
-                                   std::to_string(body.size()) + "\r\n\r\n",
-                               {body});
+  const auto framed = test::raw_http(s.api.port(),
+                                     "POST /users HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                     "Content-Type: application/json\r\nContent-Length: " +
+                                         std::to_string(body.size()) + "\r\n\r\n",
+                                     {body});
   BOOST_TEST(framed.status == 413, framed.body);
   BOOST_TEST(is_json_error(framed), framed.body);
   BOOST_TEST(s.api.call("GET", "/health").status == 200);

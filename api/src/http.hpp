@@ -2,7 +2,6 @@
 // What a route handler sees and the helpers every handler shares: JSON out,
 // errors out, the per-thread services (connections are per thread: libpqxx
 // connections are not shared across threads).
-#include <httplib.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -31,6 +30,35 @@
 
 namespace lethe::api {
 
+// A request as the server read it: the path and query already
+// percent-decoded and checked to be UTF-8, header names compared without
+// regard to case. The first value of a repeated query parameter or header
+// counts.
+struct Request {
+  std::string method;
+  std::string target;  // as sent: path and query, percent-encoded
+  std::string path;    // the target's path, percent-encoded (segments are decoded when routed)
+  std::vector<std::pair<std::string, std::string>> query;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string remote;  // the client's address, for limits per client
+
+  bool has_param(std::string_view name) const;
+  std::string get_param_value(std::string_view name) const;  // "" when absent
+  bool has_header(std::string_view name) const;
+  std::string get_header_value(std::string_view name) const;  // "" when absent
+};
+
+// An answer being built: status, extra headers, a body and its type.
+struct Response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string content_type;
+  void set_header(std::string name, std::string value);
+  void set_content(std::string text, std::string type);
+};
+
 // An answer that is not 2xx: always JSON {"error","field","message"}.
 struct HttpError {
   int status;
@@ -39,7 +67,7 @@ struct HttpError {
 };
 int status_of(domain::ErrorCode code) noexcept;
 HttpError from_domain(const domain::DomainError& e);
-void send_error(httplib::Response& res, const HttpError& e);
+void send_error(Response& res, const HttpError& e);
 // The server's session settings (lock and statement timeouts) on a connection.
 void limit_waits(pqxx::transaction_base& tx, const ServeOptions& options);
 
@@ -123,6 +151,9 @@ struct Services {
   producers::EmailLogService email;
   producers::ErasureService erasure;
   std::unique_ptr<pqxx::connection> reads;
+  // Whether PostgreSQL closed one of these connections (a restart): then
+  // they are dropped before a request uses them.
+  bool stale() const;
 };
 
 struct Shared {
@@ -136,8 +167,8 @@ struct Shared {
 
 // One request as a handler sees it.
 struct Call {
-  const httplib::Request& req;
-  httplib::Response& res;
+  const Request& req;
+  Response& res;
   Shared& shared;
   // The thread's connections, made on first use: /health and /ready answer
   // without them while PostgreSQL is down.

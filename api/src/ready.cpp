@@ -15,6 +15,9 @@ namespace lethe::api {
 namespace {
 
 constexpr int kKafkaTimeoutMs = 2000;
+// Checks run at most once per this interval, whoever asks and how often:
+// a flood of /ready costs one check a second.
+constexpr auto kCacheFor = std::chrono::seconds(1);
 
 // One handle for the whole server, made on first use: librdkafka handles are
 // thread-safe, and metadata requests are cheap.
@@ -31,16 +34,27 @@ RdKafka::Producer& kafka(const std::string& brokers) {
   return *handle;
 }
 
-}  // namespace
+struct Checked {
+  bool ok = false;
+  std::string detail;  // the whole answer, for operators
+  std::chrono::steady_clock::time_point at{};
+};
 
-void ready(Call& c) {
+// Checks PostgreSQL (on one connection kept for it, remade when lost; every
+// connect and statement bounded) and Kafka, and builds the detailed answer.
+Checked check(Call& c, std::unique_ptr<pqxx::connection>& conn) {
   Json j;
   j.begin();
   bool ok = true;
   std::int64_t backlog = -1;
   std::vector<std::tuple<std::string, std::string, int, std::int64_t>> offsets;  // projection, topic, partition, next
   try {
-    auto conn = infra::connect(c.shared.cfg.pg, "lethe-serve-ready");
+    if (conn && infra::peer_closed(*conn)) conn.reset();
+    if (!conn) {
+      conn = infra::connect(c.shared.cfg.pg, "lethe-serve-ready");
+      pqxx::nontransaction tx(*conn);
+      limit_waits(tx, c.shared.options);
+    }
     pqxx::read_transaction tx(*conn);
     // Rows past the relay's checkpoint (published rows are pruned later).
     backlog = tx.exec(
@@ -51,6 +65,7 @@ void ready(Call& c) {
       offsets.emplace_back(r[0].c_str(), r[1].c_str(), r[2].as<int>(), r[3].as<std::int64_t>());
     j.str("postgres", "ok");
   } catch (const std::exception& e) {
+    conn.reset();
     ok = false;
     j.str("postgres", "unreachable");
     spdlog::warn("ready: postgres: {}", infra::first_line(e.what()));
@@ -74,7 +89,27 @@ void ready(Call& c) {
   j.begin_array("projections");
   for (const auto& [name, n] : lag) j.begin().str("name", name).num("lag", n).end();
   j.end_array();
-  c.json(ok ? 200 : 503, j.str("status", ok ? "ready" : "not_ready").end().text());
+  return {ok, j.str("status", ok ? "ready" : "not_ready").end().text(), std::chrono::steady_clock::now()};
+}
+
+}  // namespace
+
+void ready(Call& c) {
+  static std::mutex mutex;  // one check at a time; the others wait for its answer
+  static Checked last;
+  static std::unique_ptr<pqxx::connection> conn;
+  Checked now;
+  {
+    std::lock_guard lock(mutex);
+    if (last.detail.empty() || std::chrono::steady_clock::now() - last.at >= kCacheFor) last = check(c, conn);
+    now = last;
+  }
+  // What is down, the relay's backlog and each projection's lag are for
+  // operators; anyone else learns ready or not.
+  const bool operator_role = c.who && c.who->role != domain::users::Role::user;
+  const auto body =
+      operator_role ? now.detail : Json().begin().str("status", now.ok ? "ready" : "not_ready").end().text();
+  c.json(now.ok ? 200 : 503, body);
 }
 
 }  // namespace lethe::api

@@ -60,6 +60,12 @@ std::optional<std::int64_t> int_param(const Call& c, const char* name, std::int6
 
 namespace {
 
+// ?wait_ms, at most the server's --max-wait-ms (a longer one waits that long).
+std::int64_t wait_ms_of(const Call& c) {
+  const auto max_ms = static_cast<std::int64_t>(c.shared.options.max_wait.count());
+  return std::min(int_param(c, "wait_ms", 0, INT64_MAX).value_or(max_ms), max_ms);
+}
+
 // Polls `seen` (1 ms, doubling to 20 ms) until it holds or wait_ms runs
 // out; then the answer is marked stale.
 template <class Seen>
@@ -83,8 +89,7 @@ void await_reflection(Call& c, const std::string& resource_stream) {
   const auto position = int_param(c, "min_position", 1, INT64_MAX);
   const auto version = resource_stream.empty() ? std::nullopt : int_param(c, "min_version", 1, INT64_MAX);
   if (!position && !version) return;
-  const auto max_ms = static_cast<std::int64_t>(c.shared.options.max_wait.count());
-  const auto wait_ms = int_param(c, "wait_ms", 0, max_ms).value_or(max_ms);
+  const auto wait_ms = wait_ms_of(c);
   std::string stream = version ? resource_stream : "";
   std::int64_t at = version.value_or(0);
   auto& conn = reads(c);
@@ -107,8 +112,7 @@ void await_reflection(Call& c, const std::string& resource_stream) {
 void await_event(Call& c, const char* table, bool (*kept)(std::string_view type)) {
   const auto position = int_param(c, "min_position", 1, INT64_MAX);
   if (!position) return;
-  const auto max_ms = static_cast<std::int64_t>(c.shared.options.max_wait.count());
-  const auto wait_ms = int_param(c, "wait_ms", 0, max_ms).value_or(max_ms);
+  const auto wait_ms = wait_ms_of(c);
   auto& conn = reads(c);
   std::string event_id;
   {
@@ -141,7 +145,9 @@ producers::CommandContext with_if_match(Call& c) {
 }
 
 Page page_of(const Call& c) {
-  return {int_param(c, "limit", 1, 500).value_or(50), int_param(c, "offset", 0, 1'000'000'000).value_or(0)};
+  // Deep offsets make PostgreSQL read and skip every row before them.
+  constexpr std::int64_t kMaxOffset = 100'000;
+  return {int_param(c, "limit", 1, 500).value_or(50), int_param(c, "offset", 0, kMaxOffset).value_or(0)};
 }
 
 void page_json(Json& j, const Page& p, std::size_t rows) {

@@ -1,12 +1,12 @@
 #include "lethe/api/server.hpp"
 
+#include <rapidjson/encodings.h>
+#include <rapidjson/memorystream.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
-#include <cerrno>
-#include <cstring>
-#include <regex>
-#include <thread>
+#include <algorithm>
+#include <cctype>
+#include <functional>
 
 #include "http.hpp"
 #include "lethe/infra/errors.hpp"
@@ -14,26 +14,86 @@
 #include "lethe/infra/pg.hpp"
 #include "lethe/projections/projection.hpp"
 #include "routes.hpp"
+#include "transport.hpp"
 #include "validation.hpp"
 
 namespace lethe::api {
 
 namespace {
 
-constexpr std::size_t kMaxHeaderValue = 200;
-constexpr int kListenBacklog = 1024;  // correlation ids land in events, whose fields are bounded
+constexpr std::size_t kMaxHeaderValue = 200;  // correlation ids land in events, whose fields are bounded
 
-// The route a worker thread is serving, for the request log line.
-thread_local const char* current_route = nullptr;
-thread_local std::string current_correlation;
 thread_local std::unique_ptr<Services> services;
-
-std::string to_regex(const std::string& path) {
-  return std::regex_replace(path, std::regex(R"(\{[a-z_]+\})"), "([^/]+)");
-}
 
 bool printable_ascii(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char ch) { return ch >= 0x20 && ch < 0x7f; });
+}
+
+// UTF-8 without NUL characters: what a path segment or query value may hold.
+bool valid_text(std::string_view s) {
+  struct Discard {
+    void Put(char) {}
+  } sink;
+  rapidjson::MemoryStream in(s.data(), s.size());
+  while (in.Tell() < s.size())
+    if (in.Peek() == '\0' || !rapidjson::UTF8<>::Validate(in, sink)) return false;
+  return true;
+}
+
+// Percent-decodes a path segment or a query component ('+' is a space in
+// a query only); nullopt for a malformed escape.
+std::optional<std::string> percent_decoded(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(s[i + 2])))
+        return std::nullopt;
+      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(plus_is_space && s[i] == '+' ? ' ' : s[i]);
+    }
+  }
+  return out;
+}
+
+// The target's path segments (percent-encoded) after the leading '/'.
+std::vector<std::string_view> segments_of(std::string_view path) {
+  std::vector<std::string_view> out;
+  if (path.empty() || path.front() != '/') return out;
+  path.remove_prefix(1);
+  for (;;) {
+    const auto slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+// Fills the request's query from its target: every name and value decoded
+// and checked, or 400 naming the parameter.
+void parse_query(Request& req) {
+  const auto mark = req.target.find('?');
+  if (mark == std::string::npos) return;
+  std::string_view rest(req.target);
+  rest.remove_prefix(mark + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const auto part = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (part.empty()) continue;
+    const auto eq = part.find('=');
+    auto name = percent_decoded(part.substr(0, eq), true);
+    if (!name || !valid_text(*name))
+      throw HttpError{400, "invalid_argument", "query", "a query parameter's name is not valid percent-encoded UTF-8"};
+    auto value = percent_decoded(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), true);
+    if (!value || !valid_text(*value))
+      throw HttpError{400, "invalid_argument", *name, *name + " is not valid percent-encoded UTF-8"};
+    req.query.emplace_back(std::move(*name), std::move(*value));
+  }
 }
 
 std::optional<Access> role_bit(domain::users::Role r) {
@@ -52,106 +112,104 @@ std::optional<Access> role_bit(domain::users::Role r) {
   return std::nullopt;
 }
 
+// A route's path as segments, "{}" standing for a parameter.
+struct CompiledRoute {
+  const Route* route;
+  std::vector<std::string> segments;
+};
+
 class Server {
  public:
   Server(const infra::Config& cfg, const ServeOptions& options)
-      : shared_(cfg, options), validator_(openapi_document()) {}
+      : shared_(cfg, options), validator_(openapi_document()) {
+    for (const auto& route : routes()) {
+      CompiledRoute c{&route, {}};
+      for (const auto seg : segments_of(route.path))
+        c.segments.emplace_back(seg.starts_with('{') ? std::string("{}") : std::string(seg));
+      compiled_.push_back(std::move(c));
+    }
+  }
 
   int run(const std::atomic<bool>& stop) {
     const auto& o = shared_.options;
-    svr_.new_task_queue = [n = o.threads] { return new httplib::ThreadPool(static_cast<std::size_t>(n)); };
-    // httplib writes headers and body in two sends: without TCP_NODELAY the
-    // body waits for the client's delayed ACK (~40 ms per request). A
-    // keep-alive connection holds its worker thread until it idles out, so
-    // the idle timeout is short: clients beyond --threads wait at most that.
-    svr_.set_tcp_nodelay(true);
-    svr_.set_keep_alive_max_count(1000000);
-    svr_.set_keep_alive_timeout(5);
-    svr_.set_payload_max_length(o.max_body_bytes);
-    svr_.set_read_timeout(10, 0);
-    svr_.set_write_timeout(10, 0);
-    for (const auto& route : routes()) {
-      const auto pattern = to_regex(route.path);
-      auto handler = [this, &route](const httplib::Request& req, httplib::Response& res) { serve(route, req, res); };
-      if (route.method == "GET") svr_.Get(pattern, handler);
-      if (route.method == "POST") svr_.Post(pattern, handler);
-      if (route.method == "PUT") svr_.Put(pattern, handler);
-      if (route.method == "PATCH") svr_.Patch(pattern, handler);
-      if (route.method == "DELETE") svr_.Delete(pattern, handler);
-    }
-    // Whatever httplib answers by itself (no route, body too large, a header
-    // line too long, a malformed request) is JSON too.
-    svr_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-      if (!res.body.empty()) return;
-      const auto status = res.status;
-      if (status == 404)
-        send_error(res, {404, "not_found", "path", "no such route"});
-      else if (status == 413)
-        send_error(res, {413, "payload_too_large", "", "the body is larger than the server accepts"});
-      else
-        send_error(res, {status, status == 405 ? "method_not_allowed" : "bad_request", "",
-                         "the request could not be read as HTTP/1.1 (a header line too long, or malformed)"});
-    });
-    svr_.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-      started = std::chrono::steady_clock::now();
-      current_route = nullptr;
-      current_correlation.clear();
-      // httplib bounds a body by its Content-Length only: a chunked body
-      // would be read whole, however large. Refused before it is read.
-      auto encoding = req.get_header_value("Transfer-Encoding");
-      std::transform(encoding.begin(), encoding.end(), encoding.begin(),
-                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-      if (encoding.find("chunked") != std::string::npos) {
-        res.set_header("Connection", "close");
-        send_error(res, {411, "length_required", "Transfer-Encoding",
-                         "send the body with a Content-Length; chunked bodies are not accepted"});
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      return httplib::Server::HandlerResponse::Unhandled;
-    });
-    svr_.set_logger([](const httplib::Request& req, const httplib::Response& res) { log_request(req, res); });
-
-    // httplib's own socket options set SO_REUSEPORT, which would let a second
-    // server bind the same port unnoticed; ours set SO_REUSEADDR only. The
-    // library listens with a backlog of 5, so a burst of new connections
-    // would be dropped: once bound, the socket listens again with a deep one.
-    int listen_fd = -1;
-    svr_.set_socket_options([&listen_fd](socket_t sock) {
-      int yes = 1;
-      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-      listen_fd = sock;
-    });
-    if (!svr_.bind_to_port(o.host, o.port)) {
-      spdlog::error("serve: cannot listen on {}:{} (in use, or not an address of this machine)", o.host, o.port);
-      return 2;
-    }
-    if (listen_fd >= 0 && ::listen(listen_fd, kListenBacklog) != 0)
-      spdlog::warn("serve: could not deepen the listen backlog: {}", std::strerror(errno));
-    std::thread watcher([&] {
-      while (!stop.load() && !svr_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      spdlog::info("serve: stopping; requests in flight finish first");
-      svr_.stop();
-    });
-    spdlog::info("serve: listening on http://{}:{} with {} worker threads, {} password slots", o.host, o.port,
-                 o.threads, o.password_slots);
-    svr_.listen_after_bind();
-    watcher.join();
-    spdlog::info("serve: stopped");
-    return 0;
+    TransportLimits limits;
+    limits.max_body_bytes = o.max_body_bytes;
+    limits.request_timeout = o.request_timeout;
+    limits.max_connections = o.max_connections;
+    limits.workers = o.threads;
+    Handlers handlers{[this](Request& req) { return answer(req); },
+                      // Liveness needs no database: answered even while every worker is busy.
+                      [](const Request& req) { return req.method == "GET" && req.target == "/health"; },
+                      [](const Request&, const Response& res) {
+                        spdlog::info("http - (refused before routing) {} 0.0ms correlation=", res.status);
+                      }};
+    spdlog::info("serve: {} password slots, {} ms to read a request", o.password_slots, o.request_timeout.count());
+    return run_transport(o.host, o.port, limits, handlers, stop);
   }
 
  private:
-  static thread_local std::chrono::steady_clock::time_point started;
-
-  static void log_request(const httplib::Request& req, const httplib::Response& res) {
+  // The answer to one request; never throws. One log line per request:
+  // method, route pattern (never the raw path or query), status, time and
+  // correlation id: nothing a client sent as data.
+  Response answer(Request& req) {
+    const auto started = std::chrono::steady_clock::now();
+    Response res;
+    const char* pattern = "(no route)";
+    std::string correlation;
+    try {
+      parse_query(req);
+      std::vector<std::string> params;
+      const auto* route = match(req, params, res);
+      if (route) {
+        pattern = route->path.c_str();
+        serve(*route, std::move(params), req, res, correlation);
+      }
+    } catch (const HttpError& e) {
+      send_error(res, e);
+    } catch (const std::exception& e) {
+      spdlog::error("{} {}: {}", req.method, pattern, infra::first_line(e.what()));
+      send_error(res, {500, "internal", "", "internal error; the server log has the details"});
+    }
     const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-    // Method, route pattern (never the raw path or query), status, time and
-    // correlation id: nothing a client sent as data.
-    spdlog::info("http {} {} {} {:.1f}ms correlation={}", req.method, current_route ? current_route : "(no route)",
-                 res.status, ms, current_correlation);
-    current_route = nullptr;
-    current_correlation.clear();
+    spdlog::info("http {} {} {} {:.1f}ms correlation={}", req.method, pattern, res.status, ms, correlation);
+    return res;
+  }
+
+  // The route for the request's method and path, its path parameters
+  // decoded into `params`; or nullptr with 404 (no such path) or 405 and
+  // Allow (the path exists for other methods) in `res`.
+  const Route* match(const Request& req, std::vector<std::string>& params, Response& res) const {
+    const auto segments = segments_of(req.path);
+    std::string allow;
+    for (const auto& c : compiled_) {
+      if (c.segments.size() != segments.size()) continue;
+      std::vector<std::string> found;
+      bool same = true;
+      for (std::size_t i = 0; same && i < segments.size(); ++i) {
+        if (c.segments[i] == "{}") {
+          auto value = percent_decoded(segments[i], false);
+          if (!value || !valid_text(*value))
+            throw HttpError{400, "invalid_argument", "path", "the path is not valid percent-encoded UTF-8"};
+          same = !value->empty();
+          found.push_back(std::move(*value));
+        } else {
+          same = c.segments[i] == segments[i];
+        }
+      }
+      if (!same) continue;
+      if (c.route->method == req.method) {
+        params = std::move(found);
+        return c.route;
+      }
+      if (allow.find(c.route->method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + c.route->method;
+    }
+    if (allow.empty()) {
+      send_error(res, {404, "not_found", "path", "no such route"});
+    } else {
+      send_error(res, {405, "method_not_allowed", "method", req.method + " is not allowed here; allowed: " + allow});
+      res.set_header("Allow", allow);
+    }
+    return nullptr;
   }
 
   Services& thread_services() {
@@ -160,37 +218,58 @@ class Server {
     return *services;
   }
 
-  void serve(const Route& route, const httplib::Request& req, httplib::Response& res) {
-    current_route = route.path.c_str();
+  // Runs the route; a read whose connection turns out broken is tried once
+  // more on a fresh one (a command is not: it may have been stored).
+  void serve(const Route& route, std::vector<std::string> params, const Request& req, Response& res,
+             std::string& correlation) {
+    // A pooled connection that PostgreSQL closed (a restart) is dropped
+    // before it is used, so the request runs on a fresh one.
+    if (services && services->stale()) services.reset();
+    for (int attempt = 0;; ++attempt) {
+      res = Response{};
+      try {
+        run_route(route, params, req, res, correlation);
+        return;
+      } catch (const infra::Unavailable& e) {
+        services.reset();  // the next request connects again
+        if (attempt == 0 && route.method == "GET") continue;
+        spdlog::warn("{} {}: {}", route.method, route.path, infra::first_line(e.what()));
+        send_error(res, {503, "unavailable", "", "the database is unavailable; try again shortly", 1});
+      } catch (const pqxx::broken_connection& e) {
+        services.reset();
+        if (attempt == 0 && route.method == "GET") continue;
+        spdlog::warn("{} {}: {}", route.method, route.path, infra::first_line(e.what()));
+        send_error(res, {503, "unavailable", "", "the database is unavailable; try again shortly", 1});
+      }
+      if (!correlation.empty()) res.set_header("X-Correlation-Id", correlation);
+      return;
+    }
+  }
+
+  void run_route(const Route& route, const std::vector<std::string>& params, const Request& req, Response& res,
+                 std::string& correlation) {
     try {
       // The correlation id is the client's, within bounds, or a new one.
-      std::string correlation = req.get_header_value("X-Correlation-Id");
-      if (correlation.size() > kMaxHeaderValue || !printable_ascii(correlation))
+      correlation = req.get_header_value("X-Correlation-Id");
+      if (correlation.size() > kMaxHeaderValue || !printable_ascii(correlation)) {
+        correlation.clear();
         throw HttpError{400, "invalid_header", "X-Correlation-Id",
                         "X-Correlation-Id must be at most 200 printable ASCII characters"};
+      }
       if (correlation.empty()) correlation = infra::new_uuid();
-      current_correlation = correlation;
       res.set_header("X-Correlation-Id", correlation);
 
-      Call call{req, res, shared_, [this]() -> Services& { return thread_services(); }, {}, std::nullopt, {}, {}};
-      for (std::size_t i = 1; i < req.matches.size(); ++i) call.params.push_back(req.matches[i].str());
+      Call call{req, res, shared_, [this]() -> Services& { return thread_services(); }, params, std::nullopt, {}, {}};
       authenticate(call, route);
       call.ctx.actor = call.who ? call.who->user_id : "anonymous";
       call.ctx.correlation_id = correlation;
+      if (auto err = validator_.check_parameters(route.method, route.path, req, params)) throw *err;
       if (auto err = validator_.parse(route.method, route.path, req.body, call.body)) throw *err;
       route.handler(call);
     } catch (const HttpError& e) {
       send_error(res, e);
     } catch (const infra::Busy& e) {
       send_error(res, {503, "busy", "", e.what(), 1});
-    } catch (const infra::Unavailable& e) {
-      services.reset();  // the next request connects again
-      spdlog::warn("{} {}: {}", route.method, route.path, infra::first_line(e.what()));
-      send_error(res, {503, "unavailable", "", "the database is unavailable; try again shortly", 1});
-    } catch (const pqxx::broken_connection& e) {
-      services.reset();
-      spdlog::warn("{} {}: {}", route.method, route.path, infra::first_line(e.what()));
-      send_error(res, {503, "unavailable", "", "the database is unavailable; try again shortly", 1});
     } catch (const infra::CommitInDoubt& e) {
       // The connection died during COMMIT: the command may or may not be
       // stored. The client must read before it retries.
@@ -202,6 +281,10 @@ class Server {
                        1});
     } catch (const producers::ConcurrencyConflict&) {
       send_error(res, {409, "conflict", "", "the stream kept moving; try again"});
+    } catch (const infra::Unavailable&) {
+      throw;  // serve() decides whether to try again
+    } catch (const pqxx::broken_connection&) {
+      throw;
     } catch (const pqxx::sql_error& e) {
       // A lock held elsewhere past --lock-timeout-ms, or a statement past
       // its timeout: the request gives up instead of hanging.
@@ -213,12 +296,6 @@ class Server {
         spdlog::warn("{} {}: {}", route.method, route.path, infra::first_line(e.what()));
         send_error(res, {503, "timeout", "", "the database did not answer in time; try again shortly", 1});
       }
-    } catch (const pqxx::usage_error& e) {
-      spdlog::error("{} {}: {}", route.method, route.path, infra::first_line(e.what()));
-      send_error(res, {500, "internal", "", "internal error; the server log has the details"});
-    } catch (const pqxx::argument_error& e) {
-      spdlog::error("{} {}: {}", route.method, route.path, infra::first_line(e.what()));
-      send_error(res, {500, "internal", "", "internal error; the server log has the details"});
     } catch (const std::invalid_argument& e) {
       send_error(res, {400, "invalid_argument", "", infra::first_line(e.what())});
     } catch (const std::exception& e) {
@@ -252,12 +329,55 @@ class Server {
 
   Shared shared_;
   RequestValidator validator_;
-  httplib::Server svr_;
+  std::vector<CompiledRoute> compiled_;
 };
 
-thread_local std::chrono::steady_clock::time_point Server::started;
+bool same_name(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+template <class Pairs, class Same>
+const std::string* first_of(const Pairs& pairs, std::string_view name, Same same) {
+  for (const auto& [k, v] : pairs)
+    if (same(k, name)) return &v;
+  return nullptr;
+}
 
 }  // namespace
+
+bool Request::has_param(std::string_view name) const {
+  return first_of(query, name, std::equal_to<std::string_view>()) != nullptr;
+}
+
+std::string Request::get_param_value(std::string_view name) const {
+  const auto* v = first_of(query, name, std::equal_to<std::string_view>());
+  return v ? *v : std::string();
+}
+
+bool Request::has_header(std::string_view name) const {
+  return first_of(headers, name, same_name) != nullptr;
+}
+
+std::string Request::get_header_value(std::string_view name) const {
+  const auto* v = first_of(headers, name, same_name);
+  return v ? *v : std::string();
+}
+
+void Response::set_header(std::string name, std::string value) {
+  for (auto& [k, v] : headers)
+    if (same_name(k, name)) {
+      v = std::move(value);
+      return;
+    }
+  headers.emplace_back(std::move(name), std::move(value));
+}
+
+void Response::set_content(std::string text, std::string type) {
+  body = std::move(text);
+  content_type = std::move(type);
+}
 
 int status_of(domain::ErrorCode code) noexcept {
   switch (code) {
@@ -285,7 +405,7 @@ HttpError from_domain(const domain::DomainError& e) {
   return {status_of(e.code), std::string(domain::to_string(e.code)), e.field, e.message, e.retry_after_seconds};
 }
 
-void send_error(httplib::Response& res, const HttpError& e) {
+void send_error(Response& res, const HttpError& e) {
   res.status = e.status;
   if (e.retry_after > 0) res.set_header("Retry-After", std::to_string(e.retry_after));
   res.set_content(Json().begin().str("error", e.code).str("field", e.field).str("message", e.message).end().text(),
@@ -305,6 +425,10 @@ Services::Services(const infra::Config& cfg, const ServeOptions& options, infra:
       erasure(store, producers::ErasureSettings{options.erasures_per_hour, options.erasure_token_ttl,
                                                 options.erasure_tasks, projections::projection_names()}) {
   store.autocommit([&](pqxx::transaction_base& tx) { limit_waits(tx, options); });
+}
+
+bool Services::stale() const {
+  return store.connection_closed() || (reads && infra::peer_closed(*reads));
 }
 
 void limit_waits(pqxx::transaction_base& tx, const ServeOptions& options) {

@@ -1,8 +1,11 @@
 #include "validation.hpp"
 
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 
 #include <algorithm>
+#include <charconv>
 #include <valijson/adapters/rapidjson_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -11,6 +14,33 @@
 namespace lethe::api {
 
 namespace {
+
+// Deeper bodies are refused before a document is built: no request schema
+// nests more than a few levels, and a deep document would be freed by
+// recursion.
+constexpr int kMaxDepth = 32;
+// Parsed on the heap, never by recursion on the thread's stack, and every
+// string checked to be UTF-8.
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+
+// A SAX pass that only counts nesting, and stops past kMaxDepth.
+struct DepthCheck : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, DepthCheck> {
+  int depth = 0;
+  bool too_deep = false;
+  bool Default() { return true; }
+  bool StartObject() { return enter(); }
+  bool StartArray() { return enter(); }
+  bool EndObject(rapidjson::SizeType) { return leave(); }
+  bool EndArray(rapidjson::SizeType) { return leave(); }
+  bool enter() {
+    too_deep = ++depth > kMaxDepth;
+    return !too_deep;
+  }
+  bool leave() {
+    --depth;
+    return true;
+  }
+};
 
 bool is_nul_string(const rapidjson::Value& v) {
   return v.IsString() && std::string_view(v.GetString(), v.GetStringLength()).find('\0') != std::string_view::npos;
@@ -62,10 +92,28 @@ RequestValidator::RequestValidator(const std::string& openapi_json) {
     throw std::runtime_error("the compiled-in OpenAPI document is not valid JSON with paths");
   for (const auto& path : doc["paths"].GetObject()) {
     for (const auto& op : path.value.GetObject()) {
-      if (!op.value.IsObject() || !op.value.HasMember("requestBody")) continue;
-      const auto& schema = op.value["requestBody"]["content"]["application/json"]["schema"];
+      if (!op.value.IsObject()) continue;
       std::string method = op.name.GetString();
       for (auto& ch : method) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      const auto key = method + " " + path.name.GetString();
+      if (op.value.HasMember("parameters")) {
+        for (const auto& p : op.value["parameters"].GetArray()) {
+          const std::string in = p["in"].GetString();
+          if (in != "path" && in != "query") continue;
+          Parameter param;
+          param.name = p["name"].GetString();
+          param.in_path = in == "path";
+          param.required = p.HasMember("required") && p["required"].GetBool();
+          param.type = p["schema"]["type"].GetString();
+          param.schema = std::make_shared<valijson::Schema>();
+          valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
+          valijson::adapters::RapidJsonAdapter adapter(p["schema"]);
+          parser.populateSchema(adapter, *param.schema);
+          parameters_[key].push_back(std::move(param));
+        }
+      }
+      if (!op.value.HasMember("requestBody")) continue;
+      const auto& schema = op.value["requestBody"]["content"]["application/json"]["schema"];
       auto compiled = std::make_unique<valijson::Schema>();
       valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
       valijson::adapters::RapidJsonAdapter adapter(schema);
@@ -77,6 +125,50 @@ RequestValidator::RequestValidator(const std::string& openapi_json) {
 
 RequestValidator::~RequestValidator() = default;
 
+std::optional<HttpError> RequestValidator::check_parameters(const std::string& method, const std::string& path,
+                                                            const Request& req,
+                                                            const std::vector<std::string>& path_values) const {
+  const auto it = parameters_.find(method + " " + path);
+  if (it == parameters_.end()) return std::nullopt;
+  std::size_t next_path_value = 0;
+  for (const auto& p : it->second) {
+    std::optional<std::string> text;
+    if (p.in_path) {
+      if (next_path_value < path_values.size()) text = path_values[next_path_value++];
+    } else if (req.has_param(p.name)) {
+      text = req.get_param_value(p.name);
+    }
+    if (!text) {
+      if (p.required) return HttpError{400, "invalid_argument", p.name, p.name + " is required"};
+      continue;
+    }
+    // The text as the JSON value the schema describes.
+    rapidjson::Document value;
+    if (p.type == "integer") {
+      std::int64_t n = 0;
+      const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+      if (ec != std::errc() || end != text->data() + text->size())
+        return HttpError{400, "invalid_argument", p.name, p.name + " must be an integer"};
+      value.SetInt64(n);
+    } else if (p.type == "boolean") {
+      if (*text != "true" && *text != "false")
+        return HttpError{400, "invalid_argument", p.name, p.name + " must be true or false"};
+      value.SetBool(*text == "true");
+    } else {
+      value.SetString(text->data(), static_cast<rapidjson::SizeType>(text->size()), value.GetAllocator());
+    }
+    valijson::Validator validator;
+    valijson::ValidationResults results;
+    valijson::adapters::RapidJsonAdapter adapter(value);
+    if (!validator.validate(*p.schema, adapter, &results)) {
+      valijson::ValidationResults::Error err;
+      results.popError(err);
+      return HttpError{400, "invalid_argument", p.name, p.name + ": " + err.description};
+    }
+  }
+  return std::nullopt;
+}
+
 bool RequestValidator::has_body(const std::string& method, const std::string& path) const {
   return schemas_.contains(method + " " + path);
 }
@@ -86,7 +178,16 @@ std::optional<HttpError> RequestValidator::parse(const std::string& method, cons
   const auto it = schemas_.find(method + " " + path);
   if (it == schemas_.end()) return std::nullopt;
   if (body.empty()) return HttpError{400, "invalid_argument", "", "the request needs a JSON object as its body"};
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
+  {
+    DepthCheck depth;
+    rapidjson::Reader reader;
+    rapidjson::MemoryStream in(body.data(), body.size());
+    reader.Parse<kParseFlags>(in, depth);
+    if (depth.too_deep)
+      return HttpError{400, "invalid_json", "",
+                       "the body nests arrays and objects deeper than " + std::to_string(kMaxDepth) + " levels"};
+  }
+  doc.Parse<kParseFlags>(body.data(), body.size());
   if (doc.HasParseError()) {
     const bool encoding = doc.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding;
     return HttpError{400, "invalid_json", "",

@@ -1,5 +1,7 @@
 #include "lethe/infra/pg.hpp"
 
+#include <poll.h>
+
 #include <regex>
 #include <utility>
 
@@ -32,9 +34,13 @@ std::string quote_element(const std::string& s) {
 namespace {
 
 constexpr std::pair<const char*, const char*> kClientKeepalives[] = {
-    {"keepalives", "1"},       {"keepalives_idle", "10"},     {"keepalives_interval", "5"},
-    {"keepalives_count", "3"}, {"tcp_user_timeout", "30000"},  // ms: unacknowledged data for this long ends the
-                                                               // connection
+    {"keepalives", "1"},
+    {"keepalives_idle", "10"},
+    {"keepalives_interval", "5"},
+    {"keepalives_count", "3"},
+    {"tcp_user_timeout", "30000"},  // ms: unacknowledged data for this long ends the
+                                    // connection
+    {"connect_timeout", "5"},       // s: a server that does not answer is not waited for
 };
 
 // The server side of the same watch, and no NOTICE chatter ("relation
@@ -57,6 +63,12 @@ std::string with_keepalives(const std::string& conninfo) {
       out += std::string(" ") + key + "=" + value;
   }
   return out;
+}
+
+bool peer_closed(const pqxx::connection& conn) {
+  if (!conn.is_open()) return true;
+  pollfd p{conn.sock(), POLLIN, 0};
+  return ::poll(&p, 1, 0) != 0;
 }
 
 std::unique_ptr<pqxx::connection> connect(const std::string& conninfo, const std::string& application_name) {

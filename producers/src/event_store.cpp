@@ -56,6 +56,10 @@ struct EventStore::Impl {
   }
 };
 
+bool EventStore::connection_closed() const {
+  return infra::peer_closed(*impl_->conn);
+}
+
 EventStore::EventStore(const std::string& conninfo) : impl_(std::make_unique<Impl>()) {
   impl_->conn = infra::connect(conninfo);
   impl_->conn->prepare(kHead, kHeadSql);

@@ -1,10 +1,16 @@
 #include "support/api.hpp"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -29,6 +35,70 @@ std::string Reply::header(const std::string& name) const {
   for (const auto& [k, v] : headers)
     if (strcasecmp(k.c_str(), name.c_str()) == 0) return v;
   return "";
+}
+
+int connect_local(int port, int timeout_seconds) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  timeval tv{timeout_seconds, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+Reply raw_http(int port, const std::string& head, const std::vector<std::string>& body_parts) {
+  Reply out;
+  const int fd = connect_local(port);
+  if (fd < 0) return out;
+  auto send_all = [&](const std::string& bytes) {
+    for (std::size_t sent = 0; sent < bytes.size();) {
+      const auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return false;  // the server may answer and close early
+      sent += static_cast<std::size_t>(n);
+    }
+    return true;
+  };
+  if (send_all(head))
+    for (const auto& part : body_parts)
+      if (!send_all(part)) break;
+  std::string answer;
+  char buf[65536];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  if (answer.rfind("HTTP/1.1 ", 0) != 0 || answer.size() < 12) return out;
+  out.status = std::stoi(answer.substr(9, 3));
+  const auto end = answer.find("\r\n\r\n");
+  for (auto at = answer.find("\r\n"); at != std::string::npos && at < end;) {
+    const auto next = answer.find("\r\n", at + 2);
+    const auto line = answer.substr(at + 2, next - at - 2);
+    if (const auto colon = line.find(':'); colon != std::string::npos)
+      out.headers.emplace(line.substr(0, colon), line.substr(line.find_first_not_of(' ', colon + 1)));
+    at = next;
+  }
+  if (end != std::string::npos) out.body = answer.substr(end + 4);
+  out.json.Parse(out.body.c_str());
+  if (out.json.HasParseError()) out.json.SetNull();
+  return out;
+}
+
+std::vector<std::string> chunked(const std::string& body) {
+  std::vector<std::string> parts;
+  for (std::size_t at = 0; at < body.size(); at += 65536) {
+    const auto piece = body.substr(at, 65536);
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+    parts.push_back(size + piece + "\r\n");
+  }
+  parts.push_back("0\r\n\r\n");
+  return parts;
 }
 
 Api::Api(const TestSchema& schema, const TestTopics* topics, std::vector<std::string> extra_args, bool bootstrap)

@@ -17,9 +17,16 @@ namespace lethe::api {
 struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
-  // Worker threads: cpp-httplib serves one keep-alive connection per thread,
-  // so this is also the number of clients served at once (others queue).
+  // Worker threads run the handlers (blocking PostgreSQL calls); the
+  // connections themselves are read and written asynchronously by two I/O
+  // threads, so an idle or slow client holds no worker.
   int threads = 32;
+  // Open connections at once; beyond, a new one is closed at accept.
+  int max_connections = 10000;
+  // A request (line, headers and body) must arrive whole within this long
+  // of the connection being ready for it, or the connection is closed; the
+  // same bound applies to an idle keep-alive connection.
+  std::chrono::milliseconds request_timeout{10000};
   std::size_t password_slots = 2;            // Argon2id hashes at once (64 MiB each)
   std::size_t max_body_bytes = 1 << 20;      // larger bodies get 413
   std::chrono::milliseconds max_wait{5000};  // longest read-your-writes wait

@@ -19,8 +19,16 @@ namespace lethe::infra {
 // user timeout of 30 s unless the connection string sets them; the server
 // session gets the same through its tcp_keepalives_* and tcp_user_timeout
 // settings, so a dead client's session, and the locks it holds, go too.
-// application_name shows in pg_stat_activity.
+// A connection attempt gives up after 5 s (connect_timeout) unless the
+// connection string says otherwise. application_name shows in
+// pg_stat_activity.
 std::unique_ptr<pqxx::connection> connect(const std::string& conninfo, const std::string& application_name = "lethe");
+
+// Whether an idle connection was closed by the server (a restart or an
+// ended session), seen without a round trip: an idle healthy connection has
+// nothing to read, one whose server said goodbye is readable (the FATAL
+// message, then end of file). Call it only between transactions.
+bool peer_closed(const pqxx::connection& conn);
 
 // conninfo with the keepalive parameters above added where it lacks them.
 std::string with_keepalives(const std::string& conninfo);

@@ -133,6 +133,11 @@ class EventStore {
   // Every event of the stream in version order.
   std::vector<domain::Envelope> read_stream(std::string_view stream);
 
+  // Whether the server closed the connection while it was idle (it was
+  // restarted, or ended the session): then make a new EventStore. Cheap:
+  // one poll of the socket, no round trip.
+  bool connection_closed() const;
+
  private:
   std::unique_ptr<Impl> impl_;
 };
