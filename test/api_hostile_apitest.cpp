@@ -92,14 +92,15 @@ BOOST_AUTO_TEST_CASE(a_post_without_content_length_has_an_empty_body) {
   Hostile h;
   const auto vera = h.api.person("vera@example.org");
   // What `curl -X POST URL -H 'Authorization: ...'` sends: no length, no body.
-  const auto r = test::raw_http(h.api.port(), "POST /carts HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                                              "Authorization: Bearer " +
-                                                  vera.token + "\r\n\r\n");
+  const auto r = test::raw_http(h.api.port(),
+                                "POST /carts HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                "Authorization: Bearer " +
+                                    vera.token + "\r\n\r\n");
   BOOST_TEST(r.status == 201, r.body);
   const auto cart = r.str("id");
-  BOOST_TEST(h.api.call("GET", "/carts/" + cart + "?min_position=" + std::to_string(r.num("position")) +
-                            "&wait_ms=0",
-                        "", vera.token)
+  BOOST_TEST(h.api
+                 .call("GET", "/carts/" + cart + "?min_position=" + std::to_string(r.num("position")) + "&wait_ms=0",
+                       "", vera.token)
                  .status != 0);
   BOOST_TEST(h.db.scalar("SELECT count(*) FROM events WHERE stream_id = 'cart-" + cart + "'") == "1");
 }
@@ -128,8 +129,7 @@ BOOST_AUTO_TEST_CASE(compressed_and_chunked_bodies_are_refused_before_they_are_r
   BOOST_TEST(r.str("field") == "Content-Encoding", r.body);
   BOOST_TEST(is_json_error(r), r.body);
   // A chunked body is refused whatever its size.
-  r = test::raw_http(h.api.port(),
-                     "POST /users HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+  r = test::raw_http(h.api.port(), "POST /users HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n",
                      test::chunked(std::string(8 << 20, ' ')));
   BOOST_TEST(r.status == 411, r.body);
   BOOST_TEST(h.rss() - before < 32);
@@ -141,7 +141,8 @@ BOOST_AUTO_TEST_CASE(header_floods_are_431_and_bounded) {
   const auto before = h.rss();
   // 10,000 header lines of 1 KiB: 10 MiB of headers.
   std::vector<std::string> lines;
-  for (int i = 0; i < 10000; ++i) lines.push_back("X-Flood-" + std::to_string(i) + ": " + std::string(1000, 'a') + "\r\n");
+  for (int i = 0; i < 10000; ++i)
+    lines.push_back("X-Flood-" + std::to_string(i) + ": " + std::string(1000, 'a') + "\r\n");
   lines.push_back("\r\n");
   auto r = test::raw_http(h.api.port(), "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n", lines);
   BOOST_TEST(r.status == 431, r.status << " " << r.body);
@@ -231,18 +232,19 @@ BOOST_AUTO_TEST_CASE(connections_beyond_the_limit_are_closed_at_once) {
 BOOST_AUTO_TEST_CASE(paths_and_queries_that_are_not_utf8_are_400) {
   Hostile h;
   const auto get = [&](const std::string& target) {
-    return test::raw_http(h.api.port(), "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                                                          "Authorization: Bearer " +
-                                                              h.api.owner_key() + "\r\n\r\n");
+    return test::raw_http(h.api.port(), "GET " + target +
+                                            " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                            "Authorization: Bearer " +
+                                            h.api.owner_key() + "\r\n\r\n");
   };
   const std::vector<std::pair<std::string, std::string>> cases{{"/users/%FF", "path"},
-                                                                {"/users/%C3%28", "path"},
-                                                                {"/users/%00", "path"},
-                                                                {"/users/%zz", "path"},
-                                                                {"/users/%4", "path"},
-                                                                {"/tickets?status=%C3%28", "status"},
-                                                                {"/tickets?status=%00", "status"},
-                                                                {"/tickets?%FF=1", "query"}};
+                                                               {"/users/%C3%28", "path"},
+                                                               {"/users/%00", "path"},
+                                                               {"/users/%zz", "path"},
+                                                               {"/users/%4", "path"},
+                                                               {"/tickets?status=%C3%28", "status"},
+                                                               {"/tickets?status=%00", "status"},
+                                                               {"/tickets?%FF=1", "query"}};
   for (const auto& [target, field] : cases) {
     const auto r = get(target);
     BOOST_TEST(r.status == 400, target << ": got " << r.status << " " << r.body);

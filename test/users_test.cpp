@@ -147,8 +147,10 @@ BOOST_AUTO_TEST_CASE(check_password_bounds) {
              refused(ErrorCode::invalid_argument, "password"));
   // The field named is the caller's.
   BOOST_TEST(check("new_password", "short") == refused(ErrorCode::invalid_argument, "new_password"));
-  // Bounds are in bytes: four two-byte characters make eight bytes.
-  BOOST_TEST(check("password", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9") == "ok");
+  // Bounds are in characters, as the API's schema counts them: four
+  // two-byte characters are eight bytes but four characters, too few.
+  BOOST_TEST(check("password", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9") == refused(ErrorCode::invalid_argument, "password"));
+  BOOST_TEST(check("password", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9") == "ok");
   BOOST_TEST(u::check_password("password", "short")->message.find("at least 8") != std::string::npos);
 }
 

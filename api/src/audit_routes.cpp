@@ -1,3 +1,4 @@
+#include "lethe/domain/email.hpp"
 #include "lethe/projections/audit.hpp"
 #include "route_kit.hpp"
 
@@ -8,9 +9,9 @@ namespace {
 // ?from= and ?to= bound a time range (RFC 3339, inclusive from, exclusive to).
 std::string time_param(const Call& c, const char* name) {
   const auto v = c.req.get_param_value(name);
-  if (!v.empty() && (v.size() < 10 || v.size() > 40 || v[4] != '-' || v[7] != '-'))
+  if (!v.empty() && !domain::email::is_utc_timestamp(v))
     throw HttpError{400, "invalid_argument", name,
-                    std::string(name) + " must be an RFC 3339 time, e.g. 2026-11-25T00:00:00Z"};
+                    std::string(name) + " must be an RFC 3339 time in UTC, e.g. 2026-11-25T00:00:00Z"};
   return v;
 }
 
@@ -36,7 +37,8 @@ void audit_log(Call& c) {
         c.req.get_param_value("target_id"), c.req.get_param_value("actor"), time_param(c, "from"),
         time_param(c, "to"), page.limit, page.offset);
   } catch (const pqxx::data_exception&) {
-    throw HttpError{400, "invalid_argument", "from", "from and to must be RFC 3339 times"};
+    // Well formed (checked above), yet a day that does not exist (30 February).
+    throw HttpError{422, "rule_violated", "from", "from and to must name days and times that exist"};
   }
   Json j;
   j.begin().begin_array("entries");

@@ -3,14 +3,14 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
-#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <array>
 #include <memory>
 #include <optional>
 #include <thread>
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
 #include <vector>
 
 namespace lethe::api {
@@ -48,7 +48,7 @@ struct Connections {
   const Handlers& handlers;
   asio::thread_pool& workers;
   std::atomic<int> connections{0};
-  std::atomic<int> in_flight{0};  // requests handed to a handler and not yet written
+  std::atomic<int> in_flight{0};           // requests handed to a handler and not yet written
   std::atomic<std::size_t> body_bytes{0};  // bodies being read or handled, by their Content-Length
   std::atomic<bool> stopping{false};
 };

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <valijson/adapters/rapidjson_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -41,6 +42,45 @@ struct DepthCheck : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, DepthCheck> 
     return true;
   }
 };
+
+// valijson runs `pattern` with std::regex, which recurses per character
+// and overflows a thread's stack on a long string (100 KB of a slug did).
+// So a pattern is checked only once the string is known to be within its
+// maxLength: {"pattern": P, "maxLength": M} becomes {"maxLength": M, "if":
+// {"maxLength": M}, "then": {"pattern": P}}. A pattern without maxLength is
+// a mistake in the document, refused at start.
+void guard_patterns(rapidjson::Value& schema, rapidjson::Document::AllocatorType& alloc, const std::string& where) {
+  if (schema.IsArray()) {
+    for (auto& item : schema.GetArray()) guard_patterns(item, alloc, where);
+    return;
+  }
+  if (!schema.IsObject()) return;
+  for (auto& member : schema.GetObject()) guard_patterns(member.value, alloc, where);
+  const auto pattern = schema.FindMember("pattern");
+  if (pattern == schema.MemberEnd() || !pattern->value.IsString()) return;
+  const auto max = schema.FindMember("maxLength");
+  if (max == schema.MemberEnd())
+    throw std::runtime_error(where + ": a pattern without maxLength in the OpenAPI document");
+  rapidjson::Value condition(rapidjson::kObjectType), then(rapidjson::kObjectType);
+  condition.AddMember("maxLength", rapidjson::Value(max->value, alloc), alloc);
+  then.AddMember("pattern", rapidjson::Value(pattern->value, alloc), alloc);
+  schema.RemoveMember("pattern");
+  schema.AddMember("if", condition, alloc);
+  schema.AddMember("then", then, alloc);
+}
+
+// JSON has one kind of number: 1.0 and 1e3 are the integers 1 and 1000, as
+// JSON Schema's "integer" says; RapidJSON reads them as doubles.
+void integral_doubles_as_integers(rapidjson::Value& v) {
+  if (v.IsDouble()) {
+    const double x = v.GetDouble();
+    if (std::trunc(x) == x && std::fabs(x) < 9.0e18) v.SetInt64(static_cast<std::int64_t>(x));
+  } else if (v.IsObject()) {
+    for (auto& m : v.GetObject()) integral_doubles_as_integers(m.value);
+  } else if (v.IsArray()) {
+    for (auto& x : v.GetArray()) integral_doubles_as_integers(x);
+  }
+}
 
 bool is_nul_string(const rapidjson::Value& v) {
   return v.IsString() && std::string_view(v.GetString(), v.GetStringLength()).find('\0') != std::string_view::npos;
@@ -90,6 +130,7 @@ RequestValidator::RequestValidator(const std::string& openapi_json) {
   doc.Parse(openapi_json.c_str());
   if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("paths"))
     throw std::runtime_error("the compiled-in OpenAPI document is not valid JSON with paths");
+  guard_patterns(doc["paths"], doc.GetAllocator(), "paths");
   for (const auto& path : doc["paths"].GetObject()) {
     for (const auto& op : path.value.GetObject()) {
       if (!op.value.IsObject()) continue;
@@ -197,6 +238,7 @@ std::optional<HttpError> RequestValidator::parse(const std::string& method, cons
                                     std::to_string(doc.GetErrorOffset())};
   }
   if (!doc.IsObject()) return HttpError{400, "invalid_json", "", "the body must be a JSON object"};
+  integral_doubles_as_integers(doc);
   if (const auto at = nul_at(doc)) {
     // The field's name as text: a NUL inside it would cut it short.
     std::string field = *at;

@@ -1,8 +1,11 @@
 #pragma once
-// The small checks that the billing, content, files and email domains share:
-// ids and texts bounded in bytes (so that what the domain emits always fits
-// its schema's maxLength, which counts characters), the refusals as values,
-// and who may change anything at all.
+// The small checks that every domain shares: texts bounded in characters
+// (Unicode code points of the UTF-8 text: what the API's and the events'
+// schemas count with maxLength, so a text the API document allows is one
+// the domain allows, and what it emits fits its event schema), ids bounded
+// in bytes (they become stream names), the refusals as values, and who may
+// change anything at all.
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,10 +24,16 @@ struct overloaded : Fs... {
 // Ids come with the command (made outside the domain); the schemas bound them.
 inline constexpr std::size_t kMaxId = 200;
 
+// Characters of UTF-8 text: every byte that does not continue a sequence.
+inline std::size_t characters(std::string_view s) noexcept {
+  return static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
 inline std::optional<DomainError> text(std::string_view field, std::string_view value, std::size_t max) {
   if (value.empty()) return invalid(std::string(field), std::string(field) + " must not be empty");
-  if (value.size() > max)
-    return invalid(std::string(field), std::string(field) + " must be at most " + std::to_string(max) + " bytes");
+  if (characters(value) > max)
+    return invalid(std::string(field), std::string(field) + " must be at most " + std::to_string(max) + " characters");
   return std::nullopt;
 }
 
@@ -34,8 +43,11 @@ inline std::optional<DomainError> optional_text(std::string_view field, std::str
   return text(field, value, max);
 }
 
-inline std::optional<DomainError> id(std::string_view field, std::string_view value) {
-  return text(field, value, kMaxId);
+inline std::optional<DomainError> id(std::string_view field, std::string_view value, std::size_t max = kMaxId) {
+  if (value.empty()) return invalid(std::string(field), std::string(field) + " must not be empty");
+  if (value.size() > max)
+    return invalid(std::string(field), std::string(field) + " must be at most " + std::to_string(max) + " bytes");
+  return std::nullopt;
 }
 
 inline DomainError forbidden(std::string field, std::string message) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "checks.hpp"
 #include "codec.hpp"
 #include "json_util.hpp"
 
@@ -71,19 +72,12 @@ std::optional<DomainError> check_staff(const Actor& a, std::string_view what) {
   return std::nullopt;
 }
 
-std::optional<DomainError> check_text(std::string_view field, std::string_view value, std::size_t max) {
-  if (value.empty()) return invalid(std::string(field), std::string(field) + " must not be empty");
-  if (value.size() > max)
-    return invalid(std::string(field), std::string(field) + " must be at most " + std::to_string(max) + " bytes");
-  return std::nullopt;
-}
-
 std::optional<DomainError> check_id(std::string_view field, std::string_view value) {
-  return check_text(field, value, kMaxId);
+  return checks::id(field, value, kMaxId);
 }
 
 std::optional<DomainError> check_slug(std::string_view slug) {
-  if (auto err = check_text("slug", slug, kMaxSlug)) return err;
+  if (auto err = checks::text("slug", slug, kMaxSlug)) return err;
   const bool allowed = std::all_of(slug.begin(), slug.end(),
                                    [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
   if (!allowed || slug.front() == '-' || slug.back() == '-')
@@ -113,7 +107,7 @@ std::optional<DomainError> check_quantity(std::int64_t quantity) {
 // The checks shared by creating and updating a product.
 template <class C>
 std::optional<DomainError> check_product_fields(const C& c, const Category& category) {
-  if (auto err = check_text("name", c.name, kMaxName)) return err;
+  if (auto err = checks::text("name", c.name, kMaxName)) return err;
   if (auto err = check_price(c.price)) return err;
   if (auto err = check_currency(c.currency)) return err;
   if (auto err = check_id("category_id", c.category_id)) return err;
@@ -356,7 +350,7 @@ Result<std::vector<Event>> decide(const Category& state, const CreateCategory& c
   if (auto err = check_staff(actor, "create categories")) return *err;
   if (auto err = check_id("category_id", c.category_id)) return *err;
   if (state.exists) return DomainError{ErrorCode::already_exists, "category_id", "category exists already"};
-  if (auto err = check_text("name", c.name, kMaxName)) return *err;
+  if (auto err = checks::text("name", c.name, kMaxName)) return *err;
   // Unique across categories: the write side's unique index, not this decision.
   if (auto err = check_slug(c.slug)) return *err;
   return one(CategoryCreated{c.category_id, c.name, c.slug, actor.id});
@@ -388,7 +382,7 @@ Result<std::vector<Event>> decide(const Product& state, const AdjustInventory& c
   if (auto err = check_staff(actor, "adjust inventory")) return *err;
   if (!state.exists) return not_found("product_id", "no such product");
   if (c.delta == 0) return invalid("delta", "delta must not be zero");
-  if (auto err = check_text("reason", c.reason, kMaxReason)) return *err;
+  if (auto err = checks::text("reason", c.reason, kMaxReason)) return *err;
   const auto after = checked_add(state.stock, c.delta);
   if (!after) return rule("delta", "the stock would overflow");
   if (*after < 0)
@@ -500,7 +494,7 @@ Result<Conversion> decide_conversion(const Cart& cart, const std::map<std::strin
 Result<std::vector<Event>> decide(const Order& state, const CancelOrder& c, const Actor& actor) {
   if (auto err = check_order_visible(state, actor)) return *err;
   if (auto err = check_placed(state, "can be cancelled")) return *err;
-  if (auto err = check_text("reason", c.reason, kMaxReason)) return *err;
+  if (auto err = checks::text("reason", c.reason, kMaxReason)) return *err;
   return one(OrderCancelled{state.order_id, c.reason});
 }
 

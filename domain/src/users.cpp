@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "checks.hpp"
 #include "codec.hpp"
 #include "lethe/domain/personal.hpp"
 #include "personal_doc.hpp"
@@ -34,15 +35,8 @@ bool plausible_email(std::string_view s) {
 }
 
 std::optional<DomainError> check_email(std::string_view email) {
-  if (email.size() > kMaxEmail || !plausible_email(email))
+  if (checks::characters(email) > kMaxEmail || !plausible_email(email))
     return invalid("email", "email must look like name@example.org");
-  return std::nullopt;
-}
-
-std::optional<DomainError> check_text(std::string_view field, std::string_view value, std::size_t max) {
-  if (value.empty()) return invalid(std::string(field), std::string(field) + " must not be empty");
-  if (value.size() > max)
-    return invalid(std::string(field), std::string(field) + " must be at most " + std::to_string(max) + " bytes");
   return std::nullopt;
 }
 
@@ -128,10 +122,10 @@ std::string normalize_email(std::string_view email) {
 }
 
 std::optional<DomainError> check_password(std::string_view field, std::string_view password) {
-  if (password.size() < kMinPassword)
-    return invalid(std::string(field), "password must be at least " + std::to_string(kMinPassword) + " bytes");
-  if (password.size() > kMaxPassword)
-    return invalid(std::string(field), "password must be at most " + std::to_string(kMaxPassword) + " bytes");
+  if (checks::characters(password) < kMinPassword)
+    return invalid(std::string(field), "password must be at least " + std::to_string(kMinPassword) + " characters");
+  if (checks::characters(password) > kMaxPassword)
+    return invalid(std::string(field), "password must be at most " + std::to_string(kMaxPassword) + " characters");
   return std::nullopt;
 }
 
@@ -152,7 +146,7 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
             if (state.exists) return DomainError{ErrorCode::already_exists, "user_id", "user already registered"};
             const auto email = normalize_email(c.email);
             if (auto err = check_email(email)) return *err;
-            if (auto err = check_text("name", c.name, kMaxName)) return *err;
+            if (auto err = checks::text("name", c.name, kMaxName)) return *err;
             const auto role = parse_role(c.role);
             if (!role) return invalid("role", "role must be one of owner, admin, staff, user, auditor");
             if (!may_grant(actor, *role))
@@ -167,7 +161,7 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
                                "may change a profile");
             std::vector<Event> out;
             if (c.name) {
-              if (auto err = check_text("name", *c.name, kMaxName)) return *err;
+              if (auto err = checks::text("name", *c.name, kMaxName)) return *err;
               if (*c.name != state.name) out.push_back(UserProfileChanged{state.user_id, *c.name});
             }
             if (c.email) {
@@ -222,7 +216,7 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
           [&](const IssueApiKey& c) -> Result<std::vector<Event>> {
             if (!self && actor.role != Role::owner)
               return forbidden("user_id", "API keys are issued to the user themself (or by an owner)");
-            if (auto err = check_text("name", c.name, kMaxKeyName)) return *err;
+            if (auto err = checks::text("name", c.name, kMaxKeyName)) return *err;
             if (c.key_id.empty()) return invalid("key_id", "a key needs an id");
             if (c.prefix.empty()) return invalid("prefix", "a key needs a prefix");
             if (state.api_keys.contains(c.key_id))
@@ -244,8 +238,8 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
               return forbidden("user_id",
                                "only the user themself, or an admin or owner who manages their role, "
                                "may link an identity");
-            if (auto err = check_text("provider", c.provider, kMaxOAuthField)) return *err;
-            if (auto err = check_text("subject", c.subject, kMaxOAuthField)) return *err;
+            if (auto err = checks::text("provider", c.provider, kMaxOAuthField)) return *err;
+            if (auto err = checks::text("subject", c.subject, kMaxOAuthField)) return *err;
             if (state.oauth.contains({c.provider, c.subject}))
               return DomainError{ErrorCode::already_exists, "subject", "this identity is linked already"};
             return one(OAuthLinked{state.user_id, c.provider, c.subject});
@@ -257,7 +251,7 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
 Result<Event> decide_note(const User& about, const std::string& note_id, const std::string& text, const Actor& actor) {
   if (!is_staff_or_above(actor)) return forbidden("user_id", "only staff, admins and owners write notes");
   if (!about.exists) return DomainError{ErrorCode::not_found, "user_id", "no such user"};
-  if (auto err = check_text("text", text, kMaxNote)) return *err;
+  if (auto err = checks::text("text", text, kMaxNote)) return *err;
   if (note_id.empty()) return invalid("note_id", "note_id must not be empty");
   return Event{NoteAdded{about.user_id, note_id, text}};
 }

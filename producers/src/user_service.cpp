@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include "lethe/domain/email.hpp"
 #include "lethe/infra/access.hpp"
 #include "lethe/infra/ids.hpp"
 #include "lethe/infra/pg.hpp"
@@ -202,14 +203,20 @@ std::optional<DomainError> decide_account(CommandTx& tx, const users::Command& c
 // "2026-11-25T08:00:00Z" for an RFC 3339 time in the future, or a refusal.
 domain::Result<std::string> future_time(pqxx::dbtransaction& tx, const std::string& text) {
   if (text.empty()) return std::string();
+  if (!domain::email::is_utc_timestamp(text))
+    return domain::invalid("expires_at", "expires_at must be an RFC 3339 time in UTC such as 2027-01-31T12:00:00Z");
+  // Well formed, and then a rule: the day must exist, the time be ahead.
+  const auto refused = [](std::string message) {
+    return domain::DomainError{domain::ErrorCode::rule_violated, "expires_at", std::move(message)};
+  };
   try {
     pqxx::subtransaction sub(tx, "parse_time");
     const auto r = sub.exec_params("SELECT " LETHE_UTC("$1::timestamptz") ", $1::timestamptz > now()", text);
     sub.commit();
-    if (!r[0][1].as<bool>()) return domain::invalid("expires_at", "expires_at must be in the future");
+    if (!r[0][1].as<bool>()) return refused("expires_at must be in the future");
     return std::string(r[0][0].c_str());
   } catch (const pqxx::data_exception&) {
-    return domain::invalid("expires_at", "expires_at must be an RFC 3339 time such as 2027-01-31T12:00:00Z");
+    return refused("expires_at names a day or time that does not exist");
   }
 }
 
@@ -434,7 +441,8 @@ LoginResult UserService::login(const std::string& email, const std::string& pass
 
 domain::Result<Written> UserService::logout(const Authenticated& who, const CommandContext& ctx) {
   if (who.kind != "session")
-    return domain::invalid("authorization", "logout ends a session; API keys are revoked instead");
+    return domain::DomainError{domain::ErrorCode::rule_violated, "authorization",
+                               "logout ends a session; API keys are revoked instead"};
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     const auto stream = domain::stream_of("session", who.credential_id);
     const auto events = tx.read(stream);
