@@ -143,6 +143,24 @@ int main(int argc, char** argv) {
   serve->add_option("--max-connections", so.max_connections, "open connections at once; beyond, new ones are closed")
       ->capture_default_str()
       ->check(CLI::Range(16, 1000000));
+  serve
+      ->add_option("--anonymous-per-address-per-minute", so.anonymous.per_address_per_minute,
+                   "registrations and logins without a sign-in from one address per minute, then 429")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000000));
+  serve
+      ->add_option("--anonymous-per-minute", so.anonymous.per_minute,
+                   "registrations and logins without a sign-in from everyone per minute, then 429")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000000));
+  int login_window_s = static_cast<int>(so.login_window.count());
+  serve
+      ->add_option("--login-max-failures", so.login_max_failures, "failed logins per email within the window, then 429")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  serve->add_option("--login-window-seconds", login_window_s, "the window failed logins are counted in")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 24 * 3600));
   int request_timeout_ms = static_cast<int>(so.request_timeout.count());
   serve
       ->add_option("--request-timeout-ms", request_timeout_ms,
@@ -185,6 +203,7 @@ int main(int argc, char** argv) {
     so.erasure_token_ttl = std::chrono::seconds(erasure_token_ttl_s);
     so.lock_timeout = std::chrono::milliseconds(lock_timeout_ms);
     so.request_timeout = std::chrono::milliseconds(request_timeout_ms);
+    so.login_window = std::chrono::seconds(login_window_s);
     so.max_wait = std::chrono::milliseconds(max_wait_ms);
     so.session_ttl = std::chrono::seconds(session_ttl_s);
     app::install_signal_handlers();

@@ -5,7 +5,6 @@
 // connections, bytes that are not UTF-8. Every one gets a 4xx JSON answer
 // (or its connection closed), the server's memory stays bounded, and it goes
 // on answering /health and signed-in requests.
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 
 #include "support/api.hpp"
 #include "support/fixtures.hpp"
+#include "support/slow_clients.hpp"
 
 using namespace lethe;
 
@@ -48,19 +48,6 @@ bool is_json_error(const test::Reply& r) {
 std::string post(const std::string& path, const std::string& body, const std::string& extra_headers = "") {
   return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n" +
          extra_headers + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
-}
-
-// Lets this process hold a few thousand sockets.
-void allow_many_descriptors() {
-  rlimit lim{};
-  ::getrlimit(RLIMIT_NOFILE, &lim);
-  lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 8192);
-  ::setrlimit(RLIMIT_NOFILE, &lim);
-}
-
-double p99(std::vector<double> ms) {
-  std::sort(ms.begin(), ms.end());
-  return ms[static_cast<std::size_t>(static_cast<double>(ms.size() - 1) * 0.99)];
 }
 
 }  // namespace
@@ -160,59 +147,30 @@ BOOST_AUTO_TEST_CASE(header_floods_are_431_and_bounded) {
 }
 
 BOOST_AUTO_TEST_CASE(a_thousand_slow_clients_hold_no_worker) {
-  allow_many_descriptors();
   Hostile h;  // 4 worker threads
   const auto vera = h.api.person("slow@example.org");
-  std::vector<int> slow;
-  for (int i = 0; i < 1000; ++i) {
-    const int fd = test::connect_local(h.api.port(), 2);
-    BOOST_REQUIRE(fd >= 0);
-    slow.push_back(fd);
-  }
   const auto opened = std::chrono::steady_clock::now();
-  std::atomic<bool> stop{false};
   // Each connection sends one byte of a request line every 500 ms.
-  std::thread trickle([&] {
-    const std::string line = "GET /users HTTP/1.1\r\n";
-    for (std::size_t i = 0; !stop.load(); ++i) {
-      for (int fd : slow) ::send(fd, &line[i % line.size()], 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
-  });
-  std::vector<double> health, me;
-  int health_ok = 0, me_ok = 0;
-  for (int i = 0; i < 100; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    health_ok += h.api.call("GET", "/health").status == 200;
-    health.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    t0 = std::chrono::steady_clock::now();
-    me_ok += h.api.call("GET", "/tickets", "", vera.token).status == 200;
-    me.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  BOOST_TEST_MESSAGE("with 1,000 slow clients: /health p99 " << p99(health) << " ms, GET /tickets p99 " << p99(me)
-                                                             << " ms");
-  BOOST_TEST(health_ok == 100);
-  BOOST_TEST(me_ok == 100);
-  BOOST_TEST(p99(health) < 100.0);
-  BOOST_TEST(p99(me) < 100.0);
+  test::SlowClients slow(h.api.port(), 1000, std::chrono::milliseconds(500));
+  int health_failed = 0, reads_failed = 0;
+  const auto health = test::p99_ms_of(
+      100, [&] { return h.api.call("GET", "/health").status == 200; }, &health_failed);
+  const auto reads = test::p99_ms_of(
+      100, [&] { return h.api.call("GET", "/tickets", "", vera.token).status == 200; }, &reads_failed);
+  BOOST_TEST_MESSAGE("with 1,000 slow clients: /health p99 " << health << " ms, GET /tickets p99 " << reads << " ms");
+  BOOST_TEST(health_failed == 0);
+  BOOST_TEST(reads_failed == 0);
+  BOOST_TEST(health < 100.0);
+  BOOST_TEST(reads < 100.0);
   // A request must arrive whole within --request-timeout-ms: the server has
   // closed every slow connection by then.
   std::this_thread::sleep_until(opened + std::chrono::milliseconds(kRequestTimeoutMs + 1500));
-  stop = true;
-  trickle.join();
-  int closed = 0;
-  for (int fd : slow) {
-    char buf[256];
-    const auto n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    closed += n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-    ::close(fd);
-  }
+  const auto closed = slow.closed_by_server();
   BOOST_TEST(closed == 1000, closed << " of 1000 slow connections closed by the server");
   BOOST_TEST(h.alive());
 }
 
 BOOST_AUTO_TEST_CASE(connections_beyond_the_limit_are_closed_at_once) {
-  allow_many_descriptors();
   test::TestSchema db;
   test::Api api(db, nullptr, {"--max-connections", "16", "--request-timeout-ms", "1000"});
   std::vector<int> held;
@@ -275,4 +233,127 @@ BOOST_AUTO_TEST_CASE(a_wrong_method_is_405_with_allow) {
   BOOST_TEST((allow.find("GET") != std::string::npos && allow.find("PATCH") != std::string::npos), allow);
   // A path no method has is 404.
   BOOST_TEST(h.api.call("DELETE", "/no-such-route").status == 404);
+}
+
+BOOST_AUTO_TEST_CASE(anonymous_registrations_and_logins_are_limited_per_address_and_for_everyone) {
+  test::TestSchema db;
+  test::Api api(db, nullptr, {"--anonymous-per-address-per-minute", "5", "--anonymous-per-minute", "20"});
+  // The limits count per minute: start early in one, so the test does not
+  // straddle two.
+  const auto second =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() %
+      60;
+  if (second > 40) std::this_thread::sleep_for(std::chrono::seconds(61 - second));
+  int n = 0;
+  const auto register_from = [&](const std::string& source) {
+    const auto body = "{\"email\":\"anon" + std::to_string(++n) + "@example.org\",\"name\":\"A\"}";
+    return test::raw_http(api.port(), post("/users", body), {body}, source);
+  };
+  for (int i = 0; i < 5; ++i) BOOST_TEST(register_from("127.0.0.1").status == 201);
+  auto r = register_from("127.0.0.1");
+  BOOST_TEST(r.status == 429, r.body);
+  BOOST_TEST(r.str("error") == "rate_limited", r.body);
+  const auto retry = r.header("Retry-After").empty() ? -1 : std::stoi(r.header("Retry-After"));
+  BOOST_TEST((retry >= 1 && retry <= 60), "Retry-After: " << r.header("Retry-After"));
+  // A login from the same address counts too (6 and 7 of everyone's 20).
+  const std::string login = R"({"email":"anon1@example.org","password":"whatever it is"})";
+  BOOST_TEST(test::raw_http(api.port(), post("/sessions", login), {login}, "127.0.0.1").status == 429);
+  // Signed in, the owner is not limited.
+  BOOST_TEST(api.call("POST", "/users", R"({"email":"by-owner@example.org","name":"O"})", api.owner_key()).status ==
+             201);
+  // Another server on the same database shares the count (8 of 20).
+  auto twin = api.twin();
+  BOOST_TEST(twin->call("POST", "/users", R"({"email":"twin@example.org","name":"T"})").status == 429);
+  // Other addresses have their own count, until everyone's is spent.
+  for (const auto* source : {"127.0.0.2", "127.0.0.3"})
+    for (int i = 0; i < 5; ++i) BOOST_TEST(register_from(source).status == 201, source);
+  BOOST_TEST(register_from("127.0.0.4").status == 201);
+  BOOST_TEST(register_from("127.0.0.4").status == 201);  // 20 of 20
+  r = register_from("127.0.0.4");
+  BOOST_TEST(r.status == 429, r.body);
+  // No address is kept in clear: the counts are by blind index.
+  BOOST_TEST(db.scalar("SELECT count(*) FROM request_limits WHERE position('127.0.0'::bytea IN bucket) > 0") == "0");
+  BOOST_TEST(std::stoi(db.scalar("SELECT count(*) FROM request_limits")) == 5);  // 4 addresses and everyone
+}
+
+BOOST_AUTO_TEST_CASE(a_login_for_an_email_nobody_has_leaves_no_event_and_its_state_is_pruned) {
+  test::TestSchema db;
+  test::Api api(db, nullptr, {"--login-window-seconds", "4"});
+  const auto vera = api.person("vera@example.org");
+  const auto events = [&] { return db.scalar("SELECT count(*) FROM events WHERE type = 'user.login_failed'"); };
+  for (int i = 0; i < 10; ++i) {
+    const auto r = api.call("POST", "/sessions",
+                            "{\"email\":\"nobody" + std::to_string(i) + "@example.org\",\"password\":\"guess\"}");
+    BOOST_TEST(r.status == 401, r.body);
+  }
+  BOOST_TEST(events() == "0");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM login_failures") == "10");
+  // A wrong password for someone who has an account is an event for auditors.
+  BOOST_TEST(api.call("POST", "/sessions", R"({"email":"vera@example.org","password":"not hers at all"})").status ==
+             401);
+  BOOST_TEST(events() == "1");
+  // Once the window has passed, the next login prunes what it kept for
+  // emails nobody has; Vera's lock row stays (she has an account).
+  std::this_thread::sleep_for(std::chrono::milliseconds(4500));
+  BOOST_TEST(api.call("POST", "/sessions", R"({"email":"vera@example.org","password":"a good password"})").status ==
+             201);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM login_failures") == "0");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM login_limits") == "1");
+}
+
+BOOST_AUTO_TEST_CASE(wrong_current_passwords_count_against_the_login_limit) {
+  test::TestSchema db;
+  test::Api api(db, nullptr, {"--login-max-failures", "3"});
+  const auto vera = api.person("vera@example.org");
+  const auto change = [&](const std::string& current) {
+    return api.call("PUT", "/users/" + vera.id + "/password",
+                    "{\"current_password\":\"" + current + "\",\"new_password\":\"another good one\"}", vera.token);
+  };
+  // A stolen session guessing the password: three wrong guesses, then 429.
+  for (int i = 0; i < 3; ++i) BOOST_TEST(change("guess number " + std::to_string(i)).status == 403);
+  auto r = change("guess number 4");
+  BOOST_TEST(r.status == 429, r.body);
+  BOOST_TEST(!r.header("Retry-After").empty());
+  // The same limit as a login's: the right password is refused too, for now.
+  BOOST_TEST(change("a good password").status == 429);
+  BOOST_TEST(api.call("POST", "/sessions", R"({"email":"vera@example.org","password":"a good password"})").status ==
+             429);
+  // An admin setting a password guesses nothing and is not limited.
+  BOOST_TEST(
+      api.call("PUT", "/users/" + vera.id + "/password", R"({"new_password":"set by the owner"})", api.owner_key())
+          .status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(waiting_queries_are_capped_per_caller_and_never_hold_every_worker) {
+  test::TestSchema db;
+  test::Api api(db, nullptr, {"--threads", "8"});  // at most 4 wait at once
+  // No projector runs: a written version is never reflected, so every wait
+  // below runs to its end.
+  std::vector<test::Api::Person> people;
+  for (int i = 0; i < 3; ++i) people.push_back(api.person("waiter" + std::to_string(i) + "@example.org"));
+  const auto wait = [&](const test::Api::Person& p) {
+    return api.call("GET", "/users/" + p.id + "?min_version=1&wait_ms=2000", "", p.token);
+  };
+  std::vector<test::Reply> replies(6);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < replies.size(); ++i) threads.emplace_back([&, i] { replies[i] = wait(people[0]); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // One caller holds its 4 waits, which are all the server allows at once
+  // (half its workers): a second caller's query answers at once with what
+  // the read model has, marked stale, and other requests are served.
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto other = wait(people[1]);
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  BOOST_TEST(api.call("GET", "/health").status == 200);
+  for (auto& t : threads) t.join();
+  int limited = 0, stale = 0;
+  for (const auto& r : replies) {
+    limited += r.status == 429;
+    stale += r.header("X-Lethe-Stale") == "true";
+  }
+  BOOST_TEST(limited == 2, limited << " of 6 waits of one caller refused");
+  BOOST_TEST(stale == 4);
+  BOOST_TEST(other.header("X-Lethe-Stale") == "true");
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() < 1000,
+             "the fifth wait of the server held a worker");
 }

@@ -619,6 +619,18 @@ BOOST_AUTO_TEST_CASE(other_specs_or_another_product_make_separate_lines) {
              refused(ErrorCode::already_exists, "line_id"));
 }
 
+BOOST_AUTO_TEST_CASE(a_cart_holds_at_most_its_maximum_of_lines) {
+  const auto p1 = product("p1", 1999, 0);
+  auto cart = open_cart();
+  for (std::size_t i = 0; i < sh::kMaxCartLines; ++i)
+    cart = add(cart, "l" + std::to_string(i), p1, 1, R"({"n":)" + std::to_string(i) + "}");
+  BOOST_TEST(cart.lines.size() == sh::kMaxCartLines);
+  BOOST_TEST(outcome(sh::decide(cart, sh::AddCartLine{"cart-1", "one-more", "p1", 1, R"({"n":-1})"}, p1, kCustomer)) ==
+             refused(ErrorCode::rule_violated, "line_id"));
+  // Adding to a line it holds still works: the count is of lines.
+  BOOST_TEST(outcome(sh::decide(cart, sh::AddCartLine{"cart-1", "l0", "p1", 1, R"({"n":0})"}, p1, kCustomer)) == "ok");
+}
+
 BOOST_AUTO_TEST_CASE(a_line_read_back_from_the_store_still_merges) {
   // The payload codec reads numbers as doubles ({"w":1.50} comes back as
   // {"w":1.5}); the merge compares specs as stored, so it still holds.

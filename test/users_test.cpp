@@ -154,6 +154,16 @@ BOOST_AUTO_TEST_CASE(check_password_bounds) {
   BOOST_TEST(u::check_password("password", "short")->message.find("at least 8") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(the_server_actors_ids_cannot_be_registered) {
+  for (const auto* id : {"anonymous", "system", "system:bootstrap", "system:"}) {
+    const auto r = u::decide(u::User{}, u::RegisterUser{id, "x@example.org", "X", "user", ""}, kOwner);
+    BOOST_TEST(outcome(r) == refused(ErrorCode::invalid_argument, "user_id"), id);
+  }
+  // Nor are they near misses: only these names are reserved.
+  BOOST_TEST(outcome(u::decide(u::User{}, u::RegisterUser{"systematic", "x@example.org", "X", "user", ""}, kOwner)) ==
+             "ok");
+}
+
 BOOST_AUTO_TEST_CASE(registration_refuses_malformed_fields) {
   const auto reg = [](std::string id, std::string email, std::string name, std::string role) {
     return outcome(

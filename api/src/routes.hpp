@@ -35,6 +35,11 @@ struct Route {
   std::string path;  // OpenAPI form: /users/{id}
   unsigned access;
   Handler handler;
+  // Counted against the limits on requests without a sign-in
+  // (--anonymous-per-address-per-minute, --anonymous-per-minute) when the
+  // caller is anonymous: the routes anyone can call that cost the server
+  // (a registration, a password check).
+  bool limited_when_anonymous = false;
 };
 
 const std::vector<Route>& routes();

@@ -261,6 +261,12 @@ class Server {
 
       Call call{req, res, shared_, [this]() -> Services& { return thread_services(); }, params, std::nullopt, {}, {}};
       authenticate(call, route);
+      if (route.limited_when_anonymous && !call.who)
+        if (const auto wait =
+                producers::count_anonymous_request(call.services().store, req.remote, shared_.options.anonymous))
+          throw HttpError{429, "rate_limited", "",
+                          "too many requests without a sign-in, from this address or from everyone; try again later",
+                          wait};
       call.ctx.actor = call.who ? call.who->user_id : "anonymous";
       call.ctx.correlation_id = correlation;
       if (auto err = validator_.check_parameters(route.method, route.path, req, params)) throw *err;

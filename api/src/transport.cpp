@@ -312,6 +312,10 @@ int run_transport(const std::string& host, int port, const TransportLimits& limi
   auto listener = std::make_shared<Listener>(ioc, std::move(acceptor), shared);
   listener->accept_next();
 
+  // The I/O threads run until the server stops, even while no socket has an
+  // operation pending (a request being handled on a worker, the acceptor
+  // closed at shutdown): its answer is still to be written.
+  auto keep_running = asio::make_work_guard(ioc);
   std::vector<std::thread> io;
   for (int i = 0; i < kIoThreads; ++i) io.emplace_back([&ioc] { ioc.run(); });
   spdlog::info("serve: listening on http://{}:{} with {} worker threads, {} connections at most", host, port,
@@ -324,6 +328,7 @@ int run_transport(const std::string& host, int port, const TransportLimits& limi
   const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
   while (shared.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  keep_running.reset();
   ioc.stop();
   for (auto& t : io) t.join();
   workers.join();

@@ -191,10 +191,10 @@ void logout(Call& c) {
 
 DomainRoutes user_routes() {
   return {{
-              {"POST", "/sessions", kAnyone, login},
+              {"POST", "/sessions", kAnyone, login, true},
               {"DELETE", "/sessions/current", kSignedIn, logout},
               {"GET", "/me", kSignedIn, me},
-              {"POST", "/users", kAnyone, register_user},
+              {"POST", "/users", kAnyone, register_user, true},
               {"GET", "/users", kStaffUp, list_users},
               {"GET", "/users/{id}", kStaffUp | kSelf, get_user},
               {"PATCH", "/users/{id}", kAdminUp | kSelf, change_profile},

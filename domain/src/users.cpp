@@ -143,6 +143,10 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
       overloaded{
           [&](const RegisterUser& c) -> Result<std::vector<Event>> {
             if (c.user_id.empty()) return invalid("user_id", "user_id must not be empty");
+            // The actors that are not people: a person with such an id
+            // would act, and be audited, as one of them.
+            if (c.user_id == "anonymous" || c.user_id == "system" || c.user_id.starts_with("system:"))
+              return invalid("user_id", "anonymous, system and system:... name the server's own actors");
             if (state.exists) return DomainError{ErrorCode::already_exists, "user_id", "user already registered"};
             const auto email = normalize_email(c.email);
             if (auto err = check_email(email)) return *err;

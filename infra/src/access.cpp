@@ -54,6 +54,14 @@ std::string oauth_index(std::string_view provider, std::string_view subject) {
   return blake2b(text, key.data(), key.size());
 }
 
+std::string address_index(std::string_view address) {
+  std::string text("address");
+  text += '\0';
+  text += address;
+  const auto& key = index_key();
+  return blake2b(text, key.data(), key.size());
+}
+
 void check_index_key() {
   (void)index_key();
 }

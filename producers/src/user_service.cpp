@@ -265,6 +265,49 @@ domain::Result<Written> UserService::handle(const users::Command& command, const
   return run_command(store_, ctx, [&](CommandTx& tx) { return decide_account(tx, command, cache_.get()); });
 }
 
+namespace {
+
+constexpr const char* kPruneLoginState =
+    "WITH expired AS ("
+    "  DELETE FROM login_failures WHERE ctid IN (SELECT ctid FROM login_failures"
+    "   WHERE failed_at <= clock_timestamp() - $2::interval LIMIT 100 FOR UPDATE SKIP LOCKED)"
+    "  RETURNING email_index)"
+    " DELETE FROM login_limits l WHERE l.email_index <> $1 AND l.email_index IN ("
+    "  SELECT email_index FROM login_limits WHERE email_index IN (SELECT email_index FROM expired)"
+    "   FOR UPDATE SKIP LOCKED)"
+    " AND NOT EXISTS (SELECT 1 FROM login_failures f WHERE f.email_index = l.email_index"
+    "  AND f.failed_at > clock_timestamp() - $2::interval)"
+    " AND NOT EXISTS (SELECT 1 FROM email_reservations r WHERE r.email_index = l.email_index)";
+
+// Counts an attempt at an account's password (login, or the current
+// password when changing it) as a failure of its email before the password
+// is checked, under the email's lock row, so concurrent attempts on any
+// server cannot race past the limit. Returns the seconds until the email
+// may try again when it is over the limit (then nothing is counted).
+std::optional<int> count_attempt(pqxx::dbtransaction& sql, const LoginPolicy& policy, const std::string& index,
+                                 const std::string& attempt) {
+  const auto window = std::to_string(policy.window.count()) + " seconds";
+  sql.exec_params("INSERT INTO login_limits (email_index) VALUES ($1) ON CONFLICT DO NOTHING", bytes(index));
+  sql.exec_params("SELECT 1 FROM login_limits WHERE email_index = $1 FOR UPDATE", bytes(index));
+  const auto limited = sql.exec_params(
+      "SELECT ceil(extract(epoch FROM failed_at + $2::interval - clock_timestamp()))::int FROM login_failures"
+      " WHERE email_index = $1 AND failed_at > clock_timestamp() - $2::interval"
+      " ORDER BY failed_at DESC OFFSET $3 LIMIT 1",
+      bytes(index), window, policy.max_failures - 1);
+  if (!limited.empty()) return std::max(1, limited[0][0].as<int>());
+  // Failures that left the window count for nothing: gone, this email's
+  // and, a bounded batch at a time, anyone's (with the lock rows of emails
+  // left with no failure), so that state kept for emails nobody has stays
+  // bounded. SKIP LOCKED: rows other attempts hold are theirs to prune.
+  sql.exec_params("DELETE FROM login_failures WHERE email_index = $1 AND failed_at <= clock_timestamp() - $2::interval",
+                  bytes(index), window);
+  sql.exec_params(kPruneLoginState, bytes(index), window);
+  sql.exec_params("INSERT INTO login_failures (email_index, attempt_id) VALUES ($1, $2)", bytes(index), attempt);
+  return std::nullopt;
+}
+
+}  // namespace
+
 domain::Result<Written> UserService::change_password(const std::string& user_id,
                                                      const std::optional<std::string>& current,
                                                      const std::string& new_password, const CommandContext& ctx,
@@ -276,10 +319,39 @@ domain::Result<Written> UserService::change_password(const std::string& user_id,
     // Checked outside the transaction (Argon2 is slow); the transaction then
     // makes sure the password it was checked against is still the one.
     const auto state = load(user_id);
-    if (state.exists && passwords_.verify(state.password_hash, *current)) {
+    const bool own = state.exists && ctx.actor == user_id;
+    // Your own current password is a guess like a login's: it counts
+    // against the same limit of the account's email, or a stolen session
+    // could try passwords without end.
+    const auto index = own ? infra::email_index(users::normalize_email(state.email)) : std::string();
+    const auto attempt = infra::new_uuid();
+    if (own) {
+      std::optional<int> wait;
+      store_.transact([&](EventStore::Transaction& t) {
+        wait = count_attempt(t.sql(), policy_, index, attempt);
+        return !wait;
+      });
+      if (wait)
+        return DomainError{ErrorCode::rate_limited, "current_password",
+                           "too many wrong passwords for this account; try again later", *wait};
+    }
+    const auto forget_attempt = [&] {
+      store_.autocommit([&](pqxx::transaction_base& tx) {
+        tx.exec_params("DELETE FROM login_failures WHERE attempt_id = $1", attempt);
+      });
+    };
+    bool matches = false;
+    try {
+      matches = state.exists && passwords_.verify(state.password_hash, *current);
+    } catch (const infra::Busy&) {
+      if (own) forget_attempt();  // not checked: not held against the account
+      throw;
+    }
+    if (matches) {
       command.current_password_verified = true;
       verified_against = state.password_hash;
-    } else if (state.exists && ctx.actor == user_id) {
+      if (own) forget_attempt();
+    } else if (own) {
       return DomainError{ErrorCode::forbidden, "current_password", "the current password is wrong"};
     }
   }
@@ -324,7 +396,6 @@ domain::Result<Written> UserService::add_note(const std::string& user_id, const 
 LoginResult UserService::login(const std::string& email, const std::string& password, const CommandContext& ctx) {
   const auto index = infra::email_index(users::normalize_email(email));
   const auto attempt = infra::new_uuid();
-  const auto window = std::to_string(policy_.window.count()) + " seconds";
   LoginResult out;
   std::string password_hash;
   bool known = false;
@@ -334,23 +405,11 @@ LoginResult UserService::login(const std::string& email, const std::string& pass
   // the limit, and no lock is held while Argon2 runs.
   store_.transact([&](EventStore::Transaction& t) {
     auto& sql = t.sql();
-    sql.exec_params("INSERT INTO login_limits (email_index) VALUES ($1) ON CONFLICT DO NOTHING", bytes(index));
-    sql.exec_params("SELECT 1 FROM login_limits WHERE email_index = $1 FOR UPDATE", bytes(index));
-    const auto limited = sql.exec_params(
-        "SELECT ceil(extract(epoch FROM failed_at + $2::interval - clock_timestamp()))::int FROM login_failures"
-        " WHERE email_index = $1 AND failed_at > clock_timestamp() - $2::interval"
-        " ORDER BY failed_at DESC OFFSET $3 LIMIT 1",
-        bytes(index), window, policy_.max_failures - 1);
-    if (!limited.empty()) {
+    if (const auto wait = count_attempt(sql, policy_, index, attempt)) {
       out.outcome = LoginResult::Outcome::limited;
-      out.retry_after_seconds = std::max(1, limited[0][0].as<int>());
+      out.retry_after_seconds = *wait;
       return false;  // nothing appended, nothing counted
     }
-    // Failures that left the window count for nothing: gone.
-    sql.exec_params(
-        "DELETE FROM login_failures WHERE email_index = $1 AND failed_at <= clock_timestamp() - $2::interval",
-        bytes(index), window);
-    sql.exec_params("INSERT INTO login_failures (email_index, attempt_id) VALUES ($1, $2)", bytes(index), attempt);
     const auto who = sql.exec_params("SELECT user_id FROM email_reservations WHERE email_index = $1", bytes(index));
     if (!who.empty()) {
       known = true;
@@ -407,8 +466,12 @@ LoginResult UserService::login(const std::string& email, const std::string& pass
         reason = "wrong_password";
     }
     if (!reason.empty()) {
-      tx.append(domain::stream_of("login", attempt), 0,
-                drafts_of(std::vector<users::Event>{users::LoginFailed{out.user_id, reason}}));
+      // An email nobody has leaves no permanent trace (anyone can try any
+      // number of them); its failure row counts against it until the
+      // window ends, and then it is pruned.
+      if (known)
+        tx.append(domain::stream_of("login", attempt), 0,
+                  drafts_of(std::vector<users::Event>{users::LoginFailed{out.user_id, reason}}));
       return std::nullopt;
     }
     const auto token = infra::new_token("ls");

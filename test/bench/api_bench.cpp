@@ -20,6 +20,7 @@
 #include "support/api.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
+#include "support/slow_clients.hpp"
 
 namespace lethe::bench {
 
@@ -404,8 +405,30 @@ void erasure_beside_traffic(const ApiBenchOptions& o, ApiBenchResult& out) {
 
 }  // namespace
 
+// Latency of /health and of a signed-in read, alone and beside slow clients.
+void beside_slow_clients(ApiBenchResult& out) {
+  test::TestSchema db;
+  test::Api api(db, nullptr, {"--threads", "4"});
+  const auto vera = api.person("slow-bench@example.org");
+  const auto health = [&] { return api.call("GET", "/health").status == 200; };
+  const auto read = [&] { return api.call("GET", "/tickets", "", vera.token).status == 200; };
+  constexpr int kCalls = 200;
+  int failed = 0;
+  out.health_p99_alone = test::p99_ms_of(kCalls, health, &failed);
+  out.slow_failures += failed;
+  out.read_p99_alone = test::p99_ms_of(kCalls, read, &failed);
+  out.slow_failures += failed;
+  out.slow_clients = 1000;
+  test::SlowClients slow(api.port(), out.slow_clients, std::chrono::milliseconds(500));
+  out.health_p99_slow = test::p99_ms_of(kCalls, health, &failed);
+  out.slow_failures += failed;
+  out.read_p99_slow = test::p99_ms_of(kCalls, read, &failed);
+  out.slow_failures += failed;
+}
+
 ApiBenchResult api_bench(const ApiBenchOptions& o) {
   ApiBenchResult out;
+  beside_slow_clients(out);
   const int workers = o.connections;
   // Each worker has users of its own, and walks them round robin: commands
   // never race for one stream (that would measure retries, not throughput).

@@ -49,6 +49,11 @@ struct ApiBenchResult {
   std::int64_t beside_paced = 0, beside_unseen = 0;
   double beside_s = 0;
   Latency beside;
+  // /health and a signed-in read, one at a time, with no other client and
+  // then beside 1,000 clients that trickle a byte every 500 ms (4 workers).
+  int slow_clients = 0;
+  double health_p99_alone = 0, health_p99_slow = 0, read_p99_alone = 0, read_p99_slow = 0;
+  int slow_failures = 0;
 };
 
 ApiBenchResult api_bench(const ApiBenchOptions& options);

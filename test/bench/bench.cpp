@@ -670,6 +670,13 @@ int main(int argc, char** argv) {
                   static_cast<double>(api.beside_paced) / api.beside_s, api.beside.p50_ms, api.beside.p99_ms,
                   api.beside.max_ms, static_cast<long long>(api.beside_unseen));
     }
+    std::printf("%-46s %9s %8s %10s  p99 %.1f ms beside %d slow clients, %.1f ms alone\n",
+                "GET /health, one at a time (4 workers)", "", "", "", api.health_p99_slow, api.slow_clients,
+                api.health_p99_alone);
+    std::printf("%-46s %9s %8s %10s  p99 %.1f ms beside %d slow clients, %.1f ms alone\n",
+                "  signed-in GET /tickets, one at a time", "", "", "", api.read_p99_slow, api.slow_clients,
+                api.read_p99_alone);
+    if (api.slow_failures) std::printf("WARNING: %d requests failed beside the slow clients\n", api.slow_failures);
     if (api.http_errors) std::printf("WARNING: %lld HTTP commands failed\n", static_cast<long long>(api.http_errors));
     if (api.mixed_errors)
       std::printf("WARNING: %lld mixed commands failed\n", static_cast<long long>(api.mixed_errors));

@@ -37,9 +37,18 @@ std::string Reply::header(const std::string& name) const {
   return "";
 }
 
-int connect_local(int port, int timeout_seconds) {
+int connect_local(int port, int timeout_seconds, const std::string& source) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
+  if (!source.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+        ::bind(fd, reinterpret_cast<const sockaddr*>(&from), sizeof from) != 0) {
+      ::close(fd);
+      return -1;
+    }
+  }
   timeval tv{timeout_seconds, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -54,9 +63,10 @@ int connect_local(int port, int timeout_seconds) {
   return fd;
 }
 
-Reply raw_http(int port, const std::string& head, const std::vector<std::string>& body_parts) {
+Reply raw_http(int port, const std::string& head, const std::vector<std::string>& body_parts,
+               const std::string& source) {
   Reply out;
-  const int fd = connect_local(port);
+  const int fd = connect_local(port, 30, source);
   if (fd < 0) return out;
   auto send_all = [&](const std::string& bytes) {
     for (std::size_t sent = 0; sent < bytes.size();) {
@@ -125,6 +135,12 @@ void Api::start() {
     port_ = std::uniform_int_distribution<int>(20000, 45000)(rng);
     std::vector<std::string> args{"serve", "--port", std::to_string(port_)};
     if (std::find(args_.begin(), args_.end(), "--threads") == args_.end()) args.insert(args.end(), {"--threads", "24"});
+    // Tests register and log in many people from one address within a
+    // minute: the limits on anonymous requests are lifted unless a test
+    // sets them (api_hostile_apitest does).
+    if (std::find(args_.begin(), args_.end(), "--anonymous-per-address-per-minute") == args_.end())
+      args.insert(args.end(),
+                  {"--anonymous-per-address-per-minute", "100000000", "--anonymous-per-minute", "100000000"});
     args.insert(args.end(), args_.begin(), args_.end());
     std::map<std::string, std::string> env{{"LETHE_PG", schema_.conninfo()}};
     if (topics_) env = lethe_env(schema_, *topics_);

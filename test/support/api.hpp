@@ -26,15 +26,17 @@ struct Reply {
   std::string header(const std::string& name) const;
 };
 
-// A TCP connection to 127.0.0.1:port with send and receive timeouts, or -1.
-int connect_local(int port, int timeout_seconds = 30);
+// A TCP connection to 127.0.0.1:port with send and receive timeouts, or -1;
+// from `source` (another loopback address, such as 127.0.0.2) when given.
+int connect_local(int port, int timeout_seconds = 30, const std::string& source = "");
 
 // One request written byte for byte on a fresh connection (for what the
 // client library will not send: chunked bodies, empty header values,
 // hostile framing), and the answer up to the server's close. Status 0: no
 // answer. The body parts are sent after the head, each as far as the
 // server reads it (it may answer and close early).
-Reply raw_http(int port, const std::string& head, const std::vector<std::string>& body_parts = {});
+Reply raw_http(int port, const std::string& head, const std::vector<std::string>& body_parts = {},
+               const std::string& source = "");
 
 // A body framed with Transfer-Encoding: chunked, in chunks of 64 KiB.
 std::vector<std::string> chunked(const std::string& body);

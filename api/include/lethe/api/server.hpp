@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lethe/infra/config.hpp"
+#include "lethe/producers/request_limits.hpp"
 
 namespace lethe::api {
 
@@ -35,6 +36,9 @@ struct ServeOptions {
   std::chrono::milliseconds lock_timeout{5000};
   std::chrono::milliseconds statement_timeout{30000};
   std::chrono::seconds session_ttl{12 * 3600};
+  // Requests without a sign-in to the routes that cost (register, log in),
+  // per client address and for everyone, per minute; then 429.
+  producers::AnonymousLimits anonymous;
   int login_max_failures = 5;
   std::chrono::seconds login_window{15 * 60};
   // Erasure: carried out per admin per hour, a self-service token's life,

@@ -35,6 +35,7 @@ inline constexpr std::size_t kMaxSlug = 100;                  // bytes of [a-z0-
 inline constexpr std::size_t kMaxReason = 500;                // inventory adjustments, cancellations, bytes
 inline constexpr std::int64_t kMaxPrice = 1'000'000'000'000;  // minor units
 inline constexpr std::int64_t kMaxQuantity = 999;             // per cart line
+inline constexpr std::size_t kMaxCartLines = 100;             // lines in one cart
 inline constexpr std::size_t kMaxSpecsBytes = 4096;           // selected_specs as sent
 inline constexpr int kMaxSpecsDepth = 8;                      // nested objects and arrays, the outer object included
 

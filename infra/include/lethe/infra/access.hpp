@@ -26,6 +26,9 @@ std::string email_index(std::string_view normalized_email);
 // The blind index of an OAuth identity (provider and the provider's subject
 // id), under the same key: one account per identity, no subject in clear.
 std::string oauth_index(std::string_view provider, std::string_view subject);
+// The blind index of a client's network address, under the same key: the
+// limits on requests without a sign-in count per address without storing one.
+std::string address_index(std::string_view address);
 // Checks the index key is configured and well formed (for start-up).
 void check_index_key();
 
