@@ -2,13 +2,19 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <sstream>
 #include <thread>
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
 #include <vector>
@@ -42,14 +48,93 @@ Response refusal(int status, const char* code, const char* field, const char* me
   return res;
 }
 
+// The worker threads that run handlers. A request goes to its connection's
+// home worker (dealt out in turn as connections open) when that worker is
+// free: its per-thread caches hold the streams the connection works on, as
+// they did when a thread served one connection.
+// Else it goes to any free worker, else it waits for the first to be free:
+// a busy worker never holds up a request another could serve.
+class Workers {
+ public:
+  using Job = std::function<void(int worker)>;
+
+  explicit Workers(int n) : slots_(static_cast<std::size_t>(n)) {
+    for (int i = 0; i < n; ++i) threads_.emplace_back([this, i] { loop(i); });
+  }
+  ~Workers() { join(); }
+
+  void submit(int home, Job job) {
+    std::unique_lock lock(mutex_);
+    int chosen = -1;
+    if (home >= 0 && home < static_cast<int>(slots_.size()) && slots_[static_cast<std::size_t>(home)].idle)
+      chosen = home;
+    for (std::size_t i = 0; chosen < 0 && i < slots_.size(); ++i)
+      if (slots_[i].idle) chosen = static_cast<int>(i);
+    if (chosen < 0) {
+      queue_.push_back(std::move(job));
+      return;
+    }
+    auto& slot = slots_[static_cast<std::size_t>(chosen)];
+    slot.idle = false;
+    slot.job = std::move(job);
+    lock.unlock();
+    slot.wake.notify_one();
+  }
+
+  // Lets queued jobs finish, then stops every thread.
+  void join() {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    for (auto& slot : slots_) slot.wake.notify_one();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  struct Slot {
+    bool idle = true;
+    Job job;
+    std::condition_variable wake;
+  };
+
+  void loop(int me) {
+    auto& slot = slots_[static_cast<std::size_t>(me)];
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      slot.wake.wait(lock, [&] { return slot.job || stopping_; });
+      if (!slot.job) return;  // stopping, nothing assigned
+      auto job = std::move(slot.job);
+      slot.job = nullptr;
+      lock.unlock();
+      job(me);
+      lock.lock();
+      if (!queue_.empty()) {
+        slot.job = std::move(queue_.front());
+        queue_.pop_front();
+      } else {
+        slot.idle = true;
+      }
+    }
+  }
+
+  std::mutex mutex_;
+  std::vector<Slot> slots_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
 // What the server shares with its connections.
 struct Connections {
   const TransportLimits& limits;
   const Handlers& handlers;
-  asio::thread_pool& workers;
+  Workers& workers;
   std::atomic<int> connections{0};
   std::atomic<int> in_flight{0};           // requests handed to a handler and not yet written
   std::atomic<std::size_t> body_bytes{0};  // bodies being read or handled, by their Content-Length
+  std::atomic<unsigned> next_home{0};      // home workers are dealt out in turn
   std::atomic<bool> stopping{false};
 };
 
@@ -58,7 +143,10 @@ struct Connections {
 // Every step runs on the connection's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Connections& shared) : stream_(std::move(socket)), shared_(shared) {
+  Session(tcp::socket socket, Connections& shared)
+      : stream_(std::move(socket)),
+        shared_(shared),
+        home_(static_cast<int>(shared.next_home++ % static_cast<unsigned>(shared.limits.workers))) {
     ++shared_.connections;
     beast::error_code ec;
     const auto peer = stream_.socket().remote_endpoint(ec);
@@ -161,9 +249,22 @@ class Session : public std::enable_shared_from_this<Session> {
     auto req = std::make_shared<Request>(request());
     ++shared_.in_flight;
     if (shared_.handlers.inline_ok(*req)) return write(shared_.handlers.answer(*req));
-    asio::post(shared_.workers, [self = shared_from_this(), req] {
-      auto res = self->shared_.handlers.answer(*req);
-      asio::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
+    shared_.workers.submit(home_, [self = shared_from_this(), req](int) {
+      // On the worker: the connection has no operation pending (its read
+      // is complete, its timer off), so nothing else touches it until the
+      // continuation below runs on its strand. The answer is sent from
+      // here as far as the socket takes it at once, which it nearly always
+      // does: the client has it without waiting for an I/O thread.
+      const bool keep = self->prepare(self->shared_.handlers.answer(*req));
+      const auto sent = self->send_now();
+      if (keep && sent == self->wire_.size()) {
+        // Sent whole: the next request is awaited from here too (the
+        // connection still has nothing pending; the read completes on its
+        // strand), which spares a wake of an I/O thread per request.
+        --self->shared_.in_flight;
+        return self->read_next();
+      }
+      asio::post(self->stream_.get_executor(), [self, keep, sent] { self->send_rest(keep, sent); });
     });
   }
 
@@ -181,25 +282,50 @@ class Session : public std::enable_shared_from_this<Session> {
     body_reserved_ = 0;
   }
 
-  void write(Response res) {
+  // The answer's bytes in wire_; returns whether the connection stays open.
+  bool prepare(Response res) {
     release_body();
-    res_ = {};
-    res_.version(11);
-    res_.result(static_cast<unsigned>(res.status));
+    http::response<http::string_body> msg;
+    msg.version(11);
+    msg.result(static_cast<unsigned>(res.status));
     const bool keep = keep_alive_ && !shared_.stopping;
-    res_.keep_alive(keep);
-    for (auto& [name, value] : res.headers) res_.insert(name, value);
-    if (!res.content_type.empty()) res_.set(http::field::content_type, res.content_type);
-    res_.body() = std::move(res.body);
-    res_.prepare_payload();
-    stream_.expires_after(kWriteTimeout);
-    http::async_write(stream_, res_, [self = shared_from_this(), keep](beast::error_code ec, std::size_t) {
+    msg.keep_alive(keep);
+    for (auto& [name, value] : res.headers) msg.insert(name, value);
+    if (!res.content_type.empty()) msg.set(http::field::content_type, res.content_type);
+    msg.body() = std::move(res.body);
+    msg.prepare_payload();
+    std::ostringstream out;
+    out << msg;
+    wire_ = std::move(out).str();
+    return keep;
+  }
+
+  // Sends what the socket takes without waiting; the bytes sent.
+  std::size_t send_now() {
+    std::size_t sent = 0;
+    const auto fd = stream_.socket().native_handle();
+    while (sent < wire_.size()) {
+      const auto n = ::send(fd, wire_.data() + sent, wire_.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n <= 0) break;  // full for now, or broken: the rest (and the error) is for send_rest
+      sent += static_cast<std::size_t>(n);
+    }
+    return sent;
+  }
+
+  // On the strand: what send_now left, then the next request (or close).
+  void send_rest(bool keep, std::size_t sent) {
+    const auto done = [self = shared_from_this(), keep](beast::error_code ec, std::size_t) {
       --self->shared_.in_flight;
       if (ec) return;
       if (!keep) return self->linger();
       self->read_next();
-    });
+    };
+    if (sent == wire_.size()) return done({}, 0);
+    stream_.expires_after(kWriteTimeout);
+    asio::async_write(stream_, asio::buffer(wire_.data() + sent, wire_.size() - sent), done);
   }
+
+  void write(Response res) { send_rest(prepare(std::move(res)), 0); }
 
   void close() {
     beast::error_code ignored;
@@ -225,11 +351,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   Connections& shared_;
+  int home_;  // the worker whose caches hold this connection's streams
   std::string remote_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::empty_body>> continue_;
-  http::response<http::string_body> res_;
+  std::string wire_;  // the answer being sent
   bool keep_alive_ = false;
   std::size_t body_reserved_ = 0;
   std::array<char, 16384> scratch_{};
@@ -289,7 +416,7 @@ int run_transport(const std::string& host, int port, const TransportLimits& limi
                   const std::atomic<bool>& stop) {
   raise_descriptor_limit(limits.max_connections);
   asio::io_context ioc(kIoThreads);
-  asio::thread_pool workers(static_cast<std::size_t>(limits.workers));
+  Workers workers(limits.workers);
   Connections shared{limits, handlers, workers};
 
   tcp::acceptor acceptor(ioc);
