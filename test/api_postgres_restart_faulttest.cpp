@@ -15,6 +15,7 @@
 
 #include "support/api.hpp"
 #include "support/fixtures.hpp"
+#include "support/restart_load.hpp"
 
 using namespace lethe;
 
@@ -99,57 +100,15 @@ BOOST_AUTO_TEST_CASE(once_postgres_is_back_every_request_succeeds) {
   test::TestSchema db;
   test::Api api(db, nullptr, {"--threads", "8"});
   const auto vera = api.person("vera@example.org");
-  using Clock = std::chrono::steady_clock;
-  struct Answer {
-    Clock::time_point sent;
-    int status;
-    std::string what;
-  };
-  std::atomic<bool> stop{false};
-  std::mutex mutex;
-  std::vector<Answer> answers;
-  // Eight clients, reads and commands, so every worker thread holds pooled
-  // connections when PostgreSQL goes away.
-  std::vector<std::thread> clients;
-  for (int c = 0; c < 8; ++c)
-    clients.emplace_back([&, c] {
-      for (int i = 0; !stop.load(); ++i) {
-        const auto sent = Clock::now();
-        const bool read = i % 2 == 0;
-        const auto r = read ? api.call("GET", "/tickets", "", vera.token)
-                            : api.call("POST", "/users",
-                                       "{\"email\":\"r" + std::to_string(c) + "n" + std::to_string(i) +
-                                           "@example.org\",\"name\":\"Load\"}");
-        std::lock_guard lock(mutex);
-        answers.push_back(
-            {sent, r.status, (read ? "GET /tickets " : "POST /users ") + std::to_string(r.status) + " " + r.body});
-        if (r.status >= 500) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    });
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  postgres("stop");
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  postgres("start");  // returns once PostgreSQL accepts connections over TCP
-  const auto back = Clock::now();
-  std::this_thread::sleep_for(std::chrono::seconds(3));
-  stop = true;
-  for (auto& t : clients) t.join();
-  int after = 0, during = 0;
-  std::vector<std::string> failed;
-  for (const auto& a : answers) {
-    if (a.sent < back) {
-      during += a.status >= 500;
-      continue;
-    }
-    ++after;
-    if (a.status / 100 != 2) failed.push_back(a.what);
-  }
-  BOOST_TEST_MESSAGE(answers.size() << " requests: " << during << " x 5xx before PostgreSQL was back, " << after
-                                    << " after it, of which " << failed.size() << " failed");
-  BOOST_TEST(during > 0);  // the outage was seen
-  BOOST_TEST(after > 50);
-  BOOST_TEST(failed.empty(),
-             failed.size() << " failed after PostgreSQL was back, first: " << (failed.empty() ? "" : failed.front()));
+  const auto run = test::load_through_postgres_restart(api, vera.token);
+  BOOST_TEST_MESSAGE("before PostgreSQL was back: " << run.before_ok << " answered 2xx, " << run.before_failed
+                                                    << " refused; after: " << run.after_ok << " 2xx, "
+                                                    << run.after_failed.size() << " failed");
+  BOOST_TEST(run.before_failed > 0);  // the outage was seen
+  BOOST_TEST(run.after_ok > 50);
+  BOOST_TEST(run.after_failed.empty(), run.after_failed.size()
+                                           << " failed after PostgreSQL was back, first: "
+                                           << (run.after_failed.empty() ? "" : run.after_failed.front()));
   BOOST_TEST(api.process().running());
 }
 

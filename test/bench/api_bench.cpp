@@ -20,6 +20,7 @@
 #include "support/api.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
+#include "support/restart_load.hpp"
 #include "support/slow_clients.hpp"
 
 namespace lethe::bench {
@@ -426,9 +427,23 @@ void beside_slow_clients(ApiBenchResult& out) {
   out.slow_failures += failed;
 }
 
+// Requests served and refused while PostgreSQL restarts under them.
+void through_postgres_restart(ApiBenchResult& out) {
+  test::TestSchema db;
+  test::Api api(db, nullptr, {"--threads", "8"});
+  const auto vera = api.person("restart-bench@example.org");
+  const auto run = test::load_through_postgres_restart(api, vera.token);
+  out.restart_before_ok = run.before_ok;
+  out.restart_before_refused = run.before_failed;
+  out.restart_after_ok = run.after_ok;
+  out.restart_after_failed = static_cast<int>(run.after_failed.size());
+  out.restart_outage_s = run.outage_seconds;
+}
+
 ApiBenchResult api_bench(const ApiBenchOptions& o) {
   ApiBenchResult out;
   beside_slow_clients(out);
+  if (o.postgres_restart) through_postgres_restart(out);
   const int workers = o.connections;
   // Each worker has users of its own, and walks them round robin: commands
   // never race for one stream (that would measure retries, not throughput).

@@ -17,6 +17,7 @@ struct ApiBenchOptions {
   double paced_seconds = 10;
   int erasures = 50;              // people erased beside the paced traffic (0: skip that row)
   int erasure_interval_ms = 200;  // one erasure every so often
+  bool postgres_restart = true;   // the row that restarts the shared PostgreSQL
 };
 
 // Percentiles of a set of latencies.
@@ -54,6 +55,9 @@ struct ApiBenchResult {
   int slow_clients = 0;
   double health_p99_alone = 0, health_p99_slow = 0, read_p99_alone = 0, read_p99_slow = 0;
   int slow_failures = 0;
+  // Eight clients of reads and commands while PostgreSQL restarts.
+  int restart_before_ok = 0, restart_before_refused = 0, restart_after_ok = 0, restart_after_failed = 0;
+  double restart_outage_s = 0;
 };
 
 ApiBenchResult api_bench(const ApiBenchOptions& options);

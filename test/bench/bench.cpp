@@ -481,6 +481,8 @@ int main(int argc, char** argv) {
   cli.add_option("--api-seconds", api_options.seconds, "seconds of each command-rate row (0: skip the API rows)")
       ->capture_default_str();
   cli.add_option("--paced-rate", api_options.paced_rate, "commands/s of the visibility row")->capture_default_str();
+  cli.add_flag("!--no-postgres-restart", api_options.postgres_restart,
+               "skip the row that restarts PostgreSQL under HTTP load");
   cli.add_option("--erasures", api_options.erasures,
                  "people erased beside the paced commands, every projection running (0: skip that row)")
       ->capture_default_str();
@@ -676,6 +678,11 @@ int main(int argc, char** argv) {
     std::printf("%-46s %9s %8s %10s  p99 %.1f ms beside %d slow clients, %.1f ms alone\n",
                 "  signed-in GET /tickets, one at a time", "", "", "", api.read_p99_slow, api.slow_clients,
                 api.read_p99_alone);
+    if (api.restart_before_ok + api.restart_before_refused > 0)
+      std::printf(
+          "%-46s %9s %8s %10s  down %.1f s; until back %d served, %d refused (503); after, %d served, %d failed\n",
+          "HTTP through a PostgreSQL restart, 8 clients", "", "", "", api.restart_outage_s, api.restart_before_ok,
+          api.restart_before_refused, api.restart_after_ok, api.restart_after_failed);
     if (api.slow_failures) std::printf("WARNING: %d requests failed beside the slow clients\n", api.slow_failures);
     if (api.http_errors) std::printf("WARNING: %lld HTTP commands failed\n", static_cast<long long>(api.http_errors));
     if (api.mixed_errors)
