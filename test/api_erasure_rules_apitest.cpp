@@ -37,7 +37,8 @@ test::Reply erase(const Api& api, const std::string& user_id, const std::string&
 }
 
 test::Reply confirm(const Api& api, const std::string& token, const std::string& erasure_token) {
-  return api.call("POST", "/me/erasure/confirm", "{\"token\":\"" + erasure_token + "\"}", token);
+  return api.call("POST", "/me/erasure/confirm",
+                  "{\"token\":\"" + erasure_token + "\",\"password\":\"a good password\"}", token);
 }
 
 // A refusal that names its rule: the status, the field at fault and a

@@ -357,3 +357,28 @@ BOOST_AUTO_TEST_CASE(waiting_queries_are_capped_per_caller_and_never_hold_every_
   BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() < 1000,
              "the fifth wait of the server held a worker");
 }
+
+BOOST_AUTO_TEST_CASE(a_stolen_session_cannot_confirm_its_owners_erasure_without_the_password) {
+  test::TestSchema db;
+  test::Api api(db, nullptr, {"--login-max-failures", "3"});
+  const auto vera = api.person("vera@example.org");
+  const auto asked = api.call("POST", "/me/erasure", "", vera.token, {{"Content-Length", "0"}});
+  BOOST_REQUIRE_MESSAGE(asked.status == 201, asked.body);
+  const auto confirm = [&](const std::string& password) {
+    return api.call("POST", "/me/erasure/confirm",
+                    "{\"token\":\"" + asked.str("token") + "\",\"password\":\"" + password + "\"}", vera.token);
+  };
+  // The token came to the session; without the password it is not enough.
+  BOOST_TEST(api.call("POST", "/me/erasure/confirm", "{\"token\":\"" + asked.str("token") + "\"}", vera.token).status ==
+             400);
+  for (int i = 0; i < 3; ++i) {
+    const auto r = confirm("guess " + std::to_string(i));
+    BOOST_TEST(r.status == 403, r.body);
+    BOOST_TEST(r.str("field") == "password", r.body);
+  }
+  // Guesses count against the login limit: then even the right one waits.
+  BOOST_TEST(confirm("a good password").status == 429);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM events WHERE type = 'erasure.confirmed'") == "0");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM credentials WHERE user_id = '" + vera.id + "' AND kind = 'session'") ==
+             "1");
+}

@@ -293,7 +293,7 @@ std::string body_for(World& w, const std::string& op) {
   if (op == "POST /email-logs")
     return "{\"recipient_id\":\"" + w.people[Caller::user].id +
            R"(","template":"welcome","subject":"Hi","sent_at":"2026-11-25T08:00:00Z"})";
-  if (op == "POST /me/erasure/confirm") return R"({"token":"not the token"})";
+  if (op == "POST /me/erasure/confirm") return R"({"token":"not the token","password":"not the password"})";
   if (op == "POST /tickets") return "{\"subject\":\"Matrix\",\"body\":\"Cell\"}";
   if (op == "POST /tickets/{id}/assign") return "{\"assignee_id\":\"" + w.people[Caller::staff].id + "\"}";
   if (op == "POST /tickets/{id}/status") return "{\"status\":\"in_progress\"}";

@@ -139,7 +139,9 @@ BOOST_AUTO_TEST_CASE(every_message_on_every_topic_validates_against_its_schemas)
   const auto eve = a.person("eve@example.org");
   const auto asked = a.call("POST", "/me/erasure", "", eve.token);
   const auto request = id_of(asked, "eve asks");
-  id_of(a.call("POST", "/me/erasure/confirm", "{\"token\":\"" + asked.str("token") + "\"}", eve.token), "eve confirms");
+  id_of(a.call("POST", "/me/erasure/confirm",
+               "{\"token\":\"" + asked.str("token") + "\",\"password\":\"a good password\"}", eve.token),
+        "eve confirms");
   id_of(a.call("POST", "/erasure-requests/" + request + "/execute", "", sam.token), "sam carries it out");
   id_of(a.call("POST", "/erasure-requests/" + request + "/tasks/newsletter/confirm", "", sam.token), "task");
   // The projections' receipts (erasure.applied) come from their own runs.

@@ -38,6 +38,10 @@ void request_own(Call& c) {
 }
 
 void confirm_own(Call& c) {
+  // The token came to this same session: the password proves the person
+  // is there, not only someone holding their session.
+  if (auto err = c.services().users.check_own_password(c.who->user_id, c.field("password"), "password"))
+    throw from_domain(*err);
   const auto w = ok_or_throw(c.services().erasure.confirm_own(c.field("token"), c.ctx));
   c.written(200, erasure_request_of(w), w, [](Json& j) { j.str("status", "pending"); });
 }

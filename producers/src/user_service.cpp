@@ -308,6 +308,50 @@ std::optional<int> count_attempt(pqxx::dbtransaction& sql, const LoginPolicy& po
 
 }  // namespace
 
+domain::Result<std::string> UserService::verify_own(const users::User& state, const std::string& password,
+                                                    const std::string& field) {
+  // Your own password is a guess like a login's: it counts against the
+  // same limit of the account's email, or a stolen session could try
+  // passwords without end.
+  const auto index = infra::email_index(users::normalize_email(state.email));
+  const auto attempt = infra::new_uuid();
+  std::optional<int> wait;
+  store_.transact([&](EventStore::Transaction& t) {
+    wait = count_attempt(t.sql(), policy_, index, attempt);
+    return !wait;
+  });
+  if (wait)
+    return DomainError{ErrorCode::rate_limited, field, "too many wrong passwords for this account; try again later",
+                       *wait};
+  const auto forget_attempt = [&] {
+    store_.autocommit([&](pqxx::transaction_base& tx) {
+      tx.exec_params("DELETE FROM login_failures WHERE attempt_id = $1", attempt);
+    });
+  };
+  const bool usable = !state.password_hash.empty() && !domain::is_erased(state.password_hash);
+  bool matches = false;
+  try {
+    static const std::string decoy = passwords_.hash("lethe: this account has no password");
+    matches = passwords_.verify(usable ? state.password_hash : decoy, password) && usable;
+  } catch (const infra::Busy&) {
+    forget_attempt();  // not checked: not held against the account
+    throw;
+  }
+  if (!usable) return DomainError{ErrorCode::forbidden, field, "this account has no password to give"};
+  if (!matches) return DomainError{ErrorCode::forbidden, field, "the password is wrong"};
+  forget_attempt();
+  return state.password_hash;
+}
+
+std::optional<DomainError> UserService::check_own_password(const std::string& user_id, const std::string& password,
+                                                           const std::string& field) {
+  const auto state = load(user_id);
+  if (!state.exists) return DomainError{ErrorCode::not_found, field, "no such account"};
+  auto verified = verify_own(state, password, field);
+  if (!verified) return verified.error();
+  return std::nullopt;
+}
+
 domain::Result<Written> UserService::change_password(const std::string& user_id,
                                                      const std::optional<std::string>& current,
                                                      const std::string& new_password, const CommandContext& ctx,
@@ -319,40 +363,14 @@ domain::Result<Written> UserService::change_password(const std::string& user_id,
     // Checked outside the transaction (Argon2 is slow); the transaction then
     // makes sure the password it was checked against is still the one.
     const auto state = load(user_id);
-    const bool own = state.exists && ctx.actor == user_id;
-    // Your own current password is a guess like a login's: it counts
-    // against the same limit of the account's email, or a stolen session
-    // could try passwords without end.
-    const auto index = own ? infra::email_index(users::normalize_email(state.email)) : std::string();
-    const auto attempt = infra::new_uuid();
-    if (own) {
-      std::optional<int> wait;
-      store_.transact([&](EventStore::Transaction& t) {
-        wait = count_attempt(t.sql(), policy_, index, attempt);
-        return !wait;
-      });
-      if (wait)
-        return DomainError{ErrorCode::rate_limited, "current_password",
-                           "too many wrong passwords for this account; try again later", *wait};
-    }
-    const auto forget_attempt = [&] {
-      store_.autocommit([&](pqxx::transaction_base& tx) {
-        tx.exec_params("DELETE FROM login_failures WHERE attempt_id = $1", attempt);
-      });
-    };
-    bool matches = false;
-    try {
-      matches = state.exists && passwords_.verify(state.password_hash, *current);
-    } catch (const infra::Busy&) {
-      if (own) forget_attempt();  // not checked: not held against the account
-      throw;
-    }
-    if (matches) {
+    if (state.exists && ctx.actor == user_id) {
+      auto verified = verify_own(state, *current, "current_password");
+      if (!verified) return verified.error();
+      command.current_password_verified = true;
+      verified_against = std::move(verified).value();
+    } else if (state.exists && passwords_.verify(state.password_hash, *current)) {
       command.current_password_verified = true;
       verified_against = state.password_hash;
-      if (own) forget_attempt();
-    } else if (own) {
-      return DomainError{ErrorCode::forbidden, "current_password", "the current password is wrong"};
     }
   }
   command.password_hash = passwords_.hash(new_password);

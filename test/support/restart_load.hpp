@@ -11,10 +11,10 @@
 namespace lethe::test {
 
 struct RestartLoad {
-  int before_ok = 0, before_failed = 0;  // requests sent before PostgreSQL accepted connections again
-  int after_ok = 0;                      // and after
+  int before_ok = 0, before_failed = 0;   // requests sent before PostgreSQL accepted connections again
+  int after_ok = 0;                       // and after
   std::vector<std::string> after_failed;  // "GET /tickets 503 {...}" per failure after it was back
-  double outage_seconds = 0;             // from the stop until it accepted connections again
+  double outage_seconds = 0;              // from the stop until it accepted connections again
 };
 
 // Runs the load for a second, restarts PostgreSQL with scripts/postgres

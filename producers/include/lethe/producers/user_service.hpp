@@ -67,6 +67,12 @@ class UserService {
   // current: the caller's current password (needed when they change their
   // own). A new password ends the account's sessions, all but keep_session
   // (the session that asked, if any).
+  // A person's own password, given to prove it is them (to confirm their
+  // own erasure): checked like a login's, against the same limit of their
+  // email. nullopt when it matches; else forbidden (wrong, or the account
+  // has none) or rate_limited, naming `field`.
+  std::optional<domain::DomainError> check_own_password(const std::string& user_id, const std::string& password,
+                                                        const std::string& field);
   domain::Result<Written> change_password(const std::string& user_id, const std::optional<std::string>& current,
                                           const std::string& new_password, const CommandContext& ctx,
                                           const std::string& keep_session = {});
@@ -91,6 +97,10 @@ class UserService {
   domain::Result<IssuedKey> bootstrap(const std::string& email, const std::string& name, const CommandContext& ctx);
 
  private:
+  // Checks the account's own password as check_own_password does; the hash
+  // it matched.
+  domain::Result<std::string> verify_own(const domain::users::User& state, const std::string& password,
+                                         const std::string& field);
   EventStore& store_;
   infra::PasswordPool& passwords_;
   LoginPolicy policy_;
