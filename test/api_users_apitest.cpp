@@ -97,6 +97,19 @@ BOOST_AUTO_TEST_CASE(a_user_registers_logs_in_and_manages_their_account) {
   BOOST_TEST(keys.body.find("\"last_used_at\":\"") != std::string::npos);
   BOOST_TEST(api.call("DELETE", "/users/" + id + "/api-keys/" + key.str("id"), "", token).status == 200);
   BOOST_TEST(api.call("GET", "/me", "", secret).status == 401);
+  // The list is paged like every other: a second key, one per page.
+  BOOST_REQUIRE(api.call("POST", "/users/" + id + "/api-keys", json_body({{"name", "phone"}}), token).status == 201);
+  auto first = api.call("GET", "/users/" + id + "/api-keys?limit=1", "", token);
+  BOOST_TEST(first.json["api_keys"].Size() == 1u);
+  BOOST_TEST(first.num("next_offset") == 1);
+  auto second = api.call("GET", "/users/" + id + "/api-keys?limit=1&offset=1", "", token);
+  BOOST_TEST(second.json["api_keys"].Size() == 1u);
+  BOOST_TEST(std::string(second.json["api_keys"][0]["key_id"].GetString()) !=
+             std::string(first.json["api_keys"][0]["key_id"].GetString()));
+  auto all = api.call("GET", "/users/" + id + "/api-keys", "", token);
+  BOOST_TEST(all.json["api_keys"].Size() == 2u);
+  BOOST_TEST(all.json["next_offset"].IsNull());
+  BOOST_TEST(api.call("GET", "/users/" + id + "/api-keys?limit=501", "", token).status == 400);
 
   // OAuth identities, recorded and listed.
   auto linked = api.call("POST", "/users/" + id + "/oauth-identities",

@@ -102,9 +102,11 @@ void restore(Call& c) {
 }
 
 void list_api_keys(Call& c) {
+  const auto page = page_of(c);
+  const auto keys = c.services().users.api_keys(c.params.at(0), page.limit, page.offset);
   Json j;
   j.begin().begin_array("api_keys");
-  for (const auto& k : c.services().users.api_keys(c.params.at(0)))
+  for (const auto& k : keys)
     j.begin()
         .str("key_id", k.key_id)
         .str("name", k.name)
@@ -114,7 +116,9 @@ void list_api_keys(Call& c) {
         .str_or_null("last_used_at", k.last_used_at)
         .str_or_null("revoked_at", k.revoked_at)
         .end();
-  c.json(200, j.end_array().end().text());
+  j.end_array();
+  page_json(j, page, keys.size());
+  c.json(200, j.end().text());
 }
 
 void issue_api_key(Call& c) {

@@ -547,7 +547,7 @@ std::optional<Authenticated> UserService::authenticate(const std::string& token)
   return out;
 }
 
-std::vector<ApiKeyInfo> UserService::api_keys(const std::string& user_id) {
+std::vector<ApiKeyInfo> UserService::api_keys(const std::string& user_id, std::int64_t limit, std::int64_t offset) {
   std::vector<ApiKeyInfo> out;
   store_.transact([&](EventStore::Transaction& t) {
     for (const auto& r : t.sql().exec_params(
@@ -562,8 +562,9 @@ std::vector<ApiKeyInfo> UserService::api_keys(const std::string& user_id) {
                                                                                        "FROM credentials WHERE user_id "
                                                                                        "= $1 AND kind = 'api_key' "
                                                                                        "ORDER BY created_at, "
-                                                                                       "credential_id",
-             user_id))
+                                                                                       "credential_id LIMIT $2 OFFSET "
+                                                                                       "$3",
+             user_id, limit, offset))
       out.push_back({r["credential_id"].c_str(), r["name"].c_str(), r["prefix"].c_str(), r["created_at"].c_str(),
                      r["expires_at"].c_str(), r["last_used_at"].c_str(), r["revoked_at"].c_str()});
     return false;

@@ -87,7 +87,7 @@ class UserService {
   // The caller a token belongs to, if it is live (not revoked, not expired,
   // its account active). Records when an API key was last used (to the minute).
   std::optional<Authenticated> authenticate(const std::string& token);
-  std::vector<ApiKeyInfo> api_keys(const std::string& user_id);
+  std::vector<ApiKeyInfo> api_keys(const std::string& user_id, std::int64_t limit, std::int64_t offset);
 
   // Folds the account's stream (see fold()).
   domain::users::User load(const std::string& user_id);
