@@ -324,9 +324,9 @@ BOOST_AUTO_TEST_CASE(wrong_current_passwords_count_against_the_login_limit) {
           .status == 200);
 }
 
-BOOST_AUTO_TEST_CASE(waiting_queries_are_capped_per_caller_and_never_hold_every_worker) {
+BOOST_AUTO_TEST_CASE(waiting_queries_hold_no_worker_and_are_capped_per_caller) {
   test::TestSchema db;
-  test::Api api(db, nullptr, {"--threads", "8"});  // at most 4 wait at once
+  test::Api api(db, nullptr, {"--threads", "2"});
   // No projector runs: a written version is never reflected, so every wait
   // below runs to its end.
   std::vector<test::Api::Person> people;
@@ -334,17 +334,18 @@ BOOST_AUTO_TEST_CASE(waiting_queries_are_capped_per_caller_and_never_hold_every_
   const auto wait = [&](const test::Api::Person& p) {
     return api.call("GET", "/users/" + p.id + "?min_version=1&wait_ms=2000", "", p.token);
   };
-  std::vector<test::Reply> replies(6);
+  std::vector<test::Reply> replies(6), others(2);
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < replies.size(); ++i) threads.emplace_back([&, i] { replies[i] = wait(people[0]); });
+  for (std::size_t i = 0; i < others.size(); ++i) threads.emplace_back([&, i] { others[i] = wait(people[1 + i]); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  // One caller holds its 4 waits, which are all the server allows at once
-  // (half its workers): a second caller's query answers at once with what
-  // the read model has, marked stale, and other requests are served.
-  const auto t0 = std::chrono::steady_clock::now();
-  const auto other = wait(people[1]);
-  const auto waited = std::chrono::steady_clock::now() - t0;
-  BOOST_TEST(api.call("GET", "/health").status == 200);
+  // Six waits are in progress on a server of two workers: they hold none,
+  // so other requests are answered at once.
+  int failed = 0;
+  const auto p99 = test::p99_ms_of(
+      20, [&] { return api.call("GET", "/tickets", "", people[2].token).status == 200; }, &failed);
+  BOOST_TEST(failed == 0);
+  BOOST_TEST(p99 < 500.0, "GET /tickets p99 " << p99 << " ms beside six waits on two workers");
   for (auto& t : threads) t.join();
   int limited = 0, stale = 0;
   for (const auto& r : replies) {
@@ -353,9 +354,7 @@ BOOST_AUTO_TEST_CASE(waiting_queries_are_capped_per_caller_and_never_hold_every_
   }
   BOOST_TEST(limited == 2, limited << " of 6 waits of one caller refused");
   BOOST_TEST(stale == 4);
-  BOOST_TEST(other.header("X-Lethe-Stale") == "true");
-  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() < 1000,
-             "the fifth wait of the server held a worker");
+  for (const auto& r : others) BOOST_TEST(r.header("X-Lethe-Stale") == "true", r.status << " " << r.body);
 }
 
 BOOST_AUTO_TEST_CASE(a_stolen_session_cannot_confirm_its_owners_erasure_without_the_password) {

@@ -42,6 +42,16 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string remote;  // the client's address, for limits per client
+  // A read-your-writes wait in progress: the request is answered again
+  // after a pause (see Response::again_in) until its deadline, holding no
+  // worker in between. `slot` is its share of the caller's waits, given
+  // back when the request is done.
+  struct Wait {
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    std::chrono::milliseconds pause{1};
+    std::shared_ptr<void> slot;
+  };
+  mutable Wait wait;
 
   bool has_param(std::string_view name) const;
   std::string get_param_value(std::string_view name) const;  // "" when absent
@@ -55,9 +65,16 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string content_type;
+  // Set when the request is to be answered again after this pause (a wait
+  // whose read model is not there yet): nothing is sent meanwhile.
+  std::optional<std::chrono::milliseconds> again_in;
   void set_header(std::string name, std::string value);
   void set_content(std::string text, std::string type);
 };
+
+// Thrown by a handler whose wait goes on: the server answers the request
+// again after req.wait.pause. Not an error; never reaches a client.
+struct WaitAgain {};
 
 // An answer that is not 2xx: always JSON {"error","field","message"}.
 struct HttpError {

@@ -68,41 +68,34 @@ std::int64_t wait_ms_of(const Call& c) {
   return std::min(int_param(c, "wait_ms", 0, INT64_MAX).value_or(max_ms), max_ms);
 }
 
-// A wait holds a worker thread while it polls. So waits are bounded: at
-// most kWaitsPerCaller at once for one caller (a signed-in person, or an
-// address), 429 beyond; and at most half the worker threads wait at once,
-// beyond which a query answers at once with what the read model has, marked
-// stale, as when its wait runs out. Waits can then never hold every worker.
+// A wait holds no worker: a handler that must wait throws WaitAgain, and
+// the server answers the request again after a pause (1 ms, doubling to
+// 20 ms) until the read model shows the write or the deadline passes. One
+// caller (a signed-in person, or an address) has at most kWaitsPerCaller
+// waits at once (429 beyond).
 constexpr int kWaitsPerCaller = 4;
 
 class WaitSlots {
  public:
-  // A slot for `caller`; false when the server's waits are all taken.
-  // Throws 429 when the caller holds its share.
-  bool take(const std::string& caller, int workers) {
+  // A share of `caller`'s waits, given back when the last copy is dropped;
+  // throws 429 when the caller holds them all.
+  std::shared_ptr<void> take(const std::string& caller) {
     std::lock_guard lock(mutex_);
     auto& mine = per_caller_[caller];
     if (mine >= kWaitsPerCaller)
       throw HttpError{429, "rate_limited", "wait_ms",
                       "at most " + std::to_string(kWaitsPerCaller) + " waiting queries at once per caller", 1};
-    if (total_ >= std::max(1, workers / 2)) {
-      if (mine == 0) per_caller_.erase(caller);
-      return false;
-    }
     ++mine;
-    ++total_;
-    return true;
-  }
-  void give_back(const std::string& caller) {
-    std::lock_guard lock(mutex_);
-    if (--per_caller_[caller] == 0) per_caller_.erase(caller);
-    --total_;
+    return std::shared_ptr<void>(nullptr, [this, caller](void*) { give_back(caller); });
   }
 
  private:
+  void give_back(const std::string& caller) {
+    std::lock_guard lock(mutex_);
+    if (--per_caller_[caller] == 0) per_caller_.erase(caller);
+  }
   std::mutex mutex_;
   std::map<std::string, int> per_caller_;
-  int total_ = 0;
 };
 
 WaitSlots& wait_slots() {
@@ -110,30 +103,24 @@ WaitSlots& wait_slots() {
   return slots;
 }
 
-// Polls `seen` (1 ms, doubling to 20 ms) until it holds or wait_ms runs
-// out; then the answer is marked stale.
+// Until `seen` holds or wait_ms runs out (then the answer is marked stale).
 template <class Seen>
 void wait_for(Call& c, std::int64_t wait_ms, Seen&& seen) {
-  auto& conn = reads(c);
-  const auto seen_now = [&] {
-    pqxx::read_transaction tx(conn);
-    return seen(tx);
-  };
-  if (seen_now()) return;
-  const auto caller = c.who ? "user:" + c.who->user_id : "address:" + c.req.remote;
-  if (wait_ms > 0 && wait_slots().take(caller, c.shared.options.threads)) {
-    struct Release {
-      const std::string& caller;
-      ~Release() { wait_slots().give_back(caller); }
-    } release{caller};
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-    for (auto pause = std::chrono::milliseconds(1); std::chrono::steady_clock::now() < deadline;
-         pause = std::min(pause * 2, std::chrono::milliseconds(20))) {
-      std::this_thread::sleep_for(pause);
-      if (seen_now()) return;
-    }
+  {
+    pqxx::read_transaction tx(reads(c));
+    if (seen(tx)) return;
   }
-  c.res.set_header("X-Lethe-Stale", "true");
+  auto& wait = c.req.wait;
+  const auto now = std::chrono::steady_clock::now();
+  if (!wait.deadline) {
+    if (wait_ms <= 0) return c.res.set_header("X-Lethe-Stale", "true");
+    wait.slot = wait_slots().take(c.who ? "user:" + c.who->user_id : "address:" + c.req.remote);
+    wait.deadline = now + std::chrono::milliseconds(wait_ms);
+  } else {
+    wait.pause = std::min(wait.pause * 2, std::chrono::milliseconds(20));
+  }
+  if (now >= *wait.deadline) return c.res.set_header("X-Lethe-Stale", "true");
+  throw WaitAgain{};
 }
 
 }  // namespace

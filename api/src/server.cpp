@@ -157,6 +157,7 @@ class Server {
     const char* pattern = "(no route)";
     std::string correlation;
     try {
+      req.query.clear();  // a request that waits is answered more than once
       parse_query(req);
       std::vector<std::string> params;
       const auto* route = match(req, params, res);
@@ -164,6 +165,10 @@ class Server {
         pattern = route->path.c_str();
         serve(*route, std::move(params), req, res, correlation);
       }
+    } catch (const WaitAgain&) {
+      Response again;
+      again.again_in = req.wait.pause;
+      return again;  // logged once, when it is answered
     } catch (const HttpError& e) {
       send_error(res, e);
     } catch (const std::exception& e) {

@@ -145,6 +145,7 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Connections& shared)
       : stream_(std::move(socket)),
+        wait_timer_(stream_.get_executor()),
         shared_(shared),
         home_(static_cast<int>(shared.next_home++ % static_cast<unsigned>(shared.limits.workers))) {
     ++shared_.connections;
@@ -249,13 +250,27 @@ class Session : public std::enable_shared_from_this<Session> {
     auto req = std::make_shared<Request>(request());
     ++shared_.in_flight;
     if (shared_.handlers.inline_ok(*req)) return write(shared_.handlers.answer(*req));
+    submit(std::move(req));
+  }
+
+  // Hands the request to a worker; a request whose answer is to wait comes
+  // back here after its pause, holding no worker meanwhile.
+  void submit(std::shared_ptr<Request> req) {
     shared_.workers.submit(home_, [self = shared_from_this(), req](int) {
+      auto res = self->shared_.handlers.answer(*req);
+      if (res.again_in) {
+        const auto pause = *res.again_in;
+        return asio::post(self->stream_.get_executor(), [self, req, pause] {
+          self->wait_timer_.expires_after(pause);
+          self->wait_timer_.async_wait([self, req](beast::error_code) { self->submit(req); });
+        });
+      }
       // On the worker: the connection has no operation pending (its read
       // is complete, its timer off), so nothing else touches it until the
       // continuation below runs on its strand. The answer is sent from
       // here as far as the socket takes it at once, which it nearly always
       // does: the client has it without waiting for an I/O thread.
-      const bool keep = self->prepare(self->shared_.handlers.answer(*req));
+      const bool keep = self->prepare(std::move(res));
       const auto sent = self->send_now();
       if (keep && sent == self->wire_.size()) {
         // Sent whole: the next request is awaited from here too (the
@@ -350,6 +365,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  asio::steady_timer wait_timer_;  // the pause of a request that waits
   Connections& shared_;
   int home_;  // the worker whose caches hold this connection's streams
   std::string remote_;
