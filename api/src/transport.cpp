@@ -16,7 +16,7 @@
 #include <optional>
 #include <sstream>
 #include <thread>
-#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
+#include <utility>
 #include <vector>
 
 namespace lethe::api {
@@ -56,7 +56,7 @@ Response refusal(int status, const char* code, const char* field, const char* me
 // a busy worker never holds up a request another could serve.
 class Workers {
  public:
-  using Job = std::function<void(int worker)>;
+  using Job = std::function<void()>;
 
   explicit Workers(int n) : slots_(static_cast<std::size_t>(n)) {
     for (int i = 0; i < n; ++i) threads_.emplace_back([this, i] { loop(i); });
@@ -108,7 +108,7 @@ class Workers {
       auto job = std::move(slot.job);
       slot.job = nullptr;
       lock.unlock();
-      job(me);
+      job();
       lock.lock();
       if (!queue_.empty()) {
         slot.job = std::move(queue_.front());
@@ -256,7 +256,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Hands the request to a worker; a request whose answer is to wait comes
   // back here after its pause, holding no worker meanwhile.
   void submit(std::shared_ptr<Request> req) {
-    shared_.workers.submit(home_, [self = shared_from_this(), req](int) {
+    shared_.workers.submit(home_, [self = shared_from_this(), req] {
       auto res = self->shared_.handlers.answer(*req);
       if (res.again_in) {
         const auto pause = *res.again_in;
