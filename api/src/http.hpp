@@ -50,6 +50,11 @@ struct Request {
     std::optional<std::chrono::steady_clock::time_point> deadline;
     std::chrono::milliseconds pause{1};
     std::shared_ptr<void> slot;
+    // What it waits for, looked up in the event store on the first answer
+    // (events never change): a stream and version, or (for the logs kept
+    // by event) the event's id in `stream`.
+    std::string stream;
+    std::int64_t version = 0;
   };
   mutable Wait wait;
 

@@ -130,40 +130,44 @@ void await_reflection(Call& c, const std::string& resource_stream) {
   const auto version = resource_stream.empty() ? std::nullopt : int_param(c, "min_version", 1, INT64_MAX);
   if (!position && !version) return;
   const auto wait_ms = wait_ms_of(c);
-  std::string stream = version ? resource_stream : "";
-  std::int64_t at = version.value_or(0);
-  auto& conn = reads(c);
-  if (version) {
-    // Only a version that was written can be waited for.
-    pqxx::read_transaction tx(conn);
-    if (tx.exec_params("SELECT 1 FROM events WHERE stream_id = $1 AND stream_version = $2", stream, at).empty())
-      throw HttpError{404, "not_found", "min_version", "the stream has no such version"};
+  auto& wait = c.req.wait;
+  if (!wait.deadline) {  // the first answer: what to wait for
+    wait.stream = version ? resource_stream : "";
+    wait.version = version.value_or(0);
+    auto& conn = reads(c);
+    if (version) {
+      // Only a version that was written can be waited for.
+      pqxx::read_transaction tx(conn);
+      if (tx.exec_params("SELECT 1 FROM events WHERE stream_id = $1 AND stream_version = $2", wait.stream, wait.version)
+              .empty())
+        throw HttpError{404, "not_found", "min_version", "the stream has no such version"};
+    }
+    if (position) {
+      pqxx::read_transaction tx(conn);
+      const auto r =
+          tx.exec_params("SELECT stream_id, stream_version FROM events WHERE global_position = $1", *position);
+      if (r.empty()) throw HttpError{404, "not_found", "min_position", "no event has this position"};
+      wait.stream = r[0][0].c_str();
+      wait.version = r[0][1].as<std::int64_t>();
+    }
   }
-  if (position) {
-    pqxx::read_transaction tx(conn);
-    const auto r = tx.exec_params("SELECT stream_id, stream_version FROM events WHERE global_position = $1", *position);
-    if (r.empty()) throw HttpError{404, "not_found", "min_position", "no event has this position"};
-    stream = r[0][0].c_str();
-    at = r[0][1].as<std::int64_t>();
-  }
-  wait_for(c, wait_ms, [&](pqxx::transaction_base& tx) { return reflects(tx, stream, at); });
+  wait_for(c, wait_ms, [&](pqxx::transaction_base& tx) { return reflects(tx, wait.stream, wait.version); });
 }
 
 void await_event(Call& c, const char* table, bool (*kept)(std::string_view type)) {
   const auto position = int_param(c, "min_position", 1, INT64_MAX);
   if (!position) return;
   const auto wait_ms = wait_ms_of(c);
-  auto& conn = reads(c);
-  std::string event_id;
-  {
-    pqxx::read_transaction tx(conn);
+  auto& wait = c.req.wait;
+  if (!wait.deadline) {  // the first answer: the event to wait for (its id in wait.stream)
+    pqxx::read_transaction tx(reads(c));
     const auto r = tx.exec_params("SELECT event_id::text, type FROM events WHERE global_position = $1", *position);
     if (r.empty()) throw HttpError{404, "not_found", "min_position", "no event has this position"};
     if (!kept(r[0][1].c_str())) return;  // the log never holds it: nothing to wait for
-    event_id = r[0][0].c_str();
+    wait.stream = r[0][0].c_str();
   }
   const auto sql = std::string("SELECT 1 FROM ") + table + " WHERE event_id = $1::uuid";
-  wait_for(c, wait_ms, [&](pqxx::transaction_base& tx) { return !tx.exec_params(sql, event_id).empty(); });
+  wait_for(c, wait_ms, [&](pqxx::transaction_base& tx) { return !tx.exec_params(sql, wait.stream).empty(); });
 }
 
 void ensure_found(bool found, const char* what) {

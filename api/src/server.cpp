@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <functional>
 
 #include "http.hpp"
@@ -50,7 +51,9 @@ std::optional<std::string> percent_decoded(std::string_view s, bool plus_is_spac
       if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
           !std::isxdigit(static_cast<unsigned char>(s[i + 2])))
         return std::nullopt;
-      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+      unsigned byte = 0;
+      std::from_chars(s.data() + i + 1, s.data() + i + 3, byte, 16);  // two hex digits, checked above
+      out.push_back(static_cast<char>(byte));
       i += 2;
     } else {
       out.push_back(plus_is_space && s[i] == '+' ? ' ' : s[i]);
@@ -185,6 +188,16 @@ class Server {
   // Allow (the path exists for other methods) in `res`.
   const Route* match(const Request& req, std::vector<std::string>& params, Response& res) const {
     const auto segments = segments_of(req.path);
+    // A segment is decoded once, when a route first takes it as a parameter.
+    std::vector<std::optional<std::string>> decoded(segments.size());
+    const auto parameter = [&](std::size_t i) -> const std::string& {
+      if (!decoded[i]) {
+        decoded[i] = percent_decoded(segments[i], false);
+        if (!decoded[i] || !valid_text(*decoded[i]))
+          throw HttpError{400, "invalid_argument", "path", "the path is not valid percent-encoded UTF-8"};
+      }
+      return *decoded[i];
+    };
     std::string allow;
     for (const auto& c : compiled_) {
       if (c.segments.size() != segments.size()) continue;
@@ -192,11 +205,9 @@ class Server {
       bool same = true;
       for (std::size_t i = 0; same && i < segments.size(); ++i) {
         if (c.segments[i] == "{}") {
-          auto value = percent_decoded(segments[i], false);
-          if (!value || !valid_text(*value))
-            throw HttpError{400, "invalid_argument", "path", "the path is not valid percent-encoded UTF-8"};
-          same = !value->empty();
-          found.push_back(std::move(*value));
+          const auto& value = parameter(i);
+          same = !value.empty();
+          found.push_back(value);
         } else {
           same = c.segments[i] == segments[i];
         }
@@ -232,20 +243,19 @@ class Server {
     if (services && services->stale()) services.reset();
     for (int attempt = 0;; ++attempt) {
       res = Response{};
+      std::string lost;  // why the connection went, when it did
       try {
         run_route(route, params, req, res, correlation);
         return;
       } catch (const infra::Unavailable& e) {
-        services.reset();  // the next request connects again
-        if (attempt == 0 && route.method == "GET") continue;
-        spdlog::warn("{} {}: {}", route.method, route.path, infra::first_line(e.what()));
-        send_error(res, {503, "unavailable", "", "the database is unavailable; try again shortly", 1});
+        lost = e.what();
       } catch (const pqxx::broken_connection& e) {
-        services.reset();
-        if (attempt == 0 && route.method == "GET") continue;
-        spdlog::warn("{} {}: {}", route.method, route.path, infra::first_line(e.what()));
-        send_error(res, {503, "unavailable", "", "the database is unavailable; try again shortly", 1});
+        lost = e.what();
       }
+      services.reset();  // the next try, or the next request, connects again
+      if (attempt == 0 && route.method == "GET") continue;
+      spdlog::warn("{} {}: {}", route.method, route.path, infra::first_line(lost));
+      send_error(res, {503, "unavailable", "", "the database is unavailable; try again shortly", 1});
       if (!correlation.empty()) res.set_header("X-Correlation-Id", correlation);
       return;
     }
