@@ -111,7 +111,7 @@ struct Server {
   Api api{db};
   std::string target;  // a plain user the owner's calls are made on
   Server() {
-    auto r = api.call("POST", "/users", "{\"email\":\"target@example.org\",\"name\":\"Target\"}");
+    auto r = api.call("POST", "/users", "{\"email\":\"target@example.org\",\"name\":\"Target\"}", api.owner_key());
     BOOST_REQUIRE_MESSAGE(r.status == 201, r.body);
     target = r.str("id");
   }

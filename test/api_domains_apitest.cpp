@@ -122,6 +122,11 @@ BOOST_AUTO_TEST_CASE(posts_comments_files_and_email_logs) {
   BOOST_TEST(read.str("title") == "Hello again");
   BOOST_REQUIRE(read.json["comments"].Size() == 1u);
   BOOST_TEST(std::string(read.json["comments"][0]["author_id"].GetString()) == bob.id);
+  BOOST_TEST(read.json["comments_next_offset"].IsNull());
+  // Paged like every list: past the last comment, an empty page.
+  auto past = api.call("GET", "/posts/" + post_id + "?offset=1", "", bob.token);
+  BOOST_TEST(past.json["comments"].Size() == 0u);
+  BOOST_TEST(past.num("comments_offset") == 1);
   auto gone = api.call("DELETE", "/posts/" + post_id, "", adm.token);
   BOOST_REQUIRE_MESSAGE(gone.status == 200, gone.body);
   BOOST_TEST(api.call("POST", "/posts/" + post_id + "/comments", R"({"body":"late"})", bob.token).status == 409);

@@ -319,6 +319,70 @@ BOOST_AUTO_TEST_CASE(an_expired_token_confirms_nothing_and_the_person_may_ask_ag
   BOOST_TEST(!is_erased(db, vic.id));
 }
 
+BOOST_AUTO_TEST_CASE(the_person_or_an_admin_cancels_a_request_until_it_is_carried_out) {
+  Stack s;
+  auto& api = s.api;
+  auto& db = s.db;
+  const auto run = test::random_suffix();
+  const auto ada = api.person("ada" + run + "@example.org", "admin");
+  const auto vic = api.person("vic" + run + "@example.org");
+  const auto uma = api.person("uma" + run + "@example.org");
+  const auto key =
+      exactly(api.call("POST", "/users/" + vic.id + "/api-keys", "{\"name\":\"phone\"}", vic.token), 201, "api key")
+          .str("key");
+  refused(post(api, "/me/erasure/cancel", vic.token), 404, "request_id", "no erasure request of yours",
+          "cancel with nothing open");
+
+  // The person withdraws a request awaiting its token: the token confirms nothing after.
+  const auto first = exactly(post(api, "/me/erasure", vic.token), 201, "ask");
+  refused_by_route(post(api, "/erasure-requests/" + first.str("id") + "/cancel", uma.token), "another user cancels");
+  const auto withdrawn = exactly(post(api, "/me/erasure/cancel", vic.token), 200, "cancel own");
+  BOOST_TEST(withdrawn.str("id") == first.str("id"));
+  BOOST_TEST(withdrawn.str("status") == "cancelled");
+  refused(confirm(api, vic.token, first.str("token")), 404, "token", "awaits confirmation", "confirm a cancelled one");
+  auto seen = test::poll(api, "/erasure-requests/" + first.str("id"), ada.token,
+                         [](const test::Reply& r) { return r.str("status") == "cancelled"; });
+  BOOST_TEST(seen.str("status") == "cancelled", seen.body);
+  auto listed_cancelled = listed(api, "status=cancelled&user_id=" + vic.id, first.str("id"), ada.token);
+  BOOST_TEST(ids_in(listed_cancelled) == std::vector<std::string>{first.str("id")}, listed_cancelled.body);
+  untouched(api, db, vic.id, vic.token, "vic after withdrawing");
+
+  // Asked and confirmed (signed out, and no sign-in while it waits): the
+  // person withdraws it with a credential that survived, and signs in again.
+  const auto second = exactly(post(api, "/me/erasure", vic.token), 201, "ask again");
+  BOOST_TEST(second.str("id") != first.str("id"));
+  exactly(confirm(api, vic.token, second.str("token")), 200, "confirm");
+  exactly(post(api, "/me/erasure/cancel", key), 200, "cancel a confirmed one");
+  const auto login =
+      api.call("POST", "/sessions", "{\"email\":\"" + vic.email + "\",\"password\":\"a good password\"}");
+  BOOST_TEST_REQUIRE(login.status == 201, login.body);
+  untouched(api, db, vic.id, login.str("token"), "vic after withdrawing a confirmed request");
+  refused(post(api, "/erasure-requests/" + second.str("id") + "/execute", ada.token), 404, "request_id", "no such",
+          "execute a cancelled request");
+
+  // An admin cancels the person's confirmed request; once only.
+  const auto third = exactly(post(api, "/me/erasure", login.str("token")), 201, "ask a third time");
+  exactly(confirm(api, login.str("token"), third.str("token")), 200, "confirm the third");
+  const auto by_admin =
+      exactly(post(api, "/erasure-requests/" + third.str("id") + "/cancel", ada.token), 200, "the admin cancels");
+  BOOST_TEST(by_admin.str("status") == "cancelled");
+  refused(post(api, "/erasure-requests/" + third.str("id") + "/cancel", ada.token), 409, "request_id",
+          "cancelled already", "cancel twice");
+  refused(post(api, "/erasure-requests/" + kNoSuchUser + "/cancel", ada.token), 404, "request_id", "no such",
+          "cancel an unknown request");
+  BOOST_TEST(!is_erased(db, vic.id));
+  BOOST_TEST(db.scalar("SELECT count(*) FROM events WHERE type = 'erasure.cancelled' AND payload ->> 'user_id' = '" +
+                       vic.id + "'") == "3");
+  BOOST_TEST(db.scalar("SELECT actor FROM events WHERE type = 'erasure.cancelled' AND stream_id = 'erasure-" +
+                       third.str("id") + "'") == ada.id);
+
+  // Carried out, it cannot be withdrawn.
+  const auto erased = exactly(erase(api, vic.id, ada.token), 202, "erase");
+  refused(post(api, "/erasure-requests/" + erased.str("id") + "/cancel", ada.token), 410, "request_id",
+          "carried out already", "cancel an erased request");
+  BOOST_TEST(is_erased(db, vic.id));
+}
+
 BOOST_AUTO_TEST_CASE(erasure_events_hold_no_personal_data) {
   Stack s;
   auto& api = s.api;

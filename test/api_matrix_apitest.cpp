@@ -120,7 +120,9 @@ const std::vector<Row> kMatrix{
   {"POST",   "/users/{id}/erasure",               false, false, false, true , true , false, false},
   {"POST",   "/me/erasure",                       false, true , true , true , true , false, false},
   {"POST",   "/me/erasure/confirm",               false, true , true , true , true , false, false},
+  {"POST",   "/me/erasure/cancel",                false, true , true , true , true , false, false},
   {"POST",   "/erasure-requests/{id}/execute",    false, false, false, true , true , false, false},
+  {"POST",   "/erasure-requests/{id}/cancel",     false, false, false, true , true , false, false},
   {"POST",   "/erasure-requests/{id}/tasks/{task}/confirm", false, false, false, true , true , false, false},
   {"GET",    "/erasure-requests",                 false, false, false, true , true , true , false},
   {"GET",    "/erasure-requests/{id}",            false, false, false, true , true , true , false},
@@ -185,9 +187,9 @@ struct World {
   std::string fresh(const std::string& what) { return what + "-" + std::to_string(++serial) + "@example.org"; }
 
   // A plain user of nobody's: the account the matrix is called on. Registered
-  // anonymously and without a password (no Argon2 hash: cheap).
+  // by the owner (who is told its id) and without a password (no Argon2 hash: cheap).
   std::string target() {
-    auto r = api.call("POST", "/users", "{\"email\":\"" + fresh("target") + "\",\"name\":\"Target\"}");
+    auto r = api.call("POST", "/users", "{\"email\":\"" + fresh("target") + "\",\"name\":\"Target\"}", api.owner_key());
     BOOST_REQUIRE_MESSAGE(r.status == 201, "registering a target: " << r.status << " " << r.body);
     return r.str("id");
   }

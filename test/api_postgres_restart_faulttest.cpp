@@ -41,7 +41,7 @@ BOOST_AUTO_TEST_CASE(the_api_answers_503_while_postgres_is_down_and_recovers_by_
     clients.emplace_back([&, c] {
       for (int i = 0; !stop.load(); ++i) {
         const auto email = "c" + std::to_string(c) + "n" + std::to_string(i) + "@example.org";
-        const auto r = api.call("POST", "/users", "{\"email\":\"" + email + "\",\"name\":\"Load\"}");
+        const auto r = api.call("POST", "/users", "{\"email\":\"" + email + "\",\"name\":\"Load\"}", api.owner_key());
         std::lock_guard lock(mutex);
         ++statuses[r.status];
         if (r.status == 201) created.insert(r.str("id"));
@@ -117,7 +117,7 @@ BOOST_AUTO_TEST_CASE(sigterm_lets_a_request_in_flight_finish) {
   test::Api api(db);
   // A read that waits (read-your-writes on a version nothing will write)
   // is in flight when SIGTERM arrives; it still gets its answer.
-  auto r = api.call("POST", "/users", R"({"email":"term@example.org","name":"T"})");
+  auto r = api.call("POST", "/users", R"({"email":"term@example.org","name":"T"})", api.owner_key());
   BOOST_REQUIRE(r.status == 201);
   test::Reply slow;
   std::thread t(

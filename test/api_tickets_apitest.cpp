@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 #include <pqxx/pqxx>
 
+#include "lethe/infra/ids.hpp"
 #include "lethe/infra/pg.hpp"
 #include "support/api.hpp"
 #include "support/fixtures.hpp"
@@ -54,8 +55,20 @@ BOOST_AUTO_TEST_CASE(a_customer_opens_a_ticket_and_staff_work_it) {
   BOOST_TEST(seen.str("requester_id") == ann.id);
   BOOST_TEST(seen.json["assignee_id"].IsNull());
   BOOST_TEST(seen.header("ETag") == "\"1\"");
-  // Another customer is told it does not exist; staff and auditors see it.
-  BOOST_TEST(api.call("GET", "/tickets/" + id, "", bob.token).status == 404);
+  // Another customer is told it does not exist, with or without
+  // ?min_version=, written or not: the very answer a missing ticket gets.
+  // Ann learns that a version was never written. Staff and auditors see it.
+  const auto missing = api.call("GET", "/tickets/" + lethe::infra::new_uuid() + "?min_version=1", "", bob.token);
+  BOOST_TEST(missing.status == 404);
+  BOOST_TEST(missing.str("field") == "id");
+  for (const std::string query : {"", "?min_version=1", "?min_version=99", "?min_version=1&wait_ms=50"}) {
+    const auto probe = api.call("GET", "/tickets/" + id + query, "", bob.token);
+    BOOST_TEST(probe.status == 404, query);
+    BOOST_TEST(probe.body == missing.body, query << ": " << probe.body);
+  }
+  const auto unwritten = api.call("GET", "/tickets/" + id + "?min_version=99", "", ann.token);
+  BOOST_TEST(unwritten.status == 404);
+  BOOST_TEST(unwritten.str("field") == "min_version", unwritten.body);
   BOOST_TEST(api.call("GET", "/tickets/" + id, "", sam.token).status == 200);
   BOOST_TEST(api.call("GET", "/tickets/" + id, "", aud.token).status == 200);
 
@@ -102,6 +115,16 @@ BOOST_AUTO_TEST_CASE(a_customer_opens_a_ticket_and_staff_work_it) {
   BOOST_TEST(std::string(full.json["comments"][0]["body"].GetString()) == "Still smoking.");
   BOOST_TEST(std::string(full.json["comments"][1]["author_id"].GetString()) == sam.id);
   BOOST_TEST(full.num("version") == 7);
+  BOOST_TEST(full.json["comments_next_offset"].IsNull());  // one page holds them
+  // The comments a page at a time.
+  auto page1 = api.call("GET", "/tickets/" + id + "?limit=1", "", ann.token);
+  BOOST_REQUIRE(page1.json["comments"].Size() == 1u);
+  BOOST_TEST(std::string(page1.json["comments"][0]["body"].GetString()) == "Still smoking.");
+  BOOST_TEST(page1.num("comments_next_offset") == 1);
+  auto page2 = api.call("GET", "/tickets/" + id + "?limit=1&offset=1", "", ann.token);
+  BOOST_REQUIRE(page2.json["comments"].Size() == 1u);
+  BOOST_TEST(std::string(page2.json["comments"][0]["author_id"].GetString()) == sam.id);
+  BOOST_TEST(api.call("GET", "/tickets/" + id + "?limit=501", "", ann.token).status == 400);
 
   // Lists: a customer sees only their own; staff filter; pages are stable.
   auto bobs = api.call("POST", "/tickets", R"({"subject":"Bob's","body":"Hello"})", bob.token);

@@ -87,6 +87,29 @@ BOOST_AUTO_TEST_CASE(a_request_is_complete_when_every_projection_applied_it_and_
   BOOST_TEST(er::decide_task(er::Request{}, "fax").error().field == "request_id");
 }
 
+BOOST_AUTO_TEST_CASE(a_request_is_cancelled_only_before_it_is_carried_out) {
+  auto code = [](const er::Request& r) {
+    const auto d = er::decide_cancel(r);
+    return d.ok() ? std::string("ok") : std::string(lethe::domain::to_string(d.error().code));
+  };
+  BOOST_TEST(code(er::Request{}) == "not_found");
+  er::Request r = er::evolve({}, er::self_request("r1", "u1", "2026-11-26T08:00:00Z", {}));
+  BOOST_TEST(code(r) == "ok");  // awaiting its token
+  const auto confirmed = er::evolve(r, er::ErasureConfirmed{"r1", "u1", 1});
+  BOOST_TEST(code(confirmed) == "ok");  // confirmed, waiting for an admin
+  const auto decided = er::decide_cancel(confirmed);
+  BOOST_TEST_REQUIRE(decided.ok());
+  const auto& cancelled = std::get<er::ErasureCancelled>(decided.value());
+  BOOST_TEST(cancelled.request_id == "r1");
+  BOOST_TEST(cancelled.user_id == "u1");
+  const auto after = er::evolve(confirmed, decided.value());
+  BOOST_TEST(er::to_string(after.status) == "cancelled");
+  BOOST_TEST(code(after) == "conflict");  // once
+  BOOST_TEST(code(er::evolve(confirmed, er::UserErased{"r1", "u1", "f", er::string_array({}), "x"})) == "gone");
+  // The admin's own request is pending from its first event: cancellable too.
+  BOOST_TEST(code(er::evolve({}, er::admin_request("r2", "u2", {}))) == "ok");
+}
+
 BOOST_AUTO_TEST_CASE(json_lists_round_trip) {
   const std::vector<std::string> items{"a", "b \"quoted\"", "c"};
   BOOST_TEST(er::strings_of(er::string_array(items)) == items);

@@ -245,7 +245,7 @@ std::vector<sh::Event> every_shop_event() {
 
 // The erasure request's stream, as the write side and the projections
 // write it: requested (by an admin, and by the person), confirmed, handed
-// over, erased, applied, task confirmed.
+// over, erased, applied, task confirmed, and a request cancelled.
 std::vector<er::Event> every_erasure_event() {
   const std::vector<std::string> tasks{"payment_provider", "newsletter"};
   std::vector<er::Event> out{
@@ -263,6 +263,10 @@ std::vector<er::Event> every_erasure_event() {
   auto task = er::decide_task(r, "newsletter");
   BOOST_REQUIRE(task.ok());
   out.push_back(task.value());
+  auto cancelled =
+      er::decide_cancel(er::evolve({}, er::self_request("req-3", "user-3", "2026-11-26T08:00:00Z", tasks)));
+  BOOST_REQUIRE(cancelled.ok());
+  out.push_back(cancelled.value());
   return out;
 }
 

@@ -126,7 +126,7 @@ BOOST_AUTO_TEST_CASE(every_message_on_every_topic_validates_against_its_schemas)
   // Erasure: a staff member who owns a ticket, a category and a product is
   // erased by the owner (the records are handed over); a person asks for
   // their own erasure, confirms it, and an admin carries it out and confirms
-  // an external task.
+  // an external task; another asks and withdraws.
   const auto stan = a.person("stan@example.org", "staff");
   const auto stans_cat =
       id_of(a.call("POST", "/categories", R"({"name":"Mugs","slug":"mugs"})", stan.token), "stan's category");
@@ -144,6 +144,10 @@ BOOST_AUTO_TEST_CASE(every_message_on_every_topic_validates_against_its_schemas)
         "eve confirms");
   id_of(a.call("POST", "/erasure-requests/" + request + "/execute", "", sam.token), "sam carries it out");
   id_of(a.call("POST", "/erasure-requests/" + request + "/tasks/newsletter/confirm", "", sam.token), "task");
+  // Fay asks and withdraws.
+  const auto fay = a.person("fay@example.org");
+  id_of(a.call("POST", "/me/erasure", "", fay.token), "fay asks");
+  id_of(a.call("POST", "/me/erasure/cancel", "", fay.token), "fay withdraws");
   // The projections' receipts (erasure.applied) come from their own runs.
   test::relay_until_idle(db, topics);
   BOOST_TEST(test::Process({"project", "--until-idle"}, test::lethe_env(db, topics)).wait() == 0);

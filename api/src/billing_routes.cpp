@@ -40,7 +40,7 @@ void get_profile(Call& c) {
   const auto rows = tx.exec_params("SELECT user_id, holder_name, address, tax_id, " LETHE_UTC_TEXT(
                                        "updated_at") ", version FROM billing_profiles WHERE user_id = $1",
                                    id);
-  ensure_found(!rows.empty(), "billing profile");
+  ensure_found(c, !rows.empty(), "billing profile");
   Json j;
   row_json(j, rows[0]);
   c.json(200, j.text());
@@ -98,7 +98,7 @@ void get_transaction(Call& c) {
   pqxx::read_transaction tx(reads(c));
   const auto rows = tx.exec_params(
       std::string("SELECT ") + kTransactionColumns + " FROM billing_transactions WHERE transaction_id = $1", id);
-  ensure_found(!rows.empty() && (has_billing_right(c) || text_or_empty(rows[0]["user_id"]) == c.who->user_id),
+  ensure_found(c, !rows.empty() && (has_billing_right(c) || text_or_empty(rows[0]["user_id"]) == c.who->user_id),
                "transaction");
   // The row, its refunds and its credit notes, in the order they were written.
   Json j;

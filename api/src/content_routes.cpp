@@ -14,11 +14,6 @@ namespace {
 namespace content = domain::content;
 namespace files = domain::files;
 namespace email = domain::email;
-using domain::users::Role;
-
-bool admin_or_owner(const Call& c) {
-  return c.who && (c.who->role == Role::admin || c.who->role == Role::owner);
-}
 
 constexpr const char* kPostColumns = "post_id AS id, author_id, title, body, author_deleted, " LETHE_UTC_TEXT(
     "published_at") ", " LETHE_UTC_TEXT("updated_at") ", version";
@@ -50,20 +45,22 @@ void get_post(Call& c) {
   pqxx::read_transaction tx(reads(c));
   const auto rows = tx.exec_params(
       std::string("SELECT ") + kPostColumns + " FROM content_posts WHERE post_id = $1 AND NOT deleted", id);
-  ensure_found(!rows.empty(), "post");
+  ensure_found(c, !rows.empty(), "post");
+  // The comments a page at a time (?limit, ?offset), oldest first.
+  const auto page = page_of(c);
+  const auto comments = tx.exec_params(
+      "SELECT comment_id AS id, author_id, body, author_deleted, " LETHE_UTC_TEXT("created_at") ", " LETHE_UTC_TEXT(
+          "updated_at") ", version FROM content_comments WHERE post_id = $1 AND NOT deleted"
+                        " ORDER BY created_at, comment_id LIMIT $2 OFFSET $3",
+      id, page.limit, page.offset);
   Json j;
   j.begin();
   row_fields(j, rows[0]);
   j.begin_array("comments");
-  for (const auto& r : tx.exec_params("SELECT comment_id AS id, author_id, body, author_deleted, " LETHE_UTC_TEXT(
-                                          "created_at") ", " LETHE_UTC_TEXT("updated_at") ", version"
-                                                                                          " FROM content_comments"
-                                                                                          " WHERE post_id = $1 AND NOT"
-                                                                                          " deleted ORDER BY "
-                                                                                          "created_at, comment_id",
-                                      id))
-    row_json(j, r);
-  j.end_array().end();
+  for (const auto& r : comments) row_json(j, r);
+  j.end_array();
+  page_json(j, page, comments.size(), "comments_");
+  j.end();
   c.res.set_header("ETag", "\"" + std::string(rows[0]["version"].c_str()) + "\"");
   c.json(200, j.text());
 }
@@ -129,7 +126,7 @@ void get_file(Call& c) {
   pqxx::read_transaction tx(reads(c));
   const auto rows =
       tx.exec_params(std::string("SELECT ") + kFileColumns + " FROM files WHERE file_id = $1 AND NOT deleted", id);
-  ensure_found(!rows.empty() && (admin_or_owner(c) || text_or_empty(rows[0]["owner_id"]) == c.who->user_id), "file");
+  ensure_found(c, !rows.empty() && (admin_or_owner(c) || text_or_empty(rows[0]["owner_id"]) == c.who->user_id), "file");
   Json j;
   row_json(j, rows[0]);
   c.json(200, j.text());

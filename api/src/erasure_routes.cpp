@@ -1,6 +1,7 @@
 // The right to erasure over HTTP: an admin erases someone; a person asks
-// for their own erasure and confirms it with a token; an admin carries out
-// a confirmed request and confirms each external task; admins and auditors
+// for their own erasure and confirms it with a token; the person or an
+// admin may cancel it until it is carried out; an admin carries out a
+// confirmed request and confirms each external task; admins and auditors
 // follow each request's receipts.
 #include "lethe/domain/erasure.hpp"
 #include "route_kit.hpp"
@@ -46,6 +47,16 @@ void confirm_own(Call& c) {
   c.written(200, erasure_request_of(w), w, [](Json& j) { j.str("status", "pending"); });
 }
 
+void cancel_own(Call& c) {
+  const auto w = ok_or_throw(c.services().erasure.cancel("", c.ctx));
+  c.written(200, erasure_request_of(w), w, [](Json& j) { j.str("status", "cancelled"); });
+}
+
+void cancel(Call& c) {
+  const auto w = ok_or_throw(c.services().erasure.cancel(c.params.at(0), c.ctx));
+  c.written(200, c.params.at(0), w, [](Json& j) { j.str("status", "cancelled"); });
+}
+
 void execute(Call& c) {
   const auto w = ok_or_throw(c.services().erasure.execute(c.params.at(0), c.ctx));
   c.written(200, c.params.at(0), w, [](Json& j) { j.str("status", "erased"); });
@@ -62,7 +73,7 @@ void get_request(Call& c) {
   pqxx::read_transaction tx(reads(c));
   const auto rows =
       tx.exec_params(std::string("SELECT ") + kRequestColumns + " FROM erasure_requests WHERE request_id = $1", id);
-  ensure_found(!rows.empty(), "erasure request");
+  ensure_found(c, !rows.empty(), "erasure request");
   Json j;
   j.begin();
   row_fields(j, rows[0]);
@@ -93,9 +104,9 @@ void list_requests(Call& c) {
   const auto page = page_of(c);
   const auto status = c.req.get_param_value("status");
   if (!status.empty() && status != "awaiting_confirmation" && status != "pending" && status != "erased" &&
-      status != "complete" && status != "expired")
+      status != "complete" && status != "expired" && status != "cancelled")
     throw HttpError{400, "invalid_argument", "status",
-                    "status must be one of awaiting_confirmation, pending, erased, complete, expired"};
+                    "status must be one of awaiting_confirmation, pending, erased, complete, expired, cancelled"};
   pqxx::read_transaction tx(reads(c));
   page_of_rows(c, "erasure_requests",
                tx.exec_params(std::string("SELECT ") + kRequestColumns +
@@ -113,7 +124,9 @@ DomainRoutes erasure_routes() {
               {"POST", "/users/{id}/erasure", kAdminUp, erase_user},
               {"POST", "/me/erasure", kActors, request_own},
               {"POST", "/me/erasure/confirm", kActors, confirm_own},
+              {"POST", "/me/erasure/cancel", kActors, cancel_own},
               {"POST", "/erasure-requests/{id}/execute", kAdminUp, execute},
+              {"POST", "/erasure-requests/{id}/cancel", kAdminUp, cancel},
               {"POST", "/erasure-requests/{id}/tasks/{task}/confirm", kAdminUp, confirm_task},
               {"GET", "/erasure-requests", kAdminUp | kAuditor, list_requests},
               {"GET", "/erasure-requests/{id}", kAdminUp | kAuditor, get_request},

@@ -55,6 +55,10 @@ struct Request {
     // by event) the event's id in `stream`.
     std::string stream;
     std::int64_t version = 0;
+    // ?min_version= named a version never written: said only once the
+    // route found the resource visible to the caller (ensure_found), so
+    // that someone else's record answers as a missing one does.
+    bool unwritten = false;
   };
   mutable Wait wait;
 

@@ -33,7 +33,13 @@ void await_reflection(Call& c, const std::string& resource_stream = {});
 // at that position, when `kept(type)` says the log keeps events of its type.
 void await_event(Call& c, const char* table, bool (*kept)(std::string_view type));
 
-void ensure_found(bool found, const char* what);
+// The caller is signed in as an admin or an owner.
+bool admin_or_owner(const Call& c);
+
+// 404 (field id) unless the resource exists and the caller may see it; then
+// 404 (field min_version) if the query waited for a version never written.
+// Someone else's record answers exactly as a missing one.
+void ensure_found(const Call& c, bool found, const char* what);
 // The command context with If-Match's version as the expected one.
 producers::CommandContext with_if_match(Call& c);
 
@@ -49,7 +55,9 @@ struct Page {
   std::int64_t limit, offset;
 };
 Page page_of(const Call& c);
-void page_json(Json& j, const Page& p, std::size_t rows);
+// limit, offset and next_offset (null on the last page), each name after
+// `prefix` (a list embedded in a resource: "comments_").
+void page_json(Json& j, const Page& p, std::size_t rows, const std::string& prefix = "");
 
 // A row as a JSON object, each column under its own name: booleans and
 // integers as such, json and jsonb as their value, NULL as null, the rest

@@ -136,11 +136,14 @@ void await_reflection(Call& c, const std::string& resource_stream) {
     wait.version = version.value_or(0);
     auto& conn = reads(c);
     if (version) {
-      // Only a version that was written can be waited for.
+      // Only a version that was written can be waited for; the route says
+      // so once it knows the caller may see the resource (ensure_found).
       pqxx::read_transaction tx(conn);
       if (tx.exec_params("SELECT 1 FROM events WHERE stream_id = $1 AND stream_version = $2", wait.stream, wait.version)
-              .empty())
-        throw HttpError{404, "not_found", "min_version", "the stream has no such version"};
+              .empty()) {
+        wait.unwritten = true;
+        return;
+      }
     }
     if (position) {
       pqxx::read_transaction tx(conn);
@@ -170,8 +173,13 @@ void await_event(Call& c, const char* table, bool (*kept)(std::string_view type)
   wait_for(c, wait_ms, [&](pqxx::transaction_base& tx) { return !tx.exec_params(sql, wait.stream).empty(); });
 }
 
-void ensure_found(bool found, const char* what) {
+bool admin_or_owner(const Call& c) {
+  return c.who && (c.who->role == domain::users::Role::admin || c.who->role == domain::users::Role::owner);
+}
+
+void ensure_found(const Call& c, bool found, const char* what) {
   if (!found) throw HttpError{404, "not_found", "id", std::string("no such ") + what};
+  if (c.req.wait.unwritten) throw HttpError{404, "not_found", "min_version", "the stream has no such version"};
 }
 
 producers::CommandContext with_if_match(Call& c) {
@@ -194,12 +202,12 @@ Page page_of(const Call& c) {
   return {int_param(c, "limit", 1, 500).value_or(50), int_param(c, "offset", 0, kMaxOffset).value_or(0)};
 }
 
-void page_json(Json& j, const Page& p, std::size_t rows) {
-  j.num("limit", p.limit).num("offset", p.offset);
+void page_json(Json& j, const Page& p, std::size_t rows, const std::string& prefix) {
+  j.num(prefix + "limit", p.limit).num(prefix + "offset", p.offset);
   if (static_cast<std::int64_t>(rows) == p.limit)
-    j.num("next_offset", p.offset + p.limit);
+    j.num(prefix + "next_offset", p.offset + p.limit);
   else
-    j.null("next_offset");
+    j.null(prefix + "next_offset");
 }
 
 void row_fields(Json& j, const pqxx::row& r) {

@@ -139,7 +139,7 @@ void get_product(Call& c) {
   pqxx::read_transaction tx(reads(c));
   const auto rows =
       tx.exec_params(std::string("SELECT ") + kProductColumns + " FROM shop_products WHERE product_id = $1", id);
-  ensure_found(!rows.empty() && (sees_all(c) || rows[0]["active"].as<bool>()), "product");
+  ensure_found(c, !rows.empty() && (sees_all(c) || rows[0]["active"].as<bool>()), "product");
   Json j;
   product_json(j, rows[0]);
   etag(c, rows[0]);
@@ -162,7 +162,7 @@ void get_cart(Call& c) {
       tx.exec_params("SELECT cart_id, user_id, status, order_id, " LETHE_UTC_TEXT("opened_at") ", " LETHE_UTC_TEXT(
                          "updated_at") ", version FROM shop_carts WHERE cart_id = $1",
                      id);
-  ensure_found(!rows.empty() && (sees_all(c) || text_or_empty(rows[0]["user_id"]) == c.who->user_id), "cart");
+  ensure_found(c, !rows.empty() && (sees_all(c) || text_or_empty(rows[0]["user_id"]) == c.who->user_id), "cart");
   const auto& r = rows[0];
   Json j;
   j.begin()
@@ -247,7 +247,7 @@ void get_order(Call& c) {
   pqxx::read_transaction tx(reads(c));
   const auto rows =
       tx.exec_params(std::string("SELECT ") + kOrderColumns + " FROM shop_orders WHERE order_id = $1", id);
-  ensure_found(!rows.empty() && (sees_all(c) || text_or_empty(rows[0]["user_id"]) == c.who->user_id), "order");
+  ensure_found(c, !rows.empty() && (sees_all(c) || text_or_empty(rows[0]["user_id"]) == c.who->user_id), "order");
   Json j;
   order_json(j, rows[0]);
   etag(c, rows[0]);

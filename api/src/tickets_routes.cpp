@@ -68,22 +68,28 @@ void get_ticket(Call& c) {
   await_reflection(c, domain::stream_of("ticket", id));
   pqxx::read_transaction tx(reads(c));
   const auto rows = tx.exec_params(std::string("SELECT ") + kTicketColumns + " FROM tickets WHERE ticket_id = $1", id);
-  ensure_found(!rows.empty() && (reads_all_tickets(c) || rows[0]["requester_id"].c_str() == c.who->user_id), "ticket");
+  ensure_found(c, !rows.empty() && (reads_all_tickets(c) || rows[0]["requester_id"].c_str() == c.who->user_id),
+               "ticket");
+  // The public comments a page at a time (?limit, ?offset), oldest first.
+  const auto page = page_of(c);
+  const auto comments = tx.exec_params("SELECT comment_id, author_id, body, " LETHE_UTC_TEXT(
+                                           "created_at") " FROM ticket_comments WHERE ticket_id = $1"
+                                                         " ORDER BY ticket_version LIMIT $2 OFFSET $3",
+                                       id, page.limit, page.offset);
   Json j;
   j.begin();
   ticket_json(j, rows[0]);
   j.begin_array("comments");
-  for (const auto& r : tx.exec_params("SELECT comment_id, author_id, body, " LETHE_UTC_TEXT(
-                                          "created_at") " FROM ticket_comments WHERE ticket_id = $1"
-                                                        " ORDER BY ticket_version",
-                                      id))
+  for (const auto& r : comments)
     j.begin()
         .str("id", r["comment_id"].c_str())
         .str_or_null("author_id", r["author_id"].is_null() ? "" : r["author_id"].c_str())
         .str("body", r["body"].c_str())
         .str("created_at", r["created_at"].c_str())
         .end();
-  j.end_array().end();
+  j.end_array();
+  page_json(j, page, comments.size(), "comments_");
+  j.end();
   c.res.set_header("ETag", "\"" + std::string(rows[0]["version"].c_str()) + "\"");
   c.json(200, j.text());
 }
@@ -124,7 +130,8 @@ void list_internal_notes(Call& c) {
   // Notes and tickets are on different topics: a note waited for
   // (?min_position) can be in its table before its ticket's row is in
   // theirs. A ticket with notes exists.
-  ensure_found(!notes.empty() || !tx.exec_params("SELECT 1 FROM tickets WHERE ticket_id = $1", c.params.at(0)).empty(),
+  ensure_found(c,
+               !notes.empty() || !tx.exec_params("SELECT 1 FROM tickets WHERE ticket_id = $1", c.params.at(0)).empty(),
                "ticket");
   Json j;
   j.begin().begin_array("notes");

@@ -25,13 +25,21 @@ void user_json(Json& j, const pqxx::row& r) {
       .end();
 }
 
+// An admin or owner gets the account's id (201) or hears the email is
+// taken (409). Anyone else gets 202 either way, the same body, and learns
+// their id at their first sign-in: registration tells nobody which emails
+// have accounts.
 void register_user(Call& c) {
   const auto id = infra::new_uuid();
   const auto password = c.optional_field("password").value_or("");
-  const auto w = ok_or_throw(c.services().users.register_user(
+  auto written = c.services().users.register_user(
       users::RegisterUser{id, c.field("email"), c.field("name"), c.optional_field("role").value_or("user"), ""},
-      password, c.ctx));
-  c.written(201, id, w);
+      password, c.ctx);
+  if (admin_or_owner(c)) return c.written(201, id, ok_or_throw(std::move(written)));
+  const bool taken =
+      !written && written.error().code == domain::ErrorCode::conflict && written.error().field == "email";
+  if (!written && !taken) throw from_domain(written.error());
+  c.json(202, R"({"status":"accepted"})");
 }
 
 void list_users(Call& c) {
@@ -55,7 +63,7 @@ void get_user_by_id(Call& c, const std::string& id) {
   await_reflection(c, domain::stream_of("user", id));
   pqxx::read_transaction tx(reads(c));
   const auto rows = tx.exec_params(std::string("SELECT ") + kUserColumns + " FROM users WHERE user_id = $1", id);
-  ensure_found(!rows.empty(), "user");
+  ensure_found(c, !rows.empty(), "user");
   Json j;
   user_json(j, rows[0]);
   c.res.set_header("ETag", "\"" + std::string(rows[0]["version"].c_str()) + "\"");

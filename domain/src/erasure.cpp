@@ -45,6 +45,8 @@ std::string_view to_string(Status s) noexcept {
       return "pending";
     case Status::erased:
       return "erased";
+    case Status::cancelled:
+      return "cancelled";
   }
   return "none";
 }
@@ -101,6 +103,7 @@ Request evolve(Request s, const Event& event) {
                  },
                  [&](const ErasureApplied& e) { s.applied.insert(e.projection); },
                  [&](const TaskConfirmed& e) { s.task_done[e.task] = true; },
+                 [&](const ErasureCancelled&) { s.status = Status::cancelled; },
              },
              event);
   ++s.version;
@@ -145,6 +148,21 @@ ErasureRequested admin_request(const std::string& request_id, const std::string&
 ErasureRequested self_request(const std::string& request_id, const std::string& user_id, const std::string& confirm_by,
                               const std::vector<std::string>& tasks) {
   return {request_id, user_id, "self", confirm_by, string_array(tasks)};
+}
+
+Result<Event> decide_cancel(const Request& r) {
+  switch (r.status) {
+    case Status::none:
+      return checks::not_found("request_id", "no such erasure request");
+    case Status::erased:
+      return DomainError{ErrorCode::gone, "request_id", "the request is carried out already"};
+    case Status::cancelled:
+      return checks::conflict("request_id", "the request is cancelled already");
+    case Status::awaiting_confirmation:
+    case Status::pending:
+      break;
+  }
+  return Event{ErasureCancelled{r.request_id, r.user_id}};
 }
 
 Result<Event> decide_task(const Request& r, const std::string& task) {

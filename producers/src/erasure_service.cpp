@@ -285,6 +285,34 @@ domain::Result<Written> ErasureService::confirm_own(const std::string& token, co
   });
 }
 
+domain::Result<Written> ErasureService::cancel(const std::string& request_id, const CommandContext& ctx) {
+  return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
+    const bool own = request_id.empty();
+    const auto open =
+        own ? infra::exec_hot(tx.sql(), "SELECT request_id, user_id FROM open_erasures WHERE user_id = $1", ctx.actor)
+            : infra::exec_hot(tx.sql(), "SELECT request_id, user_id FROM open_erasures WHERE request_id = $1",
+                              request_id);
+    if (own && open.empty())
+      return DomainError{ErrorCode::not_found, "request_id", "no erasure request of yours is open"};
+    const std::string id = open.empty() ? request_id : open[0][0].c_str();
+    const auto stream = erasure::request_stream(id);
+    if (!open.empty()) lock_person(tx.sql(), open[0][1].c_str());
+    lock_stream(tx.sql(), stream);
+    const auto request = load_request(tx, stream);
+    if (!own) {
+      const auto actor = actor_in(tx.sql(), tx.context());
+      if (actor.role != users::Role::admin && actor.role != users::Role::owner)
+        return DomainError{ErrorCode::forbidden, "Authorization",
+                           "only an admin or an owner cancels another's request"};
+    }
+    auto decided = erasure::decide_cancel(request);
+    if (!decided) return decided.error();
+    tx.append(stream, request.version, drafts_of(std::vector{decided.value()}));
+    infra::exec_hot(tx.sql(), "DELETE FROM open_erasures WHERE request_id = $1", id);
+    return std::nullopt;
+  });
+}
+
 domain::Result<Written> ErasureService::confirm_task(const std::string& request_id, const std::string& task,
                                                      const CommandContext& ctx) {
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {

@@ -32,12 +32,14 @@ const std::vector<AuditedType>& audited_types() {
       {"shop.category_handed_over", "category_id", "category"},
       {"shop.product_handed_over", "product_id", "product"},
       // Erasure: who asked, who confirmed, the hand-over, the erasure itself,
-      // and every external task an admin confirmed (actor, request, time).
+      // every external task an admin confirmed, and who withdrew a request
+      // (actor, request, time).
       {"erasure.requested", "request_id", "erasure_request"},
       {"erasure.confirmed", "request_id", "erasure_request"},
       {"erasure.ownership_handed_over", "request_id", "erasure_request"},
       {"user.erased", "request_id", "erasure_request"},
       {"erasure.task_confirmed", "request_id", "erasure_request"},
+      {"erasure.cancelled", "request_id", "erasure_request"},
   };
   return all;
 }

@@ -17,7 +17,7 @@ CREATE TABLE erasure_requests (
   records         jsonb,           -- what was handed over: [{"kind", "id"}]
   projections     text[] NOT NULL DEFAULT '{}',  -- must apply it
   beyond_reach    text,
-  status          text NOT NULL,   -- awaiting_confirmation, pending, erased, complete
+  status          text NOT NULL,   -- awaiting_confirmation, pending, erased, complete, cancelled
   updated_at      timestamptz NOT NULL,
   version         bigint NOT NULL
 );

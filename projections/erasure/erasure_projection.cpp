@@ -34,6 +34,8 @@ constexpr const char* kAppliedSql =
     " ON CONFLICT DO NOTHING";
 constexpr const char* kTaskDoneSql =
     "UPDATE erasure_tasks SET confirmed_by = $3, confirmed_at = $4 WHERE request_id = $1 AND task = $2";
+constexpr const char* kCancelledSql =
+    "UPDATE erasure_requests SET status = 'cancelled', updated_at = $2, version = $3 WHERE request_id = $1";
 constexpr const char* kBumpSql = "UPDATE erasure_requests SET updated_at = $2, version = $3 WHERE request_id = $1";
 // Complete once every projection applied it and every task is confirmed.
 constexpr const char* kCompleteSql =
@@ -80,6 +82,8 @@ ApplyResult ErasureProjection::apply(std::span<const Delivered> batch, pqxx::dbt
           } else if constexpr (std::is_same_v<T, erasure::TaskConfirmed>) {
             infra::exec_hot(tx, kTaskDoneSql, e.request_id, e.task, env.actor, env.occurred_at);
             infra::exec_hot(tx, kBumpSql, e.request_id, env.occurred_at, v);
+          } else if constexpr (std::is_same_v<T, erasure::ErasureCancelled>) {
+            infra::exec_hot(tx, kCancelledSql, e.request_id, env.occurred_at, v);
           }
         },
         ev);

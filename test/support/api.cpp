@@ -242,11 +242,15 @@ Reply poll(const Api& api, const std::string& path, const std::string& token,
 Api::Person Api::person(const std::string& email, const std::string& role, const std::string& password) {
   const auto body = "{\"email\":\"" + email + "\",\"name\":\"Name of " + email + "\",\"role\":\"" + role +
                     "\",\"password\":\"" + password + "\"}";
-  const auto reg = call("POST", "/users", body, role == "user" ? "" : owner_key_);
-  if (reg.status != 201) throw std::runtime_error("register " + email + ": " + reg.body);
+  // A plain user registers themself (202, no id: it comes with the first
+  // sign-in); the owner registers the other roles (201 with the id).
+  const bool self = role == "user";
+  const auto reg = call("POST", "/users", body, self ? "" : owner_key_);
+  if (reg.status != (self ? 202 : 201)) throw std::runtime_error("register " + email + ": " + reg.body);
   const auto login = call("POST", "/sessions", "{\"email\":\"" + email + "\",\"password\":\"" + password + "\"}");
   if (login.status != 201) throw std::runtime_error("login " + email + ": " + login.body);
-  return {reg.str("id"), login.str("token"), email};
+  if (!self && login.str("user_id") != reg.str("id")) throw std::runtime_error("login " + email + ": another account");
+  return {login.str("user_id"), login.str("token"), email};
 }
 
 Served::Served() : Served(Options{}) {}

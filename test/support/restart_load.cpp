@@ -38,7 +38,8 @@ RestartLoad load_through_postgres_restart(const Api& api, const std::string& tok
         const auto r = read ? api.call("GET", "/tickets", "", token)
                             : api.call("POST", "/users",
                                        "{\"email\":\"restart" + std::to_string(c) + "n" + std::to_string(i) +
-                                           "@example.org\",\"name\":\"Load\"}");
+                                           "@example.org\",\"name\":\"Load\"}",
+                                       api.owner_key());
         std::lock_guard lock(mutex);
         answers.push_back(
             {sent, r.status, (read ? "GET /tickets " : "POST /users ") + std::to_string(r.status) + " " + r.body});

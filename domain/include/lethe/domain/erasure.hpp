@@ -18,6 +18,8 @@
 //                                  projection's own transaction
 //   erasure.task_confirmed         an admin confirmed an external system
 //                                  (payment provider, newsletter) forgot them
+//   erasure.cancelled              the person or an admin withdrew the request
+//                                  before it was carried out
 //
 // Pure: ids, times and the token check come in from the write side.
 #include <array>
@@ -121,14 +123,24 @@ struct TaskConfirmed {
   }
 };
 
-using Event =
-    std::variant<ErasureRequested, ErasureConfirmed, OwnershipHandedOver, UserErased, ErasureApplied, TaskConfirmed>;
+struct ErasureCancelled {
+  LETHE_EVENT("erasure.cancelled");
+  static constexpr std::string_view kTopic = "erasure";
+  std::string request_id, user_id;
+  static constexpr auto fields() {
+    using E = ErasureCancelled;
+    return std::array<FieldSpec<E>, 2>{{{"request_id", &E::request_id}, {"user_id", &E::user_id}}};
+  }
+};
+
+using Event = std::variant<ErasureRequested, ErasureConfirmed, OwnershipHandedOver, UserErased, ErasureApplied,
+                           TaskConfirmed, ErasureCancelled>;
 
 const DomainSpec& spec();
 std::vector<std::string_view> event_types();
 
 // ---- The request, folded from its stream ----
-enum class Status { none, awaiting_confirmation, pending, erased };
+enum class Status { none, awaiting_confirmation, pending, erased, cancelled };
 std::string_view to_string(Status s) noexcept;
 
 struct Request {
@@ -174,6 +186,10 @@ ErasureRequested admin_request(const std::string& request_id, const std::string&
                                const std::vector<std::string>& tasks);
 ErasureRequested self_request(const std::string& request_id, const std::string& user_id, const std::string& confirm_by,
                               const std::vector<std::string>& tasks);
+
+// The person or an admin withdraws a request that is not carried out yet:
+// an unknown request is 404, a carried-out one 410, a cancelled one 409.
+Result<Event> decide_cancel(const Request& r);
 
 // An admin confirms one external task, once, after the erasure.
 Result<Event> decide_task(const Request& r, const std::string& task);

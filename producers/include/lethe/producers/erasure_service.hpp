@@ -54,6 +54,10 @@ class ErasureService {
   domain::Result<std::vector<domain::Envelope>> confirm_own(const std::string& token, const CommandContext& ctx);
   // An admin carries out a confirmed request.
   domain::Result<std::vector<domain::Envelope>> execute(const std::string& request_id, const CommandContext& ctx);
+  // The person (their own open request) or an admin (any request by id)
+  // withdraws a request that is not carried out yet. request_id empty: the
+  // actor's own open request.
+  domain::Result<std::vector<domain::Envelope>> cancel(const std::string& request_id, const CommandContext& ctx);
   // An admin confirms that an external system forgot the person.
   domain::Result<std::vector<domain::Envelope>> confirm_task(const std::string& request_id, const std::string& task,
                                                              const CommandContext& ctx);
