@@ -1,47 +1,27 @@
 #include "files/files_projection.hpp"
 
-#include <algorithm>
-#include <unordered_map>
-
 #include "lethe/domain/files.hpp"
 #include "stream_batch.hpp"
+#include "table.hpp"
 
 namespace lethe::projections {
 
 namespace files = domain::files;
-using stream_batch::nullable;
 
 namespace {
 
-constexpr const char* kLoadSql =
-    "SELECT file_id, owner_id, name, size, content_type, checksum, deleted, recorded_at::text, version FROM files"
-    " WHERE file_id = ANY($1::text[])";
-constexpr const char* kStageSql = "CREATE TEMP TABLE IF NOT EXISTS files_stage (LIKE files) ON COMMIT DELETE ROWS";
-const std::vector<std::string> kColumns{"file_id",  "owner_id", "name",        "size",       "content_type",
-                                        "checksum", "deleted",  "recorded_at", "updated_at", "version"};
-// A row only moves forward: a stale or repeated version never overwrites.
-// An update sets only what events change (never owner_id, which belongs to
-// the erasure policy).
-constexpr const char* kMergeSql =
-    "INSERT INTO files (file_id, owner_id, name, size, content_type, checksum, deleted, recorded_at, updated_at,"
-    " version)"
-    " SELECT file_id, owner_id, name, size, content_type, checksum, deleted, recorded_at, updated_at, version"
-    " FROM files_stage"
-    " ON CONFLICT (file_id) DO UPDATE SET deleted = EXCLUDED.deleted, updated_at = EXCLUDED.updated_at,"
-    " version = EXCLUDED.version"
-    " WHERE files.version < EXCLUDED.version";
-
-struct Row {
-  std::optional<std::string> owner_id;
-  std::string name;
-  std::int64_t size = 0;
-  std::string content_type, checksum;
-  bool deleted = false;
-  std::string recorded_at, updated_at;
-  std::int64_t version = 0;
-  bool exists = false;
-  bool dirty = false;
-};
+// owner_id is the erasure policy's once written; recorded_at never moves.
+const table::Spec kFiles{"files",
+                         "file_id",
+                         {{"owner_id", table::kOnCreate},
+                          {"name", table::kOnCreate},
+                          {"size", table::kOnCreate},
+                          {"content_type", table::kOnCreate},
+                          {"checksum", table::kOnCreate},
+                          {"deleted"},
+                          {"recorded_at", table::kOnCreate},
+                          {"updated_at"},
+                          {"version"}}};
 
 }  // namespace
 
@@ -53,48 +33,33 @@ ApplyResult FilesProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
   std::vector<std::string> ids;
   ids.reserve(decoded.size());
   for (const auto& d : decoded) ids.push_back(std::visit([](const auto& e) { return e.file_id; }, d.event));
-  std::unordered_map<std::string, Row> rows;
-  for (const auto& r : infra::exec_hot(tx, kLoadSql, infra::pg_text_array(ids)))
-    rows[r[0].c_str()] =
-        Row{nullable(r[1]), r[2].c_str(), r[3].as<std::int64_t>(), r[4].c_str(), r[5].c_str(), r[6].as<bool>(),
-            r[7].c_str(),   "",           r[8].as<std::int64_t>(), true,         false};
+  table::Rows rows(kFiles);
+  rows.load(tx, ids);
 
   for (std::size_t k = 0; k < decoded.size(); ++k) {
     const auto index = decoded[k].index;
     const auto& ev = decoded[k].event;
-    const auto& id = ids[k];
     const auto& d = batch[index];
     const auto& env = d.envelope;
-    if (!stream_batch::on_stream(d, index, files::file_stream(id), result)) continue;
-    auto& row = rows[id];
+    if (!stream_batch::on_stream(d, index, files::file_stream(ids[k]), result)) continue;
+    auto& row = rows.row(ids[k]);
     const auto* recorded = std::get_if<files::FileRecorded>(&ev);
-    if (!stream_batch::is_next(d, index, row.version, row.exists, recorded != nullptr, result)) continue;
+    if (!stream_batch::is_next(d, index, row.version(), row.exists(), recorded != nullptr, result)) continue;
     if (recorded) {
-      row.owner_id = recorded->owner_id;
-      row.name = recorded->name;
-      row.size = recorded->size;
-      row.content_type = recorded->content_type;
-      row.checksum = recorded->checksum;
-      row.deleted = false;
-      row.recorded_at = env.occurred_at;
+      row.set("owner_id", recorded->owner_id)
+          .set("name", recorded->name)
+          .set("size", recorded->size)
+          .set("content_type", recorded->content_type)
+          .set("checksum", recorded->checksum)
+          .set("deleted", false)
+          .set("recorded_at", env.occurred_at);
     } else {
-      row.deleted = true;
+      row.set("deleted", true);
     }
-    row.updated_at = env.occurred_at;
-    row.version = env.stream_version;
-    row.exists = row.dirty = true;
+    row.set("updated_at", env.occurred_at).applied(env.stream_version);
     ++result.applied;
   }
-
-  if (std::none_of(rows.begin(), rows.end(), [](const auto& r) { return r.second.dirty; })) return result;
-  tx.exec(kStageSql);
-  pqxx::stream_to copy(tx, "files_stage", kColumns);
-  for (const auto& [id, r] : rows)
-    if (r.dirty)
-      copy << std::make_tuple(id, r.owner_id, r.name, r.size, r.content_type, r.checksum, r.deleted, r.recorded_at,
-                              r.updated_at, r.version);
-  copy.complete();
-  tx.exec(kMergeSql);
+  rows.write(tx);
   return result;
 }
 

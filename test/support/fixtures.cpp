@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafkacpp.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -102,6 +103,16 @@ void TestSchema::exec(const std::string& sql) const {
 TestTopics::TestTopics(int partitions, const std::map<std::string, std::string>& config)
     : prefix_("t" + random_suffix() + ".") {
   create_local_topics(prefix_, partitions, config);
+}
+
+TestTopics::~TestTopics() {
+  std::vector<std::string> names;
+  for (const auto& spec : producers::topic_specs()) names.push_back(prefix_ + spec.name);
+  try {
+    producers::delete_topics(infra::Config::from_env().brokers, names);
+  } catch (const std::exception& e) {
+    spdlog::warn("test topics {}*: not deleted: {}", prefix_, e.what());
+  }
 }
 
 void create_local_topics(const std::string& prefix, int partitions, const std::map<std::string, std::string>& config) {

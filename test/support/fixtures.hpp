@@ -39,6 +39,11 @@ class TestSchema {
 class TestTopics {
  public:
   explicit TestTopics(int partitions = 3, const std::map<std::string, std::string>& config = {});
+  // Deletes them: a broker that kept every test run's topics would run out
+  // of file handles (one per segment and index).
+  ~TestTopics();
+  TestTopics(const TestTopics&) = delete;
+  TestTopics& operator=(const TestTopics&) = delete;
   const std::string& prefix() const { return prefix_; }
   std::string topic(const std::string& logical) const { return prefix_ + logical; }
 

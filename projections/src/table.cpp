@@ -1,0 +1,156 @@
+#include "table.hpp"
+
+#include <array>
+#include <charconv>
+#include <stdexcept>
+#include <tuple>
+#include <utility>
+
+#include "lethe/infra/pg.hpp"
+
+namespace lethe::projections::table {
+
+namespace {
+
+// libpqxx 6 writes COPY rows from tuples only (it escapes each value): a
+// row of run-time width goes through the writer for its width.
+constexpr std::size_t kMaxColumns = 24;
+using Writer = void (*)(pqxx::stream_to&, const std::vector<Value>&);
+
+template <std::size_t... I>
+void write_values(pqxx::stream_to& copy, const std::vector<Value>& v, std::index_sequence<I...>) {
+  copy << std::forward_as_tuple(v[I]...);
+}
+
+template <std::size_t N>
+void write_width(pqxx::stream_to& copy, const std::vector<Value>& v) {
+  write_values(copy, v, std::make_index_sequence<N>{});
+}
+
+template <std::size_t... N>
+constexpr std::array<Writer, sizeof...(N)> writers(std::index_sequence<N...>) {
+  return {&write_width<N + 1>...};
+}
+
+constexpr auto kWriters = writers(std::make_index_sequence<kMaxColumns>{});
+
+// The names, comma separated, each written as `each` with every {} the name.
+std::string joined(const std::vector<std::string>& names, std::string_view each = "{}") {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i) out += ", ";
+    for (std::size_t at = 0; at < each.size();) {
+      const auto hole = each.find("{}", at);
+      out += each.substr(at, hole - at);
+      if (hole == std::string_view::npos) break;
+      out += names[i];
+      at = hole + 2;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Spec::Spec(std::string table, std::string key, std::vector<Column> columns, Moves moves)
+    : table_(std::move(table)), moves_(moves) {
+  names_.push_back(std::move(key));
+  for (auto& c : columns) names_.push_back(std::move(c.name));
+  if (names_.size() > kMaxColumns) throw std::logic_error(table_ + ": more columns than a row writer takes");
+  for (std::size_t i = 0; i < names_.size(); ++i)
+    if (!at_.emplace(names_[i], i).second) throw std::logic_error(table_ + ": column " + names_[i] + " twice");
+  const auto stage = table_ + "_stage";
+  const auto list = joined(names_);
+  // Every value travels as text and back: PostgreSQL parses it into the
+  // column's type, so the declaration needs no types of its own.
+  load_sql_ = "SELECT " + joined(names_, "{}::text") + " FROM " + table_ + " WHERE " + names_[0] + " = ANY($1::text[])";
+  stage_sql_ = "CREATE TEMP TABLE IF NOT EXISTS " + stage + " ON COMMIT DELETE ROWS AS SELECT " + list + " FROM " +
+               table_ + " WITH NO DATA";
+  merge_sql_ = "INSERT INTO " + table_ + " (" + list + ") SELECT " + list + " FROM " + stage;
+  if (moves_ == Moves::once) {
+    merge_sql_ += " ON CONFLICT DO NOTHING";
+    return;
+  }
+  if (!at_.contains("version"))
+    throw std::logic_error(table_ + ": a table whose rows move by version needs a version column");
+  std::vector<std::string> updated;
+  for (std::size_t i = 1; i < names_.size(); ++i)
+    if (columns[i - 1].on_update) updated.push_back(names_[i]);
+  // A row only moves forward: a stale or repeated version never overwrites,
+  // and an update sets only what events change.
+  merge_sql_ += " ON CONFLICT (" + names_[0] + ") DO UPDATE SET " + joined(updated, "{} = EXCLUDED.{}") + " WHERE " +
+                table_ + ".version < EXCLUDED.version";
+}
+
+std::size_t Spec::index(std::string_view column) const {
+  const auto it = at_.find(column);
+  if (it == at_.end()) throw std::logic_error(table_ + " declares no column " + std::string(column));
+  return it->second;
+}
+
+Row::Row(const Spec& spec, std::string key) : spec_(&spec), values_(spec.width()) {
+  values_[0] = std::move(key);
+}
+
+std::int64_t Row::version() const {
+  return integer("version");
+}
+
+std::int64_t Row::integer(std::string_view column) const {
+  const auto& v = get(column);
+  if (!v) return 0;
+  std::int64_t out = 0;
+  std::from_chars(v->data(), v->data() + v->size(), out);
+  return out;
+}
+
+Row& Row::set(std::string_view column, Value v) {
+  values_[spec_->index(column)] = std::move(v);
+  return *this;
+}
+
+void Row::applied(std::int64_t stream_version) {
+  set("version", stream_version);
+  exists_ = dirty_ = true;
+}
+
+void Rows::load(pqxx::transaction_base& tx, const std::vector<std::string>& keys) {
+  if (keys.empty()) return;
+  for (const auto& r : infra::exec_hot(tx, spec_.load_sql_.c_str(), infra::pg_text_array(keys))) {
+    Row row(spec_, r[0].c_str());
+    for (std::size_t i = 1; i < spec_.width(); ++i)
+      if (!r[static_cast<int>(i)].is_null()) row.values_[i] = r[static_cast<int>(i)].c_str();
+    row.exists_ = true;
+    by_key_.insert_or_assign(row.values_[0].value(), std::move(row));
+  }
+}
+
+Row& Rows::row(const std::string& key) {
+  auto it = by_key_.find(key);
+  if (it == by_key_.end()) it = by_key_.emplace(key, Row(spec_, key)).first;
+  return it->second;
+}
+
+Row& Rows::add(const std::string& key) {
+  auto& row = added_.emplace_back(Row(spec_, key));
+  row.exists_ = row.dirty_ = true;
+  return row;
+}
+
+void Rows::write(pqxx::transaction_base& tx) {
+  bool any = !added_.empty();
+  for (const auto& [key, row] : by_key_) any = any || row.dirty_;
+  if (!any) return;
+  tx.exec(spec_.stage_sql_);
+  {
+    pqxx::stream_to copy(tx, spec_.table_ + "_stage");
+    const auto write = kWriters[spec_.width() - 1];
+    for (const auto& [key, row] : by_key_)
+      if (row.dirty_) write(copy, row.values_);
+    for (const auto& row : added_) write(copy, row.values_);
+    copy.complete();
+  }
+  infra::exec_hot(tx, spec_.merge_sql_.c_str());
+}
+
+}  // namespace lethe::projections::table

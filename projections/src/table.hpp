@@ -1,0 +1,107 @@
+#pragma once
+// A read-model table declared once: its key and its columns, by name, and
+// how its rows move. From that declaration this writes, once for every
+// projection, what each of them used to write by hand: loading the rows a
+// batch touches (one query), staging, COPY and the merge guarded by
+// version. A projection's own code says only how an event changes a row,
+// reading and setting columns by name. Private to the projections layer.
+//
+//   static const table::Spec kFiles{"files", "file_id",
+//       {{"owner_id", table::kOnCreate}, {"name"}, ..., {"version"}}};
+//   table::Rows files(kFiles);
+//   files.load(tx, ids);
+//   auto& row = files.row(id);          // loaded, or new (exists() false)
+//   row.set("deleted", true);
+//   row.applied(env.stream_version);    // written at the end
+//   files.write(tx);
+#include <cstdint>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace lethe::projections::table {
+
+// A column a later event never rewrites: written when the row is created,
+// then left to the erasure policy (a person's id) or fixed (a creation time).
+inline constexpr bool kOnCreate = false;
+
+struct Column {
+  std::string name;
+  bool on_update = true;
+};
+
+// by_version: one row per key, moving forward only (a merge never writes
+// over a row at the same or a later version; the table has a `version`
+// column). once: rows keyed by their own ids (a note, a refund), inserted
+// once; a repeated one changes nothing.
+enum class Moves { by_version, once };
+
+class Spec {
+ public:
+  Spec(std::string table, std::string key, std::vector<Column> columns, Moves moves = Moves::by_version);
+  Spec(const Spec&) = delete;  // its index holds views of its own names
+  Spec& operator=(const Spec&) = delete;
+  const std::string& name() const noexcept { return table_; }
+  // The position of a column in a row's values (the key is 0); throws
+  // std::logic_error for a name the declaration does not hold.
+  std::size_t index(std::string_view column) const;
+  std::size_t width() const noexcept { return names_.size(); }
+  Moves moves() const noexcept { return moves_; }
+
+ private:
+  friend class Rows;
+  std::string table_;
+  Moves moves_;
+  std::vector<std::string> names_;  // the key first
+  std::unordered_map<std::string_view, std::size_t> at_;
+  std::string load_sql_, stage_sql_, merge_sql_;
+};
+
+using Value = std::optional<std::string>;
+
+class Row {
+ public:
+  bool exists() const noexcept { return exists_; }
+  std::int64_t version() const;
+  const Value& get(std::string_view column) const { return values_[spec_->index(column)]; }
+  std::string text(std::string_view column) const { return get(column).value_or(""); }
+  std::int64_t integer(std::string_view column) const;
+  Row& set(std::string_view column, Value v);
+  Row& set(std::string_view column, const char* v) { return set(column, Value(v)); }
+  Row& set(std::string_view column, std::int64_t v) { return set(column, Value(std::to_string(v))); }
+  Row& set(std::string_view column, bool v) { return set(column, Value(v ? "t" : "f")); }
+  // The event at this stream version is folded in: the row exists and is
+  // written with the rest.
+  void applied(std::int64_t stream_version);
+
+ private:
+  friend class Rows;
+  Row(const Spec& spec, std::string key);
+  const Spec* spec_;
+  std::vector<Value> values_;
+  bool exists_ = false;
+  bool dirty_ = false;
+};
+
+class Rows {
+ public:
+  explicit Rows(const Spec& spec) : spec_(spec) {}
+  // Loads the rows with these keys (by_version tables; one query).
+  void load(pqxx::transaction_base& tx, const std::vector<std::string>& keys);
+  // The row of a key: as loaded, or a new one that does not exist yet.
+  Row& row(const std::string& key);
+  // A new row of a `once` table.
+  Row& add(const std::string& key);
+  // COPY every changed row into a stage table, then one merge.
+  void write(pqxx::transaction_base& tx);
+
+ private:
+  const Spec& spec_;
+  std::unordered_map<std::string, Row> by_key_;
+  std::vector<Row> added_;
+};
+
+}  // namespace lethe::projections::table
