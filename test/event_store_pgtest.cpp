@@ -43,6 +43,19 @@ NewEvent renamed(const std::string& id, const std::string& name) {
 }
 }  // namespace
 
+BOOST_AUTO_TEST_CASE(one_classification_of_postgresql_errors) {
+  using lethe::infra::classify_pg;
+  using F = lethe::infra::PgFailure;
+  BOOST_TEST((classify_pg("57014") == F::timeout));
+  BOOST_TEST((classify_pg("55P03") == F::lock));
+  for (const auto* s : {"42703", "42P01", "42804", "23502", "23503", "22P04"})
+    BOOST_TEST((classify_pg(s) == F::schema), s);
+  for (const auto* s : {"23505", "23514", "22001", "22P02", "22003"}) BOOST_TEST((classify_pg(s) == F::constraint), s);
+  BOOST_TEST((classify_pg("LE410") == F::erased));
+  for (const auto* s : {"08006", "08001", "57P01", "57P03"}) BOOST_TEST((classify_pg(s) == F::connection), s);
+  for (const auto* s : {"40001", "XX000", ""}) BOOST_TEST((classify_pg(s) == F::other), s);
+}
+
 BOOST_AUTO_TEST_CASE(append_assigns_versions_positions_and_a_verifiable_chain) {
   test::TestSchema db;
   EventStore store(db.conninfo());

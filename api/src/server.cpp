@@ -309,8 +309,8 @@ class Server {
     } catch (const pqxx::sql_error& e) {
       // A lock held elsewhere past --lock-timeout-ms, or a statement past
       // its timeout: the request gives up instead of hanging.
-      const auto state = e.sqlstate();
-      if (state != "55P03" && state != "57014") {
+      const auto failure = infra::classify_pg(e.sqlstate());
+      if (failure != infra::PgFailure::lock && failure != infra::PgFailure::timeout) {
         spdlog::error("{} {}: {}", route.method, route.path, infra::first_line(e.what()));
         send_error(res, {500, "internal", "", "internal error; the server log has the details"});
       } else {

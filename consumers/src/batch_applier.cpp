@@ -11,21 +11,15 @@ namespace lethe::consumers {
 
 namespace {
 
-// SQLSTATEs that say the read model's schema and the projection disagree,
-// not that one message is bad: any message would fail the same way.
-//   class 42   undefined column or table, datatype mismatch, ...
-//   23502      not_null_violation: a column the projection does not fill
-//   23503      foreign_key_violation: a row the projection runs ahead of
-//   22P04      bad_copy_file_format: COPY rows no longer match the table's
-//              columns (the projection writes them, not the message)
+// The read model's schema and the projection disagree, not one message:
+// any message would fail the same way (infra::PgFailure::schema).
 bool about_the_schema(const std::string& sqlstate) {
-  return sqlstate.starts_with("42") || sqlstate == "23502" || sqlstate == "23503" || sqlstate == "22P04";
+  return infra::classify_pg(sqlstate) == infra::PgFailure::schema;
 }
 
-// Data exceptions and other integrity violations: a value this message
-// carries that PostgreSQL cannot store.
+// A value this message carries that PostgreSQL cannot store.
 bool about_the_message(const std::string& sqlstate) {
-  return !about_the_schema(sqlstate) && (sqlstate.starts_with("22") || sqlstate.starts_with("23"));
+  return infra::classify_pg(sqlstate) == infra::PgFailure::constraint;
 }
 
 }  // namespace

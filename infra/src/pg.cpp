@@ -108,6 +108,16 @@ void rethrow_pg(const std::string& what) {
   }
 }
 
+PgFailure classify_pg(std::string_view s) noexcept {
+  if (s == "57014") return PgFailure::timeout;
+  if (s == "55P03") return PgFailure::lock;
+  if (s.starts_with("42") || s == "23502" || s == "23503" || s == "22P04") return PgFailure::schema;
+  if (s.starts_with("22") || s.starts_with("23")) return PgFailure::constraint;
+  if (s == "LE410") return PgFailure::erased;
+  if (s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03") return PgFailure::connection;
+  return PgFailure::other;
+}
+
 std::string prepared_name(pqxx::transaction_base& tx, const char* sql) {
   // The name is the text's hash; libpqxx keeps the definitions per
   // connection and prepares on first use; the same definition again is a

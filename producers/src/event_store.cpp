@@ -30,7 +30,6 @@ constexpr const char* kInsertSql =
     " RETURNING global_position";
 
 // Raised by lethe_refuse_erased (V011).
-constexpr std::string_view kErasedState = "LE410";
 
 constexpr const char* kRead = "read_stream";
 constexpr const char* kReadSql =
@@ -134,7 +133,7 @@ std::vector<domain::Envelope> append_chained(std::string_view stream, std::int64
       // as well, never a duplicate.
       throw ConcurrencyConflict(std::string(stream), expected_version, expected_version + 1);
     } catch (const pqxx::sql_error& err) {
-      if (err.sqlstate() != kErasedState) throw;
+      if (infra::classify_pg(err.sqlstate()) != infra::PgFailure::erased) throw;
       // "person <id> is erased", from lethe_refuse_erased.
       const std::string what = err.what();
       const auto from = what.find("person ") + 7, to = what.find(" is erased");

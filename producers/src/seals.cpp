@@ -85,7 +85,8 @@ std::int64_t stable_position(pqxx::connection& conn, const SealOptions& options)
       tx.commit();  // releases the lock at once
       return position;
     } catch (const pqxx::sql_error& e) {
-      if (e.sqlstate() != "55P03") throw;  // lock_not_available: a writer is still in its transaction
+      // A writer is still in its transaction.
+      if (infra::classify_pg(e.sqlstate()) != infra::PgFailure::lock) throw;
       if (Clock::now() > deadline) throw too_long("a transaction writing events is still open");
     }
   }

@@ -49,6 +49,7 @@ class Spec {
   // std::logic_error for a name the declaration does not hold.
   std::size_t index(std::string_view column) const;
   std::size_t width() const noexcept { return names_.size(); }
+  bool has(std::string_view column) const { return at_.contains(column); }
   Moves moves() const noexcept { return moves_; }
 
  private:
@@ -89,6 +90,7 @@ class Row {
 class Rows {
  public:
   explicit Rows(const Spec& spec) : spec_(spec) {}
+  const Spec& spec() const noexcept { return spec_; }
   // Loads the rows with these keys (by_version tables; one query).
   void load(pqxx::transaction_base& tx, const std::vector<std::string>& keys);
   // The row of a key: as loaded, or a new one that does not exist yet.

@@ -41,6 +41,21 @@ decltype(auto) translate_pg(const std::string& what, Fn&& fn);
 
 [[noreturn]] void rethrow_pg(const std::string& what);
 
+// What a PostgreSQL error says, by its SQLSTATE: the one classification
+// every layer uses.
+enum class PgFailure {
+  timeout,     // 57014 query_canceled: statement_timeout ran out
+  lock,        // 55P03 lock_not_available: lock_timeout ran out, or NOWAIT
+  schema,      // the schema and the code disagree, whatever the data: class 42 (undefined column or
+               // table, datatype mismatch), 23502 a NOT NULL column nobody fills, 23503 a foreign
+               // key the writer runs ahead of, 22P04 COPY rows that no longer match the table
+  constraint,  // a value that cannot be stored: the rest of classes 22 (data) and 23 (integrity)
+  erased,      // LE410, from lethe_refuse_erased: a write naming an erased person
+  connection,  // class 08, and 57P01-57P03: the server shut down or is starting
+  other,
+};
+PgFailure classify_pg(std::string_view sqlstate) noexcept;
+
 // The first line of a server message (PostgreSQL adds DETAIL and HINT lines).
 std::string first_line(std::string_view text);
 
