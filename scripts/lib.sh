@@ -1,5 +1,5 @@
 # Shared settings of the scripts. Every value can be overridden from the
-# environment; the defaults are the ones documented in README.md.
+# environment; the defaults are the ones documented in docs/api.md.
 LETHE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KAFKA_VERSION="${KAFKA_VERSION:-3.9.1}"
 KAFKA_PORT="${KAFKA_PORT:-19092}"

@@ -2,7 +2,7 @@
 // Test fixtures: each test gets a PostgreSQL schema, a topic prefix and
 // consumer groups of its own, so tests never see each other's data. They
 // talk to the real services that scripts/test starts (LETHE_PG,
-// LETHE_BROKERS, defaults as in README.md).
+// LETHE_BROKERS, defaults as in docs/api.md).
 #include <sys/types.h>
 
 #include <chrono>
