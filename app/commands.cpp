@@ -20,6 +20,7 @@
 #include "lethe/producers/seals.hpp"
 #include "lethe/producers/topics.hpp"
 #include "lethe/producers/user_service.hpp"
+#include "wiring.hpp"
 
 namespace lethe::app {
 
@@ -112,6 +113,7 @@ int project(const infra::Config& cfg, const ProjectFlags& flags) {
         .fetch_queue_kbytes = flags.prefetch_mib << 10,
         .max_consecutive_refusals = flags.max_consecutive_refusals,
         .exit_when_idle = flags.until_idle,
+        .receipts = app::event_store_receipts(),
     };
     runners.push_back(std::make_unique<consumers::ProjectionRunner>(std::move(opt), std::move(p)));
   }

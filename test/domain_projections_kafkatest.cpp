@@ -21,6 +21,7 @@
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
 #include "support/scenario.hpp"
+#include "wiring.hpp"
 
 using namespace lethe;
 namespace b = domain::billing;
@@ -118,6 +119,7 @@ std::size_t offsets_of(const test::TestSchema& db, const std::string& projection
 consumers::RunStats run_projection(const test::TestSchema& db, const test::TestTopics& topics, const std::string& name,
                                    int batch_size) {
   consumers::RunnerOptions o;
+  o.receipts = app::event_store_receipts();
   o.conninfo = db.conninfo();
   o.brokers = infra::Config::from_env().brokers;
   o.topic_prefix = topics.prefix();

@@ -11,6 +11,7 @@
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
 #include "support/scenario.hpp"
+#include "wiring.hpp"
 
 using namespace lethe;
 
@@ -33,6 +34,7 @@ std::string registration(const std::string& id) {
 consumers::RunStats project(const test::TestSchema& db, const test::TestTopics& topics,
                             const std::function<void(consumers::RunnerOptions&)>& tune = {}) {
   consumers::RunnerOptions o;
+  o.receipts = app::event_store_receipts();
   o.conninfo = db.conninfo();
   o.brokers = infra::Config::from_env().brokers;
   o.topic_prefix = topics.prefix();
@@ -66,6 +68,18 @@ std::vector<std::string> offsets(const test::TestSchema& db) {
 }
 
 }  // namespace
+
+BOOST_AUTO_TEST_CASE(a_runner_without_a_receipt_log_refuses_to_start) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  test::produce_raw(topics.topic("users"), "user-g0", registration("g0"));
+  const auto reason = stop_reason(db, topics, [](consumers::RunnerOptions& o) { o.receipts = {}; });
+  BOOST_TEST(contains(reason, "no receipt log wired"), reason);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM users") == "0");
+  // The control: wired, the same run projects the registration.
+  BOOST_TEST(stop_reason(db, topics) == "");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM users") == "1");
+}
 
 BOOST_AUTO_TEST_CASE(a_column_the_projection_does_not_fill_stops_it_with_offsets_kept_and_fixing_it_resumes) {
   test::TestSchema db;

@@ -24,9 +24,11 @@ bool about_the_message(const std::string& sqlstate) {
 
 }  // namespace
 
-BatchApplier::BatchApplier(projections::Projection& projection, OffsetStore& offsets, DeadLetterSink& dead_letters,
-                           Assignment& assignment, std::string log_name, int max_consecutive_refusals)
+BatchApplier::BatchApplier(projections::Projection& projection, const projections::ReceiptLog& receipts,
+                           OffsetStore& offsets, DeadLetterSink& dead_letters, Assignment& assignment,
+                           std::string log_name, int max_consecutive_refusals)
     : projection_(projection),
+      receipts_(receipts),
       offsets_(offsets),
       dead_letters_(dead_letters),
       assignment_(assignment),
@@ -98,7 +100,7 @@ void BatchApplier::commit(Work& w, pqxx::connection& conn, RunStats& stats) {
         pqxx::work tx(conn);
         projections::ApplyResult result;
         if (!w.envelopes.empty()) {
-          result = projections::apply_batch(projection_, w.envelopes, tx);
+          result = projections::apply_batch(projection_, w.envelopes, tx, receipts_);
           for (const auto& r : result.rejected)
             if (rejected_known.insert(r.index).second) dead.push_back({w.source[r.index], r.reason});
         }

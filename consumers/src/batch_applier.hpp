@@ -30,8 +30,9 @@ class BatchApplier {
  public:
   // max_consecutive_refusals: the projection stops when more messages than
   // this in a row are refused by PostgreSQL; 0 never stops on a run.
-  BatchApplier(projections::Projection& projection, OffsetStore& offsets, DeadLetterSink& dead_letters,
-               Assignment& assignment, std::string log_name, int max_consecutive_refusals);
+  BatchApplier(projections::Projection& projection, const projections::ReceiptLog& receipts, OffsetStore& offsets,
+               DeadLetterSink& dead_letters, Assignment& assignment, std::string log_name,
+               int max_consecutive_refusals);
 
   // Applies the batch and moves the assignment's offsets past it. Messages
   // below the stored offset, or of partitions no longer assigned, are
@@ -62,6 +63,7 @@ class BatchApplier {
   static Work refused(Work work, const std::string& reason);
 
   projections::Projection& projection_;
+  const projections::ReceiptLog& receipts_;
   OffsetStore& offsets_;
   DeadLetterSink& dead_letters_;
   Assignment& assignment_;

@@ -56,7 +56,11 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
         offsets(std::string(projection->name())),
         assignment(group, std::string(projection->name())),
         dead_letters(opt.brokers, opt.topic_prefix + "dead-letters", std::string(projection->name()), group),
-        applier(*projection, offsets, dead_letters, assignment, group, opt.max_consecutive_refusals) {}
+        applier(*projection, opt.receipts, offsets, dead_letters, assignment, group, opt.max_consecutive_refusals) {
+    if (!opt.receipts)
+      throw infra::Misconfigured(group +
+                                 ": no receipt log wired (RunnerOptions::receipts): erasure receipts would be lost");
+  }
 
   std::map<PartitionKey, StoredOffset> load_offsets() {
     return infra::translate_pg("load offsets of " + group, [&] {

@@ -12,7 +12,6 @@
 #include "lethe/infra/ids.hpp"
 #include "lethe/infra/keyring.hpp"
 #include "lethe/infra/pg.hpp"
-#include "lethe/producers/event_store.hpp"
 #include "lethe/projections/projection.hpp"
 
 namespace lethe::projections {
@@ -65,7 +64,8 @@ std::string statement(const ErasureRule& r) {
 // The projection's receipt of each user.erased in the batch, once per
 // request: the request's writers are serialised (lock_stream), in request
 // order so that two projections never wait on each other.
-void record_receipts(const Projection& p, std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
+void record_receipts(const Projection& p, std::span<const Delivered> batch, pqxx::dbtransaction& tx,
+                     const ReceiptLog& log) {
   // request id -> (its user.erased, where it came from)
   std::map<std::string, std::pair<erasure::UserErased, const Delivered*>> erased;
   for (const auto& d : batch) {
@@ -78,21 +78,16 @@ void record_receipts(const Projection& p, std::span<const Delivered> batch, pqxx
   }
   // Every lock before the first append: a transaction gets its id at its
   // first write, and a writer it waited for must have the smaller id.
-  for (const auto& [request_id, found] : erased) producers::lock_stream(tx, erasure::request_stream(request_id));
+  for (const auto& [request_id, found] : erased) log.lock(tx, erasure::request_stream(request_id));
   for (const auto& [request_id, found] : erased) {
     const auto& [e, d] = found;
     const auto stream = erasure::request_stream(request_id);
     if (!infra::exec_hot(tx, kReceiptSql, stream, std::string(p.name())).empty()) continue;  // applied before
     const erasure::Event receipt = erasure::ErasureApplied{request_id, e.user_id, std::string(p.name())};
-    const producers::NewEvent ne{infra::new_uuid(),
-                                 std::string(erasure::type_of(receipt)),
-                                 erasure::version_of(receipt),
-                                 erasure::encode_payload(receipt),
-                                 infra::utc_now(),
-                                 "system:projection:" + std::string(p.name()),
-                                 d->envelope.correlation_id,
-                                 d->envelope.event_id};
-    producers::append_at_head(tx, stream, std::span(&ne, 1));
+    log.append(tx,
+               Receipt{stream, infra::new_uuid(), std::string(erasure::type_of(receipt)), erasure::version_of(receipt),
+                       erasure::encode_payload(receipt), infra::utc_now(), "system:projection:" + std::string(p.name()),
+                       d->envelope.correlation_id, d->envelope.event_id});
   }
 }
 
@@ -148,8 +143,9 @@ std::vector<std::string> erasure_policy_gaps(pqxx::dbtransaction& tx, const Proj
   return gaps;
 }
 
-ApplyResult apply_batch(Projection& projection, std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
-  record_receipts(projection, batch, tx);
+ApplyResult apply_batch(Projection& projection, std::span<const Delivered> batch, pqxx::dbtransaction& tx,
+                        const ReceiptLog& receipts) {
+  record_receipts(projection, batch, tx, receipts);
   // A policy that keeps everything (ids only, no personal text) has nothing
   // to forget and no tombstones: its batches skip the lookups below.
   const auto& policy = projection.erasure_policy();

@@ -6,6 +6,7 @@
 #include "lethe/producers/event_store.hpp"
 #include "lethe/producers/relay.hpp"
 #include "support/events.hpp"
+#include "wiring.hpp"
 
 namespace lethe::test {
 
@@ -27,6 +28,7 @@ std::int64_t relay_until_idle(const TestSchema& db, const TestTopics& topics) {
 consumers::RunStats project_until_idle(const TestSchema& db, const TestTopics& topics, int batch_size,
                                        const std::string& group_prefix) {
   consumers::RunnerOptions o;
+  o.receipts = app::event_store_receipts();
   o.conninfo = db.conninfo();
   o.brokers = infra::Config::from_env().brokers;
   o.topic_prefix = topics.prefix();

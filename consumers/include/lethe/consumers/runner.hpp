@@ -39,6 +39,9 @@ struct RunnerOptions {
   // messages. 0: never stop on a run.
   int max_consecutive_refusals = 20;
   bool exit_when_idle = false;  // return once every assigned partition is read to its end
+  // Where the projection's erasure receipts go (app::event_store_receipts);
+  // a runner without it refuses to start.
+  projections::ReceiptLog receipts = {};
 };
 
 struct RunStats {

@@ -4,6 +4,7 @@
 // batches and commits them with their offsets.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -95,12 +96,31 @@ class Projection {
 // sentence naming table and column. Empty: the policy is complete.
 std::vector<std::string> erasure_policy_gaps(pqxx::dbtransaction& tx, const Projection& projection);
 
+// An event a projection appends to the event store: its receipt of an
+// erasure (erasure.applied).
+struct Receipt {
+  std::string stream, event_id, type;
+  int schema_version = 1;
+  std::string payload, occurred_at, actor, correlation_id, causation_id;
+};
+
+// The event store as a projection's transaction reaches it, for receipts:
+// serialise the writers of a stream until the transaction ends, and append
+// at a stream's head. The write side does both; app wires them in, so this
+// layer includes nothing of the write side.
+struct ReceiptLog {
+  std::function<void(pqxx::dbtransaction& tx, const std::string& stream)> lock;
+  std::function<void(pqxx::dbtransaction& tx, const Receipt& receipt)> append;
+  explicit operator bool() const noexcept { return lock && append; }
+};
+
 // What the consumer runtime calls for each batch, in the batch's
 // transaction: records the projection's receipt of every user.erased in
 // the batch (erasure.applied on the request's stream, once, before anything
-// else is written), applies the batch, then applies the erasure policy for
-// every erased person the batch names.
-ApplyResult apply_batch(Projection& projection, std::span<const Delivered> batch, pqxx::dbtransaction& tx);
+// else is written, through `receipts`), applies the batch, then applies the
+// erasure policy for every erased person the batch names.
+ApplyResult apply_batch(Projection& projection, std::span<const Delivered> batch, pqxx::dbtransaction& tx,
+                        const ReceiptLog& receipts);
 
 // Every topic the projection reads: its own and the erasure topic.
 std::vector<std::string> topics_of(const Projection& projection);
