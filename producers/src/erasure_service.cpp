@@ -131,6 +131,13 @@ std::vector<HandOver> owned_records(CommandTx& tx, const std::string& from, cons
   return out;
 }
 
+// The actor's role as the write side holds it: an admin or an owner, else 403.
+std::optional<DomainError> admins_only(CommandTx& tx, const std::string& act) {
+  const auto actor = actor_in(tx.sql(), tx.context());
+  if (actor.role == users::Role::admin || actor.role == users::Role::owner) return std::nullopt;
+  return DomainError{ErrorCode::forbidden, "Authorization", "only an admin or an owner " + act};
+}
+
 domain::Json records_json(const std::vector<HandOver>& records) {
   std::vector<erasure::RecordRef> refs;
   for (const auto& r : records) refs.push_back({r.kind, r.id});
@@ -299,12 +306,8 @@ domain::Result<Written> ErasureService::cancel(const std::string& request_id, co
     if (!open.empty()) lock_person(tx.sql(), open[0][1].c_str());
     lock_stream(tx.sql(), stream);
     const auto request = load_request(tx, stream);
-    if (!own) {
-      const auto actor = actor_in(tx.sql(), tx.context());
-      if (actor.role != users::Role::admin && actor.role != users::Role::owner)
-        return DomainError{ErrorCode::forbidden, "Authorization",
-                           "only an admin or an owner cancels another's request"};
-    }
+    if (!own)
+      if (auto err = admins_only(tx, "cancels another's request")) return err;
     auto decided = erasure::decide_cancel(request);
     if (!decided) return decided.error();
     tx.append(stream, request.version, drafts_of(std::vector{decided.value()}));
@@ -320,9 +323,7 @@ domain::Result<Written> ErasureService::confirm_task(const std::string& request_
     const auto stream = erasure::request_stream(request_id);
     lock_stream(tx.sql(), stream);
     const auto request = load_request(tx, stream);
-    const auto actor = actor_in(tx.sql(), tx.context());
-    if (actor.role != users::Role::admin && actor.role != users::Role::owner)
-      return DomainError{ErrorCode::forbidden, "Authorization", "only an admin or an owner confirms external tasks"};
+    if (auto err = admins_only(tx, "confirms external tasks")) return err;
     auto decided = erasure::decide_task(request, task);
     if (!decided) return decided.error();
     tx.append(stream, request.version, drafts_of(std::vector{decided.value()}));

@@ -104,7 +104,6 @@ ApplyResult ShopProjection::apply(std::span<const Delivered> batch, pqxx::dbtran
     auto& row = rows.row(id);
     if (!stream_batch::is_next(batch[index], index, row.version(), row.exists(), creates, result)) return nullptr;
     if (rows.spec().has("updated_at")) row.set("updated_at", batch[index].envelope.occurred_at);
-    if (&rows == &carts) touched.insert(id);
     row.applied(batch[index].envelope.stream_version);
     ++result.applied;
     return &row;
@@ -160,11 +159,13 @@ ApplyResult ShopProjection::apply(std::span<const Delivered> batch, pqxx::dbtran
             auto* c = next(carts, id, true, index);
             if (!c) return;
             c->set("user_id", stream_batch::opened(e.user_id)).set("status", "open").set("opened_at", env.occurred_at);
+            touched.insert(id);
           } else if constexpr (std::is_same_v<T, shop::CartLineAdded> ||
                                std::is_same_v<T, shop::CartLineQuantityChanged> ||
                                std::is_same_v<T, shop::CartLineRemoved> || std::is_same_v<T, shop::CartConverted>) {
             auto* c = next(carts, id, false, index);
             if (!c) return;
+            touched.insert(id);
             auto& held = lines[id];
             if constexpr (std::is_same_v<T, shop::CartLineAdded>)
               held[e.line_id] = LineRow{e.product_id, e.quantity, e.selected_specs.text};

@@ -1,5 +1,5 @@
 #pragma once
-// What the batched projections of one domain's streams share (billing,
+// What the batched projections share (users, tickets, shop, billing,
 // content, files, email): decoding a batch with ONE key query, and the
 // rule that keeps each row idempotent by stream version. Private to the
 // projections layer.
@@ -99,11 +99,6 @@ inline bool on_stream(const Delivered& d, std::size_t index, const std::string& 
 inline std::optional<std::string> opened(const std::string& s) {
   if (s.empty() || domain::is_erased(s)) return std::nullopt;
   return s;
-}
-
-inline std::optional<std::string> nullable(const pqxx::field& f) {
-  if (f.is_null()) return std::nullopt;
-  return std::string(f.c_str());
 }
 
 }  // namespace lethe::projections::stream_batch
