@@ -19,7 +19,7 @@
 #include "lethe/producers/relay.hpp"
 #include "lethe/producers/seals.hpp"
 #include "lethe/producers/topics.hpp"
-#include "lethe/producers/user_service.hpp"
+#include "user_service.hpp"
 #include "wiring.hpp"
 
 namespace lethe::app {

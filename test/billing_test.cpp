@@ -1,5 +1,5 @@
 #define BOOST_TEST_MODULE billing
-#include "lethe/domain/billing.hpp"
+#include "billing.hpp"
 
 #include <sodium.h>
 

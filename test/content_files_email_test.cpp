@@ -8,10 +8,10 @@
 #include <variant>
 #include <vector>
 
-#include "lethe/domain/content.hpp"
-#include "lethe/domain/email.hpp"
+#include "content.hpp"
+#include "email.hpp"
+#include "files.hpp"
 #include "lethe/domain/envelope.hpp"
-#include "lethe/domain/files.hpp"
 #include "lethe/domain/personal.hpp"
 #include "lethe/domain/registry.hpp"
 

@@ -9,18 +9,18 @@
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 
+#include "billing_service.hpp"
+#include "content_service.hpp"
+#include "email_log_service.hpp"
+#include "file_service.hpp"
 #include "lethe/infra/access.hpp"
 #include "lethe/infra/ids.hpp"
-#include "lethe/producers/billing_service.hpp"
-#include "lethe/producers/content_service.hpp"
-#include "lethe/producers/email_log_service.hpp"
 #include "lethe/producers/event_store.hpp"
-#include "lethe/producers/file_service.hpp"
-#include "lethe/producers/user_service.hpp"
 #include "lethe/projections/projection.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
 #include "support/scenario.hpp"
+#include "user_service.hpp"
 #include "wiring.hpp"
 
 using namespace lethe;

@@ -8,14 +8,14 @@
 #include <boost/test/unit_test.hpp>
 #include <thread>
 
+#include "billing_service.hpp"
+#include "content_service.hpp"
+#include "email_log_service.hpp"
+#include "file_service.hpp"
 #include "lethe/infra/access.hpp"
-#include "lethe/producers/billing_service.hpp"
-#include "lethe/producers/content_service.hpp"
-#include "lethe/producers/email_log_service.hpp"
 #include "lethe/producers/event_store.hpp"
-#include "lethe/producers/file_service.hpp"
-#include "lethe/producers/user_service.hpp"
 #include "support/fixtures.hpp"
+#include "user_service.hpp"
 
 using namespace lethe;
 namespace b = domain::billing;

@@ -20,10 +20,10 @@
 #include <cctype>
 #include <optional>
 
-#include "lethe/domain/billing.hpp"
-#include "lethe/domain/content.hpp"
-#include "lethe/domain/files.hpp"
-#include "lethe/domain/shop.hpp"
+#include "billing.hpp"
+#include "content.hpp"
+#include "files.hpp"
+#include "shop.hpp"
 #include "support/api.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"

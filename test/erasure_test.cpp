@@ -2,7 +2,7 @@
 // The erasure domain's rules, pure: who may erase whom, the last owner, the
 // self-service request, external tasks once and only after the erasure, and
 // when a request is complete.
-#include "lethe/domain/erasure.hpp"
+#include "erasure.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -12,8 +12,8 @@
 #include "lethe/infra/pg.hpp"
 #include "lethe/producers/audit.hpp"
 #include "lethe/producers/event_store.hpp"
-#include "lethe/producers/user_service.hpp"
 #include "support/fixtures.hpp"
+#include "user_service.hpp"
 
 using namespace lethe;
 using producers::ConcurrencyConflict;

@@ -15,8 +15,9 @@
 #include <sstream>
 #include <tuple>
 
-#include "lethe/domain/users.hpp"
 #include "support/fixtures.hpp"
+#include "support/json_schema.hpp"
+#include "users.hpp"
 
 namespace fs = std::filesystem;
 namespace d = lethe::domain;
@@ -56,13 +57,12 @@ bool contains(const std::string& haystack, const std::string& needle) {
 BOOST_AUTO_TEST_CASE(the_personal_field_table_is_what_the_schemas_declare) {
   // Read the schemas here, independently of the build-time generator.
   std::set<std::tuple<std::string, int, std::string, std::string>> declared, table;
-  for (const auto& entry : fs::directory_iterator(fs::path(lethe::test::source_dir()) / "schemas" / "events")) {
-    const auto file = entry.path().filename().string();
-    if (file == "envelope.v1.json") continue;
+  for (const auto& path : lethe::test::event_schema_files()) {
+    const auto file = path.filename().string();
     const auto v = file.rfind(".v");
     const std::string type = file.substr(0, v);
     const int version = std::stoi(file.substr(v + 2));
-    std::ifstream in(entry.path());
+    std::ifstream in(path);
     std::stringstream text;
     text << in.rdbuf();
     rapidjson::Document doc;

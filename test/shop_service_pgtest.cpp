@@ -10,9 +10,9 @@
 
 #include "lethe/infra/access.hpp"
 #include "lethe/producers/event_store.hpp"
-#include "lethe/producers/shop_service.hpp"
-#include "lethe/producers/user_service.hpp"
+#include "shop_service.hpp"
 #include "support/fixtures.hpp"
+#include "user_service.hpp"
 
 using namespace lethe;
 namespace sh = domain::shop;

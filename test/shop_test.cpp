@@ -1,5 +1,5 @@
 #define BOOST_TEST_MODULE shop
-#include "lethe/domain/shop.hpp"
+#include "shop.hpp"
 
 #include <rapidjson/document.h>
 

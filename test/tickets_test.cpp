@@ -1,5 +1,5 @@
 #define BOOST_TEST_MODULE tickets
-#include "lethe/domain/tickets.hpp"
+#include "tickets.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <string>

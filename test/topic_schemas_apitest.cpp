@@ -153,7 +153,7 @@ BOOST_AUTO_TEST_CASE(every_message_on_every_topic_validates_against_its_schemas)
   BOOST_TEST(test::Process({"project", "--until-idle"}, test::lethe_env(db, topics)).wait() == 0);
 
   test::relay_until_idle(db, topics);
-  const auto envelope_schema = test::load_schema(test::schema_dir() / "envelope.v1.json");
+  const auto envelope_schema = test::load_schema(test::envelope_schema_file());
   std::map<std::string, std::unique_ptr<valijson::Schema>> payload_schemas;
   std::set<std::string> seen_types;
   std::size_t messages = 0;

@@ -9,8 +9,8 @@
 
 #include "lethe/infra/access.hpp"
 #include "lethe/producers/event_store.hpp"
-#include "lethe/producers/user_service.hpp"
 #include "support/fixtures.hpp"
+#include "user_service.hpp"
 
 using namespace lethe;
 namespace u = domain::users;

@@ -1,5 +1,5 @@
 #define BOOST_TEST_MODULE users
-#include "lethe/domain/users.hpp"
+#include "users.hpp"
 
 #include <algorithm>
 #include <boost/test/unit_test.hpp>

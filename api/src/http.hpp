@@ -15,18 +15,18 @@
 #include <string_view>
 #include <vector>
 
+#include "billing_service.hpp"
+#include "content_service.hpp"
+#include "email_log_service.hpp"
+#include "erasure_service.hpp"
+#include "file_service.hpp"
 #include "lethe/api/server.hpp"
 #include "lethe/domain/result.hpp"
 #include "lethe/infra/access.hpp"
-#include "lethe/producers/billing_service.hpp"
-#include "lethe/producers/content_service.hpp"
-#include "lethe/producers/email_log_service.hpp"
-#include "lethe/producers/erasure_service.hpp"
 #include "lethe/producers/event_store.hpp"
-#include "lethe/producers/file_service.hpp"
-#include "lethe/producers/shop_service.hpp"
-#include "lethe/producers/ticket_service.hpp"
-#include "lethe/producers/user_service.hpp"
+#include "shop_service.hpp"
+#include "ticket_service.hpp"
+#include "user_service.hpp"
 
 namespace lethe::api {
 

@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "lethe/domain/result.hpp"
-#include "lethe/domain/users.hpp"
+#include "users.hpp"
 
 namespace lethe::domain::checks {
 

@@ -1,13 +1,13 @@
 #include "lethe/domain/registry.hpp"
 
-#include "lethe/domain/billing.hpp"
-#include "lethe/domain/content.hpp"
-#include "lethe/domain/email.hpp"
-#include "lethe/domain/erasure.hpp"
-#include "lethe/domain/files.hpp"
-#include "lethe/domain/shop.hpp"
-#include "lethe/domain/tickets.hpp"
-#include "lethe/domain/users.hpp"
+#include "billing.hpp"
+#include "content.hpp"
+#include "email.hpp"
+#include "erasure.hpp"
+#include "files.hpp"
+#include "shop.hpp"
+#include "tickets.hpp"
+#include "users.hpp"
 
 namespace lethe::domain {
 

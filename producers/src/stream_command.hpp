@@ -13,7 +13,7 @@
 #include "lethe/domain/result.hpp"
 #include "lethe/infra/pg.hpp"
 #include "lethe/producers/command_path.hpp"
-#include "lethe/producers/user_service.hpp"
+#include "user_service.hpp"
 
 namespace lethe::producers::stream_command {
 

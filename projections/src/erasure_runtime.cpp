@@ -7,7 +7,7 @@
 #include <pqxx/pqxx>
 #include <set>
 
-#include "lethe/domain/erasure.hpp"
+#include "erasure.hpp"
 #include "lethe/domain/personal.hpp"
 #include "lethe/infra/ids.hpp"
 #include "lethe/infra/keyring.hpp"

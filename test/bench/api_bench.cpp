@@ -15,13 +15,13 @@
 #include "lethe/infra/ids.hpp"
 #include "lethe/infra/pg.hpp"
 #include "lethe/producers/event_store.hpp"
-#include "lethe/producers/user_service.hpp"
 #include "lethe/projections/projection.hpp"
 #include "support/api.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
 #include "support/restart_load.hpp"
 #include "support/slow_clients.hpp"
+#include "user_service.hpp"
 
 namespace lethe::bench {
 

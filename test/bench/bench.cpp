@@ -25,24 +25,24 @@
 #include <sstream>
 
 #include "api_bench.hpp"
+#include "billing.hpp"
+#include "content.hpp"
+#include "email.hpp"
+#include "erasure_service.hpp"
+#include "files.hpp"
 #include "lethe/consumers/runner.hpp"
-#include "lethe/domain/billing.hpp"
-#include "lethe/domain/content.hpp"
-#include "lethe/domain/email.hpp"
-#include "lethe/domain/files.hpp"
 #include "lethe/domain/personal.hpp"
-#include "lethe/domain/shop.hpp"
-#include "lethe/domain/tickets.hpp"
 #include "lethe/infra/kafka.hpp"
 #include "lethe/infra/keyring.hpp"
 #include "lethe/infra/pg.hpp"
-#include "lethe/producers/erasure_service.hpp"
 #include "lethe/producers/relay.hpp"
 #include "lethe/producers/topics.hpp"
 #include "lethe/projections/projection.hpp"
+#include "shop.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
 #include "support/scenario.hpp"
+#include "tickets.hpp"
 
 using namespace lethe;
 using Clock = std::chrono::steady_clock;

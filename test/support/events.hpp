@@ -3,9 +3,9 @@
 #include <string>
 #include <vector>
 
-#include "lethe/domain/users.hpp"
 #include "lethe/infra/ids.hpp"
 #include "lethe/producers/event_store.hpp"
+#include "users.hpp"
 
 namespace lethe::test {
 

@@ -18,8 +18,8 @@
 
 #include "lethe/domain/envelope.hpp"
 #include "lethe/domain/result.hpp"
-#include "lethe/domain/users.hpp"
 #include "lethe/producers/event_store.hpp"
+#include "users.hpp"
 
 namespace lethe::producers {
 

@@ -1,0 +1,248 @@
+#pragma once
+// The billing domain: billing profiles, subscriptions, and transactions (a
+// charge, its refunds and its credit notes). Pure: ids come with the
+// commands, made outside (producers/), never from a clock or a random source
+// here.
+//
+// Streams: a person's billing profile is billingprofile-<user id>; a
+// subscription is subscription-<id>; a transaction is transaction-<id>, the
+// charge and every refund and credit note against it on that one stream, so
+// what is left refundable (and creditable) is folded state, checked and
+// appended in one decision.
+//
+// Money is an integer number of minor units (cents) with its ISO 4217
+// currency code (three capital letters), never floating point; every sum is
+// checked for overflow.
+//
+// The billing right: the admin and owner roles hold it. They record charges,
+// refunds and credit notes, and manage anyone's profile and subscriptions.
+// A customer manages their own profile and subscriptions; which of them they
+// may read (their own: every state carries user_id) is the API's concern.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "lethe/domain/event_fields.hpp"
+#include "lethe/domain/personal.hpp"
+#include "lethe/domain/registry.hpp"
+#include "lethe/domain/result.hpp"
+#include "users.hpp"
+
+namespace lethe::domain::billing {
+
+inline constexpr std::size_t kMaxHolderName = 200;
+inline constexpr std::size_t kMaxAddress = 1000;
+inline constexpr std::size_t kMaxTaxId = 50;
+inline constexpr std::size_t kMaxPlan = 50;
+inline constexpr std::size_t kMaxReason = 500;
+inline constexpr std::size_t kMaxDescription = 500;
+// The largest amount of one charge, refund or credit note, in minor units.
+inline constexpr std::int64_t kMaxAmount = 1'000'000'000'000;
+
+// Stream names.
+std::string profile_stream(std::string_view user_id);
+std::string subscription_stream(std::string_view subscription_id);
+std::string transaction_stream(std::string_view transaction_id);
+
+// ---- Events (see lethe/domain/event_fields.hpp). ----
+// Stream billingprofile-<user id>. holder_name, address and tax_id are the
+// person's (sealed under user_id's key); an empty tax_id is left out.
+struct ProfileSet {
+  LETHE_EVENT("billing.profile_set");
+  std::string user_id, holder_name, address, tax_id;
+  static constexpr auto fields() {
+    using E = ProfileSet;
+    return std::array<FieldSpec<E>, 4>{{{"user_id", &E::user_id},
+                                        {"holder_name", &E::holder_name},
+                                        {"address", &E::address},
+                                        {"tax_id", &E::tax_id, true}}};
+  }
+};
+// Stream subscription-<id>.
+struct SubscriptionCreated {
+  LETHE_EVENT("billing.subscription_created");
+  std::string subscription_id, user_id, plan;
+  static constexpr auto fields() {
+    using E = SubscriptionCreated;
+    return std::array<FieldSpec<E>, 3>{
+        {{"subscription_id", &E::subscription_id}, {"user_id", &E::user_id}, {"plan", &E::plan}}};
+  }
+};
+struct SubscriptionCancelled {
+  LETHE_EVENT("billing.subscription_cancelled");
+  std::string subscription_id, user_id, reason;
+  static constexpr auto fields() {
+    using E = SubscriptionCancelled;
+    return std::array<FieldSpec<E>, 3>{
+        {{"subscription_id", &E::subscription_id}, {"user_id", &E::user_id}, {"reason", &E::reason}}};
+  }
+};
+// Stream transaction-<id>: the charge, then its refunds and credit notes.
+struct ChargeRecorded {
+  LETHE_EVENT("billing.charge_recorded");
+  std::string transaction_id, user_id;
+  std::int64_t amount = 0;  // minor units
+  std::string currency, description;
+  static constexpr auto fields() {
+    using E = ChargeRecorded;
+    return std::array<FieldSpec<E>, 5>{{{"transaction_id", &E::transaction_id},
+                                        {"user_id", &E::user_id},
+                                        {"amount", &E::amount},
+                                        {"currency", &E::currency},
+                                        {"description", &E::description}}};
+  }
+};
+struct RefundRecorded {
+  LETHE_EVENT("billing.refund_recorded");
+  std::string transaction_id, user_id, refund_id;
+  std::int64_t amount = 0;  // minor units
+  std::string currency, reason;
+  static constexpr auto fields() {
+    using E = RefundRecorded;
+    return std::array<FieldSpec<E>, 6>{{{"transaction_id", &E::transaction_id},
+                                        {"user_id", &E::user_id},
+                                        {"refund_id", &E::refund_id},
+                                        {"amount", &E::amount},
+                                        {"currency", &E::currency},
+                                        {"reason", &E::reason}}};
+  }
+};
+struct CreditNoteIssued {
+  LETHE_EVENT("billing.credit_note_issued");
+  std::string transaction_id, user_id, credit_note_id;
+  std::int64_t amount = 0;  // minor units
+  std::string currency, reason;
+  static constexpr auto fields() {
+    using E = CreditNoteIssued;
+    return std::array<FieldSpec<E>, 6>{{{"transaction_id", &E::transaction_id},
+                                        {"user_id", &E::user_id},
+                                        {"credit_note_id", &E::credit_note_id},
+                                        {"amount", &E::amount},
+                                        {"currency", &E::currency},
+                                        {"reason", &E::reason}}};
+  }
+};
+
+using Event = std::variant<ProfileSet, SubscriptionCreated, SubscriptionCancelled, ChargeRecorded, RefundRecorded,
+                           CreditNoteIssued>;
+
+// The billing domain as the registry knows it: every event on the billing
+// topic, read by the billing projection.
+const DomainSpec& spec();
+// Every event type this domain can emit, for schema checks and docs.
+std::vector<std::string_view> event_types();
+
+// ---- Commands, one variant per kind of stream ----
+struct SetProfile {
+  std::string user_id, holder_name, address, tax_id;  // tax_id: empty when none
+};
+using ProfileCommand = std::variant<SetProfile>;
+
+struct CreateSubscription {
+  std::string subscription_id, user_id, plan;
+};
+struct CancelSubscription {
+  std::string subscription_id, reason;
+};
+using SubscriptionCommand = std::variant<CreateSubscription, CancelSubscription>;
+
+struct RecordCharge {
+  std::string transaction_id, user_id;
+  std::int64_t amount = 0;
+  std::string currency, description;
+};
+struct RecordRefund {
+  std::string transaction_id, refund_id;
+  std::int64_t amount = 0;
+  std::string currency, reason;
+};
+struct IssueCreditNote {
+  std::string transaction_id, credit_note_id;
+  std::int64_t amount = 0;
+  std::string currency, reason;
+};
+using TransactionCommand = std::variant<RecordCharge, RecordRefund, IssueCreditNote>;
+
+// ---- States ----
+struct Profile {
+  bool exists = false;
+  std::string user_id, holder_name, address, tax_id;
+  std::int64_t version = 0;  // number of events folded
+};
+struct Subscription {
+  bool exists = false;
+  bool cancelled = false;
+  std::string subscription_id, user_id, plan, reason;
+  std::int64_t version = 0;
+};
+struct Transaction {
+  bool exists = false;
+  std::string transaction_id, user_id, currency;
+  std::int64_t amount = 0;    // the charge, minor units
+  std::int64_t refunded = 0;  // sum of refunds (saturating: a sum past int64 stays at its maximum)
+  std::int64_t credited = 0;  // sum of credit notes (saturating likewise)
+  std::set<std::string> refund_ids, credit_note_ids;
+  std::int64_t version = 0;
+};
+
+// Does the actor hold the billing right (admin or owner)?
+bool has_billing_right(const users::Actor& actor) noexcept;
+// Three capital ASCII letters (the shape of an ISO 4217 code).
+bool is_currency(std::string_view code) noexcept;
+// a + b, or nullopt when the sum does not fit in int64.
+std::optional<std::int64_t> checked_add(std::int64_t a, std::int64_t b) noexcept;
+// What is left to refund of the charge: its amount less its refunds, never
+// below zero.
+std::int64_t refundable(const Transaction& t) noexcept;
+// What credit notes may still cover: the amount less the credit notes so
+// far, never below zero.
+std::int64_t creditable(const Transaction& t) noexcept;
+
+// The rules (auditors and anonymous callers change nothing, always
+// forbidden):
+// - profile: the user themself, or the billing right; holder_name 1..200
+//   bytes, address 1..1000, tax_id 0..50; setting what is there already is
+//   no_change;
+// - subscription: created for the user by themself or the billing right, on
+//   a plan [a-z0-9_-]{1,50}; cancelled by that user or the billing right,
+//   with a reason 1..500 bytes; a second cancel is a conflict;
+// - charge: the billing right only; amount 1..kMaxAmount minor units with a
+//   currency, description 1..500; a transaction id is charged once;
+// - refund: the billing right; the charge must exist (not_found); amount
+//   1..kMaxAmount; its currency is the charge's (rule_violated "currency");
+//   the refunds never exceed the charge (rule_violated "amount", naming what
+//   is left refundable); a refund id is used once;
+// - credit note: the billing right; the charge must exist; amount
+//   1..kMaxAmount in the charge's currency; the credit notes together never
+//   exceed the charge (rule_violated "amount"); a credit note id is used once.
+// Refunds and credit notes are counted apart: what is left refundable is the
+// amount less the refunds only.
+Result<std::vector<Event>> decide(const Profile& state, const ProfileCommand& command, const users::Actor& actor);
+Result<std::vector<Event>> decide(const Subscription& state, const SubscriptionCommand& command,
+                                  const users::Actor& actor);
+Result<std::vector<Event>> decide(const Transaction& state, const TransactionCommand& command,
+                                  const users::Actor& actor);
+// Each state folds the events of its own kind of stream and ignores the
+// others (counting them in version all the same).
+Profile evolve(Profile state, const Event& event);
+Subscription evolve(Subscription state, const Event& event);
+Transaction evolve(Transaction state, const Event& event);
+
+std::string_view type_of(const Event& e) noexcept;
+int version_of(const Event& e) noexcept;
+// Every billing event names the person it is about.
+std::string user_id_of(const Event& e);
+std::string encode_payload(const Event& e);
+// Decodes a payload of one event type and schema version; an unknown type
+// or version is an error naming "type", never a silently skipped event.
+Result<Event> decode_payload(std::string_view type, int schema_version, std::string_view payload_json);
+// Decodes a batch of sealed payloads with one key load; a personal field
+// whose key is gone decodes to erased().
+std::vector<Result<Event>> decode_sealed(const std::vector<SealedPayload>& items, const KeyLoader& load);
+
+}  // namespace lethe::domain::billing

@@ -1,0 +1,163 @@
+#include "billing.hpp"
+#include "lethe/infra/ids.hpp"
+#include "route_kit.hpp"
+
+namespace lethe::api {
+
+namespace {
+
+namespace billing = domain::billing;
+using domain::users::Role;
+
+// The billing right (admins and owners, see billing.hpp) reads everything;
+// anyone else reads their own.
+bool has_billing_right(const Call& c) {
+  return c.who && (c.who->role == Role::admin || c.who->role == Role::owner);
+}
+std::string only_own(const Call& c, const char* param) {
+  return has_billing_right(c) ? c.req.get_param_value(param) : c.who->user_id;
+}
+
+constexpr const char* kTransactionColumns =
+    "transaction_id AS id, user_id, amount, currency, description, refunded, credited, amount - refunded AS "
+    "refundable, " LETHE_UTC_TEXT("created_at") ", " LETHE_UTC_TEXT("updated_at") ", version";
+constexpr const char* kSubscriptionColumns =
+    "subscription_id AS id, user_id, plan, status, cancel_reason, " LETHE_UTC_TEXT("created_at") ", " LETHE_UTC_TEXT(
+        "cancelled_at") ", version";
+
+void set_profile(Call& c) {
+  const auto w = ok_or_throw(
+      c.services().billing.handle(billing::SetProfile{c.params.at(0), c.field("holder_name"), c.field("address"),
+                                                      c.optional_field("tax_id").value_or("")},
+                                  with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
+void get_profile(Call& c) {
+  const auto& id = c.params.at(0);
+  await_reflection(c, domain::stream_of("billingprofile", id));
+  pqxx::read_transaction tx(reads(c));
+  const auto rows = tx.exec_params("SELECT user_id, holder_name, address, tax_id, " LETHE_UTC_TEXT(
+                                       "updated_at") ", version FROM billing_profiles WHERE user_id = $1",
+                                   id);
+  ensure_found(c, !rows.empty(), "billing profile");
+  Json j;
+  row_json(j, rows[0]);
+  c.json(200, j.text());
+}
+
+void create_subscription(Call& c) {
+  const auto id = infra::new_uuid();
+  const auto user = c.optional_field("user_id").value_or(c.who->user_id);
+  const auto w =
+      ok_or_throw(c.services().billing.handle(billing::CreateSubscription{id, user, c.field("plan")}, c.ctx));
+  c.written(201, id, w);
+}
+
+void list_subscriptions(Call& c) {
+  await_reflection(c);
+  const auto page = page_of(c);
+  pqxx::read_transaction tx(reads(c));
+  page_of_rows(c, "subscriptions",
+               tx.exec_params(std::string("SELECT ") + kSubscriptionColumns +
+                                  " FROM billing_subscriptions WHERE ($1 = '' OR user_id = $1)"
+                                  " ORDER BY created_at DESC, subscription_id LIMIT $2 OFFSET $3",
+                              only_own(c, "user_id"), page.limit, page.offset),
+               page);
+}
+
+void cancel_subscription(Call& c) {
+  const auto w = ok_or_throw(
+      c.services().billing.handle(billing::CancelSubscription{c.params.at(0), c.field("reason")}, with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
+void record_charge(Call& c) {
+  const auto id = infra::new_uuid();
+  const auto w = ok_or_throw(c.services().billing.handle(
+      billing::RecordCharge{id, c.field("user_id"), c.int_field("amount"), c.field("currency"), c.field("description")},
+      c.ctx));
+  c.written(201, id, w);
+}
+
+void list_transactions(Call& c) {
+  await_reflection(c);
+  const auto page = page_of(c);
+  pqxx::read_transaction tx(reads(c));
+  page_of_rows(c, "transactions",
+               tx.exec_params(std::string("SELECT ") + kTransactionColumns +
+                                  " FROM billing_transactions WHERE ($1 = '' OR user_id = $1)"
+                                  " ORDER BY created_at DESC, transaction_id LIMIT $2 OFFSET $3",
+                              only_own(c, "user_id"), page.limit, page.offset),
+               page);
+}
+
+void get_transaction(Call& c) {
+  const auto& id = c.params.at(0);
+  await_reflection(c, domain::stream_of("transaction", id));
+  pqxx::read_transaction tx(reads(c));
+  const auto rows = tx.exec_params(
+      std::string("SELECT ") + kTransactionColumns + " FROM billing_transactions WHERE transaction_id = $1", id);
+  ensure_found(c, !rows.empty() && (has_billing_right(c) || text_or_empty(rows[0]["user_id"]) == c.who->user_id),
+               "transaction");
+  // The row, its refunds and its credit notes, in the order they were written.
+  Json j;
+  j.begin();
+  row_fields(j, rows[0]);
+  for (const auto& [name, table, key] : {std::tuple{"refunds", "billing_refunds", "refund_id"},
+                                         std::tuple{"credit_notes", "billing_credit_notes", "credit_note_id"}}) {
+    j.begin_array(name);
+    for (const auto& r :
+         tx.exec_params(std::string("SELECT ") + key + " AS id, amount, currency, reason, " + LETHE_UTC_TEXT("at") +
+                            " FROM " + table + " WHERE transaction_id = $1 ORDER BY stream_version",
+                        id))
+      row_json(j, r);
+    j.end_array();
+  }
+  j.end();
+  c.res.set_header("ETag", "\"" + std::string(rows[0]["version"].c_str()) + "\"");
+  c.json(200, j.text());
+}
+
+void record_refund(Call& c) {
+  const auto id = infra::new_uuid();
+  const auto w = ok_or_throw(c.services().billing.handle(
+      billing::RecordRefund{c.params.at(0), id, c.int_field("amount"), c.field("currency"), c.field("reason")},
+      with_if_match(c)));
+  c.written(201, id, w);
+}
+
+void issue_credit_note(Call& c) {
+  const auto id = infra::new_uuid();
+  const auto w = ok_or_throw(c.services().billing.handle(
+      billing::IssueCreditNote{c.params.at(0), id, c.int_field("amount"), c.field("currency"), c.field("reason")},
+      with_if_match(c)));
+  c.written(201, id, w);
+}
+
+}  // namespace
+
+DomainRoutes billing_routes() {
+  return {
+      {
+          {"PUT", "/users/{id}/billing-profile", kAdminUp | kSelf, set_profile},
+          {"GET", "/users/{id}/billing-profile", kAdminUp | kSelf, get_profile},
+          {"POST", "/subscriptions", kActors, create_subscription},
+          {"GET", "/subscriptions", kActors, list_subscriptions},
+          {"POST", "/subscriptions/{id}/cancel", kActors, cancel_subscription},
+          {"POST", "/transactions", kAdminUp, record_charge},
+          {"GET", "/transactions", kActors, list_transactions},
+          {"GET", "/transactions/{id}", kActors, get_transaction},
+          {"POST", "/transactions/{id}/refunds", kAdminUp, record_refund},
+          {"POST", "/transactions/{id}/credit-notes", kAdminUp, issue_credit_note},
+      },
+      {
+          {"billingprofile-", "SELECT EXISTS (SELECT 1 FROM billing_profiles WHERE user_id = $1 AND version >= $2)"},
+          {"subscription-",
+           "SELECT EXISTS (SELECT 1 FROM billing_subscriptions WHERE subscription_id = $1 AND version >= $2)"},
+          {"transaction-",
+           "SELECT EXISTS (SELECT 1 FROM billing_transactions WHERE transaction_id = $1 AND version >= $2)"},
+      }};
+}
+
+}  // namespace lethe::api

@@ -1,0 +1,195 @@
+#include "billing_projection.hpp"
+
+#include "billing.hpp"
+#include "stream_batch.hpp"
+#include "table.hpp"
+
+namespace lethe::projections {
+
+namespace billing = domain::billing;
+using stream_batch::opened;
+
+namespace {
+
+// A row only moves forward; an update sets only what events change, so a
+// person column that the erasure policy has nulled stays so.
+const table::Spec kProfiles{
+    "billing_profiles", "user_id", {{"holder_name"}, {"address"}, {"tax_id"}, {"updated_at"}, {"version"}}};
+const table::Spec kSubscriptions{"billing_subscriptions",
+                                 "subscription_id",
+                                 {{"user_id", table::kOnCreate},
+                                  {"plan", table::kOnCreate},
+                                  {"status"},
+                                  {"cancel_reason"},
+                                  {"created_at", table::kOnCreate},
+                                  {"cancelled_at"},
+                                  {"version"}}};
+const table::Spec kTransactions{"billing_transactions",
+                                "transaction_id",
+                                {{"user_id", table::kOnCreate},
+                                 {"amount", table::kOnCreate},
+                                 {"currency", table::kOnCreate},
+                                 {"description", table::kOnCreate},
+                                 {"refunded"},
+                                 {"credited"},
+                                 {"created_at", table::kOnCreate},
+                                 {"updated_at"},
+                                 {"version"}}};
+// Refunds and credit notes are keyed by their own ids: applying one twice
+// changes nothing.
+const std::vector<table::Column> kLineColumns{{"transaction_id"}, {"user_id"}, {"amount"},        {"currency"},
+                                              {"reason"},         {"at"},      {"stream_version"}};
+const table::Spec kRefunds{"billing_refunds", "refund_id", kLineColumns, table::Moves::once};
+const table::Spec kCreditNotes{"billing_credit_notes", "credit_note_id", kLineColumns, table::Moves::once};
+
+enum class Kind { profile, subscription, transaction };
+
+// Which row an event folds into, and that row's id.
+std::pair<Kind, std::string> row_of(const billing::Event& ev) {
+  return std::visit(
+      [](const auto& e) -> std::pair<Kind, std::string> {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, billing::ProfileSet>)
+          return {Kind::profile, e.user_id};
+        else if constexpr (std::is_same_v<T, billing::SubscriptionCreated> ||
+                           std::is_same_v<T, billing::SubscriptionCancelled>)
+          return {Kind::subscription, e.subscription_id};
+        else
+          return {Kind::transaction, e.transaction_id};
+      },
+      ev);
+}
+
+std::string stream_of(Kind kind, const std::string& id) {
+  switch (kind) {
+    case Kind::profile:
+      return billing::profile_stream(id);
+    case Kind::subscription:
+      return billing::subscription_stream(id);
+    case Kind::transaction:
+      break;
+  }
+  return billing::transaction_stream(id);
+}
+
+}  // namespace
+
+ApplyResult BillingProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
+  ApplyResult result;
+  auto decoded = stream_batch::decode<billing::Event>(batch, "billing.", billing::decode_sealed, tx, result);
+  if (decoded.empty()) return result;
+
+  // Collapse keys: each row loaded once, its events folded in memory, each
+  // changed row written once.
+  std::vector<std::pair<Kind, std::string>> keys;
+  keys.reserve(decoded.size());
+  std::vector<std::string> ids[3];
+  for (const auto& d : decoded) {
+    keys.push_back(row_of(d.event));
+    ids[static_cast<int>(keys.back().first)].push_back(keys.back().second);
+  }
+  table::Rows profiles(kProfiles), subscriptions(kSubscriptions), transactions(kTransactions), refunds(kRefunds),
+      credit_notes(kCreditNotes);
+  profiles.load(tx, ids[static_cast<int>(Kind::profile)]);
+  subscriptions.load(tx, ids[static_cast<int>(Kind::subscription)]);
+  transactions.load(tx, ids[static_cast<int>(Kind::transaction)]);
+
+  for (std::size_t k = 0; k < decoded.size(); ++k) {
+    const auto index = decoded[k].index;
+    const auto& ev = decoded[k].event;
+    const auto kind = keys[k].first;
+    const auto& id = keys[k].second;
+    const auto& d = batch[index];
+    const auto& env = d.envelope;
+    if (!stream_batch::on_stream(d, index, stream_of(kind, id), result)) continue;
+    std::visit(
+        [&](const auto& e) {
+          using T = std::decay_t<decltype(e)>;
+          if constexpr (std::is_same_v<T, billing::ProfileSet>) {
+            auto& row = profiles.row(id);
+            if (!stream_batch::is_next(d, index, row.version(), row.exists(), true, result)) return;
+            row.set("holder_name", opened(e.holder_name))
+                .set("address", opened(e.address))
+                .set("tax_id", opened(e.tax_id))
+                .set("updated_at", env.occurred_at)
+                .applied(env.stream_version);
+          } else if constexpr (std::is_same_v<T, billing::SubscriptionCreated> ||
+                               std::is_same_v<T, billing::SubscriptionCancelled>) {
+            constexpr bool kCreates = std::is_same_v<T, billing::SubscriptionCreated>;
+            auto& row = subscriptions.row(id);
+            if (!stream_batch::is_next(d, index, row.version(), row.exists(), kCreates, result)) return;
+            if constexpr (kCreates)
+              row.set("user_id", e.user_id)
+                  .set("plan", e.plan)
+                  .set("status", "active")
+                  .set("created_at", env.occurred_at);
+            else
+              row.set("status", "cancelled").set("cancel_reason", e.reason).set("cancelled_at", env.occurred_at);
+            row.applied(env.stream_version);
+          } else {
+            constexpr bool kCreates = std::is_same_v<T, billing::ChargeRecorded>;
+            auto& row = transactions.row(id);
+            if (!stream_batch::is_next(d, index, row.version(), row.exists(), kCreates, result)) return;
+            if constexpr (kCreates) {
+              row.set("user_id", e.user_id)
+                  .set("amount", e.amount)
+                  .set("currency", e.currency)
+                  .set("description", e.description)
+                  .set("refunded", std::int64_t{0})
+                  .set("credited", std::int64_t{0})
+                  .set("created_at", env.occurred_at);
+            } else {
+              constexpr bool kRefund = std::is_same_v<T, billing::RefundRecorded>;
+              const char* sum_column = kRefund ? "refunded" : "credited";
+              std::int64_t next = 0;
+              if (__builtin_add_overflow(row.integer(sum_column), e.amount, &next)) {
+                result.rejected.push_back(
+                    {index, env.type + " on " + env.stream_id + ": the sum of its amounts overflows bigint"});
+                return;
+              }
+              row.set(sum_column, next);
+              std::string line_id;
+              if constexpr (kRefund)
+                line_id = e.refund_id;
+              else
+                line_id = e.credit_note_id;
+              (kRefund ? refunds : credit_notes)
+                  .add(line_id)
+                  .set("transaction_id", id)
+                  .set("user_id", opened(e.user_id))
+                  .set("amount", e.amount)
+                  .set("currency", e.currency)
+                  .set("reason", e.reason)
+                  .set("at", env.occurred_at)
+                  .set("stream_version", env.stream_version);
+            }
+            row.set("updated_at", env.occurred_at).applied(env.stream_version);
+          }
+          ++result.applied;
+        },
+        ev);
+  }
+  for (auto* rows : {&profiles, &subscriptions, &transactions, &refunds, &credit_notes}) rows->write(tx);
+  return result;
+}
+
+// How this read model forgets a person (see ErasureRule); its migrations
+// mark the columns it must cover.
+const ErasurePolicy& BillingProjection::erasure_policy() const {
+  static const ErasurePolicy policy{
+      {"billing_profiles",
+       "user_id",
+       Erase::delete_row,
+       {},
+       {},
+       "name, address and tax id",
+       "'billingprofile-' || user_id"},
+      {"billing_subscriptions", "user_id", Erase::set_null, {}, {}, "financial records stay, without the person"},
+      {"billing_transactions", "user_id", Erase::set_null, {}, {}, "financial records stay, without the person"},
+      {"billing_refunds", "user_id", Erase::set_null, {}, {}, "financial records stay, without the person"},
+      {"billing_credit_notes", "user_id", Erase::set_null, {}, {}, "financial records stay, without the person"},
+  };
+  return policy;
+}
+
+}  // namespace lethe::projections

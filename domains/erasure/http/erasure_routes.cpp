@@ -1,0 +1,139 @@
+// The right to erasure over HTTP: an admin erases someone; a person asks
+// for their own erasure and confirms it with a token; the person or an
+// admin may cancel it until it is carried out; an admin carries out a
+// confirmed request and confirms each external task; admins and auditors
+// follow each request's receipts.
+#include "erasure.hpp"
+#include "route_kit.hpp"
+
+namespace lethe::api {
+
+namespace {
+
+namespace erasure = domain::erasure;
+
+// The status a reader sees: a self-service request whose token ran out
+// unconfirmed is expired (the person may ask again).
+constexpr const char* kRequestColumns =
+    "request_id AS id, user_id, mode, CASE WHEN status = 'awaiting_confirmation' AND confirm_by < now() THEN "
+    "'expired' ELSE status END AS status, requested_by, " LETHE_UTC_TEXT("requested_at") ", " LETHE_UTC_TEXT(
+        "confirm_by") ", " LETHE_UTC_TEXT("confirmed_at") ", sessions_ended, " LETHE_UTC_TEXT("erased_at") ", erased_by, "
+    "key_fingerprint, handed_to, records, beyond_reach, " LETHE_UTC_TEXT("updated_at") ", version";
+
+// The request a command wrote to (its stream is erasure-<request id>).
+std::string erasure_request_of(const producers::Written& w) {
+  constexpr std::string_view kPrefix = "erasure-";
+  return w.empty() ? std::string() : w.back().stream_id.substr(kPrefix.size());
+}
+
+void erase_user(Call& c) {
+  const auto started = ok_or_throw(c.services().erasure.erase(c.params.at(0), c.ctx));
+  c.written(202, started.request_id, started.written, [&](Json& j) { j.str("status", "erased"); });
+}
+
+void request_own(Call& c) {
+  const auto started = ok_or_throw(c.services().erasure.request_own(c.ctx));
+  c.written(201, started.request_id, started.written, [&](Json& j) {
+    j.str("status", "awaiting_confirmation").str("token", started.token).str("confirm_by", started.confirm_by);
+  });
+}
+
+void confirm_own(Call& c) {
+  // The token came to this same session: the password proves the person
+  // is there, not only someone holding their session.
+  if (auto err = c.services().users.check_own_password(c.who->user_id, c.field("password"), "password"))
+    throw from_domain(*err);
+  const auto w = ok_or_throw(c.services().erasure.confirm_own(c.field("token"), c.ctx));
+  c.written(200, erasure_request_of(w), w, [](Json& j) { j.str("status", "pending"); });
+}
+
+void cancel_own(Call& c) {
+  const auto w = ok_or_throw(c.services().erasure.cancel("", c.ctx));
+  c.written(200, erasure_request_of(w), w, [](Json& j) { j.str("status", "cancelled"); });
+}
+
+void cancel(Call& c) {
+  const auto w = ok_or_throw(c.services().erasure.cancel(c.params.at(0), c.ctx));
+  c.written(200, c.params.at(0), w, [](Json& j) { j.str("status", "cancelled"); });
+}
+
+void execute(Call& c) {
+  const auto w = ok_or_throw(c.services().erasure.execute(c.params.at(0), c.ctx));
+  c.written(200, c.params.at(0), w, [](Json& j) { j.str("status", "erased"); });
+}
+
+void confirm_task(Call& c) {
+  const auto w = ok_or_throw(c.services().erasure.confirm_task(c.params.at(0), c.params.at(1), c.ctx));
+  c.written(200, c.params.at(0), w);
+}
+
+void get_request(Call& c) {
+  const auto& id = c.params.at(0);
+  await_reflection(c, erasure::request_stream(id));
+  pqxx::read_transaction tx(reads(c));
+  const auto rows =
+      tx.exec_params(std::string("SELECT ") + kRequestColumns + " FROM erasure_requests WHERE request_id = $1", id);
+  ensure_found(c, !rows.empty(), "erasure request");
+  Json j;
+  j.begin();
+  row_fields(j, rows[0]);
+  // Every projection that must apply it, with when it did (null: not yet).
+  j.begin_array("receipts");
+  for (const auto& r : tx.exec_params(
+           "SELECT p AS projection, " LETHE_UTC_TEXT(
+               "applied_at") " FROM erasure_requests q"
+                             " CROSS JOIN LATERAL unnest(q.projections) AS p"
+                             " LEFT JOIN erasure_receipts x ON x.request_id = q.request_id AND x.projection = p"
+                             " WHERE q.request_id = $1 ORDER BY p",
+           id))
+    row_json(j, r);
+  j.end_array();
+  j.begin_array("tasks");
+  for (const auto& r : tx.exec_params("SELECT task, confirmed_by, " LETHE_UTC_TEXT(
+                                          "confirmed_at") " FROM erasure_tasks WHERE request_id = $1 ORDER BY task",
+                                      id))
+    row_json(j, r);
+  j.end_array();
+  j.end();
+  c.res.set_header("ETag", "\"" + std::string(rows[0]["version"].c_str()) + "\"");
+  c.json(200, j.text());
+}
+
+void list_requests(Call& c) {
+  await_reflection(c);
+  const auto page = page_of(c);
+  const auto status = c.req.get_param_value("status");
+  if (!status.empty() && status != "awaiting_confirmation" && status != "pending" && status != "erased" &&
+      status != "complete" && status != "expired" && status != "cancelled")
+    throw HttpError{400, "invalid_argument", "status",
+                    "status must be one of awaiting_confirmation, pending, erased, complete, expired, cancelled"};
+  pqxx::read_transaction tx(reads(c));
+  page_of_rows(c, "erasure_requests",
+               tx.exec_params(std::string("SELECT ") + kRequestColumns +
+                                  " FROM erasure_requests WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR"
+                                  " CASE WHEN status = 'awaiting_confirmation' AND confirm_by < now() THEN 'expired'"
+                                  " ELSE status END = $2) ORDER BY requested_at, request_id LIMIT $3 OFFSET $4",
+                              c.req.get_param_value("user_id"), status, page.limit, page.offset),
+               page);
+}
+
+}  // namespace
+
+DomainRoutes erasure_routes() {
+  return {{
+              {"POST", "/users/{id}/erasure", kAdminUp, erase_user},
+              {"POST", "/me/erasure", kActors, request_own},
+              {"POST", "/me/erasure/confirm", kActors, confirm_own},
+              {"POST", "/me/erasure/cancel", kActors, cancel_own},
+              {"POST", "/erasure-requests/{id}/execute", kAdminUp, execute},
+              {"POST", "/erasure-requests/{id}/cancel", kAdminUp, cancel},
+              {"POST", "/erasure-requests/{id}/tasks/{task}/confirm", kAdminUp, confirm_task},
+              {"GET", "/erasure-requests", kAdminUp | kAuditor, list_requests},
+              {"GET", "/erasure-requests/{id}", kAdminUp | kAuditor, get_request},
+          },
+          {
+              {"erasure-", "SELECT EXISTS (SELECT 1 FROM erasure_requests WHERE request_id = $1 AND version >= $2)"},
+          }};
+}
+
+}  // namespace lethe::api
