@@ -30,10 +30,10 @@ BOOST_AUTO_TEST_CASE(schemathesis_finds_no_failure_in_any_check_or_phase) {
   test::Served s;
   const auto report = std::filesystem::temp_directory_path() / ("lethe-contract-" + std::to_string(s.api.port()));
   const auto command = st + " --config-file " + test::source_dir() + "/test/contract/schemathesis.toml run " +
-                       test::source_dir() + "/schemas/openapi.json" +
-                       " --url http://127.0.0.1:" + std::to_string(s.api.port()) + " -H 'Authorization: Bearer " +
-                       s.api.owner_key() + "'" + " --checks all --phases examples,coverage,fuzzing,stateful" +
-                       " --max-examples " + env_or("LETHE_CONTRACT_EXAMPLES", "25") + " --seed " +
+                       std::string(LETHE_OPENAPI_FILE) + " --url http://127.0.0.1:" + std::to_string(s.api.port()) +
+                       " -H 'Authorization: Bearer " + s.api.owner_key() + "'" +
+                       " --checks all --phases examples,coverage,fuzzing,stateful" + " --max-examples " +
+                       env_or("LETHE_CONTRACT_EXAMPLES", "25") + " --seed " +
                        env_or("LETHE_CONTRACT_SEED", "20261204") +
                        " --workers 2 --no-color --generation-database none --output-truncate false" +
                        " --report junit --report-dir " + report.string() + " 2>&1";

@@ -13,19 +13,15 @@
 #include <pqxx/pqxx>
 #include <string>
 #include <string_view>
+#include <typeindex>
+#include <unordered_map>
 #include <vector>
 
-#include "billing_service.hpp"
-#include "content_service.hpp"
-#include "email_log_service.hpp"
 #include "erasure_service.hpp"
-#include "file_service.hpp"
 #include "lethe/api/server.hpp"
 #include "lethe/domain/result.hpp"
 #include "lethe/infra/access.hpp"
 #include "lethe/producers/event_store.hpp"
-#include "shop_service.hpp"
-#include "ticket_service.hpp"
 #include "user_service.hpp"
 
 namespace lethe::api {
@@ -168,18 +164,26 @@ struct Services {
   Services(const infra::Config& cfg, const ServeOptions& options, infra::PasswordPool& passwords,
            const producers::LoginPolicy& policy);
   producers::EventStore store;
+  // Sign-in and erasure are the server's own concerns; every other domain's
+  // command handler is made on first use by get().
   producers::UserService users;
-  producers::TicketService tickets;
-  producers::ShopService shop;
-  producers::BillingService billing;
-  producers::ContentService content;
-  producers::FileService files;
-  producers::EmailLogService email;
   producers::ErasureService erasure;
   std::unique_ptr<pqxx::connection> reads;
   // Whether PostgreSQL closed one of these connections (a restart): then
   // they are dropped before a request uses them.
   bool stale() const;
+
+  // A domain's command handler on this thread's event store, made on first
+  // use: any type constructible from producers::EventStore&.
+  template <class S>
+  S& get() {
+    auto& slot = handlers_[std::type_index(typeid(S))];
+    if (!slot) slot = std::make_shared<S>(store);
+    return *static_cast<S*>(slot.get());
+  }
+
+ private:
+  std::unordered_map<std::type_index, std::shared_ptr<void>> handlers_;
 };
 
 struct Shared {
@@ -213,6 +217,11 @@ struct Call {
   // them), or `absent` when the field is not there.
   std::string json_field(const char* name, const std::string& absent) const;
   bool is_self(const std::string& user_id) const { return who && who->user_id == user_id; }
+  // A domain's command handler (Services::get).
+  template <class S>
+  S& service() const {
+    return services().template get<S>();
+  }
   void json(int status, const std::string& body);
   // A command's answer: id, stream version and global position of its last event.
   void written(int status, const std::string& id, const producers::Written& events,

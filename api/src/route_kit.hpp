@@ -1,8 +1,8 @@
 #pragma once
 // What every domain's routes share: the thread's read connection, query
 // parameters, read-your-writes, If-Match, pages, errors from the domain.
-// Each domain's routes live in a file of their own (users_routes.cpp,
-// tickets_routes.cpp, ...) and come together in routes.cpp.
+// Each domain's routes live in its folder (domains/users/http/users_routes.cpp)
+// and come together in routes.cpp through domain_routes().
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,12 +85,9 @@ struct DomainRoutes {
   std::vector<Route> routes;
   std::vector<Freshness> freshness;
 };
-DomainRoutes user_routes();
-DomainRoutes ticket_routes();
-DomainRoutes shop_routes();
-DomainRoutes audit_routes();
-DomainRoutes billing_routes();
-DomainRoutes content_routes();
-DomainRoutes erasure_routes();
+// Each domain's http/ part defines `DomainRoutes <folder>_routes()` in this
+// namespace; the build's generated catalog gathers them, in folder-name
+// order, into domain_routes().
+const std::vector<DomainRoutes>& domain_routes();
 
 }  // namespace lethe::api

@@ -15,17 +15,10 @@ namespace lethe::api {
 
 namespace {
 
-// Every domain's routes, in the order the README lists them.
-const std::vector<DomainRoutes>& domains() {
-  static const std::vector<DomainRoutes> all{user_routes(),    ticket_routes(), shop_routes(),   billing_routes(),
-                                             content_routes(), audit_routes(),  erasure_routes()};
-  return all;
-}
-
 // Whether the read models reflect version `version` of `stream`. Streams
 // without a read model to wait for (sessions, login attempts) always do.
 bool reflects(pqxx::transaction_base& tx, const std::string& stream, std::int64_t version) {
-  for (const auto& d : domains())
+  for (const auto& d : domain_routes())
     for (const auto& f : d.freshness)
       if (stream.starts_with(f.stream_prefix))
         return tx.exec_params(f.sql, stream.substr(f.stream_prefix.size()), version)[0][0].as<bool>();
@@ -249,7 +242,7 @@ const std::vector<Route>& routes() {
         {"GET", "/health", kAnyone, health},
         {"GET", "/ready", kAnyone, ready},
     };
-    for (const auto& d : domains()) out.insert(out.end(), d.routes.begin(), d.routes.end());
+    for (const auto& d : domain_routes()) out.insert(out.end(), d.routes.begin(), d.routes.end());
     return out;
   }();
   return all;

@@ -437,12 +437,6 @@ Services::Services(const infra::Config& cfg, const ServeOptions& options, infra:
                    const producers::LoginPolicy& policy)
     : store(cfg.pg),
       users(store, passwords, policy),
-      tickets(store),
-      shop(store),
-      billing(store),
-      content(store),
-      files(store),
-      email(store),
       erasure(store, producers::ErasureSettings{options.erasures_per_hour, options.erasure_token_ttl,
                                                 options.erasure_tasks, projections::projection_names()}) {
   store.autocommit([&](pqxx::transaction_base& tx) { limit_waits(tx, options); });

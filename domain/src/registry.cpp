@@ -1,21 +1,22 @@
 #include "lethe/domain/registry.hpp"
 
-#include "billing.hpp"
-#include "content.hpp"
-#include "email.hpp"
-#include "erasure.hpp"
-#include "files.hpp"
-#include "shop.hpp"
-#include "tickets.hpp"
-#include "users.hpp"
+#include <algorithm>
 
 namespace lethe::domain {
 
-const std::vector<const DomainSpec*>& domains() {
-  static const std::vector<const DomainSpec*> all{&users::spec(),   &tickets::spec(), &shop::spec(),  &billing::spec(),
-                                                  &content::spec(), &files::spec(),   &email::spec(), &erasure::spec()};
-  return all;
+namespace {
+
+// Topics no one domain owns.
+constexpr TopicSpec kSharedTopics[] = {
+    {"staff", 3, "restricted: staff-only data such as internal ticket notes"},
+    {"dead-letters", 1, "events a projection could not apply, with reason and source offset in headers"},
+};
+
+bool has_topic(const std::vector<TopicSpec>& list, std::string_view name) {
+  return std::any_of(list.begin(), list.end(), [&](const TopicSpec& t) { return t.name == name; });
 }
+
+}  // namespace
 
 std::vector<std::string_view> type_names(const DomainSpec& domain) {
   std::vector<std::string_view> out;
@@ -31,6 +32,30 @@ const EventTypeSpec* find_event_type(std::string_view type, int schema_version) 
                                                  : e.schema_version == schema_version))
         found = &e;
   return found;
+}
+
+const std::vector<TopicSpec>& topics() {
+  static const std::vector<TopicSpec> all = [] {
+    std::vector<TopicSpec> out;
+    for (const auto* d : domains())
+      for (const auto& t : d->topics)
+        if (!has_topic(out, t.name)) out.push_back(t);
+    for (const auto& t : kSharedTopics)
+      if (!has_topic(out, t.name)) out.push_back(t);
+    return out;
+  }();
+  return all;
+}
+
+std::vector<std::string_view> event_topics() {
+  std::vector<std::string_view> out;
+  for (const auto& t : topics()) {
+    const bool written = std::any_of(domains().begin(), domains().end(), [&](const DomainSpec* d) {
+      return std::any_of(d->events.begin(), d->events.end(), [&](const EventTypeSpec& e) { return e.topic == t.name; });
+    });
+    if (written) out.push_back(t.name);
+  }
+  return out;
 }
 
 }  // namespace lethe::domain

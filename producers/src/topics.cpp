@@ -5,24 +5,18 @@
 
 #include <memory>
 
+#include "lethe/domain/registry.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/kafka.hpp"
 
 namespace lethe::producers {
 
 const std::vector<TopicSpec>& topic_specs() {
-  static const std::vector<TopicSpec> all{
-      {"users", 3, "user.* events: registered, profile changed, role changed"},
-      {"tickets", 3, "ticket.* events"},
-      {"shop", 3, "catalogue, inventory, carts and orders"},
-      {"billing", 3, "billing profiles, subscriptions, transactions, credit notes"},
-      {"content", 3, "posts and comments"},
-      {"files", 3, "file metadata"},
-      {"email", 3, "email logs"},
-      {"erasure", 3, "erasure requests, user.erased and each projection's receipt; read by every projection"},
-      {"staff", 3, "restricted: staff-only data such as internal ticket notes"},
-      {"dead-letters", 1, "events a projection could not apply, with reason and source offset in headers"},
-  };
+  static const std::vector<TopicSpec> all = [] {
+    std::vector<TopicSpec> out;
+    for (const auto& t : domain::topics()) out.push_back({std::string(t.name), t.partitions, std::string(t.purpose)});
+    return out;
+  }();
   return all;
 }
 

@@ -43,7 +43,8 @@ std::string source_dir() {
   return LETHE_SOURCE_DIR;
 }
 std::string lethe_bin() {
-  return LETHE_BIN;
+  const char* other = std::getenv("LETHE_BIN");
+  return other && *other ? other : LETHE_BIN;
 }
 
 TestSchema::TestSchema(const std::string& name) : name_(name.empty() ? "t_" + random_suffix() : name) {

@@ -109,6 +109,7 @@ std::string random_suffix();
 // (LETHE_KAFKA_DATA_DIR, else the scripts' .lethe/kafka/data).
 std::string kafka_segments(const std::string& prefix);
 std::string source_dir();
+// The lethe executable the tests run: $LETHE_BIN, else the one built here.
 std::string lethe_bin();
 
 }  // namespace lethe::test

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <pqxx/pqxx>
 
+#include "lethe/domain/registry.hpp"
+
 namespace lethe::projections {
 
 const std::vector<AuditedType>& audited_types() {
@@ -42,6 +44,14 @@ const std::vector<AuditedType>& audited_types() {
       {"erasure.cancelled", "request_id", "erasure_request"},
   };
   return all;
+}
+
+std::vector<std::string> AuditProjection::topics() const {
+  std::vector<std::string> out;
+  for (const auto& a : audited_types())
+    if (const auto* spec = domain::find_event_type(a.type))
+      if (std::find(out.begin(), out.end(), spec->topic) == out.end()) out.emplace_back(spec->topic);
+  return out;
 }
 
 const AuditedType* find_audited(std::string_view type) {
@@ -97,6 +107,10 @@ const ErasurePolicy& AuditProjection::erasure_policy() const {
       {"audit_log", "target_id", Erase::keep, {}, {}, "and what they acted on, by id"},
   };
   return policy;
+}
+
+std::vector<ReadModel> audit_read_models() {
+  return {{"audit", []() -> std::unique_ptr<Projection> { return std::make_unique<AuditProjection>(); }}};
 }
 
 }  // namespace lethe::projections

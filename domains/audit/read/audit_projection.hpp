@@ -12,9 +12,8 @@ namespace lethe::projections {
 class AuditProjection final : public Projection {
  public:
   std::string_view name() const override { return "audit"; }
-  std::vector<std::string> topics() const override {
-    return {"users", "tickets", "shop", "billing", "staff", "erasure"};
-  }
+  // The topics the audited types go to (the domain registry says which).
+  std::vector<std::string> topics() const override;
   std::vector<std::string> tables() const override { return {"audit_log"}; }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
   const ErasurePolicy& erasure_policy() const override;

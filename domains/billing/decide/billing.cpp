@@ -16,6 +16,7 @@ using Decision = Result<std::vector<Event>>;
 
 constexpr auto kEventTypes = codec::event_specs<Event>("billing");
 constexpr std::string_view kProjections[] = {"billing"};
+constexpr TopicSpec kTopics[] = {{"billing", 3, "billing profiles, subscriptions, transactions, credit notes"}};
 
 Decision one(Event e) {
   return std::vector<Event>{std::move(e)};
@@ -88,7 +89,7 @@ std::optional<DomainError> check_against_charge(const Transaction& state, std::s
 }  // namespace
 
 const DomainSpec& spec() {
-  static const DomainSpec s{"billing", kEventTypes, kProjections};
+  static const DomainSpec s{"billing", kEventTypes, kProjections, kTopics};
   return s;
 }
 

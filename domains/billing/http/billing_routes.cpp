@@ -1,4 +1,5 @@
 #include "billing.hpp"
+#include "billing_service.hpp"
 #include "lethe/infra/ids.hpp"
 #include "route_kit.hpp"
 
@@ -26,10 +27,10 @@ constexpr const char* kSubscriptionColumns =
         "cancelled_at") ", version";
 
 void set_profile(Call& c) {
-  const auto w = ok_or_throw(
-      c.services().billing.handle(billing::SetProfile{c.params.at(0), c.field("holder_name"), c.field("address"),
-                                                      c.optional_field("tax_id").value_or("")},
-                                  with_if_match(c)));
+  const auto w = ok_or_throw(c.service<producers::BillingService>().handle(
+      billing::SetProfile{c.params.at(0), c.field("holder_name"), c.field("address"),
+                          c.optional_field("tax_id").value_or("")},
+      with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
 
@@ -49,8 +50,8 @@ void get_profile(Call& c) {
 void create_subscription(Call& c) {
   const auto id = infra::new_uuid();
   const auto user = c.optional_field("user_id").value_or(c.who->user_id);
-  const auto w =
-      ok_or_throw(c.services().billing.handle(billing::CreateSubscription{id, user, c.field("plan")}, c.ctx));
+  const auto w = ok_or_throw(
+      c.service<producers::BillingService>().handle(billing::CreateSubscription{id, user, c.field("plan")}, c.ctx));
   c.written(201, id, w);
 }
 
@@ -67,14 +68,14 @@ void list_subscriptions(Call& c) {
 }
 
 void cancel_subscription(Call& c) {
-  const auto w = ok_or_throw(
-      c.services().billing.handle(billing::CancelSubscription{c.params.at(0), c.field("reason")}, with_if_match(c)));
+  const auto w = ok_or_throw(c.service<producers::BillingService>().handle(
+      billing::CancelSubscription{c.params.at(0), c.field("reason")}, with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
 
 void record_charge(Call& c) {
   const auto id = infra::new_uuid();
-  const auto w = ok_or_throw(c.services().billing.handle(
+  const auto w = ok_or_throw(c.service<producers::BillingService>().handle(
       billing::RecordCharge{id, c.field("user_id"), c.int_field("amount"), c.field("currency"), c.field("description")},
       c.ctx));
   c.written(201, id, w);
@@ -121,7 +122,7 @@ void get_transaction(Call& c) {
 
 void record_refund(Call& c) {
   const auto id = infra::new_uuid();
-  const auto w = ok_or_throw(c.services().billing.handle(
+  const auto w = ok_or_throw(c.service<producers::BillingService>().handle(
       billing::RecordRefund{c.params.at(0), id, c.int_field("amount"), c.field("currency"), c.field("reason")},
       with_if_match(c)));
   c.written(201, id, w);
@@ -129,7 +130,7 @@ void record_refund(Call& c) {
 
 void issue_credit_note(Call& c) {
   const auto id = infra::new_uuid();
-  const auto w = ok_or_throw(c.services().billing.handle(
+  const auto w = ok_or_throw(c.service<producers::BillingService>().handle(
       billing::IssueCreditNote{c.params.at(0), id, c.int_field("amount"), c.field("currency"), c.field("reason")},
       with_if_match(c)));
   c.written(201, id, w);

@@ -192,4 +192,8 @@ const ErasurePolicy& BillingProjection::erasure_policy() const {
   return policy;
 }
 
+std::vector<ReadModel> billing_read_models() {
+  return {{"billing", []() -> std::unique_ptr<Projection> { return std::make_unique<BillingProjection>(); }}};
+}
+
 }  // namespace lethe::projections

@@ -13,6 +13,7 @@ using Decision = Result<std::vector<Event>>;
 
 constexpr auto kEventTypes = codec::event_specs<Event>("content");
 constexpr std::string_view kProjections[] = {"content"};
+constexpr TopicSpec kTopics[] = {{"content", 3, "posts and comments"}};
 
 Decision one(Event e) {
   return std::vector<Event>{std::move(e)};
@@ -34,7 +35,7 @@ std::optional<DomainError> check_post(const Post& post, const std::string& post_
 }  // namespace
 
 const DomainSpec& spec() {
-  static const DomainSpec s{"content", kEventTypes, kProjections};
+  static const DomainSpec s{"content", kEventTypes, kProjections, kTopics};
   return s;
 }
 

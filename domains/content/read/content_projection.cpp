@@ -134,4 +134,8 @@ const ErasurePolicy& ContentProjection::erasure_policy() const {
   return policy;
 }
 
+std::vector<ReadModel> content_read_models() {
+  return {{"content", []() -> std::unique_ptr<Projection> { return std::make_unique<ContentProjection>(); }}};
+}
+
 }  // namespace lethe::projections

@@ -15,6 +15,7 @@ using Decision = Result<std::vector<Event>>;
 
 constexpr auto kEventTypes = codec::event_specs<Event>("email");
 constexpr std::string_view kProjections[] = {"email"};
+constexpr TopicSpec kTopics[] = {{"email", 3, "email logs"}};
 
 bool is_template(std::string_view s) {
   return !s.empty() && s.size() <= kMaxTemplate && std::all_of(s.begin(), s.end(), [](char c) {
@@ -39,7 +40,7 @@ bool number_in(std::string_view s, std::size_t at, std::size_t n, int lo, int hi
 }  // namespace
 
 const DomainSpec& spec() {
-  static const DomainSpec s{"email", kEventTypes, kProjections};
+  static const DomainSpec s{"email", kEventTypes, kProjections, kTopics};
   return s;
 }
 

@@ -63,4 +63,8 @@ const ErasurePolicy& EmailProjection::erasure_policy() const {
   return policy;
 }
 
+std::vector<ReadModel> email_read_models() {
+  return {{"email", []() -> std::unique_ptr<Projection> { return std::make_unique<EmailProjection>(); }}};
+}
+
 }  // namespace lethe::projections

@@ -16,7 +16,6 @@ namespace erasure = domain::erasure;
 namespace users = domain::users;
 using domain::DomainError;
 using domain::ErrorCode;
-using Written = std::vector<domain::Envelope>;
 
 namespace {
 

@@ -15,6 +15,8 @@ using users::Role;
 
 constexpr auto kEventTypes = codec::event_specs<Event>("erasure");
 constexpr std::string_view kProjections[] = {"erasure"};
+constexpr TopicSpec kTopics[] = {
+    {"erasure", 3, "erasure requests, user.erased and each projection's receipt; read by every projection"}};
 
 bool manages_privileged(Role r) {
   return r == Role::owner || r == Role::admin || r == Role::auditor;
@@ -23,7 +25,7 @@ bool manages_privileged(Role r) {
 }  // namespace
 
 const DomainSpec& spec() {
-  static const DomainSpec s{"erasure", kEventTypes, kProjections};
+  static const DomainSpec s{"erasure", kEventTypes, kProjections, kTopics};
   return s;
 }
 

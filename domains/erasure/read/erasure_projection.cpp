@@ -104,4 +104,8 @@ const ErasurePolicy& ErasureProjection::erasure_policy() const {
   return policy;
 }
 
+std::vector<ReadModel> erasure_read_models() {
+  return {{"erasure", []() -> std::unique_ptr<Projection> { return std::make_unique<ErasureProjection>(); }}};
+}
+
 }  // namespace lethe::projections

@@ -1,8 +1,15 @@
 #include "event_log_projection.hpp"
 
+#include "lethe/domain/registry.hpp"
 #include "lethe/infra/pg.hpp"
 
 namespace lethe::projections {
+
+std::vector<std::string> EventLogProjection::topics() const {
+  std::vector<std::string> out;
+  for (const auto t : domain::event_topics()) out.emplace_back(t);
+  return out;
+}
 
 ApplyResult EventLogProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
   ApplyResult result;
@@ -27,6 +34,10 @@ const ErasurePolicy& EventLogProjection::erasure_policy() const {
       {"event_log", "actor", Erase::keep, {}, {}, "the log of what was delivered keeps ids, never payloads"},
   };
   return policy;
+}
+
+std::vector<ReadModel> event_log_read_models() {
+  return {{"event_log", []() -> std::unique_ptr<Projection> { return std::make_unique<EventLogProjection>(); }}};
 }
 
 }  // namespace lethe::projections

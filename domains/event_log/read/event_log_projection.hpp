@@ -9,10 +9,9 @@ namespace lethe::projections {
 class EventLogProjection final : public Projection {
  public:
   std::string_view name() const override { return "event_log"; }
-  // Every domain's topic: auditors find any event by id, stream or position.
-  std::vector<std::string> topics() const override {
-    return {"users", "tickets", "shop", "billing", "content", "files", "email", "staff", "erasure"};
-  }
+  // Every topic an event goes to (the domain registry's): auditors find
+  // any event by id, stream or position.
+  std::vector<std::string> topics() const override;
   std::vector<std::string> tables() const override { return {"event_log"}; }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
   const ErasurePolicy& erasure_policy() const override;

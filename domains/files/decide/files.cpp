@@ -15,6 +15,7 @@ using Decision = Result<std::vector<Event>>;
 
 constexpr auto kEventTypes = codec::event_specs<Event>("files");
 constexpr std::string_view kProjections[] = {"files"};
+constexpr TopicSpec kTopics[] = {{"files", 3, "file metadata"}};
 constexpr std::string_view kChecksumPrefix = "sha256:";
 constexpr std::size_t kMaxRestrictedName = 127;  // RFC 6838, 4.2
 
@@ -38,7 +39,7 @@ bool is_restricted_name(std::string_view s) {
 }  // namespace
 
 const DomainSpec& spec() {
-  static const DomainSpec s{"files", kEventTypes, kProjections};
+  static const DomainSpec s{"files", kEventTypes, kProjections, kTopics};
   return s;
 }
 

@@ -72,4 +72,8 @@ const ErasurePolicy& FilesProjection::erasure_policy() const {
   return policy;
 }
 
+std::vector<ReadModel> files_read_models() {
+  return {{"files", []() -> std::unique_ptr<Projection> { return std::make_unique<FilesProjection>(); }}};
+}
+
 }  // namespace lethe::projections

@@ -24,6 +24,7 @@ struct overloaded : Fs... {
 
 constexpr auto kEventTypes = codec::event_specs<Event>("shop");
 constexpr std::string_view kProjections[] = {"shop"};
+constexpr TopicSpec kTopics[] = {{"shop", 3, "catalogue, inventory, carts and orders"}};
 
 const std::string kSpecsField = "selected_specs";
 
@@ -304,7 +305,7 @@ std::string encode_order_lines(const std::vector<OrderLine>& lines) {
 }  // namespace
 
 const DomainSpec& spec() {
-  static const DomainSpec s{"shop", kEventTypes, kProjections};
+  static const DomainSpec s{"shop", kEventTypes, kProjections, kTopics};
   return s;
 }
 

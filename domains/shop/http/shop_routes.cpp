@@ -1,6 +1,7 @@
 #include "lethe/infra/ids.hpp"
 #include "route_kit.hpp"
 #include "shop.hpp"
+#include "shop_service.hpp"
 
 namespace lethe::api {
 
@@ -74,8 +75,8 @@ void etag(Call& c, const pqxx::row& r) {
 
 void create_category(Call& c) {
   const auto id = infra::new_uuid();
-  const auto w =
-      ok_or_throw(c.services().shop.create_category(shop::CreateCategory{id, c.field("name"), c.field("slug")}, c.ctx));
+  const auto w = ok_or_throw(c.service<producers::ShopService>().create_category(
+      shop::CreateCategory{id, c.field("name"), c.field("slug")}, c.ctx));
   c.written(201, id, w);
 }
 
@@ -96,7 +97,7 @@ void list_categories(Call& c) {
 
 void create_product(Call& c) {
   const auto id = infra::new_uuid();
-  const auto w = ok_or_throw(c.services().shop.create_product(
+  const auto w = ok_or_throw(c.service<producers::ShopService>().create_product(
       shop::CreateProduct{id, c.field("name"), c.int_field("price"), c.field("currency"), c.field("category_id"),
                           c.optional_bool("active").value_or(true)},
       c.ctx));
@@ -104,7 +105,7 @@ void create_product(Call& c) {
 }
 
 void update_product(Call& c) {
-  const auto w = ok_or_throw(c.services().shop.update_product(
+  const auto w = ok_or_throw(c.service<producers::ShopService>().update_product(
       shop::UpdateProduct{c.params.at(0), c.field("name"), c.int_field("price"), c.field("currency"),
                           c.field("category_id"), c.optional_bool("active").value_or(true)},
       with_if_match(c)));
@@ -112,7 +113,7 @@ void update_product(Call& c) {
 }
 
 void adjust_inventory(Call& c) {
-  const auto w = ok_or_throw(c.services().shop.adjust_inventory(
+  const auto w = ok_or_throw(c.service<producers::ShopService>().adjust_inventory(
       shop::AdjustInventory{c.params.at(0), c.int_field("delta"), c.field("reason")}, with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
@@ -150,7 +151,7 @@ void get_product(Call& c) {
 
 void open_cart(Call& c) {
   const auto id = infra::new_uuid();
-  const auto w = ok_or_throw(c.services().shop.open_cart(shop::OpenCart{id}, c.ctx));
+  const auto w = ok_or_throw(c.service<producers::ShopService>().open_cart(shop::OpenCart{id}, c.ctx));
   c.written(201, id, w);
 }
 
@@ -190,10 +191,10 @@ void get_cart(Call& c) {
 
 void add_cart_line(Call& c) {
   const auto line_id = infra::new_uuid();
-  const auto w = ok_or_throw(
-      c.services().shop.add_line(shop::AddCartLine{c.params.at(0), line_id, c.field("product_id"),
-                                                   c.int_field("quantity"), c.json_field("selected_specs", "{}")},
-                                 with_if_match(c)));
+  const auto w = ok_or_throw(c.service<producers::ShopService>().add_line(
+      shop::AddCartLine{c.params.at(0), line_id, c.field("product_id"), c.int_field("quantity"),
+                        c.json_field("selected_specs", "{}")},
+      with_if_match(c)));
   // A line merged into an existing one answers with that line's id.
   std::string id = line_id;
   if (!w.empty() && w.back().type == shop::CartLineQuantityChanged::kType) {
@@ -204,20 +205,20 @@ void add_cart_line(Call& c) {
 }
 
 void change_cart_line(Call& c) {
-  const auto w = ok_or_throw(c.services().shop.change_line(
+  const auto w = ok_or_throw(c.service<producers::ShopService>().change_line(
       shop::ChangeCartLineQuantity{c.params.at(0), c.params.at(1), c.int_field("quantity")}, with_if_match(c)));
   c.written(200, c.params.at(1), w);
 }
 
 void remove_cart_line(Call& c) {
-  const auto w = ok_or_throw(
-      c.services().shop.remove_line(shop::RemoveCartLine{c.params.at(0), c.params.at(1)}, with_if_match(c)));
+  const auto w = ok_or_throw(c.service<producers::ShopService>().remove_line(
+      shop::RemoveCartLine{c.params.at(0), c.params.at(1)}, with_if_match(c)));
   c.written(200, c.params.at(1), w);
 }
 
 void convert_cart(Call& c) {
   const auto order_id = infra::new_uuid();
-  const auto w = ok_or_throw(c.services().shop.convert(c.params.at(0), order_id, with_if_match(c)));
+  const auto w = ok_or_throw(c.service<producers::ShopService>().convert(c.params.at(0), order_id, with_if_match(c)));
   c.written(201, order_id, w);
 }
 
@@ -255,13 +256,14 @@ void get_order(Call& c) {
 }
 
 void cancel_order(Call& c) {
-  const auto w = ok_or_throw(
-      c.services().shop.cancel_order(shop::CancelOrder{c.params.at(0), c.field("reason")}, with_if_match(c)));
+  const auto w = ok_or_throw(c.service<producers::ShopService>().cancel_order(
+      shop::CancelOrder{c.params.at(0), c.field("reason")}, with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
 
 void fulfil_order(Call& c) {
-  const auto w = ok_or_throw(c.services().shop.fulfil_order(shop::FulfilOrder{c.params.at(0)}, with_if_match(c)));
+  const auto w = ok_or_throw(
+      c.service<producers::ShopService>().fulfil_order(shop::FulfilOrder{c.params.at(0)}, with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
 

@@ -234,4 +234,8 @@ const ErasurePolicy& ShopProjection::erasure_policy() const {
   return policy;
 }
 
+std::vector<ReadModel> shop_read_models() {
+  return {{"shop", []() -> std::unique_ptr<Projection> { return std::make_unique<ShopProjection>(); }}};
+}
+
 }  // namespace lethe::projections

@@ -17,6 +17,7 @@ constexpr std::size_t kMaxNote = 10000;
 
 constexpr auto kEventTypes = codec::event_specs<Event>("tickets");
 constexpr std::string_view kProjections[] = {"tickets"};
+constexpr TopicSpec kTopics[] = {{"tickets", 3, "ticket.* events"}};
 
 Result<std::vector<Event>> one(Event e) {
   return std::vector<Event>{std::move(e)};
@@ -41,7 +42,7 @@ std::string moves_text(Status from) {
 }  // namespace
 
 const DomainSpec& spec() {
-  static const DomainSpec s{"tickets", kEventTypes, kProjections};
+  static const DomainSpec s{"tickets", kEventTypes, kProjections, kTopics};
   return s;
 }
 

@@ -1,5 +1,6 @@
 #include "lethe/infra/ids.hpp"
 #include "route_kit.hpp"
+#include "ticket_service.hpp"
 
 namespace lethe::api {
 
@@ -33,8 +34,8 @@ void ticket_json(Json& j, const pqxx::row& r) {
 
 void open_ticket(Call& c) {
   const auto id = infra::new_uuid();
-  const auto w =
-      ok_or_throw(c.services().tickets.handle(tickets::OpenTicket{id, c.field("subject"), c.field("body")}, c.ctx));
+  const auto w = ok_or_throw(c.service<producers::TicketService>().handle(
+      tickets::OpenTicket{id, c.field("subject"), c.field("body")}, c.ctx));
   c.written(201, id, w);
 }
 
@@ -95,28 +96,28 @@ void get_ticket(Call& c) {
 }
 
 void assign_ticket(Call& c) {
-  const auto w = ok_or_throw(
-      c.services().tickets.handle(tickets::AssignTicket{c.params.at(0), c.field("assignee_id")}, with_if_match(c)));
+  const auto w = ok_or_throw(c.service<producers::TicketService>().handle(
+      tickets::AssignTicket{c.params.at(0), c.field("assignee_id")}, with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
 
 void change_ticket_status(Call& c) {
-  const auto w = ok_or_throw(
-      c.services().tickets.handle(tickets::ChangeStatus{c.params.at(0), c.field("status")}, with_if_match(c)));
+  const auto w = ok_or_throw(c.service<producers::TicketService>().handle(
+      tickets::ChangeStatus{c.params.at(0), c.field("status")}, with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
 
 void comment_ticket(Call& c) {
   const auto id = infra::new_uuid();
-  const auto w =
-      ok_or_throw(c.services().tickets.handle(tickets::Comment{c.params.at(0), id, c.field("body")}, with_if_match(c)));
+  const auto w = ok_or_throw(c.service<producers::TicketService>().handle(
+      tickets::Comment{c.params.at(0), id, c.field("body")}, with_if_match(c)));
   c.written(201, id, w);
 }
 
 void add_internal_note(Call& c) {
   const auto id = infra::new_uuid();
-  const auto w =
-      ok_or_throw(c.services().tickets.handle(tickets::AddInternalNote{c.params.at(0), id, c.field("text")}, c.ctx));
+  const auto w = ok_or_throw(c.service<producers::TicketService>().handle(
+      tickets::AddInternalNote{c.params.at(0), id, c.field("text")}, c.ctx));
   c.written(201, id, w);
 }
 
@@ -147,7 +148,7 @@ void list_internal_notes(Call& c) {
 
 }  // namespace
 
-DomainRoutes ticket_routes() {
+DomainRoutes tickets_routes() {
   return {{
               {"POST", "/tickets", kActors, open_ticket},
               {"GET", "/tickets", kSignedIn, list_tickets},

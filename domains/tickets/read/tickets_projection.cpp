@@ -123,4 +123,8 @@ const ErasurePolicy& TicketsProjection::erasure_policy() const {
   return policy;
 }
 
+std::vector<ReadModel> tickets_read_models() {
+  return {{"tickets", []() -> std::unique_ptr<Projection> { return std::make_unique<TicketsProjection>(); }}};
+}
+
 }  // namespace lethe::projections

@@ -22,8 +22,6 @@ class PasswordPool;
 
 namespace lethe::producers {
 
-using Written = std::vector<domain::Envelope>;
-
 // A caller recognised by their bearer token.
 struct Authenticated {
   std::string user_id;

@@ -74,11 +74,12 @@ bool may_grant(const Actor& a, Role role) {
 
 constexpr auto kEventTypes = codec::event_specs<Event>("users");
 constexpr std::string_view kProjections[] = {"users"};
+constexpr TopicSpec kTopics[] = {{"users", 3, "user.* events: registered, profile changed, role changed"}};
 
 }  // namespace
 
 const DomainSpec& spec() {
-  static const DomainSpec s{"users", kEventTypes, kProjections};
+  static const DomainSpec s{"users", kEventTypes, kProjections, kTopics};
   return s;
 }
 

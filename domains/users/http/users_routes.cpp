@@ -201,7 +201,7 @@ void logout(Call& c) {
 
 }  // namespace
 
-DomainRoutes user_routes() {
+DomainRoutes users_routes() {
   return {{
               {"POST", "/sessions", kAnyone, login, true},
               {"DELETE", "/sessions/current", kSignedIn, logout},

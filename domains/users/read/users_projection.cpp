@@ -161,4 +161,8 @@ const ErasurePolicy& UsersProjection::erasure_policy() const {
   return policy;
 }
 
+std::vector<ReadModel> users_read_models() {
+  return {{"users", []() -> std::unique_ptr<Projection> { return std::make_unique<UsersProjection>(); }}};
+}
+
 }  // namespace lethe::projections

@@ -1,9 +1,11 @@
 #pragma once
-// The one registration point of a domain: the event types it emits (each
-// with the schema version its decoder reads and the topic it goes to, so a
-// staff-only event goes to the restricted topic) and the projections that
-// read them. topic_of(), the schema checks and the docs all read this table;
-// a new domain adds one DomainSpec and one line in domains().
+// The registry of domains. A domain is a folder, domains/<name>/, and its
+// decide/ part declares here the event types it emits (each with the schema
+// version its decoder reads and the topic it goes to, so a staff-only event
+// goes to the restricted topic), the topics it owns and the projections that
+// read it. The build lists the folders (cmake/catalog.cmake) and defines
+// domains() from them: adding a domain edits no shared list. topic_of(), the
+// topic set-up, the schema checks and the docs all read this registry.
 #include <span>
 #include <string_view>
 #include <vector>
@@ -16,18 +18,32 @@ struct EventTypeSpec {
   std::string_view topic;  // logical topic ("users", "staff")
 };
 
+struct TopicSpec {
+  std::string_view name;  // logical; the physical name is a prefix + name
+  int partitions;
+  std::string_view purpose;
+};
+
 struct DomainSpec {
   std::string_view name;
   std::span<const EventTypeSpec> events;
   std::span<const std::string_view> projections;
+  std::span<const TopicSpec> topics;  // the topics this domain owns
 };
 
 // The event types a domain declares, in its order.
 std::vector<std::string_view> type_names(const DomainSpec& domain);
 
-// Every domain of this build.
+// Every domain of this build, in folder-name order (defined by the build's
+// generated catalog).
 const std::vector<const DomainSpec*>& domains();
 // The registered type (at that schema version, or the newest when 0), or nullptr.
 const EventTypeSpec* find_event_type(std::string_view type, int schema_version = 0);
+
+// Every topic: each domain's own, then the shared ones (the restricted
+// "staff" topic several domains write to, and "dead-letters").
+const std::vector<TopicSpec>& topics();
+// The topics events go to (every topic but dead-letters), in topics() order.
+std::vector<std::string_view> event_topics();
 
 }  // namespace lethe::domain

@@ -23,6 +23,9 @@
 
 namespace lethe::producers {
 
+// What a command wrote: its events, in order.
+using Written = std::vector<domain::Envelope>;
+
 // Who asks and why; ids and time are filled in here, outside the domain.
 // actor is the id of the acting user, whose role the write side knows; a
 // system actor ("system", or "system:<name>" such as the CLI's "system:cli")

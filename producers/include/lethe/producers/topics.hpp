@@ -13,6 +13,7 @@ struct TopicSpec {
   std::string purpose;
 };
 
+// Every topic of the domain registry (domain::topics()), as created here.
 const std::vector<TopicSpec>& topic_specs();
 
 // How topics are created. The defaults are production's: three replicas, and

@@ -125,7 +125,17 @@ ApplyResult apply_batch(Projection& projection, std::span<const Delivered> batch
 // Every topic the projection reads: its own and the erasure topic.
 std::vector<std::string> topics_of(const Projection& projection);
 
-// The projections this build knows, by name.
+// A projection a domain's read/ part registers: its name and how to make
+// one. Each read part defines `std::vector<ReadModel> <folder>_read_models()`
+// in this namespace; the build's generated catalog gathers them, in
+// folder-name order, into read_models().
+struct ReadModel {
+  std::string_view name;
+  std::unique_ptr<Projection> (*make)();
+};
+const std::vector<ReadModel>& read_models();
+
+// The projections this build knows, by name (read_models()).
 std::vector<std::string> projection_names();
 // nullptr when the name is unknown.
 std::unique_ptr<Projection> make_projection(std::string_view name);
