@@ -8,12 +8,16 @@
 #include <string_view>
 #include <vector>
 
+#include "lethe/projections/query.hpp"
 #include "routes.hpp"
 
 namespace lethe::api {
 
-// A timestamp column as RFC 3339 text in UTC, under its own name.
-#define LETHE_UTC_TEXT(column) "to_char(" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS " column
+// A named query of a domain's read models, run in the transaction.
+template <class... Args>
+pqxx::result run(pqxx::transaction_base& tx, const projections::Query& query, Args&&... args) {
+  return tx.exec_params(query.sql, std::forward<Args>(args)...);
+}
 
 // The thread's connection for queries (made on first use, remade when lost).
 pqxx::connection& reads(Call& c);
@@ -73,12 +77,12 @@ inline std::string_view text_or_empty(const pqxx::field& f) {
   return f.is_null() ? std::string_view() : std::string_view(f.c_str());
 }
 
-// How a domain's read model tells that it reflects a stream's version:
-// sql takes the id (the stream name after the prefix) as $1 and the version
-// as $2 and returns one boolean.
+// How a domain's read model tells that it reflects a stream's version: the
+// query takes the id (the stream name after the prefix) as $1 and the
+// version as $2 and returns one boolean.
 struct Freshness {
   std::string_view stream_prefix;  // "ticket-"
-  const char* sql;
+  const projections::Query& query;
 };
 
 struct DomainRoutes {

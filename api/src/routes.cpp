@@ -21,7 +21,7 @@ bool reflects(pqxx::transaction_base& tx, const std::string& stream, std::int64_
   for (const auto& d : domain_routes())
     for (const auto& f : d.freshness)
       if (stream.starts_with(f.stream_prefix))
-        return tx.exec_params(f.sql, stream.substr(f.stream_prefix.size()), version)[0][0].as<bool>();
+        return run(tx, f.query, stream.substr(f.stream_prefix.size()), version)[0][0].as<bool>();
   return true;
 }
 

@@ -1,10 +1,14 @@
+#include "audit_queries.hpp"
 #include "audited_types.hpp"
 #include "email.hpp"
+#include "event_log_queries.hpp"
 #include "route_kit.hpp"
 
 namespace lethe::api {
 
 namespace {
+
+namespace q = projections::audit_queries;
 
 // ?from= and ?to= bound a time range (RFC 3339, inclusive from, exclusive to).
 std::string time_param(const Call& c, const char* name) {
@@ -28,14 +32,8 @@ void audit_log(Call& c) {
   pqxx::read_transaction tx(reads(c));
   pqxx::result rows;
   try {
-    rows = tx.exec_params(
-        "SELECT event_id::text AS event_id, action, actor, target_kind, target_id, stream_id, stream_version, " LETHE_UTC_TEXT(
-            "occurred_at") ", correlation_id FROM audit_log"
-                           " WHERE ($1 = '' OR target_id = $1) AND ($2 = '' OR actor = $2)"
-                           " AND ($3 = '' OR occurred_at >= $3::timestamptz) AND ($4 = '' OR occurred_at < $4::timestamptz)"
-                           " ORDER BY occurred_at, event_id LIMIT $5 OFFSET $6",
-        c.req.get_param_value("target_id"), c.req.get_param_value("actor"), time_param(c, "from"),
-        time_param(c, "to"), page.limit, page.offset);
+    rows = run(tx, q::kEntries, c.req.get_param_value("target_id"), c.req.get_param_value("actor"),
+               time_param(c, "from"), time_param(c, "to"), page.limit, page.offset);
   } catch (const pqxx::data_exception&) {
     // Well formed (checked above), yet a day that does not exist (30 February).
     throw HttpError{422, "rule_violated", "from", "from and to must name days and times that exist"};
@@ -65,12 +63,8 @@ void event_log(Call& c) {
   await_event(c, "event_log", every_event);
   const auto page = page_of(c);
   pqxx::read_transaction tx(reads(c));
-  const auto rows = tx.exec_params(
-      "SELECT topic, partition, kafka_offset, event_id::text AS event_id, type, stream_id, stream_version,"
-      " occurred_at, actor, correlation_id FROM event_log"
-      " WHERE ($1 = '' OR stream_id = $1) AND ($2 = '' OR type = $2)"
-      " ORDER BY occurred_at, event_id, topic, partition, kafka_offset LIMIT $3 OFFSET $4",
-      c.req.get_param_value("stream_id"), c.req.get_param_value("type"), page.limit, page.offset);
+  const auto rows = run(tx, projections::event_log_queries::kDeliveries, c.req.get_param_value("stream_id"),
+                        c.req.get_param_value("type"), page.limit, page.offset);
   Json j;
   j.begin().begin_array("events");
   for (const auto& r : rows)

@@ -1,4 +1,5 @@
 #include "billing.hpp"
+#include "billing_queries.hpp"
 #include "billing_service.hpp"
 #include "lethe/infra/ids.hpp"
 #include "route_kit.hpp"
@@ -6,6 +7,8 @@
 namespace lethe::api {
 
 namespace {
+
+namespace q = projections::billing_queries;
 
 namespace billing = domain::billing;
 using domain::users::Role;
@@ -19,13 +22,6 @@ std::string only_own(const Call& c, const char* param) {
   return has_billing_right(c) ? c.req.get_param_value(param) : c.who->user_id;
 }
 
-constexpr const char* kTransactionColumns =
-    "transaction_id AS id, user_id, amount, currency, description, refunded, credited, amount - refunded AS "
-    "refundable, " LETHE_UTC_TEXT("created_at") ", " LETHE_UTC_TEXT("updated_at") ", version";
-constexpr const char* kSubscriptionColumns =
-    "subscription_id AS id, user_id, plan, status, cancel_reason, " LETHE_UTC_TEXT("created_at") ", " LETHE_UTC_TEXT(
-        "cancelled_at") ", version";
-
 void set_profile(Call& c) {
   const auto w = ok_or_throw(c.service<producers::BillingService>().handle(
       billing::SetProfile{c.params.at(0), c.field("holder_name"), c.field("address"),
@@ -38,9 +34,7 @@ void get_profile(Call& c) {
   const auto& id = c.params.at(0);
   await_reflection(c, domain::stream_of("billingprofile", id));
   pqxx::read_transaction tx(reads(c));
-  const auto rows = tx.exec_params("SELECT user_id, holder_name, address, tax_id, " LETHE_UTC_TEXT(
-                                       "updated_at") ", version FROM billing_profiles WHERE user_id = $1",
-                                   id);
+  const auto rows = run(tx, q::kProfile, id);
   ensure_found(c, !rows.empty(), "billing profile");
   Json j;
   row_json(j, rows[0]);
@@ -59,12 +53,7 @@ void list_subscriptions(Call& c) {
   await_reflection(c);
   const auto page = page_of(c);
   pqxx::read_transaction tx(reads(c));
-  page_of_rows(c, "subscriptions",
-               tx.exec_params(std::string("SELECT ") + kSubscriptionColumns +
-                                  " FROM billing_subscriptions WHERE ($1 = '' OR user_id = $1)"
-                                  " ORDER BY created_at DESC, subscription_id LIMIT $2 OFFSET $3",
-                              only_own(c, "user_id"), page.limit, page.offset),
-               page);
+  page_of_rows(c, "subscriptions", run(tx, q::kSubscriptions, only_own(c, "user_id"), page.limit, page.offset), page);
 }
 
 void cancel_subscription(Call& c) {
@@ -85,34 +74,25 @@ void list_transactions(Call& c) {
   await_reflection(c);
   const auto page = page_of(c);
   pqxx::read_transaction tx(reads(c));
-  page_of_rows(c, "transactions",
-               tx.exec_params(std::string("SELECT ") + kTransactionColumns +
-                                  " FROM billing_transactions WHERE ($1 = '' OR user_id = $1)"
-                                  " ORDER BY created_at DESC, transaction_id LIMIT $2 OFFSET $3",
-                              only_own(c, "user_id"), page.limit, page.offset),
-               page);
+  page_of_rows(c, "transactions", run(tx, q::kTransactions, only_own(c, "user_id"), page.limit, page.offset), page);
 }
 
 void get_transaction(Call& c) {
   const auto& id = c.params.at(0);
   await_reflection(c, domain::stream_of("transaction", id));
   pqxx::read_transaction tx(reads(c));
-  const auto rows = tx.exec_params(
-      std::string("SELECT ") + kTransactionColumns + " FROM billing_transactions WHERE transaction_id = $1", id);
+  const auto rows = run(tx, q::kTransaction, id);
   ensure_found(c, !rows.empty() && (has_billing_right(c) || text_or_empty(rows[0]["user_id"]) == c.who->user_id),
                "transaction");
   // The row, its refunds and its credit notes, in the order they were written.
   Json j;
   j.begin();
   row_fields(j, rows[0]);
-  for (const auto& [name, table, key] : {std::tuple{"refunds", "billing_refunds", "refund_id"},
-                                         std::tuple{"credit_notes", "billing_credit_notes", "credit_note_id"}}) {
+  for (const auto& [name, query] :
+       {std::pair<const char*, const projections::Query*>{"refunds", &q::kRefunds},
+        std::pair<const char*, const projections::Query*>{"credit_notes", &q::kCreditNotes}}) {
     j.begin_array(name);
-    for (const auto& r :
-         tx.exec_params(std::string("SELECT ") + key + " AS id, amount, currency, reason, " + LETHE_UTC_TEXT("at") +
-                            " FROM " + table + " WHERE transaction_id = $1 ORDER BY stream_version",
-                        id))
-      row_json(j, r);
+    for (const auto& r : run(tx, *query, id)) row_json(j, r);
     j.end_array();
   }
   j.end();
@@ -139,26 +119,23 @@ void issue_credit_note(Call& c) {
 }  // namespace
 
 DomainRoutes billing_routes() {
-  return {
-      {
-          {"PUT", "/users/{id}/billing-profile", kAdminUp | kSelf, set_profile},
-          {"GET", "/users/{id}/billing-profile", kAdminUp | kSelf, get_profile},
-          {"POST", "/subscriptions", kActors, create_subscription},
-          {"GET", "/subscriptions", kActors, list_subscriptions},
-          {"POST", "/subscriptions/{id}/cancel", kActors, cancel_subscription},
-          {"POST", "/transactions", kAdminUp, record_charge},
-          {"GET", "/transactions", kActors, list_transactions},
-          {"GET", "/transactions/{id}", kActors, get_transaction},
-          {"POST", "/transactions/{id}/refunds", kAdminUp, record_refund},
-          {"POST", "/transactions/{id}/credit-notes", kAdminUp, issue_credit_note},
-      },
-      {
-          {"billingprofile-", "SELECT EXISTS (SELECT 1 FROM billing_profiles WHERE user_id = $1 AND version >= $2)"},
-          {"subscription-",
-           "SELECT EXISTS (SELECT 1 FROM billing_subscriptions WHERE subscription_id = $1 AND version >= $2)"},
-          {"transaction-",
-           "SELECT EXISTS (SELECT 1 FROM billing_transactions WHERE transaction_id = $1 AND version >= $2)"},
-      }};
+  return {{
+              {"PUT", "/users/{id}/billing-profile", kAdminUp | kSelf, set_profile},
+              {"GET", "/users/{id}/billing-profile", kAdminUp | kSelf, get_profile},
+              {"POST", "/subscriptions", kActors, create_subscription},
+              {"GET", "/subscriptions", kActors, list_subscriptions},
+              {"POST", "/subscriptions/{id}/cancel", kActors, cancel_subscription},
+              {"POST", "/transactions", kAdminUp, record_charge},
+              {"GET", "/transactions", kActors, list_transactions},
+              {"GET", "/transactions/{id}", kActors, get_transaction},
+              {"POST", "/transactions/{id}/refunds", kAdminUp, record_refund},
+              {"POST", "/transactions/{id}/credit-notes", kAdminUp, issue_credit_note},
+          },
+          {
+              {"billingprofile-", q::kProfileFresh},
+              {"subscription-", q::kSubscriptionFresh},
+              {"transaction-", q::kTransactionFresh},
+          }};
 }
 
 }  // namespace lethe::api

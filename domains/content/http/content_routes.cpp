@@ -1,6 +1,7 @@
 // Posts and comments: what people wrote, read by every signed-in caller
 // unless deleted; changed by its author, admins and owners.
 #include "content.hpp"
+#include "content_queries.hpp"
 #include "content_service.hpp"
 #include "lethe/infra/ids.hpp"
 #include "route_kit.hpp"
@@ -9,10 +10,9 @@ namespace lethe::api {
 
 namespace {
 
-namespace content = domain::content;
+namespace q = projections::content_queries;
 
-constexpr const char* kPostColumns = "post_id AS id, author_id, title, body, author_deleted, " LETHE_UTC_TEXT(
-    "published_at") ", " LETHE_UTC_TEXT("updated_at") ", version";
+namespace content = domain::content;
 
 // ---- Posts and comments: every signed-in caller reads what is not deleted ----
 
@@ -27,28 +27,18 @@ void list_posts(Call& c) {
   await_reflection(c);
   const auto page = page_of(c);
   pqxx::read_transaction tx(reads(c));
-  page_of_rows(c, "posts",
-               tx.exec_params(std::string("SELECT ") + kPostColumns +
-                                  " FROM content_posts WHERE NOT deleted AND ($1 = '' OR author_id = $1)"
-                                  " ORDER BY published_at DESC, post_id LIMIT $2 OFFSET $3",
-                              c.req.get_param_value("author_id"), page.limit, page.offset),
-               page);
+  page_of_rows(c, "posts", run(tx, q::kPosts, c.req.get_param_value("author_id"), page.limit, page.offset), page);
 }
 
 void get_post(Call& c) {
   const auto& id = c.params.at(0);
   await_reflection(c, domain::stream_of("post", id));
   pqxx::read_transaction tx(reads(c));
-  const auto rows = tx.exec_params(
-      std::string("SELECT ") + kPostColumns + " FROM content_posts WHERE post_id = $1 AND NOT deleted", id);
+  const auto rows = run(tx, q::kPost, id);
   ensure_found(c, !rows.empty(), "post");
   // The comments a page at a time (?limit, ?offset), oldest first.
   const auto page = page_of(c);
-  const auto comments = tx.exec_params(
-      "SELECT comment_id AS id, author_id, body, author_deleted, " LETHE_UTC_TEXT("created_at") ", " LETHE_UTC_TEXT(
-          "updated_at") ", version FROM content_comments WHERE post_id = $1 AND NOT deleted"
-                        " ORDER BY created_at, comment_id LIMIT $2 OFFSET $3",
-      id, page.limit, page.offset);
+  const auto comments = run(tx, q::kComments, id, page.limit, page.offset);
   Json j;
   j.begin();
   row_fields(j, rows[0]);
@@ -106,8 +96,8 @@ DomainRoutes content_routes() {
               {"DELETE", "/comments/{id}", kActors, delete_comment},
           },
           {
-              {"post-", "SELECT EXISTS (SELECT 1 FROM content_posts WHERE post_id = $1 AND version >= $2)"},
-              {"comment-", "SELECT EXISTS (SELECT 1 FROM content_comments WHERE comment_id = $1 AND version >= $2)"},
+              {"post-", q::kPostFresh},
+              {"comment-", q::kCommentFresh},
           }};
 }
 

@@ -1,13 +1,16 @@
 // Email logs: written by a service account (an admin or owner, or the
 // CLI's system actor); read by admins and owners, or the recipient.
 #include "email.hpp"
+#include "email_log_service.hpp"
+#include "email_queries.hpp"
 #include "lethe/infra/ids.hpp"
 #include "route_kit.hpp"
-#include "email_log_service.hpp"
 
 namespace lethe::api {
 
 namespace {
+
+namespace q = projections::email_queries;
 
 namespace email = domain::email;
 
@@ -24,12 +27,7 @@ void list_email_logs(Call& c) {
   const auto page = page_of(c);
   const auto recipient = admin_or_owner(c) ? c.req.get_param_value("recipient_id") : c.who->user_id;
   pqxx::read_transaction tx(reads(c));
-  page_of_rows(c, "email_logs",
-               tx.exec_params("SELECT email_id AS id, recipient_id, template, subject, " LETHE_UTC_TEXT(
-                                  "sent_at") ", version FROM email_logs WHERE ($1 = '' OR recipient_id = $1)"
-                                             " ORDER BY sent_at DESC, email_id LIMIT $2 OFFSET $3",
-                              recipient, page.limit, page.offset),
-               page);
+  page_of_rows(c, "email_logs", run(tx, q::kList, recipient, page.limit, page.offset), page);
 }
 
 }  // namespace
@@ -40,7 +38,7 @@ DomainRoutes email_routes() {
               {"GET", "/email-logs", kActors, list_email_logs},
           },
           {
-              {"email-", "SELECT EXISTS (SELECT 1 FROM email_logs WHERE email_id = $1 AND version >= $2)"},
+              {"email-", q::kFresh},
           }};
 }
 

@@ -4,21 +4,16 @@
 // confirmed request and confirms each external task; admins and auditors
 // follow each request's receipts.
 #include "erasure.hpp"
+#include "erasure_queries.hpp"
 #include "route_kit.hpp"
 
 namespace lethe::api {
 
 namespace {
 
-namespace erasure = domain::erasure;
+namespace q = projections::erasure_queries;
 
-// The status a reader sees: a self-service request whose token ran out
-// unconfirmed is expired (the person may ask again).
-constexpr const char* kRequestColumns =
-    "request_id AS id, user_id, mode, CASE WHEN status = 'awaiting_confirmation' AND confirm_by < now() THEN "
-    "'expired' ELSE status END AS status, requested_by, " LETHE_UTC_TEXT("requested_at") ", " LETHE_UTC_TEXT(
-        "confirm_by") ", " LETHE_UTC_TEXT("confirmed_at") ", sessions_ended, " LETHE_UTC_TEXT("erased_at") ", erased_by, "
-    "key_fingerprint, handed_to, records, beyond_reach, " LETHE_UTC_TEXT("updated_at") ", version";
+namespace erasure = domain::erasure;
 
 // The request a command wrote to (its stream is erasure-<request id>).
 std::string erasure_request_of(const producers::Written& w) {
@@ -71,28 +66,17 @@ void get_request(Call& c) {
   const auto& id = c.params.at(0);
   await_reflection(c, erasure::request_stream(id));
   pqxx::read_transaction tx(reads(c));
-  const auto rows =
-      tx.exec_params(std::string("SELECT ") + kRequestColumns + " FROM erasure_requests WHERE request_id = $1", id);
+  const auto rows = run(tx, q::kRequest, id);
   ensure_found(c, !rows.empty(), "erasure request");
   Json j;
   j.begin();
   row_fields(j, rows[0]);
   // Every projection that must apply it, with when it did (null: not yet).
   j.begin_array("receipts");
-  for (const auto& r : tx.exec_params(
-           "SELECT p AS projection, " LETHE_UTC_TEXT(
-               "applied_at") " FROM erasure_requests q"
-                             " CROSS JOIN LATERAL unnest(q.projections) AS p"
-                             " LEFT JOIN erasure_receipts x ON x.request_id = q.request_id AND x.projection = p"
-                             " WHERE q.request_id = $1 ORDER BY p",
-           id))
-    row_json(j, r);
+  for (const auto& r : run(tx, q::kReceipts, id)) row_json(j, r);
   j.end_array();
   j.begin_array("tasks");
-  for (const auto& r : tx.exec_params("SELECT task, confirmed_by, " LETHE_UTC_TEXT(
-                                          "confirmed_at") " FROM erasure_tasks WHERE request_id = $1 ORDER BY task",
-                                      id))
-    row_json(j, r);
+  for (const auto& r : run(tx, q::kTasks, id)) row_json(j, r);
   j.end_array();
   j.end();
   c.res.set_header("ETag", "\"" + std::string(rows[0]["version"].c_str()) + "\"");
@@ -109,12 +93,7 @@ void list_requests(Call& c) {
                     "status must be one of awaiting_confirmation, pending, erased, complete, expired, cancelled"};
   pqxx::read_transaction tx(reads(c));
   page_of_rows(c, "erasure_requests",
-               tx.exec_params(std::string("SELECT ") + kRequestColumns +
-                                  " FROM erasure_requests WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR"
-                                  " CASE WHEN status = 'awaiting_confirmation' AND confirm_by < now() THEN 'expired'"
-                                  " ELSE status END = $2) ORDER BY requested_at, request_id LIMIT $3 OFFSET $4",
-                              c.req.get_param_value("user_id"), status, page.limit, page.offset),
-               page);
+               run(tx, q::kRequests, c.req.get_param_value("user_id"), status, page.limit, page.offset), page);
 }
 
 }  // namespace
@@ -132,7 +111,7 @@ DomainRoutes erasure_routes() {
               {"GET", "/erasure-requests/{id}", kAdminUp | kAuditor, get_request},
           },
           {
-              {"erasure-", "SELECT EXISTS (SELECT 1 FROM erasure_requests WHERE request_id = $1 AND version >= $2)"},
+              {"erasure-", q::kFresh},
           }};
 }
 

@@ -1,17 +1,17 @@
 // File metadata (never the bytes): the owner's own, admins and owners all.
+#include "file_service.hpp"
 #include "files.hpp"
+#include "files_queries.hpp"
 #include "lethe/infra/ids.hpp"
 #include "route_kit.hpp"
-#include "file_service.hpp"
 
 namespace lethe::api {
 
 namespace {
 
-namespace files = domain::files;
+namespace q = projections::files_queries;
 
-constexpr const char* kFileColumns =
-    "file_id AS id, owner_id, name, size, content_type, checksum, " LETHE_UTC_TEXT("recorded_at") ", version";
+namespace files = domain::files;
 
 void record_file(Call& c) {
   const auto id = infra::new_uuid();
@@ -26,20 +26,14 @@ void list_files(Call& c) {
   const auto page = page_of(c);
   const auto owner = admin_or_owner(c) ? c.req.get_param_value("owner_id") : c.who->user_id;
   pqxx::read_transaction tx(reads(c));
-  page_of_rows(c, "files",
-               tx.exec_params(std::string("SELECT ") + kFileColumns +
-                                  " FROM files WHERE NOT deleted AND ($1 = '' OR owner_id = $1)"
-                                  " ORDER BY recorded_at DESC, file_id LIMIT $2 OFFSET $3",
-                              owner, page.limit, page.offset),
-               page);
+  page_of_rows(c, "files", run(tx, q::kList, owner, page.limit, page.offset), page);
 }
 
 void get_file(Call& c) {
   const auto& id = c.params.at(0);
   await_reflection(c, domain::stream_of("file", id));
   pqxx::read_transaction tx(reads(c));
-  const auto rows =
-      tx.exec_params(std::string("SELECT ") + kFileColumns + " FROM files WHERE file_id = $1 AND NOT deleted", id);
+  const auto rows = run(tx, q::kOne, id);
   ensure_found(c, !rows.empty() && (admin_or_owner(c) || text_or_empty(rows[0]["owner_id"]) == c.who->user_id), "file");
   Json j;
   row_json(j, rows[0]);
@@ -47,7 +41,8 @@ void get_file(Call& c) {
 }
 
 void delete_file(Call& c) {
-  const auto w = ok_or_throw(c.service<producers::FileService>().handle(files::DeleteFile{c.params.at(0)}, with_if_match(c)));
+  const auto w =
+      ok_or_throw(c.service<producers::FileService>().handle(files::DeleteFile{c.params.at(0)}, with_if_match(c)));
   c.written(200, c.params.at(0), w);
 }
 
@@ -61,7 +56,7 @@ DomainRoutes files_routes() {
               {"DELETE", "/files/{id}", kActors, delete_file},
           },
           {
-              {"file-", "SELECT EXISTS (SELECT 1 FROM files WHERE file_id = $1 AND version >= $2)"},
+              {"file-", q::kFresh},
           }};
 }
 

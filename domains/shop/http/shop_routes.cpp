@@ -1,11 +1,14 @@
 #include "lethe/infra/ids.hpp"
 #include "route_kit.hpp"
 #include "shop.hpp"
+#include "shop_queries.hpp"
 #include "shop_service.hpp"
 
 namespace lethe::api {
 
 namespace {
+
+namespace q = projections::shop_queries;
 
 namespace shop = domain::shop;
 
@@ -26,15 +29,6 @@ void category_json(Json& j, const pqxx::row& r) {
       .num("version", r["version"].as<std::int64_t>())
       .end();
 }
-
-constexpr const char* kCategoryColumns =
-    "category_id, name, slug, created_by, " LETHE_UTC_TEXT("created_at") ", version";
-constexpr const char* kProductColumns =
-    "product_id, name, price, currency, category_id, active, stock, created_by, " LETHE_UTC_TEXT(
-        "created_at") ", " LETHE_UTC_TEXT("updated_at") ", version";
-constexpr const char* kOrderColumns =
-    "order_id, cart_id, user_id, status, total, currency, lines::text AS lines, " LETHE_UTC_TEXT(
-        "placed_at") ", " LETHE_UTC_TEXT("updated_at") ", version";
 
 void product_json(Json& j, const pqxx::row& r) {
   j.begin()
@@ -84,9 +78,7 @@ void list_categories(Call& c) {
   await_reflection(c);
   const auto page = page_of(c);
   pqxx::read_transaction tx(reads(c));
-  const auto rows = tx.exec_params(
-      std::string("SELECT ") + kCategoryColumns + " FROM shop_categories ORDER BY name, category_id LIMIT $1 OFFSET $2",
-      page.limit, page.offset);
+  const auto rows = run(tx, q::kCategories, page.limit, page.offset);
   Json j;
   j.begin().begin_array("categories");
   for (const auto& r : rows) category_json(j, r);
@@ -122,10 +114,7 @@ void list_products(Call& c) {
   await_reflection(c);
   const auto page = page_of(c);
   pqxx::read_transaction tx(reads(c));
-  const auto rows = tx.exec_params(std::string("SELECT ") + kProductColumns +
-                                       " FROM shop_products WHERE ($1 OR active) AND ($2 = '' OR category_id = $2)"
-                                       " ORDER BY name, product_id LIMIT $3 OFFSET $4",
-                                   sees_all(c), c.req.get_param_value("category_id"), page.limit, page.offset);
+  const auto rows = run(tx, q::kProducts, sees_all(c), c.req.get_param_value("category_id"), page.limit, page.offset);
   Json j;
   j.begin().begin_array("products");
   for (const auto& r : rows) product_json(j, r);
@@ -138,8 +127,7 @@ void get_product(Call& c) {
   const auto& id = c.params.at(0);
   await_reflection(c, domain::stream_of("product", id));
   pqxx::read_transaction tx(reads(c));
-  const auto rows =
-      tx.exec_params(std::string("SELECT ") + kProductColumns + " FROM shop_products WHERE product_id = $1", id);
+  const auto rows = run(tx, q::kProduct, id);
   ensure_found(c, !rows.empty() && (sees_all(c) || rows[0]["active"].as<bool>()), "product");
   Json j;
   product_json(j, rows[0]);
@@ -159,10 +147,7 @@ void get_cart(Call& c) {
   const auto& id = c.params.at(0);
   await_reflection(c, domain::stream_of("cart", id));
   pqxx::read_transaction tx(reads(c));
-  const auto rows =
-      tx.exec_params("SELECT cart_id, user_id, status, order_id, " LETHE_UTC_TEXT("opened_at") ", " LETHE_UTC_TEXT(
-                         "updated_at") ", version FROM shop_carts WHERE cart_id = $1",
-                     id);
+  const auto rows = run(tx, q::kCart, id);
   ensure_found(c, !rows.empty() && (sees_all(c) || text_or_empty(rows[0]["user_id"]) == c.who->user_id), "cart");
   const auto& r = rows[0];
   Json j;
@@ -175,9 +160,7 @@ void get_cart(Call& c) {
       .str("updated_at", r["updated_at"].c_str())
       .num("version", r["version"].as<std::int64_t>())
       .begin_array("lines");
-  for (const auto& l : tx.exec_params("SELECT line_id, product_id, quantity, selected_specs::text AS specs"
-                                      " FROM shop_cart_lines WHERE cart_id = $1 ORDER BY line_id",
-                                      id))
+  for (const auto& l : run(tx, q::kCartLines, id))
     j.begin()
         .str("id", l["line_id"].c_str())
         .str("product_id", l["product_id"].c_str())
@@ -230,10 +213,7 @@ void list_orders(Call& c) {
   const auto user = sees_all(c) ? c.req.get_param_value("user_id") : c.who->user_id;
   const auto status = c.req.get_param_value("status");
   pqxx::read_transaction tx(reads(c));
-  const auto rows = tx.exec_params(std::string("SELECT ") + kOrderColumns +
-                                       " FROM shop_orders WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR status = $2)"
-                                       " ORDER BY placed_at DESC, order_id LIMIT $3 OFFSET $4",
-                                   user, status, page.limit, page.offset);
+  const auto rows = run(tx, q::kOrders, user, status, page.limit, page.offset);
   Json j;
   j.begin().begin_array("orders");
   for (const auto& r : rows) order_json(j, r);
@@ -246,8 +226,7 @@ void get_order(Call& c) {
   const auto& id = c.params.at(0);
   await_reflection(c, domain::stream_of("order", id));
   pqxx::read_transaction tx(reads(c));
-  const auto rows =
-      tx.exec_params(std::string("SELECT ") + kOrderColumns + " FROM shop_orders WHERE order_id = $1", id);
+  const auto rows = run(tx, q::kOrder, id);
   ensure_found(c, !rows.empty() && (sees_all(c) || text_or_empty(rows[0]["user_id"]) == c.who->user_id), "order");
   Json j;
   order_json(j, rows[0]);
@@ -290,10 +269,10 @@ DomainRoutes shop_routes() {
               {"POST", "/orders/{id}/fulfil", kStaffUp, fulfil_order},
           },
           {
-              {"category-", "SELECT EXISTS (SELECT 1 FROM shop_categories WHERE category_id = $1 AND version >= $2)"},
-              {"product-", "SELECT EXISTS (SELECT 1 FROM shop_products WHERE product_id = $1 AND version >= $2)"},
-              {"cart-", "SELECT EXISTS (SELECT 1 FROM shop_carts WHERE cart_id = $1 AND version >= $2)"},
-              {"order-", "SELECT EXISTS (SELECT 1 FROM shop_orders WHERE order_id = $1 AND version >= $2)"},
+              {"category-", q::kCategoryFresh},
+              {"product-", q::kProductFresh},
+              {"cart-", q::kCartFresh},
+              {"order-", q::kOrderFresh},
           }};
 }
 

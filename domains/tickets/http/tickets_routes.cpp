@@ -1,6 +1,7 @@
 #include "lethe/infra/ids.hpp"
 #include "route_kit.hpp"
 #include "ticket_service.hpp"
+#include "tickets_queries.hpp"
 
 namespace lethe::api {
 
@@ -17,8 +18,7 @@ bool reads_all_tickets(const Call& c) {
   return c.who && c.who->role != R::user;
 }
 
-constexpr const char* kTicketColumns = "ticket_id, requester_id, assignee_id, subject, body, status, " LETHE_UTC_TEXT(
-    "opened_at") ", " LETHE_UTC_TEXT("updated_at") ", version";
+namespace q = projections::tickets_queries;
 
 void ticket_json(Json& j, const pqxx::row& r) {
   j.str("id", r["ticket_id"].c_str())
@@ -48,10 +48,7 @@ void list_tickets(Call& c) {
   // A customer's filter is always themself.
   const auto requester = reads_all_tickets(c) ? c.req.get_param_value("requester_id") : c.who->user_id;
   pqxx::read_transaction tx(reads(c));
-  const auto rows = tx.exec_params(std::string("SELECT ") + kTicketColumns +
-                                       " FROM tickets WHERE ($1 = '' OR requester_id = $1) AND ($2 = '' OR status = $2)"
-                                       " ORDER BY opened_at DESC, ticket_id LIMIT $3 OFFSET $4",
-                                   requester, status, page.limit, page.offset);
+  const auto rows = run(tx, q::kList, requester, status, page.limit, page.offset);
   Json j;
   j.begin().begin_array("tickets");
   for (const auto& r : rows) {
@@ -68,15 +65,12 @@ void get_ticket(Call& c) {
   const auto& id = c.params.at(0);
   await_reflection(c, domain::stream_of("ticket", id));
   pqxx::read_transaction tx(reads(c));
-  const auto rows = tx.exec_params(std::string("SELECT ") + kTicketColumns + " FROM tickets WHERE ticket_id = $1", id);
+  const auto rows = run(tx, q::kOne, id);
   ensure_found(c, !rows.empty() && (reads_all_tickets(c) || rows[0]["requester_id"].c_str() == c.who->user_id),
                "ticket");
   // The public comments a page at a time (?limit, ?offset), oldest first.
   const auto page = page_of(c);
-  const auto comments = tx.exec_params("SELECT comment_id, author_id, body, " LETHE_UTC_TEXT(
-                                           "created_at") " FROM ticket_comments WHERE ticket_id = $1"
-                                                         " ORDER BY ticket_version LIMIT $2 OFFSET $3",
-                                       id, page.limit, page.offset);
+  const auto comments = run(tx, q::kComments, id, page.limit, page.offset);
   Json j;
   j.begin();
   ticket_json(j, rows[0]);
@@ -124,16 +118,11 @@ void add_internal_note(Call& c) {
 void list_internal_notes(Call& c) {
   await_reflection(c);
   pqxx::read_transaction tx(reads(c));
-  const auto notes = tx.exec_params("SELECT note_id, author_id, text, " LETHE_UTC_TEXT(
-                                        "created_at") " FROM ticket_internal_notes WHERE ticket_id = $1"
-                                                      " ORDER BY stream_version",
-                                    c.params.at(0));
+  const auto notes = run(tx, q::kInternalNotes, c.params.at(0));
   // Notes and tickets are on different topics: a note waited for
   // (?min_position) can be in its table before its ticket's row is in
   // theirs. A ticket with notes exists.
-  ensure_found(c,
-               !notes.empty() || !tx.exec_params("SELECT 1 FROM tickets WHERE ticket_id = $1", c.params.at(0)).empty(),
-               "ticket");
+  ensure_found(c, !notes.empty() || !run(tx, q::kExists, c.params.at(0)).empty(), "ticket");
   Json j;
   j.begin().begin_array("notes");
   for (const auto& r : notes)
@@ -160,9 +149,8 @@ DomainRoutes tickets_routes() {
               {"GET", "/tickets/{id}/internal-notes", kStaffUp, list_internal_notes},
           },
           {
-              {"ticket-", "SELECT EXISTS (SELECT 1 FROM tickets WHERE ticket_id = $1 AND version >= $2)"},
-              {"ticketnotes-",
-               "SELECT EXISTS (SELECT 1 FROM ticket_internal_notes WHERE ticket_id = $1 AND stream_version >= $2)"},
+              {"ticket-", q::kTicketFresh},
+              {"ticketnotes-", q::kNotesFresh},
           }};
 }
 

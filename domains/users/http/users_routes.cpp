@@ -2,6 +2,7 @@
 
 #include "lethe/infra/ids.hpp"
 #include "route_kit.hpp"
+#include "users_queries.hpp"
 
 namespace lethe::api {
 
@@ -9,8 +10,7 @@ namespace users = domain::users;
 
 namespace {
 
-constexpr const char* kUserColumns = "user_id, email, name, role, active, " LETHE_UTC_TEXT(
-    "registered_at") ", " LETHE_UTC_TEXT("updated_at") ", version";
+namespace q = projections::users_queries;
 
 void user_json(Json& j, const pqxx::row& r) {
   j.begin()
@@ -48,9 +48,7 @@ void list_users(Call& c) {
   const auto limit = int_param(c, "limit", 1, 500).value_or(50);
   const auto after = c.req.get_param_value("after");
   pqxx::read_transaction tx(reads(c));
-  const auto rows = tx.exec_params(std::string("SELECT ") + kUserColumns +
-                                       " FROM users WHERE ($1 OR active) AND user_id > $2 ORDER BY user_id LIMIT $3",
-                                   include_deleted, after, limit);
+  const auto rows = run(tx, q::kList, include_deleted, after, limit);
   Json j;
   j.begin().begin_array("users");
   for (const auto& r : rows) user_json(j, r);
@@ -62,7 +60,7 @@ void list_users(Call& c) {
 void get_user_by_id(Call& c, const std::string& id) {
   await_reflection(c, domain::stream_of("user", id));
   pqxx::read_transaction tx(reads(c));
-  const auto rows = tx.exec_params(std::string("SELECT ") + kUserColumns + " FROM users WHERE user_id = $1", id);
+  const auto rows = run(tx, q::kOne, id);
   ensure_found(c, !rows.empty(), "user");
   Json j;
   user_json(j, rows[0]);
@@ -146,10 +144,10 @@ void revoke_api_key(Call& c) {
 
 // Answers {"<name>": [row, ...]} with every column as a string (null for
 // NULL), for the read models' lists about one user.
-void list_rows(Call& c, const char* name, const char* sql) {
+void list_rows(Call& c, const char* name, const projections::Query& query) {
   await_reflection(c);
   pqxx::read_transaction tx(reads(c));
-  const auto rows = tx.exec_params(sql, c.params.at(0));
+  const auto rows = run(tx, query, c.params.at(0));
   Json j;
   j.begin().begin_array(name);
   for (const auto& r : rows) {
@@ -161,9 +159,7 @@ void list_rows(Call& c, const char* name, const char* sql) {
 }
 
 void list_notes(Call& c) {
-  list_rows(c, "notes",
-            "SELECT note_id, text, author, " LETHE_UTC_TEXT("added_at") " FROM user_notes WHERE user_id = $1"
-            " ORDER BY added_at, note_id");
+  list_rows(c, "notes", q::kNotes);
 }
 
 void add_note(Call& c) {
@@ -172,9 +168,7 @@ void add_note(Call& c) {
 }
 
 void list_oauth(Call& c) {
-  list_rows(c, "identities",
-            "SELECT provider, subject, " LETHE_UTC_TEXT("linked_at") " FROM user_oauth_identities WHERE user_id = $1"
-            " ORDER BY linked_at, provider");
+  list_rows(c, "identities", q::kIdentities);
 }
 
 void link_oauth(Call& c) {
@@ -223,8 +217,8 @@ DomainRoutes users_routes() {
               {"POST", "/users/{id}/oauth-identities", kAdminUp | kSelf, link_oauth},
           },
           {
-              {"user-", "SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1 AND version >= $2)"},
-              {"usernotes-", "SELECT count(*) >= $2 FROM user_notes WHERE user_id = $1"},
+              {"user-", q::kUserFresh},
+              {"usernotes-", q::kNotesFresh},
           }};
 }
 

@@ -41,13 +41,13 @@ BOOST_AUTO_TEST_CASE(a_domain_of_the_test_tree_is_registered_and_works_over_http
   BOOST_TEST(bad.status == 400);
   BOOST_TEST(bad.str("field") == "label");
 
-  const auto saved = test::must(
-      api.call("POST", "/bookmarks", test::json_object({{"url", "https://example.org/read"}, {"label", label}}),
-               bea.token),
-      201, "save");
+  const auto saved =
+      test::must(api.call("POST", "/bookmarks",
+                          test::json_object({{"url", "https://example.org/read"}, {"label", label}}), bea.token),
+                 201, "save");
   const auto id = saved.str("id");
-  const auto read = api.call("GET", "/bookmarks/" + id + "?min_position=" + std::to_string(saved.num("position")), "",
-                             bea.token);
+  const auto read =
+      api.call("GET", "/bookmarks/" + id + "?min_position=" + std::to_string(saved.num("position")), "", bea.token);
   BOOST_REQUIRE_MESSAGE(read.status == 200, read.body);
   BOOST_TEST(read.str("label") == label);
   BOOST_TEST(read.str("url") == "https://example.org/read");

@@ -1,12 +1,15 @@
 // POST /bookmarks saves one; GET /bookmarks/{id} reads it back (its owner,
 // admins and owners; anyone else's answers as a missing one).
 #include "bookmark_service.hpp"
+#include "bookmarks_queries.hpp"
 #include "lethe/infra/ids.hpp"
 #include "route_kit.hpp"
 
 namespace lethe::api {
 
 namespace {
+
+namespace q = projections::bookmarks_queries;
 
 namespace bookmarks = domain::bookmarks;
 
@@ -21,8 +24,7 @@ void get_bookmark(Call& c) {
   const auto& id = c.params.at(0);
   await_reflection(c, bookmarks::bookmark_stream(id));
   pqxx::read_transaction tx(reads(c));
-  const auto rows = tx.exec_params(
-      "SELECT bookmark_id AS id, owner_id, url, label, version FROM bookmarks WHERE bookmark_id = $1", id);
+  const auto rows = run(tx, q::kOne, id);
   ensure_found(c, !rows.empty() && (admin_or_owner(c) || rows[0]["owner_id"].c_str() == c.who->user_id), "bookmark");
   Json j;
   row_json(j, rows[0]);
@@ -37,7 +39,7 @@ DomainRoutes bookmarks_routes() {
               {"GET", "/bookmarks/{id}", kActors, get_bookmark},
           },
           {
-              {"bookmark-", "SELECT EXISTS (SELECT 1 FROM bookmarks WHERE bookmark_id = $1 AND version >= $2)"},
+              {"bookmark-", q::kFresh},
           }};
 }
 

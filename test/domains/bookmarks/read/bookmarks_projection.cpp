@@ -10,10 +10,8 @@ namespace bookmarks = domain::bookmarks;
 
 namespace {
 
-const table::Spec kBookmarks{"bookmarks",
-                             "bookmark_id",
-                             {{"owner_id"}, {"url"}, {"label"}, {"saved_at"}, {"version"}},
-                             table::Moves::once};
+const table::Spec kBookmarks{
+    "bookmarks", "bookmark_id", {{"owner_id"}, {"url"}, {"label"}, {"saved_at"}, {"version"}}, table::Moves::once};
 
 }  // namespace
 

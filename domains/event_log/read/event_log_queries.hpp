@@ -1,0 +1,11 @@
+#pragma once
+// The named queries of the event log (V101__event_log.sql), run by the audit
+// routes (GET /event-log).
+#include "lethe/projections/query.hpp"
+
+namespace lethe::projections::event_log_queries {
+
+// Deliveries in time order: $1 stream ('' any), $2 type ('' any), $3 limit, $4 offset.
+extern const Query kDeliveries;
+
+}  // namespace lethe::projections::event_log_queries
