@@ -8,6 +8,7 @@
 
 #include "lethe/consumers/runner.hpp"
 #include "lethe/infra/config.hpp"
+#include "lethe/infra/logging.hpp"
 #include "lethe/producers/republish.hpp"
 #include "lethe/producers/topics.hpp"
 
@@ -17,19 +18,7 @@ namespace lethe::app {
 std::atomic<bool>& stop_flag();
 void install_signal_handlers();
 
-// True at most once every 5 s: progress lines, not a flood.
-class Throttled {
- public:
-  bool due() {
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_ < std::chrono::seconds(5)) return false;
-    last_ = now;
-    return true;
-  }
-
- private:
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-};
+using infra::Throttled;
 
 int migrate(const infra::Config& cfg);
 int create_topics(const infra::Config& cfg, const producers::TopicOptions& options);

@@ -6,6 +6,8 @@
 #include <boost/test/unit_test.hpp>
 #include <cctype>
 
+#include "lethe/consumers/gdpr_verify.hpp"
+#include "lethe/infra/errors.hpp"
 #include "lethe/infra/ids.hpp"
 #include "lethe/producers/topics.hpp"
 #include "support/fixtures.hpp"
@@ -159,4 +161,46 @@ BOOST_AUTO_TEST_CASE(without_a_database_it_cannot_tell_and_exits_2) {
   BOOST_TEST(!has(r.output, "findings"), r.output);
   const auto usage = test::capture(test::lethe_bin() + " gdpr verify --email x@example.org");
   BOOST_TEST(usage.rc == 2, usage.output);
+}
+
+// The library the command prints: its report, line for line.
+BOOST_AUTO_TEST_CASE(the_report_names_each_place_once_and_counts_every_finding) {
+  test::TestSchema db;
+  test::TestTopics topics(1);
+  const Person p;
+  create_tables(db);
+  db.exec("INSERT INTO verify_requests VALUES ('r-1', '" + p.id + "', 'hello " + upper(p.name) + "')");
+  test::produce_raw(topics.topic("users"), "user-x", R"({"email":")" + p.email + "\"}");
+  test::produce_raw(topics.topic("users"), "user-y", "{}");
+
+  const auto report = consumers::gdpr_verify(test::config_for(db, topics), {p.id, p.email, p.name});
+  const std::vector<std::string> expected{
+      "table verify_requests.requester_id: row request_id=r-1 holds the person's id",
+      "table verify_requests.body: row request_id=r-1 holds the name",
+      "topic " + topics.topic("users") + "/0@0: value holds the email in clear",
+  };
+  BOOST_TEST(report.lines == expected, boost::test_tools::per_element());
+  BOOST_TEST(report.findings == 3);
+  BOOST_TEST(report.tables >= 3u);  // verify_requests, verify_audit and lethe's own
+  BOOST_TEST(report.topics_read);
+  BOOST_TEST(report.topics == static_cast<std::int64_t>(producers::topic_specs().size()));
+  BOOST_TEST(report.messages == 2);
+  for (const auto& line : report.lines) {
+    BOOST_TEST(!shows(line, p.email), line);
+    BOOST_TEST(!shows(line, p.name), line);
+  }
+
+  // With neither an email nor a name, only the id is sought, in the tables.
+  const auto by_id = consumers::gdpr_verify(test::config_for(db, topics), {p.id, "", ""});
+  BOOST_TEST(by_id.findings == 1);
+  BOOST_TEST(!by_id.topics_read);
+  BOOST_TEST(by_id.messages == 0);
+}
+
+BOOST_AUTO_TEST_CASE(the_report_is_refused_not_empty_when_postgresql_cannot_be_read) {
+  test::TestSchema db;
+  test::TestTopics topics(1);
+  auto cfg = test::config_for(db, topics);
+  cfg.pg = "postgresql://postgres@127.0.0.1:1/lethe";
+  BOOST_CHECK_THROW(consumers::gdpr_verify(cfg, {"someone", "a@example.org", ""}), infra::InfraError);
 }

@@ -2,9 +2,9 @@
 
 namespace lethe::projections::billing_queries {
 
-#define LETHE_TRANSACTION_COLUMNS                                                                                    \
-  "transaction_id AS id, user_id, amount, currency, description, refunded, credited, amount - refunded AS refundable, " \
-  LETHE_UTC_TEXT("created_at") ", " LETHE_UTC_TEXT("updated_at") ", version"
+#define LETHE_TRANSACTION_COLUMNS                                                                           \
+  "transaction_id AS id, user_id, amount, currency, description, refunded, credited, amount - refunded AS " \
+  "refundable, " LETHE_UTC_TEXT("created_at") ", " LETHE_UTC_TEXT("updated_at") ", version"
 
 const Query kProfile{"billing.profile", "SELECT user_id, holder_name, address, tax_id, " LETHE_UTC_TEXT(
                                             "updated_at") ", version FROM billing_profiles WHERE user_id = $1"};
@@ -20,8 +20,9 @@ const Query kTransactions{"billing.transactions", "SELECT " LETHE_TRANSACTION_CO
                                                   " ORDER BY created_at DESC, transaction_id LIMIT $2 OFFSET $3"};
 const Query kTransaction{"billing.transaction",
                          "SELECT " LETHE_TRANSACTION_COLUMNS " FROM billing_transactions WHERE transaction_id = $1"};
-const Query kRefunds{"billing.refunds", "SELECT refund_id AS id, amount, currency, reason, " LETHE_UTC_TEXT(
-                                            "at") " FROM billing_refunds WHERE transaction_id = $1 ORDER BY stream_version"};
+const Query kRefunds{"billing.refunds",
+                     "SELECT refund_id AS id, amount, currency, reason, " LETHE_UTC_TEXT(
+                         "at") " FROM billing_refunds WHERE transaction_id = $1 ORDER BY stream_version"};
 const Query kCreditNotes{"billing.credit_notes",
                          "SELECT credit_note_id AS id, amount, currency, reason, " LETHE_UTC_TEXT(
                              "at") " FROM billing_credit_notes WHERE transaction_id = $1 ORDER BY stream_version"};

@@ -2,8 +2,9 @@
 
 namespace lethe::projections::erasure_queries {
 
-#define LETHE_STATUS_READ "CASE WHEN status = 'awaiting_confirmation' AND confirm_by < now() THEN 'expired' ELSE status END"
-#define LETHE_REQUEST_COLUMNS                                                                                  \
+#define LETHE_STATUS_READ \
+  "CASE WHEN status = 'awaiting_confirmation' AND confirm_by < now() THEN 'expired' ELSE status END"
+#define LETHE_REQUEST_COLUMNS \
   "request_id AS id, user_id, mode, " LETHE_STATUS_READ " AS status, requested_by, " LETHE_UTC_TEXT(            \
       "requested_at") ", " LETHE_UTC_TEXT("confirm_by") ", " LETHE_UTC_TEXT("confirmed_at") ", sessions_ended, " \
       LETHE_UTC_TEXT("erased_at") ", erased_by, key_fingerprint, handed_to, records, beyond_reach, "              \
@@ -18,9 +19,10 @@ const Query kReceipts{"erasure.receipts", "SELECT p AS projection, " LETHE_UTC_T
                                                             " WHERE q.request_id = $1 ORDER BY p"};
 const Query kTasks{"erasure.tasks", "SELECT task, confirmed_by, " LETHE_UTC_TEXT(
                                         "confirmed_at") " FROM erasure_tasks WHERE request_id = $1 ORDER BY task"};
-const Query kRequests{"erasure.requests", "SELECT " LETHE_REQUEST_COLUMNS
-                                          " FROM erasure_requests WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR "
-                                          LETHE_STATUS_READ " = $2) ORDER BY requested_at, request_id LIMIT $3 OFFSET $4"};
+const Query kRequests{"erasure.requests",
+                      "SELECT " LETHE_REQUEST_COLUMNS
+                      " FROM erasure_requests WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR " LETHE_STATUS_READ
+                      " = $2) ORDER BY requested_at, request_id LIMIT $3 OFFSET $4"};
 const Query kFresh{"erasure.fresh",
                    "SELECT EXISTS (SELECT 1 FROM erasure_requests WHERE request_id = $1 AND version >= $2)"};
 

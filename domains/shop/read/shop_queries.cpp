@@ -3,10 +3,10 @@
 namespace lethe::projections::shop_queries {
 
 #define LETHE_CATEGORY_COLUMNS "category_id, name, slug, created_by, " LETHE_UTC_TEXT("created_at") ", version"
-#define LETHE_PRODUCT_COLUMNS                                                                      \
+#define LETHE_PRODUCT_COLUMNS                                                                   \
   "product_id, name, price, currency, category_id, active, stock, created_by, " LETHE_UTC_TEXT( \
       "created_at") ", " LETHE_UTC_TEXT("updated_at") ", version"
-#define LETHE_ORDER_COLUMNS                                                                 \
+#define LETHE_ORDER_COLUMNS                                                                     \
   "order_id, cart_id, user_id, status, total, currency, lines::text AS lines, " LETHE_UTC_TEXT( \
       "placed_at") ", " LETHE_UTC_TEXT("updated_at") ", version"
 
@@ -19,8 +19,9 @@ const Query kProduct{"shop.product", "SELECT " LETHE_PRODUCT_COLUMNS " FROM shop
 const Query kCart{"shop.cart", "SELECT cart_id, user_id, status, order_id, " LETHE_UTC_TEXT(
                                    "opened_at") ", " LETHE_UTC_TEXT("updated_at") ", version FROM shop_carts"
                                                                                   " WHERE cart_id = $1"};
-const Query kCartLines{"shop.cart_lines", "SELECT line_id, product_id, quantity, selected_specs::text AS specs"
-                                          " FROM shop_cart_lines WHERE cart_id = $1 ORDER BY line_id"};
+const Query kCartLines{"shop.cart_lines",
+                       "SELECT line_id, product_id, quantity, selected_specs::text AS specs"
+                       " FROM shop_cart_lines WHERE cart_id = $1 ORDER BY line_id"};
 const Query kOrders{"shop.orders", "SELECT " LETHE_ORDER_COLUMNS
                                    " FROM shop_orders WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR status = $2)"
                                    " ORDER BY placed_at DESC, order_id LIMIT $3 OFFSET $4"};

@@ -2,7 +2,7 @@
 
 namespace lethe::projections::tickets_queries {
 
-#define LETHE_TICKET_COLUMNS                                                                                 \
+#define LETHE_TICKET_COLUMNS                                                                                       \
   "ticket_id, requester_id, assignee_id, subject, body, status, " LETHE_UTC_TEXT("opened_at") ", " LETHE_UTC_TEXT( \
       "updated_at") ", version"
 
@@ -15,9 +15,10 @@ const Query kComments{"tickets.comments",
                       "SELECT comment_id, author_id, body, " LETHE_UTC_TEXT(
                           "created_at") " FROM ticket_comments WHERE ticket_id = $1"
                                         " ORDER BY ticket_version LIMIT $2 OFFSET $3"};
-const Query kInternalNotes{"tickets.internal_notes",
-                           "SELECT note_id, author_id, text, " LETHE_UTC_TEXT(
-                               "created_at") " FROM ticket_internal_notes WHERE ticket_id = $1 ORDER BY stream_version"};
+const Query kInternalNotes{
+    "tickets.internal_notes",
+    "SELECT note_id, author_id, text, " LETHE_UTC_TEXT(
+        "created_at") " FROM ticket_internal_notes WHERE ticket_id = $1 ORDER BY stream_version"};
 const Query kTicketFresh{"tickets.fresh",
                          "SELECT EXISTS (SELECT 1 FROM tickets WHERE ticket_id = $1 AND version >= $2)"};
 const Query kNotesFresh{

@@ -1,0 +1,319 @@
+#include "lethe/consumers/gdpr_verify.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "lethe/infra/errors.hpp"
+#include "lethe/infra/kafka.hpp"
+#include "lethe/infra/logging.hpp"
+#include "lethe/infra/pg.hpp"
+
+namespace lethe::consumers {
+
+namespace {
+
+// The comment that marks a column holding a person's id, which must be gone
+// after their erasure. `lethe:person-kept` marks one that keeps it by design
+// (audit actor, the anonymized user row's key, receipts): not checked.
+constexpr std::string_view kPersonComment = "lethe:person";
+
+// Findings shown per column and per topic; the rest are counted, so that a
+// huge table or topic does not flood the output.
+constexpr std::int64_t kShown = 20;
+
+// The schema that unqualified names resolve to: the first of the
+// search_path that exists, where `lethe migrate` creates the tables (tests
+// run in a schema of their own).
+constexpr const char* kSchemaSql = "SELECT current_schema()";
+
+// Every column of the schema's ordinary tables: its comment, and whether it
+// holds text that may contain an email or a name (text, varchar, char, json,
+// jsonb, or a domain over one). Partitioned parents are left out: each
+// partition is a table of its own and is searched as one.
+constexpr const char* kColumnsSql =
+    "SELECT c.relname, a.attname, coalesce(col_description(c.oid, a.attnum), ''),"
+    " coalesce(nullif(t.typbasetype, 0), t.oid)::regtype = ANY ('{text,varchar,bpchar,json,jsonb}'::regtype[])"
+    " FROM pg_class c"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+    " JOIN pg_type t ON t.oid = a.atttypid"
+    " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+    " ORDER BY c.relname, a.attnum";
+
+// The primary key columns of the schema's tables, in key order.
+constexpr const char* kPrimaryKeysSql =
+    "SELECT c.relname, a.attname FROM pg_index i"
+    " JOIN pg_class c ON c.oid = i.indrelid"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)"
+    " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum"
+    " WHERE n.nspname = current_schema() AND i.indisprimary"
+    " ORDER BY c.relname, k.ord";
+
+// Searches of one column. The statements must name the table and the
+// column, which no parameter can do: {0} is the row's name (its primary key
+// as text, or its ctid), {1} the table and {2} the column, all quoted
+// identifiers from the catalog. Every value sought is a parameter.
+constexpr const char* kPersonIdSql =
+    "SELECT {0}, count(*) OVER () FROM {1} AS t WHERE lower(t.{2}::text) = lower($1::text) LIMIT $2";
+// Both texts at once, so the column is read once. A NULL parameter (not
+// sought) matches nothing. The counts are of every match, past the LIMIT.
+constexpr const char* kEmailAndNameSql =
+    "SELECT {0}, coalesce(m.email, false), coalesce(m.name, false),"
+    " count(*) FILTER (WHERE m.email) OVER (), count(*) FILTER (WHERE m.name) OVER ()"
+    " FROM {1} AS t, LATERAL (SELECT lower(t.{2}::text) AS v) AS x,"
+    " LATERAL (SELECT strpos(x.v, lower($1::text)) > 0 AS email, strpos(x.v, lower($2::text)) > 0 AS name) AS m"
+    " WHERE m.email OR m.name LIMIT $3";
+
+struct Column {
+  std::string name;
+  bool person_id = false;  // commented lethe:person
+  bool text = false;       // may hold an email or a name
+};
+
+struct Table {
+  std::string name;
+  std::vector<std::string> key;  // primary key columns; empty: rows are named by ctid
+  std::vector<Column> columns;
+};
+
+bool any_text(const Sought& s) {
+  return !s.email.empty() || !s.name.empty();
+}
+
+// The findings so far, into the report: shown ones one line each.
+class Findings {
+ public:
+  explicit Findings(GdprReport& report) : report_(report) {}
+  void show(const std::string& line) {
+    report_.lines.push_back(line);
+    ++report_.findings;
+  }
+  // Findings beyond those shown: one line says how many.
+  void count_more(const std::string& where, std::int64_t n, const std::string& what) {
+    if (n <= 0) return;
+    report_.lines.push_back(where + ": " + std::to_string(n) + " more " + what);
+    report_.findings += n;
+  }
+
+ private:
+  GdprReport& report_;
+};
+
+char fold(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// A text sought in raw bytes, ASCII letters in either case. Other bytes
+// (the rest of UTF-8) must match exactly: Kafka holds bytes, not text of a
+// known encoding, so a fuller case folding would be a guess.
+class Needle {
+ public:
+  Needle(std::string label, std::string_view text) : label_(std::move(label)), folded_(text) {
+    std::transform(folded_.begin(), folded_.end(), folded_.begin(), fold);
+  }
+  const std::string& label() const { return label_; }  // "the email": what may be printed instead of the text
+  bool found_in(std::string_view bytes) const {
+    return std::search(bytes.begin(), bytes.end(), folded_.begin(), folded_.end(),
+                       [](char a, char b) { return fold(a) == b; }) != bytes.end();
+  }
+
+ private:
+  std::string label_, folded_;
+};
+
+std::vector<Needle> needles_of(const Sought& sought) {
+  std::vector<Needle> needles;
+  if (!sought.email.empty()) needles.emplace_back("the email", sought.email);
+  if (!sought.name.empty()) needles.emplace_back("the name", sought.name);
+  return needles;
+}
+
+// ---- PostgreSQL ------------------------------------------------------------
+
+std::vector<Table> load_tables(pqxx::transaction_base& tx) {
+  std::vector<Table> tables;
+  for (const auto& r : tx.exec(kColumnsSql)) {
+    if (tables.empty() || tables.back().name != r[0].c_str()) tables.push_back({r[0].c_str(), {}, {}});
+    tables.back().columns.push_back({r[1].c_str(), r[2].c_str() == kPersonComment, r[3].as<bool>()});
+  }
+  std::map<std::string, std::vector<std::string>> keys;
+  for (const auto& r : tx.exec(kPrimaryKeysSql)) keys[r[0].c_str()].push_back(r[1].c_str());
+  for (auto& t : tables) t.key = keys[t.name];
+  return tables;
+}
+
+// Searches one table's columns, findings in column order.
+class TableSearch {
+ public:
+  TableSearch(pqxx::transaction_base& tx, const std::string& schema, const Table& table, const Sought& sought,
+              const std::vector<Needle>& needles, Findings& findings)
+      : tx_(tx), table_(table), sought_(sought), needles_(needles), findings_(findings) {
+    table_sql_ = tx.quote_name(schema) + "." + tx.quote_name(table.name);
+    if (table.key.empty()) {
+      row_id_ = "t.ctid::text";
+    } else {
+      for (const auto& k : table.key) row_id_ += (row_id_.empty() ? "t." : ", t.") + tx.quote_name(k) + "::text";
+    }
+  }
+
+  void run() {
+    for (const auto& c : table_.columns) {
+      if (c.person_id) person_id(c);
+      if (c.text && any_text(sought_)) email_and_name(c);
+    }
+  }
+
+ private:
+  std::size_t row_id_columns() const { return table_.key.empty() ? 1 : table_.key.size(); }
+
+  std::string where(const Column& c) const { return "table " + table_.name + "." + c.name; }
+
+  // "ticket_id=..., n=..." or "ctid=(0,1)". A key value that holds the email
+  // or the name (a table keyed by email) is withheld, and so is the column
+  // that was found to hold one, if it is part of the key.
+  std::string row_name(const pqxx::row& r, const std::string& withheld_column = "") const {
+    std::string out;
+    for (std::size_t i = 0; i < row_id_columns(); ++i) {
+      const std::string column = table_.key.empty() ? "ctid" : table_.key[i];
+      std::string value = r[static_cast<int>(i)].c_str();
+      const bool holds =
+          std::any_of(needles_.begin(), needles_.end(), [&](const Needle& n) { return n.found_in(value); });
+      if (holds || column == withheld_column) value = "(withheld)";
+      out += (out.empty() ? "" : ", ") + column + "=" + value;
+    }
+    return out;
+  }
+
+  void person_id(const Column& c) {
+    const auto sql = fmt::format(kPersonIdSql, row_id_, table_sql_, tx_.quote_name(c.name));
+    const auto rows = tx_.exec_params(sql, sought_.user_id, kShown);
+    for (const auto& r : rows) findings_.show(where(c) + ": row " + row_name(r) + " holds the person's id");
+    if (rows.empty()) return;
+    const auto total = rows[0][static_cast<int>(row_id_columns())].as<std::int64_t>();
+    findings_.count_more(where(c), total - static_cast<std::int64_t>(rows.size()), "rows hold the person's id");
+  }
+
+  void email_and_name(const Column& c) {
+    const auto sql = fmt::format(kEmailAndNameSql, row_id_, table_sql_, tx_.quote_name(c.name));
+    const auto rows = tx_.exec_params(sql, null_if_empty(sought_.email), null_if_empty(sought_.name), kShown);
+    const int at = static_cast<int>(row_id_columns());
+    std::int64_t emails = 0, names = 0;
+    for (const auto& r : rows) {
+      const bool email = r[at].as<bool>(), name = r[at + 1].as<bool>();
+      if (email) findings_.show(where(c) + ": row " + row_name(r, c.name) + " holds the email");
+      if (name) findings_.show(where(c) + ": row " + row_name(r, c.name) + " holds the name");
+      emails += email;
+      names += name;
+    }
+    if (rows.empty()) return;
+    findings_.count_more(where(c), rows[0][at + 2].as<std::int64_t>() - emails, "rows hold the email");
+    findings_.count_more(where(c), rows[0][at + 3].as<std::int64_t>() - names, "rows hold the name");
+  }
+
+  // NULL for a text not sought.
+  static const char* null_if_empty(const std::string& s) { return s.empty() ? nullptr : s.c_str(); }
+
+  pqxx::transaction_base& tx_;
+  const Table& table_;
+  const Sought& sought_;
+  const std::vector<Needle>& needles_;
+  Findings& findings_;
+  std::string table_sql_, row_id_;
+};
+
+// Returns the number of tables searched.
+std::size_t search_tables(const infra::Config& cfg, const Sought& sought, const std::vector<Needle>& needles,
+                          Findings& findings) {
+  auto conn = infra::connect(cfg.pg, "lethe-gdpr-verify");
+  return infra::translate_pg("gdpr verify", [&] {
+    // One snapshot: every table as of the same moment.
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(*conn);
+    const auto current = tx.exec(kSchemaSql);
+    if (current[0][0].is_null()) throw infra::Misconfigured("gdpr verify: no schema of the search_path exists");
+    const std::string schema = current[0][0].c_str();
+    const auto tables = load_tables(tx);
+    infra::Throttled progress;
+    for (std::size_t i = 0; i < tables.size(); ++i) {
+      if (progress.due()) spdlog::info("gdpr verify: table {} ({} of {})", tables[i].name, i + 1, tables.size());
+      TableSearch(tx, schema, tables[i], sought, needles, findings).run();
+    }
+    return tables.size();
+  });
+}
+
+// ---- Kafka -----------------------------------------------------------------
+
+// Calls fn(part, bytes) for each part of a message that may hold personal
+// data: its key, its value, and each header's value. The bytes live only
+// during the call (header values are copies that get_all() returns).
+template <class Fn>
+void for_each_part(RdKafka::Message& m, Fn&& fn) {
+  if (m.key_pointer()) fn("key", std::string_view(static_cast<const char*>(m.key_pointer()), m.key_len()));
+  if (m.payload()) fn("value", std::string_view(static_cast<const char*>(m.payload()), m.len()));
+  if (auto* headers = m.headers()) {
+    for (const auto& h : headers->get_all())
+      if (h.value()) fn("header " + h.key(), std::string_view(static_cast<const char*>(h.value()), h.value_size()));
+  }
+}
+
+void search_topic(RdKafka::KafkaConsumer& consumer, const std::string& topic, const std::vector<Needle>& needles,
+                  Findings& findings, GdprReport& tally) {
+  std::int64_t read = 0, shown = 0, unshown = 0;
+  infra::Throttled progress;
+  infra::read_to_end(consumer, {topic}, [&](RdKafka::Message& m) {
+    for_each_part(m, [&](const std::string& part, std::string_view bytes) {
+      for (const auto& n : needles) {
+        if (!n.found_in(bytes)) continue;
+        if (shown++ < kShown)
+          findings.show("topic " + topic + "/" + std::to_string(m.partition()) + "@" + std::to_string(m.offset()) +
+                        ": " + part + " holds " + n.label() + " in clear");
+        else
+          ++unshown;
+      }
+    });
+    ++read;
+    if (progress.due()) spdlog::info("gdpr verify: topic {}: {} messages read", topic, read);
+  });
+  findings.count_more("topic " + topic, unshown, "findings in messages");
+  ++tally.topics;
+  tally.messages += read;
+}
+
+// Every topic under the prefix, the dead letters included, read raw from its
+// earliest offset to its end as of the start.
+void search_topics(const infra::Config& cfg, const std::vector<Needle>& needles, Findings& findings,
+                   GdprReport& tally) {
+  tally.topics_read = true;
+  auto consumer = infra::raw_reader(cfg.brokers, "gdpr-verify");
+  const auto topics = infra::topics_with_prefix(*consumer, cfg.topic_prefix);
+  if (topics.empty()) spdlog::warn("gdpr verify: no topic's name starts with {}", cfg.topic_prefix);
+  for (const auto& topic : topics) search_topic(*consumer, topic, needles, findings, tally);
+  consumer->close();
+}
+
+}  // namespace
+
+GdprReport gdpr_verify(const infra::Config& cfg, const Sought& sought) {
+  GdprReport report;
+  Findings findings(report);
+  const auto needles = needles_of(sought);
+  report.tables = search_tables(cfg, sought, needles, findings);
+  // On the topics only the email and the name are sought: the id is there
+  // by design (stream keys), and the event payloads seal the rest.
+  if (needles.empty())
+    spdlog::warn("gdpr verify: topics not read: neither --email nor --name given");
+  else
+    search_topics(cfg, needles, findings, report);
+  return report;
+}
+
+}  // namespace lethe::consumers
