@@ -70,3 +70,32 @@ BOOST_AUTO_TEST_CASE(a_kept_id_must_be_declared_kept) {
   BOOST_TEST_REQUIRE(gaps.size() == 1u);
   BOOST_TEST(gaps[0].find("audit_log.actor") != std::string::npos, gaps[0]);
 }
+
+// The declared tables (projections/src/table.hpp) say what each column holds
+// of a person, and the migrations' comments must say the same: a column
+// whose comment went missing, or a marked one the declaration leaves out,
+// stops the projection like a column without a rule.
+BOOST_AUTO_TEST_CASE(a_declaration_that_differs_from_the_comments_stops_the_projection) {
+  test::TestSchema db;
+  BOOST_TEST_REQUIRE(gaps_of(db, "files").empty());
+  db.exec("COMMENT ON COLUMN files.owner_id IS NULL");
+  db.exec("COMMENT ON COLUMN files.name IS 'lethe:personal'");
+  db.exec("ALTER TABLE files ADD COLUMN uploader text");
+  db.exec("COMMENT ON COLUMN files.uploader IS 'lethe:person'");
+  const auto gaps = gaps_of(db, "files");
+  const std::vector<std::string> expected{
+      "column files.owner_id is declared by files as holding lethe:person, but its comment says nothing",
+      "column files.name is declared by files as holding nothing of a person, but its comment says lethe:personal",
+      "column files.name (lethe:personal) has no rule in the erasure policy of files",
+      "column files.uploader (lethe:person) has no rule in the erasure policy of files, and the declaration of files "
+      "in files leaves it out",
+  };
+  BOOST_TEST(gaps == expected, boost::test_tools::per_element());
+
+  // A declared column the table lacks.
+  test::TestSchema other;
+  other.exec("ALTER TABLE email_logs DROP COLUMN template");
+  const auto missing = gaps_of(other, "email");
+  BOOST_TEST_REQUIRE(missing.size() == 1u);
+  BOOST_TEST(missing[0] == "column email_logs.template is declared by email, but the table lacks it");
+}

@@ -119,18 +119,41 @@ std::vector<std::string> erasure_policy_gaps(pqxx::dbtransaction& tx, const Proj
   const auto tables = projection.tables();
   std::vector<std::string> gaps;
   std::set<std::pair<std::string, std::string>> columns;
+  // Declared columns by table and column: the mark each must carry.
+  std::map<std::pair<std::string, std::string>, std::string_view> declared;
+  std::set<std::string> declared_tables;
+  for (const auto& d : projection.declared_columns()) {
+    declared.emplace(std::pair{d.table, d.column}, d.mark);
+    declared_tables.insert(d.table);
+  }
+  const auto name = std::string(projection.name());
   for (const auto& row : tx.exec_params(kColumnsSql, infra::pg_text_array(tables))) {
     const std::string table = row[0].c_str(), column = row[1].c_str(), comment = row[2].c_str();
     columns.emplace(table, column);
-    if (comment != kPerson && comment != kPersonKept && comment != kPersonal) continue;
+    const bool marked = comment == kPerson || comment == kPersonKept || comment == kPersonal;
+    const auto d = declared.find({table, column});
+    if (d != declared.end() && d->second != (marked ? comment : std::string()))
+      gaps.push_back("column " + table + "." + column + " is declared by " + name + " as holding " +
+                     (d->second.empty() ? std::string("nothing of a person") : std::string(d->second)) +
+                     ", but its comment says " + (marked ? comment : std::string("nothing")));
+    if (!marked) continue;
+    // A marked column of a declared table that the declaration leaves out.
+    const std::string undeclared = d == declared.end() && declared_tables.contains(table)
+                                       ? ", and the declaration of " + table + " in " + name + " leaves it out"
+                                       : "";
     const bool covered = std::any_of(policy.begin(), policy.end(), [&](const ErasureRule& r) {
       return r.table == table && covers(r, column, comment);
     });
     if (!covered)
       gaps.push_back("column " + table + "." + column + " (" + comment + ") has no rule in the erasure policy of " +
-                     std::string(projection.name()) +
-                     (comment == kPersonKept ? " (it needs keep or anonymize on that column)" : ""));
+                     name + (comment == kPersonKept ? " (it needs keep or anonymize on that column)" : "") +
+                     undeclared);
+    else if (!undeclared.empty())
+      gaps.push_back("column " + table + "." + column + " (" + comment + ")" + undeclared.substr(1));
   }
+  for (const auto& [at, mark] : declared)
+    if (!columns.contains(at))
+      gaps.push_back("column " + at.first + "." + at.second + " is declared by " + name + ", but the table lacks it");
   for (const auto& r : policy) {
     auto check = [&](std::string_view column) {
       if (!columns.contains({std::string(r.table), std::string(column)}))

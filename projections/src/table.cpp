@@ -52,10 +52,14 @@ std::string joined(const std::vector<std::string>& names, std::string_view each 
 
 }  // namespace
 
-Spec::Spec(std::string table, std::string key, std::vector<Column> columns, Moves moves)
+Spec::Spec(std::string table, Column key, std::vector<Column> columns, Moves moves)
     : table_(std::move(table)), moves_(moves) {
-  names_.push_back(std::move(key));
-  for (auto& c : columns) names_.push_back(std::move(c.name));
+  names_.push_back(std::move(key.name));
+  marks_.push_back(key.mark);
+  for (auto& c : columns) {
+    names_.push_back(std::move(c.name));
+    marks_.push_back(c.mark);
+  }
   if (names_.size() > kMaxColumns) throw std::logic_error(table_ + ": more columns than a row writer takes");
   for (std::size_t i = 0; i < names_.size(); ++i)
     if (!at_.emplace(names_[i], i).second) throw std::logic_error(table_ + ": column " + names_[i] + " twice");
@@ -90,6 +94,23 @@ std::size_t Spec::index(std::string_view column) const {
 
 Row::Row(const Spec& spec, std::string key) : spec_(&spec), values_(spec.width()) {
   values_[0] = std::move(key);
+}
+
+std::vector<DeclaredColumn> Spec::declared() const {
+  static constexpr std::string_view kComment[] = {"", "lethe:person", "lethe:person-kept", "lethe:personal"};
+  std::vector<DeclaredColumn> out;
+  for (std::size_t i = 0; i < names_.size(); ++i)
+    out.push_back({table_, names_[i], kComment[static_cast<std::size_t>(marks_[i])]});
+  return out;
+}
+
+std::vector<DeclaredColumn> declared(std::initializer_list<const Spec*> specs) {
+  std::vector<DeclaredColumn> out;
+  for (const auto* s : specs) {
+    auto more = s->declared();
+    out.insert(out.end(), more.begin(), more.end());
+  }
+  return out;
 }
 
 std::int64_t Row::version() const {

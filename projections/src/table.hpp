@@ -15,6 +15,7 @@
 //   row.applied(env.stream_version);    // written at the end
 //   files.write(tx);
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
@@ -22,15 +23,28 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lethe/projections/projection.hpp"
+
 namespace lethe::projections::table {
 
 // A column a later event never rewrites: written when the row is created,
 // then left to the erasure policy (a person's id) or fixed (a creation time).
 inline constexpr bool kOnCreate = false;
 
+// What a column holds of a person, as its migration's comment says it too
+// (the projector refuses to start while the two differ, see
+// projections::erasure_policy_gaps): a person's id that an erasure takes
+// away (lethe:person) or keeps by design (lethe:person-kept), or their
+// personal data (lethe:personal).
+enum class Mark { none, person, person_kept, personal };
+
 struct Column {
+  Column(const char* column, bool update = true, Mark holds = Mark::none)
+      : name(column), on_update(update), mark(holds) {}
+  Column(const char* column, Mark holds, bool update = true) : name(column), on_update(update), mark(holds) {}
   std::string name;
   bool on_update = true;
+  Mark mark = Mark::none;
 };
 
 // by_version: one row per key, moving forward only (a merge never writes
@@ -41,7 +55,7 @@ enum class Moves { by_version, once };
 
 class Spec {
  public:
-  Spec(std::string table, std::string key, std::vector<Column> columns, Moves moves = Moves::by_version);
+  Spec(std::string table, Column key, std::vector<Column> columns, Moves moves = Moves::by_version);
   Spec(const Spec&) = delete;  // its index holds views of its own names
   Spec& operator=(const Spec&) = delete;
   const std::string& name() const noexcept { return table_; }
@@ -51,15 +65,21 @@ class Spec {
   std::size_t width() const noexcept { return names_.size(); }
   bool has(std::string_view column) const { return at_.contains(column); }
   Moves moves() const noexcept { return moves_; }
+  // Every column, the key first, with what it holds of a person.
+  std::vector<DeclaredColumn> declared() const;
 
  private:
   friend class Rows;
   std::string table_;
   Moves moves_;
   std::vector<std::string> names_;  // the key first
+  std::vector<Mark> marks_;         // in names_ order
   std::unordered_map<std::string_view, std::size_t> at_;
   std::string load_sql_, stage_sql_, merge_sql_;
 };
+
+// The columns of several declared tables, for Projection::declared_columns().
+std::vector<DeclaredColumn> declared(std::initializer_list<const Spec*> specs);
 
 using Value = std::optional<std::string>;
 

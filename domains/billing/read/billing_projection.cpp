@@ -13,11 +13,16 @@ namespace {
 
 // A row only moves forward; an update sets only what events change, so a
 // person column that the erasure policy has nulled stays so.
-const table::Spec kProfiles{
-    "billing_profiles", "user_id", {{"holder_name"}, {"address"}, {"tax_id"}, {"updated_at"}, {"version"}}};
+const table::Spec kProfiles{"billing_profiles",
+                            {"user_id", table::Mark::person},
+                            {{"holder_name", table::Mark::personal},
+                             {"address", table::Mark::personal},
+                             {"tax_id", table::Mark::personal},
+                             {"updated_at"},
+                             {"version"}}};
 const table::Spec kSubscriptions{"billing_subscriptions",
                                  "subscription_id",
-                                 {{"user_id", table::kOnCreate},
+                                 {{"user_id", table::kOnCreate, table::Mark::person},
                                   {"plan", table::kOnCreate},
                                   {"status"},
                                   {"cancel_reason"},
@@ -26,7 +31,7 @@ const table::Spec kSubscriptions{"billing_subscriptions",
                                   {"version"}}};
 const table::Spec kTransactions{"billing_transactions",
                                 "transaction_id",
-                                {{"user_id", table::kOnCreate},
+                                {{"user_id", table::kOnCreate, table::Mark::person},
                                  {"amount", table::kOnCreate},
                                  {"currency", table::kOnCreate},
                                  {"description", table::kOnCreate},
@@ -37,8 +42,9 @@ const table::Spec kTransactions{"billing_transactions",
                                  {"version"}}};
 // Refunds and credit notes are keyed by their own ids: applying one twice
 // changes nothing.
-const std::vector<table::Column> kLineColumns{{"transaction_id"}, {"user_id"}, {"amount"},        {"currency"},
-                                              {"reason"},         {"at"},      {"stream_version"}};
+const std::vector<table::Column> kLineColumns{
+    {"transaction_id"}, {"user_id", table::Mark::person}, {"amount"}, {"currency"}, {"reason"}, {"at"},
+    {"stream_version"}};
 const table::Spec kRefunds{"billing_refunds", "refund_id", kLineColumns, table::Moves::once};
 const table::Spec kCreditNotes{"billing_credit_notes", "credit_note_id", kLineColumns, table::Moves::once};
 
@@ -190,6 +196,10 @@ const ErasurePolicy& BillingProjection::erasure_policy() const {
       {"billing_credit_notes", "user_id", Erase::set_null, {}, {}, "financial records stay, without the person"},
   };
   return policy;
+}
+
+std::vector<DeclaredColumn> BillingProjection::declared_columns() const {
+  return table::declared({&kProfiles, &kSubscriptions, &kTransactions, &kRefunds, &kCreditNotes});
 }
 
 std::vector<ReadModel> billing_read_models() {

@@ -18,6 +18,7 @@ class BillingProjection final : public Projection {
   }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
   const ErasurePolicy& erasure_policy() const override;
+  std::vector<DeclaredColumn> declared_columns() const override;
 };
 
 }  // namespace lethe::projections

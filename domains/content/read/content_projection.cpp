@@ -16,7 +16,7 @@ namespace {
 // not declared: its default stands until the policy sets it).
 const table::Spec kPosts{"content_posts",
                          "post_id",
-                         {{"author_id", table::kOnCreate},
+                         {{"author_id", table::kOnCreate, table::Mark::person},
                           {"title"},
                           {"body"},
                           {"deleted"},
@@ -26,7 +26,7 @@ const table::Spec kPosts{"content_posts",
 const table::Spec kComments{"content_comments",
                             "comment_id",
                             {{"post_id", table::kOnCreate},
-                             {"author_id", table::kOnCreate},
+                             {"author_id", table::kOnCreate, table::Mark::person},
                              {"body"},
                              {"deleted"},
                              {"created_at", table::kOnCreate},
@@ -132,6 +132,10 @@ const ErasurePolicy& ContentProjection::erasure_policy() const {
       {"content_comments", "author_id", Erase::set_null, {{"author_deleted", "true"}}, {}, "content stays"},
   };
   return policy;
+}
+
+std::vector<DeclaredColumn> ContentProjection::declared_columns() const {
+  return table::declared({&kPosts, &kComments});
 }
 
 std::vector<ReadModel> content_read_models() {

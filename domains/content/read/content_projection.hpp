@@ -13,6 +13,7 @@ class ContentProjection final : public Projection {
   std::vector<std::string> tables() const override { return {"content_posts", "content_comments"}; }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
   const ErasurePolicy& erasure_policy() const override;
+  std::vector<DeclaredColumn> declared_columns() const override;
 };
 
 }  // namespace lethe::projections

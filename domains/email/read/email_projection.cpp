@@ -12,10 +12,14 @@ namespace {
 
 // One event per stream today; a later version of the stream would move the
 // row forward, never back (recipient_id stays the erasure policy's).
-const table::Spec kEmailLogs{
-    "email_logs",
-    "email_id",
-    {{"recipient_id", table::kOnCreate}, {"template"}, {"subject"}, {"sent_at"}, {"logged_at"}, {"version"}}};
+const table::Spec kEmailLogs{"email_logs",
+                             "email_id",
+                             {{"recipient_id", table::kOnCreate, table::Mark::person},
+                              {"template"},
+                              {"subject", table::Mark::personal},
+                              {"sent_at"},
+                              {"logged_at"},
+                              {"version"}}};
 
 }  // namespace
 
@@ -61,6 +65,10 @@ const ErasurePolicy& EmailProjection::erasure_policy() const {
        "the log stays, without the recipient and their subject"},
   };
   return policy;
+}
+
+std::vector<DeclaredColumn> EmailProjection::declared_columns() const {
+  return table::declared({&kEmailLogs});
 }
 
 std::vector<ReadModel> email_read_models() {

@@ -14,6 +14,7 @@ class EmailProjection final : public Projection {
   std::vector<std::string> tables() const override { return {"email_logs"}; }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
   const ErasurePolicy& erasure_policy() const override;
+  std::vector<DeclaredColumn> declared_columns() const override;
 };
 
 }  // namespace lethe::projections

@@ -13,7 +13,7 @@ namespace {
 // owner_id is the erasure policy's once written; recorded_at never moves.
 const table::Spec kFiles{"files",
                          "file_id",
-                         {{"owner_id", table::kOnCreate},
+                         {{"owner_id", table::kOnCreate, table::Mark::person},
                           {"name", table::kOnCreate},
                           {"size", table::kOnCreate},
                           {"content_type", table::kOnCreate},
@@ -70,6 +70,10 @@ const ErasurePolicy& FilesProjection::erasure_policy() const {
       {"files", "owner_id", Erase::set_null, {}, {}, "the file record stays, without its owner"},
   };
   return policy;
+}
+
+std::vector<DeclaredColumn> FilesProjection::declared_columns() const {
+  return table::declared({&kFiles});
 }
 
 std::vector<ReadModel> files_read_models() {

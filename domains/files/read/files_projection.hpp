@@ -13,6 +13,7 @@ class FilesProjection final : public Projection {
   std::vector<std::string> tables() const override { return {"files"}; }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
   const ErasurePolicy& erasure_policy() const override;
+  std::vector<DeclaredColumn> declared_columns() const override;
 };
 
 }  // namespace lethe::projections

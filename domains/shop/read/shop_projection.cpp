@@ -17,9 +17,10 @@ namespace shop = domain::shop;
 namespace {
 
 // Rows only move forward: a stale or repeated version never overwrites.
-const table::Spec kCategories{"shop_categories",
-                              "category_id",
-                              {{"name"}, {"slug"}, {"created_by"}, {"created_at", table::kOnCreate}, {"version"}}};
+const table::Spec kCategories{
+    "shop_categories",
+    "category_id",
+    {{"name"}, {"slug"}, {"created_by", table::Mark::person}, {"created_at", table::kOnCreate}, {"version"}}};
 const table::Spec kProducts{"shop_products",
                             "product_id",
                             {{"name"},
@@ -28,13 +29,13 @@ const table::Spec kProducts{"shop_products",
                              {"category_id"},
                              {"active"},
                              {"stock"},
-                             {"created_by"},
+                             {"created_by", table::Mark::person},
                              {"created_at", table::kOnCreate},
                              {"updated_at"},
                              {"version"}}};
 const table::Spec kCarts{"shop_carts",
                          "cart_id",
-                         {{"user_id", table::kOnCreate},
+                         {{"user_id", table::kOnCreate, table::Mark::person},
                           {"status"},
                           {"order_id"},
                           {"opened_at", table::kOnCreate},
@@ -43,7 +44,7 @@ const table::Spec kCarts{"shop_carts",
 const table::Spec kOrders{"shop_orders",
                           "order_id",
                           {{"cart_id", table::kOnCreate},
-                           {"user_id", table::kOnCreate},
+                           {"user_id", table::kOnCreate, table::Mark::person},
                            {"status"},
                            {"total", table::kOnCreate},
                            {"currency", table::kOnCreate},
@@ -52,11 +53,16 @@ const table::Spec kOrders{"shop_orders",
                            {"updated_at"},
                            {"version"}}};
 // Keyed by (product, stream version): applying one twice changes nothing.
-const table::Spec kMovements{
-    "shop_inventory_movements",
-    "product_id",
-    {{"stream_version"}, {"delta"}, {"reason"}, {"order_id"}, {"stock_after"}, {"created_by"}, {"at"}},
-    table::Moves::once};
+const table::Spec kMovements{"shop_inventory_movements",
+                             "product_id",
+                             {{"stream_version"},
+                              {"delta"},
+                              {"reason"},
+                              {"order_id"},
+                              {"stock_after"},
+                              {"created_by", table::Mark::person},
+                              {"at"}},
+                             table::Moves::once};
 
 // A cart's lines, written whole for every cart the batch touched.
 struct LineRow {
@@ -232,6 +238,10 @@ const ErasurePolicy& ShopProjection::erasure_policy() const {
       {"shop_inventory_movements", "created_by", Erase::set_null},
   };
   return policy;
+}
+
+std::vector<DeclaredColumn> ShopProjection::declared_columns() const {
+  return table::declared({&kCategories, &kProducts, &kCarts, &kOrders, &kMovements});
 }
 
 std::vector<ReadModel> shop_read_models() {

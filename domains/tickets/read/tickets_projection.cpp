@@ -19,8 +19,8 @@ using stream_batch::opened;
 // what the erasure policy may null (the requester) is written once.
 const table::Spec kTickets{"tickets",
                            "ticket_id",
-                           {{"requester_id", table::kOnCreate},
-                            {"assignee_id"},
+                           {{"requester_id", table::kOnCreate, table::Mark::person},
+                            {"assignee_id", table::Mark::person},
                             {"subject", table::kOnCreate},
                             {"body", table::kOnCreate},
                             {"status"},
@@ -29,13 +29,19 @@ const table::Spec kTickets{"tickets",
                             {"version"},
                             {"last_event_id"}}};
 // Comments and notes are keyed by their own ids: applying one twice changes nothing.
-const table::Spec kComments{"ticket_comments",
-                            "comment_id",
-                            {{"ticket_id"}, {"author_id"}, {"body"}, {"created_at"}, {"ticket_version"}},
-                            table::Moves::once};
+const table::Spec kComments{
+    "ticket_comments",
+    "comment_id",
+    {{"ticket_id"}, {"author_id", table::Mark::person}, {"body"}, {"created_at"}, {"ticket_version"}},
+    table::Moves::once};
 const table::Spec kNotes{"ticket_internal_notes",
                          "note_id",
-                         {{"ticket_id"}, {"author_id"}, {"requester_id"}, {"text"}, {"created_at"}, {"stream_version"}},
+                         {{"ticket_id"},
+                          {"author_id", table::Mark::person},
+                          {"requester_id", table::Mark::person},
+                          {"text", table::Mark::personal},
+                          {"created_at"},
+                          {"stream_version"}},
                          table::Moves::once};
 
 }  // namespace
@@ -121,6 +127,10 @@ const ErasurePolicy& TicketsProjection::erasure_policy() const {
       {"ticket_comments", "author_id", Erase::set_null, {{"anonymized_at", "coalesce(anonymized_at, now())"}}},
   };
   return policy;
+}
+
+std::vector<DeclaredColumn> TicketsProjection::declared_columns() const {
+  return table::declared({&kTickets, &kComments, &kNotes});
 }
 
 std::vector<ReadModel> tickets_read_models() {

@@ -13,6 +13,7 @@ class TicketsProjection final : public Projection {
   std::vector<std::string> tables() const override { return {"tickets", "ticket_comments", "ticket_internal_notes"}; }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
   const ErasurePolicy& erasure_policy() const override;
+  std::vector<DeclaredColumn> declared_columns() const override;
 };
 
 }  // namespace lethe::projections

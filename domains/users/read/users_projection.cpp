@@ -18,9 +18,9 @@ namespace {
 
 // erased_at is the erasure policy's to set; a merge never touches it.
 const table::Spec kUsers{"users",
-                         "user_id",
-                         {{"email"},
-                          {"name"},
+                         {"user_id", table::Mark::person_kept},
+                         {{"email", table::Mark::personal},
+                          {"name", table::Mark::personal},
                           {"role"},
                           {"registered_at", table::kOnCreate},
                           {"updated_at"},
@@ -30,9 +30,14 @@ const table::Spec kUsers{"users",
 // Notes and identities are keyed by their own ids: applying one twice
 // changes nothing.
 const table::Spec kNotes{
-    "user_notes", "note_id", {{"user_id"}, {"text"}, {"author"}, {"added_at"}}, table::Moves::once};
-const table::Spec kIdentities{
-    "user_oauth_identities", "user_id", {{"provider"}, {"subject"}, {"linked_at"}}, table::Moves::once};
+    "user_notes",
+    "note_id",
+    {{"user_id", table::Mark::person}, {"text", table::Mark::personal}, {"author", table::Mark::person}, {"added_at"}},
+    table::Moves::once};
+const table::Spec kIdentities{"user_oauth_identities",
+                              {"user_id", table::Mark::person},
+                              {{"provider"}, {"subject", table::Mark::personal}, {"linked_at"}},
+                              table::Moves::once};
 
 // What an erased person's fields read as in this read model.
 constexpr std::string_view kAnonymousName = "Deleted user";
@@ -159,6 +164,10 @@ const ErasurePolicy& UsersProjection::erasure_policy() const {
       {"user_notes", "author", Erase::set_null, {}, {}, "notes they wrote about others stay, without their author"},
   };
   return policy;
+}
+
+std::vector<DeclaredColumn> UsersProjection::declared_columns() const {
+  return table::declared({&kUsers, &kNotes, &kIdentities});
 }
 
 std::vector<ReadModel> users_read_models() {

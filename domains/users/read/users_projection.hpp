@@ -14,6 +14,7 @@ class UsersProjection final : public Projection {
   std::vector<std::string> tables() const override { return {"users", "user_oauth_identities", "user_notes"}; }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
   const ErasurePolicy& erasure_policy() const override;
+  std::vector<DeclaredColumn> declared_columns() const override;
 };
 
 }  // namespace lethe::projections

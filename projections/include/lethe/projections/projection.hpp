@@ -71,6 +71,14 @@ struct ErasureRule {
 };
 using ErasurePolicy = std::vector<ErasureRule>;
 
+// A column of a table a projection declares (projections/src/table.hpp),
+// with the comment its migration must give it: "lethe:person",
+// "lethe:person-kept", "lethe:personal", or "" for none.
+struct DeclaredColumn {
+  std::string table, column;
+  std::string_view mark;
+};
+
 class Projection {
  public:
   virtual ~Projection() = default;
@@ -88,12 +96,18 @@ class Projection {
   // lethe:person-kept or lethe:personal must be covered by a rule, or the
   // projection refuses to start (check_erasure_policy).
   virtual const ErasurePolicy& erasure_policy() const = 0;
+  // The columns of the tables it declares (table.hpp) with their marks;
+  // empty for a projection that writes its tables by hand.
+  virtual std::vector<DeclaredColumn> declared_columns() const { return {}; }
 };
 
 // The columns of the projection's tables that name a person or hold their
 // data (by their comments, set by the migrations) and that no rule of its
 // policy covers, and rules that name a column the tables lack: each as a
-// sentence naming table and column. Empty: the policy is complete.
+// sentence naming table and column; and every declared column that the
+// table lacks or whose comment is not the mark its declaration gives, and
+// every marked column of a declared table that the declaration leaves out.
+// Empty: the policy is complete and the declaration is the database's.
 std::vector<std::string> erasure_policy_gaps(pqxx::dbtransaction& tx, const Projection& projection);
 
 // An event a projection appends to the event store: its receipt of an

@@ -10,8 +10,14 @@ namespace bookmarks = domain::bookmarks;
 
 namespace {
 
-const table::Spec kBookmarks{
-    "bookmarks", "bookmark_id", {{"owner_id"}, {"url"}, {"label"}, {"saved_at"}, {"version"}}, table::Moves::once};
+const table::Spec kBookmarks{"bookmarks",
+                             "bookmark_id",
+                             {{"owner_id", table::Mark::person},
+                              {"url", table::Mark::personal},
+                              {"label", table::Mark::personal},
+                              {"saved_at"},
+                              {"version"}},
+                             table::Moves::once};
 
 }  // namespace
 
@@ -46,6 +52,10 @@ const ErasurePolicy& BookmarksProjection::erasure_policy() const {
       {"bookmarks", "owner_id", Erase::delete_row, {}, {}, {}, "'bookmark-' || bookmark_id"},
   };
   return policy;
+}
+
+std::vector<DeclaredColumn> BookmarksProjection::declared_columns() const {
+  return table::declared({&kBookmarks});
 }
 
 std::vector<ReadModel> bookmarks_read_models() {

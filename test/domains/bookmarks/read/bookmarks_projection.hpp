@@ -12,6 +12,7 @@ class BookmarksProjection final : public Projection {
   std::vector<std::string> tables() const override { return {"bookmarks"}; }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
   const ErasurePolicy& erasure_policy() const override;
+  std::vector<DeclaredColumn> declared_columns() const override;
 };
 
 }  // namespace lethe::projections
