@@ -271,7 +271,9 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     batch.clear();
     std::int64_t bytes = 0;
+    const auto fill_start = Clock::now();
     s.fill(batch, bytes, warned_topic);
+    stats.fill_seconds += std::chrono::duration<double>(Clock::now() - fill_start).count();
 
     if (s.callback_failure) std::rethrow_exception(s.callback_failure);
     if (!batch.empty()) {
@@ -312,8 +314,13 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
       last_report = now;
     }
   }
-  spdlog::info("{}: stopped: applied {}, skipped {}, dead-lettered {} in {} batches", s.group, stats.applied,
-               stats.skipped, stats.dead_lettered, stats.batches);
+  const auto& pipeline = projections::pipeline_seconds();
+  spdlog::info(
+      "{}: stopped: applied {}, skipped {}, dead-lettered {} in {} batches; seconds in fill {:.2f}, parse {:.2f}, "
+      "apply {:.2f} (keys {:.2f}, decode {:.2f}, load {:.2f}, write {:.2f}), offsets {:.2f}, commit {:.2f}",
+      s.group, stats.applied, stats.skipped, stats.dead_lettered, stats.batches, stats.fill_seconds,
+      stats.parse_seconds, stats.apply_seconds, pipeline.keys, pipeline.decode, pipeline.load, pipeline.write,
+      stats.offsets_seconds, stats.commit_seconds);
   return stats;
 }
 

@@ -3,7 +3,11 @@
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
+#include <set>
+#include <thread>
 
 #include "lethe/domain/registry.hpp"
 #include "lethe/infra/errors.hpp"
@@ -43,6 +47,32 @@ int broker_count(RdKafka::Handle& handle) {
 // Waits for an admin result event; the caller destroys it. Null on timeout.
 rd_kafka_event_t* await_admin(rd_kafka_queue_t* queue) {
   return rd_kafka_queue_poll(queue, 30000);
+}
+
+// Waits until the broker's metadata lists every topic named with a leader
+// for each of its partitions: the controller answers CreateTopics before
+// the brokers' metadata caches hold the new topics, and a caller (the relay,
+// a test) may use them at once. Throws infra::Unavailable after 30 s.
+void await_leaders(RdKafka::Handle& handle, const std::vector<std::string>& names) {
+  if (names.empty()) return;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    std::set<std::string> ready;
+    RdKafka::Metadata* md = nullptr;
+    if (handle.metadata(true, nullptr, &md, 5000) == RdKafka::ERR_NO_ERROR) {
+      std::unique_ptr<RdKafka::Metadata> owned(md);
+      for (const auto* t : *md->topics()) {
+        const auto& parts = *t->partitions();
+        const bool led = t->err() == RdKafka::ERR_NO_ERROR && !parts.empty() &&
+                         std::all_of(parts.begin(), parts.end(), [](const auto* p) { return p->leader() >= 0; });
+        if (led) ready.insert(t->topic());
+      }
+    }
+    if (std::all_of(names.begin(), names.end(), [&](const std::string& n) { return ready.contains(n); })) return;
+    if (std::chrono::steady_clock::now() > deadline)
+      throw infra::Unavailable("create topics: the broker did not list every new topic with its leaders within 30 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 }  // namespace
@@ -112,6 +142,7 @@ std::vector<std::string> create_topics(const std::string& brokers, const std::st
   rd_kafka_queue_destroy(queue);
   for (auto* t : topics) rd_kafka_NewTopic_destroy(t);
   if (!failure.empty()) throw infra::Unavailable("create topics: " + failure);
+  await_leaders(*handle, created);
   return created;
 }
 

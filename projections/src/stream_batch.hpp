@@ -3,6 +3,7 @@
 // content, files, email): decoding a batch with ONE key query, and the
 // rule that keeps each row idempotent by stream version. Private to the
 // projections layer.
+#include <chrono>
 #include <map>
 #include <span>
 #include <string>
@@ -23,20 +24,22 @@ struct Decoded {
   Event event;
 };
 
-// Decodes the batch's events whose type starts with type_prefix ("billing.")
-// with one key query for every person their sealed fields name; a field
-// whose person's key is gone decodes to domain::erased(). Other types are
-// counted skipped; a payload that does not decode is rejected alone.
-template <class Event, class DecodeSealed>
-std::vector<Decoded<Event>> decode(std::span<const Delivered> batch, std::string_view type_prefix,
-                                   DecodeSealed&& decode_sealed, pqxx::transaction_base& tx, ApplyResult& result) {
+// Decodes the batch's events whose type `accepts` takes, with one key query
+// for every person their sealed fields name; a field whose person's key is
+// gone decodes to domain::erased(). Other types are counted skipped; a
+// payload that does not decode is rejected alone.
+template <class Event, class Accepts, class DecodeSealed>
+std::vector<Decoded<Event>> decode_if(std::span<const Delivered> batch, Accepts&& accepts, DecodeSealed&& decode_sealed,
+                                      pqxx::transaction_base& tx, ApplyResult& result) {
+  const auto started = std::chrono::steady_clock::now();
+  double key_seconds = 0;
   std::vector<domain::SealedPayload> sealed;
   std::vector<std::size_t> sealed_at;  // batch index of sealed[k]
   sealed.reserve(batch.size());
   sealed_at.reserve(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& e = batch[i].envelope;
-    if (!e.type.starts_with(type_prefix)) {
+    if (!accepts(std::string_view(e.type))) {
       ++result.skipped;
       continue;
     }
@@ -45,7 +48,9 @@ std::vector<Decoded<Event>> decode(std::span<const Delivered> batch, std::string
   }
   std::map<std::string, infra::PersonKey> keys;
   auto events = decode_sealed(sealed, [&](const std::vector<std::string>& subjects) {
+    const auto keys_started = std::chrono::steady_clock::now();
     keys = infra::load_person_keys(tx, subjects);
+    key_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - keys_started).count();
     return domain::lookup_in(keys);
   });
   std::vector<Decoded<Event>> out;
@@ -58,7 +63,19 @@ std::vector<Decoded<Event>> decode(std::span<const Delivered> batch, std::string
     }
     out.push_back({i, std::move(events[k]).value()});
   }
+  auto& spent = pipeline_seconds();
+  spent.keys += key_seconds;
+  spent.decode += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() - key_seconds;
   return out;
+}
+
+// The batch's events whose type starts with type_prefix ("billing."), as above.
+template <class Event, class DecodeSealed>
+std::vector<Decoded<Event>> decode(std::span<const Delivered> batch, std::string_view type_prefix,
+                                   DecodeSealed&& decode_sealed, pqxx::transaction_base& tx, ApplyResult& result) {
+  return decode_if<Event>(
+      batch, [&](std::string_view type) { return type.starts_with(type_prefix); },
+      std::forward<DecodeSealed>(decode_sealed), tx, result);
 }
 
 // Whether the event is the next of its row's stream. At or below the row's

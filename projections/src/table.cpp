@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <chrono>
 #include <stdexcept>
 #include <tuple>
 #include <utility>
@@ -49,6 +50,19 @@ std::string joined(const std::vector<std::string>& names, std::string_view each 
   }
   return out;
 }
+
+// Adds the seconds of its scope to a counter.
+class Timed {
+ public:
+  explicit Timed(double& into) : into_(into), started_(std::chrono::steady_clock::now()) {}
+  ~Timed() { into_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count(); }
+  Timed(const Timed&) = delete;
+  Timed& operator=(const Timed&) = delete;
+
+ private:
+  double& into_;
+  std::chrono::steady_clock::time_point started_;
+};
 
 }  // namespace
 
@@ -137,11 +151,13 @@ void Row::applied(std::int64_t stream_version) {
 
 void Rows::load(pqxx::transaction_base& tx, const std::vector<std::string>& keys) {
   if (keys.empty()) return;
+  const Timed timed(pipeline_seconds().load);
+  looked_up_.insert(keys.begin(), keys.end());
   for (const auto& r : infra::exec_hot(tx, spec_.load_sql_.c_str(), infra::pg_text_array(keys))) {
     Row row(spec_, r[0].c_str());
     for (std::size_t i = 1; i < spec_.width(); ++i)
       if (!r[static_cast<int>(i)].is_null()) row.values_[i] = r[static_cast<int>(i)].c_str();
-    row.exists_ = true;
+    row.exists_ = row.stored_ = true;
     by_key_.insert_or_assign(row.values_[0].value(), std::move(row));
   }
 }
@@ -159,19 +175,37 @@ Row& Rows::add(const std::string& key) {
 }
 
 void Rows::write(pqxx::transaction_base& tx) {
-  bool any = !added_.empty();
-  for (const auto& [key, row] : by_key_) any = any || row.dirty_;
-  if (!any) return;
+  const Timed timed(pipeline_seconds().write);
+  const auto write = kWriters[spec_.width() - 1];
+  std::vector<const Row*> direct, staged;
+  for (const auto& [key, row] : by_key_) {
+    if (!row.dirty_) continue;
+    const bool fresh = spec_.moves_ == Moves::by_version && !row.stored_ && looked_up_.contains(key);
+    (fresh ? direct : staged).push_back(&row);
+  }
+  for (const auto& row : added_) staged.push_back(&row);
+  if (!direct.empty()) {
+    pqxx::stream_to copy(tx, spec_.table_, spec_.names_);
+    for (const auto* row : direct) write(copy, row->values_);
+    copy.complete();
+  }
+  if (staged.empty()) return;
   tx.exec(spec_.stage_sql_);
   {
     pqxx::stream_to copy(tx, spec_.table_ + "_stage");
-    const auto write = kWriters[spec_.width() - 1];
-    for (const auto& [key, row] : by_key_)
-      if (row.dirty_) write(copy, row.values_);
-    for (const auto& row : added_) write(copy, row.values_);
+    for (const auto* row : staged) write(copy, row->values_);
     copy.complete();
   }
   infra::exec_hot(tx, spec_.merge_sql_.c_str());
 }
 
 }  // namespace lethe::projections::table
+
+namespace lethe::projections {
+
+PipelineSeconds& pipeline_seconds() {
+  thread_local PipelineSeconds spent;
+  return spent;
+}
+
+}  // namespace lethe::projections

@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "lethe/projections/projection.hpp"
@@ -105,6 +106,7 @@ class Row {
   std::vector<Value> values_;
   bool exists_ = false;
   bool dirty_ = false;
+  bool stored_ = false;  // load() found it in the table
 };
 
 class Rows {
@@ -117,12 +119,17 @@ class Rows {
   Row& row(const std::string& key);
   // A new row of a `once` table.
   Row& add(const std::string& key);
-  // COPY every changed row into a stage table, then one merge.
+  // Writes every changed row. A row of a by_version table that load()
+  // looked for and did not find is new: COPY puts it straight into the
+  // table (the projection is the tables' only writer, fenced by partition,
+  // and its transaction saw no such row). The rest go through a stage
+  // table and one merge.
   void write(pqxx::transaction_base& tx);
 
  private:
   const Spec& spec_;
   std::unordered_map<std::string, Row> by_key_;
+  std::unordered_set<std::string> looked_up_;  // every key load() was given
   std::vector<Row> added_;
 };
 

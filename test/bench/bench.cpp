@@ -293,9 +293,16 @@ long peak_rss_kib(pid_t pid) {
 // Runs the lethe binary as an operator would, timing the whole process
 // (start-up and, for projections, the group join included) and sampling its
 // peak RSS until it exits.
+// The log level of the lethe processes the bench runs (--lethe-log-level;
+// info shows each projection's stop line: where its time went).
+std::string& lethe_log_level() {
+  static std::string level = "warn";
+  return level;
+}
+
 Run run_lethe(const test::TestSchema& db, const test::TestTopics& topics, std::vector<std::string> args) {
   auto env = test::lethe_env(db, topics);
-  args.insert(args.begin(), {"--log-level", "warn"});
+  args.insert(args.begin(), {"--log-level", lethe_log_level()});
   const auto t0 = Clock::now();
   test::Process p(args, env);
   long rss = 0;
@@ -472,6 +479,7 @@ int main(int argc, char** argv) {
   cli.add_option("--naive-events", naive_events, "events for the naive baseline")->capture_default_str();
   cli.add_option("--payload-bytes", payload_bytes, "size of each event's payload")->capture_default_str();
   cli.add_option("--batch-size", batch, "projection batch size")->capture_default_str();
+  cli.add_option("--lethe-log-level", lethe_log_level(), "log level of the lethe processes run")->capture_default_str();
   std::int64_t large_events = 1000;
   cli.add_option("--large-events", large_events, "events of 256 KiB for the memory rows (0: skip them)")
       ->capture_default_str();

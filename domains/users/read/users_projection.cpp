@@ -53,35 +53,15 @@ ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
   // for all the people it names, each payload parsed once. A person without
   // a key was erased; their fields decode as erased() and are written
   // anonymized. A bad payload is rejected alone; the rest of the batch goes on.
-  std::vector<domain::SealedPayload> sealed;
-  std::vector<std::size_t> sealed_at;  // batch index of sealed[k]
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const auto& e = batch[i].envelope;
-    // user.erased belongs to the erasure request's stream: the runtime
-    // applies this projection's erasure policy for it (erasure_runtime.cpp).
-    if (e.type.rfind("user.", 0) != 0 || e.type == domain::erasure::UserErased::kType) {
-      ++result.skipped;
-      continue;
-    }
-    sealed.push_back({e.type, e.schema_version, e.event_id, e.payload});
-    sealed_at.push_back(i);
-  }
-  std::map<std::string, infra::PersonKey> keys;
-  auto events = users::decode_sealed(sealed, [&](const std::vector<std::string>& subjects) {
-    keys = infra::load_person_keys(tx, subjects);
-    return domain::lookup_in(keys);
-  });
-  std::vector<std::pair<std::size_t, users::Event>> decoded;  // (batch index, event)
-  std::vector<std::string> ids;                               // user id of decoded[k]
-  for (std::size_t k = 0; k < events.size(); ++k) {
-    const auto i = sealed_at[k];
-    if (!events[k]) {
-      result.rejected.push_back({i, "payload of " + batch[i].envelope.type + ": " + events[k].error().message});
-      continue;
-    }
-    ids.push_back(users::user_id_of(events[k].value()));
-    decoded.emplace_back(i, std::move(events[k]).value());
-  }
+  // user.erased belongs to the erasure request's stream: the runtime
+  // applies this projection's erasure policy for it (erasure_runtime.cpp).
+  const auto decoded = stream_batch::decode_if<users::Event>(
+      batch,
+      [](std::string_view type) { return type.starts_with("user.") && type != domain::erasure::UserErased::kType; },
+      users::decode_sealed, tx, result);
+  std::vector<std::string> ids;  // user id of decoded[k]
+  ids.reserve(decoded.size());
+  for (const auto& d : decoded) ids.push_back(users::user_id_of(d.event));
   if (decoded.empty()) return result;
 
   // Collapse keys: load each user once, fold all its events in memory, write
@@ -89,7 +69,8 @@ ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
   table::Rows rows(kUsers), notes(kNotes), identities(kIdentities);
   rows.load(tx, ids);
   for (std::size_t k = 0; k < decoded.size(); ++k) {
-    const auto& [index, ev] = decoded[k];
+    const auto index = decoded[k].index;
+    const auto& ev = decoded[k].event;
     const auto& id = ids[k];
     const auto& env = batch[index].envelope;
     if (const auto* note = std::get_if<users::NoteAdded>(&ev)) {

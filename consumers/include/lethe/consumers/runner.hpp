@@ -51,6 +51,12 @@ struct RunStats {
   std::int64_t batches = 0;
   std::int64_t split_batches = 0;        // batches PostgreSQL refused, retried one message at a time
   std::int64_t largest_batch_bytes = 0;  // keys and values of the largest batch read
+  // Where the run's time went, in seconds: waiting for and taking messages
+  // from the consumer (fill), parsing their envelopes (parse), the
+  // projection's own work in the batch's transaction (apply: decoding,
+  // loading rows, COPY, merge, the erasure policy), storing offsets, and
+  // committing. The stop line of `lethe project` prints them.
+  double fill_seconds = 0, parse_seconds = 0, apply_seconds = 0, offsets_seconds = 0, commit_seconds = 0;
 };
 
 // Empties the projection's tables and forgets its offsets, in one

@@ -149,6 +149,16 @@ struct ReadModel {
 };
 const std::vector<ReadModel>& read_models();
 
+// Where the declared pipeline spends a projection's apply on this thread,
+// in seconds since the thread began: the key query of sealed payloads
+// (keys), opening and decoding them (decode, keys excluded), loading rows
+// (load) and writing them (write: COPY, merge). `lethe project` prints them
+// when it stops.
+struct PipelineSeconds {
+  double keys = 0, decode = 0, load = 0, write = 0;
+};
+PipelineSeconds& pipeline_seconds();
+
 // The projections this build knows, by name (read_models()).
 std::vector<std::string> projection_names();
 // nullptr when the name is unknown.
