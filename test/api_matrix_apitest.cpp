@@ -1,12 +1,18 @@
 #define BOOST_TEST_MODULE api_matrix
 // The authorization matrix, against a running `lethe serve`: every route,
 // called by every kind of caller on another user's account. The expected
-// matrix below is the contract, written down here independently of the
-// server's route table (api/src/routes.cpp): changing who may call a route
-// means changing both, and a route without a row here fails.
+// matrix is the contract: each operation's x-roles in the OpenAPI document,
+// which each domain folder writes in its part (domains/<name>/http/
+// <name>.openapi.json), apart from the server's route table (the access bits
+// beside each route in <name>_routes.cpp). Changing who may call a route
+// means changing both, and a route the contract does not list fails.
+#include <rapidjson/document.h>
+
 #include <boost/test/unit_test.hpp>
+#include <cctype>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -30,8 +36,8 @@ const char* name_of(Caller c) {
 // Who may call a route. self: a signed-in user on their own account (the
 // first path parameter is their id), whatever their role.
 struct Row {
-  const char* method;
-  const char* path;
+  std::string method;
+  std::string path;
   bool anon, user, staff, admin, owner, auditor, self;
 
   bool allows(Caller c) const {
@@ -69,97 +75,54 @@ struct Row {
   }
 };
 
-// clang-format off
-const std::vector<Row> kMatrix{
-  //  method    path                                anon   user   staff  admin  owner  audit  self
-  {"GET",    "/health",                           true , true , true , true , true , true , false},
-  {"GET",    "/ready",                            true , true , true , true , true , true , false},
-  {"POST",   "/sessions",                         true , true , true , true , true , true , false},
-  {"DELETE", "/sessions/current",                 false, true , true , true , true , true , false},
-  {"GET",    "/me",                               false, true , true , true , true , true , false},
-  {"POST",   "/users",                            true , true , true , true , true , true , false},
-  {"GET",    "/users",                            false, false, true , true , true , false, false},
-  {"GET",    "/users/{id}",                       false, false, true , true , true , false, true},
-  {"PATCH",  "/users/{id}",                       false, false, false, true , true , false, true},
-  {"PUT",    "/users/{id}/password",              false, false, false, true , true , false, true},
-  {"PUT",    "/users/{id}/role",                  false, false, false, true , true , false, false},
-  {"POST",   "/users/{id}/deactivate",            false, false, false, true , true , false, false},
-  {"POST",   "/users/{id}/restore",               false, false, false, true , true , false, false},
-  {"GET",    "/users/{id}/api-keys",              false, false, false, true , true , false, true},
-  {"POST",   "/users/{id}/api-keys",              false, false, false, false, true , false, true},
-  {"DELETE", "/users/{id}/api-keys/{key_id}",     false, false, false, true , true , false, true},
-  {"GET",    "/users/{id}/notes",                 false, false, true , true , true , false, false},
-  {"POST",   "/users/{id}/notes",                 false, false, true , true , true , false, false},
-  {"GET",    "/users/{id}/oauth-identities",      false, false, false, true , true , false, true},
-  {"POST",   "/users/{id}/oauth-identities",      false, false, false, true , true , false, true},
-  {"POST",   "/tickets",                          false, true , true , true , true , false, false},
-  {"GET",    "/tickets",                          false, true , true , true , true , true , false},
-  {"GET",    "/tickets/{id}",                     false, true , true , true , true , true , false},
-  {"POST",   "/tickets/{id}/assign",              false, false, true , true , true , false, false},
-  {"POST",   "/tickets/{id}/status",              false, true , true , true , true , false, false},
-  {"POST",   "/tickets/{id}/comments",            false, true , true , true , true , false, false},
-  {"POST",   "/tickets/{id}/internal-notes",      false, false, true , true , true , false, false},
-  {"GET",    "/tickets/{id}/internal-notes",      false, false, true , true , true , false, false},
-  {"POST",   "/categories",                       false, false, true , true , true , false, false},
-  {"GET",    "/categories",                       false, true , true , true , true , true , false},
-  {"POST",   "/products",                         false, false, true , true , true , false, false},
-  {"GET",    "/products",                         false, true , true , true , true , true , false},
-  {"GET",    "/products/{id}",                    false, true , true , true , true , true , false},
-  {"PUT",    "/products/{id}",                    false, false, true , true , true , false, false},
-  {"POST",   "/products/{id}/inventory",          false, false, true , true , true , false, false},
-  {"POST",   "/carts",                            false, true , true , true , true , false, false},
-  {"GET",    "/carts/{id}",                       false, true , true , true , true , true , false},
-  {"POST",   "/carts/{id}/lines",                 false, true , true , true , true , false, false},
-  {"PUT",    "/carts/{id}/lines/{line_id}",       false, true , true , true , true , false, false},
-  {"DELETE", "/carts/{id}/lines/{line_id}",       false, true , true , true , true , false, false},
-  {"POST",   "/carts/{id}/convert",               false, true , true , true , true , false, false},
-  {"GET",    "/orders",                           false, true , true , true , true , true , false},
-  {"GET",    "/orders/{id}",                      false, true , true , true , true , true , false},
-  {"POST",   "/orders/{id}/cancel",               false, true , true , true , true , false, false},
-  {"POST",   "/orders/{id}/fulfil",               false, false, true , true , true , false, false},
-  {"POST",   "/users/{id}/erasure",               false, false, false, true , true , false, false},
-  {"POST",   "/me/erasure",                       false, true , true , true , true , false, false},
-  {"POST",   "/me/erasure/confirm",               false, true , true , true , true , false, false},
-  {"POST",   "/me/erasure/cancel",                false, true , true , true , true , false, false},
-  {"POST",   "/erasure-requests/{id}/execute",    false, false, false, true , true , false, false},
-  {"POST",   "/erasure-requests/{id}/cancel",     false, false, false, true , true , false, false},
-  {"POST",   "/erasure-requests/{id}/tasks/{task}/confirm", false, false, false, true , true , false, false},
-  {"GET",    "/erasure-requests",                 false, false, false, true , true , true , false},
-  {"GET",    "/erasure-requests/{id}",            false, false, false, true , true , true , false},
-  {"PUT",    "/users/{id}/billing-profile",       false, false, false, true , true , false, true},
-  {"GET",    "/users/{id}/billing-profile",       false, false, false, true , true , false, true},
-  {"POST",   "/subscriptions",                    false, true , true , true , true , false, false},
-  {"GET",    "/subscriptions",                    false, true , true , true , true , false, false},
-  {"POST",   "/subscriptions/{id}/cancel",        false, true , true , true , true , false, false},
-  {"POST",   "/transactions",                     false, false, false, true , true , false, false},
-  {"GET",    "/transactions",                     false, true , true , true , true , false, false},
-  {"GET",    "/transactions/{id}",                false, true , true , true , true , false, false},
-  {"POST",   "/transactions/{id}/refunds",        false, false, false, true , true , false, false},
-  {"POST",   "/transactions/{id}/credit-notes",   false, false, false, true , true , false, false},
-  {"POST",   "/posts",                            false, true , true , true , true , false, false},
-  {"GET",    "/posts",                            false, true , true , true , true , true , false},
-  {"GET",    "/posts/{id}",                       false, true , true , true , true , true , false},
-  {"PUT",    "/posts/{id}",                       false, true , true , true , true , false, false},
-  {"DELETE", "/posts/{id}",                       false, true , true , true , true , false, false},
-  {"POST",   "/posts/{id}/comments",              false, true , true , true , true , false, false},
-  {"PUT",    "/comments/{id}",                    false, true , true , true , true , false, false},
-  {"DELETE", "/comments/{id}",                    false, true , true , true , true , false, false},
-  {"POST",   "/files",                            false, true , true , true , true , false, false},
-  {"GET",    "/files",                            false, true , true , true , true , false, false},
-  {"GET",    "/files/{id}",                       false, true , true , true , true , false, false},
-  {"DELETE", "/files/{id}",                       false, true , true , true , true , false, false},
-  {"POST",   "/email-logs",                       false, false, false, true , true , false, false},
-  {"GET",    "/email-logs",                       false, true , true , true , true , false, false},
-  {"GET",    "/audit-log",                        false, false, false, true , true , true , false},
-  {"GET",    "/event-log",                        false, false, false, true , true , true , false},
-};
-// clang-format on
+// The matrix from the contract: a row per operation of the OpenAPI
+// document, its roles parsed from x-roles ("anyone", or a list of user,
+// staff, admin, owner, auditor and self).
+std::vector<Row> contract_matrix() {
+  rapidjson::Document doc;
+  doc.Parse(lethe::api::openapi_document().c_str());
+  BOOST_REQUIRE(!doc.HasParseError() && doc.HasMember("paths"));
+  std::vector<Row> out;
+  for (const auto& path : doc["paths"].GetObject())
+    for (const auto& op : path.value.GetObject()) {
+      std::string method = op.name.GetString();
+      if (method != "get" && method != "post" && method != "put" && method != "patch" && method != "delete") continue;
+      for (auto& ch : method) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      BOOST_REQUIRE_MESSAGE(op.value.HasMember("x-roles"), method << " " << path.name.GetString() << " has no x-roles");
+      const std::string roles = op.value["x-roles"].GetString();
+      Row row{method, path.name.GetString(), false, false, false, false, false, false, false};
+      if (roles == "anyone") {
+        row.anon = row.user = row.staff = row.admin = row.owner = row.auditor = true;
+      } else {
+        std::stringstream list(roles);
+        for (std::string role; std::getline(list, role, ',');) {
+          role.erase(0, role.find_first_not_of(' '));
+          bool* flag = role == "user"      ? &row.user
+                       : role == "staff"   ? &row.staff
+                       : role == "admin"   ? &row.admin
+                       : role == "owner"   ? &row.owner
+                       : role == "auditor" ? &row.auditor
+                       : role == "self"    ? &row.self
+                                           : nullptr;
+          BOOST_REQUIRE_MESSAGE(flag, method << " " << path.name.GetString() << ": unknown role " << role);
+          *flag = true;
+        }
+      }
+      out.push_back(std::move(row));
+    }
+  return out;
+}
+
+const std::vector<Row>& matrix() {
+  static const std::vector<Row> rows = contract_matrix();
+  return rows;
+}
 
 std::string key_of(const std::string& method, const std::string& path) {
   return method + " " + path;
 }
 
-std::string fill(std::string path, const std::string& id, const std::string& key_id) {
+std::string fill_path(std::string path, const std::string& id, const std::string& key_id) {
   if (auto at = path.find("{id}"); at != std::string::npos) path.replace(at, 4, id);
   if (auto at = path.find("{key_id}"); at != std::string::npos) path.replace(at, 8, key_id);
   if (auto at = path.find("{line_id}"); at != std::string::npos) path.replace(at, 9, key_id);
@@ -322,36 +285,37 @@ Cell prepare(World& w, const Row& row, Caller c, const std::string& target, std:
   if (op == "DELETE /sessions/current" && c != Caller::anonymous) token = w.session(c);
   // Shop routes act on somebody else's product, cart or order.
   const std::string path(row.path);
-  if (path.starts_with("/products/{id}")) return {fill(row.path, w.product(), key_id), body_for(w, op), token};
+  if (path.starts_with("/products/{id}")) return {fill_path(row.path, w.product(), key_id), body_for(w, op), token};
   if (path.starts_with("/carts/{id}")) {
     const auto [cart_id, line_id] = w.cart();
-    return {fill(row.path, cart_id, line_id), body_for(w, op), token};
+    return {fill_path(row.path, cart_id, line_id), body_for(w, op), token};
   }
-  if (path.starts_with("/orders/{id}")) return {fill(row.path, w.order(), key_id), body_for(w, op), token};
+  if (path.starts_with("/orders/{id}")) return {fill_path(row.path, w.order(), key_id), body_for(w, op), token};
   // Billing and content routes act on the bootstrapped owner's things.
   if (path.starts_with("/subscriptions/{id}"))
-    return {fill(row.path, w.make("/subscriptions", R"({"plan":"basic"})"), key_id), body_for(w, op), token};
+    return {fill_path(row.path, w.make("/subscriptions", R"({"plan":"basic"})"), key_id), body_for(w, op), token};
   if (path.starts_with("/transactions/{id}")) {
     const auto tx_body =
         "{\"user_id\":\"" + w.api.owner_id() + R"(","amount":100000,"currency":"EUR","description":"d"})";
-    return {fill(row.path, w.make("/transactions", tx_body), key_id), body_for(w, op), token};
+    return {fill_path(row.path, w.make("/transactions", tx_body), key_id), body_for(w, op), token};
   }
   if (path.starts_with("/posts/{id}"))
-    return {fill(row.path, w.make("/posts", R"({"title":"T","body":"B"})"), key_id), body_for(w, op), token};
+    return {fill_path(row.path, w.make("/posts", R"({"title":"T","body":"B"})"), key_id), body_for(w, op), token};
   if (path.starts_with("/comments/{id}")) {
     const auto post = w.make("/posts", R"({"title":"T","body":"B"})");
-    return {fill(row.path, w.make("/posts/" + post + "/comments", R"({"body":"C"})"), key_id), body_for(w, op), token};
+    return {fill_path(row.path, w.make("/posts/" + post + "/comments", R"({"body":"C"})"), key_id), body_for(w, op),
+            token};
   }
   if (path.starts_with("/files/{id}"))
-    return {fill(row.path,
-                 w.make("/files", R"({"name":"a.txt","size":3,"content_type":"text/plain","checksum":"sha256:)" +
-                                      std::string(64, 'a') + "\"}"),
-                 key_id),
+    return {fill_path(row.path,
+                      w.make("/files", R"({"name":"a.txt","size":3,"content_type":"text/plain","checksum":"sha256:)" +
+                                           std::string(64, 'a') + "\"}"),
+                      key_id),
             body_for(w, op), token};
   // Ticket routes act on a ticket of somebody else's (the bootstrapped owner's).
   if (std::string(row.path).starts_with("/tickets/{id}"))
-    return {fill(row.path, w.ticket(), key_id), body_for(w, op), token};
-  return {fill(row.path, target, key_id), body_for(w, op), token};
+    return {fill_path(row.path, w.ticket(), key_id), body_for(w, op), token};
+  return {fill_path(row.path, target, key_id), body_for(w, op), token};
 }
 
 bool is_json_error(const test::Reply& r) {
@@ -361,8 +325,9 @@ bool is_json_error(const test::Reply& r) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(the_matrix_here_lists_every_route_of_the_server) {
+  BOOST_TEST(matrix().size() >= 60u);  // the contract was read: every domain's part
   std::map<std::string, std::string> expected, served;
-  for (const auto& row : kMatrix) {
+  for (const auto& row : matrix()) {
     BOOST_TEST(!expected.contains(key_of(row.method, row.path)), "two rows for " << row.method << " " << row.path);
     expected[key_of(row.method, row.path)] = row.roles();
   }
@@ -381,7 +346,7 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller_on_another_users_account) {
     if (c != Caller::anonymous) tokens[c] = w.people[c].token;
 
   int cells = 0;
-  for (const auto& row : kMatrix) {
+  for (const auto& row : matrix()) {
     const std::string op = key_of(row.method, row.path);
     for (const auto c : kCallers) {
       ++cells;
@@ -415,7 +380,7 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller_on_another_users_account) {
       }
     }
   }
-  BOOST_TEST(cells == static_cast<int>(kMatrix.size()) * 6);
+  BOOST_TEST(cells == static_cast<int>(matrix().size()) * 6);
   // The callers' own sessions still work: nothing above logged them out.
   // (A route that reads the write side: /me would need the projector.)
   for (const auto c : kCallers)
@@ -431,7 +396,7 @@ BOOST_AUTO_TEST_CASE(a_plain_user_on_their_own_account_passes_every_self_route) 
   auto key = w.api.call("POST", "/users/" + me.id + "/api-keys", "{\"name\":\"own\"}", me.token);
   BOOST_REQUIRE_MESSAGE(key.status == 201, key.status << " " << key.body);
   int rows = 0;
-  for (const auto& row : kMatrix) {
+  for (const auto& row : matrix()) {
     if (!row.self) continue;
     ++rows;
     const std::string op = key_of(row.method, row.path);
@@ -439,7 +404,7 @@ BOOST_AUTO_TEST_CASE(a_plain_user_on_their_own_account_passes_every_self_route) 
     // Your own password needs the current one.
     if (op == "PUT /users/{id}/password")
       body = "{\"current_password\":\"" + kPassword + "\",\"new_password\":\"" + kPassword + "\"}";
-    const auto path = fill(row.path, me.id, key.str("id"));
+    const auto path = fill_path(row.path, me.id, key.str("id"));
     const auto r = w.api.call(row.method, path, body, me.token);
     const std::string what =
         op + " as self (" + row.method + " " + path + "): got " + std::to_string(r.status) + " " + r.body;
@@ -452,10 +417,10 @@ BOOST_AUTO_TEST_CASE(a_plain_user_on_their_own_account_passes_every_self_route) 
   BOOST_TEST(rows > 0);
   // And on someone else's account the same user is refused on every one of them.
   const auto other = w.target();
-  for (const auto& row : kMatrix) {
+  for (const auto& row : matrix()) {
     if (!row.self) continue;
     const std::string op = key_of(row.method, row.path);
-    const auto path = fill(row.path, other, "no-such-key");
+    const auto path = fill_path(row.path, other, "no-such-key");
     const auto r = w.api.call(row.method, path, body_for(w, op), me.token);
     BOOST_TEST(r.status == 403,
                op << " as user on another account (" << path << "): got " << r.status << " " << r.body);

@@ -215,3 +215,22 @@ constexpr std::array<EventTypeSpec, N> event_specs(std::string_view domain_topic
 }
 
 }  // namespace lethe::domain::codec
+
+// Defines, in a domain's namespace, what LETHE_DECLARE_EVENT_CODEC declares,
+// for the streams of `kind` ("file": errors name file events).
+#define LETHE_DEFINE_EVENT_CODEC(kind)                                                                       \
+  std::string_view type_of(const Event& e) noexcept {                                                        \
+    return ::lethe::domain::codec::type_of(e);                                                               \
+  }                                                                                                          \
+  int version_of(const Event& e) noexcept {                                                                  \
+    return ::lethe::domain::codec::version_of(e);                                                            \
+  }                                                                                                          \
+  std::string encode_payload(const Event& e) {                                                               \
+    return ::lethe::domain::codec::encode_payload(e);                                                        \
+  }                                                                                                          \
+  Result<Event> decode_payload(std::string_view type, int schema_version, std::string_view payload_json) {   \
+    return ::lethe::domain::codec::decode_payload<Event>(kind, type, schema_version, payload_json);          \
+  }                                                                                                          \
+  std::vector<Result<Event>> decode_sealed(const std::vector<SealedPayload>& items, const KeyLoader& load) { \
+    return ::lethe::domain::codec::decode_sealed<Event>(kind, items, load);                                  \
+  }

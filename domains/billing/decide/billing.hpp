@@ -233,16 +233,8 @@ Profile evolve(Profile state, const Event& event);
 Subscription evolve(Subscription state, const Event& event);
 Transaction evolve(Transaction state, const Event& event);
 
-std::string_view type_of(const Event& e) noexcept;
-int version_of(const Event& e) noexcept;
+LETHE_DECLARE_EVENT_CODEC();
 // Every billing event names the person it is about.
 std::string user_id_of(const Event& e);
-std::string encode_payload(const Event& e);
-// Decodes a payload of one event type and schema version; an unknown type
-// or version is an error naming "type", never a silently skipped event.
-Result<Event> decode_payload(std::string_view type, int schema_version, std::string_view payload_json);
-// Decodes a batch of sealed payloads with one key load; a personal field
-// whose key is gone decodes to erased().
-std::vector<Result<Event>> decode_sealed(const std::vector<SealedPayload>& items, const KeyLoader& load);
 
 }  // namespace lethe::domain::billing

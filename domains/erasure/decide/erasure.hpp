@@ -194,11 +194,7 @@ Result<Event> decide_cancel(const Request& r);
 // An admin confirms one external task, once, after the erasure.
 Result<Event> decide_task(const Request& r, const std::string& task);
 
-std::string_view type_of(const Event& e) noexcept;
-int version_of(const Event& e) noexcept;
-std::string encode_payload(const Event& e);
-Result<Event> decode_payload(std::string_view type, int schema_version, std::string_view payload_json);
-std::vector<Result<Event>> decode_sealed(const std::vector<SealedPayload>& items, const KeyLoader& load);
+LETHE_DECLARE_EVENT_CODEC();
 
 // The records handed over, as erasure.ownership_handed_over lists them.
 struct RecordRef {

@@ -94,12 +94,6 @@ struct File {
 Result<std::vector<Event>> decide(const File& state, const Command& command, const users::Actor& actor);
 File evolve(File state, const Event& event);
 
-std::string_view type_of(const Event& e) noexcept;
-int version_of(const Event& e) noexcept;
-std::string encode_payload(const Event& e);
-// Decodes a payload of one event type and schema version; an unknown type
-// or version is an error naming "type", never a silently skipped event.
-Result<Event> decode_payload(std::string_view type, int schema_version, std::string_view payload_json);
-std::vector<Result<Event>> decode_sealed(const std::vector<SealedPayload>& items, const KeyLoader& load);
+LETHE_DECLARE_EVENT_CODEC();
 
 }  // namespace lethe::domain::files

@@ -634,24 +634,6 @@ Order evolve(Order s, const Event& event) {
 
 // ---- codec ----
 
-std::string_view type_of(const Event& e) noexcept {
-  return codec::type_of(e);
-}
-
-int version_of(const Event& e) noexcept {
-  return codec::version_of(e);
-}
-
-std::string encode_payload(const Event& e) {
-  return codec::encode_payload(e);
-}
-
-Result<Event> decode_payload(std::string_view type, int schema_version, std::string_view payload_json) {
-  return codec::decode_payload<Event>("shop", type, schema_version, payload_json);
-}
-
-std::vector<Result<Event>> decode_sealed(const std::vector<SealedPayload>& items, const KeyLoader& load) {
-  return codec::decode_sealed<Event>("shop", items, load);
-}
+LETHE_DEFINE_EVENT_CODEC("shop")
 
 }  // namespace lethe::domain::shop

@@ -150,10 +150,6 @@ std::optional<Event> hand_over(const Ticket& t, const std::string& from, const s
 bool may_read(const Ticket& t, const users::Actor& actor);
 bool is_staff(const users::Actor& actor);
 
-std::string_view type_of(const Event& e) noexcept;
-int version_of(const Event& e) noexcept;
-std::string encode_payload(const Event& e);
-Result<Event> decode_payload(std::string_view type, int schema_version, std::string_view payload_json);
-std::vector<Result<Event>> decode_sealed(const std::vector<SealedPayload>& items, const KeyLoader& load);
+LETHE_DECLARE_EVENT_CODEC();
 
 }  // namespace lethe::domain::tickets

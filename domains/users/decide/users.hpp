@@ -258,16 +258,7 @@ User evolve(User state, const Event& event);
 // existing account.
 Result<Event> decide_note(const User& about, const std::string& note_id, const std::string& text, const Actor& actor);
 
-std::string_view type_of(const Event& e) noexcept;
-int version_of(const Event& e) noexcept;
+LETHE_DECLARE_EVENT_CODEC();
 std::string user_id_of(const Event& e);
-std::string encode_payload(const Event& e);
-// Decodes a payload of one event type and schema version; an unknown type
-// or version is an error naming "type", never a silently skipped event.
-Result<Event> decode_payload(std::string_view type, int schema_version, std::string_view payload_json);
-// Decodes a batch of payloads, their sealed personal fields opened on the way
-// with one key load (see open_personal_batch): each payload parsed once. A
-// field whose key is gone decodes to erased().
-std::vector<Result<Event>> decode_sealed(const std::vector<SealedPayload>& items, const KeyLoader& load);
 
 }  // namespace lethe::domain::users

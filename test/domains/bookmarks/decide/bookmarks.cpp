@@ -42,24 +42,6 @@ Bookmark evolve(Bookmark s, const Event& event) {
   return s;
 }
 
-std::string_view type_of(const Event& e) noexcept {
-  return codec::type_of(e);
-}
-
-int version_of(const Event& e) noexcept {
-  return codec::version_of(e);
-}
-
-std::string encode_payload(const Event& e) {
-  return codec::encode_payload(e);
-}
-
-Result<Event> decode_payload(std::string_view type, int schema_version, std::string_view payload_json) {
-  return codec::decode_payload<Event>("bookmark", type, schema_version, payload_json);
-}
-
-std::vector<Result<Event>> decode_sealed(const std::vector<SealedPayload>& items, const KeyLoader& load) {
-  return codec::decode_sealed<Event>("bookmark", items, load);
-}
+LETHE_DEFINE_EVENT_CODEC("bookmark")
 
 }  // namespace lethe::domain::bookmarks

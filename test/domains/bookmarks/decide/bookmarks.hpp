@@ -54,10 +54,6 @@ struct Bookmark {
 Result<std::vector<Event>> decide(const Bookmark& state, const Command& command, const users::Actor& actor);
 Bookmark evolve(Bookmark state, const Event& event);
 
-std::string_view type_of(const Event& e) noexcept;
-int version_of(const Event& e) noexcept;
-std::string encode_payload(const Event& e);
-Result<Event> decode_payload(std::string_view type, int schema_version, std::string_view payload_json);
-std::vector<Result<Event>> decode_sealed(const std::vector<SealedPayload>& items, const KeyLoader& load);
+LETHE_DECLARE_EVENT_CODEC();
 
 }  // namespace lethe::domain::bookmarks
