@@ -2,19 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <set>
 
 #include "lethe/infra/errors.hpp"
+#include "lethe/infra/logging.hpp"
 #include "lethe/infra/pg.hpp"
 
 namespace lethe::consumers {
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 // The read model's schema and the projection disagree, not one message:
 // any message would fail the same way (infra::PgFailure::schema).
@@ -105,21 +101,22 @@ void BatchApplier::commit(Work& w, pqxx::connection& conn, RunStats& stats) {
         pqxx::work tx(conn);
         projections::ApplyResult result;
         if (!w.envelopes.empty()) {
-          const auto apply_start = std::chrono::steady_clock::now();
+          const infra::Timed timed(stats.apply_seconds);
           result = projections::apply_batch(projection_, w.envelopes, tx, receipts_);
-          stats.apply_seconds += seconds_since(apply_start);
           for (const auto& r : result.rejected)
             if (rejected_known.insert(r.index).second) dead.push_back({w.source[r.index], r.reason});
         }
         if (!dead_letters_.all_sent(dead)) return false;  // roll back, send them, apply again
         std::map<PartitionKey, StoredOffset> positions;
         for (const auto& [key, a] : w.advance) positions[key] = StoredOffset{a.next_offset, fingerprint(*a.last)};
-        const auto offsets_start = std::chrono::steady_clock::now();
-        offsets_.save(tx, positions);
-        const auto commit_start = std::chrono::steady_clock::now();
-        stats.offsets_seconds += std::chrono::duration<double>(commit_start - offsets_start).count();
-        tx.commit();
-        stats.commit_seconds += seconds_since(commit_start);
+        {
+          const infra::Timed timed(stats.offsets_seconds);
+          offsets_.save(tx, positions);
+        }
+        {
+          const infra::Timed timed(stats.commit_seconds);
+          tx.commit();
+        }
         stats.applied += static_cast<std::int64_t>(result.applied);
         stats.skipped += static_cast<std::int64_t>(result.skipped) + w.skipped;
         stats.dead_lettered += static_cast<std::int64_t>(dead.size());
@@ -163,9 +160,10 @@ void BatchApplier::count_refusal(const std::string& reason) {
 // projection never stalls on it.
 void BatchApplier::apply(std::span<const RdKafka::Message* const> messages, pqxx::connection& conn, RunStats& stats) {
   dead_letters_.forget_sent();
-  const auto parse_start = std::chrono::steady_clock::now();
-  auto work = prepare(messages);
-  stats.parse_seconds += seconds_since(parse_start);
+  auto work = [&] {
+    const infra::Timed timed(stats.parse_seconds);
+    return prepare(messages);
+  }();
   if (work.advance.empty()) {
     stats.skipped += work.skipped;
     return;

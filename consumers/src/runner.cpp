@@ -11,6 +11,7 @@
 #include "lethe/infra/backoff.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/kafka.hpp"
+#include "lethe/infra/logging.hpp"
 #include "lethe/infra/pg.hpp"
 #include "offset_store.hpp"
 
@@ -271,9 +272,10 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     batch.clear();
     std::int64_t bytes = 0;
-    const auto fill_start = Clock::now();
-    s.fill(batch, bytes, warned_topic);
-    stats.fill_seconds += std::chrono::duration<double>(Clock::now() - fill_start).count();
+    {
+      const infra::Timed timed(stats.fill_seconds);
+      s.fill(batch, bytes, warned_topic);
+    }
 
     if (s.callback_failure) std::rethrow_exception(s.callback_failure);
     if (!batch.empty()) {

@@ -2,11 +2,11 @@
 
 #include <array>
 #include <charconv>
-#include <chrono>
 #include <stdexcept>
 #include <tuple>
 #include <utility>
 
+#include "lethe/infra/logging.hpp"
 #include "lethe/infra/pg.hpp"
 
 namespace lethe::projections::table {
@@ -50,19 +50,6 @@ std::string joined(const std::vector<std::string>& names, std::string_view each 
   }
   return out;
 }
-
-// Adds the seconds of its scope to a counter.
-class Timed {
- public:
-  explicit Timed(double& into) : into_(into), started_(std::chrono::steady_clock::now()) {}
-  ~Timed() { into_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count(); }
-  Timed(const Timed&) = delete;
-  Timed& operator=(const Timed&) = delete;
-
- private:
-  double& into_;
-  std::chrono::steady_clock::time_point started_;
-};
 
 }  // namespace
 
@@ -151,7 +138,7 @@ void Row::applied(std::int64_t stream_version) {
 
 void Rows::load(pqxx::transaction_base& tx, const std::vector<std::string>& keys) {
   if (keys.empty()) return;
-  const Timed timed(pipeline_seconds().load);
+  const infra::Timed timed(pipeline_seconds().load);
   looked_up_.insert(keys.begin(), keys.end());
   for (const auto& r : infra::exec_hot(tx, spec_.load_sql_.c_str(), infra::pg_text_array(keys))) {
     Row row(spec_, r[0].c_str());
@@ -175,7 +162,7 @@ Row& Rows::add(const std::string& key) {
 }
 
 void Rows::write(pqxx::transaction_base& tx) {
-  const Timed timed(pipeline_seconds().write);
+  const infra::Timed timed(pipeline_seconds().write);
   const auto write = kWriters[spec_.width() - 1];
   std::vector<const Row*> direct, staged;
   for (const auto& [key, row] : by_key_) {

@@ -4,8 +4,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "billing.hpp"
-#include "users.hpp"
 #include "support/samples.hpp"
+#include "users.hpp"
 
 namespace {
 

@@ -4,8 +4,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "content.hpp"
-#include "users.hpp"
 #include "support/samples.hpp"
+#include "users.hpp"
 
 namespace {
 

@@ -3,9 +3,9 @@
 // gathers every domain folder's samples, test/support/samples.hpp).
 #include <boost/test/unit_test.hpp>
 
+#include "support/samples.hpp"
 #include "tickets.hpp"
 #include "users.hpp"
-#include "support/samples.hpp"
 
 namespace {
 

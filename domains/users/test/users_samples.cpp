@@ -3,8 +3,8 @@
 // gathers every domain folder's samples, test/support/samples.hpp).
 #include <boost/test/unit_test.hpp>
 
-#include "users.hpp"
 #include "support/samples.hpp"
+#include "users.hpp"
 
 namespace {
 

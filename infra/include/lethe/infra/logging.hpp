@@ -25,4 +25,18 @@ class Throttled {
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
 };
 
+// Adds the seconds of its scope to a counter: where a long operation's time
+// went (the stop line of `lethe project`).
+class Timed {
+ public:
+  explicit Timed(double& into) : into_(into), started_(std::chrono::steady_clock::now()) {}
+  ~Timed() { into_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count(); }
+  Timed(const Timed&) = delete;
+  Timed& operator=(const Timed&) = delete;
+
+ private:
+  double& into_;
+  std::chrono::steady_clock::time_point started_;
+};
+
 }  // namespace lethe::infra
