@@ -6,6 +6,8 @@ cmake_minimum_required(VERSION 3.25)
 #     <domain>/read/V*.sql, in file-name order (a name used twice is an error);
 #   - domain::all_personal_fields(): what <domain>/events/*.json mark
 #     "x-personal" (a property without the mark is an error);
+#   - domain::all_person_refs(): the person fields each schema lists in
+#     "x-refers" (each must be a property of it);
 #   - domain::domains(): lethe::domain::<name>::spec() of each decide/ part;
 #   - projections::read_models(): lethe::projections::<name>_read_models()
 #     of each read/ part;
@@ -18,6 +20,7 @@ string(REPLACE "," ";" RUNTIME_SQL "${RUNTIME_SQL}")
 
 set(migration_files ${RUNTIME_SQL})
 set(personal "")
+set(refs "")
 set(spec_decls "")
 set(spec_refs "")
 set(read_decls "")
@@ -93,6 +96,18 @@ foreach(dir IN LISTS DOMAINS)
         message(FATAL_ERROR "${path}: '${field}': x-personal must be false or {\"subject\": FIELD}")
       endif()
     endforeach()
+    string(JSON ref_count ERROR_VARIABLE no_refs LENGTH "${schema}" x-refers)
+    if(NOT no_refs AND ref_count GREATER 0)
+      math(EXPR last "${ref_count} - 1")
+      foreach(i RANGE ${last})
+        string(JSON field GET "${schema}" x-refers ${i})
+        string(JSON field_kind ERROR_VARIABLE err TYPE "${schema}" properties ${field})
+        if(err)
+          message(FATAL_ERROR "${path}: x-refers names '${field}', which the schema lacks")
+        endif()
+        string(APPEND refs "      {\"${type}\", ${version}, \"${field}\"},\n")
+      endforeach()
+    endif()
   endforeach()
 
   if(IS_DIRECTORY ${dir}/decide)
@@ -171,6 +186,12 @@ namespace lethe::domain {
 const std::vector<PersonalField>& all_personal_fields() {
   static const std::vector<PersonalField> all{
 ${personal}  };
+  return all;
+}
+
+const std::vector<PersonRef>& all_person_refs() {
+  static const std::vector<PersonRef> all{
+${refs}  };
   return all;
 }
 

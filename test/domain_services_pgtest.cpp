@@ -6,13 +6,16 @@
 // a refused command appending nothing.
 #include <barrier>
 #include <boost/test/unit_test.hpp>
+#include <future>
 #include <thread>
 
 #include "billing_service.hpp"
 #include "content_service.hpp"
 #include "email_log_service.hpp"
+#include "erasure_service.hpp"
 #include "file_service.hpp"
 #include "lethe/infra/access.hpp"
+#include "lethe/infra/keyring.hpp"
 #include "lethe/producers/event_store.hpp"
 #include "support/fixtures.hpp"
 #include "user_service.hpp"
@@ -380,4 +383,86 @@ BOOST_AUTO_TEST_CASE(an_email_is_logged_by_a_system_actor_or_an_admin_with_its_s
   BOOST_TEST(outcome(s.email.handle(m::LogEmailSent{"e2", "bob", "reset", "Reset", "2026-05-01T08:00:01.5Z"},
                                     as("adm"))) == "ok");
   BOOST_TEST(s.db.scalar("SELECT count(*) FROM events WHERE type = 'email.sent_logged'") == "2");
+}
+
+// The fence under concurrency (V013): a command holds a shared lock on every
+// person its events name until it commits, and the erasure of one of them
+// takes it exclusively, so no event about a person commits after their
+// erasure. Each half holds one side's transaction open and shows the other
+// side waiting for it (with the lock taken out of lethe_fence, neither
+// waits, and the charge on bob commits after his erasure).
+BOOST_AUTO_TEST_CASE(an_erasure_and_the_commands_about_its_person_wait_for_each_other) {
+  using namespace std::chrono_literals;
+  Services s;
+  const auto adm = as("adm");
+  // Holds a transaction open in its own connection until `release`.
+  auto hold = [&](std::function<void(producers::EventStore::Transaction&)> body, std::promise<void>& ready,
+                  std::shared_future<void> release) {
+    return std::thread([&s, body = std::move(body), &ready, release] {
+      producers::EventStore store(s.db.conninfo());
+      store.transact([&](producers::EventStore::Transaction& tx) {
+        body(tx);
+        ready.set_value();
+        release.wait();
+        return true;
+      });
+    });
+  };
+
+  // A charge on ann, not yet committed: her erasure waits for it.
+  {
+    std::promise<void> appended, release;
+    auto command = hold(
+        [&](producers::EventStore::Transaction& tx) {
+          producers::CommandTx c(tx, adm);
+          c.append("transaction-t9", 0,
+                   producers::drafts_of(std::vector<b::Event>{b::ChargeRecorded{"t9", "ann", 100, "EUR", "race"}}));
+        },
+        appended, release.get_future().share());
+    appended.get_future().wait();
+    auto erased = std::async(std::launch::async, [&] {
+      producers::EventStore store(s.db.conninfo());
+      producers::ErasureService svc(store, producers::ErasureSettings{});
+      return svc.erase("ann", adm);
+    });
+    BOOST_TEST((erased.wait_for(700ms) == std::future_status::timeout), "the erasure did not wait for the command");
+    release.set_value();
+    command.join();
+    BOOST_TEST(erased.get().ok());
+    // The charge committed first, so it precedes the erasure in the log.
+    BOOST_TEST(s.db.scalar("SELECT (SELECT global_position FROM events WHERE stream_id = 'transaction-t9') <"
+                           " (SELECT global_position FROM events WHERE type = 'user.erased')") == "t");
+  }
+
+  // bob's erasure, not yet committed: a charge on him waits, then is refused.
+  {
+    std::promise<void> locked, release;
+    auto eraser = hold(
+        [&](producers::EventStore::Transaction& tx) {
+          producers::lock_stream(tx.sql(), "erasure-person:bob");  // as the erasure's lock_person
+          infra::destroy_person_key(tx.sql(), "bob", "request-1", "adm");
+        },
+        locked, release.get_future().share());
+    locked.get_future().wait();
+    auto charged = std::async(std::launch::async, [&] {
+      producers::EventStore store(s.db.conninfo());
+      producers::BillingService svc(store);
+      return svc.handle(b::RecordCharge{"t10", "bob", 100, "EUR", "race"}, adm);
+    });
+    BOOST_TEST((charged.wait_for(700ms) == std::future_status::timeout), "the command did not wait for the erasure");
+    release.set_value();
+    eraser.join();
+    const auto r = charged.get();
+    BOOST_TEST(outcome(r) == "gone");
+    BOOST_TEST(field_of(r) == "user_id");
+    BOOST_TEST(s.db.scalar("SELECT count(*) FROM events WHERE stream_id = 'transaction-t10'") == "0");
+  }
+
+  // An erased person cannot act: bob's own command is refused.
+  refused(
+      s, "gone",
+      [&] {
+        return s.content.handle(c::PublishPost{"p9", "Hi", "there"}, as("bob"));
+      },
+      "Authorization");
 }

@@ -7,6 +7,7 @@
 #include <rapidjson/writer.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
@@ -148,6 +149,66 @@ BOOST_AUTO_TEST_CASE(without_its_key_a_sealed_field_opens_as_null_and_folds_as_e
   // A non-personal field may not be null.
   BOOST_TEST(
       !u::decode_payload("user.registered", 1, R"({"user_id":null,"email":null,"name":null,"role":"user"})").ok());
+}
+
+// "x-refers": the generated table is what the schemas list, and each listed
+// field is a person field the fence would otherwise check.
+BOOST_AUTO_TEST_CASE(the_referring_fields_are_what_the_schemas_list_and_each_names_a_person) {
+  std::set<std::tuple<std::string, int, std::string>> declared, table;
+  for (const auto& path : lethe::test::event_schema_files()) {
+    const auto file = path.filename().string();
+    const auto v = file.rfind(".v");
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    rapidjson::Document doc;
+    doc.Parse(text.str().c_str());
+    BOOST_REQUIRE(!doc.HasParseError());
+    if (!doc.HasMember("x-refers")) continue;
+    for (const auto& f : doc["x-refers"].GetArray())
+      declared.emplace(file.substr(0, v), std::stoi(file.substr(v + 2)), f.GetString());
+  }
+  for (const auto& r : d::all_person_refs()) {
+    table.emplace(std::string(r.type), r.schema_version, std::string(r.field));
+    BOOST_TEST(std::find(std::begin(d::kPersonIdFields), std::end(d::kPersonIdFields), r.field) !=
+                   std::end(d::kPersonIdFields),
+               r.type << ": " << r.field);
+    BOOST_TEST(d::refers(r.type, r.schema_version, r.field));
+  }
+  BOOST_TEST(declared.size() >= 10u);
+  BOOST_TEST((declared == table));
+  BOOST_TEST(d::refers("billing.refund_recorded", 1, "user_id"));
+  BOOST_TEST(!d::refers("billing.charge_recorded", 1, "user_id"));
+  BOOST_TEST(!d::refers("ticket.assigned", 1, "assignee_id"));
+  BOOST_TEST(d::refers("ticket.assigned", 1, "previous_assignee_id"));
+}
+
+// The fence and the sticky policies see a person wherever a payload names
+// them, in nested objects and arrays too.
+BOOST_AUTO_TEST_CASE(named_people_finds_person_fields_at_any_depth) {
+  std::vector<std::string> found;
+  d::named_people(R"({"user_id":"u1","lines":[{"owner_id":"u2","x":{"author_id":"u3"}},{"owner_id":""}],)"
+                  R"("note":{"user_id":5},"name":"user_id"})",
+                  [&](std::string_view field, std::string_view id) {
+                    found.push_back(std::string(field) + "=" + std::string(id));
+                  });
+  BOOST_TEST((found == std::vector<std::string>{"user_id=u1", "owner_id=u2", "author_id=u3"}));
+  found.clear();
+  d::named_people("not json", [&](std::string_view, std::string_view id) { found.emplace_back(id); });
+  BOOST_TEST(found.empty());
+}
+
+// An erased person who is only referred to (KeyRef without a key): their
+// personal fields are written as null, nothing sealed, nothing in clear.
+BOOST_AUTO_TEST_CASE(a_field_of_an_erased_person_who_is_only_referred_to_is_written_as_null) {
+  const auto r = d::seal_personal(
+      "user.registered", 1, kEventId, registered("gone", "g@example.org", "Gone Person"),
+      [](std::string_view) -> std::optional<d::KeyRef> { return d::KeyRef{}; }, kRandom);
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(!contains(r.value(), "g@example.org"));
+  BOOST_TEST(!contains(r.value(), "Gone Person"));
+  BOOST_TEST(contains(r.value(), R"("email":null)"));
+  BOOST_TEST(contains(r.value(), R"("name":null)"));
 }
 
 BOOST_AUTO_TEST_CASE(sealing_without_a_key_for_the_person_fails) {

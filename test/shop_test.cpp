@@ -679,6 +679,20 @@ BOOST_AUTO_TEST_CASE(changing_a_line_quantity) {
   const auto converted =
       fold(cart, ACCEPTED(sh::decide_conversion(cart, by_id({product("p1", 1999, 10)}), "order-1", kCustomer)).cart);
   BOOST_TEST(change(converted, "l1", 3, kCustomer) == refused(ErrorCode::conflict, "cart_id"));
+  // Closed by its user's erasure: it takes no further change, and is not
+  // closed twice; a converted cart is not closed at all.
+  const auto closed = sh::close_for_erasure(cart);
+  BOOST_REQUIRE(closed.has_value());
+  const auto& shut_event = std::get<sh::CartClosed>(*closed);
+  BOOST_TEST(shut_event.cart_id == "cart-1");
+  BOOST_TEST(shut_event.user_id == kCustomer.id);
+  BOOST_TEST(shut_event.reason == "erased");
+  const auto shut = sh::evolve(cart, *closed);
+  BOOST_TEST(change(shut, "l1", 3, kCustomer) == refused(ErrorCode::conflict, "cart_id"));
+  BOOST_TEST(outcome(sh::decide_conversion(shut, by_id({product("p1", 1999, 10)}), "order-1", kCustomer)) ==
+             refused(ErrorCode::conflict, "cart_id"));
+  BOOST_TEST(!sh::close_for_erasure(shut).has_value());
+  BOOST_TEST(!sh::close_for_erasure(converted).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(removing_a_line) {
@@ -989,7 +1003,7 @@ BOOST_AUTO_TEST_CASE(payload_codec_round_trips_every_event_type) {
       ++checked;
     }
   });
-  BOOST_TEST(checked == 16);
+  BOOST_TEST(checked == 17);
   // JSON fields travel as values, not strings.
   const auto placed = sh::encode_payload(sh::OrderPlaced{"o", "c", "u", d::Json{"[]"}, 0, "EUR"});
   BOOST_TEST(placed == R"({"order_id":"o","cart_id":"c","user_id":"u","lines":[],"total":0,"currency":"EUR"})");

@@ -93,6 +93,8 @@ BOOST_AUTO_TEST_CASE(staff_assign_to_staff_only) {
              refused(ErrorCode::rule_violated, "assignee_id"));
   BOOST_TEST(outcome(t::decide(s, t::AssignTicket{"t1", "ghost"}, kStaff, t::Facts{})) ==
              refused(ErrorCode::not_found, "assignee_id"));
+  BOOST_TEST(outcome(t::decide(s, t::AssignTicket{"t1", "erased-1"}, kStaff, t::Facts{std::nullopt, true})) ==
+             refused(ErrorCode::gone, "assignee_id"));
   // By the requester: not staff.
   BOOST_TEST(outcome(t::decide(s, t::AssignTicket{"t1", "staff-2"}, kCustomer, t::Facts{u::Role::staff})) ==
              refused(ErrorCode::forbidden, "assignee_id"));

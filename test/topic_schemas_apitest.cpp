@@ -123,8 +123,9 @@ BOOST_AUTO_TEST_CASE(every_message_on_every_topic_validates_against_its_schemas)
   id_of(a.call("POST", "/users/" + ann.id + "/deactivate", "", owner), "deactivate");
   id_of(a.call("POST", "/users/" + ann.id + "/restore", "", owner), "restore");
 
-  // Erasure: a staff member who owns a ticket, a category and a product is
-  // erased by the owner (the records are handed over); a person asks for
+  // Erasure: a staff member who owns a ticket, a category and a product, and
+  // has a cart open and a subscription, is erased by the owner (the records
+  // are handed over, the cart closed, the subscription cancelled); a person asks for
   // their own erasure, confirms it, and an admin carries it out and confirms
   // an external task; another asks and withdraws.
   const auto stan = a.person("stan@example.org", "staff");
@@ -135,6 +136,8 @@ BOOST_AUTO_TEST_CASE(every_message_on_every_topic_validates_against_its_schemas)
         "stan's product");
   id_of(a.call("POST", "/tickets/" + ticket + "/assign", "{\"assignee_id\":\"" + stan.id + "\"}", sam.token),
         "assign to stan");
+  id_of(a.call("POST", "/carts", "", stan.token), "stan's cart");
+  id_of(a.call("POST", "/subscriptions", R"({"plan":"basic"})", stan.token), "stan's subscription");
   id_of(a.call("POST", "/users/" + stan.id + "/erasure", "", owner), "erase stan");
   const auto eve = a.person("eve@example.org");
   const auto asked = a.call("POST", "/me/erasure", "", eve.token);

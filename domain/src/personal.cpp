@@ -74,15 +74,40 @@ std::span<const PersonalField> personal_fields(std::string_view type, int schema
   return {first, std::find_if_not(first, all.end(), of)};
 }
 
+namespace {
+
+void named_in(const rapidjson::Value& v, const std::function<void(std::string_view, std::string_view)>& found) {
+  if (v.IsArray()) {
+    for (const auto& item : v.GetArray()) named_in(item, found);
+    return;
+  }
+  if (!v.IsObject()) return;
+  for (const auto& m : v.GetObject()) {
+    const std::string_view name(m.name.GetString(), m.name.GetStringLength());
+    if (m.value.IsString()) {
+      if (m.value.GetStringLength() > 0 &&
+          std::find(std::begin(kPersonIdFields), std::end(kPersonIdFields), name) != std::end(kPersonIdFields))
+        found(name, std::string_view(m.value.GetString(), m.value.GetStringLength()));
+    } else {
+      named_in(m.value, found);
+    }
+  }
+}
+
+}  // namespace
+
 void named_people(std::string_view payload, const std::function<void(std::string_view, std::string_view)>& found) {
   rapidjson::Document doc;
   doc.Parse(payload.data(), payload.size());
-  if (doc.HasParseError() || !doc.IsObject()) return;
-  for (const auto field : kPersonIdFields) {
-    const auto it = doc.FindMember(rapidjson::Value(rapidjson::StringRef(field.data(), field.size())));
-    if (it != doc.MemberEnd() && it->value.IsString() && it->value.GetStringLength() > 0)
-      found(field, std::string_view(it->value.GetString(), it->value.GetStringLength()));
-  }
+  if (doc.HasParseError()) return;
+  named_in(doc, found);
+}
+
+bool refers(std::string_view type, int schema_version, std::string_view field) {
+  const auto& all = all_person_refs();
+  return std::any_of(all.begin(), all.end(), [&](const PersonRef& r) {
+    return r.type == type && r.schema_version == schema_version && r.field == field;
+  });
 }
 
 const std::string& erased() {
@@ -109,6 +134,10 @@ Result<std::string> seal_personal(std::string_view type, int schema_version, std
     const std::string subject(subject_it->value.GetString(), subject_it->value.GetStringLength());
     const auto key = keys(subject);
     if (!key) return DomainError{ErrorCode::not_found, std::string(f.subject_field), "no key for person " + subject};
+    if (key->key == nullptr) {  // erased, and the field only refers to them: nothing of theirs is written
+      it->value.SetNull();
+      continue;
+    }
     const std::string_view plain(it->value.GetString(), it->value.GetStringLength());
     std::array<unsigned char, kNonceBytes> nonce{};
     random(nonce.data(), nonce.size());

@@ -1,6 +1,7 @@
 #include "lethe/producers/command_path.hpp"
 
 #include <map>
+#include <set>
 #include <stdexcept>
 
 #include "lethe/domain/personal.hpp"
@@ -86,36 +87,70 @@ std::vector<domain::Envelope> CommandTx::read(const std::string& stream) {
 
 const std::vector<domain::Envelope>& CommandTx::append(const std::string& stream, std::int64_t expected_version,
                                                        const std::vector<Draft>& drafts) {
-  // Personal fields are sealed before they reach the store: the log, the
-  // outbox and every topic only ever hold them encrypted. Each person's key
-  // is fetched (or made) once per command.
-  auto lookup = [&](std::string_view subject) -> std::optional<domain::KeyRef> {
-    auto it = keys_.find(subject);
-    if (it == keys_.end()) {
-      const auto k = infra::ensure_person_key(tx_.sql(), std::string(subject));
-      it = keys_.emplace(std::string(subject), CommandKey{k.key_id, k.key}).first;
-    }
-    return domain::KeyRef{it->second.key_id, it->second.key.data()};
-  };
   const auto now = infra::utc_now();
-  // The fence: an event that names an erased person is refused, whoever it
-  // is about (a ticket assigned to them, a charge on their account), by the
-  // statement that appends it (V011: no round trip of its own). The actor
-  // was authenticated (an erased person has no credentials), so only the
-  // others it names are checked. The erasure's own steps name them freely.
-  std::map<std::string, std::string, std::less<>> named;  // id -> field
+  // The fence: each event's append statement (V013, no round trip of its
+  // own) takes a shared lock on every person the event names, the actor
+  // included, which the erasure of that person holds exclusively
+  // (lock_person), and refuses (410) an event that ties an erased person to
+  // something anew (a ticket assigned to them, a charge on their account) or
+  // that an erased person acts in. So no event about a person commits after
+  // their erasure. A field that only refers to the person already on the
+  // record ("x-refers": a refund's user_id, a deleted post's author_id) is
+  // locked, not refused: the business goes on with their records, and
+  // personal fields sealed under them are written as null (seal_personal).
+  // The erasure's own steps name them freely.
+  const bool actor_named = !allow_erased_ && !ctx_.actor.empty() && !is_system_actor(ctx_.actor);
+  std::map<std::string, std::string, std::less<>> field_of;  // id -> field, for the 410
+  if (actor_named) field_of.emplace(ctx_.actor, "Authorization");
 
   std::vector<NewEvent> batch;
   batch.reserve(drafts.size());
   for (const auto& d : drafts) {
-    NewEvent ne{infra::new_uuid(), d.type, d.schema_version, d.payload, now, ctx_.actor, ctx_.correlation_id,
-                ctx_.causation_id, {}};
-    if (!allow_erased_)
+    NewEvent ne{infra::new_uuid(),
+                d.type,
+                d.schema_version,
+                d.payload,
+                now,
+                ctx_.actor,
+                ctx_.correlation_id,
+                ctx_.causation_id,
+                {},
+                {}};
+    std::set<std::string, std::less<>> referred;
+    if (!allow_erased_) {
+      if (actor_named) {
+        ne.fenced.push_back(ctx_.actor);
+        ne.people.push_back(ctx_.actor);
+      }
       domain::named_people(d.payload, [&](std::string_view field, std::string_view id) {
-        if (id == ctx_.actor) return;
+        ne.people.emplace_back(id);
+        if (domain::refers(d.type, d.schema_version, field)) {
+          referred.emplace(id);
+          return;
+        }
         ne.fenced.emplace_back(id);
-        named.emplace(std::string(id), std::string(field));
+        field_of.emplace(std::string(id), std::string(field));
       });
+    }
+    // Personal fields are sealed before they reach the store: the log, the
+    // outbox and every topic only ever hold them encrypted. Each person's
+    // key is fetched (or made) once per command.
+    auto lookup = [&](std::string_view subject) -> std::optional<domain::KeyRef> {
+      auto it = keys_.find(subject);
+      if (it == keys_.end()) {
+        try {
+          const auto k = infra::ensure_person_key(tx_.sql(), std::string(subject));
+          it = keys_.emplace(std::string(subject), CommandKey{k.key_id, k.key}).first;
+        } catch (const infra::PersonErased& gone) {
+          // Erased, and only referred to (or this is their erasure): their
+          // fields are written as null.
+          if (referred.contains(subject) || allow_erased_) return domain::KeyRef{};
+          const auto f = field_of.find(subject);
+          throw PersonGone(f == field_of.end() ? "user_id" : f->second, gone.subject());
+        }
+      }
+      return domain::KeyRef{it->second.key_id, it->second.key.data()};
+    };
     auto sealed = domain::seal_personal(ne.type, ne.schema_version, ne.event_id, ne.payload, lookup,
                                         [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); });
     if (!sealed) throw std::invalid_argument("event " + ne.type + ": " + sealed.error().message);
@@ -125,8 +160,8 @@ const std::vector<domain::Envelope>& CommandTx::append(const std::string& stream
   try {
     for (auto& e : tx_.append(stream, expected_version, batch)) written_.push_back(std::move(e));
   } catch (const infra::PersonErased& gone) {
-    const auto it = named.find(gone.subject());
-    throw PersonGone(it == named.end() ? "user_id" : it->second, gone.subject());
+    const auto it = field_of.find(gone.subject());
+    throw PersonGone(it == field_of.end() ? "user_id" : it->second, gone.subject());
   }
   return written_;
 }

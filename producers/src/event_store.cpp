@@ -18,18 +18,16 @@ constexpr const char* kHeadSql =
     "ORDER BY stream_version DESC LIMIT 1";
 
 // Event and outbox row in one statement, one round trip per event; the
-// erasure fence (V011) is checked by the same statement.
+// erasure fence (V013) is taken and checked by the same statement.
 constexpr const char* kInsert = "append_event";
 constexpr const char* kInsertSql =
     "WITH e AS ("
     " INSERT INTO events (event_id, stream_id, stream_version, type, schema_version, occurred_at,"
     "   actor, correlation_id, causation_id, payload, prev_hash, hash)"
-    " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE lethe_refuse_erased($14::text[])"
+    " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE lethe_fence($15::text[], $14::text[])"
     " RETURNING global_position)"
     " INSERT INTO outbox (global_position, topic) SELECT global_position, $13 FROM e"
     " RETURNING global_position";
-
-// Raised by lethe_refuse_erased (V011).
 
 constexpr const char* kRead = "read_stream";
 constexpr const char* kReadSql =
@@ -125,7 +123,7 @@ std::vector<domain::Envelope> append_chained(std::string_view stream, std::int64
       throw std::invalid_argument("event " + ne.event_id + " would be a Kafka message of " + std::to_string(size) +
                                   " bytes; the limit is " + std::to_string(infra::kMaxMessageBytes));
     try {
-      e.global_position = insert(e, topic, ne.fenced.empty() ? std::string("{}") : infra::pg_text_array(ne.fenced));
+      e.global_position = insert(e, topic, infra::pg_text_array(ne.fenced), infra::pg_text_array(ne.people));
     } catch (const pqxx::unique_violation&) {
       // Another append took this version between our read and our insert
       // (it waited for that writer to commit). The event id key can
@@ -134,7 +132,7 @@ std::vector<domain::Envelope> append_chained(std::string_view stream, std::int64
       throw ConcurrencyConflict(std::string(stream), expected_version, expected_version + 1);
     } catch (const pqxx::sql_error& err) {
       if (infra::classify_pg(err.sqlstate()) != infra::PgFailure::erased) throw;
-      // "person <id> is erased", from lethe_refuse_erased.
+      // "person <id> is erased", from lethe_fence.
       const std::string what = err.what();
       const auto from = what.find("person ") + 7, to = what.find(" is erased");
       throw infra::PersonErased(to == std::string::npos ? std::string() : what.substr(from, to - from));
@@ -158,15 +156,15 @@ std::vector<domain::Envelope> EventStore::Transaction::append(std::string_view s
     actual = impl_.current_version(tx_, stream, &prev_hash);
   }
   if (actual != expected_version) throw ConcurrencyConflict(std::string(stream), expected_version, actual);
-  auto out =
-      append_chained(stream, expected_version, std::move(prev_hash), events,
-                     [&](const domain::Envelope& e, std::string_view topic, const std::string& fenced) {
-                       return tx_
-                           .exec_prepared(kInsert, e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version,
-                                          e.occurred_at, e.actor, e.correlation_id, e.causation_id, e.payload,
-                                          e.prev_hash, e.hash, std::string(topic), fenced)[0][0]
-                           .as<std::int64_t>();
-                     });
+  auto out = append_chained(
+      stream, expected_version, std::move(prev_hash), events,
+      [&](const domain::Envelope& e, std::string_view topic, const std::string& fenced, const std::string& people) {
+        return tx_
+            .exec_prepared(kInsert, e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version, e.occurred_at,
+                           e.actor, e.correlation_id, e.causation_id, e.payload, e.prev_hash, e.hash,
+                           std::string(topic), fenced, people)[0][0]
+            .as<std::int64_t>();
+      });
   heads_[std::string(stream)] = {out.back().stream_version, out.back().hash};
   return out;
 }
@@ -181,14 +179,14 @@ std::vector<domain::Envelope> append_at_head(pqxx::dbtransaction& tx, std::strin
   const auto head = infra::exec_hot(tx, kHeadSql, std::string(stream));
   const std::int64_t version = head.empty() ? 0 : head[0][0].as<std::int64_t>();
   std::string prev_hash = head.empty() ? "" : head[0][1].c_str();
-  return append_chained(stream, version, std::move(prev_hash), events,
-                        [&](const domain::Envelope& e, std::string_view topic, const std::string& fenced) {
-                          return infra::exec_hot(tx, kInsertSql, e.event_id, e.stream_id, e.stream_version, e.type,
-                                                 e.schema_version, e.occurred_at, e.actor, e.correlation_id,
-                                                 e.causation_id, e.payload, e.prev_hash, e.hash, std::string(topic),
-                                                 fenced)[0][0]
-                              .as<std::int64_t>();
-                        });
+  return append_chained(
+      stream, version, std::move(prev_hash), events,
+      [&](const domain::Envelope& e, std::string_view topic, const std::string& fenced, const std::string& people) {
+        return infra::exec_hot(tx, kInsertSql, e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version,
+                               e.occurred_at, e.actor, e.correlation_id, e.causation_id, e.payload, e.prev_hash, e.hash,
+                               std::string(topic), fenced, people)[0][0]
+            .as<std::int64_t>();
+      });
 }
 
 std::vector<domain::Envelope> EventStore::Transaction::read_stream(std::string_view stream) {

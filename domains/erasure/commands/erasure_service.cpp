@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "billing.hpp"
 #include "lethe/infra/access.hpp"
 #include "lethe/infra/ids.hpp"
 #include "lethe/infra/keyring.hpp"
@@ -34,6 +35,16 @@ constexpr const char* kOwnedSql =
     " UNION SELECT stream_id FROM events WHERE type IN ('shop.product_handed_over', 'shop.category_handed_over')"
     " AND payload ->> 'to_user_id' = $1"
     " ORDER BY 1";
+
+// What the erasure ends for the person: their subscriptions (through the
+// event store's index, V014) and their open carts (the write side's own
+// table); each is read and folded, and only what is still active or open
+// gets its event.
+constexpr const char* kSubscriptionsSql =
+    "SELECT stream_id FROM events WHERE type = 'billing.subscription_created' AND payload ->> 'user_id' = $1"
+    " ORDER BY 1";
+constexpr const char* kOpenCartsSql = "SELECT cart_id FROM open_carts WHERE user_id = $1 ORDER BY 1";
+constexpr const char* kErasedReason = "the subscriber was erased";
 
 // The rate limit per acting admin, counted under an advisory lock on them so
 // that two erasures at once cannot both see room for one.
@@ -130,6 +141,43 @@ std::vector<HandOver> owned_records(CommandTx& tx, const std::string& from, cons
   return out;
 }
 
+// One stream the erasure appends to (besides its own), at the version read.
+struct Ended {
+  std::string stream;
+  std::int64_t version;
+  Draft draft;
+};
+
+// The person's active subscriptions, cancelled by the erasing admin (the
+// billing right), and their open carts, closed (carts hold no stock).
+std::vector<Ended> ended_by_erasure(CommandTx& tx, const std::string& user_id, const users::Actor& actor) {
+  namespace billing = domain::billing;
+  namespace shop = domain::shop;
+  std::vector<Ended> out;
+  for (const auto& row : infra::exec_hot(tx.sql(), kSubscriptionsSql, user_id)) {
+    const std::string stream = row[0].c_str();
+    const auto events = tx.read(stream);
+    const auto sub = fold<billing::Subscription>(
+        events, billing::decode_payload, [](auto s, const auto& e) { return billing::evolve(std::move(s), e); });
+    if (!sub.exists || sub.cancelled || sub.user_id != user_id) continue;
+    auto cancel = billing::decide(
+        sub, billing::SubscriptionCommand{billing::CancelSubscription{sub.subscription_id, kErasedReason}}, actor);
+    if (!cancel)
+      throw std::logic_error("the erasure cannot cancel subscription " + sub.subscription_id + ": " +
+                             cancel.error().message);
+    out.push_back({stream, events.back().stream_version, drafts_of(cancel.value()).front()});
+  }
+  for (const auto& row : infra::exec_hot(tx.sql(), kOpenCartsSql, user_id)) {
+    const auto stream = domain::stream_of("cart", row[0].c_str());
+    const auto events = tx.read(stream);
+    const auto cart = fold<shop::Cart>(events, shop::decode_payload,
+                                       [](auto c, const auto& e) { return shop::evolve(std::move(c), e); });
+    if (auto closed = shop::close_for_erasure(cart))
+      out.push_back({stream, events.back().stream_version, drafts_of(std::vector{*closed}).front()});
+  }
+  return out;
+}
+
 // The actor's role as the write side holds it: an admin or an owner, else 403.
 std::optional<DomainError> admins_only(CommandTx& tx, const std::string& act) {
   const auto actor = actor_in(tx.sql(), tx.context());
@@ -169,6 +217,7 @@ std::optional<DomainError> ErasureService::carry_out(CommandTx& tx, const std::s
   if (!is_system_actor(actor.id))
     if (auto err = check_rate(tx.sql(), actor.id, settings_.per_hour)) return err;
   const auto records = owned_records(tx, user_id, actor.id);
+  const auto ended = ended_by_erasure(tx, user_id, actor);
 
   // Reads done: now the writes, the key first.
   const auto fingerprint = infra::destroy_person_key(tx.sql(), user_id, request_id, actor.id);
@@ -178,12 +227,13 @@ std::optional<DomainError> ErasureService::carry_out(CommandTx& tx, const std::s
   steps.emplace_back(erasure::UserErased{request_id, user_id, fingerprint, erasure::string_array(settings_.projections),
                                          std::string(erasure::kBeyondReach)});
   for (const auto& r : records) tx.append(r.stream, r.version, {r.draft});
+  for (const auto& e : ended) tx.append(e.stream, e.version, {e.draft});
   tx.append(stream, request.version, drafts_of(steps));
   for (const auto* sql : kForgetSql) infra::exec_hot(tx.sql(), sql, user_id);
   if (!is_system_actor(actor.id))
     infra::exec_hot(tx.sql(), "INSERT INTO erasure_limits (actor, request_id) VALUES ($1, $2)", actor.id, request_id);
-  spdlog::info("erasure {}: user {} erased by {}, {} records handed over, key {}", request_id, user_id, actor.id,
-               records.size(), fingerprint);
+  spdlog::info("erasure {}: user {} erased by {}, {} records handed over, {} subscriptions and carts ended, key {}",
+               request_id, user_id, actor.id, records.size(), ended.size(), fingerprint);
   return std::nullopt;
 }
 

@@ -128,6 +128,7 @@ std::optional<DomainError> check_cart_user(const Cart& cart, const Actor& actor)
 
 std::optional<DomainError> check_cart_open(const Cart& cart) {
   if (cart.converted) return conflict("cart_id", "the cart was converted into order " + cart.order_id);
+  if (cart.closed) return conflict("cart_id", "the cart is closed");
   return std::nullopt;
 }
 
@@ -554,6 +555,11 @@ std::optional<Event> hand_over(const Category& c, const std::string& from, const
   return CategoryHandedOver{c.category_id, from, to};
 }
 
+std::optional<Event> close_for_erasure(const Cart& cart) {
+  if (!cart.exists || cart.converted || cart.closed) return std::nullopt;
+  return CartClosed{cart.cart_id, cart.user_id, "erased"};
+}
+
 Product evolve(Product s, const Event& event) {
   std::visit(overloaded{
                  [&](const ProductCreated& e) {
@@ -604,6 +610,7 @@ Cart evolve(Cart s, const Event& event) {
                    s.converted = true;
                    s.order_id = e.order_id;
                  },
+                 [&](const CartClosed&) { s.closed = true; },
                  [&](const auto&) {},
              },
              event);

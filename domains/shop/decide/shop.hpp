@@ -183,6 +183,17 @@ struct CartConverted {
     return std::array<FieldSpec<E>, 2>{{{"cart_id", &E::cart_id}, {"order_id", &E::order_id}}};
   }
 };
+// The erasure of the cart's user closes it, open (never for a converted
+// cart): it takes no further change. Carts hold no stock (stock is
+// reserved when a cart becomes an order), so closing one releases nothing.
+struct CartClosed {
+  LETHE_EVENT("shop.cart_closed");
+  std::string cart_id, user_id, reason;
+  static constexpr auto fields() {
+    using E = CartClosed;
+    return std::array<FieldSpec<E>, 3>{{{"cart_id", &E::cart_id}, {"user_id", &E::user_id}, {"reason", &E::reason}}};
+  }
+};
 // Stream order-<order id>, from here on.
 struct OrderPlaced {
   LETHE_EVENT("shop.order_placed");
@@ -241,8 +252,8 @@ struct CategoryHandedOver {
 
 using Event =
     std::variant<CategoryCreated, ProductCreated, ProductUpdated, InventoryAdjusted, StockReserved, StockReleased,
-                 CartOpened, CartLineAdded, CartLineQuantityChanged, CartLineRemoved, CartConverted, OrderPlaced,
-                 OrderCancelled, OrderFulfilled, ProductHandedOver, CategoryHandedOver>;
+                 CartOpened, CartLineAdded, CartLineQuantityChanged, CartLineRemoved, CartConverted, CartClosed,
+                 OrderPlaced, OrderCancelled, OrderFulfilled, ProductHandedOver, CategoryHandedOver>;
 
 // The shop domain as the registry knows it: every event on the topic "shop",
 // read by the projection "shop".
@@ -277,6 +288,7 @@ struct Cart {
   bool exists = false;
   std::string cart_id, user_id;
   bool converted = false;
+  bool closed = false;                    // by its user's erasure
   std::string order_id;                   // set when converted
   std::map<std::string, CartLine> lines;  // by line_id
   std::int64_t version = 0;
@@ -411,6 +423,9 @@ Result<ProductEvents> decide_release(const Order& order, const std::map<std::str
 // them) to the erasing admin; nullopt when they do not own it.
 std::optional<Event> hand_over(const Product& p, const std::string& from, const std::string& to);
 std::optional<Event> hand_over(const Category& c, const std::string& from, const std::string& to);
+// The erasure of a cart's user closes the cart if it is open (reason
+// "erased"); nothing for a converted or closed one.
+std::optional<Event> close_for_erasure(const Cart& cart);
 
 LETHE_DECLARE_EVENT_CODEC();
 

@@ -40,7 +40,7 @@ CREATE TABLE shop_inventory_movements (
 CREATE TABLE shop_carts (
   cart_id     text PRIMARY KEY,
   user_id     text,
-  status      text NOT NULL,  -- open or converted
+  status      text NOT NULL,  -- open, converted or closed (by its user's erasure)
   order_id    text,
   opened_at   timestamptz NOT NULL,
   updated_at  timestamptz NOT NULL,

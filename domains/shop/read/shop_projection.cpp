@@ -168,7 +168,8 @@ ApplyResult ShopProjection::apply(std::span<const Delivered> batch, pqxx::dbtran
             touched.insert(id);
           } else if constexpr (std::is_same_v<T, shop::CartLineAdded> ||
                                std::is_same_v<T, shop::CartLineQuantityChanged> ||
-                               std::is_same_v<T, shop::CartLineRemoved> || std::is_same_v<T, shop::CartConverted>) {
+                               std::is_same_v<T, shop::CartLineRemoved> || std::is_same_v<T, shop::CartConverted> ||
+                               std::is_same_v<T, shop::CartClosed>) {
             auto* c = next(carts, id, false, index);
             if (!c) return;
             touched.insert(id);
@@ -179,6 +180,8 @@ ApplyResult ShopProjection::apply(std::span<const Delivered> batch, pqxx::dbtran
               held[e.line_id].quantity = e.quantity;
             else if constexpr (std::is_same_v<T, shop::CartLineRemoved>)
               held.erase(e.line_id);
+            else if constexpr (std::is_same_v<T, shop::CartClosed>)
+              c->set("status", "closed");
             else
               c->set("status", "converted").set("order_id", e.order_id);
           } else if constexpr (std::is_same_v<T, shop::OrderPlaced>) {

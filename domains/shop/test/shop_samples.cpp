@@ -65,7 +65,17 @@ std::vector<sh::Event> every_shop_event() {
   BOOST_REQUIRE(release.ok());
   take(order, sh::decide(order, sh::CancelOrder{"order-1", "changed my mind"}, customer));
   for (const auto& [id, events] : release.value()) out.insert(out.end(), events.begin(), events.end());
-  // An erasure hands the erased creator's records to the erasing admin.
+  // An erasure closes the erased person's open cart...
+  sh::Cart left;
+  take(left, sh::decide(left, sh::OpenCart{"cart-2"}, customer));
+  const auto closed = sh::close_for_erasure(left);
+  BOOST_REQUIRE(closed.has_value());
+  out.push_back(*closed);
+  BOOST_TEST(!sh::close_for_erasure(sh::evolve(left, *closed)).has_value());
+  auto converted = cart;
+  for (const auto& e : conversion.value().cart) converted = sh::evolve(converted, e);
+  BOOST_TEST(!sh::close_for_erasure(converted).has_value());
+  // ...and hands the erased creator's records to the erasing admin.
   for (const auto& handed :
        {sh::hand_over(tee, tee.created_by, "admin-1"), sh::hand_over(category, category.created_by, "admin-1")}) {
     BOOST_REQUIRE(handed.has_value());

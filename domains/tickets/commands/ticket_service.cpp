@@ -1,5 +1,6 @@
 #include "ticket_service.hpp"
 
+#include "lethe/infra/keyring.hpp"
 #include "lethe/infra/pg.hpp"
 
 namespace lethe::producers {
@@ -31,8 +32,10 @@ domain::Result<Written> TicketService::handle(const tickets::Command& command, c
     }
     if (auto err = check_if_match(tx.context(), state.version, "ticket")) return err;
     tickets::Facts facts;
-    if (const auto* assign = std::get_if<tickets::AssignTicket>(&command))
+    if (const auto* assign = std::get_if<tickets::AssignTicket>(&command)) {
       facts.assignee_role = active_role(tx.sql(), assign->assignee_id);
+      facts.assignee_erased = !facts.assignee_role && !infra::erased_among(tx.sql(), {assign->assignee_id}).empty();
+    }
     auto decided = tickets::decide(state, command, actor_in(tx.sql(), tx.context()), facts);
     if (!decided) {
       if (cached) decide_again(stream);

@@ -109,6 +109,7 @@ Result<std::vector<Event>> decide(const Ticket& state, const Command& command, c
           [&](const AssignTicket& c) -> Result<std::vector<Event>> {
             if (!is_staff(actor)) return forbidden("assignee_id", "only staff assign tickets");
             if (c.assignee_id.empty()) return invalid("assignee_id", "assignee_id must not be empty");
+            if (facts.assignee_erased) return DomainError{ErrorCode::gone, "assignee_id", "the person is erased"};
             if (!facts.assignee_role) return DomainError{ErrorCode::not_found, "assignee_id", "no such active account"};
             if (!staff_role(facts.assignee_role))
               return DomainError{ErrorCode::rule_violated, "assignee_id",

@@ -123,15 +123,17 @@ struct Ticket {
 
 // What a decision needs beyond the ticket's stream, read by the command
 // service in the command's transaction: the role the assignee holds now
-// (nullopt: no such active account).
+// (nullopt: no such active account), and whether that is because they were
+// erased.
 struct Facts {
   std::optional<users::Role> assignee_role;
+  bool assignee_erased = false;
 };
 
 // The rules:
 // - open: any signed-in user but an auditor; they are the requester;
 // - assign: staff, admins and owners, to an active staff member, admin or
-//   owner (not to a customer);
+//   owner (not to a customer; to an erased person: gone);
 // - status: staff and above make any allowed move; the requester may only
 //   reopen (resolved -> open) or close (resolved -> closed) their own;
 // - comment: the requester on their own ticket, or staff and above; not on a

@@ -42,7 +42,9 @@ inline constexpr std::size_t kPersonKeyBytes = 32;
 
 struct KeyRef {
   int key_id = 0;
-  const unsigned char* key = nullptr;  // kPersonKeyBytes
+  // kPersonKeyBytes; nullptr: the person is erased and may be named (see
+  // PersonRef), so seal_personal writes their fields as null.
+  const unsigned char* key = nullptr;
 };
 // The key of a person, or nullopt when they have none (erased).
 using KeyLookup = std::function<std::optional<KeyRef>(std::string_view subject)>;
@@ -88,16 +90,34 @@ using KeyLoader = std::function<KeyLookup(const std::vector<std::string>& subjec
 std::vector<Result<std::string>> open_personal_batch(const std::vector<SealedPayload>& items, const KeyLoader& load);
 
 // The payload fields that name a person by id, in every domain: a command
-// that names an erased person is refused, and a projection that meets an
-// event naming one applies its erasure policy for them (erasure is sticky).
+// that names an erased person is refused (unless the field only refers to
+// them, below), and a projection that meets an event naming one applies its
+// erasure policy for them (erasure is sticky).
 inline constexpr std::string_view kPersonIdFields[] = {
     "user_id",  "requester_id", "assignee_id", "previous_assignee_id", "author_id",
     "owner_id", "recipient_id", "created_by",  "from_user_id",         "to_user_id",
 };
-// Calls found(field, id) for each of a payload's top-level person fields
-// (kPersonIdFields) that holds an id; a payload that is not a JSON object
-// names nobody.
+// Calls found(field, id) for each person field (kPersonIdFields) of a
+// payload that holds an id, at any depth (objects in arrays included); a
+// payload that is not JSON names nobody.
 void named_people(std::string_view payload, const std::function<void(std::string_view, std::string_view)>& found);
+
+// A person field that refers to the person already on the record the event
+// changes (a refund's user_id: the charge's; a deleted post's author_id),
+// listed in the schema's "x-refers". It ties nobody to anything anew, so the
+// erasure fence lets it name an erased person: the business goes on with
+// their records. Personal fields sealed under such a person are written as
+// null once they are erased (there is no key to seal them under, and new
+// personal data of theirs is exactly what must not be written).
+struct PersonRef {
+  std::string_view type;
+  int schema_version;
+  std::string_view field;
+};
+// Generated at build time from the schemas' "x-refers", like
+// all_personal_fields().
+const std::vector<PersonRef>& all_person_refs();
+bool refers(std::string_view type, int schema_version, std::string_view field);
 
 // What a personal field decodes to once its person's key is gone. Holds a
 // NUL, which no stored text may contain, so it never equals real data.

@@ -50,7 +50,7 @@ enum class PgFailure {
                // table, datatype mismatch), 23502 a NOT NULL column nobody fills, 23503 a foreign
                // key the writer runs ahead of, 22P04 COPY rows that no longer match the table
   constraint,  // a value that cannot be stored: the rest of classes 22 (data) and 23 (integrity)
-  erased,      // LE410, from lethe_refuse_erased: a write naming an erased person
+  erased,      // LE410, from lethe_fence: a write naming an erased person
   connection,  // class 08, and 57P01-57P03: the server shut down or is starting
   other,
 };

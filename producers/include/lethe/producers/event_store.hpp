@@ -34,6 +34,11 @@ struct NewEvent {
   // The people this event names who must not be erased (the fence): the
   // append refuses it with infra::PersonErased if one is. Empty: no check.
   std::vector<std::string> fenced = {};
+  // Everyone it names (fenced, or only referred to, and the actor): the
+  // append holds a shared lock on each until the transaction ends, which
+  // the erasure of that person takes exclusively (V013), so no event about
+  // a person commits after their erasure.
+  std::vector<std::string> people = {};
 };
 
 // The stream was not at the expected version: another writer got there first.
