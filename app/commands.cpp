@@ -12,6 +12,7 @@
 #include "lethe/infra/access.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/ids.hpp"
+#include "lethe/infra/keyring.hpp"
 #include "lethe/infra/migrations.hpp"
 #include "lethe/infra/pg.hpp"
 #include "lethe/producers/audit.hpp"
@@ -53,6 +54,7 @@ int create_topics(const infra::Config& cfg, const producers::TopicOptions& optio
 }
 
 int relay(const infra::Config& cfg, const RelayFlags& flags) {
+  infra::require_master_key("relay");
   install_signal_handlers();
   producers::Relay r({
       .conninfo = cfg.pg,
@@ -87,7 +89,17 @@ int republish(const infra::Config& cfg, producers::RepublishOptions options) {
   return report.refused ? 1 : 0;
 }
 
+int keys_rewrap(const infra::Config& cfg) {
+  auto conn = infra::connect(cfg.pg);
+  const auto wrapped = infra::translate_pg("keys rewrap", [&] {
+    return infra::rewrap_person_keys(*conn, [](std::size_t n) { spdlog::info("keys rewrap: {} keys wrapped", n); });
+  });
+  std::cout << "{\"rewrapped\":" << wrapped << "}\n";
+  return 0;
+}
+
 int project(const infra::Config& cfg, const ProjectFlags& flags) {
+  infra::require_master_key("project");
   install_signal_handlers();
   auto names = flags.names.empty() ? projections::projection_names() : flags.names;
   std::vector<std::unique_ptr<consumers::ProjectionRunner>> runners;

@@ -50,6 +50,8 @@ struct UserFlags {
   std::string id, email, name, role = "user", actor = "system:cli";
 };
 int user_register(const infra::Config& cfg, const UserFlags& f);
+// Wraps the keys stored unwrapped under the master key; prints {"rewrapped":N}.
+int keys_rewrap(const infra::Config& cfg);
 int user_rename(const infra::Config& cfg, const UserFlags& f);
 int user_set_role(const infra::Config& cfg, const UserFlags& f);
 // Creates the first owner and prints their API key, once.

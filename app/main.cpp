@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "lethe/api/server.hpp"
 #include "lethe/infra/errors.hpp"
+#include "lethe/infra/keyring.hpp"
 #include "lethe/infra/logging.hpp"
 #include "lethe/producers/republish.hpp"
 #include "lethe/producers/topics.hpp"
@@ -107,6 +108,10 @@ int main(int argc, char** argv) {
   project->add_flag("--replay", pf.replay, "empty the read models and rebuild them from offset zero");
   project->add_flag("--until-idle", pf.until_idle, "exit once every partition is read to its end");
   actions.emplace_back(project, [&] { return app::project(cfg, pf); });
+
+  auto* keys = cli.add_subcommand("keys", "the keyring of per-person keys")->require_subcommand(1);
+  auto* rewrap = keys->add_subcommand("rewrap", "wrap the keys stored unwrapped under the master key");
+  actions.emplace_back(rewrap, [&] { return app::keys_rewrap(cfg); });
 
   app::UserFlags uf;
   auto* user = cli.add_subcommand("user", "user commands")->require_subcommand(1);
@@ -207,6 +212,7 @@ int main(int argc, char** argv) {
     so.max_wait = std::chrono::milliseconds(max_wait_ms);
     so.session_ttl = std::chrono::seconds(session_ttl_s);
     app::install_signal_handlers();
+    infra::require_master_key("serve");
     return api::serve(cfg, so, app::stop_flag());
   });
 

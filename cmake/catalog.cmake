@@ -5,7 +5,8 @@ cmake_minimum_required(VERSION 3.25)
 #   - infra::migrations(): RUNTIME_SQL (schemas/sql/V*.sql) and every
 #     <domain>/read/V*.sql, in file-name order (a name used twice is an error);
 #   - domain::all_personal_fields(): what <domain>/events/*.json mark
-#     "x-personal" (a property without the mark is an error);
+#     "x-personal" (a property without the mark is an error), with the
+#     second person of a text about two ("also");
 #   - domain::all_person_refs(): the person fields each schema lists in
 #     "x-refers" (each must be a property of it);
 #   - domain::domains(): lethe::domain::<name>::spec() of each decide/ part;
@@ -91,7 +92,16 @@ foreach(dir IN LISTS DOMAINS)
         if(err)
           message(FATAL_ERROR "${path}: '${field}' names subject field '${subject}', which the schema lacks")
         endif()
-        string(APPEND personal "      {\"${type}\", ${version}, \"${field}\", \"${subject}\"},\n")
+        string(JSON also ERROR_VARIABLE no_also GET "${schema}" properties ${field} x-personal also)
+        if(no_also)
+          set(also "")
+        else()
+          string(JSON also_kind ERROR_VARIABLE err TYPE "${schema}" properties ${also})
+          if(err)
+            message(FATAL_ERROR "${path}: '${field}' names a second person in '${also}', which the schema lacks")
+          endif()
+        endif()
+        string(APPEND personal "      {\"${type}\", ${version}, \"${field}\", \"${subject}\", \"${also}\"},\n")
       elseif(NOT kind STREQUAL "BOOLEAN")
         message(FATAL_ERROR "${path}: '${field}': x-personal must be false or {\"subject\": FIELD}")
       endif()

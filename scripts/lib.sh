@@ -11,18 +11,24 @@ BUILD_DIR="${LETHE_BUILD_DIR:-$LETHE_ROOT/build}"
 export LETHE_BROKERS="${LETHE_BROKERS:-127.0.0.1:$KAFKA_PORT}"
 export LETHE_PG="${LETHE_PG:-postgresql://postgres@127.0.0.1:$PG_PORT/lethe}"
 
-# The key of the email blind index lives outside the database, like the
-# master key. Local runs keep one under .lethe/ (made once, readable by the
-# owner only); production sets LETHE_INDEX_KEY_FILE to its own.
-ensure_index_key() {
-  if [[ -z "${LETHE_INDEX_KEY_FILE:-}" && -z "${LETHE_INDEX_KEY:-}" ]]; then
-    export LETHE_INDEX_KEY_FILE="$VAR_DIR/index.key"
-    if [[ ! -f "$LETHE_INDEX_KEY_FILE" ]]; then
+# Keys that live outside the database: the email blind index's, and the
+# master key that wraps every person's key (serve, the relay and the
+# projector refuse to start without one). Local runs keep each under .lethe/
+# (made once, readable by the owner only); production sets the *_FILE
+# variable to its own, kept apart from the database and its backups.
+# ensure_key_file FILE_VAR VALUE_VAR NAME: exports FILE_VAR unless either is set.
+ensure_key_file() {
+  local file_var="$1" value_var="$2" name="$3"
+  if [[ -z "${!file_var:-}" && -z "${!value_var:-}" ]]; then
+    export "$file_var=$VAR_DIR/$name"
+    if [[ ! -f "$VAR_DIR/$name" ]]; then
       mkdir -p "$VAR_DIR"
-      (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$LETHE_INDEX_KEY_FILE")
+      (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$VAR_DIR/$name")
     fi
   fi
 }
+ensure_index_key() { ensure_key_file LETHE_INDEX_KEY_FILE LETHE_INDEX_KEY index.key; }
+ensure_master_key() { ensure_key_file LETHE_MASTER_KEY_FILE LETHE_MASTER_KEY master.key; }
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }

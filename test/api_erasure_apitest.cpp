@@ -123,6 +123,9 @@ BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
   test::must(
       api.call("POST", "/tickets/" + cleo_ticket + "/assign", test::json_object({{"assignee_id", vera.id}}), sam.token),
       200, "assign");
+  test::must(api.call("POST", "/tickets/" + cleo_ticket + "/comments",
+                      test::json_object({{"body", "Vera Quist here, on it"}}), vera.token),
+             201, "vera replies to cleo");
   // Everything reached the read models before the erasure.
   BOOST_REQUIRE(test::eventually(
       [&] {
@@ -181,16 +184,33 @@ BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
   BOOST_TEST(db.scalar("SELECT owner_id IS NULL FROM files WHERE file_id = '" + file + "'") == "t");
   // Financial totals unchanged.
   BOOST_TEST(db.rows("SELECT amount, refunded, credited FROM billing_transactions") == totals_before);
-  // Posts and comments: content kept, author NULL, author_deleted.
-  BOOST_TEST(db.scalar("SELECT author_id IS NULL AND author_deleted AND body = 'my post' FROM content_posts") == "t");
-  BOOST_TEST(db.scalar("SELECT author_id IS NULL AND author_deleted AND body = 'my comment' FROM content_comments") ==
-             "t");
+  // Posts and comments: kept, author NULL, author_deleted; their text is
+  // sealed text in the table, which answers null with her key gone.
+  BOOST_TEST(db.scalar("SELECT author_id IS NULL AND author_deleted AND body LIKE '{\"sealed\":%' FROM "
+                       "content_posts") == "t");
+  BOOST_TEST(db.scalar("SELECT author_id IS NULL AND author_deleted AND body LIKE '{\"sealed\":%' FROM "
+                       "content_comments") == "t");
+  const auto her_post = api.call("GET", "/posts/" + post, "", ada.token);
+  BOOST_TEST(her_post.status == 200, her_post.body);
+  BOOST_TEST(her_post.json["body"].IsNull(), her_post.body);
+  BOOST_TEST(her_post.json["title"].IsNull(), her_post.body);
+  BOOST_REQUIRE(her_post.json["comments"].Size() == 1u);
+  BOOST_TEST(her_post.json["comments"][0]["body"].IsNull(), her_post.body);
+  BOOST_TEST(her_post.body.find("my ") == std::string::npos, her_post.body);
   // Tickets: requester NULL and anonymized_at stamped; her comments likewise.
   BOOST_TEST(db.scalar("SELECT requester_id IS NULL AND anonymized_at IS NOT NULL FROM tickets WHERE ticket_id = '" +
                        own_ticket + "'") == "t");
   BOOST_TEST(db.scalar("SELECT author_id IS NULL AND anonymized_at IS NOT NULL FROM ticket_comments WHERE ticket_id "
                        "= '" +
                        own_ticket + "'") == "t");
+  // Cleo's ticket is still hers to read; Vera's reply on it (Vera's words
+  // and Cleo's matter, sealed under both) is unreadable.
+  const auto cleos = api.call("GET", "/tickets/" + cleo_ticket, "", cleo.token);
+  BOOST_TEST(cleos.str("subject") == "Broken", cleos.body);
+  BOOST_TEST(cleos.str("body") == "it is", cleos.body);
+  BOOST_REQUIRE(cleos.json["comments"].Size() == 1u);
+  BOOST_TEST(cleos.json["comments"][0]["body"].IsNull(), cleos.body);
+  BOOST_TEST(cleos.body.find("Vera") == std::string::npos, cleos.body);
   // Handed over to Ada: the ticket assigned to her, the product, the category.
   BOOST_TEST(test::eventually(
       [&] {
@@ -320,6 +340,9 @@ BOOST_AUTO_TEST_CASE(the_business_goes_on_after_an_erasure) {
   test::must(
       api.call("POST", "/tickets/" + ticket + "/assign", test::json_object({{"assignee_id", sam.id}}), sam.token), 200,
       "assign to sam");
+  test::must(api.call("POST", "/tickets/" + ticket + "/comments",
+                      test::json_object({{"body", "Dear Una, Sam here: it ships today"}}), sam.token),
+             201, "sam replies");
   const auto category = test::must(api.call("POST", "/categories",
                                             test::json_object({{"name", "Tea"}, {"slug", "tea-" + run}}), sam.token),
                                    201, "category")
@@ -350,12 +373,26 @@ BOOST_AUTO_TEST_CASE(the_business_goes_on_after_an_erasure) {
                  "convert")
           .str("id");
   const auto open_cart = cart_with("open cart");
+  // A failed login under her first email, then under the one she changed
+  // to: the login limit keeps a row per email (its blind index).
+  auto failed_login = [&](const std::string& address) {
+    exactly(api.call("POST", "/sessions", test::json_object({{"email", address}, {"password", "not her password"}})),
+            401, "failed login as " + address);
+  };
+  failed_login(una.email);
+  exactly(api.call("PATCH", "/users/" + una.id, test::json_object({{"email", "una.new" + run + "@example.org"}}),
+                   api.owner_key()),
+          200, "new email");
+  failed_login("una.new" + run + "@example.org");
+  BOOST_TEST(db.scalar("SELECT count(DISTINCT email_index) FROM login_failures") == "2");
 
   auto erased = exactly(api.call("POST", "/users/" + una.id + "/erasure", "", ada.token, {{"Content-Length", "0"}}),
                         202, "erase");
   const auto request = test::until_erasure_applied(api, erased.str("id"), ada.token);
   BOOST_REQUIRE_MESSAGE(request.str("status") == "erased", request.body);
 
+  // The login limit's rows of both her emails are gone.
+  BOOST_TEST(db.scalar("SELECT count(*) FROM login_failures") == "0");
   // The erasure ended her subscription and closed her open cart, as events
   // by the erasing admin; the cart she converted was left alone.
   auto last_event = [&](const std::string& stream) {
@@ -412,6 +449,25 @@ BOOST_AUTO_TEST_CASE(the_business_goes_on_after_an_erasure) {
                    ticket + "'") == tom.id + "/in_progress/true";
       },
       std::chrono::seconds(15)));
+
+  // What she wrote, and what staff wrote to her, is unreadable everywhere:
+  // the ticket's subject and body and Sam's reply answer null, and the
+  // table holds sealed text only. A reply written after her erasure keeps
+  // no body (there is no key of hers to seal it under).
+  exactly(api.call("POST", "/tickets/" + ticket + "/comments", test::json_object({{"body", "Closing this for Una"}}),
+                   tom.token),
+          201, "reply after her erasure");
+  const auto seen = test::poll(api, "/tickets/" + ticket, tom.token,
+                               [](const test::Reply& r) { return r.json["comments"].Size() == 2u; });
+  BOOST_REQUIRE_MESSAGE(seen.status == 200 && seen.json["comments"].Size() == 2u, seen.body);
+  BOOST_TEST(seen.json["subject"].IsNull(), seen.body);
+  BOOST_TEST(seen.json["body"].IsNull(), seen.body);
+  for (const auto& c : seen.json["comments"].GetArray()) BOOST_TEST(c["body"].IsNull(), seen.body);
+  BOOST_TEST(db.scalar("SELECT subject LIKE '{\"sealed\":%' AND body LIKE '{\"sealed\":%' FROM tickets "
+                       "WHERE ticket_id = '" +
+                       ticket + "'") == "t");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM ticket_comments WHERE ticket_id = '" + ticket +
+                       "' AND (body LIKE '%Una%' OR body LIKE '%Closing%')") == "0");
 
   // What would tie her to something anew is refused, naming the field.
   exactly(

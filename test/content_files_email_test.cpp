@@ -417,10 +417,24 @@ BOOST_AUTO_TEST_CASE(content_payloads_round_trip_and_bad_ones_are_named) {
   check_codec<c::Event>(
       [](const c::Event& e) { return c::encode_payload(e); },
       [](std::string_view type, int v, std::string_view json) { return c::decode_payload(type, v, json); });
-  // Content is not personal: nothing is sealed, and a null body is refused.
-  for (const auto type : c::event_types()) BOOST_TEST(d::personal_fields(type, 1).empty(), str(type));
-  BOOST_TEST(outcome(c::decode_payload("content.post_published", 1, payload_of<c::PostPublished>("", "body"))) ==
-             refused(ErrorCode::invalid_argument, "body"));
+  // What people write is their author's: titles and bodies are sealed under
+  // the author's key, and a body whose key is gone decodes as erased.
+  std::vector<std::string> fields;
+  for (const auto type : c::event_types())
+    for (const auto& f : d::personal_fields(type, 1))
+      fields.push_back(std::string(type) + "." + std::string(f.field) + ":" + std::string(f.subject_field));
+  std::sort(fields.begin(), fields.end());
+  BOOST_TEST(
+      (fields ==
+       std::vector<std::string>{"content.comment_added.body:author_id", "content.comment_edited.body:author_id",
+                                "content.post_edited.body:author_id", "content.post_edited.title:author_id",
+                                "content.post_published.body:author_id", "content.post_published.title:author_id"}),
+      boost::test_tools::per_element());
+  const auto post = c::decode_payload("content.post_published", 1, payload_of<c::PostPublished>("", "body"));
+  BOOST_TEST_REQUIRE(outcome(post) == "ok");
+  BOOST_TEST(d::is_erased(std::get<c::PostPublished>(post.value()).body));
+  BOOST_TEST(outcome(c::decode_payload("content.post_published", 1, payload_of<c::PostPublished>("", "post_id"))) ==
+             refused(ErrorCode::invalid_argument, "post_id"));
 }
 
 BOOST_AUTO_TEST_CASE(every_content_event_is_registered_on_the_content_topic) {
@@ -515,10 +529,16 @@ BOOST_AUTO_TEST_CASE(file_payloads_round_trip_and_bad_ones_are_named) {
   BOOST_TEST(f::encode_payload(f::FileRecorded{"f1", "ann", "a.txt", 12, "text/plain", kSum}) ==
              R"({"file_id":"f1","owner_id":"ann","name":"a.txt","size":12,"content_type":"text/plain","checksum":")" +
                  kSum + "\"}");
-  // The name is not personal.
-  for (const auto type : f::event_types()) BOOST_TEST(d::personal_fields(type, 1).empty(), str(type));
-  BOOST_TEST(outcome(f::decode_payload("file.recorded", 1, payload_of<f::FileRecorded>("", "name"))) ==
-             refused(ErrorCode::invalid_argument, "name"));
+  // The name is its owner's ("passport-....pdf"): sealed, and erased once
+  // their key is gone.
+  const auto personal = d::personal_fields("file.recorded", 1);
+  BOOST_REQUIRE(personal.size() == 1u);
+  BOOST_TEST(str(personal[0].field) == "name");
+  BOOST_TEST(str(personal[0].subject_field) == "owner_id");
+  BOOST_TEST(d::personal_fields("file.deleted", 1).empty());
+  const auto named = f::decode_payload("file.recorded", 1, payload_of<f::FileRecorded>("", "name"));
+  BOOST_TEST_REQUIRE(outcome(named) == "ok");
+  BOOST_TEST(d::is_erased(std::get<f::FileRecorded>(named.value()).name));
   BOOST_TEST(outcome(f::decode_payload(
                  "file.recorded", 1,
                  R"({"file_id":"f","owner_id":"o","name":"n","size":1.5,"content_type":"a/b","checksum":"c"})")) ==

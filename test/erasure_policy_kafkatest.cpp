@@ -79,14 +79,17 @@ BOOST_AUTO_TEST_CASE(a_declaration_that_differs_from_the_comments_stops_the_proj
   test::TestSchema db;
   BOOST_TEST_REQUIRE(gaps_of(db, "files").empty());
   db.exec("COMMENT ON COLUMN files.owner_id IS NULL");
-  db.exec("COMMENT ON COLUMN files.name IS 'lethe:personal'");
+  db.exec("COMMENT ON COLUMN files.name IS NULL");
+  db.exec("COMMENT ON COLUMN files.content_type IS 'lethe:personal'");
   db.exec("ALTER TABLE files ADD COLUMN uploader text");
   db.exec("COMMENT ON COLUMN files.uploader IS 'lethe:person'");
   const auto gaps = gaps_of(db, "files");
   const std::vector<std::string> expected{
       "column files.owner_id is declared by files as holding lethe:person, but its comment says nothing",
-      "column files.name is declared by files as holding nothing of a person, but its comment says lethe:personal",
-      "column files.name (lethe:personal) has no rule in the erasure policy of files",
+      "column files.name is declared by files as holding lethe:sealed, but its comment says nothing",
+      "column files.content_type is declared by files as holding nothing of a person, but its comment says "
+      "lethe:personal",
+      "column files.content_type (lethe:personal) has no rule in the erasure policy of files",
       "column files.uploader (lethe:person) has no rule in the erasure policy of files, and the declaration of files "
       "in files leaves it out",
   };

@@ -36,11 +36,13 @@ BOOST_AUTO_TEST_CASE(a_change_travels_from_command_to_read_model_through_the_bin
   Process projector({"project", "users"}, env);
   const bool arrived = test::eventually(
       [&] {
-        return db.rows("SELECT user_id, name, role, version FROM users") ==
+        return db.opened_rows("SELECT user_id, name, role, version FROM users") ==
                std::vector<std::string>{"e1|Eve Q.|user|2", "e2|Sam|admin|2"};
       },
       60s);
   BOOST_TEST(arrived, db.rows("SELECT user_id, name, role, version FROM users").size() << " rows");
+  // The table keeps names sealed; they open to what was written.
+  BOOST_TEST(db.scalar("SELECT count(*) FROM users WHERE name LIKE '%Eve%' OR name LIKE '%Sam%'") == "0");
 
   // SIGTERM: both finish what they hold and exit 0.
   relay.signal(SIGTERM);

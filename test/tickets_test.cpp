@@ -216,7 +216,7 @@ BOOST_AUTO_TEST_CASE(every_event_round_trips_and_unknown_types_fail_loudly) {
                                      t::TicketAssigned{"t1", "s1", ""},
                                      t::TicketAssigned{"t1", "s2", "s1"},
                                      t::TicketStatusChanged{"t1", "resolved", "in_progress"},
-                                     t::TicketCommented{"t1", "k1", "s1", "Done"},
+                                     t::TicketCommented{"t1", "k1", "s1", "Done", "c1"},
                                      t::InternalNoteAdded{"t1", "n1", "s1", "c1", "note"}};
   for (const auto& e : events) {
     const auto payload = t::encode_payload(e);
@@ -239,8 +239,13 @@ BOOST_AUTO_TEST_CASE(a_note_whose_key_is_gone_decodes_as_erased) {
                              R"({"ticket_id":"t1","note_id":"n1","author_id":"s1","requester_id":"c1","text":null})");
   BOOST_REQUIRE(r.ok());
   BOOST_TEST(d::is_erased(std::get<t::InternalNoteAdded>(r.value()).text));
+  // So does a comment's body (its author's and its requester's).
+  auto c =
+      t::decode_payload("ticket.commented", 1, R"({"ticket_id":"t1","comment_id":"k","author_id":"s1","body":null})");
+  BOOST_REQUIRE(c.ok());
+  BOOST_TEST(d::is_erased(std::get<t::TicketCommented>(c.value()).body));
   // A field that is not personal may not be null.
-  BOOST_TEST(outcome(t::decode_payload("ticket.commented", 1,
-                                       R"({"ticket_id":"t1","comment_id":"k","author_id":"s1","body":null})")) ==
-             refused(ErrorCode::invalid_argument, "body"));
+  BOOST_TEST(outcome(t::decode_payload("ticket.status_changed", 1,
+                                       R"({"ticket_id":"t1","status":null,"previous_status":"open"})")) ==
+             refused(ErrorCode::invalid_argument, "status"));
 }

@@ -3,15 +3,40 @@
 // parameters, read-your-writes, If-Match, pages, errors from the domain.
 // Each domain's routes live in its folder (domains/users/http/users_routes.cpp)
 // and come together in routes.cpp through domain_routes().
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "lethe/infra/keyring.hpp"
 #include "lethe/projections/query.hpp"
 #include "routes.hpp"
 
 namespace lethe::api {
+
+// The sealed values of the rows one or more named queries answered (the
+// columns each Query lists as sealed), opened with one key query for every
+// person they name, on the first text(): a page costs one key lookup, not
+// one per row. Only declared columns are opened, so a text that merely
+// looks sealed elsewhere (a product name) is never opened.
+class Opened {
+ public:
+  explicit Opened(pqxx::transaction_base& tx) : tx_(tx) {}
+  // Gathers the people the query's sealed columns name in rows (call before
+  // the first text()).
+  void add(const projections::Query& query, const pqxx::result& rows);
+  // Whether a column is one of the sealed ones added.
+  bool sealed(std::string_view column) const;
+  // The field as text: opened if its column is sealed; "" for NULL and for
+  // a value whose person is erased (Json::str_or_null writes null).
+  std::string text(const pqxx::field& f);
+
+ private:
+  pqxx::transaction_base& tx_;
+  std::vector<std::string> columns_, subjects_;
+  std::optional<std::map<std::string, infra::PersonKey>> keys_;
+};
 
 // A named query of a domain's read models, run in the transaction.
 template <class... Args>
@@ -66,11 +91,21 @@ void page_json(Json& j, const Page& p, std::size_t rows, const std::string& pref
 // A row as a JSON object, each column under its own name: booleans and
 // integers as such, json and jsonb as their value, NULL as null, the rest
 // (text, timestamps formatted with LETHE_UTC_TEXT) as strings.
-void row_json(Json& j, const pqxx::row& r);
+// Sealed columns (opened given) are opened.
+void row_json(Json& j, const pqxx::row& r, Opened* opened = nullptr);
 // The same fields, into an object the caller has begun.
-void row_fields(Json& j, const pqxx::row& r);
+void row_fields(Json& j, const pqxx::row& r, Opened* opened = nullptr);
 // {"<name>": [rows...], limit, offset, next_offset}
-void page_of_rows(Call& c, const char* name, const pqxx::result& rows, const Page& page);
+void page_of_rows(Call& c, const char* name, const pqxx::result& rows, const Page& page, Opened* opened = nullptr);
+// Runs a named query and answers its rows as that page, sealed columns opened.
+template <class... Args>
+void page_of_query(Call& c, const char* name, pqxx::transaction_base& tx, const Page& page,
+                   const projections::Query& query, Args&&... args) {
+  const auto rows = run(tx, query, std::forward<Args>(args)...);
+  Opened opened(tx);
+  opened.add(query, rows);
+  page_of_rows(c, name, rows, page, &opened);
+}
 
 // A nullable text column: "" for NULL (Json::str_or_null writes null).
 inline std::string_view text_or_empty(const pqxx::field& f) {

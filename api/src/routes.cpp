@@ -2,11 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include "lethe/domain/personal.hpp"
 #include "lethe/infra/pg.hpp"
 #include "ready.hpp"
 #include "route_kit.hpp"
@@ -203,13 +205,43 @@ void page_json(Json& j, const Page& p, std::size_t rows, const std::string& pref
     j.null(prefix + "next_offset");
 }
 
-void row_fields(Json& j, const pqxx::row& r) {
+void Opened::add(const projections::Query& query, const pqxx::result& rows) {
+  for (const auto* column : query.sealed) {
+    if (column == nullptr) break;
+    columns_.emplace_back(column);
+    const auto at = rows.column_number(column);
+    for (const auto& r : rows)
+      if (!r[at].is_null())
+        for (auto& s : domain::sealed_text_subjects(r[at].c_str())) subjects_.push_back(std::move(s));
+  }
+}
+
+bool Opened::sealed(std::string_view column) const {
+  return std::find(columns_.begin(), columns_.end(), column) != columns_.end();
+}
+
+std::string Opened::text(const pqxx::field& f) {
+  if (f.is_null()) return {};
+  if (!sealed(f.name())) return f.c_str();
+  if (!keys_) {
+    std::sort(subjects_.begin(), subjects_.end());
+    subjects_.erase(std::unique(subjects_.begin(), subjects_.end()), subjects_.end());
+    keys_ = infra::load_person_keys(tx_, subjects_);
+  }
+  auto opened = domain::open_sealed_text(f.c_str(), domain::lookup_in(*keys_));
+  if (!opened) throw std::runtime_error(std::string("column ") + f.name() + ": " + opened.error().message);
+  return opened.value().value_or(std::string());
+}
+
+void row_fields(Json& j, const pqxx::row& r, Opened* opened) {
   // PostgreSQL type oids: bool, int8, int2, int4, json, jsonb.
   constexpr pqxx::oid kBool = 16, kInt8 = 20, kInt2 = 21, kInt4 = 23, kJson = 114, kJsonb = 3802;
   for (const auto& f : r) {
     const auto type = f.type();
     if (f.is_null())
       j.null(f.name());
+    else if (opened && opened->sealed(f.name()))
+      j.str_or_null(f.name(), opened->text(f));
     else if (type == kBool)
       j.boolean(f.name(), f.as<bool>());
     else if (type == kInt8 || type == kInt2 || type == kInt4)
@@ -221,16 +253,16 @@ void row_fields(Json& j, const pqxx::row& r) {
   }
 }
 
-void row_json(Json& j, const pqxx::row& r) {
+void row_json(Json& j, const pqxx::row& r, Opened* opened) {
   j.begin();
-  row_fields(j, r);
+  row_fields(j, r, opened);
   j.end();
 }
 
-void page_of_rows(Call& c, const char* name, const pqxx::result& rows, const Page& page) {
+void page_of_rows(Call& c, const char* name, const pqxx::result& rows, const Page& page, Opened* opened) {
   Json j;
   j.begin().begin_array(name);
-  for (const auto& r : rows) row_json(j, r);
+  for (const auto& r : rows) row_json(j, r, opened);
   j.end_array();
   page_json(j, page, rows.size());
   c.json(200, j.end().text());

@@ -115,6 +115,98 @@ const std::string& erased() {
   return value;
 }
 
+namespace {
+
+// The key a value is sealed under: its person's, or, for a text with two
+// people (a staff reply on a customer's ticket), one derived from both
+// (keyed BLAKE2b-256 of the second key under the first), so that erasing
+// either makes it unreadable. nullopt: a person has no key (the lookup said
+// so); a KeyRef without key: a person is erased and only referred to.
+struct ValueKey {
+  std::array<unsigned char, kPersonKeyBytes> bytes{};
+  int kid = 0, kid2 = 0;
+  bool erased = false;
+};
+
+std::optional<ValueKey> key_for(const KeyLookup& keys, std::string_view subject, std::string_view subject2) {
+  const auto a = keys(subject);
+  if (!a) return std::nullopt;
+  ValueKey out;
+  out.kid = a->key_id;
+  if (a->key == nullptr) {
+    out.erased = true;
+    return out;
+  }
+  if (subject2.empty()) {
+    std::copy(a->key, a->key + kPersonKeyBytes, out.bytes.begin());
+    return out;
+  }
+  const auto b = keys(subject2);
+  if (!b) return std::nullopt;
+  out.kid2 = b->key_id;
+  if (b->key == nullptr) {
+    out.erased = true;
+    return out;
+  }
+  crypto_generichash(out.bytes.data(), out.bytes.size(), b->key, kPersonKeyBytes, a->key, kPersonKeyBytes);
+  return out;
+}
+
+struct Wipe {
+  ValueKey& k;
+  ~Wipe() { sodium_memzero(k.bytes.data(), k.bytes.size()); }
+};
+
+std::string_view member_text(const rapidjson::Value& doc, std::string_view name) {
+  if (name.empty()) return {};
+  const auto it = doc.FindMember(rapidjson::Value(rapidjson::StringRef(name.data(), name.size())));
+  if (it == doc.MemberEnd() || !it->value.IsString()) return {};
+  return {it->value.GetString(), it->value.GetStringLength()};
+}
+
+// Opens one sealed value (an object as seal_personal writes it) bound to
+// event_id and field: the plaintext, nullopt when a key is gone, or an error.
+Result<std::optional<std::string>> open_value(const rapidjson::Value& v, std::string_view event_id,
+                                              std::string_view field, const KeyLookup& keys) {
+  const auto subject = text_of(v, "sub");
+  const auto subject2 = text_of(v, "sub2");
+  const auto lookup = [&](std::string_view s) -> std::optional<KeyRef> {
+    auto k = keys(s);
+    if (k && k->key == nullptr) return std::nullopt;
+    return k;
+  };
+  auto key = key_for(lookup, subject, subject2);
+  if (!key) return std::optional<std::string>{};  // erased: a key is gone
+  Wipe wipe{*key};
+  const auto kid = v.FindMember("kid");
+  const auto kid2 = v.FindMember("kid2");
+  const auto nonce = from_base64(text_of(v, "n"));
+  const auto sealed = from_base64(text_of(v, "c"));
+  const bool kids_match =
+      kid != v.MemberEnd() && kid->value.IsInt() && kid->value.GetInt() == key->kid &&
+      (subject2.empty() || (kid2 != v.MemberEnd() && kid2->value.IsInt() && kid2->value.GetInt() == key->kid2));
+  if (!kids_match || !nonce || nonce->size() != kNonceBytes || !sealed || sealed->size() < kTagBytes)
+    return invalid(std::string(field), "sealed " + std::string(field) + " is malformed or names another key");
+  std::string plain(sealed->size() - kTagBytes, '\0');
+  unsigned long long plain_len = 0;
+  const auto ad = associated_data(event_id, field);
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(reinterpret_cast<unsigned char*>(plain.data()), &plain_len, nullptr,
+                                                 reinterpret_cast<const unsigned char*>(sealed->data()), sealed->size(),
+                                                 reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
+                                                 reinterpret_cast<const unsigned char*>(nonce->data()),
+                                                 key->bytes.data()) != 0)
+    return invalid(std::string(field), "sealed " + std::string(field) +
+                                           " does not authenticate: tampered, or moved from another event or field");
+  plain.resize(plain_len);
+  return std::optional<std::string>{std::move(plain)};
+}
+
+rapidjson::Value string_value(std::string_view s, rapidjson::Document::AllocatorType& alloc) {
+  return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
+}
+
+}  // namespace
+
 Result<std::string> seal_personal(std::string_view type, int schema_version, std::string_view event_id,
                                   std::string_view payload, const KeyLookup& keys, const RandomFill& random) {
   const auto fields = personal_fields(type, schema_version);
@@ -132,9 +224,17 @@ Result<std::string> seal_personal(std::string_view type, int schema_version, std
       return invalid(std::string(f.subject_field),
                      "personal field " + std::string(f.field) + " needs its person in " + std::string(f.subject_field));
     const std::string subject(subject_it->value.GetString(), subject_it->value.GetStringLength());
-    const auto key = keys(subject);
-    if (!key) return DomainError{ErrorCode::not_found, std::string(f.subject_field), "no key for person " + subject};
-    if (key->key == nullptr) {  // erased, and the field only refers to them: nothing of theirs is written
+    // The second person, when the schema names one and it is someone else.
+    std::string subject2(member_text(doc, f.also_field));
+    if (subject2 == subject) subject2.clear();
+    auto key = key_for(keys, subject, subject2);
+    if (!key) {
+      const auto& who = keys(subject) ? subject2 : subject;
+      const auto& which = keys(subject) ? f.also_field : f.subject_field;
+      return DomainError{ErrorCode::not_found, std::string(which), "no key for person " + who};
+    }
+    Wipe wipe{*key};
+    if (key->erased) {  // erased, and the field only refers to them: nothing of theirs is written
       it->value.SetNull();
       continue;
     }
@@ -147,17 +247,19 @@ Result<std::string> seal_personal(std::string_view type, int schema_version, std
     crypto_aead_xchacha20poly1305_ietf_encrypt(reinterpret_cast<unsigned char*>(sealed.data()), &sealed_len,
                                                reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
                                                reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr,
-                                               nonce.data(), key->key);
+                                               nonce.data(), key->bytes.data());
     rapidjson::Value v(rapidjson::kObjectType);
-    v.AddMember("sealed", rapidjson::Value(kAlgorithm.data(), static_cast<rapidjson::SizeType>(kAlgorithm.size())),
-                alloc);
-    v.AddMember("sub", rapidjson::Value(subject.c_str(), static_cast<rapidjson::SizeType>(subject.size()), alloc),
-                alloc);
-    v.AddMember("kid", key->key_id, alloc);
+    v.AddMember("sealed", string_value(kAlgorithm, alloc), alloc);
+    v.AddMember("sub", string_value(subject, alloc), alloc);
+    v.AddMember("kid", key->kid, alloc);
+    if (!subject2.empty()) {
+      v.AddMember("sub2", string_value(subject2, alloc), alloc);
+      v.AddMember("kid2", key->kid2, alloc);
+    }
     const auto n = to_base64(nonce.data(), nonce.size());
     const auto c = to_base64(reinterpret_cast<const unsigned char*>(sealed.data()), sealed_len);
-    v.AddMember("n", rapidjson::Value(n.c_str(), static_cast<rapidjson::SizeType>(n.size()), alloc), alloc);
-    v.AddMember("c", rapidjson::Value(c.c_str(), static_cast<rapidjson::SizeType>(c.size()), alloc), alloc);
+    v.AddMember("n", string_value(n, alloc), alloc);
+    v.AddMember("c", string_value(c, alloc), alloc);
     it->value = std::move(v);
   }
   return write(doc);
@@ -166,39 +268,26 @@ Result<std::string> seal_personal(std::string_view type, int schema_version, std
 namespace {
 
 // Opens the sealed fields of a parsed payload in place; true in `changed`
-// when any field was sealed.
+// when any field was sealed. Without keys (kKeepSealed), each sealed field
+// becomes its sealed text instead (see sealed_text_of).
 std::optional<DomainError> open_doc(rapidjson::Document& doc, std::span<const PersonalField> fields,
                                     std::string_view event_id, const KeyLookup& keys, bool& changed) {
   for (const auto& f : fields) {
     auto it = member(doc, f.field);
     if (it == doc.MemberEnd() || !is_sealed(it->value)) continue;  // plaintext from before sealing, or absent
     changed = true;
-    const auto& v = it->value;
-    const auto subject = text_of(v, "sub");
-    const auto key = keys(subject);
-    if (!key) {
-      it->value.SetNull();  // erased: the key is gone
+    if (!keys) {
+      const auto text = sealed_text_of(write(it->value), event_id, f.field);
+      it->value.SetString(text.data(), static_cast<rapidjson::SizeType>(text.size()), doc.GetAllocator());
       continue;
     }
-    const auto kid = v.FindMember("kid");
-    const auto nonce = from_base64(text_of(v, "n"));
-    const auto sealed = from_base64(text_of(v, "c"));
-    if (kid == v.MemberEnd() || !kid->value.IsInt() || kid->value.GetInt() != key->key_id || !nonce ||
-        nonce->size() != kNonceBytes || !sealed || sealed->size() < kTagBytes)
-      return invalid(std::string(f.field), "sealed " + std::string(f.field) + " is malformed or names another key");
-    std::string plain(sealed->size() - kTagBytes, '\0');
-    unsigned long long plain_len = 0;
-    const auto ad = associated_data(event_id, f.field);
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(reinterpret_cast<unsigned char*>(plain.data()), &plain_len, nullptr,
-                                                   reinterpret_cast<const unsigned char*>(sealed->data()),
-                                                   sealed->size(), reinterpret_cast<const unsigned char*>(ad.data()),
-                                                   ad.size(), reinterpret_cast<const unsigned char*>(nonce->data()),
-                                                   key->key) != 0)
-      return invalid(
-          std::string(f.field),
-          "sealed " + std::string(f.field) + " does not authenticate: tampered, or moved from another event or field");
-    plain.resize(plain_len);
-    it->value.SetString(plain.data(), static_cast<rapidjson::SizeType>(plain.size()), doc.GetAllocator());
+    auto opened = open_value(it->value, event_id, f.field, keys);
+    if (!opened) return opened.error();
+    if (!opened.value())
+      it->value.SetNull();  // erased: the key is gone
+    else
+      it->value.SetString(opened.value()->data(), static_cast<rapidjson::SizeType>(opened.value()->size()),
+                          doc.GetAllocator());
   }
   return std::nullopt;
 }
@@ -206,7 +295,9 @@ std::optional<DomainError> open_doc(rapidjson::Document& doc, std::span<const Pe
 void collect_subjects(rapidjson::Document& doc, std::span<const PersonalField> fields, std::vector<std::string>& out) {
   for (const auto& f : fields) {
     const auto it = member(doc, f.field);
-    if (it != doc.MemberEnd() && is_sealed(it->value)) out.emplace_back(text_of(it->value, "sub"));
+    if (it == doc.MemberEnd() || !is_sealed(it->value)) continue;
+    out.emplace_back(text_of(it->value, "sub"));
+    if (const auto second = text_of(it->value, "sub2"); !second.empty()) out.emplace_back(second);
   }
 }
 
@@ -265,7 +356,7 @@ std::vector<std::optional<DomainError>> open_documents(const std::vector<SealedP
   if (parsed.empty()) return errors;
   std::sort(subjects.begin(), subjects.end());
   subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
-  const auto keys = load(subjects);
+  const KeyLookup keys = load ? load(subjects) : KeyLookup{};
   for (auto& p : parsed) {
     bool changed = false;
     if (auto err = open_doc(p.doc, p.fields, items[p.index].event_id, keys, changed)) {
@@ -294,6 +385,41 @@ std::vector<Result<std::string>> open_personal_batch(const std::vector<SealedPay
       out.push_back(opened[i] ? std::move(*opened[i]) : std::string(items[i].payload));
   }
   return out;
+}
+
+std::string sealed_text_of(std::string_view sealed_json, std::string_view event_id, std::string_view field) {
+  // The sealed object with its binding appended: {"sealed":...,"c":"...","e":"<event id>","f":"<field>"}.
+  std::string out(sealed_json.substr(0, sealed_json.size() - 1));
+  out += R"(,"e":")";
+  out += event_id;
+  out += R"(","f":")";
+  out += field;
+  out += R"("})";
+  return out;
+}
+
+namespace {
+
+bool parse_sealed_text(std::string_view text, rapidjson::Document& doc) {
+  if (!text.starts_with(R"({"sealed":)")) return false;
+  doc.Parse(text.data(), text.size());
+  return !doc.HasParseError() && is_sealed(doc);
+}
+
+}  // namespace
+
+std::vector<std::string> sealed_text_subjects(std::string_view text) {
+  rapidjson::Document doc;
+  if (!parse_sealed_text(text, doc)) return {};
+  std::vector<std::string> out{std::string(text_of(doc, "sub"))};
+  if (const auto second = text_of(doc, "sub2"); !second.empty()) out.emplace_back(second);
+  return out;
+}
+
+Result<std::optional<std::string>> open_sealed_text(std::string_view text, const KeyLookup& keys) {
+  rapidjson::Document doc;
+  if (!parse_sealed_text(text, doc)) return std::optional<std::string>{std::string(text)};
+  return open_value(doc, text_of(doc, "e"), text_of(doc, "f"), keys);
 }
 
 }  // namespace lethe::domain

@@ -1,6 +1,7 @@
 #include "lethe/infra/keyring.hpp"
 
 #include <sodium.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -147,6 +148,51 @@ PersonKey unwrap(const std::string& subject, int key_id, const std::string& mate
 }
 
 }  // namespace
+
+std::size_t rewrap_person_keys(pqxx::connection& conn, const std::function<void(std::size_t)>& progress) {
+  ensure_sodium();
+  const auto& master = master_key();
+  if (!master)
+    throw Misconfigured("keys rewrap: no master key; set LETHE_MASTER_KEY_FILE to the key to wrap them under");
+  constexpr int kBatch = 1000;
+  std::size_t done = 0;
+  for (;;) {
+    pqxx::work tx(conn);
+    check_master(tx, true);
+    const auto rows = tx.exec_params(
+        "SELECT subject, key_id, key_material FROM person_keys WHERE NOT wrapped ORDER BY subject, key_id LIMIT $1"
+        " FOR UPDATE SKIP LOCKED",
+        kBatch);
+    for (const auto& r : rows) {
+      const std::string subject = r["subject"].c_str();
+      const int key_id = r["key_id"].as<int>();
+      auto raw = bytes_of(r["key_material"]);
+      tx.exec_params("UPDATE person_keys SET key_material = $3, wrapped = true WHERE subject = $1 AND key_id = $2",
+                     subject, key_id, pqxx::binarystring(seal(*master, raw, key_ad(subject, key_id))));
+      sodium_memzero(raw.data(), raw.size());
+    }
+    tx.commit();
+    done += rows.size();
+    if (progress) progress(done);
+    if (rows.size() < static_cast<std::size_t>(kBatch)) return done;
+  }
+}
+
+void require_master_key(std::string_view process) {
+  if (master_key()) return;
+  const char* dev = std::getenv("LETHE_DEV_NO_MASTER_KEY");
+  if (dev && std::string_view(dev) == "1") {
+    spdlog::warn(
+        "{}: no master key (LETHE_DEV_NO_MASTER_KEY=1): person keys are stored unwrapped, beside the data; for "
+        "development only",
+        process);
+    return;
+  }
+  throw Misconfigured(std::string(process) +
+                      ": no master key; set LETHE_MASTER_KEY_FILE to a file of 64 hex digits (e.g. from `openssl "
+                      "rand -hex 32`), kept apart from the database and its backups, or LETHE_DEV_NO_MASTER_KEY=1 "
+                      "for development (keys then stored unwrapped)");
+}
 
 void random_bytes(unsigned char* buf, std::size_t n) {
   ensure_sodium();

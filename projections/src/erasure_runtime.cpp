@@ -23,6 +23,7 @@ namespace {
 constexpr std::string_view kPerson = "lethe:person";
 constexpr std::string_view kPersonKept = "lethe:person-kept";
 constexpr std::string_view kPersonal = "lethe:personal";
+constexpr std::string_view kSealed = "lethe:sealed";  // erased with the key: no rule needed
 
 // Every column of the tables, with its comment (empty when none).
 constexpr const char* kColumnsSql =
@@ -130,7 +131,7 @@ std::vector<std::string> erasure_policy_gaps(pqxx::dbtransaction& tx, const Proj
   for (const auto& row : tx.exec_params(kColumnsSql, infra::pg_text_array(tables))) {
     const std::string table = row[0].c_str(), column = row[1].c_str(), comment = row[2].c_str();
     columns.emplace(table, column);
-    const bool marked = comment == kPerson || comment == kPersonKept || comment == kPersonal;
+    const bool marked = comment == kPerson || comment == kPersonKept || comment == kPersonal || comment == kSealed;
     const auto d = declared.find({table, column});
     if (d != declared.end() && d->second != (marked ? comment : std::string()))
       gaps.push_back("column " + table + "." + column + " is declared by " + name + " as holding " +
@@ -141,9 +142,9 @@ std::vector<std::string> erasure_policy_gaps(pqxx::dbtransaction& tx, const Proj
     const std::string undeclared = d == declared.end() && declared_tables.contains(table)
                                        ? ", and the declaration of " + table + " in " + name + " leaves it out"
                                        : "";
-    const bool covered = std::any_of(policy.begin(), policy.end(), [&](const ErasureRule& r) {
-      return r.table == table && covers(r, column, comment);
-    });
+    const bool covered = comment == kSealed || std::any_of(policy.begin(), policy.end(), [&](const ErasureRule& r) {
+                           return r.table == table && covers(r, column, comment);
+                         });
     if (!covered)
       gaps.push_back("column " + table + "." + column + " (" + comment + ") has no rule in the erasure policy of " +
                      name + (comment == kPersonKept ? " (it needs keep or anonymize on that column)" : "") +

@@ -26,11 +26,13 @@ struct Decoded {
 
 // Decodes the batch's events whose type `accepts` takes, with one key query
 // for every person their sealed fields name; a field whose person's key is
-// gone decodes to domain::erased(). Other types are counted skipped; a
-// payload that does not decode is rejected alone.
+// gone decodes to domain::erased(). Without tx (nullptr), nothing is opened
+// and no key is read: each sealed field decodes to its sealed text
+// (domain::kKeepSealed), which the projection stores as it is. Other types
+// are counted skipped; a payload that does not decode is rejected alone.
 template <class Event, class Accepts, class DecodeSealed>
 std::vector<Decoded<Event>> decode_if(std::span<const Delivered> batch, Accepts&& accepts, DecodeSealed&& decode_sealed,
-                                      pqxx::transaction_base& tx, ApplyResult& result) {
+                                      pqxx::transaction_base* tx, ApplyResult& result) {
   // Keys and decoding apart: the whole call counts as decode, less the key query.
   auto& spent = pipeline_seconds();
   const infra::Timed whole(spent.decode);
@@ -49,11 +51,12 @@ std::vector<Decoded<Event>> decode_if(std::span<const Delivered> batch, Accepts&
     sealed_at.push_back(i);
   }
   std::map<std::string, infra::PersonKey> keys;
-  auto events = decode_sealed(sealed, [&](const std::vector<std::string>& subjects) {
+  const domain::KeyLoader load = tx == nullptr ? domain::kKeepSealed : [&](const std::vector<std::string>& subjects) {
     const infra::Timed timed(key_seconds);
-    keys = infra::load_person_keys(tx, subjects);
+    keys = infra::load_person_keys(*tx, subjects);
     return domain::lookup_in(keys);
-  });
+  };
+  auto events = decode_sealed(sealed, load);
   std::vector<Decoded<Event>> out;
   out.reserve(events.size());
   for (std::size_t k = 0; k < events.size(); ++k) {
@@ -75,7 +78,17 @@ std::vector<Decoded<Event>> decode(std::span<const Delivered> batch, std::string
                                    DecodeSealed&& decode_sealed, pqxx::transaction_base& tx, ApplyResult& result) {
   return decode_if<Event>(
       batch, [&](std::string_view type) { return type.starts_with(type_prefix); },
-      std::forward<DecodeSealed>(decode_sealed), tx, result);
+      std::forward<DecodeSealed>(decode_sealed), &tx, result);
+}
+
+// The same with personal fields kept sealed, for tables whose personal
+// columns hold sealed text (table::Mark::sealed): no key is read.
+template <class Event, class DecodeSealed>
+std::vector<Decoded<Event>> decode_kept(std::span<const Delivered> batch, std::string_view type_prefix,
+                                        DecodeSealed&& decode_sealed, ApplyResult& result) {
+  return decode_if<Event>(
+      batch, [&](std::string_view type) { return type.starts_with(type_prefix); },
+      std::forward<DecodeSealed>(decode_sealed), nullptr, result);
 }
 
 // Whether the event is the next of its row's stream. At or below the row's

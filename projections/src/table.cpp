@@ -98,7 +98,8 @@ Row::Row(const Spec& spec, std::string key) : spec_(&spec), values_(spec.width()
 }
 
 std::vector<DeclaredColumn> Spec::declared() const {
-  static constexpr std::string_view kComment[] = {"", "lethe:person", "lethe:person-kept", "lethe:personal"};
+  static constexpr std::string_view kComment[] = {"", "lethe:person", "lethe:person-kept", "lethe:personal",
+                                                  "lethe:sealed"};
   std::vector<DeclaredColumn> out;
   for (std::size_t i = 0; i < names_.size(); ++i)
     out.push_back({table_, names_[i], kComment[static_cast<std::size_t>(marks_[i])]});

@@ -35,9 +35,12 @@ inline constexpr bool kOnCreate = false;
 // What a column holds of a person, as its migration's comment says it too
 // (the projector refuses to start while the two differ, see
 // projections::erasure_policy_gaps): a person's id that an erasure takes
-// away (lethe:person) or keeps by design (lethe:person-kept), or their
-// personal data (lethe:personal).
-enum class Mark { none, person, person_kept, personal };
+// away (lethe:person) or keeps by design (lethe:person-kept), their
+// personal data in clear (lethe:personal, which the policy must erase), or
+// their personal data sealed under their key (lethe:sealed: the sealed text
+// of the event's field, opened when a query answers; destroying the key
+// erases it, so it needs no rule).
+enum class Mark { none, person, person_kept, personal, sealed };
 
 struct Column {
   Column(const char* column, bool update = true, Mark holds = Mark::none)

@@ -11,12 +11,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
+#include "lethe/domain/personal.hpp"
 #include "lethe/infra/ids.hpp"
 #include "lethe/infra/kafka.hpp"
+#include "lethe/infra/keyring.hpp"
 #include "lethe/infra/migrations.hpp"
 #include "lethe/infra/pg.hpp"
 #include "lethe/producers/topics.hpp"
@@ -24,11 +27,14 @@
 namespace lethe::test {
 
 namespace {
-// Tests need an email index key (infra/access.hpp); one of their own unless
-// the environment names one. `lethe` subprocesses inherit it.
+// Tests need an email index key (infra/access.hpp) and a master key (serve,
+// the relay and the projector refuse to start without one); keys of their
+// own unless the environment names them. `lethe` subprocesses inherit them.
 const bool kIndexKeySet = [] {
   if (!std::getenv("LETHE_INDEX_KEY_FILE") && !std::getenv("LETHE_INDEX_KEY"))
     setenv("LETHE_INDEX_KEY", "7e57000000000000000000000000000000000000000000000000000000007e57", 0);
+  if (!std::getenv("LETHE_MASTER_KEY_FILE") && !std::getenv("LETHE_MASTER_KEY"))
+    setenv("LETHE_MASTER_KEY", "3a57e2000000000000000000000000000000000000000000000000000003a57e", 0);
   return true;
 }();
 }  // namespace
@@ -79,20 +85,50 @@ std::string TestSchema::scalar(const std::string& sql) const {
   return r[0][0].c_str();
 }
 
-std::vector<std::string> TestSchema::rows(const std::string& sql) const {
-  auto conn = infra::connect(conninfo_);
-  pqxx::nontransaction nt(*conn);
+namespace {
+
+std::vector<std::string> rows_of(const std::string& conninfo, const std::string& sql, bool open) {
+  auto conn = infra::connect(conninfo);
+  pqxx::read_transaction tx(*conn);
+  const auto result = tx.exec(sql);
+  std::map<std::string, infra::PersonKey> keys;
+  if (open) {
+    std::vector<std::string> subjects;
+    for (const auto& row : result)
+      for (const auto& f : row)
+        if (!f.is_null())
+          for (auto& s : domain::sealed_text_subjects(f.c_str())) subjects.push_back(std::move(s));
+    keys = infra::load_person_keys(tx, subjects);
+  }
   std::vector<std::string> out;
-  for (const auto& row : nt.exec(sql)) {
+  for (const auto& row : result) {
     std::string line;
     for (const auto& f : row) {
       if (!line.empty()) line += '|';
-      line += f.is_null() ? "NULL" : f.c_str();
+      if (f.is_null()) {
+        line += "NULL";
+      } else if (!open) {
+        line += f.c_str();
+      } else {
+        const auto opened = domain::open_sealed_text(f.c_str(), domain::lookup_in(keys));
+        if (!opened) throw std::runtime_error("a sealed value does not open: " + opened.error().message);
+        line += opened.value().value_or("NULL");
+      }
     }
     out.push_back(line);
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+}  // namespace
+
+std::vector<std::string> TestSchema::rows(const std::string& sql) const {
+  return rows_of(conninfo_, sql, false);
+}
+
+std::vector<std::string> TestSchema::opened_rows(const std::string& sql) const {
+  return rows_of(conninfo_, sql, true);
 }
 
 void TestSchema::exec(const std::string& sql) const {

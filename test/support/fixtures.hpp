@@ -29,6 +29,10 @@ class TestSchema {
   std::string scalar(const std::string& sql) const;
   // Every row of a query, columns joined by '|', rows sorted.
   std::vector<std::string> rows(const std::string& sql) const;
+  // The same with every sealed text (a lethe:sealed column's value) opened
+  // with the keyring, "NULL" once its person's key is gone: what a query
+  // answers, for comparing read models with what was written.
+  std::vector<std::string> opened_rows(const std::string& sql) const;
   void exec(const std::string& sql) const;
 
  private:

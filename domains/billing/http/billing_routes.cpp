@@ -36,8 +36,10 @@ void get_profile(Call& c) {
   pqxx::read_transaction tx(reads(c));
   const auto rows = run(tx, q::kProfile, id);
   ensure_found(c, !rows.empty(), "billing profile");
+  Opened opened(tx);
+  opened.add(q::kProfile, rows);
   Json j;
-  row_json(j, rows[0]);
+  row_json(j, rows[0], &opened);
   c.json(200, j.text());
 }
 
@@ -53,7 +55,7 @@ void list_subscriptions(Call& c) {
   await_reflection(c);
   const auto page = page_of(c);
   pqxx::read_transaction tx(reads(c));
-  page_of_rows(c, "subscriptions", run(tx, q::kSubscriptions, only_own(c, "user_id"), page.limit, page.offset), page);
+  page_of_query(c, "subscriptions", tx, page, q::kSubscriptions, only_own(c, "user_id"), page.limit, page.offset);
 }
 
 void cancel_subscription(Call& c) {
@@ -74,7 +76,7 @@ void list_transactions(Call& c) {
   await_reflection(c);
   const auto page = page_of(c);
   pqxx::read_transaction tx(reads(c));
-  page_of_rows(c, "transactions", run(tx, q::kTransactions, only_own(c, "user_id"), page.limit, page.offset), page);
+  page_of_query(c, "transactions", tx, page, q::kTransactions, only_own(c, "user_id"), page.limit, page.offset);
 }
 
 void get_transaction(Call& c) {
@@ -84,15 +86,21 @@ void get_transaction(Call& c) {
   const auto rows = run(tx, q::kTransaction, id);
   ensure_found(c, !rows.empty() && (has_billing_right(c) || text_or_empty(rows[0]["user_id"]) == c.who->user_id),
                "transaction");
-  // The row, its refunds and its credit notes, in the order they were written.
+  // The row, its refunds and its credit notes, in the order they were
+  // written; their texts opened with one key query.
+  const auto refunds = run(tx, q::kRefunds, id);
+  const auto credit_notes = run(tx, q::kCreditNotes, id);
+  Opened opened(tx);
+  opened.add(q::kTransaction, rows);
+  opened.add(q::kRefunds, refunds);
+  opened.add(q::kCreditNotes, credit_notes);
   Json j;
   j.begin();
-  row_fields(j, rows[0]);
-  for (const auto& [name, query] :
-       {std::pair<const char*, const projections::Query*>{"refunds", &q::kRefunds},
-        std::pair<const char*, const projections::Query*>{"credit_notes", &q::kCreditNotes}}) {
+  row_fields(j, rows[0], &opened);
+  for (const auto& [name, lines] : {std::pair<const char*, const pqxx::result*>{"refunds", &refunds},
+                                    std::pair<const char*, const pqxx::result*>{"credit_notes", &credit_notes}}) {
     j.begin_array(name);
-    for (const auto& r : run(tx, *query, id)) row_json(j, r);
+    for (const auto& r : *lines) row_json(j, r, &opened);
     j.end_array();
   }
   j.end();

@@ -15,9 +15,9 @@ namespace {
 // person column that the erasure policy has nulled stays so.
 const table::Spec kProfiles{"billing_profiles",
                             {"user_id", table::Mark::person},
-                            {{"holder_name", table::Mark::personal},
-                             {"address", table::Mark::personal},
-                             {"tax_id", table::Mark::personal},
+                            {{"holder_name", table::Mark::sealed},
+                             {"address", table::Mark::sealed},
+                             {"tax_id", table::Mark::sealed},
                              {"updated_at"},
                              {"version"}}};
 const table::Spec kSubscriptions{"billing_subscriptions",
@@ -25,7 +25,7 @@ const table::Spec kSubscriptions{"billing_subscriptions",
                                  {{"user_id", table::kOnCreate, table::Mark::person},
                                   {"plan", table::kOnCreate},
                                   {"status"},
-                                  {"cancel_reason"},
+                                  {"cancel_reason", table::Mark::sealed},
                                   {"created_at", table::kOnCreate},
                                   {"cancelled_at"},
                                   {"version"}}};
@@ -34,7 +34,7 @@ const table::Spec kTransactions{"billing_transactions",
                                 {{"user_id", table::kOnCreate, table::Mark::person},
                                  {"amount", table::kOnCreate},
                                  {"currency", table::kOnCreate},
-                                 {"description", table::kOnCreate},
+                                 {"description", table::Mark::sealed, table::kOnCreate},
                                  {"refunded"},
                                  {"credited"},
                                  {"created_at", table::kOnCreate},
@@ -42,9 +42,9 @@ const table::Spec kTransactions{"billing_transactions",
                                  {"version"}}};
 // Refunds and credit notes are keyed by their own ids: applying one twice
 // changes nothing.
-const std::vector<table::Column> kLineColumns{
-    {"transaction_id"}, {"user_id", table::Mark::person}, {"amount"}, {"currency"}, {"reason"}, {"at"},
-    {"stream_version"}};
+const std::vector<table::Column> kLineColumns{{"transaction_id"}, {"user_id", table::Mark::person}, {"amount"},
+                                              {"currency"},       {"reason", table::Mark::sealed},  {"at"},
+                                              {"stream_version"}};
 const table::Spec kRefunds{"billing_refunds", "refund_id", kLineColumns, table::Moves::once};
 const table::Spec kCreditNotes{"billing_credit_notes", "credit_note_id", kLineColumns, table::Moves::once};
 
@@ -82,7 +82,10 @@ std::string stream_of(Kind kind, const std::string& id) {
 
 ApplyResult BillingProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
   ApplyResult result;
-  auto decoded = stream_batch::decode<billing::Event>(batch, "billing.", billing::decode_sealed, tx, result);
+  // A profile's name, address and tax id, and the texts about a person's
+  // money (descriptions, reasons), stay sealed in the tables, opened only
+  // when a query answers: no key is read here.
+  auto decoded = stream_batch::decode_kept<billing::Event>(batch, "billing.", billing::decode_sealed, result);
   if (decoded.empty()) return result;
 
   // Collapse keys: each row loaded once, its events folded in memory, each
@@ -130,7 +133,9 @@ ApplyResult BillingProjection::apply(std::span<const Delivered> batch, pqxx::dbt
                   .set("status", "active")
                   .set("created_at", env.occurred_at);
             else
-              row.set("status", "cancelled").set("cancel_reason", e.reason).set("cancelled_at", env.occurred_at);
+              row.set("status", "cancelled")
+                  .set("cancel_reason", opened(e.reason))
+                  .set("cancelled_at", env.occurred_at);
             row.applied(env.stream_version);
           } else {
             constexpr bool kCreates = std::is_same_v<T, billing::ChargeRecorded>;
@@ -140,7 +145,7 @@ ApplyResult BillingProjection::apply(std::span<const Delivered> batch, pqxx::dbt
               row.set("user_id", e.user_id)
                   .set("amount", e.amount)
                   .set("currency", e.currency)
-                  .set("description", e.description)
+                  .set("description", opened(e.description))
                   .set("refunded", std::int64_t{0})
                   .set("credited", std::int64_t{0})
                   .set("created_at", env.occurred_at);
@@ -165,7 +170,7 @@ ApplyResult BillingProjection::apply(std::span<const Delivered> batch, pqxx::dbt
                   .set("user_id", opened(e.user_id))
                   .set("amount", e.amount)
                   .set("currency", e.currency)
-                  .set("reason", e.reason)
+                  .set("reason", opened(e.reason))
                   .set("at", env.occurred_at)
                   .set("stream_version", env.stream_version);
             }

@@ -6,26 +6,34 @@ namespace lethe::projections::billing_queries {
   "transaction_id AS id, user_id, amount, currency, description, refunded, credited, amount - refunded AS " \
   "refundable, " LETHE_UTC_TEXT("created_at") ", " LETHE_UTC_TEXT("updated_at") ", version"
 
-const Query kProfile{"billing.profile", "SELECT user_id, holder_name, address, tax_id, " LETHE_UTC_TEXT(
-                                            "updated_at") ", version FROM billing_profiles WHERE user_id = $1"};
+const Query kProfile{"billing.profile",
+                     "SELECT user_id, holder_name, address, tax_id, " LETHE_UTC_TEXT(
+                         "updated_at") ", version FROM billing_profiles WHERE user_id = $1",
+                     {"holder_name", "address", "tax_id"}};
 const Query kSubscriptions{"billing.subscriptions",
                            "SELECT subscription_id AS id, user_id, plan, status, cancel_reason, " LETHE_UTC_TEXT(
                                "created_at") ", " LETHE_UTC_TEXT("cancelled_at") ", version"
                                                                                  " FROM billing_subscriptions WHERE "
                                                                                  "($1 = '' OR user_id = $1)"
                                                                                  " ORDER BY created_at DESC, "
-                                                                                 "subscription_id LIMIT $2 OFFSET $3"};
-const Query kTransactions{"billing.transactions", "SELECT " LETHE_TRANSACTION_COLUMNS
-                                                  " FROM billing_transactions WHERE ($1 = '' OR user_id = $1)"
-                                                  " ORDER BY created_at DESC, transaction_id LIMIT $2 OFFSET $3"};
+                                                                                 "subscription_id LIMIT $2 OFFSET $3",
+                           {"cancel_reason"}};
+const Query kTransactions{"billing.transactions",
+                          "SELECT " LETHE_TRANSACTION_COLUMNS
+                          " FROM billing_transactions WHERE ($1 = '' OR user_id = $1)"
+                          " ORDER BY created_at DESC, transaction_id LIMIT $2 OFFSET $3",
+                          {"description"}};
 const Query kTransaction{"billing.transaction",
-                         "SELECT " LETHE_TRANSACTION_COLUMNS " FROM billing_transactions WHERE transaction_id = $1"};
+                         "SELECT " LETHE_TRANSACTION_COLUMNS " FROM billing_transactions WHERE transaction_id = $1",
+                         {"description"}};
 const Query kRefunds{"billing.refunds",
                      "SELECT refund_id AS id, amount, currency, reason, " LETHE_UTC_TEXT(
-                         "at") " FROM billing_refunds WHERE transaction_id = $1 ORDER BY stream_version"};
+                         "at") " FROM billing_refunds WHERE transaction_id = $1 ORDER BY stream_version",
+                     {"reason"}};
 const Query kCreditNotes{"billing.credit_notes",
                          "SELECT credit_note_id AS id, amount, currency, reason, " LETHE_UTC_TEXT(
-                             "at") " FROM billing_credit_notes WHERE transaction_id = $1 ORDER BY stream_version"};
+                             "at") " FROM billing_credit_notes WHERE transaction_id = $1 ORDER BY stream_version",
+                         {"reason"}};
 const Query kProfileFresh{"billing.profile_fresh",
                           "SELECT EXISTS (SELECT 1 FROM billing_profiles WHERE user_id = $1 AND version >= $2)"};
 const Query kSubscriptionFresh{

@@ -27,7 +27,7 @@ void list_posts(Call& c) {
   await_reflection(c);
   const auto page = page_of(c);
   pqxx::read_transaction tx(reads(c));
-  page_of_rows(c, "posts", run(tx, q::kPosts, c.req.get_param_value("author_id"), page.limit, page.offset), page);
+  page_of_query(c, "posts", tx, page, q::kPosts, c.req.get_param_value("author_id"), page.limit, page.offset);
 }
 
 void get_post(Call& c) {
@@ -39,11 +39,14 @@ void get_post(Call& c) {
   // The comments a page at a time (?limit, ?offset), oldest first.
   const auto page = page_of(c);
   const auto comments = run(tx, q::kComments, id, page.limit, page.offset);
+  Opened opened(tx);
+  opened.add(q::kPost, rows);
+  opened.add(q::kComments, comments);
   Json j;
   j.begin();
-  row_fields(j, rows[0]);
+  row_fields(j, rows[0], &opened);
   j.begin_array("comments");
-  for (const auto& r : comments) row_json(j, r);
+  for (const auto& r : comments) row_json(j, r, &opened);
   j.end_array();
   page_json(j, page, comments.size(), "comments_");
   j.end();

@@ -17,8 +17,8 @@ namespace {
 const table::Spec kPosts{"content_posts",
                          "post_id",
                          {{"author_id", table::kOnCreate, table::Mark::person},
-                          {"title"},
-                          {"body"},
+                          {"title", table::Mark::sealed},
+                          {"body", table::Mark::sealed},
                           {"deleted"},
                           {"published_at", table::kOnCreate},
                           {"updated_at"},
@@ -27,7 +27,7 @@ const table::Spec kComments{"content_comments",
                             "comment_id",
                             {{"post_id", table::kOnCreate},
                              {"author_id", table::kOnCreate, table::Mark::person},
-                             {"body"},
+                             {"body", table::Mark::sealed},
                              {"deleted"},
                              {"created_at", table::kOnCreate},
                              {"updated_at"},
@@ -56,7 +56,9 @@ std::string id_of(const content::Event& ev) {
 
 ApplyResult ContentProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
   ApplyResult result;
-  auto decoded = stream_batch::decode<content::Event>(batch, "content.", content::decode_sealed, tx, result);
+  // Titles and bodies stay sealed in the tables (their author's), opened
+  // only when a query answers: no key is read here.
+  auto decoded = stream_batch::decode_kept<content::Event>(batch, "content.", content::decode_sealed, result);
   if (decoded.empty()) return result;
 
   std::vector<std::string> ids, post_ids, comment_ids;
@@ -89,12 +91,12 @@ ApplyResult ContentProjection::apply(std::span<const Delivered> batch, pqxx::dbt
               return;
             if constexpr (std::is_same_v<T, content::PostPublished>)
               row.set("author_id", e.author_id)
-                  .set("title", e.title)
-                  .set("body", e.body)
+                  .set("title", stream_batch::opened(e.title))
+                  .set("body", stream_batch::opened(e.body))
                   .set("deleted", false)
                   .set("published_at", env.occurred_at);
             else if constexpr (std::is_same_v<T, content::PostEdited>)
-              row.set("title", e.title).set("body", e.body);
+              row.set("title", stream_batch::opened(e.title)).set("body", stream_batch::opened(e.body));
             else
               row.set("deleted", true);
             row.set("updated_at", env.occurred_at).applied(env.stream_version);
@@ -106,11 +108,11 @@ ApplyResult ContentProjection::apply(std::span<const Delivered> batch, pqxx::dbt
             if constexpr (std::is_same_v<T, content::CommentAdded>)
               row.set("post_id", e.post_id)
                   .set("author_id", e.author_id)
-                  .set("body", e.body)
+                  .set("body", stream_batch::opened(e.body))
                   .set("deleted", false)
                   .set("created_at", env.occurred_at);
             else if constexpr (std::is_same_v<T, content::CommentEdited>)
-              row.set("body", e.body);
+              row.set("body", stream_batch::opened(e.body));
             else
               row.set("deleted", true);
             row.set("updated_at", env.occurred_at).applied(env.stream_version);

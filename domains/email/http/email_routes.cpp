@@ -27,7 +27,7 @@ void list_email_logs(Call& c) {
   const auto page = page_of(c);
   const auto recipient = admin_or_owner(c) ? c.req.get_param_value("recipient_id") : c.who->user_id;
   pqxx::read_transaction tx(reads(c));
-  page_of_rows(c, "email_logs", run(tx, q::kList, recipient, page.limit, page.offset), page);
+  page_of_query(c, "email_logs", tx, page, q::kList, recipient, page.limit, page.offset);
 }
 
 }  // namespace

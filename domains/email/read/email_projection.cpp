@@ -16,7 +16,7 @@ const table::Spec kEmailLogs{"email_logs",
                              "email_id",
                              {{"recipient_id", table::kOnCreate, table::Mark::person},
                               {"template"},
-                              {"subject", table::Mark::personal},
+                              {"subject", table::Mark::sealed},
                               {"sent_at"},
                               {"logged_at"},
                               {"version"}}};
@@ -25,7 +25,9 @@ const table::Spec kEmailLogs{"email_logs",
 
 ApplyResult EmailProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
   ApplyResult result;
-  auto decoded = stream_batch::decode<email::Event>(batch, "email.", email::decode_sealed, tx, result);
+  // The subject ("Hello <name>") stays sealed in the table, opened only when
+  // a query answers: no key is read here.
+  auto decoded = stream_batch::decode_kept<email::Event>(batch, "email.", email::decode_sealed, result);
   if (decoded.empty()) return result;
 
   std::vector<std::string> ids;

@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "billing.hpp"
+#include "lethe/domain/personal.hpp"
 #include "lethe/infra/access.hpp"
 #include "lethe/infra/ids.hpp"
 #include "lethe/infra/keyring.hpp"
@@ -59,13 +62,34 @@ constexpr const char* kForgetSql[] = {
     "DELETE FROM email_reservations WHERE user_id = $1",
     "DELETE FROM oauth_reservations WHERE user_id = $1",
     "DELETE FROM open_carts WHERE user_id = $1",
-    "DELETE FROM login_failures WHERE email_index = (SELECT email_index FROM accounts WHERE user_id = $1)",
-    "DELETE FROM login_limits WHERE email_index = (SELECT email_index FROM accounts WHERE user_id = $1)",
     "DELETE FROM open_erasures WHERE user_id = $1",
     "DELETE FROM erasure_limits WHERE actor = $1",
     "UPDATE accounts SET active = false, email_index = NULL, erased_at = now(), updated_at = now()"
     " WHERE user_id = $1",
 };
+
+// The blind index of every email the person ever had (their account
+// stream, opened before the key goes: the registration and each change):
+// the login limit's rows of a former email would otherwise outlive them.
+std::set<std::string> email_indexes_ever(CommandTx& tx, const std::string& user_id) {
+  std::set<std::string> indexes;
+  for (const auto& env : tx.read(domain::stream_of("user", user_id))) {
+    const auto ev = users::decode_payload(env.type, env.schema_version, env.payload);
+    if (!ev) continue;
+    std::string email;
+    if (const auto* r = std::get_if<users::UserRegistered>(&ev.value())) email = r->email;
+    if (const auto* c = std::get_if<users::UserEmailChanged>(&ev.value())) email = c->email;
+    if (!email.empty() && !domain::is_erased(email)) indexes.insert(infra::email_index(users::normalize_email(email)));
+  }
+  return indexes;
+}
+
+void forget_login_attempts(pqxx::transaction_base& tx, const std::set<std::string>& indexes) {
+  for (const auto& index : indexes)
+    for (const auto* sql :
+         {"DELETE FROM login_failures WHERE email_index = $1", "DELETE FROM login_limits WHERE email_index = $1"})
+      infra::exec_hot(tx, sql, pqxx::binarystring(index));
+}
 
 // Everything that decides about one person's erasure (asking, confirming,
 // carrying it out) is serialised per person, so that two of them at once
@@ -218,6 +242,7 @@ std::optional<DomainError> ErasureService::carry_out(CommandTx& tx, const std::s
     if (auto err = check_rate(tx.sql(), actor.id, settings_.per_hour)) return err;
   const auto records = owned_records(tx, user_id, actor.id);
   const auto ended = ended_by_erasure(tx, user_id, actor);
+  const auto emails = email_indexes_ever(tx, user_id);
 
   // Reads done: now the writes, the key first.
   const auto fingerprint = infra::destroy_person_key(tx.sql(), user_id, request_id, actor.id);
@@ -230,6 +255,7 @@ std::optional<DomainError> ErasureService::carry_out(CommandTx& tx, const std::s
   for (const auto& e : ended) tx.append(e.stream, e.version, {e.draft});
   tx.append(stream, request.version, drafts_of(steps));
   for (const auto* sql : kForgetSql) infra::exec_hot(tx.sql(), sql, user_id);
+  forget_login_attempts(tx.sql(), emails);
   if (!is_system_actor(actor.id))
     infra::exec_hot(tx.sql(), "INSERT INTO erasure_limits (actor, request_id) VALUES ($1, $2)", actor.id, request_id);
   spdlog::info("erasure {}: user {} erased by {}, {} records handed over, {} subscriptions and carts ended, key {}",

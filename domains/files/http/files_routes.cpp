@@ -26,7 +26,7 @@ void list_files(Call& c) {
   const auto page = page_of(c);
   const auto owner = admin_or_owner(c) ? c.req.get_param_value("owner_id") : c.who->user_id;
   pqxx::read_transaction tx(reads(c));
-  page_of_rows(c, "files", run(tx, q::kList, owner, page.limit, page.offset), page);
+  page_of_query(c, "files", tx, page, q::kList, owner, page.limit, page.offset);
 }
 
 void get_file(Call& c) {
@@ -35,8 +35,10 @@ void get_file(Call& c) {
   pqxx::read_transaction tx(reads(c));
   const auto rows = run(tx, q::kOne, id);
   ensure_found(c, !rows.empty() && (admin_or_owner(c) || text_or_empty(rows[0]["owner_id"]) == c.who->user_id), "file");
+  Opened opened(tx);
+  opened.add(q::kOne, rows);
   Json j;
-  row_json(j, rows[0]);
+  row_json(j, rows[0], &opened);
   c.json(200, j.text());
 }
 

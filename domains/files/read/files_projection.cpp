@@ -14,7 +14,7 @@ namespace {
 const table::Spec kFiles{"files",
                          "file_id",
                          {{"owner_id", table::kOnCreate, table::Mark::person},
-                          {"name", table::kOnCreate},
+                          {"name", table::Mark::sealed, table::kOnCreate},
                           {"size", table::kOnCreate},
                           {"content_type", table::kOnCreate},
                           {"checksum", table::kOnCreate},
@@ -27,7 +27,9 @@ const table::Spec kFiles{"files",
 
 ApplyResult FilesProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
   ApplyResult result;
-  auto decoded = stream_batch::decode<files::Event>(batch, "file.", files::decode_sealed, tx, result);
+  // A file's name stays sealed in the table (its owner's), opened only when
+  // a query answers: no key is read here.
+  auto decoded = stream_batch::decode_kept<files::Event>(batch, "file.", files::decode_sealed, result);
   if (decoded.empty()) return result;
 
   std::vector<std::string> ids;
@@ -47,7 +49,7 @@ ApplyResult FilesProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
     if (!stream_batch::is_next(d, index, row.version(), row.exists(), recorded != nullptr, result)) continue;
     if (recorded) {
       row.set("owner_id", recorded->owner_id)
-          .set("name", recorded->name)
+          .set("name", stream_batch::opened(recorded->name))
           .set("size", recorded->size)
           .set("content_type", recorded->content_type)
           .set("checksum", recorded->checksum)

@@ -499,7 +499,7 @@ Result<std::vector<Event>> decide(const Order& state, const CancelOrder& c, cons
   if (auto err = check_order_visible(state, actor)) return *err;
   if (auto err = check_placed(state, "can be cancelled")) return *err;
   if (auto err = checks::text("reason", c.reason, kMaxReason)) return *err;
-  return one(OrderCancelled{state.order_id, c.reason});
+  return one(OrderCancelled{state.order_id, c.reason, state.user_id});
 }
 
 Result<std::vector<Event>> decide(const Order& state, const FulfilOrder&, const Actor& actor) {

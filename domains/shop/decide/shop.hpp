@@ -213,12 +213,16 @@ struct OrderPlaced {
                                         {"currency", &E::currency}}};
   }
 };
+// The reason is the order's user's personal data (it may name them or
+// their circumstances): sealed under their key, named by user_id (absent
+// from cancellations written before it was carried).
 struct OrderCancelled {
   LETHE_EVENT("shop.order_cancelled");
-  std::string order_id, reason;
+  std::string order_id, reason, user_id;
   static constexpr auto fields() {
     using E = OrderCancelled;
-    return std::array<FieldSpec<E>, 2>{{{"order_id", &E::order_id}, {"reason", &E::reason}}};
+    return std::array<FieldSpec<E>, 3>{
+        {{"order_id", &E::order_id}, {"reason", &E::reason}, {"user_id", &E::user_id, true}}};
   }
 };
 struct OrderFulfilled {

@@ -142,7 +142,7 @@ Result<std::vector<Event>> decide(const Ticket& state, const Command& command, c
               return DomainError{ErrorCode::conflict, "ticket_id", "the ticket is closed; reopen it first"};
             if (c.comment_id.empty()) return invalid("comment_id", "comment_id must not be empty");
             if (auto err = checks::text("body", c.body, kMaxComment)) return *err;
-            return one(TicketCommented{state.ticket_id, c.comment_id, actor.id, c.body});
+            return one(TicketCommented{state.ticket_id, c.comment_id, actor.id, c.body, state.requester_id});
           },
           [&](const AddInternalNote& c) -> Result<std::vector<Event>> {
             if (!is_staff(actor)) return no_such_ticket();

@@ -63,15 +63,21 @@ struct TicketStatusChanged {
         {{"ticket_id", &E::ticket_id}, {"status", &E::status}, {"previous_status", &E::previous_status}}};
   }
 };
+// The body is its author's and, when staff wrote it, the requester's too (a
+// reply is about the customer's matter and may name them; it is the staff
+// member's words and may name them): sealed under both people's keys, so
+// that erasing either makes it unreadable. requester_id is absent from
+// comments written before it was carried.
 struct TicketCommented {
   LETHE_EVENT("ticket.commented");
-  std::string ticket_id, comment_id, author_id, body;
+  std::string ticket_id, comment_id, author_id, body, requester_id;
   static constexpr auto fields() {
     using E = TicketCommented;
-    return std::array<FieldSpec<E>, 4>{{{"ticket_id", &E::ticket_id},
+    return std::array<FieldSpec<E>, 5>{{{"ticket_id", &E::ticket_id},
                                         {"comment_id", &E::comment_id},
                                         {"author_id", &E::author_id},
-                                        {"body", &E::body}}};
+                                        {"body", &E::body},
+                                        {"requester_id", &E::requester_id, true}}};
   }
 };
 // Stream ticketnotes-<ticket id>, on the restricted staff topic. The text

@@ -20,12 +20,12 @@ bool reads_all_tickets(const Call& c) {
 
 namespace q = projections::tickets_queries;
 
-void ticket_json(Json& j, const pqxx::row& r) {
+void ticket_json(Json& j, const pqxx::row& r, Opened& opened) {
   j.str("id", r["ticket_id"].c_str())
       .str_or_null("requester_id", r["requester_id"].is_null() ? "" : r["requester_id"].c_str())
       .str_or_null("assignee_id", r["assignee_id"].is_null() ? "" : r["assignee_id"].c_str())
-      .str("subject", r["subject"].c_str())
-      .str("body", r["body"].c_str())
+      .str_or_null("subject", opened.text(r["subject"]))
+      .str_or_null("body", opened.text(r["body"]))
       .str("status", r["status"].c_str())
       .str("opened_at", r["opened_at"].c_str())
       .str("updated_at", r["updated_at"].c_str())
@@ -48,12 +48,14 @@ void list_tickets(Call& c) {
   // A customer's filter is always themself.
   const auto requester = reads_all_tickets(c) ? c.req.get_param_value("requester_id") : c.who->user_id;
   pqxx::read_transaction tx(reads(c));
+  Opened opened(tx);
   const auto rows = run(tx, q::kList, requester, status, page.limit, page.offset);
+  opened.add(q::kList, rows);
   Json j;
   j.begin().begin_array("tickets");
   for (const auto& r : rows) {
     j.begin();
-    ticket_json(j, r);
+    ticket_json(j, r, opened);
     j.end();
   }
   j.end_array();
@@ -70,16 +72,19 @@ void get_ticket(Call& c) {
                "ticket");
   // The public comments a page at a time (?limit, ?offset), oldest first.
   const auto page = page_of(c);
+  Opened opened(tx);
+  opened.add(q::kOne, rows);
   const auto comments = run(tx, q::kComments, id, page.limit, page.offset);
+  opened.add(q::kComments, comments);
   Json j;
   j.begin();
-  ticket_json(j, rows[0]);
+  ticket_json(j, rows[0], opened);
   j.begin_array("comments");
   for (const auto& r : comments)
     j.begin()
         .str("id", r["comment_id"].c_str())
         .str_or_null("author_id", r["author_id"].is_null() ? "" : r["author_id"].c_str())
-        .str("body", r["body"].c_str())
+        .str_or_null("body", opened.text(r["body"]))
         .str("created_at", r["created_at"].c_str())
         .end();
   j.end_array();
@@ -118,7 +123,9 @@ void add_internal_note(Call& c) {
 void list_internal_notes(Call& c) {
   await_reflection(c);
   pqxx::read_transaction tx(reads(c));
+  Opened opened(tx);
   const auto notes = run(tx, q::kInternalNotes, c.params.at(0));
+  opened.add(q::kInternalNotes, notes);
   // Notes and tickets are on different topics: a note waited for
   // (?min_position) can be in its table before its ticket's row is in
   // theirs. A ticket with notes exists.
@@ -129,7 +136,7 @@ void list_internal_notes(Call& c) {
     j.begin()
         .str("id", r["note_id"].c_str())
         .str_or_null("author_id", r["author_id"].is_null() ? "" : r["author_id"].c_str())
-        .str_or_null("text", r["text"].is_null() ? "" : r["text"].c_str())
+        .str_or_null("text", opened.text(r["text"]))
         .str("created_at", r["created_at"].c_str())
         .end();
   c.json(200, j.end_array().end().text());

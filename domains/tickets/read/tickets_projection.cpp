@@ -21,25 +21,28 @@ const table::Spec kTickets{"tickets",
                            "ticket_id",
                            {{"requester_id", table::kOnCreate, table::Mark::person},
                             {"assignee_id", table::Mark::person},
-                            {"subject", table::kOnCreate},
-                            {"body", table::kOnCreate},
+                            {"subject", table::Mark::sealed, table::kOnCreate},
+                            {"body", table::Mark::sealed, table::kOnCreate},
                             {"status"},
                             {"opened_at", table::kOnCreate},
                             {"updated_at"},
                             {"version"},
                             {"last_event_id"}}};
 // Comments and notes are keyed by their own ids: applying one twice changes nothing.
-const table::Spec kComments{
-    "ticket_comments",
-    "comment_id",
-    {{"ticket_id"}, {"author_id", table::Mark::person}, {"body"}, {"created_at"}, {"ticket_version"}},
-    table::Moves::once};
+const table::Spec kComments{"ticket_comments",
+                            "comment_id",
+                            {{"ticket_id"},
+                             {"author_id", table::Mark::person},
+                             {"body", table::Mark::sealed},
+                             {"created_at"},
+                             {"ticket_version"}},
+                            table::Moves::once};
 const table::Spec kNotes{"ticket_internal_notes",
                          "note_id",
                          {{"ticket_id"},
                           {"author_id", table::Mark::person},
                           {"requester_id", table::Mark::person},
-                          {"text", table::Mark::personal},
+                          {"text", table::Mark::sealed},
                           {"created_at"},
                           {"stream_version"}},
                          table::Moves::once};
@@ -48,9 +51,10 @@ const table::Spec kNotes{"ticket_internal_notes",
 
 ApplyResult TicketsProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
   ApplyResult result;
-  // Decoded with one key query for the people the batch's sealed fields
-  // name (the requesters of internal notes); a bad payload is rejected alone.
-  const auto decoded = stream_batch::decode<tickets::Event>(batch, "ticket.", tickets::decode_sealed, tx, result);
+  // Personal text (subjects, bodies, comments, staff notes) stays sealed in
+  // the tables, opened only when a query answers: no key is read here. A
+  // bad payload is rejected alone.
+  const auto decoded = stream_batch::decode_kept<tickets::Event>(batch, "ticket.", tickets::decode_sealed, result);
   std::vector<std::string> ids;  // ticket id of decoded[k]
   for (const auto& d : decoded) ids.push_back(std::visit([](const auto& e) { return e.ticket_id; }, d.event));
   if (decoded.empty()) return result;
@@ -94,7 +98,7 @@ ApplyResult TicketsProjection::apply(std::span<const Delivered> batch, pqxx::dbt
             comments.add(e.comment_id)
                 .set("ticket_id", id)
                 .set("author_id", opened(e.author_id))
-                .set("body", e.body)
+                .set("body", opened(e.body))
                 .set("created_at", env.occurred_at)
                 .set("ticket_version", env.stream_version);
           }

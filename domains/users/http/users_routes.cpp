@@ -12,11 +12,11 @@ namespace {
 
 namespace q = projections::users_queries;
 
-void user_json(Json& j, const pqxx::row& r) {
+void user_json(Json& j, const pqxx::row& r, Opened& opened) {
   j.begin()
       .str("id", r["user_id"].c_str())
-      .str("email", r["email"].c_str())
-      .str("name", r["name"].c_str())
+      .str_or_null("email", opened.text(r["email"]))
+      .str_or_null("name", opened.text(r["name"]))
       .str("role", r["role"].c_str())
       .boolean("active", r["active"].as<bool>())
       .str("registered_at", r["registered_at"].c_str())
@@ -49,9 +49,11 @@ void list_users(Call& c) {
   const auto after = c.req.get_param_value("after");
   pqxx::read_transaction tx(reads(c));
   const auto rows = run(tx, q::kList, include_deleted, after, limit);
+  Opened opened(tx);
+  opened.add(q::kList, rows);
   Json j;
   j.begin().begin_array("users");
-  for (const auto& r : rows) user_json(j, r);
+  for (const auto& r : rows) user_json(j, r, opened);
   j.end_array();
   if (static_cast<std::int64_t>(rows.size()) == limit) j.str("next_after", rows.back()["user_id"].c_str());
   c.json(200, j.end().text());
@@ -62,8 +64,10 @@ void get_user_by_id(Call& c, const std::string& id) {
   pqxx::read_transaction tx(reads(c));
   const auto rows = run(tx, q::kOne, id);
   ensure_found(c, !rows.empty(), "user");
+  Opened opened(tx);
+  opened.add(q::kOne, rows);
   Json j;
-  user_json(j, rows[0]);
+  user_json(j, rows[0], opened);
   c.res.set_header("ETag", "\"" + std::string(rows[0]["version"].c_str()) + "\"");
   c.json(200, j.text());
 }
@@ -148,11 +152,13 @@ void list_rows(Call& c, const char* name, const projections::Query& query) {
   await_reflection(c);
   pqxx::read_transaction tx(reads(c));
   const auto rows = run(tx, query, c.params.at(0));
+  Opened opened(tx);
+  opened.add(query, rows);
   Json j;
   j.begin().begin_array(name);
   for (const auto& r : rows) {
     j.begin();
-    for (const auto& field : r) j.str_or_null(field.name(), field.is_null() ? "" : field.c_str());
+    for (const auto& field : r) j.str_or_null(field.name(), opened.text(field));
     j.end();
   }
   c.json(200, j.end_array().end().text());

@@ -19,8 +19,8 @@ namespace {
 // erased_at is the erasure policy's to set; a merge never touches it.
 const table::Spec kUsers{"users",
                          {"user_id", table::Mark::person_kept},
-                         {{"email", table::Mark::personal},
-                          {"name", table::Mark::personal},
+                         {{"email", table::Mark::sealed},
+                          {"name", table::Mark::sealed},
                           {"role"},
                           {"registered_at", table::kOnCreate},
                           {"updated_at"},
@@ -32,11 +32,11 @@ const table::Spec kUsers{"users",
 const table::Spec kNotes{
     "user_notes",
     "note_id",
-    {{"user_id", table::Mark::person}, {"text", table::Mark::personal}, {"author", table::Mark::person}, {"added_at"}},
+    {{"user_id", table::Mark::person}, {"text", table::Mark::sealed}, {"author", table::Mark::person}, {"added_at"}},
     table::Moves::once};
 const table::Spec kIdentities{"user_oauth_identities",
                               {"user_id", table::Mark::person},
-                              {{"provider"}, {"subject", table::Mark::personal}, {"linked_at"}},
+                              {{"provider"}, {"subject", table::Mark::sealed}, {"linked_at"}},
                               table::Moves::once};
 
 // What an erased person's fields read as in this read model.
@@ -49,16 +49,17 @@ std::string anonymous_email(const std::string& user_id) {
 
 ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
   ApplyResult result;
-  // Personal fields arrive sealed: the batch is decoded with one key query
-  // for all the people it names, each payload parsed once. A person without
-  // a key was erased; their fields decode as erased() and are written
-  // anonymized. A bad payload is rejected alone; the rest of the batch goes on.
+  // Personal fields arrive sealed and stay so in the tables (lethe:sealed),
+  // opened only when a query answers: no key is read here. A field written
+  // as null (its person was erased before) decodes as erased() and is
+  // written anonymized. A bad payload is rejected alone; the rest of the
+  // batch goes on.
   // user.erased belongs to the erasure request's stream: the runtime
   // applies this projection's erasure policy for it (erasure_runtime.cpp).
   const auto decoded = stream_batch::decode_if<users::Event>(
       batch,
       [](std::string_view type) { return type.starts_with("user.") && type != domain::erasure::UserErased::kType; },
-      users::decode_sealed, tx, result);
+      users::decode_sealed, nullptr, result);
   std::vector<std::string> ids;  // user id of decoded[k]
   ids.reserve(decoded.size());
   for (const auto& d : decoded) ids.push_back(users::user_id_of(d.event));

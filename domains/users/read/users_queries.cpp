@@ -5,14 +5,19 @@ namespace lethe::projections::users_queries {
 #define LETHE_USER_COLUMNS \
   "user_id, email, name, role, active, " LETHE_UTC_TEXT("registered_at") ", " LETHE_UTC_TEXT("updated_at") ", version"
 
-const Query kList{"users.list", "SELECT " LETHE_USER_COLUMNS
-                                " FROM users WHERE ($1 OR active) AND user_id > $2 ORDER BY user_id LIMIT $3"};
-const Query kOne{"users.one", "SELECT " LETHE_USER_COLUMNS " FROM users WHERE user_id = $1"};
-const Query kNotes{"users.notes", "SELECT note_id, text, author, " LETHE_UTC_TEXT(
-                                      "added_at") " FROM user_notes WHERE user_id = $1 ORDER BY added_at, note_id"};
+const Query kList{"users.list",
+                  "SELECT " LETHE_USER_COLUMNS
+                  " FROM users WHERE ($1 OR active) AND user_id > $2 ORDER BY user_id LIMIT $3",
+                  {"email", "name"}};
+const Query kOne{"users.one", "SELECT " LETHE_USER_COLUMNS " FROM users WHERE user_id = $1", {"email", "name"}};
+const Query kNotes{"users.notes",
+                   "SELECT note_id, text, author, " LETHE_UTC_TEXT(
+                       "added_at") " FROM user_notes WHERE user_id = $1 ORDER BY added_at, note_id",
+                   {"text"}};
 const Query kIdentities{"users.identities",
                         "SELECT provider, subject, " LETHE_UTC_TEXT(
-                            "linked_at") " FROM user_oauth_identities WHERE user_id = $1 ORDER BY linked_at, provider"};
+                            "linked_at") " FROM user_oauth_identities WHERE user_id = $1 ORDER BY linked_at, provider",
+                        {"subject"}};
 const Query kUserFresh{"users.fresh", "SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1 AND version >= $2)"};
 const Query kNotesFresh{"users.notes_fresh", "SELECT count(*) >= $2 FROM user_notes WHERE user_id = $1"};
 

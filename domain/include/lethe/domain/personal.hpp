@@ -23,12 +23,17 @@
 namespace lethe::domain {
 
 // One personal field of one event type and schema version, and the payload
-// field that holds the id of the person it belongs to.
+// field that holds the id of the person it belongs to. A text about two
+// people (a staff reply on a customer's ticket) names the second in
+// also_field ("x-personal": {"subject": ..., "also": ...}): it is sealed
+// under a key derived from both people's keys, so that erasing either
+// makes it unreadable; "" for one person (or when both are the same).
 struct PersonalField {
   std::string_view type;
   int schema_version;
   std::string_view field;
   std::string_view subject_field;
+  std::string_view also_field = {};
 };
 
 // Every personal field, generated at build time from schemas/events
@@ -88,6 +93,22 @@ struct SealedPayload {
 };
 using KeyLoader = std::function<KeyLookup(const std::vector<std::string>& subjects)>;
 std::vector<Result<std::string>> open_personal_batch(const std::vector<SealedPayload>& items, const KeyLoader& load);
+
+// Read models keep personal values sealed (the PostgreSQL heap, WAL,
+// backups and replicas hold ciphertext only) and open them when a query
+// answers. A decoder given kKeepSealed as its KeyLoader opens nothing: each
+// sealed field decodes to its sealed text, the sealed object with the event
+// id and field it is bound to appended ({"sealed":...,"e":"<event id>",
+// "f":"<field>"}), which a projection stores as it is. Needs no key.
+inline const KeyLoader kKeepSealed = nullptr;
+std::string sealed_text_of(std::string_view sealed_json, std::string_view event_id, std::string_view field);
+// The people whose keys open_sealed_text() needs (none for a text that is
+// not sealed).
+std::vector<std::string> sealed_text_subjects(std::string_view text);
+// The plaintext of a sealed text; nullopt once a person's key is gone
+// (erased); a text that is not sealed (written before its field was
+// personal) as it is; an error when it does not authenticate.
+Result<std::optional<std::string>> open_sealed_text(std::string_view text, const KeyLookup& keys);
 
 // The payload fields that name a person by id, in every domain: a command
 // that names an erased person is refused (unless the field only refers to

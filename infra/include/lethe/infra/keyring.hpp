@@ -6,6 +6,7 @@
 // digits) or LETHE_MASTER_KEY (64 hex digits). A wrong master key is one
 // clear error (infra::Misconfigured), checked once per process.
 #include <array>
+#include <functional>
 #include <map>
 #include <optional>
 #include <pqxx/pqxx>
@@ -62,6 +63,18 @@ std::vector<std::string> erased_among(pqxx::transaction_base& tx, const std::vec
 // infra::Misconfigured naming `what` when it is malformed.
 std::optional<std::array<unsigned char, 32>> key_from_env(const char* file_var, const char* value_var,
                                                           std::string_view what);
+
+// The long-running processes (serve, relay, project) call this first: without
+// a master key the keyring would hold every person's key unwrapped, beside
+// the data it protects, so they refuse to start (infra::Misconfigured)
+// unless LETHE_DEV_NO_MASTER_KEY=1 says this is development, and then warn.
+void require_master_key(std::string_view process);
+
+// Wraps every key stored unwrapped (made before a master key was set, or
+// under LETHE_DEV_NO_MASTER_KEY) under the master key, a thousand per
+// transaction; `progress` hears the running count after each. Returns how
+// many it wrapped. Throws Misconfigured without a master key.
+std::size_t rewrap_person_keys(pqxx::connection& conn, const std::function<void(std::size_t)>& progress);
 
 // Fills buf with random bytes (libsodium), for nonces.
 void random_bytes(unsigned char* buf, std::size_t n);

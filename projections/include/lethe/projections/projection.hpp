@@ -73,7 +73,7 @@ using ErasurePolicy = std::vector<ErasureRule>;
 
 // A column of a table a projection declares (projections/src/table.hpp),
 // with the comment its migration must give it: "lethe:person",
-// "lethe:person-kept", "lethe:personal", or "" for none.
+// "lethe:person-kept", "lethe:personal", "lethe:sealed", or "" for none.
 struct DeclaredColumn {
   std::string table, column;
   std::string_view mark;
@@ -94,7 +94,8 @@ class Projection {
   virtual ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) = 0;
   // Its erasure policy: every column of its tables commented lethe:person,
   // lethe:person-kept or lethe:personal must be covered by a rule, or the
-  // projection refuses to start (check_erasure_policy).
+  // projection refuses to start (check_erasure_policy); lethe:sealed
+  // columns are erased with the person's key.
   virtual const ErasurePolicy& erasure_policy() const = 0;
   // The columns of the tables it declares (table.hpp) with their marks;
   // empty for a projection that writes its tables by hand.
