@@ -194,6 +194,10 @@ void require_master_key(std::string_view process) {
                       "for development (keys then stored unwrapped)");
 }
 
+void wipe(void* p, std::size_t n) {
+  sodium_memzero(p, n);
+}
+
 void random_bytes(unsigned char* buf, std::size_t n) {
   ensure_sodium();
   randombytes_buf(buf, n);

@@ -75,6 +75,20 @@ std::optional<domain::DomainError> check_if_match(const CommandContext& ctx, std
 CommandTx::CommandTx(EventStore::Transaction& tx, const CommandContext& ctx, int attempt)
     : tx_(tx), ctx_(ctx), attempt_(attempt) {}
 
+CommandTx::~CommandTx() {
+  wipe_keys(keys_);
+}
+
+void wipe_keys(CommandKeys& keys) {
+  for (auto& [subject, k] : keys) infra::wipe(k.key.data(), k.key.size());
+  keys.clear();
+}
+
+std::atomic<std::uint64_t>& erasures_committed() {
+  static std::atomic<std::uint64_t> count{0};
+  return count;
+}
+
 void CommandTx::assume(const std::string& stream, std::int64_t version, std::string hash,
                        const std::map<std::string, CommandKey, std::less<>>& keys) {
   tx_.assume_head(stream, version, std::move(hash));

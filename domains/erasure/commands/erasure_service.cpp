@@ -258,6 +258,9 @@ std::optional<DomainError> ErasureService::carry_out(CommandTx& tx, const std::s
   forget_login_attempts(tx.sql(), emails);
   if (!is_system_actor(actor.id))
     infra::exec_hot(tx.sql(), "INSERT INTO erasure_limits (actor, request_id) VALUES ($1, $2)", actor.id, request_id);
+  // Once committed, every cache of folded states in this process forgets
+  // what it holds (StateCache): nothing of theirs stays in memory.
+  tx.on_commit([] { erasures_committed().fetch_add(1, std::memory_order_release); });
   spdlog::info("erasure {}: user {} erased by {}, {} records handed over, {} subscriptions and carts ended, key {}",
                request_id, user_id, actor.id, records.size(), ended.size(), fingerprint);
   return std::nullopt;

@@ -76,6 +76,10 @@ void require_master_key(std::string_view process);
 // many it wrapped. Throws Misconfigured without a master key.
 std::size_t rewrap_person_keys(pqxx::connection& conn, const std::function<void(std::size_t)>& progress);
 
+// Zeroes n bytes at p in a way the compiler keeps (libsodium): for raw keys
+// that are dropped.
+void wipe(void* p, std::size_t n);
+
 // Fills buf with random bytes (libsodium), for nonces.
 void random_bytes(unsigned char* buf, std::size_t n);
 

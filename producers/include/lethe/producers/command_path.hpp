@@ -9,6 +9,8 @@
 // the whole command runs again on fresh state, a few times at most.
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -86,6 +88,15 @@ struct CommandKey {
   int key_id;
   std::array<unsigned char, 32> key;
 };
+using CommandKeys = std::map<std::string, CommandKey, std::less<>>;
+// Zeroes every raw key of the map and empties it.
+void wipe_keys(CommandKeys& keys);
+
+// How many erasures this process has committed: a cache of folded states
+// (StateCache) that saw another count forgets everything it holds, raw
+// keys zeroed, so no state or key of an erased person outlives their
+// erasure in this process. The erasure's commit counts itself.
+std::atomic<std::uint64_t>& erasures_committed();
 
 // A command named an erased person (in `field`); run_command answers gone.
 class PersonGone : public std::runtime_error {
@@ -104,6 +115,9 @@ class PersonGone : public std::runtime_error {
 class CommandTx {
  public:
   CommandTx(EventStore::Transaction& tx, const CommandContext& ctx, int attempt = 1);
+  CommandTx(const CommandTx&) = delete;
+  CommandTx& operator=(const CommandTx&) = delete;
+  ~CommandTx();  // zeroes the raw keys it met
   // The stream's events in version order, personal fields opened (null
   // where the person's key is gone).
   std::vector<domain::Envelope> read(const std::string& stream);
@@ -162,19 +176,42 @@ class StateCache {
     std::map<std::string, CommandKey, std::less<>> keys;
   };
   explicit StateCache(std::size_t max_entries = 20000) : max_(max_entries) {}
-  const Entry* find(const std::string& stream) const {
+  StateCache(const StateCache&) = delete;
+  StateCache& operator=(const StateCache&) = delete;
+  ~StateCache() { clear(); }
+  const Entry* find(const std::string& stream) {
+    after_erasures();
     const auto it = entries_.find(stream);
     return it == entries_.end() ? nullptr : &it->second;
   }
   void put(const std::string& stream, Entry entry) {
-    if (entries_.size() >= max_ && !entries_.contains(stream)) entries_.clear();
+    after_erasures();
+    if (entries_.size() >= max_ && !entries_.contains(stream)) clear();
+    if (const auto it = entries_.find(stream); it != entries_.end()) wipe_keys(it->second.keys);
     entries_.insert_or_assign(stream, std::move(entry));
   }
-  void forget(const std::string& stream) { entries_.erase(stream); }
+  void forget(const std::string& stream) {
+    if (const auto it = entries_.find(stream); it != entries_.end()) {
+      wipe_keys(it->second.keys);
+      entries_.erase(it);
+    }
+  }
+  std::size_t size() const noexcept { return entries_.size(); }
 
  private:
+  void clear() {
+    for (auto& [stream, entry] : entries_) wipe_keys(entry.keys);
+    entries_.clear();
+  }
+  void after_erasures() {
+    const auto now = erasures_committed().load(std::memory_order_acquire);
+    if (now == erasures_seen_) return;
+    clear();
+    erasures_seen_ = now;
+  }
   std::size_t max_;
   std::map<std::string, Entry, std::less<>> entries_;
+  std::uint64_t erasures_seen_ = erasures_committed().load(std::memory_order_acquire);
 };
 
 // A stream's folded state for a command: from the cache when this service
