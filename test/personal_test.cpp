@@ -53,26 +53,42 @@ bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+// One event schema, read here independently of the build-time generator:
+// its type and version (from the file name) and its parsed document.
+struct SchemaFile {
+  std::string file, type;
+  int version = 0;
+  rapidjson::Document doc;
+};
+
+std::vector<SchemaFile> schema_files() {
+  std::vector<SchemaFile> out;
+  for (const auto& path : lethe::test::event_schema_files()) {
+    auto& s = out.emplace_back();
+    s.file = path.filename().string();
+    const auto v = s.file.rfind(".v");
+    s.type = s.file.substr(0, v);
+    s.version = std::stoi(s.file.substr(v + 2));
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    s.doc.Parse(text.str().c_str());
+    BOOST_REQUIRE_MESSAGE(!s.doc.HasParseError(), s.file);
+  }
+  return out;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(the_personal_field_table_is_what_the_schemas_declare) {
   // Read the schemas here, independently of the build-time generator.
   std::set<std::tuple<std::string, int, std::string, std::string>> declared, table;
-  for (const auto& path : lethe::test::event_schema_files()) {
-    const auto file = path.filename().string();
-    const auto v = file.rfind(".v");
-    const std::string type = file.substr(0, v);
-    const int version = std::stoi(file.substr(v + 2));
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    rapidjson::Document doc;
-    doc.Parse(text.str().c_str());
-    BOOST_REQUIRE(!doc.HasParseError());
-    for (const auto& p : doc["properties"].GetObject()) {
-      BOOST_REQUIRE_MESSAGE(p.value.HasMember("x-personal"), file << ": " << p.name.GetString() << " lacks x-personal");
+  for (const auto& s : schema_files()) {
+    for (const auto& p : s.doc["properties"].GetObject()) {
+      BOOST_REQUIRE_MESSAGE(p.value.HasMember("x-personal"),
+                            s.file << ": " << p.name.GetString() << " lacks x-personal");
       const auto& mark = p.value["x-personal"];
-      if (mark.IsObject()) declared.emplace(type, version, p.name.GetString(), mark["subject"].GetString());
+      if (mark.IsObject()) declared.emplace(s.type, s.version, p.name.GetString(), mark["subject"].GetString());
     }
   }
   for (const auto& f : d::all_personal_fields())
@@ -155,19 +171,9 @@ BOOST_AUTO_TEST_CASE(without_its_key_a_sealed_field_opens_as_null_and_folds_as_e
 // field is a person field the fence would otherwise check.
 BOOST_AUTO_TEST_CASE(the_referring_fields_are_what_the_schemas_list_and_each_names_a_person) {
   std::set<std::tuple<std::string, int, std::string>> declared, table;
-  for (const auto& path : lethe::test::event_schema_files()) {
-    const auto file = path.filename().string();
-    const auto v = file.rfind(".v");
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    rapidjson::Document doc;
-    doc.Parse(text.str().c_str());
-    BOOST_REQUIRE(!doc.HasParseError());
-    if (!doc.HasMember("x-refers")) continue;
-    for (const auto& f : doc["x-refers"].GetArray())
-      declared.emplace(file.substr(0, v), std::stoi(file.substr(v + 2)), f.GetString());
-  }
+  for (const auto& s : schema_files())
+    if (s.doc.HasMember("x-refers"))
+      for (const auto& f : s.doc["x-refers"].GetArray()) declared.emplace(s.type, s.version, f.GetString());
   for (const auto& r : d::all_person_refs()) {
     table.emplace(std::string(r.type), r.schema_version, std::string(r.field));
     BOOST_TEST(std::find(std::begin(d::kPersonIdFields), std::end(d::kPersonIdFields), r.field) !=

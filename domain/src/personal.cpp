@@ -120,18 +120,24 @@ namespace {
 // The key a value is sealed under: its person's, or, for a text with two
 // people (a staff reply on a customer's ticket), one derived from both
 // (keyed BLAKE2b-256 of the second key under the first), so that erasing
-// either makes it unreadable. nullopt: a person has no key (the lookup said
-// so); a KeyRef without key: a person is erased and only referred to.
+// either makes it unreadable. `missing`: the person the lookup has no key
+// for (empty when it has both); `erased`: a KeyRef without key, a person
+// erased and only referred to. Either way there are no bytes.
 struct ValueKey {
   std::array<unsigned char, kPersonKeyBytes> bytes{};
   int kid = 0, kid2 = 0;
+  std::string_view missing;
   bool erased = false;
+  bool usable() const noexcept { return missing.empty() && !erased; }
 };
 
-std::optional<ValueKey> key_for(const KeyLookup& keys, std::string_view subject, std::string_view subject2) {
-  const auto a = keys(subject);
-  if (!a) return std::nullopt;
+ValueKey key_for(const KeyLookup& keys, std::string_view subject, std::string_view subject2) {
   ValueKey out;
+  const auto a = keys(subject);
+  if (!a) {
+    out.missing = subject;
+    return out;
+  }
   out.kid = a->key_id;
   if (a->key == nullptr) {
     out.erased = true;
@@ -142,7 +148,10 @@ std::optional<ValueKey> key_for(const KeyLookup& keys, std::string_view subject,
     return out;
   }
   const auto b = keys(subject2);
-  if (!b) return std::nullopt;
+  if (!b) {
+    out.missing = subject2;
+    return out;
+  }
   out.kid2 = b->key_id;
   if (b->key == nullptr) {
     out.erased = true;
@@ -170,21 +179,16 @@ Result<std::optional<std::string>> open_value(const rapidjson::Value& v, std::st
                                               std::string_view field, const KeyLookup& keys) {
   const auto subject = text_of(v, "sub");
   const auto subject2 = text_of(v, "sub2");
-  const auto lookup = [&](std::string_view s) -> std::optional<KeyRef> {
-    auto k = keys(s);
-    if (k && k->key == nullptr) return std::nullopt;
-    return k;
-  };
-  auto key = key_for(lookup, subject, subject2);
-  if (!key) return std::optional<std::string>{};  // erased: a key is gone
-  Wipe wipe{*key};
+  auto key = key_for(keys, subject, subject2);
+  Wipe wipe{key};
+  if (!key.usable()) return std::optional<std::string>{};  // erased: a key is gone
   const auto kid = v.FindMember("kid");
   const auto kid2 = v.FindMember("kid2");
   const auto nonce = from_base64(text_of(v, "n"));
   const auto sealed = from_base64(text_of(v, "c"));
   const bool kids_match =
-      kid != v.MemberEnd() && kid->value.IsInt() && kid->value.GetInt() == key->kid &&
-      (subject2.empty() || (kid2 != v.MemberEnd() && kid2->value.IsInt() && kid2->value.GetInt() == key->kid2));
+      kid != v.MemberEnd() && kid->value.IsInt() && kid->value.GetInt() == key.kid &&
+      (subject2.empty() || (kid2 != v.MemberEnd() && kid2->value.IsInt() && kid2->value.GetInt() == key.kid2));
   if (!kids_match || !nonce || nonce->size() != kNonceBytes || !sealed || sealed->size() < kTagBytes)
     return invalid(std::string(field), "sealed " + std::string(field) + " is malformed or names another key");
   std::string plain(sealed->size() - kTagBytes, '\0');
@@ -194,7 +198,7 @@ Result<std::optional<std::string>> open_value(const rapidjson::Value& v, std::st
                                                  reinterpret_cast<const unsigned char*>(sealed->data()), sealed->size(),
                                                  reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
                                                  reinterpret_cast<const unsigned char*>(nonce->data()),
-                                                 key->bytes.data()) != 0)
+                                                 key.bytes.data()) != 0)
     return invalid(std::string(field), "sealed " + std::string(field) +
                                            " does not authenticate: tampered, or moved from another event or field");
   plain.resize(plain_len);
@@ -228,13 +232,11 @@ Result<std::string> seal_personal(std::string_view type, int schema_version, std
     std::string subject2(member_text(doc, f.also_field));
     if (subject2 == subject) subject2.clear();
     auto key = key_for(keys, subject, subject2);
-    if (!key) {
-      const auto& who = keys(subject) ? subject2 : subject;
-      const auto& which = keys(subject) ? f.also_field : f.subject_field;
-      return DomainError{ErrorCode::not_found, std::string(which), "no key for person " + who};
-    }
-    Wipe wipe{*key};
-    if (key->erased) {  // erased, and the field only refers to them: nothing of theirs is written
+    Wipe wipe{key};
+    if (!key.missing.empty())
+      return DomainError{ErrorCode::not_found, std::string(key.missing == subject ? f.subject_field : f.also_field),
+                         "no key for person " + std::string(key.missing)};
+    if (key.erased) {  // erased, and the field only refers to them: nothing of theirs is written
       it->value.SetNull();
       continue;
     }
@@ -247,14 +249,14 @@ Result<std::string> seal_personal(std::string_view type, int schema_version, std
     crypto_aead_xchacha20poly1305_ietf_encrypt(reinterpret_cast<unsigned char*>(sealed.data()), &sealed_len,
                                                reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
                                                reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr,
-                                               nonce.data(), key->bytes.data());
+                                               nonce.data(), key.bytes.data());
     rapidjson::Value v(rapidjson::kObjectType);
     v.AddMember("sealed", string_value(kAlgorithm, alloc), alloc);
     v.AddMember("sub", string_value(subject, alloc), alloc);
-    v.AddMember("kid", key->kid, alloc);
+    v.AddMember("kid", key.kid, alloc);
     if (!subject2.empty()) {
       v.AddMember("sub2", string_value(subject2, alloc), alloc);
-      v.AddMember("kid2", key->kid2, alloc);
+      v.AddMember("kid2", key.kid2, alloc);
     }
     const auto n = to_base64(nonce.data(), nonce.size());
     const auto c = to_base64(reinterpret_cast<const unsigned char*>(sealed.data()), sealed_len);
