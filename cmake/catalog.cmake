@@ -6,7 +6,8 @@ cmake_minimum_required(VERSION 3.25)
 #     <domain>/read/V*.sql, in file-name order (a name used twice is an error);
 #   - domain::all_personal_fields(): what <domain>/events/*.json mark
 #     "x-personal" (a property without the mark is an error), with the
-#     second person of a text about two ("also");
+#     second person of a text about two ("also"), and the marked properties
+#     of an array's items as "<array>[].<property>";
 #   - domain::all_person_refs(): the person fields each schema lists in
 #     "x-refers" (each must be a property of it);
 #   - domain::domains(): lethe::domain::<name>::spec() of each decide/ part;
@@ -104,6 +105,29 @@ foreach(dir IN LISTS DOMAINS)
         string(APPEND personal "      {\"${type}\", ${version}, \"${field}\", \"${subject}\", \"${also}\"},\n")
       elseif(NOT kind STREQUAL "BOOLEAN")
         message(FATAL_ERROR "${path}: '${field}': x-personal must be false or {\"subject\": FIELD}")
+      endif()
+      # An array of objects: each item property is marked too, and a personal
+      # one names its person among the top-level properties ("lines[].specs").
+      string(JSON item_count ERROR_VARIABLE no_items LENGTH "${schema}" properties ${field} items properties)
+      if(NOT no_items AND item_count GREATER 0)
+        math(EXPR item_last "${item_count} - 1")
+        foreach(j RANGE ${item_last})
+          string(JSON item MEMBER "${schema}" properties ${field} items properties ${j})
+          string(JSON item_kind ERROR_VARIABLE err TYPE "${schema}" properties ${field} items properties ${item} x-personal)
+          if(err)
+            message(FATAL_ERROR "${path}: property '${field}[].${item}' lacks x-personal (false, or {\"subject\": FIELD})")
+          endif()
+          if(item_kind STREQUAL "OBJECT")
+            string(JSON subject GET "${schema}" properties ${field} items properties ${item} x-personal subject)
+            string(JSON subject_kind ERROR_VARIABLE err TYPE "${schema}" properties ${subject})
+            if(err)
+              message(FATAL_ERROR "${path}: '${field}[].${item}' names subject field '${subject}', which the schema lacks at its top level")
+            endif()
+            string(APPEND personal "      {\"${type}\", ${version}, \"${field}[].${item}\", \"${subject}\", \"\"},\n")
+          elseif(NOT item_kind STREQUAL "BOOLEAN")
+            message(FATAL_ERROR "${path}: '${field}[].${item}': x-personal must be false or {\"subject\": FIELD}")
+          endif()
+        endforeach()
       endif()
     endforeach()
     string(JSON ref_count ERROR_VARIABLE no_refs LENGTH "${schema}" x-refers)

@@ -5,6 +5,7 @@
 // stock in the read models, cancellation; who sees what; bad input.
 #include <barrier>
 #include <boost/test/unit_test.hpp>
+#include <set>
 #include <thread>
 
 #include "support/api.hpp"
@@ -95,6 +96,24 @@ BOOST_AUTO_TEST_CASE(a_customer_fills_a_cart_with_two_variants_and_converts_it_o
   BOOST_TEST(placed.num("total") == 6000);
   BOOST_TEST(placed.str("currency") == "EUR");
   BOOST_TEST(placed.json["lines"].Size() == 2u);
+  // What ann asked for is hers: the answers open her specs, while the shop
+  // topic and the read models' bytes hold them sealed.
+  std::set<std::string> specs, placed_specs;
+  for (const auto& l : seen.json["lines"].GetArray()) specs.insert(test::json_text(l["selected_specs"]));
+  for (const auto& l : placed.json["lines"].GetArray()) placed_specs.insert(test::json_text(l["selected_specs"]));
+  const std::set<std::string> asked{R"({"color":"red","size":"M"})", R"({"size":"L"})"};
+  BOOST_TEST((specs == asked));
+  BOOST_TEST((placed_specs == asked));
+  std::size_t with_lines = 0;
+  for (const auto& m : test::read_topic(s.topics.topic("shop"))) {
+    BOOST_TEST(m.value.find("\"color\"") == std::string::npos, m.value);
+    with_lines += m.value.find("selected_specs") != std::string::npos;
+  }
+  BOOST_TEST(with_lines == 3u);  // two lines added, one order placed
+  BOOST_TEST(s.db.rows("SELECT selected_specs::text FROM shop_cart_lines WHERE selected_specs::text LIKE '%color%'"
+                       " UNION ALL SELECT lines::text FROM shop_orders WHERE lines::text LIKE '%color%'")
+                 .empty());
+  BOOST_TEST(s.db.rows("SELECT 1 FROM shop_cart_lines WHERE selected_specs ? 'sealed'").size() == 2u);
   // The order, the product and the cart are on streams of their own (and
   // partitions): each arrives in the read model in its own time.
   auto stock = test::poll(api, "/products/" + tee, ann.token, [](const test::Reply& r) { return r.num("stock") == 6; });

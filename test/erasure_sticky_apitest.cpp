@@ -247,7 +247,8 @@ LateEvents append_late_events(Stack& s, const Footprint& f) {
   const auto head = static_cast<std::int64_t>(store.read_stream(cart_stream).size());
   BOOST_REQUIRE(head >= 2);
   const std::vector line{test::new_domain_event(
-      shop::Event{shop::CartLineAdded{f.open_cart, late.cart_line, f.product, 3, domain::Json{"{}"}}}, f.vera.id)};
+      shop::Event{shop::CartLineAdded{f.open_cart, late.cart_line, f.product, 3, domain::Json{"{}"}, f.vera.id}},
+      f.vera.id)};
   store.append(cart_stream, head, line);
 
   auto& api = s.api;

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "shop.hpp"
 #include "support/fixtures.hpp"
 #include "support/json_schema.hpp"
 #include "users.hpp"
@@ -23,6 +24,7 @@
 namespace fs = std::filesystem;
 namespace d = lethe::domain;
 namespace u = lethe::domain::users;
+namespace sh = lethe::domain::shop;
 
 namespace {
 
@@ -89,6 +91,14 @@ BOOST_AUTO_TEST_CASE(the_personal_field_table_is_what_the_schemas_declare) {
                             s.file << ": " << p.name.GetString() << " lacks x-personal");
       const auto& mark = p.value["x-personal"];
       if (mark.IsObject()) declared.emplace(s.type, s.version, p.name.GetString(), mark["subject"].GetString());
+      // The properties of an array's items: "<array>[].<property>".
+      if (p.value.HasMember("items") && p.value["items"].HasMember("properties"))
+        for (const auto& item : p.value["items"]["properties"].GetObject()) {
+          const std::string name = std::string(p.name.GetString()) + "[]." + item.name.GetString();
+          BOOST_REQUIRE_MESSAGE(item.value.HasMember("x-personal"), s.file << ": " << name << " lacks x-personal");
+          const auto& item_mark = item.value["x-personal"];
+          if (item_mark.IsObject()) declared.emplace(s.type, s.version, name, item_mark["subject"].GetString());
+        }
     }
   }
   for (const auto& f : d::all_personal_fields())
@@ -165,6 +175,51 @@ BOOST_AUTO_TEST_CASE(without_its_key_a_sealed_field_opens_as_null_and_folds_as_e
   // A non-personal field may not be null.
   BOOST_TEST(
       !u::decode_payload("user.registered", 1, R"({"user_id":null,"email":null,"name":null,"role":"user"})").ok());
+}
+
+BOOST_AUTO_TEST_CASE(a_json_value_in_the_items_of_an_array_is_sealed_bound_to_its_item) {
+  Keys keys;
+  const std::string plain =
+      R"({"order_id":"o","cart_id":"c","user_id":"ada","lines":[)"
+      R"({"line_id":"l1","product_id":"p","name":"Mug","quantity":1,"unit_price":900,"currency":"EUR","selected_specs":{"engraving":"For Ada L."}},)"
+      R"({"line_id":"l2","product_id":"p","name":"Mug","quantity":1,"unit_price":900,"currency":"EUR","selected_specs":{"colour":"red"}}],)"
+      R"("total":1800,"currency":"EUR"})";
+  const auto sealed = d::seal_personal("shop.order_placed", 1, kEventId, plain, keys.lookup(), kRandom);
+  BOOST_REQUIRE(sealed.ok());
+  BOOST_TEST(!contains(sealed.value(), "engraving"));
+  BOOST_TEST(!contains(sealed.value(), "red"));
+  BOOST_TEST(contains(sealed.value(), R"("name":"Mug")"));  // not personal: stays in clear
+  BOOST_TEST(contains(sealed.value(), R"("t":"json")"));
+  BOOST_TEST(d::open_personal("shop.order_placed", 1, kEventId, sealed.value(), keys.lookup()).value() == plain);
+  // The specs of one line moved to the other do not open.
+  rapidjson::Document doc;
+  doc.Parse(sealed.value().c_str());
+  rapidjson::Value first(doc["lines"][0]["selected_specs"], doc.GetAllocator());
+  doc["lines"][1]["selected_specs"] = first;
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  doc.Accept(w);
+  const auto swapped = d::open_personal("shop.order_placed", 1, kEventId, buf.GetString(), keys.lookup());
+  BOOST_TEST(!swapped.ok());
+  BOOST_TEST(swapped.error().field == "lines[1].selected_specs");
+  // Kept sealed (a read model's jsonb column), each stays a sealed object
+  // bound to its event and item, and opens inside the larger value.
+  const auto decoded = sh::decode_sealed({{"shop.order_placed", 1, kEventId, sealed.value()}}, d::kKeepSealed);
+  BOOST_REQUIRE(decoded[0].ok());
+  const auto kept = std::get<sh::OrderPlaced>(decoded[0].value()).lines.text;
+  BOOST_TEST(contains(kept, R"("f":"lines[0].selected_specs")"));
+  BOOST_TEST(!contains(kept, "engraving"));
+  BOOST_TEST(d::sealed_text_subjects(kept) == (std::vector<std::string>{"ada", "ada"}));
+  const auto lines = d::open_sealed_json(kept, keys.lookup());
+  BOOST_REQUIRE(lines.ok());
+  BOOST_TEST(contains(lines.value(), R"("selected_specs":{"engraving":"For Ada L."})"));
+  BOOST_TEST(contains(lines.value(), R"("selected_specs":{"colour":"red"})"));
+  // Once the key is gone, the specs are null and the rest stays.
+  const auto erased = d::open_sealed_json(kept, keys.lookup(false));
+  BOOST_REQUIRE(erased.ok());
+  BOOST_TEST(
+      contains(erased.value(), R"("name":"Mug","quantity":1,"unit_price":900,"currency":"EUR","selected_specs":null)"));
+  BOOST_TEST(!contains(erased.value(), "engraving"));
 }
 
 // "x-refers": the generated table is what the schemas list, and each listed

@@ -873,7 +873,7 @@ BOOST_AUTO_TEST_CASE(conversion_refuses_a_total_that_would_overflow) {
     sh::Cart c = open_cart();
     for (int i = 0; i < lines; ++i)
       c = sh::evolve(std::move(c), sh::CartLineAdded{"cart-1", "l" + std::to_string(100000 + i), "p1", sh::kMaxQuantity,
-                                                     d::Json{"{\"i\":" + std::to_string(i) + "}"}});
+                                                     d::Json{"{\"i\":" + std::to_string(i) + "}"}, "u1"});
     return c;
   };
   const auto fits = sh::decide_conversion(cart_of(9232), by_id({p}), "order-1", kCustomer);
@@ -1007,8 +1007,9 @@ BOOST_AUTO_TEST_CASE(payload_codec_round_trips_every_event_type) {
   // JSON fields travel as values, not strings.
   const auto placed = sh::encode_payload(sh::OrderPlaced{"o", "c", "u", d::Json{"[]"}, 0, "EUR"});
   BOOST_TEST(placed == R"({"order_id":"o","cart_id":"c","user_id":"u","lines":[],"total":0,"currency":"EUR"})");
-  const auto line = sh::encode_payload(sh::CartLineAdded{"c", "l", "p", 2, d::Json{R"({"a":"b"})"}});
-  BOOST_TEST(line == R"({"cart_id":"c","line_id":"l","product_id":"p","quantity":2,"selected_specs":{"a":"b"}})");
+  const auto line = sh::encode_payload(sh::CartLineAdded{"c", "l", "p", 2, d::Json{R"({"a":"b"})"}, "u"});
+  BOOST_TEST(line ==
+             R"({"cart_id":"c","user_id":"u","line_id":"l","product_id":"p","quantity":2,"selected_specs":{"a":"b"}})");
 }
 
 BOOST_AUTO_TEST_CASE(payload_decoding_refuses_unknown_types_versions_and_bad_fields) {
@@ -1057,12 +1058,20 @@ BOOST_AUTO_TEST_CASE(every_event_type_is_registered_on_the_shop_topic) {
       BOOST_TEST_REQUIRE(registered);
       BOOST_TEST(str(registered->topic) == "shop");
       BOOST_TEST(d::topic_of(E::kType) == "shop");
-      // The one personal shop field: an order's cancel reason, its user's.
+      // The personal shop fields, each its user's: an order's cancel reason,
+      // and the specs of a cart line and of each line of an order.
       const auto personal = d::personal_fields(E::kType, E::kVersion);
-      if constexpr (std::is_same_v<E, sh::OrderCancelled>) {
+      const auto only = [&](const char* field) {
         BOOST_TEST_REQUIRE(personal.size() == 1u);
-        BOOST_TEST(str(personal[0].field) == "reason");
+        BOOST_TEST(str(personal[0].field) == field);
         BOOST_TEST(str(personal[0].subject_field) == "user_id");
+      };
+      if constexpr (std::is_same_v<E, sh::OrderCancelled>) {
+        only("reason");
+      } else if constexpr (std::is_same_v<E, sh::CartLineAdded>) {
+        only("selected_specs");
+      } else if constexpr (std::is_same_v<E, sh::OrderPlaced>) {
+        only("lines[].selected_specs");
       } else {
         BOOST_TEST(personal.empty());
       }

@@ -31,8 +31,12 @@ class Opened {
   // The field as text: opened if its column is sealed; "" for NULL and for
   // a value whose person is erased (Json::str_or_null writes null).
   std::string text(const pqxx::field& f);
+  // A JSON column as JSON text, every sealed value in it opened (null once
+  // its person's key is gone); "null" for NULL.
+  std::string json(const pqxx::field& f);
 
  private:
+  const std::map<std::string, infra::PersonKey>& keys();
   pqxx::transaction_base& tx_;
   std::vector<std::string> columns_, subjects_;
   std::optional<std::map<std::string, infra::PersonKey>> keys_;

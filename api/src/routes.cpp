@@ -220,17 +220,29 @@ bool Opened::sealed(std::string_view column) const {
   return std::find(columns_.begin(), columns_.end(), column) != columns_.end();
 }
 
-std::string Opened::text(const pqxx::field& f) {
-  if (f.is_null()) return {};
-  if (!sealed(f.name())) return f.c_str();
+const std::map<std::string, infra::PersonKey>& Opened::keys() {
   if (!keys_) {
     std::sort(subjects_.begin(), subjects_.end());
     subjects_.erase(std::unique(subjects_.begin(), subjects_.end()), subjects_.end());
     keys_ = infra::load_person_keys(tx_, subjects_);
   }
-  auto opened = domain::open_sealed_text(f.c_str(), domain::lookup_in(*keys_));
+  return *keys_;
+}
+
+std::string Opened::text(const pqxx::field& f) {
+  if (f.is_null()) return {};
+  if (!sealed(f.name())) return f.c_str();
+  auto opened = domain::open_sealed_text(f.c_str(), domain::lookup_in(keys()));
   if (!opened) throw std::runtime_error(std::string("column ") + f.name() + ": " + opened.error().message);
   return opened.value().value_or(std::string());
+}
+
+std::string Opened::json(const pqxx::field& f) {
+  if (f.is_null()) return "null";
+  if (!sealed(f.name())) return f.c_str();
+  auto opened = domain::open_sealed_json(f.c_str(), domain::lookup_in(keys()));
+  if (!opened) throw std::runtime_error(std::string("column ") + f.name() + ": " + opened.error().message);
+  return std::move(opened).value();
 }
 
 void row_fields(Json& j, const pqxx::row& r, Opened* opened) {
@@ -240,6 +252,8 @@ void row_fields(Json& j, const pqxx::row& r, Opened* opened) {
     const auto type = f.type();
     if (f.is_null())
       j.null(f.name());
+    else if (opened && opened->sealed(f.name()) && (type == kJson || type == kJsonb))
+      j.raw(f.name(), opened->json(f));
     else if (opened && opened->sealed(f.name()))
       j.str_or_null(f.name(), opened->text(f));
     else if (type == kBool)

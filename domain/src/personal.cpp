@@ -61,8 +61,32 @@ std::string write(const rapidjson::Value& v) {
   return {buf.GetString(), buf.GetSize()};
 }
 
-rapidjson::Value::MemberIterator member(rapidjson::Document& doc, std::string_view name) {
-  return doc.FindMember(rapidjson::Value(name.data(), static_cast<rapidjson::SizeType>(name.size())));
+rapidjson::Value::MemberIterator member(rapidjson::Value& doc, std::string_view name) {
+  return doc.FindMember(rapidjson::Value(rapidjson::StringRef(name.data(), name.size())));
+}
+
+// Calls visit(value, bound) for each value a personal field names in a
+// payload: the member itself ("body"), or that member of each item of an
+// array ("lines[].selected_specs"), bound to its place ("lines[2].selected_specs")
+// so that a sealed value cannot move from one item to another. Absent
+// members are skipped.
+template <class Visit>
+void each_value(rapidjson::Value& doc, std::string_view field, Visit&& visit) {
+  const auto items = field.find("[].");
+  if (items == std::string_view::npos) {
+    if (auto it = member(doc, field); it != doc.MemberEnd()) visit(it->value, std::string(field));
+    return;
+  }
+  const auto array = member(doc, field.substr(0, items));
+  if (array == doc.MemberEnd() || !array->value.IsArray()) return;
+  const auto inner = field.substr(items + 3);
+  rapidjson::SizeType i = 0;
+  for (auto& item : array->value.GetArray()) {
+    if (item.IsObject())
+      if (auto it = member(item, inner); it != item.MemberEnd())
+        visit(it->value, std::string(field.substr(0, items)) + "[" + std::to_string(i) + "]." + std::string(inner));
+    ++i;
+  }
 }
 
 }  // namespace
@@ -220,87 +244,130 @@ Result<std::string> seal_personal(std::string_view type, int schema_version, std
   if (auto err = json::parse_object(doc, payload, buffer)) return *err;
   auto& alloc = doc.GetAllocator();
   for (const auto& f : fields) {
-    auto it = member(doc, f.field);
-    if (it == doc.MemberEnd() || it->value.IsNull() || is_sealed(it->value)) continue;
-    if (!it->value.IsString()) return invalid(std::string(f.field), std::string(f.field) + " must be a string");
-    const auto subject_it = member(doc, f.subject_field);
-    if (subject_it == doc.MemberEnd() || !subject_it->value.IsString())
-      return invalid(std::string(f.subject_field),
-                     "personal field " + std::string(f.field) + " needs its person in " + std::string(f.subject_field));
-    const std::string subject(subject_it->value.GetString(), subject_it->value.GetStringLength());
-    // The second person, when the schema names one and it is someone else.
-    std::string subject2(member_text(doc, f.also_field));
-    if (subject2 == subject) subject2.clear();
-    auto key = key_for(keys, subject, subject2);
-    Wipe wipe{key};
-    if (!key.missing.empty())
-      return DomainError{ErrorCode::not_found, std::string(key.missing == subject ? f.subject_field : f.also_field),
-                         "no key for person " + std::string(key.missing)};
-    if (key.erased) {  // erased, and the field only refers to them: nothing of theirs is written
-      it->value.SetNull();
-      continue;
-    }
-    const std::string_view plain(it->value.GetString(), it->value.GetStringLength());
-    std::array<unsigned char, kNonceBytes> nonce{};
-    random(nonce.data(), nonce.size());
-    std::string sealed(plain.size() + kTagBytes, '\0');
-    unsigned long long sealed_len = 0;
-    const auto ad = associated_data(event_id, f.field);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(reinterpret_cast<unsigned char*>(sealed.data()), &sealed_len,
-                                               reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
-                                               reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr,
-                                               nonce.data(), key.bytes.data());
-    rapidjson::Value v(rapidjson::kObjectType);
-    v.AddMember("sealed", string_value(kAlgorithm, alloc), alloc);
-    v.AddMember("sub", string_value(subject, alloc), alloc);
-    v.AddMember("kid", key.kid, alloc);
-    if (!subject2.empty()) {
-      v.AddMember("sub2", string_value(subject2, alloc), alloc);
-      v.AddMember("kid2", key.kid2, alloc);
-    }
-    const auto n = to_base64(nonce.data(), nonce.size());
-    const auto c = to_base64(reinterpret_cast<const unsigned char*>(sealed.data()), sealed_len);
-    v.AddMember("n", string_value(n, alloc), alloc);
-    v.AddMember("c", string_value(c, alloc), alloc);
-    it->value = std::move(v);
+    std::optional<DomainError> error;
+    each_value(doc, f.field, [&](rapidjson::Value& value, const std::string& bound) {
+      if (error || value.IsNull() || is_sealed(value)) return;
+      const auto subject_it = member(doc, f.subject_field);
+      if (subject_it == doc.MemberEnd() || !subject_it->value.IsString()) {
+        error = invalid(std::string(f.subject_field), "personal field " + std::string(f.field) +
+                                                          " needs its person in " + std::string(f.subject_field));
+        return;
+      }
+      const std::string subject(subject_it->value.GetString(), subject_it->value.GetStringLength());
+      // The second person, when the schema names one and it is someone else.
+      std::string subject2(member_text(doc, f.also_field));
+      if (subject2 == subject) subject2.clear();
+      auto key = key_for(keys, subject, subject2);
+      Wipe wipe{key};
+      if (!key.missing.empty()) {
+        error = DomainError{ErrorCode::not_found, std::string(key.missing == subject ? f.subject_field : f.also_field),
+                            "no key for person " + std::string(key.missing)};
+        return;
+      }
+      if (key.erased) {  // erased, and the field only refers to them: nothing of theirs is written
+        value.SetNull();
+        return;
+      }
+      // A string is sealed as its text; any other value (a cart line's
+      // specs) as its compact JSON, marked "t":"json" to come back as a value.
+      const bool json_value = !value.IsString();
+      const std::string plain = json_value ? write(value) : std::string(value.GetString(), value.GetStringLength());
+      std::array<unsigned char, kNonceBytes> nonce{};
+      random(nonce.data(), nonce.size());
+      std::string sealed(plain.size() + kTagBytes, '\0');
+      unsigned long long sealed_len = 0;
+      const auto ad = associated_data(event_id, bound);
+      crypto_aead_xchacha20poly1305_ietf_encrypt(reinterpret_cast<unsigned char*>(sealed.data()), &sealed_len,
+                                                 reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
+                                                 reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr,
+                                                 nonce.data(), key.bytes.data());
+      rapidjson::Value v(rapidjson::kObjectType);
+      v.AddMember("sealed", string_value(kAlgorithm, alloc), alloc);
+      v.AddMember("sub", string_value(subject, alloc), alloc);
+      v.AddMember("kid", key.kid, alloc);
+      if (!subject2.empty()) {
+        v.AddMember("sub2", string_value(subject2, alloc), alloc);
+        v.AddMember("kid2", key.kid2, alloc);
+      }
+      if (json_value) v.AddMember("t", "json", alloc);
+      const auto n = to_base64(nonce.data(), nonce.size());
+      const auto c = to_base64(reinterpret_cast<const unsigned char*>(sealed.data()), sealed_len);
+      v.AddMember("n", string_value(n, alloc), alloc);
+      v.AddMember("c", string_value(c, alloc), alloc);
+      value = std::move(v);
+    });
+    if (error) return *error;
   }
   return write(doc);
 }
 
 namespace {
 
+bool is_json_value(const rapidjson::Value& sealed) {
+  const auto t = sealed.FindMember("t");
+  return t != sealed.MemberEnd() && t->value.IsString() && std::string_view(t->value.GetString()) == "json";
+}
+
+// Puts an opened value in place of its sealed one: null once a key is gone
+// (erased), the JSON value of a "t":"json" value, else the string.
+std::optional<DomainError> put_opened(rapidjson::Value& value, const std::optional<std::string>& plain,
+                                      std::string_view bound, rapidjson::Document::AllocatorType& alloc) {
+  if (!plain) {
+    value.SetNull();
+    return std::nullopt;
+  }
+  if (!is_json_value(value)) {
+    value.SetString(plain->data(), static_cast<rapidjson::SizeType>(plain->size()), alloc);
+    return std::nullopt;
+  }
+  rapidjson::Document parsed(&alloc);
+  parsed.Parse(plain->data(), plain->size());
+  if (parsed.HasParseError()) return invalid(std::string(bound), "sealed " + std::string(bound) + " holds no JSON");
+  value.CopyFrom(parsed, alloc);
+  return std::nullopt;
+}
+
 // Opens the sealed fields of a parsed payload in place; true in `changed`
 // when any field was sealed. Without keys (kKeepSealed), each sealed field
-// becomes its sealed text instead (see sealed_text_of).
+// becomes its sealed text instead (see sealed_text_of): a string in place of
+// a sealed string, and the sealed object bound with "e" and "f" in place of
+// a sealed JSON value (it stays a JSON value, for a jsonb column).
 std::optional<DomainError> open_doc(rapidjson::Document& doc, std::span<const PersonalField> fields,
                                     std::string_view event_id, const KeyLookup& keys, bool& changed) {
+  auto& alloc = doc.GetAllocator();
+  std::optional<DomainError> error;
   for (const auto& f : fields) {
-    auto it = member(doc, f.field);
-    if (it == doc.MemberEnd() || !is_sealed(it->value)) continue;  // plaintext from before sealing, or absent
-    changed = true;
-    if (!keys) {
-      const auto text = sealed_text_of(write(it->value), event_id, f.field);
-      it->value.SetString(text.data(), static_cast<rapidjson::SizeType>(text.size()), doc.GetAllocator());
-      continue;
-    }
-    auto opened = open_value(it->value, event_id, f.field, keys);
-    if (!opened) return opened.error();
-    if (!opened.value())
-      it->value.SetNull();  // erased: the key is gone
-    else
-      it->value.SetString(opened.value()->data(), static_cast<rapidjson::SizeType>(opened.value()->size()),
-                          doc.GetAllocator());
+    each_value(doc, f.field, [&](rapidjson::Value& value, const std::string& bound) {
+      if (error || !is_sealed(value)) return;  // plaintext from before sealing
+      changed = true;
+      if (!keys) {
+        if (is_json_value(value)) {
+          value.AddMember("e", string_value(event_id, alloc), alloc);
+          value.AddMember("f", string_value(bound, alloc), alloc);
+        } else {
+          const auto text = sealed_text_of(write(value), event_id, bound);
+          value.SetString(text.data(), static_cast<rapidjson::SizeType>(text.size()), alloc);
+        }
+        return;
+      }
+      auto opened = open_value(value, event_id, bound, keys);
+      if (!opened)
+        error = opened.error();
+      else
+        error = put_opened(value, opened.value(), bound, alloc);
+    });
+    if (error) return error;
   }
   return std::nullopt;
 }
 
 void collect_subjects(rapidjson::Document& doc, std::span<const PersonalField> fields, std::vector<std::string>& out) {
-  for (const auto& f : fields) {
-    const auto it = member(doc, f.field);
-    if (it == doc.MemberEnd() || !is_sealed(it->value)) continue;
-    out.emplace_back(text_of(it->value, "sub"));
-    if (const auto second = text_of(it->value, "sub2"); !second.empty()) out.emplace_back(second);
-  }
+  for (const auto& f : fields)
+    each_value(doc, f.field, [&](rapidjson::Value& value, const std::string&) {
+      if (!is_sealed(value)) return;
+      out.emplace_back(text_of(value, "sub"));
+      if (const auto second = text_of(value, "sub2"); !second.empty()) out.emplace_back(second);
+    });
 }
 
 }  // namespace
@@ -408,13 +475,35 @@ bool parse_sealed_text(std::string_view text, rapidjson::Document& doc) {
   return !doc.HasParseError() && is_sealed(doc);
 }
 
+// Parses a JSON object or array (a jsonb column); false for anything else.
+bool parse_json_value(std::string_view text, rapidjson::Document& doc) {
+  if (text.empty() || (text.front() != '{' && text.front() != '[')) return false;
+  doc.Parse(text.data(), text.size());
+  return !doc.HasParseError();
+}
+
+// Calls visit(v) for each sealed value at any depth (not looking inside one).
+template <class Visit>
+void each_sealed(rapidjson::Value& v, Visit&& visit) {
+  if (is_sealed(v)) {
+    visit(v);
+  } else if (v.IsArray()) {
+    for (auto& item : v.GetArray()) each_sealed(item, visit);
+  } else if (v.IsObject()) {
+    for (auto& m : v.GetObject()) each_sealed(m.value, visit);
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> sealed_text_subjects(std::string_view text) {
+  std::vector<std::string> out;
   rapidjson::Document doc;
-  if (!parse_sealed_text(text, doc)) return {};
-  std::vector<std::string> out{std::string(text_of(doc, "sub"))};
-  if (const auto second = text_of(doc, "sub2"); !second.empty()) out.emplace_back(second);
+  if (!parse_json_value(text, doc)) return out;
+  each_sealed(doc, [&](rapidjson::Value& v) {
+    out.emplace_back(text_of(v, "sub"));
+    if (const auto second = text_of(v, "sub2"); !second.empty()) out.emplace_back(second);
+  });
   return out;
 }
 
@@ -422,6 +511,25 @@ Result<std::optional<std::string>> open_sealed_text(std::string_view text, const
   rapidjson::Document doc;
   if (!parse_sealed_text(text, doc)) return std::optional<std::string>{std::string(text)};
   return open_value(doc, text_of(doc, "e"), text_of(doc, "f"), keys);
+}
+
+Result<std::string> open_sealed_json(std::string_view text, const KeyLookup& keys) {
+  rapidjson::Document doc;
+  if (!parse_json_value(text, doc)) return std::string(text);
+  std::optional<DomainError> error;
+  bool changed = false;
+  each_sealed(doc, [&](rapidjson::Value& v) {
+    if (error) return;
+    changed = true;
+    const std::string bound(text_of(v, "f"));
+    auto opened = open_value(v, text_of(v, "e"), bound, keys);
+    if (!opened)
+      error = opened.error();
+    else
+      error = put_opened(v, opened.value(), bound, doc.GetAllocator());
+  });
+  if (error) return *error;
+  return changed ? write(doc) : std::string(text);
 }
 
 }  // namespace lethe::domain

@@ -213,8 +213,9 @@ std::vector<ProjectionLoad> projection_loads(const std::string& u = "u") {
                               sh::Event{sh::ProductCreated{"p" + n, "Tee", 1500, "EUR", "cat", true, "bench"}})
                          : ev("product-p" + n, sh::Event{sh::InventoryAdjusted{"p" + n, 100, "delivery", 100}});
          return v == 1 ? ev("cart-c" + n, sh::Event{sh::CartOpened{"c" + n, u + n}})
-                       : ev("cart-c" + n, sh::Event{sh::CartLineAdded{"c" + n, "l1", "p" + n, 2,
-                                                                      domain::Json{R"({"color":"red","size":"M"})"}}});
+                       : ev("cart-c" + n,
+                            sh::Event{sh::CartLineAdded{"c" + n, "l1", "p" + n, 2,
+                                                        domain::Json{R"({"color":"red","size":"M"})"}, u + n}});
        }},
       {"tickets", "tickets",
        [=](std::int64_t i, int v) {

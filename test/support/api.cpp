@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <signal.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -18,6 +20,13 @@
 #include "lethe/projections/projection.hpp"
 
 namespace lethe::test {
+
+std::string json_text(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  v.Accept(w);
+  return {buf.GetString(), buf.GetSize()};
+}
 
 std::string Reply::str(const char* member) const {
   if (!json.IsObject()) return "";

@@ -26,6 +26,9 @@ struct Reply {
   std::string header(const std::string& name) const;
 };
 
+// A JSON value as compact text (an answer's object, to compare whole).
+std::string json_text(const rapidjson::Value& v);
+
 // A TCP connection to 127.0.0.1:port with send and receive timeouts, or -1;
 // from `source` (another loopback address, such as 127.0.0.2) when given.
 int connect_local(int port, int timeout_seconds = 30, const std::string& source = "");

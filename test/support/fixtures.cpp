@@ -110,9 +110,18 @@ std::vector<std::string> rows_of(const std::string& conninfo, const std::string&
       } else if (!open) {
         line += f.c_str();
       } else {
-        const auto opened = domain::open_sealed_text(f.c_str(), domain::lookup_in(keys));
-        if (!opened) throw std::runtime_error("a sealed value does not open: " + opened.error().message);
-        line += opened.value().value_or("NULL");
+        // A sealed text, or a JSON value with sealed values inside (jsonb).
+        const std::string_view text = f.c_str();
+        const auto lookup = domain::lookup_in(keys);
+        if (text.starts_with(R"({"sealed":)")) {
+          const auto opened = domain::open_sealed_text(text, lookup);
+          if (!opened) throw std::runtime_error("a sealed value does not open: " + opened.error().message);
+          line += opened.value().value_or("NULL");
+        } else {
+          const auto opened = domain::open_sealed_json(text, lookup);
+          if (!opened) throw std::runtime_error("a sealed value does not open: " + opened.error().message);
+          line += opened.value();
+        }
       }
     }
     out.push_back(line);

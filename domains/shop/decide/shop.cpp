@@ -427,7 +427,8 @@ Result<std::vector<Event>> decide(const Cart& state, const AddCartLine& c, const
     return DomainError{ErrorCode::already_exists, "line_id", "line " + c.line_id + " holds another product or specs"};
   if (state.lines.size() >= kMaxCartLines)
     return rule("line_id", "a cart holds at most " + std::to_string(kMaxCartLines) + " lines");
-  return one(CartLineAdded{state.cart_id, c.line_id, c.product_id, c.quantity, Json{std::move(specs).value()}});
+  return one(
+      CartLineAdded{state.cart_id, c.line_id, c.product_id, c.quantity, Json{std::move(specs).value()}, state.user_id});
 }
 
 Result<std::vector<Event>> decide(const Cart& state, const ChangeCartLineQuantity& c, const Actor& actor) {

@@ -147,10 +147,14 @@ struct CartLineAdded {
   LETHE_EVENT("shop.cart_line_added");
   std::string cart_id, line_id, product_id;
   std::int64_t quantity = 0;
-  Json selected_specs;  // canonical_specs() text
+  // canonical_specs() text, sealed under the cart's user's key (user_id;
+  // absent on lines added before specs were sealed, which stay in clear)
+  Json selected_specs;
+  std::string user_id;
   static constexpr auto fields() {
     using E = CartLineAdded;
-    return std::array<FieldSpec<E>, 5>{{{"cart_id", &E::cart_id},
+    return std::array<FieldSpec<E>, 6>{{{"cart_id", &E::cart_id},
+                                        {"user_id", &E::user_id, true},
                                         {"line_id", &E::line_id},
                                         {"product_id", &E::product_id},
                                         {"quantity", &E::quantity},

@@ -46,7 +46,7 @@ void product_json(Json& j, const pqxx::row& r) {
       .end();
 }
 
-void order_json(Json& j, const pqxx::row& r) {
+void order_json(Json& j, const pqxx::row& r, Opened& opened) {
   j.begin()
       .str("id", r["order_id"].c_str())
       .str("cart_id", r["cart_id"].c_str())
@@ -54,7 +54,7 @@ void order_json(Json& j, const pqxx::row& r) {
       .str("status", r["status"].c_str())
       .num("total", r["total"].as<std::int64_t>())
       .str("currency", r["currency"].c_str())
-      .raw("lines", r["lines"].c_str())
+      .raw("lines", opened.json(r["lines"]))
       .str("placed_at", r["placed_at"].c_str())
       .str("updated_at", r["updated_at"].c_str())
       .num("version", r["version"].as<std::int64_t>())
@@ -160,12 +160,15 @@ void get_cart(Call& c) {
       .str("updated_at", r["updated_at"].c_str())
       .num("version", r["version"].as<std::int64_t>())
       .begin_array("lines");
-  for (const auto& l : run(tx, q::kCartLines, id))
+  const auto lines = run(tx, q::kCartLines, id);
+  Opened opened(tx);
+  opened.add(q::kCartLines, lines);
+  for (const auto& l : lines)
     j.begin()
         .str("id", l["line_id"].c_str())
         .str("product_id", l["product_id"].c_str())
         .num("quantity", l["quantity"].as<std::int64_t>())
-        .raw("selected_specs", l["specs"].c_str())
+        .raw("selected_specs", opened.json(l["specs"]))
         .end();
   j.end_array().end();
   etag(c, r);
@@ -214,9 +217,11 @@ void list_orders(Call& c) {
   const auto status = c.req.get_param_value("status");
   pqxx::read_transaction tx(reads(c));
   const auto rows = run(tx, q::kOrders, user, status, page.limit, page.offset);
+  Opened opened(tx);
+  opened.add(q::kOrders, rows);
   Json j;
   j.begin().begin_array("orders");
-  for (const auto& r : rows) order_json(j, r);
+  for (const auto& r : rows) order_json(j, r, opened);
   j.end_array();
   page_json(j, page, rows.size());
   c.json(200, j.end().text());
@@ -228,8 +233,10 @@ void get_order(Call& c) {
   pqxx::read_transaction tx(reads(c));
   const auto rows = run(tx, q::kOrder, id);
   ensure_found(c, !rows.empty() && (sees_all(c) || text_or_empty(rows[0]["user_id"]) == c.who->user_id), "order");
+  Opened opened(tx);
+  opened.add(q::kOrder, rows);
   Json j;
-  order_json(j, rows[0]);
+  order_json(j, rows[0], opened);
   etag(c, rows[0]);
   c.json(200, j.text());
 }

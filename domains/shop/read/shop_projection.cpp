@@ -48,7 +48,7 @@ const table::Spec kOrders{"shop_orders",
                            {"status"},
                            {"total", table::kOnCreate},
                            {"currency", table::kOnCreate},
-                           {"lines", table::kOnCreate},
+                           {"lines", table::Mark::sealed, table::kOnCreate},
                            {"placed_at", table::kOnCreate},
                            {"updated_at"},
                            {"version"}}};

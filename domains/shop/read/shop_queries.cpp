@@ -21,11 +21,14 @@ const Query kCart{"shop.cart", "SELECT cart_id, user_id, status, order_id, " LET
                                                                                   " WHERE cart_id = $1"};
 const Query kCartLines{"shop.cart_lines",
                        "SELECT line_id, product_id, quantity, selected_specs::text AS specs"
-                       " FROM shop_cart_lines WHERE cart_id = $1 ORDER BY line_id"};
-const Query kOrders{"shop.orders", "SELECT " LETHE_ORDER_COLUMNS
-                                   " FROM shop_orders WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR status = $2)"
-                                   " ORDER BY placed_at DESC, order_id LIMIT $3 OFFSET $4"};
-const Query kOrder{"shop.order", "SELECT " LETHE_ORDER_COLUMNS " FROM shop_orders WHERE order_id = $1"};
+                       " FROM shop_cart_lines WHERE cart_id = $1 ORDER BY line_id",
+                       {"specs"}};
+const Query kOrders{"shop.orders",
+                    "SELECT " LETHE_ORDER_COLUMNS
+                    " FROM shop_orders WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR status = $2)"
+                    " ORDER BY placed_at DESC, order_id LIMIT $3 OFFSET $4",
+                    {"lines"}};
+const Query kOrder{"shop.order", "SELECT " LETHE_ORDER_COLUMNS " FROM shop_orders WHERE order_id = $1", {"lines"}};
 const Query kCategoryFresh{"shop.category_fresh",
                            "SELECT EXISTS (SELECT 1 FROM shop_categories WHERE category_id = $1 AND version >= $2)"};
 const Query kProductFresh{"shop.product_fresh",

@@ -20,7 +20,8 @@ struct Json {
 
 // One payload field: its name, the member that holds it, and whether it may
 // be absent (an optional string or JSON field is left out when empty). A
-// personal field (x-personal in its schema) must be a string.
+// personal field (x-personal in its schema) is a string, or a Json value
+// sealed as its text.
 template <class E>
 struct FieldSpec {
   using Member = std::variant<std::string E::*, std::int64_t E::*, bool E::*, Json E::*>;

@@ -9,7 +9,11 @@
 //
 // A sealed value is self-describing, in place of the string:
 //   {"sealed":"xchacha20poly1305","sub":"<person id>","kid":1,"n":"<nonce>","c":"<ciphertext+tag>"}
-// (base64). Pure: keys and randomness come in from the caller.
+// (base64). A personal value that is not a string (a cart line's specs) is
+// sealed as its compact JSON text, marked "t":"json", and opens as a value.
+// A field of an array's items ("lines[].selected_specs") is bound to its
+// item ("lines[2].selected_specs"). Pure: keys and randomness come in from
+// the caller.
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -101,14 +105,22 @@ std::vector<Result<std::string>> open_personal_batch(const std::vector<SealedPay
 // id and field it is bound to appended ({"sealed":...,"e":"<event id>",
 // "f":"<field>"}), which a projection stores as it is. Needs no key.
 inline const KeyLoader kKeepSealed = nullptr;
+// A sealed JSON value (a cart line's specs, "t":"json") stays an object in
+// the decoded payload, bound with "e" and "f" members, so a jsonb column
+// holds it, alone or inside a larger value (an order's lines).
 std::string sealed_text_of(std::string_view sealed_json, std::string_view event_id, std::string_view field);
-// The people whose keys open_sealed_text() needs (none for a text that is
-// not sealed).
+// The people whose keys open_sealed_text() or open_sealed_json() needs: of
+// every sealed value in the text, at any depth (none for a text that is not
+// sealed).
 std::vector<std::string> sealed_text_subjects(std::string_view text);
 // The plaintext of a sealed text; nullopt once a person's key is gone
 // (erased); a text that is not sealed (written before its field was
 // personal) as it is; an error when it does not authenticate.
 Result<std::optional<std::string>> open_sealed_text(std::string_view text, const KeyLookup& keys);
+// A JSON text (a jsonb column) with every sealed value in it, at any depth,
+// opened: a string as a string, a "t":"json" value as its value, either as
+// null once its person's key is gone; a text with nothing sealed as it is.
+Result<std::string> open_sealed_json(std::string_view text, const KeyLookup& keys);
 
 // The payload fields that name a person by id, in every domain: a command
 // that names an erased person is refused (unless the field only refers to
