@@ -55,6 +55,7 @@ int create_topics(const infra::Config& cfg, const producers::TopicOptions& optio
 
 int relay(const infra::Config& cfg, const RelayFlags& flags) {
   infra::require_master_key("relay");
+  reapply_erasures(cfg, "relay");
   install_signal_handlers();
   producers::Relay r({
       .conninfo = cfg.pg,
@@ -100,6 +101,7 @@ int keys_rewrap(const infra::Config& cfg) {
 
 int project(const infra::Config& cfg, const ProjectFlags& flags) {
   infra::require_master_key("project");
+  reapply_erasures(cfg, "project");
   install_signal_handlers();
   auto names = flags.names.empty() ? projections::projection_names() : flags.names;
   std::vector<std::unique_ptr<consumers::ProjectionRunner>> runners;

@@ -93,4 +93,23 @@ struct GdprVerifyFlags {
 };
 int gdpr_verify(const infra::Config& cfg, const GdprVerifyFlags& flags);
 
+// What reapply_erasures found and did.
+struct ReapplyReport {
+  std::size_t on_topic = 0;             // people the erasure topic says are erased
+  std::size_t forgotten = 0;            // missing from the register: forgotten again
+  std::size_t keys_destroyed = 0;       // of those, whose key was back (restored)
+  std::size_t fingerprint_differs = 0;  // a key came back that the topic does not name
+};
+// A restore forgets again: reads the register of erased people from the
+// erasure topic (retained forever, outside PostgreSQL) and forgets again
+// everyone PostgreSQL's register lacks (a database restored from a backup
+// taken before their erasure): their key destroyed, the write side's rows
+// of them deleted, and every projection's erasure policy applied to them.
+// `lethe gdpr reapply` runs it, and so do serve, the relay and the
+// projector before they start, so nothing about such a person is served,
+// published or projected in between. Throws when the topic or PostgreSQL
+// cannot be read.
+ReapplyReport reapply_erasures(const infra::Config& cfg, std::string_view process);
+int gdpr_reapply(const infra::Config& cfg);
+
 }  // namespace lethe::app

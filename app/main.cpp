@@ -213,6 +213,7 @@ int main(int argc, char** argv) {
     so.session_ttl = std::chrono::seconds(session_ttl_s);
     app::install_signal_handlers();
     infra::require_master_key("serve");
+    app::reapply_erasures(cfg, "serve");
     return api::serve(cfg, so, app::stop_flag());
   });
 
@@ -259,6 +260,9 @@ int main(int argc, char** argv) {
       ->check(not_empty);
   gdpr_verify->add_option("--name", gf.name, "their name, sought case-insensitively (never printed)")->check(not_empty);
   actions.emplace_back(gdpr_verify, [&] { return app::gdpr_verify(cfg, gf); });
+  auto* gdpr_reapply = gdpr->add_subcommand(
+      "reapply", "after a restore: forget again everyone the erasure topic says is erased and the register lacks");
+  actions.emplace_back(gdpr_reapply, [&] { return app::gdpr_reapply(cfg); });
 
   try {
     cli.parse(argc, argv);

@@ -37,9 +37,7 @@ std::string write_file(const std::string& contents) {
 
 // `lethe ARGS` against this test's schema and topics: exit code and output.
 test::Captured run_lethe(const test::TestSchema& db, const test::TestTopics& topics, const std::string& args) {
-  std::string env;
-  for (const auto& [k, v] : test::lethe_env(db, topics)) env += k + "='" + v + "' ";
-  return test::capture(env + test::lethe_bin() + " " + args);
+  return test::capture_env(test::lethe_env(db, topics), test::lethe_bin() + " " + args);
 }
 
 bool has(const std::string& text, const std::string& part) {

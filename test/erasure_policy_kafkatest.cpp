@@ -19,12 +19,6 @@ std::vector<std::string> gaps_of(const test::TestSchema& db, const std::string& 
   return projections::erasure_policy_gaps(tx, *projections::make_projection(name));
 }
 
-std::string shell_env(const std::map<std::string, std::string>& env) {
-  std::string out;
-  for (const auto& [k, v] : env) out += k + "='" + v + "' ";
-  return out;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(every_projection_covers_every_person_column) {
@@ -52,8 +46,7 @@ BOOST_AUTO_TEST_CASE(a_person_column_without_a_rule_stops_the_projection_and_is_
   // The other projections are not affected.
   BOOST_TEST(gaps_of(db, "email").empty());
 
-  const auto run =
-      test::capture(shell_env(test::lethe_env(db, topics)) + test::lethe_bin() + " project files --until-idle");
+  const auto run = test::capture_env(test::lethe_env(db, topics), test::lethe_bin() + " project files --until-idle");
   BOOST_TEST(run.rc != 0, run.output);
   BOOST_TEST(run.output.find("refuses to start") != std::string::npos, run.output);
   BOOST_TEST(run.output.find("files.uploader") != std::string::npos, run.output);

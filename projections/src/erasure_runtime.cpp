@@ -102,8 +102,13 @@ void forget_erased(const Projection& p, std::span<const Delivered> batch, pqxx::
                          [&](std::string_view, std::string_view id) { named.emplace(std::string(id)); });
   }
   const auto erased = infra::erased_among(tx, std::vector<std::string>(named.begin(), named.end()));
-  if (erased.empty()) return;
-  for (const auto& person : erased)
+  apply_erasure_policy(p, tx, erased);
+}
+
+}  // namespace
+
+void apply_erasure_policy(const Projection& p, pqxx::dbtransaction& tx, const std::vector<std::string>& people) {
+  for (const auto& person : people)
     for (const auto& rule : p.erasure_policy()) {
       if (rule.action == Erase::keep) continue;
       if (rule.stream.empty())
@@ -112,8 +117,6 @@ void forget_erased(const Projection& p, std::span<const Delivered> batch, pqxx::
         tx.exec_params(statement(rule), person, std::string(p.name()));
     }
 }
-
-}  // namespace
 
 std::vector<std::string> erasure_policy_gaps(pqxx::dbtransaction& tx, const Projection& projection) {
   const auto& policy = projection.erasure_policy();

@@ -322,6 +322,12 @@ std::map<std::string, std::string> lethe_env(const TestSchema& schema, const Tes
           {"LETHE_BROKERS", infra::Config::from_env().brokers}};
 }
 
+Captured capture_env(const std::map<std::string, std::string>& env, const std::string& shell_command) {
+  std::string prefix;
+  for (const auto& [k, v] : env) prefix += k + "='" + v + "' ";
+  return capture(prefix + shell_command);
+}
+
 Captured capture(const std::string& shell_command) {
   Captured c{-1, ""};
   FILE* p = popen((shell_command + " 2>&1").c_str(), "r");

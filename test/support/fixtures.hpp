@@ -103,6 +103,8 @@ struct Captured {
   std::string output;
 };
 Captured capture(const std::string& shell_command);
+// The same with the variables of env set for the command (single-quoted).
+Captured capture_env(const std::map<std::string, std::string>& env, const std::string& shell_command);
 
 // Polls until pred() is true; false on timeout.
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout,

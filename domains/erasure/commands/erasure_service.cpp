@@ -84,8 +84,11 @@ std::set<std::string> email_indexes_ever(CommandTx& tx, const std::string& user_
   return indexes;
 }
 
-void forget_login_attempts(pqxx::transaction_base& tx, const std::set<std::string>& indexes) {
-  for (const auto& index : indexes)
+// The write side's rows of the person and the login limits of every email
+// they had (email_indexes_ever).
+void forget_rows(pqxx::transaction_base& tx, const std::string& user_id, const std::set<std::string>& email_indexes) {
+  for (const auto* sql : kForgetSql) infra::exec_hot(tx, sql, user_id);
+  for (const auto& index : email_indexes)
     for (const auto* sql :
          {"DELETE FROM login_failures WHERE email_index = $1", "DELETE FROM login_limits WHERE email_index = $1"})
       infra::exec_hot(tx, sql, pqxx::binarystring(index));
@@ -254,8 +257,7 @@ std::optional<DomainError> ErasureService::carry_out(CommandTx& tx, const std::s
   for (const auto& r : records) tx.append(r.stream, r.version, {r.draft});
   for (const auto& e : ended) tx.append(e.stream, e.version, {e.draft});
   tx.append(stream, request.version, drafts_of(steps));
-  for (const auto* sql : kForgetSql) infra::exec_hot(tx.sql(), sql, user_id);
-  forget_login_attempts(tx.sql(), emails);
+  forget_rows(tx.sql(), user_id, emails);
   if (!is_system_actor(actor.id))
     infra::exec_hot(tx.sql(), "INSERT INTO erasure_limits (actor, request_id) VALUES ($1, $2)", actor.id, request_id);
   // Once committed, every cache of folded states in this process forgets
@@ -264,6 +266,28 @@ std::optional<DomainError> ErasureService::carry_out(CommandTx& tx, const std::s
   spdlog::info("erasure {}: user {} erased by {}, {} records handed over, {} subscriptions and carts ended, key {}",
                request_id, user_id, actor.id, records.size(), ended.size(), fingerprint);
   return std::nullopt;
+}
+
+domain::Result<ForgottenAgain> ErasureService::forget_again(const ErasedOnTopic& erased, const CommandContext& ctx) {
+  ForgottenAgain out;
+  auto written = run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
+    tx.allow_erased();
+    out = {};
+    lock_person(tx.sql(), erased.user_id);
+    if (!infra::erased_among(tx.sql(), {erased.user_id}).empty()) return std::nullopt;  // registered already
+    const auto emails = email_indexes_ever(tx, erased.user_id);
+    const auto fingerprint = infra::destroy_person_key(tx.sql(), erased.user_id, erased.request_id, erased.erased_by);
+    infra::exec_hot(tx.sql(), "UPDATE erased_persons SET erased_at = $2::timestamptz WHERE subject = $1",
+                    erased.user_id, erased.erased_at);
+    forget_rows(tx.sql(), erased.user_id, emails);
+    out.forgotten = true;
+    out.restored_key = fingerprint != "none";
+    out.fingerprint_matches = fingerprint == erased.key_fingerprint;
+    tx.on_commit([] { erasures_committed().fetch_add(1, std::memory_order_release); });
+    return std::nullopt;
+  });
+  if (!written) return written.error();
+  return out;
 }
 
 domain::Result<ErasureStarted> ErasureService::erase(const std::string& user_id, const CommandContext& ctx) {

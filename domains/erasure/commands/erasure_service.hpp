@@ -34,6 +34,19 @@ struct ErasureSettings {
   std::vector<std::string> projections;                              // every projection that must apply an erasure
 };
 
+// One erasure as the erasure topic keeps it (user.erased): the register of
+// erased people outside PostgreSQL, retained forever.
+struct ErasedOnTopic {
+  std::string request_id, user_id, erased_by, erased_at, key_fingerprint;
+};
+
+// What forget_again did for one person: nothing (registered already), or
+// their key destroyed again (`restored_key`: the key was back, and
+// `fingerprint_matches` says whether it is the one the topic names).
+struct ForgottenAgain {
+  bool forgotten = false, restored_key = false, fingerprint_matches = false;
+};
+
 struct ErasureStarted {
   std::vector<domain::Envelope> written;
   std::string request_id;
@@ -61,6 +74,15 @@ class ErasureService {
   // An admin confirms that an external system forgot the person.
   domain::Result<std::vector<domain::Envelope>> confirm_task(const std::string& request_id, const std::string& task,
                                                              const CommandContext& ctx);
+
+  // After PostgreSQL is restored from a backup taken before an erasure, the
+  // register lacks the person while the erasure topic holds their
+  // user.erased: forgets them again on the write side, in one transaction
+  // under the person's lock, as carry_out did (their key destroyed, the
+  // register entry with the topic's request, admin and time, the rows that
+  // identify or admit them, the login limits of every email they had).
+  // Appends nothing: the erasure's events are on the topics already.
+  domain::Result<ForgottenAgain> forget_again(const ErasedOnTopic& erased, const CommandContext& ctx);
 
   const ErasureSettings& settings() const noexcept { return settings_; }
 

@@ -137,6 +137,12 @@ struct ReceiptLog {
 ApplyResult apply_batch(Projection& projection, std::span<const Delivered> batch, pqxx::dbtransaction& tx,
                         const ReceiptLog& receipts);
 
+// Applies the projection's erasure policy for each of `people` in tx: what
+// a batch does for the erased people it names, and what `lethe gdpr
+// reapply` does again after a restore.
+void apply_erasure_policy(const Projection& projection, pqxx::dbtransaction& tx,
+                          const std::vector<std::string>& people);
+
 // Every topic the projection reads: its own and the erasure topic.
 std::vector<std::string> topics_of(const Projection& projection);
 
