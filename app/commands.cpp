@@ -99,6 +99,26 @@ int keys_rewrap(const infra::Config& cfg) {
   return 0;
 }
 
+int keys_rotate_master(const infra::Config& cfg, int retention_days) {
+  auto conn = infra::connect(cfg.pg);
+  const int days = retention_days >= 0 ? retention_days : infra::master_retention_days();
+  const auto r = infra::translate_pg("keys rotate-master", [&] {
+    return infra::rotate_master_key(*conn, days,
+                                    [](std::size_t n) { spdlog::info("keys rotate-master: {} keys rewrapped", n); });
+  });
+  const auto list = [](const std::vector<int>& v) {
+    std::string out;
+    for (const int x : v) out += (out.empty() ? "" : ",") + std::to_string(x);
+    return "[" + out + "]";
+  };
+  spdlog::info(
+      "keys rotate-master: version {} current, {} keys rewrapped, retired {}, destroyed {} (retention {} days)",
+      r.version, r.rewrapped, list(r.retired), list(r.destroyed), days);
+  std::cout << "{\"version\":" << r.version << ",\"rewrapped\":" << r.rewrapped << ",\"retired\":" << list(r.retired)
+            << ",\"destroyed\":" << list(r.destroyed) << "}\n";
+  return 0;
+}
+
 int project(const infra::Config& cfg, const ProjectFlags& flags) {
   infra::require_master_key("project");
   reapply_erasures(cfg, "project");

@@ -52,6 +52,8 @@ struct UserFlags {
 int user_register(const infra::Config& cfg, const UserFlags& f);
 // Wraps the keys stored unwrapped under the master key; prints {"rewrapped":N}.
 int keys_rewrap(const infra::Config& cfg);
+// retention_days < 0: LETHE_MASTER_RETENTION_DAYS, else 30.
+int keys_rotate_master(const infra::Config& cfg, int retention_days);
 int user_rename(const infra::Config& cfg, const UserFlags& f);
 int user_set_role(const infra::Config& cfg, const UserFlags& f);
 // Creates the first owner and prints their API key, once.

@@ -112,6 +112,16 @@ int main(int argc, char** argv) {
   auto* keys = cli.add_subcommand("keys", "the keyring of per-person keys")->require_subcommand(1);
   auto* rewrap = keys->add_subcommand("rewrap", "wrap the keys stored unwrapped under the master key");
   actions.emplace_back(rewrap, [&] { return app::keys_rewrap(cfg); });
+  int retention_days = -1;
+  auto* rotate = keys->add_subcommand(
+      "rotate-master",
+      "add a new master key version to LETHE_MASTER_KEY_FILE, rewrap every key under it, retire the "
+      "older versions and destroy those retired longer than the retention window");
+  rotate
+      ->add_option("--retention-days", retention_days,
+                   "days a retired version is kept (default LETHE_MASTER_RETENTION_DAYS, else 30)")
+      ->check(CLI::Range(0, 36500));
+  actions.emplace_back(rotate, [&] { return app::keys_rotate_master(cfg, retention_days); });
 
   app::UserFlags uf;
   auto* user = cli.add_subcommand("user", "user commands")->require_subcommand(1);

@@ -70,7 +70,7 @@ BOOST_AUTO_TEST_CASE(a_request_is_complete_when_every_projection_applied_it_and_
   BOOST_TEST((er::decide_task(r, "newsletter").error().code == ErrorCode::rule_violated));
   r = er::evolve(r, er::ErasureConfirmed{"r1", "u1", 1});
   BOOST_TEST(er::to_string(r.status) == "pending");
-  r = er::evolve(r, er::UserErased{"r1", "u1", "f", er::string_array({"users", "shop"}), "x"});
+  r = er::evolve(r, er::UserErased{"r1", "u1", "f", er::string_array({"users", "shop"}), "x", ""});
   BOOST_TEST(er::to_string(r.status) == "erased");
   BOOST_TEST(!er::complete(r));
   r = er::evolve(r, er::ErasureApplied{"r1", "u1", "users"});
@@ -105,7 +105,7 @@ BOOST_AUTO_TEST_CASE(a_request_is_cancelled_only_before_it_is_carried_out) {
   const auto after = er::evolve(confirmed, decided.value());
   BOOST_TEST(er::to_string(after.status) == "cancelled");
   BOOST_TEST(code(after) == "conflict");  // once
-  BOOST_TEST(code(er::evolve(confirmed, er::UserErased{"r1", "u1", "f", er::string_array({}), "x"})) == "gone");
+  BOOST_TEST(code(er::evolve(confirmed, er::UserErased{"r1", "u1", "f", er::string_array({}), "x", ""})) == "gone");
   // The admin's own request is pending from its first event: cancellable too.
   BOOST_TEST(code(er::evolve({}, er::admin_request("r2", "u2", {}))) == "ok");
 }

@@ -11,8 +11,8 @@
 #include <pqxx/pqxx>
 #include <regex>
 
-#include "support/api.hpp"
 #include "lethe/infra/pg.hpp"
+#include "support/api.hpp"
 #include "support/fixtures.hpp"
 
 using namespace lethe;
@@ -54,12 +54,13 @@ BOOST_AUTO_TEST_CASE(a_database_restored_from_before_an_erasure_forgets_the_pers
   const auto ada = api.person("ada" + run + "@example.org", "admin");
   const auto vera = api.person(email);
   test::must(api.call("PATCH", "/users/" + vera.id, test::json_object({{"name", name}}), vera.token), 200, "rename");
-  const auto ticket = test::must(api.call("POST", "/tickets",
-                                          test::json_object({{"subject", "Refund for " + name},
-                                                             {"body", "Write to " + email + ", please"}}),
-                                          vera.token),
-                                 201, "ticket")
-                          .str("id");
+  const auto ticket =
+      test::must(
+          api.call("POST", "/tickets",
+                   test::json_object({{"subject", "Refund for " + name}, {"body", "Write to " + email + ", please"}}),
+                   vera.token),
+          201, "ticket")
+          .str("id");
   test::must(api.call("PUT", "/users/" + vera.id + "/billing-profile",
                       test::json_object({{"holder_name", name}, {"address", "2 Restore Road"}, {"tax_id", "TX" + run}}),
                       vera.token),

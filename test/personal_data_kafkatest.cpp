@@ -8,7 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <pqxx/pqxx>
+#include <sstream>
 
+#include "lethe/infra/pg.hpp"
 #include "support/fixtures.hpp"
 
 using namespace lethe;
@@ -236,4 +239,72 @@ BOOST_AUTO_TEST_CASE(keys_made_before_a_master_key_are_wrapped_by_keys_rewrap) {
   r = run(none, "events user-" + persons[0].id);
   BOOST_TEST(r.rc == 2, r.output);
   BOOST_TEST(contains(r.output, "wrapped by a master key"), r.output);
+}
+
+// `lethe keys rotate-master` adds a version to the master key file, rewraps
+// every key under it and retires the old one; once retired longer than the
+// retention window (0 days here) and unused, a version is destroyed: gone
+// from the file. A keyring restored from a backup of before the rotation
+// then opens nothing, while the live one opens everything as before.
+BOOST_AUTO_TEST_CASE(rotating_the_master_key_leaves_older_backups_of_the_keyring_unreadable) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  const auto persons = people();
+  const auto file = fs::temp_directory_path() / ("lethe-master-" + test::random_suffix());
+  std::ofstream(file) << std::string(64, 'e') << "\n";  // a bare line: version 1
+  const auto master = env_of(db, topics, {{"LETHE_MASTER_KEY_FILE", file.string()}});
+  for (const auto& p : persons)
+    BOOST_REQUIRE(run(master, "user register --id " + p.id + " --email " + p.email + " --name '" + p.name + "'").rc ==
+                  0);
+  BOOST_TEST(db.scalar("SELECT string_agg(DISTINCT master_version::text, ',') FROM person_keys") == "1");
+  // The keyring's backup, as it stands before any rotation.
+  const auto before = db.rows("SELECT subject || ' ' || encode(key_material, 'hex') FROM person_keys");
+
+  // Kept 30 days: version 1 retired, not destroyed; both versions in the file.
+  auto r = run(master, "keys rotate-master --retention-days 30");
+  BOOST_TEST(r.rc == 0, r.output);
+  BOOST_TEST(contains(r.output, "{\"version\":2,\"rewrapped\":" + std::to_string(persons.size()) +
+                                    ",\"retired\":[1],\"destroyed\":[]}\n"),
+             r.output);
+  BOOST_TEST(db.scalar("SELECT string_agg(DISTINCT master_version::text, ',') FROM person_keys") == "2");
+  std::stringstream text;
+  text << std::ifstream(file).rdbuf();
+  BOOST_TEST(text.str().rfind("1:" + std::string(64, 'e') + "\n2:", 0) == 0u, text.str());
+  BOOST_TEST(((fs::status(file).permissions() & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none));
+  for (const auto& p : persons) {
+    const auto shown = run(master, "events user-" + p.id + " 2>/dev/null");
+    BOOST_TEST(contains(shown.output, "\"email\":\"" + p.email + "\""), shown.output);
+  }
+
+  // Kept 0 days: versions 1 and 2 retired and unused, so destroyed.
+  r = run(master, "keys rotate-master --retention-days 0");
+  BOOST_TEST(r.rc == 0, r.output);
+  BOOST_TEST(contains(r.output, "{\"version\":3,\"rewrapped\":" + std::to_string(persons.size()) +
+                                    ",\"retired\":[2],\"destroyed\":[1,2]}\n"),
+             r.output);
+  std::stringstream after;
+  after << std::ifstream(file).rdbuf();
+  BOOST_TEST(after.str().rfind("3:", 0) == 0u, after.str());
+  BOOST_TEST(after.str().size() == 67u, after.str());  // "3:" + 64 hex digits + newline: nothing else
+  BOOST_TEST(db.scalar("SELECT count(*) FROM master_key_versions WHERE destroyed_at IS NOT NULL") == "2");
+  const auto live = run(master, "events user-" + persons[0].id + " 2>/dev/null");
+  BOOST_TEST(contains(live.output, "\"email\":\"" + persons[0].email + "\""), live.output);
+
+  // The keyring restored from the backup taken before the rotations: its
+  // keys are wrapped under version 1, which no longer exists anywhere.
+  auto conn = infra::connect(db.conninfo());
+  {
+    pqxx::work tx(*conn);
+    for (const auto& line : before) {
+      const auto space = line.find(' ');
+      tx.exec_params("UPDATE person_keys SET key_material = decode($2, 'hex'), master_version = 1 WHERE subject = $1",
+                     line.substr(0, space), line.substr(space + 1));
+    }
+    tx.commit();
+  }
+  r = run(master, "events user-" + persons[0].id);
+  BOOST_TEST(r.rc == 2, r.output);
+  BOOST_TEST(contains(r.output, "master key version 1"), r.output);
+  BOOST_TEST(!contains(r.output, persons[0].email), r.output);
+  fs::remove(file);
 }

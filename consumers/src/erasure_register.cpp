@@ -17,9 +17,9 @@ std::vector<domain::Envelope> erasures_on_topic(const infra::Config& cfg) {
     const std::string_view value(static_cast<const char*>(m.payload()), m.len());
     auto env = domain::decode(value);
     if (!env)
-      throw infra::Misconfigured("the erasure topic " + topic + " holds a message that is not an envelope at partition " +
-                                 std::to_string(m.partition()) + " offset " + std::to_string(m.offset()) + ": " +
-                                 env.error().message);
+      throw infra::Misconfigured(
+          "the erasure topic " + topic + " holds a message that is not an envelope at partition " +
+          std::to_string(m.partition()) + " offset " + std::to_string(m.offset()) + ": " + env.error().message);
     if (env.value().type == erasure::UserErased::kType) out.push_back(std::move(env).value());
   });
   consumer->close();

@@ -1,37 +1,23 @@
 #include "lethe/infra/keyring.hpp"
 
+#include <fcntl.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <sstream>
 
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/pg.hpp"
 
 namespace lethe::infra {
-
-std::optional<std::array<unsigned char, 32>> key_from_env(const char* file_var, const char* value_var,
-                                                          std::string_view what) {
-  std::string hex;
-  if (const char* file = std::getenv(file_var); file && *file) {
-    std::ifstream in(file);
-    if (!in) throw Misconfigured(std::string(file_var) + ": cannot read " + file);
-    in >> hex;
-  } else if (const char* value = std::getenv(value_var); value && *value) {
-    hex = value;
-  } else {
-    return std::nullopt;
-  }
-  std::array<unsigned char, 32> key{};
-  std::size_t n = 0;
-  if (hex.size() != 64 || sodium_hex2bin(key.data(), key.size(), hex.data(), hex.size(), nullptr, &n, nullptr) != 0 ||
-      n != key.size())
-    throw Misconfigured(std::string(what) + ": expected 64 hex digits (32 bytes), e.g. from `openssl rand -hex 32`");
-  return key;
-}
 
 namespace {
 
@@ -40,36 +26,132 @@ constexpr std::size_t kTag = crypto_aead_xchacha20poly1305_ietf_ABYTES;
 constexpr std::string_view kCheckText = "lethe keyring check v1";
 
 constexpr const char* kLoadSql =
-    "SELECT DISTINCT ON (subject) subject, key_id, key_material, wrapped FROM person_keys"
+    "SELECT DISTINCT ON (subject) subject, key_id, key_material, wrapped, master_version FROM person_keys"
     " WHERE subject = ANY($1::text[]) ORDER BY subject, key_id DESC";
 // Never for an erased person: the register is read by the same statement,
 // and the erasure deletes the key row and enters the register in one
 // transaction, so a key made after it can only meet the register.
 constexpr const char* kCreateSql =
-    "INSERT INTO person_keys (subject, key_id, key_material, wrapped)"
-    " SELECT $1, 1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM erased_persons WHERE subject = $1)"
+    "INSERT INTO person_keys (subject, key_id, key_material, wrapped, master_version)"
+    " SELECT $1, 1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM erased_persons WHERE subject = $1)"
     " ON CONFLICT (subject, key_id) DO NOTHING";
 constexpr const char* kErasedSql = "SELECT subject FROM erased_persons WHERE subject = ANY($1::text[])";
 constexpr const char* kLockKeysSql =
-    "SELECT key_id, key_material, wrapped FROM person_keys WHERE subject = $1 ORDER BY key_id FOR UPDATE";
+    "SELECT key_id, key_material, wrapped, master_version FROM person_keys WHERE subject = $1 ORDER BY key_id"
+    " FOR UPDATE";
 constexpr const char* kDeleteKeysSql = "DELETE FROM person_keys WHERE subject = $1";
 constexpr const char* kRegisterSql =
     "INSERT INTO erased_persons (subject, request_id, key_fingerprint, erased_by) VALUES ($1, $2, $3, $4)"
     " ON CONFLICT (subject) DO NOTHING";
 constexpr std::string_view kFingerprintContext = "lethe key fingerprint v1";
-constexpr const char* kCheckSql = "SELECT sealed FROM keyring_check WHERE id = 1";
+constexpr const char* kChecksSql = "SELECT version, check_sealed FROM master_key_versions WHERE destroyed_at IS NULL";
 constexpr const char* kWrappedSql = "SELECT EXISTS (SELECT 1 FROM person_keys WHERE wrapped) AS any_wrapped";
-constexpr const char* kCreateCheckSql = "INSERT INTO keyring_check (id, sealed) VALUES (1, $1) ON CONFLICT DO NOTHING";
+constexpr const char* kCreateCheckSql =
+    "INSERT INTO master_key_versions (version, check_sealed) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+constexpr std::string_view kCheckAd = "keyring_check";
 
 void ensure_sodium() {
   static const int ready = sodium_init();
   if (ready < 0) throw std::runtime_error("libsodium failed to initialise");
 }
 
-// The master key from the environment, read once; nullopt when none is set.
-const std::optional<std::array<unsigned char, 32>>& master_key() {
-  static const auto master = key_from_env("LETHE_MASTER_KEY_FILE", "LETHE_MASTER_KEY", "master key");
-  return master;
+using Key32 = std::array<unsigned char, 32>;
+
+Key32 key_of_hex(std::string_view hex, std::string_view what) {
+  Key32 key{};
+  std::size_t n = 0;
+  if (hex.size() != 64 || sodium_hex2bin(key.data(), key.size(), hex.data(), hex.size(), nullptr, &n, nullptr) != 0 ||
+      n != key.size())
+    throw Misconfigured(std::string(what) + ": expected 64 hex digits (32 bytes), e.g. from `openssl rand -hex 32`");
+  return key;
+}
+
+// The master key ring as the file or the variable gives it: one line per
+// version, "N:<hex>", or a bare "<hex>" for version 1.
+std::map<int, Key32> parse_ring(const std::string& text, std::string_view what) {
+  std::map<int, Key32> ring;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) continue;
+    line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
+    int version = 1;
+    std::string hex = line;
+    if (const auto colon = line.find(':'); colon != std::string::npos) {
+      try {
+        version = std::stoi(line.substr(0, colon));
+      } catch (const std::exception&) {
+        version = 0;
+      }
+      if (version < 1) throw Misconfigured(std::string(what) + ": a line is \"<version>:<64 hex digits>\"");
+      hex = line.substr(colon + 1);
+    }
+    if (!ring.emplace(version, key_of_hex(hex, what)).second)
+      throw Misconfigured(std::string(what) + ": version " + std::to_string(version) + " is listed twice");
+  }
+  return ring;
+}
+
+std::optional<std::string> master_text() {
+  if (const char* file = std::getenv("LETHE_MASTER_KEY_FILE"); file && *file) {
+    std::ifstream in(file);
+    if (!in) throw Misconfigured(std::string("LETHE_MASTER_KEY_FILE: cannot read ") + file);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  if (const char* value = std::getenv("LETHE_MASTER_KEY"); value && *value) return std::string(value);
+  return std::nullopt;
+}
+
+// The master key versions this process knows, read once and again when a
+// key names a version it lacks (another process rotated); empty when no
+// master key is set.
+struct MasterRing {
+  std::map<int, Key32> keys;
+  bool empty() const noexcept { return keys.empty(); }
+  int current() const { return keys.rbegin()->first; }
+  const Key32* find(int version) const {
+    const auto it = keys.find(version);
+    return it == keys.end() ? nullptr : &it->second;
+  }
+};
+
+std::mutex& ring_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::shared_ptr<const MasterRing>& ring_slot() {
+  static std::shared_ptr<const MasterRing> ring;
+  return ring;
+}
+
+std::shared_ptr<const MasterRing> load_ring() {
+  auto ring = std::make_shared<MasterRing>();
+  if (const auto text = master_text()) {
+    ring->keys = parse_ring(*text, "master key");
+    if (ring->keys.empty()) throw Misconfigured("master key: the file holds no key");
+  }
+  return ring;
+}
+
+// The ring, read on first use; reload: read again (after a rotation).
+std::shared_ptr<const MasterRing> master_ring(bool reload = false) {
+  std::lock_guard lock(ring_mutex());
+  auto& slot = ring_slot();
+  if (!slot || reload) slot = load_ring();
+  return slot;
+}
+
+// The key of a version, reading the file again once if this process does
+// not know it yet.
+const Key32& master_version_key(std::shared_ptr<const MasterRing>& ring, int version, const std::string& whose) {
+  if (const auto* k = ring->find(version)) return *k;
+  ring = master_ring(true);
+  if (const auto* k = ring->find(version)) return *k;
+  throw Misconfigured("the key of " + whose + " is wrapped under master key version " + std::to_string(version) +
+                      ", which the master key file does not hold (destroyed after its retention, or another file)");
 }
 
 std::string seal(const std::array<unsigned char, 32>& master, std::string_view plain, std::string_view ad) {
@@ -106,38 +188,80 @@ std::string bytes_of(const pqxx::field& f) {
   return b.str();
 }
 
-// Checks once per process that the master key (if any) opens this keyring,
-// and that a keyring with wrapped keys is not used without one.
+// Writes the ring to the master key file: a new file beside it (owner-only),
+// flushed, then renamed over it, so the file is never half written.
+void write_master_file(const std::string& path, const MasterRing& ring) {
+  const std::string tmp = path + ".new";
+  {
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) throw Misconfigured("cannot write " + tmp);
+    std::string text;
+    for (const auto& [version, key] : ring.keys) {
+      std::array<char, 65> hex{};
+      sodium_bin2hex(hex.data(), hex.size(), key.data(), key.size());
+      text += std::to_string(version) + ":" + hex.data() + "\n";
+      sodium_memzero(hex.data(), hex.size());
+    }
+    const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+    sodium_memzero(text.data(), text.size());
+    ::close(fd);
+    if (!written) throw Misconfigured("cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Misconfigured("cannot replace " + path);
+}
+
+// Checks once per process that the master key versions (if any) open this
+// keyring, and that a keyring with wrapped keys is not used without them.
+// The first key made under a new version records its check.
 void check_master(pqxx::transaction_base& tx, bool may_write) {
   static std::atomic<bool> checked{false};
   if (checked.load()) return;
-  const auto& master = master_key();
-  const auto check = tx.exec(kCheckSql);
-  if (!master) {
-    if (!check.empty() || tx.exec(kWrappedSql)[0]["any_wrapped"].as<bool>())
+  auto ring = master_ring();
+  const auto checks = tx.exec(kChecksSql);
+  if (ring->empty()) {
+    if (!checks.empty() || tx.exec(kWrappedSql)[0]["any_wrapped"].as<bool>())
       throw Misconfigured(
           "the keyring is wrapped by a master key; set LETHE_MASTER_KEY_FILE (or LETHE_MASTER_KEY) to it");
-  } else if (check.empty()) {
-    // Nothing to check against yet: the first key made under this master key
-    // writes it. A reader goes on; each wrapped key still fails to open under
-    // a wrong master key, with its own error.
-    if (may_write) tx.exec_params(kCreateCheckSql, pqxx::binarystring(seal(*master, kCheckText, "keyring_check")));
-  } else if (const auto opened = open(*master, bytes_of(check[0]["sealed"]), "keyring_check");
-             !opened || *opened != kCheckText) {
-    throw Misconfigured(
-        "wrong master key: LETHE_MASTER_KEY_FILE / LETHE_MASTER_KEY does not open this keyring "
-        "(it was created under another master key)");
+    checked.store(true);
+    return;
   }
+  bool current_checked = false;
+  for (const auto& row : checks) {
+    const int version = row["version"].as<int>();
+    const auto* key = ring->find(version);
+    if (!key && version > ring->current()) {
+      ring = master_ring(true);  // rotated by another process since this one read the file
+      key = ring->find(version);
+    }
+    if (!key) continue;  // retired, kept in the database's record, not in this file: keys under it fail alone
+    const auto opened = open(*key, bytes_of(row["check_sealed"]), kCheckAd);
+    if (!opened || *opened != kCheckText)
+      throw Misconfigured("wrong master key: version " + std::to_string(version) +
+                          " of LETHE_MASTER_KEY_FILE / LETHE_MASTER_KEY does not open this keyring (it was created "
+                          "under another master key)");
+    current_checked = current_checked || version == ring->current();
+  }
+  // Nothing to check the current version against yet: the first key made
+  // under it writes its check. A reader goes on; each wrapped key still
+  // fails to open under a wrong master key, with its own error.
+  if (!current_checked && may_write)
+    tx.exec_params(kCreateCheckSql, ring->current(),
+                   pqxx::binarystring(seal(ring->keys.at(ring->current()), kCheckText, kCheckAd)));
   checked.store(true);
 }
 
-PersonKey unwrap(const std::string& subject, int key_id, const std::string& material, bool wrapped) {
+// A stored key opened: raw, or wrapped under master key `version` (NULL in
+// the row: version 1, wrapped before versions were recorded).
+PersonKey unwrap(const std::string& subject, int key_id, const std::string& material, bool wrapped,
+                 std::optional<int> version) {
   PersonKey k;
   k.key_id = key_id;
   std::string raw = material;
   if (wrapped) {
-    const auto& master = master_key();
-    const auto opened = master ? open(*master, material, key_ad(subject, key_id)) : std::nullopt;
+    auto ring = master_ring();
+    if (ring->empty()) throw Misconfigured("the key of " + subject + " is wrapped, and no master key is set");
+    const auto& master = master_version_key(ring, version.value_or(1), subject);
+    const auto opened = open(master, material, key_ad(subject, key_id));
     if (!opened) throw Misconfigured("the key of " + subject + " does not open under the master key");
     raw = *opened;
   }
@@ -147,29 +271,39 @@ PersonKey unwrap(const std::string& subject, int key_id, const std::string& mate
   return k;
 }
 
-}  // namespace
+PersonKey unwrap_row(const std::string& subject, const pqxx::row& r) {
+  auto material = bytes_of(r["key_material"]);
+  auto k = unwrap(subject, r["key_id"].as<int>(), material, r["wrapped"].as<bool>(),
+                  r["master_version"].is_null() ? std::nullopt : std::optional<int>(r["master_version"].as<int>()));
+  sodium_memzero(material.data(), material.size());
+  return k;
+}
 
-std::size_t rewrap_person_keys(pqxx::connection& conn, const std::function<void(std::size_t)>& progress) {
-  ensure_sodium();
-  const auto& master = master_key();
-  if (!master)
-    throw Misconfigured("keys rewrap: no master key; set LETHE_MASTER_KEY_FILE to the key to wrap them under");
+// Rewraps, a thousand per transaction, every key the condition selects
+// (SQL over person_keys) under the current master version.
+std::size_t rewrap_where(pqxx::connection& conn, const std::string& condition,
+                         const std::function<void(std::size_t)>& progress) {
   constexpr int kBatch = 1000;
   std::size_t done = 0;
   for (;;) {
     pqxx::work tx(conn);
     check_master(tx, true);
-    const auto rows = tx.exec_params(
-        "SELECT subject, key_id, key_material FROM person_keys WHERE NOT wrapped ORDER BY subject, key_id LIMIT $1"
-        " FOR UPDATE SKIP LOCKED",
-        kBatch);
+    auto ring = master_ring();
+    const int current = ring->current();
+    const auto rows =
+        tx.exec_params("SELECT subject, key_id, key_material, wrapped, master_version FROM person_keys WHERE " +
+                           condition + " ORDER BY subject, key_id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                       kBatch, current);
     for (const auto& r : rows) {
       const std::string subject = r["subject"].c_str();
-      const int key_id = r["key_id"].as<int>();
-      auto raw = bytes_of(r["key_material"]);
-      tx.exec_params("UPDATE person_keys SET key_material = $3, wrapped = true WHERE subject = $1 AND key_id = $2",
-                     subject, key_id, pqxx::binarystring(seal(*master, raw, key_ad(subject, key_id))));
-      sodium_memzero(raw.data(), raw.size());
+      auto k = unwrap_row(subject, r);
+      const std::string raw(reinterpret_cast<const char*>(k.key.data()), k.key.size());
+      tx.exec_params(
+          "UPDATE person_keys SET key_material = $3, wrapped = true, master_version = $4"
+          " WHERE subject = $1 AND key_id = $2",
+          subject, k.key_id, pqxx::binarystring(seal(ring->keys.at(current), raw, key_ad(subject, k.key_id))), current);
+      sodium_memzero(const_cast<char*>(raw.data()), raw.size());
+      sodium_memzero(k.key.data(), k.key.size());
     }
     tx.commit();
     done += rows.size();
@@ -178,8 +312,120 @@ std::size_t rewrap_person_keys(pqxx::connection& conn, const std::function<void(
   }
 }
 
+int env_days(const char* var, int fallback) {
+  const char* v = std::getenv(var);
+  if (!v || !*v) return fallback;
+  try {
+    const int days = std::stoi(v);
+    if (days >= 0) return days;
+  } catch (const std::exception&) {
+  }
+  throw Misconfigured(std::string(var) + ": expected a number of days (0 or more)");
+}
+
+}  // namespace
+
+std::optional<std::array<unsigned char, 32>> key_from_env(const char* file_var, const char* value_var,
+                                                          std::string_view what) {
+  std::string hex;
+  if (const char* file = std::getenv(file_var); file && *file) {
+    std::ifstream in(file);
+    if (!in) throw Misconfigured(std::string(file_var) + ": cannot read " + file);
+    in >> hex;
+  } else if (const char* value = std::getenv(value_var); value && *value) {
+    hex = value;
+  } else {
+    return std::nullopt;
+  }
+  return key_of_hex(hex, what);
+}
+
+std::size_t rewrap_person_keys(pqxx::connection& conn, const std::function<void(std::size_t)>& progress) {
+  ensure_sodium();
+  if (master_ring()->empty())
+    throw Misconfigured("keys rewrap: no master key; set LETHE_MASTER_KEY_FILE to the key to wrap them under");
+  // $2 (the current version) is not needed by this condition; it keeps one statement shape.
+  return rewrap_where(conn, "NOT wrapped AND $2::int IS NOT NULL", progress);
+}
+
+int master_retention_days() {
+  return env_days("LETHE_MASTER_RETENTION_DAYS", 30);
+}
+int master_rotation_days() {
+  return env_days("LETHE_MASTER_ROTATION_DAYS", 30);
+}
+
+RotationReport rotate_master_key(pqxx::connection& conn, int retention_days,
+                                 const std::function<void(std::size_t)>& progress) {
+  ensure_sodium();
+  const char* file = std::getenv("LETHE_MASTER_KEY_FILE");
+  if (!file || !*file)
+    throw Misconfigured(
+        "keys rotate-master: LETHE_MASTER_KEY_FILE must name the master key file (a new version is added to it)");
+  const std::string path = file;
+  auto ring = load_ring();
+  if (ring->empty()) throw Misconfigured("keys rotate-master: the master key file holds no key");
+  // The new version, written to the file before any key is wrapped under it.
+  RotationReport report;
+  report.version = ring->current() + 1;
+  Key32 fresh{};
+  randombytes_buf(fresh.data(), fresh.size());
+  auto next = std::make_shared<MasterRing>(*ring);
+  next->keys.emplace(report.version, fresh);
+  sodium_memzero(fresh.data(), fresh.size());
+  write_master_file(path, *next);
+  master_ring(true);
+  {
+    pqxx::work tx(conn);
+    check_master(tx, true);
+    tx.exec_params(kCreateCheckSql, report.version,
+                   pqxx::binarystring(seal(next->keys.at(report.version), kCheckText, kCheckAd)));
+    tx.commit();
+  }
+  report.rewrapped = rewrap_where(conn, "master_version IS DISTINCT FROM $2", progress);
+  pqxx::work tx(conn);
+  for (const auto& r :
+       tx.exec_params("UPDATE master_key_versions SET retired_at = now() WHERE version < $1 AND retired_at IS NULL"
+                      " RETURNING version",
+                      report.version))
+    report.retired.push_back(r[0].as<int>());
+  // Destroyed: retired longer than the window, and no key still under it
+  // (one wrapped meanwhile by a process that had not read the new version
+  // keeps its version until the next rotation).
+  for (const auto& r : tx.exec_params(
+           "UPDATE master_key_versions v SET destroyed_at = now() WHERE destroyed_at IS NULL AND version < $1"
+           " AND retired_at <= now() - make_interval(days => $2)"
+           " AND NOT EXISTS (SELECT 1 FROM person_keys k WHERE k.wrapped AND coalesce(k.master_version, 1) = v.version)"
+           " RETURNING version",
+           report.version, retention_days))
+    report.destroyed.push_back(r[0].as<int>());
+  if (!report.destroyed.empty()) {
+    auto kept = std::make_shared<MasterRing>(*next);
+    for (const int v : report.destroyed) {
+      sodium_memzero(kept->keys.at(v).data(), kept->keys.at(v).size());
+      kept->keys.erase(v);
+    }
+    // The database says destroyed only once the file no longer holds it.
+    write_master_file(path, *kept);
+    master_ring(true);
+  }
+  tx.commit();
+  return report;
+}
+
+std::optional<std::string> readable_in_backups_until(pqxx::transaction_base& tx) {
+  const auto ring = master_ring();
+  if (ring->empty()) return std::nullopt;
+  const auto r = tx.exec_params(
+      "SELECT to_char((greatest(created_at + make_interval(days => $2), now()) + make_interval(days => $3))"
+      " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM master_key_versions WHERE version = $1",
+      ring->current(), master_rotation_days(), master_retention_days());
+  if (r.empty() || r[0][0].is_null()) return std::nullopt;
+  return std::string(r[0][0].c_str());
+}
+
 void require_master_key(std::string_view process) {
-  if (master_key()) return;
+  if (!master_ring()->empty()) return;
   const char* dev = std::getenv("LETHE_DEV_NO_MASTER_KEY");
   if (dev && std::string_view(dev) == "1") {
     spdlog::warn(
@@ -211,7 +457,7 @@ std::map<std::string, PersonKey> load_person_keys(pqxx::transaction_base& tx,
   if (subjects.empty()) return out;
   for (const auto& r : exec_hot(tx, kLoadSql, pg_text_array(subjects))) {
     const std::string subject = r["subject"].c_str();
-    out[subject] = unwrap(subject, r["key_id"].as<int>(), bytes_of(r["key_material"]), r["wrapped"].as<bool>());
+    out[subject] = unwrap_row(subject, r);
   }
   return out;
 }
@@ -223,9 +469,10 @@ PersonKey ensure_person_key(pqxx::transaction_base& tx, const std::string& subje
   std::array<unsigned char, 32> key{};
   randombytes_buf(key.data(), key.size());
   const std::string raw(reinterpret_cast<const char*>(key.data()), key.size());
-  const auto& master = master_key();
-  const std::string material = master ? seal(*master, raw, key_ad(subject, 1)) : raw;
-  tx.exec_params(kCreateSql, subject, pqxx::binarystring(material), master.has_value());
+  const auto ring = master_ring();
+  const std::optional<int> version = ring->empty() ? std::nullopt : std::optional<int>(ring->current());
+  const std::string material = version ? seal(ring->keys.at(*version), raw, key_ad(subject, 1)) : raw;
+  tx.exec_params(kCreateSql, subject, pqxx::binarystring(material), version.has_value(), version);
   sodium_memzero(key.data(), key.size());
   auto made = load_person_keys(tx, {subject});  // a concurrent creator's key wins
   if (made.empty()) throw PersonErased(subject);
@@ -251,7 +498,7 @@ std::string destroy_person_key(pqxx::transaction_base& tx, const std::string& su
                             kFingerprintContext.size());
   bool any = false;
   for (const auto& r : tx.exec_params(kLockKeysSql, subject)) {
-    auto k = unwrap(subject, r["key_id"].as<int>(), bytes_of(r["key_material"]), r["wrapped"].as<bool>());
+    auto k = unwrap_row(subject, r);
     crypto_generichash_update(&state, k.key.data(), k.key.size());
     sodium_memzero(k.key.data(), k.key.size());
     any = true;

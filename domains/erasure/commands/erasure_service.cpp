@@ -253,7 +253,8 @@ std::optional<DomainError> ErasureService::carry_out(CommandTx& tx, const std::s
   if (new_request) steps.emplace_back(erasure::admin_request(request_id, user_id, settings_.tasks));
   steps.emplace_back(erasure::OwnershipHandedOver{request_id, user_id, actor.id, records_json(records)});
   steps.emplace_back(erasure::UserErased{request_id, user_id, fingerprint, erasure::string_array(settings_.projections),
-                                         std::string(erasure::kBeyondReach)});
+                                         std::string(erasure::kBeyondReach),
+                                         infra::readable_in_backups_until(tx.sql()).value_or("")});
   for (const auto& r : records) tx.append(r.stream, r.version, {r.draft});
   for (const auto& e : ended) tx.append(e.stream, e.version, {e.draft});
   tx.append(stream, request.version, drafts_of(steps));

@@ -44,8 +44,10 @@ std::string request_stream(std::string_view request_id);
 // What lies outside lethe's reach, said plainly on every user.erased event.
 inline constexpr std::string_view kBeyondReach =
     "Copies taken before the erasure are outside lethe: database backups and WAL archives still hold the "
-    "destroyed key and the read-model rows, and exports or downstream systems hold what they were sent. Restore "
-    "no backup older than this event without erasing the person again.";
+    "destroyed key, wrapped under the master key version of their day, until that version is destroyed "
+    "(readable_in_backups_until), and exports or downstream systems hold what they were sent. A database restored "
+    "from an older backup forgets the person again from the erasure topic (lethe gdpr reapply, and every lethe "
+    "process at its start).";
 
 // ---- Events (see lethe/domain/event_fields.hpp); all on the erasure topic ----
 struct ErasureRequested {
@@ -94,13 +96,15 @@ struct UserErased {
   std::string request_id, user_id, key_fingerprint;
   Json projections;  // every projection that must apply it
   std::string beyond_reach;
+  std::string readable_in_backups_until;  // RFC 3339; empty without a master key
   static constexpr auto fields() {
     using E = UserErased;
-    return std::array<FieldSpec<E>, 5>{{{"request_id", &E::request_id},
+    return std::array<FieldSpec<E>, 6>{{{"request_id", &E::request_id},
                                         {"user_id", &E::user_id},
                                         {"key_fingerprint", &E::key_fingerprint},
                                         {"projections", &E::projections},
-                                        {"beyond_reach", &E::beyond_reach}}};
+                                        {"beyond_reach", &E::beyond_reach},
+                                        {"readable_in_backups_until", &E::readable_in_backups_until, true}}};
   }
 };
 struct ErasureApplied {

@@ -28,7 +28,8 @@ constexpr const char* kHandedSql =
     " WHERE request_id = $1";
 constexpr const char* kErasedSql =
     "UPDATE erasure_requests SET erased_at = $2, erased_by = $3, key_fingerprint = $4, projections = $5::text[],"
-    " beyond_reach = $6, status = 'erased', updated_at = $2, version = $7 WHERE request_id = $1";
+    " beyond_reach = $6, readable_in_backups_until = NULLIF($8, '')::timestamptz, status = 'erased', updated_at = $2,"
+    " version = $7 WHERE request_id = $1";
 constexpr const char* kAppliedSql =
     "INSERT INTO erasure_receipts (request_id, projection, applied_at, event_id) VALUES ($1, $2, $3, $4)"
     " ON CONFLICT DO NOTHING";
@@ -74,7 +75,8 @@ ApplyResult ErasureProjection::apply(std::span<const Delivered> batch, pqxx::dbt
             infra::exec_hot(tx, kHandedSql, e.request_id, e.to_user_id, e.records.text, env.occurred_at, v);
           } else if constexpr (std::is_same_v<T, erasure::UserErased>) {
             infra::exec_hot(tx, kErasedSql, e.request_id, env.occurred_at, env.actor, e.key_fingerprint,
-                            infra::pg_text_array(erasure::strings_of(e.projections)), e.beyond_reach, v);
+                            infra::pg_text_array(erasure::strings_of(e.projections)), e.beyond_reach, v,
+                            e.readable_in_backups_until);
           } else if constexpr (std::is_same_v<T, erasure::ErasureApplied>) {
             // When: the receipt's own time, from the projection's transaction.
             infra::exec_hot(tx, kAppliedSql, e.request_id, e.projection, env.occurred_at, env.event_id);

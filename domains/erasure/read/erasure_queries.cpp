@@ -8,7 +8,7 @@ namespace lethe::projections::erasure_queries {
   "request_id AS id, user_id, mode, " LETHE_STATUS_READ " AS status, requested_by, " LETHE_UTC_TEXT(            \
       "requested_at") ", " LETHE_UTC_TEXT("confirm_by") ", " LETHE_UTC_TEXT("confirmed_at") ", sessions_ended, " \
       LETHE_UTC_TEXT("erased_at") ", erased_by, key_fingerprint, handed_to, records, beyond_reach, "              \
-      LETHE_UTC_TEXT("updated_at") ", version"
+      LETHE_UTC_TEXT("readable_in_backups_until") ", " LETHE_UTC_TEXT("updated_at") ", version"
 
 const Query kRequest{"erasure.request", "SELECT " LETHE_REQUEST_COLUMNS " FROM erasure_requests WHERE request_id = $1"};
 const Query kReceipts{"erasure.receipts", "SELECT p AS projection, " LETHE_UTC_TEXT(

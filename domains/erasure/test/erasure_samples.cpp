@@ -21,7 +21,7 @@ std::vector<er::Event> every_erasure_event() {
       er::ErasureConfirmed{"req-2", "user-2", 2},
       er::OwnershipHandedOver{"req-1", "user-1", "admin-1", er::records_of({{"ticket", "t-1"}, {"product", "p-1"}})},
       er::UserErased{"req-1", "user-1", std::string(32, 'a'), er::string_array({"users", "shop"}),
-                     std::string(er::kBeyondReach)},
+                     std::string(er::kBeyondReach), "2027-02-01T00:00:00Z"},
       er::ErasureApplied{"req-1", "user-1", "users"},
   };
   er::Request r;

@@ -76,6 +76,33 @@ void require_master_key(std::string_view process);
 // many it wrapped. Throws Misconfigured without a master key.
 std::size_t rewrap_person_keys(pqxx::connection& conn, const std::function<void(std::size_t)>& progress);
 
+// Master key versions. LETHE_MASTER_KEY_FILE holds one line per version,
+// "N:<64 hex digits>" (a bare line of hex digits is version 1); the highest
+// is current: new keys are wrapped under it. rotate_master_key adds a new
+// random version to the file, rewraps every key under it (a thousand per
+// transaction; `progress` hears the running count), retires the older
+// versions, and destroys those retired more than retention_days ago that
+// no key uses any more: removed from the file, so that a backup whose keys
+// are wrapped only under destroyed versions opens nothing. Processes that
+// meet a version they do not know read the file again.
+struct RotationReport {
+  int version = 0;
+  std::size_t rewrapped = 0;
+  std::vector<int> retired, destroyed;
+};
+RotationReport rotate_master_key(pqxx::connection& conn, int retention_days,
+                                 const std::function<void(std::size_t)>& progress);
+// LETHE_MASTER_RETENTION_DAYS (default 30): how long a retired version is
+// kept; LETHE_MASTER_ROTATION_DAYS (default 30): how often rotate-master is
+// meant to run (from cron).
+int master_retention_days();
+int master_rotation_days();
+// Until when a backup taken now could still open a key: the current
+// version is destroyed one retention window after the next rotation, due
+// a rotation period after it was made (or now, when overdue). RFC 3339 UTC;
+// nullopt without a master key (keys unwrapped: no bound).
+std::optional<std::string> readable_in_backups_until(pqxx::transaction_base& tx);
+
 // Zeroes n bytes at p in a way the compiler keeps (libsodium): for raw keys
 // that are dropped.
 void wipe(void* p, std::size_t n);
