@@ -85,13 +85,17 @@ int seal(const infra::Config& cfg, const SealFlags& flags);
 // Proves that a person is forgotten, or shows where they are not: no column
 // commented `lethe:person` holds their id (`lethe:person-kept` ones keep it
 // by design), and neither a text or JSON column of any table nor any
-// message on the topics (key, value, headers) holds their email or name.
+// message on the topics (key, value, headers), nor any byte of
+// PostgreSQL's data directory (after a CHECKPOINT) or of the log files
+// given, holds their email or name.
 // Reads only. Prints one line per finding on stdout, then a summary; never
 // prints or logs the email or the name. Returns 0 when nothing is found, 1
 // when something is, 2 when it cannot tell (a service fails).
 struct GdprVerifyFlags {
   std::string user_id;
-  std::string email, name;  // empty: not searched
+  std::string email, name;        // empty: not searched
+  std::string pg_data;            // "": the server's data directory if readable here; "-": not searched
+  std::vector<std::string> logs;  // lethe's log files or folders
 };
 int gdpr_verify(const infra::Config& cfg, const GdprVerifyFlags& flags);
 

@@ -24,10 +24,15 @@ namespace lethe::app {
 
 int gdpr_verify(const infra::Config& cfg, const GdprVerifyFlags& flags) {
   try {
-    const auto report = consumers::gdpr_verify(cfg, {flags.user_id, flags.email, flags.name});
+    const auto report =
+        consumers::gdpr_verify(cfg, {flags.user_id, flags.email, flags.name, flags.pg_data, flags.logs});
     for (const auto& line : report.lines) std::cout << line << '\n';
     std::cout << "gdpr verify " << flags.user_id << ": " << report.findings << " findings in " << report.tables
-              << " tables, " << report.topics << " topics read (" << report.messages << " messages)" << std::endl;
+              << " tables, " << report.topics << " topics read (" << report.messages << " messages), " << report.files
+              << " files (" << (report.file_bytes >> 20) << " MiB"
+              << (report.pg_data.empty() ? std::string(", PostgreSQL's data directory not searched")
+                                         : ", PostgreSQL's data directory among them")
+              << ")" << std::endl;
     return report.findings == 0 ? 0 : 1;
   } catch (const std::exception& e) {
     // Whatever went wrong, nothing is proven: not the "found" of exit 1.

@@ -269,6 +269,10 @@ int main(int argc, char** argv) {
   gdpr_verify->add_option("--email", gf.email, "their email, sought case-insensitively (never printed)")
       ->check(not_empty);
   gdpr_verify->add_option("--name", gf.name, "their name, sought case-insensitively (never printed)")->check(not_empty);
+  gdpr_verify->add_option("--pg-data", gf.pg_data,
+                          "PostgreSQL's data directory, searched byte by byte after a CHECKPOINT (default: the "
+                          "server's, when readable here; '-' to skip)");
+  gdpr_verify->add_option("--logs", gf.logs, "lethe's log files or folders, searched byte by byte (repeatable)");
   actions.emplace_back(gdpr_verify, [&] { return app::gdpr_verify(cfg, gf); });
   auto* gdpr_reapply = gdpr->add_subcommand(
       "reapply", "after a restore: forget again everyone the erasure topic says is erased and the register lacks");

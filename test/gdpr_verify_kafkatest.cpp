@@ -5,6 +5,8 @@
 // in clear. It never prints the email or the name itself.
 #include <boost/test/unit_test.hpp>
 #include <cctype>
+#include <filesystem>
+#include <fstream>
 
 #include "lethe/consumers/gdpr_verify.hpp"
 #include "lethe/infra/errors.hpp"
@@ -19,9 +21,7 @@ namespace {
 // `lethe ARGS` against this test's schema and topics: exit code and output
 // (stdout and stderr, so that the logs are checked too).
 test::Captured run_lethe(const test::TestSchema& db, const test::TestTopics& topics, const std::string& args) {
-  std::string env;
-  for (const auto& [k, v] : test::lethe_env(db, topics)) env += k + "='" + v + "' ";
-  return test::capture(env + test::lethe_bin() + " " + args);
+  return test::capture_env(test::lethe_env(db, topics), test::lethe_bin() + " " + args);
 }
 
 bool has(const std::string& text, const std::string& part) {
@@ -59,8 +59,11 @@ struct Person {
   std::string id = infra::new_uuid();
   std::string email = "Jo.Doe." + test::random_suffix() + "@Example.org";
   std::string name = "Josephine Q. Nowhere " + test::random_suffix();
+  // The planted rows of these cases are in PostgreSQL's files too (the
+  // data directory is searched in its own case): not searched here.
   std::string args(bool with_name = true) const {
-    return "gdpr verify " + id + " --email '" + email + "'" + (with_name ? " --name '" + name + "'" : "");
+    return "gdpr verify " + id + " --email '" + email + "'" + (with_name ? " --name '" + name + "'" : "") +
+           " --pg-data -";
   }
 };
 
@@ -173,7 +176,7 @@ BOOST_AUTO_TEST_CASE(the_report_names_each_place_once_and_counts_every_finding) 
   test::produce_raw(topics.topic("users"), "user-x", R"({"email":")" + p.email + "\"}");
   test::produce_raw(topics.topic("users"), "user-y", "{}");
 
-  const auto report = consumers::gdpr_verify(test::config_for(db, topics), {p.id, p.email, p.name});
+  const auto report = consumers::gdpr_verify(test::config_for(db, topics), {p.id, p.email, p.name, "-", {}});
   const std::vector<std::string> expected{
       "table verify_requests.requester_id: row request_id=r-1 holds the person's id",
       "table verify_requests.body: row request_id=r-1 holds the name",
@@ -191,7 +194,7 @@ BOOST_AUTO_TEST_CASE(the_report_names_each_place_once_and_counts_every_finding) 
   }
 
   // With neither an email nor a name, only the id is sought, in the tables.
-  const auto by_id = consumers::gdpr_verify(test::config_for(db, topics), {p.id, "", ""});
+  const auto by_id = consumers::gdpr_verify(test::config_for(db, topics), {p.id, "", "", "-", {}});
   BOOST_TEST(by_id.findings == 1);
   BOOST_TEST(!by_id.topics_read);
   BOOST_TEST(by_id.messages == 0);
@@ -202,5 +205,42 @@ BOOST_AUTO_TEST_CASE(the_report_is_refused_not_empty_when_postgresql_cannot_be_r
   test::TestTopics topics(1);
   auto cfg = test::config_for(db, topics);
   cfg.pg = "postgresql://postgres@127.0.0.1:1/lethe";
-  BOOST_CHECK_THROW(consumers::gdpr_verify(cfg, {"someone", "a@example.org", ""}), infra::InfraError);
+  BOOST_CHECK_THROW(consumers::gdpr_verify(cfg, {"someone", "a@example.org", "", "", {}}), infra::InfraError);
+}
+
+// What a row held stays in PostgreSQL's files after it is deleted (the dead
+// tuple in the heap until VACUUM, the WAL until it is recycled): the data
+// directory is searched byte by byte after a CHECKPOINT, and so are the log
+// files given. A person never written anywhere is found in no file.
+BOOST_AUTO_TEST_CASE(the_data_directory_and_the_logs_are_searched_byte_by_byte) {
+  test::TestSchema db;
+  test::TestTopics topics(1);
+  const Person p, never;
+  create_tables(db);
+  db.exec("INSERT INTO verify_requests VALUES ('r-1', NULL, 'write to " + p.email + "')");
+  db.exec("DELETE FROM verify_requests");
+  const auto log = std::filesystem::temp_directory_path() / ("lethe-verify-" + test::random_suffix());
+  std::filesystem::create_directories(log);
+  std::ofstream(log / "api.log") << "2026-12-05 info a line about " << upper(p.name) << "\n";
+  std::ofstream(log / "relay.log") << "2026-12-05 info nothing personal\n";
+
+  const auto all = "gdpr verify " + p.id + " --email '" + p.email + "' --name '" + p.name + "' --logs " + log.string();
+  const auto r = run_lethe(db, topics, all);
+  BOOST_TEST(r.rc == 1, r.output);
+  BOOST_TEST(!has(r.output, "table "), r.output);  // the tables hold nothing of them any more
+  BOOST_TEST(has(r.output, "(PostgreSQL data directory): holds the email in clear"), r.output);
+  BOOST_TEST(
+      has(r.output, "file " + (log / "api.log").string() + " (log " + log.string() + "): holds the name in clear"),
+      r.output);
+  BOOST_TEST(!has(r.output, "relay.log"), r.output);
+  BOOST_TEST(has(r.output, "PostgreSQL's data directory among them"), r.output);
+  BOOST_TEST(!shows(r.output, p.email), r.output);
+  BOOST_TEST(!shows(r.output, p.name), r.output);
+
+  const auto clean = run_lethe(
+      db, topics,
+      "gdpr verify " + never.id + " --email '" + never.email + "' --name '" + never.name + "' --logs " + log.string());
+  BOOST_TEST(clean.rc == 0, clean.output);
+  BOOST_TEST(has(clean.output, "PostgreSQL's data directory among them"), clean.output);
+  std::filesystem::remove_all(log);
 }

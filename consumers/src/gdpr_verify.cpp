@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <string_view>
@@ -121,6 +123,7 @@ class Needle {
     std::transform(folded_.begin(), folded_.end(), folded_.begin(), fold);
   }
   const std::string& label() const { return label_; }  // "the email": what may be printed instead of the text
+  std::size_t size() const noexcept { return folded_.size(); }
   bool found_in(std::string_view bytes) const {
     return std::search(bytes.begin(), bytes.end(), folded_.begin(), folded_.end(),
                        [](char a, char b) { return fold(a) == b; }) != bytes.end();
@@ -300,6 +303,89 @@ void search_topics(const infra::Config& cfg, const std::vector<Needle>& needles,
   consumer->close();
 }
 
+// ---- Files -----------------------------------------------------------------
+
+// Searches every regular file under root (or root itself), in chunks that
+// overlap by the longest needle, so a text across two chunks is found.
+void search_files(const std::filesystem::path& root, const std::string& what, const std::vector<Needle>& needles,
+                  Findings& findings, GdprReport& tally) {
+  namespace fs = std::filesystem;
+  constexpr std::size_t kChunk = 4 << 20;
+  std::size_t overlap = 0;
+  for (const auto& n : needles) overlap = std::max(overlap, n.size());
+  std::int64_t shown = 0, unshown = 0;
+  infra::Throttled progress;
+  std::vector<fs::path> files;
+  std::error_code ec;
+  if (fs::is_regular_file(root, ec)) {
+    files.push_back(root);
+  } else {
+    for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
+         !ec && it != end; it.increment(ec))
+      if (it->is_regular_file(ec)) files.push_back(it->path());
+  }
+  if (ec) throw infra::Misconfigured("gdpr verify: cannot read " + root.string() + ": " + ec.message());
+  std::string buf;
+  for (const auto& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) continue;  // gone meanwhile (a WAL segment recycled, a temporary file)
+    buf.clear();
+    std::vector<bool> found(needles.size(), false);
+    for (;;) {
+      const auto kept = buf.size() > overlap ? overlap : buf.size();
+      buf.erase(0, buf.size() - kept);
+      const auto before = buf.size();
+      buf.resize(before + kChunk);
+      in.read(buf.data() + before, static_cast<std::streamsize>(kChunk));
+      buf.resize(before + static_cast<std::size_t>(in.gcount()));
+      tally.file_bytes += in.gcount();
+      for (std::size_t i = 0; i < needles.size(); ++i) found[i] = found[i] || needles[i].found_in(buf);
+      if (in.gcount() == 0 || !in) break;
+    }
+    ++tally.files;
+    for (std::size_t i = 0; i < needles.size(); ++i) {
+      if (!found[i]) continue;
+      if (shown++ < kShown)
+        findings.show("file " + file.string() + " (" + what + "): holds " + needles[i].label() + " in clear");
+      else
+        ++unshown;
+    }
+    if (progress.due())
+      spdlog::info("gdpr verify: {}: {} files, {} MiB read", what, tally.files, tally.file_bytes >> 20);
+  }
+  findings.count_more(what, unshown, "files hold it");
+}
+
+// The data directory: the one given, or the server's own (a superuser may
+// ask) when this process can read it. A CHECKPOINT first writes out what
+// shared buffers hold, so the heap files show what the tables hold.
+void search_pg_data(const infra::Config& cfg, const Sought& sought, const std::vector<Needle>& needles,
+                    Findings& findings, GdprReport& tally) {
+  namespace fs = std::filesystem;
+  if (sought.pg_data == "-") return;
+  std::string dir = sought.pg_data;
+  auto conn = infra::connect(cfg.pg, "lethe-gdpr-verify");
+  try {
+    pqxx::nontransaction nt(*conn);
+    nt.exec("CHECKPOINT");
+    if (dir.empty()) dir = nt.exec("SELECT current_setting('data_directory')")[0][0].c_str();
+  } catch (const pqxx::sql_error& e) {
+    if (dir.empty()) {
+      spdlog::warn("gdpr verify: PostgreSQL's data directory not searched: {} (give --pg-data DIR)", e.what());
+      return;
+    }
+    spdlog::warn("gdpr verify: no CHECKPOINT ({}): the heap files may lag what the tables hold", e.what());
+  }
+  std::error_code ec;
+  if (sought.pg_data.empty() && !fs::exists(fs::path(dir) / "PG_VERSION", ec)) {
+    spdlog::warn("gdpr verify: PostgreSQL's data directory {} is not readable here (another host?); give --pg-data",
+                 dir);
+    return;
+  }
+  tally.pg_data = dir;
+  search_files(dir, "PostgreSQL data directory", needles, findings, tally);
+}
+
 }  // namespace
 
 GdprReport gdpr_verify(const infra::Config& cfg, const Sought& sought) {
@@ -309,10 +395,13 @@ GdprReport gdpr_verify(const infra::Config& cfg, const Sought& sought) {
   report.tables = search_tables(cfg, sought, needles, findings);
   // On the topics only the email and the name are sought: the id is there
   // by design (stream keys), and the event payloads seal the rest.
-  if (needles.empty())
-    spdlog::warn("gdpr verify: topics not read: neither --email nor --name given");
-  else
-    search_topics(cfg, needles, findings, report);
+  if (needles.empty()) {
+    spdlog::warn("gdpr verify: topics and files not read: neither --email nor --name given");
+    return report;
+  }
+  search_topics(cfg, needles, findings, report);
+  search_pg_data(cfg, sought, needles, findings, report);
+  for (const auto& path : sought.logs) search_files(path, "log " + path, needles, findings, report);
   return report;
 }
 
