@@ -292,11 +292,7 @@ BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
 namespace {
 
 // Exactly this status (not only its class), and the error's field when refused.
-test::Reply exactly(test::Reply&& r, int status, const std::string& what, const std::string& field = "") {
-  BOOST_TEST(r.status == status, what << ": " << r.status << " " << r.body);
-  if (!field.empty()) BOOST_TEST(r.str("field") == field, what << ": " << r.body);
-  return std::move(r);
-}
+using test::exactly;
 
 }  // namespace
 

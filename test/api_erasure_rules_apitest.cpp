@@ -22,7 +22,7 @@ namespace {
 
 using Stack = test::Served;
 
-test::Reply exactly(test::Reply&& r, int status, const std::string& what) {
+test::Reply required(test::Reply&& r, int status, const std::string& what) {
   BOOST_REQUIRE_MESSAGE(r.status == status, what << ": " << r.status << " " << r.body);
   return std::move(r);
 }
@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(who_may_erase_whom) {
   untouched(api, db, aud.id, aud.token, "aud after an admin's attempt");
 
   // An owner erases an admin; the admin's credentials stop at once.
-  const auto abe_erased = exactly(erase(api, abe.id, owner_key), 202, "owner erases admin");
+  const auto abe_erased = required(erase(api, abe.id, owner_key), 202, "owner erases admin");
   BOOST_TEST(abe_erased.str("status") == "erased");
   BOOST_TEST(is_erased(db, abe.id));
   BOOST_TEST(api.call("GET", "/me", "", abe.token).status == 401);
@@ -153,7 +153,7 @@ BOOST_AUTO_TEST_CASE(who_may_erase_whom) {
 
   // The last owner. With a second owner, one owner erases the other...
   const auto otto = api.person("otto" + run + "@example.org", "owner");
-  exactly(erase(api, otto.id, owner_key), 202, "owner erases the second owner");
+  required(erase(api, otto.id, owner_key), 202, "owner erases the second owner");
   BOOST_TEST(is_erased(db, otto.id));
   // ...an admin still may not erase the owner left...
   refused(erase(api, owner, ada.token), 403, "user_id", "only an owner", "admin erases the last owner");
@@ -176,8 +176,8 @@ BOOST_AUTO_TEST_CASE(an_admin_erases_at_most_so_many_per_hour) {
   std::vector<Api::Person> users;
   for (int i = 0; i < 4; ++i) users.push_back(api.person("u" + std::to_string(i) + run + "@example.org"));
 
-  exactly(erase(api, users[0].id, ada.token), 202, "first erasure");
-  exactly(erase(api, users[1].id, ada.token), 202, "second erasure");
+  required(erase(api, users[0].id, ada.token), 202, "first erasure");
+  required(erase(api, users[1].id, ada.token), 202, "second erasure");
   const auto third = erase(api, users[2].id, ada.token);
   refused(third, 429, "user_id", "at most 2 erasures per hour per admin", "third erasure");
   BOOST_TEST(third.str("error") == "rate_limited", third.body);
@@ -189,7 +189,7 @@ BOOST_AUTO_TEST_CASE(an_admin_erases_at_most_so_many_per_hour) {
   BOOST_TEST(db.scalar("SELECT count(*) FROM erasure_requests WHERE user_id = '" + users[2].id + "'") == "0");
 
   // The limit is per admin: another one still erases, this admin still may not.
-  exactly(erase(api, users[2].id, bob.token), 202, "another admin");
+  required(erase(api, users[2].id, bob.token), 202, "another admin");
   BOOST_TEST(is_erased(db, users[2].id));
   refused(erase(api, users[3].id, ada.token), 429, "user_id", "per hour", "fourth erasure by the same admin");
   untouched(api, db, users[3].id, users[3].token, "the fourth user");
@@ -205,11 +205,11 @@ BOOST_AUTO_TEST_CASE(a_person_asks_confirms_and_is_erased_by_an_admin) {
   const auto vic = api.person("vic" + run + "@example.org");
   // A credential that outlives the sessions, to try what a signed-out person could.
   const auto key =
-      exactly(api.call("POST", "/users/" + vic.id + "/api-keys", "{\"name\":\"phone\"}", vic.token), 201, "api key")
+      required(api.call("POST", "/users/" + vic.id + "/api-keys", "{\"name\":\"phone\"}", vic.token), 201, "api key")
           .str("key");
 
   // Asked: the token is shown once, with a deadline in the future.
-  const auto asked = exactly(post(api, "/me/erasure", vic.token), 201, "ask");
+  const auto asked = required(post(api, "/me/erasure", vic.token), 201, "ask");
   const auto request_id = asked.str("id");
   const auto token = asked.str("token");
   BOOST_TEST_REQUIRE(!request_id.empty());
@@ -238,7 +238,7 @@ BOOST_AUTO_TEST_CASE(a_person_asks_confirms_and_is_erased_by_an_admin) {
   untouched(api, db, vic.id, vic.token, "vic after a wrong token");
 
   // The right one: signed out at once, pending for an admin.
-  const auto confirmed = exactly(confirm(api, vic.token, token), 200, "confirm");
+  const auto confirmed = required(confirm(api, vic.token, token), 200, "confirm");
   BOOST_TEST(confirmed.str("id") == request_id);
   BOOST_TEST(confirmed.str("status") == "pending");
   BOOST_TEST(api.call("GET", "/me", "", vic.token).status == 401);
@@ -260,7 +260,7 @@ BOOST_AUTO_TEST_CASE(a_person_asks_confirms_and_is_erased_by_an_admin) {
   refused(confirm(api, key, token), 409, "token", "confirmed already", "second confirm");
 
   // An admin carries it out: the request the person made, not a new one.
-  const auto done = exactly(post(api, "/erasure-requests/" + request_id + "/execute", ada.token), 200, "execute");
+  const auto done = required(post(api, "/erasure-requests/" + request_id + "/execute", ada.token), 200, "execute");
   BOOST_TEST(done.str("status") == "erased");
   BOOST_TEST(is_erased(db, vic.id));
   BOOST_TEST(db.scalar("SELECT request_id FROM erased_persons WHERE subject = '" + vic.id + "'") == request_id);
@@ -291,7 +291,7 @@ BOOST_AUTO_TEST_CASE(an_expired_token_confirms_nothing_and_the_person_may_ask_ag
   const auto ada = api.person("ada" + run + "@example.org", "admin");
   const auto vic = api.person("vic" + run + "@example.org");
 
-  const auto first = exactly(post(api, "/me/erasure", vic.token), 201, "ask");
+  const auto first = required(post(api, "/me/erasure", vic.token), 201, "ask");
   std::this_thread::sleep_for(std::chrono::seconds(3));
   const auto late = confirm(api, vic.token, first.str("token"));
   refused(late, 422, "token", "expired", "confirm after the deadline");
@@ -304,11 +304,11 @@ BOOST_AUTO_TEST_CASE(an_expired_token_confirms_nothing_and_the_person_may_ask_ag
           "execute the expired request");
 
   // Asked again: a new request and a new token, which works; the old one does not.
-  const auto second = exactly(post(api, "/me/erasure", vic.token), 201, "ask again");
+  const auto second = required(post(api, "/me/erasure", vic.token), 201, "ask again");
   BOOST_TEST(second.str("id") != first.str("id"));
   BOOST_TEST(second.str("token") != first.str("token"));
   refused(confirm(api, vic.token, first.str("token")), 403, "token", "does not match", "the old token");
-  const auto confirmed = exactly(confirm(api, vic.token, second.str("token")), 200, "confirm the new token");
+  const auto confirmed = required(confirm(api, vic.token, second.str("token")), 200, "confirm the new token");
   BOOST_TEST(confirmed.str("id") == second.str("id"));
   BOOST_TEST(api.call("GET", "/me", "", vic.token).status == 401);
   auto pending = listed(api, "status=pending&user_id=" + vic.id, second.str("id"), ada.token);
@@ -328,15 +328,15 @@ BOOST_AUTO_TEST_CASE(the_person_or_an_admin_cancels_a_request_until_it_is_carrie
   const auto vic = api.person("vic" + run + "@example.org");
   const auto uma = api.person("uma" + run + "@example.org");
   const auto key =
-      exactly(api.call("POST", "/users/" + vic.id + "/api-keys", "{\"name\":\"phone\"}", vic.token), 201, "api key")
+      required(api.call("POST", "/users/" + vic.id + "/api-keys", "{\"name\":\"phone\"}", vic.token), 201, "api key")
           .str("key");
   refused(post(api, "/me/erasure/cancel", vic.token), 404, "request_id", "no erasure request of yours",
           "cancel with nothing open");
 
   // The person withdraws a request awaiting its token: the token confirms nothing after.
-  const auto first = exactly(post(api, "/me/erasure", vic.token), 201, "ask");
+  const auto first = required(post(api, "/me/erasure", vic.token), 201, "ask");
   refused_by_route(post(api, "/erasure-requests/" + first.str("id") + "/cancel", uma.token), "another user cancels");
-  const auto withdrawn = exactly(post(api, "/me/erasure/cancel", vic.token), 200, "cancel own");
+  const auto withdrawn = required(post(api, "/me/erasure/cancel", vic.token), 200, "cancel own");
   BOOST_TEST(withdrawn.str("id") == first.str("id"));
   BOOST_TEST(withdrawn.str("status") == "cancelled");
   refused(confirm(api, vic.token, first.str("token")), 404, "token", "awaits confirmation", "confirm a cancelled one");
@@ -349,10 +349,10 @@ BOOST_AUTO_TEST_CASE(the_person_or_an_admin_cancels_a_request_until_it_is_carrie
 
   // Asked and confirmed (signed out, and no sign-in while it waits): the
   // person withdraws it with a credential that survived, and signs in again.
-  const auto second = exactly(post(api, "/me/erasure", vic.token), 201, "ask again");
+  const auto second = required(post(api, "/me/erasure", vic.token), 201, "ask again");
   BOOST_TEST(second.str("id") != first.str("id"));
-  exactly(confirm(api, vic.token, second.str("token")), 200, "confirm");
-  exactly(post(api, "/me/erasure/cancel", key), 200, "cancel a confirmed one");
+  required(confirm(api, vic.token, second.str("token")), 200, "confirm");
+  required(post(api, "/me/erasure/cancel", key), 200, "cancel a confirmed one");
   const auto login =
       api.call("POST", "/sessions", "{\"email\":\"" + vic.email + "\",\"password\":\"a good password\"}");
   BOOST_TEST_REQUIRE(login.status == 201, login.body);
@@ -361,10 +361,10 @@ BOOST_AUTO_TEST_CASE(the_person_or_an_admin_cancels_a_request_until_it_is_carrie
           "execute a cancelled request");
 
   // An admin cancels the person's confirmed request; once only.
-  const auto third = exactly(post(api, "/me/erasure", login.str("token")), 201, "ask a third time");
-  exactly(confirm(api, login.str("token"), third.str("token")), 200, "confirm the third");
+  const auto third = required(post(api, "/me/erasure", login.str("token")), 201, "ask a third time");
+  required(confirm(api, login.str("token"), third.str("token")), 200, "confirm the third");
   const auto by_admin =
-      exactly(post(api, "/erasure-requests/" + third.str("id") + "/cancel", ada.token), 200, "the admin cancels");
+      required(post(api, "/erasure-requests/" + third.str("id") + "/cancel", ada.token), 200, "the admin cancels");
   BOOST_TEST(by_admin.str("status") == "cancelled");
   refused(post(api, "/erasure-requests/" + third.str("id") + "/cancel", ada.token), 409, "request_id",
           "cancelled already", "cancel twice");
@@ -377,7 +377,7 @@ BOOST_AUTO_TEST_CASE(the_person_or_an_admin_cancels_a_request_until_it_is_carrie
                        third.str("id") + "'") == ada.id);
 
   // Carried out, it cannot be withdrawn.
-  const auto erased = exactly(erase(api, vic.id, ada.token), 202, "erase");
+  const auto erased = required(erase(api, vic.id, ada.token), 202, "erase");
   refused(post(api, "/erasure-requests/" + erased.str("id") + "/cancel", ada.token), 410, "request_id",
           "carried out already", "cancel an erased request");
   BOOST_TEST(is_erased(db, vic.id));
@@ -393,15 +393,15 @@ BOOST_AUTO_TEST_CASE(erasure_events_hold_no_personal_data) {
   // every kind of erasure event is written.
   const std::string email = "vera" + run + "@example.org", name = "Vera Quist " + run;
   const auto vera = api.person(email, "staff");
-  exactly(api.call("PATCH", "/users/" + vera.id, "{\"name\":\"" + name + "\"}", vera.token), 200, "rename");
-  exactly(api.call("POST", "/categories", "{\"name\":\"Tea\",\"slug\":\"tea-" + run + "\"}", vera.token), 201,
-          "category");
-  const auto asked = exactly(post(api, "/me/erasure", vera.token), 201, "ask");
+  required(api.call("PATCH", "/users/" + vera.id, "{\"name\":\"" + name + "\"}", vera.token), 200, "rename");
+  required(api.call("POST", "/categories", "{\"name\":\"Tea\",\"slug\":\"tea-" + run + "\"}", vera.token), 201,
+           "category");
+  const auto asked = required(post(api, "/me/erasure", vera.token), 201, "ask");
   const auto request_id = asked.str("id");
-  exactly(confirm(api, vera.token, asked.str("token")), 200, "confirm");
-  exactly(post(api, "/erasure-requests/" + request_id + "/execute", ada.token), 200, "execute");
+  required(confirm(api, vera.token, asked.str("token")), 200, "confirm");
+  required(post(api, "/erasure-requests/" + request_id + "/execute", ada.token), 200, "execute");
   for (const std::string task : {"payment_provider", "newsletter"})
-    exactly(post(api, "/erasure-requests/" + request_id + "/tasks/" + task + "/confirm", ada.token), 200, task);
+    required(post(api, "/erasure-requests/" + request_id + "/tasks/" + task + "/confirm", ada.token), 200, task);
   auto complete = test::poll(api, "/erasure-requests/" + request_id, ada.token,
                              [](const test::Reply& r) { return r.str("status") == "complete"; });
   BOOST_TEST_REQUIRE(complete.str("status") == "complete", complete.body);
@@ -465,19 +465,19 @@ BOOST_AUTO_TEST_CASE(an_unconfirmed_or_expired_request_does_not_stop_an_admin) {
   const auto ada = api.person("ada" + run + "@example.org", "admin");
   const auto vic = api.person("vic" + run + "@example.org");
   const auto wes = api.person("wes" + run + "@example.org");
-  const auto vics = exactly(post(api, "/me/erasure", vic.token), 201, "vic asks").str("id");
-  exactly(post(api, "/me/erasure", wes.token), 201, "wes asks");
+  const auto vics = required(post(api, "/me/erasure", vic.token), 201, "vic asks").str("id");
+  required(post(api, "/me/erasure", wes.token), 201, "wes asks");
   // Fresh and unconfirmed: the admin carries out the person's own request.
-  BOOST_TEST(exactly(erase(api, wes.id, ada.token), 202, "erase wes").str("id") != "");
+  BOOST_TEST(required(erase(api, wes.id, ada.token), 202, "erase wes").str("id") != "");
   // Expired: likewise.
   std::this_thread::sleep_for(std::chrono::seconds(3));
-  BOOST_TEST(exactly(erase(api, vic.id, ada.token), 202, "erase vic").str("id") == vics);
+  BOOST_TEST(required(erase(api, vic.id, ada.token), 202, "erase vic").str("id") == vics);
 }
 
 BOOST_AUTO_TEST_CASE(a_deactivated_owner_is_not_the_last_owner) {
   Stack s;
   auto& api = s.api;
   const auto otto = api.person("otto" + test::random_suffix() + "@example.org", "owner");
-  exactly(post(api, "/users/" + otto.id + "/deactivate", api.owner_key()), 200, "deactivate");
-  exactly(erase(api, otto.id, api.owner_key()), 202, "erase the deactivated owner");
+  required(post(api, "/users/" + otto.id + "/deactivate", api.owner_key()), 200, "deactivate");
+  required(erase(api, otto.id, api.owner_key()), 202, "erase the deactivated owner");
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/test/unit_test.hpp>
 #include <cstdio>
 #include <random>
 #include <stdexcept>
@@ -216,6 +217,12 @@ std::string json_object(std::initializer_list<std::pair<std::string, std::string
     out += "\"" + k + "\":" + (raw ? v : "\"" + v + "\"");
   }
   return out + "}";
+}
+
+Reply exactly(Reply&& r, int status, const std::string& what, const std::string& field) {
+  BOOST_TEST(r.status == status, what << ": " << r.status << " " << r.body);
+  if (!field.empty()) BOOST_TEST(r.str("field") == field, what << ": " << r.body);
+  return std::move(r);
 }
 
 Reply must(Reply&& r, int status, const std::string& what) {

@@ -61,6 +61,10 @@ std::string json_object(std::initializer_list<std::pair<std::string, std::string
 // throws, naming `what`, which fails the test case.
 Reply must(Reply&& r, int status, const std::string& what);
 
+// The reply, checked (a Boost.Test check, so the case goes on) to have
+// exactly `status` and, when given, to name `field` in its error.
+Reply exactly(Reply&& r, int status, const std::string& what, const std::string& field = "");
+
 // GET /erasure-requests/{id} until every projection's receipt has its
 // applied_at (at most 15 s), and the last answer.
 Reply until_erasure_applied(const Api& api, const std::string& request_id, const std::string& token);

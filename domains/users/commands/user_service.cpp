@@ -109,11 +109,10 @@ std::optional<DomainError> apply_access(pqxx::transaction_base& tx, const users:
                               e.user_id, credential);
             },
             [&](const users::ApiKeyIssued& e) {
-              infra::exec_hot(
-                  tx,
-                  "INSERT INTO credentials (token_hash, kind, credential_id, user_id, name, prefix, expires_at)"
-                  " VALUES ($1, 'api_key', $2, $3, $4, $5, NULLIF($6, '')::timestamptz)",
-                  bytes(credential), e.key_id, e.user_id, e.name, e.prefix, e.expires_at);
+              infra::exec_hot(tx,
+                              "INSERT INTO credentials (token_hash, kind, credential_id, user_id, prefix, expires_at)"
+                              " VALUES ($1, 'api_key', $2, $3, $4, NULLIF($5, '')::timestamptz)",
+                              bytes(credential), e.key_id, e.user_id, e.prefix, e.expires_at);
             },
             [&](const users::ApiKeyRevoked& e) {
               infra::exec_hot(
