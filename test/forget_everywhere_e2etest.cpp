@@ -136,9 +136,9 @@ BOOST_AUTO_TEST_CASE(a_realistic_person_erased_leaves_no_byte_of_theirs_anywhere
           "her comment");
   exactly(api.call("POST", "/tickets/" + ticket + "/comments", body({{"body", "Dear " + name + ", on it"}}), sam.token),
           201, "staff reply");
-  exactly(api.call("POST", "/tickets/" + ticket + "/internal-notes", body({{"text", name + " sounded upset"}}),
-                   sam.token),
-          201, "internal note");
+  exactly(
+      api.call("POST", "/tickets/" + ticket + "/internal-notes", body({{"text", name + " sounded upset"}}), sam.token),
+      201, "internal note");
   const auto post =
       exactly(api.call("POST", "/posts", body({{"title", marker + " diary"}, {"body", "I am " + name}}), tok), 201,
               "post")
@@ -160,18 +160,18 @@ BOOST_AUTO_TEST_CASE(a_realistic_person_erased_leaves_no_byte_of_theirs_anywhere
   exactly(api.call("POST", "/products/" + mug + "/inventory", body({{"delta", "5"}, {"reason", "stock"}}), sam.token),
           200, "stock");
   const auto cart = exactly(api.call("POST", "/carts", "", tok, {{"Content-Length", "0"}}), 201, "cart").str("id");
-  exactly(api.call("POST", "/carts/" + cart + "/lines",
-                   R"({"product_id":")" + mug + R"(","quantity":1,"selected_specs":{"engraving":"For )" + name +
-                       R"("}})",
-                   tok),
-          201, "engraved line");
+  exactly(
+      api.call("POST", "/carts/" + cart + "/lines",
+               R"({"product_id":")" + mug + R"(","quantity":1,"selected_specs":{"engraving":"For )" + name + R"("}})",
+               tok),
+      201, "engraved line");
   const auto order =
       exactly(api.call("POST", "/carts/" + cart + "/convert", "", tok, {{"Content-Length", "0"}}), 201, "convert")
           .str("id");
-  exactly(api.call("PUT", "/users/" + rosa.id + "/billing-profile",
-                   body({{"holder_name", name}, {"address", "7 " + marker + " Street"}, {"tax_id", "TX" + marker}}),
-                   tok),
-          200, "billing profile");
+  exactly(
+      api.call("PUT", "/users/" + rosa.id + "/billing-profile",
+               body({{"holder_name", name}, {"address", "7 " + marker + " Street"}, {"tax_id", "TX" + marker}}), tok),
+      200, "billing profile");
   const auto subscription =
       exactly(api.call("POST", "/subscriptions", body({{"plan", "pro"}}), tok), 201, "subscribe").str("id");
   const auto charge = exactly(api.call("POST", "/transactions",

@@ -496,6 +496,15 @@ void each_sealed(rapidjson::Value& v, Visit&& visit) {
 
 }  // namespace
 
+std::optional<std::string> sealed_text_in(std::string_view payload, std::string_view event_id, std::string_view field) {
+  rapidjson::Document doc;
+  std::string buffer;
+  if (json::parse_object(doc, payload, buffer)) return std::nullopt;
+  const auto it = member(doc, field);
+  if (it == doc.MemberEnd() || !is_sealed(it->value)) return std::nullopt;
+  return sealed_text_of(write(it->value), event_id, field);
+}
+
 std::vector<std::string> sealed_text_subjects(std::string_view text) {
   std::vector<std::string> out;
   rapidjson::Document doc;

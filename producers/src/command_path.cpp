@@ -89,10 +89,8 @@ std::atomic<std::uint64_t>& erasures_committed() {
   return count;
 }
 
-void CommandTx::assume(const std::string& stream, std::int64_t version, std::string hash,
-                       const std::map<std::string, CommandKey, std::less<>>& keys) {
+void CommandTx::assume(const std::string& stream, std::int64_t version, std::string hash) {
   tx_.assume_head(stream, version, std::move(hash));
-  for (const auto& [subject, key] : keys) keys_.insert_or_assign(subject, key);
 }
 
 std::vector<domain::Envelope> CommandTx::read(const std::string& stream) {

@@ -3,8 +3,10 @@
 #include <pqxx/pqxx>
 
 #include "email.hpp"
+#include "lethe/domain/personal.hpp"
 #include "lethe/infra/access.hpp"
 #include "lethe/infra/ids.hpp"
+#include "lethe/infra/keyring.hpp"
 #include "lethe/infra/pg.hpp"
 
 namespace lethe::producers {
@@ -50,6 +52,23 @@ constexpr const char* kAuthenticate =
 
 pqxx::binarystring bytes(const std::string& raw) {
   return pqxx::binarystring(raw);
+}
+
+// An API key's name is what its person wrote: credentials keep the sealed
+// text of the appended event's field (opened when keys are listed), so no
+// name of theirs outlives an erasure in dead tuples or the WAL.
+void keep_key_names_sealed(pqxx::transaction_base& tx, const std::vector<users::Event>& events,
+                           const std::vector<domain::Envelope>& written) {
+  // The command appended `events` last: the last envelopes written are theirs, in order.
+  if (written.size() < events.size()) return;
+  const auto first = written.size() - events.size();
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto* issued = std::get_if<users::ApiKeyIssued>(&events[i]);
+    if (!issued) continue;
+    const auto& env = written[first + i];
+    if (const auto sealed = domain::sealed_text_in(env.payload, env.event_id, "name"))
+      infra::exec_hot(tx, "UPDATE credentials SET name = $2 WHERE credential_id = $1", issued->key_id, *sealed);
+  }
 }
 
 // What an event changes in the access tables, beside the append. A token's
@@ -112,7 +131,8 @@ std::optional<DomainError> apply_access(pqxx::transaction_base& tx, const users:
               infra::exec_hot(tx,
                               "INSERT INTO credentials (token_hash, kind, credential_id, user_id, prefix, expires_at)"
                               " VALUES ($1, 'api_key', $2, $3, $4, NULLIF($5, '')::timestamptz)",
-                              bytes(credential), e.key_id, e.user_id, e.prefix, e.expires_at);
+                              bytes(credential), e.key_id, e.user_id, e.prefix,
+                              e.expires_at);  // name: keep_key_names_sealed
             },
             [&](const users::ApiKeyRevoked& e) {
               infra::exec_hot(
@@ -165,7 +185,7 @@ std::optional<DomainError> decide_account(CommandTx& tx, const users::Command& c
   const auto* hit = cache ? cache->find(stream) : nullptr;
   if (hit) {
     state = hit->state;
-    tx.assume(stream, hit->version, hit->hash, hit->keys);
+    tx.assume(stream, hit->version, hit->hash);
   } else {
     state = load_in(tx, user_id);
   }
@@ -190,8 +210,9 @@ std::optional<DomainError> decide_account(CommandTx& tx, const users::Command& c
   const auto& written = tx.append(stream, state.version, drafts_of(decided.value()));
   for (const auto& ev : decided.value())
     if (auto err = apply_access(tx.sql(), ev, credential)) return err;
+  keep_key_names_sealed(tx.sql(), decided.value(), written);
   if (cache) {
-    AccountCache::Entry entry{state, written.back().stream_version, written.back().hash, tx.keys()};
+    AccountCache::Entry entry{state, written.back().stream_version, written.back().hash};
     for (const auto& ev : decided.value()) entry.state = users::evolve(std::move(entry.state), ev);
     entry.state.version = entry.version;
     tx.on_commit([cache, stream, entry = std::move(entry)]() mutable { cache->put(stream, std::move(entry)); });
@@ -564,8 +585,17 @@ std::vector<ApiKeyInfo> UserService::api_keys(const std::string& user_id, std::i
                                                                                        "credential_id LIMIT $2 OFFSET "
                                                                                        "$3",
              user_id, limit, offset))
-      out.push_back({r["credential_id"].c_str(), r["name"].c_str(), r["prefix"].c_str(), r["created_at"].c_str(),
-                     r["expires_at"].c_str(), r["last_used_at"].c_str(), r["revoked_at"].c_str()});
+      out.push_back({r["credential_id"].c_str(), r["name"].is_null() ? "" : r["name"].c_str(), r["prefix"].c_str(),
+                     r["created_at"].c_str(), r["expires_at"].c_str(), r["last_used_at"].c_str(),
+                     r["revoked_at"].c_str()});
+    // The names are sealed under their person's key: one key, opened here
+    // and zeroed when dropped.
+    auto keys = infra::load_person_keys(t.sql(), {user_id});
+    for (auto& k : out) {
+      const auto opened = domain::open_sealed_text(k.name, domain::lookup_in(keys));
+      k.name = opened ? opened.value().value_or("") : "";
+    }
+    for (auto& [subject, key] : keys) infra::wipe(key.key.data(), key.key.size());
     return false;
   });
   return out;
@@ -591,6 +621,7 @@ domain::Result<IssuedKey> UserService::bootstrap(const std::string& email, const
     tx.append(user_stream(user_id), 0, drafts_of(events));
     for (const auto& ev : events)
       if (auto err = apply_access(tx.sql(), ev, token.hash)) return err;
+    keep_key_names_sealed(tx.sql(), events, tx.written());
     return std::nullopt;
   });
   if (!written) return written.error();

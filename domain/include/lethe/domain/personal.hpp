@@ -109,6 +109,10 @@ inline const KeyLoader kKeepSealed = nullptr;
 // the decoded payload, bound with "e" and "f" members, so a jsonb column
 // holds it, alone or inside a larger value (an order's lines).
 std::string sealed_text_of(std::string_view sealed_json, std::string_view event_id, std::string_view field);
+// The sealed text of one top-level field of a stored payload (as the event
+// store holds it), for a table that keeps it beside the write side's rows
+// (an API key's name); nullopt when the field is absent or not sealed.
+std::optional<std::string> sealed_text_in(std::string_view payload, std::string_view event_id, std::string_view field);
 // The people whose keys open_sealed_text() or open_sealed_json() needs: of
 // every sealed value in the text, at any depth (none for a text that is not
 // sealed).

@@ -130,11 +130,9 @@ class CommandTx {
   // 1 for the first try; more after a concurrent append made it retry (a
   // cached state is then not to be trusted).
   int attempt() const noexcept { return attempt_; }
-  // State known from a cache: the stream's head and the keys it needs.
-  void assume(const std::string& stream, std::int64_t version, std::string hash,
-              const std::map<std::string, CommandKey, std::less<>>& keys);
-  // The keys met so far (to cache with a state).
-  const std::map<std::string, CommandKey, std::less<>>& keys() const noexcept { return keys_; }
+  // State known from a cache: the stream's head (the keys a command needs
+  // are looked up again: no cache holds a raw key).
+  void assume(const std::string& stream, std::int64_t version, std::string hash);
   // Runs after the transaction committed (to update a cache with what it wrote).
   void on_commit(std::function<void()> fn) { on_commit_.push_back(std::move(fn)); }
   std::vector<std::function<void()>>& commit_hooks() noexcept { return on_commit_; }
@@ -165,7 +163,9 @@ domain::Result<std::vector<domain::Envelope>> run_command(EventStore& store, con
 // Folded states of streams this process wrote or read last, so that a
 // command on a stream it knows skips reading and opening it again. Bounded
 // (forgets everything when full); one per command service, which is one per
-// thread. A stale entry costs one conflict and a retry on fresh state.
+// thread. A stale entry costs one conflict and a retry on fresh state. It
+// holds no key: a command that seals looks its keys up again, and drops
+// them when it ends (CommandTx).
 template <class State>
 class StateCache {
  public:
@@ -173,12 +173,11 @@ class StateCache {
     State state;
     std::int64_t version = 0;
     std::string hash;
-    std::map<std::string, CommandKey, std::less<>> keys;
   };
   explicit StateCache(std::size_t max_entries = 20000) : max_(max_entries) {}
   StateCache(const StateCache&) = delete;
   StateCache& operator=(const StateCache&) = delete;
-  ~StateCache() { clear(); }
+
   const Entry* find(const std::string& stream) {
     after_erasures();
     const auto it = entries_.find(stream);
@@ -186,27 +185,17 @@ class StateCache {
   }
   void put(const std::string& stream, Entry entry) {
     after_erasures();
-    if (entries_.size() >= max_ && !entries_.contains(stream)) clear();
-    if (const auto it = entries_.find(stream); it != entries_.end()) wipe_keys(it->second.keys);
+    if (entries_.size() >= max_ && !entries_.contains(stream)) entries_.clear();
     entries_.insert_or_assign(stream, std::move(entry));
   }
-  void forget(const std::string& stream) {
-    if (const auto it = entries_.find(stream); it != entries_.end()) {
-      wipe_keys(it->second.keys);
-      entries_.erase(it);
-    }
-  }
+  void forget(const std::string& stream) { entries_.erase(stream); }
   std::size_t size() const noexcept { return entries_.size(); }
 
  private:
-  void clear() {
-    for (auto& [stream, entry] : entries_) wipe_keys(entry.keys);
-    entries_.clear();
-  }
   void after_erasures() {
     const auto now = erasures_committed().load(std::memory_order_acquire);
     if (now == erasures_seen_) return;
-    clear();
+    entries_.clear();
     erasures_seen_ = now;
   }
   std::size_t max_;
@@ -225,13 +214,13 @@ State cached_state(CommandTx& tx, StateCache<State>& cache, const std::string& s
                    FoldEvents&& fold_events) {
   if (tx.attempt() > 1 || tx.context().expected_version) cache.forget(stream);
   if (const auto* hit = cache.find(stream)) {
-    tx.assume(stream, hit->version, hit->hash, hit->keys);
+    tx.assume(stream, hit->version, hit->hash);
     cached = true;
     return hit->state;
   }
   const auto events = tx.read(stream);
   State state = fold_events(events);
-  if (!events.empty()) cache.put(stream, {state, events.back().stream_version, events.back().hash, tx.keys()});
+  if (!events.empty()) cache.put(stream, {state, events.back().stream_version, events.back().hash});
   return state;
 }
 
@@ -246,7 +235,7 @@ void remember(CommandTx& tx, StateCache<State>& cache, const std::string& stream
   if (last == written.rend()) return;
   for (const auto& e : appended) state = evolve(std::move(state), e);
   state.version = last->stream_version;
-  typename StateCache<State>::Entry entry{std::move(state), last->stream_version, last->hash, tx.keys()};
+  typename StateCache<State>::Entry entry{std::move(state), last->stream_version, last->hash};
   tx.on_commit([&cache, stream, entry = std::move(entry)]() mutable { cache.put(stream, std::move(entry)); });
 }
 
