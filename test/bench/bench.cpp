@@ -376,6 +376,12 @@ struct ReplayRow {
   std::int64_t erased_left = 0;                            // rows that still name an erased person
   std::int64_t dead_letters = 0;                           // messages a projection set aside (none expected)
   std::vector<std::pair<std::string, double>> last_batch;  // projection, seconds into the replay, slowest first
+  // `lethe gdpr reapply` on the same database made to look restored from a
+  // backup taken before the erasures: their keys back, the register without
+  // them. forgotten_again: what it reported; keys_left: keys of the erased
+  // still there afterwards (none expected).
+  Run reapply;
+  std::int64_t forgotten_again = -1, keys_left = -1;
 };
 
 // Row counts of every projection's tables, and the rows that still name an
@@ -428,6 +434,11 @@ ReplayRow replay_bench(std::int64_t events, int erase, int batch, std::size_t pa
     producers::ErasureService erasure(
         store, producers::ErasureSettings{.per_hour = 100000, .projections = projections::projection_names()});
     const auto users = part / 2;
+    // The keys of those about to be erased, as a backup taken now holds them.
+    db.exec("CREATE TABLE bench_backup_keys AS SELECT * FROM person_keys WHERE false");
+    for (int i = 0; i < erase; ++i)
+      db.exec("INSERT INTO bench_backup_keys SELECT * FROM person_keys WHERE subject = 'b" +
+              std::to_string(static_cast<std::int64_t>(i) * users / erase) + "'");
     for (int i = 0; i < erase; ++i) {
       const auto id = "b" + std::to_string(static_cast<std::int64_t>(i) * users / erase);
       auto r = erasure.erase(id, producers::CommandContext{"system:bench"});
@@ -463,6 +474,19 @@ ReplayRow replay_bench(std::int64_t events, int erase, int batch, std::size_t pa
                                std::to_string(after[i].second));
   row.erased_left = erased_left(db);
   row.dead_letters = static_cast<std::int64_t>(test::read_topic(topics.topic("dead-letters")).size());
+  // A restore from before the erasures, as PostgreSQL would then hold it for
+  // them: their keys back and the register without them (the read models
+  // as replayed: the policies apply again all the same). Then the reapply.
+  db.exec("INSERT INTO person_keys SELECT * FROM bench_backup_keys");
+  db.exec("DELETE FROM erased_persons WHERE subject IN (SELECT subject FROM bench_backup_keys)");
+  say("gdpr reapply: " + std::to_string(erase) + " erased people missing from a restored register, " +
+      std::to_string(row.events) + " events");
+  row.reapply = run_lethe(db, topics, {"gdpr", "reapply"});
+  row.forgotten_again = count(db,
+                              "SELECT count(*) FROM erased_persons WHERE subject IN"
+                              " (SELECT subject FROM bench_backup_keys)");
+  row.keys_left =
+      count(db, "SELECT count(*) FROM person_keys WHERE subject IN (SELECT subject FROM bench_backup_keys)");
   // A million messages: not left on the broker for ever (retention is unlimited).
   std::vector<std::string> names;
   for (const auto& spec : producers::topic_specs()) names.push_back(topics.topic(spec.name));
@@ -637,6 +661,11 @@ int main(int argc, char** argv) {
                 "  messages the projections read in the replay", static_cast<long long>(r.deliveries), r.replay.seconds,
                 static_cast<double>(r.deliveries) / r.replay.seconds, "",
                 static_cast<double>(r.deliveries) / static_cast<double>(r.events));
+    std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %lld of %lld erased forgotten again, %lld keys left\n",
+                "lethe gdpr reapply after a restore", static_cast<long long>(r.events), r.reapply.seconds,
+                static_cast<double>(r.events) / r.reapply.seconds, r.reapply.rss_mib,
+                static_cast<long long>(r.forgotten_again), static_cast<long long>(r.erased),
+                static_cast<long long>(r.keys_left));
     std::string when;
     for (const auto& [name, at] : replay->last_batch)
       when += fmt::format("{}{} {:.1f}", when.empty() ? "" : ", ", name, at);
