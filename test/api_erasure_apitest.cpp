@@ -147,11 +147,12 @@ BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
   BOOST_TEST(request.str("status") == "erased");  // the external tasks wait
   BOOST_TEST(request.str("key_fingerprint").size() == 32u);
   BOOST_TEST(request.str("beyond_reach").find("backups") != std::string::npos);
-  // The master key version of today is rotated out within 30 days and
-  // destroyed 30 days later (the defaults): backups open her key until then.
+  // The master key version of today is rotated out within 30 days, and
+  // destroyed by the first rotation 30 days after that (the defaults):
+  // backups open her key until then, 90 days at most.
   BOOST_TEST(!request.str("readable_in_backups_until").empty(), request.body);
   BOOST_TEST(db.scalar("SELECT readable_in_backups_until = (SELECT date_trunc('second', created_at) + interval"
-                       " '60 days' FROM master_key_versions ORDER BY version DESC LIMIT 1) FROM erasure_requests"
+                       " '90 days' FROM master_key_versions ORDER BY version DESC LIMIT 1) FROM erasure_requests"
                        " WHERE request_id = '" +
                        request_id + "'") == "t");
   BOOST_TEST(request.json["receipts"].Size() == 10u);

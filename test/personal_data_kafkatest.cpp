@@ -252,6 +252,7 @@ BOOST_AUTO_TEST_CASE(rotating_the_master_key_leaves_older_backups_of_the_keyring
   const auto persons = people();
   const auto file = fs::temp_directory_path() / ("lethe-master-" + test::random_suffix());
   std::ofstream(file) << std::string(64, 'e') << "\n";  // a bare line: version 1
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);  // as scripts/lib.sh makes it
   const auto master = env_of(db, topics, {{"LETHE_MASTER_KEY_FILE", file.string()}});
   for (const auto& p : persons)
     BOOST_REQUIRE(run(master, "user register --id " + p.id + " --email " + p.email + " --name '" + p.name + "'").rc ==
@@ -270,6 +271,7 @@ BOOST_AUTO_TEST_CASE(rotating_the_master_key_leaves_older_backups_of_the_keyring
   std::stringstream text;
   text << std::ifstream(file).rdbuf();
   BOOST_TEST(text.str().rfind("1:" + std::string(64, 'e') + "\n2:", 0) == 0u, text.str());
+  // The rewritten file keeps the old one's mode: owner-only.
   BOOST_TEST(((fs::status(file).permissions() & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none));
   for (const auto& p : persons) {
     const auto shown = run(master, "events user-" + p.id + " 2>/dev/null");

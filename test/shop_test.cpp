@@ -262,6 +262,10 @@ BOOST_AUTO_TEST_CASE(canonical_specs_refuse_what_is_not_a_bounded_json_object) {
                            R"({"l":[{"x":1,"x":2}]})", R"({"a":1,"\u0061":2})"})
     BOOST_TEST(outcome(sh::canonical_specs(text)) == bad, text);
   BOOST_TEST(message(sh::canonical_specs(R"({"a":1,"a":2})")).find("duplicate key \"a\"") != std::string::npos);
+  // A top-level "sealed" would pass for specs sealed already and be stored
+  // in clear; nested, it is just a key.
+  BOOST_TEST(outcome(sh::canonical_specs(R"({"sealed":"xchacha20poly1305","engraving":"For Rosa"})")) == bad);
+  BOOST_TEST(outcome(sh::canonical_specs(R"({"box":{"sealed":true}})")) == "ok");
   // NUL characters, raw or escaped, in values and keys; invalid UTF-8.
   BOOST_TEST(outcome(sh::canonical_specs(std::string_view("{}\0{", 4))) == bad);
   BOOST_TEST(outcome(sh::canonical_specs(std::string_view("{\"a\":\"x\0\"}", 10))) == bad);

@@ -320,15 +320,24 @@ void search_files(const std::filesystem::path& root, const std::string& what, co
   if (fs::is_regular_file(root, ec)) {
     files.push_back(root);
   } else {
-    for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
+    // Links to folders are followed: pg_wal and the tablespaces under
+    // pg_tblspc are links when they live elsewhere.
+    for (fs::recursive_directory_iterator it(root, fs::directory_options::follow_directory_symlink, ec), end;
          !ec && it != end; it.increment(ec))
       if (it->is_regular_file(ec)) files.push_back(it->path());
   }
+  // A folder that cannot be read proves nothing: an error, not "not found".
   if (ec) throw infra::Misconfigured("gdpr verify: cannot read " + root.string() + ": " + ec.message());
   std::string buf;
+  std::vector<std::string> unreadable;
   for (const auto& file : files) {
     std::ifstream in(file, std::ios::binary);
-    if (!in) continue;  // gone meanwhile (a WAL segment recycled, a temporary file)
+    if (!in) {
+      // Gone meanwhile (a WAL segment recycled, a temporary file) is fine;
+      // there and unreadable is not.
+      if (fs::exists(file, ec)) unreadable.push_back(file.string());
+      continue;
+    }
     buf.clear();
     std::vector<bool> found(needles.size(), false);
     for (;;) {
@@ -354,6 +363,9 @@ void search_files(const std::filesystem::path& root, const std::string& what, co
       spdlog::info("gdpr verify: {}: {} files, {} MiB read", what, tally.files, tally.file_bytes >> 20);
   }
   findings.count_more(what, unshown, "files hold it");
+  if (!unreadable.empty())
+    throw infra::Misconfigured("gdpr verify: " + std::to_string(unreadable.size()) + " files of " + what +
+                               " cannot be read (first: " + unreadable.front() + "): nothing is proven");
 }
 
 // The data directory: the one given, or the server's own (a superuser may

@@ -246,6 +246,9 @@ Result<std::string> seal_personal(std::string_view type, int schema_version, std
   for (const auto& f : fields) {
     std::optional<DomainError> error;
     each_value(doc, f.field, [&](rapidjson::Value& value, const std::string& bound) {
+      // A value sealed already is left alone: a string field cannot hold
+      // an object that passes for one (the schemas say string), and a JSON
+      // one is refused by its domain when it does (canonical_specs).
       if (error || value.IsNull() || is_sealed(value)) return;
       const auto subject_it = member(doc, f.subject_field);
       if (subject_it == doc.MemberEnd() || !subject_it->value.IsString()) {

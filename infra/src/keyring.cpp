@@ -3,11 +3,14 @@
 #include <fcntl.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -33,7 +36,10 @@ constexpr const char* kLoadSql =
 // transaction, so a key made after it can only meet the register.
 constexpr const char* kCreateSql =
     "INSERT INTO person_keys (subject, key_id, key_material, wrapped, master_version)"
-    " SELECT $1, 1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM erased_persons WHERE subject = $1)"
+    " SELECT $1, 1, $2, $3, NULLIF($4::int, 0) WHERE NOT EXISTS (SELECT 1 FROM erased_persons WHERE subject = $1)"
+    // Never under a retired master version (a process that has not read the
+    // file since a rotation): it reads the file again and wraps anew.
+    " AND NOT EXISTS (SELECT 1 FROM master_key_versions WHERE version = $4 AND retired_at IS NOT NULL)"
     " ON CONFLICT (subject, key_id) DO NOTHING";
 constexpr const char* kErasedSql = "SELECT subject FROM erased_persons WHERE subject = ANY($1::text[])";
 constexpr const char* kLockKeysSql =
@@ -109,6 +115,12 @@ std::optional<std::string> master_text() {
 // key names a version it lacks (another process rotated); empty when no
 // master key is set.
 struct MasterRing {
+  MasterRing() = default;
+  MasterRing(const MasterRing&) = default;
+  MasterRing& operator=(const MasterRing&) = delete;
+  ~MasterRing() {
+    for (auto& [version, key] : keys) sodium_memzero(key.data(), key.size());
+  }
   std::map<int, Key32> keys;
   bool empty() const noexcept { return keys.empty(); }
   int current() const { return keys.rbegin()->first; }
@@ -188,26 +200,41 @@ std::string bytes_of(const pqxx::field& f) {
   return b.str();
 }
 
-// Writes the ring to the master key file: a new file beside it (owner-only),
-// flushed, then renamed over it, so the file is never half written.
-void write_master_file(const std::string& path, const MasterRing& ring) {
-  const std::string tmp = path + ".new";
-  {
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0) throw Misconfigured("cannot write " + tmp);
-    std::string text;
-    for (const auto& [version, key] : ring.keys) {
-      std::array<char, 65> hex{};
-      sodium_bin2hex(hex.data(), hex.size(), key.data(), key.size());
-      text += std::to_string(version) + ":" + hex.data() + "\n";
-      sodium_memzero(hex.data(), hex.size());
-    }
-    const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-    sodium_memzero(text.data(), text.size());
-    ::close(fd);
-    if (!written) throw Misconfigured("cannot write " + tmp);
+// Writes the ring to the master key file: a new file of a unique name in the
+// same folder (mkstemp: never one that exists, never through a link), with
+// the old file's owner and mode (owner-only when there was none), flushed,
+// renamed over the file a link may point to, and the folder flushed, so that
+// after a crash the file is the old one or the new one, never half of it.
+void write_master_file(const std::string& file, const MasterRing& ring) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path path = fs::exists(file, ec) ? fs::canonical(file, ec) : fs::path(file);
+  if (ec) throw Misconfigured("cannot resolve " + file + ": " + ec.message());
+  std::string tmp = (path.parent_path() / (".lethe-master-XXXXXX")).string();
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) throw Misconfigured("cannot create a file beside " + path.string());
+  std::string text;
+  for (const auto& [version, key] : ring.keys) {
+    std::array<char, 65> hex{};
+    sodium_bin2hex(hex.data(), hex.size(), key.data(), key.size());
+    text += std::to_string(version) + ":" + hex.data() + "\n";
+    sodium_memzero(hex.data(), hex.size());
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Misconfigured("cannot replace " + path);
+  struct stat old {};
+  const bool had = ::stat(path.c_str(), &old) == 0;
+  bool ok =
+      ::fchmod(fd, had ? (old.st_mode & 07777) : 0600) == 0 && (!had || ::fchown(fd, old.st_uid, old.st_gid) == 0);
+  ok = ok && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  sodium_memzero(text.data(), text.size());
+  ::close(fd);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    throw Misconfigured("cannot replace " + path.string());
+  }
+  if (const int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY); dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
 }
 
 // Checks once per process that the master key versions (if any) open this
@@ -233,6 +260,10 @@ void check_master(pqxx::transaction_base& tx, bool may_write) {
       ring = master_ring(true);  // rotated by another process since this one read the file
       key = ring->find(version);
     }
+    if (!key && version > ring->current())
+      throw Misconfigured("the master key file lacks version " + std::to_string(version) +
+                          ", the newest this keyring knows: the master key was rotated with another copy of the "
+                          "file; give this process the new one");
     if (!key) continue;  // retired, kept in the database's record, not in this file: keys under it fail alone
     const auto opened = open(*key, bytes_of(row["check_sealed"]), kCheckAd);
     if (!opened || *opened != kCheckText)
@@ -261,9 +292,10 @@ PersonKey unwrap(const std::string& subject, int key_id, const std::string& mate
     auto ring = master_ring();
     if (ring->empty()) throw Misconfigured("the key of " + subject + " is wrapped, and no master key is set");
     const auto& master = master_version_key(ring, version.value_or(1), subject);
-    const auto opened = open(master, material, key_ad(subject, key_id));
+    auto opened = open(master, material, key_ad(subject, key_id));
     if (!opened) throw Misconfigured("the key of " + subject + " does not open under the master key");
     raw = *opened;
+    sodium_memzero(opened->data(), opened->size());
   }
   if (raw.size() != k.key.size()) throw Misconfigured("the key of " + subject + " has the wrong length");
   std::copy(raw.begin(), raw.end(), k.key.begin());
@@ -297,12 +329,12 @@ std::size_t rewrap_where(pqxx::connection& conn, const std::string& condition,
     for (const auto& r : rows) {
       const std::string subject = r["subject"].c_str();
       auto k = unwrap_row(subject, r);
-      const std::string raw(reinterpret_cast<const char*>(k.key.data()), k.key.size());
+      std::string raw(reinterpret_cast<const char*>(k.key.data()), k.key.size());
       tx.exec_params(
           "UPDATE person_keys SET key_material = $3, wrapped = true, master_version = $4"
           " WHERE subject = $1 AND key_id = $2",
           subject, k.key_id, pqxx::binarystring(seal(ring->keys.at(current), raw, key_ad(subject, k.key_id))), current);
-      sodium_memzero(const_cast<char*>(raw.data()), raw.size());
+      sodium_memzero(raw.data(), raw.size());
       sodium_memzero(k.key.data(), k.key.size());
     }
     tx.commit();
@@ -363,11 +395,32 @@ RotationReport rotate_master_key(pqxx::connection& conn, int retention_days,
     throw Misconfigured(
         "keys rotate-master: LETHE_MASTER_KEY_FILE must name the master key file (a new version is added to it)");
   const std::string path = file;
+  // One rotation at a time: a second waits for the first, then reads the
+  // file it wrote (two at once would each write their own version N+1).
+  struct RotationLock {
+    pqxx::connection& conn;
+    explicit RotationLock(pqxx::connection& c) : conn(c) {
+      pqxx::nontransaction(conn).exec("SELECT pg_advisory_lock(hashtextextended('lethe-master-rotation', 0))");
+    }
+    ~RotationLock() {
+      try {
+        pqxx::nontransaction(conn).exec("SELECT pg_advisory_unlock(hashtextextended('lethe-master-rotation', 0))");
+      } catch (const std::exception&) {
+        // the session's end releases it
+      }
+    }
+  } lock(conn);
   auto ring = load_ring();
   if (ring->empty()) throw Misconfigured("keys rotate-master: the master key file holds no key");
-  // The new version, written to the file before any key is wrapped under it.
+  // The new version, written to the file before any key is wrapped under it
+  // (so every process that meets a key under it can read it), and above
+  // every version the keyring has recorded.
   RotationReport report;
-  report.version = ring->current() + 1;
+  {
+    pqxx::read_transaction tx(conn);
+    const int recorded = tx.exec("SELECT coalesce(max(version), 0) FROM master_key_versions")[0][0].as<int>();
+    report.version = std::max(ring->current(), recorded) + 1;
+  }
   Key32 fresh{};
   randombytes_buf(fresh.data(), fresh.size());
   auto next = std::make_shared<MasterRing>(*ring);
@@ -414,13 +467,15 @@ RotationReport rotate_master_key(pqxx::connection& conn, int retention_days,
 }
 
 std::optional<std::string> readable_in_backups_until(pqxx::transaction_base& tx) {
-  const auto ring = master_ring();
-  if (ring->empty()) return std::nullopt;
+  if (master_ring()->empty()) return std::nullopt;
+  // The newest version the keyring knows (this process may not have read
+  // the file since a rotation): rotated out when due, then destroyed by the
+  // first rotation after its retention window: one period more at most.
   const auto r = tx.exec_params(
-      "SELECT to_char((greatest(created_at + make_interval(days => $2), now()) + make_interval(days => $3))"
-      " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM master_key_versions WHERE version = $1",
-      ring->current(), master_rotation_days(), master_retention_days());
-  if (r.empty() || r[0][0].is_null()) return std::nullopt;
+      "SELECT to_char((greatest(coalesce((SELECT created_at FROM master_key_versions WHERE destroyed_at IS NULL"
+      " ORDER BY version DESC LIMIT 1), now()) + make_interval(days => $1), now())"
+      " + make_interval(days => $2 + $1)) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+      master_rotation_days(), master_retention_days());
   return std::string(r[0][0].c_str());
 }
 
@@ -438,6 +493,10 @@ void require_master_key(std::string_view process) {
                       ": no master key; set LETHE_MASTER_KEY_FILE to a file of 64 hex digits (e.g. from `openssl "
                       "rand -hex 32`), kept apart from the database and its backups, or LETHE_DEV_NO_MASTER_KEY=1 "
                       "for development (keys then stored unwrapped)");
+}
+
+PersonKey::~PersonKey() {
+  sodium_memzero(key.data(), key.size());
 }
 
 void wipe(void* p, std::size_t n) {
@@ -466,17 +525,28 @@ PersonKey ensure_person_key(pqxx::transaction_base& tx, const std::string& subje
   ensure_sodium();
   check_master(tx, true);
   if (auto found = load_person_keys(tx, {subject}); !found.empty()) return found.begin()->second;
-  std::array<unsigned char, 32> key{};
-  randombytes_buf(key.data(), key.size());
-  const std::string raw(reinterpret_cast<const char*>(key.data()), key.size());
-  const auto ring = master_ring();
-  const std::optional<int> version = ring->empty() ? std::nullopt : std::optional<int>(ring->current());
-  const std::string material = version ? seal(ring->keys.at(*version), raw, key_ad(subject, 1)) : raw;
-  tx.exec_params(kCreateSql, subject, pqxx::binarystring(material), version.has_value(), version);
-  sodium_memzero(key.data(), key.size());
-  auto made = load_person_keys(tx, {subject});  // a concurrent creator's key wins
-  if (made.empty()) throw PersonErased(subject);
-  return made.begin()->second;
+  for (int attempt = 1;; ++attempt) {
+    std::array<unsigned char, 32> key{};
+    randombytes_buf(key.data(), key.size());
+    std::string raw(reinterpret_cast<const char*>(key.data()), key.size());
+    const auto ring = master_ring(attempt > 1);
+    const std::optional<int> version = ring->empty() ? std::nullopt : std::optional<int>(ring->current());
+    const std::string material = version ? seal(ring->keys.at(*version), raw, key_ad(subject, 1)) : raw;
+    if (version && attempt > 1)  // a version this process just learnt: its check, if no key made it yet
+      tx.exec_params(kCreateCheckSql, *version,
+                     pqxx::binarystring(seal(ring->keys.at(*version), kCheckText, kCheckAd)));
+    // 0 for no version (unwrapped): an int, not an optional, for the driver.
+    tx.exec_params(kCreateSql, subject, pqxx::binarystring(material), version.has_value(), version.value_or(0));
+    sodium_memzero(key.data(), key.size());
+    sodium_memzero(raw.data(), raw.size());
+    auto made = load_person_keys(tx, {subject});  // a concurrent creator's key wins
+    if (!made.empty()) return made.begin()->second;
+    if (!erased_among(tx, {subject}).empty()) throw PersonErased(subject);
+    if (attempt > 1)
+      throw Misconfigured("master key version " + std::to_string(version.value_or(0)) +
+                          " is retired and the master key file holds no newer one: give this process the file "
+                          "`lethe keys rotate-master` wrote");
+  }
 }
 
 std::vector<std::string> erased_among(pqxx::transaction_base& tx, const std::vector<std::string>& subjects) {
@@ -496,17 +566,24 @@ std::string destroy_person_key(pqxx::transaction_base& tx, const std::string& su
   crypto_generichash_init(&state, nullptr, 0, 16);
   crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(kFingerprintContext.data()),
                             kFingerprintContext.size());
-  bool any = false;
+  bool any = false, unopenable = false;
   for (const auto& r : tx.exec_params(kLockKeysSql, subject)) {
-    auto k = unwrap_row(subject, r);
-    crypto_generichash_update(&state, k.key.data(), k.key.size());
-    sodium_memzero(k.key.data(), k.key.size());
-    any = true;
+    try {
+      auto k = unwrap_row(subject, r);
+      crypto_generichash_update(&state, k.key.data(), k.key.size());
+      any = true;
+    } catch (const Misconfigured& e) {
+      // Wrapped under a master version this process cannot open (destroyed
+      // after its retention): the key goes all the same, and the
+      // fingerprint says it could not be named.
+      spdlog::warn("erasure of {}: a key does not open ({}); destroyed unopened", subject, e.what());
+      unopenable = true;
+    }
   }
   std::array<unsigned char, 16> digest{};
   crypto_generichash_final(&state, digest.data(), digest.size());
-  std::string fingerprint = "none";
-  if (any) {
+  std::string fingerprint = unopenable ? "unopenable" : "none";
+  if (any && !unopenable) {
     std::array<char, 33> hex{};
     sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
     fingerprint = hex.data();

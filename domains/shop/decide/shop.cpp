@@ -173,6 +173,10 @@ class CanonicalWriter : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, C
   }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
     if (std::string_view(s, n).find('\0') != std::string_view::npos) return fail("a key holds a NUL character");
+    // A top-level "sealed" would pass for a value sealed already and be
+    // stored in clear (domain::seal_personal leaves sealed values alone).
+    if (frames_.size() == 1 && std::string_view(s, n) == "sealed")
+      return fail("selected_specs may not have a top-level key named \"sealed\"");
     frames_.back().key.assign(s, n);
     return true;
   }

@@ -18,6 +18,11 @@
 namespace lethe::infra {
 
 struct PersonKey {
+  PersonKey() = default;
+  PersonKey(int id, const std::array<unsigned char, 32>& bytes) : key_id(id), key(bytes) {}
+  PersonKey(const PersonKey&) = default;
+  PersonKey& operator=(const PersonKey&) = default;
+  ~PersonKey();  // zeroes the key: no copy of a raw key outlives its holder
   int key_id = 1;
   std::array<unsigned char, 32> key{};
 };
@@ -97,10 +102,11 @@ RotationReport rotate_master_key(pqxx::connection& conn, int retention_days,
 // meant to run (from cron).
 int master_retention_days();
 int master_rotation_days();
-// Until when a backup taken now could still open a key: the current
-// version is destroyed one retention window after the next rotation, due
-// a rotation period after it was made (or now, when overdue). RFC 3339 UTC;
-// nullopt without a master key (keys unwrapped: no bound).
+// Until when a backup taken now could still open a key: the newest
+// version is rotated out a rotation period after it was made (or now, when
+// overdue), and destroyed by the first rotation after its retention window
+// ends, at most one period later. RFC 3339 UTC; nullopt without a master
+// key (keys unwrapped: no bound).
 std::optional<std::string> readable_in_backups_until(pqxx::transaction_base& tx);
 
 // Zeroes n bytes at p in a way the compiler keeps (libsodium): for raw keys
