@@ -236,19 +236,9 @@ BOOST_AUTO_TEST_CASE(an_internal_note_never_reaches_the_customer) {
   // Tables: every text and JSON column of every table; none holds the
   // marker in clear (the staff-only notes keep it sealed, and the staff
   // answer above opened it), but the notes table holds the note.
+  const auto holding = s.db.columns_holding(marker);
   auto conn = infra::connect(s.db.conninfo());
   pqxx::read_transaction tx(*conn);
-  std::vector<std::string> holding;
-  for (const auto& col : tx.exec("SELECT table_name, column_name FROM information_schema.columns"
-                                 " WHERE table_schema = current_schema()"
-                                 " AND data_type IN ('text', 'json', 'jsonb', 'character varying')")) {
-    const std::string table = col[0].c_str(), column = col[1].c_str();
-    const auto hits = tx.exec_params("SELECT count(*) FROM " + tx.quote_name(table) + " WHERE " +
-                                         tx.quote_name(column) + "::text LIKE '%' || $1 || '%'",
-                                     marker)[0][0]
-                          .as<int>();
-    if (hits > 0) holding.push_back(table + "." + column);
-  }
   BOOST_TEST(tx.exec_params("SELECT count(*) FROM ticket_internal_notes WHERE note_id = $1 AND text LIKE "
                             "'{\"sealed\":\"xchacha20poly1305\",\"sub\":\"' || $2 || '\"%'",
                             note_id, ann.id)[0][0]

@@ -37,25 +37,6 @@ bool holds(const std::string& bytes, const std::string& marker) {
   return lower(bytes).find(lower(marker)) != std::string::npos;
 }
 
-// Every column of every table of the schema, as text: "table.column" of
-// each value that holds the marker.
-std::vector<std::string> tables_holding(const test::TestSchema& db, const std::string& marker) {
-  auto conn = infra::connect(db.conninfo());
-  pqxx::read_transaction tx(*conn);
-  std::vector<std::string> found;
-  for (const auto& col : tx.exec("SELECT table_name, column_name FROM information_schema.columns c"
-                                 " JOIN information_schema.tables t USING (table_schema, table_name)"
-                                 " WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'")) {
-    const std::string table = col[0].c_str(), column = col[1].c_str();
-    const auto n = tx.exec_params("SELECT count(*) FROM " + tx.quote_name(table) + " WHERE strpos(lower(" +
-                                      tx.quote_name(column) + "::text), lower($1)) > 0",
-                                  marker)[0][0]
-                       .as<int>();
-    if (n > 0) found.push_back(table + "." + column);
-  }
-  return found;
-}
-
 std::string pg_dump(const test::TestSchema& db) {
   const auto base = infra::Config::from_env().pg;
   const auto r = test::capture("/usr/lib/postgresql/15/bin/pg_dump --no-owner -n " + db.name() + " '" + base + "'");
@@ -225,7 +206,7 @@ BOOST_AUTO_TEST_CASE(a_realistic_person_erased_leaves_no_byte_of_theirs_anywhere
   const auto placed = exactly(api.call("GET", "/orders/" + order, "", tok), 200, "order before");
   BOOST_TEST(test::json_text(placed.json["lines"][0]["selected_specs"]) == R"({"engraving":"For )" + name + R"("})");
   // ...while it is sealed everywhere lethe stores it, even before the erasure.
-  const auto sealed_before = tables_holding(db, marker);
+  const auto sealed_before = db.columns_holding(marker);
   BOOST_TEST(sealed_before.empty(), "before the erasure: " << sealed_before.size());
   for (const auto& where : sealed_before) BOOST_TEST_MESSAGE("before the erasure: " << where);
 
@@ -237,10 +218,10 @@ BOOST_AUTO_TEST_CASE(a_realistic_person_erased_leaves_no_byte_of_theirs_anywhere
 
   // Tables: no column of any table holds the marker; her id is still where
   // it is kept by design (the control that the scan reads these tables).
-  const auto holding = tables_holding(db, marker);
+  const auto holding = db.columns_holding(marker);
   BOOST_TEST(holding.empty(), "tables holding the marker: " << holding.size());
   for (const auto& where : holding) BOOST_TEST_MESSAGE(where);
-  BOOST_TEST(!tables_holding(db, rosa.id).empty());
+  BOOST_TEST(!db.columns_holding(rosa.id).empty());
   // pg_dump of the schema.
   const auto dump = pg_dump(db);
   BOOST_TEST(holds(dump, rosa.id));
@@ -274,7 +255,7 @@ BOOST_AUTO_TEST_CASE(a_realistic_person_erased_leaves_no_byte_of_theirs_anywhere
   const auto replay = test::capture_env(s.env(), test::lethe_bin() + " project --replay --until-idle");
   BOOST_TEST(replay.rc == 0, replay.output.substr(0, 2000));
   BOOST_TEST(db.scalar("SELECT count(*) FROM shop_orders WHERE order_id = '" + order + "'") == "1");  // rebuilt
-  const auto after_replay = tables_holding(db, marker);
+  const auto after_replay = db.columns_holding(marker);
   BOOST_TEST(after_replay.empty(), "after the replay: " << after_replay.size());
   for (const auto& where : after_replay) BOOST_TEST_MESSAGE(where);
   const auto verified_again = test::capture_env(s.env(), verify_args);

@@ -251,7 +251,7 @@ BOOST_AUTO_TEST_CASE(rotating_the_master_key_leaves_older_backups_of_the_keyring
   test::TestTopics topics;
   const auto persons = people();
   const auto file = fs::temp_directory_path() / ("lethe-master-" + test::random_suffix());
-  std::ofstream(file) << std::string(64, 'e') << "\n";  // a bare line: version 1
+  std::ofstream(file) << std::string(64, 'e') << "\n";                    // a bare line: version 1
   fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);  // as scripts/lib.sh makes it
   const auto master = env_of(db, topics, {{"LETHE_MASTER_KEY_FILE", file.string()}});
   for (const auto& p : persons)

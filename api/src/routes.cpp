@@ -252,8 +252,6 @@ void row_fields(Json& j, const pqxx::row& r, Opened* opened) {
     const auto type = f.type();
     if (f.is_null())
       j.null(f.name());
-    else if (opened && opened->sealed(f.name()) && (type == kJson || type == kJsonb))
-      j.raw(f.name(), opened->json(f));
     else if (opened && opened->sealed(f.name()))
       j.str_or_null(f.name(), opened->text(f));
     else if (type == kBool)

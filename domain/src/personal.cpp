@@ -157,31 +157,25 @@ struct ValueKey {
 
 ValueKey key_for(const KeyLookup& keys, std::string_view subject, std::string_view subject2) {
   ValueKey out;
-  const auto a = keys(subject);
-  if (!a) {
-    out.missing = subject;
-    return out;
-  }
-  out.kid = a->key_id;
-  if (a->key == nullptr) {
-    out.erased = true;
-    return out;
-  }
+  // One person's key: its bytes, or nothing with `missing` or `erased` set.
+  auto take = [&](std::string_view who, int& kid) -> const unsigned char* {
+    const auto k = keys(who);
+    if (!k) {
+      out.missing = who;
+      return nullptr;
+    }
+    kid = k->key_id;
+    if (k->key == nullptr) out.erased = true;
+    return k->key;
+  };
+  const auto* a = take(subject, out.kid);
+  if (a == nullptr) return out;
   if (subject2.empty()) {
-    std::copy(a->key, a->key + kPersonKeyBytes, out.bytes.begin());
+    std::copy(a, a + kPersonKeyBytes, out.bytes.begin());
     return out;
   }
-  const auto b = keys(subject2);
-  if (!b) {
-    out.missing = subject2;
-    return out;
-  }
-  out.kid2 = b->key_id;
-  if (b->key == nullptr) {
-    out.erased = true;
-    return out;
-  }
-  crypto_generichash(out.bytes.data(), out.bytes.size(), b->key, kPersonKeyBytes, a->key, kPersonKeyBytes);
+  const auto* b = take(subject2, out.kid2);
+  if (b != nullptr) crypto_generichash(out.bytes.data(), out.bytes.size(), b, kPersonKeyBytes, a, kPersonKeyBytes);
   return out;
 }
 

@@ -85,6 +85,23 @@ std::string TestSchema::scalar(const std::string& sql) const {
   return r[0][0].c_str();
 }
 
+std::vector<std::string> TestSchema::columns_holding(const std::string& text) const {
+  auto conn = infra::connect(conninfo_);
+  pqxx::read_transaction tx(*conn);
+  std::vector<std::string> found;
+  for (const auto& col : tx.exec("SELECT table_name, column_name FROM information_schema.columns c"
+                                 " JOIN information_schema.tables t USING (table_schema, table_name)"
+                                 " WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'")) {
+    const std::string table = col[0].c_str(), column = col[1].c_str();
+    const auto n = tx.exec_params("SELECT count(*) FROM " + tx.quote_name(table) + " WHERE strpos(lower(" +
+                                      tx.quote_name(column) + "::text), lower($1)) > 0",
+                                  text)[0][0]
+                       .as<int>();
+    if (n > 0) found.push_back(table + "." + column);
+  }
+  return found;
+}
+
 namespace {
 
 std::vector<std::string> rows_of(const std::string& conninfo, const std::string& sql, bool open) {

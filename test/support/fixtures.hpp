@@ -34,6 +34,9 @@ class TestSchema {
   // answers, for comparing read models with what was written.
   std::vector<std::string> opened_rows(const std::string& sql) const;
   void exec(const std::string& sql) const;
+  // "table.column" of every column of every table of the schema whose
+  // value, as text, holds `text` in any case.
+  std::vector<std::string> columns_holding(const std::string& text) const;
 
  private:
   std::string name_, conninfo_;
