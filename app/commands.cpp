@@ -44,6 +44,14 @@ int migrate(const infra::Config& cfg) {
   auto conn = infra::connect(cfg.pg);
   const int n = infra::migrate(*conn);
   spdlog::info("migrate: {} applied, {} known, schema up to date", n, infra::migrations().size());
+  const auto keyring = infra::migrate_keyring(*conn);
+  if (keyring.apart)
+    spdlog::info("migrate: keyring apart (LETHE_KEYRING_PG): {} applied, {} keys moved in", keyring.applied,
+                 keyring.moved_keys);
+  else
+    spdlog::warn(
+        "migrate: the keyring lives in this database (LETHE_KEYRING_PG unset): its backups hold the "
+        "(wrapped) keys");
   return 0;
 }
 

@@ -5,11 +5,17 @@ KAFKA_VERSION="${KAFKA_VERSION:-3.9.1}"
 KAFKA_PORT="${KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
 PG_PORT="${PG_PORT:-55432}"
+KEYRING_PORT="${KEYRING_PORT:-55433}"
 VAR_DIR="${LETHE_VAR_DIR:-$LETHE_ROOT/.lethe}"
 KAFKA_LIBS="$VAR_DIR/kafka-libs"
 BUILD_DIR="${LETHE_BUILD_DIR:-$LETHE_ROOT/build}"
 export LETHE_BROKERS="${LETHE_BROKERS:-127.0.0.1:$KAFKA_PORT}"
 export LETHE_PG="${LETHE_PG:-postgresql://postgres@127.0.0.1:$PG_PORT/lethe}"
+# The keyring runs apart from the data, on a PostgreSQL cluster of its own
+# (scripts/postgres starts both), so that the data's base backups, dumps and
+# WAL hold no key. LETHE_KEYRING_PG= (empty) keeps the keys in the data
+# database instead.
+export LETHE_KEYRING_PG="${LETHE_KEYRING_PG-postgresql://postgres@127.0.0.1:$KEYRING_PORT/lethe_keyring}"
 
 # Keys that live outside the database: the email blind index's, and the
 # master key that wraps every person's key (serve, the relay and the

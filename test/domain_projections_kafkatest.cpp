@@ -152,7 +152,7 @@ BOOST_AUTO_TEST_CASE(commands_reach_the_read_models_once_however_often_their_eve
   test::relay_until_idle(db, topics);
   // gone's key is destroyed (the erasure issue does it with its own event;
   // here, directly) before anything is projected.
-  db.exec("DELETE FROM person_keys WHERE subject = 'gone'");
+  db.keyring().exec("DELETE FROM person_keys WHERE subject = 'gone'");
 
   BOOST_REQUIRE(test::Process({"project", "billing", "content", "files", "email", "--until-idle"}, env).wait() == 0);
   using Rows = std::vector<std::string>;

@@ -243,6 +243,22 @@ BOOST_AUTO_TEST_CASE(a_realistic_person_erased_leaves_no_byte_of_theirs_anywhere
   BOOST_TEST(in_files.control >= 1u);
   BOOST_TEST(in_files.others == 0u);
   db.exec("DROP TABLE forget_control");
+  // The keys live apart (the scripts' way): neither the data cluster's files
+  // nor its dump hold a byte of anyone's key; the keyring's files do (the
+  // control that the scan would find one).
+  if (db.keyring().conninfo() != db.conninfo()) {
+    const auto key_hex =
+        db.keyring().scalar("SELECT encode(key_material, 'hex') FROM person_keys WHERE subject = '" + ada.id + "'");
+    BOOST_TEST_REQUIRE(key_hex.size() == 144u);  // wrapped: nonce, 32 bytes, tag
+    std::string key_bytes;
+    for (std::size_t i = 0; i < key_hex.size(); i += 2)
+      key_bytes += static_cast<char>(std::stoi(key_hex.substr(i, 2), nullptr, 16));
+    const auto in_data = in_pg_files(db, key_bytes, "-control");
+    BOOST_TEST(in_data.control + in_data.others == 0u);
+    BOOST_TEST(!holds(dump, key_hex));
+    const auto in_keyring = in_pg_files(db.keyring(), key_bytes, "-control");
+    BOOST_TEST(in_keyring.control + in_keyring.others >= 1u);
+  }
   // lethe's own verifier agrees (tables, topics, data directory).
   const auto verify_args =
       test::lethe_bin() + " gdpr verify " + rosa.id + " --email '" + email + "' --name '" + name + "'";

@@ -11,6 +11,7 @@
 #include <pqxx/pqxx>
 #include <sstream>
 
+#include "lethe/infra/keyring.hpp"
 #include "lethe/infra/pg.hpp"
 #include "support/fixtures.hpp"
 
@@ -120,7 +121,7 @@ BOOST_AUTO_TEST_CASE(no_email_or_name_in_clear_in_the_store_the_outbox_or_the_br
     BOOST_TEST(contains(sealed.output, "\"sealed\":\"xchacha20poly1305\""), sealed.output);
   }
   // No key ever goes to a topic: every key is in the keyring table only.
-  BOOST_TEST(db.scalar("SELECT count(*) FROM person_keys") == "4");
+  BOOST_TEST(db.keyring().scalar("SELECT count(*) FROM person_keys") == "4");
 }
 
 BOOST_AUTO_TEST_CASE(a_destroyed_key_leaves_the_log_verifying_and_the_read_model_anonymized) {
@@ -133,7 +134,7 @@ BOOST_AUTO_TEST_CASE(a_destroyed_key_leaves_the_log_verifying_and_the_read_model
   BOOST_REQUIRE(run(env, "relay --until-idle").rc == 0);
   const auto& gone = persons[1];
   // The erasure issue destroys keys with its own event; here, directly.
-  db.exec("DELETE FROM person_keys WHERE subject = '" + gone.id + "'");
+  db.keyring().exec("DELETE FROM person_keys WHERE subject = '" + gone.id + "'");
   BOOST_REQUIRE(run(env, "project users --until-idle").rc == 0);
   // Without the key, the sealed email and name open to nothing (the erasure
   // itself also writes the anonymous placeholders, see api_erasure).
@@ -161,7 +162,7 @@ BOOST_AUTO_TEST_CASE(a_master_key_wraps_the_keyring_and_a_wrong_one_is_one_clear
                "user register --id " + p.id + " --email " + p.email + " --name '" + p.name + "'");
   BOOST_REQUIRE_MESSAGE(r.rc == 0, r.output);
   // Wrapped: 24-byte nonce + 32-byte key + 16-byte tag, not the raw key.
-  BOOST_TEST(db.scalar("SELECT wrapped::text || ' ' || length(key_material) FROM person_keys") == "true 72");
+  BOOST_TEST(db.keyring().scalar("SELECT wrapped::text || ' ' || length(key_material) FROM person_keys") == "true 72");
 
   r = run(env_of(db, topics, {{"LETHE_MASTER_KEY", wrong}}), "user rename --id " + p.id + " --name Other");
   BOOST_TEST(r.rc == 2, r.output);
@@ -215,7 +216,7 @@ BOOST_AUTO_TEST_CASE(keys_made_before_a_master_key_are_wrapped_by_keys_rewrap) {
   const auto none = env_of(db, topics, {{"LETHE_MASTER_KEY", ""}});
   for (const auto& p : persons)
     BOOST_REQUIRE(run(none, "user register --id " + p.id + " --email " + p.email + " --name '" + p.name + "'").rc == 0);
-  BOOST_TEST(db.scalar("SELECT count(*) FROM person_keys WHERE NOT wrapped AND length(key_material) = 32") ==
+  BOOST_TEST(db.keyring().scalar("SELECT count(*) FROM person_keys WHERE NOT wrapped AND length(key_material) = 32") ==
              std::to_string(persons.size()));
   // Without a master key there is nothing to wrap them under.
   auto r = run(none, "keys rewrap");
@@ -226,7 +227,7 @@ BOOST_AUTO_TEST_CASE(keys_made_before_a_master_key_are_wrapped_by_keys_rewrap) {
   r = run(master, "keys rewrap");
   BOOST_TEST(r.rc == 0, r.output);
   BOOST_TEST(contains(r.output, "{\"rewrapped\":" + std::to_string(persons.size()) + "}\n"), r.output);
-  BOOST_TEST(db.scalar("SELECT count(*) FROM person_keys WHERE wrapped AND length(key_material) = 72") ==
+  BOOST_TEST(db.keyring().scalar("SELECT count(*) FROM person_keys WHERE wrapped AND length(key_material) = 72") ==
              std::to_string(persons.size()));
   // Nothing left to wrap; each key opens its person's data under the master key.
   r = run(master, "keys rewrap");
@@ -257,9 +258,9 @@ BOOST_AUTO_TEST_CASE(rotating_the_master_key_leaves_older_backups_of_the_keyring
   for (const auto& p : persons)
     BOOST_REQUIRE(run(master, "user register --id " + p.id + " --email " + p.email + " --name '" + p.name + "'").rc ==
                   0);
-  BOOST_TEST(db.scalar("SELECT string_agg(DISTINCT master_version::text, ',') FROM person_keys") == "1");
+  BOOST_TEST(db.keyring().scalar("SELECT string_agg(DISTINCT master_version::text, ',') FROM person_keys") == "1");
   // The keyring's backup, as it stands before any rotation.
-  const auto before = db.rows("SELECT subject || ' ' || encode(key_material, 'hex') FROM person_keys");
+  const auto before = db.keyring().rows("SELECT subject || ' ' || encode(key_material, 'hex') FROM person_keys");
 
   // Kept 30 days: version 1 retired, not destroyed; both versions in the file.
   auto r = run(master, "keys rotate-master --retention-days 30");
@@ -267,7 +268,7 @@ BOOST_AUTO_TEST_CASE(rotating_the_master_key_leaves_older_backups_of_the_keyring
   BOOST_TEST(contains(r.output, "{\"version\":2,\"rewrapped\":" + std::to_string(persons.size()) +
                                     ",\"retired\":[1],\"destroyed\":[]}\n"),
              r.output);
-  BOOST_TEST(db.scalar("SELECT string_agg(DISTINCT master_version::text, ',') FROM person_keys") == "2");
+  BOOST_TEST(db.keyring().scalar("SELECT string_agg(DISTINCT master_version::text, ',') FROM person_keys") == "2");
   std::stringstream text;
   text << std::ifstream(file).rdbuf();
   BOOST_TEST(text.str().rfind("1:" + std::string(64, 'e') + "\n2:", 0) == 0u, text.str());
@@ -288,13 +289,13 @@ BOOST_AUTO_TEST_CASE(rotating_the_master_key_leaves_older_backups_of_the_keyring
   after << std::ifstream(file).rdbuf();
   BOOST_TEST(after.str().rfind("3:", 0) == 0u, after.str());
   BOOST_TEST(after.str().size() == 67u, after.str());  // "3:" + 64 hex digits + newline: nothing else
-  BOOST_TEST(db.scalar("SELECT count(*) FROM master_key_versions WHERE destroyed_at IS NOT NULL") == "2");
+  BOOST_TEST(db.keyring().scalar("SELECT count(*) FROM master_key_versions WHERE destroyed_at IS NOT NULL") == "2");
   const auto live = run(master, "events user-" + persons[0].id + " 2>/dev/null");
   BOOST_TEST(contains(live.output, "\"email\":\"" + persons[0].email + "\""), live.output);
 
   // The keyring restored from the backup taken before the rotations: its
   // keys are wrapped under version 1, which no longer exists anywhere.
-  auto conn = infra::connect(db.conninfo());
+  auto conn = infra::connect(db.keyring().conninfo());
   {
     pqxx::work tx(*conn);
     for (const auto& line : before) {
@@ -309,4 +310,59 @@ BOOST_AUTO_TEST_CASE(rotating_the_master_key_leaves_older_backups_of_the_keyring
   BOOST_TEST(contains(r.output, "master key version 1"), r.output);
   BOOST_TEST(!contains(r.output, persons[0].email), r.output);
   fs::remove(file);
+}
+
+// A database whose keys lived beside the data: `lethe migrate` with
+// LETHE_KEYRING_PG moves them into the keyring's own database, leaves none
+// behind, and from then on a process that would look for keys in the data
+// database refuses; a key that differs between the two stops the move.
+BOOST_AUTO_TEST_CASE(lethe_migrate_moves_the_keyring_apart_and_beside_is_refused_after) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  BOOST_REQUIRE(infra::keyring_conninfo_for(db.conninfo()).has_value());
+  // As a database from before: keys beside the data, its keyring never moved.
+  db.exec("UPDATE keyring_location SET apart = false, moved_at = NULL");
+  const auto beside = env_of(db, topics, {{"LETHE_KEYRING_PG", ""}});
+  const auto apart = env_of(db, topics);
+  const auto persons = people();
+  for (const auto& p : persons)
+    BOOST_REQUIRE(run(beside, "user register --id " + p.id + " --email " + p.email + " --name '" + p.name + "'").rc ==
+                  0);
+  const auto n = std::to_string(persons.size());
+  BOOST_TEST(db.scalar("SELECT count(*) FROM person_keys") == n);  // the control: they are beside
+  BOOST_TEST(db.keyring().scalar("SELECT count(*) FROM person_keys") == "0");
+  const auto keys_before = db.rows("SELECT subject || ' ' || encode(key_material, 'hex') FROM person_keys");
+
+  // A differing copy of one key already apart stops the move; nothing moves.
+  const auto& first = persons.front();
+  db.keyring().exec("INSERT INTO person_keys (subject, key_material, wrapped) VALUES ('" + first.id +
+                    "', '\\x00', false)");
+  auto r = run(apart, "migrate");
+  BOOST_TEST(r.rc == 2, r.output);
+  BOOST_TEST(contains(r.output, "differ"), r.output);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM person_keys") == n);
+  BOOST_TEST(db.keyring().scalar("SELECT count(*) FROM person_keys") == "1");
+  db.keyring().exec("DELETE FROM person_keys");
+
+  r = run(apart, "migrate");
+  BOOST_TEST(r.rc == 0, r.output);
+  BOOST_TEST(contains(r.output, n + " keys moved in"), r.output);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM person_keys") == "0");
+  BOOST_TEST(db.keyring().rows("SELECT subject || ' ' || encode(key_material, 'hex') FROM person_keys") == keys_before);
+  BOOST_TEST(db.scalar("SELECT apart FROM keyring_location") == "t");
+  // Their data opens with the keys apart.
+  for (const auto& p : persons) {
+    const auto shown = run(apart, "events user-" + p.id + " 2>/dev/null");
+    BOOST_TEST(contains(shown.output, "\"email\":\"" + p.email + "\""), shown.output);
+  }
+  // Looking for keys beside the data is refused now, with what to set.
+  r = run(beside, "events user-" + first.id);
+  BOOST_TEST(r.rc == 2, r.output);
+  BOOST_TEST(contains(r.output, "set LETHE_KEYRING_PG"), r.output);
+  BOOST_TEST(!contains(r.output, first.email), r.output);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM person_keys") == "0");  // no second key made
+  // A second migrate moves nothing and changes nothing.
+  r = run(apart, "migrate");
+  BOOST_TEST(contains(r.output, "0 keys moved in"), r.output);
+  BOOST_TEST(db.keyring().rows("SELECT subject || ' ' || encode(key_material, 'hex') FROM person_keys") == keys_before);
 }

@@ -41,6 +41,19 @@ constexpr const char* kCreateSql =
     // file since a rotation): it reads the file again and wraps anew.
     " AND NOT EXISTS (SELECT 1 FROM master_key_versions WHERE version = $4 AND retired_at IS NOT NULL)"
     " ON CONFLICT (subject, key_id) DO NOTHING";
+// Apart (LETHE_KEYRING_PG): the keyring keeps its own register of
+// destroyed keys (key_tombstones), so a key is never made again for an
+// erased person even when the data's register was restored from before
+// their erasure. Creator and destroyer of one person's key serialise on a
+// lock of their own in the keyring.
+constexpr const char* kCreateApartSql =
+    "INSERT INTO person_keys (subject, key_id, key_material, wrapped, master_version)"
+    " SELECT $1, 1, $2, $3, NULLIF($4::int, 0) WHERE NOT EXISTS (SELECT 1 FROM key_tombstones WHERE subject = $1)"
+    " AND NOT EXISTS (SELECT 1 FROM master_key_versions WHERE version = $4 AND retired_at IS NOT NULL)"
+    " ON CONFLICT (subject, key_id) DO NOTHING";
+constexpr const char* kSubjectLockSql = "SELECT pg_advisory_xact_lock(hashtextextended('lethe-key:' || $1, 0))";
+constexpr const char* kTombstoneSql = "SELECT fingerprint FROM key_tombstones WHERE subject = $1";
+constexpr const char* kBuryKeySql = "INSERT INTO key_tombstones (subject, fingerprint, request_id) VALUES ($1, $2, $3)";
 constexpr const char* kErasedSql = "SELECT subject FROM erased_persons WHERE subject = ANY($1::text[])";
 constexpr const char* kLockKeysSql =
     "SELECT key_id, key_material, wrapped, master_version FROM person_keys WHERE subject = $1 ORDER BY key_id"
@@ -55,6 +68,38 @@ constexpr const char* kWrappedSql = "SELECT EXISTS (SELECT 1 FROM person_keys WH
 constexpr const char* kCreateCheckSql =
     "INSERT INTO master_key_versions (version, check_sealed) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 constexpr std::string_view kCheckAd = "keyring_check";
+
+// The keyring's own schema (apart): its keys, master key versions and
+// tombstones. Applied by `lethe migrate` to the database LETHE_KEYRING_PG
+// names, recorded in keyring_migrations.
+constexpr const char* kKeyringSchemaName = "K001__keyring";
+constexpr const char* kKeyringSchemaSql = R"sql(
+CREATE TABLE person_keys (
+  subject        text        NOT NULL,
+  key_id         int         NOT NULL DEFAULT 1,
+  key_material   bytea       NOT NULL,
+  wrapped        boolean     NOT NULL,
+  master_version int,
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (subject, key_id)
+);
+CREATE TABLE master_key_versions (
+  version      int PRIMARY KEY,
+  check_sealed bytea NOT NULL,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  retired_at   timestamptz,
+  destroyed_at timestamptz
+);
+-- One row per erased person whose keys were destroyed here: no key is made
+-- for them again, whatever a restored data database says, and a retried
+-- erasure learns the fingerprint of what was destroyed.
+CREATE TABLE key_tombstones (
+  subject     text        PRIMARY KEY,
+  fingerprint text        NOT NULL,
+  request_id  text        NOT NULL,
+  buried_at   timestamptz NOT NULL DEFAULT now()
+);
+)sql";
 
 void ensure_sodium() {
   static const int ready = sodium_init();
@@ -311,6 +356,126 @@ PersonKey unwrap_row(const std::string& subject, const pqxx::row& r) {
   return k;
 }
 
+// This thread's connection to a keyring apart, one per connection string
+// (a test process meets one schema per test; the oldest are closed past a
+// handful).
+struct KeyringConnections {
+  std::map<std::string, std::unique_ptr<pqxx::connection>> open;
+  std::vector<std::string> order;
+};
+KeyringConnections& keyring_connections() {
+  thread_local KeyringConnections conns;
+  return conns;
+}
+
+pqxx::connection& keyring_connection(const std::string& conninfo) {
+  auto& conns = keyring_connections();
+  auto& c = conns.open[conninfo];
+  if (c && peer_closed(*c)) c.reset();  // the keyring's server restarted: connect again
+  if (!c) {
+    c = connect(conninfo, "lethe-keyring");
+    if (std::find(conns.order.begin(), conns.order.end(), conninfo) == conns.order.end())
+      conns.order.push_back(conninfo);
+    constexpr std::size_t kKept = 8;
+    while (conns.order.size() > kKept) {
+      conns.open.erase(conns.order.front());
+      conns.order.erase(conns.order.begin());
+    }
+  }
+  return *conns.open.at(conninfo);
+}
+
+void drop_keyring_connection(const std::string& conninfo) {
+  auto& conns = keyring_connections();
+  conns.open.erase(conninfo);
+  std::erase(conns.order, conninfo);
+}
+
+// Once per process, that the data database agrees with where this process
+// looks for keys. Apart: keys left in the data database would be invisible,
+// and people would get second keys. Beside: a database whose keyring moved
+// apart (keyring_location, written by migrate_keyring) would get second
+// keys of people whose keys live in the other database.
+void check_location(pqxx::transaction_base& data_tx, bool apart) {
+  static std::atomic<bool> checked{false};
+  if (checked.load()) return;
+  if (apart && data_tx.exec("SELECT EXISTS (SELECT 1 FROM person_keys)")[0][0].as<bool>())
+    throw Misconfigured(
+        "LETHE_KEYRING_PG names a keyring of its own, and this database still holds person keys; run `lethe "
+        "migrate` to move them there");
+  if (!apart && data_tx.exec("SELECT EXISTS (SELECT 1 FROM keyring_location WHERE apart)")[0][0].as<bool>())
+    throw Misconfigured(
+        "this database's keyring was moved to a database of its own (lethe migrate with LETHE_KEYRING_PG); set "
+        "LETHE_KEYRING_PG to it");
+  checked.store(true);
+}
+
+// Where a data connection string's keys live, remembered for the last one
+// asked on this thread (each lookup would otherwise parse it again).
+std::optional<std::string> keyring_of_conninfo(const std::string& data_conninfo) {
+  thread_local std::string last_data, last_base;
+  thread_local std::optional<std::string> last;
+  const char* base = std::getenv("LETHE_KEYRING_PG");
+  const std::string base_now = base ? base : "";
+  if (data_conninfo != last_data || base_now != last_base || last_data.empty()) {
+    last = keyring_conninfo_for(data_conninfo);
+    last_data = data_conninfo;
+    last_base = base_now;
+  }
+  return last;
+}
+
+// Runs fn(ktx, apart) on the keyring's side of data_tx: data_tx itself
+// when the keys live beside the data, else a transaction of this thread's
+// keyring connection, committed when fn returns (and rolled back when it
+// throws).
+template <class Fn>
+auto on_keyring(pqxx::transaction_base& data_tx, Fn&& fn) {
+  const auto apart = keyring_of_conninfo(conninfo_of(data_tx.conn()));
+  check_location(data_tx, apart.has_value());
+  if (!apart) return fn(data_tx, false);
+  try {
+    pqxx::work ktx(keyring_connection(*apart));
+    auto out = fn(static_cast<pqxx::transaction_base&>(ktx), true);
+    ktx.commit();
+    return out;
+  } catch (const pqxx::broken_connection&) {
+    drop_keyring_connection(*apart);
+    rethrow_pg("the keyring");
+  } catch (const pqxx::in_doubt_error& e) {
+    // The keyring's commit, not the data's: the data transaction has not
+    // committed, so the command fails as a whole (and a retry finds the
+    // keyring as it was left: a key made, or a tombstone written).
+    drop_keyring_connection(*apart);
+    throw Unavailable("the keyring's commit is in doubt (" + first_line(e.what()) + "); nothing was stored");
+  } catch (const pqxx::undefined_table&) {
+    rethrow_pg("the keyring");
+  }
+}
+
+// The connection that holds conn's keys: conn itself, or this thread's
+// keyring connection.
+pqxx::connection& keyring_of(pqxx::connection& conn) {
+  const auto apart = keyring_of_conninfo(conninfo_of(conn));
+  {
+    pqxx::read_transaction data_tx(conn);
+    check_location(data_tx, apart.has_value());
+  }
+  return apart ? keyring_connection(*apart) : conn;
+}
+
+// The keys of the subjects found in the keyring's transaction ktx.
+std::map<std::string, PersonKey> keys_in(pqxx::transaction_base& ktx, const std::vector<std::string>& subjects) {
+  check_master(ktx, false);
+  std::map<std::string, PersonKey> out;
+  if (subjects.empty()) return out;
+  for (const auto& r : exec_hot(ktx, kLoadSql, pg_text_array(subjects))) {
+    const std::string subject = r["subject"].c_str();
+    out[subject] = unwrap_row(subject, r);
+  }
+  return out;
+}
+
 // Rewraps, a thousand per transaction, every key the condition selects
 // (SQL over person_keys) under the current master version.
 std::size_t rewrap_where(pqxx::connection& conn, const std::string& condition,
@@ -377,7 +542,7 @@ std::size_t rewrap_person_keys(pqxx::connection& conn, const std::function<void(
   if (master_ring()->empty())
     throw Misconfigured("keys rewrap: no master key; set LETHE_MASTER_KEY_FILE to the key to wrap them under");
   // $2 (the current version) is not needed by this condition; it keeps one statement shape.
-  return rewrap_where(conn, "NOT wrapped AND $2::int IS NOT NULL", progress);
+  return rewrap_where(keyring_of(conn), "NOT wrapped AND $2::int IS NOT NULL", progress);
 }
 
 int master_retention_days() {
@@ -387,9 +552,10 @@ int master_rotation_days() {
   return env_days("LETHE_MASTER_ROTATION_DAYS", 30);
 }
 
-RotationReport rotate_master_key(pqxx::connection& conn, int retention_days,
+RotationReport rotate_master_key(pqxx::connection& data_conn, int retention_days,
                                  const std::function<void(std::size_t)>& progress) {
   ensure_sodium();
+  pqxx::connection& conn = keyring_of(data_conn);
   const char* file = std::getenv("LETHE_MASTER_KEY_FILE");
   if (!file || !*file)
     throw Misconfigured(
@@ -471,12 +637,14 @@ std::optional<std::string> readable_in_backups_until(pqxx::transaction_base& tx)
   // The newest version the keyring knows (this process may not have read
   // the file since a rotation): rotated out when due, then destroyed by the
   // first rotation after its retention window: one period more at most.
-  const auto r = tx.exec_params(
-      "SELECT to_char((greatest(coalesce((SELECT created_at FROM master_key_versions WHERE destroyed_at IS NULL"
-      " ORDER BY version DESC LIMIT 1), now()) + make_interval(days => $1), now())"
-      " + make_interval(days => $2 + $1)) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-      master_rotation_days(), master_retention_days());
-  return std::string(r[0][0].c_str());
+  return on_keyring(tx, [](pqxx::transaction_base& ktx, bool) {
+    const auto r = ktx.exec_params(
+        "SELECT to_char((greatest(coalesce((SELECT created_at FROM master_key_versions WHERE destroyed_at IS NULL"
+        " ORDER BY version DESC LIMIT 1), now()) + make_interval(days => $1), now())"
+        " + make_interval(days => $2 + $1)) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+        master_rotation_days(), master_retention_days());
+    return std::optional<std::string>(r[0][0].c_str());
+  });
 }
 
 void require_master_key(std::string_view process) {
@@ -508,45 +676,54 @@ void random_bytes(unsigned char* buf, std::size_t n) {
   randombytes_buf(buf, n);
 }
 
+std::optional<std::string> keyring_conninfo_for(const std::string& data_conninfo) {
+  const char* base = std::getenv("LETHE_KEYRING_PG");
+  if (!base || !*base) return std::nullopt;
+  const auto schema = search_path_of(data_conninfo);
+  return schema.empty() ? std::string(base) : with_search_path(base, schema);
+}
+
 std::map<std::string, PersonKey> load_person_keys(pqxx::transaction_base& tx,
                                                   const std::vector<std::string>& subjects) {
   ensure_sodium();
-  check_master(tx, false);
-  std::map<std::string, PersonKey> out;
-  if (subjects.empty()) return out;
-  for (const auto& r : exec_hot(tx, kLoadSql, pg_text_array(subjects))) {
-    const std::string subject = r["subject"].c_str();
-    out[subject] = unwrap_row(subject, r);
-  }
-  return out;
+  if (subjects.empty()) return {};
+  return on_keyring(tx, [&](pqxx::transaction_base& ktx, bool) { return keys_in(ktx, subjects); });
 }
 
 PersonKey ensure_person_key(pqxx::transaction_base& tx, const std::string& subject) {
   ensure_sodium();
-  check_master(tx, true);
-  if (auto found = load_person_keys(tx, {subject}); !found.empty()) return found.begin()->second;
-  for (int attempt = 1;; ++attempt) {
-    std::array<unsigned char, 32> key{};
-    randombytes_buf(key.data(), key.size());
-    std::string raw(reinterpret_cast<const char*>(key.data()), key.size());
-    const auto ring = master_ring(attempt > 1);
-    const std::optional<int> version = ring->empty() ? std::nullopt : std::optional<int>(ring->current());
-    const std::string material = version ? seal(ring->keys.at(*version), raw, key_ad(subject, 1)) : raw;
-    if (version && attempt > 1)  // a version this process just learnt: its check, if no key made it yet
-      tx.exec_params(kCreateCheckSql, *version,
-                     pqxx::binarystring(seal(ring->keys.at(*version), kCheckText, kCheckAd)));
-    // 0 for no version (unwrapped): an int, not an optional, for the driver.
-    tx.exec_params(kCreateSql, subject, pqxx::binarystring(material), version.has_value(), version.value_or(0));
-    sodium_memzero(key.data(), key.size());
-    sodium_memzero(raw.data(), raw.size());
-    auto made = load_person_keys(tx, {subject});  // a concurrent creator's key wins
-    if (!made.empty()) return made.begin()->second;
-    if (!erased_among(tx, {subject}).empty()) throw PersonErased(subject);
-    if (attempt > 1)
-      throw Misconfigured("master key version " + std::to_string(version.value_or(0)) +
-                          " is retired and the master key file holds no newer one: give this process the file "
-                          "`lethe keys rotate-master` wrote");
-  }
+  // Apart, the data's register is read here; the keyring's tombstones
+  // (read by the insert) cover a register restored from before an erasure.
+  if (keyring_of_conninfo(conninfo_of(tx.conn())) && !erased_among(tx, {subject}).empty()) throw PersonErased(subject);
+  return on_keyring(tx, [&](pqxx::transaction_base& ktx, bool apart) {
+    check_master(ktx, true);
+    if (apart) exec_hot(ktx, kSubjectLockSql, subject);
+    if (auto found = keys_in(ktx, {subject}); !found.empty()) return found.begin()->second;
+    for (int attempt = 1;; ++attempt) {
+      std::array<unsigned char, 32> key{};
+      randombytes_buf(key.data(), key.size());
+      std::string raw(reinterpret_cast<const char*>(key.data()), key.size());
+      const auto ring = master_ring(attempt > 1);
+      const std::optional<int> version = ring->empty() ? std::nullopt : std::optional<int>(ring->current());
+      const std::string material = version ? seal(ring->keys.at(*version), raw, key_ad(subject, 1)) : raw;
+      if (version && attempt > 1)  // a version this process just learnt: its check, if no key made it yet
+        ktx.exec_params(kCreateCheckSql, *version,
+                        pqxx::binarystring(seal(ring->keys.at(*version), kCheckText, kCheckAd)));
+      // 0 for no version (unwrapped): an int, not an optional, for the driver.
+      ktx.exec_params(apart ? kCreateApartSql : kCreateSql, subject, pqxx::binarystring(material), version.has_value(),
+                      version.value_or(0));
+      sodium_memzero(key.data(), key.size());
+      sodium_memzero(raw.data(), raw.size());
+      auto made = keys_in(ktx, {subject});  // a concurrent creator's key wins
+      if (!made.empty()) return made.begin()->second;
+      if (apart ? !ktx.exec_params(kTombstoneSql, subject).empty() : !erased_among(ktx, {subject}).empty())
+        throw PersonErased(subject);
+      if (attempt > 1)
+        throw Misconfigured("master key version " + std::to_string(version.value_or(0)) +
+                            " is retired and the master key file holds no newer one: give this process the file "
+                            "`lethe keys rotate-master` wrote");
+    }
+  });
 }
 
 std::vector<std::string> erased_among(pqxx::transaction_base& tx, const std::vector<std::string>& subjects) {
@@ -556,41 +733,56 @@ std::vector<std::string> erased_among(pqxx::transaction_base& tx, const std::vec
   return out;
 }
 
-std::string destroy_person_key(pqxx::transaction_base& tx, const std::string& subject, const std::string& request_id,
-                               const std::string& erased_by) {
+DestroyedKey destroy_person_key(pqxx::transaction_base& tx, const std::string& subject, const std::string& request_id,
+                                const std::string& erased_by) {
   ensure_sodium();
   if (!erased_among(tx, {subject}).empty()) throw PersonErased(subject);
-  // The fingerprint covers every key the person had (in key id order), so
-  // it names exactly what was destroyed.
-  crypto_generichash_state state;
-  crypto_generichash_init(&state, nullptr, 0, 16);
-  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(kFingerprintContext.data()),
-                            kFingerprintContext.size());
-  bool any = false, unopenable = false;
-  for (const auto& r : tx.exec_params(kLockKeysSql, subject)) {
-    try {
-      auto k = unwrap_row(subject, r);
-      crypto_generichash_update(&state, k.key.data(), k.key.size());
-      any = true;
-    } catch (const Misconfigured& e) {
-      // Wrapped under a master version this process cannot open (destroyed
-      // after its retention): the key goes all the same, and the
-      // fingerprint says it could not be named.
-      spdlog::warn("erasure of {}: a key does not open ({}); destroyed unopened", subject, e.what());
-      unopenable = true;
+  // Apart, the keyring commits first: the key is gone before the erasure
+  // commits, and an erasure retried after a failed commit finds the
+  // tombstone and the fingerprint of what was destroyed.
+  auto destroyed = on_keyring(tx, [&](pqxx::transaction_base& ktx, bool apart) {
+    DestroyedKey out;
+    if (apart) {
+      exec_hot(ktx, kSubjectLockSql, subject);
+      if (const auto buried = ktx.exec_params(kTombstoneSql, subject); !buried.empty()) {
+        out.fingerprint = buried[0][0].c_str();
+        return out;
+      }
     }
-  }
-  std::array<unsigned char, 16> digest{};
-  crypto_generichash_final(&state, digest.data(), digest.size());
-  std::string fingerprint = unopenable ? "unopenable" : "none";
-  if (any && !unopenable) {
-    std::array<char, 33> hex{};
-    sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
-    fingerprint = hex.data();
-  }
-  tx.exec_params(kDeleteKeysSql, subject);
-  tx.exec_params(kRegisterSql, subject, request_id, fingerprint, erased_by);
-  return fingerprint;
+    // The fingerprint covers every key the person had (in key id order), so
+    // it names exactly what was destroyed.
+    crypto_generichash_state state;
+    crypto_generichash_init(&state, nullptr, 0, 16);
+    crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(kFingerprintContext.data()),
+                              kFingerprintContext.size());
+    bool unopenable = false;
+    for (const auto& r : ktx.exec_params(kLockKeysSql, subject)) {
+      out.found_key = true;
+      try {
+        auto k = unwrap_row(subject, r);
+        crypto_generichash_update(&state, k.key.data(), k.key.size());
+      } catch (const Misconfigured& e) {
+        // Wrapped under a master version this process cannot open (destroyed
+        // after its retention): the key goes all the same, and the
+        // fingerprint says it could not be named.
+        spdlog::warn("erasure of {}: a key does not open ({}); destroyed unopened", subject, e.what());
+        unopenable = true;
+      }
+    }
+    std::array<unsigned char, 16> digest{};
+    crypto_generichash_final(&state, digest.data(), digest.size());
+    out.fingerprint = unopenable ? "unopenable" : "none";
+    if (out.found_key && !unopenable) {
+      std::array<char, 33> hex{};
+      sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
+      out.fingerprint = hex.data();
+    }
+    ktx.exec_params(kDeleteKeysSql, subject);
+    if (apart) ktx.exec_params(kBuryKeySql, subject, out.fingerprint, request_id);
+    return out;
+  });
+  tx.exec_params(kRegisterSql, subject, request_id, destroyed.fingerprint, erased_by);
+  return destroyed;
 }
 
 PersonKey ensure_person_key(pqxx::connection& conn, const std::string& subject) {
@@ -599,6 +791,127 @@ PersonKey ensure_person_key(pqxx::connection& conn, const std::string& subject) 
     auto key = ensure_person_key(tx, subject);
     tx.commit();
     return key;
+  });
+}
+
+}  // namespace lethe::infra
+
+namespace lethe::infra {
+
+namespace {
+
+// Copies rows of the data database into the keyring, a thousand at a time,
+// as text arrays (bytea as hex): `select` reads them from the data side,
+// `insert` takes one text[] parameter per column.
+// Returns how many rows the insert's RETURNING named (a non-NULL first
+// column): the conflicts it was written to report.
+std::size_t copy_rows(pqxx::transaction_base& from, pqxx::transaction_base& to, const std::string& select,
+                      const std::string& insert) {
+  std::size_t reported = 0;
+  const auto rows = from.exec(select);
+  constexpr std::size_t kBatch = 1000;
+  for (std::size_t start = 0; start < rows.size(); start += kBatch) {
+    std::vector<std::vector<std::string>> columns(rows.columns());
+    for (std::size_t i = start; i < std::min(rows.size(), start + kBatch); ++i)
+      for (std::size_t c = 0; c < columns.size(); ++c)
+        columns[c].emplace_back(rows[static_cast<pqxx::result::size_type>(i)][static_cast<int>(c)].c_str());
+    std::vector<std::string> arrays;
+    for (const auto& col : columns) arrays.push_back(pg_text_array(col));
+    pqxx::result r;
+    switch (arrays.size()) {
+      case 3:
+        r = to.exec_params(insert, arrays[0], arrays[1], arrays[2]);
+        break;
+      case 5:
+        r = to.exec_params(insert, arrays[0], arrays[1], arrays[2], arrays[3], arrays[4]);
+        break;
+      case 6:
+        r = to.exec_params(insert, arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5]);
+        break;
+      default:
+        throw std::logic_error("copy_rows: unexpected column count");
+    }
+    for (const auto& row : r)
+      if (!row[0].is_null()) ++reported;
+  }
+  return reported;
+}
+
+}  // namespace
+
+KeyringMigration migrate_keyring(pqxx::connection& data) {
+  KeyringMigration out;
+  const auto apart = keyring_conninfo_for(conninfo_of(data));
+  if (!apart) return out;
+  out.apart = true;
+  return translate_pg("migrate the keyring", [&] {
+    auto kconn = connect(*apart, "lethe-migrate");
+    pqxx::work ktx(*kconn);
+    if (ktx.exec("SELECT current_schema()")[0][0].is_null())
+      throw Misconfigured("migrate: the keyring database (LETHE_KEYRING_PG) has no schema on its search_path");
+    ktx.exec("SELECT pg_advisory_xact_lock(hashtext('lethe.migrate.keyring.' || current_schema()))");
+    ktx.exec(
+        "CREATE TABLE IF NOT EXISTS keyring_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL"
+        " DEFAULT now())");
+    if (ktx.exec_params("SELECT 1 FROM keyring_migrations WHERE name = $1", kKeyringSchemaName).empty()) {
+      ktx.exec(kKeyringSchemaSql);
+      ktx.exec_params("INSERT INTO keyring_migrations (name) VALUES ($1)", kKeyringSchemaName);
+      spdlog::info("migrate: keyring applied {}", kKeyringSchemaName);
+      out.applied = 1;
+    }
+    // What the data database holds of the keyring moves: keys, master key
+    // versions, and a tombstone for everyone its register says is erased.
+    // The keyring commits first; the data side is emptied after, so a crash
+    // in between only copies again (nothing is overwritten).
+    pqxx::work dtx(data);
+    // Nothing in the data database changes its keyring meanwhile (a process
+    // still running beside it): what is copied is what is deleted.
+    dtx.exec("LOCK TABLE person_keys, master_key_versions, erased_persons IN EXCLUSIVE MODE");
+    out.moved_keys = dtx.exec("SELECT count(*) FROM person_keys")[0][0].as<std::size_t>();
+    // Times travel as seconds since the epoch (no DateStyle in between).
+    copy_rows(
+        dtx, ktx,
+        "SELECT version::text, encode(check_sealed, 'hex'), extract(epoch FROM created_at)::text,"
+        " coalesce(extract(epoch FROM retired_at)::text, ''), coalesce(extract(epoch FROM destroyed_at)::text, '')"
+        " FROM master_key_versions",
+        "INSERT INTO master_key_versions (version, check_sealed, created_at, retired_at, destroyed_at)"
+        " SELECT v::int, decode(c, 'hex'), to_timestamp(a::float8), to_timestamp(NULLIF(r, '')::float8),"
+        " to_timestamp(NULLIF(d, '')::float8)"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(v, c, a, r, d)"
+        " ON CONFLICT DO NOTHING");
+    // A key the keyring holds already under another material is reported,
+    // neither overwritten nor dropped: the move stops.
+    const auto differing =
+        copy_rows(dtx, ktx,
+                  "SELECT subject, key_id::text, encode(key_material, 'hex'), wrapped::text,"
+                  " coalesce(master_version::text, ''), extract(epoch FROM created_at)::text FROM person_keys",
+                  "INSERT INTO person_keys (subject, key_id, key_material, wrapped, master_version, created_at)"
+                  " SELECT s, k::int, decode(m, 'hex'), w::boolean, NULLIF(v, '')::int, to_timestamp(a::float8)"
+                  " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
+                  " AS t(s, k, m, w, v, a) WHERE NOT EXISTS (SELECT 1 FROM key_tombstones b WHERE b.subject = t.s)"
+                  " ON CONFLICT (subject, key_id) DO UPDATE SET subject = EXCLUDED.subject"
+                  " WHERE person_keys.key_material <> EXCLUDED.key_material"
+                  " RETURNING CASE WHEN xmax::text <> '0' THEN subject END");
+    if (differing > 0)
+      throw Misconfigured("migrate: " + std::to_string(differing) +
+                          " people have a key in both databases, and the two differ; nothing was moved (is "
+                          "LETHE_KEYRING_PG the keyring of another data database?)");
+    copy_rows(dtx, ktx, "SELECT subject, key_fingerprint, request_id FROM erased_persons",
+              "INSERT INTO key_tombstones (subject, fingerprint, request_id)"
+              " SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING");
+    // An erased person's key the data side still held (a restore) is not
+    // carried over, and any copy of it already apart goes too.
+    ktx.exec("DELETE FROM person_keys k USING key_tombstones b WHERE b.subject = k.subject");
+    ktx.commit();
+    dtx.exec("DELETE FROM person_keys");
+    dtx.exec("DELETE FROM master_key_versions");
+    // From now on a process that looks for keys in this database refuses.
+    dtx.exec("UPDATE keyring_location SET apart = true, moved_at = coalesce(moved_at, now())");
+    dtx.commit();
+    if (out.moved_keys > 0)
+      spdlog::info("migrate: {} person keys moved to the keyring apart; the data database holds none now",
+                   out.moved_keys);
+    return out;
   });
 }
 

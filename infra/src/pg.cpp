@@ -2,6 +2,8 @@
 
 #include <poll.h>
 
+#include <map>
+#include <mutex>
 #include <regex>
 #include <utility>
 
@@ -50,7 +52,30 @@ constexpr const char* kSessionSql =
     " set_config('tcp_keepalives_idle', '10', false), set_config('tcp_keepalives_interval', '5', false),"
     " set_config('tcp_keepalives_count', '3', false), set_config('tcp_user_timeout', '30000', false)";
 
+// The connection string each connection was opened with (by connect),
+// with its server process id, which tells a later connection at the same
+// address apart.
+struct Opened {
+  int pid = 0;
+  std::string conninfo;
+};
+std::mutex& opened_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::map<const pqxx::connection_base*, Opened>& opened_connections() {
+  static std::map<const pqxx::connection_base*, Opened> opened;
+  return opened;
+}
+
 }  // namespace
+
+std::string conninfo_of(const pqxx::connection_base& conn) {
+  std::lock_guard lock(opened_mutex());
+  const auto& opened = opened_connections();
+  const auto it = opened.find(&conn);
+  return it != opened.end() && it->second.pid == conn.backendpid() ? it->second.conninfo : std::string();
+}
 
 std::string with_keepalives(const std::string& conninfo) {
   const bool uri = conninfo.find("://") != std::string::npos;
@@ -87,6 +112,8 @@ std::unique_ptr<pqxx::connection> connect(const std::string& conninfo, const std
     conn->inhibit_reactivation(true);
 #pragma GCC diagnostic pop
     pqxx::nontransaction(*conn).exec(kSessionSql);
+    std::lock_guard lock(opened_mutex());
+    opened_connections()[conn.get()] = {conn->backendpid(), conninfo};
     return conn;
   } catch (const pqxx::broken_connection& e) {
     throw Unavailable("PostgreSQL unreachable at " + redact(conninfo) + " (" + first_line(e.what()) +
@@ -158,6 +185,12 @@ std::string with_search_path(const std::string& conninfo, const std::string& sch
     return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&") + option;
   }
   return conninfo + " options='-csearch_path=" + schema + "'";
+}
+
+std::string search_path_of(const std::string& conninfo) {
+  static const std::regex option(R"(search_path(?:%3D|=)([A-Za-z0-9_]+))");
+  std::smatch m;
+  return std::regex_search(conninfo, m, option) ? m[1].str() : std::string();
 }
 
 }  // namespace lethe::infra

@@ -440,6 +440,22 @@ void through_postgres_restart(ApiBenchResult& out) {
   out.restart_outage_s = run.outage_seconds;
 }
 
+Latency list_latency(const test::TestSchema& db, int requests) {
+  test::Api api(db, nullptr, {"--threads", "4"});
+  httplib::Client client("127.0.0.1", api.port());
+  client.set_keep_alive(true);
+  const auto auth = bearer(api.owner_key());
+  std::vector<double> ms;
+  for (int i = 0; i < requests; ++i) {
+    const auto t = Clock::now();
+    auto r = client.Get("/users?limit=50", auth);
+    if (!r || r->status != 200)
+      throw std::runtime_error("GET /users: " + (r ? std::to_string(r->status) + " " + r->body : "no answer"));
+    ms.push_back(since(t) * 1000);
+  }
+  return latency_of(ms);
+}
+
 ApiBenchResult api_bench(const ApiBenchOptions& o) {
   ApiBenchResult out;
   beside_slow_clients(out);

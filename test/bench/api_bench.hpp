@@ -7,6 +7,8 @@
 // erasure's answer until every projection has applied it.
 #include <cstdint>
 
+#include "support/fixtures.hpp"
+
 namespace lethe::bench {
 
 struct ApiBenchOptions {
@@ -24,6 +26,11 @@ struct ApiBenchOptions {
 struct Latency {
   double p50_ms = 0, p99_ms = 0, max_ms = 0;
 };
+
+// GET /users?limit=50 (the first page, opened with one key query) through a
+// `lethe serve` started on db, one request at a time: what a list query
+// costs with the read model as it is (sealed columns, or plaintext ones).
+Latency list_latency(const lethe::test::TestSchema& db, int requests);
 
 struct ApiBenchResult {
   std::int64_t http = 0, direct = 0, store = 0, http_errors = 0;

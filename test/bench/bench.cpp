@@ -77,7 +77,10 @@ void queue_loaded(pqxx::work& tx, const std::string& topic, std::int64_t after) 
 // `events / 2` users, each registered and renamed once, interleaved so that
 // one batch rarely holds two events of the same user (no collapse helps the
 // batched path). Rows are what EventStore::append writes, hash chain included.
-std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size_t payload_bytes) {
+// sealed: personal fields sealed as the write path does; false: in clear,
+// as events written before sealing hold them (the read model then stores
+// them in clear too): the plaintext baseline.
+std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size_t payload_bytes, bool sealed = true) {
   const std::int64_t users = events / 2;
   auto conn = infra::connect(db.conninfo());
   pqxx::work tx(*conn);
@@ -88,7 +91,10 @@ std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size
   // sealed under it, as the write path does: the projection opens them.
   std::vector<std::array<unsigned char, domain::kPersonKeyBytes>> keys(static_cast<std::size_t>(users));
   {
-    pqxx::stream_to copy(tx, "person_keys", std::vector<std::string>{"subject", "key_material", "wrapped"});
+    // Into the keyring, apart or beside the data.
+    auto keyring_conn = infra::connect(db.keyring().conninfo());
+    pqxx::work keyring_tx(*keyring_conn);
+    pqxx::stream_to copy(keyring_tx, "person_keys", std::vector<std::string>{"subject", "key_material", "wrapped"});
     for (std::int64_t i = 0; i < users; ++i) {
       auto& key = keys[static_cast<std::size_t>(i)];
       infra::random_bytes(key.data(), key.size());
@@ -97,6 +103,7 @@ std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size
       copy << std::make_tuple("b" + std::to_string(i), hex, false);
     }
     copy.complete();
+    keyring_tx.commit();
   }
   {
     pqxx::stream_to copy(
@@ -113,13 +120,14 @@ std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size
                                       : domain::users::Event{domain::users::UserProfileChanged{id, name + "!"}};
         auto ne = test::new_event(ev, "bench");
         const auto* key = keys[static_cast<std::size_t>(i)].data();
-        ne.payload = domain::seal_personal(
-                         ne.type, 1, ne.event_id, ne.payload,
-                         [key](std::string_view) {
-                           return std::optional<domain::KeyRef>(domain::KeyRef{1, key});
-                         },
-                         [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); })
-                         .value();
+        if (sealed)
+          ne.payload = domain::seal_personal(
+                           ne.type, 1, ne.event_id, ne.payload,
+                           [key](std::string_view) {
+                             return std::optional<domain::KeyRef>(domain::KeyRef{1, key});
+                           },
+                           [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); })
+                           .value();
         domain::Envelope e{ne.event_id,
                            ne.type,
                            1,
@@ -164,8 +172,13 @@ using MakeEvent = std::function<std::pair<std::string, producers::NewEvent>(std:
 // Loads `events` events with COPY into the store and the outbox of `topic`:
 // streams of `per_stream` events each, made by `make`, interleaved so that a
 // batch rarely holds two events of one stream.
+// sealed: every personal field (free text included) sealed as the write
+// path does, under one bench key (the projections keep sealed values as they
+// are and never open them); false: in clear, the plaintext baseline.
 void bulk_load_streams(const test::TestSchema& db, std::int64_t events, const std::string& topic, const MakeEvent& make,
-                       int per_stream) {
+                       int per_stream, bool sealed = true) {
+  std::array<unsigned char, domain::kPersonKeyBytes> key{};
+  infra::random_bytes(key.data(), key.size());
   const std::int64_t streams = events / per_stream;
   auto conn = infra::connect(db.conninfo());
   pqxx::work tx(*conn);
@@ -178,7 +191,15 @@ void bulk_load_streams(const test::TestSchema& db, std::int64_t events, const st
                                  "actor", "correlation_id", "causation_id", "payload", "prev_hash", "hash"});
     for (int version = 1; version <= per_stream; ++version)
       for (std::int64_t i = 0; i < streams; ++i) {
-        const auto [stream, ne] = make(i, version);
+        auto [stream, ne] = make(i, version);
+        if (sealed)
+          ne.payload = domain::seal_personal(
+                           ne.type, ne.schema_version, ne.event_id, ne.payload,
+                           [&key](std::string_view) {
+                             return std::optional<domain::KeyRef>(domain::KeyRef{1, key.data()});
+                           },
+                           [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); })
+                           .value();
         copy_event(copy, stream, version, ne, prev[static_cast<std::size_t>(i)]);
       }
     copy.complete();
@@ -419,6 +440,8 @@ ReplayRow replay_bench(std::int64_t events, int erase, int batch, std::size_t pa
   ReplayRow row;
   test::TestSchema db;
   test::TestTopics topics;
+  const bool apart = db.keyring().conninfo() != db.conninfo();
+  std::string erased_ids;  // 'b0','b500',... those erased, as SQL
   // Every load but audit's: its assignments are of tickets never opened,
   // which the tickets projection would rightly refuse. The audit projection
   // reads the users, tickets, shop and billing topics all the same.
@@ -434,11 +457,13 @@ ReplayRow replay_bench(std::int64_t events, int erase, int batch, std::size_t pa
     producers::ErasureService erasure(
         store, producers::ErasureSettings{.per_hour = 100000, .projections = projections::projection_names()});
     const auto users = part / 2;
-    // The keys of those about to be erased, as a backup taken now holds them.
-    db.exec("CREATE TABLE bench_backup_keys AS SELECT * FROM person_keys WHERE false");
     for (int i = 0; i < erase; ++i)
-      db.exec("INSERT INTO bench_backup_keys SELECT * FROM person_keys WHERE subject = 'b" +
-              std::to_string(static_cast<std::int64_t>(i) * users / erase) + "'");
+      erased_ids += std::string(erased_ids.empty() ? "" : ",") + "'b" +
+                    std::to_string(static_cast<std::int64_t>(i) * users / erase) + "'";
+    // The keys of those about to be erased, as a backup of the data taken
+    // now holds them when the keyring lives beside it.
+    if (!apart)
+      db.exec("CREATE TABLE bench_backup_keys AS SELECT * FROM person_keys WHERE subject IN (" + erased_ids + ")");
     for (int i = 0; i < erase; ++i) {
       const auto id = "b" + std::to_string(static_cast<std::int64_t>(i) * users / erase);
       auto r = erasure.erase(id, producers::CommandContext{"system:bench"});
@@ -475,18 +500,17 @@ ReplayRow replay_bench(std::int64_t events, int erase, int batch, std::size_t pa
   row.erased_left = erased_left(db);
   row.dead_letters = static_cast<std::int64_t>(test::read_topic(topics.topic("dead-letters")).size());
   // A restore from before the erasures, as PostgreSQL would then hold it for
-  // them: their keys back and the register without them (the read models
-  // as replayed: the policies apply again all the same). Then the reapply.
-  db.exec("INSERT INTO person_keys SELECT * FROM bench_backup_keys");
-  db.exec("DELETE FROM erased_persons WHERE subject IN (SELECT subject FROM bench_backup_keys)");
+  // them: the register without them, and, beside the data, their keys back
+  // (apart, the keyring is not restored with the data: their keys stay
+  // destroyed). The read models as replayed: the policies apply again all
+  // the same. Then the reapply.
+  if (!apart) db.exec("INSERT INTO person_keys SELECT * FROM bench_backup_keys");
+  db.exec("DELETE FROM erased_persons WHERE subject IN (" + erased_ids + ")");
   say("gdpr reapply: " + std::to_string(erase) + " erased people missing from a restored register, " +
       std::to_string(row.events) + " events");
   row.reapply = run_lethe(db, topics, {"gdpr", "reapply"});
-  row.forgotten_again = count(db,
-                              "SELECT count(*) FROM erased_persons WHERE subject IN"
-                              " (SELECT subject FROM bench_backup_keys)");
-  row.keys_left =
-      count(db, "SELECT count(*) FROM person_keys WHERE subject IN (SELECT subject FROM bench_backup_keys)");
+  row.forgotten_again = count(db, "SELECT count(*) FROM erased_persons WHERE subject IN (" + erased_ids + ")");
+  row.keys_left = count(db.keyring(), "SELECT count(*) FROM person_keys WHERE subject IN (" + erased_ids + ")");
   // A million messages: not left on the broker for ever (retention is unlimited).
   std::vector<std::string> names;
   for (const auto& spec : producers::topic_specs()) names.push_back(topics.topic(spec.name));
@@ -554,23 +578,43 @@ int main(int argc, char** argv) {
   const auto naive_applied = count(naive_db, "SELECT coalesce(sum(version), 0) FROM users");
   say("limit: COPY of " + std::to_string(events) + " rows");
   const double copy_s = copy_limit(main_db, events, payload_bytes);
+  // The same users events with their personal fields in clear: the read
+  // model as it was before it was sealed.
+  say("projection, plaintext personal fields (as before sealing), " + std::to_string(events) + " events");
+  test::TestSchema plain_db;
+  test::TestTopics plain_topics;
+  bulk_load(plain_db, events, payload_bytes, false);
+  test::relay_until_idle(plain_db, plain_topics);
+  const auto plain =
+      run_lethe(plain_db, plain_topics, {"project", "users", "--until-idle", "--batch-size", std::to_string(batch)});
+  const auto plain_applied = count(plain_db, "SELECT coalesce(sum(version), 0) FROM users");
+  say("list query: GET /users?limit=50, sealed read model and plaintext one, 500 each");
+  const auto list_sealed = bench::list_latency(main_db, 500);
+  const auto list_plain = bench::list_latency(plain_db, 500);
   // Every other projection, fed the same number of events, two per stream.
+  // Sealed (as written now), then in clear (as before sealing).
   struct ProjectionRow {
     std::string name;
-    Run run;
-    std::int64_t applied;
+    Run run, plain;
+    std::int64_t applied, plain_applied;
   };
   std::vector<ProjectionRow> projection_rows;
   for (const auto& load : projection_loads()) {
-    say(load.projection + " projection: " + std::to_string(events) + " events (lethe project " + load.projection + ")");
-    test::TestSchema pdb;
-    test::TestTopics ptopics;
-    bulk_load_streams(pdb, events, load.topic, load.make, load.per_stream);
-    test::relay_until_idle(pdb, ptopics);
-    const auto run =
-        run_lethe(pdb, ptopics, {"project", load.projection, "--until-idle", "--batch-size", std::to_string(batch)});
-    const auto applied = count(pdb, "SELECT coalesce(sum(next_offset), 0) FROM projection_offsets");
-    projection_rows.push_back({load.projection, run, applied});
+    ProjectionRow row{load.projection, {}, {}, 0, 0};
+    for (const bool sealed : {true, false}) {
+      say(load.projection + " projection: " + std::to_string(events) + " events, " + (sealed ? "sealed" : "plaintext") +
+          " (lethe project " + load.projection + ")");
+      test::TestSchema pdb;
+      test::TestTopics ptopics;
+      bulk_load_streams(pdb, events, load.topic, load.make, load.per_stream, sealed);
+      test::relay_until_idle(pdb, ptopics);
+      const auto run =
+          run_lethe(pdb, ptopics, {"project", load.projection, "--until-idle", "--batch-size", std::to_string(batch)});
+      const auto applied = count(pdb, "SELECT coalesce(sum(next_offset), 0) FROM projection_offsets");
+      (sealed ? row.run : row.plain) = run;
+      (sealed ? row.applied : row.plain_applied) = applied;
+    }
+    projection_rows.push_back(row);
   }
 
   // Every projection replayed at once over every domain's events.
@@ -638,13 +682,22 @@ int main(int argc, char** argv) {
               static_cast<long long>(naive_applied), naive.seconds, naive_rate, naive.rss_mib);
   std::printf("%-46s %9lld %8.2f %10.0f %8s  (PostgreSQL limit here)\n", "  limit: COPY of the same number of rows",
               static_cast<long long>(events), copy_s, copy_rate, "");
+  const double plain_rate = static_cast<double>(plain_applied) / plain.seconds;
+  std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  sealed is %.2fx of it\n",
+              "  same events in clear (read model before sealing)", static_cast<long long>(plain_applied),
+              plain.seconds, plain_rate, plain.rss_mib, batched_rate / plain_rate);
   double slowest_other = 1e18;
   for (const auto& r : projection_rows) {
     const double rate = static_cast<double>(r.applied) / r.run.seconds;
     slowest_other = std::min(slowest_other, rate);
-    std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.2fx of COPY\n", ("lethe project " + r.name).c_str(),
-                static_cast<long long>(r.applied), r.run.seconds, rate, r.run.rss_mib, rate / copy_rate);
+    const double plain_other = static_cast<double>(r.plain_applied) / r.plain.seconds;
+    std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.2fx of COPY, %.2fx of plaintext (%.0f/s)\n",
+                ("lethe project " + r.name).c_str(), static_cast<long long>(r.applied), r.run.seconds, rate,
+                r.run.rss_mib, rate / copy_rate, rate / plain_other, plain_other);
   }
+  std::printf("%-46s %9d %8s %10s %8s  p50 %.2f ms, p99 %.2f ms; in clear p50 %.2f ms, p99 %.2f ms\n",
+              "GET /users?limit=50, sealed (one key query)", 500, "", "", "", list_sealed.p50_ms, list_sealed.p99_ms,
+              list_plain.p50_ms, list_plain.p99_ms);
   double replay_rate = 0;
   if (replay) {
     const auto& r = *replay;

@@ -61,20 +61,35 @@ TestSchema::TestSchema(const std::string& name) : name_(name.empty() ? "t_" + ra
     nt.exec("CREATE SCHEMA " + name_);
   }
   conninfo_ = infra::with_search_path(base, name_);
+  // Its twin in the keyring apart, where the keys of its people live.
+  if (const auto keyring = infra::keyring_conninfo_for(base)) {
+    auto conn = infra::connect(*keyring);
+    pqxx::nontransaction(*conn).exec("CREATE SCHEMA " + name_);
+  }
   auto conn = infra::connect(conninfo_);
   infra::migrate(*conn);
+  infra::migrate_keyring(*conn);
+}
+
+TestSchema TestSchema::keyring() const {
+  return TestSchema(View{}, name_, infra::keyring_conninfo_for(conninfo_).value_or(conninfo_));
 }
 
 TestSchema::~TestSchema() {
-  if (std::getenv("LETHE_KEEP_TEST_DATA")) return;
-  try {
-    auto conn = infra::connect(infra::Config::from_env().pg);
-    pqxx::nontransaction nt(*conn);
-    nt.exec("DROP SCHEMA " + name_ + " CASCADE");
-  } catch (const std::exception&) {
-    // A test that restarted PostgreSQL may leave it down; the schema is
-    // disposable either way.
-  }
+  if (!owner_ || std::getenv("LETHE_KEEP_TEST_DATA")) return;
+  auto drop = [&](const std::string& conninfo) {
+    try {
+      auto conn = infra::connect(conninfo);
+      pqxx::nontransaction nt(*conn);
+      nt.exec("DROP SCHEMA IF EXISTS " + name_ + " CASCADE");
+    } catch (const std::exception&) {
+      // A test that restarted PostgreSQL may leave it down; the schema is
+      // disposable either way.
+    }
+  };
+  const auto base = infra::Config::from_env().pg;
+  drop(base);
+  if (const auto keyring = infra::keyring_conninfo_for(base)) drop(*keyring);
 }
 
 std::string TestSchema::scalar(const std::string& sql) const {

@@ -23,6 +23,14 @@ class TestSchema {
   // name: the schema's name; empty for a random one.
   explicit TestSchema(const std::string& name = "");
   ~TestSchema();
+  // A copy is a view: only the original drops the schema.
+  TestSchema(const TestSchema& other) : name_(other.name_), conninfo_(other.conninfo_), owner_(false) {}
+  TestSchema& operator=(const TestSchema&) = delete;
+  // The keyring's side of this schema, for queries on person_keys and the
+  // other keyring tables: its twin in LETHE_KEYRING_PG (the scripts' way),
+  // or this schema itself when the keys live beside the data. A view: it
+  // drops nothing.
+  TestSchema keyring() const;
   const std::string& name() const { return name_; }
   const std::string& conninfo() const { return conninfo_; }
   // First column of the first row of a query, as text ("" for NULL / no row).
@@ -39,7 +47,11 @@ class TestSchema {
   std::vector<std::string> columns_holding(const std::string& text) const;
 
  private:
+  struct View {};
+  TestSchema(View, std::string name, std::string conninfo)
+      : name_(std::move(name)), conninfo_(std::move(conninfo)), owner_(false) {}
   std::string name_, conninfo_;
+  bool owner_ = true;
 };
 
 // Topics under a prefix of their own ("t<random>."), created up front.

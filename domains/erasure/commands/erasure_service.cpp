@@ -248,7 +248,7 @@ std::optional<DomainError> ErasureService::carry_out(CommandTx& tx, const std::s
   const auto emails = email_indexes_ever(tx, user_id);
 
   // Reads done: now the writes, the key first.
-  const auto fingerprint = infra::destroy_person_key(tx.sql(), user_id, request_id, actor.id);
+  const auto fingerprint = infra::destroy_person_key(tx.sql(), user_id, request_id, actor.id).fingerprint;
   std::vector<erasure::Event> steps;
   if (new_request) steps.emplace_back(erasure::admin_request(request_id, user_id, settings_.tasks));
   steps.emplace_back(erasure::OwnershipHandedOver{request_id, user_id, actor.id, records_json(records)});
@@ -277,13 +277,13 @@ domain::Result<ForgottenAgain> ErasureService::forget_again(const ErasedOnTopic&
     lock_person(tx.sql(), erased.user_id);
     if (!infra::erased_among(tx.sql(), {erased.user_id}).empty()) return std::nullopt;  // registered already
     const auto emails = email_indexes_ever(tx, erased.user_id);
-    const auto fingerprint = infra::destroy_person_key(tx.sql(), erased.user_id, erased.request_id, erased.erased_by);
+    const auto destroyed = infra::destroy_person_key(tx.sql(), erased.user_id, erased.request_id, erased.erased_by);
     infra::exec_hot(tx.sql(), "UPDATE erased_persons SET erased_at = $2::timestamptz WHERE subject = $1",
                     erased.user_id, erased.erased_at);
     forget_rows(tx.sql(), erased.user_id, emails);
     out.forgotten = true;
-    out.restored_key = fingerprint != "none";
-    out.fingerprint_matches = fingerprint == erased.key_fingerprint;
+    out.restored_key = destroyed.found_key;
+    out.fingerprint_matches = destroyed.fingerprint == erased.key_fingerprint;
     tx.on_commit([] { erasures_committed().fetch_add(1, std::memory_order_release); });
     return std::nullopt;
   });

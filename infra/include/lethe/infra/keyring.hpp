@@ -5,6 +5,16 @@
 // database does not hold: LETHE_MASTER_KEY_FILE (a file holding 64 hex
 // digits) or LETHE_MASTER_KEY (64 hex digits). A wrong master key is one
 // clear error (infra::Misconfigured), checked once per process.
+//
+// Where the keys live: with LETHE_KEYRING_PG set, in a database of its own
+// (the scripts run it on a cluster of its own), so that the data's backups,
+// dumps and replicas hold no key; the keyring then keeps tombstones of the
+// keys it destroyed, which a restore of the data cannot bring back. Every
+// function below still takes the data's transaction (tx): it reads the
+// register of erased people there, and finds the keyring from the
+// connection string tx's connection was opened with (its schema has a twin
+// of the same name in the keyring: each test's schema does). Unset, the keys
+// sit in the data database, in tx itself.
 #include <array>
 #include <functional>
 #include <map>
@@ -53,15 +63,40 @@ class PersonErased : public std::runtime_error {
 
 // Destroys a person's key inside tx (the erasure's own transaction) and
 // enters them in the register of erased people (erased_persons), so that
-// ensure_person_key refuses them from then on. Returns the fingerprint of
-// the destroyed key (hex BLAKE2b-128 of the raw key under a fixed context):
-// it names the key without revealing it. A person who never had a key gets
-// the fingerprint "none". Throws PersonErased when they are erased already.
-std::string destroy_person_key(pqxx::transaction_base& tx, const std::string& subject, const std::string& request_id,
-                               const std::string& erased_by);
+// ensure_person_key refuses them from then on. Apart, the keyring's
+// transaction (key deleted, tombstone written) commits before tx does.
+// The fingerprint names the destroyed key without revealing it (hex
+// BLAKE2b-128 of the raw key under a fixed context); a person who never had
+// a key gets "none". found_key: a key was there to destroy (not so when an
+// earlier attempt, or the keyring apart, had destroyed it already: the
+// fingerprint is then the tombstone's). Throws PersonErased when they are
+// in the register already.
+struct DestroyedKey {
+  std::string fingerprint;
+  bool found_key = false;
+};
+DestroyedKey destroy_person_key(pqxx::transaction_base& tx, const std::string& subject, const std::string& request_id,
+                                const std::string& erased_by);
 
 // The people among `subjects` who are erased, in one query.
 std::vector<std::string> erased_among(pqxx::transaction_base& tx, const std::vector<std::string>& subjects);
+
+// The keyring's own connection string for a data connection string:
+// LETHE_KEYRING_PG with the data's schema first on its search_path;
+// nullopt when LETHE_KEYRING_PG is unset (keys beside the data).
+std::optional<std::string> keyring_conninfo_for(const std::string& data_conninfo);
+
+// `lethe migrate`'s part for a keyring apart: creates its tables (in the
+// schema of the same name as the data connection's), and moves into it what
+// the data database holds of the keyring (keys, master key versions, a
+// tombstone per erased person), leaving none there. Nothing to do when the
+// keys live beside the data.
+struct KeyringMigration {
+  bool apart = false;
+  int applied = 0;
+  std::size_t moved_keys = 0;
+};
+KeyringMigration migrate_keyring(pqxx::connection& data);
 
 // A 32-byte key from the environment: the file named by file_var (64 hex
 // digits), else the hex value of value_var; nullopt when neither is set;

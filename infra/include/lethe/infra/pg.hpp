@@ -24,6 +24,10 @@ namespace lethe::infra {
 // pg_stat_activity.
 std::unique_ptr<pqxx::connection> connect(const std::string& conninfo, const std::string& application_name = "lethe");
 
+// The connection string conn was opened with by connect ("" for one opened
+// otherwise): the keyring finds its own database from it.
+std::string conninfo_of(const pqxx::connection_base& conn);
+
 // Whether an idle connection was closed by the server (a restart or an
 // ended session), seen without a round trip: an idle healthy connection has
 // nothing to read, one whose server said goodbye is readable (the FATAL
@@ -67,6 +71,8 @@ std::string pg_bigint_array(const std::vector<long long>& items);
 // A connection string with the given schema first on the search_path: each
 // test and benchmark gets a schema of its own this way.
 std::string with_search_path(const std::string& conninfo, const std::string& schema);
+// The schema with_search_path put first in conninfo ("" when none).
+std::string search_path_of(const std::string& conninfo);
 
 // Runs a statement of the program's own text (never built from input) as a
 // prepared statement of tx's connection: parsed and planned once per
