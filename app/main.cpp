@@ -19,6 +19,8 @@
 int main(int argc, char** argv) {
   using namespace lethe;
   CLI::App cli{"lethe: an event-sourced backend that remembers everything and forgets a person on request"};
+  // The shared flags may also follow the subcommand: `lethe serve --log-level warn`.
+  cli.fallthrough();
   cli.require_subcommand(1);
   auto cfg = infra::Config::from_env();
   std::string log_level = "info";

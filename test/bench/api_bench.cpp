@@ -441,7 +441,7 @@ void through_postgres_restart(ApiBenchResult& out) {
 }
 
 Latency list_latency(const test::TestSchema& db, int requests) {
-  test::Api api(db, nullptr, {"--threads", "4"});
+  test::Api api(db, nullptr, {"--threads", "4", "--log-level", "warn"});
   httplib::Client client("127.0.0.1", api.port());
   client.set_keep_alive(true);
   const auto auth = bearer(api.owner_key());
