@@ -205,7 +205,7 @@ BOOST_AUTO_TEST_CASE(commands_reach_the_read_models_once_however_often_their_eve
                        " ON e.stream_id = 'subscription-' || s.subscription_id AND e.stream_version = 2"
                        " WHERE s.cancelled_at = e.occurred_at::timestamptz") == "1");
   BOOST_TEST(db.scalar("SELECT bool_and(updated_at >= created_at) FROM billing_transactions") == "t");
-  BOOST_TEST(test::read_topic(topics.topic("dead-letters")).empty());
+  BOOST_TEST(test::topic_end(topics.topic("dead-letters")) == 0);
   for (const auto& [topic, n] : counts) {
     BOOST_TEST(test::read_topic(topics.topic(topic)).size() == n, topic);
     BOOST_TEST(offsets_of(db, topic) == n, topic);  // projection and topic share a name
@@ -229,7 +229,7 @@ BOOST_AUTO_TEST_CASE(commands_reach_the_read_models_once_however_often_their_eve
   BOOST_TEST(read_models(db) == first, boost::test_tools::per_element());
   BOOST_TEST(db.opened_rows("SELECT holder_name, address, tax_id FROM billing_profiles WHERE user_id = 'gone'") ==
              std::vector<std::string>{"NULL|NULL|NULL"});
-  BOOST_TEST(test::read_topic(topics.topic("dead-letters")).empty());
+  BOOST_TEST(test::topic_end(topics.topic("dead-letters")) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_version_gap_and_an_event_on_a_foreign_stream_go_to_dead_letters_and_the_rest_applies) {

@@ -114,7 +114,7 @@ BOOST_AUTO_TEST_CASE(a_projector_killed_mid_erasure_applies_it_once_after_a_rest
   BOOST_TEST(db.rows("SELECT payload ->> 'projection', count(*) FROM events WHERE stream_id = '" + stream +
                      "' AND type = 'erasure.applied' GROUP BY 1") == once,
              boost::test_tools::per_element());
-  BOOST_TEST(test::read_topic(s.topics.topic("dead-letters")).empty());
+  BOOST_TEST(test::topic_end(s.topics.topic("dead-letters")) == 0);
   // The hash chains hold, and nothing of her is left.
   BOOST_TEST(test::Process({"verify"}, s.env()).wait() == 0);
   BOOST_TEST(test::Process({"gdpr", "verify", vera.id, "--email", vera.email, "--name", holder}, s.env()).wait() == 0);

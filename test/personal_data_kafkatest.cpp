@@ -143,7 +143,7 @@ BOOST_AUTO_TEST_CASE(a_destroyed_key_leaves_the_log_verifying_and_the_read_model
   BOOST_TEST(db.opened_rows("SELECT email FROM users WHERE user_id = '" + persons[0].id + "'") ==
              std::vector<std::string>{persons[0].email});
   // Nothing was dead-lettered: an erased field is not an error.
-  BOOST_TEST(test::read_topic(topics.topic("dead-letters")).empty());
+  BOOST_TEST(test::topic_end(topics.topic("dead-letters")) == 0);
   // The hash chain covers the sealed bytes, so it still verifies.
   const auto verify = run(env, "verify");
   BOOST_TEST(verify.rc == 0, verify.output);

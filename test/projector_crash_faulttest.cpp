@@ -56,7 +56,7 @@ BOOST_AUTO_TEST_CASE(sigkilled_projector_loses_nothing_and_applies_nothing_twice
   const auto on_topic = test::read_topic(topics.topic("users")).size();
   BOOST_TEST(db.scalar("SELECT count(*) FROM event_log") == std::to_string(on_topic));
   BOOST_TEST(db.scalar("SELECT count(DISTINCT event_id) FROM event_log") == std::to_string(written));
-  BOOST_TEST(test::read_topic(topics.topic("dead-letters")).empty());
+  BOOST_TEST(test::topic_end(topics.topic("dead-letters")) == 0);
   // And equal, row for row, to a projection built fresh from offset zero.
   const auto fresh = test::fresh_replay(topics);
   BOOST_TEST(test::users_table(db) == fresh, boost::test_tools::per_element());

@@ -115,6 +115,7 @@ httplib::Headers bearer(const std::string& key) {
 
 struct PacedRun {
   std::int64_t sent = 0, unseen = 0;
+  std::int64_t failed = 0;  // no answer, or not 200: counted, never silently dropped
   double seconds = 0;
   std::vector<double> latencies;  // ms, of the commands seen
 };
@@ -166,7 +167,7 @@ PacedRun paced_renames(const test::TestSchema& db, const test::Api& api, const s
   constexpr int kPacers = 8;
   const auto interval = std::chrono::duration<double>(static_cast<double>(kPacers) / rate);
   const auto total = static_cast<std::int64_t>(rate * seconds);
-  std::atomic<std::int64_t> sent{0};
+  std::atomic<std::int64_t> sent{0}, failed{0};
   const auto t0 = Clock::now();
   std::vector<std::thread> pacers;
   for (int w = 0; w < kPacers; ++w)
@@ -183,7 +184,10 @@ PacedRun paced_renames(const test::TestSchema& db, const test::Api& api, const s
         const auto& id = ids[static_cast<std::size_t>(k * kPacers + w) % ids.size()];
         auto r =
             client.Patch("/users/" + id, auth, "{\"name\":\"Paced " + std::to_string(k) + "\"}", "application/json");
-        if (!r || r->status != 200) continue;
+        if (!r || r->status != 200) {
+          failed.fetch_add(1);
+          continue;
+        }
         rapidjson::Document d;
         d.Parse(r->body.c_str());
         std::lock_guard lock(mutex);
@@ -207,6 +211,7 @@ PacedRun paced_renames(const test::TestSchema& db, const test::Api& api, const s
   done = true;
   checker.join();
   out.sent = sent.load();
+  out.failed = failed.load();
   return out;
 }
 
@@ -401,6 +406,7 @@ void erasure_beside_traffic(const ApiBenchOptions& o, ApiBenchResult& out) {
   out.beside_paced = run.sent;
   out.beside_s = run.seconds;
   out.beside_unseen = run.unseen;
+  out.beside_failed = run.failed;
   out.beside = latency_of(run.latencies);
 }
 
@@ -629,6 +635,7 @@ ApiBenchResult api_bench(const ApiBenchOptions& o) {
     out.paced = run.sent;
     out.paced_s = run.seconds;
     out.paced_unseen = run.unseen;
+    out.paced_failed = run.failed;
     const auto l = latency_of(run.latencies);
     out.p50_ms = l.p50_ms;
     out.p99_ms = l.p99_ms;

@@ -40,7 +40,7 @@ struct ApiBenchResult {
   // streams; each worker its own product).
   std::int64_t mixed = 0, mixed_errors = 0;
   double mixed_s = 0;
-  std::int64_t paced = 0, paced_unseen = 0;
+  std::int64_t paced = 0, paced_unseen = 0, paced_failed = 0;
   double paced_s = 0, p50_ms = 0, p99_ms = 0, max_ms = 0;
   // Erasure beside paced renames, every projection running (`lethe project`).
   std::int64_t erased = 0, erase_errors = 0;
@@ -54,7 +54,7 @@ struct ApiBenchResult {
   Latency erasure;       // answer -> every projection's erasure.applied in the event store
   Latency erasure_view;  // answer -> GET /erasure-requests/{id} shows every receipt applied
   // The renames paced beside the erasures, read model visibility as above.
-  std::int64_t beside_paced = 0, beside_unseen = 0;
+  std::int64_t beside_paced = 0, beside_unseen = 0, beside_failed = 0;
   double beside_s = 0;
   Latency beside;
   // /health and a signed-in read, one at a time, with no other client and

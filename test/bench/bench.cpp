@@ -745,9 +745,10 @@ int main(int argc, char** argv) {
     std::printf("%-46s %9lld %8.2f %10.0f  %.2fx of the users mix over HTTP\n",
                 "mixed: tickets, comments, carts, orders, charges", static_cast<long long>(api.mixed), api.mixed_s,
                 mixed_rate, mixed_rate / http_rate);
-    std::printf("%-46s %9lld %8.2f %10.0f  p50 %.1f ms, p99 %.1f ms, max %.1f ms, unseen %lld\n",
+    std::printf("%-46s %9lld %8.2f %10.0f  p50 %.1f ms, p99 %.1f ms, max %.1f ms, unseen %lld, failed %lld\n",
                 "visibility: answer -> read model, paced", static_cast<long long>(api.paced), api.paced_s,
-                api.paced / api.paced_s, api.p50_ms, api.p99_ms, api.max_ms, static_cast<long long>(api.paced_unseen));
+                api.paced / api.paced_s, api.p50_ms, api.p99_ms, api.max_ms, static_cast<long long>(api.paced_unseen),
+                static_cast<long long>(api.paced_failed));
     if (api.erased > 0 || api.erase_errors > 0) {
       std::printf("%-46s %9lld %8.2f %10.1f  p50 %.1f ms, p99 %.1f ms, max %.1f ms, unfinished %lld\n",
                   ("erasure: answer -> " + std::to_string(api.erasure_projections) + " receipts stored").c_str(),
@@ -759,10 +760,11 @@ int main(int argc, char** argv) {
                   api.erasure_view.p99_ms, api.erasure_view.max_ms, static_cast<long long>(api.erasures_unseen));
       std::printf("%-46s %9s %8s %10s  p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", "  the erase command: send -> answer",
                   "", "", "", api.erase_answer.p50_ms, api.erase_answer.p99_ms, api.erase_answer.max_ms);
-      std::printf("%-46s %9lld %8.2f %10.0f  p50 %.1f ms, p99 %.1f ms, max %.1f ms, unseen %lld\n",
+      std::printf("%-46s %9lld %8.2f %10.0f  p50 %.1f ms, p99 %.1f ms, max %.1f ms, unseen %lld, failed %lld\n",
                   "  visibility beside it, every projection on", static_cast<long long>(api.beside_paced), api.beside_s,
                   static_cast<double>(api.beside_paced) / api.beside_s, api.beside.p50_ms, api.beside.p99_ms,
-                  api.beside.max_ms, static_cast<long long>(api.beside_unseen));
+                  api.beside.max_ms, static_cast<long long>(api.beside_unseen),
+                  static_cast<long long>(api.beside_failed));
     }
     std::printf("%-46s %9s %8s %10s  p99 %.1f ms beside %d slow clients, %.1f ms alone\n",
                 "GET /health, one at a time (4 workers)", "", "", "", api.health_p99_slow, api.slow_clients,

@@ -226,7 +226,7 @@ Reply exactly(Reply&& r, int status, const std::string& what, const std::string&
 }
 
 Reply must(Reply&& r, int status, const std::string& what) {
-  if (r.status / 100 != status / 100)
+  if (r.status != status)
     throw std::runtime_error(what + ": expected " + std::to_string(status) + ", got " + std::to_string(r.status) + " " +
                              r.body);
   return std::move(r);

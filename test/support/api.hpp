@@ -56,9 +56,8 @@ Reply poll(const Api& api, const std::string& path, const std::string& token,
 // test data only).
 std::string json_object(std::initializer_list<std::pair<std::string, std::string>> fields);
 
-// The reply, once its status is of the same class as `status` (any 2xx for
-// 201: the data, not the exact code, is what such a caller checks); else
-// throws, naming `what`, which fails the test case.
+// The reply, once its status is exactly `status` (what the API documents
+// for it); else throws, naming `what`, which fails the test case.
 Reply must(Reply&& r, int status, const std::string& what);
 
 // The reply, checked (a Boost.Test check, so the case goes on) to have

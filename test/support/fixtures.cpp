@@ -228,6 +228,27 @@ infra::Config config_for(const TestSchema& schema, const TestTopics& topics) {
   return cfg;
 }
 
+namespace {
+
+// A partition's low and high watermarks, asked again for up to 15 s while
+// the broker answers with an error (a leader still being elected right
+// after the topic was made, a restarted broker); then an error that names
+// the partition, never a guess.
+std::pair<std::int64_t, std::int64_t> watermarks(RdKafka::KafkaConsumer& c, const std::string& topic, int partition) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  for (;;) {
+    int64_t low = 0, high = 0;
+    const auto e = c.query_watermark_offsets(topic, partition, &low, &high, 5000);
+    if (e == RdKafka::ERR_NO_ERROR) return {low, high};
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw std::runtime_error(topic + ": the end of partition " + std::to_string(partition) +
+                               " could not be asked: " + RdKafka::err2str(e));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+}  // namespace
+
 std::vector<Message> read_topic(const std::string& topic) {
   const auto brokers = infra::Config::from_env().brokers;
   auto conf = infra::kafka_conf({{"bootstrap.servers", brokers},
@@ -245,8 +266,8 @@ std::vector<Message> read_topic(const std::string& topic) {
   int expected_eof = 0;
   for (const auto* tm : *md->topics())
     for (const auto* pm : *tm->partitions()) {
-      int64_t low = 0, high = 0;
-      c->query_watermark_offsets(topic, pm->id(), &low, &high, 10000);
+      // A failed query is an error, never an empty partition.
+      const auto [low, high] = watermarks(*c, topic, pm->id());
       if (high > low) {
         parts.push_back(RdKafka::TopicPartition::create(topic, pm->id(), RdKafka::Topic::OFFSET_BEGINNING));
         ++expected_eof;
@@ -274,7 +295,38 @@ std::vector<Message> read_topic(const std::string& topic) {
     }
   }
   c->close();
+  // Never a partial read passed off as the topic.
+  if (expected_eof > 0)
+    throw std::runtime_error("read_topic " + topic + ": " + std::to_string(expected_eof) +
+                             " partition(s) not read to their end within 60 s (" + std::to_string(out.size()) +
+                             " messages read)");
   return out;
+}
+
+std::int64_t topic_end(const std::string& topic) {
+  auto conf = infra::kafka_conf(
+      {{"bootstrap.servers", infra::Config::from_env().brokers}, {"group.id", "reader-" + random_suffix()}});
+  std::string err;
+  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!c) throw std::runtime_error(err);
+  RdKafka::Metadata* md = nullptr;
+  std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(c.get(), topic, nullptr, err));
+  if (const auto me = c->metadata(false, t.get(), &md, 10000); me != RdKafka::ERR_NO_ERROR)
+    throw std::runtime_error("topic_end " + topic + ": metadata: " + RdKafka::err2str(me));
+  std::unique_ptr<RdKafka::Metadata> owned(md);
+  std::int64_t end = 0;
+  int partitions = 0;
+  for (const auto* tm : *md->topics()) {
+    if (tm->err() != RdKafka::ERR_NO_ERROR)
+      throw std::runtime_error("topic_end " + topic + ": " + RdKafka::err2str(tm->err()));
+    for (const auto* pm : *tm->partitions()) {
+      end += watermarks(*c, topic, pm->id()).second;
+      ++partitions;
+    }
+  }
+  if (partitions == 0) throw std::runtime_error("topic_end " + topic + ": no such topic");
+  c->close();
+  return end;
 }
 
 void produce_raw(const std::string& topic, const std::string& key, const std::string& value,

@@ -77,8 +77,14 @@ struct Message {
   std::map<std::string, std::string> headers;
 };
 
-// Reads a topic from the beginning to its current end (all partitions).
+// Reads a topic from the beginning to its current end (all partitions);
+// throws when a partition's end cannot be asked or is not reached within
+// 60 s: a failed read is never passed off as an empty or shorter topic.
 std::vector<Message> read_topic(const std::string& topic);
+// The sum of a topic's partitions' end offsets: how many messages were ever
+// written to it (0 for a dead-letter topic nothing was sent to). Throws when
+// an end cannot be asked.
+std::int64_t topic_end(const std::string& topic);
 // Creates lethe's topics under a prefix as the single local broker takes
 // them (one replica); what is there already is left alone.
 void create_local_topics(const std::string& prefix, int partitions = 3,
