@@ -33,14 +33,30 @@ constexpr const char* kFetchSql =
     " WHERE bytes_before < $4"
     " ORDER BY page.tx_id, global_position";
 
+// The naive order, for the negative control only: everything after the last
+// position sent, as soon as it is visible. A transaction that commits late
+// with a lower position is skipped for good. ($1 keeps the statement's shape.)
+constexpr const char* kFetchByPositionSql =
+    "SELECT tx_id::text AS tx_id, topic, " LETHE_ENVELOPE_COLUMNS
+    " FROM ("
+    "  SELECT o.tx_id, o.topic, e.*,"
+    "   sum(octet_length(e.payload::text)) OVER w - octet_length(e.payload::text) AS bytes_before"
+    "  FROM (SELECT tx_id, global_position, topic FROM outbox"
+    "        WHERE $1::xid8 IS NOT NULL AND global_position > $2::bigint"
+    "        ORDER BY global_position LIMIT $3) o"
+    "  JOIN events e USING (global_position)"
+    "  WINDOW w AS (ORDER BY o.global_position)) page"
+    " WHERE bytes_before < $4"
+    " ORDER BY global_position";
+
 constexpr const char* kBacklogSql =
     "SELECT count(*) AS backlog FROM outbox o, relay_checkpoint c"
     " WHERE c.id = 1 AND (o.tx_id, o.global_position) > (c.tx_id, c.global_position)";
 
 }  // namespace
 
-OutboxReader::OutboxReader(pqxx::connection& conn) : conn_(conn) {
-  conn_.prepare(kFetch, kFetchSql);
+OutboxReader::OutboxReader(pqxx::connection& conn, bool position_only) : conn_(conn) {
+  conn_.prepare(kFetch, position_only ? kFetchByPositionSql : kFetchSql);
 }
 
 std::vector<OutboxEntry> OutboxReader::fetch(const OutboxPosition& after, int max_rows, std::int64_t max_bytes) {

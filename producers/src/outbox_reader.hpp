@@ -26,7 +26,9 @@ struct OutboxEntry {
 class OutboxReader {
  public:
   // Prepares its statements on conn; conn must outlive the reader.
-  explicit OutboxReader(pqxx::connection& conn);
+  // position_only: the naive order a test must fail against (see
+  // RelayOptions::negative_control_position_order).
+  explicit OutboxReader(pqxx::connection& conn, bool position_only = false);
 
   // The entries after `after` that are final (their writing transaction is
   // older than every transaction still running), in (tx_id, position) order:

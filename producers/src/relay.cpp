@@ -99,7 +99,7 @@ struct Relay::Impl {
     });
     checkpoint = std::make_unique<CheckpointStore>(*conn);
     published_up_to = checkpoint->load();
-    outbox = std::make_unique<OutboxReader>(*conn);
+    outbox = std::make_unique<OutboxReader>(*conn, opt.negative_control_position_order);
     infra::translate_pg("relay listen", [&] { wakeup = std::make_unique<Wakeup>(*conn, channel); });
     if (const auto parked = checkpoint->parked_count(); parked > 0)
       spdlog::warn("relay: {} entries are parked in relay_parked (the broker refused them)", parked);

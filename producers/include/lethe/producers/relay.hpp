@@ -22,6 +22,10 @@ struct RelayOptions {
   int idle_wait_ms = 500;                   // wait for a NOTIFY at most this long, then look anyway
   int prune_every_ms = 5000;                // delete published outbox rows at most this often (0: every batch)
   bool exit_when_idle = false;              // return once the outbox is drained (benchmarks, tests)
+  // Tests only, never set elsewhere (no flag reaches it): read the outbox
+  // by position alone, as a naive relay would. The ordering test runs
+  // against it to show that it fails there (relay_kafkatest).
+  bool negative_control_position_order = false;
 };
 
 // Repairs the checkpoint after a restore into another cluster; see the
