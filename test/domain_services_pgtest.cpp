@@ -453,7 +453,7 @@ BOOST_AUTO_TEST_CASE(an_erasure_and_the_commands_about_its_person_wait_for_each_
     // and the command waits for it on the fence. Apart, the keyring has
     // committed the key's destruction already (before the erasure's own
     // commit): the command is refused at once, as it would be after.
-    if (infra::keyring_conninfo_for(s.db.conninfo()))
+    if (s.db.keyring_apart())
       BOOST_TEST((charged.wait_for(5s) == std::future_status::ready), "the command waited for the erasure");
     else
       BOOST_TEST((charged.wait_for(700ms) == std::future_status::timeout), "the command did not wait for the erasure");

@@ -11,7 +11,6 @@
 #include <pqxx/pqxx>
 #include <regex>
 
-#include "lethe/infra/keyring.hpp"
 #include "lethe/infra/pg.hpp"
 #include "support/api.hpp"
 #include "support/fixtures.hpp"
@@ -103,7 +102,7 @@ BOOST_AUTO_TEST_CASE(a_database_restored_from_before_an_erasure_forgets_the_pers
   // below mean something). With the keyring apart (the scripts' way) the
   // backup holds no key of anyone, and hers stays destroyed in the keyring,
   // which the restore did not touch; beside the data, her key is back.
-  const bool apart = infra::keyring_conninfo_for(s.db.conninfo()).has_value();
+  const bool apart = s.db.keyring_apart();
   postgres("restore " + backup.name + " " + std::to_string(kRestoredPort));
   BOOST_REQUIRE(scalar(restored, registered) == "NULL");
   if (apart) {

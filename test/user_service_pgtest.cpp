@@ -8,7 +8,6 @@
 #include <thread>
 
 #include "lethe/infra/access.hpp"
-#include "lethe/infra/keyring.hpp"
 #include "lethe/producers/event_store.hpp"
 #include "support/fixtures.hpp"
 #include "user_service.hpp"
@@ -102,7 +101,7 @@ BOOST_AUTO_TEST_CASE(twenty_concurrent_registrations_with_one_email_make_one_acc
   // command's transaction. Apart, it is made in the keyring's own
   // transaction before the append, and a refused racer's key stays (it
   // sealed nothing that was kept).
-  const bool apart = infra::keyring_conninfo_for(s.db.conninfo()).has_value();
+  const bool apart = s.db.keyring_apart();
   BOOST_TEST(s.db.keyring().scalar("SELECT count(*) FROM person_keys") == (apart ? std::to_string(kRacers) : "1"));
 }
 

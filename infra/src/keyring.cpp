@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "lethe/infra/errors.hpp"
+#include "lethe/infra/migrations.hpp"
 #include "lethe/infra/pg.hpp"
 
 namespace lethe::infra {
@@ -31,26 +32,25 @@ constexpr std::string_view kCheckText = "lethe keyring check v1";
 constexpr const char* kLoadSql =
     "SELECT DISTINCT ON (subject) subject, key_id, key_material, wrapped, master_version FROM person_keys"
     " WHERE subject = ANY($1::text[]) ORDER BY subject, key_id DESC";
-// Never for an erased person: the register is read by the same statement,
-// and the erasure deletes the key row and enters the register in one
-// transaction, so a key made after it can only meet the register.
-constexpr const char* kCreateSql =
-    "INSERT INTO person_keys (subject, key_id, key_material, wrapped, master_version)"
-    " SELECT $1, 1, $2, $3, NULLIF($4::int, 0) WHERE NOT EXISTS (SELECT 1 FROM erased_persons WHERE subject = $1)"
-    // Never under a retired master version (a process that has not read the
-    // file since a rotation): it reads the file again and wraps anew.
-    " AND NOT EXISTS (SELECT 1 FROM master_key_versions WHERE version = $4 AND retired_at IS NOT NULL)"
-    " ON CONFLICT (subject, key_id) DO NOTHING";
+// A key is never made for an erased person: REGISTER is read by the same
+// statement (erased_persons beside the data, where the erasure deletes the
+// key row and enters the register in one transaction; key_tombstones
+// apart). Nor under a retired master version (a process that has not read
+// the file since a rotation): it reads the file again and wraps anew.
+#define LETHE_CREATE_KEY_SQL(REGISTER)                                                                \
+  "INSERT INTO person_keys (subject, key_id, key_material, wrapped, master_version)"                  \
+  " SELECT $1, 1, $2, $3, NULLIF($4::int, 0) WHERE NOT EXISTS (SELECT 1 FROM " REGISTER               \
+  " WHERE subject = $1)"                                                                              \
+  " AND NOT EXISTS (SELECT 1 FROM master_key_versions WHERE version = $4 AND retired_at IS NOT NULL)" \
+  " ON CONFLICT (subject, key_id) DO NOTHING"
+constexpr const char* kCreateSql = LETHE_CREATE_KEY_SQL("erased_persons");
 // Apart (LETHE_KEYRING_PG): the keyring keeps its own register of
 // destroyed keys (key_tombstones), so a key is never made again for an
 // erased person even when the data's register was restored from before
 // their erasure. Creator and destroyer of one person's key serialise on a
 // lock of their own in the keyring.
-constexpr const char* kCreateApartSql =
-    "INSERT INTO person_keys (subject, key_id, key_material, wrapped, master_version)"
-    " SELECT $1, 1, $2, $3, NULLIF($4::int, 0) WHERE NOT EXISTS (SELECT 1 FROM key_tombstones WHERE subject = $1)"
-    " AND NOT EXISTS (SELECT 1 FROM master_key_versions WHERE version = $4 AND retired_at IS NOT NULL)"
-    " ON CONFLICT (subject, key_id) DO NOTHING";
+constexpr const char* kCreateApartSql = LETHE_CREATE_KEY_SQL("key_tombstones");
+#undef LETHE_CREATE_KEY_SQL
 constexpr const char* kSubjectLockSql = "SELECT pg_advisory_xact_lock(hashtextextended('lethe-key:' || $1, 0))";
 constexpr const char* kTombstoneSql = "SELECT fingerprint FROM key_tombstones WHERE subject = $1";
 constexpr const char* kBuryKeySql = "INSERT INTO key_tombstones (subject, fingerprint, request_id) VALUES ($1, $2, $3)";
@@ -69,27 +69,10 @@ constexpr const char* kCreateCheckSql =
     "INSERT INTO master_key_versions (version, check_sealed) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 constexpr std::string_view kCheckAd = "keyring_check";
 
-// The keyring's own schema (apart): its keys, master key versions and
-// tombstones. Applied by `lethe migrate` to the database LETHE_KEYRING_PG
-// names, recorded in keyring_migrations.
-constexpr const char* kKeyringSchemaName = "K001__keyring";
-constexpr const char* kKeyringSchemaSql = R"sql(
-CREATE TABLE person_keys (
-  subject        text        NOT NULL,
-  key_id         int         NOT NULL DEFAULT 1,
-  key_material   bytea       NOT NULL,
-  wrapped        boolean     NOT NULL,
-  master_version int,
-  created_at     timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (subject, key_id)
-);
-CREATE TABLE master_key_versions (
-  version      int PRIMARY KEY,
-  check_sealed bytea NOT NULL,
-  created_at   timestamptz NOT NULL DEFAULT now(),
-  retired_at   timestamptz,
-  destroyed_at timestamptz
-);
+// The keyring apart is made by the same migrations that make it beside the
+// data (its keys, then its master key versions), and one of its own: the
+// tombstones of destroyed keys.
+constexpr const char* kTombstonesSql = R"sql(
 -- One row per erased person whose keys were destroyed here: no key is made
 -- for them again, whatever a restored data database says, and a retried
 -- erasure learns the fingerprint of what was destroyed.
@@ -692,13 +675,14 @@ std::map<std::string, PersonKey> load_person_keys(pqxx::transaction_base& tx,
 
 PersonKey ensure_person_key(pqxx::transaction_base& tx, const std::string& subject) {
   ensure_sodium();
-  // Apart, the data's register is read here; the keyring's tombstones
-  // (read by the insert) cover a register restored from before an erasure.
-  if (keyring_of_conninfo(conninfo_of(tx.conn())) && !erased_among(tx, {subject}).empty()) throw PersonErased(subject);
   return on_keyring(tx, [&](pqxx::transaction_base& ktx, bool apart) {
     check_master(ktx, true);
     if (apart) exec_hot(ktx, kSubjectLockSql, subject);
     if (auto found = keys_in(ktx, {subject}); !found.empty()) return found.begin()->second;
+    // A key is to be made. Apart, the data's register is read first (the
+    // keyring's tombstones, read by the insert, cover a register restored
+    // from before an erasure); beside, the insert reads it.
+    if (apart && !erased_among(tx, {subject}).empty()) throw PersonErased(subject);
     for (int attempt = 1;; ++attempt) {
       std::array<unsigned char, 32> key{};
       randombytes_buf(key.data(), key.size());
@@ -839,26 +823,33 @@ std::size_t copy_rows(pqxx::transaction_base& from, pqxx::transaction_base& to, 
 
 }  // namespace
 
+namespace {
+
+// What `lethe migrate` applies to a keyring apart: the data's migrations that
+// make the keyring there (V006, V015), then the tombstones.
+const std::vector<Migration>& keyring_migrations() {
+  static const std::vector<Migration> set = [] {
+    std::vector<Migration> out;
+    for (const auto& m : migrations())
+      if (m.name == "V006__keyring.sql" || m.name == "V015__master_key_versions.sql") out.push_back(m);
+    if (out.size() != 2) throw std::logic_error("the keyring's migrations V006 and V015 are not in the build");
+    out.push_back({"K001__key_tombstones", kTombstonesSql});
+    return out;
+  }();
+  return set;
+}
+
+}  // namespace
+
 KeyringMigration migrate_keyring(pqxx::connection& data) {
   KeyringMigration out;
   const auto apart = keyring_conninfo_for(conninfo_of(data));
   if (!apart) return out;
   out.apart = true;
+  auto kconn = connect(*apart, "lethe-migrate");
+  out.applied = migrate(*kconn, keyring_migrations());
   return translate_pg("migrate the keyring", [&] {
-    auto kconn = connect(*apart, "lethe-migrate");
     pqxx::work ktx(*kconn);
-    if (ktx.exec("SELECT current_schema()")[0][0].is_null())
-      throw Misconfigured("migrate: the keyring database (LETHE_KEYRING_PG) has no schema on its search_path");
-    ktx.exec("SELECT pg_advisory_xact_lock(hashtext('lethe.migrate.keyring.' || current_schema()))");
-    ktx.exec(
-        "CREATE TABLE IF NOT EXISTS keyring_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL"
-        " DEFAULT now())");
-    if (ktx.exec_params("SELECT 1 FROM keyring_migrations WHERE name = $1", kKeyringSchemaName).empty()) {
-      ktx.exec(kKeyringSchemaSql);
-      ktx.exec_params("INSERT INTO keyring_migrations (name) VALUES ($1)", kKeyringSchemaName);
-      spdlog::info("migrate: keyring applied {}", kKeyringSchemaName);
-      out.applied = 1;
-    }
     // What the data database holds of the keyring moves: keys, master key
     // versions, and a tombstone for everyone its register says is erased.
     // The keyring commits first; the data side is emptied after, so a crash

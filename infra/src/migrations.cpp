@@ -24,6 +24,10 @@ constexpr const char* kRecord = "INSERT INTO schema_migrations (name) VALUES ($1
 }  // namespace
 
 int migrate(pqxx::connection_base& conn) {
+  return migrate(conn, migrations());
+}
+
+int migrate(pqxx::connection_base& conn, const std::vector<Migration>& set) {
   return translate_pg("migrate", [&] {
     {
       pqxx::nontransaction nt(conn);
@@ -43,7 +47,7 @@ int migrate(pqxx::connection_base& conn) {
         pqxx::read_transaction tx(conn);
         for (const auto& row : tx.exec(kApplied)) done.insert(row[0].c_str());
       }
-      for (const auto& m : migrations()) {
+      for (const auto& m : set) {
         if (done.count(m.name)) continue;
         pqxx::work tx(conn);
         tx.exec(m.sql);

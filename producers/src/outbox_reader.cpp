@@ -19,35 +19,30 @@ namespace {
 // The page is bounded in rows first, then in payload bytes: bytes_before is
 // the payload size of the rows ahead of each row in the page.
 constexpr const char* kFetch = "outbox_fetch";
-constexpr const char* kFetchSql =
-    "SELECT tx_id::text AS tx_id, topic, " LETHE_ENVELOPE_COLUMNS
-    " FROM ("
-    "  SELECT o.tx_id, o.topic, e.*,"
-    "   sum(octet_length(e.payload::text)) OVER w - octet_length(e.payload::text) AS bytes_before"
-    "  FROM (SELECT tx_id, global_position, topic FROM outbox"
-    "        WHERE (tx_id, global_position) > ($1::xid8, $2::bigint)"
-    "          AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
-    "        ORDER BY tx_id, global_position LIMIT $3) o"
-    "  JOIN events e USING (global_position)"
-    "  WINDOW w AS (ORDER BY o.tx_id, o.global_position)) page"
-    " WHERE bytes_before < $4"
-    " ORDER BY page.tx_id, global_position";
+// The page after $1/$2, in ORDER, of the rows AFTER selects.
+#define LETHE_OUTBOX_FETCH_SQL(AFTER, ORDER)                                                     \
+  "SELECT tx_id::text AS tx_id, topic, " LETHE_ENVELOPE_COLUMNS                                  \
+  " FROM ("                                                                                      \
+  "  SELECT o.tx_id, o.topic, e.*,"                                                              \
+  "   sum(octet_length(e.payload::text)) OVER w - octet_length(e.payload::text) AS bytes_before" \
+  "  FROM (SELECT tx_id, global_position, topic FROM outbox WHERE " AFTER " ORDER BY " ORDER     \
+  " LIMIT $3) o"                                                                                 \
+  "  JOIN events e USING (global_position)"                                                      \
+  "  WINDOW w AS (ORDER BY " ORDER                                                               \
+  ")) page"                                                                                      \
+  " WHERE bytes_before < $4"                                                                     \
+  " ORDER BY " ORDER
+constexpr const char* kFetchSql = LETHE_OUTBOX_FETCH_SQL(
+    "(tx_id, global_position) > ($1::xid8, $2::bigint)"
+    " AND tx_id < pg_snapshot_xmin(pg_current_snapshot())",
+    "tx_id, global_position");
 
 // The naive order, for the negative control only: everything after the last
 // position sent, as soon as it is visible. A transaction that commits late
 // with a lower position is skipped for good. ($1 keeps the statement's shape.)
 constexpr const char* kFetchByPositionSql =
-    "SELECT tx_id::text AS tx_id, topic, " LETHE_ENVELOPE_COLUMNS
-    " FROM ("
-    "  SELECT o.tx_id, o.topic, e.*,"
-    "   sum(octet_length(e.payload::text)) OVER w - octet_length(e.payload::text) AS bytes_before"
-    "  FROM (SELECT tx_id, global_position, topic FROM outbox"
-    "        WHERE $1::xid8 IS NOT NULL AND global_position > $2::bigint"
-    "        ORDER BY global_position LIMIT $3) o"
-    "  JOIN events e USING (global_position)"
-    "  WINDOW w AS (ORDER BY o.global_position)) page"
-    " WHERE bytes_before < $4"
-    " ORDER BY global_position";
+    LETHE_OUTBOX_FETCH_SQL("$1::xid8 IS NOT NULL AND global_position > $2::bigint", "global_position");
+#undef LETHE_OUTBOX_FETCH_SQL
 
 constexpr const char* kBacklogSql =
     "SELECT count(*) AS backlog FROM outbox o, relay_checkpoint c"

@@ -77,6 +77,19 @@ void queue_loaded(pqxx::work& tx, const std::string& topic, std::int64_t after) 
 // `events / 2` users, each registered and renamed once, interleaved so that
 // one batch rarely holds two events of the same user (no collapse helps the
 // batched path). Rows are what EventStore::append writes, hash chain included.
+// Seals the event's personal fields as the write path does, every one
+// under `key` (the bench's people each have one; the projections never
+// open what they store).
+void seal_under(producers::NewEvent& ne, const unsigned char* key) {
+  ne.payload = domain::seal_personal(
+                   ne.type, ne.schema_version, ne.event_id, ne.payload,
+                   [key](std::string_view) {
+                     return std::optional<domain::KeyRef>(domain::KeyRef{1, key});
+                   },
+                   [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); })
+                   .value();
+}
+
 // sealed: personal fields sealed as the write path does; false: in clear,
 // as events written before sealing hold them (the read model then stores
 // them in clear too): the plaintext baseline.
@@ -119,15 +132,7 @@ std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size
                                             id, "user-" + id + "@example.org", name, "user", ""}}
                                       : domain::users::Event{domain::users::UserProfileChanged{id, name + "!"}};
         auto ne = test::new_event(ev, "bench");
-        const auto* key = keys[static_cast<std::size_t>(i)].data();
-        if (sealed)
-          ne.payload = domain::seal_personal(
-                           ne.type, 1, ne.event_id, ne.payload,
-                           [key](std::string_view) {
-                             return std::optional<domain::KeyRef>(domain::KeyRef{1, key});
-                           },
-                           [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); })
-                           .value();
+        if (sealed) seal_under(ne, keys[static_cast<std::size_t>(i)].data());
         domain::Envelope e{ne.event_id,
                            ne.type,
                            1,
@@ -192,14 +197,7 @@ void bulk_load_streams(const test::TestSchema& db, std::int64_t events, const st
     for (int version = 1; version <= per_stream; ++version)
       for (std::int64_t i = 0; i < streams; ++i) {
         auto [stream, ne] = make(i, version);
-        if (sealed)
-          ne.payload = domain::seal_personal(
-                           ne.type, ne.schema_version, ne.event_id, ne.payload,
-                           [&key](std::string_view) {
-                             return std::optional<domain::KeyRef>(domain::KeyRef{1, key.data()});
-                           },
-                           [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); })
-                           .value();
+        if (sealed) seal_under(ne, key.data());
         copy_event(copy, stream, version, ne, prev[static_cast<std::size_t>(i)]);
       }
     copy.complete();
@@ -440,7 +438,7 @@ ReplayRow replay_bench(std::int64_t events, int erase, int batch, std::size_t pa
   ReplayRow row;
   test::TestSchema db;
   test::TestTopics topics;
-  const bool apart = db.keyring().conninfo() != db.conninfo();
+  const bool apart = db.keyring_apart();
   std::string erased_ids;  // 'b0','b500',... those erased, as SQL
   // Every load but audit's: its assignments are of tickets never opened,
   // which the tickets projection would rightly refuse. The audit projection

@@ -31,6 +31,8 @@ class TestSchema {
   // or this schema itself when the keys live beside the data. A view: it
   // drops nothing.
   TestSchema keyring() const;
+  // Whether the keyring lives apart (LETHE_KEYRING_PG set, the scripts' way).
+  bool keyring_apart() const { return keyring().conninfo() != conninfo_; }
   const std::string& name() const { return name_; }
   const std::string& conninfo() const { return conninfo_; }
   // First column of the first row of a query, as text ("" for NULL / no row).

@@ -18,8 +18,11 @@ struct Migration {
 
 const std::vector<Migration>& migrations();
 
-// Applies what is missing, each file in its own transaction. Concurrent
-// callers serialise on an advisory lock. Returns how many were applied.
+// Applies what of `set` is missing, each in its own transaction, recorded
+// in schema_migrations. Concurrent callers serialise on an advisory lock.
+// Returns how many were applied.
+int migrate(pqxx::connection_base& conn, const std::vector<Migration>& set);
+// The same with every migration of the build (migrations()).
 int migrate(pqxx::connection_base& conn);
 
 }  // namespace lethe::infra
