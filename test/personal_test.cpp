@@ -328,3 +328,87 @@ BOOST_AUTO_TEST_CASE(a_batch_is_opened_with_one_key_load_and_each_failure_stays_
   BOOST_REQUIRE(events[3].ok());
   BOOST_TEST(std::get<u::UserRoleChanged>(events[3].value()).role == "admin");
 }
+
+// What a read model stores of a sealed string: the compact text ("~s1:"),
+// bound to its event and field as the object was, opening to the same
+// plaintext, for one person and for two, with UUIDs and other ids; and the
+// JSON form stored before it still opens.
+BOOST_AUTO_TEST_CASE(a_read_model_keeps_a_sealed_string_as_compact_text_that_opens_bound_to_its_event_and_field) {
+  const Keys keys;
+  const std::string ada_uuid = "0a0b0c0d-1e1f-4a2b-8c3d-4e5f60718293";
+  const auto lookup = [&](std::string_view subject) -> std::optional<d::KeyRef> {
+    if (subject == ada_uuid) return d::KeyRef{300, keys.ada.data()};  // a kid over one LEB128 byte
+    return keys.lookup()(subject);
+  };
+  const std::string payload = R"({"ticket_id":"t1","comment_id":"c1","author_id":"bob","requester_id":")" + ada_uuid +
+                              R"(","body":"Dear Ada, your parcel"})";
+  const auto sealed = d::seal_personal("ticket.commented", 1, kEventId, payload, lookup, kRandom);
+  BOOST_REQUIRE(sealed.ok());
+  rapidjson::Document doc;
+  doc.Parse(sealed.value().c_str());
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  doc["body"].Accept(w);
+  const std::string object = buf.GetString();
+
+  const auto kept = d::sealed_text_of(object, kEventId, "body");
+  BOOST_TEST(kept.starts_with("~s1:"));
+  BOOST_TEST(d::is_sealed_text(kept));
+  BOOST_TEST(!contains(kept, "parcel"));
+  const auto long_form = object.substr(0, object.size() - 1) + R"(,"e":")" + kEventId + R"(","f":"body"})";
+  BOOST_TEST(kept.size() * 4 < long_form.size() * 3, kept.size() << " bytes against " << long_form.size());
+  BOOST_TEST(d::sealed_text_subjects(kept) == (std::vector<std::string>{"bob", ada_uuid}));
+  BOOST_TEST(d::open_sealed_text(kept, lookup).value().value_or("?") == "Dear Ada, your parcel");
+  // Either person's key gone: it opens as nothing.
+  const auto without_ada = [&](std::string_view subject) -> std::optional<d::KeyRef> {
+    if (subject == ada_uuid) return std::nullopt;
+    return lookup(subject);
+  };
+  BOOST_TEST(!d::open_sealed_text(kept, without_ada).value().has_value());
+  // Bound as the object was: the same sealed value kept for another field
+  // or event does not open.
+  const auto other_field = d::open_sealed_text(d::sealed_text_of(object, kEventId, "subject"), lookup);
+  BOOST_REQUIRE(!other_field.ok());
+  BOOST_TEST(other_field.error().message ==
+             "sealed subject does not authenticate: tampered, or moved from another "
+             "event or field");
+  BOOST_TEST(
+      !d::open_sealed_text(d::sealed_text_of(object, "4b14c0de-0000-4000-8000-000000000002", "body"), lookup).ok());
+  // A byte of the ciphertext or of the binding changed: refused, never opened.
+  auto tampered = kept;
+  tampered[tampered.size() - 5] = tampered[tampered.size() - 5] == 'A' ? 'B' : 'A';
+  BOOST_TEST(!d::open_sealed_text(tampered, lookup).ok());
+  auto rebound = kept;
+  rebound.replace(rebound.find(":body:"), 6, ":bodz:");
+  BOOST_TEST(!d::open_sealed_text(rebound, lookup).ok());
+  const auto cut = d::open_sealed_text(kept.substr(0, kept.rfind(':')), lookup);
+  BOOST_REQUIRE(!cut.ok());
+  BOOST_TEST(cut.error().message == "a sealed text is malformed");
+  // Stored before the compact form: the object with its binding opens too.
+  BOOST_TEST(d::is_sealed_text(long_form));
+  BOOST_TEST(d::open_sealed_text(long_form, lookup).value().value_or("?") == "Dear Ada, your parcel");
+  // An id the form cannot hold keeps the object.
+  const std::string long_id = "urn:x:ada";
+  const auto long_lookup = [&](std::string_view subject) -> std::optional<d::KeyRef> {
+    if (subject == long_id) return d::KeyRef{1, keys.ada.data()};
+    return std::nullopt;
+  };
+  const auto reg = d::seal_personal("user.registered", 1, kEventId, registered(long_id, "a@example.org", "Ada"),
+                                    long_lookup, kRandom);
+  BOOST_REQUIRE(reg.ok());
+  const auto text = d::sealed_text_in(reg.value(), kEventId, "name");
+  BOOST_REQUIRE(text.has_value());
+  BOOST_TEST(text->starts_with(R"({"sealed":)"));
+  BOOST_TEST(d::open_sealed_text(*text, long_lookup).value().value_or("?") == "Ada");
+  // Decoded for a projection (kKeepSealed): every sealed string compact.
+  const auto decoded =
+      u::decode_sealed({{"user.registered", 1, kEventId,
+                         d::seal_personal("user.registered", 1, kEventId,
+                                          registered("ada", "ada@example.org", "Ada L."), keys.lookup(), kRandom)
+                             .value()}},
+                       d::kKeepSealed);
+  BOOST_REQUIRE(decoded[0].ok());
+  const auto& r = std::get<u::UserRegistered>(decoded[0].value());
+  BOOST_TEST(r.name.starts_with("~s1:"));
+  BOOST_TEST(d::open_sealed_text(r.name, keys.lookup()).value().value_or("?") == "Ada L.");
+}

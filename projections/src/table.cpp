@@ -1,7 +1,9 @@
 #include "table.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <map>
 #include <stdexcept>
 #include <tuple>
 #include <utility>
@@ -68,12 +70,16 @@ Spec::Spec(std::string table, Column key, std::vector<Column> columns, Moves mov
   const auto list = joined(names_);
   // Every value travels as text and back: PostgreSQL parses it into the
   // column's type, so the declaration needs no types of its own.
-  load_sql_ = "SELECT " + joined(names_, "{}::text") + " FROM " + table_ + " WHERE " + names_[0] + " = ANY($1::text[])";
+  // Sealed columns are not read back (NULL in their place; see the header).
+  std::vector<std::string> loaded;
+  for (std::size_t i = 0; i < names_.size(); ++i)
+    loaded.push_back(marks_[i] == Mark::sealed ? "NULL" : names_[i] + "::text");
+  load_sql_ = "SELECT " + joined(loaded) + " FROM " + table_ + " WHERE " + names_[0] + " = ANY($1::text[])";
   stage_sql_ = "CREATE TEMP TABLE IF NOT EXISTS " + stage + " ON COMMIT DELETE ROWS AS SELECT " + list + " FROM " +
                table_ + " WITH NO DATA";
-  merge_sql_ = "INSERT INTO " + table_ + " (" + list + ") SELECT " + list + " FROM " + stage;
+  const auto insert = "INSERT INTO " + table_ + " (" + list + ") SELECT " + list + " FROM " + stage;
   if (moves_ == Moves::once) {
-    merge_sql_ += " ON CONFLICT DO NOTHING";
+    merge_insert_ = insert + " ON CONFLICT DO NOTHING";
     return;
   }
   if (!at_.contains("version"))
@@ -81,10 +87,31 @@ Spec::Spec(std::string table, Column key, std::vector<Column> columns, Moves mov
   std::vector<std::string> updated;
   for (std::size_t i = 1; i < names_.size(); ++i)
     if (columns[i - 1].on_update) updated.push_back(names_[i]);
+  for (std::size_t i = 1; i < names_.size(); ++i) {
+    if (marks_[i] != Mark::sealed) continue;
+    sealed_loaded_ |= std::uint32_t{1} << i;
+    if (columns[i - 1].on_update) sealed_update_at_.push_back(i);
+  }
+  if (sealed_update_at_.size() > 6) throw std::logic_error(table_ + ": more updated sealed columns than merges made");
   // A row only moves forward: a stale or repeated version never overwrites,
   // and an update sets only what events change.
-  merge_sql_ += " ON CONFLICT (" + names_[0] + ") DO UPDATE SET " + joined(updated, "{} = EXCLUDED.{}") + " WHERE " +
-                table_ + ".version < EXCLUDED.version";
+  merge_insert_ = insert + " ON CONFLICT (" + names_[0] + ") DO UPDATE SET " + joined(updated, "{} = EXCLUDED.{}") +
+                  " WHERE " + table_ + ".version < EXCLUDED.version";
+  // A loaded row that does not know a sealed column exists (it was loaded):
+  // it is updated, setting only the sealed columns it knows (an insert would
+  // first have to pass the NULL in place of the others). Its keys ($1) let
+  // the update find the rows by index, whatever the stage's size.
+  for (std::uint32_t keep = 0; keep < (std::uint32_t{1} << sealed_update_at_.size()); ++keep) {
+    std::vector<std::string> set;
+    for (const auto& name : updated) {
+      const auto at = at_.at(name);
+      const auto j = std::find(sealed_update_at_.begin(), sealed_update_at_.end(), at) - sealed_update_at_.begin();
+      if (marks_[at] != Mark::sealed || (keep & (std::uint32_t{1} << j)) == 0) set.push_back(name);
+    }
+    merge_update_.push_back("UPDATE " + table_ + " AS t SET " + joined(set, "{} = s.{}") + " FROM " + stage +
+                            " AS s WHERE t." + names_[0] + " = ANY($1::text[]) AND t." + names_[0] + " = s." +
+                            names_[0] + " AND t.version < s.version");
+  }
 }
 
 std::size_t Spec::index(std::string_view column) const {
@@ -115,6 +142,14 @@ std::vector<DeclaredColumn> declared(std::initializer_list<const Spec*> specs) {
   return out;
 }
 
+const Value& Row::get(std::string_view column) const {
+  const auto at = spec_->index(column);
+  if ((unknown_ >> at) & 1U)
+    throw std::logic_error(spec_->name() + "." + std::string(column) +
+                           " is sealed: a projection sets it, never reads it");
+  return values_[at];
+}
+
 std::int64_t Row::version() const {
   return integer("version");
 }
@@ -128,7 +163,9 @@ std::int64_t Row::integer(std::string_view column) const {
 }
 
 Row& Row::set(std::string_view column, Value v) {
-  values_[spec_->index(column)] = std::move(v);
+  const auto at = spec_->index(column);
+  values_[at] = std::move(v);
+  unknown_ &= ~(std::uint32_t{1} << at);
   return *this;
 }
 
@@ -146,6 +183,7 @@ void Rows::load(pqxx::transaction_base& tx, const std::vector<std::string>& keys
     for (std::size_t i = 1; i < spec_.width(); ++i)
       if (!r[static_cast<int>(i)].is_null()) row.values_[i] = r[static_cast<int>(i)].c_str();
     row.exists_ = row.stored_ = true;
+    row.unknown_ = spec_.sealed_loaded_;
     by_key_.insert_or_assign(row.values_[0].value(), std::move(row));
   }
 }
@@ -179,12 +217,31 @@ void Rows::write(pqxx::transaction_base& tx) {
   }
   if (staged.empty()) return;
   tx.exec(spec_.stage_sql_);
-  {
-    pqxx::stream_to copy(tx, spec_.table_ + "_stage");
-    for (const auto* row : staged) write(copy, row->values_);
-    copy.complete();
+  // One stage and merge per set of sealed columns the rows do not know (a
+  // rename knows the name, not the email): usually one, at most a few.
+  std::map<std::uint32_t, std::vector<const Row*>> by_unknown;
+  for (const auto* row : staged) by_unknown[row->unknown_].push_back(row);
+  bool first = true;
+  for (const auto& [unknown, rows] : by_unknown) {
+    if (!first) tx.exec("DELETE FROM " + spec_.table_ + "_stage");
+    first = false;
+    {
+      pqxx::stream_to copy(tx, spec_.table_ + "_stage");
+      for (const auto* row : rows) write(copy, row->values_);
+      copy.complete();
+    }
+    if (unknown == 0) {
+      infra::exec_hot(tx, spec_.merge_insert_.c_str());
+      continue;
+    }
+    std::uint32_t keep = 0;
+    for (std::size_t j = 0; j < spec_.sealed_update_at_.size(); ++j)
+      if ((unknown >> spec_.sealed_update_at_[j]) & 1U) keep |= std::uint32_t{1} << j;
+    std::vector<std::string> keys;
+    keys.reserve(rows.size());
+    for (const auto* row : rows) keys.push_back(*row->values_[0]);
+    infra::exec_hot(tx, spec_.merge_update_[keep].c_str(), infra::pg_text_array(keys));
   }
-  infra::exec_hot(tx, spec_.merge_sql_.c_str());
 }
 
 }  // namespace lethe::projections::table

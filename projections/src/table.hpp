@@ -79,7 +79,19 @@ class Spec {
   std::vector<std::string> names_;  // the key first
   std::vector<Mark> marks_;         // in names_ order
   std::unordered_map<std::string_view, std::size_t> at_;
-  std::string load_sql_, stage_sql_, merge_sql_;
+  std::string load_sql_, stage_sql_;
+  // Sealed columns are never read back: a projection holds no key and only
+  // sets them. load() leaves them out (sealed_loaded_: their bits, by column
+  // index), so a loaded row does not know them until an event sets them,
+  // and its write must keep the unknown ones as the table holds them:
+  // merge_update_[m] updates a loaded row, keeping the m-th subset of the
+  // sealed columns a merge would update (bit j of m: the j-th of
+  // sealed_update_at_) as they are; merge_insert_ writes rows that know
+  // every column.
+  std::uint32_t sealed_loaded_ = 0;
+  std::vector<std::size_t> sealed_update_at_;
+  std::string merge_insert_;
+  std::vector<std::string> merge_update_;
 };
 
 // The columns of several declared tables, for Projection::declared_columns().
@@ -91,7 +103,9 @@ class Row {
  public:
   bool exists() const noexcept { return exists_; }
   std::int64_t version() const;
-  const Value& get(std::string_view column) const { return values_[spec_->index(column)]; }
+  // Throws std::logic_error for a sealed column of a loaded row: sealed
+  // columns are set, never read (see Spec).
+  const Value& get(std::string_view column) const;
   std::string text(std::string_view column) const { return get(column).value_or(""); }
   std::int64_t integer(std::string_view column) const;
   Row& set(std::string_view column, Value v);
@@ -109,7 +123,8 @@ class Row {
   std::vector<Value> values_;
   bool exists_ = false;
   bool dirty_ = false;
-  bool stored_ = false;  // load() found it in the table
+  bool stored_ = false;        // load() found it in the table
+  std::uint32_t unknown_ = 0;  // the bits of sealed columns load() left out and no event set since
 };
 
 class Rows {

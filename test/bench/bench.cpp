@@ -338,6 +338,46 @@ Run run_lethe(const test::TestSchema& db, const test::TestTopics& topics, std::v
   return {secs, rss / 1024, cpu};
 }
 
+// One projection run `repeat` times over each of two loaded schemas, in
+// turn (sealed, clear, sealed, clear, ...); every run after a schema's first
+// replays it from offset zero (--replay empties its read model first). What
+// the machine does meanwhile (a fetch that waits, a checkpoint) then falls on
+// either side alike, and each side's median run is what a row prints, with
+// the range of the per-pair ratios beside it.
+struct Paired {
+  Run sealed, clear;         // the median run of each side (peak RSS: the largest)
+  double low = 0, high = 0;  // the lowest and highest clear/sealed time ratio of a pair
+};
+Paired paired_runs(const test::TestSchema& sealed_db, const test::TestTopics& sealed_topics,
+                   const test::TestSchema& clear_db, const test::TestTopics& clear_topics,
+                   const std::vector<std::string>& args, int repeat) {
+  std::vector<Run> sealed, clear;
+  auto replayed = args;
+  replayed.push_back("--replay");
+  for (int i = 0; i < repeat; ++i) {
+    sealed.push_back(run_lethe(sealed_db, sealed_topics, i == 0 ? args : replayed));
+    clear.push_back(run_lethe(clear_db, clear_topics, i == 0 ? args : replayed));
+  }
+  Paired out;
+  out.low = 1e18;
+  for (int i = 0; i < repeat; ++i) {
+    const double ratio = clear[static_cast<std::size_t>(i)].seconds / sealed[static_cast<std::size_t>(i)].seconds;
+    out.low = std::min(out.low, ratio);
+    out.high = std::max(out.high, ratio);
+  }
+  const auto median = [](std::vector<Run> runs) {
+    long rss = 0;
+    for (const auto& r : runs) rss = std::max(rss, r.rss_mib);
+    std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.seconds < b.seconds; });
+    auto m = runs[runs.size() / 2];
+    m.rss_mib = rss;
+    return m;
+  };
+  out.sealed = median(sealed);
+  out.clear = median(clear);
+  return out;
+}
+
 std::int64_t count(const test::TestSchema& db, const std::string& sql) {
   return std::stoll(db.scalar(sql));
 }
@@ -522,11 +562,14 @@ int main(int argc, char** argv) {
   CLI::App cli{"lethe benchmark: relay and projection throughput against same-run baselines"};
   std::int64_t events = 200000, naive_events = 10000;
   std::size_t payload_bytes = 300;
-  int batch = 5000;
+  int batch = 5000, repeat = 3;
   cli.add_option("--events", events, "events for the relay and batched projection")->capture_default_str();
   cli.add_option("--naive-events", naive_events, "events for the naive baseline")->capture_default_str();
   cli.add_option("--payload-bytes", payload_bytes, "size of each event's payload")->capture_default_str();
   cli.add_option("--batch-size", batch, "projection batch size")->capture_default_str();
+  cli.add_option("--repeat", repeat, "runs of each projection, sealed and in clear in turn (the median is printed)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 9));
   cli.add_option("--lethe-log-level", lethe_log_level(), "log level of the lethe processes run")->capture_default_str();
   std::int64_t large_events = 1000;
   cli.add_option("--large-events", large_events, "events of 256 KiB for the memory rows (0: skip them)")
@@ -566,10 +609,6 @@ int main(int argc, char** argv) {
   if (count(main_db, "SELECT published FROM relay_checkpoint") != events) throw std::runtime_error("relay fell short");
   say("baseline: the same messages produced from memory");
   const double produce_s = produce_only(main_topics, raw_topics);
-  say("projection, batched (lethe project users --batch-size " + std::to_string(batch) + ")");
-  const auto batched =
-      run_lethe(main_db, main_topics, {"project", "users", "--until-idle", "--batch-size", std::to_string(batch)});
-  const auto batched_applied = count(main_db, "SELECT coalesce(sum(version), 0) FROM users");
   say("projection, naive (--batch-size 1: one transaction per event), " + std::to_string(naive_events) + " events");
   test::relay_until_idle(naive_db, naive_topics);
   const auto naive = run_lethe(naive_db, naive_topics, {"project", "users", "--until-idle", "--batch-size", "1"});
@@ -577,14 +616,19 @@ int main(int argc, char** argv) {
   say("limit: COPY of " + std::to_string(events) + " rows");
   const double copy_s = copy_limit(main_db, events, payload_bytes);
   // The same users events with their personal fields in clear: the read
-  // model as it was before it was sealed.
-  say("projection, plaintext personal fields (as before sealing), " + std::to_string(events) + " events");
+  // model as it was before it was sealed. Each side `repeat` times, in turn.
   test::TestSchema plain_db;
   test::TestTopics plain_topics;
   bulk_load(plain_db, events, payload_bytes, false);
   test::relay_until_idle(plain_db, plain_topics);
-  const auto plain =
-      run_lethe(plain_db, plain_topics, {"project", "users", "--until-idle", "--batch-size", std::to_string(batch)});
+  say("projection, batched (lethe project users --batch-size " + std::to_string(batch) +
+      "), sealed and with personal fields in clear (as before sealing), " + std::to_string(repeat) + " runs each");
+  const auto users_pair =
+      paired_runs(main_db, main_topics, plain_db, plain_topics,
+                  {"project", "users", "--until-idle", "--batch-size", std::to_string(batch)}, repeat);
+  const auto& batched = users_pair.sealed;
+  const auto& plain = users_pair.clear;
+  const auto batched_applied = count(main_db, "SELECT coalesce(sum(version), 0) FROM users");
   const auto plain_applied = count(plain_db, "SELECT coalesce(sum(version), 0) FROM users");
   say("list query: GET /users?limit=50, sealed read model and plaintext one, 500 each");
   const auto list_sealed = bench::list_latency(main_db, 500);
@@ -593,26 +637,26 @@ int main(int argc, char** argv) {
   // Sealed (as written now), then in clear (as before sealing).
   struct ProjectionRow {
     std::string name;
-    Run run, plain;
+    Paired runs;
     std::int64_t applied, plain_applied;
   };
   std::vector<ProjectionRow> projection_rows;
   for (const auto& load : projection_loads()) {
-    ProjectionRow row{load.projection, {}, {}, 0, 0};
-    for (const bool sealed : {true, false}) {
-      say(load.projection + " projection: " + std::to_string(events) + " events, " + (sealed ? "sealed" : "plaintext") +
-          " (lethe project " + load.projection + ")");
-      test::TestSchema pdb;
-      test::TestTopics ptopics;
-      bulk_load_streams(pdb, events, load.topic, load.make, load.per_stream, sealed);
-      test::relay_until_idle(pdb, ptopics);
-      const auto run =
-          run_lethe(pdb, ptopics, {"project", load.projection, "--until-idle", "--batch-size", std::to_string(batch)});
-      const auto applied = count(pdb, "SELECT coalesce(sum(next_offset), 0) FROM projection_offsets");
-      (sealed ? row.run : row.plain) = run;
-      (sealed ? row.applied : row.plain_applied) = applied;
-    }
-    projection_rows.push_back(row);
+    say(load.projection + " projection: " + std::to_string(events) + " events, sealed and in clear, " +
+        std::to_string(repeat) + " runs each (lethe project " + load.projection + ")");
+    test::TestSchema sealed_db, clear_db;
+    test::TestTopics sealed_topics, clear_topics;
+    bulk_load_streams(sealed_db, events, load.topic, load.make, load.per_stream, true);
+    test::relay_until_idle(sealed_db, sealed_topics);
+    bulk_load_streams(clear_db, events, load.topic, load.make, load.per_stream, false);
+    test::relay_until_idle(clear_db, clear_topics);
+    const auto runs =
+        paired_runs(sealed_db, sealed_topics, clear_db, clear_topics,
+                    {"project", load.projection, "--until-idle", "--batch-size", std::to_string(batch)}, repeat);
+    const auto applied = [](const test::TestSchema& db) {
+      return count(db, "SELECT coalesce(sum(next_offset), 0) FROM projection_offsets");
+    };
+    projection_rows.push_back({load.projection, runs, applied(sealed_db), applied(clear_db)});
   }
 
   // Every projection replayed at once over every domain's events.
@@ -681,17 +725,17 @@ int main(int argc, char** argv) {
   std::printf("%-46s %9lld %8.2f %10.0f %8s  (PostgreSQL limit here)\n", "  limit: COPY of the same number of rows",
               static_cast<long long>(events), copy_s, copy_rate, "");
   const double plain_rate = static_cast<double>(plain_applied) / plain.seconds;
-  std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  sealed is %.2fx of it\n",
+  std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  sealed is %.2fx of it (pairs %.2f-%.2fx)\n",
               "  same events in clear (read model before sealing)", static_cast<long long>(plain_applied),
-              plain.seconds, plain_rate, plain.rss_mib, batched_rate / plain_rate);
+              plain.seconds, plain_rate, plain.rss_mib, batched_rate / plain_rate, users_pair.low, users_pair.high);
   double slowest_other = 1e18;
   for (const auto& r : projection_rows) {
-    const double rate = static_cast<double>(r.applied) / r.run.seconds;
+    const double rate = static_cast<double>(r.applied) / r.runs.sealed.seconds;
     slowest_other = std::min(slowest_other, rate);
-    const double plain_other = static_cast<double>(r.plain_applied) / r.plain.seconds;
-    std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.2fx of COPY, %.2fx of plaintext (%.0f/s)\n",
-                ("lethe project " + r.name).c_str(), static_cast<long long>(r.applied), r.run.seconds, rate,
-                r.run.rss_mib, rate / copy_rate, rate / plain_other, plain_other);
+    const double plain_other = static_cast<double>(r.plain_applied) / r.runs.clear.seconds;
+    std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.2fx of COPY, %.2fx of plaintext (%.0f/s; pairs %.2f-%.2fx)\n",
+                ("lethe project " + r.name).c_str(), static_cast<long long>(r.applied), r.runs.sealed.seconds, rate,
+                r.runs.sealed.rss_mib, rate / copy_rate, rate / plain_other, plain_other, r.runs.low, r.runs.high);
   }
   std::printf("%-46s %9d %8s %10s %8s  p50 %.2f ms, p99 %.2f ms; in clear p50 %.2f ms, p99 %.2f ms\n",
               "GET /users?limit=50, sealed (one key query)", 500, "", "", "", list_sealed.p50_ms, list_sealed.p99_ms,

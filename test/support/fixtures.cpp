@@ -145,7 +145,7 @@ std::vector<std::string> rows_of(const std::string& conninfo, const std::string&
         // A sealed text, or a JSON value with sealed values inside (jsonb).
         const std::string_view text = f.c_str();
         const auto lookup = domain::lookup_in(keys);
-        if (text.starts_with(R"({"sealed":)")) {
+        if (domain::is_sealed_text(text)) {
           const auto opened = domain::open_sealed_text(text, lookup);
           if (!opened) throw std::runtime_error("a sealed value does not open: " + opened.error().message);
           line += opened.value().value_or("NULL");

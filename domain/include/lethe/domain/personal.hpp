@@ -101,14 +101,18 @@ std::vector<Result<std::string>> open_personal_batch(const std::vector<SealedPay
 // Read models keep personal values sealed (the PostgreSQL heap, WAL,
 // backups and replicas hold ciphertext only) and open them when a query
 // answers. A decoder given kKeepSealed as its KeyLoader opens nothing: each
-// sealed field decodes to its sealed text, the sealed object with the event
-// id and field it is bound to appended ({"sealed":...,"e":"<event id>",
-// "f":"<field>"}), which a projection stores as it is. Needs no key.
+// sealed string decodes to its sealed text, which a projection stores as it
+// is: "~s1:" and the URL-safe base64 of a compact binary form of the sealed
+// object together with the event id and field it is bound to (the object
+// itself with "e":"<event id>","f":"<field>" appended when an id is longer
+// than the form allows). Needs no key.
 inline const KeyLoader kKeepSealed = nullptr;
 // A sealed JSON value (a cart line's specs, "t":"json") stays an object in
 // the decoded payload, bound with "e" and "f" members, so a jsonb column
 // holds it, alone or inside a larger value (an order's lines).
 std::string sealed_text_of(std::string_view sealed_json, std::string_view event_id, std::string_view field);
+// Whether a text is a sealed text, in either form.
+bool is_sealed_text(std::string_view text);
 // The sealed text of one top-level field of a stored payload (as the event
 // store holds it), for a table that keeps it beside the write side's rows
 // (an API key's name); nullopt when the field is absent or not sealed.
