@@ -389,55 +389,89 @@ BOOST_AUTO_TEST_CASE(an_email_is_logged_by_a_system_actor_or_an_admin_with_its_s
 // person its events name until it commits, and the erasure of one of them
 // takes it exclusively, so no event about a person commits after their
 // erasure. Each half holds one side's transaction open and shows the other
-// side waiting for it (with the lock taken out of lethe_fence, neither
-// waits, and the charge on bob commits after his erasure).
+// side waiting for it. Its negative control follows it: with the lock and
+// the check taken out of lethe_fence, the erasure does not wait and the
+// charge on ann commits after it.
+namespace {
+
+// Holds a transaction open in its own connection until `release`.
+std::thread hold(const Services& s, std::function<void(producers::EventStore::Transaction&)> body,
+                 std::promise<void>& ready, std::shared_future<void> release) {
+  return std::thread([&s, body = std::move(body), &ready, release] {
+    producers::EventStore store(s.db.conninfo());
+    store.transact([&](producers::EventStore::Transaction& tx) {
+      body(tx);
+      ready.set_value();
+      release.wait();
+      return true;
+    });
+  });
+}
+
+// A charge on ann appended and held uncommitted while her erasure runs:
+// whether the erasure waited for it, and whether the charge had committed
+// by the time the erasure had (no event about her commits after).
+struct ChargeBesideErasure {
+  bool erasure_waited = false, charge_first = false;
+};
+ChargeBesideErasure charge_beside_erasure(const Services& s) {
+  using namespace std::chrono_literals;
+  const auto adm = as("adm");
+  std::promise<void> appended, release;
+  auto command = hold(
+      s,
+      [&](producers::EventStore::Transaction& tx) {
+        producers::CommandTx c(tx, adm);
+        c.append("transaction-t9", 0,
+                 producers::drafts_of(std::vector<b::Event>{b::ChargeRecorded{"t9", "ann", 100, "EUR", "race"}}));
+      },
+      appended, release.get_future().share());
+  appended.get_future().wait();
+  auto erased = std::async(std::launch::async, [&] {
+    producers::EventStore store(s.db.conninfo());
+    producers::ErasureService svc(store, producers::ErasureSettings{});
+    return svc.erase("ann", adm);
+  });
+  // Commit order, not log position: the charge took its position before
+  // the erasure began either way. What counts is whether it had committed
+  // by the time the erasure had.
+  const auto charge_committed = [&] {
+    return s.db.scalar("SELECT count(*) FROM events WHERE stream_id = 'transaction-t9'") == "1";
+  };
+  ChargeBesideErasure out;
+  out.erasure_waited = erased.wait_for(700ms) == std::future_status::timeout;
+  if (!out.erasure_waited) {
+    BOOST_REQUIRE(erased.get().ok());
+    out.charge_first = charge_committed();
+  }
+  release.set_value();
+  command.join();
+  if (out.erasure_waited) {
+    BOOST_REQUIRE(erased.get().ok());
+    out.charge_first = charge_committed();
+  }
+  BOOST_TEST(charge_committed());
+  return out;
+}
+
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(an_erasure_and_the_commands_about_its_person_wait_for_each_other) {
   using namespace std::chrono_literals;
   Services s;
   const auto adm = as("adm");
-  // Holds a transaction open in its own connection until `release`.
-  auto hold = [&](std::function<void(producers::EventStore::Transaction&)> body, std::promise<void>& ready,
-                  std::shared_future<void> release) {
-    return std::thread([&s, body = std::move(body), &ready, release] {
-      producers::EventStore store(s.db.conninfo());
-      store.transact([&](producers::EventStore::Transaction& tx) {
-        body(tx);
-        ready.set_value();
-        release.wait();
-        return true;
-      });
-    });
-  };
 
-  // A charge on ann, not yet committed: her erasure waits for it.
-  {
-    std::promise<void> appended, release;
-    auto command = hold(
-        [&](producers::EventStore::Transaction& tx) {
-          producers::CommandTx c(tx, adm);
-          c.append("transaction-t9", 0,
-                   producers::drafts_of(std::vector<b::Event>{b::ChargeRecorded{"t9", "ann", 100, "EUR", "race"}}));
-        },
-        appended, release.get_future().share());
-    appended.get_future().wait();
-    auto erased = std::async(std::launch::async, [&] {
-      producers::EventStore store(s.db.conninfo());
-      producers::ErasureService svc(store, producers::ErasureSettings{});
-      return svc.erase("ann", adm);
-    });
-    BOOST_TEST((erased.wait_for(700ms) == std::future_status::timeout), "the erasure did not wait for the command");
-    release.set_value();
-    command.join();
-    BOOST_TEST(erased.get().ok());
-    // The charge committed first, so it precedes the erasure in the log.
-    BOOST_TEST(s.db.scalar("SELECT (SELECT global_position FROM events WHERE stream_id = 'transaction-t9') <"
-                           " (SELECT global_position FROM events WHERE type = 'user.erased')") == "t");
-  }
+  // A charge on ann, not yet committed: her erasure waits for it, so the
+  // charge has committed by the time the erasure has.
+  const auto race = charge_beside_erasure(s);
+  BOOST_TEST(race.erasure_waited, "the erasure did not wait for the command");
+  BOOST_TEST(race.charge_first, "the charge on ann committed after her erasure");
 
   // bob's erasure, not yet committed: a charge on him waits, then is refused.
   {
     std::promise<void> locked, release;
     auto eraser = hold(
+        s,
         [&](producers::EventStore::Transaction& tx) {
           producers::lock_stream(tx.sql(), "erasure-person:bob");  // as the erasure's lock_person
           infra::destroy_person_key(tx.sql(), "bob", "request-1", "adm");
@@ -472,6 +506,20 @@ BOOST_AUTO_TEST_CASE(an_erasure_and_the_commands_about_its_person_wait_for_each_
         return s.content.handle(c::PublishPost{"p9", "Hi", "there"}, as("bob"));
       },
       "Authorization");
+}
+
+// The negative control of the case above, run with it: the same race with
+// lethe_fence broken into one that takes no lock and checks nothing (as the
+// append statement would be without V013). The erasure then does not wait,
+// and the charge on ann commits after her erasure: both checks above fail.
+BOOST_AUTO_TEST_CASE(a_fence_that_takes_no_lock_lets_a_charge_commit_after_the_erasure) {
+  Services s;
+  s.db.exec(
+      "CREATE OR REPLACE FUNCTION lethe_fence(people text[], fenced text[]) RETURNS boolean"
+      " LANGUAGE sql VOLATILE AS 'SELECT true'");
+  const auto race = charge_beside_erasure(s);
+  BOOST_TEST(!race.erasure_waited);
+  BOOST_TEST(!race.charge_first);
 }
 
 // No folded state of anyone outlives an erasure in the process: every
