@@ -101,6 +101,7 @@ inline bool is_next(const Delivered& d, std::size_t index, std::int64_t row_vers
                     ApplyResult& result) {
   const auto& env = d.envelope;
   if (env.stream_version <= row_version) {
+    if (negative_control_reapply.load(std::memory_order_relaxed)) return true;
     ++result.skipped;
     return false;
   }

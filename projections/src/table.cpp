@@ -248,6 +248,8 @@ void Rows::write(pqxx::transaction_base& tx) {
 
 namespace lethe::projections {
 
+std::atomic<bool> negative_control_reapply{false};
+
 PipelineSeconds& pipeline_seconds() {
   thread_local PipelineSeconds spent;
   return spent;

@@ -2,6 +2,7 @@
 // A projection folds events into read models in PostgreSQL. It sees
 // envelopes, never Kafka types; the consumer runtime (consumers/) hands it
 // batches and commits them with their offsets.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -165,6 +166,13 @@ struct PipelineSeconds {
   double keys = 0, decode = 0, load = 0, write = 0;
 };
 PipelineSeconds& pipeline_seconds();
+
+// Test-only, the negative control of "a republished event is applied once"
+// (projection_kafkatest): while true, the batched projections apply an event
+// at or below its row's stream version again, as a projector without the
+// version guard would. No option, flag or variable reaches it; only a test
+// sets it, in its own process.
+extern std::atomic<bool> negative_control_reapply;
 
 // The projections this build knows, by name (read_models()).
 std::vector<std::string> projection_names();
