@@ -6,8 +6,12 @@
 #include <boost/test/unit_test.hpp>
 #include <pqxx/pqxx>
 
+#include "erasure_service.hpp"
+#include "lethe/producers/event_store.hpp"
 #include "lethe/projections/projection.hpp"
+#include "support/events.hpp"
 #include "support/fixtures.hpp"
+#include "support/scenario.hpp"
 
 using namespace lethe;
 
@@ -19,7 +23,64 @@ std::vector<std::string> gaps_of(const test::TestSchema& db, const std::string& 
   return projections::erasure_policy_gaps(tx, *projections::make_projection(name));
 }
 
+// ann (staff) writes a note about bob and has an OAuth identity; then she is
+// erased and the users projection applies her erasure. Returns the columns
+// of its tables that still hold her id (a substring search over every
+// column, so a rule left out anywhere shows), sorted, space separated.
+std::string where_an_erased_staff_member_is_left() {
+  namespace u = domain::users;
+  const std::string ann = "ann-7f3e", bob = "bob-2c9d", kNote = "6d1c0a4e-0000-4000-8000-00000000000a";
+  test::TestSchema db;
+  test::TestTopics topics;
+  producers::EventStore store(db.conninfo());
+  auto history = test::user_history(ann, 0);
+  history.push_back(test::new_event(u::OAuthLinked{ann, "github", "octo-ann"}, ann));
+  store.append("user-" + ann, 0, history);
+  store.append("user-" + bob, 0, test::user_history(bob, 0));
+  const std::vector<producers::NewEvent> note{
+      test::new_event(u::NoteAdded{bob, kNote, "called about the invoice"}, ann)};
+  store.append("usernotes-" + bob, 0, note);
+  // The positive control: before the erasure her id is in every column
+  // that names her.
+  test::relay_until_idle(db, topics);
+  test::project_until_idle(db, topics);
+  BOOST_REQUIRE(db.scalar("SELECT author FROM user_notes WHERE note_id = '" + kNote + "'") == ann);
+  BOOST_REQUIRE(db.scalar("SELECT count(*) FROM user_oauth_identities WHERE user_id = '" + ann + "'") == "1");
+  producers::ErasureService erasure(store, producers::ErasureSettings{.projections = {"users"}});
+  BOOST_REQUIRE(erasure.erase(ann, producers::CommandContext{"system:test"}).ok());
+  test::relay_until_idle(db, topics);
+  test::project_until_idle(db, topics);
+  BOOST_REQUIRE(db.scalar("SELECT name FROM users WHERE user_id = '" + ann + "'") == "Deleted user");
+  std::vector<std::string> left;
+  const auto tables = projections::make_projection("users")->tables();
+  for (const auto& column : db.columns_holding(ann))
+    if (std::find(tables.begin(), tables.end(), column.substr(0, column.find('.'))) != tables.end())
+      left.push_back(column);
+  std::sort(left.begin(), left.end());
+  std::string out;
+  for (const auto& c : left) out += (out.empty() ? "" : " ") + c;
+  return out;
+}
+
 }  // namespace
+
+// Her id stays only where the policy keeps it on purpose: the account row
+// (user_id, and the anonymous email made from it). The note she wrote stays,
+// without its author; her identity is gone.
+BOOST_AUTO_TEST_CASE(an_erasure_leaves_the_person_id_only_where_the_policy_keeps_it) {
+  BOOST_TEST(where_an_erased_staff_member_is_left() == "users.email users.user_id");
+}
+
+// The negative control of the case above: the same erasure through a users
+// policy that skips one rule (the note's author; a test-only switch) leaves
+// her id in that column, and the case's check fails.
+BOOST_AUTO_TEST_CASE(a_policy_that_skips_a_rule_leaves_the_person_id_behind) {
+  struct Skip {
+    Skip() { projections::negative_control_skip_rule = "user_notes.author"; }
+    ~Skip() { projections::negative_control_skip_rule = nullptr; }
+  } skip;
+  BOOST_TEST(where_an_erased_staff_member_is_left() == "user_notes.author users.email users.user_id");
+}
 
 BOOST_AUTO_TEST_CASE(every_projection_covers_every_person_column) {
   test::TestSchema db;

@@ -111,6 +111,9 @@ void apply_erasure_policy(const Projection& p, pqxx::dbtransaction& tx, const st
   for (const auto& person : people)
     for (const auto& rule : p.erasure_policy()) {
       if (rule.action == Erase::keep) continue;
+      if (const char* skip = negative_control_skip_rule.load(std::memory_order_relaxed);
+          skip != nullptr && std::string(rule.table) + "." + std::string(rule.column) == skip)
+        continue;
       if (rule.stream.empty())
         tx.exec_params(statement(rule), person);
       else

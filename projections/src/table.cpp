@@ -249,6 +249,7 @@ void Rows::write(pqxx::transaction_base& tx) {
 namespace lethe::projections {
 
 std::atomic<bool> negative_control_reapply{false};
+std::atomic<const char*> negative_control_skip_rule{nullptr};
 
 PipelineSeconds& pipeline_seconds() {
   thread_local PipelineSeconds spent;

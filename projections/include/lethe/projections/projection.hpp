@@ -173,6 +173,12 @@ PipelineSeconds& pipeline_seconds();
 // version guard would. No option, flag or variable reaches it; only a test
 // sets it, in its own process.
 extern std::atomic<bool> negative_control_reapply;
+// Test-only, the negative control of the erasure policies
+// (erasure_policy_kafkatest): while it names a rule ("table.column"),
+// apply_erasure_policy skips that rule, as a policy missing it would (the
+// start-up check that refuses such a policy is not involved). Reached by
+// nothing but a test, in its own process.
+extern std::atomic<const char*> negative_control_skip_rule;
 
 // The projections this build knows, by name (read_models()).
 std::vector<std::string> projection_names();
