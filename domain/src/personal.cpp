@@ -536,7 +536,7 @@ std::vector<std::optional<DomainError>> open_documents(const std::vector<SealedP
       parsed.pop_back();
       continue;
     }
-    collect_subjects(p.doc, p.fields, subjects);
+    if (load) collect_subjects(p.doc, p.fields, subjects);  // kept sealed (no loader): no key asked for
   }
   if (parsed.empty()) return errors;
   std::sort(subjects.begin(), subjects.end());
