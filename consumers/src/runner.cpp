@@ -164,12 +164,18 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
 
   // Fills a batch: up to batch_size messages or batch_max_bytes of keys and
   // values (the message that crosses the bound is the last one in), or
-  // whatever arrived within batch_wait_ms.
+  // whatever arrived within batch_wait_ms, or, once it holds a message, what
+  // was there when nothing more came for kBatchIdleMs: the fetched messages
+  // are all in. Catching up, the prefetch queue is never empty and batches
+  // fill; at a trickle, an event is applied within milliseconds, not at the
+  // end of batch_wait_ms.
+  static constexpr int kBatchIdleMs = 2;
   void fill(std::vector<std::unique_ptr<RdKafka::Message>>& batch, std::int64_t& bytes, bool& warned_topic) {
     const auto deadline = Clock::now() + std::chrono::milliseconds(opt.batch_wait_ms);
     while (static_cast<int>(batch.size()) < opt.batch_size && bytes < opt.batch_max_bytes) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (left <= 0) break;
+      if (!batch.empty()) left = std::min<decltype(left)>(left, kBatchIdleMs);
       std::unique_ptr<RdKafka::Message> m(consumer->consume(static_cast<int>(left)));
       const auto code = m->err();
       if (code == RdKafka::ERR_NO_ERROR) {

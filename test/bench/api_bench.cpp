@@ -27,12 +27,7 @@ namespace lethe::bench {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 namespace u = domain::users;
-
-double since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 // Accounts registered through the command service (the write side's
 // tables included), split among the workers.
@@ -75,7 +70,7 @@ std::pair<std::int64_t, double> for_a_while(int workers, double seconds, Step&& 
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   stop = true;
   for (auto& t : threads) t.join();
-  return {done.load(), since(t0)};
+  return {done.load(), seconds_since(t0)};
 }
 
 // The command mix: a rename, then a role change, alternating per user.
@@ -86,16 +81,6 @@ std::pair<std::string, std::string> http_command(const std::string& id, std::int
 u::Command direct_command(const std::string& id, std::int64_t k) {
   if (k % 2 == 0) return u::ChangeProfile{id, "Direct name " + std::to_string(k), std::nullopt};
   return u::ChangeRole{id, (k / 2) % 2 == 0 ? "staff" : "user"};
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
-
-Latency latency_of(const std::vector<double>& ms) {
-  return {percentile(ms, 0.50), percentile(ms, 0.99), percentile(ms, 1.0)};
 }
 
 // POSTs and returns the answer's "id"; throws unless the answer is a success.
@@ -196,7 +181,7 @@ PacedRun paced_renames(const test::TestSchema& db, const test::Api& api, const s
       }
     });
   for (auto& t : pacers) t.join();
-  out.seconds = since(t0);
+  out.seconds = seconds_since(t0);
   test::eventually(
       [&] {
         std::lock_guard lock(mutex);
@@ -362,7 +347,7 @@ void erasure_beside_traffic(const ApiBenchOptions& o, ApiBenchResult& out) {
   });
   const auto run = paced_renames(db, api, ids, o.paced_rate, o.paced_seconds);
   eraser.join();
-  out.erasure_s = since(t0);
+  out.erasure_s = seconds_since(t0);
   test::eventually(
       [&] {
         std::lock_guard lock(mutex);
@@ -457,7 +442,7 @@ Latency list_latency(const test::TestSchema& db, int requests) {
     auto r = client.Get("/users?limit=50", auth);
     if (!r || r->status != 200)
       throw std::runtime_error("GET /users: " + (r ? std::to_string(r->status) + " " + r->body : "no answer"));
-    ms.push_back(since(t) * 1000);
+    ms.push_back(seconds_since(t) * 1000);
   }
   return latency_of(ms);
 }

@@ -7,6 +7,7 @@
 // erasure's answer until every projection has applied it.
 #include <cstdint>
 
+#include "measure.hpp"
 #include "support/fixtures.hpp"
 
 namespace lethe::bench {
@@ -20,11 +21,6 @@ struct ApiBenchOptions {
   int erasures = 50;              // people erased beside the paced traffic (0: skip that row)
   int erasure_interval_ms = 200;  // one erasure every so often
   bool postgres_restart = true;   // the row that restarts the shared PostgreSQL
-};
-
-// Percentiles of a set of latencies.
-struct Latency {
-  double p50_ms = 0, p99_ms = 0, max_ms = 0;
 };
 
 // GET /users?limit=50 (the first page, opened with one key query) through a

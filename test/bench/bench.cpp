@@ -38,6 +38,9 @@
 #include "lethe/producers/relay.hpp"
 #include "lethe/producers/topics.hpp"
 #include "lethe/projections/projection.hpp"
+#include "loads.hpp"
+#include "measure.hpp"
+#include "peers_bench.hpp"
 #include "shop.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
@@ -45,120 +48,17 @@
 #include "tickets.hpp"
 
 using namespace lethe;
-using Clock = std::chrono::steady_clock;
+using bench::bulk_load;
+using bench::Clock;
+using bench::cpu_seconds;
+using bench::last_position;
+using bench::padded_name;
+using bench::peak_rss_kib;
+using bench::queue_loaded;
+using bench::seal_under;
+using bench::seconds_since;
 
 namespace {
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-std::string padded_name(std::int64_t i, std::size_t payload_bytes) {
-  // Pads the name so that the registration payload is payload_bytes long.
-  const std::string id = "b" + std::to_string(i);
-  const auto base = domain::users::encode_payload(
-      domain::users::UserRegistered{id, "user-" + id + "@example.org", "User " + id, "user", ""});
-  return "User " + id + std::string(payload_bytes > base.size() ? payload_bytes - base.size() : 0, 'x');
-}
-
-// The last position in the event store, and the outbox rows of the events
-// loaded after it (a schema may be loaded several times, one topic each).
-std::int64_t last_position(pqxx::work& tx) {
-  return tx.exec("SELECT coalesce(max(global_position), 0) FROM events")[0][0].as<std::int64_t>();
-}
-void queue_loaded(pqxx::work& tx, const std::string& topic, std::int64_t after) {
-  tx.exec_params(
-      "INSERT INTO outbox (global_position, topic) SELECT global_position, $1 FROM events WHERE global_position > $2"
-      " ORDER BY 1",
-      topic, after);
-}
-
-// Loads `events` user events into the event store and outbox with COPY:
-// `events / 2` users, each registered and renamed once, interleaved so that
-// one batch rarely holds two events of the same user (no collapse helps the
-// batched path). Rows are what EventStore::append writes, hash chain included.
-// Seals the event's personal fields as the write path does, every one
-// under `key` (the bench's people each have one; the projections never
-// open what they store).
-void seal_under(producers::NewEvent& ne, const unsigned char* key) {
-  ne.payload = domain::seal_personal(
-                   ne.type, ne.schema_version, ne.event_id, ne.payload,
-                   [key](std::string_view) {
-                     return std::optional<domain::KeyRef>(domain::KeyRef{1, key});
-                   },
-                   [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); })
-                   .value();
-}
-
-// sealed: personal fields sealed as the write path does; false: in clear,
-// as events written before sealing hold them (the read model then stores
-// them in clear too): the plaintext baseline.
-std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size_t payload_bytes, bool sealed = true) {
-  const std::int64_t users = events / 2;
-  auto conn = infra::connect(db.conninfo());
-  pqxx::work tx(*conn);
-  const auto after = last_position(tx);
-  std::vector<std::string> prev(static_cast<std::size_t>(users));
-  std::size_t value_bytes = 0;
-  // Every person gets a key, and the personal fields (email, name) are
-  // sealed under it, as the write path does: the projection opens them.
-  std::vector<std::array<unsigned char, domain::kPersonKeyBytes>> keys(static_cast<std::size_t>(users));
-  {
-    // Into the keyring, apart or beside the data.
-    auto keyring_conn = infra::connect(db.keyring().conninfo());
-    pqxx::work keyring_tx(*keyring_conn);
-    pqxx::stream_to copy(keyring_tx, "person_keys", std::vector<std::string>{"subject", "key_material", "wrapped"});
-    for (std::int64_t i = 0; i < users; ++i) {
-      auto& key = keys[static_cast<std::size_t>(i)];
-      infra::random_bytes(key.data(), key.size());
-      std::string hex = "\\x";  // bytea's hex input form
-      for (const auto b : key) hex += fmt::format("{:02x}", b);
-      copy << std::make_tuple("b" + std::to_string(i), hex, false);
-    }
-    copy.complete();
-    keyring_tx.commit();
-  }
-  {
-    pqxx::stream_to copy(
-        tx, "events",
-        std::vector<std::string>{"event_id", "stream_id", "stream_version", "type", "schema_version", "occurred_at",
-                                 "actor", "correlation_id", "causation_id", "payload", "prev_hash", "hash"});
-    for (int version = 1; version <= 2; ++version) {
-      for (std::int64_t i = 0; i < users; ++i) {
-        const std::string id = "b" + std::to_string(i);
-        const auto name = padded_name(i, payload_bytes);
-        domain::users::Event ev = version == 1
-                                      ? domain::users::Event{domain::users::UserRegistered{
-                                            id, "user-" + id + "@example.org", name, "user", ""}}
-                                      : domain::users::Event{domain::users::UserProfileChanged{id, name + "!"}};
-        auto ne = test::new_event(ev, "bench");
-        if (sealed) seal_under(ne, keys[static_cast<std::size_t>(i)].data());
-        domain::Envelope e{ne.event_id,
-                           ne.type,
-                           1,
-                           "user-" + id,
-                           version,
-                           0,
-                           ne.occurred_at,
-                           ne.actor,
-                           ne.correlation_id,
-                           ne.causation_id,
-                           ne.payload,
-                           prev[static_cast<std::size_t>(i)],
-                           ""};
-        e.hash = domain::chain_hash(e);
-        prev[static_cast<std::size_t>(i)] = e.hash;
-        if (i == 0 && version == 1) value_bytes = domain::encode(e).size();
-        copy << std::make_tuple(e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version, e.occurred_at,
-                                e.actor, e.correlation_id, e.causation_id, e.payload, e.prev_hash, e.hash);
-      }
-    }
-    copy.complete();
-  }
-  queue_loaded(tx, "users", after);
-  tx.commit();
-  return value_bytes;
-}
 
 // One event row as EventStore::append writes it (hash chain included), for COPY.
 void copy_event(pqxx::stream_to& copy, const std::string& stream, std::int64_t version, const producers::NewEvent& ne,
@@ -284,33 +184,6 @@ struct Run {
   double cpu_seconds;  // user + system time of the lethe process itself
 };
 
-// utime + stime of a running process, from /proc/<pid>/stat.
-double cpu_seconds(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  const auto close = text.rfind(')');  // the command name may hold spaces
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; fields >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);
-    if (i == 15) break;
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// VmHWM of a running process: the peak RSS of its current image. (The
-// rusage of a child also counts the pages it shared with this process
-// between fork and exec, so it is no use here.)
-long peak_rss_kib(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-  return 0;
-}
-
 // Runs the lethe binary as an operator would, timing the whole process
 // (start-up and, for projections, the group join included) and sampling its
 // peak RSS until it exits.
@@ -416,8 +289,8 @@ double copy_limit(const test::TestSchema& db, std::int64_t rows, std::size_t pay
     const std::string at = infra::utc_now();
     for (std::int64_t i = 0; i < rows; ++i) {
       const std::string id = "c" + std::to_string(i);
-      copy << std::make_tuple(id, "user-" + id + "@example.org", padded_name(i, payload_bytes), std::string("user"), at,
-                              at, std::int64_t{1}, infra::new_uuid(), true);
+      copy << std::make_tuple(id, "user-" + id + "@example.org", padded_name(id, payload_bytes), std::string("user"),
+                              at, at, std::int64_t{1}, infra::new_uuid(), true);
     }
     copy.complete();
   }
@@ -560,7 +433,7 @@ ReplayRow replay_bench(std::int64_t events, int erase, int batch, std::size_t pa
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App cli{"lethe benchmark: relay and projection throughput against same-run baselines"};
   std::int64_t events = 200000, naive_events = 10000;
   std::size_t payload_bytes = 300;
@@ -595,10 +468,27 @@ int main(int argc, char** argv) {
   cli.add_option("--replay-events", replay_events, "events of every domain replayed by every projection (0: skip)")
       ->capture_default_str();
   cli.add_option("--replay-erased", replay_erased, "people erased among them")->capture_default_str();
+  bench::PeerOptions peer_options;
+  bool peers_only = false, peers = true;
+  cli.add_flag("--peers", peers_only,
+               "only the peer rows: Debezium's outbox connector beside lethe relay, its JDBC sink beside lethe "
+               "project users (scripts/peers sets them up)");
+  cli.add_flag("!--no-peers", peers, "skip the peer rows");
+  cli.add_option("--peer-warmup", peer_options.warmup, "events each peer row's process handles first, untimed")
+      ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
   spdlog::set_level(spdlog::level::warn);
 
   auto say = [](const std::string& s) { std::fprintf(stderr, "bench: %s\n", s.c_str()); };
+  peer_options.events = events;
+  peer_options.payload_bytes = payload_bytes;
+  peer_options.batch = batch;
+  peer_options.paced_rate = api_options.paced_rate;
+  peer_options.paced_seconds = api_options.paced_seconds;
+  if (peers_only) {
+    bench::print_peers(bench::peers_bench(peer_options, say));
+    return 0;
+  }
   test::TestSchema main_db, naive_db;
   test::TestTopics main_topics, naive_topics, raw_topics;
 
@@ -875,5 +765,18 @@ int main(int argc, char** argv) {
   if (batched_applied != events)
     std::printf("WARNING: batched projection applied %lld of %lld events\n", static_cast<long long>(batched_applied),
                 static_cast<long long>(events));
+  // Last: the peers restart PostgreSQL twice (wal_level=logical and back).
+  if (peers) bench::print_peers(bench::peers_bench(peer_options, say));
   return 0;
+}
+
+int main(int argc, char** argv) {
+  // Caught, so that the processes the bench started are stopped on the way
+  // out (and the peers' wal_level is put back).
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench: failed: %s\n", e.what());
+    return 1;
+  }
 }

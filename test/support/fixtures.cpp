@@ -342,13 +342,16 @@ void produce_raw(const std::string& topic, const std::string& key, const std::st
   if (p->flush(30000) != RdKafka::ERR_NO_ERROR) throw std::runtime_error("flush timed out");
 }
 
-Process::Process(std::vector<std::string> args, std::map<std::string, std::string> env) {
+Process::Process(std::vector<std::string> args, std::map<std::string, std::string> env)
+    : Process(Program{lethe_bin()}, std::move(args), std::move(env)) {}
+
+Process::Process(const Program& program, std::vector<std::string> args, std::map<std::string, std::string> env) {
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> argv;
-    std::string bin = lethe_bin();
+    std::string bin = program.path;
     argv.push_back(bin.data());
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

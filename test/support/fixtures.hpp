@@ -100,9 +100,15 @@ void produce_raw(const std::string& topic, const std::string& key, const std::st
 infra::Config config_for(const TestSchema& schema, const TestTopics& topics);
 
 // A `lethe` subprocess with the given arguments and extra environment.
+// Another executable than lethe, for Process (the bench's peers).
+struct Program {
+  std::string path;
+};
+
 class Process {
  public:
   Process(std::vector<std::string> args, std::map<std::string, std::string> env = {});
+  Process(const Program& program, std::vector<std::string> args, std::map<std::string, std::string> env = {});
   ~Process();  // SIGKILLs it if still running
   void signal(int sig);
   // Exit code, or 128 + signal; -1 (after a SIGKILL) if it runs past limit.
