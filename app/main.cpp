@@ -89,7 +89,9 @@ int main(int argc, char** argv) {
   project->add_option("--batch-size", pf.batch_size, "events per batch")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  project->add_option("--batch-wait-ms", pf.batch_wait_ms, "longest wait to fill a batch")
+  project
+      ->add_option("--batch-wait-ms", pf.batch_wait_ms,
+                   "longest wait to fill a batch (one is applied sooner once nothing more arrives for 2 ms)")
       ->capture_default_str()
       ->check(CLI::Range(1, 60000));
   project->add_option("--batch-max-bytes", pf.batch_max_bytes, "bytes of keys and values per batch (memory bound)")

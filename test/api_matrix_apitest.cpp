@@ -11,6 +11,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cctype>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -39,6 +40,7 @@ struct Row {
   std::string method;
   std::string path;
   bool anon, user, staff, admin, owner, auditor, self;
+  std::set<int> success;  // the operation's documented 2xx answers
 
   bool allows(Caller c) const {
     switch (c) {
@@ -90,7 +92,14 @@ std::vector<Row> contract_matrix() {
       for (auto& ch : method) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
       BOOST_REQUIRE_MESSAGE(op.value.HasMember("x-roles"), method << " " << path.name.GetString() << " has no x-roles");
       const std::string roles = op.value["x-roles"].GetString();
-      Row row{method, path.name.GetString(), false, false, false, false, false, false, false};
+      Row row{method, path.name.GetString(), false, false, false, false, false, false, false, {}};
+      BOOST_REQUIRE_MESSAGE(op.value.HasMember("responses"),
+                            method << " " << path.name.GetString() << " has no responses");
+      for (const auto& response : op.value["responses"].GetObject()) {
+        const std::string code = response.name.GetString();
+        if (code.size() == 3 && code[0] == '2') row.success.insert(std::stoi(code));
+      }
+      BOOST_REQUIRE_MESSAGE(!row.success.empty(), method << " " << path.name.GetString() << " documents no 2xx answer");
       if (roles == "anyone") {
         row.anon = row.user = row.staff = row.admin = row.owner = row.auditor = true;
       } else {
@@ -251,8 +260,11 @@ std::string body_for(World& w, const std::string& op) {
     return "{\"user_id\":\"" + w.people[Caller::user].id + R"(","amount":1000,"currency":"EUR","description":"d"})";
   if (op == "POST /transactions/{id}/refunds" || op == "POST /transactions/{id}/credit-notes")
     return R"({"amount":10,"currency":"EUR","reason":"matrix"})";
-  if (op == "POST /posts" || op == "PUT /posts/{id}") return R"({"title":"T","body":"B"})";
-  if (op == "POST /posts/{id}/comments" || op == "PUT /comments/{id}") return R"({"body":"C"})";
+  if (op == "POST /posts") return R"({"title":"T","body":"B"})";
+  if (op == "PUT /posts/{id}")
+    return R"({"title":"T","body":"B, edited"})";  // a change: an edit that changes nothing is 422
+  if (op == "POST /posts/{id}/comments") return R"({"body":"C"})";
+  if (op == "PUT /comments/{id}") return R"({"body":"C, edited"})";
   if (op == "POST /files")
     return R"({"name":"a.txt","size":3,"content_type":"text/plain","checksum":"sha256:)" + std::string(64, 'a') + "\"}";
   if (op == "POST /email-logs")
@@ -318,6 +330,61 @@ Cell prepare(World& w, const Row& row, Caller c, const std::string& target, std:
   return {fill_path(row.path, target, key_id), body_for(w, op), token};
 }
 
+// The allowed cells where a domain rule, not the route, answers otherwise
+// than the documented success, as the matrix calls them (on somebody else's
+// account or thing, with the bodies above), and the field that answer
+// names. Every other allowed cell answers a documented success code.
+struct Refusal {
+  int status;
+  std::string field;
+};
+std::optional<Refusal> domain_refusal(const std::string& op, Caller c) {
+  const bool manager = c == Caller::admin || c == Caller::owner;
+  // The login and the confirmation of one's own erasure are called with
+  // credentials that are not the account's.
+  if (op == "POST /sessions") return Refusal{401, "password"};
+  if (op == "POST /me/erasure/confirm") return Refusal{403, "password"};
+  // Reads of a read model: this test runs `lethe serve` without the
+  // projector, so what was made a moment ago is not there (each domain's
+  // own api test reads it with the projector running); the answer is the
+  // documented one for an unknown id. /me reads the caller's users row.
+  static const std::set<std::string> unprojected = {"GET /carts/{id}",
+                                                    "GET /erasure-requests/{id}",
+                                                    "GET /files/{id}",
+                                                    "GET /me",
+                                                    "GET /orders/{id}",
+                                                    "GET /posts/{id}",
+                                                    "GET /products/{id}",
+                                                    "GET /tickets/{id}",
+                                                    "GET /tickets/{id}/internal-notes",
+                                                    "GET /transactions/{id}",
+                                                    "GET /users/{id}",
+                                                    "GET /users/{id}/billing-profile"};
+  if (unprojected.contains(op)) return Refusal{404, "id"};
+  // The id the matrix puts in an erasure request's path is a user's: no
+  // such request.
+  if (op.starts_with("POST /erasure-requests/{id}/")) return Refusal{404, "request_id"};
+  // A cart, an order and a ticket of somebody else's: a customer is told
+  // none exists; staff may look at a cart but only its customer changes it.
+  if (op.starts_with("POST /carts/{id}/lines") || op.starts_with("PUT /carts/{id}/lines") ||
+      op.starts_with("DELETE /carts/{id}/lines"))
+    return c == Caller::user ? Refusal{404, "cart_id"} : Refusal{403, "cart_id"};
+  if (c == Caller::user) {
+    if (op == "POST /carts/{id}/convert") return Refusal{404, "cart_id"};
+    if (op == "POST /orders/{id}/cancel") return Refusal{404, "order_id"};
+    if (op == "POST /tickets/{id}/comments" || op == "POST /tickets/{id}/status") return Refusal{404, "ticket_id"};
+  }
+  // Posts, comments and files change by their author (or an admin or
+  // owner); a subscription is cancelled by its holder (or an admin or owner).
+  if (!manager) {
+    if (op == "PUT /posts/{id}" || op == "DELETE /posts/{id}") return Refusal{403, "post_id"};
+    if (op == "PUT /comments/{id}" || op == "DELETE /comments/{id}") return Refusal{403, "comment_id"};
+    if (op == "DELETE /files/{id}") return Refusal{403, "file_id"};
+    if (op == "POST /subscriptions/{id}/cancel") return Refusal{403, "subscription_id"};
+  }
+  return std::nullopt;
+}
+
 bool is_json_error(const test::Reply& r) {
   return r.json.IsObject() && !r.str("error").empty() && r.json.HasMember("field") && r.json.HasMember("message");
 }
@@ -365,10 +432,17 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller_on_another_users_account) {
         // The domain's finer rules may still refuse (a customer's cart is
         // theirs alone): such a 403 names the field it is about, never the
         // credential, as the route table's refusal does.
-        const bool login_refusal = op == "POST /sessions" && r.status == 401 && r.str("field") == "password";
         const bool by_route = (r.status == 403 || r.status == 401) && r.str("field") == "Authorization";
-        BOOST_TEST((!by_route && (r.status != 401 || login_refusal)), "allowed, but refused: " << what);
-        BOOST_TEST((r.status >= 200 && r.status < 500), "allowed, but no good answer: " << what);
+        BOOST_TEST(!by_route, "allowed, but refused by the route: " << what);
+        // Exactly the documented success, or exactly the domain's refusal
+        // this cell is known for, with the field it names.
+        if (const auto refusal = domain_refusal(op, c)) {
+          BOOST_TEST(r.status == refusal->status,
+                     "allowed, the domain refuses with " << refusal->status << ": " << what);
+          BOOST_TEST(r.str("field") == refusal->field, "the refusal names " << refusal->field << ": " << what);
+        } else {
+          BOOST_TEST(row.success.contains(r.status), "allowed, expected a documented success: " << what);
+        }
       } else {
         const int want = c == Caller::anonymous ? 401 : 403;
         BOOST_TEST(r.status == want, "not allowed, expected " << want << ": " << what);
@@ -408,9 +482,12 @@ BOOST_AUTO_TEST_CASE(a_plain_user_on_their_own_account_passes_every_self_route) 
     const auto r = w.api.call(row.method, path, body, me.token);
     const std::string what =
         op + " as self (" + row.method + " " + path + "): got " + std::to_string(r.status) + " " + r.body;
-    BOOST_TEST(r.status != 403, "self may, but refused: " << what);
-    BOOST_TEST(r.status != 401, "self may, but unauthenticated: " << what);
-    BOOST_TEST((r.status >= 200 && r.status < 500), "no good answer: " << what);
+    if (const auto refusal = domain_refusal(op, Caller::user)) {
+      BOOST_TEST(r.status == refusal->status, "self, the domain answers " << refusal->status << ": " << what);
+      BOOST_TEST(r.str("field") == refusal->field, "the answer names " << refusal->field << ": " << what);
+    } else {
+      BOOST_TEST(row.success.contains(r.status), "self may, expected a documented success: " << what);
+    }
     // A plain user, without self, would be refused: the row is about self.
     BOOST_TEST(!row.user, op << " is open to every user: its self flag says nothing");
   }

@@ -2,9 +2,8 @@
 // The users events scripts/bench loads straight into the event store and
 // outbox with COPY, as EventStore::append writes them (hash chain included),
 // their personal fields sealed as the write path seals them.
-#include <pqxx/pqxx>
-
 #include <cstdint>
+#include <pqxx/pqxx>
 #include <string>
 
 #include "lethe/producers/event_store.hpp"

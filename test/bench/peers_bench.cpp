@@ -15,9 +15,9 @@
 #include <map>
 #include <mutex>
 #include <numeric>
-#include <span>
 #include <pqxx/pqxx>
 #include <regex>
+#include <span>
 #include <sstream>
 #include <thread>
 
@@ -277,7 +277,8 @@ void key_latency(PeerRow& row, const Sent& sent, const std::map<std::string, Clo
 
 // The k-th row sent counts as visible when k rows are (each paced row is a
 // new one, and they go in one at a time).
-void count_latency(PeerRow& row, const Sent& sent, const std::vector<std::pair<Clock::time_point, std::int64_t>>& seen) {
+void count_latency(PeerRow& row, const Sent& sent,
+                   const std::vector<std::pair<Clock::time_point, std::int64_t>>& seen) {
   std::vector<double> ms;
   auto it = seen.begin();
   for (std::size_t k = 0; k < sent.size(); ++k) {
@@ -332,8 +333,9 @@ std::string header_names(const test::Message& m) {
 void copy_outbox(const test::TestSchema& db, const std::vector<test::Message>& messages) {
   auto conn = infra::connect(db.conninfo());
   pqxx::work tx(*conn);
-  pqxx::stream_to copy(tx, "peer_outbox",
-                       std::vector<std::string>{"id", "aggregatetype", "aggregateid", "type", "schema_version", "payload"});
+  pqxx::stream_to copy(
+      tx, "peer_outbox",
+      std::vector<std::string>{"id", "aggregatetype", "aggregateid", "type", "schema_version", "payload"});
   for (const auto& m : messages)
     copy << std::make_tuple(m.headers.at("event_id"), std::string("users"), m.key, m.headers.at("type"),
                             m.headers.at("schema_version"), m.value);
@@ -352,10 +354,12 @@ Published outbox_rows(const PeerOptions& o, PeersResult& out, const std::functio
     say("peers: lethe relay, warm-up, " + std::to_string(o.events) + " events committed at once, then paced");
     test::Process relay({"--log-level", "warn", "relay"}, test::lethe_env(db, lethe_topics));
     bulk_load(db, o.warmup, o.payload_bytes, true, "w");
-    wait_until("lethe relay's warm-up", [&] { return lethe_end.total() >= o.warmup; }, relay, 10ms);
+    wait_until(
+        "lethe relay's warm-up", [&] { return lethe_end.total() >= o.warmup; }, relay, 10ms);
     bulk_load(db, o.events, o.payload_bytes, true, "b");  // one transaction: all in at its commit
     const Window window(relay.pid());
-    wait_until("lethe relay's load", [&] { return lethe_end.total() >= o.warmup + o.events; }, relay, 5ms);
+    wait_until(
+        "lethe relay's load", [&] { return lethe_end.total() >= o.warmup + o.events; }, relay, 5ms);
     window.close(out.relay, relay.pid(), o.events);
     // Paced: one event per transaction, as a command appends it.
     Arrivals arrivals(lethe_end);
@@ -365,9 +369,9 @@ Published outbox_rows(const PeerOptions& o, PeersResult& out, const std::functio
     Sent sent;
     paced(o.paced_rate, o.paced_seconds, [&](std::int64_t i) {
       const std::string id = "p" + std::to_string(i);
-      auto ne = test::new_event(
-          domain::users::UserRegistered{id, "user-" + id + "@example.org", padded_name(id, o.payload_bytes), "user", ""},
-          "bench");
+      auto ne = test::new_event(domain::users::UserRegistered{id, "user-" + id + "@example.org",
+                                                              padded_name(id, o.payload_bytes), "user", ""},
+                                "bench");
       seal_under(ne, key.data());
       store.append("user-" + id, 0, std::span(&ne, 1));
       sent.emplace_back("user-" + id, Clock::now());
@@ -414,15 +418,17 @@ Published outbox_rows(const PeerOptions& o, PeersResult& out, const std::functio
     wait_until(
         "Debezium's replication slot",
         [&] {
-          return db.scalar("SELECT count(*) FROM pg_replication_slots WHERE active AND slot_name = '" +
-                           values["SLOT"] + "'") == "1";
+          return db.scalar("SELECT count(*) FROM pg_replication_slots WHERE active AND slot_name = '" + values["SLOT"] +
+                           "'") == "1";
         },
         jvm, 100ms, 180s);
     copy_outbox(db, published.warm);
-    wait_until("Debezium's warm-up", [&] { return peer_end.total() >= o.warmup; }, jvm, 10ms);
+    wait_until(
+        "Debezium's warm-up", [&] { return peer_end.total() >= o.warmup; }, jvm, 10ms);
     copy_outbox(db, published.measured);
     const Window window(jvm.pid());
-    wait_until("Debezium's load", [&] { return peer_end.total() >= o.warmup + o.events; }, jvm, 5ms);
+    wait_until(
+        "Debezium's load", [&] { return peer_end.total() >= o.warmup + o.events; }, jvm, 5ms);
     window.close(out.outbox, jvm.pid(), o.events);
     Arrivals arrivals(peer_end);
     auto conn = infra::connect(db.conninfo());
@@ -503,9 +509,9 @@ std::map<std::string, UserRow> user_rows(const test::TestSchema& db) {
   pqxx::read_transaction tx(*conn);
   std::map<std::string, UserRow> out;
   const std::string utc = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'";
-  for (const auto& r : tx.exec("SELECT user_id, email, name, role, to_char(registered_at AT TIME ZONE 'UTC', " + utc +
-                               "), to_char(updated_at AT TIME ZONE 'UTC', " + utc +
-                               "), last_event_id::text, active FROM users"))
+  for (const auto& r :
+       tx.exec("SELECT user_id, email, name, role, to_char(registered_at AT TIME ZONE 'UTC', " + utc +
+               "), to_char(updated_at AT TIME ZONE 'UTC', " + utc + "), last_event_id::text, active FROM users"))
     out[r[0].as<std::string>()] = {r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<std::string>(),
                                    r[4].as<std::string>(), r[5].as<std::string>(), r[6].as<std::string>(),
                                    r[7].as<bool>()};
@@ -580,10 +586,12 @@ void table_rows(const PeerOptions& o, const Published& lethe, PeersResult& out,
     send_all(lethe_topic, lethe.warm);
     test::Process project({"--log-level", "warn", "project", "users", "--batch-size", std::to_string(o.batch)},
                           test::lethe_env(db, lethe_topics));
-    wait_until("lethe project's warm-up", [&] { return at_version_2(db, "users") >= warm_done; }, project, 50ms);
+    wait_until(
+        "lethe project's warm-up", [&] { return at_version_2(db, "users") >= warm_done; }, project, 50ms);
     const Window window(project.pid());
     send_all(lethe_topic, lethe.measured);
-    wait_until("lethe project's load", [&] { return at_version_2(db, "users") >= load_done; }, project, 20ms);
+    wait_until(
+        "lethe project's load", [&] { return at_version_2(db, "users") >= load_done; }, project, 20ms);
     window.close(out.project, project.pid(), o.events);
     Visible visible(db.conninfo(), "SELECT count(*) FROM users" + paced_rows);
     Sent sent;
@@ -631,10 +639,12 @@ void table_rows(const PeerOptions& o, const Published& lethe, PeersResult& out,
     Connect connect(written(tag + "-worker.properties", filled("worker.properties", values)),
                     written(tag + "-sink.properties", filled("sink.properties", values)));
     auto& jvm = connect.process();
-    wait_until("the JDBC sink's warm-up", [&] { return at_version_2(db, "peer_users") >= warm_done; }, jvm, 50ms);
+    wait_until(
+        "the JDBC sink's warm-up", [&] { return at_version_2(db, "peer_users") >= warm_done; }, jvm, 50ms);
     const Window window(jvm.pid());
     send_records(measured);
-    wait_until("the JDBC sink's load", [&] { return at_version_2(db, "peer_users") >= load_done; }, jvm, 20ms);
+    wait_until(
+        "the JDBC sink's load", [&] { return at_version_2(db, "peer_users") >= load_done; }, jvm, 20ms);
     window.close(out.sink, jvm.pid(), o.events);
     Visible visible(db.conninfo(), "SELECT count(*) FROM peer_users" + paced_rows);
     Sent sent;
@@ -694,15 +704,19 @@ void print_peers(const PeersResult& r) {
   std::printf("lethe relay: %.2fx Debezium's outbox events/s on %.2fx its CPU seconds; p99 %.1f ms against %.1f ms\n",
               rate(r.relay) / rate(r.outbox), r.relay.cpu_seconds / r.outbox.cpu_seconds, r.relay.latency.p99_ms,
               r.outbox.latency.p99_ms);
-  std::printf("lethe project users: %.2fx the JDBC sink's events/s on %.2fx its CPU seconds; p99 %.1f ms against %.1f ms\n",
-              rate(r.project) / rate(r.sink), r.project.cpu_seconds / r.sink.cpu_seconds, r.project.latency.p99_ms,
-              r.sink.latency.p99_ms);
-  std::printf("Debezium's messages beside lethe's: %lld compared, %lld differ in key or value; headers: lethe %s; Debezium %s\n",
-              static_cast<long long>(r.compared), static_cast<long long>(r.differing), r.lethe_headers.c_str(),
-              r.peer_headers.c_str());
-  std::printf("targets: relay >= 1.0x Debezium's outbox with a lower p99: %s; users projection >= 1.0x the JDBC sink: %s\n",
-              rate(r.relay) >= rate(r.outbox) && r.relay.latency.p99_ms < r.outbox.latency.p99_ms ? "met" : "MISSED",
-              rate(r.project) >= rate(r.sink) ? "met" : "MISSED");
+  std::printf(
+      "lethe project users: %.2fx the JDBC sink's events/s on %.2fx its CPU seconds; p99 %.1f ms against %.1f ms\n",
+      rate(r.project) / rate(r.sink), r.project.cpu_seconds / r.sink.cpu_seconds, r.project.latency.p99_ms,
+      r.sink.latency.p99_ms);
+  std::printf(
+      "Debezium's messages beside lethe's: %lld compared, %lld differ in key or value; headers: lethe %s; Debezium "
+      "%s\n",
+      static_cast<long long>(r.compared), static_cast<long long>(r.differing), r.lethe_headers.c_str(),
+      r.peer_headers.c_str());
+  std::printf(
+      "targets: relay >= 1.0x Debezium's outbox with a lower p99: %s; users projection >= 1.0x the JDBC sink: %s\n",
+      rate(r.relay) >= rate(r.outbox) && r.relay.latency.p99_ms < r.outbox.latency.p99_ms ? "met" : "MISSED",
+      rate(r.project) >= rate(r.sink) ? "met" : "MISSED");
 }
 
 }  // namespace lethe::bench
