@@ -263,26 +263,28 @@ BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
       },
       std::chrono::seconds(10)));
 
-  // The fence: commands naming her are refused with 410, her id is never reused.
-  BOOST_TEST(api.call("POST", "/users/" + vera.id + "/erasure", "", ada.token, {{"Content-Length", "0"}}).status ==
-             410);
-  BOOST_TEST(api.call("PATCH", "/users/" + vera.id, test::json_object({{"name", "Back"}}), api.owner_key()).status ==
-             410);
-  BOOST_TEST(
-      api.call("POST", "/transactions",
-               test::json_object({{"user_id", vera.id}, {"amount", "1"}, {"currency", "EUR"}, {"description", "x"}}),
-               ada.token)
-          .status == 410);
-  BOOST_TEST(
-      api.call("POST", "/tickets/" + cleo_ticket + "/assign", test::json_object({{"assignee_id", vera.id}}), sam.token)
-          .status == 410);
-  BOOST_TEST(
-      api.call(
+  // The fence: commands naming her are refused with 410 naming the field
+  // that holds her id; her id is never reused.
+  const auto fenced = [](const test::Reply& r, const std::string& field) {
+    BOOST_TEST(r.status == 410, r.status << " " << r.body);
+    BOOST_TEST(r.str("error") == "gone", r.body);
+    BOOST_TEST(r.str("field") == field, r.body);
+  };
+  fenced(api.call("POST", "/users/" + vera.id + "/erasure", "", ada.token, {{"Content-Length", "0"}}), "user_id");
+  fenced(api.call("PATCH", "/users/" + vera.id, test::json_object({{"name", "Back"}}), api.owner_key()), "user_id");
+  fenced(api.call("POST", "/transactions",
+                  test::json_object({{"user_id", vera.id}, {"amount", "1"}, {"currency", "EUR"}, {"description", "x"}}),
+                  ada.token),
+         "user_id");
+  fenced(
+      api.call("POST", "/tickets/" + cleo_ticket + "/assign", test::json_object({{"assignee_id", vera.id}}), sam.token),
+      "assignee_id");
+  fenced(api.call(
              "POST", "/email-logs",
              test::json_object(
                  {{"recipient_id", vera.id}, {"template", "t"}, {"subject", "s"}, {"sent_at", "2026-11-25T08:00:00Z"}}),
-             ada.token)
-          .status == 410);
+             ada.token),
+         "recipient_id");
   // Listed by user id; not pending.
   auto listed = api.call("GET", "/erasure-requests?user_id=" + vera.id, "", ada.token);
   BOOST_TEST(listed.status == 200);
