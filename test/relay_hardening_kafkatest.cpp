@@ -207,6 +207,32 @@ BOOST_AUTO_TEST_CASE(a_stale_session_still_holding_the_relay_lock_is_ended_on_re
   BOOST_TEST(test::read_topic(topics.topic("users")).size() == static_cast<std::size_t>(n));
 }
 
+BOOST_AUTO_TEST_CASE(a_second_relay_on_one_schema_is_refused_and_the_first_publishes_each_event_once) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  test::Process first({"--log-level", "warn", "relay"}, test::lethe_env(db, topics));
+  const int n = append_users(db, "one", 40, 2);
+  BOOST_REQUIRE(
+      test::eventually([&] { return db.scalar("SELECT published FROM relay_checkpoint") == std::to_string(n); }, 30s));
+  // A second relay while the first runs: refused at once, saying why, with
+  // the exit code of a misconfiguration; it publishes nothing.
+  const auto before = test::topic_end(topics.topic("users"));
+  const auto second = run_lethe(db, topics, "relay --until-idle");
+  BOOST_TEST(second.rc == 2, second.output);
+  BOOST_TEST(contains(second.output, "another relay holds the lock of this schema"), second.output);
+  BOOST_TEST(test::topic_end(topics.topic("users")) == before);
+  // The first goes on: what is appended next is published once, in order.
+  const int m = append_users(db, "two", 40, 2);
+  BOOST_REQUIRE(test::eventually(
+      [&] { return db.scalar("SELECT published FROM relay_checkpoint") == std::to_string(n + m); }, 30s));
+  BOOST_TEST(first.running());
+  const auto messages = test::read_topic(topics.topic("users"));
+  BOOST_TEST(messages.size() == static_cast<std::size_t>(n + m));
+  const auto streams = versions_by_stream(messages);
+  BOOST_TEST(streams.size() == 80u);
+  BOOST_TEST(every_stream_in_order(streams));
+}
+
 BOOST_AUTO_TEST_CASE(connections_watch_for_silent_drops_on_both_ends) {
   test::TestSchema db;
   auto conn = infra::connect(db.conninfo(), "lethe-test");
