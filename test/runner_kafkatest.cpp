@@ -2,8 +2,14 @@
 // The consumer runtime's guards: a broken projection stops instead of
 // dead-lettering everything, a split batch sends each dead letter once, a
 // recreated topic is refused, and batches stay within their byte bound.
+#include <signal.h>
+
 #include <atomic>
 #include <boost/test/unit_test.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <memory>
 #include <set>
 
 #include "lethe/infra/errors.hpp"
@@ -282,4 +288,46 @@ BOOST_AUTO_TEST_CASE(a_foreign_key_the_projection_runs_ahead_of_stops_it_and_res
   db.exec("INSERT INTO roles VALUES ('user')");
   BOOST_TEST(project(db, topics).applied == 2);
   BOOST_TEST(db.scalar("SELECT next_offset FROM projection_offsets") == "2");
+}
+
+// Two processes with the same --instance: the broker fences the older one,
+// which stops with an error that says why; the newer one goes on, and the
+// read model ends as the events say, nothing dead-lettered.
+BOOST_AUTO_TEST_CASE(a_second_projector_with_the_same_instance_fences_the_first_which_says_why) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  const int n = test::write_users(db, 20, 1, "e");
+  test::relay_until_idle(db, topics);
+  const auto log_of = [](const std::string& name) { return "/tmp/lethe-fence-" + test::random_suffix() + "-" + name; };
+  const auto first_log = log_of("first"), second_log = log_of("second");
+  const auto start = [&](const std::string& log) {
+    return std::make_unique<test::Process>(
+        test::Program{"/bin/sh"},
+        std::vector<std::string>{
+            "-c", "exec '" + test::lethe_bin() + "' --log-level info project users --instance 0 >'" + log + "' 2>&1"},
+        test::lethe_env(db, topics));
+  };
+  const auto applied = [&](const std::string& want) {
+    return test::eventually([&] { return db.scalar("SELECT coalesce(sum(version), 0) FROM users") == want; },
+                            std::chrono::seconds(60));
+  };
+  auto first = start(first_log);
+  BOOST_REQUIRE(applied(std::to_string(n)));
+  auto second = start(second_log);
+  int rc = -1;
+  BOOST_TEST(first->wait_for(std::chrono::seconds(30), &rc), "the first projector was not fenced");
+  BOOST_TEST(rc == 2);
+  std::ifstream in(first_log);
+  const std::string said((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  BOOST_TEST(contains(said, "is another process running with the same --instance?"), said);
+  const int m = test::write_users(db, 20, 1, "f");
+  test::relay_until_idle(db, topics);
+  BOOST_TEST(applied(std::to_string(n + m)));
+  BOOST_TEST(second->running());
+  second->signal(SIGTERM);
+  BOOST_TEST(second->wait(std::chrono::seconds(30)) == 0);
+  BOOST_TEST(test::projected_versions(db) == test::expected_versions(db), boost::test_tools::per_element());
+  BOOST_TEST(test::topic_end(topics.topic("dead-letters")) == 0);
+  std::remove(first_log.c_str());
+  std::remove(second_log.c_str());
 }
