@@ -236,6 +236,34 @@ BOOST_AUTO_TEST_CASE(a_topic_recreated_with_more_events_than_the_stored_offset_i
   BOOST_TEST(db.scalar("SELECT count(*) FROM users WHERE user_id LIKE 's%'") == "8");
 }
 
+BOOST_AUTO_TEST_CASE(a_topic_recreated_with_fewer_events_than_the_stored_offset_is_refused_until_replayed) {
+  test::TestSchema db;
+  test::TestTopics topics(1);
+  const auto topic = topics.topic("users");
+  for (int i = 0; i < 5; ++i)
+    test::produce_raw(topic, "user-r" + std::to_string(i), registration("r" + std::to_string(i)));
+  BOOST_REQUIRE(project(db, topics).applied == 5);
+  const auto offsets_before = offsets(db);
+
+  // Recreated with a shorter log: its end (3) is before the stored offset
+  // (5). Read from there, everything new would be skipped as applied.
+  test::delete_topic(topic);
+  test::create_local_topics(topics.prefix(), 1);
+  for (int i = 0; i < 3; ++i)
+    test::produce_raw(topic, "user-s" + std::to_string(i), registration("s" + std::to_string(i)));
+
+  const auto reason = stop_reason(db, topics);
+  BOOST_TEST(contains(reason, topic + "[0] ends at offset 3, before the stored offset 5"), reason);
+  BOOST_TEST(contains(reason, "lethe project users --replay"), reason);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM users") == "5");
+  BOOST_TEST(offsets(db) == offsets_before, boost::test_tools::per_element());
+  BOOST_TEST(test::topic_end(topics.topic("dead-letters")) == 0);
+
+  consumers::reset_projection(db.conninfo(), *projections::make_projection("users"));
+  BOOST_TEST(project(db, topics).applied == 3);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM users WHERE user_id LIKE 's%'") == "3");
+}
+
 BOOST_AUTO_TEST_CASE(a_restarted_projection_checks_the_last_message_applied_and_goes_on) {
   test::TestSchema db;
   test::TestTopics topics;
