@@ -562,49 +562,56 @@ std::string sink_record(const std::string& id, const UserRow& r, int version) {
   return {buf.GetString(), buf.GetSize()};
 }
 
+// One table row's measurement, the same for lethe and the sink: the
+// warm-up produced and applied, then the measured load produced at once and
+// timed until applied, then the paced people (p0, p1, ...) produced one at a
+// time, each timed until the table counts it.
+void measure_table_row(PeerRow& row, test::Process& process, const test::TestSchema& db, const std::string& table,
+                       const PeerOptions& o, Producer& producer, const std::string& topic, const Published& load) {
+  const auto send_all = [&](const std::vector<test::Message>& ms) {
+    for (const auto& m : ms) producer.send(topic, m.key, m.value, m.headers);
+    producer.flush();
+  };
+  const auto at_version_2 = [&] {
+    return std::stoll(db.scalar("SELECT count(*) FROM " + table + " WHERE version = 2"));
+  };
+  send_all(load.warm);
+  wait_until(
+      row.what + "'s warm-up", [&] { return at_version_2() >= o.warmup / 2; }, process, 50ms);
+  const Window window(process.pid());
+  send_all(load.measured);
+  wait_until(
+      row.what + "'s load", [&] { return at_version_2() >= (o.warmup + o.events) / 2; }, process, 20ms);
+  window.close(row, process.pid(), o.events);
+  Visible visible(db.conninfo(), "SELECT count(*) FROM " + table + " WHERE user_id >= 'p' AND user_id < 'q'");
+  Sent sent;
+  paced(o.paced_rate, o.paced_seconds, [&](std::int64_t i) {
+    if (static_cast<std::size_t>(i) >= load.paced.size()) return;
+    const auto& m = load.paced[static_cast<std::size_t>(i)];
+    producer.send(topic, m.key, m.value, m.headers);
+    sent.emplace_back(m.key, Clock::now());
+  });
+  producer.flush();
+  test::eventually([&] { return visible.count() >= static_cast<std::int64_t>(sent.size()); }, 15s);
+  count_latency(row, sent, visible.finish());
+  row.rss_mib = peak_rss_kib(process.pid()) / 1024;
+}
+
 // The table rows: lethe's users projection, then Debezium's JDBC sink, fed
 // the same people (lethe its envelopes, the sink rows of the values lethe
 // stored for them), each into its table of the same shape in one schema.
 void table_rows(const PeerOptions& o, const Published& lethe, PeersResult& out,
                 const std::function<void(const std::string&)>& say) {
-  const auto at_version_2 = [](const test::TestSchema& db, const std::string& table) {
-    return std::stoll(db.scalar("SELECT count(*) FROM " + table + " WHERE version = 2"));
-  };
-  const std::string paced_rows = " WHERE user_id >= 'p' AND user_id < 'q'";  // the paced people: p0, p1, ...
-  const auto warm_done = o.warmup / 2, load_done = (o.warmup + o.events) / 2;
   Producer producer;
   test::TestSchema db;
   test::TestTopics lethe_topics, sink_topics;
   const auto lethe_topic = lethe_topics.topic("users"), sink_topic = sink_topics.topic("users");
-  const auto send_all = [&](const std::string& topic, const std::vector<test::Message>& ms) {
-    for (const auto& m : ms) producer.send(topic, m.key, m.value, m.headers);
-    producer.flush();
-  };
   out.project.what = "lethe project users";
   {
     say("peers: lethe project users, warm-up, " + std::to_string(o.events) + " events produced at once, then paced");
-    send_all(lethe_topic, lethe.warm);
     test::Process project({"--log-level", "warn", "project", "users", "--batch-size", std::to_string(o.batch)},
                           test::lethe_env(db, lethe_topics));
-    wait_until(
-        "lethe project's warm-up", [&] { return at_version_2(db, "users") >= warm_done; }, project, 50ms);
-    const Window window(project.pid());
-    send_all(lethe_topic, lethe.measured);
-    wait_until(
-        "lethe project's load", [&] { return at_version_2(db, "users") >= load_done; }, project, 20ms);
-    window.close(out.project, project.pid(), o.events);
-    Visible visible(db.conninfo(), "SELECT count(*) FROM users" + paced_rows);
-    Sent sent;
-    paced(o.paced_rate, o.paced_seconds, [&](std::int64_t i) {
-      if (static_cast<std::size_t>(i) >= lethe.paced.size()) return;
-      const auto& m = lethe.paced[static_cast<std::size_t>(i)];
-      producer.send(lethe_topic, m.key, m.value, m.headers);
-      sent.emplace_back(m.key, Clock::now());
-    });
-    producer.flush();
-    test::eventually([&] { return visible.count() >= static_cast<std::int64_t>(sent.size()); }, 15s);
-    count_latency(out.project, sent, visible.finish());
-    out.project.rss_mib = peak_rss_kib(project.pid()) / 1024;
+    measure_table_row(out.project, project, db, "users", o, producer, lethe_topic, lethe);
     project.signal(SIGTERM);
     project.wait(std::chrono::seconds(30));
   }
@@ -613,20 +620,19 @@ void table_rows(const PeerOptions& o, const Published& lethe, PeersResult& out,
   // for its person at its version (a registration is version 1).
   const auto rows = user_rows(db);
   const auto records = [&](const std::vector<test::Message>& ms) {
-    std::vector<std::pair<std::string, std::string>> made;
+    std::vector<test::Message> made;
     for (const auto& m : ms) {
       const auto id = m.key.substr(std::string_view("user-").size());
       const auto row = rows.find(id);
       if (row == rows.end()) throw std::runtime_error("lethe's users read model has no row " + id);
-      made.emplace_back(m.key, sink_record(id, row->second, m.headers.at("type") == "user.registered" ? 1 : 2));
+      test::Message record;
+      record.key = m.key;
+      record.value = sink_record(id, row->second, m.headers.at("type") == "user.registered" ? 1 : 2);
+      made.push_back(std::move(record));
     }
     return made;
   };
-  const auto warm = records(lethe.warm), measured = records(lethe.measured), paced_records = records(lethe.paced);
-  const auto send_records = [&](const std::vector<std::pair<std::string, std::string>>& rs) {
-    for (const auto& [key, value] : rs) producer.send(sink_topic, key, value);
-    producer.flush();
-  };
+  const Published sink_load{records(lethe.warm), records(lethe.measured), records(lethe.paced)};
   out.sink.what = "Debezium JDBC sink";
   {
     say("peers: Debezium's JDBC sink (Kafka Connect standalone), the same people");
@@ -635,29 +641,9 @@ void table_rows(const PeerOptions& o, const Published& lethe, PeersResult& out,
     values["TOPIC"] = sink_topic;
     values["BATCH_SIZE"] = std::to_string(o.batch);
     db.exec(filled("sink_table.sql", values));
-    send_records(warm);
     Connect connect(written(tag + "-worker.properties", filled("worker.properties", values)),
                     written(tag + "-sink.properties", filled("sink.properties", values)));
-    auto& jvm = connect.process();
-    wait_until(
-        "the JDBC sink's warm-up", [&] { return at_version_2(db, "peer_users") >= warm_done; }, jvm, 50ms);
-    const Window window(jvm.pid());
-    send_records(measured);
-    wait_until(
-        "the JDBC sink's load", [&] { return at_version_2(db, "peer_users") >= load_done; }, jvm, 20ms);
-    window.close(out.sink, jvm.pid(), o.events);
-    Visible visible(db.conninfo(), "SELECT count(*) FROM peer_users" + paced_rows);
-    Sent sent;
-    paced(o.paced_rate, o.paced_seconds, [&](std::int64_t i) {
-      if (static_cast<std::size_t>(i) >= paced_records.size()) return;
-      const auto& [key, value] = paced_records[static_cast<std::size_t>(i)];
-      producer.send(sink_topic, key, value);
-      sent.emplace_back(key, Clock::now());
-    });
-    producer.flush();
-    test::eventually([&] { return visible.count() >= static_cast<std::int64_t>(sent.size()); }, 15s);
-    count_latency(out.sink, sent, visible.finish());
-    out.sink.rss_mib = peak_rss_kib(jvm.pid()) / 1024;
+    measure_table_row(out.sink, connect.process(), db, "peer_users", o, producer, sink_topic, sink_load);
   }
 }
 
