@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::int64_t{1024}, std::int64_t{1} << 32));
   project
       ->add_option("--prefetch-mib", pf.prefetch_mib,
-                   "librdkafka's prefetch queue per projection (memory bound; keep it at >= 1 s of events)")
+                   "librdkafka's prefetch queue per projection (memory bound; keep it above 250 ms of events)")
       ->capture_default_str()
       ->check(CLI::Range(1, 2047));
   project

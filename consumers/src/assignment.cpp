@@ -21,9 +21,13 @@ std::int64_t Assignment::place(RdKafka::KafkaConsumer& consumer, RdKafka::TopicP
   const auto it = stored.find(key);
   const std::int64_t next = it == stored.end() ? -1 : it->second.next_offset;
   const bool check = next > 0 && !it->second.fingerprint.empty();
-  int64_t low = 0, high = 0;
-  if (next > 0 &&
-      consumer.query_watermark_offsets(key.first, key.second, &low, &high, 10000) == RdKafka::ERR_NO_ERROR) {
+  int64_t low = -1, high = 0;
+  // Asked for a partition never applied too: starting at its first offset
+  // rather than at "the beginning" spares librdkafka a lookup whose answer
+  // its fetcher may notice only a second later (see FetchWaker).
+  if (consumer.query_watermark_offsets(key.first, key.second, &low, &high, 10000) != RdKafka::ERR_NO_ERROR) {
+    low = -1;
+  } else if (next > 0) {
     // Everything new would be skipped as "applied before".
     if (next > high)
       refuse(key, "ends at offset " + std::to_string(high) + ", before the stored offset " + std::to_string(next));
@@ -33,7 +37,7 @@ std::int64_t Assignment::place(RdKafka::KafkaConsumer& consumer, RdKafka::TopicP
   }
   next_[key] = next;
   if (check) unchecked_[key] = it->second.fingerprint;
-  p.set_offset(next < 0 ? RdKafka::Topic::OFFSET_BEGINNING : check ? next - 1 : next);
+  p.set_offset(next >= 0 ? (check ? next - 1 : next) : low >= 0 ? low : RdKafka::Topic::OFFSET_BEGINNING);
   return next;
 }
 
@@ -84,6 +88,14 @@ std::int64_t Assignment::lag(RdKafka::KafkaConsumer& consumer, bool exact) const
     total += std::max<std::int64_t>(0, high - from);
   }
   return total;
+}
+
+std::optional<PartitionKey> Assignment::next_in_turn() {
+  if (next_.empty()) return std::nullopt;
+  auto it = next_.upper_bound(last_in_turn_);
+  if (it == next_.end()) it = next_.begin();
+  last_in_turn_ = it->first;
+  return it->first;
 }
 
 }  // namespace lethe::consumers

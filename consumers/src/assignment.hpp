@@ -48,6 +48,10 @@ class Assignment {
   // fetched watermarks are used.
   std::int64_t lag(RdKafka::KafkaConsumer& consumer, bool exact) const;
 
+  // The assigned partitions one after another, round and round (nothing
+  // when none is assigned).
+  std::optional<PartitionKey> next_in_turn();
+
  private:
   [[noreturn]] void refuse(const PartitionKey& key, const std::string& what) const;
 
@@ -56,6 +60,7 @@ class Assignment {
   // Partitions whose message at next - 1 has not been read back yet, with
   // the fingerprint it must have.
   std::map<PartitionKey, std::string> unchecked_;
+  PartitionKey last_in_turn_;
 };
 
 }  // namespace lethe::consumers

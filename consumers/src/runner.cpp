@@ -8,6 +8,7 @@
 #include "assignment.hpp"
 #include "batch_applier.hpp"
 #include "dead_letter_sink.hpp"
+#include "fetch_waker.hpp"
 #include "lethe/infra/backoff.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/kafka.hpp"
@@ -27,6 +28,12 @@ using Clock = std::chrono::steady_clock;
 // what librdkafka holds before the runner asks for it.
 constexpr const char* kFetchMaxBytes = "8388608";
 constexpr const char* kPartitionFetchBytes = "1048576";
+// How often, at most, a catching-up runner wakes librdkafka's fetcher
+// (FetchWaker): often enough that a 64 MiB prefetch queue never runs dry,
+// seldom enough that ten projections replaying at once ask little of the
+// broker (the replay bench, one run each: 20,696 events/s waking at most
+// every 50 ms, 21,743 at 250 ms, 22,568 never waking).
+constexpr int kWakeEveryMs = 250;
 
 }  // namespace
 
@@ -41,6 +48,7 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   std::string group;
   std::unique_ptr<pqxx::connection> conn;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  std::unique_ptr<FetchWaker> waker;  // on consumer; gone before it closes
   OffsetStore offsets;
   Assignment assignment;
   DeadLetterSink dead_letters;
@@ -243,10 +251,13 @@ ProjectionRunner::ProjectionRunner(RunnerOptions options, std::unique_ptr<projec
   s.consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!s.consumer) throw infra::Misconfigured("Kafka consumer: " + err);
   infra::check_broker(*s.consumer, s.opt.brokers);
+  s.waker = std::make_unique<FetchWaker>(*s.consumer);
 }
 
 ProjectionRunner::~ProjectionRunner() {
-  if (impl_ && impl_->consumer) impl_->consumer->close();
+  if (!impl_) return;
+  impl_->waker.reset();
+  if (impl_->consumer) impl_->consumer->close();
 }
 
 RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
@@ -272,6 +283,7 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
   std::int64_t reported = 0;
   auto last_report = Clock::now();
   bool warned_topic = false;
+  auto last_wake = Clock::time_point{};
   std::vector<std::unique_ptr<RdKafka::Message>> batch;
   batch.reserve(static_cast<std::size_t>(s.opt.batch_size));
 
@@ -281,6 +293,13 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
     {
       const infra::Timed timed(stats.fill_seconds);
       s.fill(batch, bytes, warned_topic);
+    }
+    // Catching up: wake the fetcher while this batch applies (FetchWaker),
+    // at most every kWakeEveryMs.
+    if ((static_cast<int>(batch.size()) >= s.opt.batch_size || bytes >= s.opt.batch_max_bytes) &&
+        Clock::now() - last_wake >= std::chrono::milliseconds(kWakeEveryMs)) {
+      if (const auto next = s.assignment.next_in_turn()) s.waker->wake(*next);
+      last_wake = Clock::now();
     }
 
     if (s.callback_failure) std::rethrow_exception(s.callback_failure);

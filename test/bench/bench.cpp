@@ -476,6 +476,9 @@ int run(int argc, char** argv) {
   cli.add_flag("!--no-peers", peers, "skip the peer rows");
   cli.add_option("--peer-warmup", peer_options.warmup, "events each peer row's process handles first, untimed")
       ->capture_default_str();
+  std::vector<std::string> only_projections;
+  cli.add_option("--projections", only_projections,
+                 "the projections whose sealed-beside-clear rows run, besides users (default: every one)");
   CLI11_PARSE(cli, argc, argv);
   spdlog::set_level(spdlog::level::warn);
 
@@ -535,6 +538,8 @@ int run(int argc, char** argv) {
   };
   std::vector<ProjectionRow> projection_rows;
   for (const auto& load : projection_loads()) {
+    if (!only_projections.empty() && std::ranges::find(only_projections, load.projection) == only_projections.end())
+      continue;
     say(load.projection + " projection: " + std::to_string(events) + " events, sealed and in clear, " +
         std::to_string(repeat) + " runs each (lethe project " + load.projection + ")");
     test::TestSchema sealed_db, clear_db;
