@@ -13,6 +13,7 @@
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/ids.hpp"
 #include "lethe/infra/keyring.hpp"
+#include "lethe/infra/metrics.hpp"
 #include "lethe/infra/migrations.hpp"
 #include "lethe/infra/pg.hpp"
 #include "lethe/producers/audit.hpp"
@@ -159,6 +160,7 @@ int project(const infra::Config& cfg, const ProjectFlags& flags) {
     };
     runners.push_back(std::make_unique<consumers::ProjectionRunner>(std::move(opt), std::move(p)));
   }
+  if (!flags.metrics_address.empty()) infra::serve_metrics(flags.metrics_address);
   // One thread per projection; each has its own connections and group.
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};

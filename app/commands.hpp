@@ -41,8 +41,9 @@ struct ProjectFlags {
   int prefetch_mib = consumers::RunnerOptions{}.fetch_queue_kbytes >> 10;
   bool until_idle = false;
   std::string instance = "0";
-  std::string group_prefix;  // empty: the topic prefix
-  bool replay = false;       // empty the read models and start from offset zero
+  std::string group_prefix;     // empty: the topic prefix
+  bool replay = false;          // empty the read models and start from offset zero
+  std::string metrics_address;  // host:port to serve Prometheus metrics on; empty: not served
 };
 int project(const infra::Config& cfg, const ProjectFlags& flags);
 

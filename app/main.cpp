@@ -109,6 +109,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1000000));
   project->add_option("--instance", pf.instance, "static group member id of this process")->capture_default_str();
   project->add_option("--group-prefix", pf.group_prefix, "consumer group prefix (default: the topic prefix)");
+  project->add_option("--metrics-address", pf.metrics_address,
+                      "serve Prometheus metrics at http://HOST:PORT/metrics (default: not served)");
   project->add_flag("--replay", pf.replay, "empty the read models and rebuild them from offset zero");
   project->add_flag("--until-idle", pf.until_idle, "exit once every partition is read to its end");
   actions.emplace_back(project, [&] { return app::project(cfg, pf); });

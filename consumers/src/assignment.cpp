@@ -74,19 +74,28 @@ void Assignment::clear() {
   unchecked_.clear();
 }
 
-std::int64_t Assignment::lag(RdKafka::KafkaConsumer& consumer, bool exact) const {
-  std::int64_t total = 0;
+std::optional<std::map<PartitionKey, std::int64_t>> Assignment::lags(RdKafka::KafkaConsumer& consumer,
+                                                                     bool exact) const {
+  std::map<PartitionKey, std::int64_t> out;
   for (const auto& [key, offset] : next_) {
     int64_t low = 0, high = 0;
     const auto code = exact ? consumer.query_watermark_offsets(key.first, key.second, &low, &high, 2000)
                             : consumer.get_watermark_offsets(key.first, key.second, &low, &high);
     if (code != RdKafka::ERR_NO_ERROR || high < 0) {
-      if (exact) return -1;
+      if (exact) return std::nullopt;
       continue;
     }
     const std::int64_t from = offset < 0 ? low : offset;
-    total += std::max<std::int64_t>(0, high - from);
+    out[key] = std::max<std::int64_t>(0, high - from);
   }
+  return out;
+}
+
+std::int64_t Assignment::lag(RdKafka::KafkaConsumer& consumer, bool exact) const {
+  const auto each = lags(consumer, exact);
+  if (!each) return -1;
+  std::int64_t total = 0;
+  for (const auto& [key, n] : *each) total += n;
   return total;
 }
 

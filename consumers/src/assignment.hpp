@@ -47,6 +47,10 @@ class Assignment {
   // exact asks the broker (-1 if it does not answer); otherwise the last
   // fetched watermarks are used.
   std::int64_t lag(RdKafka::KafkaConsumer& consumer, bool exact) const;
+  // The same per partition; with exact, nothing when the broker does not
+  // answer for one of them. Without, partitions with no watermark yet are
+  // left out.
+  std::optional<std::map<PartitionKey, std::int64_t>> lags(RdKafka::KafkaConsumer& consumer, bool exact) const;
 
   // The assigned partitions one after another, round and round (nothing
   // when none is assigned).

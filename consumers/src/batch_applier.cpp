@@ -117,6 +117,8 @@ void BatchApplier::commit(Work& w, pqxx::connection& conn, RunStats& stats) {
           const infra::Timed timed(stats.commit_seconds);
           tx.commit();
         }
+        for (std::size_t i = 0; i < w.envelopes.size(); ++i)
+          if (!rejected_known.contains(i)) ++stats.by_type[w.envelopes[i].envelope.type];
         stats.applied += static_cast<std::int64_t>(result.applied);
         stats.skipped += static_cast<std::int64_t>(result.skipped) + w.skipped;
         stats.dead_lettered += static_cast<std::int64_t>(dead.size());

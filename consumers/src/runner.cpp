@@ -15,6 +15,7 @@
 #include "lethe/infra/logging.hpp"
 #include "lethe/infra/pg.hpp"
 #include "offset_store.hpp"
+#include "runner_metrics.hpp"
 
 namespace lethe::consumers {
 
@@ -53,6 +54,7 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   Assignment assignment;
   DeadLetterSink dead_letters;
   BatchApplier applier;
+  RunnerMetrics metrics;
   // An error inside the rebalance callback: it must not unwind through
   // librdkafka, so it is kept here and rethrown by run().
   std::exception_ptr callback_failure;
@@ -65,7 +67,8 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
         offsets(std::string(projection->name())),
         assignment(group, std::string(projection->name())),
         dead_letters(opt.brokers, opt.topic_prefix + "dead-letters", std::string(projection->name()), group),
-        applier(*projection, opt.receipts, offsets, dead_letters, assignment, group, opt.max_consecutive_refusals) {
+        applier(*projection, opt.receipts, offsets, dead_letters, assignment, group, opt.max_consecutive_refusals),
+        metrics(std::string(projection->name())) {
     if (!opt.receipts)
       throw infra::Misconfigured(group +
                                  ": no receipt log wired (RunnerOptions::receipts): erasure receipts would be lost");
@@ -262,6 +265,17 @@ ProjectionRunner::~ProjectionRunner() {
 
 RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
   auto& s = *impl_;
+  // Leaving by an exception: the projection is faulted.
+  struct Faulted {
+    RunnerMetrics& metrics;
+    bool clean = false;
+    ~Faulted() {
+      if (clean) return;
+      metrics.state(RunnerMetrics::State::faulted);
+      metrics.error("stopped");
+    }
+  } faulted{s.metrics};
+  s.metrics.state(RunnerMetrics::State::running);
   // A person column without a rule would keep an erased person's data:
   // refuse to start and say which.
   const auto gaps = infra::translate_pg("check the erasure policy of " + s.group, [&] {
@@ -308,9 +322,13 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
       std::vector<const RdKafka::Message*> view;
       view.reserve(batch.size());
       for (const auto& m : batch) view.push_back(m.get());
+      s.metrics.taken(batch);
+      if (const auto lags = s.assignment.lags(*s.consumer, false)) s.metrics.lag(*lags);
       std::string failure;
       try {
+        const auto started = Clock::now();
         s.applier.apply(view, *s.conn, stats);
+        s.metrics.applied(std::chrono::duration<double>(Clock::now() - started).count(), stats);
       } catch (const infra::InfraError& e) {
         // Retryable or in doubt: either way PostgreSQL knows what committed.
         if (!e.is_retryable() && !dynamic_cast<const infra::CommitInDoubt*>(&e)) throw;
@@ -322,6 +340,7 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
         failure = e.what();            // the connection died mid-statement (e.g. in COPY)
       }
       if (!failure.empty()) {
+        s.metrics.error("batch_retried");
         spdlog::warn("{}: batch not applied: {}; rewinding to the stored offsets", s.group,
                      failure.substr(0, failure.find('\n')));
         if (!s.recover(stop)) break;
@@ -331,6 +350,7 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
       break;
     }
 
+    if (const auto lags = s.assignment.lags(*s.consumer, false)) s.metrics.lag(*lags);
     const auto now = Clock::now();
     if (now - last_report > std::chrono::seconds(5)) {
       const double secs = std::chrono::duration<double>(now - last_report).count();
@@ -341,6 +361,8 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
       last_report = now;
     }
   }
+  faulted.clean = true;
+  s.metrics.state(RunnerMetrics::State::stopped);
   const auto& pipeline = projections::pipeline_seconds();
   spdlog::info(
       "{}: stopped: applied {}, skipped {}, dead-lettered {} in {} batches; seconds in fill {:.2f}, parse {:.2f}, "

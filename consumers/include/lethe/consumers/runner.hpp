@@ -8,6 +8,7 @@
 // fetch_queue_kbytes ahead of it (README, "Memory").
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -49,8 +50,9 @@ struct RunStats {
   std::int64_t skipped = 0;
   std::int64_t dead_lettered = 0;
   std::int64_t batches = 0;
-  std::int64_t split_batches = 0;        // batches PostgreSQL refused, retried one message at a time
-  std::int64_t largest_batch_bytes = 0;  // keys and values of the largest batch read
+  std::int64_t split_batches = 0;               // batches PostgreSQL refused, retried one message at a time
+  std::int64_t largest_batch_bytes = 0;         // keys and values of the largest batch read
+  std::map<std::string, std::int64_t> by_type;  // events in committed batches by type, dead letters left out
   // Where the run's time went, in seconds: waiting for and taking messages
   // from the consumer (fill), parsing their envelopes (parse), the
   // projection's own work in the batch's transaction (apply: decoding,

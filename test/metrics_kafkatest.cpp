@@ -1,0 +1,135 @@
+// The projector's Prometheus metrics, scraped by a real Prometheus server
+// (Debian's `prometheus`), asked through its HTTP query API.
+#define BOOST_TEST_MODULE metrics
+#include <httplib.h>
+#include <rapidjson/document.h>
+
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <random>
+
+#include "lethe/infra/pg.hpp"
+#include "support/fixtures.hpp"
+#include "support/scenario.hpp"
+
+using namespace lethe;
+
+namespace {
+
+int random_port() {
+  std::random_device seed;
+  return std::uniform_int_distribution<int>(20000, 45000)(seed);
+}
+
+std::string get(int port, const std::string& path) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(2);
+  client.set_read_timeout(5);
+  const auto r = client.Get(path);
+  return r && r->status == 200 ? r->body : std::string();
+}
+
+// A Prometheus server scraping one target every second, its data in a
+// directory of its own, removed afterwards.
+class Prometheus {
+ public:
+  explicit Prometheus(int target_port) : dir_(std::filesystem::temp_directory_path() / ("lethe-prometheus-" + test::random_suffix())) {
+    std::filesystem::create_directories(dir_);
+    std::ofstream(dir_ / "prometheus.yml") << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                                           << "scrape_configs:\n  - job_name: lethe\n    static_configs:\n"
+                                           << "      - targets: ['127.0.0.1:" << target_port << "']\n";
+    for (int attempt = 0; attempt < 5 && !process_; ++attempt) {
+      port_ = random_port();
+      auto p = std::make_unique<test::Process>(
+          test::Program{"/usr/bin/prometheus"},
+          std::vector<std::string>{"--config.file=" + (dir_ / "prometheus.yml").string(),
+                                   "--storage.tsdb.path=" + (dir_ / "data").string(),
+                                   "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"});
+      if (test::eventually([&] { return !get(port_, "/-/ready").empty() || !p->running(); },
+                           std::chrono::seconds(30)) &&
+          p->running())
+        process_ = std::move(p);
+    }
+    BOOST_REQUIRE_MESSAGE(process_, "Prometheus did not start (scripts/setup installs it)");
+  }
+  ~Prometheus() {
+    process_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // The value of an instant query that yields one sample, or NaN.
+  double query(const std::string& promql) const {
+    constexpr double none = std::numeric_limits<double>::quiet_NaN();
+    const auto body = get(port_, "/api/v1/query?query=" + httplib::detail::encode_query_param(promql));
+    rapidjson::Document d;
+    if (body.empty() || d.Parse(body.c_str()).HasParseError() || !d.HasMember("data")) return none;
+    const auto& result = d["data"]["result"];
+    if (!result.IsArray() || result.Size() != 1) return none;
+    return std::stod(result[0]["value"][1].GetString());
+  }
+
+ private:
+  std::filesystem::path dir_;
+  int port_ = 0;
+  std::unique_ptr<test::Process> process_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(prometheus_sees_the_lag_rise_while_a_batch_is_held_and_return_to_zero) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  const auto env = test::lethe_env(db, topics);
+  const int first = test::write_users(db, 20, 1, "a");
+  test::relay_until_idle(db, topics);
+
+  const int metrics_port = random_port();
+  test::Process projector({"project", "users", "--metrics-address", "127.0.0.1:" + std::to_string(metrics_port)},
+                          env);
+  BOOST_REQUIRE(test::eventually([&] { return test::projected_versions(db) == test::expected_versions(db); },
+                                 std::chrono::seconds(60)));
+  const Prometheus prometheus(metrics_port);
+  const std::string users = "{projection=\"users\"}";
+  BOOST_REQUIRE(test::eventually(
+      [&] { return prometheus.query("sum(lethe_projection_events_total{projection=\"users\",outcome=\"applied\"})") ==
+                   first; },
+      std::chrono::seconds(30)));
+  BOOST_TEST(prometheus.query("lethe_projection_state{projection=\"users\",state=\"running\"}") == 1.0);
+  BOOST_TEST(prometheus.query("sum(lethe_projection_lag_events" + users + ")") == 0.0);
+
+  // PostgreSQL holds the next batch: the projector takes it, reads its
+  // rows and waits to write them. (EXCLUSIVE, not ACCESS EXCLUSIVE: that
+  // one would give the holder a transaction id, and the relay waits for
+  // every open transaction id before it publishes.)
+  auto holder = infra::connect(db.conninfo(), "lethe-test");
+  pqxx::work hold(*holder);
+  hold.exec("LOCK TABLE users IN EXCLUSIVE MODE");
+  const int second = test::write_users(db, 200, 0, "b");
+  test::relay_until_idle(db, topics);
+  BOOST_TEST(test::eventually(
+      [&] { return prometheus.query("sum(lethe_projection_lag_events" + users + ")") == second; },
+      std::chrono::seconds(30)));
+  BOOST_TEST(test::eventually(
+      [&] {
+        return prometheus.query("max(lethe_projection_lag_seconds" + users + ")") > 0;
+      },
+      std::chrono::seconds(30)));
+
+  hold.abort();
+  BOOST_TEST(test::eventually(
+      [&] {
+        return prometheus.query("sum(lethe_projection_lag_events" + users + ")") == 0.0 &&
+               prometheus.query("max(lethe_projection_lag_seconds" + users + ")") == 0.0;
+      },
+      std::chrono::seconds(30)));
+  BOOST_TEST(test::eventually(
+      [&] { return prometheus.query("sum(lethe_projection_events_total{projection=\"users\",outcome=\"applied\"})") ==
+                   first + second; },
+      std::chrono::seconds(30)));
+  BOOST_TEST(prometheus.query("sum(lethe_projection_events_by_type_total{projection=\"users\",type=\"user."
+                              "registered\"})") == 220.0);
+  BOOST_TEST(prometheus.query("sum(lethe_projection_batch_seconds_count" + users + ")") > 0);
+  BOOST_TEST(test::projected_versions(db) == test::expected_versions(db), boost::test_tools::per_element());
+}
