@@ -66,6 +66,7 @@ int relay(const infra::Config& cfg, const RelayFlags& flags) {
   infra::require_master_key("relay");
   reapply_erasures(cfg, "relay");
   install_signal_handlers();
+  if (!flags.metrics_address.empty()) infra::serve_metrics(flags.metrics_address);
   producers::Relay r({
       .conninfo = cfg.pg,
       .brokers = cfg.brokers,

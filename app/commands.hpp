@@ -27,6 +27,7 @@ struct RelayFlags {
   int batch_size = 10000;
   std::int64_t batch_max_bytes = 16 << 20;
   bool until_idle = false;
+  std::string metrics_address;  // host:port to serve Prometheus metrics on; empty: not served
 };
 int relay(const infra::Config& cfg, const RelayFlags& flags);
 int relay_rebase(const infra::Config& cfg);

@@ -66,6 +66,8 @@ int main(int argc, char** argv) {
   relay->add_option("--batch-max-bytes", rf.batch_max_bytes, "payload bytes per batch (one event always fits)")
       ->capture_default_str()
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 32));
+  relay->add_option("--metrics-address", rf.metrics_address,
+                    "serve Prometheus metrics at http://HOST:PORT/metrics (default: not served)");
   relay->add_flag("--until-idle", rf.until_idle, "exit once the outbox is drained");
   // Checked before `relay` itself: CLI11 marks the parent parsed as well.
   auto* rebase = relay->add_subcommand(

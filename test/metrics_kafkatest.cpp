@@ -35,7 +35,8 @@ std::string get(int port, const std::string& path) {
 // directory of its own, removed afterwards.
 class Prometheus {
  public:
-  explicit Prometheus(int target_port) : dir_(std::filesystem::temp_directory_path() / ("lethe-prometheus-" + test::random_suffix())) {
+  explicit Prometheus(int target_port)
+      : dir_(std::filesystem::temp_directory_path() / ("lethe-prometheus-" + test::random_suffix())) {
     std::filesystem::create_directories(dir_);
     std::ofstream(dir_ / "prometheus.yml") << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
                                            << "scrape_configs:\n  - job_name: lethe\n    static_configs:\n"
@@ -86,15 +87,16 @@ BOOST_AUTO_TEST_CASE(prometheus_sees_the_lag_rise_while_a_batch_is_held_and_retu
   test::relay_until_idle(db, topics);
 
   const int metrics_port = random_port();
-  test::Process projector({"project", "users", "--metrics-address", "127.0.0.1:" + std::to_string(metrics_port)},
-                          env);
+  test::Process projector({"project", "users", "--metrics-address", "127.0.0.1:" + std::to_string(metrics_port)}, env);
   BOOST_REQUIRE(test::eventually([&] { return test::projected_versions(db) == test::expected_versions(db); },
                                  std::chrono::seconds(60)));
   const Prometheus prometheus(metrics_port);
   const std::string users = "{projection=\"users\"}";
   BOOST_REQUIRE(test::eventually(
-      [&] { return prometheus.query("sum(lethe_projection_events_total{projection=\"users\",outcome=\"applied\"})") ==
-                   first; },
+      [&] {
+        return prometheus.query("sum(lethe_projection_events_total{projection=\"users\",outcome=\"applied\"})") ==
+               first;
+      },
       std::chrono::seconds(30)));
   BOOST_TEST(prometheus.query("lethe_projection_state{projection=\"users\",state=\"running\"}") == 1.0);
   BOOST_TEST(prometheus.query("sum(lethe_projection_lag_events" + users + ")") == 0.0);
@@ -108,14 +110,11 @@ BOOST_AUTO_TEST_CASE(prometheus_sees_the_lag_rise_while_a_batch_is_held_and_retu
   hold.exec("LOCK TABLE users IN EXCLUSIVE MODE");
   const int second = test::write_users(db, 200, 0, "b");
   test::relay_until_idle(db, topics);
-  BOOST_TEST(test::eventually(
-      [&] { return prometheus.query("sum(lethe_projection_lag_events" + users + ")") == second; },
-      std::chrono::seconds(30)));
-  BOOST_TEST(test::eventually(
-      [&] {
-        return prometheus.query("max(lethe_projection_lag_seconds" + users + ")") > 0;
-      },
-      std::chrono::seconds(30)));
+  BOOST_TEST(
+      test::eventually([&] { return prometheus.query("sum(lethe_projection_lag_events" + users + ")") == second; },
+                       std::chrono::seconds(30)));
+  BOOST_TEST(test::eventually([&] { return prometheus.query("max(lethe_projection_lag_seconds" + users + ")") > 0; },
+                              std::chrono::seconds(30)));
 
   hold.abort();
   BOOST_TEST(test::eventually(
@@ -125,11 +124,48 @@ BOOST_AUTO_TEST_CASE(prometheus_sees_the_lag_rise_while_a_batch_is_held_and_retu
       },
       std::chrono::seconds(30)));
   BOOST_TEST(test::eventually(
-      [&] { return prometheus.query("sum(lethe_projection_events_total{projection=\"users\",outcome=\"applied\"})") ==
-                   first + second; },
+      [&] {
+        return prometheus.query("sum(lethe_projection_events_total{projection=\"users\",outcome=\"applied\"})") ==
+               first + second;
+      },
       std::chrono::seconds(30)));
   BOOST_TEST(prometheus.query("sum(lethe_projection_events_by_type_total{projection=\"users\",type=\"user."
                               "registered\"})") == 220.0);
   BOOST_TEST(prometheus.query("sum(lethe_projection_batch_seconds_count" + users + ")") > 0);
   BOOST_TEST(test::projected_versions(db) == test::expected_versions(db), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(prometheus_sees_the_outbox_wait_behind_an_open_transaction_and_drain) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  const int metrics_port = random_port();
+  test::Process relay({"relay", "--metrics-address", "127.0.0.1:" + std::to_string(metrics_port)},
+                      test::lethe_env(db, topics));
+  const Prometheus prometheus(metrics_port);
+  const int first = test::write_users(db, 10, 0, "a");
+  BOOST_REQUIRE(test::eventually([&] { return prometheus.query("lethe_relay_events_published_total") == first; },
+                                 std::chrono::seconds(30)));
+  BOOST_TEST(prometheus.query("lethe_relay_outbox_pending") == 0.0);
+
+  // A transaction with an id, open: every event committed after it began
+  // waits behind it, so that none is published out of order.
+  auto holder = infra::connect(db.conninfo(), "lethe-test");
+  pqxx::work hold(*holder);
+  hold.exec("SELECT pg_current_xact_id()");
+  const int second = test::write_users(db, 25, 0, "b");
+  BOOST_TEST(test::eventually([&] { return prometheus.query("lethe_relay_outbox_pending") == second; },
+                              std::chrono::seconds(30)));
+  BOOST_TEST(test::eventually([&] { return prometheus.query("lethe_relay_outbox_oldest_seconds") > 1; },
+                              std::chrono::seconds(30)));
+  BOOST_TEST(prometheus.query("lethe_relay_events_published_total") == first);
+
+  hold.abort();
+  BOOST_TEST(test::eventually(
+      [&] {
+        return prometheus.query("lethe_relay_outbox_pending") == 0.0 &&
+               prometheus.query("lethe_relay_outbox_oldest_seconds") == 0.0 &&
+               prometheus.query("lethe_relay_events_published_total") == first + second;
+      },
+      std::chrono::seconds(30)));
+  BOOST_TEST(prometheus.query("lethe_relay_batch_seconds_count") > 0);
 }

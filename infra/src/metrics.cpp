@@ -17,7 +17,9 @@ std::shared_ptr<prometheus::Registry> registry() {
 }
 }  // namespace
 
-prometheus::Registry& metrics() { return *registry(); }
+prometheus::Registry& metrics() {
+  return *registry();
+}
 
 void serve_metrics(const std::string& address) {
   static std::mutex mutex;

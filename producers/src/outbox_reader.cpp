@@ -45,8 +45,12 @@ constexpr const char* kFetchByPositionSql =
 #undef LETHE_OUTBOX_FETCH_SQL
 
 constexpr const char* kBacklogSql =
-    "SELECT count(*) AS backlog FROM outbox o, relay_checkpoint c"
-    " WHERE c.id = 1 AND (o.tx_id, o.global_position) > (c.tx_id, c.global_position)";
+    "SELECT count(*) AS backlog,"
+    " coalesce(extract(epoch FROM now() - min(e.occurred_at)::timestamptz), 0)::float8 AS oldest_seconds"
+    " FROM relay_checkpoint c"
+    " JOIN outbox o ON (o.tx_id, o.global_position) > (c.tx_id, c.global_position)"
+    " JOIN events e ON e.global_position = o.global_position"
+    " WHERE c.id = 1";
 
 }  // namespace
 
@@ -69,10 +73,11 @@ std::vector<OutboxEntry> OutboxReader::fetch(const OutboxPosition& after, int ma
   });
 }
 
-std::int64_t OutboxReader::backlog() {
+Backlog OutboxReader::backlog() {
   return infra::translate_pg("relay backlog", [&] {
     pqxx::read_transaction tx(conn_);
-    return tx.exec(kBacklogSql)[0]["backlog"].as<std::int64_t>();
+    const auto row = tx.exec(kBacklogSql)[0];
+    return Backlog{row["backlog"].as<std::int64_t>(), row["oldest_seconds"].as<double>()};
   });
 }
 

@@ -23,6 +23,11 @@ struct OutboxEntry {
   domain::Envelope envelope;
 };
 
+struct Backlog {
+  std::int64_t entries = 0;
+  double oldest_seconds = 0;
+};
+
 class OutboxReader {
  public:
   // Prepares its statements on conn; conn must outlive the reader.
@@ -36,8 +41,9 @@ class OutboxReader {
   // first entry is counted (one entry always comes, however large).
   std::vector<OutboxEntry> fetch(const OutboxPosition& after, int max_rows, std::int64_t max_bytes);
 
-  // Entries not yet published, final or not.
-  std::int64_t backlog();
+  // Entries not yet published, final or not, and how long ago the oldest
+  // of them occurred (0 when none).
+  Backlog backlog();
 
  private:
   pqxx::connection& conn_;

@@ -9,6 +9,7 @@
 
 #include "lethe/infra/backoff.hpp"
 #include "lethe/infra/errors.hpp"
+#include "lethe/infra/metrics.hpp"
 #include "lethe/infra/pg.hpp"
 #include "open_transaction.hpp"
 #include "outbox_reader.hpp"
@@ -47,6 +48,47 @@ class Wakeup : public pqxx::notification_receiver {
  public:
   using pqxx::notification_receiver::notification_receiver;
   void operator()(const std::string&, int) override {}
+};
+
+// What the relay tells Prometheus (docs/operations.md, "Metrics").
+struct RelayMetrics {
+  prometheus::Gauge& pending = prometheus::BuildGauge()
+                                   .Name("lethe_relay_outbox_pending")
+                                   .Help("Outbox entries not published yet, final or not")
+                                   .Register(infra::metrics())
+                                   .Add({});
+  prometheus::Gauge& oldest = prometheus::BuildGauge()
+                                  .Name("lethe_relay_outbox_oldest_seconds")
+                                  .Help("How long ago the oldest event not published yet occurred; 0 when none")
+                                  .Register(infra::metrics())
+                                  .Add({});
+  prometheus::Counter& published = prometheus::BuildCounter()
+                                       .Name("lethe_relay_events_published_total")
+                                       .Help("Events published and acknowledged by Kafka")
+                                       .Register(infra::metrics())
+                                       .Add({});
+  prometheus::Counter& parked = prometheus::BuildCounter()
+                                    .Name("lethe_relay_events_parked_total")
+                                    .Help("Events the broker refused for good, parked in relay_parked")
+                                    .Register(infra::metrics())
+                                    .Add({});
+  prometheus::Counter& retried = prometheus::BuildCounter()
+                                     .Name("lethe_relay_batches_retried_total")
+                                     .Help("Batches not fully delivered, sent again")
+                                     .Register(infra::metrics())
+                                     .Add({});
+  prometheus::Histogram& batch_seconds =
+      prometheus::BuildHistogram()
+          .Name("lethe_relay_batch_seconds")
+          .Help("Time to publish one batch until acknowledged, and checkpoint it")
+          .Register(infra::metrics())
+          .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                                           2.5, 5, 10});
+
+  void backlog(const Backlog& b) {
+    pending.Set(static_cast<double>(b.entries));
+    oldest.Set(b.oldest_seconds);
+  }
 };
 
 }  // namespace
@@ -152,7 +194,9 @@ Relay::~Relay() = default;
 std::int64_t Relay::run(const std::atomic<bool>& stop) {
   auto& s = *impl_;
   std::int64_t published = 0, since_report = 0, parked = 0;
+  RelayMetrics metrics;
   auto last_report = Clock::now();
+  auto last_backlog = Clock::time_point{};
   auto last_prune = last_report;
   infra::Backoff backoff(std::chrono::milliseconds(100));
   bool connected = true;
@@ -167,7 +211,10 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       }
       const auto batch = s.outbox->fetch(s.published_up_to, s.opt.batch_size, s.opt.batch_max_bytes);
       if (batch.empty()) {
-        const auto pending = s.outbox->backlog();
+        const auto backlog = s.outbox->backlog();
+        metrics.backlog(backlog);
+        last_backlog = Clock::now();
+        const auto pending = backlog.entries;
         if (pending > 0)
           s.warn_if_stalled(pending);
         else
@@ -179,9 +226,11 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       }
 
       s.stalled_since.reset();
+      const auto started = Clock::now();
       const auto outcome = s.publisher->publish(batch, stop);
       if (outcome.stopped) break;
       if (!outcome.retry_reason.empty()) {
+        metrics.retried.Increment();
         spdlog::error("relay: batch of {} not fully delivered ({}); it goes again", batch.size(), outcome.retry_reason);
         backoff.wait();
         continue;
@@ -202,6 +251,14 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       published += sent;
       since_report += sent;
       parked += static_cast<std::int64_t>(set_aside.size());
+      metrics.batch_seconds.Observe(std::chrono::duration<double>(Clock::now() - started).count());
+      metrics.published.Increment(static_cast<double>(sent));
+      metrics.parked.Increment(static_cast<double>(set_aside.size()));
+      // Publishing without a pause: the backlog is asked at most once a second.
+      if (Clock::now() - last_backlog >= std::chrono::seconds(1)) {
+        metrics.backlog(s.outbox->backlog());
+        last_backlog = Clock::now();
+      }
 
       if (abandon) {
         abandon = false;
@@ -215,7 +272,7 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       if (now - last_report > std::chrono::seconds(5)) {
         const double secs = std::chrono::duration<double>(now - last_report).count();
         spdlog::info("relay: published {} events ({:.0f}/s), total {}, parked {}, backlog {}", since_report,
-                     since_report / secs, published, parked, s.outbox->backlog());
+                     since_report / secs, published, parked, s.outbox->backlog().entries);
         since_report = 0;
         last_report = now;
       }
