@@ -13,6 +13,7 @@
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/keyring.hpp"
 #include "lethe/infra/logging.hpp"
+#include "lethe/infra/metrics.hpp"
 #include "lethe/producers/republish.hpp"
 #include "lethe/producers/topics.hpp"
 
@@ -160,6 +161,9 @@ int main(int argc, char** argv) {
   auto* serve = cli.add_subcommand("serve", "serve the HTTP API until SIGTERM");
   serve->add_option("--host", so.host, "address to listen on")->capture_default_str();
   serve->add_option("--port", so.port, "port to listen on")->capture_default_str()->check(CLI::Range(1, 65535));
+  std::string serve_metrics_address;
+  serve->add_option("--metrics-address", serve_metrics_address,
+                    "serve Prometheus metrics at http://HOST:PORT/metrics (default: not served)");
   serve->add_option("--threads", so.threads, "worker threads = requests handled at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
@@ -232,6 +236,7 @@ int main(int argc, char** argv) {
     app::install_signal_handlers();
     infra::require_master_key("serve");
     app::reapply_erasures(cfg, "serve");
+    if (!serve_metrics_address.empty()) infra::serve_metrics(serve_metrics_address);
     return api::serve(cfg, so, app::stop_flag());
   });
 

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "lethe/infra/pg.hpp"
+#include "support/api.hpp"
 #include "support/fixtures.hpp"
 #include "support/scenario.hpp"
 
@@ -168,4 +169,39 @@ BOOST_AUTO_TEST_CASE(prometheus_sees_the_outbox_wait_behind_an_open_transaction_
       },
       std::chrono::seconds(30)));
   BOOST_TEST(prometheus.query("lethe_relay_batch_seconds_count") > 0);
+}
+
+BOOST_AUTO_TEST_CASE(prometheus_sees_requests_by_route_and_status_and_the_open_erasure_requests) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  const int metrics_port = random_port();
+  test::Api api(db, &topics, {"--metrics-address", "127.0.0.1:" + std::to_string(metrics_port)});
+  test::Process relay{{"relay"}, test::lethe_env(db, topics)};
+  test::Process projector{{"project", "erasure", "--batch-wait-ms", "5"}, test::lethe_env(db, topics)};
+  const Prometheus prometheus(metrics_port);
+  const auto metric = [&](const std::string& promql) { return prometheus.query(promql); };
+  BOOST_TEST(test::eventually([&] { return metric("lethe_erasure_requests_open") == 0.0; }, std::chrono::seconds(30)));
+
+  const auto vic = api.person("vic@example.com");
+  for (int i = 0; i < 3; ++i) api.call("GET", "/no-such-route");
+  BOOST_TEST(test::must(api.call("POST", "/me/erasure", "", vic.token), 201, "ask").status == 201);
+  BOOST_TEST(test::eventually(
+      [&] {
+        return metric("sum(lethe_http_request_seconds_count{method=\"POST\",route=\"/me/erasure\",status=\"201\"})") ==
+                   1.0 &&
+               metric("sum(lethe_http_request_seconds_count{route=\"(no route)\",status=\"404\"})") == 3.0;
+      },
+      std::chrono::seconds(30)));
+  // Counted from the read model every 10 s.
+  BOOST_TEST(test::eventually([&] { return metric("lethe_erasure_requests_open") == 1.0; }, std::chrono::seconds(40)));
+  BOOST_TEST(metric("lethe_erasure_requests_oldest_open_seconds") > 0);
+  BOOST_TEST(metric("lethe_erasure_requests_overdue") == 0.0);
+
+  BOOST_TEST(test::must(api.call("POST", "/me/erasure/cancel", "", vic.token), 200, "cancel").status == 200);
+  BOOST_TEST(test::eventually(
+      [&] {
+        return metric("lethe_erasure_requests_open") == 0.0 &&
+               metric("lethe_erasure_requests_oldest_open_seconds") == 0.0;
+      },
+      std::chrono::seconds(40)));
 }

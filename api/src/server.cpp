@@ -7,11 +7,17 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
+#include <set>
+#include <thread>
 
+#include "erasure_queries.hpp"
 #include "http.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/ids.hpp"
+#include "lethe/infra/metrics.hpp"
 #include "lethe/infra/pg.hpp"
 #include "lethe/projections/projection.hpp"
 #include "routes.hpp"
@@ -121,10 +127,73 @@ struct CompiledRoute {
   std::vector<std::string> segments;
 };
 
+// What `lethe serve` tells Prometheus (docs/operations.md, "Metrics"):
+// every request's time by method, route pattern and status, and the open
+// erasure requests, asked of PostgreSQL every 10 s by a thread of its own.
+class ServeMetrics {
+ public:
+  explicit ServeMetrics(std::string conninfo)
+      : conninfo_(std::move(conninfo)),
+        requests_(prometheus::BuildHistogram()
+                      .Name("lethe_http_request_seconds")
+                      .Help("Time from a request read to its answer, by method, route pattern and status")
+                      .Register(infra::metrics())),
+        open_(gauge("lethe_erasure_requests_open", "Erasure requests awaiting confirmation or pending")),
+        oldest_(gauge("lethe_erasure_requests_oldest_open_seconds",
+                      "Age of the oldest open erasure request (0: none); the legal deadline is one month")),
+        overdue_(gauge("lethe_erasure_requests_overdue", "Open erasure requests made more than a month ago")),
+        thread_([this](const std::stop_token& stop) { refresh(stop); }) {}
+
+  // method is what the client sent: any but the known ones counts as
+  // "other", so that a client cannot make series without end.
+  void request(const std::string& method, const std::string& route, int status, double seconds) {
+    static const std::set<std::string, std::less<>> known{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    static const prometheus::Histogram::BucketBoundaries buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                                 0.1,    0.25,  0.5,    1,     2.5,  5};
+    requests_
+        .Add({{"method", known.contains(method) ? method : "other"},
+              {"route", route},
+              {"status", std::to_string(status)}},
+             buckets)
+        .Observe(seconds);
+  }
+
+ private:
+  static prometheus::Gauge& gauge(const char* name, const char* help) {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(infra::metrics()).Add({});
+  }
+
+  void refresh(const std::stop_token& stop) {
+    std::unique_ptr<pqxx::connection> conn;
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    for (;;) {
+      try {
+        if (!conn || !conn->is_open()) conn = infra::connect(conninfo_, "lethe-metrics");
+        pqxx::read_transaction tx(*conn);
+        const auto row = tx.exec1(projections::erasure_queries::kOpen.sql);
+        open_.Set(row["open"].as<double>());
+        oldest_.Set(row["oldest_seconds"].as<double>());
+        overdue_.Set(row["overdue"].as<double>());
+      } catch (const std::exception& e) {
+        conn.reset();
+        spdlog::warn("metrics: erasure requests not counted: {}", infra::first_line(e.what()));
+      }
+      std::unique_lock lock(mutex);
+      if (wake.wait_for(lock, stop, std::chrono::seconds(10), [] { return false; }); stop.stop_requested()) return;
+    }
+  }
+
+  std::string conninfo_;
+  prometheus::Family<prometheus::Histogram>& requests_;
+  prometheus::Gauge &open_, &oldest_, &overdue_;
+  std::jthread thread_;  // last: started once the rest is built
+};
+
 class Server {
  public:
   Server(const infra::Config& cfg, const ServeOptions& options)
-      : shared_(cfg, options), validator_(openapi_document()) {
+      : shared_(cfg, options), validator_(openapi_document()), metrics_(cfg.pg) {
     for (const auto& route : routes()) {
       CompiledRoute c{&route, {}};
       for (const auto seg : segments_of(route.path))
@@ -143,7 +212,8 @@ class Server {
     Handlers handlers{[this](Request& req) { return answer(req); },
                       // Liveness needs no database: answered even while every worker is busy.
                       [](const Request& req) { return req.method == "GET" && req.target == "/health"; },
-                      [](const Request&, const Response& res) {
+                      [this](const Request& req, const Response& res) {
+                        metrics_.request(req.method, "(refused before routing)", res.status, 0);
                         spdlog::info("http - (refused before routing) {} 0.0ms correlation=", res.status);
                       }};
     spdlog::info("serve: {} password slots, {} ms to read a request", o.password_slots, o.request_timeout.count());
@@ -179,6 +249,7 @@ class Server {
       send_error(res, {500, "internal", "", "internal error; the server log has the details"});
     }
     const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    metrics_.request(req.method, pattern, res.status, ms / 1000);
     spdlog::info("http {} {} {} {:.1f}ms correlation={}", req.method, pattern, res.status, ms, correlation);
     return res;
   }
@@ -350,6 +421,7 @@ class Server {
 
   Shared shared_;
   RequestValidator validator_;
+  ServeMetrics metrics_;
   std::vector<CompiledRoute> compiled_;
 };
 

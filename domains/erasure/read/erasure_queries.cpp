@@ -26,6 +26,12 @@ const Query kRequests{"erasure.requests",
 const Query kFresh{"erasure.fresh",
                    "SELECT EXISTS (SELECT 1 FROM erasure_requests WHERE request_id = $1 AND version >= $2)"};
 
+const Query kOpen{"erasure.open",
+                  "SELECT count(*) AS open,"
+                  " coalesce(extract(epoch FROM now() - min(requested_at)), 0)::float8 AS oldest_seconds,"
+                  " count(*) FILTER (WHERE requested_at < now() - interval '1 month') AS overdue"
+                  " FROM erasure_requests WHERE " LETHE_STATUS_READ " IN ('awaiting_confirmation', 'pending')"};
+
 #undef LETHE_REQUEST_COLUMNS
 #undef LETHE_STATUS_READ
 

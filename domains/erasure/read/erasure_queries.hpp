@@ -17,5 +17,9 @@ extern const Query kTasks;
 extern const Query kRequests;
 // Freshness ($1 id, $2 version) of a request.
 extern const Query kFresh;
+// The requests still open (awaiting a confirmation not yet expired, or
+// pending), the oldest one's age in seconds (0: none) and how many are past
+// the legal deadline of one month from the request. No parameters.
+extern const Query kOpen;
 
 }  // namespace lethe::projections::erasure_queries
