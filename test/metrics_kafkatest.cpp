@@ -111,9 +111,15 @@ BOOST_AUTO_TEST_CASE(prometheus_sees_the_lag_rise_while_a_batch_is_held_and_retu
   hold.exec("LOCK TABLE users IN EXCLUSIVE MODE");
   const int second = test::write_users(db, 200, 0, "b");
   test::relay_until_idle(db, topics);
-  BOOST_TEST(
-      test::eventually([&] { return prometheus.query("sum(lethe_projection_lag_events" + users + ")") == second; },
-                       std::chrono::seconds(30)));
+  // The lag is taken from the end offsets librdkafka last fetched: when the
+  // batch was taken before the relay had published all of them, it reads
+  // fewer than were written, and stays there while the batch is held.
+  BOOST_TEST(test::eventually(
+      [&] {
+        const auto lag = prometheus.query("sum(lethe_projection_lag_events" + users + ")");
+        return lag > 0 && lag <= second;
+      },
+      std::chrono::seconds(30)));
   BOOST_TEST(test::eventually([&] { return prometheus.query("max(lethe_projection_lag_seconds" + users + ")") > 0; },
                               std::chrono::seconds(30)));
 
