@@ -134,10 +134,9 @@ class ServeMetrics {
  public:
   explicit ServeMetrics(std::string conninfo)
       : conninfo_(std::move(conninfo)),
-        requests_(prometheus::BuildHistogram()
-                      .Name("lethe_http_request_seconds")
-                      .Help("Time from a request read to its answer, by method, route pattern and status")
-                      .Register(infra::metrics())),
+        requests_(
+            infra::histogram_family("lethe_http_request_seconds",
+                                    "Time from a request read to its answer, by method, route pattern and status")),
         open_(gauge("lethe_erasure_requests_open", "Erasure requests awaiting confirmation or pending")),
         oldest_(gauge("lethe_erasure_requests_oldest_open_seconds",
                       "Age of the oldest open erasure request (0: none); the legal deadline is one month")),
@@ -148,19 +147,17 @@ class ServeMetrics {
   // "other", so that a client cannot make series without end.
   void request(const std::string& method, const std::string& route, int status, double seconds) {
     static const std::set<std::string, std::less<>> known{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
-    static const prometheus::Histogram::BucketBoundaries buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                                 0.1,    0.25,  0.5,    1,     2.5,  5};
     requests_
         .Add({{"method", known.contains(method) ? method : "other"},
               {"route", route},
               {"status", std::to_string(status)}},
-             buckets)
+             infra::duration_buckets())
         .Observe(seconds);
   }
 
  private:
   static prometheus::Gauge& gauge(const char* name, const char* help) {
-    return prometheus::BuildGauge().Name(name).Help(help).Register(infra::metrics()).Add({});
+    return infra::gauge_family(name, help).Add({});
   }
 
   void refresh(const std::stop_token& stop) {

@@ -6,10 +6,6 @@ namespace lethe::consumers {
 
 namespace {
 
-using prometheus::BuildCounter;
-using prometheus::BuildGauge;
-using prometheus::BuildHistogram;
-
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -21,47 +17,31 @@ constexpr const char* kStates[] = {"running", "stopped", "faulted"};
 
 RunnerMetrics::RunnerMetrics(const std::string& projection)
     : projection_(projection),
-      lag_events_(BuildGauge()
-                      .Name("lethe_projection_lag_events")
-                      .Help("Events on the partition not applied yet (end of log - next offset to apply)")
-                      .Register(infra::metrics())),
-      lag_seconds_(BuildGauge()
-                       .Name("lethe_projection_lag_seconds")
-                       .Help("Age of the oldest event not applied yet, as of the last batch taken; 0 when caught up")
-                       .Register(infra::metrics())),
-      events_(BuildCounter()
-                  .Name("lethe_projection_events_total")
-                  .Help("Events the projection handled, by outcome: applied, skipped (applied before), "
-                        "dead_lettered")
-                  .Register(infra::metrics())),
-      by_type_(BuildCounter()
-                   .Name("lethe_projection_events_by_type_total")
-                   .Help("Events in committed batches, by event type (dead letters left out)")
-                   .Register(infra::metrics())),
-      errors_(BuildCounter()
-                  .Name("lethe_projection_errors_total")
-                  .Help("Errors by kind: batch_retried (rolled back and tried again), stopped (the projection "
-                        "stopped on an error)")
-                  .Register(infra::metrics())),
-      state_(BuildGauge()
-                 .Name("lethe_projection_state")
-                 .Help("1 for the projection's current state (running, stopped, faulted), 0 for the others")
-                 .Register(infra::metrics())),
-      batch_seconds_(BuildHistogram()
-                         .Name("lethe_projection_batch_seconds")
-                         .Help("Time to apply one batch: decode, write, dead letters, offsets, commit")
-                         .Register(infra::metrics())
-                         .Add({{"projection", projection}},
-                              prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                                                      0.25, 0.5, 1, 2.5, 5, 10})),
+      lag_events_(infra::gauge_family("lethe_projection_lag_events",
+                                      "Events on the partition not applied yet (end of log - next offset to apply)")),
+      lag_seconds_(
+          infra::gauge_family("lethe_projection_lag_seconds",
+                              "Age of the oldest event not applied yet, as of the last batch taken; 0 when caught up")),
+      events_(infra::counter_family("lethe_projection_events_total",
+                                    "Events the projection handled, by outcome: applied, skipped (applied before), "
+                                    "dead_lettered")),
+      by_type_(infra::counter_family("lethe_projection_events_by_type_total",
+                                     "Events in committed batches, by event type (dead letters left out)")),
+      errors_(
+          infra::counter_family("lethe_projection_errors_total",
+                                "Errors by kind: batch_retried (rolled back and tried again), stopped (the projection "
+                                "stopped on an error)")),
+      state_(infra::gauge_family("lethe_projection_state",
+                                 "1 for the projection's current state (running, stopped, faulted), 0 for the others")),
+      batch_seconds_(infra::histogram_family("lethe_projection_batch_seconds",
+                                             "Time to apply one batch: decode, write, dead letters, offsets, commit")
+                         .Add({{"projection", projection}}, infra::duration_buckets())),
       applied_(events_.Add({{"projection", projection}, {"outcome", "applied"}})),
       skipped_(events_.Add({{"projection", projection}, {"outcome", "skipped"}})),
       dead_lettered_(events_.Add({{"projection", projection}, {"outcome", "dead_lettered"}})),
-      last_dead_letter_(BuildGauge()
-                            .Name("lethe_projection_last_dead_letter_timestamp_seconds")
-                            .Help("When this process last sent one of the projection's events to the dead "
-                                  "letters (0: never)")
-                            .Register(infra::metrics())
+      last_dead_letter_(infra::gauge_family("lethe_projection_last_dead_letter_timestamp_seconds",
+                                            "When this process last sent one of the projection's events to the dead "
+                                            "letters (0: never)")
                             .Add({{"projection", projection}})) {
   state(State::stopped);
 }

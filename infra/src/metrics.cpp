@@ -21,6 +21,24 @@ prometheus::Registry& metrics() {
   return *registry();
 }
 
+prometheus::Family<prometheus::Counter>& counter_family(const std::string& name, const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(metrics());
+}
+
+prometheus::Family<prometheus::Gauge>& gauge_family(const std::string& name, const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(metrics());
+}
+
+prometheus::Family<prometheus::Histogram>& histogram_family(const std::string& name, const std::string& help) {
+  return prometheus::BuildHistogram().Name(name).Help(help).Register(metrics());
+}
+
+const prometheus::Histogram::BucketBoundaries& duration_buckets() {
+  static const prometheus::Histogram::BucketBoundaries buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                               0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+  return buckets;
+}
+
 void serve_metrics(const std::string& address) {
   static std::mutex mutex;
   static std::unique_ptr<prometheus::Exposer> exposer;

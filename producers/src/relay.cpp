@@ -52,38 +52,23 @@ class Wakeup : public pqxx::notification_receiver {
 
 // What the relay tells Prometheus (docs/operations.md, "Metrics").
 struct RelayMetrics {
-  prometheus::Gauge& pending = prometheus::BuildGauge()
-                                   .Name("lethe_relay_outbox_pending")
-                                   .Help("Outbox entries not published yet, final or not")
-                                   .Register(infra::metrics())
-                                   .Add({});
-  prometheus::Gauge& oldest = prometheus::BuildGauge()
-                                  .Name("lethe_relay_outbox_oldest_seconds")
-                                  .Help("How long ago the oldest event not published yet occurred; 0 when none")
-                                  .Register(infra::metrics())
-                                  .Add({});
-  prometheus::Counter& published = prometheus::BuildCounter()
-                                       .Name("lethe_relay_events_published_total")
-                                       .Help("Events published and acknowledged by Kafka")
-                                       .Register(infra::metrics())
-                                       .Add({});
-  prometheus::Counter& parked = prometheus::BuildCounter()
-                                    .Name("lethe_relay_events_parked_total")
-                                    .Help("Events the broker refused for good, parked in relay_parked")
-                                    .Register(infra::metrics())
+  prometheus::Gauge& pending =
+      infra::gauge_family("lethe_relay_outbox_pending", "Outbox entries not published yet, final or not").Add({});
+  prometheus::Gauge& oldest =
+      infra::gauge_family("lethe_relay_outbox_oldest_seconds",
+                          "How long ago the oldest event not published yet occurred; 0 when none")
+          .Add({});
+  prometheus::Counter& published =
+      infra::counter_family("lethe_relay_events_published_total", "Events published and acknowledged by Kafka").Add({});
+  prometheus::Counter& parked = infra::counter_family("lethe_relay_events_parked_total",
+                                                      "Events the broker refused for good, parked in relay_parked")
                                     .Add({});
-  prometheus::Counter& retried = prometheus::BuildCounter()
-                                     .Name("lethe_relay_batches_retried_total")
-                                     .Help("Batches not fully delivered, sent again")
-                                     .Register(infra::metrics())
-                                     .Add({});
+  prometheus::Counter& retried =
+      infra::counter_family("lethe_relay_batches_retried_total", "Batches not fully delivered, sent again").Add({});
   prometheus::Histogram& batch_seconds =
-      prometheus::BuildHistogram()
-          .Name("lethe_relay_batch_seconds")
-          .Help("Time to publish one batch until acknowledged, and checkpoint it")
-          .Register(infra::metrics())
-          .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-                                                           2.5, 5, 10});
+      infra::histogram_family("lethe_relay_batch_seconds",
+                              "Time to publish one batch until acknowledged, and checkpoint it")
+          .Add({}, infra::duration_buckets());
 
   void backlog(const Backlog& b) {
     pending.Set(static_cast<double>(b.entries));

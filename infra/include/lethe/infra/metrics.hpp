@@ -15,6 +15,14 @@ namespace lethe::infra {
 
 prometheus::Registry& metrics();
 
+// A family of metrics() by name and help (the same one when registered again).
+prometheus::Family<prometheus::Counter>& counter_family(const std::string& name, const std::string& help);
+prometheus::Family<prometheus::Gauge>& gauge_family(const std::string& name, const std::string& help);
+prometheus::Family<prometheus::Histogram>& histogram_family(const std::string& name, const std::string& help);
+
+// Bucket bounds, in seconds, for the time of a batch or a request.
+const prometheus::Histogram::BucketBoundaries& duration_buckets();
+
 // Serves metrics() at http://ADDRESS/metrics, ADDRESS as host:port, for the
 // rest of the process. Throws Misconfigured when it cannot listen there.
 void serve_metrics(const std::string& address);
