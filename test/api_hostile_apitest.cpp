@@ -237,13 +237,11 @@ BOOST_AUTO_TEST_CASE(a_wrong_method_is_405_with_allow) {
 
 BOOST_AUTO_TEST_CASE(anonymous_registrations_and_logins_are_limited_per_address_and_for_everyone) {
   test::TestSchema db;
+  const test::SchemaClock clock(db);
   test::Api api(db, nullptr, {"--anonymous-per-address-per-minute", "5", "--anonymous-per-minute", "20"});
-  // The limits count per minute: start early in one, so the test does not
-  // straddle two.
-  const auto second =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() %
-      60;
-  if (second > 40) std::this_thread::sleep_for(std::chrono::seconds(61 - second));
+  // The limits count per minute: start at the first second of one (on the
+  // schema's clock), so the test does not straddle two.
+  clock.to_second_of_minute(1);
   int n = 0;
   const auto register_from = [&](const std::string& source) {
     const auto body = "{\"email\":\"anon" + std::to_string(++n) + "@example.org\",\"name\":\"A\"}";
@@ -274,11 +272,15 @@ BOOST_AUTO_TEST_CASE(anonymous_registrations_and_logins_are_limited_per_address_
   // No address is kept in clear: the counts are by blind index.
   BOOST_TEST(db.scalar("SELECT count(*) FROM request_limits WHERE position('127.0.0'::bytea IN bucket) > 0") == "0");
   BOOST_TEST(std::stoi(db.scalar("SELECT count(*) FROM request_limits")) == 5);  // 4 addresses and everyone
+  // The next minute counts afresh.
+  clock.advance(std::chrono::seconds(60));
+  BOOST_TEST(register_from("127.0.0.1").status == 202);
 }
 
 BOOST_AUTO_TEST_CASE(a_login_for_an_email_nobody_has_leaves_no_event_and_its_state_is_pruned) {
   test::TestSchema db;
-  test::Api api(db, nullptr, {"--login-window-seconds", "4"});
+  const test::SchemaClock clock(db);
+  test::Api api(db, nullptr, {"--login-window-seconds", "600"});
   const auto vera = api.person("vera@example.org");
   const auto events = [&] { return db.scalar("SELECT count(*) FROM events WHERE type = 'user.login_failed'"); };
   for (int i = 0; i < 10; ++i) {
@@ -292,9 +294,14 @@ BOOST_AUTO_TEST_CASE(a_login_for_an_email_nobody_has_leaves_no_event_and_its_sta
   BOOST_TEST(api.call("POST", "/sessions", R"({"email":"vera@example.org","password":"not hers at all"})").status ==
              401);
   BOOST_TEST(events() == "1");
+  // Within the window, a login keeps what it counted.
+  clock.advance(std::chrono::seconds(598));
+  BOOST_TEST(api.call("POST", "/sessions", R"({"email":"vera@example.org","password":"a good password"})").status ==
+             201);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM login_failures") == "10");
   // Once the window has passed, the next login prunes what it kept for
   // emails nobody has; Vera's lock row stays (she has an account).
-  std::this_thread::sleep_for(std::chrono::milliseconds(4500));
+  clock.advance(std::chrono::seconds(3));
   BOOST_TEST(api.call("POST", "/sessions", R"({"email":"vera@example.org","password":"a good password"})").status ==
              201);
   BOOST_TEST(db.scalar("SELECT count(*) FROM login_failures") == "0");

@@ -183,6 +183,51 @@ BOOST_AUTO_TEST_CASE(a_deactivated_user_is_locked_out_at_once_and_restore_respec
   BOOST_TEST(as(dan.token) == 401);
 }
 
+BOOST_AUTO_TEST_CASE(sessions_and_api_keys_expire_on_the_schemas_clock_to_the_second) {
+  using std::chrono::seconds;
+  test::TestSchema db;
+  const test::SchemaClock clock(db);
+  Api api(db, nullptr, {"--session-ttl-seconds", "3600"});
+  auto eve = api.person("eve@example.org");
+  const auto key =
+      test::must(api.call("POST", "/users/" + eve.id + "/api-keys",
+                          json_body({{"name", "cron"}, {"expires_at", clock.now(seconds(7200))}}), eve.token),
+                 201, "a key for two hours")
+          .str("key");
+  const auto as = [&](const std::string& token) {
+    return api.call("GET", "/users/" + eve.id + "/api-keys", "", token);
+  };
+  const auto refused = [&](const std::string& token, const std::string& what) {
+    test::exactly(as(token), 401, what, "Authorization");
+  };
+  // The session is cut to whole seconds at login: it lives between 3599 and
+  // 3600 s. Two seconds before that, both work.
+  clock.advance(seconds(3598));
+  test::exactly(as(eve.token), 200, "the session at 3598 s");
+  test::exactly(as(key), 200, "the key at 3598 s");
+  clock.advance(seconds(3));
+  refused(eve.token, "the session at 3601 s");
+  test::exactly(as(key), 200, "the key outlives the session");
+  // Signing in again gives a session that works, on the same clock.
+  const auto login = [&](const std::string& what) {
+    return test::must(api.call("POST", "/sessions",
+                               json_body({{"email", "eve@example.org"}, {"password", "a good password"}})),
+                      201, what)
+        .str("token");
+  };
+  test::exactly(as(login("login after the session expired")), 200, "the new session");
+  // The key's expiry was given to the second.
+  clock.advance(seconds(3597));
+  test::exactly(as(key), 200, "the key at 7198 s");
+  clock.advance(seconds(3));
+  refused(key, "the key at 7201 s");
+  // A time in the past by the schema's clock (an hour ahead of PostgreSQL's
+  // own, by now) is refused as an expiry.
+  test::exactly(api.call("POST", "/users/" + eve.id + "/api-keys",
+                         json_body({{"name", "late"}, {"expires_at", clock.now(seconds(-60))}}), login("login")),
+                422, "an expiry a minute ago", "expires_at");
+}
+
 BOOST_AUTO_TEST_CASE(twenty_concurrent_registrations_with_one_email_over_http_make_one_account) {
   test::TestSchema db;
   Api api(db);

@@ -179,6 +179,7 @@ BOOST_AUTO_TEST_CASE(prometheus_sees_the_outbox_wait_behind_an_open_transaction_
 
 BOOST_AUTO_TEST_CASE(prometheus_sees_requests_by_route_and_status_and_the_open_erasure_requests) {
   test::TestSchema db;
+  const test::SchemaClock clock(db);
   test::TestTopics topics;
   const int metrics_port = random_port();
   test::Api api(db, &topics, {"--metrics-address", "127.0.0.1:" + std::to_string(metrics_port)});
@@ -190,7 +191,7 @@ BOOST_AUTO_TEST_CASE(prometheus_sees_requests_by_route_and_status_and_the_open_e
 
   const auto vic = api.person("vic@example.com");
   for (int i = 0; i < 3; ++i) api.call("GET", "/no-such-route");
-  BOOST_TEST(test::must(api.call("POST", "/me/erasure", "", vic.token), 201, "ask").status == 201);
+  const auto asked = test::must(api.call("POST", "/me/erasure", "", vic.token), 201, "ask");
   BOOST_TEST(test::eventually(
       [&] {
         return metric("sum(lethe_http_request_seconds_count{method=\"POST\",route=\"/me/erasure\",status=\"201\"})") ==
@@ -203,7 +204,18 @@ BOOST_AUTO_TEST_CASE(prometheus_sees_requests_by_route_and_status_and_the_open_e
   BOOST_TEST(metric("lethe_erasure_requests_oldest_open_seconds") > 0);
   BOOST_TEST(metric("lethe_erasure_requests_overdue") == 0.0);
 
-  BOOST_TEST(test::must(api.call("POST", "/me/erasure/cancel", "", vic.token), 200, "cancel").status == 200);
+  // Confirmed, it waits for an admin; a month and a day later (on the
+  // schema's clock) it is overdue.
+  test::must(api.call("POST", "/me/erasure/confirm",
+                      "{\"token\":\"" + asked.str("token") + "\",\"password\":\"a good password\"}", vic.token),
+             200, "confirm");
+  clock.advance(std::chrono::hours(24 * 32));
+  BOOST_TEST(
+      test::eventually([&] { return metric("lethe_erasure_requests_overdue") == 1.0; }, std::chrono::seconds(40)));
+  BOOST_TEST(metric("lethe_erasure_requests_open") == 1.0);
+  BOOST_TEST(metric("lethe_erasure_requests_oldest_open_seconds") >= 32 * 86400.0);
+
+  test::must(api.call("POST", "/erasure-requests/" + asked.str("id") + "/cancel", "", api.owner_key()), 200, "cancel");
   BOOST_TEST(test::eventually(
       [&] {
         return metric("lethe_erasure_requests_open") == 0.0 &&

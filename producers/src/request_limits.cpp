@@ -13,13 +13,13 @@ namespace {
 // the seconds left in its minute.
 constexpr const char* kCount =
     "INSERT INTO request_limits AS l (bucket, window_start, requests)"
-    " SELECT b, date_trunc('minute', now()), 1 FROM unnest(ARRAY[$1::bytea, '\\x00'::bytea]) AS b"
+    " SELECT b, date_trunc('minute', lethe_now()), 1 FROM unnest(ARRAY[$1::bytea, '\\x00'::bytea]) AS b"
     " ON CONFLICT (bucket, window_start) DO UPDATE SET requests = l.requests + 1"
     " RETURNING bucket = '\\x00'::bytea, requests,"
-    " greatest(1, ceil(extract(epoch FROM window_start + interval '1 minute' - now())))::int";
+    " greatest(1, ceil(extract(epoch FROM window_start + interval '1 minute' - lethe_now())))::int";
 
 // Minutes that ended a while ago count for nothing.
-constexpr const char* kPrune = "DELETE FROM request_limits WHERE window_start < now() - interval '5 minutes'";
+constexpr const char* kPrune = "DELETE FROM request_limits WHERE window_start < lethe_now() - interval '5 minutes'";
 
 }  // namespace
 

@@ -273,6 +273,7 @@ Served::Served() : Served(Options{}) {}
 
 Served::Served(Options o)
     : options(std::move(o)),
+      clock(db),
       topics(3, options.topic_config),
       api(db, &topics, options.serve_args),
       relay({"relay"}, lethe_env(db, topics)) {

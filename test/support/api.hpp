@@ -121,6 +121,8 @@ struct Served {
 
   Options options;
   TestSchema db;
+  // The schema's clock, for tests of expiry and deadlines (see SchemaClock).
+  SchemaClock clock;
   TestTopics topics;
   Api api;
   Process relay;

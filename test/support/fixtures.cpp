@@ -71,6 +71,43 @@ TestSchema::TestSchema(const std::string& name) : name_(name.empty() ? "t_" + ra
   infra::migrate_keyring(*conn);
 }
 
+SchemaClock::SchemaClock(const TestSchema& schema) : schema_(schema) {
+  const auto& n = schema.name();
+  schema.exec("CREATE TABLE " + n +
+              ".lethe_test_clock (shift interval NOT NULL);"
+              "INSERT INTO " +
+              n +
+              ".lethe_test_clock VALUES ('0');"
+              "CREATE OR REPLACE FUNCTION " +
+              n +
+              ".lethe_now() RETURNS timestamptz LANGUAGE sql STABLE AS"
+              " $$ SELECT now() + (SELECT shift FROM " +
+              n +
+              ".lethe_test_clock) $$;"
+              "CREATE OR REPLACE FUNCTION " +
+              n +
+              ".lethe_clock() RETURNS timestamptz LANGUAGE sql VOLATILE AS"
+              " $$ SELECT clock_timestamp() + (SELECT shift FROM " +
+              n + ".lethe_test_clock) $$");
+}
+
+void SchemaClock::advance(std::chrono::seconds by) const {
+  schema_.exec("UPDATE " + schema_.name() + ".lethe_test_clock SET shift = shift + make_interval(secs => " +
+               std::to_string(by.count()) + ")");
+}
+
+void SchemaClock::to_second_of_minute(int second) const {
+  // The shift that brings the clock to the next whole minute, plus `second`.
+  schema_.exec("UPDATE " + schema_.name() + ".lethe_test_clock SET shift = shift + (date_trunc('minute', " +
+               schema_.name() + ".lethe_clock()) + interval '1 minute' - " + schema_.name() +
+               ".lethe_clock()) + make_interval(secs => " + std::to_string(second) + ")");
+}
+
+std::string SchemaClock::now(std::chrono::seconds plus) const {
+  return schema_.scalar("SELECT to_char((" + schema_.name() + ".lethe_clock() + make_interval(secs => " +
+                        std::to_string(plus.count()) + ")) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
+}
+
 TestSchema TestSchema::keyring() const {
   return TestSchema(View{}, name_, infra::keyring_conninfo_for(conninfo_).value_or(conninfo_));
 }

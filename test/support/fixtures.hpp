@@ -56,6 +56,26 @@ class TestSchema {
   bool owner_ = true;
 };
 
+// The schema's clock (lethe_now() and lethe_clock(), V018), moved by the
+// test: every rule that depends on time (expiry of sessions, API keys and
+// erasure tokens, the login window, request limits, the erasure deadline)
+// reads it, so a test proves an expiry to the second without sleeping. It
+// replaces the two functions in the test's own schema; PostgreSQL's time
+// still runs underneath, shifted by what the test asked.
+class SchemaClock {
+ public:
+  explicit SchemaClock(const TestSchema& schema);
+  // Moves the schema's time forward (or back, for a negative amount).
+  void advance(std::chrono::seconds by) const;
+  // Moves it so that it reads `second` seconds past a whole minute now.
+  void to_second_of_minute(int second) const;
+  // What the schema's clock reads, plus `plus`, as RFC 3339 in UTC.
+  std::string now(std::chrono::seconds plus = {}) const;
+
+ private:
+  TestSchema schema_;
+};
+
 // Topics under a prefix of their own ("t<random>."), created up front.
 class TestTopics {
  public:

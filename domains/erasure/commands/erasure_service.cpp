@@ -52,8 +52,8 @@ constexpr const char* kErasedReason = "the subscriber was erased";
 // The rate limit per acting admin, counted under an advisory lock on them so
 // that two erasures at once cannot both see room for one.
 constexpr const char* kRecentSql =
-    "SELECT count(*), coalesce(ceil(extract(epoch FROM min(erased_at) + interval '1 hour' - clock_timestamp())), 0)"
-    " FROM erasure_limits WHERE actor = $1 AND erased_at > clock_timestamp() - interval '1 hour'";
+    "SELECT count(*), coalesce(ceil(extract(epoch FROM min(erased_at) + interval '1 hour' - lethe_clock())), 0)"
+    " FROM erasure_limits WHERE actor = $1 AND erased_at > lethe_clock() - interval '1 hour'";
 
 // The write side's own rows of the person (see the comments in V007-V010):
 // what identifies or admits them goes; the account row stays, anonymous.
@@ -334,13 +334,13 @@ domain::Result<ErasureStarted> ErasureService::request_own(const CommandContext&
     if (auto err = erasure::may_request_own(target)) return err;
     // One request at a time; one whose token expired unconfirmed makes room.
     const auto open = infra::exec_hot(
-        tx.sql(), "SELECT confirmed_at IS NOT NULL OR confirm_by > now() FROM open_erasures WHERE user_id = $1",
+        tx.sql(), "SELECT confirmed_at IS NOT NULL OR confirm_by > lethe_now() FROM open_erasures WHERE user_id = $1",
         user_id);
     if (!open.empty() && open[0][0].as<bool>())
       return DomainError{ErrorCode::conflict, "user_id", "an erasure request of yours is pending already"};
     const auto token = infra::new_token("le");
     out.token = token.text;
-    out.confirm_by = infra::exec_hot(tx.sql(), "SELECT " LETHE_UTC_US("now() + make_interval(secs => $1)"),
+    out.confirm_by = infra::exec_hot(tx.sql(), "SELECT " LETHE_UTC_US("lethe_now() + make_interval(secs => $1)"),
                                      static_cast<double>(settings_.token_ttl.count()))[0][0]
                          .c_str();
     tx.append(stream, request.version,
@@ -362,10 +362,11 @@ domain::Result<Written> ErasureService::confirm_own(const std::string& token, co
   return run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     const auto& user_id = ctx.actor;
     lock_person(tx.sql(), user_id);
-    const auto open = infra::exec_hot(tx.sql(),
-                                      "SELECT request_id, token_hash, confirm_by > now(), confirmed_at IS NOT NULL"
-                                      " FROM open_erasures WHERE user_id = $1",
-                                      user_id);
+    const auto open =
+        infra::exec_hot(tx.sql(),
+                        "SELECT request_id, token_hash, confirm_by > lethe_now(), confirmed_at IS NOT NULL"
+                        " FROM open_erasures WHERE user_id = $1",
+                        user_id);
     if (open.empty())
       return DomainError{ErrorCode::not_found, "token", "no erasure request of yours awaits confirmation"};
     const std::string request_id = open[0][0].c_str();
@@ -389,8 +390,8 @@ domain::Result<Written> ErasureService::confirm_own(const std::string& token, co
     tx.append(stream, request.version,
               drafts_of(std::vector<erasure::Event>{
                   erasure::ErasureConfirmed{request_id, user_id, static_cast<std::int64_t>(ended)}}));
-    infra::exec_hot(tx.sql(), "UPDATE open_erasures SET token_hash = NULL, confirmed_at = now() WHERE user_id = $1",
-                    user_id);
+    infra::exec_hot(
+        tx.sql(), "UPDATE open_erasures SET token_hash = NULL, confirmed_at = lethe_now() WHERE user_id = $1", user_id);
     return std::nullopt;
   });
 }

@@ -3,7 +3,7 @@
 namespace lethe::projections::erasure_queries {
 
 #define LETHE_STATUS_READ \
-  "CASE WHEN status = 'awaiting_confirmation' AND confirm_by < now() THEN 'expired' ELSE status END"
+  "CASE WHEN status = 'awaiting_confirmation' AND confirm_by < lethe_now() THEN 'expired' ELSE status END"
 #define LETHE_REQUEST_COLUMNS \
   "request_id AS id, user_id, mode, " LETHE_STATUS_READ " AS status, requested_by, " LETHE_UTC_TEXT(            \
       "requested_at") ", " LETHE_UTC_TEXT("confirm_by") ", " LETHE_UTC_TEXT("confirmed_at") ", sessions_ended, " \
@@ -28,8 +28,8 @@ const Query kFresh{"erasure.fresh",
 
 const Query kOpen{"erasure.open",
                   "SELECT count(*) AS open,"
-                  " coalesce(extract(epoch FROM now() - min(requested_at)), 0)::float8 AS oldest_seconds,"
-                  " count(*) FILTER (WHERE requested_at < now() - interval '1 month') AS overdue"
+                  " coalesce(extract(epoch FROM lethe_now() - min(requested_at)), 0)::float8 AS oldest_seconds,"
+                  " count(*) FILTER (WHERE requested_at < lethe_now() - interval '1 month') AS overdue"
                   " FROM erasure_requests WHERE " LETHE_STATUS_READ " IN ('awaiting_confirmation', 'pending')"};
 
 #undef LETHE_REQUEST_COLUMNS

@@ -45,9 +45,9 @@ constexpr const char* kAuthenticate =
     "  SELECT c.token_hash, c.user_id, c.kind, c.credential_id, a.role, c.last_used_at"
     "  FROM credentials c JOIN accounts a USING (user_id)"
     "  WHERE c.token_hash = $1 AND a.active AND c.revoked_at IS NULL"
-    "    AND (c.expires_at IS NULL OR c.expires_at > now())),"
-    " touch AS (UPDATE credentials SET last_used_at = now() WHERE token_hash IN"
-    "  (SELECT token_hash FROM hit WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
+    "    AND (c.expires_at IS NULL OR c.expires_at > lethe_now())),"
+    " touch AS (UPDATE credentials SET last_used_at = lethe_now() WHERE token_hash IN"
+    "  (SELECT token_hash FROM hit WHERE last_used_at IS NULL OR last_used_at < lethe_now() - interval '1 minute'))"
     " SELECT user_id, kind, credential_id, role FROM hit";
 
 pqxx::binarystring bytes(const std::string& raw) {
@@ -231,7 +231,7 @@ domain::Result<std::string> future_time(pqxx::dbtransaction& tx, const std::stri
   };
   try {
     pqxx::subtransaction sub(tx, "parse_time");
-    const auto r = sub.exec_params("SELECT " LETHE_UTC("$1::timestamptz") ", $1::timestamptz > now()", text);
+    const auto r = sub.exec_params("SELECT " LETHE_UTC("$1::timestamptz") ", $1::timestamptz > lethe_now()", text);
     sub.commit();
     if (!r[0][1].as<bool>()) return refused("expires_at must be in the future");
     return std::string(r[0][0].c_str());
@@ -290,13 +290,13 @@ namespace {
 constexpr const char* kPruneLoginState =
     "WITH expired AS ("
     "  DELETE FROM login_failures WHERE ctid IN (SELECT ctid FROM login_failures"
-    "   WHERE failed_at <= clock_timestamp() - $2::interval LIMIT 100 FOR UPDATE SKIP LOCKED)"
+    "   WHERE failed_at <= lethe_clock() - $2::interval LIMIT 100 FOR UPDATE SKIP LOCKED)"
     "  RETURNING email_index)"
     " DELETE FROM login_limits l WHERE l.email_index <> $1 AND l.email_index IN ("
     "  SELECT email_index FROM login_limits WHERE email_index IN (SELECT email_index FROM expired)"
     "   FOR UPDATE SKIP LOCKED)"
     " AND NOT EXISTS (SELECT 1 FROM login_failures f WHERE f.email_index = l.email_index"
-    "  AND f.failed_at > clock_timestamp() - $2::interval)"
+    "  AND f.failed_at > lethe_clock() - $2::interval)"
     " AND NOT EXISTS (SELECT 1 FROM email_reservations r WHERE r.email_index = l.email_index)";
 
 // Counts an attempt at an account's password (login, or the current
@@ -310,8 +310,8 @@ std::optional<int> count_attempt(pqxx::dbtransaction& sql, const LoginPolicy& po
   sql.exec_params("INSERT INTO login_limits (email_index) VALUES ($1) ON CONFLICT DO NOTHING", bytes(index));
   sql.exec_params("SELECT 1 FROM login_limits WHERE email_index = $1 FOR UPDATE", bytes(index));
   const auto limited = sql.exec_params(
-      "SELECT ceil(extract(epoch FROM failed_at + $2::interval - clock_timestamp()))::int FROM login_failures"
-      " WHERE email_index = $1 AND failed_at > clock_timestamp() - $2::interval"
+      "SELECT ceil(extract(epoch FROM failed_at + $2::interval - lethe_clock()))::int FROM login_failures"
+      " WHERE email_index = $1 AND failed_at > lethe_clock() - $2::interval"
       " ORDER BY failed_at DESC OFFSET $3 LIMIT 1",
       bytes(index), window, policy.max_failures - 1);
   if (!limited.empty()) return std::max(1, limited[0][0].as<int>());
@@ -319,7 +319,7 @@ std::optional<int> count_attempt(pqxx::dbtransaction& sql, const LoginPolicy& po
   // and, a bounded batch at a time, anyone's (with the lock rows of emails
   // left with no failure), so that state kept for emails nobody has stays
   // bounded. SKIP LOCKED: rows other attempts hold are theirs to prune.
-  sql.exec_params("DELETE FROM login_failures WHERE email_index = $1 AND failed_at <= clock_timestamp() - $2::interval",
+  sql.exec_params("DELETE FROM login_failures WHERE email_index = $1 AND failed_at <= lethe_clock() - $2::interval",
                   bytes(index), window);
   sql.exec_params(kPruneLoginState, bytes(index), window);
   sql.exec_params("INSERT INTO login_failures (email_index, attempt_id) VALUES ($1, $2)", bytes(index), attempt);
@@ -513,7 +513,7 @@ LoginResult UserService::login(const std::string& email, const std::string& pass
       return std::nullopt;
     }
     const auto token = infra::new_token("ls");
-    out.expires_at = sql.exec_params("SELECT " LETHE_UTC("now() + make_interval(secs => $1)"),
+    out.expires_at = sql.exec_params("SELECT " LETHE_UTC("lethe_now() + make_interval(secs => $1)"),
                                      static_cast<double>(policy_.session_ttl.count()))[0][0]
                          .c_str();
     const users::LoggedIn event{out.user_id, token.id, out.expires_at};
