@@ -2,10 +2,15 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <boost/crc.hpp>
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "lethe/infra/kafka.hpp"
@@ -207,6 +212,61 @@ BOOST_AUTO_TEST_CASE(kcat_reads_key_and_headers_of_published_events) {
     BOOST_TEST(line.find("schema_version=1") != std::string::npos, line);
     BOOST_TEST(line.find("\"hash\":\"" + e.hash + "\"") != std::string::npos, line);
   }
+}
+
+BOOST_AUTO_TEST_CASE(the_java_client_places_every_key_where_the_relay_put_it) {
+  // A downstream system that produces with the Java client (its default
+  // partitioner: murmur2 of the key) must find a stream's events where lethe
+  // put them. 400 streams over 12 partitions, each key's partition read back
+  // from the topic, then produced again by kafka-clients from the broker's jars.
+  constexpr int kPartitions = 12, kStreams = 400;
+  test::TestSchema db;
+  test::TestTopics topics(kPartitions);
+  producers::EventStore store(db.conninfo());
+  for (int i = 0; i < kStreams; ++i) {
+    auto history = test::user_history("jp" + std::to_string(i), 0);
+    store.append("user-jp" + std::to_string(i), 0, history);
+  }
+  BOOST_REQUIRE(test::relay_until_idle(db, topics) == kStreams);
+  std::map<std::string, int> lethe;
+  for (const auto& m : test::read_topic(topics.topic("users"))) lethe[m.key] = m.partition;
+  BOOST_REQUIRE(lethe.size() == static_cast<std::size_t>(kStreams));
+
+  const auto keys = std::filesystem::temp_directory_path() / ("lethe-keys-" + test::random_suffix());
+  {
+    std::ofstream out(keys);
+    for (const auto& [key, partition] : lethe) out << key << '\n';
+  }
+  const char* libs_env = std::getenv("LETHE_KAFKA_LIBS");
+  const std::string libs = libs_env && *libs_env ? libs_env : test::source_dir() + "/.lethe/kafka-libs";
+  const auto out =
+      run("java -cp '" + libs + "/*' " + test::source_dir() + "/test/java/KeyPlacement.java " +
+          infra::Config::from_env().brokers + " " + topics.topic("users") + " " + keys.string() + " 2>/dev/null");
+  std::filesystem::remove(keys);
+  std::map<std::string, int> java;
+  std::istringstream lines(out);
+  for (std::string key; std::getline(lines, key);) {
+    const auto space = key.rfind(' ');
+    BOOST_REQUIRE_MESSAGE(space != std::string::npos, "KeyPlacement printed: " << out.substr(0, 400));
+    java[key.substr(0, space)] = std::stoi(key.substr(space + 1));
+  }
+  BOOST_REQUIRE_MESSAGE(java.size() == lethe.size(), "the Java client placed " << java.size() << " keys: " << out);
+  std::set<int> used;
+  for (const auto& [key, partition] : lethe) {
+    BOOST_TEST(java[key] == partition, key);
+    used.insert(partition);
+  }
+  BOOST_TEST(used.size() == static_cast<std::size_t>(kPartitions));  // the keys spread over every partition
+
+  // The control: librdkafka's own default (CRC32 of the key) would place
+  // most of these keys elsewhere, so the comparison above can tell.
+  int crc_agrees = 0;
+  for (const auto& [key, partition] : java) {
+    boost::crc_32_type crc;
+    crc.process_bytes(key.data(), key.size());
+    crc_agrees += static_cast<int>(crc.checksum() % kPartitions) == partition;
+  }
+  BOOST_TEST(crc_agrees < kStreams / 4, crc_agrees << " of " << kStreams << " keys agree with CRC32");
 }
 
 BOOST_AUTO_TEST_CASE(relay_wakes_on_notify_not_on_its_fallback_poll) {
