@@ -6,9 +6,12 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
+#include <pqxx/pqxx>
 #include <set>
 #include <thread>
 
+#include "lethe/infra/pg.hpp"
 #include "lethe/producers/event_store.hpp"
 #include "support/events.hpp"
 #include "support/scenario.hpp"
@@ -116,4 +119,62 @@ BOOST_AUTO_TEST_CASE(broker_frozen_past_the_old_delivery_timeout_keeps_every_str
   const pid_t broker = broker_pid();
   BOOST_REQUIRE(broker > 0);
   relay_through([broker] { freeze_broker(broker, 130s); });
+}
+
+// A dead letter must be on Kafka before the offsets that pass it commit.
+// The projector takes a batch with a malformed message in it, PostgreSQL
+// holds the batch (a table lock) until the broker is frozen, and then the
+// dead letter cannot be acknowledged: for as long as the broker stays
+// frozen, the stored offset must not pass the malformed message, and no row
+// of the batch may commit. Thawed, everything goes through once.
+BOOST_AUTO_TEST_CASE(offsets_wait_for_the_dead_letter_while_the_broker_is_frozen) {
+  const pid_t broker = broker_pid();
+  BOOST_REQUIRE(broker > 0);
+  test::TestSchema db;
+  test::TestTopics topics(1);
+  const auto topic = topics.topic("users");
+  constexpr long long kBad = 5, kAll = 11;  // offsets 0-4 and 6-10 are good events
+  for (long long i = 0; i < kAll; ++i) {
+    if (i == kBad) {
+      test::produce_raw(topic, "user-bad", "{this is not an envelope");
+      continue;
+    }
+    const auto id = "f" + std::to_string(i);
+    test::produce_raw(topic, "user-" + id, test::envelope_json(test::user_history(id, 0)[0], "user-" + id, 1));
+  }
+  const auto stored = [&] {
+    return std::stoll(db.scalar("SELECT coalesce(max(next_offset), 0) FROM projection_offsets"));
+  };
+
+  auto conn = infra::connect(db.conninfo());
+  std::optional<pqxx::work> lock(std::in_place, *conn);
+  lock->exec("LOCK TABLE users IN EXCLUSIVE MODE");
+  test::Process projector({"project", "users", "--batch-wait-ms", "5"}, test::lethe_env(db, topics));
+  // The projector has its batch and waits on the lock.
+  BOOST_REQUIRE(test::eventually(
+      [&] {
+        return db.scalar("SELECT count(*) FROM pg_locks WHERE relation = 'users'::regclass AND NOT granted") != "0";
+      },
+      60s, 10ms));
+  {
+    Thaw thaw{broker};
+    BOOST_REQUIRE(::kill(broker, SIGSTOP) == 0);
+    lock->commit();
+    lock.reset();
+    // Frozen for 8 s: the batch is applied, rolled back for its dead
+    // letter, and the dead letter waits for an acknowledgement.
+    for (int i = 0; i < 16; ++i) {
+      std::this_thread::sleep_for(500ms);
+      BOOST_TEST(stored() <= kBad, "offset " << stored() << " passes the unacknowledged dead letter at " << kBad);
+      BOOST_TEST(std::stoll(db.scalar("SELECT count(*) FROM users")) <= kBad);
+    }
+    BOOST_TEST(projector.running());
+  }
+  BOOST_REQUIRE(test::eventually([&] { return stored() == kAll; }, 120s));
+  BOOST_TEST(db.scalar("SELECT count(*) FROM users") == std::to_string(kAll - 1));
+  const auto dead = test::read_topic(topics.topic("dead-letters"));
+  BOOST_REQUIRE(dead.size() == 1u);  // once, not again for the retried batch
+  BOOST_TEST(dead[0].headers.at("source_offset") == std::to_string(kBad));
+  BOOST_TEST(dead[0].value == "{this is not an envelope");
+  BOOST_TEST(projector.running());
 }
