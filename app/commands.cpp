@@ -164,11 +164,12 @@ int project(const infra::Config& cfg, const ProjectFlags& flags) {
   if (!flags.metrics_address.empty()) infra::serve_metrics(flags.metrics_address);
   // One thread per projection; each has its own connections and group.
   std::vector<std::thread> threads;
+  std::vector<consumers::RunStats> stats(runners.size());
   std::atomic<int> failures{0};
-  for (auto& r : runners) {
-    threads.emplace_back([&r, &failures] {
+  for (std::size_t i = 0; i < runners.size(); ++i) {
+    threads.emplace_back([&r = runners[i], &out = stats[i], &failures] {
       try {
-        r->run(stop_flag());
+        out = r->run(stop_flag());
       } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         ++failures;
@@ -177,7 +178,15 @@ int project(const infra::Config& cfg, const ProjectFlags& flags) {
     });
   }
   for (auto& t : threads) t.join();
-  return failures ? 2 : 0;
+  if (failures) return 2;
+  // What each projection did, one JSON line each, for scripts (a replay, the
+  // bench): the events it applied, those it met applied before, and those it
+  // set aside.
+  for (std::size_t i = 0; i < names.size(); ++i)
+    std::cout << "{\"projection\":\"" << names[i] << "\",\"applied\":" << stats[i].applied
+              << ",\"skipped\":" << stats[i].skipped << ",\"dead_lettered\":" << stats[i].dead_lettered
+              << ",\"batches\":" << stats[i].batches << "}\n";
+  return 0;
 }
 
 namespace {

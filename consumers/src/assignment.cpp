@@ -41,21 +41,22 @@ std::int64_t Assignment::place(RdKafka::KafkaConsumer& consumer, RdKafka::TopicP
   return next;
 }
 
-void Assignment::check(const RdKafka::Message& m) {
+bool Assignment::check(const RdKafka::Message& m) {
   const auto key = key_of(m);
   const auto it = unchecked_.find(key);
-  if (it == unchecked_.end()) return;
+  if (it == unchecked_.end()) return false;
   const auto known = next_.find(key);
-  if (known == next_.end()) return;  // not ours any more
+  if (known == next_.end()) return false;  // not ours any more
   const std::int64_t expected = known->second - 1;
   // Below it: fetched before the seek; the runner skips it anyway.
-  if (m.offset() < expected) return;
+  if (m.offset() < expected) return false;
   if (m.offset() > expected)
     refuse(key, "has no message at offset " + std::to_string(expected) + ", the last one applied (the first is at " +
                     std::to_string(m.offset()) + ")");
   if (fingerprint(m) != it->second)
     refuse(key, "holds another message at offset " + std::to_string(expected) + " than the last one applied there");
   unchecked_.erase(it);
+  return true;
 }
 
 std::optional<std::int64_t> Assignment::next(const PartitionKey& key) const {

@@ -31,9 +31,11 @@ class Assignment {
                      const std::map<PartitionKey, StoredOffset>& stored);
 
   // A message just consumed: if it is the one its partition must be checked
-  // against, compares the fingerprint. Throws infra::Misconfigured when it
-  // differs, or when the partition's log starts past the message expected.
-  void check(const RdKafka::Message& m);
+  // against, compares the fingerprint and returns true (it was applied
+  // before and was read only for this check). Throws infra::Misconfigured
+  // when it differs, or when the partition's log starts past the message
+  // expected.
+  bool check(const RdKafka::Message& m);
 
   // The next offset to apply on a partition (-1: from its beginning), or
   // nothing when the partition is not assigned to us.

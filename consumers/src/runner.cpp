@@ -190,8 +190,9 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
       std::unique_ptr<RdKafka::Message> m(consumer->consume(static_cast<int>(left)));
       const auto code = m->err();
       if (code == RdKafka::ERR_NO_ERROR) {
-        // Checked as it arrives, before anything of its partition applies.
-        assignment.check(*m);
+        // Checked as it arrives, before anything of its partition applies;
+        // the message read only for that check goes no further.
+        if (assignment.check(*m)) continue;
         bytes += static_cast<std::int64_t>(m->len() + m->key_len());
         batch.push_back(std::move(m));
       } else if (code == RdKafka::ERR__TIMED_OUT || code == RdKafka::ERR__PARTITION_EOF) {
