@@ -15,6 +15,7 @@ namespace lethe::bench {
 struct ApiBenchOptions {
   int connections = 8;
   int users = 800;
+  int random_users = 10000;  // the row whose commands pick their person at random among so many
   double seconds = 8;
   int paced_rate = 1000;
   double paced_seconds = 10;
@@ -31,6 +32,10 @@ Latency list_latency(const lethe::test::TestSchema& db, int requests);
 struct ApiBenchResult {
   std::int64_t http = 0, direct = 0, store = 0, http_errors = 0;
   double http_s = 0, direct_s = 0, store_s = 0;
+  // Renames over HTTP, each for a person drawn at random among random_users
+  // (caches cold, two workers now and then on one stream).
+  std::int64_t http_random = 0, http_random_errors = 0;
+  double http_random_s = 0;
   // The mixed workload of the domains: open a ticket, comment on it, open a
   // cart, add a line, convert it, record a charge (each customer's own
   // streams; each worker its own product).

@@ -387,6 +387,7 @@ Process::Process(const Program& program, std::vector<std::string> args, std::map
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    if (!program.stdout_path.empty() && !std::freopen(program.stdout_path.c_str(), "w", stdout)) _exit(126);
     std::vector<char*> argv;
     std::string bin = program.path;
     argv.push_back(bin.data());

@@ -123,6 +123,8 @@ infra::Config config_for(const TestSchema& schema, const TestTopics& topics);
 // Another executable than lethe, for Process (the bench's peers).
 struct Program {
   std::string path;
+  // Where its stdout goes (a file, truncated); empty: the test's own stdout.
+  std::string stdout_path = "";
 };
 
 class Process {
