@@ -151,7 +151,9 @@ BOOST_AUTO_TEST_CASE(a_seeded_schedule_of_kills_and_freezes_under_load_loses_not
   std::mt19937 rng(seed);
   const auto t0 = std::chrono::steady_clock::now();
   const auto at = [&] {
-    return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0).count()) + " s: ";
+    return std::to_string(
+               std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0).count()) +
+           " s: ";
   };
   const auto between = [&](int lo_ms, int hi_ms) {
     return std::chrono::milliseconds(lo_ms + static_cast<int>(rng() % static_cast<unsigned>(hi_ms - lo_ms + 1)));
@@ -177,12 +179,12 @@ BOOST_AUTO_TEST_CASE(a_seeded_schedule_of_kills_and_freezes_under_load_loses_not
   std::vector<Client> clients;
   for (int c = 0; c < kClients; ++c) {
     const auto person = api.person("customer" + std::to_string(c) + "@example.org");
-    const auto product = test::must(api.call("POST", "/products",
-                                             R"({"name":"Tee","price":1500,"currency":"EUR","category_id":")" +
-                                                 category + "\"}",
-                                             api.owner_key()),
-                                    201, "product")
-                             .str("id");
+    const auto product =
+        test::must(api.call("POST", "/products",
+                            R"({"name":"Tee","price":1500,"currency":"EUR","category_id":")" + category + "\"}",
+                            api.owner_key()),
+                   201, "product")
+            .str("id");
     test::must(api.call("POST", "/products/" + product + "/inventory", R"({"delta":100000,"reason":"chaos"})",
                         api.owner_key()),
                200, "stock");
@@ -280,9 +282,9 @@ BOOST_AUTO_TEST_CASE(a_seeded_schedule_of_kills_and_freezes_under_load_loses_not
     for (const auto& id : db.rows("SELECT x FROM unnest(ARRAY[" + list + "]) AS x WHERE NOT EXISTS (SELECT 1 FROM " +
                                   table + " WHERE " + column + "::text = x)")) {
       ++missing;
-      BOOST_TEST_MESSAGE("missing: " << table << " " << id << ", events naming it: "
-                                     << db.scalar("SELECT count(*) FROM events WHERE payload::text LIKE '%" + id +
-                                                  "%'"));
+      BOOST_TEST_MESSAGE(
+          "missing: " << table << " " << id << ", events naming it: "
+                      << db.scalar("SELECT count(*) FROM events WHERE payload::text LIKE '%" + id + "%'"));
     }
   }
   BOOST_TEST(missing == 0u);

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE projector_crash
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <random>
@@ -53,8 +54,15 @@ BOOST_AUTO_TEST_CASE(sigkilled_projector_loses_nothing_and_applies_nothing_twice
   // The event log keys rows by Kafka position with plain INSERTs: one row per
   // message on the topic means no message was applied twice or skipped by
   // the runtime itself (the users table's version check would hide that).
-  const auto on_topic = test::read_topic(topics.topic("users")).size();
+  const auto messages = test::read_topic(topics.topic("users"));
+  const auto on_topic = messages.size();
   BOOST_TEST(db.scalar("SELECT count(*) FROM event_log") == std::to_string(on_topic));
+  // Seen directly: the set of (partition, offset) pairs applied is the set
+  // on the topic, each once.
+  std::vector<std::string> positions;
+  for (const auto& m : messages) positions.push_back(std::to_string(m.partition) + "|" + std::to_string(m.offset));
+  std::sort(positions.begin(), positions.end());
+  BOOST_TEST(db.rows("SELECT partition, kafka_offset FROM event_log") == positions);
   BOOST_TEST(db.scalar("SELECT count(DISTINCT event_id) FROM event_log") == std::to_string(written));
   BOOST_TEST(test::topic_end(topics.topic("dead-letters")) == 0);
   // And equal, row for row, to a projection built fresh from offset zero.
