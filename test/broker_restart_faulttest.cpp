@@ -68,30 +68,15 @@ void relay_through(const std::function<void()>& disrupt) {
   BOOST_TEST(out_of_order == 0u);                                    // every stream in order
 }
 
-// Resumes a frozen broker however the test ends: a broker left stopped
-// would hang every test after this one.
-struct Thaw {
-  pid_t pid;
-  ~Thaw() { ::kill(pid, SIGCONT); }
-};
-
 void freeze_broker(pid_t broker, std::chrono::seconds how_long) {
   // SIGSTOP: the broker hangs with its sockets open, the nastier failure.
-  Thaw thaw{broker};
+  test::Thaw thaw{broker};
   BOOST_REQUIRE(::kill(broker, SIGSTOP) == 0);
   std::this_thread::sleep_for(how_long);
 }
 
 std::string kafka_script() {
   return test::source_dir() + "/scripts/kafka";
-}
-
-pid_t broker_pid() {
-  const char* var = std::getenv("LETHE_VAR_DIR");
-  std::ifstream in((var ? std::string(var) : test::source_dir() + "/.lethe") + "/kafka/kafka.pid");
-  pid_t pid = 0;
-  in >> pid;
-  return pid;
 }
 
 }  // namespace
@@ -106,7 +91,7 @@ BOOST_AUTO_TEST_CASE(broker_restart_while_relaying_loses_and_duplicates_nothing)
 }
 
 BOOST_AUTO_TEST_CASE(broker_frozen_while_relaying_loses_and_duplicates_nothing) {
-  const pid_t broker = broker_pid();
+  const pid_t broker = test::broker_pid();
   BOOST_REQUIRE(broker > 0);
   relay_through([broker] { freeze_broker(broker, 8s); });
 }
@@ -116,7 +101,7 @@ BOOST_AUTO_TEST_CASE(broker_frozen_while_relaying_loses_and_duplicates_nothing) 
 // partition went out, and the batch's resend put versions out of order.
 // Now nothing expires; the relay waits for the broker.
 BOOST_AUTO_TEST_CASE(broker_frozen_past_the_old_delivery_timeout_keeps_every_stream_in_order) {
-  const pid_t broker = broker_pid();
+  const pid_t broker = test::broker_pid();
   BOOST_REQUIRE(broker > 0);
   relay_through([broker] { freeze_broker(broker, 130s); });
 }
@@ -128,7 +113,7 @@ BOOST_AUTO_TEST_CASE(broker_frozen_past_the_old_delivery_timeout_keeps_every_str
 // frozen, the stored offset must not pass the malformed message, and no row
 // of the batch may commit. Thawed, everything goes through once.
 BOOST_AUTO_TEST_CASE(offsets_wait_for_the_dead_letter_while_the_broker_is_frozen) {
-  const pid_t broker = broker_pid();
+  const pid_t broker = test::broker_pid();
   BOOST_REQUIRE(broker > 0);
   test::TestSchema db;
   test::TestTopics topics(1);
@@ -157,7 +142,7 @@ BOOST_AUTO_TEST_CASE(offsets_wait_for_the_dead_letter_while_the_broker_is_frozen
       },
       60s, 10ms));
   {
-    Thaw thaw{broker};
+    test::Thaw thaw{broker};
     BOOST_REQUIRE(::kill(broker, SIGSTOP) == 0);
     lock->commit();
     lock.reset();

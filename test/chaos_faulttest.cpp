@@ -42,20 +42,6 @@ void script(const std::string& name, const std::string& args) {
   BOOST_REQUIRE_MESSAGE(r.rc == 0, name << " " << args << ": " << r.output);
 }
 
-pid_t broker_pid() {
-  const char* var = std::getenv("LETHE_VAR_DIR");
-  std::ifstream in((var ? std::string(var) : test::source_dir() + "/.lethe") + "/kafka/kafka.pid");
-  pid_t pid = 0;
-  in >> pid;
-  return pid;
-}
-
-// Resumes a frozen broker however the test ends.
-struct Thaw {
-  pid_t pid;
-  ~Thaw() { ::kill(pid, SIGCONT); }
-};
-
 // A record a command created, answered 2xx: where it must be found.
 struct Acknowledged {
   std::string table, column, id;
@@ -232,7 +218,7 @@ BOOST_AUTO_TEST_CASE(a_seeded_schedule_of_kills_and_freezes_under_load_loses_not
         break;
       case kill_broker: {
         BOOST_TEST_MESSAGE(at() << "chaos: SIGKILL the broker");
-        const pid_t pid = broker_pid();
+        const pid_t pid = test::broker_pid();
         BOOST_REQUIRE(pid > 0);
         BOOST_REQUIRE(::kill(pid, SIGKILL) == 0);
         while (::kill(pid, 0) == 0) std::this_thread::sleep_for(20ms);
@@ -242,9 +228,9 @@ BOOST_AUTO_TEST_CASE(a_seeded_schedule_of_kills_and_freezes_under_load_loses_not
       }
       case freeze_broker: {
         BOOST_TEST_MESSAGE(at() << "chaos: SIGSTOP the broker");
-        const pid_t pid = broker_pid();
+        const pid_t pid = test::broker_pid();
         BOOST_REQUIRE(pid > 0);
-        Thaw thaw{pid};
+        test::Thaw thaw{pid};
         BOOST_REQUIRE(::kill(pid, SIGSTOP) == 0);
         std::this_thread::sleep_for(between(1000, 5000));
         break;

@@ -108,6 +108,18 @@ std::string SchemaClock::now(std::chrono::seconds plus) const {
                         std::to_string(plus.count()) + ")) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
 }
 
+pid_t broker_pid() {
+  const char* var = std::getenv("LETHE_VAR_DIR");
+  std::ifstream in((var ? std::string(var) : source_dir() + "/.lethe") + "/kafka/kafka.pid");
+  pid_t pid = 0;
+  in >> pid;
+  return pid;
+}
+
+Thaw::~Thaw() {
+  ::kill(pid, SIGCONT);
+}
+
 TestSchema TestSchema::keyring() const {
   return TestSchema(View{}, name_, infra::keyring_conninfo_for(conninfo_).value_or(conninfo_));
 }

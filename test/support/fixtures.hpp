@@ -76,6 +76,17 @@ class SchemaClock {
   TestSchema schema_;
 };
 
+// The pid of the broker scripts/kafka started (0 if none), for the fault
+// tests that kill or freeze it.
+pid_t broker_pid();
+
+// Resumes a frozen (SIGSTOP) process however the test ends: a broker left
+// stopped would hang every test after it.
+struct Thaw {
+  pid_t pid;
+  ~Thaw();
+};
+
 // Topics under a prefix of their own ("t<random>."), created up front.
 class TestTopics {
  public:
