@@ -5,8 +5,6 @@
 // events arrive (a republish, a replay over the doubled topics); personal
 // fields whose person's key is gone land as NULL; a version gap and an
 // event on a foreign stream go to the dead letters.
-#include <rapidjson/document.h>
-
 #include <algorithm>
 #include <atomic>
 #include <boost/test/unit_test.hpp>
@@ -147,28 +145,7 @@ producers::NewEvent new_event(const b::Event& e) {
                              corr};
 }
 
-// What `lethe project` printed it did, per projection: applied, skipped
-// (applied before), dead-lettered.
-struct Did {
-  std::int64_t applied, skipped, dead_lettered;
-  bool operator==(const Did&) const = default;
-  friend std::ostream& operator<<(std::ostream& os, const Did& d) {
-    return os << "applied " << d.applied << ", skipped " << d.skipped << ", dead-lettered " << d.dead_lettered;
-  }
-};
-std::map<std::string, Did> summaries(const std::string& output) {
-  std::map<std::string, Did> out;
-  std::istringstream lines(output);
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.starts_with("{\"projection\"")) continue;
-    rapidjson::Document d;
-    d.Parse(line.c_str());
-    BOOST_REQUIRE_MESSAGE(!d.HasParseError(), line);
-    out[d["projection"].GetString()] = {d["applied"].GetInt64(), d["skipped"].GetInt64(),
-                                        d["dead_lettered"].GetInt64()};
-  }
-  return out;
-}
+using Did = test::ProjectDid;
 
 }  // namespace
 
@@ -186,7 +163,8 @@ BOOST_AUTO_TEST_CASE(commands_reach_the_read_models_once_however_often_their_eve
   const auto project = [&] {
     const auto run = test::capture_env(env, test::lethe_bin() + " project billing content files email --until-idle");
     BOOST_REQUIRE_MESSAGE(run.rc == 0, run.output);
-    return summaries(run.output);
+    std::istringstream lines(run.output);
+    return test::project_summaries(lines);
   };
   for (const auto& [name, did] : project())
     BOOST_TEST(did == (Did{static_cast<std::int64_t>(counts.at(name)), 0, 0}), name << ": " << did);

@@ -14,7 +14,6 @@
 #include <fmt/format.h>
 #include <libpq-fe.h>
 #include <librdkafka/rdkafkacpp.h>
-#include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -186,10 +185,7 @@ std::vector<ProjectionLoad> projection_loads(const std::string& u = "u") {
   };
 }
 
-// What `lethe project` printed it did, per projection (one JSON line each).
-struct Did {
-  std::int64_t applied = 0, skipped = 0, dead_lettered = 0;
-};
+using Did = test::ProjectDid;
 
 struct Run {
   double seconds;
@@ -197,20 +193,6 @@ struct Run {
   double cpu_seconds;                   // user + system time of the lethe process itself
   std::map<std::string, Did> did = {};  // lethe project's own count, per projection
 };
-
-// The projection summaries among a lethe process's stdout lines.
-std::map<std::string, Did> summaries(std::istream& lines) {
-  std::map<std::string, Did> out;
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.starts_with("{\"projection\"")) continue;
-    rapidjson::Document d;
-    d.Parse(line.c_str());
-    if (d.HasParseError() || !d.IsObject()) throw std::runtime_error("lethe project printed " + line);
-    out[d["projection"].GetString()] = {d["applied"].GetInt64(), d["skipped"].GetInt64(),
-                                        d["dead_lettered"].GetInt64()};
-  }
-  return out;
-}
 
 // Runs the lethe binary as an operator would, timing the whole process
 // (start-up and, for projections, the group join included) and sampling its
@@ -237,7 +219,7 @@ Run run_lethe(const test::TestSchema& db, const test::TestTopics& topics, std::v
   }
   const double secs = seconds_since(t0);
   std::ifstream printed(out);
-  Run run{secs, rss / 1024, cpu, summaries(printed)};
+  Run run{secs, rss / 1024, cpu, test::project_summaries(printed)};
   std::filesystem::remove(out);
   if (rc != 0) throw std::runtime_error("lethe exited with " + std::to_string(rc));
   return run;

@@ -1,6 +1,7 @@
 #include "support/fixtures.hpp"
 
 #include <librdkafka/rdkafkacpp.h>
+#include <rapidjson/document.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
@@ -118,6 +119,23 @@ pid_t broker_pid() {
 
 Thaw::~Thaw() {
   ::kill(pid, SIGCONT);
+}
+
+std::ostream& operator<<(std::ostream& os, const ProjectDid& d) {
+  return os << "applied " << d.applied << ", skipped " << d.skipped << ", dead-lettered " << d.dead_lettered;
+}
+
+std::map<std::string, ProjectDid> project_summaries(std::istream& lines) {
+  std::map<std::string, ProjectDid> out;
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with("{\"projection\"")) continue;
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    if (d.HasParseError() || !d.IsObject()) throw std::runtime_error("lethe project printed " + line);
+    out[d["projection"].GetString()] = {d["applied"].GetInt64(), d["skipped"].GetInt64(),
+                                        d["dead_lettered"].GetInt64()};
+  }
+  return out;
 }
 
 TestSchema TestSchema::keyring() const {

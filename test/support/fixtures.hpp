@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <string>
@@ -86,6 +87,16 @@ struct Thaw {
   pid_t pid;
   ~Thaw();
 };
+
+// What `lethe project` printed it did on a clean exit, per projection (one
+// JSON line each among its stdout lines; other lines are skipped).
+struct ProjectDid {
+  std::int64_t applied = 0, skipped = 0, dead_lettered = 0;
+  bool operator==(const ProjectDid&) const = default;
+};
+std::ostream& operator<<(std::ostream& os, const ProjectDid& d);
+// Throws on a summary line that does not parse.
+std::map<std::string, ProjectDid> project_summaries(std::istream& lines);
 
 // Topics under a prefix of their own ("t<random>."), created up front.
 class TestTopics {
