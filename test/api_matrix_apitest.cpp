@@ -141,11 +141,17 @@ std::string fill_path(std::string path, const std::string& id, const std::string
 
 const std::string kPassword = "a good password";
 
+// The whole stack (serve, relay, projector) on a schema of the test's own,
+// so that reads answer from projected read models.
 struct World {
-  test::TestSchema db;
-  Api api{db};
+  test::Served stack;
+  test::TestSchema& db = stack.db;
+  Api& api = stack.api;
   std::map<Caller, Api::Person> people;
   int serial = 0;
+  // The position of the last command made for a cell: reads wait for it
+  // (?min_position=, the documented read-your-writes).
+  std::int64_t last_position = 0;
 
   World() {
     people[Caller::user] = api.person("matrix-user@example.org", "user", kPassword);
@@ -154,6 +160,19 @@ struct World {
     // An owner with a session (the bootstrapped owner has an API key only).
     people[Caller::owner] = api.person("matrix-owner@example.org", "owner", kPassword);
     people[Caller::auditor] = api.person("matrix-auditor@example.org", "auditor", kPassword);
+    // GET /me reads each caller's projected row.
+    for (auto& [caller, person] : people)
+      BOOST_REQUIRE_MESSAGE(test::eventually([&] { return api.call("GET", "/me", "", person.token).status == 200; },
+                                             std::chrono::seconds(20)),
+                            name_of(caller) << "'s account was never projected");
+  }
+
+  // A command's reply, required to be `status`: its position noted.
+  test::Reply made(test::Reply r, int status, const std::string& what) {
+    BOOST_REQUIRE_MESSAGE(r.status == status, what << ": " << r.status << " " << r.body);
+    last_position = r.num("position");
+    BOOST_REQUIRE_MESSAGE(last_position > 0, what << " answered no position: " << r.body);
+    return r;
   }
 
   std::string fresh(const std::string& what) { return what + "-" + std::to_string(++serial) + "@example.org"; }
@@ -161,9 +180,10 @@ struct World {
   // A plain user of nobody's: the account the matrix is called on. Registered
   // by the owner (who is told its id) and without a password (no Argon2 hash: cheap).
   std::string target() {
-    auto r = api.call("POST", "/users", "{\"email\":\"" + fresh("target") + "\",\"name\":\"Target\"}", api.owner_key());
-    BOOST_REQUIRE_MESSAGE(r.status == 201, "registering a target: " << r.status << " " << r.body);
-    return r.str("id");
+    return made(api.call("POST", "/users", "{\"email\":\"" + fresh("target") + "\",\"name\":\"Target\"}",
+                         api.owner_key()),
+                201, "registering a target")
+        .str("id");
   }
 
   // A fresh session of a caller (logout ends the one it is called with).
@@ -177,20 +197,19 @@ struct World {
 
   // Something made by the bootstrapped owner: its id.
   std::string make(const std::string& path, const std::string& body) {
-    auto r = api.call("POST", path, body, api.owner_key());
-    BOOST_REQUIRE_MESSAGE(r.status == 201, "POST " << path << ": " << r.status << " " << r.body);
-    return r.str("id");
+    return made(api.call("POST", path, body, api.owner_key()), 201, "POST " + path).str("id");
   }
 
   // A ticket opened by the bootstrapped owner.
   std::string ticket() {
-    auto r = api.call("POST", "/tickets", "{\"subject\":\"Matrix\",\"body\":\"A ticket\"}", api.owner_key());
-    BOOST_REQUIRE_MESSAGE(r.status == 201, "opening a ticket: " << r.status << " " << r.body);
-    return r.str("id");
+    return made(api.call("POST", "/tickets", "{\"subject\":\"Matrix\",\"body\":\"A ticket\"}", api.owner_key()), 201,
+                "opening a ticket")
+        .str("id");
   }
 
   // The shop: a category and a product with stock, made by the owner.
   std::string category_id, product_id;
+  std::int64_t product_position = 0;  // of its stock, the last event on its stream
   std::string product() {
     if (product_id.empty()) {
       auto cat = api.call("POST", "/categories", R"({"name":"Matrix","slug":"matrix"})", api.owner_key());
@@ -201,9 +220,10 @@ struct World {
                         api.owner_key());
       BOOST_REQUIRE_MESSAGE(p.status == 201, "a product: " << p.status << " " << p.body);
       product_id = p.str("id");
-      auto stock = api.call("POST", "/products/" + product_id + "/inventory", R"({"delta":100000,"reason":"matrix"})",
-                            api.owner_key());
-      BOOST_REQUIRE_MESSAGE(stock.status == 200, "stock: " << stock.status << " " << stock.body);
+      made(api.call("POST", "/products/" + product_id + "/inventory", R"({"delta":100000,"reason":"matrix"})",
+                    api.owner_key()),
+           200, "stock");
+      product_position = last_position;
     }
     return product_id;
   }
@@ -212,9 +232,9 @@ struct World {
     const auto owner = api.person(fresh("shopper"), "user", kPassword);
     auto c = api.call("POST", "/carts", "", owner.token);
     BOOST_REQUIRE_MESSAGE(c.status == 201, "a cart: " << c.status << " " << c.body);
-    auto line = api.call("POST", "/carts/" + c.str("id") + "/lines",
-                         R"({"product_id":")" + product() + R"(","quantity":1})", owner.token);
-    BOOST_REQUIRE_MESSAGE(line.status == 201, "a line: " << line.status << " " << line.body);
+    const auto line = made(api.call("POST", "/carts/" + c.str("id") + "/lines",
+                                    R"({"product_id":")" + product() + R"(","quantity":1})", owner.token),
+                           201, "a line");
     last_cart_owner = owner.token;
     return {c.str("id"), line.str("id")};
   }
@@ -222,9 +242,7 @@ struct World {
   // Somebody else's placed order.
   std::string order() {
     const auto [cart_id, line_id] = cart();
-    auto o = api.call("POST", "/carts/" + cart_id + "/convert", "", last_cart_owner);
-    BOOST_REQUIRE_MESSAGE(o.status == 201, "an order: " << o.status << " " << o.body);
-    return o.str("id");
+    return made(api.call("POST", "/carts/" + cart_id + "/convert", "", last_cart_owner), 201, "an order").str("id");
   }
 
   // A key of the user's, issued by the bootstrapped owner.
@@ -253,7 +271,8 @@ std::string body_for(World& w, const std::string& op) {
   if (op == "POST /carts/{id}/lines") return "{\"product_id\":\"" + w.product() + "\",\"quantity\":2}";
   if (op == "PUT /carts/{id}/lines/{line_id}") return "{\"quantity\":3}";
   if (op == "POST /orders/{id}/cancel") return "{\"reason\":\"matrix\"}";
-  if (op == "PUT /users/{id}/billing-profile") return R"({"holder_name":"H","address":"A street 1"})";
+  if (op == "PUT /users/{id}/billing-profile")  // a change each time: an unchanged profile is 422
+    return "{\"holder_name\":\"H " + std::to_string(++w.serial) + R"(","address":"A street 1"})";
   if (op == "POST /subscriptions") return R"({"plan":"basic"})";
   if (op == "POST /subscriptions/{id}/cancel") return R"({"reason":"matrix"})";
   if (op == "POST /transactions")
@@ -295,9 +314,24 @@ Cell prepare(World& w, const Row& row, Caller c, const std::string& target, std:
     BOOST_REQUIRE_MESSAGE(off.status == 200, "deactivating a target: " << off.status << " " << off.body);
   }
   if (op == "DELETE /sessions/current" && c != Caller::anonymous) token = w.session(c);
+  // Reads of a person's billing profile and of an erasure request read
+  // ones that exist: the target's, made by the bootstrapped owner.
+  if (op == "GET /users/{id}/billing-profile")
+    w.made(w.api.call("PUT", "/users/" + target + "/billing-profile", body_for(w, "PUT /users/{id}/billing-profile"),
+                      w.api.owner_key()),
+           200, "a billing profile");
+  if (op == "GET /erasure-requests/{id}") {
+    const auto request =
+        w.made(w.api.call("POST", "/users/" + target + "/erasure", "", w.api.owner_key()), 202, "erasing a target");
+    return {fill_path(row.path, request.str("id"), key_id), "", token};
+  }
   // Shop routes act on somebody else's product, cart or order.
   const std::string path(row.path);
-  if (path.starts_with("/products/{id}")) return {fill_path(row.path, w.product(), key_id), body_for(w, op), token};
+  if (path.starts_with("/products/{id}")) {
+    const auto product = w.product();
+    w.last_position = w.product_position;
+    return {fill_path(row.path, product, key_id), body_for(w, op), token};
+  }
   if (path.starts_with("/carts/{id}")) {
     const auto [cart_id, line_id] = w.cart();
     return {fill_path(row.path, cart_id, line_id), body_for(w, op), token};
@@ -344,31 +378,21 @@ std::optional<Refusal> domain_refusal(const std::string& op, Caller c) {
   // credentials that are not the account's.
   if (op == "POST /sessions") return Refusal{401, "password"};
   if (op == "POST /me/erasure/confirm") return Refusal{403, "password"};
-  // Reads of a read model: this test runs `lethe serve` without the
-  // projector, so what was made a moment ago is not there (each domain's
-  // own api test reads it with the projector running); the answer is the
-  // documented one for an unknown id. /me reads the caller's users row.
-  static const std::set<std::string> unprojected = {"GET /carts/{id}",
-                                                    "GET /erasure-requests/{id}",
-                                                    "GET /files/{id}",
-                                                    "GET /me",
-                                                    "GET /orders/{id}",
-                                                    "GET /posts/{id}",
-                                                    "GET /products/{id}",
-                                                    "GET /tickets/{id}",
-                                                    "GET /tickets/{id}/internal-notes",
-                                                    "GET /transactions/{id}",
-                                                    "GET /users/{id}",
-                                                    "GET /users/{id}/billing-profile"};
-  if (unprojected.contains(op)) return Refusal{404, "id"};
-  // The id the matrix puts in an erasure request's path is a user's: no
-  // such request.
+  // The id the matrix puts in the path of an erasure request's commands is
+  // a user's: no such request.
   if (op.starts_with("POST /erasure-requests/{id}/")) return Refusal{404, "request_id"};
   // A cart, an order and a ticket of somebody else's: a customer is told
   // none exists; staff may look at a cart but only its customer changes it.
   if (op.starts_with("POST /carts/{id}/lines") || op.starts_with("PUT /carts/{id}/lines") ||
       op.starts_with("DELETE /carts/{id}/lines"))
     return c == Caller::user ? Refusal{404, "cart_id"} : Refusal{403, "cart_id"};
+  // Somebody else's cart, order, ticket, file or transaction reads as a
+  // missing one for a customer; files and transactions for staff too (only
+  // their holder, an admin or an owner sees them).
+  if (c == Caller::user && (op == "GET /carts/{id}" || op == "GET /orders/{id}" || op == "GET /tickets/{id}"))
+    return Refusal{404, "id"};
+  if ((c == Caller::user || c == Caller::staff) && (op == "GET /files/{id}" || op == "GET /transactions/{id}"))
+    return Refusal{404, "id"};
   if (c == Caller::user) {
     if (op == "POST /carts/{id}/convert") return Refusal{404, "cart_id"};
     if (op == "POST /orders/{id}/cancel") return Refusal{404, "order_id"};
@@ -383,6 +407,13 @@ std::optional<Refusal> domain_refusal(const std::string& op, Caller c) {
     if (op == "POST /subscriptions/{id}/cancel") return Refusal{403, "subscription_id"};
   }
   return std::nullopt;
+}
+
+// A read of one thing waits until the read model holds what was made for it
+// (?min_position=, the documented read-your-writes).
+std::string waiting(const Row& row, const std::string& path, std::int64_t position) {
+  if (row.method != "GET" || row.path.find('{') == std::string::npos) return path;
+  return path + "?min_position=" + std::to_string(position);
 }
 
 bool is_json_error(const test::Reply& r) {
@@ -418,14 +449,18 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller_on_another_users_account) {
     for (const auto c : kCallers) {
       ++cells;
       const auto target = w.target();
-      const auto cell = prepare(w, row, c, target, tokens[c]);
-      const auto events_before = w.db.scalar("SELECT count(*) FROM events");
-      const auto r = w.api.call(row.method, cell.path, cell.body, cell.token);
+      auto cell = prepare(w, row, c, target, tokens[c]);
+      cell.path = waiting(row, cell.path, w.last_position);
+      // The cell's own events, by its correlation id (erasures of earlier
+      // cells append receipts meanwhile).
+      const auto correlation = "matrix-cell-" + std::to_string(cells);
+      const auto r = w.api.call(row.method, cell.path, cell.body, cell.token, {{"X-Correlation-Id", correlation}});
       const std::string who = std::string(name_of(c));
       const std::string what =
           op + " as " + who + " (" + row.method + " " + cell.path + "): got " + std::to_string(r.status) + " " + r.body;
       BOOST_TEST_INFO(what);
       if (row.allows(c)) {
+        BOOST_TEST(r.header("X-Lethe-Stale") == "", "a read that never saw its write: " << what);
         // Allowed: the route lets the caller through. POST /sessions with
         // wrong credentials is refused with 401 by the login itself (field
         // "password"), not by authorization (field "Authorization").
@@ -449,7 +484,7 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller_on_another_users_account) {
         BOOST_TEST(is_json_error(r), "a refusal is JSON {error, field, message}: " << what);
         BOOST_TEST(r.str("error") == (c == Caller::anonymous ? "unauthenticated" : "forbidden"), what);
         BOOST_TEST(r.str("field") == "Authorization", what);
-        BOOST_TEST(w.db.scalar("SELECT count(*) FROM events") == events_before,
+        BOOST_TEST(w.db.scalar("SELECT count(*) FROM events WHERE correlation_id = '" + correlation + "'") == "0",
                    "a refused call wrote events: " << what);
       }
     }
@@ -467,8 +502,11 @@ BOOST_AUTO_TEST_CASE(a_plain_user_on_their_own_account_passes_every_self_route) 
   World w;
   const auto me = w.api.person("matrix-self@example.org", "user", kPassword);
   // A key of their own, for the revoke route.
-  auto key = w.api.call("POST", "/users/" + me.id + "/api-keys", "{\"name\":\"own\"}", me.token);
-  BOOST_REQUIRE_MESSAGE(key.status == 201, key.status << " " << key.body);
+  w.made(w.api.call("PUT", "/users/" + me.id + "/billing-profile", body_for(w, "PUT /users/{id}/billing-profile"),
+                    me.token),
+         200, "their billing profile");
+  const auto key = w.made(w.api.call("POST", "/users/" + me.id + "/api-keys", "{\"name\":\"own\"}", me.token), 201,
+                          "a key of their own");
   int rows = 0;
   for (const auto& row : matrix()) {
     if (!row.self) continue;
@@ -478,7 +516,7 @@ BOOST_AUTO_TEST_CASE(a_plain_user_on_their_own_account_passes_every_self_route) 
     // Your own password needs the current one.
     if (op == "PUT /users/{id}/password")
       body = "{\"current_password\":\"" + kPassword + "\",\"new_password\":\"" + kPassword + "\"}";
-    const auto path = fill_path(row.path, me.id, key.str("id"));
+    const auto path = waiting(row, fill_path(row.path, me.id, key.str("id")), key.num("position"));
     const auto r = w.api.call(row.method, path, body, me.token);
     const std::string what =
         op + " as self (" + row.method + " " + path + "): got " + std::to_string(r.status) + " " + r.body;
