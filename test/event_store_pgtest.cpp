@@ -92,8 +92,42 @@ BOOST_AUTO_TEST_CASE(append_at_a_stale_version_is_a_conflict_and_writes_nothing)
   BOOST_TEST(db.scalar("SELECT count(*) FROM outbox") == "1");
 }
 
-BOOST_AUTO_TEST_CASE(fifty_concurrent_appends_at_one_expected_version_exactly_one_wins) {
+// No dual write: an outbox row that cannot commit takes its event with it.
+// A deferred constraint trigger refuses the second outbox row at COMMIT,
+// after both events were inserted: nothing of the append stays, and the
+// stream goes on from the version before it.
+BOOST_AUTO_TEST_CASE(an_outbox_row_refused_at_commit_leaves_no_event) {
   test::TestSchema db;
+  EventStore store(db.conninfo());
+  std::vector<NewEvent> first{registered("1")};
+  store.append("user-1", 0, first);
+  db.exec(
+      "CREATE FUNCTION refuse_outbox() RETURNS trigger LANGUAGE plpgsql AS"
+      " $$ BEGIN IF (SELECT count(*) FROM outbox) > 2 THEN RAISE EXCEPTION 'refused by the test'; END IF;"
+      " RETURN NULL; END $$;"
+      " CREATE CONSTRAINT TRIGGER refuse_outbox AFTER INSERT ON outbox DEFERRABLE INITIALLY DEFERRED"
+      " FOR EACH ROW EXECUTE FUNCTION refuse_outbox()");
+  std::vector<NewEvent> two{renamed("1", "B"), renamed("1", "C")};
+  BOOST_CHECK_THROW(store.append("user-1", 1, two), std::exception);
+  BOOST_TEST(db.scalar("SELECT string_agg(stream_version::text, ',') FROM events") == "1");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM outbox") == "1");
+  // Without the trigger the same append goes in at the same version.
+  db.exec("DROP TRIGGER refuse_outbox ON outbox");
+  EventStore again(db.conninfo());
+  again.append("user-1", 1, two);
+  BOOST_TEST(db.scalar("SELECT string_agg(stream_version::text, ',' ORDER BY stream_version) FROM events") == "1,2,3");
+}
+
+namespace {
+
+struct Race {
+  int wins = 0, conflicts = 0, other = 0;
+};
+
+// 50 writers append to one stream at the version they all read: each reads
+// the head before any of them inserts (inserts are held back until all 50
+// wait), so every one of them takes the race.
+Race fifty_appends_at_one_version(const test::TestSchema& db) {
   {
     EventStore store(db.conninfo());
     std::vector<NewEvent> first{registered("1")};
@@ -103,12 +137,11 @@ BOOST_AUTO_TEST_CASE(fifty_concurrent_appends_at_one_expected_version_exactly_on
   std::vector<std::unique_ptr<EventStore>> stores;
   for (int i = 0; i < kWriters; ++i) stores.push_back(std::make_unique<EventStore>(db.conninfo()));
   std::atomic<int> wins{0}, conflicts{0}, other{0};
-  std::barrier start(kWriters);
+  test::HeldWrites held(db, "events");
   std::vector<std::thread> threads;
   for (int i = 0; i < kWriters; ++i) {
     threads.emplace_back([&, i] {
       std::vector<NewEvent> ev{renamed("1", "writer-" + std::to_string(i))};
-      start.arrive_and_wait();
       try {
         stores[static_cast<std::size_t>(i)]->append("user-1", 1, ev);
         ++wins;
@@ -119,12 +152,33 @@ BOOST_AUTO_TEST_CASE(fifty_concurrent_appends_at_one_expected_version_exactly_on
       }
     });
   }
+  BOOST_TEST(held.release_when_waiting(kWriters));
   for (auto& t : threads) t.join();
-  BOOST_TEST(wins.load() == 1);
-  BOOST_TEST(conflicts.load() == kWriters - 1);
-  BOOST_TEST(other.load() == 0);
+  return {wins.load(), conflicts.load(), other.load()};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(fifty_concurrent_appends_at_one_expected_version_exactly_one_wins) {
+  test::TestSchema db;
+  const auto race = fifty_appends_at_one_version(db);
+  BOOST_TEST(race.wins == 1);
+  BOOST_TEST(race.conflicts == 49);
+  BOOST_TEST(race.other == 0);
   BOOST_TEST(db.scalar("SELECT string_agg(stream_version::text, ',' ORDER BY stream_version) FROM events") == "1,2");
   BOOST_TEST(db.scalar("SELECT count(*) FROM outbox") == "2");
+}
+
+// The negative control of the case above: the same race against an event
+// store without its unique key on (stream, version). Every writer read
+// version 1 and every one of them commits a version 2: 49 lost updates.
+BOOST_AUTO_TEST_CASE(without_the_version_key_fifty_appends_at_one_version_all_commit) {
+  test::TestSchema db;
+  db.exec("ALTER TABLE events DROP CONSTRAINT events_stream_id_stream_version_key");
+  const auto race = fifty_appends_at_one_version(db);
+  BOOST_TEST(race.wins == 50);
+  BOOST_TEST(race.conflicts == 0);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM events WHERE stream_version = 2") == "50");
 }
 
 BOOST_AUTO_TEST_CASE(concurrent_writers_leave_no_gap_and_no_duplicate_version) {

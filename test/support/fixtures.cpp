@@ -72,6 +72,40 @@ TestSchema::TestSchema(const std::string& name) : name_(name.empty() ? "t_" + ra
   infra::migrate_keyring(*conn);
 }
 
+struct HeldWrites::Impl {
+  std::string conninfo;
+  std::unique_ptr<pqxx::connection> conn;
+  std::unique_ptr<pqxx::work> tx;
+  int pid = 0;
+};
+
+HeldWrites::HeldWrites(const TestSchema& db, const std::string& table) : impl_(std::make_unique<Impl>()) {
+  impl_->conninfo = db.conninfo();
+  impl_->conn = infra::connect(db.conninfo());
+  impl_->pid = impl_->conn->backendpid();
+  impl_->tx = std::make_unique<pqxx::work>(*impl_->conn);
+  impl_->tx->exec("LOCK TABLE " + table + " IN SHARE MODE");
+}
+
+HeldWrites::~HeldWrites() {
+  if (impl_->tx) impl_->tx->abort();
+}
+
+bool HeldWrites::release_when_waiting(int writers) {
+  auto watch = infra::connect(impl_->conninfo);
+  const bool all = eventually(
+      [&] {
+        pqxx::nontransaction nt(*watch);
+        return nt.exec_params("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))",
+                              impl_->pid)[0][0]
+                   .as<int>() >= writers;
+      },
+      std::chrono::seconds(30));
+  impl_->tx->commit();
+  impl_->tx.reset();
+  return all;
+}
+
 SchemaClock::SchemaClock(const TestSchema& schema) : schema_(schema) {
   const auto& n = schema.name();
   schema.exec("CREATE TABLE " + n +

@@ -57,6 +57,23 @@ class TestSchema {
   bool owner_ = true;
 };
 
+// A race forced instead of hoped for: holds back every INSERT into `table`
+// (a SHARE lock, which reads pass) until `writers` sessions wait behind it,
+// then lets them all go at once. So concurrent commands all read before any
+// of them writes, on any machine.
+class HeldWrites {
+ public:
+  HeldWrites(const TestSchema& db, const std::string& table);
+  ~HeldWrites();
+  // Waits (30 s at most) until `writers` sessions wait behind the lock, then
+  // releases it; false when they never all did (it is released either way).
+  bool release_when_waiting(int writers);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // The schema's clock (lethe_now() and lethe_clock(), V018), moved by the
 // test: every rule that depends on time (expiry of sessions, API keys and
 // erasure tokens, the login window, request limits, the erasure deadline)
