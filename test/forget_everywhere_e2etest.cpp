@@ -250,6 +250,18 @@ BOOST_AUTO_TEST_CASE(a_realistic_person_erased_leaves_no_byte_of_theirs_anywhere
   std::sort(kept_on_purpose.begin(), kept_on_purpose.end());
   BOOST_TEST(id_in_read_models == kept_on_purpose, boost::test_tools::per_element());
   for (const auto& where : id_in_read_models) BOOST_TEST_MESSAGE("her id is kept in " << where);
+  // The control of that search: a column no comment names (one a
+  // projection might add and its policy forget) is searched like any
+  // other, for her id and for her words.
+  db.exec("ALTER TABLE tickets ADD COLUMN forgotten_copy text");
+  // (The copy ends as the raw-file checks' control does, and counts as one.)
+  db.exec("UPDATE tickets SET forgotten_copy = 'by " + rosa.id + ": " + marker + "-control' WHERE ticket_id = '" +
+          ticket + "'");
+  const auto copy_of_id = db.columns_holding(rosa.id);
+  BOOST_TEST(std::count(copy_of_id.begin(), copy_of_id.end(), "tickets.forgotten_copy") == 1);
+  BOOST_TEST(db.columns_holding(marker) == std::vector<std::string>{"tickets.forgotten_copy"},
+             boost::test_tools::per_element());
+  db.exec("ALTER TABLE tickets DROP COLUMN forgotten_copy");
   // pg_dump of the schema.
   const auto dump = pg_dump(db);
   BOOST_TEST(holds(dump, rosa.id));
