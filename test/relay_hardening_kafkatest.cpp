@@ -5,6 +5,7 @@
 // event store; and the limits that keep every event publishable.
 #include <signal.h>
 
+#include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <map>
 #include <set>
@@ -13,6 +14,7 @@
 #include "lethe/infra/kafka.hpp"
 #include "lethe/infra/pg.hpp"
 #include "lethe/producers/event_store.hpp"
+#include "lethe/producers/relay.hpp"
 #include "lethe/producers/topics.hpp"
 #include "support/events.hpp"
 #include "support/scenario.hpp"
@@ -169,6 +171,27 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_from_another_cluster_is_refused_until_rebased)
   std::size_t total = 0;
   for (const auto& [key, versions] : streams) total += versions.size();
   BOOST_TEST(total >= static_cast<std::size_t>(first + second));  // published ones may go twice
+}
+
+// The negative control of the case above: the same restore against a relay
+// that trusts the checkpoint whichever cluster wrote it. The events
+// appended since sit below the checkpoint, and it publishes none of them,
+// without a word.
+BOOST_AUTO_TEST_CASE(a_relay_that_trusts_a_checkpoint_from_another_cluster_loses_what_came_since) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  const int first = append_users(db, "r", 10, 1);
+  BOOST_REQUIRE(test::relay_until_idle(db, topics) == first);
+  db.exec(
+      "UPDATE relay_checkpoint SET system_identifier = '1234',"
+      " tx_id = (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000)::text::xid8");
+  append_users(db, "s", 10, 3);
+  auto options = test::relay_options(db, topics);
+  options.negative_control_trust_checkpoint = true;
+  options.exit_when_idle = true;
+  std::atomic<bool> stop{false};
+  BOOST_TEST(producers::Relay(options).run(stop) == 0);
+  BOOST_TEST(test::read_topic(topics.topic("users")).size() == static_cast<std::size_t>(first));
 }
 
 BOOST_AUTO_TEST_CASE(a_schema_name_of_63_bytes_still_appends_and_wakes_the_relay) {

@@ -267,26 +267,50 @@ BOOST_AUTO_TEST_CASE(a_restarted_projection_checks_the_last_message_applied_and_
   BOOST_TEST(test::projected_versions(db) == test::expected_versions(db), boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(a_batch_stops_filling_at_its_byte_bound) {
+namespace {
+
+// 12 events of a type the users projection ignores, 256 KiB of payload each,
+// projected with `batch_max_bytes` as the bound.
+struct LargeEvents {
   test::TestSchema db;
-  test::TestTopics topics(1);
-  const auto topic = topics.topic("users");
-  // Events of a type the users projection ignores, 256 KiB of payload each.
-  constexpr int kEvents = 12;
-  for (int i = 0; i < kEvents; ++i) {
-    auto e = test::user_history("big" + std::to_string(i), 0)[0];
-    e.type = "test.large";
-    e.payload = R"({"blob":")" + std::string(256 * 1024, 'x') + R"("})";
-    test::produce_raw(topic, "big-" + std::to_string(i), test::envelope_json(e, "big-" + std::to_string(i), 1));
+  test::TestTopics topics{1};
+  static constexpr int kEvents = 12;
+  LargeEvents() {
+    const auto topic = topics.topic("users");
+    for (int i = 0; i < kEvents; ++i) {
+      auto e = test::user_history("big" + std::to_string(i), 0)[0];
+      e.type = "test.large";
+      e.payload = R"({"blob":")" + std::string(256 * 1024, 'x') + R"("})";
+      test::produce_raw(topic, "big-" + std::to_string(i), test::envelope_json(e, "big-" + std::to_string(i), 1));
+    }
   }
-  constexpr std::int64_t kBound = 1 << 20;
-  const auto stats = project(db, topics, [](auto& o) { o.batch_max_bytes = kBound; });
-  BOOST_TEST(stats.skipped == kEvents);
+  consumers::RunStats project_bounded(std::int64_t bound) {
+    return project(db, topics, [bound](auto& o) { o.batch_max_bytes = bound; });
+  }
+};
+constexpr std::int64_t kBound = 1 << 20;
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_batch_stops_filling_at_its_byte_bound) {
+  LargeEvents large;
+  const auto stats = large.project_bounded(kBound);
+  BOOST_TEST(stats.skipped == LargeEvents::kEvents);
   BOOST_TEST(stats.batches >= 3);
   // It may pass the bound by the one message that crosses it, no more.
   BOOST_TEST(stats.largest_batch_bytes <= kBound + 300 * 1024, stats.largest_batch_bytes);
   BOOST_TEST(stats.largest_batch_bytes >= kBound, stats.largest_batch_bytes);
-  BOOST_TEST(db.scalar("SELECT next_offset FROM projection_offsets") == std::to_string(kEvents));
+  BOOST_TEST(large.db.scalar("SELECT next_offset FROM projection_offsets") == std::to_string(LargeEvents::kEvents));
+}
+
+// The negative control of the case above: the same messages with the bound
+// as good as gone (a runner that ignores it). A batch then takes more than
+// the bound and the message that crosses it, and the checks above fail.
+BOOST_AUTO_TEST_CASE(without_its_byte_bound_a_batch_takes_more_than_the_bound_allows) {
+  LargeEvents large;
+  const auto stats = large.project_bounded(std::int64_t{1} << 40);
+  BOOST_TEST(stats.skipped == LargeEvents::kEvents);
+  BOOST_TEST(stats.largest_batch_bytes > kBound + 300 * 1024, stats.largest_batch_bytes);
 }
 
 BOOST_AUTO_TEST_CASE(a_foreign_key_the_projection_runs_ahead_of_stops_it_and_resumes_once_the_rows_exist) {

@@ -125,7 +125,7 @@ struct Relay::Impl {
       return nt.exec(kChannelSql)[0]["channel"].as<std::string>();
     });
     checkpoint = std::make_unique<CheckpointStore>(*conn);
-    published_up_to = checkpoint->load();
+    published_up_to = checkpoint->load(opt.negative_control_trust_checkpoint);
     outbox = std::make_unique<OutboxReader>(*conn, opt.negative_control_position_order);
     infra::translate_pg("relay listen", [&] { wakeup = std::make_unique<Wakeup>(*conn, channel); });
     if (const auto parked = checkpoint->parked_count(); parked > 0)

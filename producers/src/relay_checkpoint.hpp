@@ -30,8 +30,9 @@ class CheckpointStore {
   // checkpoint written under another system identifier, or ahead of the
   // transaction ids this cluster has issued, throws infra::Misconfigured
   // naming `lethe relay rebase`. A checkpoint without an identity (before
-  // migration V003) is stamped with this cluster's.
-  OutboxPosition load();
+  // migration V003) is stamped with this cluster's. `trust` skips every
+  // check (RelayOptions::negative_control_trust_checkpoint, tests only).
+  OutboxPosition load(bool trust = false);
 
   // Moves the checkpoint to `to`, adds `published` to the total, records the
   // parked entries, and (with prune) deletes the outbox rows at or below

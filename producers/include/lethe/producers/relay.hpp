@@ -26,6 +26,10 @@ struct RelayOptions {
   // by position alone, as a naive relay would. The ordering test runs
   // against it to show that it fails there (relay_kafkatest).
   bool negative_control_position_order = false;
+  // Tests only, likewise: trust the checkpoint whichever cluster wrote it,
+  // as the relay did before it checked. relay_hardening_kafkatest shows it
+  // losing the events appended after a restore into another cluster.
+  bool negative_control_trust_checkpoint = false;
 };
 
 // Repairs the checkpoint after a restore into another cluster; see the
