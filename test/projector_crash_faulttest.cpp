@@ -69,3 +69,56 @@ BOOST_AUTO_TEST_CASE(sigkilled_projector_loses_nothing_and_applies_nothing_twice
   const auto fresh = test::fresh_replay(topics);
   BOOST_TEST(test::users_table(db) == fresh, boost::test_tools::per_element());
 }
+
+namespace {
+
+// What a projector left after it died right after its first batch (at the
+// LETHE_FAULT point named) and a second run caught up: whether the event
+// run exited 0, whether the event log holds each (partition, offset) of the
+// topic exactly once, and the dead letters.
+struct AfterDeath {
+  int second_run = -1;
+  bool each_message_once = false;
+  std::int64_t dead_letters = -1;
+};
+AfterDeath die_after_the_first_batch(const std::string& fault) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  auto env = test::lethe_env(db, topics);
+  test::write_users(db, 100, 2);
+  BOOST_REQUIRE(test::Process({"relay", "--until-idle"}, env).wait() == 0);
+  auto faulty = env;
+  faulty["LETHE_FAULT"] = fault;
+  BOOST_TEST(test::Process({"project", "event_log", "--batch-size", "50"}, faulty).wait() == 87);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM event_log") == "50");  // the first batch was committed
+  const int second_run = test::Process({"project", "event_log", "--until-idle"}, env).wait();
+  std::vector<std::string> positions;
+  for (const auto& m : test::read_topic(topics.topic("users")))
+    positions.push_back(std::to_string(m.partition) + "|" + std::to_string(m.offset));
+  std::sort(positions.begin(), positions.end());
+  return {second_run,
+          db.rows("SELECT partition, kafka_offset FROM event_log") == positions &&
+              db.scalar("SELECT count(*) FROM event_log") == std::to_string(positions.size()),
+          test::topic_end(topics.topic("dead-letters"))};
+}
+
+}  // namespace
+
+// Offsets commit with the batch: a projector that dies the moment after
+// the commit resumes past that batch, applying nothing twice.
+BOOST_AUTO_TEST_CASE(a_projector_dead_right_after_its_commit_applies_nothing_twice) {
+  const auto after = die_after_the_first_batch("project.after_commit");
+  BOOST_TEST(after.second_run == 0);
+  BOOST_TEST(after.each_message_once);
+  BOOST_TEST(after.dead_letters == 0);
+}
+
+// The negative control of the case above: a projector that stores its
+// offsets apart from the batch and dies between the two reads the batch
+// again. The event log's key refuses each of those messages a second time,
+// and the run of refusals stops the projection: every check above fails.
+BOOST_AUTO_TEST_CASE(a_projector_whose_offsets_commit_apart_applies_its_last_batch_twice) {
+  const auto after = die_after_the_first_batch("project.offsets_apart");
+  BOOST_TEST(after.second_run == 2);
+  BOOST_TEST(!after.each_message_once);
+}

@@ -1,9 +1,11 @@
 #include "batch_applier.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <set>
 
+#include "lethe/infra/config.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/logging.hpp"
 #include "lethe/infra/pg.hpp"
@@ -107,6 +109,14 @@ void BatchApplier::commit(Work& w, pqxx::connection& conn, RunStats& stats) {
             if (rejected_known.insert(r.index).second) dead.push_back({w.source[r.index], r.reason});
         }
         if (!dead_letters_.all_sent(dead)) return false;  // roll back, send them, apply again
+        if (infra::fault_injected("project.offsets_apart")) {
+          // The negative control of offsets kept with the read model: the
+          // batch commits without its offsets, as if they went in a second
+          // transaction (or to Kafka), and the process dies between the two.
+          tx.commit();
+          spdlog::warn("{}: LETHE_FAULT=project.offsets_apart, dying before the offsets are stored", log_name_);
+          _exit(87);
+        }
         std::map<PartitionKey, StoredOffset> positions;
         for (const auto& [key, a] : w.advance) positions[key] = StoredOffset{a.next_offset, fingerprint(*a.last)};
         {
@@ -116,6 +126,10 @@ void BatchApplier::commit(Work& w, pqxx::connection& conn, RunStats& stats) {
         {
           const infra::Timed timed(stats.commit_seconds);
           tx.commit();
+        }
+        if (infra::fault_injected("project.after_commit")) {
+          spdlog::warn("{}: LETHE_FAULT=project.after_commit, dying after the batch committed", log_name_);
+          _exit(87);
         }
         for (std::size_t i = 0; i < w.envelopes.size(); ++i)
           if (!rejected_known.contains(i)) ++stats.by_type[w.envelopes[i].envelope.type];

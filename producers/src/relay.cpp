@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "lethe/infra/backoff.hpp"
+#include "lethe/infra/config.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/metrics.hpp"
 #include "lethe/infra/pg.hpp"
@@ -39,10 +40,6 @@ constexpr const char* kSessionSql = "SELECT backend_start::text AS started FROM 
 //                          connection without closing it, as a silent
 //                          network drop leaves it: the server keeps the old
 //                          session, and its lock, alive.
-bool fault(std::string_view name) {
-  const char* f = std::getenv("LETHE_FAULT");
-  return f && std::string_view(f) == name;
-}
 
 class Wakeup : public pqxx::notification_receiver {
  public:
@@ -185,7 +182,7 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
   auto last_prune = last_report;
   infra::Backoff backoff(std::chrono::milliseconds(100));
   bool connected = true;
-  bool abandon = fault("relay.abandon_session");
+  bool abandon = infra::fault_injected("relay.abandon_session");
 
   while (!stop.load()) {
     try {
@@ -221,7 +218,7 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
         continue;
       }
       backoff.reset();
-      if (fault("relay.after_delivery")) {
+      if (infra::fault_injected("relay.after_delivery")) {
         spdlog::warn("relay: LETHE_FAULT=relay.after_delivery, dying before the checkpoint");
         _exit(86);
       }

@@ -3,6 +3,7 @@
 // (LETHE_BROKERS, LETHE_PG, LETHE_TOPIC_PREFIX) or, failing that, the values
 // scripts/kafka and scripts/postgres use; command-line flags override both.
 #include <string>
+#include <string_view>
 
 namespace lethe::infra {
 
@@ -14,6 +15,12 @@ struct Config {
   static Config from_env();
   std::string topic(std::string_view logical) const { return topic_prefix + std::string(logical); }
 };
+
+// A test hook: whether LETHE_FAULT names `name`. Fault tests set it to make
+// a process die at one chosen point (the hooks are listed where they fire:
+// producers/src/relay.cpp, consumers/src/batch_applier.cpp). Never set in
+// production.
+bool fault_injected(std::string_view name);
 
 inline constexpr const char* kDefaultBrokers = "127.0.0.1:19092";
 inline constexpr const char* kDefaultPg = "postgresql://postgres@127.0.0.1:55432/lethe";
