@@ -256,6 +256,23 @@ BOOST_AUTO_TEST_CASE(a_second_relay_on_one_schema_is_refused_and_the_first_publi
   BOOST_TEST(every_stream_in_order(streams));
 }
 
+// The negative control of the case above: a relay that does not take the
+// schema's lock (a test-only switch) is let in beside the running one.
+BOOST_AUTO_TEST_CASE(a_relay_without_the_lock_runs_beside_another) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  test::Process first({"--log-level", "warn", "relay"}, test::lethe_env(db, topics));
+  const int n = append_users(db, "one", 10, 0);
+  BOOST_REQUIRE(
+      test::eventually([&] { return db.scalar("SELECT published FROM relay_checkpoint") == std::to_string(n); }, 30s));
+  auto options = test::relay_options(db, topics);
+  options.negative_control_no_lock = true;
+  options.exit_when_idle = true;
+  std::atomic<bool> stop{false};
+  BOOST_CHECK_NO_THROW(producers::Relay(options).run(stop));
+  BOOST_TEST(first.running());
+}
+
 BOOST_AUTO_TEST_CASE(connections_watch_for_silent_drops_on_both_ends) {
   test::TestSchema db;
   auto conn = infra::connect(db.conninfo(), "lethe-test");

@@ -298,11 +298,17 @@ BOOST_AUTO_TEST_CASE(the_java_client_places_every_key_where_the_relay_put_it) {
   BOOST_TEST(crc_agrees < kStreams / 4, crc_agrees << " of " << kStreams << " keys agree with CRC32");
 }
 
-BOOST_AUTO_TEST_CASE(relay_wakes_on_notify_not_on_its_fallback_poll) {
+namespace {
+
+// A relay whose fallback poll is 2 minutes, idle and listening; one event is
+// appended: whether the relay published it within `wait`. Stopping it takes
+// one more wake, on the channel it listens on.
+bool published_within(std::chrono::milliseconds wait, bool listen_elsewhere) {
   test::TestSchema db;
   test::TestTopics topics;
   auto opt = test::relay_options(db, topics);
   opt.idle_wait_ms = 120000;  // only a NOTIFY can wake it within the test's wait
+  opt.negative_control_listen_elsewhere = listen_elsewhere;
   std::atomic<bool> stop{false};
   producers::Relay relay(opt);
   std::thread t([&] { relay.run(stop); });
@@ -310,13 +316,24 @@ BOOST_AUTO_TEST_CASE(relay_wakes_on_notify_not_on_its_fallback_poll) {
   producers::EventStore store(db.conninfo());
   auto history = test::user_history("n1", 0);
   store.append("user-n1", 0, history);
-  const bool seen = test::eventually([&] { return db.scalar("SELECT published FROM relay_checkpoint") == "1"; }, 20s);
-  BOOST_TEST(seen);
-  // Stop needs one more wake: append another event.
+  const bool seen = test::eventually([&] { return db.scalar("SELECT published FROM relay_checkpoint") == "1"; }, wait);
   stop = true;
-  auto more = test::user_history("n2", 0);
-  store.append("user-n2", 0, more);
+  db.exec("SELECT pg_notify('lethe_outbox_' || md5(current_schema()) || '" +
+          std::string(listen_elsewhere ? "_elsewhere" : "") + "', '')");
   t.join();
+  return seen;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(relay_wakes_on_notify_not_on_its_fallback_poll) {
+  BOOST_TEST(published_within(20s, false));
+}
+
+// The negative control of the case above: a relay listening where appends
+// do not notify (a test-only switch) sleeps through the append.
+BOOST_AUTO_TEST_CASE(a_relay_listening_elsewhere_sleeps_through_the_append) {
+  BOOST_TEST(!published_within(3s, true));
 }
 
 BOOST_AUTO_TEST_CASE(until_idle_waits_for_entries_held_back_by_an_open_transaction) {

@@ -102,7 +102,7 @@ struct Relay::Impl {
     conn = infra::connect(opt.conninfo, kApplicationName);
     const auto channel = infra::translate_pg("relay start", [&] {
       pqxx::nontransaction nt(*conn);
-      bool locked = nt.exec(kRelayLockSql)[0]["locked"].as<bool>();
+      bool locked = opt.negative_control_no_lock || nt.exec(kRelayLockSql)[0]["locked"].as<bool>();
       if (!locked && reconnecting && previous_backend != 0) {
         const auto ended =
             nt.exec_params(kEndStaleSql, previous_backend, previous_backend_start, std::string(kApplicationName));
@@ -119,7 +119,8 @@ struct Relay::Impl {
       previous_backend = conn->backendpid();
       const auto me = nt.exec_params(kSessionSql, previous_backend);
       previous_backend_start = me.empty() ? "" : me[0]["started"].c_str();
-      return nt.exec(kChannelSql)[0]["channel"].as<std::string>();
+      return nt.exec(kChannelSql)[0]["channel"].as<std::string>() +
+             (opt.negative_control_listen_elsewhere ? "_elsewhere" : "");
     });
     checkpoint = std::make_unique<CheckpointStore>(*conn);
     published_up_to = checkpoint->load(opt.negative_control_trust_checkpoint);

@@ -250,6 +250,7 @@ namespace lethe::projections {
 
 std::atomic<bool> negative_control_reapply{false};
 std::atomic<const char*> negative_control_skip_rule{nullptr};
+std::atomic<bool> negative_control_ignore_gaps{false};
 
 PipelineSeconds& pipeline_seconds() {
   thread_local PipelineSeconds spent;

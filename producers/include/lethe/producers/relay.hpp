@@ -30,6 +30,12 @@ struct RelayOptions {
   // as the relay did before it checked. relay_hardening_kafkatest shows it
   // losing the events appended after a restore into another cluster.
   bool negative_control_trust_checkpoint = false;
+  // Tests only, likewise: LISTEN on a channel that appends never notify
+  // (relay_kafkatest shows such a relay waking only on its fallback poll),
+  // and run without taking the schema's relay lock (relay_hardening_kafkatest
+  // shows a second relay then let in).
+  bool negative_control_listen_elsewhere = false;
+  bool negative_control_no_lock = false;
 };
 
 // Repairs the checkpoint after a restore into another cluster; see the

@@ -179,6 +179,11 @@ extern std::atomic<bool> negative_control_reapply;
 // start-up check that refuses such a policy is not involved). Reached by
 // nothing but a test, in its own process.
 extern std::atomic<const char*> negative_control_skip_rule;
+// Test-only, the negative control of "version gaps are not papered over"
+// (projection_kafkatest): while true, an event past a gap in its stream's
+// versions is applied as if it were the next one. Reached by nothing but a
+// test, in its own process.
+extern std::atomic<bool> negative_control_ignore_gaps;
 
 // The projections this build knows, by name (read_models()).
 std::vector<std::string> projection_names();
