@@ -37,6 +37,16 @@ int append_users(const test::TestSchema& db, const std::string& prefix, int user
   return n;
 }
 
+// append_users, then waits (30 s at most) until a running relay has
+// published them, `before` published already; returns the number appended.
+int append_published(const test::TestSchema& db, const std::string& prefix, int users, int renames, int before = 0) {
+  const int n = append_users(db, prefix, users, renames);
+  BOOST_REQUIRE(test::eventually(
+      [&] { return db.scalar("SELECT published FROM relay_checkpoint") == std::to_string(before + n); },
+      std::chrono::seconds(30)));
+  return n;
+}
+
 // Per stream (message key), the versions found on the topic, in offset
 // order within each partition; and whether every stream reads 1, 2, 3, ...
 std::map<std::string, std::vector<long long>> versions_by_stream(const std::vector<test::Message>& messages) {
@@ -234,9 +244,7 @@ BOOST_AUTO_TEST_CASE(a_second_relay_on_one_schema_is_refused_and_the_first_publi
   test::TestSchema db;
   test::TestTopics topics;
   test::Process first({"--log-level", "warn", "relay"}, test::lethe_env(db, topics));
-  const int n = append_users(db, "one", 40, 2);
-  BOOST_REQUIRE(
-      test::eventually([&] { return db.scalar("SELECT published FROM relay_checkpoint") == std::to_string(n); }, 30s));
+  const int n = append_published(db, "one", 40, 2);
   // A second relay while the first runs: refused at once, saying why, with
   // the exit code of a misconfiguration; it publishes nothing.
   const auto before = test::topic_end(topics.topic("users"));
@@ -245,9 +253,7 @@ BOOST_AUTO_TEST_CASE(a_second_relay_on_one_schema_is_refused_and_the_first_publi
   BOOST_TEST(contains(second.output, "another relay holds the lock of this schema"), second.output);
   BOOST_TEST(test::topic_end(topics.topic("users")) == before);
   // The first goes on: what is appended next is published once, in order.
-  const int m = append_users(db, "two", 40, 2);
-  BOOST_REQUIRE(test::eventually(
-      [&] { return db.scalar("SELECT published FROM relay_checkpoint") == std::to_string(n + m); }, 30s));
+  const int m = append_published(db, "two", 40, 2, n);
   BOOST_TEST(first.running());
   const auto messages = test::read_topic(topics.topic("users"));
   BOOST_TEST(messages.size() == static_cast<std::size_t>(n + m));
@@ -262,9 +268,7 @@ BOOST_AUTO_TEST_CASE(a_relay_without_the_lock_runs_beside_another) {
   test::TestSchema db;
   test::TestTopics topics;
   test::Process first({"--log-level", "warn", "relay"}, test::lethe_env(db, topics));
-  const int n = append_users(db, "one", 10, 0);
-  BOOST_REQUIRE(
-      test::eventually([&] { return db.scalar("SELECT published FROM relay_checkpoint") == std::to_string(n); }, 30s));
+  append_published(db, "one", 10, 0);
   auto options = test::relay_options(db, topics);
   options.negative_control_no_lock = true;
   options.exit_when_idle = true;

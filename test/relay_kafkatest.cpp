@@ -26,44 +26,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Appends like EventStore::append, but leaves the transaction open until
-// commit(): its position is taken early and becomes visible late, the
-// sequence-gap case a naive relay skips.
-class HeldAppend {
- public:
-  HeldAppend(const std::string& conninfo, const std::string& id) : conn_(infra::connect(conninfo)), tx_(*conn_) {
-    auto events = test::user_history(id, 0);
-    domain::Envelope e{events[0].event_id,
-                       events[0].type,
-                       1,
-                       "user-" + id,
-                       1,
-                       0,
-                       events[0].occurred_at,
-                       "test",
-                       "c",
-                       "c",
-                       events[0].payload,
-                       "",
-                       ""};
-    e.hash = domain::chain_hash(e);
-    tx_.exec_params(
-        "WITH e AS (INSERT INTO events (event_id, stream_id, stream_version, type, schema_version, occurred_at,"
-        " actor, correlation_id, causation_id, payload, prev_hash, hash)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) RETURNING global_position)"
-        " INSERT INTO outbox (global_position, topic) SELECT global_position, 'users' FROM e",
-        e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version, e.occurred_at, e.actor, e.correlation_id,
-        e.causation_id, e.payload, e.prev_hash, e.hash);
-  }
-  void commit() { tx_.commit(); }
-
- private:
-  std::unique_ptr<pqxx::connection> conn_;
-  pqxx::work tx_;
-};
-
-void slow_append(const std::string& conninfo, const std::string& id, std::chrono::milliseconds hold) {
-  HeldAppend append(conninfo, id);
+void slow_append(const test::TestSchema& db, const std::string& id, std::chrono::milliseconds hold) {
+  test::OpenAppend append(db, id);
   std::this_thread::sleep_for(hold);
   append.commit();
 }
@@ -128,7 +92,7 @@ LateCommits publish_beside_late_commits(const test::TestSchema& db, const test::
   std::mt19937 rng(7);
   for (int i = 0; i < kSlow; ++i) {
     const auto hold = std::chrono::milliseconds(50 + static_cast<int>(rng() % 200));
-    writers.emplace_back([&, i, hold] { slow_append(db.conninfo(), "slow" + std::to_string(i), hold); });
+    writers.emplace_back([&, i, hold] { slow_append(db, "slow" + std::to_string(i), hold); });
   }
   for (auto& t : writers) t.join();
   // The same case without chance, so that a position-ordered relay loses at
@@ -137,7 +101,7 @@ LateCommits publish_beside_late_commits(const test::TestSchema& db, const test::
   // published "after" (a correct relay never does while "held" is open, so
   // that wait ends at its 5 s deadline).
   {
-    HeldAppend held(db.conninfo(), "held");
+    test::OpenAppend held(db, "held");
     producers::EventStore store(db.conninfo());
     auto after = test::user_history("after", 0);
     store.append("user-after", 0, after);

@@ -16,6 +16,7 @@
 #include "lethe/producers/seals.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
+#include "support/scenario.hpp"
 
 using namespace lethe;
 using namespace std::chrono_literals;
@@ -25,46 +26,6 @@ namespace {
 domain::SealKey test_key() {
   return domain::parse_seal_key(std::string(32, 's')).value();
 }
-
-// An append whose transaction stays open until commit(): its position is
-// drawn now, and it becomes visible later than appends that follow it.
-class OpenAppend {
- public:
-  OpenAppend(const test::TestSchema& db, const std::string& id) : conn_(infra::connect(db.conninfo())) {
-    auto history = test::user_history(id, 0);
-    domain::Envelope e{history[0].event_id,
-                       history[0].type,
-                       1,
-                       "user-" + id,
-                       1,
-                       0,
-                       history[0].occurred_at,
-                       "test",
-                       "c",
-                       "c",
-                       history[0].payload,
-                       "",
-                       ""};
-    e.hash = domain::chain_hash(e);
-    tx_ = std::make_unique<pqxx::work>(*conn_);
-    position_ = tx_->exec_params(
-                       "WITH e AS (INSERT INTO events (event_id, stream_id, stream_version, type, schema_version,"
-                       " occurred_at, actor, correlation_id, causation_id, payload, prev_hash, hash)"
-                       " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) RETURNING global_position)"
-                       " INSERT INTO outbox (global_position, topic) SELECT global_position, 'users' FROM e"
-                       " RETURNING global_position",
-                       e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version, e.occurred_at, e.actor,
-                       e.correlation_id, e.causation_id, e.payload, e.prev_hash, e.hash)[0][0]
-                    .as<std::int64_t>();
-  }
-  void commit() { tx_->commit(); }
-  std::int64_t position() const { return position_; }
-
- private:
-  std::unique_ptr<pqxx::connection> conn_;
-  std::unique_ptr<pqxx::work> tx_;
-  std::int64_t position_ = 0;
-};
 
 long max_child_rss_kib() {
   rusage u{};
@@ -124,7 +85,7 @@ BOOST_AUTO_TEST_CASE(a_seal_waits_for_a_transaction_holding_a_lower_position_and
   test::TestSchema db;
   const auto key = test_key();
   producers::EventStore store(db.conninfo());
-  OpenAppend slow(db, "slow");  // position p, not committed
+  test::OpenAppend slow(db, "slow");  // position p, not committed
   auto later = test::user_history("fast", 1);
   const auto fast = store.append("user-fast", 0, later);  // positions above p, committed
   BOOST_REQUIRE(fast[0].global_position > slow.position());
@@ -147,7 +108,7 @@ BOOST_AUTO_TEST_CASE(a_seal_waits_for_a_transaction_holding_a_lower_position_and
 
 BOOST_AUTO_TEST_CASE(a_seal_gives_up_after_its_wait_and_names_the_open_transaction) {
   test::TestSchema db;
-  OpenAppend open(db, "open");
+  test::OpenAppend open(db, "open");
   try {
     producers::seal_event_store(db.conninfo(), test_key(), {.max_wait = 1000ms});
     BOOST_FAIL("expected the seal to give up");

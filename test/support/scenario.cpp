@@ -3,6 +3,8 @@
 #include <atomic>
 #include <thread>
 
+#include "lethe/domain/envelope.hpp"
+#include "lethe/infra/pg.hpp"
 #include "lethe/producers/event_store.hpp"
 #include "lethe/producers/relay.hpp"
 #include "support/events.hpp"
@@ -75,6 +77,49 @@ std::vector<std::string> fresh_replay(const TestTopics& topics) {
   Process p({"project", "users", "--until-idle", "--group-prefix", "replay-" + random_suffix() + "."}, env);
   if (p.wait() != 0) return {"replay failed"};
   return users_table(fresh);
+}
+
+struct OpenAppend::Impl {
+  std::unique_ptr<pqxx::connection> conn;
+  std::unique_ptr<pqxx::work> tx;
+  std::int64_t position = 0;
+};
+
+OpenAppend::OpenAppend(const TestSchema& db, const std::string& id) : impl_(std::make_unique<Impl>()) {
+  auto history = user_history(id, 0);
+  domain::Envelope e{history[0].event_id,
+                     history[0].type,
+                     1,
+                     "user-" + id,
+                     1,
+                     0,
+                     history[0].occurred_at,
+                     "test",
+                     "c",
+                     "c",
+                     history[0].payload,
+                     "",
+                     ""};
+  e.hash = domain::chain_hash(e);
+  impl_->conn = infra::connect(db.conninfo());
+  impl_->tx = std::make_unique<pqxx::work>(*impl_->conn);
+  impl_->position = impl_->tx
+                        ->exec_params(
+                            "WITH e AS (INSERT INTO events (event_id, stream_id, stream_version, type, schema_version,"
+                            " occurred_at, actor, correlation_id, causation_id, payload, prev_hash, hash)"
+                            " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) RETURNING global_position)"
+                            " INSERT INTO outbox (global_position, topic) SELECT global_position, 'users' FROM e"
+                            " RETURNING global_position",
+                            e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version, e.occurred_at, e.actor,
+                            e.correlation_id, e.causation_id, e.payload, e.prev_hash, e.hash)[0][0]
+                        .as<std::int64_t>();
+}
+OpenAppend::~OpenAppend() = default;
+void OpenAppend::commit() {
+  impl_->tx->commit();
+}
+std::int64_t OpenAppend::position() const {
+  return impl_->position;
 }
 
 }  // namespace lethe::test

@@ -1,6 +1,7 @@
 #pragma once
 // Shared steps of the fault tests: write a known history, run the binary's
 // services, and compare a read model with a fresh replay from offset zero.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,22 @@ std::vector<std::string> users_table(const TestSchema& db);
 // user, the stream's last version and event id.
 std::vector<std::string> expected_versions(const TestSchema& db);
 std::vector<std::string> projected_versions(const TestSchema& db);
+
+// An append of a user's registration (stream "user-<id>", version 1) whose
+// transaction stays open until commit(): its position is drawn now, and it
+// becomes visible later than appends that follow it (the sequence-gap case
+// a relay ordering by position alone skips).
+class OpenAppend {
+ public:
+  OpenAppend(const TestSchema& db, const std::string& id);
+  ~OpenAppend();
+  void commit();
+  std::int64_t position() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Projects the topics of `topics` into a brand-new schema with a new consumer
 // group, from offset zero, until idle; returns that schema's users table.
