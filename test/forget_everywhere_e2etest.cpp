@@ -100,6 +100,18 @@ Occurrences in_pg_files(const test::TestSchema& db, const std::string& marker, c
   return out;
 }
 
+// A person's key as the keyring stores it (wrapped: nonce, 32 bytes, tag),
+// as raw bytes.
+std::string wrapped_key_bytes(const test::TestSchema& db, const std::string& subject) {
+  const auto key_hex =
+      db.keyring().scalar("SELECT encode(key_material, 'hex') FROM person_keys WHERE subject = '" + subject + "'");
+  BOOST_TEST_REQUIRE(key_hex.size() == 144u);
+  std::string bytes;
+  for (std::size_t i = 0; i < key_hex.size(); i += 2)
+    bytes += static_cast<char>(std::stoi(key_hex.substr(i, 2), nullptr, 16));
+  return bytes;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_realistic_person_erased_leaves_no_byte_of_theirs_anywhere) {
@@ -212,6 +224,8 @@ BOOST_AUTO_TEST_CASE(a_realistic_person_erased_leaves_no_byte_of_theirs_anywhere
   const auto sealed_before = db.columns_holding(marker);
   BOOST_TEST(sealed_before.empty(), "before the erasure: " << sealed_before.size());
   for (const auto& where : sealed_before) BOOST_TEST_MESSAGE("before the erasure: " << where);
+  // Her key, captured before the erasure, to be searched for after it.
+  const auto her_key = wrapped_key_bytes(db, rosa.id);
 
   const auto request_id =
       exactly(api.call("POST", "/users/" + rosa.id + "/erasure", "", owner, {{"Content-Length", "0"}}), 202, "erase")
@@ -287,18 +301,27 @@ BOOST_AUTO_TEST_CASE(a_realistic_person_erased_leaves_no_byte_of_theirs_anywhere
   // nor its dump hold a byte of anyone's key; the keyring's files do (the
   // control that the scan would find one).
   if (db.keyring_apart()) {
+    const auto key_bytes = wrapped_key_bytes(db, ada.id);
     const auto key_hex =
         db.keyring().scalar("SELECT encode(key_material, 'hex') FROM person_keys WHERE subject = '" + ada.id + "'");
-    BOOST_TEST_REQUIRE(key_hex.size() == 144u);  // wrapped: nonce, 32 bytes, tag
-    std::string key_bytes;
-    for (std::size_t i = 0; i < key_hex.size(); i += 2)
-      key_bytes += static_cast<char>(std::stoi(key_hex.substr(i, 2), nullptr, 16));
     const auto in_data = in_pg_files(db, key_bytes, "-control");
     BOOST_TEST(in_data.control + in_data.others == 0u);
     BOOST_TEST(!holds(dump, key_hex));
     const auto in_keyring = in_pg_files(db.keyring(), key_bytes, "-control");
     BOOST_TEST(in_keyring.control + in_keyring.others >= 1u);
+    // Her key, captured before the erasure, is in no byte of the data
+    // cluster's files either.
+    const auto hers_in_data = in_pg_files(db, her_key, "-control");
+    BOOST_TEST(hers_in_data.control + hers_in_data.others == 0u);
   }
+  // Her key is gone from the keyring, and no topic's segment files hold a
+  // byte of it (a planted copy is found there).
+  BOOST_TEST(db.keyring().scalar("SELECT count(*) FROM person_keys WHERE subject = '" + rosa.id + "'") == "0");
+  test::produce_raw(s.topics.topic("dead-letters"), "key-control", "planted " + her_key + "-control");
+  Occurrences key_in_segments;
+  count_in(test::kafka_segments(s.topics.prefix()), her_key, "-control", key_in_segments);
+  BOOST_TEST(key_in_segments.control == 1u);
+  BOOST_TEST(key_in_segments.others == 0u);
   // lethe's own verifier agrees (tables, topics, data directory).
   const auto verify_args =
       test::lethe_bin() + " gdpr verify " + rosa.id + " --email '" + email + "' --name '" + name + "'";

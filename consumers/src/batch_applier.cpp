@@ -12,17 +12,22 @@
 
 namespace lethe::consumers {
 
+std::atomic<bool> negative_control_blind_to_schema{false};
+
 namespace {
 
 // The read model's schema and the projection disagree, not one message:
 // any message would fail the same way (infra::PgFailure::schema).
 bool about_the_schema(const std::string& sqlstate) {
-  return infra::classify_pg(sqlstate) == infra::PgFailure::schema;
+  return infra::classify_pg(sqlstate) == infra::PgFailure::schema &&
+         !negative_control_blind_to_schema.load(std::memory_order_relaxed);
 }
 
 // A value this message carries that PostgreSQL cannot store.
 bool about_the_message(const std::string& sqlstate) {
-  return infra::classify_pg(sqlstate) == infra::PgFailure::constraint;
+  const auto kind = infra::classify_pg(sqlstate);
+  return kind == infra::PgFailure::constraint ||
+         (kind == infra::PgFailure::schema && negative_control_blind_to_schema.load(std::memory_order_relaxed));
 }
 
 }  // namespace
@@ -94,7 +99,12 @@ BatchApplier::Work BatchApplier::prepare(std::span<const RdKafka::Message* const
 // the second pass sees the same state and rejects the same events; should it
 // reject more, those are sent too and the batch is applied once more).
 // Applying first means a batch PostgreSQL refuses sends nothing at all.
+//
+// Test hook, the negative control of this order (broker_restart_faulttest):
+// LETHE_FAULT=project.dead_letters_after_commit commits first and sends the
+// dead letters after, as a runner without this care would.
 void BatchApplier::commit(Work& w, pqxx::connection& conn, RunStats& stats) {
+  const bool dead_letters_late = infra::fault_injected("project.dead_letters_after_commit");
   auto dead = w.dead;
   std::set<std::size_t> rejected_known;  // batch indexes of rejections already in `dead`
   for (;;) {
@@ -108,7 +118,7 @@ void BatchApplier::commit(Work& w, pqxx::connection& conn, RunStats& stats) {
           for (const auto& r : result.rejected)
             if (rejected_known.insert(r.index).second) dead.push_back({w.source[r.index], r.reason});
         }
-        if (!dead_letters_.all_sent(dead)) return false;  // roll back, send them, apply again
+        if (!dead_letters_late && !dead_letters_.all_sent(dead)) return false;  // roll back, send them, apply again
         if (infra::fault_injected("project.offsets_apart")) {
           // The negative control of offsets kept with the read model: the
           // batch commits without its offsets, as if they went in a second
@@ -148,7 +158,10 @@ void BatchApplier::commit(Work& w, pqxx::connection& conn, RunStats& stats) {
             "first event not applied");
       }
     });
-    if (done) break;
+    if (done) {
+      if (dead_letters_late) dead_letters_.send(dead);
+      break;
+    }
     dead_letters_.send(dead);
   }
   for (const auto& [key, a] : w.advance) assignment_.advance(key, a.next_offset);

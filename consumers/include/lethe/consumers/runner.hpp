@@ -67,6 +67,12 @@ struct RunStats {
 void reset_projection(const std::string& conninfo, const projections::Projection& projection);
 
 // Not thread-safe; run one runner per thread.
+// Test-only, the negative control of "a broken projection stops"
+// (runner_kafkatest): while true, a refusal about the schema (a column the
+// projection does not fill, a table missing) is taken as one message's
+// fault, and dead-lettered. Reached by nothing but a test, in its own process.
+extern std::atomic<bool> negative_control_blind_to_schema;
+
 class ProjectionRunner {
  public:
   // Connects to both services; throws infra::Unavailable with a hint when one
