@@ -53,6 +53,7 @@ BOOST_AUTO_TEST_CASE(a_customer_opens_a_ticket_and_staff_work_it) {
   auto seen = api.call("GET", "/tickets/" + id + "?min_version=1", "", ann.token);
   BOOST_REQUIRE_MESSAGE(seen.status == 200, seen.body);
   BOOST_TEST(seen.str("status") == "open");
+  BOOST_TEST(seen.str("priority") == "normal");  // left out: normal
   BOOST_TEST(seen.str("requester_id") == ann.id);
   BOOST_TEST(seen.json["assignee_id"].IsNull());
   BOOST_TEST(seen.header("ETag") == "\"1\"");
@@ -128,8 +129,10 @@ BOOST_AUTO_TEST_CASE(a_customer_opens_a_ticket_and_staff_work_it) {
   BOOST_TEST(api.call("GET", "/tickets/" + id + "?limit=501", "", ann.token).status == 400);
 
   // Lists: a customer sees only their own; staff filter; pages are stable.
-  auto bobs = api.call("POST", "/tickets", R"({"subject":"Bob's","body":"Hello"})", bob.token);
+  auto bobs = api.call("POST", "/tickets", R"({"subject":"Bob's","body":"Hello","priority":"urgent"})", bob.token);
   BOOST_REQUIRE(bobs.status == 201);
+  BOOST_TEST(api.call("GET", "/tickets/" + bobs.str("id") + "?min_version=1", "", bob.token).str("priority") ==
+             "urgent");
   auto ann_list = api.call("GET", "/tickets?min_position=" + pos(bobs), "", ann.token);
   BOOST_REQUIRE_MESSAGE(ann_list.status == 200, ann_list.body);
   BOOST_TEST(ids_of(ann_list) == id + " ");
@@ -163,6 +166,7 @@ BOOST_AUTO_TEST_CASE(bad_input_gets_a_clear_error_and_changes_nothing) {
       {"/tickets", R"({"body":"no subject"})", "subject", 400},
       {"/tickets", R"({"subject":"","body":"x"})", "subject", 400},
       {"/tickets", R"({"subject":"x","body":"y","priority":1})", "priority", 400},
+      {"/tickets", R"({"subject":"x","body":"y","priority":"whenever"})", "priority", 400},
       {"/tickets", R"({"subject":"x","body":5})", "body", 400},
       {"/tickets/nope/status", R"({"status":"done"})", "status", 400},
       {"/tickets/nope/status", R"({"status":"closed"})", "ticket_id", 404},

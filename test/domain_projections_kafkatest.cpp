@@ -23,6 +23,7 @@
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
 #include "support/scenario.hpp"
+#include "tickets.hpp"
 #include "user_service.hpp"
 #include "wiring.hpp"
 
@@ -280,4 +281,56 @@ BOOST_AUTO_TEST_CASE(a_version_gap_and_an_event_on_a_foreign_stream_go_to_dead_l
   BOOST_TEST(dead[1].headers.at("reason").find("not transaction-t8") != std::string::npos,
              dead[1].headers.at("reason"));
   BOOST_TEST(dead[1].headers.at("projection") == "billing");
+}
+
+// Upcasters: a log that mixes ticket.opened v1 (stored before tickets had
+// a priority) with v2. The tickets projection reads both in today's shape:
+// the v1 ticket is normal, the v2 one keeps its own; a replay of the same
+// log writes the same rows. In the event store the v1 event keeps its
+// stored bytes, so the hash chain verifies, and `lethe events` prints it
+// lifted.
+BOOST_AUTO_TEST_CASE(a_log_mixing_ticket_opened_v1_and_v2_projects_each_ticket_with_its_priority) {
+  namespace tk = domain::tickets;
+  test::TestSchema db;
+  test::TestTopics topics(1);
+  const auto topic = topics.topic("tickets");
+  auto old = test::new_domain_event(tk::Event{tk::TicketOpened{"t1", "c1", "Old", "Before priorities", "normal"}});
+  old.schema_version = 1;
+  old.payload = R"({"ticket_id":"t1","requester_id":"c1","subject":"Old","body":"Before priorities"})";
+  const auto today = test::new_domain_event(tk::Event{tk::TicketOpened{"t2", "c2", "New", "With one", "urgent"}});
+  const auto moved = test::new_domain_event(tk::Event{tk::TicketStatusChanged{"t1", "in_progress", "open"}});
+  test::produce_raw(topic, "ticket-t1", test::envelope_json(old, "ticket-t1", 1));
+  test::produce_raw(topic, "ticket-t2", test::envelope_json(today, "ticket-t2", 1));
+  test::produce_raw(topic, "ticket-t1", test::envelope_json(moved, "ticket-t1", 2));
+  const std::vector<std::string> expected{"t1|normal|in_progress|2", "t2|urgent|open|1"};
+  const auto sql = "SELECT ticket_id, priority, status, version FROM tickets";
+
+  auto stats = run_projection(db, topics, "tickets", 100);
+  BOOST_TEST(stats.applied == 3);
+  BOOST_TEST(stats.dead_lettered == 0);
+  BOOST_TEST(db.rows(sql) == expected, boost::test_tools::per_element());
+  // Replayed from offset zero: the same rows.
+  db.exec("TRUNCATE tickets, ticket_comments; DELETE FROM projection_offsets WHERE projection = 'tickets'");
+  stats = run_projection(db, topics, "tickets", 1);
+  BOOST_TEST(stats.applied == 3);
+  BOOST_TEST(db.rows(sql) == expected, boost::test_tools::per_element());
+  BOOST_TEST(test::topic_end(topics.topic("dead-letters")) == 0);
+
+  // The event store: the v1 event's stored bytes are what its hash covers.
+  {
+    producers::EventStore store(db.conninfo());
+    const std::vector<producers::NewEvent> first{old};
+    store.append("ticket-t1", 0, first);
+  }
+  BOOST_TEST(db.scalar("SELECT schema_version FROM events WHERE stream_id = 'ticket-t1'") == "1");
+  const auto env = test::lethe_env(db, topics);
+  const auto shown = test::capture_env(env, test::lethe_bin() + " events ticket-t1 2>/dev/null");
+  BOOST_TEST(shown.rc == 0, shown.output);
+  BOOST_TEST(shown.output.find(R"("schema_version":2)") != std::string::npos, shown.output);
+  BOOST_TEST(shown.output.find(R"("priority":"normal")") != std::string::npos, shown.output);
+  const auto stored = test::capture_env(env, test::lethe_bin() + " events ticket-t1 --sealed 2>/dev/null");
+  BOOST_TEST(stored.output.find(R"("schema_version":1)") != std::string::npos, stored.output);
+  BOOST_TEST(stored.output.find("priority") == std::string::npos, stored.output);
+  const auto verified = test::capture_env(env, test::lethe_bin() + " verify");
+  BOOST_TEST(verified.rc == 0, verified.output);
 }

@@ -212,7 +212,7 @@ BOOST_AUTO_TEST_CASE(internal_notes_go_to_the_staff_topic_and_the_rest_to_ticket
 }
 
 BOOST_AUTO_TEST_CASE(every_event_round_trips_and_unknown_types_fail_loudly) {
-  const std::vector<t::Event> events{t::TicketOpened{"t1", "c1", "S", "B \"quoted\""},
+  const std::vector<t::Event> events{t::TicketOpened{"t1", "c1", "S", "B \"quoted\"", "high"},
                                      t::TicketAssigned{"t1", "s1", ""},
                                      t::TicketAssigned{"t1", "s2", "s1"},
                                      t::TicketStatusChanged{"t1", "resolved", "in_progress"},
@@ -226,10 +226,40 @@ BOOST_AUTO_TEST_CASE(every_event_round_trips_and_unknown_types_fail_loudly) {
   }
   // An optional field left empty is left out.
   BOOST_TEST(t::encode_payload(events[1]).find("previous_assignee_id") == std::string::npos);
-  BOOST_TEST(outcome(t::decode_payload("ticket.opened", 2, "{}")) == refused(ErrorCode::invalid_argument, "type"));
+  BOOST_TEST(outcome(t::decode_payload("ticket.opened", 3, "{}")) == refused(ErrorCode::invalid_argument, "type"));
   BOOST_TEST(outcome(t::decode_payload("ticket.vanished", 1, "{}")) == refused(ErrorCode::invalid_argument, "type"));
   BOOST_TEST(outcome(t::decode_payload("ticket.opened", 1, R"({"ticket_id":"t1"})")) ==
              refused(ErrorCode::invalid_argument, "requester_id"));
+}
+
+// ticket.opened v1 (before priorities) is lifted by the domain's upcaster:
+// decoded, it is today's event with priority "normal". A v2 payload keeps
+// its own priority, and one outside the list is refused naming the field.
+BOOST_AUTO_TEST_CASE(a_ticket_opened_at_v1_decodes_as_today_with_a_normal_priority) {
+  const std::string v1 = R"({"ticket_id":"t1","requester_id":"c1","subject":"S","body":"B"})";
+  auto lifted = t::decode_payload("ticket.opened", 1, v1);
+  BOOST_REQUIRE(lifted.ok());
+  const auto& opened = std::get<t::TicketOpened>(lifted.value());
+  BOOST_TEST(opened.priority == "normal");
+  BOOST_TEST(opened.subject == "S");
+  BOOST_TEST(t::version_of(lifted.value()) == 2);
+  BOOST_TEST(t::encode_payload(lifted.value()) ==
+             R"({"ticket_id":"t1","requester_id":"c1","subject":"S","body":"B","priority":"normal"})");
+  // The registry's one step, as every decoder applies it.
+  const auto step = d::upcast_payload("ticket.opened", 1, v1);
+  BOOST_REQUIRE(step.has_value());
+  BOOST_TEST(step->first == 2);
+  BOOST_TEST(!d::upcast_payload("ticket.opened", 2, v1).has_value());  // today's needs none
+  // A v2 payload without a priority is not lifted: it is invalid.
+  BOOST_TEST(outcome(t::decode_payload("ticket.opened", 2, v1)) == refused(ErrorCode::invalid_argument, "priority"));
+  BOOST_TEST(outcome(t::decide({}, t::OpenTicket{"t1", "S", "B", "whenever"}, kCustomer)) ==
+             refused(ErrorCode::invalid_argument, "priority"));
+  auto urgent = t::decide({}, t::OpenTicket{"t1", "S", "B", "urgent"}, kCustomer);
+  BOOST_REQUIRE(urgent.ok());
+  BOOST_TEST(std::get<t::TicketOpened>(urgent.value()[0]).priority == "urgent");
+  auto by_default = t::decide({}, t::OpenTicket{"t2", "S", "B"}, kCustomer);
+  BOOST_REQUIRE(by_default.ok());
+  BOOST_TEST(std::get<t::TicketOpened>(by_default.value()[0]).priority == "normal");
 }
 
 BOOST_AUTO_TEST_CASE(a_note_whose_key_is_gone_decodes_as_erased) {

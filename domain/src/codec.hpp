@@ -158,6 +158,13 @@ Result<Event> decode_doc(std::string_view domain_name, std::string_view type, in
   }
   (std::make_index_sequence<std::variant_size_v<Event>>{});
   if (out) return std::move(*out);
+  // An older version: lifted by the domain's upcasters to today's.
+  if (auto lifted = upcast_payload(type, schema_version, compact(doc))) {
+    rapidjson::Document current;
+    std::string buffer;
+    if (auto err = json::parse_object(current, lifted->second, buffer)) return *err;
+    return decode_doc<Event>(domain_name, type, lifted->first, current);
+  }
   return invalid("type", "unknown " + std::string(domain_name) + " event type '" + std::string(type) + "' v" +
                              std::to_string(schema_version));
 }

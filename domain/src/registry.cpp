@@ -34,6 +34,22 @@ const EventTypeSpec* find_event_type(std::string_view type, int schema_version) 
   return found;
 }
 
+std::optional<std::pair<int, std::string>> upcast_payload(std::string_view type, int schema_version,
+                                                          std::string_view payload_json) {
+  const auto* current = find_event_type(type);
+  if (!current || schema_version >= current->schema_version) return std::nullopt;
+  std::string payload(payload_json);
+  for (int v = schema_version; v < current->schema_version; ++v) {
+    const Upcaster* step = nullptr;
+    for (const auto* d : domains())
+      for (const auto& u : d->upcasters)
+        if (u.type == type && u.from_version == v) step = &u;
+    if (!step) return std::nullopt;
+    payload = step->lift(payload);
+  }
+  return std::pair{current->schema_version, std::move(payload)};
+}
+
 const std::vector<TopicSpec>& topics() {
   static const std::vector<TopicSpec> all = [] {
     std::vector<TopicSpec> out;

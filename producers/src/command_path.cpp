@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "lethe/domain/personal.hpp"
+#include "lethe/domain/registry.hpp"
 #include "lethe/infra/ids.hpp"
 #include "lethe/infra/keyring.hpp"
 #include "lethe/infra/pg.hpp"
@@ -219,7 +220,14 @@ std::vector<domain::Envelope> open_stream(const std::string& conninfo, const std
   return infra::translate_pg("open personal fields", [&] {
     pqxx::read_transaction tx(*conn);
     std::map<std::string, infra::PersonKey> keys;
-    return open_all(tx, events, keys);
+    auto opened = open_all(tx, events, keys);
+    // In today's shape: an older schema version lifted by its upcasters.
+    for (auto& e : opened)
+      if (auto lifted = domain::upcast_payload(e.type, e.schema_version, e.payload)) {
+        e.schema_version = lifted->first;
+        e.payload = std::move(lifted->second);
+      }
+    return opened;
   });
 }
 

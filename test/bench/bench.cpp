@@ -147,7 +147,7 @@ std::vector<ProjectionLoad> projection_loads(const std::string& u = "u") {
        [=](std::int64_t i, int v) {
          const auto n = std::to_string(i);
          return v == 1
-                    ? ev("ticket-t" + n, tk::Event{tk::TicketOpened{"t" + n, u + n, "Printer", "It smokes."}})
+                    ? ev("ticket-t" + n, tk::Event{tk::TicketOpened{"t" + n, u + n, "Printer", "It smokes.", "normal"}})
                     : ev("ticket-t" + n, tk::Event{tk::TicketCommented{"t" + n, "k" + n, "s1", "Unplug it.", u + n}});
        }},
       {"billing", "billing",

@@ -1,7 +1,10 @@
 #include "tickets.hpp"
 
+#include <algorithm>
+
 #include "checks.hpp"
 #include "codec.hpp"
+#include "json_util.hpp"
 
 namespace lethe::domain::tickets {
 
@@ -18,6 +21,17 @@ constexpr std::size_t kMaxNote = 10000;
 constexpr auto kEventTypes = codec::event_specs<Event>("tickets");
 constexpr std::string_view kProjections[] = {"tickets"};
 constexpr TopicSpec kTopics[] = {{"tickets", 3, "ticket.* events"}};
+
+// ticket.opened v1 -> v2: tickets opened before priorities were normal.
+std::string opened_v1_to_v2(std::string_view payload_json) {
+  rapidjson::Document doc;
+  std::string buffer;
+  if (json::parse_object(doc, payload_json, buffer)) return std::string(payload_json);  // the decoder says why
+  if (!doc.HasMember("priority"))
+    doc.AddMember("priority", rapidjson::Value(kDefaultPriority.data(), doc.GetAllocator()), doc.GetAllocator());
+  return codec::compact(doc);
+}
+constexpr Upcaster kUpcasters[] = {{"ticket.opened", 1, opened_v1_to_v2}};
 
 Result<std::vector<Event>> one(Event e) {
   return std::vector<Event>{std::move(e)};
@@ -42,7 +56,7 @@ std::string moves_text(Status from) {
 }  // namespace
 
 const DomainSpec& spec() {
-  static const DomainSpec s{"tickets", kEventTypes, kProjections, kTopics};
+  static const DomainSpec s{"tickets", kEventTypes, kProjections, kTopics, kUpcasters};
   return s;
 }
 
@@ -104,7 +118,9 @@ Result<std::vector<Event>> decide(const Ticket& state, const Command& command, c
             if (state.exists) return DomainError{ErrorCode::already_exists, "ticket_id", "ticket exists already"};
             if (auto err = checks::text("subject", c.subject, kMaxSubject)) return *err;
             if (auto err = checks::text("body", c.body, kMaxBody)) return *err;
-            return one(TicketOpened{c.ticket_id, actor.id, c.subject, c.body});
+            if (std::find(std::begin(kPriorities), std::end(kPriorities), c.priority) == std::end(kPriorities))
+              return invalid("priority", "priority must be one of low, normal, high, urgent");
+            return one(TicketOpened{c.ticket_id, actor.id, c.subject, c.body, c.priority});
           },
           [&](const AssignTicket& c) -> Result<std::vector<Event>> {
             if (!is_staff(actor)) return forbidden("assignee_id", "only staff assign tickets");

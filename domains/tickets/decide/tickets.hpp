@@ -24,6 +24,10 @@
 namespace lethe::domain::tickets {
 
 enum class Status { open, in_progress, resolved, closed };
+// How urgent a ticket is, set by the requester when they open it (from
+// ticket.opened v2; a v1 event is lifted to "normal").
+inline constexpr std::string_view kPriorities[] = {"low", "normal", "high", "urgent"};
+inline constexpr std::string_view kDefaultPriority = "normal";
 std::string_view to_string(Status s) noexcept;
 std::optional<Status> parse_status(std::string_view s) noexcept;
 // The statuses a ticket may move to from `from`.
@@ -33,15 +37,17 @@ inline constexpr std::size_t kMaxSubject = 300;
 inline constexpr std::size_t kMaxBody = 20000;
 
 // ---- Events ----
+// v2 adds the priority; v1 events are lifted by the upcaster in tickets.cpp.
 struct TicketOpened {
-  LETHE_EVENT("ticket.opened");
-  std::string ticket_id, requester_id, subject, body;
+  LETHE_EVENT_V("ticket.opened", 2);
+  std::string ticket_id, requester_id, subject, body, priority;
   static constexpr auto fields() {
     using E = TicketOpened;
-    return std::array<FieldSpec<E>, 4>{{{"ticket_id", &E::ticket_id},
+    return std::array<FieldSpec<E>, 5>{{{"ticket_id", &E::ticket_id},
                                         {"requester_id", &E::requester_id},
                                         {"subject", &E::subject},
-                                        {"body", &E::body}}};
+                                        {"body", &E::body},
+                                        {"priority", &E::priority}}};
   }
 };
 struct TicketAssigned {
@@ -104,7 +110,8 @@ std::vector<std::string_view> event_types();
 
 // ---- Commands ----
 struct OpenTicket {
-  std::string ticket_id, subject, body;  // the requester is the actor
+  std::string ticket_id, subject, body;    // the requester is the actor
+  std::string priority{kDefaultPriority};  // one of kPriorities
 };
 struct AssignTicket {
   std::string ticket_id, assignee_id;

@@ -27,6 +27,7 @@ void ticket_json(Json& j, const pqxx::row& r, Opened& opened) {
       .str_or_null("subject", opened.text(r["subject"]))
       .str_or_null("body", opened.text(r["body"]))
       .str("status", r["status"].c_str())
+      .str("priority", r["priority"].c_str())
       .str("opened_at", r["opened_at"].c_str())
       .str("updated_at", r["updated_at"].c_str())
       .num("version", r["version"].as<std::int64_t>());
@@ -34,8 +35,9 @@ void ticket_json(Json& j, const pqxx::row& r, Opened& opened) {
 
 void open_ticket(Call& c) {
   const auto id = infra::new_uuid();
-  const auto w = ok_or_throw(c.service<producers::TicketService>().handle(
-      tickets::OpenTicket{id, c.field("subject"), c.field("body")}, c.ctx));
+  tickets::OpenTicket open{id, c.field("subject"), c.field("body")};
+  if (auto priority = c.optional_field("priority")) open.priority = std::move(*priority);
+  const auto w = ok_or_throw(c.service<producers::TicketService>().handle(open, c.ctx));
   c.written(201, id, w);
 }
 

@@ -24,6 +24,7 @@ const table::Spec kTickets{"tickets",
                             {"subject", table::Mark::sealed, table::kOnCreate},
                             {"body", table::Mark::sealed, table::kOnCreate},
                             {"status"},
+                            {"priority", table::kOnCreate},
                             {"opened_at", table::kOnCreate},
                             {"updated_at"},
                             {"version"},
@@ -89,6 +90,7 @@ ApplyResult TicketsProjection::apply(std::span<const Delivered> batch, pqxx::dbt
                 .set("subject", e.subject)
                 .set("body", e.body)
                 .set("status", std::string(tickets::to_string(tickets::Status::open)))
+                .set("priority", e.priority)
                 .set("opened_at", env.occurred_at);
           } else if constexpr (std::is_same_v<T, tickets::TicketAssigned>) {
             row.set("assignee_id", opened(e.assignee_id));

@@ -2,9 +2,9 @@
 
 namespace lethe::projections::tickets_queries {
 
-#define LETHE_TICKET_COLUMNS                                                                                       \
-  "ticket_id, requester_id, assignee_id, subject, body, status, " LETHE_UTC_TEXT("opened_at") ", " LETHE_UTC_TEXT( \
-      "updated_at") ", version"
+#define LETHE_TICKET_COLUMNS                                                                \
+  "ticket_id, requester_id, assignee_id, subject, body, status, priority, " LETHE_UTC_TEXT( \
+      "opened_at") ", " LETHE_UTC_TEXT("updated_at") ", version"
 
 const Query kList{"tickets.list",
                   "SELECT " LETHE_TICKET_COLUMNS

@@ -45,8 +45,11 @@ struct FieldSpec {
   Result<Event> decode_payload(std::string_view type, int schema_version, std::string_view payload_json); \
   std::vector<Result<Event>> decode_sealed(const std::vector<SealedPayload>& items, const KeyLoader& load)
 
-#define LETHE_EVENT(type_string)                         \
+#define LETHE_EVENT(type_string) LETHE_EVENT_V(type_string, 1)
+// An event at a later schema version: the older ones are lifted to it by
+// upcasters listed in the domain's spec (registry.hpp).
+#define LETHE_EVENT_V(type_string, version)              \
   static constexpr std::string_view kType = type_string; \
-  static constexpr int kVersion = 1
+  static constexpr int kVersion = version
 
 }  // namespace lethe::domain

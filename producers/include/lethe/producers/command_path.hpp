@@ -265,7 +265,9 @@ State fold(const std::vector<domain::Envelope>& events, Decode&& decode, Evolve&
 }
 
 // The stream's events with their personal fields opened where the keys
-// exist (null where they are gone), for readers such as `lethe events`.
+// exist (null where they are gone) and each payload in today's shape (an
+// older schema version lifted by its upcasters), for readers such as
+// `lethe events`.
 std::vector<domain::Envelope> open_stream(const std::string& conninfo, const std::vector<domain::Envelope>& events);
 
 }  // namespace lethe::producers
