@@ -143,9 +143,9 @@ std::string SchemaClock::now(std::chrono::seconds plus) const {
                         std::to_string(plus.count()) + ")) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
 }
 
-pid_t broker_pid() {
+pid_t broker_pid(const std::string& dir) {
   const char* var = std::getenv("LETHE_VAR_DIR");
-  std::ifstream in((var ? std::string(var) : source_dir() + "/.lethe") + "/kafka/kafka.pid");
+  std::ifstream in((var ? std::string(var) : source_dir() + "/.lethe") + "/" + dir + "/kafka.pid");
   pid_t pid = 0;
   in >> pid;
   return pid;

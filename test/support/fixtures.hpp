@@ -96,7 +96,9 @@ class SchemaClock {
 
 // The pid of the broker scripts/kafka started (0 if none), for the fault
 // tests that kill or freeze it.
-pid_t broker_pid();
+// `dir`: "kafka" for the single broker, "kafka-cluster/node<N>" for a node
+// of the local 3-broker cluster (scripts/kafka-cluster).
+pid_t broker_pid(const std::string& dir = "kafka");
 
 // Resumes a frozen (SIGSTOP) process however the test ends: a broker left
 // stopped would hang every test after it.
