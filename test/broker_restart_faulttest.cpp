@@ -29,16 +29,7 @@ void relay_through(const std::function<void()>& disrupt) {
   test::TestSchema db;
   test::TestTopics topics;
   const auto env = test::lethe_env(db, topics);
-  int written = 0;
-  {
-    producers::EventStore store(db.conninfo());
-    for (int i = 0; i < 400; ++i) {
-      const auto id = "b" + std::to_string(i);
-      auto history = test::user_history(id, 99);
-      store.append("user-" + id, 0, history);
-      written += static_cast<int>(history.size());
-    }
-  }
+  const int written = test::append_users(db, "b", 400, 99);
   test::Process relay({"relay", "--batch-size", "200"}, env);
   BOOST_REQUIRE(
       test::eventually([&] { return db.scalar("SELECT published FROM relay_checkpoint") != "0"; }, 60s, 10ms));

@@ -96,16 +96,7 @@ BOOST_AUTO_TEST_CASE(three_replicas_a_broker_killed_under_load_and_two_down_lose
   BOOST_TEST(test::eventually([&] { return partitions_with_three_replicas() == 3; }, 30s), layout);
   BOOST_TEST(created.output.find("min.insync.replicas 2") != std::string::npos, created.output);
 
-  int written = 0;
-  {
-    producers::EventStore store(db.conninfo());
-    for (int i = 0; i < 400; ++i) {
-      const auto id = "c" + std::to_string(i);
-      auto history = test::user_history(id, 99);
-      store.append("user-" + id, 0, history);
-      written += static_cast<int>(history.size());
-    }
-  }
+  int written = test::append_users(db, "c", 400, 99);
   const auto published = [&] { return std::stoll(db.scalar("SELECT published FROM relay_checkpoint")); };
   test::Process relay({"relay", "--batch-size", "200"}, env);
   BOOST_REQUIRE(test::eventually([&] { return published() > 0; }, 60s, 10ms));
@@ -122,12 +113,7 @@ BOOST_AUTO_TEST_CASE(three_replicas_a_broker_killed_under_load_and_two_down_lose
   // relay waits; nothing counts as published.
   const pid_t third = test::broker_pid(Cluster::node(3));
   BOOST_REQUIRE(::kill(third, SIGKILL) == 0);
-  {
-    producers::EventStore store(db.conninfo());
-    auto late = test::user_history("late", 9);
-    store.append("user-late", 0, late);
-    written += static_cast<int>(late.size());
-  }
+  written += test::append_users(db, "late", 1, 9);
   std::this_thread::sleep_for(10s);
   BOOST_TEST(published() == written - 10);
   BOOST_TEST(relay.running());

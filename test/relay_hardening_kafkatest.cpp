@@ -24,23 +24,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Appends `users` streams of `renames + 1` events each; returns the count.
-int append_users(const test::TestSchema& db, const std::string& prefix, int users, int renames) {
-  producers::EventStore store(db.conninfo());
-  int n = 0;
-  for (int i = 0; i < users; ++i) {
-    const auto id = prefix + std::to_string(i);
-    auto history = test::user_history(id, renames);
-    store.append("user-" + id, 0, history);
-    n += static_cast<int>(history.size());
-  }
-  return n;
-}
-
-// append_users, then waits (30 s at most) until a running relay has
+// test::append_users, then waits (30 s at most) until a running relay has
 // published them, `before` published already; returns the number appended.
 int append_published(const test::TestSchema& db, const std::string& prefix, int users, int renames, int before = 0) {
-  const int n = append_users(db, prefix, users, renames);
+  const int n = test::append_users(db, prefix, users, renames);
   BOOST_REQUIRE(test::eventually(
       [&] { return db.scalar("SELECT published FROM relay_checkpoint") == std::to_string(before + n); },
       std::chrono::seconds(30)));
@@ -105,7 +92,7 @@ BOOST_AUTO_TEST_CASE(envelope_fields_that_a_client_influences_are_bounded_at_app
 BOOST_AUTO_TEST_CASE(a_row_the_broker_cannot_take_is_parked_and_the_relay_goes_on) {
   test::TestSchema db;
   test::TestTopics topics;
-  const int before = append_users(db, "a", 20, 2);
+  const int before = test::append_users(db, "a", 20, 2);
   // A crafted row past the producer's message limit, as a row written around
   // the append's checks (an older lethe, a hand-made repair) would be.
   auto poison = test::user_history("poison", 0)[0];
@@ -122,7 +109,7 @@ BOOST_AUTO_TEST_CASE(a_row_the_broker_cannot_take_is_parked_and_the_relay_goes_o
         poison.event_id, poison.type, poison.occurred_at, poison.payload);
     tx.commit();
   }
-  const int after = append_users(db, "b", 20, 2);
+  const int after = test::append_users(db, "b", 20, 2);
 
   // Before: the relay stopped on this row for good, and nothing after it
   // was ever published.
@@ -141,7 +128,7 @@ BOOST_AUTO_TEST_CASE(a_row_the_broker_cannot_take_is_parked_and_the_relay_goes_o
 BOOST_AUTO_TEST_CASE(a_checkpoint_from_another_cluster_is_refused_until_rebased) {
   test::TestSchema db;
   test::TestTopics topics;
-  const int first = append_users(db, "r", 10, 1);
+  const int first = test::append_users(db, "r", 10, 1);
   BOOST_REQUIRE(run_lethe(db, topics, "relay --until-idle").rc == 0);
   BOOST_TEST(db.scalar("SELECT system_identifier FROM relay_checkpoint") ==
              db.scalar("SELECT system_identifier::text FROM pg_control_system()"));
@@ -153,7 +140,7 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_from_another_cluster_is_refused_until_rebased)
   db.exec(
       "UPDATE relay_checkpoint SET system_identifier = '1234',"
       " tx_id = (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000)::text::xid8");
-  const int second = append_users(db, "s", 10, 3);
+  const int second = test::append_users(db, "s", 10, 3);
   auto r = run_lethe(db, topics, "relay --until-idle");
   BOOST_TEST(r.rc == 2, r.output);
   BOOST_TEST(contains(r.output, "another PostgreSQL cluster"), r.output);
@@ -190,12 +177,12 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_from_another_cluster_is_refused_until_rebased)
 BOOST_AUTO_TEST_CASE(a_relay_that_trusts_a_checkpoint_from_another_cluster_loses_what_came_since) {
   test::TestSchema db;
   test::TestTopics topics;
-  const int first = append_users(db, "r", 10, 1);
+  const int first = test::append_users(db, "r", 10, 1);
   BOOST_REQUIRE(test::relay_until_idle(db, topics) == first);
   db.exec(
       "UPDATE relay_checkpoint SET system_identifier = '1234',"
       " tx_id = (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000)::text::xid8");
-  append_users(db, "s", 10, 3);
+  test::append_users(db, "s", 10, 3);
   auto options = test::relay_options(db, topics);
   options.negative_control_trust_checkpoint = true;
   options.exit_when_idle = true;
@@ -215,7 +202,7 @@ BOOST_AUTO_TEST_CASE(a_schema_name_of_63_bytes_still_appends_and_wakes_the_relay
       [&] { return db.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lethe-relay'") != "0"; },
       30s));
   std::this_thread::sleep_for(1s);  // the relay now waits on its channel
-  const int n = append_users(db, "long", 3, 1);
+  const int n = test::append_users(db, "long", 3, 1);
   // Woken by NOTIFY, well before its 500 ms fallback poll could matter.
   BOOST_TEST(test::eventually([&] { return db.scalar("SELECT published FROM relay_checkpoint") == std::to_string(n); },
                               10s, 20ms));
@@ -226,7 +213,7 @@ BOOST_AUTO_TEST_CASE(a_schema_name_of_63_bytes_still_appends_and_wakes_the_relay
 BOOST_AUTO_TEST_CASE(a_stale_session_still_holding_the_relay_lock_is_ended_on_reconnect) {
   test::TestSchema db;
   test::TestTopics topics;
-  const int n = append_users(db, "st", 50, 3);
+  const int n = test::append_users(db, "st", 50, 3);
   // After its first batch the relay drops its connection the way a silent
   // network drop does: the server still sees the session, and its lock.
   auto env = test::lethe_env(db, topics);
@@ -335,7 +322,7 @@ BOOST_AUTO_TEST_CASE(a_deleted_topic_is_rebuilt_from_the_event_store) {
 BOOST_AUTO_TEST_CASE(stdout_carries_only_data_so_events_pipe_into_a_json_parser) {
   test::TestSchema db;
   test::TestTopics topics;
-  append_users(db, "pipe", 1, 3);
+  test::append_users(db, "pipe", 1, 3);
   // Logs (the chain verified line) go to stderr, discarded here; every line
   // on stdout must parse as a JSON object.
   std::string env;

@@ -79,6 +79,18 @@ std::vector<std::string> fresh_replay(const TestTopics& topics) {
   return users_table(fresh);
 }
 
+int append_users(const TestSchema& db, const std::string& prefix, int users, int renames) {
+  producers::EventStore store(db.conninfo());
+  int n = 0;
+  for (int i = 0; i < users; ++i) {
+    const auto id = prefix + std::to_string(i);
+    auto history = user_history(id, renames);
+    store.append("user-" + id, 0, history);
+    n += static_cast<int>(history.size());
+  }
+  return n;
+}
+
 struct OpenAppend::Impl {
   std::unique_ptr<pqxx::connection> conn;
   std::unique_ptr<pqxx::work> tx;

@@ -22,6 +22,11 @@ std::int64_t relay_until_idle(const TestSchema& db, const TestTopics& topics);
 consumers::RunStats project_until_idle(const TestSchema& db, const TestTopics& topics, int batch_size = 1000,
                                        const std::string& group_prefix = "");
 
+// Appends `users` user histories "user-<prefix><i>" of a registration and
+// exactly `renames` renames each, one append per stream; returns the number
+// of events.
+int append_users(const TestSchema& db, const std::string& prefix, int users, int renames);
+
 // Appends `users` user histories (a registration and 0..max_renames
 // renames each) in separate commands; returns the number of events.
 // A pause after each user spreads the traffic over time.
