@@ -283,6 +283,29 @@ BOOST_AUTO_TEST_CASE(a_topic_recreated_with_fewer_events_than_the_stored_offset_
   a_recreated_topic_is_refused_until_replayed(3, " ends at offset 3, before the stored offset 5");
 }
 
+// The negative control of the case above: a runner that trusts its stored
+// offsets (a test-only switch) reads the shorter recreated topic from
+// offset 5, finds nothing there, and ends without a word: the three new
+// events are never applied.
+BOOST_AUTO_TEST_CASE(a_runner_that_trusts_its_offsets_skips_a_recreated_topic_without_a_word) {
+  test::TestSchema db;
+  test::TestTopics topics(1);
+  const auto topic = topics.topic("users");
+  for (int i = 0; i < 5; ++i)
+    test::produce_raw(topic, "user-r" + std::to_string(i), registration("r" + std::to_string(i)));
+  BOOST_REQUIRE(project(db, topics).applied == 5);
+  test::delete_topic(topic);
+  test::create_local_topics(topics.prefix(), 1);
+  for (int i = 0; i < 3; ++i)
+    test::produce_raw(topic, "user-s" + std::to_string(i), registration("s" + std::to_string(i)));
+  struct Trusting {
+    Trusting() { consumers::negative_control_trust_offsets = true; }
+    ~Trusting() { consumers::negative_control_trust_offsets = false; }
+  } trusting;
+  BOOST_TEST(stop_reason(db, topics) == "");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM users WHERE user_id LIKE 's%'") == "0");
+}
+
 BOOST_AUTO_TEST_CASE(a_restarted_projection_checks_the_last_message_applied_and_goes_on) {
   test::TestSchema db;
   test::TestTopics topics;

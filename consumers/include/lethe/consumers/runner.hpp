@@ -72,6 +72,11 @@ void reset_projection(const std::string& conninfo, const projections::Projection
 // projection does not fill, a table missing) is taken as one message's
 // fault, and dead-lettered. Reached by nothing but a test, in its own process.
 extern std::atomic<bool> negative_control_blind_to_schema;
+// Test-only, the negative control of "a recreated topic is not read as the
+// old one" (runner_kafkatest): while true, a partition is read on from its
+// stored offset with no check of its end, its start or the last message
+// applied. Reached by nothing but a test, in its own process.
+extern std::atomic<bool> negative_control_trust_offsets;
 
 class ProjectionRunner {
  public:
