@@ -242,20 +242,27 @@ namespace {
 // is down: the next run must stop with the refusal that holds `says`,
 // nothing applied, offsets kept, nothing dead-lettered; the replay the
 // refusal names then rebuilds from the new topic.
-void a_recreated_topic_is_refused_until_replayed(int after, const std::string& says) {
-  test::TestSchema db;
-  test::TestTopics topics(1);
+// Five registrations projected; then the users topic is deleted and made
+// again with `after` other registrations. Returns the offsets stored before.
+std::vector<std::string> project_then_recreate(const test::TestSchema& db, const test::TestTopics& topics, int after) {
   const auto topic = topics.topic("users");
   for (int i = 0; i < 5; ++i)
     test::produce_raw(topic, "user-r" + std::to_string(i), registration("r" + std::to_string(i)));
   BOOST_REQUIRE(project(db, topics).applied == 5);
   const auto offsets_before = offsets(db);
   BOOST_REQUIRE(offsets_before.size() == 1u);
-
   test::delete_topic(topic);
   test::create_local_topics(topics.prefix(), 1);
   for (int i = 0; i < after; ++i)
     test::produce_raw(topic, "user-s" + std::to_string(i), registration("s" + std::to_string(i)));
+  return offsets_before;
+}
+
+void a_recreated_topic_is_refused_until_replayed(int after, const std::string& says) {
+  test::TestSchema db;
+  test::TestTopics topics(1);
+  const auto topic = topics.topic("users");
+  const auto offsets_before = project_then_recreate(db, topics, after);
 
   const auto reason = stop_reason(db, topics);
   BOOST_TEST(contains(reason, topic + "[0]" + says), reason);
@@ -290,14 +297,7 @@ BOOST_AUTO_TEST_CASE(a_topic_recreated_with_fewer_events_than_the_stored_offset_
 BOOST_AUTO_TEST_CASE(a_runner_that_trusts_its_offsets_skips_a_recreated_topic_without_a_word) {
   test::TestSchema db;
   test::TestTopics topics(1);
-  const auto topic = topics.topic("users");
-  for (int i = 0; i < 5; ++i)
-    test::produce_raw(topic, "user-r" + std::to_string(i), registration("r" + std::to_string(i)));
-  BOOST_REQUIRE(project(db, topics).applied == 5);
-  test::delete_topic(topic);
-  test::create_local_topics(topics.prefix(), 1);
-  for (int i = 0; i < 3; ++i)
-    test::produce_raw(topic, "user-s" + std::to_string(i), registration("s" + std::to_string(i)));
+  project_then_recreate(db, topics, 3);
   struct Trusting {
     Trusting() { consumers::negative_control_trust_offsets = true; }
     ~Trusting() { consumers::negative_control_trust_offsets = false; }
