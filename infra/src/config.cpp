@@ -12,8 +12,9 @@ std::string env_or(const char* name, const char* fallback) {
 }  // namespace
 
 bool fault_injected(std::string_view name) {
-  const char* f = std::getenv("LETHE_FAULT");
-  return f && std::string_view(f) == name;
+  // Read once: the projector asks per batch.
+  static const std::string fault = env_or("LETHE_FAULT", "");
+  return !fault.empty() && fault == name;
 }
 
 Config Config::from_env() {

@@ -47,6 +47,27 @@ std::string repair_hint() {
          "pruned go out twice, which projections absorb).";
 }
 
+// The checkpoint belongs to this cluster: one without an identity (before
+// migration V003) is stamped with it; one of another cluster, or ahead of
+// this cluster's transaction ids, is refused with the repair.
+void check_cluster(pqxx::work& tx, const pqxx::row& row) {
+  const std::string cluster = row["cluster"].c_str();
+  if (row["system_identifier"].is_null()) {
+    tx.exec_params(kStampSql, cluster);
+  } else if (const std::string recorded = row["system_identifier"].c_str(); recorded != cluster) {
+    throw infra::Misconfigured(
+        "relay: the checkpoint was written by another PostgreSQL cluster (system identifier " + recorded +
+        ", this one is " + cluster +
+        "): the database was restored or moved, and transaction ids no longer compare, so new entries could "
+        "sit below the checkpoint and never be published." +
+        repair_hint());
+  }
+  if (row["ahead"].as<bool>())
+    throw infra::Misconfigured("relay: the checkpoint (transaction " + std::string(row["tx_id"].c_str()) +
+                               ") is ahead of this cluster's transaction ids (next " + row["next_tx"].c_str() +
+                               "): new entries would sit below it and never be published." + repair_hint());
+}
+
 }  // namespace
 
 CheckpointStore::CheckpointStore(pqxx::connection& conn) : conn_(conn) {
@@ -61,23 +82,7 @@ OutboxPosition CheckpointStore::load(bool trust) {
     const auto r = tx.exec(kLoadSql);
     if (r.empty()) throw infra::Misconfigured("relay_checkpoint is empty: run `lethe migrate`");
     const auto row = r[0];
-    const std::string cluster = row["cluster"].c_str();
-    if (trust) {
-      // (the negative control: no check at all)
-    } else if (row["system_identifier"].is_null()) {
-      tx.exec_params(kStampSql, cluster);
-    } else if (const std::string recorded = row["system_identifier"].c_str(); recorded != cluster) {
-      throw infra::Misconfigured(
-          "relay: the checkpoint was written by another PostgreSQL cluster (system identifier " + recorded +
-          ", this one is " + cluster +
-          "): the database was restored or moved, and transaction ids no longer compare, so new entries could "
-          "sit below the checkpoint and never be published." +
-          repair_hint());
-    }
-    if (!trust && row["ahead"].as<bool>())
-      throw infra::Misconfigured("relay: the checkpoint (transaction " + std::string(row["tx_id"].c_str()) +
-                                 ") is ahead of this cluster's transaction ids (next " + row["next_tx"].c_str() +
-                                 "): new entries would sit below it and never be published." + repair_hint());
+    if (!trust) check_cluster(tx, row);
     OutboxPosition at{row["tx_id"].c_str(), row["global_position"].as<std::int64_t>()};
     tx.commit();
     return at;
