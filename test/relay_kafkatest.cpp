@@ -99,19 +99,21 @@ LateCommits publish_beside_late_commits(const test::TestSchema& db, const test::
   // least this one on any machine: "held" takes its position, "after" takes
   // a later one and commits, and "held" commits only once the relay has
   // published "after" (a correct relay never does while "held" is open, so
-  // that wait ends at its 5 s deadline).
+  // that wait ends at its 5 s deadline; the position-ordered one must get
+  // there, however slow the machine).
   {
     test::OpenAppend held(db, "held");
     producers::EventStore store(db.conninfo());
     auto after = test::user_history("after", 0);
     store.append("user-after", 0, after);
-    test::eventually(
+    const bool passed = test::eventually(
         [&] {
           return db.scalar(
                      "SELECT c.global_position >= e.global_position FROM relay_checkpoint c, events e"
                      " WHERE e.stream_id = 'user-after'") == "t";
         },
-        5s);
+        position_order ? 60s : 5s);
+    BOOST_TEST(passed == position_order, "the relay's checkpoint passed an open transaction: " << passed);
     held.commit();
   }
   LateCommits out;
@@ -274,13 +276,19 @@ bool published_within(std::chrono::milliseconds wait, bool listen_elsewhere) {
   opt.idle_wait_ms = 120000;  // only a NOTIFY can wake it within the test's wait
   opt.negative_control_listen_elsewhere = listen_elsewhere;
   std::atomic<bool> stop{false};
+  producers::EventStore store(db.conninfo());
+  // An event written before the relay runs: its first read publishes it
+  // without any wake, which shows the relay has started on any machine.
+  auto first = test::user_history("n0", 0);
+  store.append("user-n0", 0, first);
   producers::Relay relay(opt);
   std::thread t([&] { relay.run(stop); });
-  std::this_thread::sleep_for(1s);  // let it go idle and LISTEN
-  producers::EventStore store(db.conninfo());
+  const auto published = [&](const char* n) { return db.scalar("SELECT published FROM relay_checkpoint") == n; };
+  BOOST_TEST(test::eventually([&] { return published("1"); }, 60s), "the relay never published the first event");
+  std::this_thread::sleep_for(1s);  // its one empty read after that, then it waits
   auto history = test::user_history("n1", 0);
   store.append("user-n1", 0, history);
-  const bool seen = test::eventually([&] { return db.scalar("SELECT published FROM relay_checkpoint") == "1"; }, wait);
+  const bool seen = test::eventually([&] { return published("2"); }, wait);
   stop = true;
   db.exec("SELECT pg_notify('lethe_outbox_' || md5(current_schema()) || '" +
           std::string(listen_elsewhere ? "_elsewhere" : "") + "', '')");
