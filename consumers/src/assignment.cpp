@@ -73,11 +73,26 @@ std::optional<std::int64_t> Assignment::next(const PartitionKey& key) const {
 void Assignment::revoke(const PartitionKey& key) {
   next_.erase(key);
   unchecked_.erase(key);
+  epochs_.erase(key);
 }
 
 void Assignment::clear() {
   next_.clear();
   unchecked_.clear();
+  epochs_.clear();
+}
+
+void Assignment::claimed(const std::map<PartitionKey, std::int64_t>& epochs) {
+  for (const auto& [key, epoch] : epochs) epochs_[key] = epoch;
+}
+
+std::map<PartitionKey, std::int64_t> Assignment::epochs_of(const std::vector<PartitionKey>& keys) const {
+  std::map<PartitionKey, std::int64_t> out;
+  for (const auto& key : keys) {
+    const auto it = epochs_.find(key);
+    out[key] = it == epochs_.end() ? 0 : it->second;
+  }
+  return out;
 }
 
 std::optional<std::map<PartitionKey, std::int64_t>> Assignment::lags(RdKafka::KafkaConsumer& consumer,

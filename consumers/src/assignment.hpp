@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "partition.hpp"
 
@@ -41,6 +42,10 @@ class Assignment {
   // nothing when the partition is not assigned to us.
   std::optional<std::int64_t> next(const PartitionKey& key) const;
   void advance(const PartitionKey& key, std::int64_t next_offset) { next_[key] = next_offset; }
+  // The epochs this runner claimed its partitions at (OffsetStore::claim),
+  // and those of some of them: 0 for one not claimed.
+  void claimed(const std::map<PartitionKey, std::int64_t>& epochs);
+  std::map<PartitionKey, std::int64_t> epochs_of(const std::vector<PartitionKey>& keys) const;
   void revoke(const PartitionKey& key);
   void clear();
   bool empty() const { return next_.empty(); }
@@ -63,6 +68,7 @@ class Assignment {
 
   std::string log_name_, projection_;
   std::map<PartitionKey, std::int64_t> next_;
+  std::map<PartitionKey, std::int64_t> epochs_;
   // Partitions whose message at next - 1 has not been read back yet, with
   // the fingerprint it must have.
   std::map<PartitionKey, std::string> unchecked_;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <set>
 
 #include "lethe/infra/config.hpp"
@@ -103,14 +104,26 @@ BatchApplier::Work BatchApplier::prepare(std::span<const RdKafka::Message* const
 // Test hook, the negative control of this order (broker_restart_faulttest):
 // LETHE_FAULT=project.dead_letters_after_commit commits first and sends the
 // dead letters after, as a runner without this care would.
+//
+// Before it writes, the transaction checks that every partition of the batch
+// is still this runner's (fence()); LETHE_FAULT=project.no_fence skips that,
+// the negative control of the fence (scale_out_faulttest), and
+// project.freeze_before_batch stops the process (SIGSTOP) with its first
+// batch in hand, to be made a zombie by the test.
 void BatchApplier::commit(Work& w, pqxx::connection& conn, RunStats& stats) {
   const bool dead_letters_late = infra::fault_injected("project.dead_letters_after_commit");
+  static std::atomic<bool> froze{false};
+  if (!w.envelopes.empty() && infra::fault_injected("project.freeze_before_batch") && !froze.exchange(true)) {
+    spdlog::warn("{}: LETHE_FAULT=project.freeze_before_batch, stopping with a batch in hand", log_name_);
+    raise(SIGSTOP);
+  }
   auto dead = w.dead;
   std::set<std::size_t> rejected_known;  // batch indexes of rejections already in `dead`
   for (;;) {
     const bool done = infra::translate_pg("apply batch of " + log_name_, [&] {
       try {
         pqxx::work tx(conn);
+        fence(w, tx, stats);
         projections::ApplyResult result;
         if (!w.envelopes.empty()) {
           const infra::Timed timed(stats.apply_seconds);
@@ -167,6 +180,25 @@ void BatchApplier::commit(Work& w, pqxx::connection& conn, RunStats& stats) {
   for (const auto& [key, a] : w.advance) assignment_.advance(key, a.next_offset);
   if (!w.envelopes.empty()) refusals_in_a_row_ = 0;  // PostgreSQL took this message: the run is over
   ++stats.batches;
+}
+
+// A process frozen or cut off long enough loses its partitions to another
+// (the group rebalances without it); woken, it may still hold a batch
+// fetched before. The epochs it claimed say whether the partitions are
+// still its own; if one is not, nothing of the batch is written.
+void BatchApplier::fence(const Work& w, pqxx::dbtransaction& tx, RunStats& stats) {
+  if (infra::fault_injected("project.no_fence")) return;
+  std::vector<PartitionKey> keys;
+  for (const auto& [key, a] : w.advance) keys.push_back(key);
+  const infra::Timed timed(stats.offsets_seconds);
+  const auto moved = offsets_.moved(tx, assignment_.epochs_of(keys));
+  if (moved.empty()) return;
+  std::string said;
+  for (const auto& [key, holder] : moved) {
+    assignment_.revoke(key);
+    said += (said.empty() ? "" : "; ") + describe(key) + " is claimed by " + holder;
+  }
+  throw PartitionMoved(log_name_ + ": batch not written, its partitions moved to another process: " + said);
 }
 
 void BatchApplier::count_refusal(const std::string& reason) {

@@ -21,10 +21,20 @@
 #include "assignment.hpp"
 #include "dead_letter_sink.hpp"
 #include "lethe/consumers/runner.hpp"
+#include "lethe/infra/errors.hpp"
 #include "lethe/projections/projection.hpp"
 #include "offset_store.hpp"
 
 namespace lethe::consumers {
+
+// A batch found that some of its partitions were claimed by another process
+// since this one claimed them (OffsetStore::moved): nothing of it was
+// committed, and those partitions are no longer this runner's. Retryable:
+// the rest of the batch goes again from the stored offsets.
+class PartitionMoved : public infra::InfraError {
+ public:
+  explicit PartitionMoved(const std::string& what) : infra::InfraError(what, true) {}
+};
 
 class BatchApplier {
  public:
@@ -57,6 +67,9 @@ class BatchApplier {
 
   Work prepare(std::span<const RdKafka::Message* const> messages) const;
   void commit(Work& work, pqxx::connection& conn, RunStats& stats);
+  // Throws PartitionMoved, revoking them, when partitions of the work were
+  // claimed by another process; share-locks their claims otherwise.
+  void fence(const Work& work, pqxx::dbtransaction& tx, RunStats& stats);
   void apply_one_by_one(std::span<const RdKafka::Message* const> messages, pqxx::connection& conn, RunStats& stats);
   // Counts one more refusal in a row; throws when the run is too long.
   void count_refusal(const std::string& reason);

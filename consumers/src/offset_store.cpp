@@ -1,5 +1,6 @@
 #include "offset_store.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "lethe/infra/pg.hpp"
@@ -17,18 +18,43 @@ constexpr const char* kSaveOffsetsSql =
     " SET next_offset = EXCLUDED.next_offset, last_fingerprint = EXCLUDED.last_fingerprint, updated_at = now()"
     " WHERE projection_offsets.next_offset < EXCLUDED.next_offset";  // offsets only move forward
 constexpr const char* kForgetOffsetsSql = "DELETE FROM projection_offsets WHERE projection = $1";
+// Partitions come sorted (bytewise, as std::map keeps them), and both
+// statements lock their rows in that order, so two claims, or a claim and a
+// batch, never wait on each other in a circle.
+constexpr const char* kClaimSql =
+    "INSERT INTO projection_owners (projection, topic, partition, epoch, owner)"
+    " SELECT $1, t, p, 1, $4 FROM unnest($2::text[], $3::int[]) WITH ORDINALITY AS x(t, p, i) ORDER BY i"
+    " ON CONFLICT (projection, topic, partition) DO UPDATE"
+    " SET epoch = projection_owners.epoch + 1, owner = EXCLUDED.owner, claimed_at = now()"
+    " RETURNING topic, partition, epoch";
+constexpr const char* kOwnersSql =
+    "SELECT o.topic, o.partition, o.epoch, o.owner FROM projection_owners o"
+    " JOIN unnest($2::text[], $3::int[]) AS x(t, p) ON o.topic = x.t AND o.partition = x.p"
+    " WHERE o.projection = $1 ORDER BY o.topic COLLATE \"C\", o.partition FOR SHARE OF o";
 
-}  // namespace
+void split(const std::vector<PartitionKey>& keys, std::vector<std::string>& topics,
+           std::vector<long long>& partitions) {
+  for (const auto& [topic, partition] : keys) {
+    topics.push_back(topic);
+    partitions.push_back(partition);
+  }
+}
 
-std::map<PartitionKey, StoredOffset> OffsetStore::load(pqxx::connection& conn) const {
-  pqxx::read_transaction tx(conn);
+std::map<PartitionKey, StoredOffset> read_offsets(pqxx::transaction_base& tx, const std::string& projection) {
   std::map<PartitionKey, StoredOffset> out;
-  for (const auto& row : tx.exec_params(kLoadOffsetsSql, projection_)) {
+  for (const auto& row : tx.exec_params(kLoadOffsetsSql, projection)) {
     const auto fp = row["last_fingerprint"];
     out[{row["topic"].c_str(), row["partition"].as<int>()}] =
         StoredOffset{row["next_offset"].as<std::int64_t>(), fp.is_null() ? std::string() : fp.c_str()};
   }
   return out;
+}
+
+}  // namespace
+
+std::map<PartitionKey, StoredOffset> OffsetStore::load(pqxx::connection& conn) const {
+  pqxx::read_transaction tx(conn);
+  return read_offsets(tx, projection_);
 }
 
 void OffsetStore::save(pqxx::dbtransaction& tx, const std::map<PartitionKey, StoredOffset>& positions) const {
@@ -47,6 +73,48 @@ void OffsetStore::save(pqxx::dbtransaction& tx, const std::map<PartitionKey, Sto
 
 void OffsetStore::forget(pqxx::dbtransaction& tx) const {
   tx.exec_params(kForgetOffsetsSql, projection_);
+}
+
+OffsetStore::Claim OffsetStore::claim(pqxx::connection& conn, const std::vector<PartitionKey>& partitions,
+                                      const std::string& owner) const {
+  std::vector<PartitionKey> sorted(partitions);
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<std::string> topics;
+  std::vector<long long> numbers;
+  split(sorted, topics, numbers);
+  Claim out;
+  pqxx::work tx(conn);
+  for (const auto& row :
+       tx.exec_params(kClaimSql, projection_, infra::pg_text_array(topics), infra::pg_bigint_array(numbers), owner))
+    out.epochs[{row[0].c_str(), row[1].as<int>()}] = row[2].as<std::int64_t>();
+  // A statement of its own, so its snapshot is taken after the claim's
+  // waits: it sees what the previous owner's last batch stored.
+  out.stored = read_offsets(tx, projection_);
+  tx.commit();
+  return out;
+}
+
+std::vector<std::pair<PartitionKey, std::string>> OffsetStore::moved(
+    pqxx::dbtransaction& tx, const std::map<PartitionKey, std::int64_t>& epochs) const {
+  std::vector<PartitionKey> keys;
+  for (const auto& [key, epoch] : epochs) keys.push_back(key);
+  std::vector<std::string> topics;
+  std::vector<long long> numbers;
+  split(keys, topics, numbers);
+  std::map<PartitionKey, std::pair<std::int64_t, std::string>> now;
+  for (const auto& row :
+       tx.exec_params(kOwnersSql, projection_, infra::pg_text_array(topics), infra::pg_bigint_array(numbers)))
+    now[{row[0].c_str(), row[1].as<int>()}] = {row[2].as<std::int64_t>(), row[3].c_str()};
+  std::vector<std::pair<PartitionKey, std::string>> out;
+  for (const auto& [key, epoch] : epochs) {
+    const auto it = now.find(key);
+    if (it == now.end())
+      out.emplace_back(key, "nobody (no claim stored)");
+    else if (it->second.first != epoch)
+      out.emplace_back(
+          key, it->second.second + " at epoch " + std::to_string(it->second.first) + ", ours " + std::to_string(epoch));
+  }
+  return out;
 }
 
 }  // namespace lethe::consumers

@@ -2,9 +2,11 @@
 // Where a projection stands in each partition, kept in PostgreSQL
 // (projection_offsets) next to its read model: saved inside the batch's own
 // transaction, so the rows and the position never disagree.
+#include <cstdint>
 #include <map>
 #include <pqxx/pqxx>
 #include <string>
+#include <vector>
 
 #include "partition.hpp"
 
@@ -23,6 +25,24 @@ class OffsetStore {
 
   // Forgets every position, so that the next run starts at offset zero.
   void forget(pqxx::dbtransaction& tx) const;
+
+  // Claims `partitions` for `owner` (projection_owners: each one's epoch
+  // goes up by one) and loads every stored position, in one transaction. A
+  // batch of the previous owner still in flight holds its partitions' rows
+  // (see moved()), so the claim waits for it, and the positions read
+  // include what it stored.
+  struct Claim {
+    std::map<PartitionKey, StoredOffset> stored;
+    std::map<PartitionKey, std::int64_t> epochs;
+  };
+  Claim claim(pqxx::connection& conn, const std::vector<PartitionKey>& partitions, const std::string& owner) const;
+
+  // Inside a batch's transaction, before it writes: the partitions whose
+  // epoch is no longer the one claimed (another process claimed them
+  // since), each with who holds it now. The others stay share-locked until
+  // the transaction ends, so no claim passes this batch.
+  std::vector<std::pair<PartitionKey, std::string>> moved(pqxx::dbtransaction& tx,
+                                                          const std::map<PartitionKey, std::int64_t>& epochs) const;
 
  private:
   std::string projection_;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <chrono>
 
@@ -35,6 +36,18 @@ constexpr const char* kPartitionFetchBytes = "1048576";
 // broker (the replay bench, one run each: 20,696 events/s waking at most
 // every 50 ms, 21,743 at 250 ms, 22,568 never waking).
 constexpr int kWakeEveryMs = 250;
+// How long PostgreSQL lets a projector's session sit idle inside a
+// transaction: never between two statements of a live batch, but a process
+// frozen mid-batch holds its rows locked until then.
+constexpr const char* kIdleInTransaction = "10s";
+
+// Who claims partitions (projection_owners.owner): the group member, and
+// the process and host behind it.
+std::string owner_of(const std::string& member) {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return member + " (pid " + std::to_string(getpid()) + " on " + host + ")";
+}
 
 }  // namespace
 
@@ -47,6 +60,7 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   RunnerOptions opt;
   std::unique_ptr<projections::Projection> projection;
   std::string group;
+  std::string owner;  // what its claims say (owner_of)
   std::unique_ptr<pqxx::connection> conn;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
   std::unique_ptr<FetchWaker> waker;  // on consumer; gone before it closes
@@ -63,7 +77,7 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
       : opt(std::move(options)),
         projection(std::move(p)),
         group(opt.group_prefix + "projection." + std::string(projection->name())),
-        conn(infra::connect(opt.conninfo)),
+        owner(owner_of(group + "." + opt.instance)),
         offsets(std::string(projection->name())),
         assignment(group, std::string(projection->name())),
         dead_letters(opt.brokers, opt.topic_prefix + "dead-letters", std::string(projection->name()), group),
@@ -72,6 +86,7 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
     if (!opt.receipts)
       throw infra::Misconfigured(group +
                                  ": no receipt log wired (RunnerOptions::receipts): erasure receipts would be lost");
+    ensure_connected();
   }
 
   std::map<PartitionKey, StoredOffset> load_offsets() {
@@ -84,28 +99,47 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
     });
   }
 
-  // For the rebalance callback: PostgreSQL may have restarted since we last
-  // used the connection. Reconnects and retries for up to a minute (well
-  // inside max.poll.interval.ms) before giving up.
-  std::map<PartitionKey, StoredOffset> load_offsets_patiently() {
+  // For the rebalance callback: claims the partitions assigned (see
+  // OffsetStore::claim) and loads the offsets. PostgreSQL may have restarted
+  // since we last used the connection, and a claim may meet another's in a
+  // deadlock: reconnects and retries for up to a minute (well inside
+  // max.poll.interval.ms) before giving up.
+  OffsetStore::Claim claim_patiently(const std::vector<PartitionKey>& partitions) {
     const auto deadline = Clock::now() + std::chrono::seconds(60);
     infra::Backoff backoff(std::chrono::milliseconds(200));
     for (;;) {
       try {
         ensure_connected();
-        return load_offsets();
-      } catch (const infra::Unavailable& e) {
-        if (Clock::now() > deadline) throw;
+        return infra::translate_pg("claim partitions of " + group, [&] {
+          try {
+            return offsets.claim(*conn, partitions, owner);
+          } catch (const pqxx::undefined_table& e) {
+            throw infra::Misconfigured("claim partitions of " + group + ": " + e.what() +
+                                       "; run `lethe migrate` first");
+          }
+        });
+      } catch (const infra::InfraError& e) {
+        if (!e.is_retryable() || Clock::now() > deadline) throw;
         spdlog::warn("{}: {}; retrying in {} ms", group, e.what(), backoff.next().count());
+        backoff.wait();
+      } catch (const pqxx::transaction_rollback& e) {
+        if (Clock::now() > deadline) throw;
+        spdlog::warn("{}: claim: {}; retrying", group, infra::first_line(e.what()));
         backoff.wait();
       }
     }
   }
 
   // libpqxx does not reconnect by itself (see infra::connect): a connection
-  // found broken is replaced here.
+  // found broken is replaced here. A session left idle inside a transaction
+  // (a process frozen mid-batch) is ended by PostgreSQL after
+  // kIdleInTransaction, so that its locks do not hold up the partitions'
+  // next owner for longer.
   void ensure_connected() {
-    if (!conn || !conn->is_open()) conn = infra::connect(opt.conninfo);
+    if (conn && conn->is_open()) return;
+    conn = infra::connect(opt.conninfo);
+    pqxx::nontransaction(*conn).exec(std::string("SET idle_in_transaction_session_timeout = '") + kIdleInTransaction +
+                                     "'");
   }
 
   // On assignment, every partition starts at the offset stored in PostgreSQL
@@ -114,9 +148,12 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
                     std::vector<RdKafka::TopicPartition*>& parts) override {
     try {
       if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-        const auto stored = load_offsets_patiently();
+        std::vector<PartitionKey> keys;
+        for (const auto* p : parts) keys.emplace_back(p->topic(), p->partition());
+        const auto claim = claim_patiently(keys);
+        assignment.claimed(claim.epochs);
         for (auto* p : parts) {
-          const auto next = assignment.place(*c, *p, stored);
+          const auto next = assignment.place(*c, *p, claim.stored);
           spdlog::info("{}: assigned {}[{}] from offset {}", group, p->topic(), p->partition(),
                        next < 0 ? std::string("beginning") : std::to_string(next));
         }
@@ -143,6 +180,9 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
         &parts, [](std::vector<RdKafka::TopicPartition*>* v) { RdKafka::TopicPartition::destroy(*v); });
     const auto stored = load_offsets();
     for (auto* p : parts) {
+      // One this runner lost (PartitionMoved) waits for the rebalance that
+      // hands it on; its messages are skipped meanwhile.
+      if (!assignment.next({p->topic(), p->partition()})) continue;
       assignment.place(*consumer, *p, stored);
       const auto code = consumer->seek(*p, 5000);
       // A partition left where it was would be applied past its failed
@@ -330,6 +370,9 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
         const auto started = Clock::now();
         s.applier.apply(view, *s.conn, stats);
         s.metrics.applied(std::chrono::duration<double>(Clock::now() - started).count(), stats);
+      } catch (const PartitionMoved& e) {
+        s.metrics.error("partition_moved");
+        failure = e.what();
       } catch (const infra::InfraError& e) {
         // Retryable or in doubt: either way PostgreSQL knows what committed.
         if (!e.is_retryable() && !dynamic_cast<const infra::CommitInDoubt*>(&e)) throw;

@@ -14,7 +14,13 @@ std::string env_or(const char* name, const char* fallback) {
 bool fault_injected(std::string_view name) {
   // Read once: the projector asks per batch.
   static const std::string fault = env_or("LETHE_FAULT", "");
-  return !fault.empty() && fault == name;
+  for (std::string_view rest = fault; !rest.empty();) {
+    const auto comma = rest.find(',');
+    if (rest.substr(0, comma) == name) return true;
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return false;
 }
 
 Config Config::from_env() {

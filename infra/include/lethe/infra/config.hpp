@@ -16,10 +16,11 @@ struct Config {
   std::string topic(std::string_view logical) const { return topic_prefix + std::string(logical); }
 };
 
-// A test hook: whether LETHE_FAULT names `name`. Fault tests set it to make
-// a process die at one chosen point (the hooks are listed where they fire:
-// producers/src/relay.cpp, consumers/src/batch_applier.cpp). Never set in
-// production.
+// A test hook: whether LETHE_FAULT names `name` (it holds one name or
+// several, comma-separated). Fault tests set it to make a process die or
+// freeze at one chosen point, or to break one guarantee for its negative
+// control (the hooks are listed where they fire: producers/src/relay.cpp,
+// consumers/src/batch_applier.cpp). Never set in production.
 bool fault_injected(std::string_view name);
 
 inline constexpr const char* kDefaultBrokers = "127.0.0.1:19092";
