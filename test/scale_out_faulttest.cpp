@@ -202,8 +202,8 @@ BOOST_AUTO_TEST_CASE(kills_and_freezes_during_rebalances_lose_nothing_and_apply_
       BOOST_TEST(group[victim]->process->wait() == 128 + SIGKILL);
       group[victim] = std::make_unique<Projector>(env, "p" + std::to_string(victim), names);
       ++kills;
-      BOOST_TEST_MESSAGE("scale out: killed and restarted p" << victim << " (" << db.scalar("SELECT count(*) FROM events")
-                                                              << " events written so far)");
+      BOOST_TEST_MESSAGE("scale out: killed and restarted p"
+                         << victim << " (" << db.scalar("SELECT count(*) FROM events") << " events written so far)");
     }
   }
   writer.join();

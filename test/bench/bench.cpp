@@ -21,6 +21,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -204,25 +205,61 @@ std::string& lethe_log_level() {
   return level;
 }
 
-Run run_lethe(const test::TestSchema& db, const test::TestTopics& topics, std::vector<std::string> args) {
-  auto env = test::lethe_env(db, topics);
+// With processes > 1, that many run at once as members of one group
+// (--instance 0, 1, ...), started together: the time is until the last
+// exits, peak RSS and CPU are their sums, and the counts add up.
+Run run_lethe_env(const std::map<std::string, std::string>& env, std::vector<std::string> args, int processes = 1) {
   args.insert(args.begin(), {"--log-level", lethe_log_level()});
-  const auto out = std::filesystem::temp_directory_path() / ("lethe-bench-" + test::random_suffix());
+  struct Member {
+    std::filesystem::path out;
+    std::unique_ptr<test::Process> process;
+    long rss_kib = 0;
+    double cpu = 0;
+    int rc = 0;
+    bool done = false;
+  };
+  std::vector<Member> members(static_cast<std::size_t>(processes));
   const auto t0 = Clock::now();
-  test::Process p(test::Program{test::lethe_bin(), out.string()}, args, env);
-  long rss = 0;
-  double cpu = 0;
-  int rc = 0;
-  while (!p.wait_for(std::chrono::milliseconds(50), &rc)) {
-    rss = std::max(rss, peak_rss_kib(p.pid()));
-    cpu = std::max(cpu, cpu_seconds(p.pid()));
+  for (int i = 0; i < processes; ++i) {
+    auto& m = members[static_cast<std::size_t>(i)];
+    m.out = std::filesystem::temp_directory_path() / ("lethe-bench-" + test::random_suffix());
+    auto own = args;
+    if (processes > 1) own.insert(own.end(), {"--instance", std::to_string(i)});
+    m.process = std::make_unique<test::Process>(test::Program{test::lethe_bin(), m.out.string()}, own, env);
   }
-  const double secs = seconds_since(t0);
-  std::ifstream printed(out);
-  Run run{secs, rss / 1024, cpu, test::project_summaries(printed)};
-  std::filesystem::remove(out);
-  if (rc != 0) throw std::runtime_error("lethe exited with " + std::to_string(rc));
+  for (std::size_t left = members.size(); left > 0;) {
+    for (auto& m : members) {
+      if (m.done) continue;
+      m.rss_kib = std::max(m.rss_kib, peak_rss_kib(m.process->pid()));
+      m.cpu = std::max(m.cpu, cpu_seconds(m.process->pid()));
+      if (m.process->wait_for(std::chrono::milliseconds(50 / processes), &m.rc)) {
+        m.done = true;
+        --left;
+      }
+    }
+  }
+  Run run{seconds_since(t0), 0, 0};
+  int failed = 0;
+  for (auto& m : members) {
+    run.rss_mib += m.rss_kib / 1024;
+    run.cpu_seconds += m.cpu;
+    std::ifstream printed(m.out);
+    for (const auto& [name, did] : test::project_summaries(printed)) {
+      auto& sum = run.did[name];
+      sum.applied += did.applied;
+      sum.skipped += did.skipped;
+      sum.dead_lettered += did.dead_lettered;
+    }
+    std::filesystem::remove(m.out);
+    if (m.rc != 0) failed = m.rc;
+  }
+  if (failed != 0) throw std::runtime_error("lethe exited with " + std::to_string(failed));
   return run;
+}
+
+Run run_lethe(const test::TestSchema& db, const test::TestTopics& topics, std::vector<std::string> args,
+              int processes = 1) {
+  return run_lethe_env(test::lethe_env(db, topics), std::move(args), processes);
 }
 
 // One projection run `repeat` times over each of two loaded schemas, in
@@ -273,13 +310,12 @@ std::int64_t count(const test::TestSchema& db, const std::string& sql) {
 
 // Kafka's limit on this machine: the same messages, same producer settings,
 // straight from memory, until every delivery report is in.
-double produce_only(const test::TestTopics& relayed, const test::TestTopics& topics) {
-  const auto msgs = test::read_topic(relayed.topic("users"));  // what the relay published, read back
+double produce_only(const std::string& relayed, const std::string& topic) {
+  const auto msgs = test::read_topic(relayed);  // what the relay published, read back
   auto conf = infra::kafka_conf(infra::producer_settings(infra::Config::from_env().brokers));
   std::string err;
   std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
   if (!p) throw std::runtime_error(err);
-  const auto topic = topics.topic("users");
   const auto t0 = Clock::now();
   for (const auto& m : msgs) infra::produce_copy(*p, topic, m.key, m.value);
   p->flush(120000);
@@ -522,6 +558,51 @@ ReplayRow replay_bench(std::int64_t events, int erase, int batch, std::size_t pa
   return row;
 }
 
+// The relay on a cluster of three brokers (scripts/kafka-cluster, started
+// for this row alone and reset after), its topics as `lethe topics create`
+// makes them by default: three replicas, min.insync.replicas 2. Beside it,
+// the same messages produced there from memory.
+struct ClusterRow {
+  Run relay;
+  double produce_s = 0;
+};
+ClusterRow cluster_bench(std::int64_t events, std::size_t payload_bytes,
+                         const std::function<void(const std::string&)>& say) {
+  const auto script = test::source_dir() + "/scripts/kafka-cluster";
+  // Reset on the way out, and the fixtures pointed at the single broker again.
+  struct Up {
+    std::string script, single;
+    ~Up() {
+      test::capture(script + " reset");
+      ::setenv("LETHE_BROKERS", single.c_str(), 1);
+    }
+  } up{script, infra::Config::from_env().brokers};
+  say("3-broker cluster: starting it (scripts/kafka-cluster start)");
+  test::capture(script + " reset");
+  if (const auto started = test::capture(script + " start"); started.rc != 0)
+    throw std::runtime_error("scripts/kafka-cluster start failed: " + started.output);
+  auto bootstrap = test::capture(script + " bootstrap").output;
+  while (!bootstrap.empty() && std::isspace(static_cast<unsigned char>(bootstrap.back()))) bootstrap.pop_back();
+  ::setenv("LETHE_BROKERS", bootstrap.c_str(), 1);  // the topic reads of the fixtures follow
+  test::TestSchema db;
+  bulk_load(db, events, payload_bytes);
+  const std::string prefix = "t" + test::random_suffix() + ".", raw = "r" + test::random_suffix() + ".";
+  for (const auto& p : {prefix, raw}) {
+    const auto created = test::capture_env({{"LETHE_BROKERS", bootstrap}, {"LETHE_TOPIC_PREFIX", p}},
+                                           test::lethe_bin() + " topics create");
+    if (created.rc != 0) throw std::runtime_error("lethe topics create on the cluster: " + created.output);
+  }
+  say("3-broker cluster: lethe relay --until-idle, " + std::to_string(events) + " events");
+  ClusterRow row;
+  row.relay = run_lethe_env({{"LETHE_PG", db.conninfo()}, {"LETHE_BROKERS", bootstrap}, {"LETHE_TOPIC_PREFIX", prefix}},
+                            {"relay", "--until-idle"});
+  if (count(db, "SELECT published FROM relay_checkpoint") != events)
+    throw std::runtime_error("the relay on the cluster fell short");
+  say("3-broker cluster: the same messages produced from memory");
+  row.produce_s = produce_only(prefix + "users", raw + "users");
+  return row;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -569,6 +650,9 @@ int run(int argc, char** argv) {
                "only the peer rows: Debezium's outbox connector beside lethe relay, its JDBC sink beside lethe "
                "project users (scripts/peers sets them up)");
   cli.add_flag("!--no-peers", peers, "skip the peer rows");
+  bool cluster = true;
+  cli.add_flag("!--no-cluster", cluster,
+               "skip the relay row on a 3-broker cluster (scripts/kafka-cluster, started for it and reset after)");
   cli.add_option("--peer-warmup", peer_options.warmup, "events each peer row's process handles first, untimed")
       ->capture_default_str();
   std::vector<std::string> only_projections;
@@ -602,7 +686,7 @@ int run(int argc, char** argv) {
   const double relay_s = relay.seconds;
   if (count(main_db, "SELECT published FROM relay_checkpoint") != events) throw std::runtime_error("relay fell short");
   say("baseline: the same messages produced from memory");
-  const double produce_s = produce_only(main_topics, raw_topics);
+  const double produce_s = produce_only(main_topics.topic("users"), raw_topics.topic("users"));
   say("projection, naive (--batch-size 1: one transaction per event), " + std::to_string(naive_events) + " events");
   test::relay_until_idle(naive_db, naive_topics);
   const auto naive = run_lethe(naive_db, naive_topics, {"project", "users", "--until-idle", "--batch-size", "1"});
@@ -623,6 +707,24 @@ int run(int argc, char** argv) {
   const auto batched_applied = checked(batched, "users", events, main_topics, "users", problems);
   const auto plain_applied = checked(plain, "users", events, plain_topics, "users in clear", problems);
   same_rows(main_db, plain_db, "users", problems);
+  // The same users projection shared by two processes of one group: the
+  // read model emptied and its offsets forgotten before each run.
+  say("projection, 2 processes in one group (lethe project users --instance 0 and 1), " + std::to_string(repeat) +
+      " runs");
+  std::optional<Run> shared;
+  for (int i = 0; i < repeat; ++i) {
+    consumers::reset_projection(main_db.conninfo(), *projections::make_projection("users"));
+    // A group of their own: static members that exit stay in a group until
+    // their session ends, and would hold up the single process's next join.
+    auto r = run_lethe(main_db, main_topics,
+                       {"project", "users", "--until-idle", "--batch-size", std::to_string(batch), "--group-prefix",
+                        main_topics.prefix() + "shared."},
+                       2);
+    if (!shared || r.seconds < shared->seconds) shared = std::move(r);
+  }
+  const auto shared_applied = checked(*shared, "users", events, main_topics, "users, 2 processes", problems);
+  if (test::projected_versions(main_db) != test::expected_versions(main_db))
+    problems.push_back("users, 2 processes: the read model differs from the event store");
   say("start-up: lethe project users with nothing left to apply");
   const auto startup = run_lethe(main_db, main_topics, {"project", "users", "--until-idle"});
   say("limit: COPY of the rows of the users tables");
@@ -707,6 +809,10 @@ int run(int argc, char** argv) {
     api = bench::api_bench(api_options);
   }
 
+  // Last, so that the idle cluster's three brokers never share the machine with the rows above.
+  std::optional<ClusterRow> on_cluster;
+  if (cluster) on_cluster = cluster_bench(events, payload_bytes, say);
+
   const double relay_rate = events / relay_s, produce_rate = events / produce_s;
   const double batched_rate = batched_applied / batched.seconds;
   const double naive_rate = naive_applied / naive.seconds;
@@ -723,11 +829,24 @@ int run(int argc, char** argv) {
               static_cast<long long>(events), relay_s, relay_rate, relay.rss_mib, relay_rate / produce_rate);
   std::printf("%-46s %9lld %8.2f %10.0f %8s  (Kafka limit here)\n", "  baseline: produce same messages from memory",
               static_cast<long long>(events), produce_s, produce_rate, "");
+  if (on_cluster) {
+    const double cluster_rate = events / on_cluster->relay.seconds, cluster_produce = events / on_cluster->produce_s;
+    std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.2fx of produce-only there, %.2fx of one broker\n",
+                "lethe relay, 3 brokers (3 replicas, 2 in sync)", static_cast<long long>(events),
+                on_cluster->relay.seconds, cluster_rate, on_cluster->relay.rss_mib, cluster_rate / cluster_produce,
+                cluster_rate / relay_rate);
+    std::printf("%-46s %9lld %8.2f %10.0f %8s  (Kafka limit there)\n", "  baseline: produce from memory, 3 brokers",
+                static_cast<long long>(events), on_cluster->produce_s, cluster_produce, "");
+  }
   std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.1fx naive, %.2fx of COPY\n", "lethe project users (batched)",
               static_cast<long long>(batched_applied), batched.seconds, batched_rate, batched.rss_mib,
               batched_rate / naive_rate, of_copy(users_copy, batched));
   std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  1.0x\n", "  baseline: --batch-size 1, one tx per event",
               static_cast<long long>(naive_applied), naive.seconds, naive_rate, naive.rss_mib);
+  const double shared_rate = static_cast<double>(shared_applied) / shared->seconds;
+  std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.2fx of one process (3 partitions: 2 + 1)\n",
+              "  same, 2 processes sharing the partitions", static_cast<long long>(shared_applied), shared->seconds,
+              shared_rate, shared->rss_mib, shared_rate / batched_rate);
   std::printf("%-46s %9s %8.2f %10s %5ld MiB  (in each run above)\n", "  start-up and exit, nothing to apply", "",
               startup.seconds, "", startup.rss_mib);
   std::printf("%-46s %9lld %8.2f %10.0f %8s  (PostgreSQL limit here; rows/s)\n",
@@ -880,7 +999,10 @@ int run(int argc, char** argv) {
       "projection >= "
       "10x naive: %s\n",
       relay_rate >= 50000 ? "met" : "MISSED", batched_rate >= 35000 ? "met" : "MISSED",
-      slowest_other >= 30000 ? "met" : "MISSED", batched_rate >= 10 * naive_rate ? "met" : "MISSED");
+      projection_rows.empty()  ? "not run"
+      : slowest_other >= 30000 ? "met"
+                               : "MISSED",
+      batched_rate >= 10 * naive_rate ? "met" : "MISSED");
   if (replay) {
     std::printf("targets: replay of every projection >= 40000 events/s: %s\n", replay_rate >= 40000 ? "met" : "MISSED");
     for (const auto& m : replay->mismatches) std::printf("WARNING: the replay changed %s\n", m.c_str());
