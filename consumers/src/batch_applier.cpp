@@ -96,10 +96,13 @@ BatchApplier::Work BatchApplier::prepare(std::span<const RdKafka::Message* const
 // broker: an open transaction holds back the relay's watermark, cluster
 // wide. So the batch is applied first; if it turns out to have dead letters
 // not yet sent, its transaction is rolled back, they are sent, and the batch
-// is applied again (the projection's tables have one writer, this runner, so
-// the second pass sees the same state and rejects the same events; should it
-// reject more, those are sent too and the batch is applied once more).
-// Applying first means a batch PostgreSQL refuses sends nothing at all.
+// is applied again (the rows of the batch's partitions have one writer, the
+// runner that claimed them, so the second pass sees the same state and
+// rejects the same events; should it reject more, those are sent too and the
+// batch is applied once more). Applying first means a batch PostgreSQL
+// refuses sends nothing at all. Dead letters are at least once: should the
+// partitions move to another process between the send and the second pass
+// (fence()), the new owner sends them again.
 //
 // Test hook, the negative control of this order (broker_restart_faulttest):
 // LETHE_FAULT=project.dead_letters_after_commit commits first and sends the
@@ -107,16 +110,19 @@ BatchApplier::Work BatchApplier::prepare(std::span<const RdKafka::Message* const
 //
 // Before it writes, the transaction checks that every partition of the batch
 // is still this runner's (fence()); LETHE_FAULT=project.no_fence skips that,
-// the negative control of the fence (scale_out_faulttest), and
+// the negative control of the fence (scale_out_faulttest).
 // project.freeze_before_batch stops the process (SIGSTOP) with its first
-// batch in hand, to be made a zombie by the test.
+// batch in hand, before its transaction, and project.freeze_in_batch inside
+// it, once its fence is passed: a test makes a zombie of it.
 void BatchApplier::commit(Work& w, pqxx::connection& conn, RunStats& stats) {
   const bool dead_letters_late = infra::fault_injected("project.dead_letters_after_commit");
-  static std::atomic<bool> froze{false};
-  if (!w.envelopes.empty() && infra::fault_injected("project.freeze_before_batch") && !froze.exchange(true)) {
-    spdlog::warn("{}: LETHE_FAULT=project.freeze_before_batch, stopping with a batch in hand", log_name_);
+  const auto freeze_once = [&](const char* hook) {
+    static std::atomic<bool> froze{false};
+    if (w.envelopes.empty() || !infra::fault_injected(hook) || froze.exchange(true)) return;
+    spdlog::warn("{}: LETHE_FAULT={}, stopping with a batch in hand", log_name_, hook);
     raise(SIGSTOP);
-  }
+  };
+  freeze_once("project.freeze_before_batch");
   auto dead = w.dead;
   std::set<std::size_t> rejected_known;  // batch indexes of rejections already in `dead`
   for (;;) {
@@ -124,6 +130,7 @@ void BatchApplier::commit(Work& w, pqxx::connection& conn, RunStats& stats) {
       try {
         pqxx::work tx(conn);
         fence(w, tx, stats);
+        freeze_once("project.freeze_in_batch");
         projections::ApplyResult result;
         if (!w.envelopes.empty()) {
           const infra::Timed timed(stats.apply_seconds);
@@ -194,11 +201,14 @@ void BatchApplier::fence(const Work& w, pqxx::dbtransaction& tx, RunStats& stats
   const auto moved = offsets_.moved(tx, assignment_.epochs_of(keys));
   if (moved.empty()) return;
   std::string said;
+  std::vector<PartitionKey> lost;
   for (const auto& [key, holder] : moved) {
     assignment_.revoke(key);
+    lost.push_back(key);
     said += (said.empty() ? "" : "; ") + describe(key) + " is claimed by " + holder;
   }
-  throw PartitionMoved(log_name_ + ": batch not written, its partitions moved to another process: " + said);
+  throw PartitionMoved(log_name_ + ": batch not written, its partitions moved to another process: " + said,
+                       std::move(lost));
 }
 
 void BatchApplier::count_refusal(const std::string& reason) {

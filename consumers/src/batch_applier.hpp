@@ -33,7 +33,9 @@ namespace lethe::consumers {
 // the rest of the batch goes again from the stored offsets.
 class PartitionMoved : public infra::InfraError {
  public:
-  explicit PartitionMoved(const std::string& what) : infra::InfraError(what, true) {}
+  PartitionMoved(const std::string& what, std::vector<PartitionKey> moved)
+      : infra::InfraError(what, true), partitions(std::move(moved)) {}
+  std::vector<PartitionKey> partitions;
 };
 
 class BatchApplier {
@@ -68,7 +70,7 @@ class BatchApplier {
   Work prepare(std::span<const RdKafka::Message* const> messages) const;
   void commit(Work& work, pqxx::connection& conn, RunStats& stats);
   // Throws PartitionMoved, revoking them, when partitions of the work were
-  // claimed by another process; share-locks their claims otherwise.
+  // claimed by another process; holds their claims (shared) otherwise.
   void fence(const Work& work, pqxx::dbtransaction& tx, RunStats& stats);
   void apply_one_by_one(std::span<const RdKafka::Message* const> messages, pqxx::connection& conn, RunStats& stats);
   // Counts one more refusal in a row; throws when the run is too long.

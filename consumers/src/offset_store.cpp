@@ -1,6 +1,5 @@
 #include "offset_store.hpp"
 
-#include <algorithm>
 #include <vector>
 
 #include "lethe/infra/pg.hpp"
@@ -18,19 +17,45 @@ constexpr const char* kSaveOffsetsSql =
     " SET next_offset = EXCLUDED.next_offset, last_fingerprint = EXCLUDED.last_fingerprint, updated_at = now()"
     " WHERE projection_offsets.next_offset < EXCLUDED.next_offset";  // offsets only move forward
 constexpr const char* kForgetOffsetsSql = "DELETE FROM projection_offsets WHERE projection = $1";
-// Partitions come sorted (bytewise, as std::map keeps them), and both
-// statements lock their rows in that order, so two claims, or a claim and a
-// batch, never wait on each other in a circle.
+// Who may write a partition is guarded by an advisory lock per projection
+// and partition (in this schema): every batch holds it shared until it
+// commits, a claim takes it exclusively, both in key order, so two claims,
+// or a claim and a batch, never wait on each other in a circle. Advisory
+// locks, not row locks: a row lock would give the batch's transaction its id
+// at its start, and an erasure receipt it appends later, after waiting for
+// its stream's lock, would carry a lower id than a receipt appended to that
+// stream before it, which the relay would publish first (it orders by
+// transaction id).
+#define LETHE_PARTITION_KEYS                                                                 \
+  "SELECT hashtextextended(current_schema() || '/' || $1 || '/' || t || '/' || p, 0) AS key" \
+  " FROM unnest($2::text[], $3::int[]) AS x(t, p)"
+constexpr const char* kClaimLockSql =
+    "SELECT count(pg_advisory_xact_lock(key)) FROM (" LETHE_PARTITION_KEYS " ORDER BY key) k";
+constexpr const char* kBatchLockSql =
+    "SELECT count(pg_advisory_xact_lock_shared(key)) FROM (" LETHE_PARTITION_KEYS " ORDER BY key) k";
 constexpr const char* kClaimSql =
     "INSERT INTO projection_owners (projection, topic, partition, epoch, owner)"
-    " SELECT $1, t, p, 1, $4 FROM unnest($2::text[], $3::int[]) WITH ORDINALITY AS x(t, p, i) ORDER BY i"
+    " SELECT $1, t, p, 1, $4 FROM unnest($2::text[], $3::int[]) AS x(t, p)"
     " ON CONFLICT (projection, topic, partition) DO UPDATE"
     " SET epoch = projection_owners.epoch + 1, owner = EXCLUDED.owner, claimed_at = now()"
     " RETURNING topic, partition, epoch";
 constexpr const char* kOwnersSql =
     "SELECT o.topic, o.partition, o.epoch, o.owner FROM projection_owners o"
     " JOIN unnest($2::text[], $3::int[]) AS x(t, p) ON o.topic = x.t AND o.partition = x.p"
-    " WHERE o.projection = $1 ORDER BY o.topic COLLATE \"C\", o.partition FOR SHARE OF o";
+    " WHERE o.projection = $1";
+// Sessions holding one of the partitions' locks in a transaction open
+// longer than $4 seconds and not waiting on a lock themselves. pg_locks
+// shows a bigint advisory key as its high half (classid) and its low half
+// (objid), objsubid 1.
+constexpr const char* kEndStaleSql =
+    "WITH k AS (" LETHE_PARTITION_KEYS
+    ")"
+    " SELECT count(*) FILTER (WHERE pg_terminate_backend(a.pid)) FROM pg_stat_activity a"
+    " WHERE a.pid <> pg_backend_pid() AND a.wait_event_type IS DISTINCT FROM 'Lock'"
+    " AND a.xact_start < now() - make_interval(secs => $4)"
+    " AND EXISTS (SELECT 1 FROM pg_locks l JOIN k ON (l.classid::bigint << 32) | l.objid::bigint = k.key"
+    " WHERE l.pid = a.pid AND l.granted AND l.locktype = 'advisory' AND l.objsubid = 1)";
+#undef LETHE_PARTITION_KEYS
 
 void split(const std::vector<PartitionKey>& keys, std::vector<std::string>& topics,
            std::vector<long long>& partitions) {
@@ -77,15 +102,16 @@ void OffsetStore::forget(pqxx::dbtransaction& tx) const {
 
 OffsetStore::Claim OffsetStore::claim(pqxx::connection& conn, const std::vector<PartitionKey>& partitions,
                                       const std::string& owner) const {
-  std::vector<PartitionKey> sorted(partitions);
-  std::sort(sorted.begin(), sorted.end());
   std::vector<std::string> topics;
   std::vector<long long> numbers;
-  split(sorted, topics, numbers);
+  split(partitions, topics, numbers);
+  const auto topic_array = infra::pg_text_array(topics);
+  const auto partition_array = infra::pg_bigint_array(numbers);
   Claim out;
   pqxx::work tx(conn);
-  for (const auto& row :
-       tx.exec_params(kClaimSql, projection_, infra::pg_text_array(topics), infra::pg_bigint_array(numbers), owner))
+  tx.exec("SET LOCAL lock_timeout = '" + std::to_string(kClaimWaitSeconds) + "s'");
+  tx.exec_params(kClaimLockSql, projection_, topic_array, partition_array);
+  for (const auto& row : tx.exec_params(kClaimSql, projection_, topic_array, partition_array, owner))
     out.epochs[{row[0].c_str(), row[1].as<int>()}] = row[2].as<std::int64_t>();
   // A statement of its own, so its snapshot is taken after the claim's
   // waits: it sees what the previous owner's last batch stored.
@@ -101,9 +127,11 @@ std::vector<std::pair<PartitionKey, std::string>> OffsetStore::moved(
   std::vector<std::string> topics;
   std::vector<long long> numbers;
   split(keys, topics, numbers);
+  const auto topic_array = infra::pg_text_array(topics);
+  const auto partition_array = infra::pg_bigint_array(numbers);
+  infra::exec_hot(tx, kBatchLockSql, projection_, topic_array, partition_array);
   std::map<PartitionKey, std::pair<std::int64_t, std::string>> now;
-  for (const auto& row :
-       tx.exec_params(kOwnersSql, projection_, infra::pg_text_array(topics), infra::pg_bigint_array(numbers)))
+  for (const auto& row : infra::exec_hot(tx, kOwnersSql, projection_, topic_array, partition_array))
     now[{row[0].c_str(), row[1].as<int>()}] = {row[2].as<std::int64_t>(), row[3].c_str()};
   std::vector<std::pair<PartitionKey, std::string>> out;
   for (const auto& [key, epoch] : epochs) {
@@ -115,6 +143,17 @@ std::vector<std::pair<PartitionKey, std::string>> OffsetStore::moved(
           key, it->second.second + " at epoch " + std::to_string(it->second.first) + ", ours " + std::to_string(epoch));
   }
   return out;
+}
+
+int OffsetStore::end_stale_batches(pqxx::connection& conn, const std::vector<PartitionKey>& partitions) const {
+  std::vector<std::string> topics;
+  std::vector<long long> numbers;
+  split(partitions, topics, numbers);
+  pqxx::nontransaction tx(conn);
+  return tx
+      .exec_params(kEndStaleSql, projection_, infra::pg_text_array(topics), infra::pg_bigint_array(numbers),
+                   kClaimWaitSeconds)[0][0]
+      .as<int>();
 }
 
 }  // namespace lethe::consumers

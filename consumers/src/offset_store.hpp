@@ -35,12 +35,24 @@ class OffsetStore {
     std::map<PartitionKey, StoredOffset> stored;
     std::map<PartitionKey, std::int64_t> epochs;
   };
+  // It waits at most kClaimWait for such a batch (SQLSTATE 55P03 after).
   Claim claim(pqxx::connection& conn, const std::vector<PartitionKey>& partitions, const std::string& owner) const;
+  static constexpr int kClaimWaitSeconds = 15;
+
+  // After a claim of `partitions` waited in vain: ends the sessions that
+  // hold one of them share-locked (a batch past its fence check) in a
+  // transaction open longer than kClaimWait and not waiting on a lock
+  // themselves: a process frozen or cut off mid-batch, whose session
+  // PostgreSQL may still see as busy (in a COPY,
+  // idle_in_transaction_session_timeout does not apply). Its batch rolls
+  // back. Returns how many.
+  int end_stale_batches(pqxx::connection& conn, const std::vector<PartitionKey>& partitions) const;
 
   // Inside a batch's transaction, before it writes: the partitions whose
   // epoch is no longer the one claimed (another process claimed them
-  // since), each with who holds it now. The others stay share-locked until
-  // the transaction ends, so no claim passes this batch.
+  // since), each with who holds it now. All stay share-locked (advisory
+  // locks: the transaction gets no id from them) until it ends, so no claim
+  // passes this batch.
   std::vector<std::pair<PartitionKey, std::string>> moved(pqxx::dbtransaction& tx,
                                                           const std::map<PartitionKey, std::int64_t>& epochs) const;
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "assignment.hpp"
@@ -107,27 +108,74 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   OffsetStore::Claim claim_patiently(const std::vector<PartitionKey>& partitions) {
     const auto deadline = Clock::now() + std::chrono::seconds(60);
     infra::Backoff backoff(std::chrono::milliseconds(200));
+    // A claim only raises epochs: repeating it, whatever became of the last
+    // try (in doubt, timed out, a deadlock), is safe. Called in a handler.
+    const auto again = [&](const std::string& why) {
+      if (Clock::now() > deadline) throw;
+      spdlog::warn("{}: claim: {}; retrying in {} ms", group, infra::first_line(why), backoff.next().count());
+      backoff.wait();
+    };
     for (;;) {
       try {
         ensure_connected();
-        return infra::translate_pg("claim partitions of " + group, [&] {
-          try {
-            return offsets.claim(*conn, partitions, owner);
-          } catch (const pqxx::undefined_table& e) {
-            throw infra::Misconfigured("claim partitions of " + group + ": " + e.what() +
-                                       "; run `lethe migrate` first");
-          }
-        });
+        return infra::translate_pg("claim partitions of " + group,
+                                   [&] { return offsets.claim(*conn, partitions, owner); });
       } catch (const infra::InfraError& e) {
-        if (!e.is_retryable() || Clock::now() > deadline) throw;
-        spdlog::warn("{}: {}; retrying in {} ms", group, e.what(), backoff.next().count());
-        backoff.wait();
-      } catch (const pqxx::transaction_rollback& e) {
-        if (Clock::now() > deadline) throw;
-        spdlog::warn("{}: claim: {}; retrying", group, infra::first_line(e.what()));
-        backoff.wait();
+        if (!e.is_retryable() && !dynamic_cast<const infra::CommitInDoubt*>(&e)) throw;
+        again(e.what());
+      } catch (const pqxx::sql_error& e) {
+        const auto kind = infra::classify_pg(e.sqlstate());
+        if (kind == infra::PgFailure::lock) {
+          const int ended = infra::translate_pg("end stale batches of " + group,
+                                                [&] { return offsets.end_stale_batches(*conn, partitions); });
+          spdlog::warn(
+              "{}: a claim waited {} s on the batch of a process that lost these partitions; ended {} session(s) "
+              "in a transaction for longer (a process frozen or cut off mid-batch)",
+              group, OffsetStore::kClaimWaitSeconds, ended);
+          if (ended == 0) again(e.what());
+          continue;
+        }
+        if (kind != infra::PgFailure::timeout && !dynamic_cast<const pqxx::transaction_rollback*>(&e)) throw;
+        again(e.what());
       }
     }
+  }
+
+  // Partitions this runner lost to a newer claim (PartitionMoved), since
+  // when. A rebalance normally follows within the session timeout and hands
+  // them on (or back). Should none come while the consumer still holds one
+  // (the newer claim came from a process that died before the group heard
+  // of it), this runner claims it again.
+  std::map<PartitionKey, Clock::time_point> lost;
+  static constexpr auto kReclaimAfter = std::chrono::seconds(20);
+
+  void reclaim_lost() {
+    if (lost.empty()) return;
+    const auto now = Clock::now();
+    std::vector<PartitionKey> due;
+    for (const auto& [key, since] : lost)
+      if (now - since >= kReclaimAfter) due.push_back(key);
+    if (due.empty()) return;
+    for (const auto& key : due) lost.erase(key);
+    std::vector<RdKafka::TopicPartition*> parts;
+    consumer->assignment(parts);
+    const PartsGuard guard{parts};
+    std::vector<RdKafka::TopicPartition*> held;
+    std::vector<PartitionKey> keys;
+    for (auto* p : parts) {
+      PartitionKey key{p->topic(), p->partition()};
+      if (std::ranges::find(due, key) == due.end()) continue;
+      held.push_back(p);
+      keys.push_back(std::move(key));
+    }
+    if (keys.empty()) return;
+    const auto claim = claim_patiently(keys);
+    assignment.claimed(claim.epochs);
+    seek_to(held, claim.stored);
+    spdlog::warn(
+        "{}: claimed {} partition(s) again: no rebalance came {} s after they moved, and Kafka still assigns them "
+        "here",
+        group, keys.size(), kReclaimAfter.count());
   }
 
   // libpqxx does not reconnect by itself (see infra::connect): a connection
@@ -138,8 +186,15 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   void ensure_connected() {
     if (conn && conn->is_open()) return;
     conn = infra::connect(opt.conninfo);
-    pqxx::nontransaction(*conn).exec(std::string("SET idle_in_transaction_session_timeout = '") + kIdleInTransaction +
-                                     "'");
+    try {
+      infra::translate_pg("set up the session of " + group, [&] {
+        pqxx::nontransaction(*conn).exec(std::string("SET idle_in_transaction_session_timeout = '") +
+                                         kIdleInTransaction + "'");
+      });
+    } catch (...) {
+      conn.reset();  // set up again on the next try
+      throw;
+    }
   }
 
   // On assignment, every partition starts at the offset stored in PostgreSQL
@@ -147,6 +202,7 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   void rebalance_cb(RdKafka::KafkaConsumer* c, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& parts) override {
     try {
+      lost.clear();  // a rebalance settles who holds what
       if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
         std::vector<PartitionKey> keys;
         for (const auto* p : parts) keys.emplace_back(p->topic(), p->partition());
@@ -173,16 +229,26 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
 
   // PostgreSQL holds the truth: every assigned partition goes back to the
   // offset stored there.
+  struct PartsGuard {
+    std::vector<RdKafka::TopicPartition*>& parts;
+    ~PartsGuard() { RdKafka::TopicPartition::destroy(parts); }
+  };
+
   void rewind() {
     std::vector<RdKafka::TopicPartition*> parts;
     consumer->assignment(parts);
-    std::unique_ptr<std::vector<RdKafka::TopicPartition*>, void (*)(std::vector<RdKafka::TopicPartition*>*)> guard(
-        &parts, [](std::vector<RdKafka::TopicPartition*>* v) { RdKafka::TopicPartition::destroy(*v); });
-    const auto stored = load_offsets();
+    const PartsGuard guard{parts};
+    // One this runner lost (PartitionMoved) waits for the rebalance that
+    // hands it on (or reclaim_lost()); its messages are skipped meanwhile.
+    std::vector<RdKafka::TopicPartition*> ours;
+    for (auto* p : parts)
+      if (assignment.next({p->topic(), p->partition()})) ours.push_back(p);
+    seek_to(ours, load_offsets());
+  }
+
+  // Places each partition at its stored offset (Assignment::place) and seeks there.
+  void seek_to(const std::vector<RdKafka::TopicPartition*>& parts, const std::map<PartitionKey, StoredOffset>& stored) {
     for (auto* p : parts) {
-      // One this runner lost (PartitionMoved) waits for the rebalance that
-      // hands it on; its messages are skipped meanwhile.
-      if (!assignment.next({p->topic(), p->partition()})) continue;
       assignment.place(*consumer, *p, stored);
       const auto code = consumer->seek(*p, 5000);
       // A partition left where it was would be applied past its failed
@@ -372,6 +438,7 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
         s.metrics.applied(std::chrono::duration<double>(Clock::now() - started).count(), stats);
       } catch (const PartitionMoved& e) {
         s.metrics.error("partition_moved");
+        for (const auto& key : e.partitions) s.lost.try_emplace(key, Clock::now());
         failure = e.what();
       } catch (const infra::InfraError& e) {
         // Retryable or in doubt: either way PostgreSQL knows what committed.
@@ -394,6 +461,12 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
       break;
     }
 
+    try {
+      s.reclaim_lost();
+    } catch (const infra::InfraError& e) {
+      if (!e.is_retryable()) throw;
+      spdlog::warn("{}: {}; the lost partitions wait", s.group, e.what());
+    }
     if (const auto lags = s.assignment.lags(*s.consumer, false)) s.metrics.lag(*lags);
     const auto now = Clock::now();
     if (now - last_report > std::chrono::seconds(5)) {
