@@ -191,8 +191,9 @@ using Did = test::ProjectDid;
 struct Run {
   double seconds;
   long rss_mib;
-  double cpu_seconds;                   // user + system time of the lethe process itself
-  std::map<std::string, Did> did = {};  // lethe project's own count, per projection
+  double cpu_seconds;                                 // user + system time of the lethe process itself
+  std::map<std::string, Did> did = {};                // lethe project's own count, per projection
+  std::vector<std::int64_t> applied_by_process = {};  // with several processes, each one's events applied
 };
 
 // Runs the lethe binary as an operator would, timing the whole process
@@ -244,7 +245,9 @@ Run run_lethe_env(const std::map<std::string, std::string>& env, std::vector<std
     run.rss_mib += m.rss_kib / 1024;
     run.cpu_seconds += m.cpu;
     std::ifstream printed(m.out);
+    run.applied_by_process.push_back(0);
     for (const auto& [name, did] : test::project_summaries(printed)) {
+      run.applied_by_process.back() += did.applied;
       auto& sum = run.did[name];
       sum.applied += did.applied;
       sum.skipped += did.skipped;
@@ -844,9 +847,11 @@ int run(int argc, char** argv) {
   std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  1.0x\n", "  baseline: --batch-size 1, one tx per event",
               static_cast<long long>(naive_applied), naive.seconds, naive_rate, naive.rss_mib);
   const double shared_rate = static_cast<double>(shared_applied) / shared->seconds;
-  std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.2fx of one process (3 partitions: 2 + 1)\n",
+  std::string split;
+  for (const auto n : shared->applied_by_process) split += (split.empty() ? "" : " + ") + std::to_string(n);
+  std::printf("%-46s %9lld %8.2f %10.0f %5ld MiB  %.2fx of one process (applied %s)\n",
               "  same, 2 processes sharing the partitions", static_cast<long long>(shared_applied), shared->seconds,
-              shared_rate, shared->rss_mib, shared_rate / batched_rate);
+              shared_rate, shared->rss_mib, shared_rate / batched_rate, split.c_str());
   std::printf("%-46s %9s %8.2f %10s %5ld MiB  (in each run above)\n", "  start-up and exit, nothing to apply", "",
               startup.seconds, "", startup.rss_mib);
   std::printf("%-46s %9lld %8.2f %10.0f %8s  (PostgreSQL limit here; rows/s)\n",
