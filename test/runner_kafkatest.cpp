@@ -11,8 +11,10 @@
 #include <iterator>
 #include <memory>
 #include <set>
+#include <vector>
 
 #include "lethe/infra/errors.hpp"
+#include "lethe/infra/kafka.hpp"
 #include "lethe/producers/topics.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
@@ -424,4 +426,69 @@ BOOST_AUTO_TEST_CASE(a_second_projector_with_the_same_instance_fences_the_first_
   BOOST_TEST(test::topic_end(topics.topic("dead-letters")) == 0);
   std::remove(first_log.c_str());
   std::remove(second_log.c_str());
+}
+
+namespace {
+
+// A consumer of the group that never joins it: for asking and setting the
+// offsets committed to Kafka on its behalf.
+std::unique_ptr<RdKafka::KafkaConsumer> group_handle(const std::string& group) {
+  auto conf = infra::kafka_conf({{"bootstrap.servers", infra::Config::from_env().brokers}, {"group.id", group}});
+  std::string err;
+  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
+  BOOST_REQUIRE_MESSAGE(c, err);
+  return c;
+}
+
+// The users topic's partitions, as "partition=offset" text: what Kafka
+// holds committed for the group (-1001: nothing), or what PostgreSQL holds.
+std::vector<std::string> kafka_committed(RdKafka::KafkaConsumer& c, const std::string& topic, int partitions) {
+  std::vector<RdKafka::TopicPartition*> parts;
+  for (int p = 0; p < partitions; ++p) parts.push_back(RdKafka::TopicPartition::create(topic, p));
+  BOOST_REQUIRE(c.committed(parts, 10000) == RdKafka::ERR_NO_ERROR);
+  std::vector<std::string> out;
+  for (const auto* p : parts) out.push_back(std::to_string(p->partition()) + "=" + std::to_string(p->offset()));
+  RdKafka::TopicPartition::destroy(parts);
+  return out;
+}
+
+}  // namespace
+
+// Advisory offsets: after a run, the consumer group in Kafka holds the
+// offsets PostgreSQL holds (so that consumer-group tools show the lag), and
+// they are never read back: with every partition's committed offset set to
+// 0 behind its back, the next run still starts where PostgreSQL says and
+// applies nothing twice.
+BOOST_AUTO_TEST_CASE(the_group_in_kafka_holds_advisory_offsets_that_are_never_read_back) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  const int n = test::write_users(db, 30, 2, "k");
+  test::relay_until_idle(db, topics);
+  const auto stats = test::project_until_idle(db, topics);
+  BOOST_TEST(stats.applied == n);
+  const auto topic = topics.topic("users");
+  const auto group = group_handle(topics.prefix() + "projection.users");
+  const auto in_postgres = db.rows(
+      "SELECT partition || '=' || next_offset FROM projection_offsets WHERE projection = 'users' AND topic = '" +
+      topic + "' ORDER BY partition");
+  BOOST_REQUIRE(in_postgres.size() == 3u);
+  BOOST_TEST(kafka_committed(*group, topic, 3) == in_postgres, boost::test_tools::per_element());
+
+  std::vector<RdKafka::TopicPartition*> zero;
+  for (int p = 0; p < 3; ++p) zero.push_back(RdKafka::TopicPartition::create(topic, p, 0));
+  // Kafka takes a commit from outside the group once the group is empty:
+  // the projector's static membership ends with its session (10 s).
+  BOOST_REQUIRE(test::eventually([&] { return group->commitSync(zero) == RdKafka::ERR_NO_ERROR; },
+                                 std::chrono::seconds(60), std::chrono::milliseconds(500)));
+  RdKafka::TopicPartition::destroy(zero);
+  BOOST_TEST(kafka_committed(*group, topic, 3) == (std::vector<std::string>{"0=0", "1=0", "2=0"}),
+             boost::test_tools::per_element());
+  const int m = test::write_users(db, 10, 1, "l");
+  test::relay_until_idle(db, topics);
+  const auto again = test::project_until_idle(db, topics);
+  BOOST_TEST(again.applied == m);  // only the new events: nothing from offset 0
+  BOOST_TEST(again.skipped == 0);
+  BOOST_TEST(test::projected_versions(db) == test::expected_versions(db), boost::test_tools::per_element());
+  BOOST_TEST(test::topic_end(topics.topic("dead-letters")) == 0);
+  group->close();
 }

@@ -46,6 +46,8 @@ class Assignment {
   // and those of some of them: 0 for one not claimed.
   void claimed(const std::map<PartitionKey, std::int64_t>& epochs);
   std::map<PartitionKey, std::int64_t> epochs_of(const std::vector<PartitionKey>& keys) const;
+  // Every assigned partition and the next offset to apply there.
+  const std::map<PartitionKey, std::int64_t>& positions() const { return next_; }
   void revoke(const PartitionKey& key);
   void clear();
   bool empty() const { return next_.empty(); }

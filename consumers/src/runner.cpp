@@ -178,6 +178,28 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
         group, keys.size(), kReclaimAfter.count());
   }
 
+  // Advisory offsets: the positions of batches committed in PostgreSQL are
+  // also committed to the consumer group in Kafka, at most once a second
+  // and at stop, so that standard consumer-group tools (kafka-consumer-
+  // groups.sh, lag exporters) show the lag. They are never read back: every
+  // assignment seeks to the offsets PostgreSQL holds (Assignment::place).
+  Clock::time_point last_advice{};
+  bool advice_due = false;
+  void advise_kafka(bool at_stop) {
+    if (!advice_due || (!at_stop && Clock::now() - last_advice < std::chrono::seconds(1))) return;
+    std::vector<RdKafka::TopicPartition*> parts;
+    const PartsGuard guard{parts};
+    for (const auto& [key, next] : assignment.positions())
+      if (next >= 0) parts.push_back(RdKafka::TopicPartition::create(key.first, key.second, next));
+    if (!parts.empty()) {
+      const auto code = at_stop ? consumer->commitSync(parts) : consumer->commitAsync(parts);
+      if (code != RdKafka::ERR_NO_ERROR)
+        spdlog::debug("{}: advisory offsets not committed to Kafka: {}", group, RdKafka::err2str(code));
+    }
+    last_advice = Clock::now();
+    advice_due = false;
+  }
+
   // libpqxx does not reconnect by itself (see infra::connect): a connection
   // found broken is replaced here. A session left idle inside a transaction
   // (a process frozen mid-batch) is ended by PostgreSQL after
@@ -436,6 +458,7 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
         const auto started = Clock::now();
         s.applier.apply(view, *s.conn, stats);
         s.metrics.applied(std::chrono::duration<double>(Clock::now() - started).count(), stats);
+        s.advice_due = true;
       } catch (const PartitionMoved& e) {
         s.metrics.error("partition_moved");
         for (const auto& key : e.partitions) s.lost.try_emplace(key, Clock::now());
@@ -461,6 +484,7 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
       break;
     }
 
+    s.advise_kafka(false);
     try {
       s.reclaim_lost();
     } catch (const infra::InfraError& e) {
@@ -478,6 +502,7 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
       last_report = now;
     }
   }
+  s.advise_kafka(true);
   faulted.clean = true;
   s.metrics.state(RunnerMetrics::State::stopped);
   const auto& pipeline = projections::pipeline_seconds();
