@@ -1,5 +1,6 @@
 #include "offset_store.hpp"
 
+#include <ranges>
 #include <vector>
 
 #include "lethe/infra/pg.hpp"
@@ -57,12 +58,19 @@ constexpr const char* kEndStaleSql =
     " WHERE l.pid = a.pid AND l.granted AND l.locktype = 'advisory' AND l.objsubid = 1)";
 #undef LETHE_PARTITION_KEYS
 
-void split(const std::vector<PartitionKey>& keys, std::vector<std::string>& topics,
-           std::vector<long long>& partitions) {
-  for (const auto& [topic, partition] : keys) {
-    topics.push_back(topic);
-    partitions.push_back(partition);
+// Partitions as the two array parameters ($2 topics, $3 numbers) of the
+// statements above.
+struct Arrays {
+  std::string topics, partitions;
+};
+Arrays arrays_of(std::ranges::input_range auto&& keys) {
+  std::vector<std::string> topics;
+  std::vector<long long> partitions;
+  for (const PartitionKey& key : keys) {
+    topics.push_back(key.first);
+    partitions.push_back(key.second);
   }
+  return {infra::pg_text_array(topics), infra::pg_bigint_array(partitions)};
 }
 
 std::map<PartitionKey, StoredOffset> read_offsets(pqxx::transaction_base& tx, const std::string& projection) {
@@ -102,16 +110,12 @@ void OffsetStore::forget(pqxx::dbtransaction& tx) const {
 
 OffsetStore::Claim OffsetStore::claim(pqxx::connection& conn, const std::vector<PartitionKey>& partitions,
                                       const std::string& owner) const {
-  std::vector<std::string> topics;
-  std::vector<long long> numbers;
-  split(partitions, topics, numbers);
-  const auto topic_array = infra::pg_text_array(topics);
-  const auto partition_array = infra::pg_bigint_array(numbers);
+  const auto arrays = arrays_of(partitions);
   Claim out;
   pqxx::work tx(conn);
   tx.exec("SET LOCAL lock_timeout = '" + std::to_string(kClaimWaitSeconds) + "s'");
-  tx.exec_params(kClaimLockSql, projection_, topic_array, partition_array);
-  for (const auto& row : tx.exec_params(kClaimSql, projection_, topic_array, partition_array, owner))
+  tx.exec_params(kClaimLockSql, projection_, arrays.topics, arrays.partitions);
+  for (const auto& row : tx.exec_params(kClaimSql, projection_, arrays.topics, arrays.partitions, owner))
     out.epochs[{row[0].c_str(), row[1].as<int>()}] = row[2].as<std::int64_t>();
   // A statement of its own, so its snapshot is taken after the claim's
   // waits: it sees what the previous owner's last batch stored.
@@ -122,16 +126,12 @@ OffsetStore::Claim OffsetStore::claim(pqxx::connection& conn, const std::vector<
 
 std::vector<std::pair<PartitionKey, std::string>> OffsetStore::moved(
     pqxx::dbtransaction& tx, const std::map<PartitionKey, std::int64_t>& epochs) const {
-  std::vector<PartitionKey> keys;
-  for (const auto& [key, epoch] : epochs) keys.push_back(key);
-  std::vector<std::string> topics;
-  std::vector<long long> numbers;
-  split(keys, topics, numbers);
-  const auto topic_array = infra::pg_text_array(topics);
-  const auto partition_array = infra::pg_bigint_array(numbers);
-  infra::exec_hot(tx, kBatchLockSql, projection_, topic_array, partition_array);
+  const auto arrays = arrays_of(std::views::keys(epochs));
+  // Two statements: the second's snapshot is taken once the locks are held,
+  // after any claim they waited for has committed its epoch.
+  infra::exec_hot(tx, kBatchLockSql, projection_, arrays.topics, arrays.partitions);
   std::map<PartitionKey, std::pair<std::int64_t, std::string>> now;
-  for (const auto& row : infra::exec_hot(tx, kOwnersSql, projection_, topic_array, partition_array))
+  for (const auto& row : infra::exec_hot(tx, kOwnersSql, projection_, arrays.topics, arrays.partitions))
     now[{row[0].c_str(), row[1].as<int>()}] = {row[2].as<std::int64_t>(), row[3].c_str()};
   std::vector<std::pair<PartitionKey, std::string>> out;
   for (const auto& [key, epoch] : epochs) {
@@ -146,14 +146,9 @@ std::vector<std::pair<PartitionKey, std::string>> OffsetStore::moved(
 }
 
 int OffsetStore::end_stale_batches(pqxx::connection& conn, const std::vector<PartitionKey>& partitions) const {
-  std::vector<std::string> topics;
-  std::vector<long long> numbers;
-  split(partitions, topics, numbers);
+  const auto arrays = arrays_of(partitions);
   pqxx::nontransaction tx(conn);
-  return tx
-      .exec_params(kEndStaleSql, projection_, infra::pg_text_array(topics), infra::pg_bigint_array(numbers),
-                   kClaimWaitSeconds)[0][0]
-      .as<int>();
+  return tx.exec_params(kEndStaleSql, projection_, arrays.topics, arrays.partitions, kClaimWaitSeconds)[0][0].as<int>();
 }
 
 }  // namespace lethe::consumers

@@ -249,13 +249,14 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
     }
   }
 
-  // PostgreSQL holds the truth: every assigned partition goes back to the
-  // offset stored there.
+  // Frees the partitions librdkafka handed out (assignment()) or we made.
   struct PartsGuard {
     std::vector<RdKafka::TopicPartition*>& parts;
     ~PartsGuard() { RdKafka::TopicPartition::destroy(parts); }
   };
 
+  // PostgreSQL holds the truth: every assigned partition goes back to the
+  // offset stored there.
   void rewind() {
     std::vector<RdKafka::TopicPartition*> parts;
     consumer->assignment(parts);

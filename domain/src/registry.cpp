@@ -1,6 +1,8 @@
 #include "lethe/domain/registry.hpp"
 
 #include <algorithm>
+#include <map>
+#include <utility>
 
 namespace lethe::domain {
 
@@ -38,14 +40,18 @@ std::optional<std::pair<int, std::string>> upcast_payload(std::string_view type,
                                                           std::string_view payload_json) {
   const auto* current = find_event_type(type);
   if (!current || schema_version >= current->schema_version) return std::nullopt;
+  // Every domain's steps by (type, version they lift from), gathered once.
+  static const auto steps = [] {
+    std::map<std::pair<std::string, int>, const Upcaster*, std::less<>> out;
+    for (const auto* d : domains())
+      for (const auto& u : d->upcasters) out[{std::string(u.type), u.from_version}] = &u;
+    return out;
+  }();
   std::string payload(payload_json);
   for (int v = schema_version; v < current->schema_version; ++v) {
-    const Upcaster* step = nullptr;
-    for (const auto* d : domains())
-      for (const auto& u : d->upcasters)
-        if (u.type == type && u.from_version == v) step = &u;
-    if (!step) return std::nullopt;
-    payload = step->lift(payload);
+    const auto step = steps.find(std::pair{std::string(type), v});
+    if (step == steps.end()) return std::nullopt;
+    payload = step->second->lift(payload);
   }
   return std::pair{current->schema_version, std::move(payload)};
 }
