@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "lethe/consumers/runner.hpp"
+#include "lethe/consumers/versions.hpp"
 #include "lethe/infra/access.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/ids.hpp"
@@ -129,6 +130,39 @@ int keys_rotate_master(const infra::Config& cfg, int retention_days) {
   return 0;
 }
 
+namespace {
+
+std::unique_ptr<projections::Projection> named_projection(const std::string& name) {
+  auto p = projections::make_projection(name);
+  if (!p) {
+    std::string known;
+    for (const auto& n : projections::projection_names()) known += (known.empty() ? "" : ", ") + n;
+    throw infra::Misconfigured("unknown projection '" + name + "' (known: " + known + ")");
+  }
+  return p;
+}
+
+consumers::RunnerOptions runner_options(const infra::Config& cfg, const ProjectFlags& flags) {
+  // Designated initializers: a field added to the options cannot silently
+  // shift the meaning of the values below.
+  return {
+      .conninfo = cfg.pg,
+      .brokers = cfg.brokers,
+      .topic_prefix = cfg.topic_prefix,
+      .group_prefix = flags.group_prefix.empty() ? cfg.topic_prefix : flags.group_prefix,
+      .instance = flags.instance,
+      .batch_size = flags.batch_size,
+      .batch_wait_ms = flags.batch_wait_ms,
+      .batch_max_bytes = flags.batch_max_bytes,
+      .fetch_queue_kbytes = flags.prefetch_mib << 10,
+      .max_consecutive_refusals = flags.max_consecutive_refusals,
+      .exit_when_idle = flags.until_idle,
+      .receipts = app::event_store_receipts(),
+  };
+}
+
+}  // namespace
+
 int project(const infra::Config& cfg, const ProjectFlags& flags) {
   infra::require_master_key("project");
   reapply_erasures(cfg, "project");
@@ -136,30 +170,9 @@ int project(const infra::Config& cfg, const ProjectFlags& flags) {
   auto names = flags.names.empty() ? projections::projection_names() : flags.names;
   std::vector<std::unique_ptr<consumers::ProjectionRunner>> runners;
   for (const auto& name : names) {
-    auto p = projections::make_projection(name);
-    if (!p) {
-      std::string known;
-      for (const auto& n : projections::projection_names()) known += (known.empty() ? "" : ", ") + n;
-      throw infra::Misconfigured("unknown projection '" + name + "' (known: " + known + ")");
-    }
+    auto p = named_projection(name);
     if (flags.replay) consumers::reset_projection(cfg.pg, *p);
-    // Designated initializers: a field added to the options cannot silently
-    // shift the meaning of the values below.
-    consumers::RunnerOptions opt{
-        .conninfo = cfg.pg,
-        .brokers = cfg.brokers,
-        .topic_prefix = cfg.topic_prefix,
-        .group_prefix = flags.group_prefix.empty() ? cfg.topic_prefix : flags.group_prefix,
-        .instance = flags.instance,
-        .batch_size = flags.batch_size,
-        .batch_wait_ms = flags.batch_wait_ms,
-        .batch_max_bytes = flags.batch_max_bytes,
-        .fetch_queue_kbytes = flags.prefetch_mib << 10,
-        .max_consecutive_refusals = flags.max_consecutive_refusals,
-        .exit_when_idle = flags.until_idle,
-        .receipts = app::event_store_receipts(),
-    };
-    runners.push_back(std::make_unique<consumers::ProjectionRunner>(std::move(opt), std::move(p)));
+    runners.push_back(std::make_unique<consumers::ProjectionRunner>(runner_options(cfg, flags), std::move(p)));
   }
   if (!flags.metrics_address.empty()) infra::serve_metrics(flags.metrics_address);
   // One thread per projection; each has its own connections and group.
@@ -186,6 +199,62 @@ int project(const infra::Config& cfg, const ProjectFlags& flags) {
     std::cout << "{\"projection\":\"" << names[i] << "\",\"applied\":" << stats[i].applied
               << ",\"skipped\":" << stats[i].skipped << ",\"dead_lettered\":" << stats[i].dead_lettered
               << ",\"batches\":" << stats[i].batches << "}\n";
+  return 0;
+}
+
+namespace {
+
+// One JSON line for scripts: what the switch did or why it did not.
+int report_switch(const std::string& name, const char* action, const consumers::Switch& sw, bool caught_up_only) {
+  std::cout << "{\"projection\":\"" << name << "\",\"action\":\"" << action
+            << "\",\"done\":" << (sw.done ? "true" : "false") << ",\"applied\":" << sw.stats.applied << ",\"tables\":[";
+  for (std::size_t i = 0; i < sw.tables.size(); ++i) {
+    const auto& t = sw.tables[i];
+    std::cout << (i ? "," : "") << "{\"table\":\"" << t.table << "\",\"live_rows\":" << t.live_rows
+              << ",\"new_rows\":" << t.new_rows << ",\"columns_compared\":" << t.columns.size()
+              << ",\"equal\":" << (t.equal ? "true" : "false") << "}";
+  }
+  std::cout << "],\"refusals\":" << sw.refusals.size() << ",\"schema\":\"" << sw.schema_before << "\"}\n";
+  for (const auto& r : sw.refusals) spdlog::error("{} {} refused: {}", action, name, r);
+  if (sw.done) spdlog::info("{} {}: done; the version that was live is kept in {}", action, name, sw.schema_before);
+  return sw.done || (caught_up_only && sw.refusals.empty()) ? 0 : 1;
+}
+
+consumers::RebuildOptions rebuild_options(const infra::Config& cfg, const ProjectFlags& pf, const VersionFlags& vf) {
+  auto runner = runner_options(cfg, pf);
+  return {.runner = std::move(runner),
+          .restart = vf.restart,
+          .cut_over = !vf.no_cut_over,
+          .resume_only = vf.resume_only,
+          .patience = std::chrono::seconds(vf.patience_seconds)};
+}
+
+}  // namespace
+
+int project_rebuild(const infra::Config& cfg, const ProjectFlags& pf, const VersionFlags& vf) {
+  infra::require_master_key("project rebuild");
+  install_signal_handlers();
+  if (!pf.metrics_address.empty()) infra::serve_metrics(pf.metrics_address);
+  const auto sw = consumers::rebuild(rebuild_options(cfg, pf, vf), named_projection(vf.name), stop_flag());
+  if (stop_flag().load()) {
+    spdlog::info("rebuild {}: stopped; its offsets are saved, run it again to resume", vf.name);
+    return 0;
+  }
+  return report_switch(vf.name, vf.no_cut_over ? "rebuild" : "cut-over", sw, vf.no_cut_over);
+}
+
+int project_rollback(const infra::Config& cfg, const ProjectFlags& pf, const VersionFlags& vf) {
+  infra::require_master_key("project rollback");
+  install_signal_handlers();
+  const auto sw = consumers::rollback(rebuild_options(cfg, pf, vf), named_projection(vf.name), stop_flag());
+  if (stop_flag().load()) return 0;
+  return report_switch(vf.name, "rollback", sw, false);
+}
+
+int project_drop(const infra::Config& cfg, const VersionFlags& vf) {
+  const bool dropped = consumers::drop_version(cfg.pg, *named_projection(vf.name), vf.next);
+  std::cout << "{\"projection\":\"" << vf.name << "\",\"dropped\":" << (dropped ? "true" : "false") << ",\"version\":\""
+            << (vf.next ? "next" : "previous") << "\"}\n";
   return 0;
 }
 

@@ -48,6 +48,19 @@ struct ProjectFlags {
 };
 int project(const infra::Config& cfg, const ProjectFlags& flags);
 
+// `lethe project rebuild|cut-over|rollback|drop NAME` (consumers/versions.hpp).
+struct VersionFlags {
+  std::string name;
+  bool restart = false;      // rebuild: drop a rebuild in progress and start from offset zero
+  bool no_cut_over = false;  // rebuild: stop once caught up
+  bool resume_only = false;  // cut-over: there must be a rebuild to finish
+  bool next = false;         // drop: the rebuild in progress, not the previous version
+  int patience_seconds = 120;
+};
+int project_rebuild(const infra::Config& cfg, const ProjectFlags& pf, const VersionFlags& vf);
+int project_rollback(const infra::Config& cfg, const ProjectFlags& pf, const VersionFlags& vf);
+int project_drop(const infra::Config& cfg, const VersionFlags& vf);
+
 struct UserFlags {
   std::string id, email, name, role = "user", actor = "system:cli";
 };

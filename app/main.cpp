@@ -116,6 +116,38 @@ int main(int argc, char** argv) {
                       "serve Prometheus metrics at http://HOST:PORT/metrics (default: not served)");
   project->add_flag("--replay", pf.replay, "empty the read models and rebuild them from offset zero");
   project->add_flag("--until-idle", pf.until_idle, "exit once every partition is read to its end");
+  // Versions of a read model (docs/operations.md, "Rebuild beside the live
+  // version"). Checked before `project` itself: CLI11 marks the parent
+  // parsed as well.
+  app::VersionFlags vfl;
+  const auto named = [&](CLI::App* sub) {
+    sub->add_option("name", vfl.name, "the projection")->required();
+    return sub;
+  };
+  const auto patient = [&](CLI::App* sub) {
+    sub->add_option("--patience-seconds", vfl.patience_seconds,
+                    "how long the switch waits for the live projector and the last events")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 86400));
+    return sub;
+  };
+  auto* rebuild = patient(named(project->add_subcommand(
+      "rebuild", "build the next version of a read model beside the live one, prove it equal, cut over")));
+  rebuild->add_flag("--restart", vfl.restart, "drop a rebuild in progress and start again from offset zero");
+  rebuild->add_flag("--no-cut-over", vfl.no_cut_over, "stop once caught up (finish later with `cut-over`)");
+  actions.emplace_back(rebuild, [&] { return app::project_rebuild(cfg, pf, vfl); });
+  auto* cut_over = patient(
+      named(project->add_subcommand("cut-over", "bring the rebuilt version up to date, prove it equal, cut over")));
+  actions.emplace_back(cut_over, [&] {
+    vfl.resume_only = true;
+    return app::project_rebuild(cfg, pf, vfl);
+  });
+  auto* rollback = patient(named(project->add_subcommand(
+      "rollback", "switch back to the version kept by the last cut-over, brought up to date first")));
+  actions.emplace_back(rollback, [&] { return app::project_rollback(cfg, pf, vfl); });
+  auto* drop = named(project->add_subcommand("drop", "drop the version kept by the last cut-over"));
+  drop->add_flag("--next", vfl.next, "drop the rebuild in progress instead");
+  actions.emplace_back(drop, [&] { return app::project_drop(cfg, vfl); });
   actions.emplace_back(project, [&] { return app::project(cfg, pf); });
 
   auto* keys = cli.add_subcommand("keys", "the keyring of per-person keys")->require_subcommand(1);

@@ -36,29 +36,39 @@ constexpr std::int64_t kShown = 20;
 // run in a schema of their own).
 constexpr const char* kSchemaSql = "SELECT current_schema()";
 
-// Every column of the schema's ordinary tables: its comment, and whether it
+// The schema, and the schemas of its read models' other versions (a
+// rebuild in progress, a version kept after a cut-over: consumers/
+// versions.hpp), which must forget as the live tables do.
+#define LETHE_VERSION_SCHEMAS                                                                             \
+  "(n.nspname = current_schema() OR starts_with(n.nspname, current_schema() || '_next_') OR starts_with(" \
+  "n.nspname, current_schema() || '_prev_'))"
+
+// Every column of these schemas' ordinary tables: its comment, and whether it
 // holds text that may contain an email or a name (text, varchar, char, json,
 // jsonb, or a domain over one). Partitioned parents are left out: each
 // partition is a table of its own and is searched as one.
 constexpr const char* kColumnsSql =
-    "SELECT c.relname, a.attname, coalesce(col_description(c.oid, a.attnum), ''),"
+    "SELECT n.nspname, c.relname, a.attname, coalesce(col_description(c.oid, a.attnum), ''),"
     " coalesce(nullif(t.typbasetype, 0), t.oid)::regtype = ANY ('{text,varchar,bpchar,json,jsonb}'::regtype[])"
     " FROM pg_class c"
     " JOIN pg_namespace n ON n.oid = c.relnamespace"
     " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
     " JOIN pg_type t ON t.oid = a.atttypid"
-    " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
-    " ORDER BY c.relname, a.attnum";
+    " WHERE " LETHE_VERSION_SCHEMAS
+    " AND c.relkind = 'r'"
+    " ORDER BY n.nspname, c.relname, a.attnum";
 
 // The primary key columns of the schema's tables, in key order.
 constexpr const char* kPrimaryKeysSql =
-    "SELECT c.relname, a.attname FROM pg_index i"
+    "SELECT n.nspname, c.relname, a.attname FROM pg_index i"
     " JOIN pg_class c ON c.oid = i.indrelid"
     " JOIN pg_namespace n ON n.oid = c.relnamespace"
     " CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)"
     " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum"
-    " WHERE n.nspname = current_schema() AND i.indisprimary"
-    " ORDER BY c.relname, k.ord";
+    " WHERE " LETHE_VERSION_SCHEMAS
+    " AND i.indisprimary"
+    " ORDER BY n.nspname, c.relname, k.ord";
+#undef LETHE_VERSION_SCHEMAS
 
 // Searches of one column. The statements must name the table and the
 // column, which no parameter can do: {0} is the row's name (its primary key
@@ -82,7 +92,8 @@ struct Column {
 };
 
 struct Table {
-  std::string name;
+  std::string schema, relation;
+  std::string name;              // as findings name it: "users", or "<schema>.users" for another version's
   std::vector<std::string> key;  // primary key columns; empty: rows are named by ctid
   std::vector<Column> columns;
 };
@@ -142,14 +153,19 @@ std::vector<Needle> needles_of(const Sought& sought) {
 
 // ---- PostgreSQL ------------------------------------------------------------
 
-std::vector<Table> load_tables(pqxx::transaction_base& tx) {
+std::vector<Table> load_tables(pqxx::transaction_base& tx, const std::string& current) {
   std::vector<Table> tables;
+  const auto name_of = [&](const pqxx::row& r) {
+    const std::string schema = r[0].c_str(), table = r[1].c_str();
+    return schema == current ? table : schema + "." + table;
+  };
   for (const auto& r : tx.exec(kColumnsSql)) {
-    if (tables.empty() || tables.back().name != r[0].c_str()) tables.push_back({r[0].c_str(), {}, {}});
-    tables.back().columns.push_back({r[1].c_str(), r[2].c_str() == kPersonComment, r[3].as<bool>()});
+    if (tables.empty() || tables.back().name != name_of(r))
+      tables.push_back({r[0].c_str(), r[1].c_str(), name_of(r), {}, {}});
+    tables.back().columns.push_back({r[2].c_str(), r[3].c_str() == kPersonComment, r[4].as<bool>()});
   }
   std::map<std::string, std::vector<std::string>> keys;
-  for (const auto& r : tx.exec(kPrimaryKeysSql)) keys[r[0].c_str()].push_back(r[1].c_str());
+  for (const auto& r : tx.exec(kPrimaryKeysSql)) keys[name_of(r)].push_back(r[2].c_str());
   for (auto& t : tables) t.key = keys[t.name];
   return tables;
 }
@@ -157,10 +173,10 @@ std::vector<Table> load_tables(pqxx::transaction_base& tx) {
 // Searches one table's columns, findings in column order.
 class TableSearch {
  public:
-  TableSearch(pqxx::transaction_base& tx, const std::string& schema, const Table& table, const Sought& sought,
-              const std::vector<Needle>& needles, Findings& findings)
+  TableSearch(pqxx::transaction_base& tx, const Table& table, const Sought& sought, const std::vector<Needle>& needles,
+              Findings& findings)
       : tx_(tx), table_(table), sought_(sought), needles_(needles), findings_(findings) {
-    table_sql_ = tx.quote_name(schema) + "." + tx.quote_name(table.name);
+    table_sql_ = tx.quote_name(table.schema) + "." + tx.quote_name(table.relation);
     if (table.key.empty()) {
       row_id_ = "t.ctid::text";
     } else {
@@ -243,11 +259,11 @@ std::size_t search_tables(const infra::Config& cfg, const Sought& sought, const 
     const auto current = tx.exec(kSchemaSql);
     if (current[0][0].is_null()) throw infra::Misconfigured("gdpr verify: no schema of the search_path exists");
     const std::string schema = current[0][0].c_str();
-    const auto tables = load_tables(tx);
+    const auto tables = load_tables(tx, schema);
     infra::Throttled progress;
     for (std::size_t i = 0; i < tables.size(); ++i) {
       if (progress.due()) spdlog::info("gdpr verify: table {} ({} of {})", tables[i].name, i + 1, tables.size());
-      TableSearch(tx, schema, tables[i], sought, needles, findings).run();
+      TableSearch(tx, tables[i], sought, needles, findings).run();
     }
     return tables.size();
   });

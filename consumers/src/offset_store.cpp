@@ -90,6 +90,16 @@ std::map<PartitionKey, StoredOffset> OffsetStore::load(pqxx::connection& conn) c
   return read_offsets(tx, projection_);
 }
 
+std::map<PartitionKey, StoredOffset> OffsetStore::read(pqxx::transaction_base& tx) const {
+  return read_offsets(tx, projection_);
+}
+
+void OffsetStore::hold(pqxx::dbtransaction& tx, const std::vector<PartitionKey>& partitions) const {
+  const auto arrays = arrays_of(partitions);
+  tx.exec("SET LOCAL lock_timeout = '" + std::to_string(kClaimWaitSeconds) + "s'");
+  tx.exec_params(kClaimLockSql, projection_, arrays.topics, arrays.partitions);
+}
+
 void OffsetStore::save(pqxx::dbtransaction& tx, const std::map<PartitionKey, StoredOffset>& positions) const {
   if (positions.empty()) return;
   std::vector<std::string> topics, fingerprints;
@@ -113,8 +123,7 @@ OffsetStore::Claim OffsetStore::claim(pqxx::connection& conn, const std::vector<
   const auto arrays = arrays_of(partitions);
   Claim out;
   pqxx::work tx(conn);
-  tx.exec("SET LOCAL lock_timeout = '" + std::to_string(kClaimWaitSeconds) + "s'");
-  tx.exec_params(kClaimLockSql, projection_, arrays.topics, arrays.partitions);
+  hold(tx, partitions);
   for (const auto& row : tx.exec_params(kClaimSql, projection_, arrays.topics, arrays.partitions, owner))
     out.epochs[{row[0].c_str(), row[1].as<int>()}] = row[2].as<std::int64_t>();
   // A statement of its own, so its snapshot is taken after the claim's

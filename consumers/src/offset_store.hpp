@@ -18,6 +18,7 @@ class OffsetStore {
 
   // Every partition this projection has a position in.
   std::map<PartitionKey, StoredOffset> load(pqxx::connection& conn) const;
+  std::map<PartitionKey, StoredOffset> read(pqxx::transaction_base& tx) const;
 
   // Upserts the positions inside the batch's transaction. An offset only
   // moves forward: a stale batch cannot take a partition back.
@@ -47,6 +48,12 @@ class OffsetStore {
   // idle_in_transaction_session_timeout does not apply). Its batch rolls
   // back. Returns how many.
   int end_stale_batches(pqxx::connection& conn, const std::vector<PartitionKey>& partitions) const;
+
+  // Holds `partitions` (exclusive advisory locks, as a claim takes them,
+  // waiting at most kClaimWait) until tx ends, without claiming them: no
+  // batch of this projection writes them meanwhile, and the one in flight
+  // has committed. A cut-over holds the live version still this way.
+  void hold(pqxx::dbtransaction& tx, const std::vector<PartitionKey>& partitions) const;
 
   // Inside a batch's transaction, before it writes: the partitions whose
   // epoch is no longer the one claimed (another process claimed them

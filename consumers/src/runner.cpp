@@ -210,8 +210,13 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
     conn = infra::connect(opt.conninfo);
     try {
       infra::translate_pg("set up the session of " + group, [&] {
-        pqxx::nontransaction(*conn).exec(std::string("SET idle_in_transaction_session_timeout = '") +
-                                         kIdleInTransaction + "'");
+        pqxx::nontransaction tx(*conn);
+        tx.exec(std::string("SET idle_in_transaction_session_timeout = '") + kIdleInTransaction + "'");
+        if (!opt.schema_first.empty())
+          tx.exec_params(
+              "SELECT set_config('search_path', quote_ident($1) || ', ' || current_setting('search_path'), "
+              "false)",
+              opt.schema_first);
       });
     } catch (...) {
       conn.reset();  // set up again on the next try
@@ -300,6 +305,66 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
         spdlog::warn("{}: {}; retrying in {} ms", group, e.what(), backoff.next().count());
       }
     }
+  }
+
+  // Fewer than idle_below_lag events left to read: by the last watermarks
+  // seen, then confirmed by the broker.
+  bool close_to_the_end() {
+    if (assignment.empty()) return false;
+    const auto below = [&](bool exact) {
+      const auto lag = assignment.lag(*consumer, exact);
+      return lag >= 0 && lag < opt.idle_below_lag;
+    };
+    return below(false) && below(true);
+  }
+
+  // The progress line, every few seconds: what was applied since the last
+  // one, the lag, and at this pace when it will be gone. A rebuild also
+  // tells Prometheus how far it is (offsets passed / end of the logs).
+  void report(const RunStats& stats, std::int64_t applied, double seconds) {
+    const double rate = applied / seconds;
+    const auto lag = assignment.lag(*consumer, false);
+    const auto eta = rate > 0 && lag > 0 ? fmt::format(", caught up in about {:.0f} s", lag / rate) : std::string();
+    std::int64_t passed = 0;
+    for (const auto& [key, next] : assignment.positions()) passed += std::max<std::int64_t>(next, 0);
+    const double done = passed + lag > 0 ? static_cast<double>(passed) / static_cast<double>(passed + lag) : 1.0;
+    if (!opt.schema_first.empty()) metrics.rebuild_progress(done);
+    spdlog::info(
+        "{}: {}applied {} events ({:.0f}/s), total {}, skipped {}, dead-lettered {}, lag {}{}", group,
+        opt.schema_first.empty() ? "" : fmt::format("rebuilding in {}, {:.1f} % done: ", opt.schema_first, 100 * done),
+        applied, rate, stats.applied, stats.skipped, stats.dead_lettered, lag, eta);
+  }
+
+  // Applies one batch (BatchApplier). A failure PostgreSQL or Kafka may
+  // recover from rolls it back, and the partitions go back to their stored
+  // offsets (recover()): retried; stopped when told to stop meanwhile.
+  enum class Outcome { applied, retried, stopped };
+  Outcome apply(const std::vector<const RdKafka::Message*>& view, RunStats& stats, const std::atomic<bool>& stop) {
+    std::string failure;
+    try {
+      const auto started = Clock::now();
+      applier.apply(view, *conn, stats);
+      metrics.applied(std::chrono::duration<double>(Clock::now() - started).count(), stats);
+      advice_due = true;
+      return Outcome::applied;
+    } catch (const PartitionMoved& e) {
+      metrics.error("partition_moved");
+      for (const auto& key : e.partitions) lost.try_emplace(key, Clock::now());
+      failure = e.what();
+    } catch (const infra::InfraError& e) {
+      // Retryable or in doubt: either way PostgreSQL knows what committed.
+      if (!e.is_retryable() && !dynamic_cast<const infra::CommitInDoubt*>(&e)) throw;
+      failure = e.what();
+    } catch (const pqxx::transaction_rollback& e) {
+      failure = e.what();  // deadlock or serialization failure: try again
+    } catch (const pqxx::failure& e) {
+      if (conn->is_open()) throw;  // not a lost connection: a bug to surface
+      failure = e.what();          // the connection died mid-statement (e.g. in COPY)
+    }
+    metrics.error("batch_retried");
+    spdlog::warn("{}: batch not applied: {}; rewinding to the stored offsets", group,
+                 failure.substr(0, failure.find('\n')));
+    return recover(stop) ? Outcome::retried : Outcome::stopped;
   }
 
   // Fills a batch: up to batch_size messages or batch_max_bytes of keys and
@@ -405,7 +470,7 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
       metrics.error("stopped");
     }
   } faulted{s.metrics};
-  s.metrics.state(RunnerMetrics::State::running);
+  s.metrics.state(s.opt.schema_first.empty() ? RunnerMetrics::State::running : RunnerMetrics::State::rebuilding);
   // A person column without a rule would keep an erased person's data:
   // refuse to start and say which.
   const auto gaps = infra::translate_pg("check the erasure policy of " + s.group, [&] {
@@ -454,33 +519,10 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
       for (const auto& m : batch) view.push_back(m.get());
       s.metrics.taken(batch);
       if (const auto lags = s.assignment.lags(*s.consumer, false)) s.metrics.lag(*lags);
-      std::string failure;
-      try {
-        const auto started = Clock::now();
-        s.applier.apply(view, *s.conn, stats);
-        s.metrics.applied(std::chrono::duration<double>(Clock::now() - started).count(), stats);
-        s.advice_due = true;
-      } catch (const PartitionMoved& e) {
-        s.metrics.error("partition_moved");
-        for (const auto& key : e.partitions) s.lost.try_emplace(key, Clock::now());
-        failure = e.what();
-      } catch (const infra::InfraError& e) {
-        // Retryable or in doubt: either way PostgreSQL knows what committed.
-        if (!e.is_retryable() && !dynamic_cast<const infra::CommitInDoubt*>(&e)) throw;
-        failure = e.what();
-      } catch (const pqxx::transaction_rollback& e) {
-        failure = e.what();  // deadlock or serialization failure: try again
-      } catch (const pqxx::failure& e) {
-        if (s.conn->is_open()) throw;  // not a lost connection: a bug to surface
-        failure = e.what();            // the connection died mid-statement (e.g. in COPY)
-      }
-      if (!failure.empty()) {
-        s.metrics.error("batch_retried");
-        spdlog::warn("{}: batch not applied: {}; rewinding to the stored offsets", s.group,
-                     failure.substr(0, failure.find('\n')));
-        if (!s.recover(stop)) break;
-        continue;
-      }
+      const auto outcome = s.apply(view, stats, stop);
+      if (outcome == Impl::Outcome::stopped) break;
+      if (outcome == Impl::Outcome::retried) continue;
+      if (s.opt.exit_when_idle && s.opt.idle_below_lag > 0 && s.close_to_the_end()) break;
     } else if (s.opt.exit_when_idle && !s.assignment.empty() && s.assignment.lag(*s.consumer, true) == 0) {
       break;
     }
@@ -495,10 +537,7 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
     if (const auto lags = s.assignment.lags(*s.consumer, false)) s.metrics.lag(*lags);
     const auto now = Clock::now();
     if (now - last_report > std::chrono::seconds(5)) {
-      const double secs = std::chrono::duration<double>(now - last_report).count();
-      spdlog::info("{}: applied {} events ({:.0f}/s), total {}, skipped {}, dead-lettered {}, lag {}", s.group,
-                   stats.applied - reported, (stats.applied - reported) / secs, stats.applied, stats.skipped,
-                   stats.dead_lettered, s.assignment.lag(*s.consumer, false));
+      s.report(stats, stats.applied - reported, std::chrono::duration<double>(now - last_report).count());
       reported = stats.applied;
       last_report = now;
     }
@@ -513,6 +552,53 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
       s.group, stats.applied, stats.skipped, stats.dead_lettered, stats.batches, stats.fill_seconds,
       stats.parse_seconds, stats.apply_seconds, pipeline.keys, pipeline.decode, pipeline.load, pipeline.write,
       stats.offsets_seconds, stats.commit_seconds);
+  return stats;
+}
+
+RunStats ProjectionRunner::catch_up(const Targets& targets, const std::atomic<bool>& stop,
+                                    std::chrono::seconds patience) {
+  auto& s = *impl_;
+  RunStats stats;
+  const auto deadline = Clock::now() + patience;
+  // Every partition named stands at its target (an unassigned one does not).
+  const auto reached = [&] {
+    return std::ranges::all_of(targets, [&](const auto& t) {
+      const auto next = s.assignment.next(t.first);
+      return next && *next >= t.second;
+    });
+  };
+  bool warned_topic = false;
+  std::vector<std::unique_ptr<RdKafka::Message>> batch;
+  std::vector<const RdKafka::Message*> view;
+  s.ensure_connected();
+  s.rewind();
+  while (!reached()) {
+    if (stop.load()) return stats;
+    if (Clock::now() > deadline) {
+      std::string behind;
+      for (const auto& [key, target] : targets) {
+        const auto next = s.assignment.next(key);
+        if (!next || *next < target)
+          behind += (behind.empty() ? "" : ", ") + describe(key) + " at " +
+                    (next ? std::to_string(*next) : std::string("(not assigned here)")) + " of " +
+                    std::to_string(target);
+      }
+      throw infra::Unavailable(s.group + ": not caught up within " + std::to_string(patience.count()) +
+                               " s: " + behind);
+    }
+    batch.clear();
+    std::int64_t bytes = 0;
+    s.fill(batch, bytes, warned_topic);
+    if (s.callback_failure) std::rethrow_exception(s.callback_failure);
+    // What lies at or beyond a target is set aside, read again later.
+    view.clear();
+    for (const auto& m : batch) {
+      const auto t = targets.find(key_of(*m));
+      if (t != targets.end() && m->offset() < t->second) view.push_back(m.get());
+    }
+    if (!view.empty() && s.apply(view, stats, stop) == Impl::Outcome::stopped) return stats;
+  }
+  s.rewind();
   return stats;
 }
 

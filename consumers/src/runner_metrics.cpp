@@ -11,7 +11,7 @@ std::int64_t now_ms() {
       .count();
 }
 
-constexpr const char* kStates[] = {"running", "stopped", "faulted"};
+constexpr const char* kStates[] = {"running", "stopped", "faulted", "rebuilding"};
 
 }  // namespace
 
@@ -31,8 +31,9 @@ RunnerMetrics::RunnerMetrics(const std::string& projection)
           infra::counter_family("lethe_projection_errors_total",
                                 "Errors by kind: batch_retried (rolled back and tried again), stopped (the projection "
                                 "stopped on an error)")),
-      state_(infra::gauge_family("lethe_projection_state",
-                                 "1 for the projection's current state (running, stopped, faulted), 0 for the others")),
+      state_(infra::gauge_family(
+          "lethe_projection_state",
+          "1 for the projection's current state (running, stopped, faulted, rebuilding), 0 for the others")),
       batch_seconds_(infra::histogram_family("lethe_projection_batch_seconds",
                                              "Time to apply one batch: decode, write, dead letters, offsets, commit")
                          .Add({{"projection", projection}}, infra::duration_buckets())),
@@ -42,7 +43,10 @@ RunnerMetrics::RunnerMetrics(const std::string& projection)
       last_dead_letter_(infra::gauge_family("lethe_projection_last_dead_letter_timestamp_seconds",
                                             "When this process last sent one of the projection's events to the dead "
                                             "letters (0: never)")
-                            .Add({{"projection", projection}})) {
+                            .Add({{"projection", projection}})),
+      rebuild_progress_(infra::gauge_family("lethe_projection_rebuild_progress",
+                                            "A rebuild beside the live version: offsets passed / end of the logs, "
+                                            "0 to 1 (only a rebuilding process has it)")) {
   state(State::stopped);
 }
 
@@ -105,6 +109,10 @@ void RunnerMetrics::applied(double seconds, const RunStats& stats) {
 
 void RunnerMetrics::error(const std::string& kind) {
   errors_.Add({{"projection", projection_}, {"kind", kind}}).Increment();
+}
+
+void RunnerMetrics::rebuild_progress(double done) {
+  rebuild_progress_.Add({{"projection", projection_}}).Set(done);
 }
 
 }  // namespace lethe::consumers

@@ -16,7 +16,7 @@ namespace lethe::consumers {
 
 class RunnerMetrics {
  public:
-  enum class State { running, stopped, faulted };
+  enum class State { running, stopped, faulted, rebuilding };
 
   explicit RunnerMetrics(const std::string& projection);
 
@@ -30,6 +30,8 @@ class RunnerMetrics {
   // A batch applied in `seconds`; stats are the run's totals after it.
   void applied(double seconds, const RunStats& stats);
   void error(const std::string& kind);
+  // A rebuild's share done: offsets passed / end of the logs, 0 to 1.
+  void rebuild_progress(double done);
 
  private:
   struct PartitionSeries {
@@ -48,6 +50,7 @@ class RunnerMetrics {
   prometheus::Histogram& batch_seconds_;
   prometheus::Counter &applied_, &skipped_, &dead_lettered_;
   prometheus::Gauge& last_dead_letter_;
+  prometheus::Family<prometheus::Gauge>& rebuild_progress_;
   std::map<PartitionKey, PartitionSeries> partitions_;
   std::map<std::string, prometheus::Counter*> types_;
   RunStats seen_;  // totals already counted

@@ -107,7 +107,10 @@ void forget_erased(const Projection& p, std::span<const Delivered> batch, pqxx::
 
 }  // namespace
 
-void apply_erasure_policy(const Projection& p, pqxx::dbtransaction& tx, const std::vector<std::string>& people) {
+namespace {
+
+// The policy's statements, on the tables the search_path finds.
+void apply_rules(const Projection& p, pqxx::dbtransaction& tx, const std::vector<std::string>& people) {
   for (const auto& person : people)
     for (const auto& rule : p.erasure_policy()) {
       if (rule.action == Erase::keep) continue;
@@ -119,6 +122,26 @@ void apply_erasure_policy(const Projection& p, pqxx::dbtransaction& tx, const st
       else
         tx.exec_params(statement(rule), person, std::string(p.name()));
     }
+}
+
+constexpr const char* kWhereSql = "SELECT current_schema(), current_setting('search_path')";
+constexpr const char* kSchemaExistsSql = "SELECT 1 FROM pg_namespace WHERE nspname = $1";
+constexpr const char* kSearchPathSql = "SELECT set_config('search_path', $1, true)";
+
+}  // namespace
+
+void apply_erasure_policy(const Projection& p, pqxx::dbtransaction& tx, const std::vector<std::string>& people) {
+  apply_rules(p, tx, people);
+  if (people.empty()) return;
+  // The previous version, kept after a cut-over, has no projector of its
+  // own until a rollback: it forgets here, its schema first for a moment.
+  const auto where = infra::exec_hot(tx, kWhereSql);
+  const std::string live = where[0][0].c_str(), path = where[0][1].c_str();
+  const auto previous = previous_version_schema(live, p.name());
+  if (infra::exec_hot(tx, kSchemaExistsSql, previous).empty()) return;
+  infra::exec_hot(tx, kSearchPathSql, tx.quote_name(previous) + ", " + path);
+  apply_rules(p, tx, people);
+  infra::exec_hot(tx, kSearchPathSql, path);
 }
 
 std::vector<std::string> erasure_policy_gaps(pqxx::dbtransaction& tx, const Projection& projection) {

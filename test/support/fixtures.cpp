@@ -183,6 +183,11 @@ TestSchema::~TestSchema() {
       auto conn = infra::connect(conninfo);
       pqxx::nontransaction nt(*conn);
       nt.exec("DROP SCHEMA IF EXISTS " + name_ + " CASCADE");
+      // And the versions of its read models a rebuild left beside it
+      // (<schema>_next_<projection>, _prev_, _swap_).
+      for (const auto& row :
+           nt.exec_params("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", name_ + "\\_%\\_%"))
+        nt.exec("DROP SCHEMA IF EXISTS " + nt.quote_name(row[0].c_str()) + " CASCADE");
     } catch (const std::exception&) {
       // A test that restarted PostgreSQL may leave it down; the schema is
       // disposable either way.

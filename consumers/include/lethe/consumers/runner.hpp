@@ -7,6 +7,7 @@
 // batch_max_bytes of keys and values, and librdkafka prefetches at most
 // fetch_queue_kbytes ahead of it (README, "Memory").
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -40,6 +41,17 @@ struct RunnerOptions {
   // messages. 0: never stop on a run.
   int max_consecutive_refusals = 20;
   bool exit_when_idle = false;  // return once every assigned partition is read to its end
+  // With exit_when_idle: also return after a batch once fewer events than
+  // this are left to read (0: only at the very end). Under steady traffic a
+  // projector keeping up is seldom at the very end; a rebuild needs only to
+  // be close before its cut-over catches up the rest.
+  std::int64_t idle_below_lag = 0;
+  // A rebuild beside the live version (consumers/versions.hpp): the
+  // session puts this schema first in its search_path, so the projection's
+  // tables, offsets, claims and tombstones are the copies there, while the
+  // event store, the erasure register and the keys are the live ones. The
+  // runner reports the state `rebuilding` and its progress.
+  std::string schema_first = {};
   // Where the projection's erasure receipts go (app::event_store_receipts);
   // a runner without it refuses to start.
   projections::ReceiptLog receipts = {};
@@ -96,6 +108,15 @@ class ProjectionRunner {
   // stored offset came from (a recreated topic). Fixing the cause and running
   // again resumes where it stopped.
   RunStats run(const std::atomic<bool>& stop);
+
+  // Applies, as run() does, every message below its partition's target
+  // (topic as on Kafka, partition) and nothing at or beyond it, and returns
+  // once every partition named stands at its target, or when told to stop.
+  // A cut-over calls it, after run(exit_when_idle), to bring the new
+  // version to exactly where the live one is held. Throws infra::Unavailable
+  // when a partition named is not assigned here within `patience`.
+  using Targets = std::map<std::pair<std::string, int>, std::int64_t>;
+  RunStats catch_up(const Targets& targets, const std::atomic<bool>& stop, std::chrono::seconds patience);
 
  private:
   struct Impl;

@@ -101,7 +101,22 @@ class Projection {
   // The columns of the tables it declares (table.hpp) with their marks;
   // empty for a projection that writes its tables by hand.
   virtual std::vector<DeclaredColumn> declared_columns() const { return {}; }
+  // Columns ("table.column") this version of the projection fills otherwise
+  // than the one before it did. A cut-over (consumers/versions.hpp) proves
+  // the rebuilt version equal to the live one over every other column;
+  // these it leaves out, and says so.
+  virtual std::vector<std::string> changed_columns() const { return {}; }
 };
+
+// Where a projection's other versions live, beside the live schema
+// (consumers/versions.hpp): the next one while it is rebuilt, the previous
+// one kept after a cut-over, until dropped.
+inline std::string next_version_schema(std::string_view live, std::string_view projection) {
+  return std::string(live) + "_next_" + std::string(projection);
+}
+inline std::string previous_version_schema(std::string_view live, std::string_view projection) {
+  return std::string(live) + "_prev_" + std::string(projection);
+}
 
 // The columns of the projection's tables that name a person or hold their
 // data (by their comments, set by the migrations) and that no rule of its
@@ -140,7 +155,9 @@ ApplyResult apply_batch(Projection& projection, std::span<const Delivered> batch
 
 // Applies the projection's erasure policy for each of `people` in tx: what
 // a batch does for the erased people it names, and what `lethe gdpr
-// reapply` does again after a restore.
+// reapply` does again after a restore. A previous version kept after a
+// cut-over (previous_version_schema) forgets them too, in the same
+// transaction: no version of a read model keeps an erased person.
 void apply_erasure_policy(const Projection& projection, pqxx::dbtransaction& tx,
                           const std::vector<std::string>& people);
 
