@@ -60,8 +60,7 @@ bool live_caught_up(const test::Served& s) {
   return test::eventually(
       [&] {
         std::int64_t end = 0;
-        for (const auto& topic :
-             s.db.rows("SELECT DISTINCT topic FROM projection_offsets WHERE projection = 'users'"))
+        for (const auto& topic : s.db.rows("SELECT DISTINCT topic FROM projection_offsets WHERE projection = 'users'"))
           end += test::topic_end(topic);
         return s.db.scalar("SELECT sum(next_offset) FROM projection_offsets WHERE projection = 'users'") ==
                std::to_string(end);
@@ -102,9 +101,9 @@ class Load {
     const auto run_id = test::random_suffix();
     for (int i = 0; !stop_; ++i) {
       const auto email = "load" + std::to_string(i) + "-" + run_id + "@example.org";
-      const auto made = api_.call("POST", "/users",
-                                  test::json_object({{"email", email}, {"name", "Load " + std::to_string(i)}}),
-                                  api_.owner_key());
+      const auto made =
+          api_.call("POST", "/users", test::json_object({{"email", email}, {"name", "Load " + std::to_string(i)}}),
+                    api_.owner_key());
       if (made.status != 201) {
         fail("POST /users: " + std::to_string(made.status) + " " + made.body);
         continue;
@@ -133,9 +132,9 @@ class Load {
 
 // An admin erases the person; returns once every projection has applied it.
 void erase(test::Served& s, const std::string& user_id) {
-  auto r = test::must(
-      s.api.call("POST", "/users/" + user_id + "/erasure", "", s.api.owner_key(), {{"Content-Length", "0"}}), 202,
-      "erase");
+  auto r =
+      test::must(s.api.call("POST", "/users/" + user_id + "/erasure", "", s.api.owner_key(), {{"Content-Length", "0"}}),
+                 202, "erase");
   const auto applied = test::until_erasure_applied(s.api, r.str("id"), s.api.owner_key());
   BOOST_REQUIRE_MESSAGE(applied.json.IsObject() && applied.json["receipts"].Size() == test::all_projections().size(),
                         applied.body);
@@ -150,18 +149,35 @@ int seed(test::Served& s, int users, const std::string& prefix) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(a_rebuild_under_load_with_erasures_midway_cuts_over_to_what_a_replay_at_rest_builds) {
-  test::Served s;
+namespace {
+
+// A rebuild of the users projection under HTTP load, frozen once it has
+// begun while two people are erased, then let go to cut over. `fault`
+// adds test hooks to the rebuild: cut-over.pause keeps the live version
+// held for 2 s before the comparison, so that the live projector has
+// batches waiting; cut-over.no_hold (the negative control) does not hold
+// it at all.
+struct UnderLoad {
+  int rc = -1;
+  std::size_t users_before = 0;
+  int commands = 0;
+  std::vector<std::string> failures;
+  std::vector<std::string> erased;
+};
+
+UnderLoad rebuild_under_load(test::Served& s, const std::string& fault) {
+  UnderLoad out;
   seed(s, 1500, "r");
   const auto ana = s.api.person("ana-" + test::random_suffix() + "@example.org");
   const auto bo = s.api.person("bo-" + test::random_suffix() + "@example.org");
   BOOST_REQUIRE(live_caught_up(s));
-  const auto before = users_in(s.db, s.db.name());
+  out.users_before = users_in(s.db, s.db.name()).size();
+  out.erased = {ana.id, bo.id};
 
   Load load(s.api);
-  // Small batches, and frozen once it has begun: the erasures land while
-  // it rebuilds, whatever the machine's speed.
-  test::Process rebuild({"project", "rebuild", "users", "--batch-size", "100"}, s.env());
+  auto env = s.env();
+  env["LETHE_FAULT"] = fault;
+  test::Process rebuild({"project", "rebuild", "users", "--batch-size", "100"}, env);
   BOOST_REQUIRE(test::eventually(
       [&] {
         return schema_exists(s.db, next_of(s.db)) &&
@@ -172,24 +188,35 @@ BOOST_AUTO_TEST_CASE(a_rebuild_under_load_with_erasures_midway_cuts_over_to_what
   erase(s, ana.id);
   erase(s, bo.id);
   BOOST_TEST_REQUIRE(rebuild.running());
-  BOOST_TEST(std::stoul(s.db.scalar("SELECT count(*) FROM " + next_of(s.db) + ".users")) < before.size());
+  BOOST_TEST(std::stoul(s.db.scalar("SELECT count(*) FROM " + next_of(s.db) + ".users")) < out.users_before);
   rebuild.signal(SIGCONT);
-  BOOST_TEST_REQUIRE(rebuild.wait(std::chrono::seconds(300)) == 0);
+  out.rc = rebuild.wait(std::chrono::seconds(300));
   // Load goes on across the cut-over and a little after it.
   std::this_thread::sleep_for(2s);
   load.stop();
-  BOOST_TEST(load.failures().empty(), "first failure: " << (load.failures().empty() ? "" : load.failures().front()));
-  BOOST_TEST(load.commands() > 0);
+  out.commands = load.commands();
+  out.failures = load.failures();
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_rebuild_under_load_with_erasures_midway_cuts_over_to_what_a_replay_at_rest_builds) {
+  test::Served s;
+  const auto run = rebuild_under_load(s, "cut-over.pause");
+  BOOST_TEST_REQUIRE(run.rc == 0);
+  BOOST_TEST(run.failures.empty(), "first failure: " << (run.failures.empty() ? "" : run.failures.front()));
+  BOOST_TEST(run.commands > 0);
 
   // Switched once, the old version kept, the new one live.
   BOOST_TEST(s.db.scalar("SELECT count(*) FROM projection_versions WHERE projection = 'users' AND action = "
                          "'cut-over'") == "1");
   BOOST_TEST(schema_exists(s.db, previous_of(s.db)));
   BOOST_TEST(!schema_exists(s.db, next_of(s.db)));
-  BOOST_TEST(users_in(s.db, previous_of(s.db)).size() >= before.size());
+  BOOST_TEST(users_in(s.db, previous_of(s.db)).size() >= run.users_before);
 
   // The erased are forgotten in the version that is live now.
-  for (const auto& id : {ana.id, bo.id})
+  for (const auto& id : run.erased)
     BOOST_TEST(s.db.scalar("SELECT name || ' ' || active FROM users WHERE user_id = '" + id + "'") ==
                "Deleted user false");
 
@@ -199,7 +226,19 @@ BOOST_AUTO_TEST_CASE(a_rebuild_under_load_with_erasures_midway_cuts_over_to_what
   const auto live = users_in(s.db, s.db.name());
   BOOST_TEST(live.size() == reference.size());
   BOOST_TEST(live == reference);
-  BOOST_TEST(live.size() >= before.size() + static_cast<std::size_t>(load.commands()));
+  BOOST_TEST(live.size() >= run.users_before + static_cast<std::size_t>(run.commands));
+}
+
+// The negative control: with the live version not held, its projector
+// writes on while the new version is brought to the offsets read and
+// compared, and the cut-over is refused (it would otherwise switch to a
+// version missing those batches).
+BOOST_AUTO_TEST_CASE(without_holding_the_live_version_the_cut_over_does_not_hold) {
+  test::Served s;
+  const auto run = rebuild_under_load(s, "cut-over.pause,cut-over.no_hold");
+  BOOST_TEST(run.rc == 1);
+  BOOST_TEST(s.db.scalar("SELECT count(*) FROM projection_versions") == "0");
+  BOOST_TEST(schema_exists(s.db, next_of(s.db)));
 }
 
 BOOST_AUTO_TEST_CASE(a_new_version_that_differs_is_refused_and_nothing_switches) {
@@ -229,13 +268,13 @@ BOOST_AUTO_TEST_CASE(a_new_version_that_differs_is_refused_and_nothing_switches)
 
   // Put back, and a row naming the erased person added instead.
   s.db.exec("UPDATE " + next + ".users SET role = 'user' WHERE user_id = 't7'");
-  s.db.exec("INSERT INTO " + next +
-            ".user_oauth_identities (user_id, provider, subject, linked_at) VALUES ('" + cleo.id +
-            "', 'github', 'x', now())");
+  s.db.exec("INSERT INTO " + next + ".user_oauth_identities (user_id, provider, subject, linked_at) VALUES ('" +
+            cleo.id + "', 'github', 'x', now())");
   refused = run_lethe(s, "project cut-over users");
   BOOST_TEST(refused.rc == 1, refused.output);
-  BOOST_TEST(says(refused, "table user_oauth_identities: 1 row(s) of user_id name people the erasure register holds "
-                           "as erased"),
+  BOOST_TEST(says(refused,
+                  "table user_oauth_identities: 1 row(s) of user_id name people the erasure register holds "
+                  "as erased"),
              refused.output);
   BOOST_TEST(s.db.scalar("SELECT count(*) FROM projection_versions") == "0");
 

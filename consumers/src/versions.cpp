@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "lethe/infra/config.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/pg.hpp"
 #include "offset_store.hpp"
@@ -34,7 +35,8 @@ constexpr const char* kColumnsSql =
     "SELECT a.attname, format_type(a.atttypid, a.atttypmod), coalesce(col_description(a.attrelid, a.attnum), '')"
     " FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped"
     " ORDER BY a.attnum";
-constexpr const char* kRelOptionsSql = "SELECT array_to_string(reloptions, ', ') FROM pg_class WHERE oid = to_regclass($1)";
+constexpr const char* kRelOptionsSql =
+    "SELECT array_to_string(reloptions, ', ') FROM pg_class WHERE oid = to_regclass($1)";
 constexpr const char* kRecordSql =
     "INSERT INTO projection_versions (projection, action, tables) VALUES ($1, $2, $3::jsonb)";
 
@@ -103,8 +105,8 @@ class Versions {
         if (!options.empty() && !options[0][0].is_null() && !std::string(options[0][0].c_str()).empty())
           tx.exec("ALTER TABLE " + at(next_, table) + " SET (" + options[0][0].c_str() + ")");
       }
-      tx.exec_params("INSERT INTO " + at(next_, "erased_streams") + " SELECT * FROM " +
-                         at(live_, "erased_streams") + " WHERE projection = $1",
+      tx.exec_params("INSERT INTO " + at(next_, "erased_streams") + " SELECT * FROM " + at(live_, "erased_streams") +
+                         " WHERE projection = $1",
                      name_);
       tx.commit();
     });
@@ -156,7 +158,9 @@ class Versions {
         std::set<PartitionKey> keys;
         for (const auto& [key, next] : mine) keys.insert(key);
         for (const auto& [key, next] : theirs) keys.insert(key);
-        live_offsets.hold(tx, {keys.begin(), keys.end()});
+        // Test hook, the negative control of rebuild_apitest: the live
+        // version not held, its projector writes on past the offsets read.
+        if (!infra::fault_injected("cut-over.no_hold")) live_offsets.hold(tx, {keys.begin(), keys.end()});
         theirs = offsets_in(tx, live_);  // a statement after the hold: the last live batch is in
         ProjectionRunner::Targets targets;
         std::string behind;
@@ -184,6 +188,9 @@ class Versions {
               throw infra::Unavailable(fmt::format("{} {}: {} stands at {} on {}, not at the live {}", action, name_,
                                                    candidate, value_or_zero(mine, key), describe(key), l));
         }
+        // Test hook (rebuild_apitest): the live version stays held a while
+        // longer, so that under load its projector has batches waiting.
+        if (infra::fault_injected("cut-over.pause")) std::this_thread::sleep_for(std::chrono::seconds(2));
         out.tables = compare(tx, candidate, digests, out.refusals);
         if (!out.refusals.empty()) {
           out.schema_before = candidate;
@@ -260,9 +267,8 @@ class Versions {
     if (columns.empty())
       for (const auto& c : live) columns.push_back(c.name);
     const auto changed = p_.changed_columns();
-    std::erase_if(columns, [&](const std::string& c) {
-      return std::ranges::find(changed, table + "." + c) != changed.end();
-    });
+    std::erase_if(columns,
+                  [&](const std::string& c) { return std::ranges::find(changed, table + "." + c) != changed.end(); });
     return columns;
   }
 
@@ -284,8 +290,8 @@ class Versions {
       const auto live = columns_of(tx, live_, table), other = columns_of(tx, candidate, table);
       TableComparison t{.table = table, .columns = {}};
       if (live != other) {
-        refusals.push_back("table " + table + " has columns (" + list(live) + ") live but (" + list(other) +
-                           ") in " + candidate);
+        refusals.push_back("table " + table + " has columns (" + list(live) + ") live but (" + list(other) + ") in " +
+                           candidate);
         out.push_back(std::move(t));
         continue;
       }
@@ -311,17 +317,16 @@ class Versions {
         const auto only = [&](const std::string& a, const std::string& b) {
           const auto key = "t." + tx.quote_name(t.columns.front()) + "::text";
           std::string keys;
-          for (const auto& r : tx.exec("SELECT k FROM (SELECT " + key + " AS k, md5(" + row + ") FROM " +
-                                       at(a, table) + " AS t EXCEPT SELECT " + key + ", md5(" + row + ") FROM " +
-                                       at(b, table) + " AS t) d ORDER BY k LIMIT 3"))
+          for (const auto& r : tx.exec("SELECT k FROM (SELECT " + key + " AS k, md5(" + row + ") FROM " + at(a, table) +
+                                       " AS t EXCEPT SELECT " + key + ", md5(" + row + ") FROM " + at(b, table) +
+                                       " AS t) d ORDER BY k LIMIT 3"))
             keys += (keys.empty() ? "" : ", ") + std::string(r[0].c_str());
           return keys.empty() ? std::string("none") : keys;
         };
         refusals.push_back(fmt::format(
             "table {}: {} rows live, {} in {}; {} over ({}): {} {} only live, {} only in {}", table, live_rows,
             new_rows, candidate, live_digest == new_digest ? "same digest" : "the digests differ",
-            fmt::join(t.columns, ", "), t.columns.front(), only(live_, candidate), only(candidate, live_),
-            candidate));
+            fmt::join(t.columns, ", "), t.columns.front(), only(live_, candidate), only(candidate, live_), candidate));
       }
       // The erasure register holds: no column naming a person names one
       // it holds as erased.
@@ -353,9 +358,8 @@ class Versions {
     for (const char* table : kBookkeeping)
       tx.exec("CREATE TABLE " + at(swap_, table) + " (LIKE " + at(live_, table) + " INCLUDING ALL)");
     for (const char* table : {"projection_offsets", "erased_streams"})
-      tx.exec_params("INSERT INTO " + at(swap_, table) + " SELECT * FROM " + at(live_, table) +
-                         " WHERE projection = $1",
-                     name_);
+      tx.exec_params(
+          "INSERT INTO " + at(swap_, table) + " SELECT * FROM " + at(live_, table) + " WHERE projection = $1", name_);
     tx.exec_params("DELETE FROM " + at(live_, "erased_streams") + " WHERE projection = $1", name_);
     tx.exec_params("INSERT INTO " + at(live_, "erased_streams") + " SELECT * FROM " + at(candidate, "erased_streams") +
                        " WHERE projection = $1",
@@ -375,13 +379,15 @@ class Versions {
   std::string name_, live_, next_, previous_, swap_;
 };
 
-RunnerOptions candidate_options(RunnerOptions options, const std::string& schema) {
+// The candidate's runner returns once caught up: to the end of the logs
+// (`to_the_end`), or close to it when a switch follows, which catches up
+// the rest with the live version held: the live projector then waits for
+// at most kCloseEnough events.
+RunnerOptions candidate_options(RunnerOptions options, const std::string& schema, bool to_the_end) {
   options.schema_first = schema;
   options.group_prefix += "rebuild.";
   options.exit_when_idle = true;
-  // Close is enough: the cut-over catches up the rest with the live
-  // version held, so the live projector waits for at most this many.
-  options.idle_below_lag = kCloseEnough;
+  options.idle_below_lag = to_the_end ? 0 : kCloseEnough;
   return options;
 }
 
@@ -398,8 +404,8 @@ Switch rebuild(RebuildOptions options, std::unique_ptr<projections::Projection> 
                                "); start one with `lethe project rebuild " + std::string(p.name()) + "`");
   if (versions.exists(next)) {
     if (const auto shapes = versions.shape_differences(next); !shapes.empty())
-      throw infra::Misconfigured("rebuild " + std::string(p.name()) + ": " + fmt::format("{}", fmt::join(shapes, "; ")) +
-                                 "; start it again with --restart");
+      throw infra::Misconfigured("rebuild " + std::string(p.name()) + ": " +
+                                 fmt::format("{}", fmt::join(shapes, "; ")) + "; start it again with --restart");
     spdlog::info("rebuild {}: resuming in {} from its saved offsets ({} events passed before)", p.name(), next,
                  versions.passed(next));
   } else {
@@ -407,7 +413,7 @@ Switch rebuild(RebuildOptions options, std::unique_ptr<projections::Projection> 
     spdlog::info("rebuild {}: building the next version in schema {} from offset zero; {} keeps serving", p.name(),
                  next, versions.live());
   }
-  ProjectionRunner runner(candidate_options(options.runner, next), std::move(projection));
+  ProjectionRunner runner(candidate_options(options.runner, next, !options.cut_over), std::move(projection));
   Switch out;
   out.stats = runner.run(stop);
   out.schema_before = next;
@@ -433,7 +439,7 @@ Switch rollback(RebuildOptions options, std::unique_ptr<projections::Projection>
                                " (a migration since the cut-over?)");
   spdlog::info("rollback {}: bringing the previous version in {} up to the live offsets ({} events passed)", p.name(),
                previous, versions.passed(previous));
-  ProjectionRunner runner(candidate_options(options.runner, previous), std::move(projection));
+  ProjectionRunner runner(candidate_options(options.runner, previous, false), std::move(projection));
   const auto caught_up = runner.run(stop);
   if (stop.load()) return {.refusals = {}, .tables = {}, .stats = caught_up, .schema_before = previous};
   auto sw = versions.switch_to(previous, runner, false, "rollback", options.patience, stop);

@@ -59,14 +59,14 @@ struct Switch {
   // keys), a person of the erasure register still named, ...
   std::vector<std::string> refusals;
   std::vector<TableComparison> tables;
-  RunStats stats;  // what the runner applied to the new version in this run
+  RunStats stats;             // what the runner applied to the new version in this run
   std::string schema_before;  // where the version that was live now is (done), or the candidate (not done)
 };
 
 struct RebuildOptions {
-  RunnerOptions runner;     // of the live projection; schema_first and the group are set here
-  bool restart = false;     // drop a rebuild in progress first and start from offset zero
-  bool cut_over = true;     // false: stop once caught up; `cut-over` (or another rebuild) goes on later
+  RunnerOptions runner;      // of the live projection; schema_first and the group are set here
+  bool restart = false;      // drop a rebuild in progress first and start from offset zero
+  bool cut_over = true;      // false: stop once caught up; `cut-over` (or another rebuild) goes on later
   bool resume_only = false;  // refuse when no rebuild is in progress (`lethe project cut-over`)
   // How long a cut-over waits for the live projector to pass the new
   // version, or the new one to reach the live offsets, before it gives up.
