@@ -15,6 +15,9 @@
 
 #include <atomic>
 #include <boost/test/unit_test.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <thread>
 
@@ -159,6 +162,7 @@ namespace {
 // it at all.
 struct UnderLoad {
   int rc = -1;
+  std::string said;  // the rebuild's output
   std::size_t users_before = 0;
   int commands = 0;
   std::vector<std::string> failures;
@@ -177,7 +181,10 @@ UnderLoad rebuild_under_load(test::Served& s, const std::string& fault) {
   Load load(s.api);
   auto env = s.env();
   env["LETHE_FAULT"] = fault;
-  test::Process rebuild({"project", "rebuild", "users", "--batch-size", "100"}, env);
+  const auto log = "/tmp/lethe-rebuild-" + test::random_suffix();
+  test::Process rebuild(
+      test::Program{"/bin/sh"},
+      {"-c", "exec '" + test::lethe_bin() + "' project rebuild users --batch-size 100 >'" + log + "' 2>&1"}, env);
   BOOST_REQUIRE(test::eventually(
       [&] {
         return schema_exists(s.db, next_of(s.db)) &&
@@ -191,6 +198,11 @@ UnderLoad rebuild_under_load(test::Served& s, const std::string& fault) {
   BOOST_TEST(std::stoul(s.db.scalar("SELECT count(*) FROM " + next_of(s.db) + ".users")) < out.users_before);
   rebuild.signal(SIGCONT);
   out.rc = rebuild.wait(std::chrono::seconds(300));
+  {
+    std::ifstream in(log);
+    out.said.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::remove(log.c_str());
   // Load goes on across the cut-over and a little after it.
   std::this_thread::sleep_for(2s);
   load.stop();
@@ -203,8 +215,18 @@ UnderLoad rebuild_under_load(test::Served& s, const std::string& fault) {
 
 BOOST_AUTO_TEST_CASE(a_rebuild_under_load_with_erasures_midway_cuts_over_to_what_a_replay_at_rest_builds) {
   test::Served s;
+  const auto indexes = [&] {
+    return s.db.scalar(
+        "SELECT string_agg(tablename || '.' || indexname, ',' ORDER BY indexname) FROM pg_indexes"
+        " WHERE schemaname = '" +
+        s.db.name() + "' AND tablename IN ('users', 'user_notes', 'user_oauth_identities')");
+  };
+  const auto indexes_before = indexes();
   const auto run = rebuild_under_load(s, "cut-over.pause");
-  BOOST_TEST_REQUIRE(run.rc == 0);
+  BOOST_TEST_REQUIRE(run.rc == 0, run.said);
+  BOOST_TEST(run.said.find("\"action\":\"cut-over\",\"done\":true") != std::string::npos, run.said);
+  // Indexes and constraints keep the names the migrations gave them.
+  BOOST_TEST(indexes() == indexes_before);
   BOOST_TEST(run.failures.empty(), "first failure: " << (run.failures.empty() ? "" : run.failures.front()));
   BOOST_TEST(run.commands > 0);
 
@@ -236,7 +258,9 @@ BOOST_AUTO_TEST_CASE(a_rebuild_under_load_with_erasures_midway_cuts_over_to_what
 BOOST_AUTO_TEST_CASE(without_holding_the_live_version_the_cut_over_does_not_hold) {
   test::Served s;
   const auto run = rebuild_under_load(s, "cut-over.pause,cut-over.no_hold");
-  BOOST_TEST(run.rc == 1);
+  BOOST_TEST(run.rc == 1, run.said);
+  BOOST_TEST(run.said.find("cut-over users refused: table users: ") != std::string::npos, run.said);
+  BOOST_TEST(run.said.find("; the digests differ over") != std::string::npos, run.said);
   BOOST_TEST(s.db.scalar("SELECT count(*) FROM projection_versions") == "0");
   BOOST_TEST(schema_exists(s.db, next_of(s.db)));
 }
@@ -245,6 +269,7 @@ BOOST_AUTO_TEST_CASE(a_new_version_that_differs_is_refused_and_nothing_switches)
   test::Served s;
   seed(s, 200, "t");
   const auto cleo = s.api.person("cleo-" + test::random_suffix() + "@example.org");
+  const auto dora = s.api.person("dora-" + test::random_suffix() + "@example.org");
   erase(s, cleo.id);
   BOOST_REQUIRE(live_caught_up(s));
   const auto built = run_lethe(s, "project rebuild users --no-cut-over");
@@ -252,6 +277,13 @@ BOOST_AUTO_TEST_CASE(a_new_version_that_differs_is_refused_and_nothing_switches)
   BOOST_TEST(says(built, "\"action\":\"rebuild\",\"done\":false"), built.output);
   const auto next = next_of(s.db);
   BOOST_TEST(users_in(s.db, next) == users_in(s.db, s.db.name()));
+
+  // An erasure while the rebuild waits, no runner on it: the live
+  // projector makes the new version forget too.
+  const auto dora_in_next = "SELECT name FROM " + next + ".users WHERE user_id = '" + dora.id + "'";
+  BOOST_TEST(s.db.scalar(dora_in_next) != "Deleted user");
+  erase(s, dora.id);
+  BOOST_TEST(s.db.scalar(dora_in_next) == "Deleted user");
 
   // A row changed in the new version.
   s.db.exec("UPDATE " + next + ".users SET role = 'owner' WHERE user_id = 't7'");
@@ -329,6 +361,21 @@ BOOST_AUTO_TEST_CASE(a_killed_rebuild_resumes_and_a_rollback_switches_back_up_to
   BOOST_TEST(live_then.size() == cut_over.size() + 50);
   // The kept version forgot eve with the live one, though no projector runs it.
   BOOST_TEST(s.db.scalar(eve_in_kept) == "Deleted user");
+  // gdpr verify searches the kept version too: a row left naming her there
+  // is found, under the version's schema.
+  const auto verify = "gdpr verify " + eve.id + " --pg-data -";
+  auto verified = run_lethe(s, verify);
+  BOOST_TEST(verified.rc == 0, verified.output);
+  s.db.exec("INSERT INTO " + previous_of(s.db) +
+            ".user_notes (note_id, user_id, text, author, added_at) VALUES ('00000000-0000-4000-8000-00000000e1e1', '" +
+            eve.id + "', 'x', NULL, now())");
+  verified = run_lethe(s, verify);
+  BOOST_TEST(verified.rc == 1, verified.output);
+  BOOST_TEST(
+      says(verified, "table " + previous_of(s.db) +
+                         ".user_notes.user_id: row note_id=00000000-0000-4000-8000-00000000e1e1 holds the person's id"),
+      verified.output);
+  s.db.exec("DELETE FROM " + previous_of(s.db) + ".user_notes WHERE note_id = '00000000-0000-4000-8000-00000000e1e1'");
   const auto back = run_lethe(s, "project rollback users");
   BOOST_TEST_REQUIRE(back.rc == 0, back.output);
   BOOST_TEST(says(back, "\"action\":\"rollback\",\"done\":true"), back.output);

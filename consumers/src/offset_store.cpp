@@ -52,7 +52,7 @@ constexpr const char* kEndStaleSql =
     "WITH k AS (" LETHE_PARTITION_KEYS
     ")"
     " SELECT count(*) FILTER (WHERE pg_terminate_backend(a.pid)) FROM pg_stat_activity a"
-    " WHERE a.pid <> pg_backend_pid() AND a.wait_event_type IS DISTINCT FROM 'Lock'"
+    " WHERE a.pid <> pg_backend_pid() AND a.wait_event_type IS DISTINCT FROM 'Lock' AND a.application_name <> $5"
     " AND a.xact_start < now() - make_interval(secs => $4)"
     " AND EXISTS (SELECT 1 FROM pg_locks l JOIN k ON (l.classid::bigint << 32) | l.objid::bigint = k.key"
     " WHERE l.pid = a.pid AND l.granted AND l.locktype = 'advisory' AND l.objsubid = 1)";
@@ -157,7 +157,10 @@ std::vector<std::pair<PartitionKey, std::string>> OffsetStore::moved(
 int OffsetStore::end_stale_batches(pqxx::connection& conn, const std::vector<PartitionKey>& partitions) const {
   const auto arrays = arrays_of(partitions);
   pqxx::nontransaction tx(conn);
-  return tx.exec_params(kEndStaleSql, projection_, arrays.topics, arrays.partitions, kClaimWaitSeconds)[0][0].as<int>();
+  return tx
+      .exec_params(kEndStaleSql, projection_, arrays.topics, arrays.partitions, kClaimWaitSeconds,
+                   std::string(kHolderApplication))[0][0]
+      .as<int>();
 }
 
 }  // namespace lethe::consumers

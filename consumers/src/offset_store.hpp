@@ -48,6 +48,10 @@ class OffsetStore {
   // idle_in_transaction_session_timeout does not apply). Its batch rolls
   // back. Returns how many.
   int end_stale_batches(pqxx::connection& conn, const std::vector<PartitionKey>& partitions) const;
+  // The application_name of the session that holds a projection's live
+  // version still for a cut-over (consumers/versions.hpp): its hold is no
+  // stale batch, and end_stale_batches leaves it alone.
+  static constexpr const char* kHolderApplication = "lethe-versions";
 
   // Holds `partitions` (exclusive advisory locks, as a claim takes them,
   // waiting at most kClaimWait) until tx ends, without claiming them: no

@@ -35,6 +35,16 @@ constexpr const char* kColumnsSql =
     "SELECT a.attname, format_type(a.atttypid, a.atttypmod), coalesce(col_description(a.attrelid, a.attnum), '')"
     " FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped"
     " ORDER BY a.attnum";
+// The constraints a table's indexes stand behind (primary key, unique,
+// exclusion), and its other indexes, with their definitions.
+constexpr const char* kKeyConstraintsSql =
+    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+    " WHERE conrelid = to_regclass($1) AND contype IN ('p', 'u', 'x') ORDER BY conname";
+constexpr const char* kPlainIndexesSql =
+    "SELECT c.relname, i.indisunique, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+    " JOIN pg_class c ON c.oid = i.indexrelid"
+    " WHERE i.indrelid = to_regclass($1) AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
+    " ORDER BY c.relname";
 constexpr const char* kRelOptionsSql =
     "SELECT array_to_string(reloptions, ', ') FROM pg_class WHERE oid = to_regclass($1)";
 constexpr const char* kRecordSql =
@@ -43,6 +53,11 @@ constexpr const char* kRecordSql =
 // How far behind the live offsets a rebuild may be when its cut-over
 // starts: what the cut-over applies while it holds the live version.
 constexpr std::int64_t kCloseEnough = 500;
+
+// How long the swap waits for the tables' exclusive locks (behind API
+// reads in flight) before it lets the reads go and tries again: reads that
+// arrive meanwhile queue behind it.
+constexpr const char* kSwapLockTimeout = "500ms";
 
 // Identifiers longer than this are cut short by PostgreSQL, silently.
 constexpr std::size_t kMaxIdentifier = 63;
@@ -56,7 +71,7 @@ struct Column {
 class Versions {
  public:
   Versions(const std::string& conninfo, const projections::Projection& p)
-      : conn_(infra::connect(conninfo)), p_(p), name_(p.name()) {
+      : conn_(infra::connect(conninfo, OffsetStore::kHolderApplication)), p_(p), name_(p.name()) {
     infra::translate_pg("versions of " + name_, [&] {
       pqxx::nontransaction tx(*conn_);
       if (!tx.exec_params(kGuardSql, name_)[0][0].as<bool>())
@@ -99,12 +114,28 @@ class Versions {
     infra::translate_pg("create " + next_, [&] {
       pqxx::work tx(*conn_);
       tx.exec("CREATE SCHEMA " + tx.quote_name(next_));
-      for (const auto& table : all_tables()) {
-        tx.exec("CREATE TABLE " + at(next_, table) + " (LIKE " + at(live_, table) + " INCLUDING ALL)");
+      for (const auto& table : p_.tables()) {
+        // Indexes and the constraints behind them under the live names:
+        // after a cut-over, a migration names them as it always did.
+        tx.exec("CREATE TABLE " + at(next_, table) + " (LIKE " + at(live_, table) +
+                " INCLUDING ALL EXCLUDING INDEXES)");
+        for (const auto& c : tx.exec_params(kKeyConstraintsSql, at(live_, table)))
+          tx.exec("ALTER TABLE " + at(next_, table) + " ADD CONSTRAINT " + tx.quote_name(c[0].c_str()) + " " +
+                  c[1].c_str());
+        for (const auto& i : tx.exec_params(kPlainIndexesSql, at(live_, table))) {
+          const std::string definition = i[2].c_str();
+          const auto using_at = definition.find(" USING ");
+          if (using_at == std::string::npos)
+            throw infra::Misconfigured("rebuild " + name_ + ": cannot copy index " + i[0].c_str() + ": " + definition);
+          tx.exec(std::string("CREATE ") + (i[1].as<bool>() ? "UNIQUE " : "") + "INDEX " + tx.quote_name(i[0].c_str()) +
+                  " ON " + at(next_, table) + definition.substr(using_at));
+        }
         const auto options = tx.exec_params(kRelOptionsSql, at(live_, table));
         if (!options.empty() && !options[0][0].is_null() && !std::string(options[0][0].c_str()).empty())
           tx.exec("ALTER TABLE " + at(next_, table) + " SET (" + options[0][0].c_str() + ")");
       }
+      for (const char* table : kBookkeeping)
+        tx.exec("CREATE TABLE " + at(next_, table) + " (LIKE " + at(live_, table) + " INCLUDING ALL)");
       tx.exec_params("INSERT INTO " + at(next_, "erased_streams") + " SELECT * FROM " + at(live_, "erased_streams") +
                          " WHERE projection = $1",
                      name_);
@@ -155,13 +186,29 @@ class Versions {
         pqxx::work tx(*conn_);
         auto mine = offsets_in(tx, candidate);
         auto theirs = offsets_in(tx, live_);
-        std::set<PartitionKey> keys;
-        for (const auto& [key, next] : mine) keys.insert(key);
-        for (const auto& [key, next] : theirs) keys.insert(key);
+        // Every partition either version has a position in, or claimed
+        // (a claimed one may have no position yet: an empty erasure
+        // partition whose first event comes now).
+        const auto partitions = [&] {
+          std::set<PartitionKey> keys;
+          for (const std::string* schema : std::array<const std::string*, 2>{&candidate, &live_})
+            for (const auto& row : tx.exec_params("SELECT topic, partition FROM " + at(*schema, "projection_owners") +
+                                                      " WHERE projection = $1 UNION SELECT topic, partition FROM " +
+                                                      at(*schema, "projection_offsets") + " WHERE projection = $1",
+                                                  name_))
+              keys.emplace(row[0].c_str(), row[1].template as<int>());
+          return keys;
+        };
+        const auto keys = partitions();
         // Test hook, the negative control of rebuild_apitest: the live
         // version not held, its projector writes on past the offsets read.
         if (!infra::fault_injected("cut-over.no_hold")) live_offsets.hold(tx, {keys.begin(), keys.end()});
-        theirs = offsets_in(tx, live_);  // a statement after the hold: the last live batch is in
+        // Statements after the hold: the last live batch is in.
+        if (partitions() != keys) {
+          wait_why = "the live projector claimed partitions while the cut-over took its locks";
+          throw Retry{};
+        }
+        theirs = offsets_in(tx, live_);
         ProjectionRunner::Targets targets;
         std::string behind;
         std::int64_t missing = 0;
@@ -196,15 +243,27 @@ class Versions {
           out.schema_before = candidate;
           return out;  // tx rolls back: nothing changed
         }
+        // The swap's exclusive locks, all at once, waiting briefly behind
+        // the reads in flight: reads arriving meanwhile queue behind it.
+        tx.exec(std::string("SET LOCAL lock_timeout = '") + kSwapLockTimeout + "'");
+        std::string tables;
+        for (const auto& table : p_.tables())
+          tables += (tables.empty() ? "" : ", ") + at(live_, table) + ", " + at(candidate, table);
+        tx.exec("LOCK TABLE " + tables + " IN ACCESS EXCLUSIVE MODE");
         swap(tx, candidate, action, out.tables);
         tx.commit();
         out.done = true;
         out.schema_before = previous_;
         return out;
       } catch (const Retry&) {
+      } catch (const pqxx::transaction_rollback& e) {
+        wait_why = "a deadlock or serialization failure: " + infra::first_line(e.what());
       } catch (const pqxx::sql_error& e) {
         if (infra::classify_pg(e.sqlstate()) != infra::PgFailure::lock) throw;
-        wait_why = "a batch of the live projector holds its partitions: " + infra::first_line(e.what());
+        wait_why =
+            "a lock was not granted in time (a batch of the live projector holding its partitions, or reads "
+            "holding the tables): " +
+            infra::first_line(e.what());
       }
       if (Clock::now() > deadline)
         throw infra::Unavailable(std::string(action) + " " + name_ + " gave up after " +
@@ -311,7 +370,9 @@ class Versions {
       t.live_rows = live_rows;
       t.new_rows = new_rows;
       t.equal = live_rows == new_rows && (!digests || live_digest == new_digest);
-      if (!t.equal) {
+      if (!t.equal && t.columns.empty()) {
+        refusals.push_back(fmt::format("table {}: {} rows live, {} in {}", table, live_rows, new_rows, candidate));
+      } else if (!t.equal) {
         // Some rows of each side that the other lacks, by their first column
         // compared (the key of a declared table).
         const auto only = [&](const std::string& a, const std::string& b) {
@@ -332,12 +393,18 @@ class Versions {
       // it holds as erased.
       for (const auto& c : other) {
         if (c.comment != "lethe:person") continue;
-        const auto n = tx.exec("SELECT count(*) FROM " + at(candidate, table) + " WHERE " + tx.quote_name(c.name) +
-                               "::text IN (SELECT subject FROM erased_persons)")[0][0]
+        // An erasure in flight (registered, its event not yet applied)
+        // names the person in both versions alike: that is not a refusal.
+        const auto column = tx.quote_name(c.name);
+        const auto n = tx.exec("SELECT count(*) FROM " + at(candidate, table) + " AS t WHERE t." + column +
+                               "::text IN (SELECT subject FROM erased_persons) AND NOT EXISTS (SELECT 1 FROM " +
+                               at(live_, table) + " AS l WHERE l." + column + " = t." + column + ")")[0][0]
                            .as<std::int64_t>();
         if (n > 0)
-          refusals.push_back(fmt::format("table {}: {} row(s) of {} name people the erasure register holds as erased",
-                                         table, n, c.name));
+          refusals.push_back(
+              fmt::format("table {}: {} row(s) of {} name people the erasure register holds as erased, and the live "
+                          "version does not",
+                          table, n, c.name));
       }
       out.push_back(std::move(t));
     }
@@ -388,6 +455,11 @@ RunnerOptions candidate_options(RunnerOptions options, const std::string& schema
   options.group_prefix += "rebuild.";
   options.exit_when_idle = true;
   options.idle_below_lag = to_the_end ? 0 : kCloseEnough;
+  // Receipts are the live version's to record: a candidate ahead of it
+  // (the live projector down) must not say an erasure was applied to a
+  // read model that nobody reads yet.
+  options.receipts = {.lock = [](pqxx::dbtransaction&, const std::string&) {},
+                      .append = [](pqxx::dbtransaction&, const projections::Receipt&) {}};
   return options;
 }
 

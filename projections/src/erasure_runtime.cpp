@@ -133,15 +133,29 @@ constexpr const char* kSearchPathSql = "SELECT set_config('search_path', $1, tru
 void apply_erasure_policy(const Projection& p, pqxx::dbtransaction& tx, const std::vector<std::string>& people) {
   apply_rules(p, tx, people);
   if (people.empty()) return;
-  // The previous version, kept after a cut-over, has no projector of its
-  // own until a rollback: it forgets here, its schema first for a moment.
+  // The other versions of the read model (consumers/versions.hpp) forget in
+  // the same transaction, each its schema first for a moment: the one kept
+  // after a cut-over has no projector of its own, and a rebuild left
+  // unfinished none running. One whose tables no longer fit the policy (a
+  // migration since) cannot forget, so it goes: rolling back to it was
+  // refused anyway.
   const auto where = infra::exec_hot(tx, kWhereSql);
   const std::string live = where[0][0].c_str(), path = where[0][1].c_str();
-  const auto previous = previous_version_schema(live, p.name());
-  if (infra::exec_hot(tx, kSchemaExistsSql, previous).empty()) return;
-  infra::exec_hot(tx, kSearchPathSql, tx.quote_name(previous) + ", " + path);
-  apply_rules(p, tx, people);
-  infra::exec_hot(tx, kSearchPathSql, path);
+  for (const auto& other : {previous_version_schema(live, p.name()), next_version_schema(live, p.name())}) {
+    if (infra::exec_hot(tx, kSchemaExistsSql, other).empty()) continue;
+    try {
+      pqxx::subtransaction version(tx, "forget_in_other_version");
+      infra::exec_hot(version, kSearchPathSql, tx.quote_name(other) + ", " + path);
+      apply_rules(p, version, people);
+      infra::exec_hot(version, kSearchPathSql, path);
+      version.commit();
+    } catch (const pqxx::sql_error& e) {
+      if (infra::classify_pg(e.sqlstate()) != infra::PgFailure::schema) throw;
+      spdlog::warn("{}: the version of its read model in {} no longer fits its erasure policy ({}); dropped", p.name(),
+                   other, infra::first_line(e.what()));
+      tx.exec("DROP SCHEMA " + tx.quote_name(other) + " CASCADE");
+    }
+  }
 }
 
 std::vector<std::string> erasure_policy_gaps(pqxx::dbtransaction& tx, const Projection& projection) {

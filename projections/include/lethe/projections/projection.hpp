@@ -155,9 +155,10 @@ ApplyResult apply_batch(Projection& projection, std::span<const Delivered> batch
 
 // Applies the projection's erasure policy for each of `people` in tx: what
 // a batch does for the erased people it names, and what `lethe gdpr
-// reapply` does again after a restore. A previous version kept after a
-// cut-over (previous_version_schema) forgets them too, in the same
-// transaction: no version of a read model keeps an erased person.
+// reapply` does again after a restore. The other versions of the read
+// model, kept after a cut-over or being rebuilt (previous_version_schema,
+// next_version_schema), forget them too, in the same transaction: no
+// version keeps an erased person.
 void apply_erasure_policy(const Projection& projection, pqxx::dbtransaction& tx,
                           const std::vector<std::string>& people);
 
