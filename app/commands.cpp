@@ -1,5 +1,6 @@
 #include "commands.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -207,16 +208,21 @@ namespace {
 // One JSON line for scripts: what the switch did or why it did not.
 int report_switch(const std::string& name, const char* action, const consumers::Switch& sw, bool caught_up_only) {
   std::cout << "{\"projection\":\"" << name << "\",\"action\":\"" << action
-            << "\",\"done\":" << (sw.done ? "true" : "false") << ",\"applied\":" << sw.stats.applied << ",\"tables\":[";
+            << "\",\"done\":" << (sw.done ? "true" : "false") << ",\"applied\":" << sw.stats.applied
+            << ",\"skipped\":" << sw.stats.skipped << ",\"dead_lettered\":" << sw.stats.dead_lettered
+            << ",\"tables\":[";
   for (std::size_t i = 0; i < sw.tables.size(); ++i) {
     const auto& t = sw.tables[i];
     std::cout << (i ? "," : "") << "{\"table\":\"" << t.table << "\",\"live_rows\":" << t.live_rows
               << ",\"new_rows\":" << t.new_rows << ",\"columns_compared\":" << t.columns.size()
               << ",\"equal\":" << (t.equal ? "true" : "false") << "}";
   }
-  std::cout << "],\"refusals\":" << sw.refusals.size() << ",\"schema\":\"" << sw.schema_before << "\"}\n";
+  std::cout << "],\"refusals\":" << sw.refusals.size() << ",\"held_seconds\":" << fmt::format("{:.3f}", sw.held_seconds)
+            << ",\"schema\":\"" << sw.schema_before << "\"}\n";
   for (const auto& r : sw.refusals) spdlog::error("{} {} refused: {}", action, name, r);
-  if (sw.done) spdlog::info("{} {}: done; the version that was live is kept in {}", action, name, sw.schema_before);
+  if (sw.done)
+    spdlog::info("{} {}: done, the live version held still for {:.3f} s; the version that was live is kept in {}",
+                 action, name, sw.held_seconds, sw.schema_before);
   return sw.done || (caught_up_only && sw.refusals.empty()) ? 0 : 1;
 }
 

@@ -203,6 +203,7 @@ class Versions {
         // Test hook, the negative control of rebuild_apitest: the live
         // version not held, its projector writes on past the offsets read.
         if (!infra::fault_injected("cut-over.no_hold")) live_offsets.hold(tx, {keys.begin(), keys.end()});
+        const auto held_from = Clock::now();
         // Statements after the hold: the last live batch is in.
         if (partitions() != keys) {
           wait_why = "the live projector claimed partitions while the cut-over took its locks";
@@ -241,6 +242,7 @@ class Versions {
         out.tables = compare(tx, candidate, digests, out.refusals);
         if (!out.refusals.empty()) {
           out.schema_before = candidate;
+          out.held_seconds = std::chrono::duration<double>(Clock::now() - held_from).count();
           return out;  // tx rolls back: nothing changed
         }
         // The swap's exclusive locks, all at once, waiting briefly behind
@@ -252,6 +254,7 @@ class Versions {
         tx.exec("LOCK TABLE " + tables + " IN ACCESS EXCLUSIVE MODE");
         swap(tx, candidate, action, out.tables);
         tx.commit();
+        out.held_seconds = std::chrono::duration<double>(Clock::now() - held_from).count();
         out.done = true;
         out.schema_before = previous_;
         return out;

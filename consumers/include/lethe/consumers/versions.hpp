@@ -59,7 +59,10 @@ struct Switch {
   // keys), a person of the erasure register still named, ...
   std::vector<std::string> refusals;
   std::vector<TableComparison> tables;
-  RunStats stats;             // what the runner applied to the new version in this run
+  RunStats stats;  // what the runner applied to the new version in this run
+  // How long the live version was held still: the last events applied to
+  // the candidate, the comparison and the swap.
+  double held_seconds = 0;
   std::string schema_before;  // where the version that was live now is (done), or the candidate (not done)
 };
 
