@@ -102,10 +102,10 @@ std::vector<Result<std::string>> open_personal_batch(const std::vector<SealedPay
 // backups and replicas hold ciphertext only) and open them when a query
 // answers. A decoder given kKeepSealed as its KeyLoader opens nothing: each
 // sealed string decodes to its sealed text, which a projection stores as it
-// is: "~s1:" and the URL-safe base64 of a compact binary form of the sealed
-// object together with the event id and field it is bound to (the object
-// itself with "e":"<event id>","f":"<field>" appended when an id is longer
-// than the form allows). Needs no key.
+// is: "~s1:" and the sealed object's parts with the event id and field it
+// is bound to, joined by ':' (the object itself with "e":"<event id>",
+// "f":"<field>" appended when an id or the field holds a ':'); see
+// docs/sealed-format.md. Needs no key.
 inline const KeyLoader kKeepSealed = nullptr;
 // A sealed JSON value (a cart line's specs, "t":"json") stays an object in
 // the decoded payload, bound with "e" and "f" members, so a jsonb column
