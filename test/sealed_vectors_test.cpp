@@ -84,7 +84,8 @@ std::string vectors_json() {
     const domain::RandomFill random = [&](unsigned char* bytes, std::size_t n) {
       for (std::size_t i = 0; i < n; ++i) bytes[i] = next++;
     };
-    const auto sealed = domain::seal_personal(c.type, c.version, c.event_id, c.payload, domain::lookup_in(keys), random);
+    const auto sealed =
+        domain::seal_personal(c.type, c.version, c.event_id, c.payload, domain::lookup_in(keys), random);
     BOOST_TEST_REQUIRE(static_cast<bool>(sealed), c.name);
     rapidjson::Document plain, done;
     plain.Parse(c.payload.c_str());
@@ -117,7 +118,8 @@ BOOST_AUTO_TEST_CASE(lethe_makes_the_vectors_kept_in_the_repository) {
   if (std::getenv("LETHE_WRITE_SEALED_VECTORS")) std::ofstream(file()) << made;
   std::ifstream in(file());
   const std::string kept{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  BOOST_TEST(made == kept, "the vectors differ from " << file() << "; if the format changed on purpose, write them "
+  BOOST_TEST(made == kept, "the vectors differ from " << file()
+                                                      << "; if the format changed on purpose, write them "
                                                          "again with LETHE_WRITE_SEALED_VECTORS=1 and update the spec");
   // Every personal field of the cases is sealed: none is left in clear in
   // the sealed payloads (the clear ones beside them hold every one).
@@ -143,7 +145,7 @@ BOOST_AUTO_TEST_CASE(an_implementation_from_the_spec_alone_opens_every_vector_an
       test::capture("/usr/bin/python3 " + test::source_dir() + "/test/contract/open_sealed.py " + file() + " 2>&1");
   BOOST_TEST(r.rc == 0, r.output);
   // Every sealed value: 2 strings, 1 text of two people, 2 JSON values.
-  BOOST_TEST(r.output.find("opened 5 sealed values, each equal to the payload's; refused 5 moved ones") !=
-                 std::string::npos,
-             r.output);
+  BOOST_TEST(
+      r.output.find("opened 5 sealed values, each equal to the payload's; refused 5 moved ones") != std::string::npos,
+      r.output);
 }

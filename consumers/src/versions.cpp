@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -158,12 +159,10 @@ class Versions {
     return infra::translate_pg("compare the shapes in " + candidate, [&] {
       pqxx::read_transaction tx(*conn_);
       std::vector<std::string> out;
-      for (const auto& table : p_.tables()) {
-        const auto live = columns_of(tx, live_, table), other = columns_of(tx, candidate, table);
-        if (live != other)
-          out.push_back("table " + table + " has columns (" + list(live) + ") live but (" + list(other) + ") in " +
-                        candidate);
-      }
+      for (const auto& table : p_.tables())
+        if (auto differs =
+                shape_difference(table, columns_of(tx, live_, table), columns_of(tx, candidate, table), candidate))
+          out.push_back(std::move(*differs));
       return out;
     });
   }
@@ -282,12 +281,6 @@ class Versions {
  private:
   struct Retry {};
 
-  std::vector<std::string> all_tables() const {
-    auto tables = p_.tables();
-    tables.insert(tables.end(), kBookkeeping.begin(), kBookkeeping.end());
-    return tables;
-  }
-
   std::string at(const std::string& schema, const std::string& table) const {
     return conn_->quote_name(schema) + "." + conn_->quote_name(table);
   }
@@ -312,6 +305,14 @@ class Versions {
     for (const auto& row : tx.exec_params(kColumnsSql, at(schema, table)))
       out.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str()});
     return out;
+  }
+
+  // A table whose columns differ between the live version and the
+  // candidate, as a sentence; nullopt when they are the same.
+  static std::optional<std::string> shape_difference(const std::string& table, const std::vector<Column>& live,
+                                                     const std::vector<Column>& other, const std::string& candidate) {
+    if (live == other) return std::nullopt;
+    return "table " + table + " has columns (" + list(live) + ") live but (" + list(other) + ") in " + candidate;
   }
 
   static std::string list(const std::vector<Column>& columns) {
@@ -351,9 +352,8 @@ class Versions {
     for (const auto& table : p_.tables()) {
       const auto live = columns_of(tx, live_, table), other = columns_of(tx, candidate, table);
       TableComparison t{.table = table, .columns = {}};
-      if (live != other) {
-        refusals.push_back("table " + table + " has columns (" + list(live) + ") live but (" + list(other) + ") in " +
-                           candidate);
+      if (auto differs = shape_difference(table, live, other, candidate)) {
+        refusals.push_back(std::move(*differs));
         out.push_back(std::move(t));
         continue;
       }

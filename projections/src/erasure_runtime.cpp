@@ -125,7 +125,7 @@ void apply_rules(const Projection& p, pqxx::dbtransaction& tx, const std::vector
 }
 
 constexpr const char* kWhereSql = "SELECT current_schema(), current_setting('search_path')";
-constexpr const char* kSchemaExistsSql = "SELECT 1 FROM pg_namespace WHERE nspname = $1";
+constexpr const char* kSchemasAmongSql = "SELECT nspname FROM pg_namespace WHERE nspname = ANY($1::text[])";
 constexpr const char* kSearchPathSql = "SELECT set_config('search_path', $1, true)";
 
 }  // namespace
@@ -141,8 +141,12 @@ void apply_erasure_policy(const Projection& p, pqxx::dbtransaction& tx, const st
   // refused anyway.
   const auto where = infra::exec_hot(tx, kWhereSql);
   const std::string live = where[0][0].c_str(), path = where[0][1].c_str();
-  for (const auto& other : {previous_version_schema(live, p.name()), next_version_schema(live, p.name())}) {
-    if (infra::exec_hot(tx, kSchemaExistsSql, other).empty()) continue;
+  std::vector<std::string> versions;
+  for (const auto& row : infra::exec_hot(
+           tx, kSchemasAmongSql,
+           infra::pg_text_array({previous_version_schema(live, p.name()), next_version_schema(live, p.name())})))
+    versions.emplace_back(row[0].c_str());
+  for (const auto& other : versions) {
     try {
       pqxx::subtransaction version(tx, "forget_in_other_version");
       infra::exec_hot(version, kSearchPathSql, tx.quote_name(other) + ", " + path);
