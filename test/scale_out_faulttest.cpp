@@ -211,6 +211,10 @@ BOOST_AUTO_TEST_CASE(kills_and_freezes_during_rebalances_lose_nothing_and_apply_
       BOOST_TEST_MESSAGE("scale out: woke p" << it->first);
       it = frozen.erase(it);
     }
+    // Once the traffic and the faults asked for are done, only the wake of
+    // the last frozen member is awaited: more kills would keep the group
+    // rebalancing and its partitions from ever being taken over.
+    if (!writing && kills >= 3 && freezes >= 2) continue;
     const std::size_t victim = rng() % group.size();
     if (frozen.contains(victim)) continue;
     if (rng() % 2 == 0 && frozen.empty()) {

@@ -38,6 +38,15 @@ const bool kIndexKeySet = [] {
     setenv("LETHE_MASTER_KEY", "3a57e2000000000000000000000000000000000000000000000000000003a57e", 0);
   return true;
 }();
+
+// In-process logs at warn and above (LETHE_TEST_LOG_LEVEL=info shows all):
+// a failing test's output then starts with what failed, not with a page of
+// migrations for every schema it made.
+const bool kQuietLogs = [] {
+  const char* level = std::getenv("LETHE_TEST_LOG_LEVEL");
+  spdlog::set_level(spdlog::level::from_str(level && *level ? level : "warn"));
+  return true;
+}();
 }  // namespace
 
 std::string random_suffix() {
