@@ -13,13 +13,7 @@ using test::Api;
 
 namespace {
 
-struct Stack {
-  test::TestSchema db;
-  test::TestTopics topics;
-  Api api{db, &topics};
-  test::Process relay{{"relay"}, test::lethe_env(db, topics)};
-  test::Process projector{{"project", "--batch-wait-ms", "5"}, test::lethe_env(db, topics)};
-};
+using test::Stack;
 
 std::vector<std::string> actions(const test::Reply& r) {
   std::vector<std::string> out;

@@ -26,10 +26,10 @@ using test::Api;
 
 namespace {
 
-enum class Caller { anonymous, user, staff, admin, owner, auditor };
-const char* const kCallerNames[] = {"anonymous", "user", "staff", "admin", "owner", "auditor"};
-constexpr Caller kCallers[] = {Caller::anonymous, Caller::user,  Caller::staff,
-                               Caller::admin,     Caller::owner, Caller::auditor};
+enum class Caller { anonymous, user, staff, admin, owner, auditor, service };
+const char* const kCallerNames[] = {"anonymous", "user", "staff", "admin", "owner", "auditor", "service"};
+constexpr Caller kCallers[] = {Caller::anonymous, Caller::user,    Caller::staff,  Caller::admin,
+                               Caller::owner,     Caller::auditor, Caller::service};
 const char* name_of(Caller c) {
   return kCallerNames[static_cast<int>(c)];
 }
@@ -39,7 +39,7 @@ const char* name_of(Caller c) {
 struct Row {
   std::string method;
   std::string path;
-  bool anon, user, staff, admin, owner, auditor, self;
+  bool anon, user, staff, admin, owner, auditor, service, self;
   std::set<int> success;  // the operation's documented 2xx answers
 
   bool allows(Caller c) const {
@@ -56,12 +56,14 @@ struct Row {
         return this->owner;
       case Caller::auditor:
         return this->auditor;
+      case Caller::service:
+        return this->service;
     }
     return false;
   }
   // The README's way of writing it ("anyone", "staff, admin, owner, self").
   std::string roles() const {
-    if (anon && user && staff && admin && owner && auditor) return "anyone";
+    if (anon && user && staff && admin && owner && auditor && service) return "anyone";
     std::string out;
     auto add = [&](bool on, const char* name) {
       if (on) out += (out.empty() ? "" : ", ") + std::string(name);
@@ -72,6 +74,7 @@ struct Row {
     add(admin, "admin");
     add(owner, "owner");
     add(auditor, "auditor");
+    add(service, "service");
     add(self, "self");
     return out;
   }
@@ -79,7 +82,7 @@ struct Row {
 
 // The matrix from the contract: a row per operation of the OpenAPI
 // document, its roles parsed from x-roles ("anyone", or a list of user,
-// staff, admin, owner, auditor and self).
+// staff, admin, owner, auditor, service and self).
 std::vector<Row> contract_matrix() {
   rapidjson::Document doc;
   doc.Parse(lethe::api::openapi_document().c_str());
@@ -92,7 +95,7 @@ std::vector<Row> contract_matrix() {
       for (auto& ch : method) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
       BOOST_REQUIRE_MESSAGE(op.value.HasMember("x-roles"), method << " " << path.name.GetString() << " has no x-roles");
       const std::string roles = op.value["x-roles"].GetString();
-      Row row{method, path.name.GetString(), false, false, false, false, false, false, false, {}};
+      Row row{method, path.name.GetString(), false, false, false, false, false, false, false, false, {}};
       BOOST_REQUIRE_MESSAGE(op.value.HasMember("responses"),
                             method << " " << path.name.GetString() << " has no responses");
       for (const auto& response : op.value["responses"].GetObject()) {
@@ -101,7 +104,7 @@ std::vector<Row> contract_matrix() {
       }
       BOOST_REQUIRE_MESSAGE(!row.success.empty(), method << " " << path.name.GetString() << " documents no 2xx answer");
       if (roles == "anyone") {
-        row.anon = row.user = row.staff = row.admin = row.owner = row.auditor = true;
+        row.anon = row.user = row.staff = row.admin = row.owner = row.auditor = row.service = true;
       } else {
         std::stringstream list(roles);
         for (std::string role; std::getline(list, role, ',');) {
@@ -111,6 +114,7 @@ std::vector<Row> contract_matrix() {
                        : role == "admin"   ? &row.admin
                        : role == "owner"   ? &row.owner
                        : role == "auditor" ? &row.auditor
+                       : role == "service" ? &row.service
                        : role == "self"    ? &row.self
                                            : nullptr;
           BOOST_REQUIRE_MESSAGE(flag, method << " " << path.name.GetString() << ": unknown role " << role);
@@ -160,6 +164,7 @@ struct World {
     // An owner with a session (the bootstrapped owner has an API key only).
     people[Caller::owner] = api.person("matrix-owner@example.org", "owner", kPassword);
     people[Caller::auditor] = api.person("matrix-auditor@example.org", "auditor", kPassword);
+    people[Caller::service] = api.person("matrix-service@example.org", "service", kPassword);
     // GET /me reads each caller's projected row.
     for (auto& [caller, person] : people)
       BOOST_REQUIRE_MESSAGE(test::eventually([&] { return api.call("GET", "/me", "", person.token).status == 200; },
@@ -295,6 +300,8 @@ std::string body_for(World& w, const std::string& op) {
   if (op == "POST /tickets/{id}/status") return "{\"status\":\"in_progress\"}";
   if (op == "POST /tickets/{id}/comments") return "{\"body\":\"a comment\"}";
   if (op == "POST /tickets/{id}/internal-notes") return "{\"text\":\"a note\"}";
+  if (op == "PUT /users/{id}/entitlements") return R"({"topics":["users"]})";
+  if (op == "POST /key-releases") return "{\"user_id\":\"" + w.people[Caller::user].id + R"(","topic":"users"})";
   if (op == "POST /users/{id}/oauth-identities")
     return "{\"provider\":\"github\",\"subject\":\"gh-" + std::to_string(++w.serial) + "\"}";
   return "";
@@ -378,6 +385,10 @@ std::optional<Refusal> domain_refusal(const std::string& op, Caller c) {
   // credentials that are not the account's.
   if (op == "POST /sessions") return Refusal{401, "password"};
   if (op == "POST /me/erasure/confirm") return Refusal{403, "password"};
+  // The matrix's service is entitled to nothing, and its target is a
+  // customer, who has no entitlements to set.
+  if (op == "POST /key-releases") return Refusal{403, "topic"};
+  if (op == "PUT /users/{id}/entitlements") return Refusal{422, "user_id"};
   // The id the matrix puts in the path of an erasure request's commands is
   // a user's: no such request.
   if (op.starts_with("POST /erasure-requests/{id}/")) return Refusal{404, "request_id"};
@@ -489,7 +500,7 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller_on_another_users_account) {
       }
     }
   }
-  BOOST_TEST(cells == static_cast<int>(matrix().size()) * 6);
+  BOOST_TEST(cells == static_cast<int>(matrix().size()) * static_cast<int>(std::size(kCallers)));
   // The callers' own sessions still work: nothing above logged them out.
   // (A route that reads the write side: /me would need the projector.)
   for (const auto c : kCallers)

@@ -16,13 +16,7 @@ using test::Api;
 namespace {
 
 // The write side, the HTTP API, the relay and the projector.
-struct Stack {
-  test::TestSchema db;
-  test::TestTopics topics;
-  Api api{db, &topics};
-  test::Process relay{{"relay"}, test::lethe_env(db, topics)};
-  test::Process projector{{"project", "--batch-wait-ms", "5"}, test::lethe_env(db, topics)};
-};
+using test::Stack;
 
 std::string json_body(std::initializer_list<std::pair<const char*, std::string>> fields) {
   std::string out = "{";

@@ -52,7 +52,8 @@ struct Case {
 };
 
 // The cases: one person's strings, a text under two people's derived key,
-// and a JSON value bound to its array item.
+// a JSON value bound to its array item, and a staff note in the staff key
+// domain.
 const std::vector<Case>& cases() {
   static const std::vector<Case> all{
       {"one person, strings", "user.registered", 1, "0b7a4f5e-0000-4000-8000-000000000001",
@@ -61,22 +62,32 @@ const std::vector<Case>& cases() {
        R"({"ticket_id":"t-1","comment_id":"c-1","author_id":"u-sam","requester_id":"u-ada","body":"Dear Ada, your order ships Monday."})"},
       {"a JSON value in an array item", "shop.order_placed", 1, "0b7a4f5e-0000-4000-8000-000000000003",
        R"({"order_id":"o-1","user_id":"u-ada","lines":[{"product_id":"p-1","selected_specs":{"colour":"red"}},{"product_id":"p-2","selected_specs":{"engraving":"For Ada","size":"M"}}]})"},
+      {"the staff key domain", "user.note_added", 1, "0b7a4f5e-0000-4000-8000-000000000004",
+       R"({"user_id":"u-ada","note_id":"n-1","text":"Ada asked us to call back after six."})"},
   };
   return all;
 }
 
 std::string vectors_json() {
-  const std::map<std::string, PersonKey> keys{{"u-ada", key_from(3, 0x10)}, {"u-sam", key_from(1, 0x80)}};
+  const std::map<std::string, PersonKey> keys{{"u-ada", key_from(3, 0x10)},
+                                              {"u-sam", key_from(1, 0x80)},
+                                              {domain::key_domain_subject(domain::kStaffKeyDomain), key_from(1, 0xc0)}};
   rapidjson::Document out(rapidjson::kObjectType);
   auto& a = out.GetAllocator();
-  rapidjson::Value people(rapidjson::kObjectType);
+  // People's keys, and the key domains' secrets (by domain name).
+  rapidjson::Value people(rapidjson::kObjectType), domains(rapidjson::kObjectType);
+  const auto domain_prefix = domain::key_domain_subject("");
   for (const auto& [who, k] : keys) {
     rapidjson::Value p(rapidjson::kObjectType);
     p.AddMember("kid", k.key_id, a);
     p.AddMember("key_hex", rapidjson::Value(hex(k.key.data(), k.key.size()).c_str(), a), a);
-    people.AddMember(rapidjson::Value(who.c_str(), a), p, a);
+    if (who.starts_with(domain_prefix))
+      domains.AddMember(rapidjson::Value(who.substr(domain_prefix.size()).c_str(), a), p["key_hex"], a);
+    else
+      people.AddMember(rapidjson::Value(who.c_str(), a), p, a);
   }
   out.AddMember("people", people, a);
+  out.AddMember("domain_secrets", domains, a);
   rapidjson::Value list(rapidjson::kArrayType);
   for (const auto& c : cases()) {
     // Nonce bytes: a counter, starting where the case's number says.
@@ -132,7 +143,7 @@ BOOST_AUTO_TEST_CASE(lethe_makes_the_vectors_kept_in_the_repository) {
     v["sealed_payload"].Accept(w);
     sealed_payloads += buf.GetString();
   }
-  for (const auto* clear : {"ada@example.org", "Ada Lovelace", "your order ships", "red", "For Ada"}) {
+  for (const auto* clear : {"ada@example.org", "Ada Lovelace", "your order ships", "red", "For Ada", "call back"}) {
     BOOST_TEST(made.find(clear) != std::string::npos, clear);
     BOOST_TEST(sealed_payloads.find(clear) == std::string::npos, clear);
   }
@@ -144,8 +155,9 @@ BOOST_AUTO_TEST_CASE(an_implementation_from_the_spec_alone_opens_every_vector_an
   const auto r =
       test::capture("/usr/bin/python3 " + test::source_dir() + "/test/contract/open_sealed.py " + file() + " 2>&1");
   BOOST_TEST(r.rc == 0, r.output);
-  // Every sealed value: 2 strings, 1 text of two people, 2 JSON values.
+  // Every sealed value: 2 strings, 1 text of two people, 2 JSON values, 1
+  // staff note.
   BOOST_TEST(
-      r.output.find("opened 5 sealed values, each equal to the payload's; refused 5 moved ones") != std::string::npos,
+      r.output.find("opened 6 sealed values, each equal to the payload's; refused 6 moved ones") != std::string::npos,
       r.output);
 }

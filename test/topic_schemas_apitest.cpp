@@ -122,6 +122,10 @@ BOOST_AUTO_TEST_CASE(every_message_on_every_topic_validates_against_its_schemas)
         "revoke key");
   id_of(a.call("POST", "/users/" + ann.id + "/deactivate", "", owner), "deactivate");
   id_of(a.call("POST", "/users/" + ann.id + "/restore", "", owner), "restore");
+  // A downstream service, entitled by the owner, fetches Ann's key.
+  const auto svc = a.person("svc@example.org", "service");
+  id_of(a.call("PUT", "/users/" + svc.id + "/entitlements", R"({"topics":["users"]})", owner), "entitle");
+  id_of(a.call("POST", "/key-releases", "{\"user_id\":\"" + ann.id + R"(","topic":"users"})", svc.token), "key");
 
   // Erasure: a staff member who owns a ticket, a category and a product, and
   // has a cart open and a subscription, is erased by the owner (the records

@@ -95,15 +95,72 @@ void for_each_alternative(F&& f) {
   (std::make_index_sequence<std::variant_size_v<Variant>>{});
 }
 
-// A JSON object of the fields of E, each "v", leaving `skip` out; `null_field`
-// (if any) written as null.
+// A field's kind, from its member.
+enum class Kind { text, number, boolean, json };
+template <class E>
+Kind kind_of(const d::FieldSpec<E>& f) {
+  return static_cast<Kind>(f.member.index());
+}
+
+// A field's value as text, whatever its kind (to compare).
+template <class E>
+std::string field_text(const E& e, const d::FieldSpec<E>& f) {
+  return std::visit(
+      [&](auto m) -> std::string {
+        using T = std::decay_t<decltype(e.*m)>;
+        if constexpr (std::is_same_v<T, std::string>)
+          return e.*m;
+        else if constexpr (std::is_same_v<T, std::int64_t>)
+          return std::to_string(e.*m);
+        else if constexpr (std::is_same_v<T, bool>)
+          return e.*m ? "true" : "false";
+        else
+          return (e.*m).text;
+      },
+      f.member);
+}
+
+// Sets a field from a seed: a string to the seed, a number to its length, a
+// boolean to true, a JSON value to an array of two strings.
+template <class E>
+void set_field(E& e, const d::FieldSpec<E>& f, const std::string& seed) {
+  std::visit(
+      [&](auto m) {
+        using T = std::decay_t<decltype(e.*m)>;
+        if constexpr (std::is_same_v<T, std::string>)
+          e.*m = seed;
+        else if constexpr (std::is_same_v<T, std::int64_t>)
+          e.*m = static_cast<std::int64_t>(seed.size());
+        else if constexpr (std::is_same_v<T, bool>)
+          e.*m = true;
+        else
+          e.*m = d::Json{R"(["a","b \"q\""])"};
+      },
+      f.member);
+}
+
+// A value of the field's kind in a payload, and one of another kind (none
+// for a JSON value, which may be any).
+template <class E>
+std::string json_of_kind(const d::FieldSpec<E>& f) {
+  static const char* const values[] = {"\"v\"", "1", "true", "[\"v\"]"};
+  return values[f.member.index()];
+}
+template <class E>
+std::optional<std::string> json_of_wrong_kind(const d::FieldSpec<E>& f) {
+  if (kind_of(f) == Kind::json) return std::nullopt;
+  return kind_of(f) == Kind::text ? "42" : "\"v\"";
+}
+
+// A JSON object of the fields of E, each a value of its kind, leaving
+// `skip` out; `null_field` (if any) written as null.
 template <class E>
 std::string payload_of(std::string_view skip, std::string_view null_field = {}) {
   std::string json = "{";
   for (const auto& f : E::fields()) {
     if (f.name == skip) continue;
     if (json.size() > 1) json += ',';
-    json += '"' + std::string(f.name) + "\":" + (f.name == null_field ? "null" : "\"v\"");
+    json += '"' + std::string(f.name) + "\":" + (f.name == null_field ? "null" : json_of_kind(f));
   }
   return json + "}";
 }
@@ -728,8 +785,7 @@ BOOST_AUTO_TEST_CASE(payload_codec_round_trips_every_event_type) {
       // Every field set, to a value that needs escaping.
       E ev{};
       for (const auto& f : E::fields())
-        ev.*std::get<std::string E::*>(f.member) =
-            std::string(f.name) + " \"q\" \xc3\xa9 \\ / \t\n<" + std::string(E::kType) + ">";
+        set_field(ev, f, std::string(f.name) + " \"q\" \xc3\xa9 \\ / \t\n<" + std::string(E::kType) + ">");
       const u::Event e{ev};
       BOOST_TEST(str(u::type_of(e)) == str(E::kType));
       BOOST_TEST(u::version_of(e) == E::kVersion);
@@ -742,9 +798,7 @@ BOOST_AUTO_TEST_CASE(payload_codec_round_trips_every_event_type) {
       BOOST_TEST_REQUIRE(outcome(back) == "ok");
       BOOST_TEST_REQUIRE(std::holds_alternative<E>(back.value()));
       for (const auto& f : E::fields())
-        CHECK_MSG((std::get<E>(back.value()).*std::get<std::string E::*>(f.member)) ==
-                      (ev.*std::get<std::string E::*>(f.member)),
-                  f.name);
+        CHECK_MSG(field_text(std::get<E>(back.value()), f) == field_text(ev, f), f.name);
       BOOST_TEST(u::encode_payload(back.value()) == json);
 
       // Every field empty: required ones are written as "", optional ones left out; both decode back.
@@ -755,7 +809,7 @@ BOOST_AUTO_TEST_CASE(payload_codec_round_trips_every_event_type) {
       const auto blank_back = u::decode_payload(E::kType, E::kVersion, blank_json);
       BOOST_TEST_REQUIRE(outcome(blank_back) == "ok");
       for (const auto& f : E::fields())
-        CHECK_MSG((std::get<E>(blank_back.value()).*std::get<std::string E::*>(f.member)).empty(), f.name);
+        if (kind_of(f) == Kind::text) CHECK_MSG(field_text(std::get<E>(blank_back.value()), f).empty(), f.name);
       ++checked;
     }
   });
@@ -779,12 +833,14 @@ BOOST_AUTO_TEST_CASE(payload_decoding_refuses_unknown_types_versions_and_missing
         CHECK_MSG(outcome(r) == (f.optional ? std::string("ok") : refused(ErrorCode::invalid_argument, f.name)),
                   "without " << f.name);
       }
-      // A field that is not a string is named too.
+      // A field of the wrong kind (a number for a string) is named too.
       for (const auto& f : E::fields()) {
+        const auto wrong = json_of_wrong_kind(f);
+        if (!wrong) continue;
         std::string json = "{";
         for (const auto& g : E::fields()) {
           if (json.size() > 1) json += ',';
-          json += '"' + std::string(g.name) + "\":" + (g.name == f.name ? "42" : "\"v\"");
+          json += '"' + std::string(g.name) + "\":" + (g.name == f.name ? *wrong : json_of_kind(g));
         }
         json += '}';
         CHECK_MSG(
@@ -842,7 +898,8 @@ BOOST_AUTO_TEST_CASE(every_event_type_is_registered_with_its_topic) {
         return t.type == E::kType && t.schema_version == E::kVersion;
       });
       BOOST_TEST(n == 1);
-      const std::string topic = std::is_same_v<E, u::NoteAdded> ? "staff" : "users";
+      const std::string topic =
+          std::is_same_v<E, u::NoteAdded> || std::is_same_v<E, u::KeyReleased> ? "staff" : "users";
       const auto* registered = d::find_event_type(E::kType, E::kVersion);
       BOOST_TEST_REQUIRE(registered);
       BOOST_TEST(str(registered->topic) == topic);
@@ -857,4 +914,53 @@ BOOST_AUTO_TEST_CASE(every_event_type_is_registered_with_its_topic) {
 BOOST_AUTO_TEST_CASE(domain_errors_render_as_json_naming_the_field) {
   const d::DomainError e{ErrorCode::invalid_argument, "name", "name \"x\" is bad"};
   BOOST_TEST(d::encode_error(e) == R"({"error":"invalid_argument","field":"name","message":"name \"x\" is bad"})");
+}
+
+// Entitlements: an owner's, on a service account, each a topic events go
+// to, kept sorted and once; the same set again changes nothing.
+BOOST_AUTO_TEST_CASE(an_owner_entitles_a_service_to_topics) {
+  const auto service = account(u::Role::service);
+  const auto set = only<u::EntitlementsSet>(
+      ACCEPTED(u::decide(service, u::SetEntitlements{kId, {"users", "shop", "users"}}, kOwner)));
+  BOOST_TEST(set.topics.text == R"(["shop","users"])");
+  const auto entitled = fold({set}, service);
+  BOOST_TEST((entitled.entitlements == std::set<std::string>{"shop", "users"}));
+  BOOST_TEST(outcome(u::decide(entitled, u::SetEntitlements{kId, {"shop", "users"}}, kOwner)) ==
+             refused(ErrorCode::no_change, "topics"));
+  BOOST_TEST(outcome(u::decide(service, u::SetEntitlements{kId, {"users"}}, kAdmin)) ==
+             refused(ErrorCode::forbidden, "topics"));
+  BOOST_TEST(outcome(u::decide(account(), u::SetEntitlements{kId, {"users"}}, kOwner)) ==
+             refused(ErrorCode::rule_violated, "user_id"));
+  BOOST_TEST(outcome(u::decide(service, u::SetEntitlements{kId, {"dead-letters"}}, kOwner)) ==
+             refused(ErrorCode::rule_violated, "topics"));
+  BOOST_TEST(outcome(u::decide(service, u::SetEntitlements{kId, {"users", ""}}, kOwner)) ==
+             refused(ErrorCode::rule_violated, "topics"));
+  // None at all: taken away.
+  const auto none = only<u::EntitlementsSet>(ACCEPTED(u::decide(entitled, u::SetEntitlements{kId, {}}, kOwner)));
+  BOOST_TEST(none.topics.text == "[]");
+  BOOST_TEST(fold({none}, entitled).entitlements.empty());
+  // Only an owner makes or manages a service account.
+  BOOST_TEST(outcome(u::decide(u::User{}, u::RegisterUser{"s", "s@example.org", "S", "service", ""}, kAdmin)) ==
+             refused(ErrorCode::forbidden, "role"));
+  BOOST_TEST(outcome(u::decide(service, u::Deactivate{kId}, kAdmin)) == refused(ErrorCode::forbidden, "user_id"));
+}
+
+// A key is released to an active service, for a topic it is entitled to.
+BOOST_AUTO_TEST_CASE(a_key_is_released_only_to_an_entitled_active_service) {
+  const auto service = fold({only<u::EntitlementsSet>(ACCEPTED(
+                                u::decide(account(u::Role::service), u::SetEntitlements{kId, {"users"}}, kOwner)))},
+                            account(u::Role::service));
+  const auto released = u::decide_key_release(service, "ann", "users", 2);
+  BOOST_REQUIRE(released.ok());
+  const auto& e = std::get<u::KeyReleased>(released.value());
+  BOOST_TEST(e.user_id == "ann");
+  BOOST_TEST(e.service_id == kId);
+  BOOST_TEST(e.topic == "users");
+  BOOST_TEST(e.key_id == 2);
+  BOOST_TEST(outcome(u::decide_key_release(service, "ann", "staff", 1)) == refused(ErrorCode::forbidden, "topic"));
+  BOOST_TEST(outcome(u::decide_key_release(fold({u::UserDeactivated{kId}}, service), "ann", "users", 1)) ==
+             refused(ErrorCode::forbidden, "authorization"));
+  for (const auto r : kRoles)
+    BOOST_TEST(outcome(u::decide_key_release(account(r), "ann", "users", 1)) ==
+               refused(ErrorCode::forbidden, "authorization"));
 }

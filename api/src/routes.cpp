@@ -303,6 +303,7 @@ std::string describe_access(unsigned access) {
   add(kAdmin, "admin");
   add(kOwner, "owner");
   add(kAuditor, "auditor");
+  add(kService, "service");
   add(kSelf, "self");
   return out;
 }

@@ -20,13 +20,16 @@ enum Access : unsigned {
   kOwner = 1u << 4,
   kSelf = 1u << 5,
   kAuditor = 1u << 6,
+  // A downstream system's account: only the routes that name it (key
+  // releases, /me), never a customer's or staff's.
+  kService = 1u << 7,
 };
 inline constexpr unsigned kSignedIn = kUser | kStaff | kAdmin | kOwner | kAuditor;
 // Signed in and allowed to change things: everyone but an auditor.
 inline constexpr unsigned kActors = kUser | kStaff | kAdmin | kOwner;
 inline constexpr unsigned kStaffUp = kStaff | kAdmin | kOwner;
 inline constexpr unsigned kAdminUp = kAdmin | kOwner;
-inline constexpr unsigned kAnyone = kAnonymous | kSignedIn;
+inline constexpr unsigned kAnyone = kAnonymous | kSignedIn | kService;
 
 using Handler = std::function<void(Call&)>;
 

@@ -117,6 +117,8 @@ std::optional<Access> role_bit(domain::users::Role r) {
       return kUser;
     case domain::users::Role::auditor:
       return kAuditor;
+    case domain::users::Role::service:
+      return kService;
   }
   return std::nullopt;
 }

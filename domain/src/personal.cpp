@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "json_util.hpp"
+#include "lethe/domain/registry.hpp"
 #include "personal_doc.hpp"
 
 namespace lethe::domain {
@@ -140,6 +141,33 @@ const std::string& erased() {
   return value;
 }
 
+std::string_view key_domain_of_topic(std::string_view topic) {
+  return topic == "staff" ? kStaffKeyDomain : std::string_view();
+}
+
+std::string_view key_domain_of(std::string_view type, int schema_version) {
+  const auto* spec = find_event_type(type, schema_version);
+  return spec ? key_domain_of_topic(spec->topic) : std::string_view();
+}
+
+std::string key_domain_subject(std::string_view domain) {
+  return "~domain:" + std::string(domain);
+}
+
+std::array<unsigned char, kPersonKeyBytes> domain_key(const unsigned char* person_key, std::string_view domain,
+                                                      const unsigned char* domain_secret) {
+  std::array<unsigned char, kPersonKeyBytes> out{};
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, person_key, kPersonKeyBytes, out.size());
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(domain.data()), domain.size());
+  const unsigned char zero = 0;
+  crypto_generichash_update(&state, &zero, 1);
+  crypto_generichash_update(&state, domain_secret, kPersonKeyBytes);
+  crypto_generichash_final(&state, out.data(), out.size());
+  sodium_memzero(&state, sizeof state);
+  return out;
+}
+
 namespace {
 
 // The key a value is sealed under: its person's, or, for a text with two
@@ -156,26 +184,48 @@ struct ValueKey {
   bool usable() const noexcept { return missing.empty() && !erased; }
 };
 
-ValueKey key_for(const KeyLookup& keys, std::string_view subject, std::string_view subject2) {
+ValueKey key_for(const KeyLookup& keys, std::string_view subject, std::string_view subject2, std::string_view domain) {
   ValueKey out;
+  // In a key domain, each person's key is their domain key.
+  std::string secret_subject;
+  const unsigned char* secret = nullptr;
+  if (!domain.empty()) {
+    secret_subject = key_domain_subject(domain);
+    const auto k = keys(secret_subject);
+    if (!k || k->key == nullptr) {
+      out.missing = subject;  // no secret: nothing can be sealed or opened in this domain
+      return out;
+    }
+    secret = k->key;
+  }
+  std::array<std::array<unsigned char, kPersonKeyBytes>, 2> in_domain{};
+  struct WipeBoth {
+    decltype(in_domain)& k;
+    ~WipeBoth() { sodium_memzero(k.data(), sizeof k); }
+  } wipe_both{in_domain};
   // One person's key: its bytes, or nothing with `missing` or `erased` set.
-  auto take = [&](std::string_view who, int& kid) -> const unsigned char* {
+  auto take = [&](std::string_view who, int& kid, std::size_t slot) -> const unsigned char* {
     const auto k = keys(who);
     if (!k) {
       out.missing = who;
       return nullptr;
     }
     kid = k->key_id;
-    if (k->key == nullptr) out.erased = true;
-    return k->key;
+    if (k->key == nullptr) {
+      out.erased = true;
+      return nullptr;
+    }
+    if (secret == nullptr) return k->key;
+    in_domain[slot] = domain_key(k->key, domain, secret);
+    return in_domain[slot].data();
   };
-  const auto* a = take(subject, out.kid);
+  const auto* a = take(subject, out.kid, 0);
   if (a == nullptr) return out;
   if (subject2.empty()) {
     std::copy(a, a + kPersonKeyBytes, out.bytes.begin());
     return out;
   }
-  const auto* b = take(subject2, out.kid2);
+  const auto* b = take(subject2, out.kid2, 1);
   if (b != nullptr) crypto_generichash(out.bytes.data(), out.bytes.size(), b, kPersonKeyBytes, a, kPersonKeyBytes);
   return out;
 }
@@ -196,7 +246,7 @@ std::string_view member_text(const rapidjson::Value& doc, std::string_view name)
 // object seal_personal writes, or the compact text a read model keeps):
 // views into that form, the nonce and ciphertext still in base64.
 struct SealedParts {
-  std::string_view subject, subject2;
+  std::string_view subject, subject2, domain;
   std::optional<int> kid, kid2;
   std::string_view nonce, sealed;
 };
@@ -205,6 +255,7 @@ SealedParts parts_of(const rapidjson::Value& v) {
   SealedParts p;
   p.subject = text_of(v, "sub");
   p.subject2 = text_of(v, "sub2");
+  p.domain = text_of(v, "dom");
   if (const auto kid = v.FindMember("kid"); kid != v.MemberEnd() && kid->value.IsInt()) p.kid = kid->value.GetInt();
   if (const auto kid = v.FindMember("kid2"); kid != v.MemberEnd() && kid->value.IsInt()) p.kid2 = kid->value.GetInt();
   p.nonce = text_of(v, "n");
@@ -212,11 +263,19 @@ SealedParts parts_of(const rapidjson::Value& v) {
   return p;
 }
 
+// The keyring subjects whose keys open a sealed value: its person (or two),
+// and its key domain's secret.
+void add_subjects(const rapidjson::Value& v, std::vector<std::string>& out) {
+  out.emplace_back(text_of(v, "sub"));
+  if (const auto second = text_of(v, "sub2"); !second.empty()) out.emplace_back(second);
+  if (const auto domain = text_of(v, "dom"); !domain.empty()) out.push_back(key_domain_subject(domain));
+}
+
 // Opens one sealed value bound to event_id and field: the plaintext,
 // nullopt when a key is gone, or an error.
 Result<std::optional<std::string>> open_parts(const SealedParts& p, std::string_view event_id, std::string_view field,
                                               const KeyLookup& keys) {
-  auto key = key_for(keys, p.subject, p.subject2);
+  auto key = key_for(keys, p.subject, p.subject2, p.domain);
   Wipe wipe{key};
   if (!key.usable()) return std::optional<std::string>{};  // erased: a key is gone
   const bool kids_match = p.kid == key.kid && (p.subject2.empty() || p.kid2 == key.kid2);
@@ -261,8 +320,9 @@ bool joinable(std::string_view s) {
 // missing), which then keeps the JSON object.
 std::optional<std::string> compact_text(const SealedParts& p, std::string_view event_id, std::string_view field) {
   const bool two = !p.subject2.empty();
-  if (!joinable(p.subject) || !p.kid || (two && (!joinable(p.subject2) || !p.kid2)) || !joinable(event_id) ||
-      !joinable(field) || p.nonce.empty() || p.sealed.empty())
+  // A value of a key domain keeps its JSON form, which names the domain.
+  if (!p.domain.empty() || !joinable(p.subject) || !p.kid || (two && (!joinable(p.subject2) || !p.kid2)) ||
+      !joinable(event_id) || !joinable(field) || p.nonce.empty() || p.sealed.empty())
     return std::nullopt;
   std::string out;
   out.reserve(kCompactPrefix.size() + p.subject.size() + p.subject2.size() + event_id.size() + field.size() +
@@ -356,6 +416,7 @@ Result<std::string> seal_personal(std::string_view type, int schema_version, std
   std::string buffer;
   if (auto err = json::parse_object(doc, payload, buffer)) return *err;
   auto& alloc = doc.GetAllocator();
+  const auto domain = key_domain_of(type, schema_version);
   for (const auto& f : fields) {
     std::optional<DomainError> error;
     each_value(doc, f.field, [&](rapidjson::Value& value, const std::string& bound) {
@@ -373,7 +434,7 @@ Result<std::string> seal_personal(std::string_view type, int schema_version, std
       // The second person, when the schema names one and it is someone else.
       std::string subject2(member_text(doc, f.also_field));
       if (subject2 == subject) subject2.clear();
-      auto key = key_for(keys, subject, subject2);
+      auto key = key_for(keys, subject, subject2, domain);
       Wipe wipe{key};
       if (!key.missing.empty()) {
         error = DomainError{ErrorCode::not_found, std::string(key.missing == subject ? f.subject_field : f.also_field),
@@ -405,6 +466,7 @@ Result<std::string> seal_personal(std::string_view type, int schema_version, std
         v.AddMember("sub2", string_value(subject2, alloc), alloc);
         v.AddMember("kid2", key.kid2, alloc);
       }
+      if (!domain.empty()) v.AddMember("dom", string_value(domain, alloc), alloc);
       if (json_value) v.AddMember("t", "json", alloc);
       const auto n = to_base64(nonce.data(), nonce.size());
       const auto c = to_base64(reinterpret_cast<const unsigned char*>(sealed.data()), sealed_len);
@@ -480,9 +542,7 @@ std::optional<DomainError> open_doc(rapidjson::Document& doc, std::span<const Pe
 void collect_subjects(rapidjson::Document& doc, std::span<const PersonalField> fields, std::vector<std::string>& out) {
   for (const auto& f : fields)
     each_value(doc, f.field, [&](rapidjson::Value& value, const std::string&) {
-      if (!is_sealed(value)) return;
-      out.emplace_back(text_of(value, "sub"));
-      if (const auto second = text_of(value, "sub2"); !second.empty()) out.emplace_back(second);
+      if (is_sealed(value)) add_subjects(value, out);
     });
 }
 
@@ -632,10 +692,7 @@ std::vector<std::string> sealed_text_subjects(std::string_view text) {
   }
   rapidjson::Document doc;
   if (!parse_json_value(text, doc)) return out;
-  each_sealed(doc, [&](rapidjson::Value& v) {
-    out.emplace_back(text_of(v, "sub"));
-    if (const auto second = text_of(v, "sub2"); !second.empty()) out.emplace_back(second);
-  });
+  each_sealed(doc, [&](rapidjson::Value& v) { add_subjects(v, out); });
   return out;
 }
 

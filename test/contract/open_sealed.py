@@ -42,27 +42,35 @@ def clear_value(payload, place):
     return payload[name][int(index)][member]
 
 
-def key_of(people, sealed):
-    first = people[sealed["sub"]]
-    if first["kid"] != sealed["kid"]:
-        raise ValueError("kid does not name the person's key")
-    key = bytes.fromhex(first["key_hex"])
+def person_key(people, secrets, sealed, sub, kid):
+    person = people[sealed[sub]]
+    if person["kid"] != sealed[kid]:
+        raise ValueError(f"{kid} does not name the person's key")
+    key = bytes.fromhex(person["key_hex"])
+    if "dom" not in sealed:
+        return key
+    # In a key domain, the person's domain key: keyed BLAKE2b-256 of the
+    # domain's name, a zero byte and its secret, under the person's key.
+    message = sealed["dom"].encode() + b"\0" + bytes.fromhex(secrets[sealed["dom"]])
+    return blake2b(message, digest_size=32, key=key, encoder=RawEncoder)
+
+
+def key_of(people, secrets, sealed):
+    key = person_key(people, secrets, sealed, "sub", "kid")
     if "sub2" not in sealed:
         return key
-    second = people[sealed["sub2"]]
-    if second["kid"] != sealed["kid2"]:
-        raise ValueError("kid2 does not name the second person's key")
     # Keyed BLAKE2b-256: the second person's key hashed under the first's.
-    return blake2b(bytes.fromhex(second["key_hex"]), digest_size=32, key=key, encoder=RawEncoder)
+    second = person_key(people, secrets, sealed, "sub2", "kid2")
+    return blake2b(second, digest_size=32, key=key, encoder=RawEncoder)
 
 
-def open_one(people, sealed, event_id, place):
+def open_one(people, secrets, sealed, event_id, place):
     ad = event_id.encode() + b"\0" + place.encode()
     nonce = base64.b64decode(sealed["n"], validate=True)
     box = base64.b64decode(sealed["c"], validate=True)
     if len(nonce) != 24:
         raise ValueError("nonce is not 24 bytes")
-    plain = crypto_aead_xchacha20poly1305_ietf_decrypt(box, ad, nonce, key_of(people, sealed))
+    plain = crypto_aead_xchacha20poly1305_ietf_decrypt(box, ad, nonce, key_of(people, secrets, sealed))
     text = plain.decode("utf-8")
     return json.loads(text) if sealed.get("t") == "json" else text
 
@@ -70,19 +78,19 @@ def open_one(people, sealed, event_id, place):
 def main(path):
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
-    people = data["people"]
+    people, secrets = data["people"], data["domain_secrets"]
     opened = refused = 0
     problems = []
     for v in data["vectors"]:
         for place, sealed in sealed_values(v["sealed_payload"]):
-            value = open_one(people, sealed, v["event_id"], place)
+            value = open_one(people, secrets, sealed, v["event_id"], place)
             if value != clear_value(v["payload"], place):
                 problems.append(f'{v["case"]}: {place} opened to {value!r}')
             opened += 1
             moved = 0
             for event_id, where in ((v["event_id"], place + "x"), (v["event_id"][:-1] + "9", place)):
                 try:
-                    open_one(people, sealed, event_id, where)
+                    open_one(people, secrets, sealed, event_id, where)
                     problems.append(f'{v["case"]}: {place} opened at {event_id}/{where}')
                 except CryptoError:
                     moved += 1

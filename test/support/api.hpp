@@ -104,6 +104,17 @@ class Api {
   std::string owner_key_, owner_id_;
 };
 
+// `lethe serve`, a relay and a projector of every projection, started at
+// once on a schema and topics of the test's own (one partition per topic,
+// batches of 5 ms): what an API test of one domain stands on.
+struct Stack {
+  TestSchema db;
+  TestTopics topics;
+  Api api{db, &topics};
+  Process relay{{"relay"}, lethe_env(db, topics)};
+  Process projector{{"project", "--batch-wait-ms", "5"}, lethe_env(db, topics)};
+};
+
 // `lethe serve`, `lethe relay` and `lethe project` (every projection) on a
 // schema and topics of the test's own: the stack most API tests stand on.
 struct Served {

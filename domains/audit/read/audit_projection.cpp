@@ -21,6 +21,10 @@ const std::vector<AuditedType>& audited_types() {
       {"user.logged_out", "user_id", "user"},
       {"user.login_failed", "user_id", "user"},
       {"user.note_added", "user_id", "user"},
+      // Keys to a person's data: which services may have them, and every
+      // release (the actor is the service, the target the person).
+      {"user.entitlements_set", "user_id", "user"},
+      {"user.key_released", "user_id", "user"},
       {"ticket.assigned", "ticket_id", "ticket"},
       {"ticket.internal_note_added", "ticket_id", "ticket"},
       {"shop.category_created", "category_id", "category"},

@@ -1,5 +1,7 @@
 #include "user_service.hpp"
 
+#include <sodium.h>
+
 #include <pqxx/pqxx>
 
 #include "email.hpp"
@@ -429,6 +431,51 @@ domain::Result<Written> UserService::add_note(const std::string& user_id, const 
               drafts_of(std::vector<users::Event>{note.value()}));
     return std::nullopt;
   });
+}
+
+domain::Result<KeyRelease> UserService::release_key(const Authenticated& service, const std::string& person_id,
+                                                    const std::string& topic, const CommandContext& ctx) {
+  KeyRelease out;
+  out.release_id = infra::new_uuid();
+  auto written = run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
+    // Entitled first: a service that may not have the key learns nothing
+    // of the person, not even whether they are erased.
+    auto release = users::decide_key_release(load_in(tx, service.user_id), person_id, topic, 0);
+    if (!release) return release.error();
+    if (!infra::erased_among(tx.sql(), {person_id}).empty())
+      return DomainError{domain::ErrorCode::gone, "user_id", "the person is erased: their key is destroyed"};
+    const auto keys = infra::load_person_keys(tx.sql(), {person_id});
+    const auto key = keys.find(person_id);
+    if (key == keys.end())
+      return DomainError{domain::ErrorCode::not_found, "user_id", "no key: nothing of this person is sealed"};
+    std::get<users::KeyReleased>(release.value()).key_id = key->second.key_id;
+    tx.append(domain::stream_of("keyrelease", out.release_id), 0,
+              drafts_of(std::vector<users::Event>{release.value()}));
+    out.key_id = key->second.key_id;
+    // A topic in a key domain (staff) gets the person's domain key, from
+    // which their own key cannot be computed, nor theirs of another domain.
+    auto released = key->second.key;
+    const auto domain = domain::key_domain_of_topic(topic);
+    if (!domain.empty()) {
+      const auto secret = infra::ensure_person_key(tx.sql(), domain::key_domain_subject(domain));
+      released = domain::domain_key(key->second.key.data(), domain, secret.key.data());
+    }
+    out.domain = domain;
+    out.key_base64.assign(sodium_base64_ENCODED_LEN(released.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+    sodium_bin2base64(out.key_base64.data(), out.key_base64.size(), released.data(), released.size(),
+                      sodium_base64_VARIANT_ORIGINAL);
+    sodium_memzero(released.data(), released.size());
+    out.key_base64.resize(out.key_base64.size() - 1);  // the terminating NUL
+    return std::nullopt;
+  });
+  if (!written) {
+    sodium_memzero(out.key_base64.data(), out.key_base64.size());
+    return written.error();
+  }
+  out.written = std::move(written).value();
+  out.user_id = person_id;
+  out.topic = topic;
+  return out;
 }
 
 LoginResult UserService::login(const std::string& email, const std::string& password, const CommandContext& ctx) {

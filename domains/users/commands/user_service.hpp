@@ -38,6 +38,15 @@ struct ApiKeyInfo {
   std::string key_id, name, prefix, created_at, expires_at, last_used_at, revoked_at;
 };
 
+// A person's key, released to a service for one topic (POST /key-releases).
+struct KeyRelease {
+  Written written;  // the user.key_released event, for the audit log
+  std::string release_id, user_id, topic;
+  int key_id = 0;
+  std::string key_base64;  // the 32-byte key, standard base64
+  std::string domain;      // the key domain ("staff") when the key is a domain key
+};
+
 struct LoginResult {
   enum class Outcome { ok, refused, limited } outcome = Outcome::refused;
   Written written;
@@ -78,6 +87,12 @@ class UserService {
   domain::Result<IssuedKey> issue_api_key(const std::string& user_id, const std::string& name,
                                           const std::string& expires_at, const CommandContext& ctx);
   domain::Result<Written> add_note(const std::string& user_id, const std::string& text, const CommandContext& ctx);
+  // A person's key for a service entitled to the topic, recorded as
+  // user.key_released in the same transaction: forbidden unless the caller
+  // is an active service account entitled to it, gone (410) for an erased
+  // person, not_found for one with no key (no personal data sealed yet).
+  domain::Result<KeyRelease> release_key(const Authenticated& service, const std::string& person_id,
+                                         const std::string& topic, const CommandContext& ctx);
 
   LoginResult login(const std::string& email, const std::string& password, const CommandContext& ctx);
   domain::Result<Written> logout(const Authenticated& who, const CommandContext& ctx);

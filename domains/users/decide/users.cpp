@@ -1,5 +1,7 @@
 #include "users.hpp"
 
+#include <rapidjson/document.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -40,6 +42,23 @@ std::optional<DomainError> check_email(std::string_view email) {
   return std::nullopt;
 }
 
+std::string joined(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (const auto n : names) out += (out.empty() ? "" : ", ") + std::string(n);
+  return out;
+}
+
+// The names in a JSON array of strings, as EntitlementsSet writes it.
+std::set<std::string> topics_in(const Json& array) {
+  std::set<std::string> out;
+  rapidjson::Document doc;
+  doc.Parse(array.text.c_str(), array.text.size());
+  if (!doc.IsArray()) return out;
+  for (const auto& v : doc.GetArray())
+    if (v.IsString()) out.emplace(v.GetString(), v.GetStringLength());
+  return out;
+}
+
 Result<std::vector<Event>> one(Event e) {
   return std::vector<Event>{std::move(e)};
 }
@@ -65,8 +84,9 @@ bool is_staff_or_above(const Actor& a) {
 // (and their accounts managed) by owners only; staff and user by admins and
 // owners.
 bool may_manage(const Actor& a, Role role) {
-  return role == Role::owner || role == Role::admin || role == Role::auditor ? a.role == Role::owner
-                                                                             : is_admin_or_owner(a);
+  return role == Role::owner || role == Role::admin || role == Role::auditor || role == Role::service
+             ? a.role == Role::owner
+             : is_admin_or_owner(a);
 }
 bool may_grant(const Actor& a, Role role) {
   return role == Role::user || may_manage(a, role);
@@ -99,14 +119,20 @@ std::string_view to_string(Role r) noexcept {
       return "user";
     case Role::auditor:
       return "auditor";
+    case Role::service:
+      return "service";
   }
   return "user";
 }
 
 std::optional<Role> parse_role(std::string_view s) noexcept {
-  for (Role r : {Role::owner, Role::admin, Role::staff, Role::user, Role::auditor})
+  for (Role r : {Role::owner, Role::admin, Role::staff, Role::user, Role::auditor, Role::service})
     if (to_string(r) == s) return r;
   return std::nullopt;
+}
+
+std::string_view role_names() noexcept {
+  return "owner, admin, staff, user, auditor, service";
 }
 
 std::string normalize_email(std::string_view email) {
@@ -153,7 +179,7 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
             if (auto err = check_email(email)) return *err;
             if (auto err = checks::text("name", c.name, kMaxName)) return *err;
             const auto role = parse_role(c.role);
-            if (!role) return invalid("role", "role must be one of owner, admin, staff, user, auditor");
+            if (!role) return invalid("role", "role must be one of " + std::string(role_names()));
             if (!may_grant(actor, *role))
               return forbidden("role", "registering with the role " + c.role + " needs " +
                                            (*role == Role::staff ? "an admin or owner" : "an owner"));
@@ -194,7 +220,7 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
           },
           [&](const ChangeRole& c) -> Result<std::vector<Event>> {
             const auto role = parse_role(c.role);
-            if (!role) return invalid("role", "role must be one of owner, admin, staff, user, auditor");
+            if (!role) return invalid("role", "role must be one of " + std::string(role_names()));
             if (!is_admin_or_owner(actor)) return forbidden("role", "only an admin or owner may change roles");
             if (self) return forbidden("user_id", "nobody changes their own role");
             if (!may_grant(actor, *role) || !may_manage(actor, state.role))
@@ -236,6 +262,24 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
             if (it->second) return conflict("key_id", "the key is revoked already");
             return one(ApiKeyRevoked{state.user_id, c.key_id});
           },
+          [&](const SetEntitlements& c) -> Result<std::vector<Event>> {
+            if (actor.role != Role::owner) return forbidden("topics", "only an owner sets a service's entitlements");
+            if (state.role != Role::service)
+              return rule("user_id", "entitlements belong to service accounts; this account's role is " +
+                                         std::string(to_string(state.role)));
+            const auto known = event_topics();
+            std::set<std::string> topics;
+            for (const auto& t : c.topics) {
+              if (std::find(known.begin(), known.end(), t) == known.end())
+                return rule("topics", "topics must name topics events go to (" + joined(known) + ")");
+              topics.insert(t);
+            }
+            if (topics == state.entitlements)
+              return DomainError{ErrorCode::no_change, "topics", "the entitlements are unchanged"};
+            std::string array = "[";
+            for (const auto& t : topics) array += (array.size() > 1 ? ",\"" : "\"") + t + "\"";
+            return one(EntitlementsSet{state.user_id, Json{array + "]"}});
+          },
           [&](const LinkOAuth& c) -> Result<std::vector<Event>> {
             // An identity is a way in: only the user, or whoever manages
             // their role, links one.
@@ -251,6 +295,16 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
           },
       },
       command);
+}
+
+Result<Event> decide_key_release(const User& service, const std::string& person_id, const std::string& topic,
+                                 std::int64_t key_id) {
+  if (!service.exists || !service.active || service.role != Role::service)
+    return forbidden("authorization", "keys are released to active service accounts only");
+  if (!service.entitlements.contains(topic))
+    return forbidden("topic", "this service is not entitled to the topic " + topic);
+  if (person_id.empty()) return invalid("user_id", "user_id must not be empty");
+  return Event{KeyReleased{person_id, service.user_id, topic, key_id}};
 }
 
 Result<Event> decide_note(const User& about, const std::string& note_id, const std::string& text, const Actor& actor) {
@@ -281,6 +335,7 @@ User evolve(User s, const Event& event) {
                  [&](const ApiKeyIssued& e) { s.api_keys[e.key_id] = false; },
                  [&](const ApiKeyRevoked& e) { s.api_keys[e.key_id] = true; },
                  [&](const OAuthLinked& e) { s.oauth.emplace(e.provider, e.subject); },
+                 [&](const EntitlementsSet& e) { s.entitlements = topics_in(e.topics); },
                  // Events of the person's other streams leave the account as it is.
                  [&](const auto&) {},
              },

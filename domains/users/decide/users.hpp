@@ -24,7 +24,11 @@
 namespace lethe::domain::users {
 
 // auditor: reads the audit log and the event log, and changes nothing.
-enum class Role { owner, admin, staff, user, auditor };
+// service: a downstream system (not a person) that reads lethe's topics and
+// may fetch the keys of the topics it is entitled to (POST /key-releases).
+enum class Role { owner, admin, staff, user, auditor, service };
+// "owner, admin, staff, user, auditor, service": for error messages.
+std::string_view role_names() noexcept;
 std::string_view to_string(Role r) noexcept;
 std::optional<Role> parse_role(std::string_view s) noexcept;
 
@@ -69,8 +73,14 @@ struct RevokeApiKey {
 struct LinkOAuth {
   std::string user_id, provider, subject;
 };
+// The topics whose personal fields a service account may open: it may
+// fetch the key of a person for exactly these (an empty list: none).
+struct SetEntitlements {
+  std::string user_id;
+  std::vector<std::string> topics;
+};
 using Command = std::variant<RegisterUser, ChangeProfile, ChangePassword, ChangeRole, Deactivate, Restore, IssueApiKey,
-                             RevokeApiKey, LinkOAuth>;
+                             RevokeApiKey, LinkOAuth, SetEntitlements>;
 
 // ---- Events (see lethe/domain/event_fields.hpp). ----
 struct UserRegistered {
@@ -162,6 +172,31 @@ struct OAuthLinked {
         {{"user_id", &E::user_id}, {"provider", &E::provider}, {"subject", &E::subject}}};
   }
 };
+// Stream user-<service id>: the topics, a JSON array of logical names
+// (["users", "shop"]), sorted.
+struct EntitlementsSet {
+  LETHE_EVENT("user.entitlements_set");
+  std::string user_id;
+  Json topics;
+  static constexpr auto fields() {
+    using E = EntitlementsSet;
+    return std::array<FieldSpec<E>, 2>{{{"user_id", &E::user_id}, {"topics", &E::topics}}};
+  }
+};
+// Stream keyrelease-<release id>, on the restricted staff topic: a service
+// fetched a person's key for one topic (user_id: the person; key_id: the
+// version of their key released). The audit log records every one.
+struct KeyReleased {
+  LETHE_EVENT("user.key_released");
+  static constexpr std::string_view kTopic = "staff";
+  std::string user_id, service_id, topic;
+  std::int64_t key_id = 0;
+  static constexpr auto fields() {
+    using E = KeyReleased;
+    return std::array<FieldSpec<E>, 4>{
+        {{"user_id", &E::user_id}, {"service_id", &E::service_id}, {"topic", &E::topic}, {"key_id", &E::key_id}}};
+  }
+};
 // Stream usernotes-<user id>, on the restricted staff topic.
 struct NoteAdded {
   LETHE_EVENT("user.note_added");
@@ -203,7 +238,7 @@ struct LoginFailed {
 
 using Event = std::variant<UserRegistered, UserProfileChanged, UserEmailChanged, UserPasswordChanged, UserRoleChanged,
                            UserDeactivated, UserRestored, ApiKeyIssued, ApiKeyRevoked, OAuthLinked, NoteAdded, LoggedIn,
-                           LoggedOut, LoginFailed>;
+                           LoggedOut, LoginFailed, EntitlementsSet, KeyReleased>;
 
 // The users domain as the registry knows it: event types, topics (notes go
 // to the restricted staff topic), projections.
@@ -218,6 +253,7 @@ struct User {
   Role role = Role::user;
   std::map<std::string, bool> api_keys;                 // key id -> revoked
   std::set<std::pair<std::string, std::string>> oauth;  // (provider, subject)
+  std::set<std::string> entitlements;                   // a service's topics
   std::int64_t version = 0;                             // number of events folded
 };
 
@@ -238,8 +274,8 @@ struct Facts {
 };
 
 // The rules of who may do what:
-// - register: anyone as `user`; `staff` by an admin or owner; `admin` and
-//   `owner` by an owner;
+// - register: anyone as `user`; `staff` by an admin or owner; `admin`,
+//   `owner`, `auditor` and `service` by an owner;
 // - change a profile or password: the user themself (a password change needs
 //   the current password), or an admin or owner who may manage the user's role;
 // - change a role, deactivate, restore: admins and owners; only an owner
@@ -249,10 +285,18 @@ struct Facts {
 // - a deactivated account takes no command but restore;
 // - API keys: the user themself, or an owner, issues; they, or an admin or
 //   owner who manages their role, revoke; OAuth identities likewise: the
-//   user themself, or an admin or owner who manages their role.
+//   user themself, or an admin or owner who manages their role;
+// - entitlements: an owner sets them, on a service account only, each a
+//   topic events go to.
 Result<std::vector<Event>> decide(const User& state, const Command& command, const Actor& actor,
                                   const Facts& facts = {});
 User evolve(User state, const Event& event);
+
+// A service's release of a person's key for one topic: the caller must be
+// an active service account entitled to that topic (forbidden, naming
+// "topic", otherwise). key_id: the version of the key released.
+Result<Event> decide_key_release(const User& service, const std::string& person_id, const std::string& topic,
+                                 std::int64_t key_id);
 
 // A staff note about a person: staff, admins and owners only, about an
 // existing account.

@@ -183,6 +183,25 @@ void link_oauth(Call& c) {
   c.written(201, c.params.at(0), w);
 }
 
+void set_entitlements(Call& c) {
+  users::SetEntitlements command{c.params.at(0), {}};
+  // The request schema made it an array of strings.
+  for (const auto& t : c.body["topics"].GetArray()) command.topics.emplace_back(t.GetString(), t.GetStringLength());
+  const auto w = ok_or_throw(c.services().users.handle(command, with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
+// A person's key, to a service entitled to the topic: audited
+// (user.key_released), 410 once the person is erased.
+void release_key(Call& c) {
+  const auto r = ok_or_throw(c.services().users.release_key(*c.who, c.field("user_id"), c.field("topic"), c.ctx));
+  c.res.set_header("Cache-Control", "no-store");
+  c.written(201, r.release_id, r.written, [&](Json& j) {
+    j.str("user_id", r.user_id).str("topic", r.topic).num("key_id", r.key_id).str("key", r.key_base64);
+    j.str_or_null("domain", r.domain);
+  });
+}
+
 void login(Call& c) {
   const auto r = c.services().users.login(c.field("email"), c.field("password"), c.ctx);
   using O = producers::LoginResult::Outcome;
@@ -205,7 +224,7 @@ DomainRoutes users_routes() {
   return {{
               {"POST", "/sessions", kAnyone, login, true},
               {"DELETE", "/sessions/current", kSignedIn, logout},
-              {"GET", "/me", kSignedIn, me},
+              {"GET", "/me", kSignedIn | kService, me},
               {"POST", "/users", kAnyone, register_user, true},
               {"GET", "/users", kStaffUp, list_users},
               {"GET", "/users/{id}", kStaffUp | kSelf, get_user},
@@ -221,6 +240,8 @@ DomainRoutes users_routes() {
               {"POST", "/users/{id}/notes", kStaffUp, add_note},
               {"GET", "/users/{id}/oauth-identities", kAdminUp | kSelf, list_oauth},
               {"POST", "/users/{id}/oauth-identities", kAdminUp | kSelf, link_oauth},
+              {"PUT", "/users/{id}/entitlements", kOwner, set_entitlements},
+              {"POST", "/key-releases", kService, release_key},
           },
           {
               {"user-", q::kUserFresh},

@@ -33,6 +33,15 @@ std::vector<u::Event> every_user_event() {
   run(u::LinkOAuth{"7", "github", "12345"}, self);
   run(u::Deactivate{"7"}, system);
   run(u::Restore{"7"}, system);
+  // A service account, entitled to topics, and a key released to it.
+  const auto person = s;
+  s = u::User{};
+  run(u::RegisterUser{"svc", "crm@example.org", "CRM", "service", ""}, system);
+  run(u::SetEntitlements{"svc", {"users", "staff", "users"}}, system);
+  auto released = u::decide_key_release(s, "7", "staff", 1);
+  BOOST_REQUIRE(released.ok());
+  out.push_back(released.value());
+  s = person;
   auto note = u::decide_note(s, "note-1", "prefers email", system);
   BOOST_REQUIRE(note.ok());
   out.push_back(note.value());

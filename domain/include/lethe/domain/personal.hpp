@@ -14,6 +14,7 @@
 // A field of an array's items ("lines[].selected_specs") is bound to its
 // item ("lines[2].selected_specs"). Pure: keys and randomness come in from
 // the caller.
+#include <array>
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -129,6 +130,27 @@ Result<std::optional<std::string>> open_sealed_text(std::string_view text, const
 // opened: a string as a string, a "t":"json" value as its value, either as
 // null once its person's key is gone; a text with nothing sealed as it is.
 Result<std::string> open_sealed_json(std::string_view text, const KeyLookup& keys);
+
+// Key domains. Personal values of events on the restricted staff topic
+// (internal notes) are sealed in the key domain "staff": in place of each
+// person's key, their domain key, keyed BLAKE2b-256 of the domain's name,
+// a zero byte and the domain's secret under the person's key. The secret is
+// a key of the keyring under the reserved subject "~domain:staff", never a
+// person's, never erased. A service given a person's key for the users
+// topic cannot compute their staff key; erasing the person still destroys
+// both. Such a sealed value names its domain ("dom":"staff"). See
+// docs/sealed-format.md.
+inline constexpr std::string_view kStaffKeyDomain = "staff";
+// The key domain of an event type's values: "staff" for a type on the staff
+// topic, "" (the person's own key) for every other.
+std::string_view key_domain_of(std::string_view type, int schema_version);
+// The key domain of a topic, as key_domain_of() decides it.
+std::string_view key_domain_of_topic(std::string_view topic);
+// The keyring subject that holds a key domain's secret.
+std::string key_domain_subject(std::string_view domain);
+// A person's key in a key domain (kPersonKeyBytes each).
+std::array<unsigned char, kPersonKeyBytes> domain_key(const unsigned char* person_key, std::string_view domain,
+                                                      const unsigned char* domain_secret);
 
 // The payload fields that name a person by id, in every domain: a command
 // that names an erased person is refused (unless the field only refers to
