@@ -102,7 +102,14 @@ foreach(dir IN LISTS DOMAINS)
             message(FATAL_ERROR "${path}: '${field}' names a second person in '${also}', which the schema lacks")
           endif()
         endif()
-        string(APPEND personal "      {\"${type}\", ${version}, \"${field}\", \"${subject}\", \"${also}\"},\n")
+        # A key domain of the field's own ("credentials": a value no key
+        # release ever opens), else the one of its event's topic.
+        string(JSON key_domain ERROR_VARIABLE no_domain GET "${schema}" properties ${field} x-personal domain)
+        if(no_domain)
+          set(key_domain "")
+        endif()
+        string(APPEND personal
+               "      {\"${type}\", ${version}, \"${field}\", \"${subject}\", \"${also}\", \"${key_domain}\"},\n")
       elseif(NOT kind STREQUAL "BOOLEAN")
         message(FATAL_ERROR "${path}: '${field}': x-personal must be false or {\"subject\": FIELD}")
       endif()

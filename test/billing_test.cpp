@@ -538,7 +538,7 @@ BOOST_AUTO_TEST_CASE(payload_codec_round_trips_every_event_type) {
       ++checked;
     }
   });
-  BOOST_TEST(checked == 6);
+  BOOST_TEST(checked == static_cast<int>(std::variant_size_v<b::Event>));
   // Amounts are JSON integers.
   BOOST_TEST(b::encode_payload(b::ChargeRecorded{"t", "u", 1999, "EUR", "d"}) ==
              R"({"transaction_id":"t","user_id":"u","amount":1999,"currency":"EUR","description":"d"})");
@@ -591,11 +591,11 @@ BOOST_AUTO_TEST_CASE(the_profile_and_the_texts_are_personal_to_their_user_and_no
                        std::string(f.also_field));
   std::sort(fields.begin(), fields.end());
   BOOST_TEST((fields ==
-              std::vector<std::string>{"billing.charge_recorded.description:user_id",
-                                       "billing.credit_note_issued.reason:user_id",
-                                       "billing.profile_set.address:user_id", "billing.profile_set.holder_name:user_id",
-                                       "billing.profile_set.tax_id:user_id", "billing.refund_recorded.reason:user_id",
-                                       "billing.subscription_cancelled.reason:user_id"}),
+              std::vector<std::string>{
+                  "billing.charge_recorded.description:user_id", "billing.credit_note_issued.reason:user_id",
+                  "billing.payment_method_set.last4:user_id", "billing.profile_set.address:user_id",
+                  "billing.profile_set.holder_name:user_id", "billing.profile_set.tax_id:user_id",
+                  "billing.refund_recorded.reason:user_id", "billing.subscription_cancelled.reason:user_id"}),
              boost::test_tools::per_element());
 }
 
@@ -670,4 +670,158 @@ BOOST_AUTO_TEST_CASE(every_billing_event_is_registered_on_the_billing_topic) {
   BOOST_TEST(b::profile_stream("cust-1") == "billingprofile-cust-1");
   BOOST_TEST(b::subscription_stream("s1") == "subscription-s1");
   BOOST_TEST(b::transaction_stream("t1") == "transaction-t1");
+}
+
+// ---- Plans, trials, usage and the card on file (stream billingplan-<user id>) ----
+
+namespace {
+
+const std::string kNow = "2026-12-06T10:00:00.000000Z", kLater = "2026-12-20T10:00:00.000000Z",
+                  kNextMonth = "2027-01-02T10:00:00.000000Z";
+const u::Actor kMeter{"meter-1", u::Role::service};
+
+// Folds a decision's events into the state (the decision must be accepted).
+b::Plan take(b::Plan s, const d::Result<std::vector<b::Event>>& r) {
+  BOOST_REQUIRE_MESSAGE(r.ok(), "refused: " << outcome(r) << " (" << (r.ok() ? "" : r.error().message) << ")");
+  for (const auto& e : r.value()) s = b::evolve(std::move(s), e);
+  return s;
+}
+// The types of a decision's events, in order.
+std::vector<std::string> types(const d::Result<std::vector<b::Event>>& r) {
+  std::vector<std::string> out;
+  if (r.ok())
+    for (const auto& e : r.value()) out.emplace_back(b::type_of(e));
+  return out;
+}
+// A customer with a card on file and the plan "pro", 100 units a month.
+b::Plan on_plan() {
+  auto s = take({}, b::decide(b::Plan{}, b::SetPaymentMethod{"cust-1", "visa", "4242", "12/29"}, kCustomer));
+  return take(s, b::decide(s, b::SetPlan{"cust-1", "pro", 100}, kAdmin));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_plan_is_set_by_the_billing_right_with_a_card_on_file) {
+  BOOST_TEST(outcome(b::decide(b::Plan{}, b::SetPlan{"cust-1", "pro", 100}, kAdmin)) ==
+             refused(ErrorCode::rule_violated, "payment_method"));
+  auto s = take({}, b::decide(b::Plan{}, b::SetPaymentMethod{"cust-1", "visa", "4242", "12/29"}, kCustomer));
+  for (const auto& who : {kCustomer, kStaff, kMeter})
+    BOOST_TEST(outcome(b::decide(s, b::SetPlan{"cust-1", "pro", 100}, who)) == refused(ErrorCode::forbidden, ""));
+  BOOST_TEST(outcome(b::decide(s, b::SetPlan{"cust-1", "Pro!", 100}, kAdmin)) ==
+             refused(ErrorCode::invalid_argument, "plan"));
+  for (const std::int64_t limit : {std::int64_t{0}, std::int64_t{-1}, b::kMaxLimit + 1})
+    BOOST_TEST(outcome(b::decide(s, b::SetPlan{"cust-1", "pro", limit}, kAdmin)) ==
+                   refused(ErrorCode::invalid_argument, "monthly_limit"),
+               limit);
+  BOOST_TEST(outcome(b::decide(s, b::SetPlan{"cust-2", "pro", 100}, kAdmin)) ==
+             refused(ErrorCode::invalid_argument, "user_id"));
+  const auto set = only<b::PlanSet>(b::decide(s, b::SetPlan{"cust-1", "pro", 100}, kOwner));
+  BOOST_TEST(set.monthly_limit == 100);
+  s = b::evolve(s, set);
+  BOOST_TEST(outcome(b::decide(s, b::SetPlan{"cust-1", "pro", 100}, kAdmin)) == refused(ErrorCode::no_change, "plan"));
+  BOOST_TEST(only<b::PlanSet>(b::decide(s, b::SetPlan{"cust-1", "pro", 200}, kAdmin)).monthly_limit == 200);
+}
+
+BOOST_AUTO_TEST_CASE(usage_counts_against_the_month_and_is_refused_whole_above_the_limit) {
+  BOOST_TEST(outcome(b::decide(b::Plan{}, b::RecordUsage{"cust-1", 1, kNow}, kAdmin)) ==
+             refused(ErrorCode::rule_violated, "plan"));
+  auto s = on_plan();
+  for (const auto& who : {kCustomer, kStaff, kAuditor})
+    BOOST_TEST(outcome(b::decide(s, b::RecordUsage{"cust-1", 1, kNow}, who)) == refused(ErrorCode::forbidden, ""));
+  for (const std::int64_t units : {std::int64_t{0}, std::int64_t{-5}, b::kMaxUsageUnits + 1})
+    BOOST_TEST(outcome(b::decide(s, b::RecordUsage{"cust-1", units, kNow}, kMeter)) ==
+                   refused(ErrorCode::invalid_argument, "units"),
+               units);
+  const auto used = only<b::UsageRecorded>(b::decide(s, b::RecordUsage{"cust-1", 60, kNow}, kMeter));
+  BOOST_TEST(used.period == "2026-12");
+  BOOST_TEST(used.against == "plan");
+  s = b::evolve(s, used);
+  // 41 more would make 101 of 100: refused whole, saying what is left.
+  const auto over = b::decide(s, b::RecordUsage{"cust-1", 41, kNow}, kAdmin);
+  BOOST_TEST(outcome(over) == refused(ErrorCode::rule_violated, "units"));
+  BOOST_TEST(over.error().message == "the monthly limit of 100 units would be passed: 60 used, 40 left");
+  s = take(s, b::decide(s, b::RecordUsage{"cust-1", 40, kNow}, kAdmin));  // exactly the limit
+  BOOST_TEST(s.used_in(kNow) == 100);
+  BOOST_TEST(outcome(b::decide(s, b::RecordUsage{"cust-1", 1, kNow}, kAdmin)) ==
+             refused(ErrorCode::rule_violated, "units"));
+  // A new month starts at 0.
+  BOOST_TEST(s.used_in(kNextMonth) == 0);
+  s = take(s, b::decide(s, b::RecordUsage{"cust-1", 100, kNextMonth}, kMeter));
+  BOOST_TEST(s.period == "2027-01");
+  BOOST_TEST(s.used == 100);
+}
+
+BOOST_AUTO_TEST_CASE(a_trial_has_its_own_limit_ends_when_used_up_or_expired_and_is_taken_once) {
+  b::Plan s;
+  BOOST_TEST(outcome(b::decide(s, b::StartTrial{"cust-1", "pro", 10, kLater, kNow}, kOther)) ==
+             refused(ErrorCode::forbidden, "user_id"));
+  BOOST_TEST(outcome(b::decide(s, b::StartTrial{"cust-1", "pro", 10, kNow, kNow}, kCustomer)) ==
+             refused(ErrorCode::invalid_argument, "days"));
+  BOOST_TEST(outcome(b::decide(s, b::StartTrial{"cust-1", "pro", 0, kLater, kNow}, kCustomer)) ==
+             refused(ErrorCode::invalid_argument, "limit"));
+  s = take(s, b::decide(s, b::StartTrial{"cust-1", "pro", 10, kLater, kNow}, kCustomer));
+  BOOST_TEST(s.trial_running(kNow));
+  BOOST_TEST(outcome(b::decide(s, b::StartTrial{"cust-1", "pro", 10, kLater, kNow}, kAdmin)) ==
+             refused(ErrorCode::conflict, "plan"));
+  s = take(s, b::decide(s, b::RecordUsage{"cust-1", 6, kNow}, kMeter));
+  BOOST_TEST(s.trial_used == 6);
+  const auto over = b::decide(s, b::RecordUsage{"cust-1", 5, kNow}, kMeter);
+  BOOST_TEST(outcome(over) == refused(ErrorCode::rule_violated, "units"));
+  BOOST_TEST(over.error().message == "the trial's limit of 10 units would be passed: 6 used, 4 left");
+  // Reaching the limit exactly ends it: used up.
+  const auto last = b::decide(s, b::RecordUsage{"cust-1", 4, kNow}, kMeter);
+  BOOST_TEST((types(last) == std::vector<std::string>{"billing.usage_recorded", "billing.trial_ended"}));
+  s = take(s, last);
+  BOOST_TEST(s.trial_ended == "used_up");
+  BOOST_TEST(!s.trial_running(kNow));
+  BOOST_TEST(outcome(b::decide(s, b::RecordUsage{"cust-1", 1, kNow}, kMeter)) ==
+             refused(ErrorCode::rule_violated, "plan"));
+
+  // Expired: past its end the usage counts against the plan, and the trial
+  // ends with it; without a plan the usage is refused and nothing is written.
+  auto t = take({}, b::decide(b::Plan{}, b::StartTrial{"cust-1", "pro", 10, kLater, kNow}, kCustomer));
+  BOOST_TEST(!t.trial_running(kLater));
+  BOOST_TEST(outcome(b::decide(t, b::RecordUsage{"cust-1", 1, kLater}, kMeter)) ==
+             refused(ErrorCode::rule_violated, "plan"));
+  t = take(t, b::decide(t, b::SetPaymentMethod{"cust-1", "visa", "4242", "12/29"}, kCustomer));
+  auto planned = on_plan();
+  planned = take(planned, b::decide(planned, b::StartTrial{"cust-1", "pro", 10, kLater, kNow}, kCustomer));
+  const auto expired = b::decide(planned, b::RecordUsage{"cust-1", 3, kLater}, kMeter);
+  BOOST_TEST((types(expired) == std::vector<std::string>{"billing.trial_ended", "billing.usage_recorded"}));
+  planned = take(planned, expired);
+  BOOST_TEST(planned.trial_ended == "expired");
+  BOOST_TEST(planned.used == 3);
+  BOOST_TEST(planned.trial_used == 0);
+
+  // Converted: a plan set during a trial ends it.
+  const auto converted = b::decide(t, b::SetPlan{"cust-1", "basic", 50}, kAdmin);
+  BOOST_TEST((types(converted) == std::vector<std::string>{"billing.trial_ended", "billing.plan_set"}));
+  BOOST_TEST(take(t, converted).trial_ended == "converted");
+}
+
+BOOST_AUTO_TEST_CASE(a_card_on_file_is_the_customers_or_the_billing_rights_to_set_and_remove) {
+  b::Plan s;
+  BOOST_TEST(outcome(b::decide(s, b::SetPaymentMethod{"cust-1", "visa", "4242", "12/29"}, kOther)) ==
+             refused(ErrorCode::forbidden, "user_id"));
+  BOOST_TEST(outcome(b::decide(s, b::SetPaymentMethod{"cust-1", "visa", "4242", "12/29"}, kMeter)) ==
+             refused(ErrorCode::forbidden, "user_id"));
+  BOOST_TEST(outcome(b::decide(s, b::SetPaymentMethod{"cust-1", "Visa", "4242", "12/29"}, kCustomer)) ==
+             refused(ErrorCode::invalid_argument, "brand"));
+  for (const auto* last4 : {"424", "42424", "42a2", ""})
+    BOOST_TEST(outcome(b::decide(s, b::SetPaymentMethod{"cust-1", "visa", last4, "12/29"}, kCustomer)) ==
+                   refused(ErrorCode::invalid_argument, "last4"),
+               last4);
+  for (const auto* expires : {"13/29", "00/29", "1/29", "12-29", "12/2029"})
+    BOOST_TEST(outcome(b::decide(s, b::SetPaymentMethod{"cust-1", "visa", "4242", expires}, kCustomer)) ==
+                   refused(ErrorCode::invalid_argument, "expires"),
+               expires);
+  BOOST_TEST(outcome(b::decide(s, b::RemovePaymentMethod{"cust-1"}, kCustomer)) ==
+             refused(ErrorCode::not_found, "payment_method"));
+  s = take(s, b::decide(s, b::SetPaymentMethod{"cust-1", "visa", "4242", "12/29"}, kCustomer));
+  BOOST_TEST(s.payment_method);
+  BOOST_TEST(outcome(b::decide(s, b::SetPaymentMethod{"cust-1", "visa", "4242", "12/29"}, kAdmin)) ==
+             refused(ErrorCode::no_change, "last4"));
+  s = take(s, b::decide(s, b::RemovePaymentMethod{"cust-1"}, kAdmin));
+  BOOST_TEST(!s.payment_method);
+  BOOST_TEST(s.last4.empty());
 }

@@ -70,7 +70,8 @@ std::optional<std::string> open_staff_note(const Stack& s, const std::string& pe
     payload.Parse(env.value().payload.c_str());
     const auto& text = payload["text"];
     BOOST_REQUIRE(text.IsObject());
-    BOOST_TEST((text.HasMember("dom") && std::string(text["dom"].GetString()) == "staff"), "not in the staff key domain");
+    BOOST_TEST((text.HasMember("dom") && std::string(text["dom"].GetString()) == "staff"),
+               "not in the staff key domain");
     BOOST_TEST(text["kid"].GetInt() == key.key_id);
     const auto decoded = [](const rapidjson::Value& v) {
       std::string out(v.GetStringLength(), '\0');
@@ -84,11 +85,11 @@ std::optional<std::string> open_staff_note(const Stack& s, const std::string& pe
     const auto ad = env.value().event_id + std::string(1, '\0') + "text";
     std::string plain(box.size(), '\0');
     unsigned long long plain_len = 0;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-            reinterpret_cast<unsigned char*>(plain.data()), &plain_len, nullptr,
-            reinterpret_cast<const unsigned char*>(box.data()), box.size(),
-            reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
-            reinterpret_cast<const unsigned char*>(nonce.data()), key.key.data()) != 0)
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(reinterpret_cast<unsigned char*>(plain.data()), &plain_len, nullptr,
+                                                   reinterpret_cast<const unsigned char*>(box.data()), box.size(),
+                                                   reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
+                                                   reinterpret_cast<const unsigned char*>(nonce.data()),
+                                                   key.key.data()) != 0)
       return std::nullopt;
     plain.resize(plain_len);
     return plain;
@@ -112,27 +113,28 @@ BOOST_AUTO_TEST_CASE(a_key_for_the_users_topic_does_not_open_staff_notes) {
   const auto eve = api.person("eve.notes@example.org");
   test::must(api.call("PUT", "/users/" + crm.id + "/entitlements", R"({"topics":["users"]})", api.owner_key()), 200,
              "crm: users");
-  test::must(api.call("PUT", "/users/" + desk.id + "/entitlements", R"({"topics":["staff","users"]})",
-                      api.owner_key()),
+  test::must(api.call("PUT", "/users/" + desk.id + "/entitlements", R"({"topics":["staff","users"]})", api.owner_key()),
              200, "desk: staff");
   const std::string note = "Eve called twice about the refund; be kind.";
   test::must(api.call("POST", "/users/" + eve.id + "/notes", "{\"text\":\"" + note + "\"}", sam.token), 201, "note");
-  BOOST_REQUIRE(test::eventually([&] {
-    for (const auto& m : test::read_topic(s.topics.topic("staff")))
-      if (m.key == "usernotes-" + eve.id) return true;
-    return false;
-  }, std::chrono::seconds(30)));
+  BOOST_REQUIRE(test::eventually(
+      [&] {
+        for (const auto& m : test::read_topic(s.topics.topic("staff")))
+          if (m.key == "usernotes-" + eve.id) return true;
+        return false;
+      },
+      std::chrono::seconds(30)));
 
-  const auto users_key = key_of(test::must(
-      api.call("POST", "/key-releases", release_body(eve.id, "users"), crm.token), 201, "crm: users key"));
+  const auto users_key = key_of(
+      test::must(api.call("POST", "/key-releases", release_body(eve.id, "users"), crm.token), 201, "crm: users key"));
   test::exactly(api.call("POST", "/key-releases", release_body(eve.id, "staff"), crm.token), 403, "crm: staff key",
                 "topic");
   auto staff_release =
       test::must(api.call("POST", "/key-releases", release_body(eve.id, "staff"), desk.token), 201, "desk: staff key");
   BOOST_TEST(staff_release.str("domain") == "staff");
   const auto staff_key = key_of(staff_release);
-  const auto desk_users_key = key_of(test::must(
-      api.call("POST", "/key-releases", release_body(eve.id, "users"), desk.token), 201, "desk: users key"));
+  const auto desk_users_key = key_of(
+      test::must(api.call("POST", "/key-releases", release_body(eve.id, "users"), desk.token), 201, "desk: users key"));
 
   BOOST_TEST(!open_staff_note(s, eve.id, users_key).has_value(), "the users key opened a staff note");
   BOOST_TEST(open_staff_note(s, eve.id, staff_key).value_or("(not opened)") == note);
@@ -181,9 +183,12 @@ BOOST_AUTO_TEST_CASE(an_entitled_service_opens_a_persons_fields_and_every_releas
   // Entitled to users, not to the staff topic.
   test::exactly(api.call("POST", "/key-releases", release_body(ann.id, "staff"), svc.token), 403, "staff topic",
                 "topic");
-  // Someone with nothing sealed has no key.
-  test::exactly(api.call("POST", "/key-releases", release_body("nobody-at-all", "users"), svc.token), 404,
-                "no key", "user_id");
+  // Only a person's key: no id that is nobody's, never a key domain's secret.
+  for (const auto* nobody : {"nobody-at-all", "~domain:staff", "~domain:credentials"})
+    test::exactly(api.call("POST", "/key-releases", release_body(nobody, "users"), svc.token), 404, nobody, "user_id");
+  // A service is nobody's "self": it issues itself no keys.
+  test::exactly(api.call("POST", "/users/" + svc.id + "/api-keys", R"({"name":"more"})", svc.token), 403,
+                "a service's self route", "Authorization");
 
   auto released =
       test::must(api.call("POST", "/key-releases", release_body(ann.id, "users"), svc.token), 201, "release");
@@ -199,6 +204,9 @@ BOOST_AUTO_TEST_CASE(an_entitled_service_opens_a_persons_fields_and_every_releas
                               std::chrono::seconds(30)));
   BOOST_REQUIRE(opened);
   BOOST_TEST(opened->find("\"email\":\"ann.keyrelease@example.org\"") != std::string::npos, *opened);
+  // Her password hash is in the credentials key domain: her key alone does
+  // not open it (the control: the email above did open).
+  BOOST_TEST(opened->find("\"password_hash\":null") != std::string::npos, *opened);
   RawKey wrong = key;
   wrong.key[0] ^= 1;
   for (const auto& m : test::read_topic(s.topics.topic("users"))) {
@@ -235,13 +243,11 @@ BOOST_AUTO_TEST_CASE(an_entitled_service_opens_a_persons_fields_and_every_releas
              "entitle again");
 
   // Erased: her key is gone for good, and the service hears so.
-  auto erased =
-      test::must(api.call("POST", "/users/" + ann.id + "/erasure", "", adm.token, {{"Content-Length", "0"}}), 202,
-                 "erase");
+  auto erased = test::must(api.call("POST", "/users/" + ann.id + "/erasure", "", adm.token, {{"Content-Length", "0"}}),
+                           202, "erase");
   const auto request = test::until_erasure_applied(api, erased.str("id"), adm.token);
   BOOST_REQUIRE_MESSAGE(request.status == 200, request.body);
-  test::exactly(api.call("POST", "/key-releases", release_body(ann.id, "users"), svc.token), 410, "erased",
-                "user_id");
+  test::exactly(api.call("POST", "/key-releases", release_body(ann.id, "users"), svc.token), 410, "erased", "user_id");
   test::exactly(api.call("POST", "/key-releases", release_body(ann.id, "shop"), svc.token), 410, "erased, shop",
                 "user_id");
 }

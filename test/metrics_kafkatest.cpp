@@ -20,8 +20,7 @@ using namespace lethe;
 namespace {
 
 int random_port() {
-  std::random_device seed;
-  return std::uniform_int_distribution<int>(20000, 45000)(seed);
+  return test::unused_port();
 }
 
 std::string get(int port, const std::string& path) {

@@ -49,18 +49,12 @@ struct Mirror {
   // Runs it until 5 s pass with nothing new: its exit code.
   int run(const Stack& s, const std::string& token) const {
     const auto users = s.topics.topic("users");
-    const std::vector<std::string> args{"--brokers",
-                                        infra::Config::from_env().brokers,
-                                        "--topic-prefix",
-                                        users.substr(0, users.size() - 5),
-                                        "--api",
-                                        "http://127.0.0.1:" + std::to_string(s.api.port()),
-                                        "--db",
-                                        db_path,
-                                        "--group",
-                                        "mirror-" + language + "-" + s.db.name(),
-                                        "--until-idle",
-                                        "5"};
+    const std::vector<std::string> args{"--brokers",      infra::Config::from_env().brokers,
+                                        "--topic-prefix", users.substr(0, users.size() - 5),
+                                        "--api",          "http://127.0.0.1:" + std::to_string(s.api.port()),
+                                        "--db",           db_path,
+                                        "--group",        "mirror-" + language + "-" + s.db.name(),
+                                        "--until-idle",   "5"};
     std::vector<std::string> command;
     if (language == "python") {
       command = {test::source_dir() + "/consumers/reference/python/mirror.py"};
@@ -78,12 +72,11 @@ struct Mirror {
 // are erased.
 std::set<std::string> rows_of(const std::string& db_path, const char* query) {
   const auto out_path = db_path + ".rows";
-  test::Process dump(test::Program{python(), out_path},
-                     {"-c",
-                      "import sqlite3, sys\n"
-                      "for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]):\n"
-                      "    print('|'.join(str(v) for v in r))\n",
-                      db_path, query});
+  test::Process dump(test::Program{python(), out_path}, {"-c",
+                                                         "import sqlite3, sys\n"
+                                                         "for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]):\n"
+                                                         "    print('|'.join(str(v) for v in r))\n",
+                                                         db_path, query});
   BOOST_REQUIRE(dump.wait() == 0);
   std::set<std::string> rows;
   std::ifstream in(out_path);
@@ -105,8 +98,8 @@ BOOST_AUTO_TEST_CASE(the_python_and_java_mirrors_open_sealed_fields_and_forget_t
   const auto dee = api.person("dee.mirror@example.org");
   test::must(api.call("PATCH", "/users/" + bob.id, R"({"name":"Robert Mirror"})", bob.token), 200, "rename");
   // Dee is erased before the mirrors ever run: they never hold her.
-  auto erased = test::must(
-      api.call("POST", "/users/" + dee.id + "/erasure", "", adm.token, {{"Content-Length", "0"}}), 202, "erase dee");
+  auto erased = test::must(api.call("POST", "/users/" + dee.id + "/erasure", "", adm.token, {{"Content-Length", "0"}}),
+                           202, "erase dee");
   BOOST_REQUIRE(test::until_erasure_applied(api, erased.str("id"), adm.token).status == 200);
 
   const char* customers =

@@ -122,6 +122,15 @@ BOOST_AUTO_TEST_CASE(every_message_on_every_topic_validates_against_its_schemas)
         "revoke key");
   id_of(a.call("POST", "/users/" + ann.id + "/deactivate", "", owner), "deactivate");
   id_of(a.call("POST", "/users/" + ann.id + "/restore", "", owner), "restore");
+  // Ann's plan: a trial used up, a card, a plan and its usage, the card gone;
+  // then a trial converted by a plan.
+  const auto plan = "/users/" + ann.id;
+  id_of(a.call("POST", plan + "/trial", R"({"plan":"pro","limit":2,"days":7})", owner), "trial");
+  id_of(a.call("POST", plan + "/usage", R"({"units":2})", owner), "trial used up");
+  id_of(a.call("PUT", plan + "/payment-method", R"({"brand":"visa","last4":"4242","expires":"12/29"})", owner), "card");
+  id_of(a.call("PUT", plan + "/plan", R"({"plan":"pro","monthly_limit":100})", owner), "plan");
+  id_of(a.call("POST", plan + "/usage", R"({"units":5})", owner), "usage");
+  id_of(a.call("DELETE", plan + "/payment-method", "", owner), "card removed");
   // A downstream service, entitled by the owner, fetches Ann's key.
   const auto svc = a.person("svc@example.org", "service");
   id_of(a.call("PUT", "/users/" + svc.id + "/entitlements", R"({"topics":["users"]})", owner), "entitle");

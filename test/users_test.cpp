@@ -939,6 +939,13 @@ BOOST_AUTO_TEST_CASE(an_owner_entitles_a_service_to_topics) {
   const auto none = only<u::EntitlementsSet>(ACCEPTED(u::decide(entitled, u::SetEntitlements{kId, {}}, kOwner)));
   BOOST_TEST(none.topics.text == "[]");
   BOOST_TEST(fold({none}, entitled).entitlements.empty());
+  // Entitlements go with the role: back as a service, it has none.
+  const auto demoted = fold({u::UserRoleChanged{kId, "user", "service"}}, entitled);
+  BOOST_TEST(demoted.entitlements.empty());
+  BOOST_TEST(fold({u::UserRoleChanged{kId, "service", "user"}}, demoted).entitlements.empty());
+  // A key domain's secret lives under "~domain:...": no account takes such an id.
+  BOOST_TEST(outcome(u::decide(u::User{}, u::RegisterUser{"~domain:staff", "s@example.org", "S", "user", ""},
+                               kOwner)) == refused(ErrorCode::invalid_argument, "user_id"));
   // Only an owner makes or manages a service account.
   BOOST_TEST(outcome(u::decide(u::User{}, u::RegisterUser{"s", "s@example.org", "S", "service", ""}, kAdmin)) ==
              refused(ErrorCode::forbidden, "role"));

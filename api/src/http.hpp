@@ -101,6 +101,12 @@ class Json {
     w_.StartObject();
     return *this;
   }
+  // An object as the value of `key`.
+  Json& begin(std::string_view key) {
+    k(key);
+    w_.StartObject();
+    return *this;
+  }
   Json& end() {
     w_.EndObject();
     return *this;

@@ -410,7 +410,11 @@ class Server {
     if (!call.who) throw HttpError{401, "unauthenticated", "Authorization", "this route needs a bearer token"};
     const auto bit = role_bit(call.who->role);
     if (bit && (route.access & *bit)) return;
-    if ((route.access & kSelf) && !call.params.empty() && call.params[0] == call.who->user_id) return;
+    // "self" is a person on their own account: a service account is not one
+    // (it calls only the routes that name kService).
+    if ((route.access & kSelf) && call.who->role != domain::users::Role::service && !call.params.empty() &&
+        call.params[0] == call.who->user_id)
+      return;
     // Refused by the route table, for the caller's role: the field is the
     // credential, as for 401 (a refusal by the domain's finer rules names
     // the field it is about).

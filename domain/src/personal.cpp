@@ -434,7 +434,7 @@ Result<std::string> seal_personal(std::string_view type, int schema_version, std
       // The second person, when the schema names one and it is someone else.
       std::string subject2(member_text(doc, f.also_field));
       if (subject2 == subject) subject2.clear();
-      auto key = key_for(keys, subject, subject2, domain);
+      auto key = key_for(keys, subject, subject2, f.key_domain.empty() ? domain : f.key_domain);
       Wipe wipe{key};
       if (!key.missing.empty()) {
         error = DomainError{ErrorCode::not_found, std::string(key.missing == subject ? f.subject_field : f.also_field),
@@ -466,7 +466,8 @@ Result<std::string> seal_personal(std::string_view type, int schema_version, std
         v.AddMember("sub2", string_value(subject2, alloc), alloc);
         v.AddMember("kid2", key.kid2, alloc);
       }
-      if (!domain.empty()) v.AddMember("dom", string_value(domain, alloc), alloc);
+      if (const auto dom = f.key_domain.empty() ? domain : f.key_domain; !dom.empty())
+        v.AddMember("dom", string_value(dom, alloc), alloc);
       if (json_value) v.AddMember("t", "json", alloc);
       const auto n = to_base64(nonce.data(), nonce.size());
       const auto c = to_base64(reinterpret_cast<const unsigned char*>(sealed.data()), sealed_len);

@@ -720,6 +720,9 @@ std::vector<std::string> erased_among(pqxx::transaction_base& tx, const std::vec
 DestroyedKey destroy_person_key(pqxx::transaction_base& tx, const std::string& subject, const std::string& request_id,
                                 const std::string& erased_by) {
   ensure_sodium();
+  // "~domain:..." holds a key domain's secret, not a person's key: destroying
+  // it would make every value of the domain unreadable for everyone.
+  if (subject.starts_with('~')) throw std::invalid_argument("the keyring subject " + subject + " is nobody's to erase");
   if (!erased_among(tx, {subject}).empty()) throw PersonErased(subject);
   // Apart, the keyring commits first: the key is gone before the erasure
   // commits, and an erasure retried after a failed commit finds the

@@ -47,6 +47,22 @@ std::string Reply::header(const std::string& name) const {
   return "";
 }
 
+int unused_port() {
+  static std::mt19937 rng(std::random_device{}());
+  for (;;) {
+    const int port = std::uniform_int_distribution<int>(10000, 32000)(rng);
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) continue;
+    sockaddr_in at{};
+    at.sin_family = AF_INET;
+    at.sin_port = htons(static_cast<std::uint16_t>(port));
+    at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool free = ::bind(fd, reinterpret_cast<const sockaddr*>(&at), sizeof at) == 0;
+    ::close(fd);
+    if (free) return port;
+  }
+}
+
 int connect_local(int port, int timeout_seconds, const std::string& source) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
@@ -140,9 +156,8 @@ Api::Api(const TestSchema& schema, const TestTopics* topics, std::vector<std::st
 }
 
 void Api::start() {
-  static std::mt19937 rng(std::random_device{}());
   for (int attempt = 0; attempt < 20; ++attempt) {
-    port_ = std::uniform_int_distribution<int>(20000, 45000)(rng);
+    port_ = unused_port();
     std::vector<std::string> args{"serve", "--port", std::to_string(port_)};
     if (std::find(args_.begin(), args_.end(), "--threads") == args_.end()) args.insert(args.end(), {"--threads", "24"});
     // Tests register and log in many people from one address within a

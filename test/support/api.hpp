@@ -29,6 +29,11 @@ struct Reply {
 // A JSON value as compact text (an answer's object, to compare whole).
 std::string json_text(const rapidjson::Value& v);
 
+// A port on 127.0.0.1 that nothing listens on now, for a server a test
+// starts: below the kernel's ephemeral range (32768 and up), so that no
+// outgoing connection of another process takes it meanwhile.
+int unused_port();
+
 // A TCP connection to 127.0.0.1:port with send and receive timeouts, or -1;
 // from `source` (another loopback address, such as 127.0.0.2) when given.
 int connect_local(int port, int timeout_seconds = 30, const std::string& source = "");

@@ -106,6 +106,48 @@ std::string subscription_stream(std::string_view subscription_id) {
 std::string transaction_stream(std::string_view transaction_id) {
   return "transaction-" + std::string(transaction_id);
 }
+std::string plan_stream(std::string_view user_id) {
+  return "billingplan-" + std::string(user_id);
+}
+
+namespace {
+
+// The month of an RFC 3339 time: "2026-12".
+std::string month_of(std::string_view time) {
+  return std::string(time.substr(0, 7));
+}
+
+bool all_of_chars(std::string_view s, bool (*ok)(char)) {
+  return std::all_of(s.begin(), s.end(), ok);
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_lower(char c) {
+  return c >= 'a' && c <= 'z';
+}
+
+std::optional<DomainError> check_limit(std::string_view field, std::int64_t limit) {
+  if (limit <= 0 || limit > kMaxLimit)
+    return invalid(std::string(field), std::string(field) + " must be 1 to " + std::to_string(kMaxLimit) + " units");
+  return std::nullopt;
+}
+
+// "the monthly limit of 100 units would be passed: 95 used, 5 left"
+DomainError over_limit(std::string_view what, std::int64_t limit, std::int64_t used) {
+  return checks::rule("units", std::string(what) + " of " + std::to_string(limit) + " units would be passed: " +
+                                   std::to_string(used) + " used, " + std::to_string(left_of(limit, used)) + " left");
+}
+
+}  // namespace
+
+bool Plan::trial_running(std::string_view now) const {
+  return trial_taken && trial_ended.empty() && now < trial_ends_at;
+}
+
+std::int64_t Plan::used_in(std::string_view now) const {
+  return period == month_of(now) ? used : 0;
+}
 
 bool has_billing_right(const Actor& actor) noexcept {
   return checks::is_admin_or_owner(actor);
@@ -227,6 +269,134 @@ Decision decide(const Transaction& state, const TransactionCommand& command, con
           },
       },
       command);
+}
+
+// The customer themself, or the billing right, may do `what`.
+std::optional<DomainError> self_or_billing_right(bool self, const Actor& actor, std::string_view what) {
+  if (self || has_billing_right(actor)) return std::nullopt;
+  return checks::forbidden(
+      "user_id", "only the customer themself, or an admin or owner (the billing right), " + std::string(what));
+}
+
+Decision decide(const Plan& state, const PlanCommand& command, const Actor& actor) {
+  if (auto err = checks::may_change_anything(actor)) return *err;
+  const auto user_id = std::visit([](const auto& c) { return c.user_id; }, command);
+  if (auto err = checks::id("user_id", user_id)) return *err;
+  if (!state.user_id.empty() && user_id != state.user_id)
+    return invalid("user_id", "the command names another user than this plan's");
+  const bool self = actor.id == user_id && actor.role != users::Role::service;
+  return std::visit(
+      overloaded{
+          [&](const SetPlan& c) -> Decision {
+            if (!has_billing_right(actor)) return no_billing_right("sets a plan");
+            if (!is_plan(c.plan))
+              return invalid("plan", "plan must be 1 to " + std::to_string(kMaxPlan) + " of a-z, 0-9, _ and -");
+            if (auto err = check_limit("monthly_limit", c.monthly_limit)) return *err;
+            if (!state.payment_method) return checks::rule("payment_method", "a plan needs a payment method on file");
+            if (c.plan == state.plan && c.monthly_limit == state.monthly_limit)
+              return checks::no_change("plan", "the plan and its limit are unchanged");
+            std::vector<Event> out;
+            if (state.trial_taken && state.trial_ended.empty()) out.push_back(TrialEnded{user_id, "converted"});
+            out.push_back(PlanSet{user_id, c.plan, c.monthly_limit});
+            return out;
+          },
+          [&](const StartTrial& c) -> Decision {
+            if (auto err = self_or_billing_right(self, actor, "starts a trial")) return *err;
+            if (state.trial_taken) return checks::conflict("plan", "a customer has one trial, and this one had it");
+            if (!is_plan(c.plan))
+              return invalid("plan", "plan must be 1 to " + std::to_string(kMaxPlan) + " of a-z, 0-9, _ and -");
+            if (auto err = check_limit("limit", c.limit)) return *err;
+            if (c.ends_at <= c.now) return invalid("days", "a trial must end in the future");
+            return one(TrialStarted{user_id, c.plan, c.limit, c.ends_at});
+          },
+          [&](const RecordUsage& c) -> Decision {
+            if (!has_billing_right(actor) && actor.role != users::Role::service)
+              return no_billing_right("or a service records usage");
+            if (c.units <= 0 || c.units > kMaxUsageUnits)
+              return invalid("units", "units must be 1 to " + std::to_string(kMaxUsageUnits));
+            std::vector<Event> out;
+            if (state.trial_running(c.now)) {
+              const auto used = saturating_add(state.trial_used, c.units);
+              if (used > state.trial_limit) return over_limit("the trial's limit", state.trial_limit, state.trial_used);
+              out.push_back(UsageRecorded{user_id, c.units, month_of(c.now), "trial"});
+              if (used == state.trial_limit) out.push_back(TrialEnded{user_id, "used_up"});
+              return out;
+            }
+            if (state.trial_taken && state.trial_ended.empty()) out.push_back(TrialEnded{user_id, "expired"});
+            if (state.plan.empty())
+              return checks::rule("plan", "no plan and no running trial: there is no limit to count usage against");
+            const auto used = state.used_in(c.now);
+            if (saturating_add(used, c.units) > state.monthly_limit)
+              return over_limit("the monthly limit", state.monthly_limit, used);
+            out.push_back(UsageRecorded{user_id, c.units, month_of(c.now), "plan"});
+            return out;
+          },
+          [&](const SetPaymentMethod& c) -> Decision {
+            if (auto err = self_or_billing_right(self, actor, "sets a payment method")) return *err;
+            if (c.brand.empty() || c.brand.size() > 20 || !all_of_chars(c.brand, is_lower))
+              return invalid("brand", "brand must be 1 to 20 of a-z, such as visa");
+            if (c.last4.size() != 4 || !all_of_chars(c.last4, is_digit))
+              return invalid("last4", "last4 must be the card's last four digits");
+            const bool expires_ok = c.expires.size() == 5 && c.expires[2] == '/' && is_digit(c.expires[0]) &&
+                                    is_digit(c.expires[1]) && is_digit(c.expires[3]) && is_digit(c.expires[4]) &&
+                                    c.expires.substr(0, 2) >= "01" && c.expires.substr(0, 2) <= "12";
+            if (!expires_ok) return invalid("expires", "expires must be MM/YY");
+            if (state.payment_method && state.brand == c.brand && state.last4 == c.last4 && state.expires == c.expires)
+              return checks::no_change("last4", "the payment method is unchanged");
+            return one(PaymentMethodSet{user_id, c.brand, c.last4, c.expires});
+          },
+          [&](const RemovePaymentMethod&) -> Decision {
+            if (auto err = self_or_billing_right(self, actor, "removes a payment method")) return *err;
+            if (!state.payment_method) return checks::not_found("payment_method", "no payment method on file");
+            return one(PaymentMethodRemoved{user_id});
+          },
+      },
+      command);
+}
+
+Plan evolve(Plan s, const Event& event) {
+  std::visit(overloaded{
+                 [&](const PlanSet& e) {
+                   s.user_id = e.user_id;
+                   s.plan = e.plan;
+                   s.monthly_limit = e.monthly_limit;
+                 },
+                 [&](const TrialStarted& e) {
+                   s.user_id = e.user_id;
+                   s.trial_taken = true;
+                   s.trial_plan = e.plan;
+                   s.trial_limit = e.limit;
+                   s.trial_ends_at = e.ends_at;
+                 },
+                 [&](const TrialEnded& e) { s.trial_ended = e.reason; },
+                 [&](const UsageRecorded& e) {
+                   if (e.against == "trial") {
+                     s.trial_used = saturating_add(s.trial_used, e.units);
+                   } else if (e.period != s.period) {
+                     s.period = e.period;
+                     s.used = e.units;
+                   } else {
+                     s.used = saturating_add(s.used, e.units);
+                   }
+                 },
+                 [&](const PaymentMethodSet& e) {
+                   s.user_id = e.user_id;
+                   s.payment_method = true;
+                   s.brand = e.brand;
+                   s.last4 = e.last4;
+                   s.expires = e.expires;
+                 },
+                 [&](const PaymentMethodRemoved&) {
+                   s.payment_method = false;
+                   s.brand.clear();
+                   s.last4.clear();
+                   s.expires.clear();
+                 },
+                 [&](const auto&) {},
+             },
+             event);
+  ++s.version;
+  return s;
 }
 
 Profile evolve(Profile s, const Event& event) {

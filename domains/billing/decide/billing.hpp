@@ -4,7 +4,8 @@
 // commands, made outside (producers/), never from a clock or a random source
 // here.
 //
-// Streams: a person's billing profile is billingprofile-<user id>; a
+// Streams: a person's billing profile is billingprofile-<user id>; their
+// plan, trial, usage and payment method are billingplan-<user id>; a
 // subscription is subscription-<id>; a transaction is transaction-<id>, the
 // charge and every refund and credit note against it on that one stream, so
 // what is left refundable (and creditable) is folded state, checked and
@@ -48,6 +49,11 @@ inline constexpr std::int64_t kMaxAmount = 1'000'000'000'000;
 std::string profile_stream(std::string_view user_id);
 std::string subscription_stream(std::string_view subscription_id);
 std::string transaction_stream(std::string_view transaction_id);
+std::string plan_stream(std::string_view user_id);
+
+// The most units one usage record may count, and a limit's largest value.
+inline constexpr std::int64_t kMaxUsageUnits = 1'000'000;
+inline constexpr std::int64_t kMaxLimit = 1'000'000'000;
 
 // ---- Events (see lethe/domain/event_fields.hpp). ----
 // Stream billingprofile-<user id>. holder_name, address and tax_id are the
@@ -127,9 +133,77 @@ struct CreditNoteIssued {
                                         {"reason", &E::reason}}};
   }
 };
+// Stream billingplan-<user id>: a customer's plan, trial, usage and
+// payment method.
+// A plan with its monthly usage limit (in units, whatever the product meters).
+struct PlanSet {
+  LETHE_EVENT("billing.plan_set");
+  std::string user_id, plan;
+  std::int64_t monthly_limit = 0;
+  static constexpr auto fields() {
+    using E = PlanSet;
+    return std::array<FieldSpec<E>, 3>{
+        {{"user_id", &E::user_id}, {"plan", &E::plan}, {"monthly_limit", &E::monthly_limit}}};
+  }
+};
+// A trial: a plan with a limit of its own for the whole trial, until ends_at
+// (RFC 3339, UTC). One per customer, ever.
+struct TrialStarted {
+  LETHE_EVENT("billing.trial_started");
+  std::string user_id, plan;
+  std::int64_t limit = 0;
+  std::string ends_at;
+  static constexpr auto fields() {
+    using E = TrialStarted;
+    return std::array<FieldSpec<E>, 4>{
+        {{"user_id", &E::user_id}, {"plan", &E::plan}, {"limit", &E::limit}, {"ends_at", &E::ends_at}}};
+  }
+};
+// reason: "expired" (ends_at passed), "used_up" (its limit reached) or
+// "converted" (a plan was set during it).
+struct TrialEnded {
+  LETHE_EVENT("billing.trial_ended");
+  std::string user_id, reason;
+  static constexpr auto fields() {
+    using E = TrialEnded;
+    return std::array<FieldSpec<E>, 2>{{{"user_id", &E::user_id}, {"reason", &E::reason}}};
+  }
+};
+// Units used, counted against the trial or the plan's month (period: the
+// month in UTC, "2026-12", whose counter it adds to; a new month starts at 0).
+struct UsageRecorded {
+  LETHE_EVENT("billing.usage_recorded");
+  std::string user_id;
+  std::int64_t units = 0;
+  std::string period, against;  // against: "trial" or "plan"
+  static constexpr auto fields() {
+    using E = UsageRecorded;
+    return std::array<FieldSpec<E>, 4>{
+        {{"user_id", &E::user_id}, {"units", &E::units}, {"period", &E::period}, {"against", &E::against}}};
+  }
+};
+// A card on file: its brand, last four digits (the person's, sealed) and
+// expiry ("MM/YY"). The card itself is the payment provider's, never here.
+struct PaymentMethodSet {
+  LETHE_EVENT("billing.payment_method_set");
+  std::string user_id, brand, last4, expires;
+  static constexpr auto fields() {
+    using E = PaymentMethodSet;
+    return std::array<FieldSpec<E>, 4>{
+        {{"user_id", &E::user_id}, {"brand", &E::brand}, {"last4", &E::last4}, {"expires", &E::expires}}};
+  }
+};
+struct PaymentMethodRemoved {
+  LETHE_EVENT("billing.payment_method_removed");
+  std::string user_id;
+  static constexpr auto fields() {
+    return std::array<FieldSpec<PaymentMethodRemoved>, 1>{{{"user_id", &PaymentMethodRemoved::user_id}}};
+  }
+};
 
 using Event = std::variant<ProfileSet, SubscriptionCreated, SubscriptionCancelled, ChargeRecorded, RefundRecorded,
-                           CreditNoteIssued>;
+                           CreditNoteIssued, PlanSet, TrialStarted, TrialEnded, UsageRecorded, PaymentMethodSet,
+                           PaymentMethodRemoved>;
 
 // The billing domain as the registry knows it: every event on the billing
 // topic, read by the billing projection.
@@ -168,6 +242,30 @@ struct IssueCreditNote {
 };
 using TransactionCommand = std::variant<RecordCharge, RecordRefund, IssueCreditNote>;
 
+// Times are RFC 3339 in UTC as the store writes them ("2026-12-06T10:00:00.000000Z"),
+// read from the clock outside (producers/): `now` is the command's time.
+struct SetPlan {
+  std::string user_id, plan;
+  std::int64_t monthly_limit = 0;
+};
+struct StartTrial {
+  std::string user_id, plan;
+  std::int64_t limit = 0;
+  std::string ends_at, now;
+};
+struct RecordUsage {
+  std::string user_id;
+  std::int64_t units = 0;
+  std::string now;
+};
+struct SetPaymentMethod {
+  std::string user_id, brand, last4, expires;
+};
+struct RemovePaymentMethod {
+  std::string user_id;
+};
+using PlanCommand = std::variant<SetPlan, StartTrial, RecordUsage, SetPaymentMethod, RemovePaymentMethod>;
+
 // ---- States ----
 struct Profile {
   bool exists = false;
@@ -179,6 +277,23 @@ struct Subscription {
   bool cancelled = false;
   std::string subscription_id, user_id, plan, reason;
   std::int64_t version = 0;
+};
+struct Plan {
+  std::string user_id;
+  std::string plan;  // "" until a plan is set
+  std::int64_t monthly_limit = 0;
+  std::string period;                                  // the month `used` counts
+  std::int64_t used = 0;                               // units of the plan in that month
+  bool trial_taken = false;                            // one trial per customer, ever
+  std::string trial_plan, trial_ends_at, trial_ended;  // trial_ended: "" while it runs, else the reason
+  std::int64_t trial_limit = 0, trial_used = 0;
+  bool payment_method = false;
+  std::string brand, last4, expires;
+  std::int64_t version = 0;
+  // A trial started, not ended, and not past ends_at at `now`.
+  bool trial_running(std::string_view now) const;
+  // Units of the plan used in the month of `now` (0 in a month not counted yet).
+  std::int64_t used_in(std::string_view now) const;
 };
 struct Transaction {
   bool exists = false;
@@ -227,11 +342,32 @@ Result<std::vector<Event>> decide(const Subscription& state, const SubscriptionC
                                   const users::Actor& actor);
 Result<std::vector<Event>> decide(const Transaction& state, const TransactionCommand& command,
                                   const users::Actor& actor);
+// A customer's plan (stream billingplan-<user id>; every command names that
+// user):
+// - plan: the billing right sets it, [a-z0-9_-]{1,50}, a monthly limit of
+//   1..kMaxLimit units, and only with a payment method on file
+//   (rule_violated "payment_method"); the same plan and limit again is
+//   no_change; set during a running trial, it ends the trial (converted);
+// - trial: the customer themself or the billing right starts one, once ever
+//   (conflict "plan"), with its own limit (1..kMaxLimit) and an end in the
+//   future (invalid "days" otherwise);
+// - usage: the billing right or a service records 1..kMaxUsageUnits units.
+//   While a trial runs they count against it; past its end the trial ends
+//   (expired) and they count against the plan. The plan counts per month
+//   (UTC) and starts each month at 0. Usage that would pass the limit is
+//   refused whole (rule_violated "units", saying the limit, what is used and
+//   what is left); with neither a running trial nor a plan it is refused
+//   (rule_violated "plan"). Reaching a trial's limit exactly ends it (used_up);
+// - payment method: the customer themself or the billing right; brand
+//   [a-z]{1,20}, last4 four digits, expires "MM/YY"; removing needs one on
+//   file (not_found).
+Result<std::vector<Event>> decide(const Plan& state, const PlanCommand& command, const users::Actor& actor);
 // Each state folds the events of its own kind of stream and ignores the
 // others (counting them in version all the same).
 Profile evolve(Profile state, const Event& event);
 Subscription evolve(Subscription state, const Event& event);
 Transaction evolve(Transaction state, const Event& event);
+Plan evolve(Plan state, const Event& event);
 
 LETHE_DECLARE_EVENT_CODEC();
 // Every billing event names the person it is about.

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "billing.hpp"
 #include "billing_queries.hpp"
 #include "billing_service.hpp"
@@ -124,6 +126,89 @@ void issue_credit_note(Call& c) {
   c.written(201, id, w);
 }
 
+// A customer's plan page: plan and this month's usage, trial, card on file
+// (200 with nulls when none was ever set).
+void get_plan(Call& c) {
+  const auto& id = c.params.at(0);
+  await_reflection(c, billing::plan_stream(id));
+  pqxx::read_transaction tx(reads(c));
+  const auto rows = run(tx, q::kPlan, id);
+  Opened opened(tx);
+  opened.add(q::kPlan, rows);
+  const auto number = [](const pqxx::field& f) { return f.is_null() ? std::int64_t{0} : f.as<std::int64_t>(); };
+  Json j;
+  j.begin().str("user_id", id);
+  if (rows.empty() || rows[0]["plan"].is_null()) {
+    j.null("plan");
+  } else {
+    const auto& r = rows[0];
+    const auto limit = number(r["monthly_limit"]), used = number(r["used"]);
+    j.begin("plan")
+        .str("name", r["plan"].c_str())
+        .num("monthly_limit", limit)
+        .str("period", r["period"].c_str())
+        .num("used", used)
+        .num("left", std::max<std::int64_t>(0, limit - used))
+        .end();
+  }
+  if (rows.empty() || rows[0]["trial_state"].is_null()) {
+    j.null("trial");
+  } else {
+    const auto& r = rows[0];
+    const auto limit = number(r["trial_limit"]), used = number(r["trial_used"]);
+    j.begin("trial")
+        .str("plan", r["trial_plan"].c_str())
+        .num("limit", limit)
+        .num("used", used)
+        .num("left", std::max<std::int64_t>(0, limit - used))
+        .str("ends_at", r["trial_ends_at"].c_str())
+        .str("state", r["trial_state"].c_str())
+        .end();
+  }
+  const bool on_file = !rows.empty() && !rows[0]["payment_brand"].is_null();
+  j.begin("payment_method").boolean("on_file", on_file);
+  if (on_file)
+    j.str("brand", rows[0]["payment_brand"].c_str())
+        .str_or_null("last4", opened.text(rows[0]["payment_last4"]))
+        .str("expires", rows[0]["payment_expires"].c_str());
+  j.end().num("version", rows.empty() ? 0 : number(rows[0]["version"]));
+  c.json(200, j.end().text());
+}
+
+void set_plan(Call& c) {
+  const auto w = ok_or_throw(c.service<producers::BillingService>().handle(
+      billing::SetPlan{c.params.at(0), c.field("plan"), c.int_field("monthly_limit")}, with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
+void start_trial(Call& c) {
+  const auto w = ok_or_throw(c.service<producers::BillingService>().handle(
+      billing::StartTrial{c.params.at(0), c.field("plan"), c.int_field("limit"), "", ""}, with_if_match(c),
+      static_cast<int>(c.int_field("days"))));
+  c.written(201, c.params.at(0), w);
+}
+
+// Usage above the limit is refused whole: 422 naming units, with the limit,
+// what is used and what is left.
+void record_usage(Call& c) {
+  const auto w = ok_or_throw(c.service<producers::BillingService>().handle(
+      billing::RecordUsage{c.params.at(0), c.int_field("units"), ""}, c.ctx));
+  c.written(201, c.params.at(0), w);
+}
+
+void set_payment_method(Call& c) {
+  const auto w = ok_or_throw(c.service<producers::BillingService>().handle(
+      billing::SetPaymentMethod{c.params.at(0), c.field("brand"), c.field("last4"), c.field("expires")},
+      with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
+void remove_payment_method(Call& c) {
+  const auto w = ok_or_throw(
+      c.service<producers::BillingService>().handle(billing::RemovePaymentMethod{c.params.at(0)}, with_if_match(c)));
+  c.written(200, c.params.at(0), w);
+}
+
 }  // namespace
 
 DomainRoutes billing_routes() {
@@ -138,11 +223,18 @@ DomainRoutes billing_routes() {
               {"GET", "/transactions/{id}", kActors, get_transaction},
               {"POST", "/transactions/{id}/refunds", kAdminUp, record_refund},
               {"POST", "/transactions/{id}/credit-notes", kAdminUp, issue_credit_note},
+              {"GET", "/users/{id}/plan", kStaffUp | kSelf, get_plan},
+              {"PUT", "/users/{id}/plan", kAdminUp, set_plan},
+              {"POST", "/users/{id}/trial", kAdminUp | kSelf, start_trial},
+              {"POST", "/users/{id}/usage", kAdminUp | kService, record_usage},
+              {"PUT", "/users/{id}/payment-method", kAdminUp | kSelf, set_payment_method},
+              {"DELETE", "/users/{id}/payment-method", kAdminUp | kSelf, remove_payment_method},
           },
           {
               {"billingprofile-", q::kProfileFresh},
               {"subscription-", q::kSubscriptionFresh},
               {"transaction-", q::kTransactionFresh},
+              {"billingplan-", q::kPlanFresh},
           }};
 }
 

@@ -47,8 +47,64 @@ const std::vector<table::Column> kLineColumns{{"transaction_id"}, {"user_id", ta
                                               {"stream_version"}};
 const table::Spec kRefunds{"billing_refunds", "refund_id", kLineColumns, table::Moves::once};
 const table::Spec kCreditNotes{"billing_credit_notes", "credit_note_id", kLineColumns, table::Moves::once};
+const table::Spec kPlans{"billing_plans",
+                         {"user_id", table::Mark::person},
+                         {{"plan"},
+                          {"monthly_limit"},
+                          {"period"},
+                          {"used"},
+                          {"trial_plan"},
+                          {"trial_limit"},
+                          {"trial_used"},
+                          {"trial_ends_at"},
+                          {"trial_state"},
+                          {"payment_brand"},
+                          {"payment_last4", table::Mark::sealed},
+                          {"payment_expires"},
+                          {"updated_at"},
+                          {"version"}}};
 
-enum class Kind { profile, subscription, transaction };
+enum class Kind { profile, subscription, transaction, plan };
+
+template <class T>
+constexpr bool is_plan_event =
+    std::is_same_v<T, billing::PlanSet> || std::is_same_v<T, billing::TrialStarted> ||
+    std::is_same_v<T, billing::TrialEnded> || std::is_same_v<T, billing::UsageRecorded> ||
+    std::is_same_v<T, billing::PaymentMethodSet> || std::is_same_v<T, billing::PaymentMethodRemoved>;
+
+// Folds one event of a customer's plan stream into its row.
+void fold_plan(table::Row& row, const billing::Event& ev) {
+  if (!row.exists()) row.set("used", std::int64_t{0}).set("trial_used", std::int64_t{0});
+  std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, billing::PlanSet>) {
+          row.set("plan", e.plan).set("monthly_limit", e.monthly_limit);
+        } else if constexpr (std::is_same_v<T, billing::TrialStarted>) {
+          row.set("trial_plan", e.plan)
+              .set("trial_limit", e.limit)
+              .set("trial_ends_at", e.ends_at)
+              .set("trial_state", "running")
+              .set("trial_used", std::int64_t{0});
+        } else if constexpr (std::is_same_v<T, billing::TrialEnded>) {
+          row.set("trial_state", e.reason);
+        } else if constexpr (std::is_same_v<T, billing::UsageRecorded>) {
+          if (e.against == "trial")
+            row.set("trial_used", row.integer("trial_used") + e.units);
+          else if (row.text("period") != e.period)
+            row.set("period", e.period).set("used", e.units);
+          else
+            row.set("used", row.integer("used") + e.units);
+        } else if constexpr (std::is_same_v<T, billing::PaymentMethodSet>) {
+          row.set("payment_brand", e.brand).set("payment_last4", opened(e.last4)).set("payment_expires", e.expires);
+        } else if constexpr (std::is_same_v<T, billing::PaymentMethodRemoved>) {
+          row.set("payment_brand", table::Value{})
+              .set("payment_last4", table::Value{})
+              .set("payment_expires", table::Value{});
+        }
+      },
+      ev);
+}
 
 // Which row an event folds into, and that row's id.
 std::pair<Kind, std::string> row_of(const billing::Event& ev) {
@@ -57,6 +113,8 @@ std::pair<Kind, std::string> row_of(const billing::Event& ev) {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, billing::ProfileSet>)
           return {Kind::profile, e.user_id};
+        else if constexpr (is_plan_event<T>)
+          return {Kind::plan, e.user_id};
         else if constexpr (std::is_same_v<T, billing::SubscriptionCreated> ||
                            std::is_same_v<T, billing::SubscriptionCancelled>)
           return {Kind::subscription, e.subscription_id};
@@ -72,6 +130,8 @@ std::string stream_of(Kind kind, const std::string& id) {
       return billing::profile_stream(id);
     case Kind::subscription:
       return billing::subscription_stream(id);
+    case Kind::plan:
+      return billing::plan_stream(id);
     case Kind::transaction:
       break;
   }
@@ -92,13 +152,14 @@ ApplyResult BillingProjection::apply(std::span<const Delivered> batch, pqxx::dbt
   // changed row written once.
   std::vector<std::pair<Kind, std::string>> keys;
   keys.reserve(decoded.size());
-  std::vector<std::string> ids[3];
+  std::vector<std::string> ids[4];
   for (const auto& d : decoded) {
     keys.push_back(row_of(d.event));
     ids[static_cast<int>(keys.back().first)].push_back(keys.back().second);
   }
   table::Rows profiles(kProfiles), subscriptions(kSubscriptions), transactions(kTransactions), refunds(kRefunds),
-      credit_notes(kCreditNotes);
+      credit_notes(kCreditNotes), plans(kPlans);
+  plans.load(tx, ids[static_cast<int>(Kind::plan)]);
   profiles.load(tx, ids[static_cast<int>(Kind::profile)]);
   subscriptions.load(tx, ids[static_cast<int>(Kind::subscription)]);
   transactions.load(tx, ids[static_cast<int>(Kind::transaction)]);
@@ -114,7 +175,12 @@ ApplyResult BillingProjection::apply(std::span<const Delivered> batch, pqxx::dbt
     std::visit(
         [&](const auto& e) {
           using T = std::decay_t<decltype(e)>;
-          if constexpr (std::is_same_v<T, billing::ProfileSet>) {
+          if constexpr (is_plan_event<T>) {
+            auto& row = plans.row(id);
+            if (!stream_batch::is_next(d, index, row.version(), row.exists(), true, result)) return;
+            fold_plan(row, ev);
+            row.set("updated_at", env.occurred_at).applied(env.stream_version);
+          } else if constexpr (std::is_same_v<T, billing::ProfileSet>) {
             auto& row = profiles.row(id);
             if (!stream_batch::is_next(d, index, row.version(), row.exists(), true, result)) return;
             row.set("holder_name", opened(e.holder_name))
@@ -180,7 +246,7 @@ ApplyResult BillingProjection::apply(std::span<const Delivered> batch, pqxx::dbt
         },
         ev);
   }
-  for (auto* rows : {&profiles, &subscriptions, &transactions, &refunds, &credit_notes}) rows->write(tx);
+  for (auto* rows : {&profiles, &subscriptions, &transactions, &refunds, &credit_notes, &plans}) rows->write(tx);
   return result;
 }
 
@@ -199,12 +265,19 @@ const ErasurePolicy& BillingProjection::erasure_policy() const {
       {"billing_transactions", "user_id", Erase::set_null, {}, {}, "financial records stay, without the person"},
       {"billing_refunds", "user_id", Erase::set_null, {}, {}, "financial records stay, without the person"},
       {"billing_credit_notes", "user_id", Erase::set_null, {}, {}, "financial records stay, without the person"},
+      {"billing_plans",
+       "user_id",
+       Erase::delete_row,
+       {},
+       {},
+       "plan, trial, usage and card on file",
+       "'billingplan-' || user_id"},
   };
   return policy;
 }
 
 std::vector<DeclaredColumn> BillingProjection::declared_columns() const {
-  return table::declared({&kProfiles, &kSubscriptions, &kTransactions, &kRefunds, &kCreditNotes});
+  return table::declared({&kProfiles, &kSubscriptions, &kTransactions, &kRefunds, &kCreditNotes, &kPlans});
 }
 
 std::vector<ReadModel> billing_read_models() {

@@ -13,8 +13,8 @@ class BillingProjection final : public Projection {
   std::string_view name() const override { return "billing"; }
   std::vector<std::string> topics() const override { return {"billing"}; }
   std::vector<std::string> tables() const override {
-    return {"billing_profiles", "billing_subscriptions", "billing_transactions", "billing_refunds",
-            "billing_credit_notes"};
+    return {"billing_profiles", "billing_subscriptions", "billing_transactions",
+            "billing_refunds",  "billing_credit_notes",  "billing_plans"};
   }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
   const ErasurePolicy& erasure_policy() const override;

@@ -34,6 +34,17 @@ const Query kCreditNotes{"billing.credit_notes",
                          "SELECT credit_note_id AS id, amount, currency, reason, " LETHE_UTC_TEXT(
                              "at") " FROM billing_credit_notes WHERE transaction_id = $1 ORDER BY stream_version",
                          {"reason"}};
+#define LETHE_THIS_MONTH "to_char(lethe_now() AT TIME ZONE 'UTC', 'YYYY-MM')"
+const Query kPlan{"billing.plan",
+                  "SELECT user_id, plan, monthly_limit, " LETHE_THIS_MONTH " AS period,"
+                  " CASE WHEN period = " LETHE_THIS_MONTH " THEN used ELSE 0 END AS used,"
+                  " trial_plan, trial_limit, trial_used, " LETHE_UTC_TEXT("trial_ends_at") ","
+                  " CASE WHEN trial_state = 'running' AND trial_ends_at <= lethe_now() THEN 'expired'"
+                  " ELSE trial_state END AS trial_state,"
+                  " payment_brand, payment_last4, payment_expires, " LETHE_UTC_TEXT("updated_at") ", version"
+                  " FROM billing_plans WHERE user_id = $1",
+                  {"payment_last4"}};
+#undef LETHE_THIS_MONTH
 const Query kProfileFresh{"billing.profile_fresh",
                           "SELECT EXISTS (SELECT 1 FROM billing_profiles WHERE user_id = $1 AND version >= $2)"};
 const Query kSubscriptionFresh{
@@ -44,5 +55,8 @@ const Query kTransactionFresh{
     "SELECT EXISTS (SELECT 1 FROM billing_transactions WHERE transaction_id = $1 AND version >= $2)"};
 
 #undef LETHE_TRANSACTION_COLUMNS
+
+const Query kPlanFresh{"billing.plan_fresh",
+                       "SELECT EXISTS (SELECT 1 FROM billing_plans WHERE user_id = $1 AND version >= $2)"};
 
 }  // namespace lethe::projections::billing_queries

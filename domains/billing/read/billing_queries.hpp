@@ -16,9 +16,14 @@ extern const Query kTransactions;
 extern const Query kTransaction;
 extern const Query kRefunds;
 extern const Query kCreditNotes;
+// A customer's plan, trial, usage and card on file: $1 user id. Read at the
+// store's clock: used is this month's (0 in a month not counted yet), and a
+// running trial past its end reads as expired.
+extern const Query kPlan;
 // Freshness ($1 id, $2 version) of a profile, a subscription, a transaction.
 extern const Query kProfileFresh;
 extern const Query kSubscriptionFresh;
 extern const Query kTransactionFresh;
+extern const Query kPlanFresh;
 
 }  // namespace lethe::projections::billing_queries

@@ -23,10 +23,6 @@ using domain::ErrorCode;
 
 namespace {
 
-// RFC 3339 in UTC to the microsecond: a token's deadline as stored, never
-// rounded down.
-#define LETHE_UTC_US(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-
 // The streams of records the person owns now or owned once (a ticket
 // assigned to them, a product or category they created or were handed),
 // through the event store's own indexes (V010): never a read model. Each is

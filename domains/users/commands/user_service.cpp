@@ -444,6 +444,11 @@ domain::Result<KeyRelease> UserService::release_key(const Authenticated& service
     if (!release) return release.error();
     if (!infra::erased_among(tx.sql(), {person_id}).empty())
       return DomainError{domain::ErrorCode::gone, "user_id", "the person is erased: their key is destroyed"};
+    // Only an account's key: never a key domain's secret ("~domain:..."),
+    // which no account id can name (RegisterUser refuses '~').
+    if (person_id.starts_with('~') ||
+        infra::exec_hot(tx.sql(), "SELECT 1 FROM accounts WHERE user_id = $1", person_id).empty())
+      return DomainError{domain::ErrorCode::not_found, "user_id", "no such person"};
     const auto keys = infra::load_person_keys(tx.sql(), {person_id});
     const auto key = keys.find(person_id);
     if (key == keys.end())

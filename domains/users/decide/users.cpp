@@ -174,6 +174,8 @@ Result<std::vector<Event>> decide(const User& state, const Command& command, con
             // would act, and be audited, as one of them.
             if (c.user_id == "anonymous" || c.user_id == "system" || c.user_id.starts_with("system:"))
               return invalid("user_id", "anonymous, system and system:... name the server's own actors");
+            // The keyring's own subjects (a key domain's secret) start with '~'.
+            if (c.user_id.starts_with('~')) return invalid("user_id", "a user id must not start with ~");
             if (state.exists) return DomainError{ErrorCode::already_exists, "user_id", "user already registered"};
             const auto email = normalize_email(c.email);
             if (auto err = check_email(email)) return *err;
@@ -329,7 +331,11 @@ User evolve(User s, const Event& event) {
                  [&](const UserProfileChanged& e) { s.name = e.name; },
                  [&](const UserEmailChanged& e) { s.email = e.email; },
                  [&](const UserPasswordChanged& e) { s.password_hash = e.password_hash; },
-                 [&](const UserRoleChanged& e) { s.role = parse_role(e.role).value_or(s.role); },
+                 [&](const UserRoleChanged& e) {
+                   s.role = parse_role(e.role).value_or(s.role);
+                   // Entitlements belong to a service account: gone with the role.
+                   if (s.role != Role::service) s.entitlements.clear();
+                 },
                  [&](const UserDeactivated&) { s.active = false; },
                  [&](const UserRestored&) { s.active = true; },
                  [&](const ApiKeyIssued& e) { s.api_keys[e.key_id] = false; },

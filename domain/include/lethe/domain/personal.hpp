@@ -39,6 +39,9 @@ struct PersonalField {
   std::string_view field;
   std::string_view subject_field;
   std::string_view also_field = {};
+  // The field's own key domain ("x-personal": {..., "domain": "credentials"}),
+  // whatever its event's topic: "" for the topic's (key_domain_of).
+  std::string_view key_domain = {};
 };
 
 // Every personal field, generated at build time from schemas/events
@@ -141,6 +144,9 @@ Result<std::string> open_sealed_json(std::string_view text, const KeyLookup& key
 // both. Such a sealed value names its domain ("dom":"staff"). See
 // docs/sealed-format.md.
 inline constexpr std::string_view kStaffKeyDomain = "staff";
+// The key domain of secrets that are personal but never leave lethe (a
+// password hash): no key release opens it.
+inline constexpr std::string_view kCredentialsKeyDomain = "credentials";
 // The key domain of an event type's values: "staff" for a type on the staff
 // topic, "" (the person's own key) for every other.
 std::string_view key_domain_of(std::string_view type, int schema_version);

@@ -8,6 +8,11 @@
 #include <string_view>
 #include <vector>
 
+// A timestamp expression as RFC 3339 in UTC to the microsecond, as the
+// store writes times (a deadline as stored, never rounded down; two such
+// texts compare as their times do).
+#define LETHE_UTC_US(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
 namespace lethe::infra {
 
 // Opens a connection, or throws Unavailable with a line that names the
