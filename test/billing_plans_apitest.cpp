@@ -17,11 +17,10 @@ using namespace std::chrono_literals;
 namespace {
 
 // The plan page once it reflects the write that answered `written`.
-test::Reply page(const test::Served& s, const std::string& user, const test::Reply& written,
-                 const std::string& token) {
-  return test::must(s.api.call("GET", "/users/" + user + "/plan?min_position=" + std::to_string(written.num("position")),
-                               "", token),
-                    200, "plan page");
+test::Reply page(const test::Served& s, const std::string& user, const test::Reply& written, const std::string& token) {
+  return test::must(
+      s.api.call("GET", "/users/" + user + "/plan?min_position=" + std::to_string(written.num("position")), "", token),
+      200, "plan page");
 }
 
 // A service's API key.
@@ -44,10 +43,10 @@ BOOST_AUTO_TEST_CASE(a_trial_a_card_a_plan_and_a_month_of_usage) {
   // The metering service signs in with an API key, which outlives the
   // month the clock moves below (a session lasts 12 hours).
   const auto meter_account = api.person("meter@example.org", "service");
-  const auto meter = Metered{test::must(api.call("POST", "/users/" + meter_account.id + "/api-keys",
-                                                 R"({"name":"meter"})", api.owner_key()),
-                                        201, "meter key")
-                                 .str("key")};
+  const auto meter = Metered{
+      test::must(api.call("POST", "/users/" + meter_account.id + "/api-keys", R"({"name":"meter"})", api.owner_key()),
+                 201, "meter key")
+          .str("key")};
   const auto path = "/users/" + ann.id;
 
   // Nothing yet: a page of nulls, and no usage without a plan or a trial.
@@ -77,12 +76,12 @@ BOOST_AUTO_TEST_CASE(a_trial_a_card_a_plan_and_a_month_of_usage) {
   // A plan needs a card on file; she puts hers, the admin sets the plan.
   test::exactly(api.call("PUT", path + "/plan", R"({"plan":"pro","monthly_limit":100})", adm.token), 422, "no card",
                 "payment_method");
-  test::exactly(api.call("PUT", path + "/payment-method", R"({"brand":"visa","last4":"42","expires":"12/29"})",
-                         ann.token),
-                400, "short last4", "last4");
-  test::must(api.call("PUT", path + "/payment-method", R"({"brand":"visa","last4":"4242","expires":"12/29"})",
-                      ann.token),
-             200, "card");
+  test::exactly(
+      api.call("PUT", path + "/payment-method", R"({"brand":"visa","last4":"42","expires":"12/29"})", ann.token), 400,
+      "short last4", "last4");
+  test::must(
+      api.call("PUT", path + "/payment-method", R"({"brand":"visa","last4":"4242","expires":"12/29"})", ann.token), 200,
+      "card");
   test::exactly(api.call("PUT", path + "/plan", R"({"plan":"pro","monthly_limit":100})", ann.token), 403,
                 "her own plan", "Authorization");
   test::must(api.call("PUT", path + "/plan", R"({"plan":"pro","monthly_limit":100})", adm.token), 200, "plan");
@@ -124,9 +123,9 @@ BOOST_AUTO_TEST_CASE(a_trial_past_its_end_reads_expired_and_ends_at_the_next_usa
   const auto bob = api.person("bob.plan@example.org");
   const auto adm = api.person("adm2.plan@example.org", "admin");
   const auto path = "/users/" + bob.id;
-  test::must(api.call("PUT", path + "/payment-method", R"({"brand":"amex","last4":"0005","expires":"01/30"})",
-                      bob.token),
-             200, "card");
+  test::must(
+      api.call("PUT", path + "/payment-method", R"({"brand":"amex","last4":"0005","expires":"01/30"})", bob.token), 200,
+      "card");
   test::must(api.call("PUT", path + "/plan", R"({"plan":"basic","monthly_limit":50})", adm.token), 200, "plan");
   const auto trial =
       test::must(api.call("POST", path + "/trial", R"({"plan":"pro","limit":1000,"days":1})", bob.token), 201, "trial");
@@ -136,9 +135,9 @@ BOOST_AUTO_TEST_CASE(a_trial_past_its_end_reads_expired_and_ends_at_the_next_usa
 
   s.clock.advance(std::chrono::hours(25));  // her session and the admin's have ended too
   const auto& owner = api.owner_key();
-  BOOST_TEST(test::must(api.call("GET", path + "/plan", "", owner), 200, "after its end")
-                 .json["trial"]["state"]
-                 .GetString() == std::string("expired"));
+  BOOST_TEST(
+      test::must(api.call("GET", path + "/plan", "", owner), 200, "after its end").json["trial"]["state"].GetString() ==
+      std::string("expired"));
   // Past its end, usage counts against the plan, and the trial ends.
   test::exactly(api.call("POST", path + "/usage", usage(51), owner), 422, "over the plan", "units");
   const auto after = test::must(api.call("POST", path + "/usage", usage(50), owner), 201, "after the trial");

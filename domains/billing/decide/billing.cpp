@@ -271,12 +271,16 @@ Decision decide(const Transaction& state, const TransactionCommand& command, con
       command);
 }
 
+namespace {
+
 // The customer themself, or the billing right, may do `what`.
 std::optional<DomainError> self_or_billing_right(bool self, const Actor& actor, std::string_view what) {
   if (self || has_billing_right(actor)) return std::nullopt;
   return checks::forbidden(
       "user_id", "only the customer themself, or an admin or owner (the billing right), " + std::string(what));
 }
+
+}  // namespace
 
 Decision decide(const Plan& state, const PlanCommand& command, const Actor& actor) {
   if (auto err = checks::may_change_anything(actor)) return *err;
