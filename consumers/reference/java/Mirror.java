@@ -103,7 +103,8 @@ public class Mirror {
   /** A payload member's clear text: as it is when not sealed, null when null. */
   String opened(String eventId, String field, JsonNode value) throws Exception {
     if (value == null || value.isNull()) return null;
-    if (!value.isObject() || !"xchacha20poly1305".equals(value.path("sealed").asText())) return value.asText();
+    if (!value.isObject() || !"xchacha20poly1305".equals(value.path("sealed").asText()))
+      return value.isTextual() ? value.asText() : value.toString();
     if (value.has("sub2")) throw new IllegalStateException(field + ": a two-person value; the users topic has none");
     final byte[] key = keys.key(value.get("sub").asText(), value.get("kid").asInt());
     final byte[] nonce = Base64.getDecoder().decode(value.get("n").asText());
