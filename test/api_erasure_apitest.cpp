@@ -195,9 +195,9 @@ BOOST_AUTO_TEST_CASE(the_data_handling_table_row_by_row) {
   BOOST_TEST(db.rows("SELECT amount, refunded, credited FROM billing_transactions") == totals_before);
   // Posts and comments: kept, author NULL, author_deleted; their text is
   // sealed text in the table, which answers null with her key gone.
-  BOOST_TEST(db.scalar("SELECT author_id IS NULL AND author_deleted AND body LIKE '~s1:%' FROM "
+  BOOST_TEST(db.scalar("SELECT author_id IS NULL AND author_deleted AND body LIKE '~s2:%' FROM "
                        "content_posts") == "t");
-  BOOST_TEST(db.scalar("SELECT author_id IS NULL AND author_deleted AND body LIKE '~s1:%' FROM "
+  BOOST_TEST(db.scalar("SELECT author_id IS NULL AND author_deleted AND body LIKE '~s2:%' FROM "
                        "content_comments") == "t");
   const auto her_post = api.call("GET", "/posts/" + post, "", ada.token);
   BOOST_TEST(her_post.status == 200, her_post.body);
@@ -470,7 +470,7 @@ BOOST_AUTO_TEST_CASE(the_business_goes_on_after_an_erasure) {
   BOOST_TEST(seen.json["subject"].IsNull(), seen.body);
   BOOST_TEST(seen.json["body"].IsNull(), seen.body);
   for (const auto& c : seen.json["comments"].GetArray()) BOOST_TEST(c["body"].IsNull(), seen.body);
-  BOOST_TEST(db.scalar("SELECT subject LIKE '~s1:%' AND body LIKE '~s1:%' FROM tickets "
+  BOOST_TEST(db.scalar("SELECT subject LIKE '~s2:%' AND body LIKE '~s2:%' FROM tickets "
                        "WHERE ticket_id = '" +
                        ticket + "'") == "t");
   BOOST_TEST(db.scalar("SELECT count(*) FROM ticket_comments WHERE ticket_id = '" + ticket +

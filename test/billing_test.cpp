@@ -624,7 +624,7 @@ BOOST_AUTO_TEST_CASE(a_sealed_profile_hides_its_fields_and_opens_to_erased_once_
   std::array<unsigned char, d::kPersonKeyBytes> key{};
   randombytes_buf(key.data(), key.size());
   const auto keys = [&](std::string_view subject) -> std::optional<d::KeyRef> {
-    if (subject == "cust-1") return d::KeyRef{1, key.data()};
+    if (subject == "cust-1" || subject == d::key_domain_subject("billing")) return d::KeyRef{1, key.data()};
     return std::nullopt;
   };
   const d::RandomFill random = [](unsigned char* p, std::size_t n) { randombytes_buf(p, n); };

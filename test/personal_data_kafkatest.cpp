@@ -119,8 +119,10 @@ BOOST_AUTO_TEST_CASE(no_email_or_name_in_clear_in_the_store_the_outbox_or_the_br
     BOOST_TEST(!contains(sealed.output, p.email), sealed.output);
     BOOST_TEST(contains(sealed.output, "\"sealed\":\"xchacha20poly1305\""), sealed.output);
   }
-  // No key ever goes to a topic: every key is in the keyring table only.
-  BOOST_TEST(db.keyring().scalar("SELECT count(*) FROM person_keys") == "4");
+  // No key ever goes to a topic: every key is in the keyring table only
+  // (the four people's and the users topic's key domain secret).
+  BOOST_TEST(db.keyring().scalar("SELECT count(*) FROM person_keys") == "5");
+  BOOST_TEST(db.keyring().scalar("SELECT count(*) FROM person_keys WHERE subject = '~domain:users'") == "1");
 }
 
 BOOST_AUTO_TEST_CASE(a_destroyed_key_leaves_the_log_verifying_and_the_read_model_anonymized) {
@@ -215,8 +217,10 @@ BOOST_AUTO_TEST_CASE(keys_made_before_a_master_key_are_wrapped_by_keys_rewrap) {
   const auto none = env_of(db, topics, {{"LETHE_MASTER_KEY", ""}});
   for (const auto& p : persons)
     BOOST_REQUIRE(run(none, "user register --id " + p.id + " --email " + p.email + " --name '" + p.name + "'").rc == 0);
+  // Every person's key and the users topic's key domain secret.
+  const auto keys_n = std::to_string(persons.size() + 1);
   BOOST_TEST(db.keyring().scalar("SELECT count(*) FROM person_keys WHERE NOT wrapped AND length(key_material) = 32") ==
-             std::to_string(persons.size()));
+             keys_n);
   // Without a master key there is nothing to wrap them under.
   auto r = run(none, "keys rewrap");
   BOOST_TEST(r.rc == 2, r.output);
@@ -225,9 +229,9 @@ BOOST_AUTO_TEST_CASE(keys_made_before_a_master_key_are_wrapped_by_keys_rewrap) {
   const auto master = env_of(db, topics, {{"LETHE_MASTER_KEY", std::string(64, 'd')}});
   r = run(master, "keys rewrap");
   BOOST_TEST(r.rc == 0, r.output);
-  BOOST_TEST(contains(r.output, "{\"rewrapped\":" + std::to_string(persons.size()) + "}\n"), r.output);
+  BOOST_TEST(contains(r.output, "{\"rewrapped\":" + keys_n + "}\n"), r.output);
   BOOST_TEST(db.keyring().scalar("SELECT count(*) FROM person_keys WHERE wrapped AND length(key_material) = 72") ==
-             std::to_string(persons.size()));
+             keys_n);
   // Nothing left to wrap; each key opens its person's data under the master key.
   r = run(master, "keys rewrap");
   BOOST_TEST(contains(r.output, "{\"rewrapped\":0}\n"), r.output);
@@ -264,7 +268,7 @@ BOOST_AUTO_TEST_CASE(rotating_the_master_key_leaves_older_backups_of_the_keyring
   // Kept 30 days: version 1 retired, not destroyed; both versions in the file.
   auto r = run(master, "keys rotate-master --retention-days 30");
   BOOST_TEST(r.rc == 0, r.output);
-  BOOST_TEST(contains(r.output, "{\"version\":2,\"rewrapped\":" + std::to_string(persons.size()) +
+  BOOST_TEST(contains(r.output, "{\"version\":2,\"rewrapped\":" + std::to_string(persons.size() + 1) +
                                     ",\"retired\":[1],\"destroyed\":[]}\n"),
              r.output);
   BOOST_TEST(db.keyring().scalar("SELECT string_agg(DISTINCT master_version::text, ',') FROM person_keys") == "2");
@@ -281,7 +285,7 @@ BOOST_AUTO_TEST_CASE(rotating_the_master_key_leaves_older_backups_of_the_keyring
   // Kept 0 days: versions 1 and 2 retired and unused, so destroyed.
   r = run(master, "keys rotate-master --retention-days 0");
   BOOST_TEST(r.rc == 0, r.output);
-  BOOST_TEST(contains(r.output, "{\"version\":3,\"rewrapped\":" + std::to_string(persons.size()) +
+  BOOST_TEST(contains(r.output, "{\"version\":3,\"rewrapped\":" + std::to_string(persons.size() + 1) +
                                     ",\"retired\":[2],\"destroyed\":[1,2]}\n"),
              r.output);
   std::stringstream after;
@@ -327,7 +331,7 @@ BOOST_AUTO_TEST_CASE(lethe_migrate_moves_the_keyring_apart_and_beside_is_refused
   for (const auto& p : persons)
     BOOST_REQUIRE(run(beside, "user register --id " + p.id + " --email " + p.email + " --name '" + p.name + "'").rc ==
                   0);
-  const auto n = std::to_string(persons.size());
+  const auto n = std::to_string(persons.size() + 1);  // and the users topic's key domain secret
   BOOST_TEST(db.scalar("SELECT count(*) FROM person_keys") == n);  // the control: they are beside
   BOOST_TEST(db.keyring().scalar("SELECT count(*) FROM person_keys") == "0");
   const auto keys_before = db.rows("SELECT subject || ' ' || encode(key_material, 'hex') FROM person_keys");

@@ -29,16 +29,18 @@ namespace sh = lethe::domain::shop;
 namespace {
 
 struct Keys {
-  std::array<unsigned char, 32> ada{}, bob{};
+  std::array<unsigned char, 32> ada{}, bob{}, domains{};
   Keys() {
     BOOST_REQUIRE(sodium_init() >= 0);
     randombytes_buf(ada.data(), ada.size());
     randombytes_buf(bob.data(), bob.size());
+    randombytes_buf(domains.data(), domains.size());
   }
   d::KeyLookup lookup(bool with_ada = true) const {
     return [this, with_ada](std::string_view subject) -> std::optional<d::KeyRef> {
       if (subject == "ada" && with_ada) return d::KeyRef{1, ada.data()};
       if (subject == "bob") return d::KeyRef{1, bob.data()};
+      if (subject.starts_with("~domain:")) return d::KeyRef{1, domains.data()};  // every key domain's secret
       return std::nullopt;
     };
   }
@@ -122,7 +124,8 @@ BOOST_AUTO_TEST_CASE(sealed_fields_hide_the_data_and_open_to_it_again) {
   BOOST_REQUIRE(opened.ok());
   BOOST_TEST(opened.value() == plain);
   // The subjects to load keys for come from the sealed values.
-  BOOST_TEST(d::sealed_subjects("user.registered", 1, sealed.value()) == (std::vector<std::string>{"ada", "ada"}));
+  BOOST_TEST(d::sealed_subjects("user.registered", 1, sealed.value()) ==
+             (std::vector<std::string>{"ada", "~domain:users", "ada", "~domain:users"}));
   // Types without personal fields pass through untouched.
   const auto role = u::encode_payload(u::UserRoleChanged{"ada", "admin", "user"});
   BOOST_TEST(d::seal_personal("user.role_changed", 1, kEventId, role, keys.lookup(), kRandom).value() == role);
@@ -209,7 +212,7 @@ BOOST_AUTO_TEST_CASE(a_json_value_in_the_items_of_an_array_is_sealed_bound_to_it
   const auto kept = std::get<sh::OrderPlaced>(decoded[0].value()).lines.text;
   BOOST_TEST(contains(kept, R"("f":"lines[0].selected_specs")"));
   BOOST_TEST(!contains(kept, "engraving"));
-  BOOST_TEST(d::sealed_text_subjects(kept) == (std::vector<std::string>{"ada", "ada"}));
+  BOOST_TEST(d::sealed_text_subjects(kept) == (std::vector<std::string>{"ada", "~domain:shop", "ada", "~domain:shop"}));
   const auto lines = d::open_sealed_json(kept, keys.lookup());
   BOOST_REQUIRE(lines.ok());
   BOOST_TEST(contains(lines.value(), R"("selected_specs":{"engraving":"For Ada L."})"));
@@ -304,7 +307,7 @@ BOOST_AUTO_TEST_CASE(a_batch_is_opened_with_one_key_load_and_each_failure_stays_
   };
   const auto opened = d::open_personal_batch(items, loader);
   BOOST_TEST(loads == 1);
-  BOOST_TEST(asked == (std::vector<std::string>{"ada", "bob"}));  // sorted, once each
+  BOOST_TEST(asked == (std::vector<std::string>{"ada", "bob", "~domain:users"}));  // sorted, once each
   BOOST_REQUIRE(opened.size() == 4u);
   BOOST_REQUIRE(opened[0].ok());
   BOOST_TEST(contains(opened[0].value(), R"("email":null)"));  // erased, not an error
@@ -329,7 +332,7 @@ BOOST_AUTO_TEST_CASE(a_batch_is_opened_with_one_key_load_and_each_failure_stays_
   BOOST_TEST(std::get<u::UserRoleChanged>(events[3].value()).role == "admin");
 }
 
-// What a read model stores of a sealed string: the compact text ("~s1:"),
+// What a read model stores of a sealed string: the compact text ("~s2:"),
 // bound to its event and field as the object was, opening to the same
 // plaintext, for one person and for two, with UUIDs and other ids; and the
 // JSON form stored before it still opens.
@@ -352,12 +355,12 @@ BOOST_AUTO_TEST_CASE(a_read_model_keeps_a_sealed_string_as_compact_text_that_ope
   const std::string object = buf.GetString();
 
   const auto kept = d::sealed_text_of(object, kEventId, "body");
-  BOOST_TEST(kept.starts_with("~s1:"));
+  BOOST_TEST(kept.starts_with("~s2:tickets:"));
   BOOST_TEST(d::is_sealed_text(kept));
   BOOST_TEST(!contains(kept, "parcel"));
   const auto long_form = object.substr(0, object.size() - 1) + R"(,"e":")" + kEventId + R"(","f":"body"})";
   BOOST_TEST(kept.size() * 4 < long_form.size() * 3, kept.size() << " bytes against " << long_form.size());
-  BOOST_TEST(d::sealed_text_subjects(kept) == (std::vector<std::string>{"bob", ada_uuid}));
+  BOOST_TEST(d::sealed_text_subjects(kept) == (std::vector<std::string>{"bob", ada_uuid, "~domain:tickets"}));
   BOOST_TEST(d::open_sealed_text(kept, lookup).value().value_or("?") == "Dear Ada, your parcel");
   // Either person's key gone: it opens as nothing.
   const auto without_ada = [&](std::string_view subject) -> std::optional<d::KeyRef> {
@@ -391,7 +394,7 @@ BOOST_AUTO_TEST_CASE(a_read_model_keeps_a_sealed_string_as_compact_text_that_ope
   const std::string long_id = "urn:x:ada";
   const auto long_lookup = [&](std::string_view subject) -> std::optional<d::KeyRef> {
     if (subject == long_id) return d::KeyRef{1, keys.ada.data()};
-    return std::nullopt;
+    return keys.lookup()(subject);  // the key domain's secret
   };
   const auto reg = d::seal_personal("user.registered", 1, kEventId, registered(long_id, "a@example.org", "Ada"),
                                     long_lookup, kRandom);
@@ -409,6 +412,6 @@ BOOST_AUTO_TEST_CASE(a_read_model_keeps_a_sealed_string_as_compact_text_that_ope
                        d::kKeepSealed);
   BOOST_REQUIRE(decoded[0].ok());
   const auto& r = std::get<u::UserRegistered>(decoded[0].value());
-  BOOST_TEST(r.name.starts_with("~s1:"));
+  BOOST_TEST(r.name.starts_with("~s2:users:"));
   BOOST_TEST(d::open_sealed_text(r.name, keys.lookup()).value().value_or("?") == "Ada L.");
 }

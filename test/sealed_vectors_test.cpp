@@ -71,6 +71,9 @@ const std::vector<Case>& cases() {
 std::string vectors_json() {
   const std::map<std::string, PersonKey> keys{{"u-ada", key_from(3, 0x10)},
                                               {"u-sam", key_from(1, 0x80)},
+                                              {domain::key_domain_subject("users"), key_from(1, 0x40)},
+                                              {domain::key_domain_subject("tickets"), key_from(1, 0x60)},
+                                              {domain::key_domain_subject("shop"), key_from(1, 0xa0)},
                                               {domain::key_domain_subject(domain::kStaffKeyDomain), key_from(1, 0xc0)}};
   rapidjson::Document out(rapidjson::kObjectType);
   auto& a = out.GetAllocator();

@@ -142,7 +142,11 @@ const std::string& erased() {
 }
 
 std::string_view key_domain_of_topic(std::string_view topic) {
-  return topic == "staff" ? kStaffKeyDomain : std::string_view();
+  // Every topic events go to is a key domain of its own, so that a key
+  // released for one topic opens no other topic's values.
+  for (const auto t : event_topics())
+    if (t == topic) return t;
+  return {};
 }
 
 std::string_view key_domain_of(std::string_view type, int schema_version) {
@@ -186,18 +190,11 @@ struct ValueKey {
 
 ValueKey key_for(const KeyLookup& keys, std::string_view subject, std::string_view subject2, std::string_view domain) {
   ValueKey out;
-  // In a key domain, each person's key is their domain key.
-  std::string secret_subject;
+  // In a key domain, each person's key is their domain key; the domain's
+  // secret is asked for once a person's key is there (an erased person's
+  // value is null whatever the domain).
   const unsigned char* secret = nullptr;
-  if (!domain.empty()) {
-    secret_subject = key_domain_subject(domain);
-    const auto k = keys(secret_subject);
-    if (!k || k->key == nullptr) {
-      out.missing = subject;  // no secret: nothing can be sealed or opened in this domain
-      return out;
-    }
-    secret = k->key;
-  }
+  bool secret_asked = false;
   std::array<std::array<unsigned char, kPersonKeyBytes>, 2> in_domain{};
   struct WipeBoth {
     decltype(in_domain)& k;
@@ -215,7 +212,15 @@ ValueKey key_for(const KeyLookup& keys, std::string_view subject, std::string_vi
       out.erased = true;
       return nullptr;
     }
-    if (secret == nullptr) return k->key;
+    if (domain.empty()) return k->key;
+    if (!secret_asked) {
+      secret_asked = true;
+      if (const auto s = keys(key_domain_subject(domain)); s && s->key) secret = s->key;
+    }
+    if (secret == nullptr) {
+      out.missing = who;  // no secret: nothing can be sealed or opened in this domain
+      return nullptr;
+    }
     in_domain[slot] = domain_key(k->key, domain, secret);
     return in_domain[slot].data();
   };
@@ -309,6 +314,8 @@ Result<std::optional<std::string>> open_value(const rapidjson::Value& v, std::st
 // object's texts, with no decoding; about 70 % of the object's bytes, which
 // every projection writes and reads back and every query reads.
 constexpr std::string_view kCompactPrefix = "~s1:";
+// The same with the key domain first: ~s2:<domain>:<person>:...
+constexpr std::string_view kCompactDomainPrefix = "~s2:";
 
 // An id or field the compact text can hold: not empty, no ':'.
 bool joinable(std::string_view s) {
@@ -320,18 +327,23 @@ bool joinable(std::string_view s) {
 // missing), which then keeps the JSON object.
 std::optional<std::string> compact_text(const SealedParts& p, std::string_view event_id, std::string_view field) {
   const bool two = !p.subject2.empty();
-  // A value of a key domain keeps its JSON form, which names the domain.
-  if (!p.domain.empty() || !joinable(p.subject) || !p.kid || (two && (!joinable(p.subject2) || !p.kid2)) ||
-      !joinable(event_id) || !joinable(field) || p.nonce.empty() || p.sealed.empty())
+  if ((!p.domain.empty() && !joinable(p.domain)) || !joinable(p.subject) || !p.kid ||
+      (two && (!joinable(p.subject2) || !p.kid2)) || !joinable(event_id) || !joinable(field) || p.nonce.empty() ||
+      p.sealed.empty())
     return std::nullopt;
   std::string out;
-  out.reserve(kCompactPrefix.size() + p.subject.size() + p.subject2.size() + event_id.size() + field.size() +
-              p.nonce.size() + p.sealed.size() + 32);
+  out.reserve(kCompactPrefix.size() + p.domain.size() + p.subject.size() + p.subject2.size() + event_id.size() +
+              field.size() + p.nonce.size() + p.sealed.size() + 32);
   const auto part = [&](std::string_view s) {
     out += s;
     out += ':';
   };
-  out += kCompactPrefix;
+  if (p.domain.empty()) {
+    out += kCompactPrefix;
+  } else {
+    out += kCompactDomainPrefix;
+    part(p.domain);
+  }
   part(p.subject);
   part(std::to_string(*p.kid));
   if (two) {
@@ -352,8 +364,16 @@ struct CompactSealed {
   std::string_view event_id, field;
 };
 std::optional<CompactSealed> from_compact(std::string_view text) {
-  if (!text.starts_with(kCompactPrefix)) return std::nullopt;
+  const bool in_domain = text.starts_with(kCompactDomainPrefix);
+  if (!in_domain && !text.starts_with(kCompactPrefix)) return std::nullopt;
   text.remove_prefix(kCompactPrefix.size());
+  std::string_view domain;
+  if (in_domain) {
+    const auto colon = text.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    domain = text.substr(0, colon);
+    text.remove_prefix(colon + 1);
+  }
   std::vector<std::string_view> at;
   for (std::size_t from = 0;;) {
     const auto colon = text.find(':', from);
@@ -369,6 +389,7 @@ std::optional<CompactSealed> from_compact(std::string_view text) {
   };
   if (at.size() != 6 && at.size() != 8) return std::nullopt;
   CompactSealed out;
+  out.parts.domain = domain;
   std::size_t i = 0;
   out.parts.subject = at[i++];
   out.parts.kid = number(at[i++]);
@@ -641,7 +662,8 @@ std::string sealed_text_of(std::string_view sealed_json, std::string_view event_
 }
 
 bool is_sealed_text(std::string_view text) {
-  return text.starts_with(kCompactPrefix) || text.starts_with(R"({"sealed":)");
+  return text.starts_with(kCompactPrefix) || text.starts_with(kCompactDomainPrefix) ||
+         text.starts_with(R"({"sealed":)");
 }
 
 namespace {
@@ -684,10 +706,11 @@ std::optional<std::string> sealed_text_in(std::string_view payload, std::string_
 
 std::vector<std::string> sealed_text_subjects(std::string_view text) {
   std::vector<std::string> out;
-  if (text.starts_with(kCompactPrefix)) {
+  if (text.starts_with(kCompactPrefix) || text.starts_with(kCompactDomainPrefix)) {
     if (const auto compact = from_compact(text)) {
       out.emplace_back(compact->parts.subject);
       if (!compact->parts.subject2.empty()) out.emplace_back(compact->parts.subject2);
+      if (!compact->parts.domain.empty()) out.push_back(key_domain_subject(compact->parts.domain));
     }
     return out;
   }
@@ -698,7 +721,7 @@ std::vector<std::string> sealed_text_subjects(std::string_view text) {
 }
 
 Result<std::optional<std::string>> open_sealed_text(std::string_view text, const KeyLookup& keys) {
-  if (text.starts_with(kCompactPrefix)) {
+  if (text.starts_with(kCompactPrefix) || text.starts_with(kCompactDomainPrefix)) {
     const auto compact = from_compact(text);
     if (!compact) return invalid("sealed", "a sealed text is malformed");
     return open_parts(compact->parts, compact->event_id, compact->field, keys);
