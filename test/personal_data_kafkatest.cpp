@@ -331,7 +331,7 @@ BOOST_AUTO_TEST_CASE(lethe_migrate_moves_the_keyring_apart_and_beside_is_refused
   for (const auto& p : persons)
     BOOST_REQUIRE(run(beside, "user register --id " + p.id + " --email " + p.email + " --name '" + p.name + "'").rc ==
                   0);
-  const auto n = std::to_string(persons.size() + 1);  // and the users topic's key domain secret
+  const auto n = std::to_string(persons.size() + 1);               // and the users topic's key domain secret
   BOOST_TEST(db.scalar("SELECT count(*) FROM person_keys") == n);  // the control: they are beside
   BOOST_TEST(db.keyring().scalar("SELECT count(*) FROM person_keys") == "0");
   const auto keys_before = db.rows("SELECT subject || ' ' || encode(key_material, 'hex') FROM person_keys");

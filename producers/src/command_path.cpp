@@ -98,6 +98,18 @@ std::vector<domain::Envelope> CommandTx::read(const std::string& stream) {
   return open_all(tx_.sql(), tx_.read_stream(stream), keys_);
 }
 
+// A key domain's secret: read in the command's transaction, or, the first
+// time, made in a transaction of its own on a connection of its own, so
+// that concurrent first commands do not queue behind one another's open
+// transactions on the secret's row (every command of a topic needs it).
+CommandKey CommandTx::domain_secret(const std::string& subject) {
+  auto found = infra::load_person_keys(tx_.sql(), {subject});
+  if (const auto it = found.find(subject); it != found.end()) return CommandKey{it->second.key_id, it->second.key};
+  auto own = infra::connect(infra::conninfo_of(tx_.sql().conn()), "lethe-key-domain");
+  const auto made = infra::ensure_person_key(*own, subject);
+  return CommandKey{made.key_id, made.key};
+}
+
 const std::vector<domain::Envelope>& CommandTx::append(const std::string& stream, std::int64_t expected_version,
                                                        const std::vector<Draft>& drafts) {
   const auto now = infra::utc_now();
@@ -152,8 +164,12 @@ const std::vector<domain::Envelope>& CommandTx::append(const std::string& stream
       auto it = keys_.find(subject);
       if (it == keys_.end()) {
         try {
-          const auto k = infra::ensure_person_key(tx_.sql(), std::string(subject));
-          it = keys_.emplace(std::string(subject), CommandKey{k.key_id, k.key}).first;
+          if (subject.starts_with("~domain:")) {
+            it = keys_.emplace(std::string(subject), domain_secret(std::string(subject))).first;
+          } else {
+            const auto k = infra::ensure_person_key(tx_.sql(), std::string(subject));
+            it = keys_.emplace(std::string(subject), CommandKey{k.key_id, k.key}).first;
+          }
         } catch (const infra::PersonErased& gone) {
           // Erased, and only referred to (or this is their erasure): their
           // fields are written as null.

@@ -640,9 +640,12 @@ std::vector<ApiKeyInfo> UserService::api_keys(const std::string& user_id, std::i
       out.push_back({r["credential_id"].c_str(), r["name"].is_null() ? "" : r["name"].c_str(), r["prefix"].c_str(),
                      r["created_at"].c_str(), r["expires_at"].c_str(), r["last_used_at"].c_str(),
                      r["revoked_at"].c_str()});
-    // The names are sealed under their person's key: one key, opened here
-    // and zeroed when dropped.
-    auto keys = infra::load_person_keys(t.sql(), {user_id});
+    // The names are sealed under their person's key (in the users topic's
+    // key domain): one key load, opened here and zeroed when dropped.
+    std::vector<std::string> subjects{user_id};
+    for (const auto& k : out)
+      for (auto& subject : domain::sealed_text_subjects(k.name)) subjects.push_back(std::move(subject));
+    auto keys = infra::load_person_keys(t.sql(), subjects);
     for (auto& k : out) {
       const auto opened = domain::open_sealed_text(k.name, domain::lookup_in(keys));
       k.name = opened ? opened.value().value_or("") : "";

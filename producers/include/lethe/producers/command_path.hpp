@@ -143,6 +143,7 @@ class CommandTx {
   void allow_erased() noexcept { allow_erased_ = true; }
 
  private:
+  CommandKey domain_secret(const std::string& subject);
   EventStore::Transaction& tx_;
   const CommandContext& ctx_;
   int attempt_;
