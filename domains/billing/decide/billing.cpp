@@ -28,6 +28,11 @@ bool is_plan(std::string_view plan) {
   });
 }
 
+std::optional<DomainError> check_plan(std::string_view plan) {
+  if (!is_plan(plan)) return invalid("plan", "plan must be 1 to " + std::to_string(kMaxPlan) + " of a-z, 0-9, _ and -");
+  return std::nullopt;
+}
+
 std::optional<DomainError> check_amount(std::int64_t amount) {
   if (amount <= 0) return invalid("amount", "amount must be a positive whole number of minor units");
   if (amount > kMaxAmount)
@@ -207,8 +212,7 @@ Decision decide(const Subscription& state, const SubscriptionCommand& command, c
                                        "only the user themself, or an admin or owner (the billing right), "
                                        "subscribes them");
             if (state.exists) return checks::already_exists("subscription_id", "the subscription exists already");
-            if (!is_plan(c.plan))
-              return invalid("plan", "plan must be 1 to " + std::to_string(kMaxPlan) + " of a-z, 0-9, _ and -");
+            if (auto err = check_plan(c.plan)) return *err;
             return one(SubscriptionCreated{c.subscription_id, c.user_id, c.plan});
           },
           [&](const CancelSubscription& c) -> Decision {
@@ -293,8 +297,7 @@ Decision decide(const Plan& state, const PlanCommand& command, const Actor& acto
       overloaded{
           [&](const SetPlan& c) -> Decision {
             if (!has_billing_right(actor)) return no_billing_right("sets a plan");
-            if (!is_plan(c.plan))
-              return invalid("plan", "plan must be 1 to " + std::to_string(kMaxPlan) + " of a-z, 0-9, _ and -");
+            if (auto err = check_plan(c.plan)) return *err;
             if (auto err = check_limit("monthly_limit", c.monthly_limit)) return *err;
             if (!state.payment_method) return checks::rule("payment_method", "a plan needs a payment method on file");
             if (c.plan == state.plan && c.monthly_limit == state.monthly_limit)
@@ -307,8 +310,7 @@ Decision decide(const Plan& state, const PlanCommand& command, const Actor& acto
           [&](const StartTrial& c) -> Decision {
             if (auto err = self_or_billing_right(self, actor, "starts a trial")) return *err;
             if (state.trial_taken) return checks::conflict("plan", "a customer has one trial, and this one had it");
-            if (!is_plan(c.plan))
-              return invalid("plan", "plan must be 1 to " + std::to_string(kMaxPlan) + " of a-z, 0-9, _ and -");
+            if (auto err = check_plan(c.plan)) return *err;
             if (auto err = check_limit("limit", c.limit)) return *err;
             if (c.ends_at <= c.now) return invalid("days", "a trial must end in the future");
             return one(TrialStarted{user_id, c.plan, c.limit, c.ends_at});
