@@ -140,6 +140,7 @@ std::string fill_path(std::string path, const std::string& id, const std::string
   if (auto at = path.find("{key_id}"); at != std::string::npos) path.replace(at, 8, key_id);
   if (auto at = path.find("{line_id}"); at != std::string::npos) path.replace(at, 9, key_id);
   if (auto at = path.find("{task}"); at != std::string::npos) path.replace(at, 6, "newsletter");
+  if (auto at = path.find("{file}"); at != std::string::npos) path.replace(at, 6, "console.js");
   return path;
 }
 

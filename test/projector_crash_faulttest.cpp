@@ -42,8 +42,8 @@ BOOST_AUTO_TEST_CASE(sigkilled_projector_loses_nothing_and_applies_nothing_twice
   writer.join();
   BOOST_TEST(mid_stream >= 3);  // the kills did land while events flowed
   BOOST_TEST_MESSAGE(written << " events written");
-  BOOST_REQUIRE(test::eventually(
-      [&] { return db.scalar("SELECT published FROM relay_checkpoint") == std::to_string(written); }, 120s));
+  std::string why;
+  BOOST_REQUIRE_MESSAGE(test::relay_publishes(db, written, 120s, &relay, why), why);
 
   // A last run catches up and exits.
   BOOST_REQUIRE(test::Process({"project", "users", "event_log", "--until-idle"}, env).wait() == 0);

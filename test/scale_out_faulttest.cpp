@@ -236,8 +236,8 @@ BOOST_AUTO_TEST_CASE(kills_and_freezes_during_rebalances_lose_nothing_and_apply_
   }
   writer.join();
   BOOST_TEST_MESSAGE("scale out: " << written << " events written, " << kills << " kills, " << freezes << " freezes");
-  BOOST_REQUIRE(test::eventually(
-      [&] { return db.scalar("SELECT published FROM relay_checkpoint") == std::to_string(written.load()); }, 120s));
+  std::string why;
+  BOOST_REQUIRE_MESSAGE(test::relay_publishes(db, written, 120s, &relay, why), why);
   BOOST_TEST(event_log_reaches(db, written, 180s));
   BOOST_TEST(test::eventually([&] { return test::projected_versions(db) == test::expected_versions(db); }, 60s));
   for (auto& p : group) {

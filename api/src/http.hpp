@@ -149,6 +149,12 @@ class Json {
     w_.Int64(v);
     return *this;
   }
+  // A number with a fraction, rounded to milliseconds (durations in seconds).
+  Json& dbl(std::string_view key, double v) {
+    k(key);
+    w_.Double(static_cast<double>(static_cast<std::int64_t>(v * 1000)) / 1000);
+    return *this;
+  }
   Json& boolean(std::string_view key, bool v) {
     k(key);
     w_.Bool(v);

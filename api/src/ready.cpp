@@ -5,6 +5,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/kafka.hpp"
@@ -34,20 +35,54 @@ RdKafka::Producer& kafka(const std::string& brokers) {
   return *handle;
 }
 
-struct Checked {
-  bool ok = false;
-  std::string detail;  // the whole answer, for operators
-  std::chrono::steady_clock::time_point at{};
+// One partition a projection reads: where it stands, and when the message
+// it reads next occurred (when the event log holds it).
+struct Partition {
+  std::string topic;
+  int partition = 0;
+  std::int64_t next = 0;
+  std::string last_batch;
+  std::optional<double> next_age_seconds;
 };
 
-// Checks PostgreSQL (on one connection kept for it, remade when lost; every
-// connect and statement bounded) and Kafka, and builds the detailed answer.
-Checked check(Call& c, std::unique_ptr<pqxx::connection>& conn) {
-  Json j;
-  j.begin();
-  bool ok = true;
+struct Projection {
+  std::int64_t lag = 0;
+  double lag_seconds = 0;
+  int partitions = 0;
+  std::string last_batch;  // the newest of its partitions' last batches
+};
+
+struct Snapshot {
+  bool postgres = false, kafka = false;
   std::int64_t backlog = -1;
-  std::vector<std::tuple<std::string, std::string, int, std::int64_t>> offsets;  // projection, topic, partition, next
+  double backlog_oldest_seconds = 0;
+  std::int64_t dead_letters = -1;
+  std::map<std::string, Projection> projections;
+  std::chrono::steady_clock::time_point at{};
+  bool ok() const { return postgres && kafka; }
+};
+
+// Rows past the relay's checkpoint (published rows are pruned later).
+constexpr const char* kBacklogSql =
+    "SELECT count(*),"
+    " coalesce(extract(epoch FROM now() - min(e.occurred_at)::timestamptz), 0)::float8"
+    " FROM outbox o LEFT JOIN relay_checkpoint c ON c.id = 1 JOIN events e ON e.global_position = o.global_position"
+    " WHERE c.id IS NULL OR (o.tx_id, o.global_position) > (c.tx_id, c.global_position)";
+// Each projection's partitions; the age of the message each reads next,
+// from the event log (null when that projection has not delivered it yet).
+constexpr const char* kOffsetsSql =
+    "SELECT o.projection, o.topic, o.partition, o.next_offset,"
+    " to_char(o.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    " extract(epoch FROM now() - l.occurred_at::timestamptz)::float8"
+    " FROM projection_offsets o"
+    " LEFT JOIN event_log l ON l.topic = o.topic AND l.partition = o.partition AND l.kafka_offset = o.next_offset"
+    " ORDER BY o.projection, o.topic, o.partition";
+
+// Checks PostgreSQL (on one connection kept for it, remade when lost; every
+// connect and statement bounded) and Kafka.
+Snapshot take(Call& c, std::unique_ptr<pqxx::connection>& conn) {
+  Snapshot s;
+  std::vector<std::pair<std::string, Partition>> offsets;
   try {
     if (conn && infra::peer_closed(*conn)) conn.reset();
     if (!conn) {
@@ -56,60 +91,99 @@ Checked check(Call& c, std::unique_ptr<pqxx::connection>& conn) {
       limit_waits(tx, c.shared.options);
     }
     pqxx::read_transaction tx(*conn);
-    // Rows past the relay's checkpoint (published rows are pruned later).
-    backlog = tx.exec(
-                    "SELECT count(*) FROM outbox o LEFT JOIN relay_checkpoint c ON c.id = 1"
-                    " WHERE c.id IS NULL OR (o.tx_id, o.global_position) > (c.tx_id, c.global_position)")[0][0]
-                  .as<std::int64_t>();
-    for (const auto& r : tx.exec("SELECT projection, topic, partition, next_offset FROM projection_offsets"))
-      offsets.emplace_back(r[0].c_str(), r[1].c_str(), r[2].as<int>(), r[3].as<std::int64_t>());
-    j.str("postgres", "ok");
+    const auto backlog = tx.exec(kBacklogSql)[0];
+    s.backlog = backlog[0].as<std::int64_t>();
+    s.backlog_oldest_seconds = backlog[1].as<double>();
+    for (const auto& r : tx.exec(kOffsetsSql)) {
+      Partition p{r[1].c_str(), r[2].as<int>(), r[3].as<std::int64_t>(), r[4].c_str(), std::nullopt};
+      if (!r[5].is_null()) p.next_age_seconds = r[5].as<double>();
+      offsets.emplace_back(r[0].c_str(), std::move(p));
+    }
+    s.postgres = true;
   } catch (const std::exception& e) {
     conn.reset();
-    ok = false;
-    j.str("postgres", "unreachable");
     spdlog::warn("ready: postgres: {}", infra::first_line(e.what()));
   }
-  std::map<std::string, std::int64_t> lag;
   try {
     auto& k = kafka(c.shared.cfg.brokers);
     infra::check_broker(k, c.shared.cfg.brokers, kKafkaTimeoutMs);
-    for (const auto& [projection, topic, partition, next] : offsets) {
+    for (const auto& [name, p] : offsets) {
+      auto& projection = s.projections[name];
+      ++projection.partitions;
+      projection.last_batch = std::max(projection.last_batch, p.last_batch);
       std::int64_t low = 0, high = 0;
-      if (k.query_watermark_offsets(topic, partition, &low, &high, kKafkaTimeoutMs) == RdKafka::ERR_NO_ERROR)
-        lag[projection] += std::max<std::int64_t>(0, high - next);
+      if (k.query_watermark_offsets(p.topic, p.partition, &low, &high, kKafkaTimeoutMs) != RdKafka::ERR_NO_ERROR)
+        continue;
+      const auto behind = std::max<std::int64_t>(0, high - p.next);
+      projection.lag += behind;
+      if (behind > 0 && p.next_age_seconds)
+        projection.lag_seconds = std::max(projection.lag_seconds, *p.next_age_seconds);
     }
-    j.str("kafka", "ok");
+    std::int64_t low = 0, high = 0;
+    if (k.query_watermark_offsets(c.shared.cfg.topic("dead-letters"), 0, &low, &high, kKafkaTimeoutMs) ==
+        RdKafka::ERR_NO_ERROR)
+      s.dead_letters = high - low;
+    s.kafka = true;
   } catch (const std::exception& e) {
-    ok = false;
-    j.str("kafka", "unreachable");
     spdlog::warn("ready: kafka: {}", infra::first_line(e.what()));
   }
-  if (backlog >= 0) j.num("relay_backlog", backlog);
-  j.begin_array("projections");
-  for (const auto& [name, n] : lag) j.begin().str("name", name).num("lag", n).end();
-  j.end_array();
-  return {ok, j.str("status", ok ? "ready" : "not_ready").end().text(), std::chrono::steady_clock::now()};
+  s.at = std::chrono::steady_clock::now();
+  return s;
+}
+
+Snapshot snapshot(Call& c) {
+  static std::mutex mutex;  // one check at a time; the others wait for its answer
+  static std::optional<Snapshot> last;
+  static std::unique_ptr<pqxx::connection> conn;
+  std::lock_guard lock(mutex);
+  if (!last || std::chrono::steady_clock::now() - last->at >= kCacheFor) last = take(c, conn);
+  return *last;
 }
 
 }  // namespace
 
 void ready(Call& c) {
-  static std::mutex mutex;  // one check at a time; the others wait for its answer
-  static Checked last;
-  static std::unique_ptr<pqxx::connection> conn;
-  Checked now;
-  {
-    std::lock_guard lock(mutex);
-    if (last.detail.empty() || std::chrono::steady_clock::now() - last.at >= kCacheFor) last = check(c, conn);
-    now = last;
-  }
+  const auto s = snapshot(c);
+  Json j;
+  j.begin();
   // What is down, the relay's backlog and each projection's lag are for
   // operators; anyone else learns ready or not.
-  const bool operator_role = c.who && c.who->role != domain::users::Role::user;
-  const auto body =
-      operator_role ? now.detail : Json().begin().str("status", now.ok ? "ready" : "not_ready").end().text();
-  c.json(now.ok ? 200 : 503, body);
+  if (c.who && c.who->role != domain::users::Role::user) {
+    j.str("postgres", s.postgres ? "ok" : "unreachable").str("kafka", s.kafka ? "ok" : "unreachable");
+    if (s.backlog >= 0) j.num("relay_backlog", s.backlog);
+    j.begin_array("projections");
+    for (const auto& [name, p] : s.projections) j.begin().str("name", name).num("lag", p.lag).end();
+    j.end_array();
+  }
+  c.json(s.ok() ? 200 : 503, j.str("status", s.ok() ? "ready" : "not_ready").end().text());
+}
+
+void operations(Call& c) {
+  const auto s = snapshot(c);
+  Json j;
+  j.begin().str("postgres", s.postgres ? "ok" : "unreachable").str("kafka", s.kafka ? "ok" : "unreachable");
+  j.begin("relay");
+  if (s.backlog >= 0)
+    j.num("backlog", s.backlog).dbl("oldest_seconds", s.backlog_oldest_seconds);
+  else
+    j.null("backlog").null("oldest_seconds");
+  j.end();
+  if (s.dead_letters >= 0)
+    j.num("dead_letters", s.dead_letters);
+  else
+    j.null("dead_letters");
+  j.begin_array("projections");
+  for (const auto& [name, p] : s.projections)
+    j.begin()
+        .str("name", name)
+        .str("state", p.lag == 0 ? "caught_up" : "catching_up")
+        .num("lag", p.lag)
+        .dbl("lag_seconds", p.lag_seconds)
+        .num("partitions", p.partitions)
+        .str("last_batch", p.last_batch)
+        .end();
+  j.end_array();
+  c.json(200, j.end().text());
 }
 
 }  // namespace lethe::api

@@ -53,6 +53,9 @@ pqxx::connection& reads(Call& c);
 
 // An integer query parameter within [min, max], or 400 naming it.
 std::optional<std::int64_t> int_param(const Call& c, const char* name, std::int64_t min, std::int64_t max);
+// ?email= as its blind index (64 hex digits, for decode($n, 'hex') in a
+// named query), "" when absent: an email is only ever looked up that way.
+std::string email_index_param(const Call& c);
 
 // Read-your-writes: with ?min_position=P (a command's global position) or,
 // on one stream's resource (a user, a ticket), ?min_version=V, waits (up to

@@ -8,10 +8,13 @@
 #include <mutex>
 #include <thread>
 
+#include "console.hpp"
 #include "lethe/domain/personal.hpp"
+#include "lethe/infra/access.hpp"
 #include "lethe/infra/pg.hpp"
 #include "ready.hpp"
 #include "route_kit.hpp"
+#include "users.hpp"
 
 namespace lethe::api {
 
@@ -53,6 +56,15 @@ std::optional<std::int64_t> int_param(const Call& c, const char* name, std::int6
         400, "invalid_argument", name,
         std::string(name) + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max)};
   return v;
+}
+
+std::string email_index_param(const Call& c) {
+  constexpr std::size_t kMaxEmail = 254;  // RFC 5321's longest path
+  const auto email = c.req.get_param_value("email");
+  if (email.empty()) return {};
+  if (email.size() > kMaxEmail)
+    throw HttpError{400, "invalid_argument", "email", "email must be at most 254 characters"};
+  return infra::email_index_hex(domain::users::normalize_email(email));
 }
 
 namespace {
@@ -166,6 +178,20 @@ void await_event(Call& c, const char* table, bool (*kept)(std::string_view type)
   }
   const auto sql = std::string("SELECT 1 FROM ") + table + " WHERE event_id = $1::uuid";
   wait_for(c, wait_ms, [&](pqxx::transaction_base& tx) { return !tx.exec_params(sql, wait.stream).empty(); });
+}
+
+void changes(Call& c) {
+  // Every batch of every projection moves its offsets forward (a cut-over
+  // may move them back): their sum changes whenever a read model does.
+  constexpr const char* kProgressSql = "SELECT coalesce(sum(next_offset), 0)::bigint FROM projection_offsets";
+  const auto after = int_param(c, "after", 0, INT64_MAX);
+  std::int64_t now = 0;
+  const auto moved = [&](pqxx::transaction_base& tx) {
+    now = tx.exec(kProgressSql)[0][0].as<std::int64_t>();
+    return !after || now != *after;
+  };
+  wait_for(c, after ? wait_ms_of(c) : 0, moved);
+  c.json(200, Json().begin().num("progress", now).boolean("changed", !after || now != *after).end().text());
 }
 
 bool admin_or_owner(const Call& c) {
@@ -285,6 +311,10 @@ const std::vector<Route>& routes() {
     std::vector<Route> out{
         {"GET", "/health", kAnyone, health},
         {"GET", "/ready", kAnyone, ready},
+        {"GET", "/operations", kStaffUp | kAuditor, operations},
+        {"GET", "/changes", kStaffUp | kAuditor, changes},
+        {"GET", "/console", kAnyone, console_page},
+        {"GET", "/console/{file}", kAnyone, console_file},
     };
     for (const auto& d : domain_routes()) out.insert(out.end(), d.routes.begin(), d.routes.end());
     return out;

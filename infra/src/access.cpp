@@ -44,6 +44,14 @@ std::string email_index(std::string_view normalized_email) {
   return blake2b(normalized_email, key.data(), key.size());
 }
 
+std::string email_index_hex(std::string_view normalized_email) {
+  const auto raw = email_index(normalized_email);
+  std::string hex(raw.size() * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+  hex.pop_back();
+  return hex;
+}
+
 std::string oauth_index(std::string_view provider, std::string_view subject) {
   std::string text("oauth");
   text += '\0';

@@ -59,6 +59,7 @@ namespace {
 using PartitionId = std::pair<std::string, std::int32_t>;
 
 constexpr auto kReadStallLimit = std::chrono::seconds(60);
+constexpr auto kDeliveryWaitWarning = std::chrono::seconds(15);
 
 // Owns what librdkafka's assign() borrows.
 struct OwnedPartitions {
@@ -242,9 +243,21 @@ RdKafka::ErrorCode produce_copy(RdKafka::Producer& producer, const std::string& 
 
 bool await_reports(RdKafka::Producer& producer, const DeliveryReports& reports, std::int64_t handed,
                    const std::atomic<bool>* stop) {
+  // Messages never time out (message.timeout.ms 0), so a broker that takes
+  // them and never answers would hold this loop silently: it says so.
+  const auto started = std::chrono::steady_clock::now();
+  auto next_warning = started + kDeliveryWaitWarning;
   while (reports.settled() < handed) {
     if (stop && stop->load()) return false;
     producer.poll(20);
+    if (const auto now = std::chrono::steady_clock::now(); now >= next_warning) {
+      next_warning = now + kDeliveryWaitWarning;
+      spdlog::warn(
+          "Kafka: {} of {} messages unacknowledged after {} s ({} still in the producer's queue); waiting for the "
+          "broker",
+          handed - reports.settled(), handed, std::chrono::duration_cast<std::chrono::seconds>(now - started).count(),
+          producer.outq_len());
+    }
   }
   return true;
 }

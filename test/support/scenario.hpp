@@ -57,6 +57,13 @@ class OpenAppend {
   std::unique_ptr<Impl> impl_;
 };
 
+// Until the relay's checkpoint counts `events` published (at most `limit`).
+// When it does not, `why` says what the relay faced: the checkpoint, the
+// entries waiting, whether the relay still runs, and the oldest open
+// transactions of the cluster with what each waits on.
+bool relay_publishes(const TestSchema& db, std::int64_t events, std::chrono::seconds limit, Process* relay,
+                     std::string& why);
+
 // Projects the topics of `topics` into a brand-new schema with a new consumer
 // group, from offset zero, until idle; returns that schema's users table.
 std::vector<std::string> fresh_replay(const TestTopics& topics);

@@ -3,8 +3,11 @@
 // admin may cancel it until it is carried out; an admin carries out a
 // confirmed request and confirms each external task; admins and auditors
 // follow each request's receipts.
+#include <map>
+
 #include "erasure.hpp"
 #include "erasure_queries.hpp"
+#include "lethe/projections/projection.hpp"
 #include "route_kit.hpp"
 
 namespace lethe::api {
@@ -62,6 +65,27 @@ void confirm_task(Call& c) {
   c.written(200, c.params.at(0), w);
 }
 
+// What each projection does to a person's rows, rule by rule
+// ("users.user_id: anonymize"), from its declared erasure policy: the rules
+// the projection itself runs.
+const std::map<std::string, std::vector<std::string>>& policies() {
+  static const auto all = [] {
+    std::map<std::string, std::vector<std::string>> out;
+    for (const auto& name : projections::projection_names()) {
+      auto& lines = out[name];
+      for (const auto& rule : projections::make_projection(name)->erasure_policy()) {
+        const char* action = rule.action == projections::Erase::delete_row  ? "delete"
+                             : rule.action == projections::Erase::set_null  ? "nullify"
+                             : rule.action == projections::Erase::anonymize ? "anonymize"
+                                                                            : "keep the id";
+        lines.push_back(std::string(rule.table) + "." + std::string(rule.column) + ": " + action);
+      }
+    }
+    return out;
+  }();
+  return all;
+}
+
 void get_request(Call& c) {
   const auto& id = c.params.at(0);
   await_reflection(c, erasure::request_stream(id));
@@ -74,6 +98,14 @@ void get_request(Call& c) {
   // Every projection that must apply it, with when it did (null: not yet).
   j.begin_array("receipts");
   for (const auto& r : run(tx, q::kReceipts, id)) row_json(j, r);
+  j.end_array();
+  // What each projection will do, or did, to the person's rows.
+  j.begin_array("policies");
+  for (const auto& [projection, rules] : policies()) {
+    j.begin().str("projection", projection).begin_array("rules");
+    for (const auto& rule : rules) j.str("", rule);
+    j.end_array().end();
+  }
   j.end_array();
   j.begin_array("tasks");
   for (const auto& r : run(tx, q::kTasks, id)) row_json(j, r);
@@ -92,8 +124,10 @@ void list_requests(Call& c) {
     throw HttpError{400, "invalid_argument", "status",
                     "status must be one of awaiting_confirmation, pending, erased, complete, expired, cancelled"};
   pqxx::read_transaction tx(reads(c));
-  page_of_rows(c, "erasure_requests",
-               run(tx, q::kRequests, c.req.get_param_value("user_id"), status, page.limit, page.offset), page);
+  page_of_rows(
+      c, "erasure_requests",
+      run(tx, q::kRequests, c.req.get_param_value("user_id"), status, page.limit, page.offset, email_index_param(c)),
+      page);
 }
 
 }  // namespace

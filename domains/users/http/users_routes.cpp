@@ -47,15 +47,20 @@ void list_users(Call& c) {
   const bool include_deleted = c.req.get_param_value("include_deleted") == "true";
   const auto limit = int_param(c, "limit", 1, 500).value_or(50);
   const auto after = c.req.get_param_value("after");
+  const auto email = email_index_param(c);
   pqxx::read_transaction tx(reads(c));
-  const auto rows = run(tx, q::kList, include_deleted, after, limit);
+  // ?email= finds the accounts with that email through the blind index.
+  const auto& query = email.empty() ? q::kList : q::kByEmail;
+  const auto rows =
+      email.empty() ? run(tx, q::kList, include_deleted, after, limit) : run(tx, q::kByEmail, email, include_deleted);
   Opened opened(tx);
-  opened.add(q::kList, rows);
+  opened.add(query, rows);
   Json j;
   j.begin().begin_array("users");
   for (const auto& r : rows) user_json(j, r, opened);
   j.end_array();
-  if (static_cast<std::int64_t>(rows.size()) == limit) j.str("next_after", rows.back()["user_id"].c_str());
+  if (email.empty() && static_cast<std::int64_t>(rows.size()) == limit)
+    j.str("next_after", rows.back()["user_id"].c_str());
   c.json(200, j.end().text());
 }
 

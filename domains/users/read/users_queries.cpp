@@ -9,6 +9,13 @@ const Query kList{"users.list",
                   "SELECT " LETHE_USER_COLUMNS
                   " FROM users WHERE ($1 OR active) AND user_id > $2 ORDER BY user_id LIMIT $3",
                   {"email", "name"}};
+// The accounts whose email has this blind index (64 hex digits), active or
+// not: the write side's index is the only place an email can be looked up.
+const Query kByEmail{"users.by_email",
+                     "SELECT " LETHE_USER_COLUMNS
+                     " FROM users WHERE user_id IN (SELECT user_id FROM accounts WHERE email_index = decode($1, 'hex'))"
+                     " AND ($2 OR active) ORDER BY user_id",
+                     {"email", "name"}};
 const Query kOne{"users.one", "SELECT " LETHE_USER_COLUMNS " FROM users WHERE user_id = $1", {"email", "name"}};
 const Query kNotes{"users.notes",
                    "SELECT note_id, text, author, " LETHE_UTC_TEXT(

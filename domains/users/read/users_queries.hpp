@@ -7,6 +7,7 @@ namespace lethe::projections::users_queries {
 
 // Users by id after $2 ('' from the start), active ones unless $1, at most $3.
 extern const Query kList;
+extern const Query kByEmail;
 // One user: $1 user id.
 extern const Query kOne;
 // The staff notes about a user, oldest first: $1 user id.
