@@ -7,7 +7,7 @@
 // month. test/console/console_browser.py drives Debian's Chromium through
 // the pages (sign in, find the request by email, see it overdue, open its
 // map, carry it out, watch the receipts arrive, be refused as a plain
-// user) and saves the screenshots the README shows (docs/console/). What
+// user, reveal a dead letter's masked payload) and saves the screenshots the README shows (docs/console/). What
 // the browser did is then checked on the server: the erasure happened, by
 // that admin, in the audit log.
 #include <boost/test/unit_test.hpp>
@@ -17,6 +17,7 @@
 #include "support/api.hpp"
 
 using namespace lethe;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -56,6 +57,11 @@ BOOST_AUTO_TEST_CASE(an_admin_carries_out_an_overdue_erasure_in_the_console_and_
       "card");
   test::must(api.call("PUT", path + "/plan", R"({"plan":"pro","monthly_limit":100})", owner), 200, "plan");
   test::must(api.call("POST", path + "/usage", R"({"units":60})", owner), 201, "usage");
+
+  // A message no projection can read, on the users topic: the users
+  // projection sets it aside on the dead-letter topic.
+  test::produce_raw(s.topics.topic("users"), "user-garbled", "\xff\xfenot an event");
+  BOOST_REQUIRE(test::eventually([&] { return test::topic_end(s.topics.topic("dead-letters")) > 0; }, 60s));
 
   const auto request = ask_to_be_forgotten(api, ada);
   const auto other = ask_to_be_forgotten(api, bob);
@@ -100,4 +106,9 @@ BOOST_AUTO_TEST_CASE(an_admin_carries_out_an_overdue_erasure_in_the_console_and_
   const auto audit = test::poll(api, "/audit-log?target_id=" + request + "&actor=" + admin.id, owner,
                                 [](const test::Reply& r) { return r.json["entries"].Size() > 0; });
   BOOST_TEST(audit.body.find("user.erased") != std::string::npos, audit.body);
+  // The dead letter the admin revealed, by that admin, in the audit log.
+  const auto revealed = test::poll(api, "/audit-log?actor=" + admin.id, owner, [](const test::Reply& r) {
+    return r.body.find("operations.dead_letter_revealed") != std::string::npos;
+  });
+  BOOST_TEST(revealed.body.find("\"target_kind\":\"dead_letter\"") != std::string::npos, revealed.body);
 }

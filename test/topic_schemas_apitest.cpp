@@ -164,6 +164,14 @@ BOOST_AUTO_TEST_CASE(every_message_on_every_topic_validates_against_its_schemas)
   const auto fay = a.person("fay@example.org");
   id_of(a.call("POST", "/me/erasure", "", fay.token), "fay asks");
   id_of(a.call("POST", "/me/erasure/cancel", "", fay.token), "fay withdraws");
+  // A dead letter, as a projection leaves one, revealed by the owner.
+  test::produce_raw(topics.topic("dead-letters"), "user-garbled", "not an event",
+                    {{"projection", "users"},
+                     {"source_topic", topics.topic("users")},
+                     {"source_partition", "0"},
+                     {"source_offset", "7"},
+                     {"reason", "not an envelope"}});
+  id_of(a.call("POST", "/dead-letters/0-0/reveal", "", owner), "reveal a dead letter");
   // The projections' receipts (erasure.applied) come from their own runs.
   test::relay_until_idle(db, topics);
   BOOST_TEST(test::Process({"project", "--until-idle"}, test::lethe_env(db, topics)).wait() == 0);
@@ -173,7 +181,8 @@ BOOST_AUTO_TEST_CASE(every_message_on_every_topic_validates_against_its_schemas)
   std::map<std::string, std::unique_ptr<valijson::Schema>> payload_schemas;
   std::set<std::string> seen_types;
   std::size_t messages = 0;
-  for (const auto* topic : {"users", "tickets", "shop", "billing", "content", "files", "email", "staff", "erasure"}) {
+  for (const auto* topic :
+       {"users", "tickets", "shop", "billing", "content", "files", "email", "staff", "erasure", "operations"}) {
     for (const auto& m : test::read_topic(topics.topic(topic))) {
       ++messages;
       BOOST_TEST(test::violations(*envelope_schema, m.value) == "", topic << ": " << m.value.substr(0, 200));

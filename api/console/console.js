@@ -25,9 +25,13 @@ function h(tag, attrs, ...children) {
   return el;
 }
 
+// Each render has a number; a slow one that finishes after a newer one
+// started (a live reload racing a click) shows nothing.
+let rendering = 0;
+let shownFor = 0;
 function show(...nodes) {
-  const main = document.getElementById("main");
-  main.replaceChildren(...nodes);
+  if (shownFor !== rendering) return;
+  document.getElementById("main").replaceChildren(...nodes);
 }
 
 function flash(text, kind) {
@@ -62,12 +66,14 @@ async function api(method, path, body, headers) {
 
 // Runs an action, then says how it went; the page reloads with what the
 // read models hold once the write is reflected (?min_position).
-async function act(label, fn) {
+async function act(label, fn, go) {
   try {
     const r = await fn();
-    flash(label + ": done", "done");
     state.waitFor = r && r.json && r.json.position;
-    await render();
+    state.flash = [label + ": done", "done"];
+    const next = go ? go(r) : null;
+    if (next && next !== location.hash) location.hash = next; // hashchange renders it
+    else await render();
   } catch (e) {
     flash(label + ": " + e.message + (e.field ? " (" + e.field + ")" : ""), "error");
   }
@@ -105,8 +111,9 @@ function signedOut(message) {
   state.token = null;
   state.me = null;
   sessionStorage.removeItem("lethe.token");
-  location.hash = "#/signin";
-  if (message) flash(message, "error");
+  if (message) state.flash = [message, "error"];
+  if (location.hash !== "#/signin") location.hash = "#/signin";
+  else render();
 }
 
 function signinView() {
@@ -146,11 +153,13 @@ async function signout() {
 async function customersView(params) {
   const email = params.get("email") || "";
   const name = (params.get("name") || "").toLowerCase();
-  const query = email ? "email=" + encodeURIComponent(email) + "&include_deleted=true" : "limit=200&include_deleted=true";
+  const after = params.get("after") || "";
+  const query = email ? "email=" + encodeURIComponent(email) + "&include_deleted=true"
+    : "limit=100&include_deleted=true" + (after ? "&after=" + encodeURIComponent(after) : "");
   const { json } = await api("GET", "/users?" + wait() + query);
   const users = json.users.filter((u) => !name || (u.name || "").toLowerCase().includes(name));
   const emailInput = h("input", { type: "search", name: "email", placeholder: "exact email", value: email });
-  const nameInput = h("input", { type: "search", name: "name", placeholder: "part of a name (this page)", value: name });
+  const nameInput = h("input", { type: "search", name: "name", placeholder: "part of a name, on this page", value: name });
   const search = h("form", { class: "row card", id: "customer-search" },
     h("label", {}, h("span", {}, "Email"), emailInput),
     h("label", {}, h("span", {}, "Name"), nameInput),
@@ -174,7 +183,9 @@ async function customersView(params) {
     search,
     h("table", { id: "customers" },
       h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Email"), h("th", {}, "Role"), h("th", {}, "State"), h("th", {}, "Registered"))),
-      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No one matches."))))];
+      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No one matches.")))),
+    h("p", { class: "row" }, after ? h("a", { href: "#/customers" }, "First page") : "",
+      json.next_after ? h("a", { href: "#/customers?after=" + encodeURIComponent(json.next_after) + (name ? "&name=" + encodeURIComponent(name) : "") }, "Next page") : "")];
   if (can("admin", "owner")) parts.push(createUserForm());
   show(...parts);
 }
@@ -225,11 +236,7 @@ async function customerView(id) {
           : h("button", { onclick: () => act("Restore", () => api("POST", path + "/restore", undefined, ifMatch)) }, "Restore"),
         h("button", { class: "danger", id: "start-erasure", onclick: async () => {
           if (await ask("Erase " + (u.name || u.id) + " now? Their key is destroyed and every read model forgets them. This cannot be undone."))
-            act("Erasure", async () => {
-              const r = await api("POST", path + "/erasure");
-              location.hash = "#/erasures/" + r.json.id;
-              return r;
-            });
+            act("Erasure", () => api("POST", path + "/erasure"), (r) => "#/erasures/" + r.json.id);
         } }, "Erase now"))));
   }
   parts.push(planSection(plan));
@@ -275,11 +282,12 @@ function notesSection(path, notes) {
 async function erasuresView(params) {
   const status = params.get("status") || "open";
   const email = params.get("email") || "";
-  const q = new URLSearchParams({ limit: "200" });
-  if (status !== "open" && status !== "all") q.set("status", status);
+  const offset = Number(params.get("offset") || 0);
+  const q = new URLSearchParams({ limit: "100", offset: String(offset) });
+  if (status !== "all") q.set("status", status);
   if (email) q.set("email", email);
   const { json } = await api("GET", "/erasure-requests?" + wait() + q.toString());
-  const requests = json.erasure_requests.filter((r) => status !== "open" || OPEN_STATUSES.includes(r.status));
+  const requests = json.erasure_requests;
   const emailInput = h("input", { type: "search", name: "email", placeholder: "the person's exact email", value: email });
   const statusSel = h("select", { name: "status" }, ["open", "all", "awaiting_confirmation", "pending", "erased", "complete", "expired", "cancelled"].map((s) => h("option", { value: s, selected: s === status }, s)));
   const search = h("form", { class: "row card", id: "erasure-search" },
@@ -302,7 +310,18 @@ async function erasuresView(params) {
   show(h("h1", {}, "Erasure requests"), search,
     h("table", { id: "erasures" },
       h("thead", {}, h("tr", {}, h("th", {}, "Request"), h("th", {}, "Person"), h("th", {}, "Mode"), h("th", {}, "Status"), h("th", {}, "Requested"), h("th", {}, "Deadline"))),
-      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No requests.")))));
+      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No requests.")))),
+    pager(params, offset > 0 ? Math.max(0, offset - 100) : null, json.next_offset, "#/erasures"));
+}
+
+// Earlier and later pages of a list, as links that keep the search.
+function pager(params, previous, next, base) {
+  const link = (offset, text) => {
+    const p = new URLSearchParams(params);
+    p.set("offset", String(offset));
+    return h("a", { href: base + "?" + p.toString() }, text);
+  };
+  return h("p", { class: "row" }, previous !== null ? link(previous, "Earlier") : "", next !== null && next !== undefined ? link(next, "Later") : "");
 }
 
 async function erasureView(id) {
@@ -355,7 +374,7 @@ async function erasureView(id) {
 // --- operations ------------------------------------------------------------
 
 async function operationsView() {
-  const { json: o } = await api("GET", "/operations");
+  const [{ json: o }, { json: dl }] = await Promise.all([api("GET", "/operations"), api("GET", "/dead-letters")]);
   const rows = o.projections.map((p) => h("tr", { "data-projection": p.name },
     h("td", {}, p.name),
     h("td", {}, h("span", { class: "badge " + (p.state === "caught_up" ? "ok" : "warn") }, p.state.replace("_", " "))),
@@ -371,11 +390,37 @@ async function operationsView() {
       h("section", {}, h("h2", {}, "Relay"), h("dl", {},
         h("dt", {}, "Backlog"), h("dd", { id: "relay-backlog" }, o.relay.backlog === null ? "unknown" : o.relay.backlog + " events"),
         h("dt", {}, "Oldest waiting"), h("dd", {}, o.relay.oldest_seconds ? o.relay.oldest_seconds.toFixed(1) + " s" : "none"))),
-      h("section", {}, h("h2", {}, "Dead letters"), h("p", { id: "dead-letters" }, o.dead_letters === null ? "unknown" : o.dead_letters + " on the dead-letter topic"))),
+      h("section", {}, h("h2", {}, "Dead letters"), h("p", { id: "dead-letters" }, o.dead_letters === null ? "unknown" : o.dead_letters + " on the dead-letter topic, ever"))),
     h("h2", {}, "Projections"),
     h("table", { id: "projections" },
       h("thead", {}, h("tr", {}, h("th", {}, "Projection"), h("th", {}, "State"), h("th", {}, "Lag (events)"), h("th", {}, "Lag (age)"), h("th", {}, "Partitions"), h("th", {}, "Last batch"))),
-      h("tbody", {}, rows)));
+      h("tbody", {}, rows)),
+    deadLettersSection(dl));
+}
+
+// Dead letters, newest first, each payload masked; an admin or owner may
+// reveal one, which the server records in the audit log.
+function deadLettersSection(dl) {
+  const rows = dl.dead_letters.map((d) => {
+    const payload = h("td", { class: "masked" }, "•••• " + d.payload_bytes + " bytes");
+    const reveal = can("admin", "owner") ? h("button", { class: "quiet", onclick: async () => {
+      if (!(await ask("Reveal this dead letter's payload? Personal fields in it stay sealed; the reveal is recorded in the audit log."))) return;
+      try {
+        const r = await api("POST", "/dead-letters/" + encodeURIComponent(d.id) + "/reveal");
+        payload.className = "";
+        payload.replaceChildren(h("pre", { class: "mono" }, r.json.payload !== null ? r.json.payload : "hex: " + r.json.payload_hex));
+        reveal.remove();
+      } catch (e) {
+        flash("Reveal: " + e.message, "error");
+      }
+    } }, "Reveal") : "";
+    return h("tr", { "data-dead-letter": d.id },
+      h("td", { class: "mono" }, d.id), h("td", {}, d.projection), h("td", {}, d.type || "(undecodable)"),
+      h("td", { class: "mono" }, d.stream_id), h("td", {}, d.reason), payload, h("td", {}, reveal));
+  });
+  return h("section", { id: "dead-letter-list" }, h("h2", {}, "Dead letters (" + dl.total + ")"),
+    rows.length ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Id"), h("th", {}, "Projection"), h("th", {}, "Type"), h("th", {}, "Stream"), h("th", {}, "Reason"), h("th", {}, "Payload"), h("th", {}, ""))), h("tbody", {}, rows))
+      : h("p", { class: "muted" }, "None."));
 }
 
 // --- routing, live updates -------------------------------------------------
@@ -392,7 +437,29 @@ function home() {
   return "#/refused";
 }
 
-async function render() {
+// reloaded: a reload because the read models moved, which leaves the
+// message on screen as it is.
+async function render(reloaded) {
+  inFlight++;
+  try {
+    await renderNow(reloaded);
+  } finally {
+    inFlight--;
+  }
+}
+
+// Renders in flight: a live reload waits until none is, so it never races
+// the render of an action (which waits for that action's write).
+let inFlight = 0;
+
+async function renderNow(reloaded) {
+  shownFor = ++rendering;
+  // A message from the action or sign-out that led here, else none.
+  if (reloaded !== true) {
+    const message = state.flash || ["", ""];
+    state.flash = null;
+    flash(message[0], message[1]);
+  }
   const [path, query] = location.hash.slice(1).split("?");
   const params = new URLSearchParams(query || "");
   const parts = (path || "/").split("/").filter(Boolean);
@@ -443,12 +510,21 @@ async function live() {
   while (state.me === me) {
     try {
       const q = state.progress === null ? "" : "?after=" + state.progress;
+      const started = Date.now();
       const { json } = await api("GET", "/changes" + q);
       badge.classList.remove("off");
-      const moved = state.progress !== null && json.changed;
-      state.progress = json.progress;
       const typing = document.activeElement && ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
-      if (moved && !typing && !document.getElementById("confirm").open) await render();
+      const busy = typing || inFlight > 0 || document.getElementById("confirm").open;
+      // While someone types or confirms, the change stays pending: the
+      // progress seen is kept, and the page reloads once they are done.
+      if (state.progress === null || !busy) {
+        const moved = state.progress !== null && json.changed;
+        state.progress = json.progress;
+        if (moved) await render(true);
+      }
+      // At most two polls a second, whatever the server's longest wait.
+      const floor = busy ? 1000 : 500;
+      if (Date.now() - started < floor) await new Promise((r) => setTimeout(r, floor - (Date.now() - started)));
     } catch (e) {
       badge.classList.add("off");
       if (e.status === 401 || e.status === 403) return;
@@ -458,8 +534,5 @@ async function live() {
 }
 
 document.getElementById("signout").addEventListener("click", signout);
-window.addEventListener("hashchange", () => {
-  flash("");
-  render();
-});
+window.addEventListener("hashchange", () => render());
 render();

@@ -93,6 +93,10 @@ void send_error(Response& res, const HttpError& e);
 // The server's session settings (lock and statement timeouts) on a connection.
 void limit_waits(pqxx::transaction_base& tx, const ServeOptions& options);
 
+// UTF-8 without NUL characters: what a path segment or query value may
+// hold, and what a JSON answer may carry as text.
+bool valid_text(std::string_view s);
+
 // Small JSON writer over RapidJSON.
 class Json {
  public:

@@ -46,6 +46,7 @@ struct Partition {
 };
 
 struct Projection {
+  bool measured = true;  // every partition's end was read from Kafka
   std::int64_t lag = 0;
   double lag_seconds = 0;
   int partitions = 0;
@@ -104,16 +105,25 @@ Snapshot take(Call& c, std::unique_ptr<pqxx::connection>& conn) {
     conn.reset();
     spdlog::warn("ready: postgres: {}", infra::first_line(e.what()));
   }
+  // What PostgreSQL knows stands whether Kafka answers or not; the lag
+  // needs the partitions' ends from Kafka.
+  for (const auto& [name, p] : offsets) {
+    auto& projection = s.projections[name];
+    ++projection.partitions;
+    projection.last_batch = std::max(projection.last_batch, p.last_batch);
+    projection.measured = false;
+  }
   try {
     auto& k = kafka(c.shared.cfg.brokers);
     infra::check_broker(k, c.shared.cfg.brokers, kKafkaTimeoutMs);
+    for (auto& [name, projection] : s.projections) projection.measured = true;
     for (const auto& [name, p] : offsets) {
       auto& projection = s.projections[name];
-      ++projection.partitions;
-      projection.last_batch = std::max(projection.last_batch, p.last_batch);
       std::int64_t low = 0, high = 0;
-      if (k.query_watermark_offsets(p.topic, p.partition, &low, &high, kKafkaTimeoutMs) != RdKafka::ERR_NO_ERROR)
+      if (k.query_watermark_offsets(p.topic, p.partition, &low, &high, kKafkaTimeoutMs) != RdKafka::ERR_NO_ERROR) {
+        projection.measured = false;
         continue;
+      }
       const auto behind = std::max<std::int64_t>(0, high - p.next);
       projection.lag += behind;
       if (behind > 0 && p.next_age_seconds)
@@ -176,7 +186,9 @@ void operations(Call& c) {
   for (const auto& [name, p] : s.projections)
     j.begin()
         .str("name", name)
-        .str("state", p.lag == 0 ? "caught_up" : "catching_up")
+        .str("state", !p.measured  ? "unknown"
+                      : p.lag == 0 ? "caught_up"
+                                   : "catching_up")
         .num("lag", p.lag)
         .dbl("lag_seconds", p.lag_seconds)
         .num("partitions", p.partitions)

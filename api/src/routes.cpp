@@ -110,9 +110,11 @@ WaitSlots& wait_slots() {
   return slots;
 }
 
-// Until `seen` holds or wait_ms runs out (then the answer is marked stale).
+// Until `seen` holds or wait_ms runs out (then the answer is marked stale),
+// looking again after 1 ms, doubling up to `longest` between looks.
 template <class Seen>
-void wait_for(Call& c, std::int64_t wait_ms, Seen&& seen) {
+void wait_for(Call& c, std::int64_t wait_ms, Seen&& seen,
+              std::chrono::milliseconds longest = std::chrono::milliseconds(20)) {
   {
     pqxx::read_transaction tx(reads(c));
     if (seen(tx)) return;
@@ -124,7 +126,7 @@ void wait_for(Call& c, std::int64_t wait_ms, Seen&& seen) {
     wait.slot = wait_slots().take(c.who ? "user:" + c.who->user_id : "address:" + c.req.remote);
     wait.deadline = now + std::chrono::milliseconds(wait_ms);
   } else {
-    wait.pause = std::min(wait.pause * 2, std::chrono::milliseconds(20));
+    wait.pause = std::min(wait.pause * 2, longest);
   }
   if (now >= *wait.deadline) return c.res.set_header("X-Lethe-Stale", "true");
   throw WaitAgain{};
@@ -190,7 +192,9 @@ void changes(Call& c) {
     now = tx.exec(kProgressSql)[0][0].as<std::int64_t>();
     return !after || now != *after;
   };
-  wait_for(c, after ? wait_ms_of(c) : 0, moved);
+  // A console keeps this open all the time: it looks every 250 ms at most,
+  // not every 20 ms like a read-your-writes wait.
+  wait_for(c, after ? wait_ms_of(c) : 0, moved, std::chrono::milliseconds(250));
   c.json(200, Json().begin().num("progress", now).boolean("changed", !after || now != *after).end().text());
 }
 

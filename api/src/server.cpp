@@ -36,17 +36,6 @@ bool printable_ascii(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char ch) { return ch >= 0x20 && ch < 0x7f; });
 }
 
-// UTF-8 without NUL characters: what a path segment or query value may hold.
-bool valid_text(std::string_view s) {
-  struct Discard {
-    void Put(char) {}
-  } sink;
-  rapidjson::MemoryStream in(s.data(), s.size());
-  while (in.Tell() < s.size())
-    if (in.Peek() == '\0' || !rapidjson::UTF8<>::Validate(in, sink)) return false;
-  return true;
-}
-
 // Percent-decodes a path segment or a query component ('+' is a space in
 // a query only); nullopt for a malformed escape.
 std::optional<std::string> percent_decoded(std::string_view s, bool plus_is_space) {
@@ -442,6 +431,16 @@ const std::string* first_of(const Pairs& pairs, std::string_view name, Same same
 }
 
 }  // namespace
+
+bool valid_text(std::string_view s) {
+  struct Discard {
+    void Put(char) {}
+  } sink;
+  rapidjson::MemoryStream in(s.data(), s.size());
+  while (in.Tell() < s.size())
+    if (in.Peek() == '\0' || !rapidjson::UTF8<>::Validate(in, sink)) return false;
+  return true;
+}
 
 bool Request::has_param(std::string_view name) const {
   return first_of(query, name, std::equal_to<std::string_view>()) != nullptr;

@@ -44,12 +44,15 @@ std::string email_index(std::string_view normalized_email) {
   return blake2b(normalized_email, key.data(), key.size());
 }
 
+std::string hex(std::string_view bytes) {
+  std::string out(bytes.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  out.pop_back();
+  return out;
+}
+
 std::string email_index_hex(std::string_view normalized_email) {
-  const auto raw = email_index(normalized_email);
-  std::string hex(raw.size() * 2 + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
-  hex.pop_back();
-  return hex;
+  return hex(email_index(normalized_email));
 }
 
 std::string oauth_index(std::string_view provider, std::string_view subject) {

@@ -40,6 +40,9 @@ def sign_in(page, email):
     page.locator("#signin button[type=submit]").click()
 
 
+ERRORS = []
+
+
 def main():
     os.makedirs(SHOTS, exist_ok=True)
     expect.set_options(timeout=TIMEOUT_MS)
@@ -47,8 +50,9 @@ def main():
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(TIMEOUT_MS)
-        errors = []
+        errors = ERRORS
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: m.type == "error" and print("console: browser said: " + m.text, flush=True))
 
         step("an admin signs in and lands on the customers")
         sign_in(page, ADMIN_EMAIL)
@@ -113,11 +117,19 @@ def main():
         expect(page.locator("#request-status")).to_have_text("complete")
         shot(page, "erasure")
 
-        step("the operations page: every projection with its lag")
+        step("the operations page: every projection with its lag, the dead letter masked")
         page.goto(URL + "/console#/operations")
         expect(page.locator("#projections tr[data-projection='users']")).to_be_visible()
         expect(page.locator("#relay-backlog")).to_contain_text("events")
+        letter = page.locator("#dead-letter-list tr[data-dead-letter]").first
+        expect(letter).to_contain_text("user-garbled")
+        expect(letter.locator(".masked")).to_contain_text("bytes")
+        expect(letter).not_to_contain_text("not an event")
         shot(page, "operations")
+        step("reveals it, after saying yes (an audited action)")
+        letter.locator("button").click()
+        page.locator("#confirm-ok").click()
+        expect(letter.locator("pre")).to_contain_text("hex: fffe6e6f7420616e206576656e74")  # not UTF-8, then "not an event"
 
         step("signs out; a plain user is refused")
         page.locator("#signout").click()
@@ -137,4 +149,6 @@ if __name__ == "__main__":
         main()
     except Exception as e:  # the step printed last names where it stopped
         print("console: FAILED: " + type(e).__name__ + ": " + str(e), file=sys.stderr, flush=True)
+        for error in ERRORS:
+            print("console: the page raised: " + error, file=sys.stderr, flush=True)
         sys.exit(1)

@@ -248,25 +248,30 @@ Reply must(Reply&& r, int status, const std::string& what) {
 }
 
 Reply until_erasure_applied(const Api& api, const std::string& request_id, const std::string& token) {
-  return poll(api, "/erasure-requests/" + request_id, token, [](const Reply& r) {
-    if (r.status != 200 || !r.json.IsObject() || !r.json.HasMember("receipts")) return false;
-    const auto& receipts = r.json["receipts"];
-    if (receipts.Empty()) return false;
-    for (const auto& x : receipts.GetArray())
-      if (x["applied_at"].IsNull()) return false;
-    return true;
-  });
+  // Every projection of the stack must apply it, each in its own batch: on
+  // a loaded machine that takes longer than one read model's write.
+  return poll(
+      api, "/erasure-requests/" + request_id, token,
+      [](const Reply& r) {
+        if (r.status != 200 || !r.json.IsObject() || !r.json.HasMember("receipts")) return false;
+        const auto& receipts = r.json["receipts"];
+        if (receipts.Empty()) return false;
+        for (const auto& x : receipts.GetArray())
+          if (x["applied_at"].IsNull()) return false;
+        return true;
+      },
+      std::chrono::seconds(45));
 }
 
 Reply poll(const Api& api, const std::string& path, const std::string& token,
-           const std::function<bool(const Reply&)>& done) {
+           const std::function<bool(const Reply&)>& done, std::chrono::seconds limit) {
   Reply r;
   eventually(
       [&] {
         r = api.call("GET", path, "", token);
         return done(r);
       },
-      std::chrono::seconds(15), std::chrono::milliseconds(20));
+      limit, std::chrono::milliseconds(20));
   return r;
 }
 

@@ -3,6 +3,7 @@
 // talks HTTP to the real server, which talks to the real PostgreSQL.
 #include <rapidjson/document.h>
 
+#include <chrono>
 #include <functional>
 #include <initializer_list>
 #include <map>
@@ -50,11 +51,11 @@ Reply raw_http(int port, const std::string& head, const std::vector<std::string>
 std::vector<std::string> chunked(const std::string& body);
 
 class Api;
-// GET `path` until `done` holds, at most 15 s, and the last answer. For
+// GET `path` until `done` holds, at most `limit`, and the last answer. For
 // reads that span streams (and so partitions) which a projection may apply
 // in any order: read-your-writes waits for one stream's version only.
 Reply poll(const Api& api, const std::string& path, const std::string& token,
-           const std::function<bool(const Reply&)>& done);
+           const std::function<bool(const Reply&)>& done, std::chrono::seconds limit = std::chrono::seconds(15));
 
 // {"k": v, ...} for test bodies: a value that is all digits, true, or starts
 // with { or [ is written as it is, any other as a JSON string (unescaped:
@@ -70,7 +71,7 @@ Reply must(Reply&& r, int status, const std::string& what);
 Reply exactly(Reply&& r, int status, const std::string& what, const std::string& field = "");
 
 // GET /erasure-requests/{id} until every projection's receipt has its
-// applied_at (at most 15 s), and the last answer.
+// applied_at (at most 45 s), and the last answer.
 Reply until_erasure_applied(const Api& api, const std::string& request_id, const std::string& token);
 
 class Api {

@@ -46,6 +46,8 @@ const std::vector<AuditedType>& audited_types() {
       {"user.erased", "request_id", "erasure_request"},
       {"erasure.task_confirmed", "request_id", "erasure_request"},
       {"erasure.cancelled", "request_id", "erasure_request"},
+      // An admin or owner looked at a dead letter's payload.
+      {"operations.dead_letter_revealed", "dead_letter_id", "dead_letter"},
   };
   return all;
 }

@@ -73,7 +73,8 @@ const std::map<std::string, std::vector<std::string>>& policies() {
     std::map<std::string, std::vector<std::string>> out;
     for (const auto& name : projections::projection_names()) {
       auto& lines = out[name];
-      for (const auto& rule : projections::make_projection(name)->erasure_policy()) {
+      const auto projection = projections::make_projection(name);
+      for (const auto& rule : projection->erasure_policy()) {
         const char* action = rule.action == projections::Erase::delete_row  ? "delete"
                              : rule.action == projections::Erase::set_null  ? "nullify"
                              : rule.action == projections::Erase::anonymize ? "anonymize"
@@ -120,9 +121,11 @@ void list_requests(Call& c) {
   const auto page = page_of(c);
   const auto status = c.req.get_param_value("status");
   if (!status.empty() && status != "awaiting_confirmation" && status != "pending" && status != "erased" &&
-      status != "complete" && status != "expired" && status != "cancelled")
-    throw HttpError{400, "invalid_argument", "status",
-                    "status must be one of awaiting_confirmation, pending, erased, complete, expired, cancelled"};
+      status != "complete" && status != "expired" && status != "cancelled" && status != "open")
+    throw HttpError{
+        400, "invalid_argument", "status",
+        "status must be one of awaiting_confirmation, pending, erased, complete, expired, cancelled, open (the first "
+        "two)"};
   pqxx::read_transaction tx(reads(c));
   page_of_rows(
       c, "erasure_requests",

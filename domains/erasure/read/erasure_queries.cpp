@@ -31,7 +31,9 @@ const Query kTasks{"erasure.tasks", "SELECT task, confirmed_by, " LETHE_UTC_TEXT
 const Query kRequests{"erasure.requests",
                       "SELECT " LETHE_REQUEST_COLUMNS
                       " FROM erasure_requests WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR " LETHE_STATUS_READ
-                      " = $2) AND ($5 = '' OR user_id IN (SELECT user_id FROM accounts"
+                      " = $2 OR ($2 = 'open' AND " LETHE_STATUS_READ
+                      " IN ('awaiting_confirmation', 'pending')))"
+                      " AND ($5 = '' OR user_id IN (SELECT user_id FROM accounts"
                       " WHERE email_index = decode($5, 'hex')))"
                       " ORDER BY requested_at, request_id LIMIT $3 OFFSET $4"};
 const Query kFresh{"erasure.fresh",
@@ -40,7 +42,7 @@ const Query kFresh{"erasure.fresh",
 const Query kOpen{"erasure.open",
                   "SELECT count(*) AS open,"
                   " coalesce(extract(epoch FROM lethe_now() - min(requested_at)), 0)::float8 AS oldest_seconds,"
-                  " count(*) FILTER (WHERE requested_at < lethe_now() - interval '1 month') AS overdue"
+                  " count(*) FILTER (WHERE requested_at + interval '1 month' < lethe_now()) AS overdue"
                   " FROM erasure_requests WHERE " LETHE_STATUS_READ " IN ('awaiting_confirmation', 'pending')"};
 
 #undef LETHE_DEADLINE_READ
