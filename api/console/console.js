@@ -5,7 +5,7 @@
 // markup.
 "use strict";
 
-const state = { token: sessionStorage.getItem("lethe.token"), me: null, progress: null, view: null };
+const state = { token: sessionStorage.getItem("lethe.token"), me: null, progress: null, view: null, revealed: new Map() };
 const OPEN_STATUSES = ["awaiting_confirmation", "pending"];
 
 // --- small helpers -------------------------------------------------------
@@ -25,12 +25,12 @@ function h(tag, attrs, ...children) {
   return el;
 }
 
-// Each render has a number; a slow one that finishes after a newer one
-// started (a live reload racing a click) shows nothing.
+// Each render has a number, which its view hands to show(): a view shows
+// only while its render is the newest, so a slow one that finishes after a
+// newer one started (a live reload racing a click) shows nothing.
 let rendering = 0;
-let shownFor = 0;
-function show(...nodes) {
-  if (shownFor !== rendering) return;
+function show(mine, ...nodes) {
+  if (mine !== rendering) return;
   document.getElementById("main").replaceChildren(...nodes);
 }
 
@@ -110,13 +110,14 @@ function can(...roles) {
 function signedOut(message) {
   state.token = null;
   state.me = null;
+  state.revealed = new Map();
   sessionStorage.removeItem("lethe.token");
   if (message) state.flash = [message, "error"];
   if (location.hash !== "#/signin") location.hash = "#/signin";
   else render();
 }
 
-function signinView() {
+function signinView(mine) {
   const email = h("input", { type: "email", name: "email", autocomplete: "username", required: true });
   const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true });
   const form = h("form", { class: "card refused", id: "signin" },
@@ -136,7 +137,7 @@ function signinView() {
       flash("Sign-in failed: " + e.message, "error");
     }
   });
-  show(form);
+  show(mine, form);
 }
 
 async function signout() {
@@ -150,7 +151,7 @@ async function signout() {
 
 // --- customers -------------------------------------------------------------
 
-async function customersView(params) {
+async function customersView(mine, params) {
   const email = params.get("email") || "";
   const name = (params.get("name") || "").toLowerCase();
   const after = params.get("after") || "";
@@ -187,7 +188,7 @@ async function customersView(params) {
     h("p", { class: "row" }, after ? h("a", { href: "#/customers" }, "First page") : "",
       json.next_after ? h("a", { href: "#/customers?after=" + encodeURIComponent(json.next_after) + (name ? "&name=" + encodeURIComponent(name) : "") }, "Next page") : "")];
   if (can("admin", "owner")) parts.push(createUserForm());
-  show(...parts);
+  show(mine, ...parts);
 }
 
 function createUserForm() {
@@ -207,7 +208,7 @@ function createUserForm() {
   return form;
 }
 
-async function customerView(id) {
+async function customerView(mine, id) {
   const user = await api("GET", "/users/" + encodeURIComponent(id) + "?" + wait().replace(/&$/, ""));
   const u = user.json;
   const ifMatch = { "If-Match": '"' + u.version + '"' };
@@ -242,7 +243,7 @@ async function customerView(id) {
   parts.push(planSection(plan));
   if (keys) parts.push(keysSection(path, keys));
   if (notes) parts.push(notesSection(path, notes));
-  show(...parts);
+  show(mine, ...parts);
 }
 
 function planSection(plan) {
@@ -279,7 +280,7 @@ function notesSection(path, notes) {
 
 // --- erasure requests ------------------------------------------------------
 
-async function erasuresView(params) {
+async function erasuresView(mine, params) {
   const status = params.get("status") || "open";
   const email = params.get("email") || "";
   const offset = Number(params.get("offset") || 0);
@@ -307,7 +308,7 @@ async function erasuresView(params) {
       h("td", {}, when(r.requested_at)),
       h("td", {}, r.deadline.slice(0, 10), r.overdue ? [" ", h("span", { class: "badge danger" }, "overdue")] : ""));
   });
-  show(h("h1", {}, "Erasure requests"), search,
+  show(mine, h("h1", {}, "Erasure requests"), search,
     h("table", { id: "erasures" },
       h("thead", {}, h("tr", {}, h("th", {}, "Request"), h("th", {}, "Person"), h("th", {}, "Mode"), h("th", {}, "Status"), h("th", {}, "Requested"), h("th", {}, "Deadline"))),
       h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No requests.")))),
@@ -324,9 +325,12 @@ function pager(params, previous, next, base) {
   return h("p", { class: "row" }, previous !== null ? link(previous, "Earlier") : "", next !== null && next !== undefined ? link(next, "Later") : "");
 }
 
-async function erasureView(id) {
+async function erasureView(mine, id) {
   const path = "/erasure-requests/" + encodeURIComponent(id);
-  const { json: r } = await api("GET", path + "?" + wait().replace(/&$/, ""));
+  const [{ json: r }, letters] = await Promise.all([
+    api("GET", path + "?" + wait().replace(/&$/, "")),
+    api("GET", "/dead-letters").then((x) => x.json.dead_letters, () => null),
+  ]);
   const open = OPEN_STATUSES.includes(r.status);
   const parts = [h("h1", {}, "Erasure request ", h("span", { class: "mono" }, r.id.slice(0, 8)), " ",
     h("span", { class: "badge", id: "request-status" }, r.status),
@@ -368,12 +372,23 @@ async function erasureView(id) {
           : can("admin", "owner") && r.erased_at ? h("button", { class: "quiet", onclick: async () => {
             if (await ask("Confirm that " + t.task + " forgot the person?")) act("Task", () => api("POST", path + "/tasks/" + encodeURIComponent(t.task) + "/confirm"));
           } }, "Confirm") : h("span", { class: "muted" }, "waiting for the erasure"))))))));
-  show(...parts);
+  const streams = new Set(r.streams.map((x) => x.stream_id));
+  const named = letters ? letters.filter((d) => streams.has(d.stream_id)) : [];
+  parts.push(h("section", { id: "streams" }, h("h2", {}, "Their streams and topics"),
+    h("p", { class: "muted" }, "Their account's stream and every stream they wrote to. Their personal fields on these topics are sealed under their key: once it is destroyed, nothing there opens."),
+    h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Stream"), h("th", {}, "Topic"), h("th", {}, "Events"))),
+      h("tbody", {}, r.streams.map((x) => h("tr", { "data-stream": x.stream_id },
+        h("td", { class: "mono" }, x.stream_id), h("td", { class: "mono" }, x.topic), h("td", { class: "num" }, x.events))))),
+    h("h2", {}, "Dead letters that name them"),
+    letters === null ? h("p", { class: "muted" }, "Not shown to this role.")
+      : named.length ? h("ul", { id: "their-dead-letters" }, named.map((d) => h("li", { class: "mono" }, d.id + " " + d.stream_id + " (" + d.projection + ": " + d.reason + ")")))
+        : h("p", { class: "muted", id: "their-dead-letters" }, "None among the newest dead letters.")));
+  show(mine, ...parts);
 }
 
 // --- operations ------------------------------------------------------------
 
-async function operationsView() {
+async function operationsView(mine) {
   const [{ json: o }, { json: dl }] = await Promise.all([api("GET", "/operations"), api("GET", "/dead-letters")]);
   const rows = o.projections.map((p) => h("tr", { "data-projection": p.name },
     h("td", {}, p.name),
@@ -382,7 +397,7 @@ async function operationsView() {
     h("td", { class: "num" }, p.lag ? p.lag_seconds.toFixed(1) + " s" : "0"),
     h("td", { class: "num" }, p.partitions),
     h("td", {}, when(p.last_batch))));
-  show(h("h1", {}, "Operations"),
+  show(mine, h("h1", {}, "Operations"),
     h("div", { class: "grid" },
       h("section", {}, h("h2", {}, "Services"), h("dl", {},
         h("dt", {}, "PostgreSQL"), h("dd", {}, o.postgres),
@@ -390,7 +405,7 @@ async function operationsView() {
       h("section", {}, h("h2", {}, "Relay"), h("dl", {},
         h("dt", {}, "Backlog"), h("dd", { id: "relay-backlog" }, o.relay.backlog === null ? "unknown" : o.relay.backlog + " events"),
         h("dt", {}, "Oldest waiting"), h("dd", {}, o.relay.oldest_seconds ? o.relay.oldest_seconds.toFixed(1) + " s" : "none"))),
-      h("section", {}, h("h2", {}, "Dead letters"), h("p", { id: "dead-letters" }, o.dead_letters === null ? "unknown" : o.dead_letters + " on the dead-letter topic, ever"))),
+      h("section", {}, h("h2", {}, "Dead letters"), h("p", { id: "dead-letters" }, o.dead_letters === null ? "unknown" : o.dead_letters + " on the dead-letter topic"))),
     h("h2", {}, "Projections"),
     h("table", { id: "projections" },
       h("thead", {}, h("tr", {}, h("th", {}, "Projection"), h("th", {}, "State"), h("th", {}, "Lag (events)"), h("th", {}, "Lag (age)"), h("th", {}, "Partitions"), h("th", {}, "Last batch"))),
@@ -402,13 +417,18 @@ async function operationsView() {
 // reveal one, which the server records in the audit log.
 function deadLettersSection(dl) {
   const rows = dl.dead_letters.map((d) => {
-    const payload = h("td", { class: "masked" }, "•••• " + d.payload_bytes + " bytes");
-    const reveal = can("admin", "owner") ? h("button", { class: "quiet", onclick: async () => {
-      if (!(await ask("Reveal this dead letter's payload? Personal fields in it stay sealed; the reveal is recorded in the audit log."))) return;
+    // A payload revealed once stays on the page through live reloads (a
+    // second look would be a second audited reveal).
+    const shown = (text) => h("td", {}, h("pre", { class: "mono" }, text));
+    const payload = state.revealed.has(d.id) ? shown(state.revealed.get(d.id))
+      : h("td", { class: "masked" }, "•••• " + d.payload_bytes + " bytes");
+    const reveal = can("admin", "owner") && !state.revealed.has(d.id) ? h("button", { class: "quiet", onclick: async () => {
+      if (!(await ask("Reveal this dead letter's payload? Personal fields in an event stay sealed, but a message that is not one shows as it is; the reveal is recorded in the audit log."))) return;
       try {
         const r = await api("POST", "/dead-letters/" + encodeURIComponent(d.id) + "/reveal");
-        payload.className = "";
-        payload.replaceChildren(h("pre", { class: "mono" }, r.json.payload !== null ? r.json.payload : "hex: " + r.json.payload_hex));
+        const text = r.json.payload !== null ? r.json.payload : "hex: " + r.json.payload_hex;
+        state.revealed.set(d.id, text);
+        payload.replaceWith(shown(text));
         reveal.remove();
       } catch (e) {
         flash("Reveal: " + e.message, "error");
@@ -425,8 +445,8 @@ function deadLettersSection(dl) {
 
 // --- routing, live updates -------------------------------------------------
 
-function refusedView() {
-  show(h("section", { class: "refused", id: "refused" }, h("h1", {}, "Not for this account"),
+function refusedView(mine) {
+  show(mine, h("section", { class: "refused", id: "refused" }, h("h1", {}, "Not for this account"),
     h("p", {}, "The console is for staff, admins, owners and auditors. Your account (" + role() + ") can use lethe's API for its own data."),
     h("button", { onclick: signout }, "Sign out")));
 }
@@ -453,7 +473,7 @@ async function render(reloaded) {
 let inFlight = 0;
 
 async function renderNow(reloaded) {
-  shownFor = ++rendering;
+  const mine = ++rendering;
   // A message from the action or sign-out that led here, else none.
   if (reloaded !== true) {
     const message = state.flash || ["", ""];
@@ -468,7 +488,7 @@ async function renderNow(reloaded) {
     document.getElementById("signout").hidden = true;
     document.getElementById("live").hidden = true;
     document.getElementById("whoami").textContent = "";
-    return signinView();
+    return signinView(mine);
   }
   if (!state.me) {
     try {
@@ -487,18 +507,18 @@ async function renderNow(reloaded) {
   document.getElementById("signout").hidden = false;
   document.getElementById("live").hidden = !can("staff", "admin", "owner", "auditor");
   document.getElementById("whoami").textContent = (state.me.name || state.me.email) + " (" + role() + ")";
-  if (!can("staff", "admin", "owner", "auditor")) return refusedView();
+  if (!can("staff", "admin", "owner", "auditor")) return refusedView(mine);
   state.view = parts[0] || "";
   try {
-    if (parts[0] === "customers" && parts[1]) return await customerView(parts[1]);
-    if (parts[0] === "customers") return await customersView(params);
-    if (parts[0] === "erasures" && parts[1]) return await erasureView(parts[1]);
-    if (parts[0] === "erasures") return await erasuresView(params);
-    if (parts[0] === "operations") return await operationsView();
+    if (parts[0] === "customers" && parts[1]) return await customerView(mine, parts[1]);
+    if (parts[0] === "customers") return await customersView(mine, params);
+    if (parts[0] === "erasures" && parts[1]) return await erasureView(mine, parts[1]);
+    if (parts[0] === "erasures") return await erasuresView(mine, params);
+    if (parts[0] === "operations") return await operationsView(mine);
     location.hash = home();
   } catch (e) {
     if (e.status === 401) return;
-    show(h("section", { class: "refused" }, h("h1", {}, e.status === 403 ? "Not allowed" : "Could not load this page"), h("p", {}, e.message)));
+    show(mine, h("section", { class: "refused" }, h("h1", {}, e.status === 403 ? "Not allowed" : "Could not load this page"), h("p", {}, e.message)));
   }
 }
 

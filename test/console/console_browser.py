@@ -100,6 +100,10 @@ def main():
         expect(page.locator("#overdue")).to_be_visible()
         expect(page.locator("#receipts")).to_contain_text("users.user_id: anonymize")
         expect(page.locator("#receipts tbody tr")).to_have_count(PROJECTIONS)
+        # Her streams: her account's, the plan she gave a card to, this request.
+        for stream in ["user-" + CUSTOMER_ID, "billingplan-" + CUSTOMER_ID, "erasure-" + REQUEST_ID]:
+            expect(page.locator("#streams tr[data-stream='" + stream + "']")).to_be_visible()
+        expect(page.locator("#their-dead-letters")).to_contain_text("None")
         expect(page.locator("#receipts .badge.ok")).to_have_count(0)
         page.locator("#execute").click()
         expect(page.locator("#confirm")).to_be_visible()

@@ -7,6 +7,7 @@
 
 #include "erasure.hpp"
 #include "erasure_queries.hpp"
+#include "event_log_queries.hpp"
 #include "lethe/projections/projection.hpp"
 #include "route_kit.hpp"
 
@@ -110,6 +111,11 @@ void get_request(Call& c) {
   j.end_array();
   j.begin_array("tasks");
   for (const auto& r : run(tx, q::kTasks, id)) row_json(j, r);
+  j.end_array();
+  // Their streams on the topics (personal fields there sealed under their
+  // key): their account's and every one they wrote to, from the event log.
+  j.begin_array("streams");
+  for (const auto& r : run(tx, projections::event_log_queries::kStreamsOf, rows[0]["user_id"].c_str())) row_json(j, r);
   j.end_array();
   j.end();
   c.res.set_header("ETag", "\"" + std::string(rows[0]["version"].c_str()) + "\"");

@@ -8,4 +8,9 @@ const Query kDeliveries{"event_log.deliveries",
                         " WHERE ($1 = '' OR stream_id = $1) AND ($2 = '' OR type = $2)"
                         " ORDER BY occurred_at, event_id, topic, partition, kafka_offset LIMIT $3 OFFSET $4"};
 
+const Query kStreamsOf{"event_log.streams_of",
+                       "SELECT topic, stream_id, count(*) AS events FROM event_log"
+                       " WHERE actor = $1 OR stream_id = 'user-' || $1"
+                       " GROUP BY topic, stream_id ORDER BY topic, stream_id LIMIT 200"};
+
 }  // namespace lethe::projections::event_log_queries

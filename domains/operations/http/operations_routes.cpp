@@ -1,15 +1,21 @@
 // The dead letters, for the console's operations page: GET /dead-letters
-// lists what waits on the dead-letter topic with every payload masked (its
-// size only); POST /dead-letters/{id}/reveal shows one payload to an admin
-// or owner, and the reveal is an event, so it is in the audit log. Both read
-// the topic from Kafka as it is (personal fields on it stay sealed).
+// lists the newest on the dead-letter topic with every payload masked (its
+// size only) and each reason cut before what it may quote; POST
+// /dead-letters/{id}/reveal shows one payload and its whole reason to an
+// admin or owner, and the reveal is an event, so it is in the audit log.
+// Both read only the messages they show, from Kafka, within a few seconds
+// (503 when Kafka does not answer).
 #include <librdkafka/rdkafkacpp.h>
 
-#include <deque>
+#include <charconv>
+#include <chrono>
+#include <mutex>
+#include <optional>
 
 #include "lethe/domain/envelope.hpp"
 #include "lethe/infra/access.hpp"
 #include "lethe/infra/kafka.hpp"
+#include "lethe/infra/pg.hpp"
 #include "operations_service.hpp"
 #include "route_kit.hpp"
 
@@ -19,12 +25,17 @@ namespace {
 
 namespace operations = domain::operations;
 
-// The newest dead letters a list shows.
-constexpr std::size_t kListed = 200;
+// The newest dead letters a list shows, and the longest a read of the
+// topic may take: a page of the console waits on it.
+constexpr std::int64_t kListed = 200;
+constexpr int kKafkaTimeoutMs = 2000;
+constexpr auto kReadLimit = std::chrono::seconds(5);
+// The dead-letter topic has one partition (producers' topic set-up).
+constexpr std::int32_t kPartition = 0;
 
 struct Letter {
-  std::int32_t partition = 0;
   std::int64_t offset = 0, timestamp_ms = 0;
+  std::size_t bytes = 0;
   std::string key, value, projection, reason, source, type;
 };
 
@@ -35,76 +46,137 @@ std::string header(RdKafka::Message& m, const char* name) {
   return h.value() ? std::string(static_cast<const char*>(h.value()), h.value_size()) : std::string();
 }
 
-Letter letter_of(RdKafka::Message& m) {
+Letter letter_of(RdKafka::Message& m, bool keep_value) {
   Letter l;
-  l.partition = m.partition();
   l.offset = m.offset();
   l.timestamp_ms = m.timestamp().timestamp;
+  l.bytes = m.len();
   if (m.key()) l.key = *m.key();
-  l.value.assign(static_cast<const char*>(m.payload()), m.len());
+  const std::string_view value(static_cast<const char*>(m.payload()), m.len());
+  if (keep_value) l.value = value;
   l.projection = header(m, "projection");
   l.reason = header(m, "reason");
   l.source = header(m, "source_topic") + "[" + header(m, "source_partition") + "]@" + header(m, "source_offset");
-  if (const auto env = domain::decode(l.value)) l.type = env.value().type;
+  if (const auto env = domain::decode(value)) l.type = env.value().type;
   return l;
 }
 
-// Every dead letter on the topic, oldest first, to `keep` (false: stop
-// keeping); the topic is read to the end it has now.
-template <class Keep>
-void read_letters(Call& c, Keep&& keep) {
-  auto consumer = infra::raw_reader(c.shared.cfg.brokers, "dead-letters");
-  infra::read_to_end(*consumer, {c.shared.cfg.topic("dead-letters")}, [&](RdKafka::Message& m) { keep(letter_of(m)); });
+// A reason names what failed; after its first ": " a PostgreSQL error may
+// quote the value it refused, so a list shows only what comes before.
+std::string reason_head(const std::string& reason) {
+  return reason.substr(0, reason.find(": "));
+}
+
+HttpError kafka_unavailable(const std::string& what) {
+  return {503, "unavailable", "", "Kafka did not answer (" + what + "); try again", 5};
+}
+
+// The messages at offsets [from, to) of the dead-letter topic, within
+// kReadLimit; throws 503 when Kafka does not answer.
+std::vector<Letter> read_letters(Call& c, std::int64_t from, std::int64_t to, bool keep_values) {
+  std::vector<Letter> out;
+  if (from >= to) return out;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  try {
+    consumer = infra::raw_reader(c.shared.cfg.brokers, "dead-letters");
+  } catch (const std::exception& e) {
+    throw kafka_unavailable(infra::first_line(e.what()));
+  }
+  std::unique_ptr<RdKafka::TopicPartition> at(
+      RdKafka::TopicPartition::create(c.shared.cfg.topic("dead-letters"), kPartition, from));
+  std::vector<RdKafka::TopicPartition*> assignment{at.get()};
+  if (consumer->assign(assignment) != RdKafka::ERR_NO_ERROR) throw kafka_unavailable("assign");
+  const auto deadline = std::chrono::steady_clock::now() + kReadLimit;
+  std::int64_t next = from;
+  while (next < to) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      consumer->close();
+      throw kafka_unavailable("the dead-letter topic was not read in time");
+    }
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(200));
+    if (m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF) continue;
+    if (m->err() != RdKafka::ERR_NO_ERROR) {
+      consumer->close();
+      throw kafka_unavailable(RdKafka::err2str(m->err()));
+    }
+    next = m->offset() + 1;
+    if (m->offset() < to) out.push_back(letter_of(*m, keep_values));
+  }
   consumer->close();
+  return out;
+}
+
+// The dead-letter topic's first and next offsets.
+std::pair<std::int64_t, std::int64_t> bounds(Call& c) {
+  static std::mutex mutex;  // one handle for the server, as /ready keeps
+  static std::unique_ptr<RdKafka::Producer> handle;
+  std::lock_guard lock(mutex);
+  std::string err;
+  if (!handle) {
+    auto conf = infra::kafka_conf({{"bootstrap.servers", c.shared.cfg.brokers}, {"client.id", "lethe-dead-letters"}});
+    handle.reset(RdKafka::Producer::create(conf.get(), err));
+    if (!handle) throw kafka_unavailable(err);
+  }
+  std::int64_t low = 0, high = 0;
+  const auto code =
+      handle->query_watermark_offsets(c.shared.cfg.topic("dead-letters"), kPartition, &low, &high, kKafkaTimeoutMs);
+  if (code != RdKafka::ERR_NO_ERROR) throw kafka_unavailable(RdKafka::err2str(code));
+  return {low, high};
 }
 
 void list_dead_letters(Call& c) {
-  std::deque<Letter> newest;
-  std::int64_t total = 0;
-  read_letters(c, [&](Letter l) {
-    ++total;
-    newest.push_back(std::move(l));
-    if (newest.size() > kListed) newest.pop_front();
-  });
+  const auto [low, high] = bounds(c);
+  const auto letters = read_letters(c, std::max(low, high - kListed), high, false);
   Json j;
-  j.begin().num("total", total).begin_array("dead_letters");
-  for (auto it = newest.rbegin(); it != newest.rend(); ++it)
+  j.begin().num("total", high - low).begin_array("dead_letters");
+  for (auto it = letters.rbegin(); it != letters.rend(); ++it)
     j.begin()
-        .str("id", operations::dead_letter_id(it->partition, it->offset))
-        .num("partition", it->partition)
+        .str("id", operations::dead_letter_id(kPartition, it->offset))
+        .num("partition", kPartition)
         .num("offset", it->offset)
         .num("timestamp_ms", it->timestamp_ms)
         .str("projection", it->projection)
-        .str("reason", it->reason)
+        .str("reason", reason_head(it->reason))
         .str("source", it->source)
         .str("stream_id", it->key)
         .str("type", it->type)
-        .num("payload_bytes", static_cast<std::int64_t>(it->value.size()))
+        .num("payload_bytes", static_cast<std::int64_t>(it->bytes))
         .end();
   c.json(200, j.end_array().end().text());
 }
 
+// "<partition>-<offset>" of a message the topic holds, or nullopt.
+std::optional<std::int64_t> offset_of(const std::string& id, std::int64_t low, std::int64_t high) {
+  const auto prefix = std::to_string(kPartition) + "-";
+  if (!id.starts_with(prefix)) return std::nullopt;
+  std::int64_t offset = -1;
+  const auto* first = id.data() + prefix.size();
+  const auto [end, ec] = std::from_chars(first, id.data() + id.size(), offset);
+  if (ec != std::errc() || end != id.data() + id.size() || offset < low || offset >= high) return std::nullopt;
+  return offset;
+}
+
 void reveal_dead_letter(Call& c) {
   const auto& id = c.params.at(0);
-  std::optional<Letter> found;
-  read_letters(c, [&](Letter l) {
-    if (!found && operations::dead_letter_id(l.partition, l.offset) == id) found = std::move(l);
-  });
-  if (!found) throw HttpError{404, "not_found", "id", "no dead letter has this id"};
+  const auto [low, high] = bounds(c);
+  const auto offset = offset_of(id, low, high);
+  if (!offset) throw HttpError{404, "not_found", "id", "no dead letter has this id"};
+  auto letters = read_letters(c, *offset, *offset + 1, true);
+  if (letters.empty()) throw HttpError{404, "not_found", "id", "no dead letter has this id"};
+  const auto& found = letters.front();
   const auto w = ok_or_throw(c.service<producers::OperationsService>().handle(
-      operations::RevealDeadLetter{id, found->projection.empty() ? "unknown" : found->projection, found->source},
-      c.ctx));
+      operations::RevealDeadLetter{id, found.projection.empty() ? "unknown" : found.projection, found.source}, c.ctx));
   c.written(200, id, w, [&](Json& j) {
-    j.str("projection", found->projection)
-        .str("reason", found->reason)
-        .str("source", found->source)
-        .str("stream_id", found->key);
+    j.str("projection", found.projection)
+        .str("reason", found.reason)
+        .str("source", found.source)
+        .str("stream_id", found.key);
     // What the topic holds, as text when it is text (an envelope), else
     // its bytes in hex (a message that never decoded).
-    if (valid_text(found->value))
-      j.str("payload", found->value).null("payload_hex");
+    if (valid_text(found.value))
+      j.str("payload", found.value).null("payload_hex");
     else
-      j.null("payload").str("payload_hex", infra::hex(found->value));
+      j.null("payload").str("payload_hex", infra::hex(found.value));
   });
 }
 
