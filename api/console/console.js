@@ -5,7 +5,7 @@
 // markup.
 "use strict";
 
-const state = { token: sessionStorage.getItem("lethe.token"), me: null, progress: null, view: null, revealed: new Map() };
+const state = { token: sessionStorage.getItem("lethe.token"), me: null, progress: null, revealed: new Map() };
 const OPEN_STATUSES = ["awaiting_confirmation", "pending"];
 
 // --- small helpers -------------------------------------------------------
@@ -508,7 +508,6 @@ async function renderNow(reloaded) {
   document.getElementById("live").hidden = !can("staff", "admin", "owner", "auditor");
   document.getElementById("whoami").textContent = (state.me.name || state.me.email) + " (" + role() + ")";
   if (!can("staff", "admin", "owner", "auditor")) return refusedView(mine);
-  state.view = parts[0] || "";
   try {
     if (parts[0] === "customers" && parts[1]) return await customerView(mine, parts[1]);
     if (parts[0] === "customers") return await customersView(mine, params);

@@ -114,25 +114,22 @@ Snapshot take(Call& c, std::unique_ptr<pqxx::connection>& conn) {
     projection.measured = false;
   }
   try {
-    auto& k = kafka(c.shared.cfg.brokers);
-    infra::check_broker(k, c.shared.cfg.brokers, kKafkaTimeoutMs);
+    infra::check_broker(kafka(c.shared.cfg.brokers), c.shared.cfg.brokers, kKafkaTimeoutMs);
     for (auto& [name, projection] : s.projections) projection.measured = true;
     for (const auto& [name, p] : offsets) {
       auto& projection = s.projections[name];
-      std::int64_t low = 0, high = 0;
-      if (k.query_watermark_offsets(p.topic, p.partition, &low, &high, kKafkaTimeoutMs) != RdKafka::ERR_NO_ERROR) {
+      const auto ends = watermarks(c, p.topic, p.partition);
+      if (!ends) {
         projection.measured = false;
         continue;
       }
-      const auto behind = std::max<std::int64_t>(0, high - p.next);
+      const auto behind = std::max<std::int64_t>(0, ends->second - p.next);
       projection.lag += behind;
       if (behind > 0 && p.next_age_seconds)
         projection.lag_seconds = std::max(projection.lag_seconds, *p.next_age_seconds);
     }
-    std::int64_t low = 0, high = 0;
-    if (k.query_watermark_offsets(c.shared.cfg.topic("dead-letters"), 0, &low, &high, kKafkaTimeoutMs) ==
-        RdKafka::ERR_NO_ERROR)
-      s.dead_letters = high - low;
+    if (const auto dead = watermarks(c, c.shared.cfg.topic("dead-letters"), 0))
+      s.dead_letters = dead->second - dead->first;
     s.kafka = true;
   } catch (const std::exception& e) {
     spdlog::warn("ready: kafka: {}", infra::first_line(e.what()));
@@ -151,6 +148,15 @@ Snapshot snapshot(Call& c) {
 }
 
 }  // namespace
+
+std::optional<std::pair<std::int64_t, std::int64_t>> watermarks(const Call& c, const std::string& topic,
+                                                                std::int32_t partition) {
+  std::int64_t low = 0, high = 0;
+  if (kafka(c.shared.cfg.brokers).query_watermark_offsets(topic, partition, &low, &high, kKafkaTimeoutMs) !=
+      RdKafka::ERR_NO_ERROR)
+    return std::nullopt;
+  return std::pair{low, high};
+}
 
 void ready(Call& c) {
   const auto s = snapshot(c);

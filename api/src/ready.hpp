@@ -1,4 +1,9 @@
 #pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
 #include "http.hpp"
 
 namespace lethe::api {
@@ -18,5 +23,10 @@ void operations(Call& c);
 
 // Both answers come from one snapshot, taken at most once a second whoever
 // asks and how often, on one connection kept for it.
+
+// A partition's first and next offsets, asked on the server's one Kafka
+// handle within 2 s; nullopt when Kafka does not answer.
+std::optional<std::pair<std::int64_t, std::int64_t>> watermarks(const Call& c, const std::string& topic,
+                                                                std::int32_t partition);
 
 }  // namespace lethe::api

@@ -5,6 +5,8 @@
 #include <array>
 #include <cstdint>
 
+#include "lethe/infra/ids.hpp"
+
 namespace lethe::consumers {
 
 namespace {
@@ -41,9 +43,7 @@ std::string fingerprint(const RdKafka::Message& m) {
   absorb(st, value_view(m));
   std::array<unsigned char, kBytes> out{};
   crypto_generichash_final(&st, out.data(), out.size());
-  std::array<char, kBytes * 2 + 1> hex{};
-  sodium_bin2hex(hex.data(), hex.size(), out.data(), out.size());
-  return std::string(hex.data(), kBytes * 2);
+  return infra::hex({reinterpret_cast<const char*>(out.data()), out.size()});
 }
 
 }  // namespace lethe::consumers

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 
+#include "lethe/infra/ids.hpp"
 #include "lethe/infra/keyring.hpp"
 
 namespace lethe::infra {
@@ -42,13 +43,6 @@ std::string blake2b(std::string_view data, const unsigned char* key, std::size_t
 std::string email_index(std::string_view normalized_email) {
   const auto& key = index_key();
   return blake2b(normalized_email, key.data(), key.size());
-}
-
-std::string hex(std::string_view bytes) {
-  std::string out(bytes.size() * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  out.pop_back();
-  return out;
 }
 
 std::string email_index_hex(std::string_view normalized_email) {

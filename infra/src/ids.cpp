@@ -35,4 +35,11 @@ std::string utc_now() {
                      tm.tm_hour, tm.tm_min, tm.tm_sec, micros);
 }
 
+std::string hex(std::string_view bytes) {
+  std::string out(bytes.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  out.pop_back();
+  return out;
+}
+
 }  // namespace lethe::infra

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "lethe/infra/errors.hpp"
+#include "lethe/infra/ids.hpp"
 #include "lethe/infra/migrations.hpp"
 #include "lethe/infra/pg.hpp"
 
@@ -759,11 +760,8 @@ DestroyedKey destroy_person_key(pqxx::transaction_base& tx, const std::string& s
     std::array<unsigned char, 16> digest{};
     crypto_generichash_final(&state, digest.data(), digest.size());
     out.fingerprint = unopenable ? "unopenable" : "none";
-    if (out.found_key && !unopenable) {
-      std::array<char, 33> hex{};
-      sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
-      out.fingerprint = hex.data();
-    }
+    if (out.found_key && !unopenable)
+      out.fingerprint = hex({reinterpret_cast<const char*>(digest.data()), digest.size()});
     ktx.exec_params(kDeleteKeysSql, subject);
     if (apart) ktx.exec_params(kBuryKeySql, subject, out.fingerprint, request_id);
     return out;

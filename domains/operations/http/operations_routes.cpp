@@ -9,14 +9,14 @@
 
 #include <charconv>
 #include <chrono>
-#include <mutex>
 #include <optional>
 
 #include "lethe/domain/envelope.hpp"
-#include "lethe/infra/access.hpp"
+#include "lethe/infra/ids.hpp"
 #include "lethe/infra/kafka.hpp"
 #include "lethe/infra/pg.hpp"
 #include "operations_service.hpp"
+#include "ready.hpp"
 #include "route_kit.hpp"
 
 namespace lethe::api {
@@ -28,7 +28,6 @@ namespace operations = domain::operations;
 // The newest dead letters a list shows, and the longest a read of the
 // topic may take: a page of the console waits on it.
 constexpr std::int64_t kListed = 200;
-constexpr int kKafkaTimeoutMs = 2000;
 constexpr auto kReadLimit = std::chrono::seconds(5);
 // The dead-letter topic has one partition (producers' topic set-up).
 constexpr std::int32_t kPartition = 0;
@@ -107,21 +106,10 @@ std::vector<Letter> read_letters(Call& c, std::int64_t from, std::int64_t to, bo
 }
 
 // The dead-letter topic's first and next offsets.
-std::pair<std::int64_t, std::int64_t> bounds(Call& c) {
-  static std::mutex mutex;  // one handle for the server, as /ready keeps
-  static std::unique_ptr<RdKafka::Producer> handle;
-  std::lock_guard lock(mutex);
-  std::string err;
-  if (!handle) {
-    auto conf = infra::kafka_conf({{"bootstrap.servers", c.shared.cfg.brokers}, {"client.id", "lethe-dead-letters"}});
-    handle.reset(RdKafka::Producer::create(conf.get(), err));
-    if (!handle) throw kafka_unavailable(err);
-  }
-  std::int64_t low = 0, high = 0;
-  const auto code =
-      handle->query_watermark_offsets(c.shared.cfg.topic("dead-letters"), kPartition, &low, &high, kKafkaTimeoutMs);
-  if (code != RdKafka::ERR_NO_ERROR) throw kafka_unavailable(RdKafka::err2str(code));
-  return {low, high};
+std::pair<std::int64_t, std::int64_t> bounds(const Call& c) {
+  const auto ends = watermarks(c, c.shared.cfg.topic("dead-letters"), kPartition);
+  if (!ends) throw kafka_unavailable("the dead-letter topic's offsets");
+  return *ends;
 }
 
 void list_dead_letters(Call& c) {

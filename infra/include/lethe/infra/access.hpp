@@ -23,8 +23,6 @@ namespace lethe::infra {
 // The blind index of a normalised email (32 raw bytes). Throws Misconfigured
 // when no index key is configured.
 std::string email_index(std::string_view normalized_email);
-// Bytes as lower-case hex digits.
-std::string hex(std::string_view bytes);
 // The same as 64 hex digits, for a query's text parameter (decode($1, 'hex')).
 std::string email_index_hex(std::string_view normalized_email);
 // The blind index of an OAuth identity (provider and the provider's subject
