@@ -43,7 +43,7 @@ BOOST_AUTO_TEST_CASE(sigkilled_projector_loses_nothing_and_applies_nothing_twice
   BOOST_TEST(mid_stream >= 3);  // the kills did land while events flowed
   BOOST_TEST_MESSAGE(written << " events written");
   std::string why;
-  BOOST_REQUIRE_MESSAGE(test::relay_publishes(db, written, 120s, &relay, why), why);
+  BOOST_REQUIRE_MESSAGE(test::relay_publishes(db, topics.topic("users"), written, 120s, &relay, why), why);
 
   // A last run catches up and exits.
   BOOST_REQUIRE(test::Process({"project", "users", "event_log", "--until-idle"}, env).wait() == 0);

@@ -264,6 +264,38 @@ BOOST_AUTO_TEST_CASE(a_relay_without_the_lock_runs_beside_another) {
   BOOST_TEST(first.running());
 }
 
+// The checkpoint in PostgreSQL is the truth even against the relay's own
+// memory: a batch is counted only if the checkpoint is still where the relay
+// left it. Moved back under a running relay (as an operator republishing
+// would), it is reloaded and honoured, never overwritten; the same check
+// keeps a batch from being counted twice.
+BOOST_AUTO_TEST_CASE(a_checkpoint_moved_under_a_running_relay_is_reloaded_not_overwritten) {
+  test::TestSchema db;
+  test::TestTopics topics;
+  auto options = test::relay_options(db, topics);
+  options.prune_every_ms = 3600 * 1000;  // the outbox keeps every row, so a move back can be honoured
+  options.idle_wait_ms = 50;
+  std::atomic<bool> stop{false};
+  std::thread relay([&] { producers::Relay(options).run(stop); });
+  const int first = append_published(db, "one", 10, 0);
+  db.exec("UPDATE relay_checkpoint SET tx_id = '0', global_position = 0");
+  const int second = test::append_users(db, "two", 5, 0);
+  // Everything after the moved checkpoint goes out: the first ten again,
+  // then the five new ones, each counted once. (The batch refused for the
+  // count was published already: the topic holds it once more.)
+  const bool reached = test::eventually(
+      [&] { return db.scalar("SELECT published FROM relay_checkpoint") == std::to_string(2 * first + second); },
+      std::chrono::seconds(30));
+  stop = true;
+  relay.join();
+  BOOST_TEST(reached, "published " << db.scalar("SELECT published FROM relay_checkpoint"));
+  BOOST_TEST(db.scalar("SELECT global_position FROM relay_checkpoint") ==
+             db.scalar("SELECT max(global_position) FROM events"));
+  const auto messages = test::read_topic(topics.topic("users"));
+  BOOST_TEST(messages.size() >= static_cast<std::size_t>(2 * first + second));
+  BOOST_TEST(messages.size() <= static_cast<std::size_t>(2 * first + 2 * second));
+}
+
 BOOST_AUTO_TEST_CASE(connections_watch_for_silent_drops_on_both_ends) {
   test::TestSchema db;
   auto conn = infra::connect(db.conninfo(), "lethe-test");

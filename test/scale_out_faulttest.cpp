@@ -237,7 +237,7 @@ BOOST_AUTO_TEST_CASE(kills_and_freezes_during_rebalances_lose_nothing_and_apply_
   writer.join();
   BOOST_TEST_MESSAGE("scale out: " << written << " events written, " << kills << " kills, " << freezes << " freezes");
   std::string why;
-  BOOST_REQUIRE_MESSAGE(test::relay_publishes(db, written, 120s, &relay, why), why);
+  BOOST_REQUIRE_MESSAGE(test::relay_publishes(db, topics.topic("users"), written, 120s, &relay, why), why);
   BOOST_TEST(event_log_reaches(db, written, 180s));
   BOOST_TEST(test::eventually([&] { return test::projected_versions(db) == test::expected_versions(db); }, 60s));
   for (auto& p : group) {

@@ -227,7 +227,8 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       const auto set_aside = s.parked_of(batch, outcome);
       const auto& last = batch.back().position;
       const bool prune = Clock::now() - last_prune >= std::chrono::milliseconds(s.opt.prune_every_ms);
-      s.checkpoint->advance(last, static_cast<std::int64_t>(batch.size() - set_aside.size()), set_aside, prune);
+      s.checkpoint->advance(s.published_up_to, last, static_cast<std::int64_t>(batch.size() - set_aside.size()),
+                            set_aside, prune);
       if (prune) last_prune = Clock::now();
       s.published_up_to = last;
       const auto sent = static_cast<std::int64_t>(batch.size() - set_aside.size());

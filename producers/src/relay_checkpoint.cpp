@@ -22,7 +22,8 @@ constexpr const char* kStampSql =
 constexpr const char* kAdvance = "checkpoint_advance";
 constexpr const char* kAdvanceSql =
     "UPDATE relay_checkpoint SET tx_id = $1::xid8, global_position = $2, published = published + $3,"
-    " updated_at = now() WHERE id = 1";
+    " updated_at = now() WHERE id = 1 AND tx_id = $4::xid8 AND global_position = $5";
+constexpr const char* kWhereSql = "SELECT tx_id::text AS tx_id, global_position FROM relay_checkpoint WHERE id = 1";
 constexpr const char* kPark = "checkpoint_park";
 constexpr const char* kParkSql =
     "INSERT INTO relay_parked (global_position, event_id, stream_id, topic, reason) VALUES ($1, $2, $3, $4, $5)"
@@ -89,15 +90,24 @@ OutboxPosition CheckpointStore::load(bool trust) {
   });
 }
 
-void CheckpointStore::advance(const OutboxPosition& to, std::int64_t published, std::span<const ParkedEntry> parked,
-                              bool prune) {
+void CheckpointStore::advance(const OutboxPosition& from, const OutboxPosition& to, std::int64_t published,
+                              std::span<const ParkedEntry> parked, bool prune) {
   infra::translate_pg("relay checkpoint", [&] {
     pqxx::work tx(conn_);
     for (const auto& p : parked) {
       const auto& e = p.entry->envelope;
       tx.exec_prepared(kPark, e.global_position, e.event_id, e.stream_id, p.entry->topic, p.reason);
     }
-    tx.exec_prepared(kAdvance, to.tx_id, to.global_position, published);
+    if (tx.exec_prepared(kAdvance, to.tx_id, to.global_position, published, from.tx_id, from.global_position)
+            .affected_rows() != 1) {
+      const auto at = tx.exec(kWhereSql);
+      throw infra::Unavailable("relay checkpoint: expected at transaction " + from.tx_id + ", position " +
+                               std::to_string(from.global_position) + ", found at " +
+                               (at.empty() ? std::string("nothing")
+                                           : std::string("transaction ") + at[0]["tx_id"].c_str() + ", position " +
+                                                 at[0]["global_position"].c_str()) +
+                               "; the batch is not counted, and the relay reloads the checkpoint");
+    }
     if (prune) tx.exec_prepared(kPrune, to.tx_id, to.global_position);
     tx.commit();
   });

@@ -34,10 +34,14 @@ class CheckpointStore {
   // check (RelayOptions::negative_control_trust_checkpoint, tests only).
   OutboxPosition load(bool trust = false);
 
-  // Moves the checkpoint to `to`, adds `published` to the total, records the
-  // parked entries, and (with prune) deletes the outbox rows at or below
-  // `to`: they are history in `events`. One transaction.
-  void advance(const OutboxPosition& to, std::int64_t published, std::span<const ParkedEntry> parked, bool prune);
+  // Moves the checkpoint from `from` to `to`, adds `published` to the total,
+  // records the parked entries, and (with prune) deletes the outbox rows at
+  // or below `to`: they are history in `events`. One transaction, and only
+  // if the checkpoint is still at `from`: otherwise nothing is written (a
+  // batch is never counted twice) and infra::Unavailable says where it is,
+  // so that the relay reloads it.
+  void advance(const OutboxPosition& from, const OutboxPosition& to, std::int64_t published,
+               std::span<const ParkedEntry> parked, bool prune);
 
   // Entries set aside so far.
   std::int64_t parked_count();

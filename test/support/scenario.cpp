@@ -57,15 +57,17 @@ int write_users(const TestSchema& db, int users, int max_renames, const std::str
   return total;
 }
 
-bool relay_publishes(const TestSchema& db, std::int64_t events, std::chrono::seconds limit, Process* relay,
-                     std::string& why) {
+bool relay_publishes(const TestSchema& db, const std::string& topic, std::int64_t events, std::chrono::seconds limit,
+                     Process* relay, std::string& why) {
   const auto published = [&] { return db.scalar("SELECT published FROM relay_checkpoint"); };
   if (eventually([&] { return published() == std::to_string(events); }, limit)) return true;
   why = "the relay published " + published() + " of " + std::to_string(events) + " events; " +
         db.scalar(
             "SELECT count(*) FROM outbox o, relay_checkpoint c WHERE c.id = 1 AND"
             " (o.tx_id, o.global_position) > (c.tx_id, c.global_position)") +
-        " outbox entries wait; the relay " + (relay && !relay->running() ? "has exited" : "still runs");
+        " outbox entries wait; the store holds " + db.scalar("SELECT count(*) FROM events") + " events and " + topic +
+        " " + std::to_string(topic_end(topic)) + " messages; the relay " +
+        (relay && !relay->running() ? "has exited" : "still runs");
   for (const auto& t : db.rows("SELECT format('pid %s %s, %s, open %s, waits on %s/%s: %s', pid, application_name,"
                                " state, date_trunc('second', now() - xact_start), wait_event_type, wait_event,"
                                " left(query, 80)) FROM pg_stat_activity WHERE backend_xid IS NOT NULL"

@@ -59,10 +59,11 @@ class OpenAppend {
 
 // Until the relay's checkpoint counts `events` published (at most `limit`).
 // When it does not, `why` says what the relay faced: the checkpoint, the
-// entries waiting, whether the relay still runs, and the oldest open
+// entries waiting, the events stored and the messages on `topic` (the one
+// the events go to), whether the relay still runs, and the oldest open
 // transactions of the cluster with what each waits on.
-bool relay_publishes(const TestSchema& db, std::int64_t events, std::chrono::seconds limit, Process* relay,
-                     std::string& why);
+bool relay_publishes(const TestSchema& db, const std::string& topic, std::int64_t events, std::chrono::seconds limit,
+                     Process* relay, std::string& why);
 
 // Projects the topics of `topics` into a brand-new schema with a new consumer
 // group, from offset zero, until idle; returns that schema's users table.
