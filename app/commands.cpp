@@ -249,6 +249,24 @@ int project_rebuild(const infra::Config& cfg, const ProjectFlags& pf, const Vers
   return report_switch(vf.name, vf.no_cut_over ? "rebuild" : "cut-over", sw, vf.no_cut_over);
 }
 
+api::ProjectionJob projection_job(const infra::Config& cfg) {
+  return [cfg](const std::string& name, const std::string& action, const std::function<void(double)>& progress,
+               const std::atomic<bool>& stop) {
+    auto options = rebuild_options(cfg, ProjectFlags{}, VersionFlags{.name = name});
+    options.runner.on_progress = progress;
+    const auto sw = action == "rollback" ? consumers::rollback(options, named_projection(name), stop)
+                                         : consumers::rebuild(options, named_projection(name), stop);
+    std::string message;
+    for (const auto& r : sw.refusals) message += (message.empty() ? "" : "; ") + r;
+    if (sw.done)
+      message = fmt::format(
+          "{} events applied; the live version held still for {:.3f} s; the version that was "
+          "live is kept in {}",
+          sw.stats.applied, sw.held_seconds, sw.schema_before);
+    return api::JobOutcome{sw.done, message};
+  };
+}
+
 int project_rollback(const infra::Config& cfg, const ProjectFlags& pf, const VersionFlags& vf) {
   infra::require_master_key("project rollback");
   install_signal_handlers();

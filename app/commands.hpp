@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "lethe/api/server.hpp"
 #include "lethe/consumers/runner.hpp"
 #include "lethe/infra/config.hpp"
 #include "lethe/infra/logging.hpp"
@@ -58,6 +59,9 @@ struct VersionFlags {
   int patience_seconds = 120;
 };
 int project_rebuild(const infra::Config& cfg, const ProjectFlags& pf, const VersionFlags& vf);
+// The same rebuild (with its cut-over) and rollback for `lethe serve`, which
+// runs them when the console asks (POST /projections/{name}/rebuild|rollback).
+api::ProjectionJob projection_job(const infra::Config& cfg);
 int project_rollback(const infra::Config& cfg, const ProjectFlags& pf, const VersionFlags& vf);
 int project_drop(const infra::Config& cfg, const VersionFlags& vf);
 

@@ -269,6 +269,7 @@ int main(int argc, char** argv) {
     infra::require_master_key("serve");
     app::reapply_erasures(cfg, "serve");
     if (!serve_metrics_address.empty()) infra::serve_metrics(serve_metrics_address);
+    so.projection_job = app::projection_job(cfg);
     return api::serve(cfg, so, app::stop_flag());
   });
 

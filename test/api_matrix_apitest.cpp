@@ -403,6 +403,8 @@ std::optional<Refusal> domain_refusal(const std::string& op, Caller c) {
   if (op.starts_with("POST /erasure-requests/{id}/")) return Refusal{404, "request_id"};
   // Nor is it a dead letter's place on the dead-letter topic.
   if (op == "POST /dead-letters/{id}/reveal") return Refusal{404, "id"};
+  // Nor a projection's name: no job starts.
+  if (op.starts_with("POST /projections/{name}/")) return Refusal{404, "name"};
   // A cart, an order and a ticket of somebody else's: a customer is told
   // none exists; staff may look at a cart but only its customer changes it.
   if (op.starts_with("POST /carts/{id}/lines") || op.starts_with("PUT /carts/{id}/lines") ||

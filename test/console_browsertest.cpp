@@ -6,10 +6,12 @@
 // schema's clock then moves 40 days on, past the legal deadline of one
 // month. test/console/console_browser.py drives Debian's Chromium through
 // the pages (sign in, find the request by email, see it overdue, open its
-// map, carry it out, watch the receipts arrive, be refused as a plain
-// user, reveal a dead letter's masked payload) and saves the screenshots the README shows (docs/console/). What
-// the browser did is then checked on the server: the erasure happened, by
-// that admin, in the audit log.
+// map, carry it out, watch the receipts arrive, reveal a dead letter's
+// masked payload, rebuild the users read model and watch it cut over, be
+// refused as a plain user) and saves the screenshots the README shows
+// (docs/console/). What the browser did is then checked on the server: the
+// erasure, the reveal and the rebuild happened, by that admin, in the audit
+// log.
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -111,4 +113,11 @@ BOOST_AUTO_TEST_CASE(an_admin_carries_out_an_overdue_erasure_in_the_console_and_
     return r.body.find("operations.dead_letter_revealed") != std::string::npos;
   });
   BOOST_TEST(revealed.body.find("\"target_kind\":\"dead_letter\"") != std::string::npos, revealed.body);
+  // The rebuild the admin started: cut over, and on record as theirs.
+  BOOST_TEST(s.db.scalar("SELECT string_agg(action, ',') FROM projection_versions WHERE projection = 'users'") ==
+             "cut-over");
+  const auto rebuilt = test::poll(api, "/audit-log?actor=" + admin.id, owner, [](const test::Reply& r) {
+    return r.body.find("operations.projection_job_started") != std::string::npos;
+  });
+  BOOST_TEST(rebuilt.body.find("\"target_id\":\"users\"") != std::string::npos, rebuilt.body);
 }

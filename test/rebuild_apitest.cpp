@@ -10,7 +10,10 @@
 //    and nothing switches;
 //  - a rebuild killed with SIGKILL resumes from its saved offsets; a
 //    rollback switches back to the kept version, brought up to date first
-//    (a later erasure included); drop removes the kept version.
+//    (a later erasure included); drop removes the kept version;
+//  - the same rebuild and rollback started over HTTP (the console's buttons)
+//    run in the server, show their progress and outcome in GET /operations,
+//    and are on record in the audit log.
 #include <signal.h>
 
 #include <atomic>
@@ -395,4 +398,81 @@ BOOST_AUTO_TEST_CASE(a_killed_rebuild_resumes_and_a_rollback_switches_back_up_to
   const auto none = run_lethe(s, "project rollback users");
   BOOST_TEST(none.rc == 2, none.output);
   BOOST_TEST(says(none, "no previous version is kept"), none.output);
+}
+
+namespace {
+
+// The job of `projection` as GET /operations shows it ("" when none).
+std::string job_state(const test::Served& s, const std::string& projection, std::string* message = nullptr,
+                      double* progress = nullptr, std::string* by = nullptr) {
+  const auto ops = test::must(s.api.call("GET", "/operations", "", s.api.owner_key()), 200, "operations");
+  for (const auto& job : ops.json["jobs"].GetArray()) {
+    if (job["projection"].GetString() != projection) continue;
+    if (message) *message = job["message"].GetString();
+    if (progress) *progress = job["progress"].GetDouble();
+    if (by) *by = job["started_by"].GetString();
+    return job["state"].GetString();
+  }
+  return "";
+}
+
+bool job_ends(const test::Served& s, const std::string& projection) {
+  return test::eventually([&] { return job_state(s, projection) != "running"; }, 120s, 200ms);
+}
+
+}  // namespace
+
+// The console's buttons: an admin or owner starts a rebuild or a rollback
+// over HTTP, the server runs it (one per projection at a time), GET
+// /operations shows its progress and outcome, and every start is on record
+// in the audit log. Staff may look, not start.
+BOOST_AUTO_TEST_CASE(a_rebuild_and_a_rollback_started_over_http_run_in_the_server_and_are_on_record) {
+  test::Served s;
+  seed(s, 300, "h");
+  const auto staff = s.api.person("staff-" + test::random_suffix() + "@example.org", "staff");
+  const auto refused = s.api.call("POST", "/projections/users/rebuild", "", staff.token);
+  BOOST_TEST(refused.status == 403, refused.body);
+  const auto unknown = s.api.call("POST", "/projections/nosuch/rebuild", "", s.api.owner_key());
+  BOOST_TEST(unknown.status == 404, unknown.body);
+  BOOST_TEST(unknown.str("field") == "name");
+
+  // Nothing is kept yet: the rollback starts, and fails saying why.
+  test::must(s.api.call("POST", "/projections/users/rollback", "", s.api.owner_key()), 202, "rollback");
+  BOOST_REQUIRE(job_ends(s, "users"));
+  std::string message;
+  BOOST_TEST(job_state(s, "users", &message) == "failed");
+  BOOST_TEST(message.find("no previous version is kept") != std::string::npos, message);
+
+  const auto before = users_in(s.db, s.db.name());
+  const auto started =
+      test::must(s.api.call("POST", "/projections/users/rebuild", "", s.api.owner_key()), 202, "rebuild");
+  BOOST_TEST(started.str("state") == "running");
+  BOOST_TEST(started.str("action") == "rebuild");
+  // One job per projection at a time.
+  const auto again = s.api.call("POST", "/projections/users/rebuild", "", s.api.owner_key());
+  BOOST_TEST(again.status == 409, again.body);
+  BOOST_TEST(again.str("field") == "name");
+  BOOST_REQUIRE(job_ends(s, "users"));
+  double progress = 0;
+  std::string by;
+  BOOST_TEST(job_state(s, "users", &message, &progress, &by) == "done", message);
+  BOOST_TEST(progress == 1.0);
+  BOOST_TEST(by == s.api.owner_id());
+  BOOST_TEST(message.find("kept in " + previous_of(s.db)) != std::string::npos, message);
+  BOOST_TEST(users_in(s.db, s.db.name()) == before, boost::test_tools::per_element());
+
+  test::must(s.api.call("POST", "/projections/users/rollback", "", s.api.owner_key()), 202, "rollback");
+  BOOST_REQUIRE(job_ends(s, "users"));
+  BOOST_TEST(job_state(s, "users", &message) == "done", message);
+  BOOST_TEST(s.db.scalar("SELECT string_agg(action, ',' ORDER BY switched_at) FROM projection_versions") ==
+             "cut-over,rollback");
+  // Every start is on record, with who started it; the refusals are not.
+  BOOST_TEST(test::eventually(
+      [&] {
+        return s.db.rows(
+                   "SELECT actor || ' ' || target_kind || ' ' || target_id FROM audit_log"
+                   " WHERE action = 'operations.projection_job_started' ORDER BY stream_version") ==
+               std::vector<std::string>(3, s.api.owner_id() + " projection users");
+      },
+      30s));
 }

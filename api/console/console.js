@@ -390,13 +390,22 @@ async function erasureView(mine, id) {
 
 async function operationsView(mine) {
   const [{ json: o }, { json: dl }] = await Promise.all([api("GET", "/operations"), api("GET", "/dead-letters")]);
+  const jobs = new Map(o.jobs.map((j) => [j.projection, j]));
   const rows = o.projections.map((p) => h("tr", { "data-projection": p.name },
     h("td", {}, p.name),
     h("td", {}, h("span", { class: "badge " + (p.state === "caught_up" ? "ok" : "warn") }, p.state.replace("_", " "))),
     h("td", { class: "num" }, p.lag),
     h("td", { class: "num" }, p.lag ? p.lag_seconds.toFixed(1) + " s" : "0"),
     h("td", { class: "num" }, p.partitions),
-    h("td", {}, when(p.last_batch))));
+    h("td", {}, when(p.last_batch)),
+    jobCell(jobs.get(p.name)),
+    h("td", { class: "actions" }, o.jobs_available && can("admin", "owner") ? jobButtons(p.name, jobs.get(p.name)) : "")));
+  // While a job runs, the page looks again every second (its progress moves
+  // no read model, so /changes does not say so).
+  if (o.jobs.some((j) => j.state === "running"))
+    setTimeout(() => {
+      if (mine === rendering && inFlight === 0 && !document.getElementById("confirm").open) render(true);
+    }, 1000);
   show(mine, h("h1", {}, "Operations"),
     h("div", { class: "grid" },
       h("section", {}, h("h2", {}, "Services"), h("dl", {},
@@ -408,9 +417,35 @@ async function operationsView(mine) {
       h("section", {}, h("h2", {}, "Dead letters"), h("p", { id: "dead-letters" }, o.dead_letters === null ? "unknown" : o.dead_letters + " on the dead-letter topic"))),
     h("h2", {}, "Projections"),
     h("table", { id: "projections" },
-      h("thead", {}, h("tr", {}, h("th", {}, "Projection"), h("th", {}, "State"), h("th", {}, "Lag (events)"), h("th", {}, "Lag (age)"), h("th", {}, "Partitions"), h("th", {}, "Last batch"))),
+      h("thead", {}, h("tr", {}, h("th", {}, "Projection"), h("th", {}, "State"), h("th", {}, "Lag (events)"), h("th", {}, "Lag (age)"), h("th", {}, "Partitions"), h("th", {}, "Last batch"), h("th", {}, "Rebuild or rollback"), h("th", {}, ""))),
       h("tbody", {}, rows)),
     deadLettersSection(dl));
+}
+
+// The last rebuild or rollback of a projection started from here: how far,
+// or how it ended and why.
+function jobCell(job) {
+  if (!job) return h("td", { class: "job muted" }, "none since the server started");
+  const badge = { running: "warn", done: "ok" }[job.state] || "danger";
+  const head = job.action + " " + (job.state === "running" ? Math.round(100 * job.progress) + " %" : job.state);
+  return h("td", { class: "job" }, h("span", { class: "badge " + badge }, head),
+    job.message ? h("div", { class: "muted small" }, job.message) : "",
+    h("div", { class: "muted small" }, "started " + when(job.started_at)));
+}
+
+// Rebuild beside the live version (cut over only when proven equal), or
+// switch back to the version the last cut-over kept; each asks first, and
+// the server records it in the audit log.
+function jobButtons(name, job) {
+  const running = job && job.state === "running";
+  const start = (action, label, text) => h("button", { class: action === "rollback" ? "quiet" : "", disabled: running, onclick: async () => {
+    if (await ask(text)) act(label + " " + name, () => api("POST", "/projections/" + encodeURIComponent(name) + "/" + action));
+  } }, label);
+  return [
+    start("rebuild", "Rebuild", "Rebuild " + name + " beside the live version? The live one keeps serving; the new one replaces it only once it has caught up and holds the same rows. Recorded in the audit log."),
+    " ",
+    start("rollback", "Roll back", "Switch " + name + " back to the version the last cut-over kept? It is brought up to date first. Recorded in the audit log."),
+  ];
 }
 
 // Dead letters, newest first, each payload masked; an admin or owner may

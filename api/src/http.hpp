@@ -22,6 +22,7 @@
 #include "lethe/domain/result.hpp"
 #include "lethe/infra/access.hpp"
 #include "lethe/producers/event_store.hpp"
+#include "projection_jobs.hpp"
 #include "user_service.hpp"
 
 namespace lethe::api {
@@ -208,6 +209,7 @@ struct Shared {
   infra::PasswordPool passwords;
   producers::LoginPolicy policy;
   std::string started_at;
+  ProjectionJobs jobs;  // last member: its jobs stop before the rest goes
   Shared(const infra::Config& c, const ServeOptions& o);
 };
 

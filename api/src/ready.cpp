@@ -201,6 +201,23 @@ void operations(Call& c) {
         .str("last_batch", p.last_batch)
         .end();
   j.end_array();
+  // The rebuilds and rollbacks started from the console since the server
+  // started: the last of each projection.
+  j.begin_array("jobs");
+  for (const auto& job : c.shared.jobs.statuses()) {
+    j.begin()
+        .str("projection", job.projection)
+        .str("action", job.action)
+        .str("state", job.state)
+        .dbl("progress", job.progress)
+        .str("started_by", job.started_by)
+        .str("started_at", job.started_at)
+        .str_or_null("ended_at", job.ended_at)
+        .str("message", job.message)
+        .end();
+  }
+  j.end_array();
+  j.boolean("jobs_available", c.shared.jobs.available());
   c.json(200, j.end().text());
 }
 

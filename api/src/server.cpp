@@ -530,7 +530,8 @@ Shared::Shared(const infra::Config& c, const ServeOptions& o)
       options(o),
       passwords(o.password_slots),
       policy{o.login_max_failures, o.login_window, o.session_ttl},
-      started_at(infra::utc_now()) {}
+      started_at(infra::utc_now()),
+      jobs(o.projection_job) {}
 
 std::string Call::field(const char* name) const {
   const auto it = body.FindMember(name);

@@ -328,7 +328,10 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
     std::int64_t passed = 0;
     for (const auto& [key, next] : assignment.positions()) passed += std::max<std::int64_t>(next, 0);
     const double done = passed + lag > 0 ? static_cast<double>(passed) / static_cast<double>(passed + lag) : 1.0;
-    if (!opt.schema_first.empty()) metrics.rebuild_progress(done);
+    if (!opt.schema_first.empty()) {
+      metrics.rebuild_progress(done);
+      if (opt.on_progress) opt.on_progress(done);
+    }
     spdlog::info(
         "{}: {}applied {} events ({:.0f}/s), total {}, skipped {}, dead-lettered {}, lag {}{}", group,
         opt.schema_first.empty() ? "" : fmt::format("rebuilding in {}, {:.1f} % done: ", opt.schema_first, 100 * done),

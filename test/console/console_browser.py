@@ -135,6 +135,16 @@ def main():
         page.locator("#confirm-ok").click()
         expect(letter.locator("pre")).to_contain_text("hex: fffe6e6f7420616e206576656e74")  # not UTF-8, then "not an event"
 
+        step("rebuilds the users read model beside the live one, after saying yes; it cuts over")
+        users = page.locator("#projections tr[data-projection='users']")
+        users.get_by_role("button", name="Rebuild").click()
+        expect(page.locator("#confirm-text")).to_contain_text("Rebuild users beside the live version")
+        page.locator("#confirm-ok").click()
+        expect(users.locator(".job")).to_contain_text("rebuild done", timeout=120000)
+        expect(users.locator(".job")).to_contain_text("kept in")
+        expect(users.get_by_role("button", name="Rebuild")).to_be_enabled()
+        shot(page, "operations-rebuilt")
+
         step("signs out; a plain user is refused")
         page.locator("#signout").click()
         expect(page.locator("#signin")).to_be_visible()

@@ -48,6 +48,8 @@ const std::vector<AuditedType>& audited_types() {
       {"erasure.cancelled", "request_id", "erasure_request"},
       // An admin or owner looked at a dead letter's payload.
       {"operations.dead_letter_revealed", "dead_letter_id", "dead_letter"},
+      // An admin or owner started a rebuild or a rollback of a read model.
+      {"operations.projection_job_started", "projection", "projection"},
   };
   return all;
 }

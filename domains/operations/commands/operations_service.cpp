@@ -7,15 +7,18 @@ namespace lethe::producers {
 namespace operations = domain::operations;
 
 domain::Result<Written> OperationsService::handle(const operations::Command& command, const CommandContext& ctx) {
-  const auto& id = std::get<operations::RevealDeadLetter>(command).dead_letter_id;
-  if (auto err = stream_command::check_id("dead_letter_id", id, operations::dead_letter_stream(""))) return *err;
-  return stream_command::run<operations::DeadLetter>(
-      store_, ctx, operations::dead_letter_stream(id), "dead letter",
+  const auto* reveal = std::get_if<operations::RevealDeadLetter>(&command);
+  const char* field = reveal ? "dead_letter_id" : "projection";
+  const auto& id = reveal ? reveal->dead_letter_id : std::get<operations::StartProjectionJob>(command).projection;
+  const auto stream = reveal ? operations::dead_letter_stream(id) : operations::projection_stream(id);
+  if (auto err = stream_command::check_id(field, id, stream.substr(0, stream.size() - id.size()))) return *err;
+  return stream_command::run<operations::Record>(
+      store_, ctx, stream, reveal ? "dead letter" : "projection",
       [](std::string_view type, int schema_version, std::string_view payload) {
         return operations::decode_payload(type, schema_version, payload);
       },
-      [](operations::DeadLetter s, const operations::Event& e) { return operations::evolve(std::move(s), e); },
-      [&](const operations::DeadLetter& state, const domain::users::Actor& actor) {
+      [](operations::Record s, const operations::Event& e) { return operations::evolve(std::move(s), e); },
+      [&](const operations::Record& state, const domain::users::Actor& actor) {
         return operations::decide(state, command, actor);
       });
 }

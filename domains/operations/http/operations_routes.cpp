@@ -4,9 +4,11 @@
 // /dead-letters/{id}/reveal shows one payload and its whole reason to an
 // admin or owner, and the reveal is an event, so it is in the audit log.
 // Both read only the messages they show, from Kafka, within a few seconds
-// (503 when Kafka does not answer).
+// (503 when Kafka does not answer). And the rebuild and rollback of a read
+// model, started from the console's operations page.
 #include <librdkafka/rdkafkacpp.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <optional>
@@ -15,6 +17,7 @@
 #include "lethe/infra/ids.hpp"
 #include "lethe/infra/kafka.hpp"
 #include "lethe/infra/pg.hpp"
+#include "lethe/projections/projection.hpp"
 #include "operations_service.hpp"
 #include "ready.hpp"
 #include "route_kit.hpp"
@@ -168,12 +171,35 @@ void reveal_dead_letter(Call& c) {
   });
 }
 
+// POST /projections/{name}/rebuild|rollback: starts the job in the server
+// (ProjectionJobs), on record first as operations.projection_job_started;
+// 202 with the job, 409 while one of this projection runs. GET /operations
+// shows its progress and outcome.
+void start_projection_job(Call& c, const std::string& action) {
+  const auto& name = c.params.at(0);
+  const auto names = projections::projection_names();
+  if (std::ranges::find(names, name) == names.end())
+    throw HttpError{404, "not_found", "name", "no projection has this name"};
+  if (!c.shared.jobs.available()) throw HttpError{501, "not_implemented", "", "this server runs no projection jobs"};
+  producers::Written written;
+  const bool started = c.shared.jobs.start(name, action, c.who->user_id, [&] {
+    written = ok_or_throw(
+        c.service<producers::OperationsService>().handle(operations::StartProjectionJob{name, action}, c.ctx));
+  });
+  if (!started)
+    throw HttpError{409, "conflict", "name", "a rebuild or rollback of " + name + " is running; wait for its end"};
+  c.written(202, name, written,
+            [&](Json& j) { j.str("projection", name).str("action", action).str("state", "running"); });
+}
+
 }  // namespace
 
 DomainRoutes operations_routes() {
   return {{
               {"GET", "/dead-letters", kStaffUp | kAuditor, list_dead_letters},
               {"POST", "/dead-letters/{id}/reveal", kAdminUp, reveal_dead_letter},
+              {"POST", "/projections/{name}/rebuild", kAdminUp, [](Call& c) { start_projection_job(c, "rebuild"); }},
+              {"POST", "/projections/{name}/rollback", kAdminUp, [](Call& c) { start_projection_job(c, "rollback"); }},
           },
           {}};
 }

@@ -14,9 +14,12 @@ using lethe::test::Runner;
 
 std::vector<o::Event> every_operations_event() {
   std::vector<o::Event> out;
-  Runner<o::DeadLetter, o::Event> letter{{}, &out};
+  Runner<o::Record, o::Event> letter{{}, &out};
   letter.take(o::decide(letter.state, o::RevealDeadLetter{o::dead_letter_id(0, 17), "users", "lethe.users[2]@40"},
                         u::Actor{"a1", u::Role::admin}));
+  Runner<o::Record, o::Event> projection{{}, &out};
+  projection.take(
+      o::decide(projection.state, o::StartProjectionJob{"users", "rebuild"}, u::Actor{"o1", u::Role::owner}));
   return out;
 }
 

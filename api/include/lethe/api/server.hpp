@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,17 @@
 #include "lethe/producers/request_limits.hpp"
 
 namespace lethe::api {
+
+// A rebuild or rollback of a read model started from the console (POST
+// /projections/{name}/rebuild|rollback): `lethe serve` runs it in a thread
+// of its own, and app wires it to consumers::rebuild and rollback.
+struct JobOutcome {
+  bool done = false;    // cut over, or rolled back
+  std::string message;  // what happened, or why not (the refusals)
+};
+using ProjectionJob =
+    std::function<JobOutcome(const std::string& projection, const std::string& action,
+                             const std::function<void(double)>& progress, const std::atomic<bool>& stop)>;
 
 struct ServeOptions {
   std::string host = "127.0.0.1";
@@ -46,6 +58,8 @@ struct ServeOptions {
   int erasures_per_hour = 10;
   std::chrono::seconds erasure_token_ttl{24 * 3600};
   std::vector<std::string> erasure_tasks{"payment_provider", "newsletter"};
+  // Unset: the routes that start projection jobs answer 501.
+  ProjectionJob projection_job;
 };
 
 // Serves until stop becomes true (SIGTERM), then lets requests in flight

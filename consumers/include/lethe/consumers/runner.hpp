@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -52,6 +53,9 @@ struct RunnerOptions {
   // event store, the erasure register and the keys are the live ones. The
   // runner reports the state `rebuilding` and its progress.
   std::string schema_first = {};
+  // With schema_first: told the rebuild's progress (0 to 1) with each
+  // progress line (a job started from the console shows it).
+  std::function<void(double)> on_progress = {};
   // Where the projection's erasure receipts go (app::event_store_receipts);
   // a runner without it refuses to start.
   projections::ReceiptLog receipts = {};
