@@ -31,10 +31,13 @@ void queue_loaded(pqxx::work& tx, const std::string& topic, std::int64_t after) 
       topic, after);
 }
 
-void seal_under(producers::NewEvent& ne, const unsigned char* key) {
+void seal_under(producers::NewEvent& ne, const unsigned char* key, const infra::PersonKey* domain_secret) {
   ne.payload = domain::seal_personal(
                    ne.type, ne.schema_version, ne.event_id, ne.payload,
-                   [key](std::string_view) {
+                   [key, domain_secret](std::string_view subject) {
+                     if (domain_secret && subject.starts_with(domain::key_domain_subject("")))
+                       return std::optional<domain::KeyRef>(
+                           domain::KeyRef{domain_secret->key_id, domain_secret->key.data()});
                      return std::optional<domain::KeyRef>(domain::KeyRef{1, key});
                    },
                    [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); })
@@ -52,6 +55,9 @@ std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size
   // Every person gets a key, and the personal fields (email, name) are
   // sealed under it, as the write path does: the projection opens them.
   std::vector<std::array<unsigned char, domain::kPersonKeyBytes>> keys(static_cast<std::size_t>(users));
+  // And under the users domain's secret, the keyring's own (lethe serve
+  // opens what this seals).
+  const auto secret = infra::ensure_person_key(tx, domain::key_domain_subject("users"));
   {
     // Into the keyring, apart or beside the data.
     auto keyring_conn = infra::connect(db.keyring().conninfo());
@@ -81,7 +87,7 @@ std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size
                                             id, "user-" + id + "@example.org", name, "user", ""}}
                                       : domain::users::Event{domain::users::UserProfileChanged{id, name + "!"}};
         auto ne = test::new_event(ev, "bench");
-        if (sealed) seal_under(ne, keys[static_cast<std::size_t>(i)].data());
+        if (sealed) seal_under(ne, keys[static_cast<std::size_t>(i)].data(), &secret);
         domain::Envelope e{ne.event_id,
                            ne.type,
                            1,

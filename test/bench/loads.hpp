@@ -6,6 +6,8 @@
 #include <pqxx/pqxx>
 #include <string>
 
+#include "lethe/infra/keyring.hpp"
+
 #include "lethe/producers/event_store.hpp"
 #include "support/fixtures.hpp"
 
@@ -21,8 +23,10 @@ std::int64_t last_position(pqxx::work& tx);
 void queue_loaded(pqxx::work& tx, const std::string& topic, std::int64_t after);
 
 // Seals the event's personal fields as the write path does, every one under
-// `key` (the projections never open what they store).
-void seal_under(producers::NewEvent& ne, const unsigned char* key);
+// `key` (the projections never open what they store) and, given one, its key
+// domain's secret (without it, under `key` again: what lethe serve cannot
+// open).
+void seal_under(producers::NewEvent& ne, const unsigned char* key, const infra::PersonKey* domain_secret = nullptr);
 
 // Loads `events` users events into the event store and outbox with COPY, in
 // one transaction: `events / 2` people (ids prefix + 0, 1, ...), each
