@@ -32,7 +32,8 @@ bool ProjectionJobs::start(const std::string& projection, const std::string& act
       state = "failed";
       outcome.message = e.what();
     }
-    if (state == "stopped") outcome.message = "stopped with lethe serve; its offsets are saved: start it again to resume";
+    if (state == "stopped")
+      outcome.message = "stopped with lethe serve; its offsets are saved: start it again to resume";
     spdlog::info("{} {}: {}{}{}", action, projection, state, outcome.message.empty() ? "" : ": ", outcome.message);
     const std::lock_guard l(mutex_);
     auto& job = jobs_[projection];

@@ -84,7 +84,9 @@ bool verify_link(const Envelope& e, std::string_view previous_hash) {
 }
 
 std::string encode(const Envelope& e) {
-  rapidjson::StringBuffer buf;
+  // Room for the whole message at once (the payload and the fields around
+  // it), not a growth by doubling from 256 bytes.
+  rapidjson::StringBuffer buf(nullptr, e.payload.size() + 512);
   json::Writer w(buf);
   w.StartObject();
   json::field(w, "event_id", e.event_id);

@@ -5,11 +5,13 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <future>
 #include <optional>
 
 #include "lethe/infra/backoff.hpp"
 #include "lethe/infra/config.hpp"
 #include "lethe/infra/errors.hpp"
+#include "lethe/infra/logging.hpp"
 #include "lethe/infra/metrics.hpp"
 #include "lethe/infra/pg.hpp"
 #include "open_transaction.hpp"
@@ -24,6 +26,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kApplicationName = "lethe-relay";
+constexpr const char* kReadAheadName = "lethe-relay-read-ahead";
 constexpr const char* kChannelSql = "SELECT 'lethe_outbox_' || md5(current_schema()) AS channel";
 // Our previous session, if the server still thinks it alive (a silent
 // network drop): it holds the relay lock until the server's keepalive gives
@@ -82,6 +85,10 @@ struct Relay::Impl {
   std::unique_ptr<pqxx::connection> conn;
   std::unique_ptr<Wakeup> wakeup;
   std::unique_ptr<OutboxReader> outbox;
+  // A second session that reads the next page while the current one is
+  // published: reading and publishing overlap instead of taking turns.
+  std::unique_ptr<pqxx::connection> ahead_conn;
+  std::unique_ptr<OutboxReader> ahead;
   std::unique_ptr<CheckpointStore> checkpoint;
   std::unique_ptr<Publisher> publisher;
   OutboxPosition published_up_to;
@@ -98,6 +105,8 @@ struct Relay::Impl {
     wakeup.reset();  // unregisters from the old connection while it still exists
     outbox.reset();
     checkpoint.reset();
+    ahead.reset();
+    ahead_conn.reset();
     conn.reset();
     conn = infra::connect(opt.conninfo, kApplicationName);
     const auto channel = infra::translate_pg("relay start", [&] {
@@ -125,6 +134,8 @@ struct Relay::Impl {
     checkpoint = std::make_unique<CheckpointStore>(*conn);
     published_up_to = checkpoint->load(opt.negative_control_trust_checkpoint);
     outbox = std::make_unique<OutboxReader>(*conn, opt.negative_control_position_order);
+    ahead_conn = infra::connect(opt.conninfo, kReadAheadName);
+    ahead = std::make_unique<OutboxReader>(*ahead_conn, opt.negative_control_position_order);
     infra::translate_pg("relay listen", [&] { wakeup = std::make_unique<Wakeup>(*conn, channel); });
     if (const auto parked = checkpoint->parked_count(); parked > 0)
       spdlog::warn("relay: {} entries are parked in relay_parked (the broker refused them)", parked);
@@ -177,10 +188,25 @@ Relay::~Relay() = default;
 std::int64_t Relay::run(const std::atomic<bool>& stop) {
   auto& s = *impl_;
   std::int64_t published = 0, since_report = 0, parked = 0;
+  // Where the time goes, said at the stop: reading the outbox, publishing
+  // until acknowledged, storing the checkpoint.
+  double fetch_seconds = 0, publish_seconds = 0, checkpoint_seconds = 0;
   RelayMetrics metrics;
   auto last_report = Clock::now();
   auto last_backlog = Clock::time_point{};
   auto last_prune = last_report;
+  // The page after the one being published, read on the second session
+  // meanwhile; dropped (waited for) whenever the position it started from
+  // may not hold: a batch that goes again, a reconnect.
+  std::optional<std::future<std::vector<OutboxEntry>>> next;
+  const auto drop_next = [&] {
+    if (!next) return;
+    try {
+      next->get();
+    } catch (const std::exception&) {  // read for nothing; the next fetch says it again if it lasts
+    }
+    next.reset();
+  };
   infra::Backoff backoff(std::chrono::milliseconds(100));
   bool connected = true;
   bool abandon = infra::fault_injected("relay.abandon_session");
@@ -188,11 +214,20 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     try {
       if (!connected) {
+        drop_next();
         s.connect_pg(true);
         connected = true;
         spdlog::info("relay: reconnected to PostgreSQL, resuming after position {}", s.published_up_to.global_position);
       }
-      const auto batch = s.outbox->fetch(s.published_up_to, s.opt.batch_size, s.opt.batch_max_bytes);
+      const auto batch = [&] {
+        const infra::Timed timed(fetch_seconds);
+        if (next) {
+          auto page = next->get();
+          next.reset();
+          return page;
+        }
+        return s.outbox->fetch(s.published_up_to, s.opt.batch_size, s.opt.batch_max_bytes);
+      }();
       if (batch.empty()) {
         const auto backlog = s.outbox->backlog();
         metrics.backlog(backlog);
@@ -209,12 +244,19 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       }
 
       s.stalled_since.reset();
+      next = std::async(std::launch::async, [&s, from = batch.back().position] {
+        return s.ahead->fetch(from, s.opt.batch_size, s.opt.batch_max_bytes);
+      });
       const auto started = Clock::now();
-      const auto outcome = s.publisher->publish(batch, stop);
+      const auto outcome = [&] {
+        const infra::Timed timed(publish_seconds);
+        return s.publisher->publish(batch, stop);
+      }();
       if (outcome.stopped) break;
       if (!outcome.retry_reason.empty()) {
         metrics.retried.Increment();
         spdlog::error("relay: batch of {} not fully delivered ({}); it goes again", batch.size(), outcome.retry_reason);
+        drop_next();
         backoff.wait();
         continue;
       }
@@ -227,8 +269,11 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       const auto set_aside = s.parked_of(batch, outcome);
       const auto& last = batch.back().position;
       const bool prune = Clock::now() - last_prune >= std::chrono::milliseconds(s.opt.prune_every_ms);
-      s.checkpoint->advance(s.published_up_to, last, static_cast<std::int64_t>(batch.size() - set_aside.size()),
-                            set_aside, prune);
+      {
+        const infra::Timed timed(checkpoint_seconds);
+        s.checkpoint->advance(s.published_up_to, last, static_cast<std::int64_t>(batch.size() - set_aside.size()),
+                              set_aside, prune);
+      }
       if (prune) last_prune = Clock::now();
       s.published_up_to = last;
       const auto sent = static_cast<std::int64_t>(batch.size() - set_aside.size());
@@ -264,15 +309,20 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       // A lost connection, or a checkpoint commit in doubt: either way the
       // checkpoint in PostgreSQL is the truth. Reconnect and reload it; at
       // worst a batch goes out again, which projections absorb.
+      drop_next();
       if (!e.is_retryable() && !dynamic_cast<const infra::CommitInDoubt*>(&e)) throw;
       spdlog::warn("relay: {}; reconnecting in {} ms", e.what(), backoff.next().count());
       backoff.wait();
       connected = false;
     }
   }
+  drop_next();
   s.publisher->flush(10000);
-  spdlog::info("relay: stopped after publishing {} events{}", published,
-               parked ? ", " + std::to_string(parked) + " parked" : std::string());
+  spdlog::info(
+      "relay: stopped after publishing {} events{}; seconds reading the outbox {:.2f}, publishing until "
+      "acknowledged {:.2f}, storing the checkpoint {:.2f}",
+      published, parked ? ", " + std::to_string(parked) + " parked" : std::string(), fetch_seconds, publish_seconds,
+      checkpoint_seconds);
   return published;
 }
 

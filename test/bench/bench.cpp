@@ -311,8 +311,9 @@ std::int64_t count(const test::TestSchema& db, const std::string& sql) {
   return std::stoll(db.scalar(sql));
 }
 
-// Kafka's limit on this machine: the same messages, same producer settings,
-// straight from memory, until every delivery report is in.
+// Kafka's limit on this machine: the same messages (key, value and
+// headers), same producer settings, straight from memory, until every
+// delivery report is in.
 double produce_only(const std::string& relayed, const std::string& topic) {
   const auto msgs = test::read_topic(relayed);  // what the relay published, read back
   auto conf = infra::kafka_conf(infra::producer_settings(infra::Config::from_env().brokers));
@@ -320,7 +321,11 @@ double produce_only(const std::string& relayed, const std::string& topic) {
   std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
   if (!p) throw std::runtime_error(err);
   const auto t0 = Clock::now();
-  for (const auto& m : msgs) infra::produce_copy(*p, topic, m.key, m.value);
+  for (const auto& m : msgs) {
+    auto* headers = RdKafka::Headers::create();
+    for (const auto& [name, value] : m.headers) headers->add(name, value);
+    infra::produce_copy(*p, topic, m.key, m.value, headers);
+  }
   p->flush(120000);
   return seconds_since(t0);
 }

@@ -32,16 +32,16 @@ void queue_loaded(pqxx::work& tx, const std::string& topic, std::int64_t after) 
 }
 
 void seal_under(producers::NewEvent& ne, const unsigned char* key, const infra::PersonKey* domain_secret) {
-  ne.payload = domain::seal_personal(
-                   ne.type, ne.schema_version, ne.event_id, ne.payload,
-                   [key, domain_secret](std::string_view subject) {
-                     if (domain_secret && subject.starts_with(domain::key_domain_subject("")))
-                       return std::optional<domain::KeyRef>(
-                           domain::KeyRef{domain_secret->key_id, domain_secret->key.data()});
-                     return std::optional<domain::KeyRef>(domain::KeyRef{1, key});
-                   },
-                   [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); })
-                   .value();
+  ne.payload =
+      domain::seal_personal(
+          ne.type, ne.schema_version, ne.event_id, ne.payload,
+          [key, domain_secret](std::string_view subject) {
+            if (domain_secret && subject.starts_with(domain::key_domain_subject("")))
+              return std::optional<domain::KeyRef>(domain::KeyRef{domain_secret->key_id, domain_secret->key.data()});
+            return std::optional<domain::KeyRef>(domain::KeyRef{1, key});
+          },
+          [](unsigned char* b, std::size_t n) { infra::random_bytes(b, n); })
+          .value();
 }
 
 std::size_t bulk_load(const test::TestSchema& db, std::int64_t events, std::size_t payload_bytes, bool sealed,

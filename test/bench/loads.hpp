@@ -7,7 +7,6 @@
 #include <string>
 
 #include "lethe/infra/keyring.hpp"
-
 #include "lethe/producers/event_store.hpp"
 #include "support/fixtures.hpp"
 
