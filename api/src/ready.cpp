@@ -10,6 +10,7 @@
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/kafka.hpp"
 #include "lethe/infra/pg.hpp"
+#include "lethe/producers/relay.hpp"
 
 namespace lethe::api {
 
@@ -63,12 +64,6 @@ struct Snapshot {
   bool ok() const { return postgres && kafka; }
 };
 
-// Rows past the relay's checkpoint (published rows are pruned later).
-constexpr const char* kBacklogSql =
-    "SELECT count(*),"
-    " coalesce(extract(epoch FROM now() - min(e.occurred_at)::timestamptz), 0)::float8"
-    " FROM outbox o LEFT JOIN relay_checkpoint c ON c.id = 1 JOIN events e ON e.global_position = o.global_position"
-    " WHERE c.id IS NULL OR (o.tx_id, o.global_position) > (c.tx_id, c.global_position)";
 // Each projection's partitions; the age of the message each reads next,
 // from the event log (null when that projection has not delivered it yet).
 constexpr const char* kOffsetsSql =
@@ -92,7 +87,7 @@ Snapshot take(Call& c, std::unique_ptr<pqxx::connection>& conn) {
       limit_waits(tx, c.shared.options);
     }
     pqxx::read_transaction tx(*conn);
-    const auto backlog = tx.exec(kBacklogSql)[0];
+    const auto backlog = tx.exec(producers::kOutboxBacklogSql)[0];
     s.backlog = backlog[0].as<std::int64_t>();
     s.backlog_oldest_seconds = backlog[1].as<double>();
     for (const auto& r : tx.exec(kOffsetsSql)) {

@@ -2,6 +2,7 @@
 
 #include "envelope_row.hpp"
 #include "lethe/infra/pg.hpp"
+#include "lethe/producers/relay.hpp"
 
 namespace lethe::producers {
 
@@ -55,14 +56,6 @@ constexpr const char* kFetchByPositionSql = LETHE_OUTBOX_FETCH_SQL(
     "$1::xid8 IS NOT NULL AND global_position > $2::bigint", "global_position", "o.global_position", "page.at");
 #undef LETHE_OUTBOX_FETCH_SQL
 
-constexpr const char* kBacklogSql =
-    "SELECT count(*) AS backlog,"
-    " coalesce(extract(epoch FROM now() - min(e.occurred_at)::timestamptz), 0)::float8 AS oldest_seconds"
-    " FROM relay_checkpoint c"
-    " JOIN outbox o ON (o.tx_id, o.global_position) > (c.tx_id, c.global_position)"
-    " JOIN events e ON e.global_position = o.global_position"
-    " WHERE c.id = 1";
-
 }  // namespace
 
 OutboxReader::OutboxReader(pqxx::connection& conn, bool position_only) : conn_(conn) {
@@ -89,7 +82,7 @@ std::vector<OutboxEntry> OutboxReader::fetch(const OutboxPosition& after, int ma
 Backlog OutboxReader::backlog() {
   return infra::translate_pg("relay backlog", [&] {
     pqxx::read_transaction tx(conn_);
-    const auto row = tx.exec(kBacklogSql)[0];
+    const auto row = tx.exec(kOutboxBacklogSql)[0];
     return Backlog{row["backlog"].as<std::int64_t>(), row["oldest_seconds"].as<double>()};
   });
 }

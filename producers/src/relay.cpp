@@ -55,8 +55,9 @@ struct RelayMetrics {
   prometheus::Gauge& pending =
       infra::gauge_family("lethe_relay_outbox_pending", "Outbox entries not published yet, final or not").Add({});
   prometheus::Gauge& oldest =
-      infra::gauge_family("lethe_relay_outbox_oldest_seconds",
-                          "How long ago the oldest event not published yet occurred; 0 when none")
+      infra::gauge_family(
+          "lethe_relay_outbox_oldest_seconds",
+          "How long ago the next event to publish (the oldest waiting, in publishing order) occurred; 0 when none")
           .Add({});
   prometheus::Counter& published =
       infra::counter_family("lethe_relay_events_published_total", "Events published and acknowledged by Kafka").Add({});

