@@ -66,11 +66,11 @@ async function api(method, path, body, headers) {
 
 // Runs an action, then says how it went; the page reloads with what the
 // read models hold once the write is reflected (?min_position).
-async function act(label, fn, go) {
+async function act(label, fn, go, said = "done") {
   try {
     const r = await fn();
     state.waitFor = r && r.json && r.json.position;
-    state.flash = [label + ": done", "done"];
+    state.flash = [label + ": " + said, "done"];
     const next = go ? go(r) : null;
     if (next && next !== location.hash) location.hash = next; // hashchange renders it
     else await render();
@@ -400,12 +400,7 @@ async function operationsView(mine) {
     h("td", {}, when(p.last_batch)),
     jobCell(jobs.get(p.name)),
     h("td", { class: "actions" }, o.jobs_available && can("admin", "owner") ? jobButtons(p.name, jobs.get(p.name)) : "")));
-  // While a job runs, the page looks again every second (its progress moves
-  // no read model, so /changes does not say so).
-  if (o.jobs.some((j) => j.state === "running"))
-    setTimeout(() => {
-      if (mine === rendering && inFlight === 0 && !document.getElementById("confirm").open) render(true);
-    }, 1000);
+  if (o.jobs.some((j) => j.state === "running")) watchJobs(mine);
   show(mine, h("h1", {}, "Operations"),
     h("div", { class: "grid" },
       h("section", {}, h("h2", {}, "Services"), h("dl", {},
@@ -420,6 +415,30 @@ async function operationsView(mine) {
       h("thead", {}, h("tr", {}, h("th", {}, "Projection"), h("th", {}, "State"), h("th", {}, "Lag (events)"), h("th", {}, "Lag (age)"), h("th", {}, "Partitions"), h("th", {}, "Last batch"), h("th", {}, "Rebuild or rollback"), h("th", {}, ""))),
       h("tbody", {}, rows)),
     deadLettersSection(dl));
+}
+
+// While a job runs, its rows are brought up to date every second from GET
+// /operations alone (its progress moves no read model, so /changes does
+// not say so), as long as this view is the one shown.
+function watchJobs(mine) {
+  setTimeout(async () => {
+    if (mine !== rendering) return;
+    let running = true;
+    try {
+      const { json: o } = await api("GET", "/operations");
+      if (mine !== rendering) return;
+      const jobs = new Map(o.jobs.map((j) => [j.projection, j]));
+      for (const row of document.querySelectorAll("#projections tr[data-projection]")) {
+        const name = row.dataset.projection;
+        row.querySelector(".job").replaceWith(jobCell(jobs.get(name)));
+        if (o.jobs_available && can("admin", "owner")) row.querySelector(".actions").replaceChildren(...jobButtons(name, jobs.get(name)));
+      }
+      running = o.jobs.some((j) => j.state === "running");
+    } catch (e) {
+      if (e.status === 401) return;
+    }
+    if (running) watchJobs(mine);
+  }, 1000);
 }
 
 // The last rebuild or rollback of a projection started from here: how far,
@@ -439,7 +458,7 @@ function jobCell(job) {
 function jobButtons(name, job) {
   const running = job && job.state === "running";
   const start = (action, label, text) => h("button", { class: action === "rollback" ? "quiet" : "", disabled: running, onclick: async () => {
-    if (await ask(text)) act(label + " " + name, () => api("POST", "/projections/" + encodeURIComponent(name) + "/" + action));
+    if (await ask(text)) act(label + " " + name, () => api("POST", "/projections/" + encodeURIComponent(name) + "/" + action), null, "started");
   } }, label);
   return [
     start("rebuild", "Rebuild", "Rebuild " + name + " beside the live version? The live one keeps serving; the new one replaces it only once it has caught up and holds the same rows. Recorded in the audit log."),

@@ -19,8 +19,10 @@ namespace lethe::api {
 
 struct JobStatus {
   std::string projection, action, started_by, started_at, ended_at;
-  std::string state = "running";  // running, done, refused, failed, stopped
-  double progress = 0;            // 0 to 1, as the rebuild reports it
+  // starting (being recorded; not shown), running, done, refused, failed,
+  // stopped (with the server: only the log says so)
+  std::string state = "running";
+  double progress = 0;  // 0 to 1, as the rebuild reports it
   std::string message;
 };
 
@@ -32,18 +34,20 @@ class ProjectionJobs {
   ProjectionJobs& operator=(const ProjectionJobs&) = delete;
 
   bool available() const { return static_cast<bool>(run_); }
-  // Starts the job unless one runs for this projection (then false, and
-  // record is not called). record() runs first, under the lock, so that a
-  // job runs only once it is on record; if it throws, nothing starts.
+  // Starts the job unless one runs (or starts) for this projection: then
+  // false, and record is not called. record() runs first, so that a job runs
+  // only once it is on record; if it throws, nothing starts.
   bool start(const std::string& projection, const std::string& action, const std::string& by,
              const std::function<void()>& record);
   std::vector<JobStatus> statuses() const;
 
  private:
+  void run(const std::string& projection, const std::string& action);
+
   ProjectionJob run_;
   mutable std::mutex mutex_;
-  std::map<std::string, JobStatus> jobs_;  // the last job of each projection
-  std::vector<std::thread> threads_;
+  std::map<std::string, JobStatus> jobs_;       // the last job of each projection
+  std::map<std::string, std::thread> threads_;  // and its thread
   std::atomic<bool> stop_{false};
 };
 

@@ -197,7 +197,10 @@ void operations(Call& c) {
         .end();
   j.end_array();
   // The rebuilds and rollbacks started from the console since the server
-  // started: the last of each projection.
+  // started: the last of each projection. A failure's message may quote
+  // what PostgreSQL refused: whole for admins and owners, else cut before
+  // its first ": ", as a dead letter's reason is.
+  const bool whole = c.who && (c.who->role == domain::users::Role::admin || c.who->role == domain::users::Role::owner);
   j.begin_array("jobs");
   for (const auto& job : c.shared.jobs.statuses()) {
     j.begin()
@@ -208,7 +211,7 @@ void operations(Call& c) {
         .str("started_by", job.started_by)
         .str("started_at", job.started_at)
         .str_or_null("ended_at", job.ended_at)
-        .str("message", job.message)
+        .str("message", whole ? job.message : job.message.substr(0, job.message.find(": ")))
         .end();
   }
   j.end_array();

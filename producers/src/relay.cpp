@@ -25,6 +25,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The payload bytes of a page, as the page's byte bound counts them.
+std::int64_t page_bytes(const std::vector<OutboxEntry>& page) {
+  std::int64_t n = 0;
+  for (const auto& e : page) n += static_cast<std::int64_t>(e.envelope.payload.size());
+  return n;
+}
+
 constexpr const char* kApplicationName = "lethe-relay";
 constexpr const char* kReadAheadName = "lethe-relay-read-ahead";
 constexpr const char* kChannelSql = "SELECT 'lethe_outbox_' || md5(current_schema()) AS channel";
@@ -200,13 +207,18 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
   // meanwhile; dropped (waited for) whenever the position it started from
   // may not hold: a batch that goes again, a reconnect.
   std::optional<std::future<std::vector<OutboxEntry>>> next;
+  // The page read ahead, taken (the future is left empty whatever get() does).
+  const auto take_next = [&] {
+    auto page = std::move(*next);
+    next.reset();
+    return page.get();
+  };
   const auto drop_next = [&] {
     if (!next) return;
     try {
-      next->get();
+      take_next();
     } catch (const std::exception&) {  // read for nothing; the next fetch says it again if it lasts
     }
-    next.reset();
   };
   infra::Backoff backoff(std::chrono::milliseconds(100));
   bool connected = true;
@@ -222,11 +234,7 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       }
       const auto batch = [&] {
         const infra::Timed timed(fetch_seconds);
-        if (next) {
-          auto page = next->get();
-          next.reset();
-          return page;
-        }
+        if (next) return take_next();
         return s.outbox->fetch(s.published_up_to, s.opt.batch_size, s.opt.batch_max_bytes);
       }();
       if (batch.empty()) {
@@ -245,9 +253,13 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       }
 
       s.stalled_since.reset();
-      next = std::async(std::launch::async, [&s, from = batch.back().position] {
-        return s.ahead->fetch(from, s.opt.batch_size, s.opt.batch_max_bytes);
-      });
+      // A full page: more is likely waiting, so the next one is read while
+      // this one goes out. (After a short one the outbox is drained: the
+      // next read waits for a NOTIFY as before.)
+      if (static_cast<int>(batch.size()) >= s.opt.batch_size || page_bytes(batch) * 2 >= s.opt.batch_max_bytes)
+        next = std::async(std::launch::async, [&s, from = batch.back().position] {
+          return s.ahead->fetch(from, s.opt.batch_size, s.opt.batch_max_bytes);
+        });
       const auto started = Clock::now();
       const auto outcome = [&] {
         const infra::Timed timed(publish_seconds);
