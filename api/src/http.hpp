@@ -97,6 +97,11 @@ void limit_waits(pqxx::transaction_base& tx, const ServeOptions& options);
 // UTF-8 without NUL characters: what a path segment or query value may
 // hold, and what a JSON answer may carry as text.
 bool valid_text(std::string_view s);
+// A failure's reason up to its first ": ": what follows may quote a value
+// PostgreSQL refused, so those who may not see the data see only this.
+inline std::string reason_head(std::string_view reason) {
+  return std::string(reason.substr(0, reason.find(": ")));
+}
 
 // Small JSON writer over RapidJSON.
 class Json {

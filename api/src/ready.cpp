@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafkacpp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -110,15 +111,22 @@ Snapshot take(Call& c, std::unique_ptr<pqxx::connection>& conn) {
   }
   try {
     infra::check_broker(kafka(c.shared.cfg.brokers), c.shared.cfg.brokers, kKafkaTimeoutMs);
+    // Every partition's end in one request per broker (many projections
+    // read the same partitions; asked one at a time, each waited its turn).
+    std::vector<infra::TopicPartitionKey> keys;
+    for (const auto& [name, p] : offsets) keys.emplace_back(p.topic, p.partition);
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    auto ends = infra::offsets_at(kafka(c.shared.cfg.brokers), keys, RdKafka::Topic::OFFSET_END, kKafkaTimeoutMs);
     for (auto& [name, projection] : s.projections) projection.measured = true;
     for (const auto& [name, p] : offsets) {
       auto& projection = s.projections[name];
-      const auto ends = watermarks(c, p.topic, p.partition);
-      if (!ends) {
+      const auto end = ends[{p.topic, p.partition}];
+      if (!end) {
         projection.measured = false;
         continue;
       }
-      const auto behind = std::max<std::int64_t>(0, ends->second - p.next);
+      const auto behind = std::max<std::int64_t>(0, *end - p.next);
       projection.lag += behind;
       if (behind > 0 && p.next_age_seconds)
         projection.lag_seconds = std::max(projection.lag_seconds, *p.next_age_seconds);
@@ -211,7 +219,7 @@ void operations(Call& c) {
         .str("started_by", job.started_by)
         .str("started_at", job.started_at)
         .str_or_null("ended_at", job.ended_at)
-        .str("message", whole ? job.message : job.message.substr(0, job.message.find(": ")))
+        .str("message", whole ? job.message : reason_head(job.message))
         .end();
   }
   j.end_array();

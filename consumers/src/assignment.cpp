@@ -5,6 +5,7 @@
 
 #include "lethe/consumers/runner.hpp"
 #include "lethe/infra/errors.hpp"
+#include "lethe/infra/kafka.hpp"
 
 namespace lethe::consumers {
 
@@ -95,33 +96,6 @@ std::map<PartitionKey, std::int64_t> Assignment::epochs_of(const std::vector<Par
   return out;
 }
 
-namespace {
-
-// The offsets of the given partitions at `which` (OFFSET_END: the next
-// offset to be written, OFFSET_BEGINNING: the first kept), asked of the
-// brokers in one request per broker. Asked one partition at a time, each
-// question waited behind the consumer's fetch on the same connection: 0.43
-// s for the nine partitions of the users projection. nullopt for a
-// partition the brokers did not answer.
-std::map<PartitionKey, std::optional<std::int64_t>> offsets_at(RdKafka::KafkaConsumer& consumer,
-                                                               const std::vector<PartitionKey>& keys,
-                                                               std::int64_t which) {
-  std::vector<std::unique_ptr<RdKafka::TopicPartition>> owned;
-  std::vector<RdKafka::TopicPartition*> asked;
-  for (const auto& [topic, partition] : keys) {
-    owned.emplace_back(RdKafka::TopicPartition::create(topic, partition, which));
-    asked.push_back(owned.back().get());
-  }
-  std::map<PartitionKey, std::optional<std::int64_t>> out;
-  const bool answered = !asked.empty() && consumer.offsetsForTimes(asked, 2000) == RdKafka::ERR_NO_ERROR;
-  for (const auto* p : asked)
-    out[{p->topic(), p->partition()}] =
-        answered && p->err() == RdKafka::ERR_NO_ERROR && p->offset() >= 0 ? std::optional(p->offset()) : std::nullopt;
-  return out;
-}
-
-}  // namespace
-
 std::optional<std::map<PartitionKey, std::int64_t>> Assignment::lags(RdKafka::KafkaConsumer& consumer,
                                                                      bool exact) const {
   std::map<PartitionKey, std::int64_t> out;
@@ -132,8 +106,8 @@ std::optional<std::map<PartitionKey, std::int64_t>> Assignment::lags(RdKafka::Ka
       all.push_back(key);
       if (offset < 0) unread.push_back(key);
     }
-    ends = offsets_at(consumer, all, RdKafka::Topic::OFFSET_END);
-    starts = offsets_at(consumer, unread, RdKafka::Topic::OFFSET_BEGINNING);
+    ends = infra::offsets_at(consumer, all, RdKafka::Topic::OFFSET_END);
+    starts = infra::offsets_at(consumer, unread, RdKafka::Topic::OFFSET_BEGINNING);
   }
   for (const auto& [key, offset] : next_) {
     int64_t low = 0, high = 0;

@@ -119,6 +119,20 @@ std::map<PartitionId, std::int64_t> assign_from_start(RdKafka::KafkaConsumer& co
 
 }  // namespace
 
+std::map<TopicPartitionKey, std::optional<std::int64_t>> offsets_at(RdKafka::Handle& handle,
+                                                                    const std::vector<TopicPartitionKey>& keys,
+                                                                    std::int64_t which, int timeout_ms) {
+  OwnedPartitions asked;
+  for (const auto& [topic, partition] : keys)
+    asked.list.push_back(RdKafka::TopicPartition::create(topic, partition, which));
+  const bool answered = !asked.list.empty() && handle.offsetsForTimes(asked.list, timeout_ms) == RdKafka::ERR_NO_ERROR;
+  std::map<TopicPartitionKey, std::optional<std::int64_t>> out;
+  for (const auto* p : asked.list)
+    out[{p->topic(), p->partition()}] =
+        answered && p->err() == RdKafka::ERR_NO_ERROR && p->offset() >= 0 ? std::optional(p->offset()) : std::nullopt;
+  return out;
+}
+
 std::unique_ptr<RdKafka::KafkaConsumer> raw_reader(const std::string& brokers, const std::string& purpose) {
   auto conf = kafka_conf({
       {"bootstrap.servers", brokers},

@@ -63,12 +63,6 @@ Letter letter_of(RdKafka::Message& m, bool keep_value) {
   return l;
 }
 
-// A reason names what failed; after its first ": " a PostgreSQL error may
-// quote the value it refused, so a list shows only what comes before.
-std::string reason_head(const std::string& reason) {
-  return reason.substr(0, reason.find(": "));
-}
-
 HttpError kafka_unavailable(const std::string& what) {
   return {503, "unavailable", "", "Kafka did not answer (" + what + "); try again", 5};
 }
