@@ -255,25 +255,33 @@ RdKafka::ErrorCode produce_copy(RdKafka::Producer& producer, const std::string& 
   }
 }
 
-bool await_reports(RdKafka::Producer& producer, const DeliveryReports& reports, std::int64_t handed,
-                   const std::atomic<bool>* stop) {
+bool await_settled(RdKafka::Producer& producer, const std::function<std::int64_t()>& settled, std::int64_t handed,
+                   const std::atomic<bool>* stop, std::chrono::steady_clock::time_point deadline) {
   // Messages never time out (message.timeout.ms 0), so a broker that takes
   // them and never answers would hold this loop silently: it says so.
   const auto started = std::chrono::steady_clock::now();
   auto next_warning = started + kDeliveryWaitWarning;
-  while (reports.settled() < handed) {
+  while (settled() < handed) {
     if (stop && stop->load()) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
     producer.poll(20);
-    if (const auto now = std::chrono::steady_clock::now(); now >= next_warning) {
+    if (now >= next_warning) {
       next_warning = now + kDeliveryWaitWarning;
       spdlog::warn(
           "Kafka: {} of {} messages unacknowledged after {} s ({} still in the producer's queue); waiting for the "
           "broker",
-          handed - reports.settled(), handed, std::chrono::duration_cast<std::chrono::seconds>(now - started).count(),
+          handed - settled(), handed, std::chrono::duration_cast<std::chrono::seconds>(now - started).count(),
           producer.outq_len());
     }
   }
   return true;
+}
+
+bool await_reports(RdKafka::Producer& producer, const DeliveryReports& reports, std::int64_t handed,
+                   const std::atomic<bool>* stop) {
+  return await_settled(
+      producer, [&] { return reports.settled(); }, handed, stop);
 }
 
 void KafkaLogBridge::event_cb(RdKafka::Event& event) {

@@ -44,38 +44,75 @@ void Publisher::flush(int timeout_ms) {
   producer_->flush(timeout_ms);
 }
 
-PublishOutcome Publisher::publish(std::span<const OutboxEntry> entries, const std::atomic<bool>& stop) {
-  PublishOutcome outcome;
-  delivery_.reset();
-  std::int64_t handed = 0;
+namespace {
+
+constexpr std::intptr_t tag_of(std::uint64_t page, std::size_t index) {
+  return static_cast<std::intptr_t>(((page & 0x7fffffffU) << 32) | (index & 0xffffffffU));
+}
+
+}  // namespace
+
+void Publisher::PageReports::dr_cb(RdKafka::Message& m) {
+  const auto tag = reinterpret_cast<std::intptr_t>(m.msg_opaque());
+  const auto it = pages.find(static_cast<std::uint64_t>(tag) >> 32);
+  if (it == pages.end()) return;  // a page forgotten
+  ++it->second.settled;
+  if (m.err() != RdKafka::ERR_NO_ERROR)
+    it->second.failures.push_back({static_cast<std::intptr_t>(tag & 0xffffffff), m.err()});
+}
+
+SentPage Publisher::send(std::span<const OutboxEntry> entries) {
+  SentPage sent;
+  sent.page = next_page_++ & 0x7fffffffU;
+  delivery_.pages[sent.page] = {};
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i].envelope;
     const std::string topic = topic_prefix_ + entries[i].topic;
     auto* headers = RdKafka::Headers::create();
     for (const auto& h : headers_of(e)) headers->add(h.name, h.value);
     const auto code =
-        infra::produce_copy(*producer_, topic, e.stream_id, domain::encode(e), headers, static_cast<std::intptr_t>(i));
+        infra::produce_copy(*producer_, topic, e.stream_id, domain::encode(e), headers, tag_of(sent.page, i));
     if (code == RdKafka::ERR_NO_ERROR) {
-      ++handed;
+      ++sent.handed;
     } else if (infra::is_permanent_message_error(code)) {
       // Refused before it left: only this message, its neighbours go on.
-      outcome.refused.emplace_back(i, "producer refused it: " + RdKafka::err2str(code));
+      sent.outcome.refused.emplace_back(i, "producer refused it: " + RdKafka::err2str(code));
     } else if (code == RdKafka::ERR__UNKNOWN_TOPIC || code == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART) {
+      forget_all();
       infra::throw_kafka(code, "relay: produce to " + topic);
     } else {
-      outcome.retry_reason = "produce " + e.event_id + " to " + topic + ": " + RdKafka::err2str(code);
+      sent.outcome.retry_reason = "produce " + e.event_id + " to " + topic + ": " + RdKafka::err2str(code);
       break;
     }
   }
-  if (!infra::await_reports(*producer_, delivery_, handed, &stop)) {
+  return sent;
+}
+
+void Publisher::purge() {
+  producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+  forget_all();
+}
+
+void Publisher::forget_all() {
+  delivery_.pages.clear();
+}
+
+PublishOutcome Publisher::settle(SentPage& sent, const std::atomic<bool>& stop,
+                                 std::chrono::steady_clock::time_point deadline) {
+  auto outcome = std::move(sent.outcome);
+  const auto& tally = delivery_.pages[sent.page];
+  if (!infra::await_settled(
+          *producer_, [&] { return tally.settled; }, sent.handed, &stop, deadline)) {
     spdlog::warn("relay: stopping with {} deliveries unconfirmed; they stay in the outbox",
-                 handed - delivery_.settled());
-    producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+                 sent.handed - tally.settled);
+    purge();
     producer_->flush(2000);
     outcome.stopped = true;
     return outcome;
   }
-  for (const auto& f : delivery_.failures) {
+  const auto failures = std::move(delivery_.pages[sent.page].failures);
+  delivery_.pages.erase(sent.page);
+  for (const auto& f : failures) {
     if (f.code == RdKafka::ERR__FATAL) {
       // The idempotent producer lost its guarantees (e.g. the broker lost
       // acknowledged data); only a new producer may go on, after a look.
@@ -92,8 +129,13 @@ PublishOutcome Publisher::publish(std::span<const OutboxEntry> entries, const st
     else if (outcome.retry_reason.empty())
       outcome.retry_reason = RdKafka::err2str(f.code);
   }
-  if (!outcome.retry_reason.empty()) outcome.refused.clear();  // the whole batch goes again
+  if (!outcome.retry_reason.empty()) outcome.refused.clear();  // the whole page goes again
   return outcome;
+}
+
+PublishOutcome Publisher::publish(std::span<const OutboxEntry> entries, const std::atomic<bool>& stop) {
+  auto sent = send(entries);
+  return settle(sent, stop);
 }
 
 }  // namespace lethe::producers

@@ -6,7 +6,10 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -28,6 +31,13 @@ struct PublishOutcome {
   std::string retry_reason;
 };
 
+// A page handed to the producer whose delivery reports are not all in yet.
+struct SentPage {
+  std::uint64_t page = 0;
+  std::int64_t handed = 0;
+  PublishOutcome outcome;  // what the producer refused at once
+};
+
 class Publisher {
  public:
   // Connects; throws infra::Unavailable if no broker answers.
@@ -36,17 +46,44 @@ class Publisher {
   Publisher(const Publisher&) = delete;
   Publisher& operator=(const Publisher&) = delete;
 
-  // Hands every entry to the producer and waits for every delivery report
-  // (or for stop; undelivered messages are then purged, they stay in the
-  // outbox). Throws infra::InfraError for what stops publishing altogether:
-  // a fatal producer error, a missing topic.
+  // Hands every entry to the producer without waiting for a delivery report
+  // (only while the producer's local queue is full). Throws
+  // infra::InfraError for a missing topic.
+  SentPage send(std::span<const OutboxEntry> entries);
+  // Waits for every delivery report of a page sent (or for stop, or the
+  // deadline; undelivered messages are then purged, they stay in the
+  // outbox). Reports of other pages sent meanwhile are counted for them.
+  // Throws infra::InfraError for what stops publishing altogether: a fatal
+  // producer error, a missing topic.
+  PublishOutcome settle(SentPage& sent, const std::atomic<bool>& stop,
+                        std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
+  // Forgets every page sent and not settled: their reports, when they
+  // come, count for nothing.
+  void forget_all();
+  // send() and settle(): one page, published and acknowledged.
   PublishOutcome publish(std::span<const OutboxEntry> entries, const std::atomic<bool>& stop);
 
   void flush(int timeout_ms);
+  // Drops every message not yet acknowledged (a fault test's hook).
+  void purge();
 
  private:
+  // The delivery reports of each page sent and not yet settled or
+  // forgotten, told apart by the page number in the high half of each
+  // message's tag (its index in the page is the low half).
+  struct Tally {
+    std::int64_t settled = 0;
+    std::vector<infra::DeliveryReports::Failure> failures;
+  };
+  class PageReports : public RdKafka::DeliveryReportCb {
+   public:
+    void dr_cb(RdKafka::Message& m) override;
+    std::map<std::uint64_t, Tally> pages;
+  };
+
   std::string topic_prefix_;
-  infra::DeliveryReports delivery_;
+  PageReports delivery_;
+  std::uint64_t next_page_ = 0;
   std::unique_ptr<RdKafka::Producer> producer_;
 };
 

@@ -46,6 +46,8 @@ constexpr const char* kSessionSql = "SELECT backend_start::text AS started FROM 
 // Test hooks (LETHE_FAULT), used by the fault tests only:
 //   relay.after_delivery   die after a batch was acknowledged by Kafka and
 //                          before its checkpoint is stored;
+//   relay.after_checkpoint die once a page's checkpoint is stored, with
+//                          the page handed over behind it purged unsent;
 //   relay.abandon_session  after the first batch, drop the PostgreSQL
 //                          connection without closing it, as a silent
 //                          network drop leaves it: the server keeps the old
@@ -197,7 +199,8 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
   auto& s = *impl_;
   std::int64_t published = 0, since_report = 0, parked = 0;
   // Where the time goes, said at the stop: reading the outbox, publishing
-  // until acknowledged, storing the checkpoint.
+  // (handing pages to the producer, then waiting for the rest of their
+  // acknowledgements), storing the checkpoint.
   double fetch_seconds = 0, publish_seconds = 0, checkpoint_seconds = 0;
   RelayMetrics metrics;
   auto last_report = Clock::now();
@@ -205,7 +208,7 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
   auto last_prune = last_report;
   // The page after the one being published, read on the second session
   // meanwhile; dropped (waited for) whenever the position it started from
-  // may not hold: a batch that goes again, a reconnect.
+  // may not hold: a page that goes again, a reconnect.
   std::optional<std::future<std::vector<OutboxEntry>>> next;
   // The page read ahead, taken (the future is left empty whatever get() does).
   const auto take_next = [&] {
@@ -220,24 +223,101 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
     } catch (const std::exception&) {  // read for nothing; the next fetch says it again if it lasts
     }
   };
+  // The page handed to the producer before the current one, whose
+  // acknowledgements come in while the current one is handed over: the
+  // producer never runs dry between pages. Its checkpoint is stored once
+  // they are all in, so at most two pages are out beyond the checkpoint.
+  struct Flying {
+    std::vector<OutboxEntry> batch;
+    SentPage sent;
+    Clock::time_point started;
+  };
+  std::optional<Flying> flying;
+  // Where the next read starts: after the last page handed over, which is
+  // past the checkpoint while a page flies.
+  OutboxPosition sent_up_to = s.published_up_to;
+  // Everything out beyond the checkpoint is given up (its reports count for
+  // nothing) and read again from the checkpoint.
+  const auto start_over = [&] {
+    drop_next();
+    s.publisher->forget_all();
+    flying.reset();
+    sent_up_to = s.published_up_to;
+  };
   infra::Backoff backoff(std::chrono::milliseconds(100));
+  // Waits for the page in flight and stores its checkpoint. False when the
+  // relay stops first, or the page goes again.
+  const auto land = [&](const std::atomic<bool>& halt, Clock::time_point deadline) {
+    auto outcome = [&] {
+      const infra::Timed timed(publish_seconds);
+      return s.publisher->settle(flying->sent, halt, deadline);
+    }();
+    if (outcome.stopped) {
+      flying.reset();
+      return false;
+    }
+    const auto& batch = flying->batch;
+    if (!outcome.retry_reason.empty()) {
+      metrics.retried.Increment();
+      spdlog::error("relay: batch of {} not fully delivered ({}); it goes again", batch.size(), outcome.retry_reason);
+      flying.reset();
+      start_over();
+      backoff.wait();
+      return false;
+    }
+    backoff.reset();
+    if (infra::fault_injected("relay.after_delivery")) {
+      spdlog::warn("relay: LETHE_FAULT=relay.after_delivery, dying before the checkpoint");
+      s.publisher->flush(10000);  // what else is out lands too: the topic holds a known count
+      _exit(86);
+    }
+    const auto set_aside = s.parked_of(batch, outcome);
+    const auto& last = batch.back().position;
+    const bool prune = Clock::now() - last_prune >= std::chrono::milliseconds(s.opt.prune_every_ms);
+    {
+      const infra::Timed timed(checkpoint_seconds);
+      s.checkpoint->advance(s.published_up_to, last, static_cast<std::int64_t>(batch.size() - set_aside.size()),
+                            set_aside, prune);
+    }
+    if (prune) last_prune = Clock::now();
+    if (infra::fault_injected("relay.after_checkpoint")) {
+      spdlog::warn("relay: LETHE_FAULT=relay.after_checkpoint, dying with the page behind it unacknowledged");
+      s.publisher->purge();  // it never reaches Kafka
+      _exit(87);
+    }
+    s.published_up_to = last;
+    const auto sent = static_cast<std::int64_t>(batch.size() - set_aside.size());
+    published += sent;
+    since_report += sent;
+    parked += static_cast<std::int64_t>(set_aside.size());
+    metrics.batch_seconds.Observe(std::chrono::duration<double>(Clock::now() - flying->started).count());
+    metrics.published.Increment(static_cast<double>(sent));
+    metrics.parked.Increment(static_cast<double>(set_aside.size()));
+    flying.reset();
+    return true;
+  };
   bool connected = true;
   bool abandon = infra::fault_injected("relay.abandon_session");
 
   while (!stop.load()) {
     try {
       if (!connected) {
-        drop_next();
+        start_over();
         s.connect_pg(true);
+        sent_up_to = s.published_up_to;
         connected = true;
         spdlog::info("relay: reconnected to PostgreSQL, resuming after position {}", s.published_up_to.global_position);
       }
-      const auto batch = [&] {
+      auto batch = [&] {
         const infra::Timed timed(fetch_seconds);
         if (next) return take_next();
-        return s.outbox->fetch(s.published_up_to, s.opt.batch_size, s.opt.batch_max_bytes);
+        return s.outbox->fetch(sent_up_to, s.opt.batch_size, s.opt.batch_max_bytes);
       }();
       if (batch.empty()) {
+        if (flying) {  // nothing more to send meanwhile: it lands first
+          if (!land(stop, Clock::time_point::max()) && stop.load()) break;
+          continue;
+        }
         const auto backlog = s.outbox->backlog();
         metrics.backlog(backlog);
         last_backlog = Clock::now();
@@ -261,49 +341,27 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
           return s.ahead->fetch(from, s.opt.batch_size, s.opt.batch_max_bytes);
         });
       const auto started = Clock::now();
-      const auto outcome = [&] {
+      auto sent = [&] {
         const infra::Timed timed(publish_seconds);
-        return s.publisher->publish(batch, stop);
+        return s.publisher->send(batch);
       }();
-      if (outcome.stopped) break;
-      if (!outcome.retry_reason.empty()) {
-        metrics.retried.Increment();
-        spdlog::error("relay: batch of {} not fully delivered ({}); it goes again", batch.size(), outcome.retry_reason);
-        drop_next();
-        backoff.wait();
-        continue;
+      sent_up_to = batch.back().position;
+      if (flying && !land(stop, Clock::time_point::max())) {
+        if (stop.load()) break;
+        continue;  // start_over() gave up what went with it too
       }
-      backoff.reset();
-      if (infra::fault_injected("relay.after_delivery")) {
-        spdlog::warn("relay: LETHE_FAULT=relay.after_delivery, dying before the checkpoint");
-        _exit(86);
-      }
-
-      const auto set_aside = s.parked_of(batch, outcome);
-      const auto& last = batch.back().position;
-      const bool prune = Clock::now() - last_prune >= std::chrono::milliseconds(s.opt.prune_every_ms);
-      {
-        const infra::Timed timed(checkpoint_seconds);
-        s.checkpoint->advance(s.published_up_to, last, static_cast<std::int64_t>(batch.size() - set_aside.size()),
-                              set_aside, prune);
-      }
-      if (prune) last_prune = Clock::now();
-      s.published_up_to = last;
-      const auto sent = static_cast<std::int64_t>(batch.size() - set_aside.size());
-      published += sent;
-      since_report += sent;
-      parked += static_cast<std::int64_t>(set_aside.size());
-      metrics.batch_seconds.Observe(std::chrono::duration<double>(Clock::now() - started).count());
-      metrics.published.Increment(static_cast<double>(sent));
-      metrics.parked.Increment(static_cast<double>(set_aside.size()));
+      flying = Flying{std::move(batch), std::move(sent), started};
       // Publishing without a pause: the backlog is asked at most once a second.
       if (Clock::now() - last_backlog >= std::chrono::seconds(1)) {
         metrics.backlog(s.outbox->backlog());
         last_backlog = Clock::now();
       }
 
-      if (abandon) {
+      if (abandon && published > 0) {
         abandon = false;
+        // What flies lands first, so that the hook's test can count each
+        // event once on the topic.
+        if (!land(stop, Clock::time_point::max())) continue;
         spdlog::warn("relay: LETHE_FAULT=relay.abandon_session, leaving the PostgreSQL session behind");
         s.abandon_connection();
         connected = false;
@@ -321,8 +379,8 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
     } catch (const infra::InfraError& e) {
       // A lost connection, or a checkpoint commit in doubt: either way the
       // checkpoint in PostgreSQL is the truth. Reconnect and reload it; at
-      // worst a batch goes out again, which projections absorb.
-      drop_next();
+      // worst what was out goes again, which projections absorb.
+      start_over();
       if (!e.is_retryable() && !dynamic_cast<const infra::CommitInDoubt*>(&e)) throw;
       spdlog::warn("relay: {}; reconnecting in {} ms", e.what(), backoff.next().count());
       backoff.wait();
@@ -330,6 +388,16 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
     }
   }
   drop_next();
+  // Told to stop: the page in flight lands if Kafka acknowledges it within
+  // 10 s (otherwise it stays in the outbox and goes again).
+  if (flying) {
+    const std::atomic<bool> never{false};
+    try {
+      land(never, Clock::now() + std::chrono::seconds(10));
+    } catch (const infra::InfraError& e) {
+      spdlog::warn("relay: the last page's checkpoint was not stored ({}); it goes again at the next start", e.what());
+    }
+  }
   s.publisher->flush(10000);
   spdlog::info(
       "relay: stopped after publishing {} events{}; seconds reading the outbox {:.2f}, publishing until "

@@ -4,6 +4,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -103,8 +104,13 @@ bool is_permanent_message_error(RdKafka::ErrorCode code) noexcept;
 RdKafka::ErrorCode produce_copy(RdKafka::Producer& producer, const std::string& topic, std::string_view key,
                                 std::string_view value, RdKafka::Headers* headers = nullptr, std::intptr_t tag = 0);
 
-// Polls until `handed` reports are in. Returns false early, with reports
-// still missing, if stop is given and becomes true.
+// Polls until settled() reaches handed. Returns false early, with reports
+// still missing, if stop is given and becomes true, or the deadline passes.
+bool await_settled(RdKafka::Producer& producer, const std::function<std::int64_t()>& settled, std::int64_t handed,
+                   const std::atomic<bool>* stop = nullptr,
+                   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
+
+// Polls until `handed` reports are in (await_settled of reports.settled()).
 bool await_reports(RdKafka::Producer& producer, const DeliveryReports& reports, std::int64_t handed,
                    const std::atomic<bool>* stop = nullptr);
 
