@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "assignment.hpp"
 #include "batch_applier.hpp"
 #include "dead_letter_sink.hpp"
 #include "fetch_waker.hpp"
 #include "lethe/infra/backoff.hpp"
+#include "lethe/infra/config.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/kafka.hpp"
 #include "lethe/infra/logging.hpp"
@@ -42,6 +44,23 @@ constexpr int kWakeEveryMs = 250;
 // frozen mid-batch holds its rows locked until then.
 constexpr const char* kIdleInTransaction = "10s";
 
+// One group member per --instance: each runner holds a session advisory
+// lock on its group.instance.id while it runs (the two-key form, apart
+// from the relay's and the partitions' locks). A second process with the
+// same instance waits this long for the lock (a process just killed may
+// still have its session), then is refused.
+constexpr auto kInstanceWait = std::chrono::seconds(15);
+constexpr const char* kClaimInstanceSql =
+    "SELECT pg_try_advisory_lock(hashtext('lethe.instance'), hashtext($1)) AS claimed";
+constexpr const char* kHoldsInstanceSql =
+    "SELECT count(*) > 0 AS held FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()"
+    " AND classid = hashtext('lethe.instance')::oid AND objid = hashtext($1)::oid AND objsubid = 2";
+
+// The instance's lock is held by another session (ensure_connected()).
+struct InstanceTaken : infra::Unavailable {
+  using infra::Unavailable::Unavailable;
+};
+
 // Who claims partitions (projection_owners.owner): the group member, and
 // the process and host behind it.
 std::string owner_of(const std::string& member) {
@@ -61,9 +80,11 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   RunnerOptions opt;
   std::unique_ptr<projections::Projection> projection;
   std::string group;
-  std::string owner;  // what its claims say (owner_of)
+  std::string instance_id;  // group.instance.id, and the key of its lock
+  std::string owner;        // what its claims say (owner_of)
   std::unique_ptr<pqxx::connection> conn;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  std::vector<std::string> topics;  // subscribed (run())
   std::unique_ptr<FetchWaker> waker;  // on consumer; gone before it closes
   OffsetStore offsets;
   Assignment assignment;
@@ -78,7 +99,8 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
       : opt(std::move(options)),
         projection(std::move(p)),
         group(opt.group_prefix + "projection." + std::string(projection->name())),
-        owner(owner_of(group + "." + opt.instance)),
+        instance_id(group + "." + opt.instance),
+        owner(owner_of(instance_id)),
         offsets(std::string(projection->name())),
         assignment(group, std::string(projection->name())),
         dead_letters(opt.brokers, opt.topic_prefix + "dead-letters", std::string(projection->name()), group),
@@ -87,7 +109,56 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
     if (!opt.receipts)
       throw infra::Misconfigured(group +
                                  ": no receipt log wired (RunnerOptions::receipts): erasure receipts would be lost");
-    ensure_connected();
+    const auto deadline = Clock::now() + kInstanceWait;
+    for (;;) {
+      try {
+        ensure_connected();
+        break;
+      } catch (const InstanceTaken&) {
+        if (Clock::now() > deadline)
+          throw infra::Misconfigured(group + ": another process runs as --instance " + opt.instance +
+                                     " (it holds the instance's lock in PostgreSQL); stop it, or give this one "
+                                     "another --instance");
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    }
+  }
+
+  // Kafka fenced this member: another consumer joined with its instance id.
+  // While this runner still holds the instance's lock, no other process
+  // can be that consumer: the fence is librdkafka's own (a static member
+  // fenced by itself after its session timed out, librdkafka#3437, seen
+  // when the broker was frozen for longer than the session).
+  bool fenced_by_itself() {
+    try {
+      return infra::translate_pg("check the instance lock of " + group, [&] {
+        if (!conn || !conn->is_open()) return false;
+        pqxx::nontransaction tx(*conn);
+        return tx.exec_params(kHoldsInstanceSql, instance_id)[0]["held"].as<bool>();
+      });
+    } catch (const infra::InfraError&) {
+      return false;  // not known: fenced for real, as far as this runner can tell
+    }
+  }
+
+  void create_consumer();
+
+  // After a fence of its own making: the fatal consumer is closed and a new
+  // one joins with the same instance id. Nothing of the old one's batch was
+  // applied; the new assignment claims the partitions again (raising their
+  // epochs) and starts from the offsets stored in PostgreSQL.
+  void rejoin(const std::string& reason) {
+    spdlog::warn("{}: fenced by Kafka ({}) while no other process holds --instance {}: librdkafka's own fence; "
+                 "rejoining with a new consumer",
+                 group, reason, opt.instance);
+    waker.reset();
+    consumer->close();
+    consumer.reset();
+    assignment.clear();
+    lost.clear();
+    create_consumer();
+    if (const auto code = consumer->subscribe(topics); code != RdKafka::ERR_NO_ERROR)
+      infra::throw_kafka(code, "subscribe " + group);
   }
 
   std::map<PartitionKey, StoredOffset> load_offsets() {
@@ -212,6 +283,9 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
       infra::translate_pg("set up the session of " + group, [&] {
         pqxx::nontransaction tx(*conn);
         tx.exec(std::string("SET idle_in_transaction_session_timeout = '") + kIdleInTransaction + "'");
+        if (!tx.exec_params(kClaimInstanceSql, instance_id)[0]["claimed"].as<bool>())
+          throw InstanceTaken(group + ": the lock of --instance " + opt.instance +
+                              " is held by another session (another process, or our own old one)");
         if (!opt.schema_first.empty())
           tx.exec_params(
               "SELECT set_config('search_path', quote_ident($1) || ', ' || current_setting('search_path'), "
@@ -377,6 +451,16 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   // are all in. Catching up, the prefetch queue is never empty and batches
   // fill; at a trickle, an event is applied within milliseconds, not at the
   // end of batch_wait_ms.
+  // LETHE_FAULT=project.self_fence (a test hook): the first message read is
+  // taken for a fence from Kafka, once.
+  bool self_fence_hooked = false;
+  bool self_fence_hook() {
+    if (self_fence_hooked || !infra::fault_injected("project.self_fence")) return false;
+    self_fence_hooked = true;
+    spdlog::warn("{}: LETHE_FAULT=project.self_fence, taking a message for a fence", group);
+    return true;
+  }
+
   static constexpr int kBatchIdleMs = 2;
   void fill(std::vector<std::unique_ptr<RdKafka::Message>>& batch, std::int64_t& bytes, bool& warned_topic) {
     const auto deadline = Clock::now() + std::chrono::milliseconds(opt.batch_wait_ms);
@@ -385,7 +469,8 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
       if (left <= 0) break;
       if (!batch.empty()) left = std::min<decltype(left)>(left, kBatchIdleMs);
       std::unique_ptr<RdKafka::Message> m(consumer->consume(static_cast<int>(left)));
-      const auto code = m->err();
+      const bool pretend = m->err() == RdKafka::ERR_NO_ERROR && self_fence_hook();
+      const auto code = pretend ? RdKafka::ERR__FATAL : m->err();
       if (code == RdKafka::ERR_NO_ERROR) {
         // Checked as it arrives, before anything of its partition applies;
         // the message read only for that check goes no further.
@@ -396,7 +481,14 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
         break;
       } else if (code == RdKafka::ERR__FATAL) {
         std::string reason;
-        const auto fatal = consumer->fatal_error(reason);
+        const auto fatal = pretend ? RdKafka::ERR_FENCED_INSTANCE_ID : consumer->fatal_error(reason);
+        if (fatal == RdKafka::ERR_FENCED_INSTANCE_ID && fenced_by_itself()) {
+          m.reset();
+          batch.clear();  // read by the consumer that goes: applied by none
+          bytes = 0;
+          rejoin(reason.empty() ? RdKafka::err2str(fatal) : reason);
+          return;
+        }
         throw infra::InfraError(group + ": fatal consumer error: " + RdKafka::err2str(fatal) + " (" + reason +
                                     "); is another process running with the same --instance?",
                                 false);
@@ -425,7 +517,11 @@ void reset_projection(const std::string& conninfo, const projections::Projection
 
 ProjectionRunner::ProjectionRunner(RunnerOptions options, std::unique_ptr<projections::Projection> projection)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(projection))) {
-  auto& s = *impl_;
+  impl_->create_consumer();
+}
+
+void ProjectionRunner::Impl::create_consumer() {
+  auto& s = *this;
   auto conf = infra::kafka_conf({
       {"bootstrap.servers", s.opt.brokers},
       {"group.id", s.group},
@@ -484,11 +580,11 @@ RunStats ProjectionRunner::run(const std::atomic<bool>& stop) {
     throw infra::Misconfigured(
         "projection " + std::string(s.projection->name()) +
         " refuses to start, its erasure policy is incomplete: " + fmt::format("{}", fmt::join(gaps, "; ")));
-  std::vector<std::string> topics;
-  for (const auto& t : projections::topics_of(*s.projection)) topics.push_back(s.opt.topic_prefix + t);
-  if (const auto code = s.consumer->subscribe(topics); code != RdKafka::ERR_NO_ERROR)
+  s.topics.clear();
+  for (const auto& t : projections::topics_of(*s.projection)) s.topics.push_back(s.opt.topic_prefix + t);
+  if (const auto code = s.consumer->subscribe(s.topics); code != RdKafka::ERR_NO_ERROR)
     infra::throw_kafka(code, "subscribe " + s.group);
-  spdlog::info("{}: consuming {} (batch {} events or {} bytes / {} ms)", s.group, fmt::join(topics, ", "),
+  spdlog::info("{}: consuming {} (batch {} events or {} bytes / {} ms)", s.group, fmt::join(s.topics, ", "),
                s.opt.batch_size, s.opt.batch_max_bytes, s.opt.batch_wait_ms);
 
   RunStats stats;
