@@ -171,9 +171,9 @@ int project(const infra::Config& cfg, const ProjectFlags& flags) {
   auto names = flags.names.empty() ? projections::projection_names() : flags.names;
   std::vector<std::unique_ptr<consumers::ProjectionRunner>> runners;
   for (const auto& name : names) {
-    auto p = named_projection(name);
-    if (flags.replay) consumers::reset_projection(cfg.pg, *p);
-    runners.push_back(std::make_unique<consumers::ProjectionRunner>(runner_options(cfg, flags), std::move(p)));
+    runners.push_back(
+        std::make_unique<consumers::ProjectionRunner>(runner_options(cfg, flags), named_projection(name)));
+    if (flags.replay) runners.back()->reset();
   }
   if (!flags.metrics_address.empty()) infra::serve_metrics(flags.metrics_address);
   // One thread per projection; each has its own connections and group.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "assignment.hpp"
@@ -80,11 +81,13 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   RunnerOptions opt;
   std::unique_ptr<projections::Projection> projection;
   std::string group;
-  std::string instance_id;  // group.instance.id, and the key of its lock
-  std::string owner;        // what its claims say (owner_of)
+  std::string instance_id;     // group.instance.id, and the key of its lock
+  bool held_instance = false;  // the lock was ours once (on some session)
+  std::optional<Clock::time_point> last_rejoin;
+  std::string owner;  // what its claims say (owner_of)
   std::unique_ptr<pqxx::connection> conn;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
-  std::vector<std::string> topics;  // subscribed (run())
+  std::vector<std::string> topics;    // subscribed (run())
   std::unique_ptr<FetchWaker> waker;  // on consumer; gone before it closes
   OffsetStore offsets;
   Assignment assignment;
@@ -147,18 +150,41 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   // one joins with the same instance id. Nothing of the old one's batch was
   // applied; the new assignment claims the partitions again (raising their
   // epochs) and starts from the offsets stored in PostgreSQL.
+  // At most one rejoin in kRejoinEvery: two processes of one group and
+  // instance that each hold a lock (on two databases, which no lock here
+  // can tell apart) would otherwise fence each other for ever; the second
+  // fence within it stops the process as any fence did before.
+  static constexpr auto kRejoinEvery = std::chrono::seconds(60);
+  bool may_rejoin() const { return !last_rejoin || Clock::now() - *last_rejoin > kRejoinEvery; }
+
   void rejoin(const std::string& reason) {
-    spdlog::warn("{}: fenced by Kafka ({}) while no other process holds --instance {}: librdkafka's own fence; "
-                 "rejoining with a new consumer",
-                 group, reason, opt.instance);
+    spdlog::warn(
+        "{}: fenced by Kafka ({}) while no other process holds --instance {}: librdkafka's own fence; "
+        "rejoining with a new consumer",
+        group, reason, opt.instance);
+    last_rejoin = Clock::now();
     waker.reset();
     consumer->close();
     consumer.reset();
     assignment.clear();
     lost.clear();
-    create_consumer();
-    if (const auto code = consumer->subscribe(topics); code != RdKafka::ERR_NO_ERROR)
-      infra::throw_kafka(code, "subscribe " + group);
+    // The broker that fenced it may not answer yet: tried for a minute.
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    infra::Backoff backoff(std::chrono::milliseconds(500));
+    for (;;) {
+      try {
+        create_consumer();
+        if (const auto code = consumer->subscribe(topics); code != RdKafka::ERR_NO_ERROR)
+          infra::throw_kafka(code, "subscribe " + group);
+        return;
+      } catch (const infra::InfraError& e) {
+        if (!e.is_retryable() || Clock::now() > deadline) throw;
+        waker.reset();
+        consumer.reset();
+        spdlog::warn("{}: rejoin: {}; retrying in {} ms", group, e.what(), backoff.next().count());
+        backoff.wait();
+      }
+    }
   }
 
   std::map<PartitionKey, StoredOffset> load_offsets() {
@@ -283,9 +309,18 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
       infra::translate_pg("set up the session of " + group, [&] {
         pqxx::nontransaction tx(*conn);
         tx.exec(std::string("SET idle_in_transaction_session_timeout = '") + kIdleInTransaction + "'");
-        if (!tx.exec_params(kClaimInstanceSql, instance_id)[0]["claimed"].as<bool>())
-          throw InstanceTaken(group + ": the lock of --instance " + opt.instance +
-                              " is held by another session (another process, or our own old one)");
+        if (!tx.exec_params(kClaimInstanceSql, instance_id)[0]["claimed"].as<bool>()) {
+          if (!held_instance)
+            throw InstanceTaken(group + ": the lock of --instance " + opt.instance +
+                                " is held by another session (another process, or our own old one)");
+          // Ours was lost with its session (PostgreSQL ended it, or the
+          // network did) and another session took it meanwhile.
+          throw infra::InfraError(group + ": the lock of --instance " + opt.instance +
+                                      " was taken by another session while this process was disconnected; "
+                                      "stopping (is another process running with the same --instance?)",
+                                  false);
+        }
+        held_instance = true;
         if (!opt.schema_first.empty())
           tx.exec_params(
               "SELECT set_config('search_path', quote_ident($1) || ', ' || current_setting('search_path'), "
@@ -482,7 +517,7 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
       } else if (code == RdKafka::ERR__FATAL) {
         std::string reason;
         const auto fatal = pretend ? RdKafka::ERR_FENCED_INSTANCE_ID : consumer->fatal_error(reason);
-        if (fatal == RdKafka::ERR_FENCED_INSTANCE_ID && fenced_by_itself()) {
+        if (fatal == RdKafka::ERR_FENCED_INSTANCE_ID && may_rejoin() && fenced_by_itself()) {
           m.reset();
           batch.clear();  // read by the consumer that goes: applied by none
           bytes = 0;
@@ -502,17 +537,30 @@ struct ProjectionRunner::Impl : public RdKafka::RebalanceCb {
   }
 };
 
-void reset_projection(const std::string& conninfo, const projections::Projection& projection) {
-  auto conn = infra::connect(conninfo);
+namespace {
+
+void empty_read_model(pqxx::connection& conn, const projections::Projection& projection) {
   const OffsetStore offsets{std::string(projection.name())};
   infra::translate_pg("reset " + std::string(projection.name()), [&] {
-    pqxx::work tx(*conn);
+    pqxx::work tx(conn);
     for (const auto& table : projection.tables()) tx.exec("TRUNCATE " + tx.quote_name(table));
     offsets.forget(tx);
     tx.commit();
   });
   spdlog::info("{}: read model emptied and offsets forgotten; the next run replays from offset zero",
                projection.name());
+}
+
+}  // namespace
+
+void reset_projection(const std::string& conninfo, const projections::Projection& projection) {
+  auto conn = infra::connect(conninfo);
+  empty_read_model(*conn, projection);
+}
+
+void ProjectionRunner::reset() {
+  impl_->ensure_connected();
+  empty_read_model(*impl_->conn, *impl_->projection);
 }
 
 ProjectionRunner::ProjectionRunner(RunnerOptions options, std::unique_ptr<projections::Projection> projection)

@@ -346,11 +346,19 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
         return s.publisher->send(batch);
       }();
       sent_up_to = batch.back().position;
+      // A page the producer did not take whole goes again before anything
+      // after it: nothing more is handed over until it lands (and fails).
+      const bool whole = sent.outcome.retry_reason.empty();
+      if (!whole) drop_next();
       if (flying && !land(stop, Clock::time_point::max())) {
         if (stop.load()) break;
         continue;  // start_over() gave up what went with it too
       }
       flying = Flying{std::move(batch), std::move(sent), started};
+      if (!whole) {
+        land(stop, Clock::time_point::max());
+        continue;
+      }
       // Publishing without a pause: the backlog is asked at most once a second.
       if (Clock::now() - last_backlog >= std::chrono::seconds(1)) {
         metrics.backlog(s.outbox->backlog());

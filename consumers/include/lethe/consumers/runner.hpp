@@ -79,7 +79,7 @@ struct RunStats {
 
 // Empties the projection's tables and forgets its offsets, in one
 // transaction, so that its next run rebuilds it from offset zero. Run it
-// while the projection is stopped.
+// while the projection is stopped (ProjectionRunner::reset() makes sure).
 void reset_projection(const std::string& conninfo, const projections::Projection& projection);
 
 // Not thread-safe; run one runner per thread.
@@ -112,6 +112,11 @@ class ProjectionRunner {
   // stored offset came from (a recreated topic). Fixing the cause and running
   // again resumes where it stopped.
   RunStats run(const std::atomic<bool>& stop);
+  // Empties the projection's tables and forgets its offsets, in one
+  // transaction, so that run() rebuilds it from offset zero (`lethe project
+  // --replay`). Done on the runner's session, which holds its instance: a
+  // projector of the same instance still running refused this one first.
+  void reset();
 
   // Applies, as run() does, every message below its partition's target
   // (topic as on Kafka, partition) and nothing at or beyond it, and returns
