@@ -283,6 +283,29 @@ BOOST_AUTO_TEST_CASE(a_version_gap_and_an_event_on_a_foreign_stream_go_to_dead_l
   BOOST_TEST(dead[1].headers.at("projection") == "billing");
 }
 
+// The audit log reads a few types of busy topics. A message of a type it
+// does not read is passed over by its type header, unparsed (a body that is
+// no envelope costs it nothing and is no dead letter of its); one of a type
+// it reads is parsed, and such a body is a dead letter. Without the header
+// check both are dead letters.
+BOOST_AUTO_TEST_CASE(the_audit_log_passes_over_the_types_it_does_not_read_unparsed) {
+  test::TestSchema db;
+  test::TestTopics topics(1);
+  const auto topic = topics.topic("users");
+  test::produce_raw(topic, "user-a", "{not an envelope", {{"type", "user.profile_changed"}});
+  test::produce_raw(topic, "user-b", "{not an envelope either", {{"type", "user.role_changed"}});
+  const auto stats = run_projection(db, topics, "audit", 10);
+  BOOST_TEST(stats.applied == 0);
+  BOOST_TEST(stats.skipped == 1);
+  BOOST_TEST(stats.dead_lettered == 1);
+  const auto dead = test::read_topic(topics.topic("dead-letters"));
+  BOOST_REQUIRE(dead.size() == 1u);
+  BOOST_TEST(dead[0].headers.at("source_offset") == "1");
+  BOOST_TEST(dead[0].headers.at("projection") == "audit");
+  BOOST_TEST(db.scalar("SELECT next_offset FROM projection_offsets WHERE projection = 'audit' AND topic = '" + topic +
+                       "'") == "2");
+}
+
 // Upcasters: a log that mixes ticket.opened v1 (stored before tickets had
 // a priority) with v2. The tickets projection reads both in today's shape:
 // the v1 ticket is normal, the v2 one keeps its own; a replay of the same

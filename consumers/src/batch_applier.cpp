@@ -62,6 +62,13 @@ BatchApplier::Work BatchApplier::refused(Work work, const std::string& reason) {
   return work;
 }
 
+namespace {
+
+const std::string kTypeHeader = "type";
+constexpr std::string_view kErased = "user.erased";
+
+}  // namespace
+
 // Decodes a batch, dropping what must not be applied again: messages below
 // the stored offset, and messages of partitions no longer assigned to us
 // (their new owner starts from the offsets in PostgreSQL).
@@ -78,6 +85,11 @@ BatchApplier::Work BatchApplier::prepare(std::span<const RdKafka::Message* const
       continue;
     }
     w.advance.insert_or_assign(key, Advance{m->offset() + 1, m});
+    // Of a type the projection does not read: passed over unparsed.
+    if (const auto type = header_view(*m, kTypeHeader); type && *type != kErased && !projection_.reads(*type)) {
+      ++w.skipped;
+      continue;
+    }
     auto env = domain::decode(value_view(*m));
     if (!env) {
       w.dead.push_back({m, "undecodable envelope: " + env.error().message});

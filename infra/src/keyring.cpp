@@ -413,12 +413,19 @@ std::optional<std::string> keyring_of_conninfo(const std::string& data_conninfo)
 // when the keys live beside the data, else a transaction of this thread's
 // keyring connection, committed when fn returns (and rolled back when it
 // throws).
+// One statement that only reads (read_only) runs without a transaction of
+// its own on the keyring: one round trip instead of BEGIN, it, COMMIT. A
+// single statement sees one snapshot either way.
 template <class Fn>
-auto on_keyring(pqxx::transaction_base& data_tx, Fn&& fn) {
+auto on_keyring(pqxx::transaction_base& data_tx, Fn&& fn, bool read_only = false) {
   const auto apart = keyring_of_conninfo(conninfo_of(data_tx.conn()));
   check_location(data_tx, apart.has_value());
   if (!apart) return fn(data_tx, false);
   try {
+    if (read_only) {
+      pqxx::nontransaction ktx(keyring_connection(*apart));
+      return fn(static_cast<pqxx::transaction_base&>(ktx), true);
+    }
     pqxx::work ktx(keyring_connection(*apart));
     auto out = fn(static_cast<pqxx::transaction_base&>(ktx), true);
     ktx.commit();
@@ -671,7 +678,8 @@ std::map<std::string, PersonKey> load_person_keys(pqxx::transaction_base& tx,
                                                   const std::vector<std::string>& subjects) {
   ensure_sodium();
   if (subjects.empty()) return {};
-  return on_keyring(tx, [&](pqxx::transaction_base& ktx, bool) { return keys_in(ktx, subjects); });
+  return on_keyring(
+      tx, [&](pqxx::transaction_base& ktx, bool) { return keys_in(ktx, subjects); }, true);
 }
 
 PersonKey ensure_person_key(pqxx::transaction_base& tx, const std::string& subject) {

@@ -68,6 +68,10 @@ const AuditedType* find_audited(std::string_view type) {
   return it == types.end() ? nullptr : &*it;
 }
 
+bool AuditProjection::reads(std::string_view type) const {
+  return find_audited(type) != nullptr;
+}
+
 ApplyResult AuditProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
   ApplyResult result;
   tx.exec("CREATE TEMP TABLE IF NOT EXISTS audit_log_stage (LIKE audit_log) ON COMMIT DELETE ROWS");

@@ -16,6 +16,7 @@ class AuditProjection final : public Projection {
   std::vector<std::string> topics() const override;
   std::vector<std::string> tables() const override { return {"audit_log"}; }
   ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
+  bool reads(std::string_view type) const override;
   const ErasurePolicy& erasure_policy() const override;
 };
 

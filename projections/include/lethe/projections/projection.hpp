@@ -93,6 +93,12 @@ class Projection {
   // the stream version already stored is skipped. Events that cannot be
   // applied are returned as rejected and the rest still applies.
   virtual ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) = 0;
+  // Whether it applies events of this type at all. The runtime skips a
+  // message of a type it does not read by the message's type header,
+  // before parsing it (user.erased always reaches it: every projection
+  // records its receipt), so a projection that reads a few types of busy
+  // topics (the audit log) does not pay for parsing the rest.
+  virtual bool reads(std::string_view /*type*/) const { return true; }
   // Its erasure policy: every column of its tables commented lethe:person,
   // lethe:person-kept or lethe:personal must be covered by a rule, or the
   // projection refuses to start (check_erasure_policy); lethe:sealed
