@@ -403,8 +403,10 @@ int verify(const infra::Config& cfg, const VerifyFlags& flags) {
     for (const auto& line : k.examples) spdlog::error("verify: {}", line);
     spdlog::info(
         "verify --against-kafka: {} messages, {} events; {} published events missing on Kafka, {} events on Kafka"
-        " missing in PostgreSQL, {} with another hash, {} undecodable messages; {} events not published yet",
-        k.messages, k.events, k.missing_on_kafka, k.missing_in_store, k.hash_differs, k.undecodable, k.unpublished);
+        " missing in PostgreSQL, {} with another hash, {} undecodable messages, {} labelled with another type; {}"
+        " events not published yet",
+        k.messages, k.events, k.missing_on_kafka, k.missing_in_store, k.hash_differs, k.undecodable, k.mislabelled,
+        k.unpublished);
     ok = ok && k.ok();
   }
   return ok ? 0 : 1;

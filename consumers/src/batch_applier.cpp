@@ -8,6 +8,7 @@
 
 #include "lethe/infra/config.hpp"
 #include "lethe/infra/errors.hpp"
+#include "lethe/infra/kafka.hpp"
 #include "lethe/infra/logging.hpp"
 #include "lethe/infra/pg.hpp"
 
@@ -86,8 +87,9 @@ BatchApplier::Work BatchApplier::prepare(std::span<const RdKafka::Message* const
     }
     w.advance.insert_or_assign(key, Advance{m->offset() + 1, m});
     // Of a type the projection does not read: passed over unparsed.
-    if (const auto type = header_view(*m, kTypeHeader); type && *type != kErased && !projection_.reads(*type)) {
+    if (const auto type = infra::header_of(*m, kTypeHeader); type && *type != kErased && !projection_.reads(*type)) {
       ++w.skipped;
+      ++w.passed;
       continue;
     }
     auto env = domain::decode(value_view(*m));
@@ -197,7 +199,9 @@ void BatchApplier::commit(Work& w, pqxx::connection& conn, RunStats& stats) {
     dead_letters_.send(dead);
   }
   for (const auto& [key, a] : w.advance) assignment_.advance(key, a.next_offset);
-  if (!w.envelopes.empty()) refusals_in_a_row_ = 0;  // PostgreSQL took this message: the run is over
+  // PostgreSQL took this message, or it was passed over as not this
+  // projection's: the run of refusals is over.
+  if (!w.envelopes.empty() || w.passed > 0) refusals_in_a_row_ = 0;
   ++stats.batches;
 }
 

@@ -62,6 +62,7 @@ class BatchApplier {
     std::vector<projections::Delivered> envelopes;
     std::vector<const RdKafka::Message*> source;  // message of each envelope
     std::vector<DeadLetter> dead;
+    std::size_t passed = 0;                   // of a type the projection does not read (Projection::reads)
     std::map<PartitionKey, Advance> advance;  // next offset per partition after this work
     std::int64_t skipped = 0;
     void absorb(Work&& later);  // adds a later message's work to this one

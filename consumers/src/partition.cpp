@@ -1,6 +1,5 @@
 #include "partition.hpp"
 
-#include <librdkafka/rdkafka.h>
 #include <sodium.h>
 
 #include <array>
@@ -34,19 +33,6 @@ std::string_view key_view(const RdKafka::Message& m) {
 
 std::string_view value_view(const RdKafka::Message& m) {
   return m.payload() ? std::string_view(static_cast<const char*>(m.payload()), m.len()) : std::string_view{};
-}
-
-std::optional<std::string_view> header_view(const RdKafka::Message& m, const std::string& name) {
-  // The C handle's lookup gives a pointer into the message, where the C++
-  // Headers would copy every header first.
-  rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(const_cast<RdKafka::Message&>(m).c_ptr(), &headers) != RD_KAFKA_RESP_ERR_NO_ERROR)
-    return std::nullopt;
-  const void* value = nullptr;
-  std::size_t size = 0;
-  if (rd_kafka_header_get_last(headers, name.c_str(), &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR || !value)
-    return std::nullopt;
-  return std::string_view(static_cast<const char*>(value), size);
 }
 
 std::string fingerprint(const RdKafka::Message& m) {

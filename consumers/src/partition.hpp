@@ -32,9 +32,6 @@ std::string describe(const PartitionKey& key);
 // empty view with a null data(), so it stays without one when copied.
 std::string_view key_view(const RdKafka::Message& m);
 std::string_view value_view(const RdKafka::Message& m);
-// The value of the message's last header of that name, as a view into the
-// message; nullopt when it has none.
-std::optional<std::string_view> header_view(const RdKafka::Message& m, const std::string& name);
 
 // BLAKE2b-128 over the length-prefixed key and value, in hex: what is
 // stored with an offset to recognise the message at that offset later.

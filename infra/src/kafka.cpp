@@ -1,5 +1,6 @@
 #include "lethe/infra/kafka.hpp"
 
+#include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -224,6 +225,20 @@ void DeliveryReports::dr_cb(RdKafka::Message& m) {
   }
   if (failed++ == 0) first_error = m.err();
   failures.push_back({reinterpret_cast<std::intptr_t>(m.msg_opaque()), m.err()});
+}
+
+std::optional<std::string_view> header_of(const RdKafka::Message& m, const std::string& name) {
+  // The C handle's lookup gives a pointer into the message, where the C++
+  // Headers would copy every header first. (c_ptr() is not const; the
+  // lookup only parses the headers once, lazily.)
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(const_cast<RdKafka::Message&>(m).c_ptr(), &headers) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return std::nullopt;
+  const void* value = nullptr;
+  std::size_t size = 0;
+  if (rd_kafka_header_get_last(headers, name.c_str(), &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR || !value)
+    return std::nullopt;
+  return std::string_view(static_cast<const char*>(value), size);
 }
 
 bool is_permanent_message_error(RdKafka::ErrorCode code) noexcept {

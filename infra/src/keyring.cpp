@@ -413,9 +413,10 @@ std::optional<std::string> keyring_of_conninfo(const std::string& data_conninfo)
 // when the keys live beside the data, else a transaction of this thread's
 // keyring connection, committed when fn returns (and rolled back when it
 // throws).
-// One statement that only reads (read_only) runs without a transaction of
-// its own on the keyring: one round trip instead of BEGIN, it, COMMIT. A
-// single statement sees one snapshot either way.
+// What only reads (read_only: no locks, no writes) runs without a
+// transaction of its own on the keyring: its one statement is one round
+// trip instead of three (BEGIN, it, COMMIT), and each statement has its own
+// snapshot, as under READ COMMITTED before.
 template <class Fn>
 auto on_keyring(pqxx::transaction_base& data_tx, Fn&& fn, bool read_only = false) {
   const auto apart = keyring_of_conninfo(conninfo_of(data_tx.conn()));

@@ -49,8 +49,10 @@ struct KafkaAuditReport {
   std::int64_t hash_differs = 0;      // in both with different hashes, copies that disagree, or a copy
                                       // whose content does not match its own hash
   std::int64_t undecodable = 0;       // messages on a domain topic that are no envelope
+  std::int64_t mislabelled = 0;       // copies whose type header is not their envelope's type (the
+                                      // header is outside the hash; projections pass over types by it)
   std::vector<std::string> examples;  // the first problems, one line each
-  bool ok() const { return missing_on_kafka + missing_in_store + hash_differs + undecodable == 0; }
+  bool ok() const { return missing_on_kafka + missing_in_store + hash_differs + undecodable + mislabelled == 0; }
 };
 
 struct KafkaAuditOptions {
