@@ -44,6 +44,19 @@ bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// A person's events appended and relayed: where the verify cases start.
+struct Relayed {
+  test::TestSchema db;
+  test::TestTopics topics;
+  std::vector<domain::Envelope> stored;
+
+  Relayed(const std::string& id, int renames) {
+    producers::EventStore store(db.conninfo());
+    stored = store.append("user-" + id, 0, test::user_history(id, renames));
+    BOOST_TEST(test::relay_until_idle(db, topics) == static_cast<std::int64_t>(stored.size()));
+  }
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(an_independent_hasher_verifies_every_published_event_from_the_raw_message_bytes) {
@@ -181,12 +194,9 @@ BOOST_AUTO_TEST_CASE(seals_and_verify_against_kafka_catch_truncation_deleted_str
 }
 
 BOOST_AUTO_TEST_CASE(verify_against_kafka_reports_a_published_event_that_is_not_on_kafka) {
-  test::TestSchema db;
-  test::TestTopics topics;
-  producers::EventStore store(db.conninfo());
-  auto history = test::user_history("p", 1);
-  const auto stored = store.append("user-p", 0, history);
-  BOOST_TEST(test::relay_until_idle(db, topics) == 2);
+  Relayed p("p", 1);
+  const auto& [db, topics, stored] = p;
+  BOOST_REQUIRE(stored.size() == 2u);
   // The topic is lost (and recreated empty): the store says published.
   test::delete_topic(topics.topic("users"));
   test::create_local_topics(topics.prefix(), 3);
@@ -200,12 +210,8 @@ BOOST_AUTO_TEST_CASE(verify_against_kafka_reports_a_published_event_that_is_not_
 }
 
 BOOST_AUTO_TEST_CASE(verify_against_kafka_reports_a_copy_altered_on_the_broker_with_its_hash_kept) {
-  test::TestSchema db;
-  test::TestTopics topics;
-  producers::EventStore store(db.conninfo());
-  auto history = test::user_history("k", 0);
-  const auto stored = store.append("user-k", 0, history);
-  BOOST_TEST(test::relay_until_idle(db, topics) == 1);
+  Relayed k("k", 0);
+  const auto& [db, topics, stored] = k;
   auto forged = domain::encode(stored[0]);
   const auto name = forged.find("User k");
   BOOST_REQUIRE(name != std::string::npos);
@@ -222,12 +228,8 @@ BOOST_AUTO_TEST_CASE(verify_against_kafka_reports_a_copy_altered_on_the_broker_w
 // rename): a copy relabelled on the broker, its body and hash intact,
 // would drop out of the audit log unseen. Verify reports it.
 BOOST_AUTO_TEST_CASE(verify_against_kafka_reports_a_copy_whose_type_header_was_relabelled) {
-  test::TestSchema db;
-  test::TestTopics topics;
-  producers::EventStore store(db.conninfo());
-  auto history = test::user_history("m", 0);
-  const auto stored = store.append("user-m", 0, history);
-  BOOST_TEST(test::relay_until_idle(db, topics) == 1);
+  Relayed m("m", 0);
+  const auto& [db, topics, stored] = m;
   BOOST_TEST(run_lethe(db, topics, "verify --against-kafka").rc == 0);
   test::produce_raw(topics.topic("users"), stored[0].stream_id, domain::encode(stored[0]),
                     {{"type", "user.profile_changed"}});
