@@ -100,7 +100,7 @@ void Publisher::forget_all() {
 PublishOutcome Publisher::settle(SentPage& sent, const std::atomic<bool>& stop,
                                  std::chrono::steady_clock::time_point deadline) {
   auto outcome = std::move(sent.outcome);
-  const auto& tally = delivery_.pages[sent.page];
+  auto& tally = delivery_.pages[sent.page];
   if (!infra::await_settled(
           *producer_, [&] { return tally.settled; }, sent.handed, &stop, deadline)) {
     spdlog::warn("relay: stopping with {} deliveries unconfirmed; they stay in the outbox",
@@ -110,7 +110,7 @@ PublishOutcome Publisher::settle(SentPage& sent, const std::atomic<bool>& stop,
     outcome.stopped = true;
     return outcome;
   }
-  const auto failures = std::move(delivery_.pages[sent.page].failures);
+  const auto failures = std::move(tally.failures);
   delivery_.pages.erase(sent.page);
   for (const auto& f : failures) {
     if (f.code == RdKafka::ERR__FATAL) {

@@ -247,7 +247,7 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
   infra::Backoff backoff(std::chrono::milliseconds(100));
   // Waits for the page in flight and stores its checkpoint. False when the
   // relay stops first, or the page goes again.
-  const auto land = [&](const std::atomic<bool>& halt, Clock::time_point deadline) {
+  const auto land = [&](const std::atomic<bool>& halt, Clock::time_point deadline = Clock::time_point::max()) {
     auto outcome = [&] {
       const infra::Timed timed(publish_seconds);
       return s.publisher->settle(flying->sent, halt, deadline);
@@ -260,7 +260,6 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
     if (!outcome.retry_reason.empty()) {
       metrics.retried.Increment();
       spdlog::error("relay: batch of {} not fully delivered ({}); it goes again", batch.size(), outcome.retry_reason);
-      flying.reset();
       start_over();
       backoff.wait();
       return false;
@@ -315,7 +314,7 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       }();
       if (batch.empty()) {
         if (flying) {  // nothing more to send meanwhile: it lands first
-          if (!land(stop, Clock::time_point::max()) && stop.load()) break;
+          if (!land(stop) && stop.load()) break;
           continue;
         }
         const auto backlog = s.outbox->backlog();
@@ -350,13 +349,13 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
       // after it: nothing more is handed over until it lands (and fails).
       const bool whole = sent.outcome.retry_reason.empty();
       if (!whole) drop_next();
-      if (flying && !land(stop, Clock::time_point::max())) {
+      if (flying && !land(stop)) {
         if (stop.load()) break;
         continue;  // start_over() gave up what went with it too
       }
       flying = Flying{std::move(batch), std::move(sent), started};
       if (!whole) {
-        land(stop, Clock::time_point::max());
+        land(stop);
         continue;
       }
       // Publishing without a pause: the backlog is asked at most once a second.
@@ -369,7 +368,7 @@ std::int64_t Relay::run(const std::atomic<bool>& stop) {
         abandon = false;
         // What flies lands first, so that the hook's test can count each
         // event once on the topic.
-        if (!land(stop, Clock::time_point::max())) continue;
+        if (!land(stop)) continue;
         spdlog::warn("relay: LETHE_FAULT=relay.abandon_session, leaving the PostgreSQL session behind");
         s.abandon_connection();
         connected = false;
