@@ -16,6 +16,7 @@
 #include "file_service.hpp"
 #include "lethe/infra/access.hpp"
 #include "lethe/infra/keyring.hpp"
+#include "lethe/infra/pg.hpp"
 #include "lethe/producers/event_store.hpp"
 #include "support/fixtures.hpp"
 #include "user_service.hpp"

@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 
 #include "erasure_service.hpp"
+#include "lethe/infra/pg.hpp"
 #include "lethe/producers/event_store.hpp"
 #include "lethe/projections/projection.hpp"
 #include "support/events.hpp"

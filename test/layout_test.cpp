@@ -2,7 +2,8 @@
 // What the folders promise, read from the source tree: a domain's parts
 // keep to their layer. Routes hold no SQL (they run named queries of their
 // domain's read/ part); decisions include no driver; read models include
-// nothing of the write side. (The include paths already refuse most of
+// nothing of the write side; and no public header of a layer above infra
+// names a driver type. (The include paths already refuse most of
 // this; these checks name the file when someone works around them.)
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
@@ -37,16 +38,28 @@ std::string text_of(const fs::path& p) {
   return s.str();
 }
 
-// The lines of the files of `part` that match `pattern`, "file:line: text".
-std::vector<std::string> matches(const std::string& part, const std::regex& pattern) {
+// The public headers of a layer: its include/ folder.
+std::vector<fs::path> layer_headers(const std::string& layer) {
+  std::vector<fs::path> out;
+  for (const auto& f : fs::recursive_directory_iterator(fs::path(lethe::test::source_dir()) / layer / "include"))
+    if (f.path().extension() == ".hpp") out.push_back(f.path());
+  return out;
+}
+
+// The lines of `files` that match `pattern`, "file:line: text".
+std::vector<std::string> matches_in(const std::vector<fs::path>& files, const std::regex& pattern) {
   std::vector<std::string> out;
-  for (const auto& f : part_files(part)) {
+  for (const auto& f : files) {
     std::istringstream lines(text_of(f));
     std::string line;
     for (int n = 1; std::getline(lines, line); ++n)
       if (std::regex_search(line, pattern)) out.push_back(f.string() + ":" + std::to_string(n) + ": " + line);
   }
   return out;
+}
+
+std::vector<std::string> matches(const std::string& part, const std::regex& pattern) {
+  return matches_in(part_files(part), pattern);
 }
 
 void none(const std::vector<std::string>& found, const char* what) {
@@ -77,4 +90,21 @@ BOOST_AUTO_TEST_CASE(read_models_include_nothing_of_the_write_side) {
   const std::regex include(R"(#include\s*[<"](lethe/producers/|[a-z_]+_service\.hpp))");
   BOOST_REQUIRE(!matches("http", include).empty());  // routes do include command handlers
   none(matches("read", include), "a read model includes the write side");
+}
+
+BOOST_AUTO_TEST_CASE(public_headers_above_infra_name_no_driver_type) {
+  // A driver's type or header, not a word about it in a comment.
+  const std::regex driver(R"((\bpqxx::|\bRdKafka::|\brd_kafka_[a-z_]+\b|#include\s*[<"](pqxx|librdkafka)))");
+  BOOST_REQUIRE(!matches_in(layer_headers("infra"), driver).empty());  // infra wraps both drivers
+  std::vector<fs::path> headers;
+  for (const auto* layer : {"domain", "producers", "projections", "consumers", "api"}) {
+    const auto more = layer_headers(layer);
+    headers.insert(headers.end(), more.begin(), more.end());
+  }
+  // A domain part's headers are public to the layers above it.
+  for (const auto* part : {"decide", "commands", "read", "http"})
+    for (const auto& f : part_files(part))
+      if (f.extension() == ".hpp") headers.push_back(f);
+  BOOST_TEST(headers.size() >= 40u);
+  none(matches_in(headers, driver), "a public header names a driver type");
 }

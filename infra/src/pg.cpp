@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <regex>
+#include <stdexcept>
 #include <utility>
 
 #include "lethe/infra/errors.hpp"
@@ -152,6 +153,11 @@ std::string prepared_name(pqxx::transaction_base& tx, const char* sql) {
   auto name = "lethe_" + std::to_string(std::hash<std::string_view>{}(sql));
   tx.conn().prepare(name, sql);
   return name;
+}
+
+Tx::operator pqxx::dbtransaction&() const {
+  if (db_ == nullptr) throw std::logic_error("a statement that needs a transaction ran in autocommit");
+  return *db_;
 }
 
 std::string first_line(std::string_view text) {

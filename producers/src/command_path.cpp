@@ -45,20 +45,20 @@ bool is_system_actor(std::string_view actor) noexcept {
   return actor == "system" || actor.starts_with("system:");
 }
 
-std::optional<domain::users::Role> active_role(pqxx::transaction_base& tx, const std::string& user_id) {
+std::optional<domain::users::Role> active_role(infra::Tx tx, const std::string& user_id) {
   if (user_id.empty() || user_id.size() > domain::kMaxActorBytes) return std::nullopt;
   const auto r = infra::exec_hot(tx, "SELECT role FROM accounts WHERE user_id = $1 AND active", user_id);
   if (r.empty()) return std::nullopt;
   return domain::users::parse_role(r[0][0].c_str());
 }
 
-int active_owners(pqxx::transaction_base& tx) {
+int active_owners(infra::Tx tx) {
   constexpr std::int64_t kOwnersLock = 0x6c65746865'01;  // "lethe" 1
   infra::exec_hot(tx, "SELECT pg_advisory_xact_lock($1)", kOwnersLock);
-  return tx.exec("SELECT count(*) FROM accounts WHERE role = 'owner' AND active")[0][0].as<int>();
+  return tx.driver().exec("SELECT count(*) FROM accounts WHERE role = 'owner' AND active")[0][0].as<int>();
 }
 
-domain::users::Actor actor_in(pqxx::transaction_base& tx, const CommandContext& ctx) {
+domain::users::Actor actor_in(infra::Tx tx, const CommandContext& ctx) {
   if (is_system_actor(ctx.actor)) return {ctx.actor, domain::users::Role::owner};
   return {ctx.actor, active_role(tx, ctx.actor)};
 }
@@ -105,7 +105,7 @@ std::vector<domain::Envelope> CommandTx::read(const std::string& stream) {
 CommandKey CommandTx::domain_secret(const std::string& subject) {
   auto found = infra::load_person_keys(tx_.sql(), {subject});
   if (const auto it = found.find(subject); it != found.end()) return CommandKey{it->second.key_id, it->second.key};
-  auto own = infra::connect(infra::conninfo_of(tx_.sql().conn()), "lethe-key-domain");
+  auto own = infra::connect(infra::conninfo_of(tx_.sql().driver().conn()), "lethe-key-domain");
   const auto made = infra::ensure_person_key(*own, subject);
   return CommandKey{made.key_id, made.key};
 }

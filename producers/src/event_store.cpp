@@ -80,12 +80,13 @@ std::vector<domain::Envelope> EventStore::append(std::string_view stream, std::i
 void EventStore::transact(const std::function<bool(Transaction&)>& body) {
   infra::translate_pg("store transaction", [&] {
     pqxx::work tx(*impl_->conn);
-    Transaction t(*impl_, tx);
+    infra::Tx handle(tx);
+    Transaction t(*impl_, handle);
     if (body(t)) tx.commit();
   });
 }
 
-void EventStore::autocommit(const std::function<void(pqxx::transaction_base&)>& body) {
+void EventStore::autocommit(const std::function<void(infra::Tx)>& body) {
   infra::translate_pg("store statement", [&] {
     pqxx::nontransaction tx(*impl_->conn);
     body(tx);
@@ -159,7 +160,7 @@ std::vector<domain::Envelope> EventStore::Transaction::append(std::string_view s
   auto out = append_chained(
       stream, expected_version, std::move(prev_hash), events,
       [&](const domain::Envelope& e, std::string_view topic, const std::string& fenced, const std::string& people) {
-        return tx_
+        return tx_.driver()
             .exec_prepared(kInsert, e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version, e.occurred_at,
                            e.actor, e.correlation_id, e.causation_id, e.payload, e.prev_hash, e.hash,
                            std::string(topic), fenced, people)[0][0]
@@ -169,12 +170,11 @@ std::vector<domain::Envelope> EventStore::Transaction::append(std::string_view s
   return out;
 }
 
-void lock_stream(pqxx::transaction_base& tx, std::string_view stream) {
+void lock_stream(infra::Tx tx, std::string_view stream) {
   infra::exec_hot(tx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", std::string(stream));
 }
 
-std::vector<domain::Envelope> append_at_head(pqxx::dbtransaction& tx, std::string_view stream,
-                                             std::span<const NewEvent> events) {
+std::vector<domain::Envelope> append_at_head(infra::Tx tx, std::string_view stream, std::span<const NewEvent> events) {
   if (events.empty()) return {};
   const auto head = infra::exec_hot(tx, kHeadSql, std::string(stream));
   const std::int64_t version = head.empty() ? 0 : head[0][0].as<std::int64_t>();
@@ -191,7 +191,7 @@ std::vector<domain::Envelope> append_at_head(pqxx::dbtransaction& tx, std::strin
 
 std::vector<domain::Envelope> EventStore::Transaction::read_stream(std::string_view stream) {
   std::vector<domain::Envelope> out;
-  for (const auto& row : tx_.exec_prepared(kRead, std::string(stream))) out.push_back(envelope_from_row(row));
+  for (const auto& row : tx_.driver().exec_prepared(kRead, std::string(stream))) out.push_back(envelope_from_row(row));
   heads_[std::string(stream)] =
       out.empty() ? std::pair<std::int64_t, std::string>{0, ""} : std::pair{out.back().stream_version, out.back().hash};
   return out;

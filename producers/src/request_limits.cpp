@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 
 #include "lethe/infra/access.hpp"
+#include "lethe/infra/pg.hpp"
 #include "lethe/producers/event_store.hpp"
 
 namespace lethe::producers {

@@ -130,7 +130,8 @@ constexpr const char* kSearchPathSql = "SELECT set_config('search_path', $1, tru
 
 }  // namespace
 
-void apply_erasure_policy(const Projection& p, pqxx::dbtransaction& tx, const std::vector<std::string>& people) {
+void apply_erasure_policy(const Projection& p, infra::Tx handle, const std::vector<std::string>& people) {
+  pqxx::dbtransaction& tx = handle;
   apply_rules(p, tx, people);
   if (people.empty()) return;
   // The other versions of the read model (consumers/versions.hpp) forget in
@@ -162,7 +163,8 @@ void apply_erasure_policy(const Projection& p, pqxx::dbtransaction& tx, const st
   }
 }
 
-std::vector<std::string> erasure_policy_gaps(pqxx::dbtransaction& tx, const Projection& projection) {
+std::vector<std::string> erasure_policy_gaps(infra::Tx handle, const Projection& projection) {
+  pqxx::transaction_base& tx = handle;
   const auto& policy = projection.erasure_policy();
   const auto tables = projection.tables();
   std::vector<std::string> gaps;
@@ -214,7 +216,7 @@ std::vector<std::string> erasure_policy_gaps(pqxx::dbtransaction& tx, const Proj
   return gaps;
 }
 
-ApplyResult apply_batch(Projection& projection, std::span<const Delivered> batch, pqxx::dbtransaction& tx,
+ApplyResult apply_batch(Projection& projection, std::span<const Delivered> batch, infra::Tx tx,
                         const ReceiptLog& receipts) {
   record_receipts(projection, batch, tx, receipts);
   // A policy that keeps everything (ids only, no personal text) has nothing

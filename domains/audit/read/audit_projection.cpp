@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 
 #include "lethe/domain/registry.hpp"
+#include "lethe/infra/pg.hpp"
 
 namespace lethe::projections {
 
@@ -72,9 +73,9 @@ bool AuditProjection::reads(std::string_view type) const {
   return find_audited(type) != nullptr;
 }
 
-ApplyResult AuditProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
+ApplyResult AuditProjection::apply(std::span<const Delivered> batch, infra::Tx tx) {
   ApplyResult result;
-  tx.exec("CREATE TEMP TABLE IF NOT EXISTS audit_log_stage (LIKE audit_log) ON COMMIT DELETE ROWS");
+  tx.driver().exec("CREATE TEMP TABLE IF NOT EXISTS audit_log_stage (LIKE audit_log) ON COMMIT DELETE ROWS");
   bool any = false;
   {
     pqxx::stream_to copy(tx, "audit_log_stage");
@@ -107,7 +108,7 @@ ApplyResult AuditProjection::apply(std::span<const Delivered> batch, pqxx::dbtra
     }
     copy.complete();
   }
-  if (any) tx.exec("INSERT INTO audit_log SELECT * FROM audit_log_stage ON CONFLICT (event_id) DO NOTHING");
+  if (any) tx.driver().exec("INSERT INTO audit_log SELECT * FROM audit_log_stage ON CONFLICT (event_id) DO NOTHING");
   return result;
 }
 

@@ -15,7 +15,7 @@ class AuditProjection final : public Projection {
   // The topics the audited types go to (the domain registry says which).
   std::vector<std::string> topics() const override;
   std::vector<std::string> tables() const override { return {"audit_log"}; }
-  ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
+  ApplyResult apply(std::span<const Delivered> batch, infra::Tx tx) override;
   bool reads(std::string_view type) const override;
   const ErasurePolicy& erasure_policy() const override;
 };

@@ -1,6 +1,7 @@
 #include "billing_projection.hpp"
 
 #include "billing.hpp"
+#include "lethe/infra/pg.hpp"
 #include "stream_batch.hpp"
 #include "table.hpp"
 
@@ -140,7 +141,7 @@ std::string stream_of(Kind kind, const std::string& id) {
 
 }  // namespace
 
-ApplyResult BillingProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
+ApplyResult BillingProjection::apply(std::span<const Delivered> batch, infra::Tx tx) {
   ApplyResult result;
   // A profile's name, address and tax id, and the texts about a person's
   // money (descriptions, reasons), stay sealed in the tables, opened only

@@ -16,7 +16,7 @@ class BillingProjection final : public Projection {
     return {"billing_profiles", "billing_subscriptions", "billing_transactions",
             "billing_refunds",  "billing_credit_notes",  "billing_plans"};
   }
-  ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
+  ApplyResult apply(std::span<const Delivered> batch, infra::Tx tx) override;
   const ErasurePolicy& erasure_policy() const override;
   std::vector<DeclaredColumn> declared_columns() const override;
 };

@@ -1,6 +1,7 @@
 #include "content_projection.hpp"
 
 #include "content.hpp"
+#include "lethe/infra/pg.hpp"
 #include "stream_batch.hpp"
 #include "table.hpp"
 
@@ -54,7 +55,7 @@ std::string id_of(const content::Event& ev) {
 
 }  // namespace
 
-ApplyResult ContentProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
+ApplyResult ContentProjection::apply(std::span<const Delivered> batch, infra::Tx tx) {
   ApplyResult result;
   // Titles and bodies stay sealed in the tables (their author's), opened
   // only when a query answers: no key is read here.

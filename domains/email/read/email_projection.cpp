@@ -1,6 +1,7 @@
 #include "email_projection.hpp"
 
 #include "email.hpp"
+#include "lethe/infra/pg.hpp"
 #include "stream_batch.hpp"
 #include "table.hpp"
 
@@ -23,7 +24,7 @@ const table::Spec kEmailLogs{"email_logs",
 
 }  // namespace
 
-ApplyResult EmailProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
+ApplyResult EmailProjection::apply(std::span<const Delivered> batch, infra::Tx tx) {
   ApplyResult result;
   // The subject ("Hello <name>") stays sealed in the table, opened only when
   // a query answers: no key is read here.

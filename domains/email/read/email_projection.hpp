@@ -12,7 +12,7 @@ class EmailProjection final : public Projection {
   std::string_view name() const override { return "email"; }
   std::vector<std::string> topics() const override { return {"email"}; }
   std::vector<std::string> tables() const override { return {"email_logs"}; }
-  ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
+  ApplyResult apply(std::span<const Delivered> batch, infra::Tx tx) override;
   const ErasurePolicy& erasure_policy() const override;
   std::vector<DeclaredColumn> declared_columns() const override;
 };

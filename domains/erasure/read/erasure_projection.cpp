@@ -47,7 +47,7 @@ constexpr const char* kCompleteSql =
 
 }  // namespace
 
-ApplyResult ErasureProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
+ApplyResult ErasureProjection::apply(std::span<const Delivered> batch, infra::Tx tx) {
   ApplyResult result;
   const auto decoded = stream_batch::decode<erasure::Event>(batch, "", erasure::decode_sealed, tx, result);
   for (const auto& [index, ev] : decoded) {

@@ -12,7 +12,7 @@ class ErasureProjection final : public Projection {
   std::string_view name() const override { return "erasure"; }
   std::vector<std::string> topics() const override { return {"erasure"}; }
   std::vector<std::string> tables() const override { return {"erasure_requests", "erasure_receipts", "erasure_tasks"}; }
-  ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
+  ApplyResult apply(std::span<const Delivered> batch, infra::Tx tx) override;
   const ErasurePolicy& erasure_policy() const override;
 };
 

@@ -11,7 +11,7 @@ std::vector<std::string> EventLogProjection::topics() const {
   return out;
 }
 
-ApplyResult EventLogProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
+ApplyResult EventLogProjection::apply(std::span<const Delivered> batch, infra::Tx tx) {
   ApplyResult result;
   if (batch.empty()) return result;
   pqxx::stream_to copy(tx, "event_log",

@@ -13,7 +13,7 @@ class EventLogProjection final : public Projection {
   // any event by id, stream or position.
   std::vector<std::string> topics() const override;
   std::vector<std::string> tables() const override { return {"event_log"}; }
-  ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
+  ApplyResult apply(std::span<const Delivered> batch, infra::Tx tx) override;
   const ErasurePolicy& erasure_policy() const override;
 };
 

@@ -1,6 +1,7 @@
 #include "files_projection.hpp"
 
 #include "files.hpp"
+#include "lethe/infra/pg.hpp"
 #include "stream_batch.hpp"
 #include "table.hpp"
 
@@ -25,7 +26,7 @@ const table::Spec kFiles{"files",
 
 }  // namespace
 
-ApplyResult FilesProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
+ApplyResult FilesProjection::apply(std::span<const Delivered> batch, infra::Tx tx) {
   ApplyResult result;
   // A file's name stays sealed in the table (its owner's), opened only when
   // a query answers: no key is read here.

@@ -80,7 +80,7 @@ std::pair<std::string, std::string> kind_and_id(const std::string& stream) {
 
 }  // namespace
 
-ApplyResult ShopProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
+ApplyResult ShopProjection::apply(std::span<const Delivered> batch, infra::Tx tx) {
   ApplyResult result;
   // The only personal text on the topic (an order's cancel reason) is not
   // kept here: nothing is opened, no key is read.
@@ -100,9 +100,9 @@ ApplyResult ShopProjection::apply(std::span<const Delivered> batch, pqxx::dbtran
   orders.load(tx, ids["order"]);
   std::map<std::string, std::map<std::string, LineRow>> lines;  // cart -> line id -> line
   if (ids.contains("cart"))
-    for (const auto& r : tx.exec_params("SELECT cart_id, line_id, product_id, quantity, selected_specs::text"
-                                        " FROM shop_cart_lines WHERE cart_id = ANY($1::text[])",
-                                        infra::pg_text_array(ids["cart"])))
+    for (const auto& r : tx.driver().exec_params("SELECT cart_id, line_id, product_id, quantity, selected_specs::text"
+                                                 " FROM shop_cart_lines WHERE cart_id = ANY($1::text[])",
+                                                 infra::pg_text_array(ids["cart"])))
       lines[r[0].c_str()][r[1].c_str()] = LineRow{r[2].c_str(), r[3].as<std::int64_t>(), r[4].c_str()};
 
   // The row of the event's stream when the event is its next version, else
@@ -212,8 +212,8 @@ ApplyResult ShopProjection::apply(std::span<const Delivered> batch, pqxx::dbtran
   // A touched cart's lines are written whole: what it held when the batch
   // began (loaded above), folded with the batch's events.
   if (!touched.empty()) {
-    tx.exec_params("DELETE FROM shop_cart_lines WHERE cart_id = ANY($1::text[])",
-                   infra::pg_text_array({touched.begin(), touched.end()}));
+    tx.driver().exec_params("DELETE FROM shop_cart_lines WHERE cart_id = ANY($1::text[])",
+                            infra::pg_text_array({touched.begin(), touched.end()}));
     pqxx::stream_to copy(tx, "shop_cart_lines");
     for (const auto& id : touched)
       for (const auto& [line_id, l] : lines[id])

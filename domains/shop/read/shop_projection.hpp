@@ -15,7 +15,7 @@ class ShopProjection final : public Projection {
     return {"shop_categories", "shop_products",   "shop_inventory_movements",
             "shop_carts",      "shop_cart_lines", "shop_orders"};
   }
-  ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
+  ApplyResult apply(std::span<const Delivered> batch, infra::Tx tx) override;
   const ErasurePolicy& erasure_policy() const override;
   std::vector<DeclaredColumn> declared_columns() const override;
 };

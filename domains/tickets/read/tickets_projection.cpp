@@ -50,7 +50,7 @@ const table::Spec kNotes{"ticket_internal_notes",
 
 }  // namespace
 
-ApplyResult TicketsProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
+ApplyResult TicketsProjection::apply(std::span<const Delivered> batch, infra::Tx tx) {
   ApplyResult result;
   // Personal text (subjects, bodies, comments, staff notes) stays sealed in
   // the tables, opened only when a query answers: no key is read here. A

@@ -11,7 +11,7 @@ class TicketsProjection final : public Projection {
   std::string_view name() const override { return "tickets"; }
   std::vector<std::string> topics() const override { return {"tickets", "staff"}; }
   std::vector<std::string> tables() const override { return {"tickets", "ticket_comments", "ticket_internal_notes"}; }
-  ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
+  ApplyResult apply(std::span<const Delivered> batch, infra::Tx tx) override;
   const ErasurePolicy& erasure_policy() const override;
   std::vector<DeclaredColumn> declared_columns() const override;
 };

@@ -494,7 +494,7 @@ LoginResult UserService::login(const std::string& email, const std::string& pass
   // before the password is checked, so concurrent attempts cannot race past
   // the limit, and no lock is held while Argon2 runs.
   store_.transact([&](EventStore::Transaction& t) {
-    auto& sql = t.sql();
+    pqxx::dbtransaction& sql = t.sql();
     if (const auto wait = count_attempt(sql, policy_, index, attempt)) {
       out.outcome = LoginResult::Outcome::limited;
       out.retry_after_seconds = *wait;
@@ -538,7 +538,7 @@ LoginResult UserService::login(const std::string& email, const std::string& pass
   // 3. The outcome, as an event for auditors: a failure stays counted; a
   // success clears the count and starts a session.
   auto written = run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
-    auto& sql = tx.sql();
+    pqxx::dbtransaction& sql = tx.sql();
     if (reason.empty()) {
       // While the password was checked, the account may have been
       // deactivated or its password changed: then this login fails too.
@@ -622,7 +622,7 @@ std::optional<Authenticated> UserService::authenticate(const std::string& token)
 std::vector<ApiKeyInfo> UserService::api_keys(const std::string& user_id, std::int64_t limit, std::int64_t offset) {
   std::vector<ApiKeyInfo> out;
   store_.transact([&](EventStore::Transaction& t) {
-    for (const auto& r : t.sql().exec_params(
+    for (const auto& r : t.sql().driver().exec_params(
              "SELECT credential_id, name, prefix, " LETHE_UTC(
                  "created_at") " AS created_at, "
                                "COALESCE(" LETHE_UTC(
@@ -663,7 +663,7 @@ domain::Result<IssuedKey> UserService::bootstrap(const std::string& email, const
   IssuedKey out{{}, token.id, token.text, token.text.substr(0, 10), ""};
   auto written = run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
     active_owners(tx.sql());  // takes the owners' lock: two bootstraps cannot both pass
-    if (!tx.sql().exec("SELECT 1 FROM accounts WHERE role = 'owner' LIMIT 1").empty())
+    if (!tx.sql().driver().exec("SELECT 1 FROM accounts WHERE role = 'owner' LIMIT 1").empty())
       return conflict("", "an owner exists already: bootstrap runs once, on an empty system");
     const users::Actor system{ctx.actor, users::Role::owner};
     auto registered = users::decide({}, users::RegisterUser{user_id, email, name, "owner", ""}, system);

@@ -47,7 +47,7 @@ std::string anonymous_email(const std::string& user_id) {
 
 }  // namespace
 
-ApplyResult UsersProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
+ApplyResult UsersProjection::apply(std::span<const Delivered> batch, infra::Tx tx) {
   ApplyResult result;
   // Personal fields arrive sealed and stay so in the tables (lethe:sealed),
   // opened only when a query answers: no key is read here. A field written

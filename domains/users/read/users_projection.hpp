@@ -12,7 +12,7 @@ class UsersProjection final : public Projection {
   std::string_view name() const override { return "users"; }
   std::vector<std::string> topics() const override { return {"users", "staff"}; }
   std::vector<std::string> tables() const override { return {"users", "user_oauth_identities", "user_notes"}; }
-  ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
+  ApplyResult apply(std::span<const Delivered> batch, infra::Tx tx) override;
   const ErasurePolicy& erasure_policy() const override;
   std::vector<DeclaredColumn> declared_columns() const override;
 };

@@ -52,14 +52,14 @@ bool is_system_actor(std::string_view actor) noexcept;
 // no transaction id): a demotion or deactivation that committed while the
 // request waited is what the decision sees. No role: anonymous, unknown or
 // deactivated.
-domain::users::Actor actor_in(pqxx::transaction_base& tx, const CommandContext& ctx);
+domain::users::Actor actor_in(infra::Tx tx, const CommandContext& ctx);
 // The role an account holds now, if it is active (nullopt: no such active account).
-std::optional<domain::users::Role> active_role(pqxx::transaction_base& tx, const std::string& user_id);
+std::optional<domain::users::Role> active_role(infra::Tx tx, const std::string& user_id);
 
 // Active owners, counted under a transaction-scoped advisory lock, so that
 // two decisions that each remove an owner (a role change, a deactivation,
 // an erasure) cannot both see two of them.
-int active_owners(pqxx::transaction_base& tx);
+int active_owners(infra::Tx tx);
 
 // If-Match: the version the caller last saw of the command's stream (`what`:
 // "ticket", "stream") against the version read; 409 naming "if-match".
@@ -125,7 +125,7 @@ class CommandTx {
   // and appends them; throws ConcurrencyConflict when the stream moved.
   const std::vector<domain::Envelope>& append(const std::string& stream, std::int64_t expected_version,
                                               const std::vector<Draft>& drafts);
-  pqxx::dbtransaction& sql() noexcept { return tx_.sql(); }
+  infra::Tx& sql() noexcept { return tx_.sql(); }
   const CommandContext& context() const noexcept { return ctx_; }
   // 1 for the first try; more after a concurrent append made it retry (a
   // cached state is then not to be trusted).

@@ -13,10 +13,9 @@
 
 #include "lethe/domain/envelope.hpp"
 
-namespace pqxx {
-class dbtransaction;
-class transaction_base;
-}  // namespace pqxx
+namespace lethe::infra {
+class Tx;  // a transaction (lethe/infra/pg.hpp)
+}
 
 namespace lethe::producers {
 
@@ -57,7 +56,7 @@ class ConcurrencyConflict : public std::runtime_error {
 // Serialises the writers of one stream until tx ends (a transaction-level
 // advisory lock on the stream's name). The erasure request streams take
 // it: their receipts are appended by many projections at once.
-void lock_stream(pqxx::transaction_base& tx, std::string_view stream);
+void lock_stream(infra::Tx tx, std::string_view stream);
 
 // Appends events at the stream's head inside a transaction the caller owns
 // (a projection's batch, which records an erasure receipt with its own
@@ -66,8 +65,7 @@ void lock_stream(pqxx::transaction_base& tx, std::string_view stream);
 // publishes in transaction id order, and a transaction gets its id at its
 // first write (see EventStore::Transaction). Errors as for
 // EventStore::append.
-std::vector<domain::Envelope> append_at_head(pqxx::dbtransaction& tx, std::string_view stream,
-                                             std::span<const NewEvent> events);
+std::vector<domain::Envelope> append_at_head(infra::Tx tx, std::string_view stream, std::span<const NewEvent> events);
 
 // Payloads above this are refused: with the envelope around them they must
 // stay under Kafka's default message.max.bytes (1 MB), or the relay could
@@ -119,13 +117,13 @@ class EventStore {
     // head was committed before this transaction began, so a later version
     // still gets a later transaction id.
     void assume_head(std::string_view stream, std::int64_t version, std::string hash);
-    pqxx::dbtransaction& sql() noexcept { return tx_; }
+    infra::Tx& sql() noexcept { return tx_; }
 
    private:
     friend class EventStore;
-    Transaction(Impl& impl, pqxx::dbtransaction& tx) : impl_(impl), tx_(tx) {}
+    Transaction(Impl& impl, infra::Tx& tx) : impl_(impl), tx_(tx) {}
     Impl& impl_;
-    pqxx::dbtransaction& tx_;
+    infra::Tx& tx_;
     std::map<std::string, std::pair<std::int64_t, std::string>, std::less<>> heads_;  // stream -> (version, hash)
   };
   // Runs body in one transaction and commits when it returns true; false or
@@ -133,7 +131,7 @@ class EventStore {
   void transact(const std::function<bool(Transaction&)>& body);
   // Runs body outside any transaction block: each statement commits alone
   // (one round trip for a single statement, no BEGIN and COMMIT).
-  void autocommit(const std::function<void(pqxx::transaction_base&)>& body);
+  void autocommit(const std::function<void(infra::Tx)>& body);
 
   // Every event of the stream in version order.
   std::vector<domain::Envelope> read_stream(std::string_view stream);

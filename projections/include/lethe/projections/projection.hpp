@@ -14,8 +14,8 @@
 
 #include "lethe/domain/envelope.hpp"
 
-namespace pqxx {
-class dbtransaction;
+namespace lethe::infra {
+class Tx;  // a transaction (lethe/infra/pg.hpp)
 }
 
 namespace lethe::projections {
@@ -92,7 +92,7 @@ class Projection {
   // batch takes effect wholly or not at all. Idempotent: an event at or below
   // the stream version already stored is skipped. Events that cannot be
   // applied are returned as rejected and the rest still applies.
-  virtual ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) = 0;
+  virtual ApplyResult apply(std::span<const Delivered> batch, infra::Tx tx) = 0;
   // Whether it applies events of this type at all. The runtime skips a
   // message of a type it does not read by the message's type header,
   // before parsing it (user.erased always reaches it: every projection
@@ -131,7 +131,7 @@ inline std::string previous_version_schema(std::string_view live, std::string_vi
 // table lacks or whose comment is not the mark its declaration gives, and
 // every marked column of a declared table that the declaration leaves out.
 // Empty: the policy is complete and the declaration is the database's.
-std::vector<std::string> erasure_policy_gaps(pqxx::dbtransaction& tx, const Projection& projection);
+std::vector<std::string> erasure_policy_gaps(infra::Tx tx, const Projection& projection);
 
 // An event a projection appends to the event store: its receipt of an
 // erasure (erasure.applied).
@@ -146,8 +146,8 @@ struct Receipt {
 // at a stream's head. The write side does both; app wires them in, so this
 // layer includes nothing of the write side.
 struct ReceiptLog {
-  std::function<void(pqxx::dbtransaction& tx, const std::string& stream)> lock;
-  std::function<void(pqxx::dbtransaction& tx, const Receipt& receipt)> append;
+  std::function<void(infra::Tx tx, const std::string& stream)> lock;
+  std::function<void(infra::Tx tx, const Receipt& receipt)> append;
   explicit operator bool() const noexcept { return lock && append; }
 };
 
@@ -156,7 +156,7 @@ struct ReceiptLog {
 // the batch (erasure.applied on the request's stream, once, before anything
 // else is written, through `receipts`), applies the batch, then applies the
 // erasure policy for every erased person the batch names.
-ApplyResult apply_batch(Projection& projection, std::span<const Delivered> batch, pqxx::dbtransaction& tx,
+ApplyResult apply_batch(Projection& projection, std::span<const Delivered> batch, infra::Tx tx,
                         const ReceiptLog& receipts);
 
 // Applies the projection's erasure policy for each of `people` in tx: what
@@ -165,8 +165,7 @@ ApplyResult apply_batch(Projection& projection, std::span<const Delivered> batch
 // model, kept after a cut-over or being rebuilt (previous_version_schema,
 // next_version_schema), forget them too, in the same transaction: no
 // version keeps an erased person.
-void apply_erasure_policy(const Projection& projection, pqxx::dbtransaction& tx,
-                          const std::vector<std::string>& people);
+void apply_erasure_policy(const Projection& projection, infra::Tx tx, const std::vector<std::string>& people);
 
 // Every topic the projection reads: its own and the erasure topic.
 std::vector<std::string> topics_of(const Projection& projection);

@@ -1,6 +1,7 @@
 #include "bookmarks_projection.hpp"
 
 #include "bookmarks.hpp"
+#include "lethe/infra/pg.hpp"
 #include "stream_batch.hpp"
 #include "table.hpp"
 
@@ -21,7 +22,7 @@ const table::Spec kBookmarks{"bookmarks",
 
 }  // namespace
 
-ApplyResult BookmarksProjection::apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
+ApplyResult BookmarksProjection::apply(std::span<const Delivered> batch, infra::Tx tx) {
   ApplyResult result;
   auto decoded = stream_batch::decode<bookmarks::Event>(batch, "bookmark.", bookmarks::decode_sealed, tx, result);
   if (decoded.empty()) return result;

@@ -10,7 +10,7 @@ class BookmarksProjection final : public Projection {
   std::string_view name() const override { return "bookmarks"; }
   std::vector<std::string> topics() const override { return {"bookmarks"}; }
   std::vector<std::string> tables() const override { return {"bookmarks"}; }
-  ApplyResult apply(std::span<const Delivered> batch, pqxx::dbtransaction& tx) override;
+  ApplyResult apply(std::span<const Delivered> batch, infra::Tx tx) override;
   const ErasurePolicy& erasure_policy() const override;
   std::vector<DeclaredColumn> declared_columns() const override;
 };
