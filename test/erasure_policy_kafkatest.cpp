@@ -157,3 +157,19 @@ BOOST_AUTO_TEST_CASE(a_declaration_that_differs_from_the_comments_stops_the_proj
   BOOST_TEST_REQUIRE(missing.size() == 1u);
   BOOST_TEST(missing[0] == "column email_logs.template is declared by email, but the table lacks it");
 }
+
+// A declaration gives each column its type too: a migration that changes a
+// declared column's type (here a size cut to integer, and a time kept as
+// text) stops the projection until the two agree again.
+BOOST_AUTO_TEST_CASE(a_declared_type_the_table_does_not_hold_stops_the_projection) {
+  test::TestSchema db;
+  BOOST_TEST_REQUIRE(gaps_of(db, "files").empty());
+  db.exec("ALTER TABLE files ALTER COLUMN size TYPE integer");
+  db.exec("ALTER TABLE files ALTER COLUMN recorded_at TYPE text");
+  const auto gaps = gaps_of(db, "files");
+  const std::vector<std::string> expected{
+      "column files.size is declared by files as bigint, but the table holds integer",
+      "column files.recorded_at is declared by files as timestamp with time zone, but the table holds text",
+  };
+  BOOST_TEST(gaps == expected, boost::test_tools::per_element());
+}

@@ -27,7 +27,8 @@ constexpr std::string_view kSealed = "lethe:sealed";  // erased with the key: no
 
 // Every column of the tables, with its comment (empty when none).
 constexpr const char* kColumnsSql =
-    "SELECT c.relname, a.attname, coalesce(col_description(c.oid, a.attnum), '')"
+    "SELECT c.relname, a.attname, coalesce(col_description(c.oid, a.attnum), ''),"
+    " format_type(a.atttypid, a.atttypmod)"
     " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
     " WHERE c.oid IN (SELECT to_regclass(t) FROM unnest($1::text[]) AS t) AND a.attnum > 0 AND NOT a.attisdropped"
     " ORDER BY c.relname, a.attnum";
@@ -169,23 +170,26 @@ std::vector<std::string> erasure_policy_gaps(infra::Tx handle, const Projection&
   const auto tables = projection.tables();
   std::vector<std::string> gaps;
   std::set<std::pair<std::string, std::string>> columns;
-  // Declared columns by table and column: the mark each must carry.
-  std::map<std::pair<std::string, std::string>, std::string_view> declared;
+  // Declared columns by table and column: the mark each must carry, and its type.
+  std::map<std::pair<std::string, std::string>, DeclaredColumn> declared;
   std::set<std::string> declared_tables;
-  for (const auto& d : projection.declared_columns()) {
-    declared.emplace(std::pair{d.table, d.column}, d.mark);
+  for (auto& d : projection.declared_columns()) {
     declared_tables.insert(d.table);
+    declared.emplace(std::pair{d.table, d.column}, std::move(d));
   }
   const auto name = std::string(projection.name());
   for (const auto& row : tx.exec_params(kColumnsSql, infra::pg_text_array(tables))) {
-    const std::string table = row[0].c_str(), column = row[1].c_str(), comment = row[2].c_str();
+    const std::string table = row[0].c_str(), column = row[1].c_str(), comment = row[2].c_str(), type = row[3].c_str();
     columns.emplace(table, column);
     const bool marked = comment == kPerson || comment == kPersonKept || comment == kPersonal || comment == kSealed;
     const auto d = declared.find({table, column});
-    if (d != declared.end() && d->second != (marked ? comment : std::string()))
+    if (d != declared.end() && d->second.mark != (marked ? comment : std::string()))
       gaps.push_back("column " + table + "." + column + " is declared by " + name + " as holding " +
-                     (d->second.empty() ? std::string("nothing of a person") : std::string(d->second)) +
+                     (d->second.mark.empty() ? std::string("nothing of a person") : std::string(d->second.mark)) +
                      ", but its comment says " + (marked ? comment : std::string("nothing")));
+    if (d != declared.end() && d->second.type != type)
+      gaps.push_back("column " + table + "." + column + " is declared by " + name + " as " +
+                     std::string(d->second.type) + ", but the table holds " + type);
     if (!marked) continue;
     // A marked column of a declared table that the declaration leaves out.
     const std::string undeclared = d == declared.end() && declared_tables.contains(table)
@@ -201,8 +205,8 @@ std::vector<std::string> erasure_policy_gaps(infra::Tx handle, const Projection&
     else if (!undeclared.empty())
       gaps.push_back("column " + table + "." + column + " (" + comment + ")" + undeclared.substr(1));
   }
-  for (const auto& [at, mark] : declared)
-    if (!columns.contains(at))
+  for (const auto& entry : declared)
+    if (const auto& at = entry.first; !columns.contains(at))
       gaps.push_back("column " + at.first + "." + at.second + " is declared by " + name + ", but the table lacks it");
   for (const auto& r : policy) {
     auto check = [&](std::string_view column) {

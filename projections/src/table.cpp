@@ -59,9 +59,11 @@ Spec::Spec(std::string table, Column key, std::vector<Column> columns, Moves mov
     : table_(std::move(table)), moves_(moves) {
   names_.push_back(std::move(key.name));
   marks_.push_back(key.mark);
+  types_.push_back(key.type);
   for (auto& c : columns) {
     names_.push_back(std::move(c.name));
     marks_.push_back(c.mark);
+    types_.push_back(c.type);
   }
   if (names_.size() > kMaxColumns) throw std::logic_error(table_ + ": more columns than a row writer takes");
   for (std::size_t i = 0; i < names_.size(); ++i)
@@ -69,7 +71,7 @@ Spec::Spec(std::string table, Column key, std::vector<Column> columns, Moves mov
   const auto stage = table_ + "_stage";
   const auto list = joined(names_);
   // Every value travels as text and back: PostgreSQL parses it into the
-  // column's type, so the declaration needs no types of its own.
+  // column's type (the declared one, checked at start).
   // Sealed columns are not read back (NULL in their place; see the header).
   std::vector<std::string> loaded;
   for (std::size_t i = 0; i < names_.size(); ++i)
@@ -129,8 +131,34 @@ std::vector<DeclaredColumn> Spec::declared() const {
                                                   "lethe:sealed"};
   std::vector<DeclaredColumn> out;
   for (std::size_t i = 0; i < names_.size(); ++i)
-    out.push_back({table_, names_[i], kComment[static_cast<std::size_t>(marks_[i])]});
+    out.push_back({table_, names_[i], kComment[static_cast<std::size_t>(marks_[i])], type_name(types_[i])});
   return out;
+}
+
+std::string_view type_name(Type type) noexcept {
+  switch (type) {
+    case Type::text:
+      return "text";
+    case Type::text_array:
+      return "text[]";
+    case Type::bigint:
+      return "bigint";
+    case Type::integer:
+      return "integer";
+    case Type::boolean:
+      return "boolean";
+    case Type::timestamptz:
+      return "timestamp with time zone";
+    case Type::uuid:
+      return "uuid";
+    case Type::json:
+      return "json";
+    case Type::jsonb:
+      return "jsonb";
+    case Type::bytea:
+      return "bytea";
+  }
+  return "";
 }
 
 std::vector<DeclaredColumn> declared(std::initializer_list<const Spec*> specs) {

@@ -6,8 +6,8 @@
 // version. A projection's own code says only how an event changes a row,
 // reading and setting columns by name. Private to the projections layer.
 //
-//   static const table::Spec kFiles{"files", "file_id",
-//       {{"owner_id", table::kOnCreate}, {"name"}, ..., {"version"}}};
+//   static const table::Spec kFiles{"files", {"file_id", table::text},
+//       {{"owner_id", table::text, table::kOnCreate}, ..., {"version", table::bigint}}};
 //   table::Rows files(kFiles);
 //   files.load(tx, ids);
 //   auto& row = files.row(id);          // loaded, or new (exists() false)
@@ -42,11 +42,21 @@ inline constexpr bool kOnCreate = false;
 // erases it, so it needs no rule).
 enum class Mark { none, person, person_kept, personal, sealed };
 
+// A column's type, as its migration creates it (the projector refuses to
+// start while the table's column has another type). Values travel as text
+// both ways; the type says what PostgreSQL parses them into.
+enum class Type { text, text_array, bigint, integer, boolean, timestamptz, uuid, json, jsonb, bytea };
+using enum Type;
+// The type as PostgreSQL's format_type() names it ("timestamp with time zone").
+std::string_view type_name(Type type) noexcept;
+
 struct Column {
-  Column(const char* column, bool update = true, Mark holds = Mark::none)
-      : name(column), on_update(update), mark(holds) {}
-  Column(const char* column, Mark holds, bool update = true) : name(column), on_update(update), mark(holds) {}
+  Column(const char* column, Type of, bool update = true, Mark holds = Mark::none)
+      : name(column), type(of), on_update(update), mark(holds) {}
+  Column(const char* column, Type of, Mark holds, bool update = true)
+      : name(column), type(of), on_update(update), mark(holds) {}
   std::string name;
+  Type type;
   bool on_update = true;
   Mark mark = Mark::none;
 };
@@ -69,7 +79,7 @@ class Spec {
   std::size_t width() const noexcept { return names_.size(); }
   bool has(std::string_view column) const { return at_.contains(column); }
   Moves moves() const noexcept { return moves_; }
-  // Every column, the key first, with what it holds of a person.
+  // Every column, the key first, with its type and what it holds of a person.
   std::vector<DeclaredColumn> declared() const;
 
  private:
@@ -78,6 +88,7 @@ class Spec {
   Moves moves_;
   std::vector<std::string> names_;  // the key first
   std::vector<Mark> marks_;         // in names_ order
+  std::vector<Type> types_;         // in names_ order
   std::unordered_map<std::string_view, std::size_t> at_;
   std::string load_sql_, stage_sql_;
   // Sealed columns are never read back: a projection holds no key and only

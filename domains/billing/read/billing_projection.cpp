@@ -15,55 +15,57 @@ namespace {
 // A row only moves forward; an update sets only what events change, so a
 // person column that the erasure policy has nulled stays so.
 const table::Spec kProfiles{"billing_profiles",
-                            {"user_id", table::Mark::person},
-                            {{"holder_name", table::Mark::sealed},
-                             {"address", table::Mark::sealed},
-                             {"tax_id", table::Mark::sealed},
-                             {"updated_at"},
-                             {"version"}}};
+                            {"user_id", table::text, table::Mark::person},
+                            {{"holder_name", table::text, table::Mark::sealed},
+                             {"address", table::text, table::Mark::sealed},
+                             {"tax_id", table::text, table::Mark::sealed},
+                             {"updated_at", table::timestamptz},
+                             {"version", table::bigint}}};
 const table::Spec kSubscriptions{"billing_subscriptions",
-                                 "subscription_id",
-                                 {{"user_id", table::kOnCreate, table::Mark::person},
-                                  {"plan", table::kOnCreate},
-                                  {"status"},
-                                  {"cancel_reason", table::Mark::sealed},
-                                  {"created_at", table::kOnCreate},
-                                  {"cancelled_at"},
-                                  {"version"}}};
+                                 {"subscription_id", table::text},
+                                 {{"user_id", table::text, table::kOnCreate, table::Mark::person},
+                                  {"plan", table::text, table::kOnCreate},
+                                  {"status", table::text},
+                                  {"cancel_reason", table::text, table::Mark::sealed},
+                                  {"created_at", table::timestamptz, table::kOnCreate},
+                                  {"cancelled_at", table::timestamptz},
+                                  {"version", table::bigint}}};
 const table::Spec kTransactions{"billing_transactions",
-                                "transaction_id",
-                                {{"user_id", table::kOnCreate, table::Mark::person},
-                                 {"amount", table::kOnCreate},
-                                 {"currency", table::kOnCreate},
-                                 {"description", table::Mark::sealed, table::kOnCreate},
-                                 {"refunded"},
-                                 {"credited"},
-                                 {"created_at", table::kOnCreate},
-                                 {"updated_at"},
-                                 {"version"}}};
+                                {"transaction_id", table::text},
+                                {{"user_id", table::text, table::kOnCreate, table::Mark::person},
+                                 {"amount", table::bigint, table::kOnCreate},
+                                 {"currency", table::text, table::kOnCreate},
+                                 {"description", table::text, table::Mark::sealed, table::kOnCreate},
+                                 {"refunded", table::bigint},
+                                 {"credited", table::bigint},
+                                 {"created_at", table::timestamptz, table::kOnCreate},
+                                 {"updated_at", table::timestamptz},
+                                 {"version", table::bigint}}};
 // Refunds and credit notes are keyed by their own ids: applying one twice
 // changes nothing.
-const std::vector<table::Column> kLineColumns{{"transaction_id"}, {"user_id", table::Mark::person}, {"amount"},
-                                              {"currency"},       {"reason", table::Mark::sealed},  {"at"},
-                                              {"stream_version"}};
-const table::Spec kRefunds{"billing_refunds", "refund_id", kLineColumns, table::Moves::once};
-const table::Spec kCreditNotes{"billing_credit_notes", "credit_note_id", kLineColumns, table::Moves::once};
+const std::vector<table::Column> kLineColumns{
+    {"transaction_id", table::text},  {"user_id", table::text, table::Mark::person}, {"amount", table::bigint},
+    {"currency", table::text},        {"reason", table::text, table::Mark::sealed},  {"at", table::timestamptz},
+    {"stream_version", table::bigint}};
+const table::Spec kRefunds{"billing_refunds", {"refund_id", table::text}, kLineColumns, table::Moves::once};
+const table::Spec kCreditNotes{
+    "billing_credit_notes", {"credit_note_id", table::text}, kLineColumns, table::Moves::once};
 const table::Spec kPlans{"billing_plans",
-                         {"user_id", table::Mark::person},
-                         {{"plan"},
-                          {"monthly_limit"},
-                          {"period"},
-                          {"used"},
-                          {"trial_plan"},
-                          {"trial_limit"},
-                          {"trial_used"},
-                          {"trial_ends_at"},
-                          {"trial_state"},
-                          {"payment_brand"},
-                          {"payment_last4", table::Mark::sealed},
-                          {"payment_expires"},
-                          {"updated_at"},
-                          {"version"}}};
+                         {"user_id", table::text, table::Mark::person},
+                         {{"plan", table::text},
+                          {"monthly_limit", table::bigint},
+                          {"period", table::text},
+                          {"used", table::bigint},
+                          {"trial_plan", table::text},
+                          {"trial_limit", table::bigint},
+                          {"trial_used", table::bigint},
+                          {"trial_ends_at", table::timestamptz},
+                          {"trial_state", table::text},
+                          {"payment_brand", table::text},
+                          {"payment_last4", table::text, table::Mark::sealed},
+                          {"payment_expires", table::text},
+                          {"updated_at", table::timestamptz},
+                          {"version", table::bigint}}};
 
 enum class Kind { profile, subscription, transaction, plan };
 

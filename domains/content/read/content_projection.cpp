@@ -16,23 +16,23 @@ namespace {
 // author_deleted, which belong to the erasure policy; author_deleted is
 // not declared: its default stands until the policy sets it).
 const table::Spec kPosts{"content_posts",
-                         "post_id",
-                         {{"author_id", table::kOnCreate, table::Mark::person},
-                          {"title", table::Mark::sealed},
-                          {"body", table::Mark::sealed},
-                          {"deleted"},
-                          {"published_at", table::kOnCreate},
-                          {"updated_at"},
-                          {"version"}}};
+                         {"post_id", table::text},
+                         {{"author_id", table::text, table::kOnCreate, table::Mark::person},
+                          {"title", table::text, table::Mark::sealed},
+                          {"body", table::text, table::Mark::sealed},
+                          {"deleted", table::boolean},
+                          {"published_at", table::timestamptz, table::kOnCreate},
+                          {"updated_at", table::timestamptz},
+                          {"version", table::bigint}}};
 const table::Spec kComments{"content_comments",
-                            "comment_id",
-                            {{"post_id", table::kOnCreate},
-                             {"author_id", table::kOnCreate, table::Mark::person},
-                             {"body", table::Mark::sealed},
-                             {"deleted"},
-                             {"created_at", table::kOnCreate},
-                             {"updated_at"},
-                             {"version"}}};
+                            {"comment_id", table::text},
+                            {{"post_id", table::text, table::kOnCreate},
+                             {"author_id", table::text, table::kOnCreate, table::Mark::person},
+                             {"body", table::text, table::Mark::sealed},
+                             {"deleted", table::boolean},
+                             {"created_at", table::timestamptz, table::kOnCreate},
+                             {"updated_at", table::timestamptz},
+                             {"version", table::bigint}}};
 
 bool is_post_event(const content::Event& ev) {
   return std::holds_alternative<content::PostPublished>(ev) || std::holds_alternative<content::PostEdited>(ev) ||

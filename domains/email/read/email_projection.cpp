@@ -14,13 +14,13 @@ namespace {
 // One event per stream today; a later version of the stream would move the
 // row forward, never back (recipient_id stays the erasure policy's).
 const table::Spec kEmailLogs{"email_logs",
-                             "email_id",
-                             {{"recipient_id", table::kOnCreate, table::Mark::person},
-                              {"template"},
-                              {"subject", table::Mark::sealed},
-                              {"sent_at"},
-                              {"logged_at"},
-                              {"version"}}};
+                             {"email_id", table::text},
+                             {{"recipient_id", table::text, table::kOnCreate, table::Mark::person},
+                              {"template", table::text},
+                              {"subject", table::text, table::Mark::sealed},
+                              {"sent_at", table::timestamptz},
+                              {"logged_at", table::timestamptz},
+                              {"version", table::bigint}}};
 
 }  // namespace
 

@@ -13,16 +13,16 @@ namespace {
 
 // owner_id is the erasure policy's once written; recorded_at never moves.
 const table::Spec kFiles{"files",
-                         "file_id",
-                         {{"owner_id", table::kOnCreate, table::Mark::person},
-                          {"name", table::Mark::sealed, table::kOnCreate},
-                          {"size", table::kOnCreate},
-                          {"content_type", table::kOnCreate},
-                          {"checksum", table::kOnCreate},
-                          {"deleted"},
-                          {"recorded_at", table::kOnCreate},
-                          {"updated_at"},
-                          {"version"}}};
+                         {"file_id", table::text},
+                         {{"owner_id", table::text, table::kOnCreate, table::Mark::person},
+                          {"name", table::text, table::Mark::sealed, table::kOnCreate},
+                          {"size", table::bigint, table::kOnCreate},
+                          {"content_type", table::text, table::kOnCreate},
+                          {"checksum", table::text, table::kOnCreate},
+                          {"deleted", table::boolean},
+                          {"recorded_at", table::timestamptz, table::kOnCreate},
+                          {"updated_at", table::timestamptz},
+                          {"version", table::bigint}}};
 
 }  // namespace
 

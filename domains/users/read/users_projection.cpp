@@ -18,26 +18,29 @@ namespace {
 
 // erased_at is the erasure policy's to set; a merge never touches it.
 const table::Spec kUsers{"users",
-                         {"user_id", table::Mark::person_kept},
-                         {{"email", table::Mark::sealed},
-                          {"name", table::Mark::sealed},
-                          {"role"},
-                          {"registered_at", table::kOnCreate},
-                          {"updated_at"},
-                          {"version"},
-                          {"last_event_id"},
-                          {"active"}}};
+                         {"user_id", table::text, table::Mark::person_kept},
+                         {{"email", table::text, table::Mark::sealed},
+                          {"name", table::text, table::Mark::sealed},
+                          {"role", table::text},
+                          {"registered_at", table::timestamptz, table::kOnCreate},
+                          {"updated_at", table::timestamptz},
+                          {"version", table::bigint},
+                          {"last_event_id", table::uuid},
+                          {"active", table::boolean}}};
 // Notes and identities are keyed by their own ids: applying one twice
 // changes nothing.
-const table::Spec kNotes{
-    "user_notes",
-    "note_id",
-    {{"user_id", table::Mark::person}, {"text", table::Mark::sealed}, {"author", table::Mark::person}, {"added_at"}},
+const table::Spec kNotes{"user_notes",
+                         {"note_id", table::uuid},
+                         {{"user_id", table::text, table::Mark::person},
+                          {"text", table::text, table::Mark::sealed},
+                          {"author", table::text, table::Mark::person},
+                          {"added_at", table::timestamptz}},
+                         table::Moves::once};
+const table::Spec kIdentities{
+    "user_oauth_identities",
+    {"user_id", table::text, table::Mark::person},
+    {{"provider", table::text}, {"subject", table::text, table::Mark::sealed}, {"linked_at", table::timestamptz}},
     table::Moves::once};
-const table::Spec kIdentities{"user_oauth_identities",
-                              {"user_id", table::Mark::person},
-                              {{"provider"}, {"subject", table::Mark::sealed}, {"linked_at"}},
-                              table::Moves::once};
 
 // What an erased person's fields read as in this read model.
 constexpr std::string_view kAnonymousName = "Deleted user";

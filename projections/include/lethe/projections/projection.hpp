@@ -74,10 +74,12 @@ using ErasurePolicy = std::vector<ErasureRule>;
 
 // A column of a table a projection declares (projections/src/table.hpp),
 // with the comment its migration must give it: "lethe:person",
-// "lethe:person-kept", "lethe:personal", "lethe:sealed", or "" for none.
+// "lethe:person-kept", "lethe:personal", "lethe:sealed", or "" for none;
+// and the type it must give it.
 struct DeclaredColumn {
   std::string table, column;
   std::string_view mark;
+  std::string_view type;  // as PostgreSQL's format_type() names it
 };
 
 class Projection {

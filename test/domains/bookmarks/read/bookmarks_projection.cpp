@@ -12,12 +12,12 @@ namespace bookmarks = domain::bookmarks;
 namespace {
 
 const table::Spec kBookmarks{"bookmarks",
-                             "bookmark_id",
-                             {{"owner_id", table::Mark::person},
-                              {"url", table::Mark::personal},
-                              {"label", table::Mark::personal},
-                              {"saved_at"},
-                              {"version"}},
+                             {"bookmark_id", table::text},
+                             {{"owner_id", table::text, table::Mark::person},
+                              {"url", table::text, table::Mark::personal},
+                              {"label", table::text, table::Mark::personal},
+                              {"saved_at", table::timestamptz},
+                              {"version", table::bigint}},
                              table::Moves::once};
 
 }  // namespace
