@@ -461,8 +461,8 @@ RunnerOptions candidate_options(RunnerOptions options, const std::string& schema
   // Receipts are the live version's to record: a candidate ahead of it
   // (the live projector down) must not say an erasure was applied to a
   // read model that nobody reads yet.
-  options.receipts = {.lock = [](pqxx::dbtransaction&, const std::string&) {},
-                      .append = [](pqxx::dbtransaction&, const projections::Receipt&) {}};
+  options.receipts = {.lock = [](infra::Tx, const std::string&) {},
+                      .append = [](infra::Tx, const projections::Receipt&) {}};
   return options;
 }
 

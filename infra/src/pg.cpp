@@ -155,7 +155,7 @@ std::string prepared_name(pqxx::transaction_base& tx, const char* sql) {
   return name;
 }
 
-Tx::operator pqxx::dbtransaction&() const {
+pqxx::dbtransaction& Tx::db() const {
   if (db_ == nullptr) throw std::logic_error("a statement that needs a transaction ran in autocommit");
   return *db_;
 }

@@ -80,7 +80,7 @@ std::vector<domain::Envelope> EventStore::append(std::string_view stream, std::i
 void EventStore::transact(const std::function<bool(Transaction&)>& body) {
   infra::translate_pg("store transaction", [&] {
     pqxx::work tx(*impl_->conn);
-    infra::Tx handle(tx);
+    const infra::Tx handle(tx);
     Transaction t(*impl_, handle);
     if (body(t)) tx.commit();
   });
@@ -174,8 +174,10 @@ void lock_stream(infra::Tx tx, std::string_view stream) {
   infra::exec_hot(tx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", std::string(stream));
 }
 
-std::vector<domain::Envelope> append_at_head(infra::Tx tx, std::string_view stream, std::span<const NewEvent> events) {
+std::vector<domain::Envelope> append_at_head(infra::Tx handle, std::string_view stream,
+                                             std::span<const NewEvent> events) {
   if (events.empty()) return {};
+  pqxx::dbtransaction& tx = handle.db();  // the head read and the inserts commit together
   const auto head = infra::exec_hot(tx, kHeadSql, std::string(stream));
   const std::int64_t version = head.empty() ? 0 : head[0][0].as<std::int64_t>();
   std::string prev_hash = head.empty() ? "" : head[0][1].c_str();

@@ -66,8 +66,7 @@ std::string statement(const ErasureRule& r) {
 // The projection's receipt of each user.erased in the batch, once per
 // request: the request's writers are serialised (lock_stream), in request
 // order so that two projections never wait on each other.
-void record_receipts(const Projection& p, std::span<const Delivered> batch, pqxx::dbtransaction& tx,
-                     const ReceiptLog& log) {
+void record_receipts(const Projection& p, std::span<const Delivered> batch, infra::Tx tx, const ReceiptLog& log) {
   // request id -> (its user.erased, where it came from)
   std::map<std::string, std::pair<erasure::UserErased, const Delivered*>> erased;
   for (const auto& d : batch) {
@@ -95,7 +94,7 @@ void record_receipts(const Projection& p, std::span<const Delivered> batch, pqxx
 
 // Applies the policy for every erased person the batch names (in a payload's
 // person fields, or as an event's actor).
-void forget_erased(const Projection& p, std::span<const Delivered> batch, pqxx::dbtransaction& tx) {
+void forget_erased(const Projection& p, std::span<const Delivered> batch, infra::Tx tx) {
   std::set<std::string> named;
   for (const auto& d : batch) {
     named.insert(d.envelope.actor);
@@ -132,7 +131,7 @@ constexpr const char* kSearchPathSql = "SELECT set_config('search_path', $1, tru
 }  // namespace
 
 void apply_erasure_policy(const Projection& p, infra::Tx handle, const std::vector<std::string>& people) {
-  pqxx::dbtransaction& tx = handle;
+  pqxx::dbtransaction& tx = handle.db();
   apply_rules(p, tx, people);
   if (people.empty()) return;
   // The other versions of the read model (consumers/versions.hpp) forget in
@@ -187,7 +186,7 @@ std::vector<std::string> erasure_policy_gaps(infra::Tx handle, const Projection&
       gaps.push_back("column " + table + "." + column + " is declared by " + name + " as holding " +
                      (d->second.mark.empty() ? std::string("nothing of a person") : std::string(d->second.mark)) +
                      ", but its comment says " + (marked ? comment : std::string("nothing")));
-    if (d != declared.end() && d->second.type != type)
+    if (d != declared.end() && !d->second.type.empty() && d->second.type != type)
       gaps.push_back("column " + table + "." + column + " is declared by " + name + " as " +
                      std::string(d->second.type) + ", but the table holds " + type);
     if (!marked) continue;

@@ -339,7 +339,7 @@ domain::Result<std::string> UserService::verify_own(const users::User& state, co
   const auto attempt = infra::new_uuid();
   std::optional<int> wait;
   store_.transact([&](EventStore::Transaction& t) {
-    wait = count_attempt(t.sql(), policy_, index, attempt);
+    wait = count_attempt(t.sql().db(), policy_, index, attempt);
     return !wait;
   });
   if (wait)
@@ -408,7 +408,7 @@ domain::Result<IssuedKey> UserService::issue_api_key(const std::string& user_id,
   const auto token = infra::new_token("lk");
   IssuedKey out{{}, token.id, token.text, token.text.substr(0, 10), ""};
   auto written = run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
-    auto when = future_time(tx.sql(), expires_at);
+    auto when = future_time(tx.sql().db(), expires_at);
     if (!when) return when.error();
     out.expires_at = when.value();
     return decide_account(tx, users::IssueApiKey{user_id, token.id, name, out.prefix, out.expires_at}, cache_.get(),
@@ -494,7 +494,7 @@ LoginResult UserService::login(const std::string& email, const std::string& pass
   // before the password is checked, so concurrent attempts cannot race past
   // the limit, and no lock is held while Argon2 runs.
   store_.transact([&](EventStore::Transaction& t) {
-    pqxx::dbtransaction& sql = t.sql();
+    pqxx::dbtransaction& sql = t.sql().db();
     if (const auto wait = count_attempt(sql, policy_, index, attempt)) {
       out.outcome = LoginResult::Outcome::limited;
       out.retry_after_seconds = *wait;
@@ -538,7 +538,7 @@ LoginResult UserService::login(const std::string& email, const std::string& pass
   // 3. The outcome, as an event for auditors: a failure stays counted; a
   // success clears the count and starts a session.
   auto written = run_command(store_, ctx, [&](CommandTx& tx) -> std::optional<DomainError> {
-    pqxx::dbtransaction& sql = tx.sql();
+    pqxx::dbtransaction& sql = tx.sql().db();
     if (reason.empty()) {
       // While the password was checked, the account may have been
       // deactivated or its password changed: then this login fails too.

@@ -18,18 +18,21 @@ namespace lethe::infra {
 // A transaction as the public headers of the layers above name it (they
 // declare `class Tx;` and nothing of the driver): a handle, passed by
 // value, to a libpqxx transaction that lives elsewhere. The code that runs
-// statements on it includes this header and hands it to libpqxx, to which
-// it converts. It is made from a transaction implicitly, so a caller holding
-// a pqxx::work passes that.
+// statements on it includes this header and hands it to libpqxx as a
+// transaction_base (implicitly), or asks for the real transaction where it
+// needs one (db()). It is made from a transaction implicitly, so a caller
+// holding a pqxx::work passes that.
 class Tx {
  public:
-  Tx(pqxx::dbtransaction& tx) noexcept : base_(&tx), db_(&tx) {}         // NOLINT: a handle of tx
-  Tx(pqxx::transaction_base& tx) noexcept : base_(&tx), db_(nullptr) {}  // NOLINT: autocommit (nontransaction)
-  operator pqxx::transaction_base&() const noexcept { return *base_; }   // NOLINT
-  // A real transaction (savepoints, COPY, a commit of its own); throws
-  // std::logic_error for a handle of a nontransaction.
-  operator pqxx::dbtransaction&() const;  // NOLINT
+  Tx(pqxx::dbtransaction& tx) noexcept : base_(&tx), db_(&tx) {}  // NOLINT: a handle of tx
+  // A nontransaction (autocommit), or a real transaction known by its base.
+  Tx(pqxx::transaction_base& tx) noexcept  // NOLINT
+      : base_(&tx), db_(dynamic_cast<pqxx::dbtransaction*>(&tx)) {}
+  operator pqxx::transaction_base&() const noexcept { return *base_; }  // NOLINT
   pqxx::transaction_base& driver() const noexcept { return *base_; }
+  // The transaction itself (savepoints, COPY, statements that must commit
+  // together); throws std::logic_error for a handle of a nontransaction.
+  pqxx::dbtransaction& db() const;
 
  private:
   pqxx::transaction_base* base_;

@@ -125,7 +125,7 @@ class CommandTx {
   // and appends them; throws ConcurrencyConflict when the stream moved.
   const std::vector<domain::Envelope>& append(const std::string& stream, std::int64_t expected_version,
                                               const std::vector<Draft>& drafts);
-  infra::Tx& sql() noexcept { return tx_.sql(); }
+  const infra::Tx& sql() const noexcept { return tx_.sql(); }
   const CommandContext& context() const noexcept { return ctx_; }
   // 1 for the first try; more after a concurrent append made it retry (a
   // cached state is then not to be trusted).

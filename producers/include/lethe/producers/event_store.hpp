@@ -117,13 +117,13 @@ class EventStore {
     // head was committed before this transaction began, so a later version
     // still gets a later transaction id.
     void assume_head(std::string_view stream, std::int64_t version, std::string hash);
-    infra::Tx& sql() noexcept { return tx_; }
+    const infra::Tx& sql() const noexcept { return tx_; }
 
    private:
     friend class EventStore;
-    Transaction(Impl& impl, infra::Tx& tx) : impl_(impl), tx_(tx) {}
+    Transaction(Impl& impl, const infra::Tx& tx) : impl_(impl), tx_(tx) {}
     Impl& impl_;
-    infra::Tx& tx_;
+    const infra::Tx& tx_;
     std::map<std::string, std::pair<std::int64_t, std::string>, std::less<>> heads_;  // stream -> (version, hash)
   };
   // Runs body in one transaction and commits when it returns true; false or
