@@ -243,6 +243,30 @@ BOOST_AUTO_TEST_CASE(migrations_apply_once_and_are_recorded) {
   BOOST_TEST(infra::migrations().front().name == "V001__event_store.sql");
 }
 
+// The one catalog read of tables' columns (the projector's declaration
+// check and the rebuild's shape comparison both use it): by a plain name on
+// the search path and by a quoted schema-qualified one, with format_type's
+// names and the comments, in the tables' order; a missing table has none.
+BOOST_AUTO_TEST_CASE(table_columns_reads_types_and_comments_by_plain_or_quoted_name) {
+  test::TestSchema db;
+  db.exec("CREATE TABLE \"Odd Name\" (id text PRIMARY KEY, at timestamptz, tags text[])");
+  db.exec("COMMENT ON COLUMN \"Odd Name\".at IS 'lethe:personal'");
+  auto conn = infra::connect(db.conninfo());
+  pqxx::read_transaction tx(*conn);
+  const auto quoted = tx.quote_name(db.name()) + "." + tx.quote_name("Odd Name");
+  std::vector<std::string> seen;
+  for (const auto& c : infra::table_columns(tx, {quoted, "no_such_table", "users"}))
+    if (c.table == "Odd Name" || c.column == "registered_at")
+      seen.push_back(c.table + "." + c.column + " " + c.type + " '" + c.comment + "'");
+  const std::vector<std::string> expected{
+      "Odd Name.id text ''",
+      "Odd Name.at timestamp with time zone 'lethe:personal'",
+      "Odd Name.tags text[] ''",
+      "users.registered_at timestamp with time zone ''",
+  };
+  BOOST_TEST(seen == expected, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(an_unreachable_database_gives_one_line_naming_it) {
   try {
     EventStore store("postgresql://postgres:secret@127.0.0.1:1/lethe?connect_timeout=2");

@@ -31,11 +31,6 @@ constexpr const char* kGuardSql =
     "SELECT pg_try_advisory_lock(hashtextextended(current_schema() || '/versions/' || $1, 0))";
 constexpr const char* kSchemaSql = "SELECT current_schema()";
 constexpr const char* kSchemaExistsSql = "SELECT 1 FROM pg_namespace WHERE nspname = $1";
-// A table's columns in order, with their types and comments.
-constexpr const char* kColumnsSql =
-    "SELECT a.attname, format_type(a.atttypid, a.atttypmod), coalesce(col_description(a.attrelid, a.attnum), '')"
-    " FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped"
-    " ORDER BY a.attnum";
 // The constraints a table's indexes stand behind (primary key, unique,
 // exclusion), and its other indexes, with their definitions.
 constexpr const char* kKeyConstraintsSql =
@@ -302,8 +297,8 @@ class Versions {
   std::vector<Column> columns_of(pqxx::transaction_base& tx, const std::string& schema,
                                  const std::string& table) const {
     std::vector<Column> out;
-    for (const auto& row : tx.exec_params(kColumnsSql, at(schema, table)))
-      out.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str()});
+    for (auto& c : infra::table_columns(tx, {at(schema, table)}))
+      out.push_back({std::move(c.column), std::move(c.type), std::move(c.comment)});
     return out;
   }
 

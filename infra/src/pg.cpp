@@ -155,6 +155,20 @@ std::string prepared_name(pqxx::transaction_base& tx, const char* sql) {
   return name;
 }
 
+std::vector<TableColumn> table_columns(pqxx::transaction_base& tx, const std::vector<std::string>& tables) {
+  std::vector<TableColumn> out;
+  for (const auto& row :
+       exec_hot(tx,
+                "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod),"
+                " coalesce(col_description(c.oid, a.attnum), '')"
+                " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+                " WHERE c.oid IN (SELECT to_regclass(t) FROM unnest($1::text[]) AS t) AND a.attnum > 0"
+                " AND NOT a.attisdropped ORDER BY c.relname, a.attnum",
+                pg_text_array(tables)))
+    out.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str(), row[3].c_str()});
+  return out;
+}
+
 pqxx::dbtransaction& Tx::db() const {
   if (db_ == nullptr) throw std::logic_error("a statement that needs a transaction ran in autocommit");
   return *db_;

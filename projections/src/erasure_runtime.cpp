@@ -26,12 +26,6 @@ constexpr std::string_view kPersonal = "lethe:personal";
 constexpr std::string_view kSealed = "lethe:sealed";  // erased with the key: no rule needed
 
 // Every column of the tables, with its comment (empty when none).
-constexpr const char* kColumnsSql =
-    "SELECT c.relname, a.attname, coalesce(col_description(c.oid, a.attnum), ''),"
-    " format_type(a.atttypid, a.atttypmod)"
-    " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
-    " WHERE c.oid IN (SELECT to_regclass(t) FROM unnest($1::text[]) AS t) AND a.attnum > 0 AND NOT a.attisdropped"
-    " ORDER BY c.relname, a.attnum";
 
 constexpr const char* kReceiptSql =
     "SELECT 1 FROM events WHERE stream_id = $1 AND type = 'erasure.applied' AND payload ->> 'projection' = $2";
@@ -177,8 +171,7 @@ std::vector<std::string> erasure_policy_gaps(infra::Tx handle, const Projection&
     declared.emplace(std::pair{d.table, d.column}, std::move(d));
   }
   const auto name = std::string(projection.name());
-  for (const auto& row : tx.exec_params(kColumnsSql, infra::pg_text_array(tables))) {
-    const std::string table = row[0].c_str(), column = row[1].c_str(), comment = row[2].c_str(), type = row[3].c_str();
+  for (const auto& [table, column, type, comment] : infra::table_columns(tx, tables)) {
     columns.emplace(table, column);
     const bool marked = comment == kPerson || comment == kPersonKept || comment == kPersonal || comment == kSealed;
     const auto d = declared.find({table, column});

@@ -103,6 +103,16 @@ std::string with_search_path(const std::string& conninfo, const std::string& sch
 // The schema with_search_path put first in conninfo ("" when none).
 std::string search_path_of(const std::string& conninfo);
 
+// A column of a table as the catalog holds it: its type as format_type()
+// names it ("timestamp with time zone") and its comment ("" for none).
+struct TableColumn {
+  std::string table, column, type, comment;
+};
+// The columns of these tables (names as to_regclass reads them: "users",
+// or "schema"."table" quoted), by table name, then in the tables' order.
+// A table that does not exist has none.
+std::vector<TableColumn> table_columns(pqxx::transaction_base& tx, const std::vector<std::string>& tables);
+
 // Runs a statement of the program's own text (never built from input) as a
 // prepared statement of tx's connection: parsed and planned once per
 // connection instead of on every call. For statements run on every request.
