@@ -6,6 +6,7 @@
 #include <csignal>
 #include <set>
 
+#include "erasure.hpp"
 #include "lethe/infra/config.hpp"
 #include "lethe/infra/errors.hpp"
 #include "lethe/infra/kafka.hpp"
@@ -63,13 +64,6 @@ BatchApplier::Work BatchApplier::refused(Work work, const std::string& reason) {
   return work;
 }
 
-namespace {
-
-const std::string kTypeHeader = "type";
-constexpr std::string_view kErased = "user.erased";
-
-}  // namespace
-
 // Decodes a batch, dropping what must not be applied again: messages below
 // the stored offset, and messages of partitions no longer assigned to us
 // (their new owner starts from the offsets in PostgreSQL).
@@ -87,7 +81,8 @@ BatchApplier::Work BatchApplier::prepare(std::span<const RdKafka::Message* const
     }
     w.advance.insert_or_assign(key, Advance{m->offset() + 1, m});
     // Of a type the projection does not read: passed over unparsed.
-    if (const auto type = infra::header_of(*m, kTypeHeader); type && *type != kErased && !projection_.reads(*type)) {
+    if (const auto type = infra::header_of(*m, infra::kTypeHeader);
+        type && *type != domain::erasure::UserErased::kType && !projection_.reads(*type)) {
       ++w.skipped;
       ++w.passed;
       continue;

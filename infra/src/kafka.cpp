@@ -227,7 +227,7 @@ void DeliveryReports::dr_cb(RdKafka::Message& m) {
   failures.push_back({reinterpret_cast<std::intptr_t>(m.msg_opaque()), m.err()});
 }
 
-std::optional<std::string_view> header_of(const RdKafka::Message& m, const std::string& name) {
+std::optional<std::string_view> header_of(const RdKafka::Message& m, const char* name) {
   // The C handle's lookup gives a pointer into the message, where the C++
   // Headers would copy every header first. (c_ptr() is not const; the
   // lookup only parses the headers once, lazily.)
@@ -236,7 +236,7 @@ std::optional<std::string_view> header_of(const RdKafka::Message& m, const std::
     return std::nullopt;
   const void* value = nullptr;
   std::size_t size = 0;
-  if (rd_kafka_header_get_last(headers, name.c_str(), &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR || !value)
+  if (rd_kafka_header_get_last(headers, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR || !value)
     return std::nullopt;
   return std::string_view(static_cast<const char*>(value), size);
 }

@@ -157,8 +157,6 @@ class Audit {
     consumer->close();
   }
 
-  inline static const std::string kTypeHeader = "type";
-
   void take(const RdKafka::Message& m, std::uint16_t topic) {
     const Copy copy{{}, m.offset(), m.partition(), topic};
     const auto env = domain::decode(std::string_view(static_cast<const char*>(m.payload()), m.len()));
@@ -173,7 +171,7 @@ class Audit {
     // The type header is not hashed, and a projection passes over a type it
     // does not read by it: a relabelled copy would drop out of the audit
     // log unseen, so its label must be its type.
-    if (const auto label = infra::header_of(m, kTypeHeader); label && *label != env.value().type)
+    if (const auto label = infra::header_of(m, infra::kTypeHeader); label && *label != env.value().type)
       problem(report_.mislabelled, "event " + id_text(id) + ": its copy at " + where(c) + " is labelled " +
                                        std::string(*label) + " but is a " + env.value().type);
     // The bytes sent are the bytes hashed, so each copy must check out on

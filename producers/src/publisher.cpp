@@ -15,7 +15,7 @@ struct Header {
 
 // The headers of every event message, in one place.
 std::vector<Header> headers_of(const domain::Envelope& e) {
-  return {{"type", e.type}, {"schema_version", std::to_string(e.schema_version)}, {"event_id", e.event_id}};
+  return {{infra::kTypeHeader, e.type}, {"schema_version", std::to_string(e.schema_version)}, {"event_id", e.event_id}};
 }
 
 }  // namespace

@@ -25,8 +25,6 @@ constexpr std::string_view kPersonKept = "lethe:person-kept";
 constexpr std::string_view kPersonal = "lethe:personal";
 constexpr std::string_view kSealed = "lethe:sealed";  // erased with the key: no rule needed
 
-// Every column of the tables, with its comment (empty when none).
-
 constexpr const char* kReceiptSql =
     "SELECT 1 FROM events WHERE stream_id = $1 AND type = 'erasure.applied' AND payload ->> 'projection' = $2";
 constexpr const char* kAnyErasedSql = "SELECT EXISTS (SELECT 1 FROM erased_persons)";
@@ -157,8 +155,7 @@ void apply_erasure_policy(const Projection& p, infra::Tx handle, const std::vect
   }
 }
 
-std::vector<std::string> erasure_policy_gaps(infra::Tx handle, const Projection& projection) {
-  pqxx::transaction_base& tx = handle;
+std::vector<std::string> erasure_policy_gaps(infra::Tx tx, const Projection& projection) {
   const auto& policy = projection.erasure_policy();
   const auto tables = projection.tables();
   std::vector<std::string> gaps;

@@ -72,9 +72,13 @@ std::vector<std::string> topics_with_prefix(RdKafka::Handle& handle, const std::
 std::int64_t read_to_end(RdKafka::KafkaConsumer& consumer, const std::vector<std::string>& topics,
                          const std::function<void(RdKafka::Message&)>& on_message);
 
+// The header every event message carries its envelope's type in (the
+// relay sets it; projections pass over types they do not read by it).
+inline constexpr const char* kTypeHeader = "type";
+
 // The value of the message's last header of that name, as a view into the
 // message (valid while it lives); nullopt when it has none.
-std::optional<std::string_view> header_of(const RdKafka::Message& m, const std::string& name);
+std::optional<std::string_view> header_of(const RdKafka::Message& m, const char* name);
 
 // Throws the lethe error that fits a librdkafka error code.
 [[noreturn]] void throw_kafka(RdKafka::ErrorCode code, const std::string& what);

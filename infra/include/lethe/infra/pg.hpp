@@ -24,11 +24,9 @@ namespace lethe::infra {
 // holding a pqxx::work passes that.
 class Tx {
  public:
-  Tx(pqxx::dbtransaction& tx) noexcept : base_(&tx), db_(&tx) {}  // NOLINT: a handle of tx
-  // A nontransaction (autocommit), or a real transaction known by its base.
-  Tx(pqxx::transaction_base& tx) noexcept  // NOLINT
-      : base_(&tx), db_(dynamic_cast<pqxx::dbtransaction*>(&tx)) {}
-  operator pqxx::transaction_base&() const noexcept { return *base_; }  // NOLINT
+  // A handle of tx: a real transaction, or a nontransaction (autocommit).
+  Tx(pqxx::transaction_base& tx) noexcept : base_(&tx), db_(dynamic_cast<pqxx::dbtransaction*>(&tx)) {}  // NOLINT
+  operator pqxx::transaction_base&() const noexcept { return *base_; }                                   // NOLINT
   pqxx::transaction_base& driver() const noexcept { return *base_; }
   // The transaction itself (savepoints, COPY, statements that must commit
   // together); throws std::logic_error for a handle of a nontransaction.
