@@ -110,8 +110,8 @@ void OffsetStore::save(pqxx::dbtransaction& tx, const std::map<PartitionKey, Sto
     offsets.push_back(pos.next_offset);
     fingerprints.push_back(pos.fingerprint);
   }
-  tx.exec_params(kSaveOffsetsSql, projection_, infra::pg_text_array(topics), infra::pg_bigint_array(partitions),
-                 infra::pg_bigint_array(offsets), infra::pg_text_array(fingerprints));
+  infra::exec_hot(tx, kSaveOffsetsSql, projection_, infra::pg_text_array(topics), infra::pg_bigint_array(partitions),
+                  infra::pg_bigint_array(offsets), infra::pg_text_array(fingerprints));
 }
 
 void OffsetStore::forget(pqxx::dbtransaction& tx) const {

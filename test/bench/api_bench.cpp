@@ -134,10 +134,12 @@ PacedRun paced_renames(const test::TestSchema& db, const test::Api& api, const s
       if (!batch.empty()) {
         std::vector<std::string> wanted;
         for (const auto& p : batch) wanted.push_back(p.id);
-        pqxx::read_transaction tx(*conn);
+        // One prepared statement per poll, no transaction around it: the
+        // poller takes as little as it can of the two cores it measures.
+        pqxx::nontransaction tx(*conn);
         std::map<std::string, std::int64_t> seen;
-        for (const auto& r : tx.exec_params("SELECT user_id, version FROM users WHERE user_id = ANY($1::text[])",
-                                            infra::pg_text_array(wanted)))
+        for (const auto& r : infra::exec_hot(tx, "SELECT user_id, version FROM users WHERE user_id = ANY($1::text[])",
+                                             infra::pg_text_array(wanted)))
           seen[r[0].c_str()] = r[1].as<std::int64_t>();
         const auto now = Clock::now();
         std::lock_guard lock(mutex);
@@ -293,8 +295,9 @@ void erasure_beside_traffic(const ApiBenchOptions& o, ApiBenchResult& out) {
       if (!wanted.empty()) {
         std::map<std::string, std::pair<int, int>> counts;  // request -> (receipts stored, receipts shown)
         {
-          pqxx::read_transaction tx(*conn);
-          for (const auto& r : tx.exec_params(
+          pqxx::nontransaction tx(*conn);  // one statement per poll, as the paced row's poller
+          for (const auto& r : infra::exec_hot(
+                   tx,
                    "SELECT r, (SELECT count(*) FROM events WHERE stream_id = 'erasure-' || r"
                    " AND type = 'erasure.applied'), (SELECT count(*) FROM erasure_receipts WHERE request_id = r)"
                    " FROM unnest($1::text[]) AS r",
