@@ -27,6 +27,7 @@
 #include "support/api.hpp"
 #include "support/events.hpp"
 #include "support/fixtures.hpp"
+#include "support/scenario.hpp"
 
 using namespace lethe;
 using namespace std::chrono_literals;
@@ -264,14 +265,7 @@ LateEvents append_late_events(Stack& s, const Footprint& f) {
 
 // Waits until the relay has published every event in the outbox.
 void relayed_all(const test::TestSchema& db) {
-  BOOST_REQUIRE_MESSAGE(test::eventually(
-                            [&] {
-                              return db.scalar("SELECT count(*) FROM relay_checkpoint") == "1" &&
-                                     db.scalar(
-                                         "SELECT count(*) FROM outbox o, relay_checkpoint c WHERE c.id = 1 AND"
-                                         " (o.tx_id, o.global_position) > (c.tx_id, c.global_position)") == "0";
-                            },
-                            60s),
+  BOOST_REQUIRE_MESSAGE(test::eventually([&] { return test::relay_drained(db); }, 60s),
                         "the relay did not publish the outbox");
 }
 

@@ -9,6 +9,7 @@
 
 #include "support/api.hpp"
 #include "support/fixtures.hpp"
+#include "support/scenario.hpp"
 
 using namespace lethe;
 
@@ -46,14 +47,7 @@ BOOST_AUTO_TEST_CASE(no_email_name_or_password_in_clear_in_segments_or_tables) {
   const auto total = db.scalar("SELECT count(*) FROM events");
   BOOST_TEST(std::stoi(total) >= 5 * 6);
   // Everything is on Kafka: the relay's checkpoint is at the last event.
-  BOOST_REQUIRE(test::eventually(
-      [&] {
-        return db.scalar(
-                   "SELECT count(*) FROM outbox o, relay_checkpoint c WHERE c.id = 1 AND"
-                   " (o.tx_id, o.global_position) > (c.tx_id, c.global_position)") == "0" &&
-               db.scalar("SELECT count(*) FROM relay_checkpoint") == "1";
-      },
-      std::chrono::seconds(60)));
+  BOOST_REQUIRE(test::eventually([&] { return test::relay_drained(db); }, std::chrono::seconds(60)));
 
   const auto segments = test::kafka_segments(topics.prefix());
   // The positive control: the search reads plaintext records.

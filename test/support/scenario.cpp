@@ -57,6 +57,13 @@ int write_users(const TestSchema& db, int users, int max_renames, const std::str
   return total;
 }
 
+bool relay_drained(const TestSchema& db) {
+  return db.scalar(
+             "SELECT EXISTS (SELECT 1 FROM relay_checkpoint WHERE id = 1) AND NOT EXISTS (SELECT 1 FROM outbox o,"
+             " relay_checkpoint c WHERE c.id = 1 AND (o.tx_id, o.global_position) > (c.tx_id, c.global_position))") ==
+         "t";
+}
+
 bool relay_publishes(const TestSchema& db, const std::string& topic, std::int64_t events, std::chrono::seconds limit,
                      Process* relay, std::string& why) {
   const auto published = [&] { return db.scalar("SELECT published FROM relay_checkpoint"); };

@@ -57,6 +57,10 @@ class OpenAppend {
   std::unique_ptr<Impl> impl_;
 };
 
+// Whether the relay has published everything the outbox holds: its
+// checkpoint exists and no entry lies beyond it.
+bool relay_drained(const TestSchema& db);
+
 // Until the relay's checkpoint counts `events` published (at most `limit`).
 // When it does not, `why` says what the relay faced: the checkpoint, the
 // entries waiting, the events stored and the messages on `topic` (the one
